@@ -1,0 +1,50 @@
+"""ownscan's core: the Volume, series assembly, the plugin host and the renderer interfaces.
+
+Heavy modules are imported lazily (PEP 562) so that ``import ownscan.core`` and the command
+line start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "ImportFailed",
+    "ImportOptions",
+    "NoImporter",
+    "OwnscanError",
+    "PluginHost",
+    "SeriesInfo",
+    "SourceItem",
+    "UnsupportedTransferSyntax",
+    "Volume",
+    "WindowPreset",
+    "get_host",
+    "hookimpl",
+]
+
+_LAZY = {
+    "Volume": "ownscan.core.volume",
+    "SeriesInfo": "ownscan.core.volume",
+    "WindowPreset": "ownscan.core.volume",
+    "SourceItem": "ownscan.core.plugin_types",
+    "ImportOptions": "ownscan.core.plugin_types",
+    "PluginHost": "ownscan.core.plugin_host",
+    "get_host": "ownscan.core.plugin_host",
+    "hookimpl": "ownscan.core.hookspecs",
+    "OwnscanError": "ownscan.core.errors",
+    "ImportFailed": "ownscan.core.errors",
+    "NoImporter": "ownscan.core.errors",
+    "UnsupportedTransferSyntax": "ownscan.core.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

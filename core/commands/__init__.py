@@ -1,0 +1,1 @@
+"""One module per ``ownscan`` subcommand (see :mod:`ownscan.core.cli`)."""

@@ -1,0 +1,96 @@
+"""The extension points of ownscan (pluggy hook specifications).
+
+A plugin is a module (or object) with functions named like the hooks below and decorated with
+:data:`hookimpl`; it is registered through the ``ownscan`` entry-point group::
+
+    [project.entry-points.ownscan]
+    my_importer = "my_package.ownscan_plugin"
+
+Each hook *contributes* objects (importers, exporters, modes, presets) rather than doing the
+work itself: ownscan asks every plugin once what it offers, lists the offers in
+``ownscan plugins``, and picks among them (the first importer that claims a source, the exporter
+named by ``--format``...). So a plugin author writes one small class and a three-line hook.
+
+All hooks are called with keyword arguments only, and every result list is concatenated in
+plugin registration order (built-ins first, then third parties in entry-point order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ownscan.core.plugin_types import Exporter, Importer
+    from ownscan.core.render import TransferFunction, VisualisationMode
+    from ownscan.core.volume import WindowPreset
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "ownscan"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Getting scans in
+# ---------------------------------------------------------------------------------------------
+@hookspec
+def ownscan_importers() -> Sequence[Importer]:
+    """Return the importers this plugin provides.
+
+    Called once per process by the plugin host, the first time importers are needed. Results of
+    all plugins are concatenated; for a source, the host asks the importers in order of their
+    ``priority`` (highest first, ties in registration order) and the first whose ``claims``
+    returns True takes it, unless the user forces one with ``--via NAME``.
+    """
+    raise NotImplementedError  # a spec: pluggy never calls this body
+
+
+# ---------------------------------------------------------------------------------------------
+# Getting results out
+# ---------------------------------------------------------------------------------------------
+@hookspec
+def ownscan_exporters() -> Sequence[Exporter]:
+    """Return the exporters (output formats) this plugin provides.
+
+    Called once by the plugin host. Results are concatenated; ``ownscan export --format NAME``
+    uses the exporter with that ``name``. Two exporters with one name are an error that names
+    both plugins.
+    """
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing scans
+# ---------------------------------------------------------------------------------------------
+@hookspec
+def ownscan_modes() -> Sequence[VisualisationMode]:
+    """Return the visualisation modes (mpr, mip, dvr...) this plugin provides.
+
+    Called once by the plugin host. Each mode carries its GLSL accumulate/finish functions and
+    the array implementation of the same maths (see ``ownscan.core.render``). Results are
+    concatenated; modes are chosen by ``name``.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def ownscan_window_presets() -> Sequence[WindowPreset]:
+    """Return named window/level presets (brain, lung, bone...).
+
+    Called once by the plugin host. Results are concatenated; a later preset with the same name
+    as an earlier one is ignored with a warning.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def ownscan_transfer_functions() -> Sequence[TransferFunction]:
+    """Return named transfer functions (colour and opacity by value) for 3D rendering.
+
+    Called once by the plugin host. Results are concatenated; chosen by ``name``.
+    """
+    raise NotImplementedError

@@ -1,0 +1,232 @@
+"""The Volume: voxels plus the geometry that places them in the patient.
+
+About the geometry
+------------------
+DICOM describes every image in the patient coordinate system LPS (x towards the patient's
+Left, y towards Posterior, z towards Superior, in millimetres). A Volume keeps its voxels in a
+numpy array indexed ``voxels[k, j, i]`` (slice, row, column: numpy's ``(z, y, x)``) and the
+mapping from the voxel index ``(i, j, k)`` to LPS::
+
+    p_lps = origin + direction @ (spacing * (i, j, k))
+
+``direction`` is a 3x3 matrix whose *columns* are the unit vectors along which ``i`` (along a
+row: DICOM's first ImageOrientationPatient triplet), ``j`` (down a column: the second triplet)
+and ``k`` (from slice to slice: the sorted slice normal) increase. ``spacing`` is given in the
+same ``(i, j, k)`` order, like ITK's. ``origin`` is the centre of voxel ``(0, 0, 0)``: the
+ImagePositionPatient of the first slice after sorting.
+
+Everything that reads a Volume (NIfTI export, the renderers, measurements, the viewer) uses
+:attr:`Volume.affine` and nothing else for geometry, so there is one place where a left/right
+or head/feet mistake could live, and the tests pin it against dcm2niix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["SeriesInfo", "Volume", "WindowPreset"]
+
+
+@dataclass(frozen=True)
+class WindowPreset:
+    """A display window: the grey ramp spans ``level - width/2 .. level + width/2``.
+
+    Parameters
+    ----------
+    name
+        What the user sees, e.g. ``"brain"`` or ``"from file 1"``.
+    width, level
+        In the Volume's units (Hounsfield units for CT).
+    """
+
+    name: str
+    width: float
+    level: float
+
+    def __post_init__(self) -> None:
+        if not (self.width > 0):
+            raise ValueError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """The descriptive metadata a viewer shows; every field may be empty."""
+
+    patient_name: str = ""
+    patient_id: str = ""
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    study_instance_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    series_instance_uid: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    modality: str = ""
+    body_part: str = ""
+    manufacturer: str = ""
+    institution: str = ""
+    frame_of_reference_uid: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (for JSON output)."""
+        return dict(self.__dict__)
+
+
+def _as_direction(direction: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    d = np.asarray(direction, dtype=np.float64)
+    if d.shape != (3, 3):
+        raise ValueError(f"direction must be a 3x3 matrix, got shape {d.shape}")
+    norms = np.linalg.norm(d, axis=0)
+    if not np.allclose(norms, 1.0, atol=1e-3):
+        raise ValueError(f"direction columns must be unit vectors, got norms {norms.round(4)}")
+    return d / norms
+
+
+@dataclass(eq=False)
+class Volume:
+    """Voxels ``(z, y, x)`` (or ``(z, y, x, samples)`` for colour) with their patient geometry.
+
+    Parameters
+    ----------
+    voxels
+        The image data in a compact dtype: int16 Hounsfield units for CT after rescale, the stored
+        integer type where no rescale applies, float32 only where slope/intercept demand it,
+        uint8 ``(z, y, x, 3)`` for RGB. Never float64.
+    spacing
+        Voxel size in mm along ``(i, j, k)`` = ``(x, y, z)`` array axes reversed: column, row,
+        slice.
+    origin
+        LPS position (mm) of the centre of voxel ``[0, 0, 0]``.
+    direction
+        3x3, columns are the LPS unit vectors of the ``i``, ``j``, ``k`` axes.
+    modality
+        DICOM modality (``CT``, ``MR``, ``CR``...).
+    units
+        ``"HU"`` for CT, otherwise what the data say (often ``""``).
+    windows
+        Window presets stored in the data (first one is the default), possibly empty.
+    info
+        Descriptive metadata (patient, study, series).
+    warnings
+        Things the user must be told about this volume (irregular spacing, resampled tilt...).
+    invert
+        True for MONOCHROME1 data: low values are displayed bright. The voxels keep their
+        stored meaning; only display inverts.
+    """
+
+    voxels: np.ndarray
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+    modality: str = ""
+    units: str = ""
+    windows: Sequence[WindowPreset] = ()
+    info: SeriesInfo = field(default_factory=SeriesInfo)
+    warnings: list[str] = field(default_factory=list)
+    invert: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.voxels)
+        if v.ndim not in (3, 4):
+            raise ValueError(f"voxels must be (z, y, x) or (z, y, x, samples), got shape {v.shape}")
+        if v.dtype == np.float64:
+            raise ValueError("voxels must not be float64; use float32 or an integer type")
+        self.voxels = v
+        sp = tuple(float(s) for s in self.spacing)
+        if len(sp) != 3 or not all(s > 0 and np.isfinite(s) for s in sp):
+            raise ValueError(f"spacing must be three positive numbers (mm), got {self.spacing!r}")
+        self.spacing = (sp[0], sp[1], sp[2])
+        o = tuple(float(x) for x in self.origin)
+        if len(o) != 3:
+            raise ValueError(f"origin must be three numbers (mm), got {self.origin!r}")
+        self.origin = (o[0], o[1], o[2])
+        self.direction = _as_direction(self.direction)
+
+    # -- shape ---------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(z, y, x)`` = (slices, rows, columns)."""
+        s = self.voxels.shape
+        return (int(s[0]), int(s[1]), int(s[2]))
+
+    @property
+    def samples(self) -> int:
+        """Samples per voxel: 1 for grey images, 3 for RGB."""
+        return 1 if self.voxels.ndim == 3 else int(self.voxels.shape[3])
+
+    @property
+    def is_2d(self) -> bool:
+        """A single image (radiograph, secondary capture): one slice."""
+        return self.shape[0] == 1
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.voxels.nbytes)
+
+    # -- geometry ------------------------------------------------------------------------------
+    @property
+    def affine(self) -> npt.NDArray[np.float64]:
+        """4x4 matrix mapping the voxel index ``(i, j, k, 1)`` to LPS millimetres."""
+        a = np.eye(4)
+        a[:3, :3] = self.direction * np.asarray(self.spacing)[None, :]
+        a[:3, 3] = self.origin
+        return a
+
+    @property
+    def affine_ras(self) -> npt.NDArray[np.float64]:
+        """The same mapping into RAS (NIfTI's convention): x and y negated."""
+        return np.diag([-1.0, -1.0, 1.0, 1.0]) @ self.affine
+
+    def index_to_lps(self, ijk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """LPS mm of voxel index/indices ``(..., 3)`` given as ``(i, j, k)``."""
+        p = np.asarray(ijk, dtype=np.float64)
+        return p @ (self.direction * np.asarray(self.spacing)[None, :]).T + np.asarray(self.origin)
+
+    def lps_to_index(self, lps: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Continuous ``(i, j, k)`` index of LPS point(s) ``(..., 3)``."""
+        p = np.asarray(lps, dtype=np.float64) - np.asarray(self.origin)
+        m = self.direction * np.asarray(self.spacing)[None, :]
+        return np.linalg.solve(m, p.T).T if p.ndim > 1 else np.linalg.solve(m, p)
+
+    @property
+    def extent_mm(self) -> tuple[float, float, float]:
+        """Physical size along ``(i, j, k)`` in mm (voxel centre to centre plus one voxel)."""
+        z, y, x = self.shape
+        sx, sy, sz = self.spacing
+        return (x * sx, y * sy, z * sz)
+
+    # -- display -------------------------------------------------------------------------------
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Minimum and maximum voxel value."""
+        return (float(self.voxels.min()), float(self.voxels.max()))
+
+    def default_window(self) -> WindowPreset:
+        """The first window stored in the data, else one spanning the 1st..99th percentile."""
+        if self.windows:
+            return self.windows[0]
+        sample = self.voxels[:: max(1, self.shape[0] // 32)]
+        lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
+        if hi <= lo:
+            hi = lo + 1.0
+        return WindowPreset("auto", hi - lo, (hi + lo) / 2.0)
+
+    def describe(self) -> str:
+        """One line for listings: size, spacing, modality."""
+        z, y, x = self.shape
+        sx, sy, sz = self.spacing
+        kind = "image" if self.is_2d else "volume"
+        return (
+            f"{self.modality or '??'} {kind} {x}x{y}x{z} "
+            f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm, {self.voxels.dtype}"
+            + (f" x{self.samples}" if self.samples > 1 else "")
+        )
