@@ -7,7 +7,7 @@ Protocols only describe the shape (no base class to inherit from). See docs/PLUG
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
@@ -80,10 +80,18 @@ class SourceItem:
 class ImportOptions:
     """What the user asked for on the command line, passed to the importer that claimed a source.
 
-    ``extra`` carries importer-specific options (``password`` for zips, ``study`` for DICOMweb...).
+    Parameters
+    ----------
+    extra
+        Importer-specific options (``password`` for zips, ``study`` for DICOMweb...).
+    known_instance
+        Given by the library: ``known_instance(sop_instance_uid)`` is True when the library
+        already holds that instance, so an importer that can tell the UID before fetching the
+        bytes (DICOMweb, a DICOMDIR) may skip it. None outside the library.
     """
 
     extra: Mapping[str, Any] = field(default_factory=dict)
+    known_instance: Callable[[str], bool] | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.extra.get(key, default)
