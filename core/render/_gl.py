@@ -131,11 +131,12 @@ class GLRenderer:
 
     def _target(self, size: tuple[int, int]) -> tuple[Any, Any]:
         if self._fbo is None or self._fbo[0] != size:
-            if self._fbo is not None:
-                self._fbo[1].release()
-                self._fbo[2].release()
             colour = self.ctx.texture(size, 4, dtype="f4")
             fbo = self.ctx.framebuffer(color_attachments=[colour])
+            fbo.use()  # bind the new one before deleting the old: moderngl would re-bind it
+            if self._fbo is not None:
+                self._fbo[2].release()
+                self._fbo[1].release()
             self._fbo = (size, colour, fbo)
         return self._fbo[1], self._fbo[2]
 
