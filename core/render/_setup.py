@@ -168,7 +168,7 @@ def prepare_volume(
         nz, ny, nx = src.shape
         note = (
             f"volume {x}x{y}x{z} exceeds the renderer's limits (largest 3D texture "
-            f"{max_texture}, budget {max_bytes / 2**20:.0f} MiB): drawn downsampled by "
+            f"{max_texture}, budget {max_bytes / 2**20:.3g} MiB): drawn downsampled by "
             f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
         )
         notes.append(note)
