@@ -34,7 +34,9 @@ def _size(text: str) -> tuple[int, int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", help="folder, disc image or DICOM file")
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
-    parser.add_argument("--mode", default=None, help="mpr, mip, minip, xray, dvr, iso (default: dvr)")
+    parser.add_argument(
+        "--mode", default=None, help="mpr, mip, minip, xray, dvr, iso (default: dvr)"
+    )
     parser.add_argument(
         "--preset",
         help="a transfer function (ct-bone, mr-default...) or a window preset (brain, lung...)",
@@ -67,7 +69,7 @@ def _load(source: str, series: int | None) -> Volume:
     from ownscan.core.errors import OwnscanError
 
     try:
-        from ownscan.core import assembly  # type: ignore[attr-defined]
+        from ownscan.core import assembly
     except ImportError:
         raise OwnscanError(
             f"{source}: cannot read DICOM here: this build has no series assembly "

@@ -73,7 +73,8 @@ class GLRenderer:
         self._moderngl = moderngl
         if ctx is None:
             try:
-                ctx = moderngl.create_standalone_context(backend="egl", require=330)
+                options: dict[str, Any] = {"backend": "egl", "require": 330}
+                ctx = moderngl.create_standalone_context(**options)
             except Exception as exc:
                 raise GLUnavailable(f"cannot create an OpenGL 3.3 context via EGL: {exc}") from exc
             self._owns_ctx = True
@@ -181,7 +182,7 @@ class GLRenderer:
             )
             occupancy.filter = (mgl.NEAREST, mgl.NEAREST)
         try:
-            colour, fbo = self._target((frame.width, frame.height))
+            _, fbo = self._target((frame.width, frame.height))
             b = frame.basis_lps
             nx, ny, nz = prepared.dims
             values: dict[str, Any] = {
@@ -211,7 +212,10 @@ class GLRenderer:
             for name, value in values.items():
                 if name in program:  # the compiler drops what a mode does not use
                     program[name].value = value
-            for name, matrix in (("u_lps_to_tex", frame.lps_to_tex), ("u_grad_to_lps", frame.grad_to_lps)):
+            for name, matrix in (
+                ("u_lps_to_tex", frame.lps_to_tex),
+                ("u_grad_to_lps", frame.grad_to_lps),
+            ):
                 if name in program:
                     program[name].write(_mat(matrix))
             units = {

@@ -270,7 +270,7 @@ def frame_for(
     step = 1.0 / scene.samples_per_mm if scene.samples_per_mm else min(scene.volume.spacing)
     if interactive:
         step *= 2.0
-    max_steps = int(math.ceil(2.0 * radius / step)) + 2
+    max_steps = math.ceil(2.0 * radius / step) + 2
     win = scene.effective_window()
     lo = prepared.normalise(win.level - win.width / 2.0)
     hi = prepared.normalise(win.level + win.width / 2.0)

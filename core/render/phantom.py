@@ -49,7 +49,9 @@ def ct_phantom(
             taper = 1.0 - max(0.0, z - 0.6) * 2.0
             s[(lung_r < taper) | (lung_l < taper)] = -850.0
         # heart: anterior, towards the patient's LEFT
-        heart = ((X - 0.18 * half_x) / (0.3 * half_x)) ** 2 + ((Y + 0.25 * half_y) / (0.35 * half_y)) ** 2
+        heart = ((X - 0.18 * half_x) / (0.3 * half_x)) ** 2 + (
+            (Y + 0.25 * half_y) / (0.35 * half_y)
+        ) ** 2
         if -0.3 < z < 0.35:
             s[heart < 1.0 - (z / 0.35) ** 2] = 45.0
         # liver: the patient's RIGHT, below the heart
@@ -66,7 +68,7 @@ def ct_phantom(
         # ribs: a thin ring inside the body wall every ~25 mm
         if (k * sz) % 25.0 < 8.0 and z > -0.5:
             ring = body
-            s[(ring > 0.78) & (ring < 0.83) & (Y < 0.6 * half_y)] = 900.0
+            s[(ring > 0.78) & (ring < 0.83) & (0.6 * half_y > Y)] = 900.0
         s += rng.normal(0.0, noise_hu, size=s.shape).astype(np.float32)
         out[k] = np.clip(np.rint(s), -1024, 3071).astype(np.int16)
     origin = (-(nx - 1) / 2.0 * sx, -(ny - 1) / 2.0 * sy, -(nz - 1) / 2.0 * sz)
@@ -96,7 +98,7 @@ def sphere_volume(
     nz, ny, nx = shape
     half = np.array([(nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0]) * np.asarray(spacing)
     origin = -(d @ half)
-    vol = Volume(np.zeros(shape, dtype=np.int16), spacing, tuple(origin), d)  # type: ignore[arg-type]
+    vol = Volume(np.zeros(shape, dtype=np.int16), spacing, tuple(origin), d)
     k, j, i = np.mgrid[:nz, :ny, :nx]
     lps = vol.index_to_lps(np.stack([i, j, k], axis=-1).reshape(-1, 3))
     dist = np.linalg.norm(lps - np.asarray(centre_lps, dtype=np.float64), axis=1)

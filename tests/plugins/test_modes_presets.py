@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from gl_support import assert_same_picture
+
 from ownscan.core.hookspecs import hookimpl
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import Camera, Scene, VisualisationMode
@@ -23,7 +23,7 @@ def test_builtin_modes_and_presets_come_through_the_hooks():
     assert (windows["lung"].width, windows["lung"].level) == (1500.0, -600.0)
     for tf in host.transfer_functions():  # every preset makes a valid table over CT values
         lut = tf.lut(-1024, 3071, WindowPreset("w", 400, 40))
-        assert lut.shape == (256, 4) and 0 <= lut.min() and lut.max() <= 1
+        assert lut.shape == (256, 4) and lut.min() >= 0 and lut.max() <= 1
 
 
 THIRD_PARTY_GLSL = """
@@ -65,13 +65,19 @@ class DepthArray:
 class ThirdParty:
     @hookimpl
     def ownscan_modes(self):
-        return [VisualisationMode("depth", "depth of the first hit", THIRD_PARTY_GLSL, DepthArray())]
+        return [
+            VisualisationMode("depth", "depth of the first hit", THIRD_PARTY_GLSL, DepthArray())
+        ]
 
 
-def test_a_third_party_mode_installs_like_any_plugin(gl_renderer, array_renderer, gl_check, tmp_path):
+def test_a_third_party_mode_installs_like_any_plugin(
+    gl_renderer, array_renderer, gl_check, tmp_path
+):
     host = PluginHost(extra_plugins=[("thirdparty", ThirdParty())])
     mode = host.mode("depth")
-    scene = Scene(ct_phantom((40, 48, 48), (7.0, 5.0, 9.0)), mode, window=WindowPreset("w", 200, 200))
+    scene = Scene(
+        ct_phantom((40, 48, 48), (7.0, 5.0, 9.0)), mode, window=WindowPreset("w", 200, 200)
+    )
     cam = Camera(azimuth=25, elevation=10)
     a = gl_renderer.render(scene, cam, (96, 96))
     b = array_renderer.render(scene, cam, (96, 96))

@@ -11,7 +11,9 @@ from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import load_shader
 from ownscan.core.render._shaders import expand_includes, include_table
 
-FILES = sorted(e.name for e in resources.files("ownscan.shaders").iterdir() if e.name.endswith(".glsl"))
+FILES = sorted(
+    e.name for e in resources.files("ownscan.shaders").iterdir() if e.name.endswith(".glsl")
+)
 
 
 def test_shaders_are_package_data():
@@ -19,7 +21,9 @@ def test_shaders_are_package_data():
     for mode in ("mpr", "mip", "minip", "xray", "dvr", "iso"):
         assert f"mode_{mode}.glsl" in FILES
     assert load_shader("common.glsl") is load_shader("common.glsl")  # cached
-    with pytest.raises(FileNotFoundError, match="no shader 'nope.glsl' in package ownscan.shaders"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no shader 'nope\.glsl' in package ownscan\.shaders"
+    ):
         load_shader("nope.glsl")
 
 

@@ -10,7 +10,14 @@ import pytest
 from scenes import rot_z
 
 from ownscan.core.plugin_host import PluginHost
-from ownscan.core.render import Camera, Scene, frame_for, orientation_label, prepare_volume, view_labels
+from ownscan.core.render import (
+    Camera,
+    Scene,
+    frame_for,
+    orientation_label,
+    prepare_volume,
+    view_labels,
+)
 from ownscan.core.render.phantom import sphere_volume
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -37,9 +44,16 @@ def _centroid(mask: np.ndarray) -> tuple[float, float]:
     ids=["isotropic", "anisotropic", "oblique"],
 )
 def test_sphere_projects_to_its_radius(renderer, spacing, direction):
-    vol = sphere_volume((40, 56, 64), spacing, (4.0, -3.0, 5.0), radius_mm=12.0, direction=direction)
+    vol = sphere_volume(
+        (40, 56, 64), spacing, (4.0, -3.0, 5.0), radius_mm=12.0, direction=direction
+    )
     scene = Scene(vol, MODES["mip"], window=WIN)
-    for cam in (Camera(), Camera(azimuth=90), Camera(elevation=-90), Camera(azimuth=33, elevation=21)):
+    for cam in (
+        Camera(),
+        Camera(azimuth=90),
+        Camera(elevation=-90),
+        Camera(azimuth=33, elevation=21),
+    ):
         img = renderer.render(scene, cam, SIZE)
         frame = frame_for(prepare_volume(vol), scene, cam, SIZE)
         bright = img[..., 0] >= 128
@@ -57,8 +71,15 @@ def test_sphere_projects_to_its_radius(renderer, spacing, direction):
 
 def _marker_volume(direction: np.ndarray, marker_lps: tuple[float, float, float]) -> Volume:
     """A faint box of tissue with one bright marker at ``marker_lps``."""
-    vol = sphere_volume((48, 48, 48), (2.0, 2.0, 2.0), marker_lps, radius_mm=5.0,
-                        direction=direction, inside=1000, outside=100)
+    vol = sphere_volume(
+        (48, 48, 48),
+        (2.0, 2.0, 2.0),
+        marker_lps,
+        radius_mm=5.0,
+        direction=direction,
+        inside=1000,
+        outside=100,
+    )
     return vol
 
 
@@ -86,7 +107,9 @@ def test_axial_and_sagittal_follow_radiology(renderer):
     x, y = _centroid(axial[..., 0] > 200)
     assert x > SIZE[0] / 2 + 10 and y < SIZE[1] / 2 - 10  # left on the right, anterior up
     sag = renderer.render(
-        Scene(vol, MODES["mpr"], window=WIN, slice_offset_mm=20.0), Camera.for_plane("sagittal"), SIZE
+        Scene(vol, MODES["mpr"], window=WIN, slice_offset_mm=20.0),
+        Camera.for_plane("sagittal"),
+        SIZE,
     )
     x, _ = _centroid(sag[..., 0] > 200)
     assert x < SIZE[0] / 2 - 10  # anterior on the left, as seen from the patient's left
@@ -95,10 +118,16 @@ def test_axial_and_sagittal_follow_radiology(renderer):
 def test_orientation_labels_follow_the_camera():
     assert view_labels(Camera()) == {"right": "L", "left": "R", "top": "S", "bottom": "I"}
     assert view_labels(Camera.for_plane("axial")) == {
-        "right": "L", "left": "R", "top": "A", "bottom": "P"
+        "right": "L",
+        "left": "R",
+        "top": "A",
+        "bottom": "P",
     }
     assert view_labels(Camera.for_plane("sagittal")) == {
-        "right": "P", "left": "A", "top": "S", "bottom": "I"
+        "right": "P",
+        "left": "A",
+        "top": "S",
+        "bottom": "I",
     }
     assert orientation_label((0.7, -0.7, 0.1)) == "LA"
     assert orientation_label((-0.2, 0.0, -1.0)) == "I"

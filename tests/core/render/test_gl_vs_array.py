@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from gl_support import assert_same_picture
 from scenes import TF, oblique_ct, small_ct
 
-from gl_support import assert_same_picture
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import Camera, Scene
 from ownscan.core.volume import WindowPreset
@@ -31,11 +31,20 @@ CASES = [
     ("mip-perspective", "mip", {}, Camera(azimuth=-30, projection="perspective", zoom=1.3)),
     ("minip", "minip", {"window": WIDE}, Camera(elevation=-90)),
     ("xray", "xray", {"window": WIDE}, Camera()),
-    ("xray-clipped", "xray", {"window": WIDE, "clip_box": ((0.1, 0.7), (0.0, 1.0), (0.3, 0.9))}, Camera(azimuth=40)),
+    (
+        "xray-clipped",
+        "xray",
+        {"window": WIDE, "clip_box": ((0.1, 0.7), (0.0, 1.0), (0.3, 0.9))},
+        Camera(azimuth=40),
+    ),
     ("dvr", "dvr", {}, Camera(azimuth=30, elevation=20)),
     ("dvr-unshaded", "dvr", {"shading": False}, Camera(azimuth=-60)),
-    ("dvr-clipped-perspective", "dvr", {"clip_box": ((0.0, 0.6), (0.2, 1.0), (0.0, 1.0))},
-     Camera(azimuth=200, elevation=-10, projection="perspective")),
+    (
+        "dvr-clipped-perspective",
+        "dvr",
+        {"clip_box": ((0.0, 0.6), (0.2, 1.0), (0.0, 1.0))},
+        Camera(azimuth=200, elevation=-10, projection="perspective"),
+    ),
     ("iso", "iso", {"parameters": {"iso_value": 500.0}}, Camera(azimuth=15, elevation=25)),
     ("iso-skin", "iso", {"parameters": {"iso_value": -400.0}}, Camera(azimuth=-20)),
 ]
@@ -69,7 +78,9 @@ def test_empty_space_skipping_changes_nothing(gl_renderer, tmp_path):
     # and there is something to skip: bricks of air are empty for the test transfer function
     from ownscan.core.render import frame_for, prepare_volume
 
-    frame = frame_for(prepare_volume(vol), Scene(vol, MODES["dvr"], transfer_function=TF), cam, SIZE)
+    frame = frame_for(
+        prepare_volume(vol), Scene(vol, MODES["dvr"], transfer_function=TF), cam, SIZE
+    )
     assert frame.occupancy is not None
     assert 0.05 < frame.occupancy.mean() < 0.95
 

@@ -42,7 +42,9 @@ def test_scene_validates_with_the_valid_choices():
     vol = small_ct()
     with pytest.raises(ValueError, match="needs a transfer function"):
         Scene(vol, MODES["dvr"])
-    with pytest.raises(ValueError, match=r"no parameter\(s\) \['thickness'\]; valid: \['iso_value'\]"):
+    with pytest.raises(
+        ValueError, match=r"no parameter\(s\) \['thickness'\]; valid: \['iso_value'\]"
+    ):
         Scene(vol, MODES["iso"], parameters={"thickness": 3.0})
     with pytest.raises(ValueError, match="clip_box"):
         Scene(vol, MODES["mip"], clip_box=((0.5, 0.2), (0, 1), (0, 1)))
