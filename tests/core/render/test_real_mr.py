@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-
 from gl_support import assert_same_picture
+
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import Camera, Scene, TransferFunction, frame_for, prepare_volume
 from ownscan.core.volume import Volume, WindowPreset
