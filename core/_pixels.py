@@ -25,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
@@ -172,6 +173,9 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
+        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+            with src.open() as fp:  # pydicom decodes deflated data only from a dataset
+                target = dcmread(fp)
         else:
             target = src.open()
         indices = [fr.frame for fr in frames]
