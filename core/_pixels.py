@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydicom.uid import DeflatedExplicitVRLittleEndian
@@ -180,7 +181,7 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts = {"indices": indices} if first.n_frames > 1 else {}
-        arrays = iter_pixels(target, **opts)  # type: ignore[arg-type]
+        arrays: Any = iter_pixels(target, **opts)  # type: ignore[arg-type]
         try:
             for fr, arr in zip(frames, arrays, strict=False):
                 if fr.is_colour:
