@@ -32,7 +32,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", nargs="?", help="folder, disc image or DICOM file")
+    from ownscan.core.commands._common import add_source_arguments
+
+    add_source_arguments(parser)
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
     parser.add_argument(
         "--mode", default=None, help="mpr, mip, minip, xray, dvr, iso (default: dvr)"
@@ -55,42 +57,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset", type=float, default=0.0, help="mpr: slice offset in mm")
     parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
-    parser.add_argument("--series", type=int, help="which series of SOURCE (default: largest)")
+    parser.add_argument(
+        "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
+    )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")
     parser.add_argument(
-        "--sample",
+        "--phantom",
         action="store_true",
-        help="render the generated chest CT phantom instead of SOURCE (heart on the left)",
+        help="render a generated chest CT (heart on the patient's left) instead of SOURCE",
     )
 
 
-def _load(source: str, series: int | None) -> Volume:
-    """The Volume of one series of ``source`` (series assembly from ownscan.core.assembly)."""
+def _load(args: argparse.Namespace) -> Volume:
+    """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
+    if args.phantom:
+        if args.source or args.sample:
+            raise ValueError("give SOURCE, --sample or --phantom (one of them)")
+        from ownscan.core.render.phantom import ct_phantom
+
+        return ct_phantom()
+    from ownscan.core.commands._common import read_source, report_problems
     from ownscan.core.errors import OwnscanError
 
-    try:
-        from ownscan.core import assembly
-    except ImportError:
-        raise OwnscanError(
-            f"{source}: cannot read DICOM here: this build has no series assembly "
-            "(ownscan.core.assembly); use --sample to render the generated phantom"
-        ) from None
-    from ownscan.core.plugin_host import get_host
-    from ownscan.core.plugin_types import ImportOptions
-
-    importer = get_host().find_importer(source)
-    result = assembly.assemble(importer.iter_items(source, ImportOptions()))
-    found = list(result.series)
-    if not found:
-        raise OwnscanError(f"{source}: no image series found")
-    if series is None:
-        chosen = max(found, key=lambda s: getattr(s, "n_images", 0) or len(getattr(s, "items", ())))
-    elif 0 <= series < len(found):
-        chosen = found[series]
+    source, found = read_source(args)
+    report_problems(found, NAME, skipped=not args.sample)
+    if args.series is not None:
+        if not 1 <= args.series <= len(found.series):
+            raise ValueError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
+        chosen = found.series[args.series - 1]
     else:
-        raise ValueError(f"--series {series}: {source} has series 0..{len(found) - 1}")
-    volume: Volume = chosen.load()
-    return volume
+        candidates = found.volumes() or found.series
+        if not candidates:
+            raise OwnscanError(f"{source}: no DICOM image series found")
+        chosen = max(candidates, key=lambda s: s.n_images)
+        if len(found.series) > 1:
+            print(
+                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
+                f"({chosen.label}); choose with --series N",
+                file=sys.stderr,
+            )
+    return chosen.load()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,16 +119,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.window is None) != (args.level is None):
         raise ValueError("give --window and --level together")
-    if args.sample == (args.source is not None):
-        raise ValueError("give SOURCE or --sample (one of them)")
     host = get_host()
     mode = host.mode(args.mode or "dvr")
-    if args.sample:
-        from ownscan.core.render.phantom import ct_phantom
-
-        volume = ct_phantom()
-    else:
-        volume = _load(args.source, args.series)
+    volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
 

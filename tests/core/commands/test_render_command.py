@@ -21,7 +21,7 @@ def test_sample_axial_slice_has_the_heart_on_the_image_right(tmp_path, capsys, b
     rc = main(
         [
             "render",
-            "--sample",
+            "--phantom",
             "-o",
             str(out),
             "--mode",
@@ -51,7 +51,7 @@ def test_sample_axial_slice_has_the_heart_on_the_image_right(tmp_path, capsys, b
 def test_gl_and_cpu_pngs_agree_and_annotate_draws(tmp_path, capsys):
     args = [
         "render",
-        "--sample",
+        "--phantom",
         "--mode",
         "dvr",
         "--preset",
@@ -77,10 +77,13 @@ def test_gl_and_cpu_pngs_agree_and_annotate_draws(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--sample", "--mode", "fancy"], "unknown mode 'fancy'; valid: dvr, iso, minip, mip, mpr"),
-        (["--sample", "--preset", "nope"], "unknown preset 'nope'; valid: ct-bone"),
-        (["--sample", "--window", "400"], "give --window and --level together"),
-        ([], "give SOURCE or --sample"),
+        (
+            ["--phantom", "--mode", "fancy"],
+            "unknown mode 'fancy'; valid: dvr, iso, minip, mip, mpr",
+        ),
+        (["--phantom", "--preset", "nope"], "unknown preset 'nope'; valid: ct-bone"),
+        (["--phantom", "--window", "400"], "give --window and --level together"),
+        ([], "give a SOURCE"),
         (["/no/such/folder"], "/no/such/folder"),
     ],
     ids=["mode", "preset", "window", "nothing", "missing-source"],
@@ -96,5 +99,22 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
 
 def test_bad_size_is_refused(capsys):
     with pytest.raises(SystemExit):
-        main(["render", "--sample", "-o", "x.png", "--size", "big"])
+        main(["render", "--phantom", "-o", "x.png", "--size", "big"])
     assert "size must be WxH" in capsys.readouterr().err
+
+
+def test_bundled_sample_head_renders_anterior(tmp_path, capsys):
+    out = tmp_path / "head.png"
+    assert main(["render", "--sample", "--mode", "mip", "-o", str(out), "--size", "80x80"]) == 0
+    assert "mip, gl backend, MR volume" in capsys.readouterr().out
+    img = _png(out)
+    assert (img[..., 0] > 40).mean() > 0.2  # a head fills a good part of the picture
+
+
+def test_real_series_from_a_folder(tmp_path, capsys, mr_head_dir):
+    out = tmp_path / "sag.png"
+    argv = [str(mr_head_dir), "--mode", "mpr", "--plane", "sagittal", "--annotate"]
+    assert main(["render", *argv, "-o", str(out), "--size", "128x128"]) == 0
+    assert "MR volume 274x384x384" in capsys.readouterr().out
+    img = _png(out)
+    assert img.shape == (128, 128, 3) and img.std() > 20
