@@ -95,3 +95,24 @@ def test_array_renderer_without_cuda_is_numpy():
     assert r.name in ("cpu", "cupy")
     img = r.render(Scene(small_ct(), MODES["dvr"], transfer_function=TF), Camera(), (32, 24))
     assert img.shape == (24, 32, 4) and img.dtype == np.uint8
+
+
+@pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
+def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path, mode):
+    from gl_support import assert_same_picture
+
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom((70, 24, 24), spacing=(12.0, 10.0, 4.0), seed=3)
+    bricked = GLRenderer(ctx=gl_ctx, max_texture=24)  # 70 slices: bricks 0-23, 23-46, 46-69
+    try:
+        scene = Scene(vol, MODES[mode], transfer_function=TF, parameters={})
+        cam = Camera.for_plane("sagittal") if mode == "mpr" else Camera(azimuth=70, elevation=15)
+        a = bricked.render(scene, cam, (64, 96))  # no RenderNote: nothing is downsampled
+        assert bricked.notes == []
+        assert bricked._volume is not None and len(bricked._volume[1]) == 3
+        b = ArrayRenderer(prefer_gpu=False).render(scene, cam, (64, 96))
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"bricks-{mode}")
+    finally:
+        bricked.close()
