@@ -155,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     cpu = ArrayRenderer()
     print(f"ownscan GL: {gl.renderer_string}; array renderer: {cpu.name}; {os.cpu_count()} CPUs")
     results: dict[tuple[str, str, str], dict[str, float]] = {}
+    frames = {}
+    # all of ownscan first, VTK after: once VTK's EGL window has run, our context is unusable
     for spec in args.volumes.split(","):
         volume = _volume(spec)
         print(f"{spec}: {volume.describe()}", flush=True)
-        # ownscan first, VTK after: VTK's EGL context must not become current in between
-        frames = {}
         for size_s in args.sizes.split(","):
             size = (int(size_s), int(size_s))
             for name in args.modes.split(","):
@@ -175,26 +175,32 @@ def main(argv: list[str] | None = None) -> int:
                 r["gl"] = _time(lambda s=scene, c=cam, z=size: gl.render(s, c, z), args.repeat)
                 if size_s in args.cpu_sizes.split(","):
                     r["array"] = _time(lambda s=scene, c=cam, z=size: cpu.render(s, c, z), 1)
-                frames[(size_s, name)] = frame_for(prepare_volume(volume), scene, cam, size)
+                frames[(spec, size_s, name)] = frame_for(prepare_volume(volume), scene, cam, size)
                 print(f"  {size_s} {name}: {r}", flush=True)
-        if not args.no_vtk:
-            for name in args.modes.split(","):
-                if name == "mpr":
-                    continue  # a slice is not a volume-mapper job
-                for gpu in (True, False):
-                    if not gpu and name in ("xray", "iso"):
-                        continue  # the fixed-point mapper has no such blend mode
-                    vs = None
-                    for size_s in args.sizes.split(","):
-                        frame = frames[(size_s, name)]
-                        if vs is None:
-                            vs = VtkScene(volume, name, frame.step_mm, tf, gpu)
-                        vs.frame((frame.width, frame.height), frame.centre_lps, frame.half_mm[1])
-                        key = "vtk-gpu" if gpu else "vtk-cpu"
-                        results[(spec, size_s, name)][key] = _time(vs.render, args.repeat)
-                        print(f"  {size_s} {name}: {key} done", flush=True)
-                    if vs is not None:
-                        vs.close()
+        del volume
+    gl.close()
+    for spec in [] if args.no_vtk else args.volumes.split(","):
+        volume = _volume(spec)
+        for name in args.modes.split(","):
+            if name == "mpr":
+                continue  # a slice is not a volume-mapper job
+            for gpu in (True, False):
+                if not gpu and name in ("xray", "iso"):
+                    continue  # the fixed-point mapper has no such blend mode
+                vs = None
+                for size_s in args.sizes.split(","):
+                    frame = frames[(spec, size_s, name)]
+                    if vs is None:
+                        vs = VtkScene(volume, name, frame.step_mm, tf, gpu)
+                    vs.frame((frame.width, frame.height), frame.centre_lps, frame.half_mm[1])
+                    key = "vtk-gpu" if gpu else "vtk-cpu"
+                    results[(spec, size_s, name)][key] = _time(vs.render, args.repeat)
+                    print(
+                        f"  {spec} {size_s} {name}: {key} {results[(spec, size_s, name)][key]:.0f}",
+                        flush=True,
+                    )
+                if vs is not None:
+                    vs.close()
         del volume
     print()
     print(
@@ -209,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{spec:>12} {size_s:>5} {name:>6} {t_gl:8.0f} {r.get('array', nan):9.0f} "
             f"{t_vg:10.0f} {t_vc:10.0f} {t_vg / t_gl:7.2f} {t_vc / t_gl:7.2f}"
         )
-    gl.close()
     return 0
 
 

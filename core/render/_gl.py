@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import OwnscanError
 from ownscan.core.render._array import upscale_nearest
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import Scene, VisualisationMode
@@ -41,7 +42,7 @@ DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
 MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
 
 
-class GLUnavailable(RuntimeError):
+class GLUnavailable(OwnscanError, RuntimeError):
     """No OpenGL 3.3 context could be created (no EGL, no driver)."""
 
 
@@ -84,7 +85,10 @@ class GLRenderer:
                 options: dict[str, Any] = {"backend": "egl", "require": 330}
                 ctx = moderngl.create_standalone_context(**options)
             except Exception as exc:
-                raise GLUnavailable(f"cannot create an OpenGL 3.3 context via EGL: {exc}") from exc
+                raise GLUnavailable(
+                    f"cannot create an OpenGL 3.3 context via EGL ({exc}); "
+                    "use --backend cpu, or install Mesa's EGL (libegl1 libegl-mesa0)"
+                ) from exc
             self._owns_ctx = True
         else:
             self._owns_ctx = False

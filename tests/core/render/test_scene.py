@@ -11,6 +11,7 @@ from ownscan.core.render import (
     ArrayRenderer,
     Camera,
     GLRenderer,
+    Renderer,
     RenderNote,
     Scene,
     TransferFunction,
@@ -78,13 +79,14 @@ def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path)
 
 
 def test_backends():
-    assert isinstance(create_renderer("cpu"), ArrayRenderer)
+    cpu = create_renderer("cpu")
+    assert isinstance(cpu, ArrayRenderer) and isinstance(cpu, Renderer)
     with pytest.raises(ValueError, match="unknown backend 'vulkan'; valid: gl, cpu, auto"):
         create_renderer("vulkan")
     # this machine has EGL (CI installs Mesa): auto must pick GL here
     auto = create_renderer("auto")
     try:
-        assert auto.name == "gl"
+        assert auto.name == "gl" and isinstance(auto, Renderer)
     finally:
         auto.close()
 
