@@ -70,11 +70,16 @@ class PreparedVolume:
 
 
 def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
-    """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly."""
+    """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly.
+
+    The last block along an axis may be partial: it is completed by repeating the edge voxels,
+    so nothing of the volume is cut off.
+    """
     fi, fj, fk = factors
-    v = volume.voxels
-    z, y, x = v.shape[:3]
-    nz, ny, nx = z // fk, y // fj, x // fi
+    z, y, x = volume.voxels.shape[:3]
+    nz, ny, nx = -(-z // fk), -(-y // fj), -(-x // fi)
+    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x))
+    v = np.pad(volume.voxels, pad, mode="edge") if any(p[1] for p in pad) else volume.voxels
     acc = np.zeros((nz, ny, nx), dtype=np.float32)
     for dk in range(fk):
         for dj in range(fj):
@@ -162,7 +167,9 @@ def prepare_volume(
     notes: list[str] = []
     z, y, x = volume.shape
     factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
-    while (x // factors[0]) * (y // factors[1]) * (z // factors[2]) * 2 > max_bytes:
+    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * 2 > max_bytes or any(
+        -(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)
+    ):
         # halve the finest axis (in mm) first, so the voxels become more isotropic
         sizes = [volume.spacing[a] * factors[a] for a in range(3)]
         factors[int(np.argmin(sizes))] *= 2

@@ -72,6 +72,10 @@ def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path)
     with pytest.warns(RenderNote):
         prep = prepare_volume(vol, max_bytes=vol.voxels.size)
     assert prep.data.nbytes <= vol.voxels.size
+    # the downsampled volume covers at least the original: first voxel corner at the same place
+    lo = vol.index_to_lps([-0.5, -0.5, -0.5])
+    assert np.allclose(prep.volume.index_to_lps([-0.5, -0.5, -0.5]), lo)
+    assert all(a >= b for a, b in zip(prep.volume.extent_mm, vol.extent_mm, strict=True))
     # not cropped: the downsampled picture covers the same region as the full one
     full = ArrayRenderer(prefer_gpu=False).render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
     assert abs(int((img[..., 3] > 0).sum()) - int((full[..., 3] > 0).sum())) < 0.03 * 96 * 96
