@@ -10,6 +10,7 @@ from pathlib import Path
 import nibabel as nib
 import pytest
 from ctgen import write_ct_series
+from pydicom.uid import generate_uid
 
 from ownscan.core.cli import main
 
@@ -52,8 +53,9 @@ def test_export_sample_default_gz(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_export_series_choice_and_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_ct_series(tmp_path / "in", n_slices=3, series_number=1, prefix="A")
-    write_ct_series(tmp_path / "in", n_slices=4, series_number=2, prefix="B")
+    study = generate_uid()
+    write_ct_series(tmp_path / "in", n_slices=3, series_number=1, prefix="A", study_uid=study)
+    write_ct_series(tmp_path / "in", n_slices=4, series_number=2, prefix="B", study_uid=study)
     assert main(["export", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--series", "2"]) == 0
     (only,) = (tmp_path / "o").iterdir()
     assert nib.load(only).shape == (64, 48, 4)
