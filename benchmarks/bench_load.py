@@ -28,6 +28,7 @@ import tempfile
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,15 +61,29 @@ def transcode_j2k(src: Path, dst: Path) -> None:
         list(pool.map(one, files))
 
 
-def timed(cmd: list[str]) -> float:
+@dataclass
+class Run:
+    wall: float
+    cpu: float  # user + system seconds of the process (and its decoding workers)
+    maxrss_mib: float  # peak resident memory of the process itself
+
+
+def timed(cmd: list[str]) -> Run:
+    """Run ``cmd``; its wall time, CPU time and peak RSS from ``wait4`` (this child only)."""
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed with status {proc.returncode}")
+    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)
 
 
-def whole_process(src: Path, work: Path, runs: int) -> tuple[float, float]:
+def whole_process(src: Path, work: Path, runs: int) -> tuple[Run, Run]:
     ownscan = Path(sys.executable).with_name("ownscan")
-    ours, theirs = [], []
+    ours: list[Run] = []
+    theirs: list[Run] = []
     for r in range(runs):
         o, d = work / f"o{r}", work / f"d{r}"
         d.mkdir(parents=True)
@@ -89,7 +104,15 @@ def whole_process(src: Path, work: Path, runs: int) -> tuple[float, float]:
         theirs.append(timed(["dcm2niix", "-z", "n", "-f", "%s_%d", "-o", str(d), str(src)]))
         shutil.rmtree(o)
         shutil.rmtree(d)
-    return statistics.median(ours), statistics.median(theirs)
+    return _median(ours), _median(theirs)
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(
+        statistics.median(r.wall for r in runs),
+        statistics.median(r.cpu for r in runs),
+        max(r.maxrss_mib for r in runs),
+    )
 
 
 def in_process(src: Path, runs: int) -> tuple[float, float, int]:
@@ -142,22 +165,27 @@ def main() -> None:
         print()
         print(
             f"{args.size}x{args.size}x{args.slices} CT, medians of {args.runs} runs, "
-            f"{os.cpu_count()} CPU(s)"
+            f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}"
         )
         head = (
-            f"{'data':<20} {'ownscan export':>15} {'dcm2niix':>10} {'ratio':>7} "
-            f"{'load() in-proc':>15} {'peak/volume':>12}"
+            f"{'data':<19} {'ownscan wall':>12} {'dcm2niix':>9} {'ratio':>6} "
+            f"{'ownscan cpu':>11} {'dcm2niix':>9} {'RSS MiB o/d':>12} "
+            f"{'load()':>8} {'peak/vol':>8}"
         )
         print(head)
         print("-" * len(head))
         for name, ours, theirs, load_t, peak, _ in rows:
             print(
-                f"{name:<20} {ours:>13.2f} s {theirs:>8.2f} s {ours / theirs:>7.2f} "
-                f"{load_t:>13.2f} s {peak:>12.2f}"
+                f"{name:<19} {ours.wall:>10.2f} s {theirs.wall:>7.2f} s "
+                f"{ours.wall / theirs.wall:>6.2f} {ours.cpu:>9.2f} s {theirs.cpu:>7.2f} s "
+                f"{ours.maxrss_mib:>6.0f}/{theirs.maxrss_mib:<5.0f} {load_t:>6.2f} s "
+                f"{peak:>8.2f}"
             )
         print(
-            f"(volume {nbytes / 2**20:.0f} MiB int16; targets: uncompressed ratio <= 1.0, "
-            "JPEG 2000 ratio <= 0.6, peak/volume < 1.5)"
+            f"(volume {rows[0][5] / 2**20:.0f} MiB int16. ratio = ownscan / dcm2niix wall "
+            "time; targets: uncompressed <= 1.0, JPEG 2000 <= 0.6, peak/volume < 1.5. "
+            "load() = assemble + Series.load in process; peak/vol = tracemalloc peak of "
+            "that call over the volume's bytes)"
         )
     finally:
         if args.keep is None:

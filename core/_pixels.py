@@ -271,6 +271,18 @@ def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> No
             slot += np.float32(fr.intercept)
     elif fr.slope == 1.0 and fr.intercept == 0.0 and raw.dtype == plan.dtype:
         slot[...] = raw
+    elif raw.dtype.itemsize == plan.dtype.itemsize and raw.dtype.kind in "iu":
+        # modular arithmetic in the output type (exact when the result fits: see _store_direct)
+        slope, intercept = int(fr.slope), int(fr.intercept)
+        if plan.checked:
+            a, b = int(raw.min()) * slope + intercept, int(raw.max()) * slope + intercept
+            info = np.iinfo(plan.dtype)
+            if min(a, b) < info.min or max(a, b) > info.max:
+                raise _Overflow
+        src = raw.view(plan.dtype)
+        if slope != 1:
+            src = np.multiply(src, np.array(slope, dtype=np.int64).astype(plan.dtype))
+        np.add(src, np.array(intercept, dtype=np.int64).astype(plan.dtype), out=slot)
     else:
         tmp: np.ndarray = raw.astype(np.int64 if plan.dtype.itemsize >= 4 else np.int32)
         if fr.slope != 1.0:
