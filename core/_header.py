@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -301,6 +302,21 @@ def _fl(v: Any, n: int) -> tuple[float, ...] | None:
     return vals if len(vals) == n else None
 
 
+def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """ImageOrientationPatient if it is two (nearly) unit, non-parallel vectors, else None:
+    such an image is then treated as having no 3D geometry rather than a wrong one."""
+    if iop is None or not all(math.isfinite(v) for v in iop):
+        return None
+    r, c = iop[:3], iop[3:]
+    nr = math.sqrt(sum(v * v for v in r))
+    nc = math.sqrt(sum(v * v for v in c))
+    if not (0.9 < nr < 1.1 and 0.9 < nc < 1.1):
+        return None
+    if abs(sum(a * b for a, b in zip(r, c, strict=True))) / (nr * nc) > 0.1:
+        return None
+    return iop
+
+
 def _s(ds: Dataset | _Fast, keyword: str) -> str:
     try:
         v = ds.get(keyword, "")
@@ -575,7 +591,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
             ipp = _fl(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
-            iop = _fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None
+            iop = _valid_iop(_fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None)
             sp = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             frames.append(
@@ -596,7 +612,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
         return frames
 
     ipp = _fl(fx.get("ImagePositionPatient"), 3)
-    iop = _fl(fx.get("ImageOrientationPatient"), 6)
+    iop = _valid_iop(_fl(fx.get("ImageOrientationPatient"), 6))
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
