@@ -210,8 +210,9 @@ class Series:
         workers
             Processes/threads used for decoding; default: the CPU cores available.
 
-        Frames that cannot be decoded are filled with the lowest value and reported in the
-        returned volume's ``warnings`` (and in :attr:`load_errors`); the rest still loads.
+        Frames that cannot be decoded are filled with the padding value (-1024 HU for CT, else
+        0) and reported in the returned volume's ``warnings`` (and in :attr:`load_errors`); the
+        rest still loads.
 
         Raises
         ------
@@ -243,7 +244,7 @@ class Series:
         for p in self.load_errors:
             warnings.append(f"could not decode {p}; that slice is blank")
         geo = self._geometry
-        if geo.shear is not None and geo.grid_size is not None:
+        if geo.shear is not None and geo.grid_size is not None and out.ndim == 3:
             out = _unshear(out, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
         first = frames[0]
         windows = []
