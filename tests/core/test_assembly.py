@@ -189,3 +189,16 @@ def test_bogus_orientation_is_no_geometry_not_a_crash(tmp_path: Path) -> None:
     assert sorted((s.kind, s.n_images) for s in found.series) == [("image", 1), ("volume", 4)]
     for s in found.series:
         assert s.load().voxels.size
+
+
+def test_items_an_importer_refused_are_errors(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "a", n_slices=3)
+    items = [SourceItem(origin=str(f), path=f) for f in files]
+    items.append(SourceItem(origin="x.zip!../../etc/passwd", problem="escapes its folder"))
+    items.append(
+        SourceItem(origin="x.zip!report.pdf", data=b"%PDF-1.4", media_type="application/pdf")
+    )
+    found = assemble(items)
+    assert [s.n_images for s in found.series] == [3]
+    assert [str(p) for p in found.errors] == ["x.zip!../../etc/passwd: escapes its folder"]
+    assert [str(p) for p in found.skipped] == ["x.zip!report.pdf: not DICOM (application/pdf)"]
