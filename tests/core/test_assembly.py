@@ -202,3 +202,13 @@ def test_items_an_importer_refused_are_errors(tmp_path: Path) -> None:
     assert [s.n_images for s in found.series] == [3]
     assert [str(p) for p in found.errors] == ["x.zip!../../etc/passwd: escapes its folder"]
     assert [str(p) for p in found.skipped] == ["x.zip!report.pdf: not DICOM (application/pdf)"]
+
+
+def test_missing_rows_is_an_error_naming_the_attribute(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "a", n_slices=4)
+    ds = dcmread(files[0])
+    del ds.Rows
+    ds.save_as(files[0])
+    found = assemble(tmp_path / "a")
+    assert [str(p) for p in found.errors] == [f"{files[0]}: Rows is missing"]
+    assert [s.n_images for s in found.series] == [3]
