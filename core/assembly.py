@@ -176,9 +176,12 @@ class Series:
         """One line: modality, kind, size, spacing."""
         z, y, x = self.shape
         sx, sy, sz = self.spacing
-        return (
-            f"{self.modality or '??'} {self.kind} {x}x{y}x{z} "
-            f"spacing {sx:.4g}x{sy:.4g}x{sz:.4g} mm" + (" RGB" if self.samples == 3 else "")
+        if self._frames[0].pixel_spacing is None:
+            spacing = "no pixel spacing (sizes unknown)"
+        else:
+            spacing = f"spacing {sx:.4g}x{sy:.4g}x{sz:.4g} mm"
+        return f"{self.modality or '??'} {self.kind} {x}x{y}x{z} {spacing}" + (
+            " RGB" if self.samples == 3 else ""
         )
 
     def to_dict(self) -> dict[str, Any]:
