@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,22 @@ def test_multiframe_enhanced_equals_single_frame(tmp_path: Path) -> None:
     np.testing.assert_array_equal(multi.voxels, single.voxels)
     np.testing.assert_allclose(multi.affine, single.affine, atol=1e-6)
     assert multi.voxels.dtype == single.voxels.dtype == np.int16
+    # the same file with JPEG 2000 frames decodes to the same volume
+    (tmp_path / "multi_j2k").mkdir()
+    subprocess.run(
+        [
+            "gdcmconv",
+            "--j2k",
+            str(tmp_path / "multi" / "enhanced.dcm"),
+            str(tmp_path / "multi_j2k" / "enhanced.dcm"),
+        ],
+        check=True,
+    )
+    j2k_series = _one(tmp_path / "multi_j2k")
+    assert j2k_series.transfer_syntaxes == ["JPEG 2000 Image Compression (Lossless Only)"]
+    j2k = j2k_series.load()
+    np.testing.assert_array_equal(j2k.voxels, single.voxels)
+    np.testing.assert_allclose(j2k.affine, single.affine, atol=1e-6)
     # and dcm2niix agrees on the enhanced file
     ours = ownscan_export(tmp_path / "multi", tmp_path / "ours")
     theirs = dcm2niix(tmp_path / "multi", tmp_path / "d")
