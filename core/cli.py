@@ -129,7 +129,7 @@ def _plugin_of(exc: BaseException) -> str | None:
         module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
         root = module.split(".")[0]
         if not info.builtin and root != "ownscan":
-            packages[root] = f"{info.name} ({info.distribution} {info.version})"
+            packages[root] = info.label
     frames = []
     tb = exc.__traceback__
     while tb is not None:

@@ -110,6 +110,11 @@ class PluginInfo:
     module: object
     contributes: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """``name (distribution version)``, for messages."""
+        return f"{self.name} ({self.distribution} {self.version})".replace(" )", ")")
+
 
 @dataclass(frozen=True)
 class BrokenPlugin:
