@@ -180,7 +180,16 @@ class PluginHost:
         self._disabled_dists = {_normalise(d) for d in self.disabled}
         # hook name -> [(plugin, contributed object)] in registration order
         self._cache: dict[str, list[tuple[PluginInfo, Any]]] = {}
-        eps = list(entry_points) if entry_points is not None else _installed_entry_points()
+        if entry_points is None:
+            eps = _installed_entry_points()
+            if not any(_dist_name(ep) == BUILTIN_DISTRIBUTION for ep in eps):
+                # e.g. run from a source tree put on PYTHONPATH: no dist-info, no entry points
+                log.warning(
+                    "ownscan's built-in plugins are not registered (no entry points of the "
+                    "installed distribution 'ownscan'); install it, e.g. pip install -e ."
+                )
+        else:
+            eps = list(entry_points)
         # Built-ins first, then third parties, each in a stable order.
         eps.sort(key=lambda ep: (_dist_name(ep) != BUILTIN_DISTRIBUTION, _dist_name(ep), ep.name))
         for ep in eps:

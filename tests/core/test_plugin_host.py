@@ -308,3 +308,35 @@ def test_owner_names_the_contributing_plugin(fake_path):
 def test_missing_path_says_so(tmp_path):
     with pytest.raises(NoImporter, match=r"installed importers: folder\); no such file or folder"):
         PluginHost().find_importer(str(tmp_path / "typo"))
+
+
+def test_every_builtin_plugin_module_is_an_installed_entry_point():
+    """plugins/*.py (public modules) == pyproject's ``ownscan`` entry points == installed ones.
+
+    A plugin module missing from pyproject.toml would silently never load; an entry point
+    added to pyproject.toml is only seen after ``pip install -e .`` again.
+    """
+    import pkgutil
+    import tomllib
+
+    import ownscan.plugins
+
+    repo = Path(__file__).resolve().parents[2]
+    declared = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["entry-points"][
+        "ownscan"
+    ]
+    modules = {
+        f"ownscan.plugins.{m.name}"
+        for m in pkgutil.iter_modules(ownscan.plugins.__path__)
+        if not m.name.startswith("_")
+    }
+    assert set(declared.values()) == modules, (
+        "each public module in plugins/ must be an entry point in [project.entry-points.ownscan] "
+        "of pyproject.toml (helpers that are not plugins: name them plugins/_private.py)"
+    )
+    installed = {
+        ep.name: ep.value
+        for ep in metadata.entry_points(group="ownscan")
+        if ep.dist is not None and ep.dist.name == "ownscan"
+    }
+    assert installed == declared, "entry points changed: run pip install -e . again"
