@@ -22,21 +22,33 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load lazily (
     from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 
 __all__ = [
+    "Assembly",
     "ImportFailed",
     "ImportOptions",
     "NoImporter",
     "OwnscanError",
     "PluginHost",
+    "Problem",
+    "Series",
     "SeriesInfo",
     "SourceItem",
     "UnsupportedTransferSyntax",
     "Volume",
     "WindowPreset",
+    "assemble",
     "get_host",
     "hookimpl",
+    "load_volume",
+    "sample_path",
 ]
 
 _LAZY = {
+    "Assembly": "ownscan.core.assembly",
+    "Problem": "ownscan.core.assembly",
+    "Series": "ownscan.core.assembly",
+    "assemble": "ownscan.core.assembly",
+    "load_volume": "ownscan.core.assembly",
+    "sample_path": "ownscan.core._sample",
     "Volume": "ownscan.core.volume",
     "SeriesInfo": "ownscan.core.volume",
     "WindowPreset": "ownscan.core.volume",
