@@ -354,9 +354,14 @@ def _frames_of(src: Source) -> list[Frame]:
     sop_class = _s(ds, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
     if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         raise NotDicom("a DICOMDIR (an index of the files, not an image)")
-    has_pixels = (
-        ("PixelData" in ds) if src.dataset is not None else (pos is not None and pos < size)
-    )
+    if src.dataset is not None:
+        has_pixels = "PixelData" in ds
+    elif ts == DeflatedExplicitVRLittleEndian:
+        # positions refer to the inflated stream: look for the element itself
+        with src.open() as fp:
+            has_pixels = "PixelData" in dcmread(fp, force=True)
+    else:
+        has_pixels = pos is not None and pos < size
     if not has_pixels:
         what = sop_class and getattr(UID(sop_class), "name", sop_class)
         raise NotDicom(f"DICOM without an image ({what or 'no SOP class'})")

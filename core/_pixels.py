@@ -23,8 +23,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
@@ -172,11 +174,14 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
+        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+            with src.open() as fp:  # pydicom decodes deflated data only from a dataset
+                target = dcmread(fp)
         else:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts = {"indices": indices} if first.n_frames > 1 else {}
-        arrays = iter_pixels(target, **opts)  # type: ignore[arg-type]
+        arrays: Any = iter_pixels(target, **opts)  # type: ignore[arg-type]
         try:
             for fr, arr in zip(frames, arrays, strict=False):
                 if fr.is_colour:

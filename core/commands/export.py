@@ -78,4 +78,5 @@ def run(args: argparse.Namespace) -> int:
     if volumes:
         for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
             print(path)
-    return 1 if failed else 0
+    bad = failed or found.errors or any(s.load_errors for _, s in chosen)
+    return 1 if bad else 0
