@@ -224,6 +224,24 @@ def test_archive_is_read_through_the_plugin(venv: Venv, archive: Path, mr_head_d
     assert lines == expected
 
 
+def test_info_reads_the_archive_through_the_plugin(venv: Venv, archive: Path) -> None:
+    info = venv.cli("info", str(archive))
+    assert info.stderr == ""
+    # one series of the real MR head, with all the images from the archive (core's format)
+    (series,) = [line for line in info.stdout.splitlines() if "Series " in line]
+    assert "Series 401" in series and series.endswith(f" {N_FILES} image(s)")
+    # forced through the folder importer, the archive is one file that is not DICOM
+    forced = venv.cli("info", str(archive), "--via", "folder", check=False)
+    assert forced.returncode == 1
+    assert forced.stdout == f"no DICOM images found in {archive}\n"
+    assert forced.stderr == f"ownscan info: skipped {archive}: not a DICOM file\n"
+    nobody = venv.cli("info", "dicom+nosuch://pacs/study/1", check=False)
+    assert nobody.returncode == 2
+    assert f"no importer claims this source (installed importers: {_importer_names(venv)})" in (
+        nobody.stderr
+    )
+
+
 def test_via_forces_an_importer(venv: Venv, archive: Path) -> None:
     out = venv.cli("plugins", "--source", str(archive), "--via", "folder").stdout
     assert "importer folder (forced by --via), from plugin folder" in out
@@ -236,12 +254,19 @@ def test_via_forces_an_importer(venv: Venv, archive: Path) -> None:
     assert failed.stderr.count("\n") == 1
 
 
-def test_nobody_claims_lists_the_installed_importers(venv: Venv, tmp_path: Path) -> None:
+def _importer_names(venv: Venv) -> str:
+    code = "from ownscan.core import get_host; print(*(i.name for i in get_host().importers()))"
+    return ", ".join(_run([venv.python, "-c", code]).stdout.split())
+
+
+def test_nobody_claims_lists_the_installed_importers(venv: Venv) -> None:
+    names = _importer_names(venv)
+    assert names.startswith("tar, ") and "folder" in names  # priority 10 before the fallback
     failed = venv.cli("plugins", "--source", "dicom+nosuch://pacs/study/1", check=False)
     assert failed.returncode == 2
     assert failed.stderr == (
         "ownscan plugins: error: dicom+nosuch://pacs/study/1: no importer claims this source "
-        "(installed importers: tar, folder); check the path or URL, or install an importer "
+        f"(installed importers: {names}); check the path or URL, or install an importer "
         "plugin for it\n"
     )
 
@@ -291,6 +316,7 @@ def test_uninstall_removes_the_plugin(venv: Venv, wheels: Wheels, archive: Path)
         assert "tar" not in listing and "ownscan-example-importer" not in listing
         out = venv.cli("plugins", "--source", str(archive)).stdout
         assert "importer folder (claims it)" in out
+        assert venv.cli("info", str(archive), check=False).returncode == 1  # no DICOM found
     finally:
         venv.pip("install", "--no-deps", str(wheels.example))
     assert "tar  ownscan-example-importer" in venv.cli("plugins").stdout
