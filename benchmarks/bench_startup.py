@@ -63,8 +63,11 @@ def _fake_install(root: Path) -> Path:
     return site
 
 
-def _importtime(env: dict[str, str]) -> list[tuple[int, str]]:
-    code = "from ownscan.core.cli import main; main(['plugins'])"
+HOST_ONLY = "from ownscan.core.plugin_host import PluginHost; PluginHost()"
+PLUGINS_CMD = "from ownscan.core.cli import main; main(['plugins'])"
+
+
+def _importtime(code: str, env: dict[str, str]) -> list[tuple[int, str]]:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True
     )
@@ -97,13 +100,19 @@ def main() -> int:
             ("ownscan --help, all plugins disabled", [ownscan, "--help"], none),
             ("ownscan --help, built-in plugins", [ownscan, "--help"], base),
             ("ownscan --help, + third-party plugin", [ownscan, "--help"], third),
+            (
+                "PluginHost() only, + third-party plugin",
+                [sys.executable, "-c", HOST_ONLY],
+                third,
+            ),
             ("ownscan plugins, all plugins disabled", [ownscan, "plugins"], none),
             ("ownscan plugins, built-in plugins", [ownscan, "plugins"], base),
             ("ownscan plugins, + third-party plugin", [ownscan, "plugins"], third),
         ]
         medians = _medians_s([(cmd, env) for _, cmd, env in rows], args.runs)
         results = [(label, t) for (label, _, _), t in zip(rows, medians, strict=True)]
-        imports = _importtime(third)
+        imports = _importtime(PLUGINS_CMD, third)
+        host_imports = _importtime(HOST_ONLY, third)
     floor = results[0][1]
     help_none = results[3][1]
     print(f"median of {args.runs} runs; built-in plugins: {', '.join(installed)}")
@@ -116,9 +125,15 @@ def main() -> int:
     )
     for us, name in sorted(imports, reverse=True)[:12]:
         print(f"    {us / 1000:7.1f} ms  {name}")
-    loaded = {name.split(".")[0] for _, name in imports}
-    heavy = [h for h in HEAVY if h in loaded]
-    print(f"heavy libraries imported by `ownscan plugins`: {', '.join(heavy) or 'none'}")
+    for what, rows_ in (("`ownscan plugins`", imports), ("PluginHost() alone", host_imports)):
+        loaded = {name.split(".")[0] for _, name in rows_}
+        heavy = [h for h in HEAVY if h in loaded]
+        print(f"heavy libraries imported by {what}: {', '.join(heavy) or 'none'}")
+    mine = sorted((us, n) for us, n in host_imports if n.startswith("ownscan.plugins."))
+    if mine:
+        print("built-in plugin modules, import time when the host loads them (cumulative):")
+        for us, name in reversed(mine):
+            print(f"    {us / 1000:7.1f} ms  {name}")
     return 0
 
 
