@@ -72,7 +72,7 @@ def _as_json(host: PluginHost) -> dict[str, Any]:
 def _print_table(host: PluginHost) -> None:
     for p in host.plugins:
         origin = "built-in" if p.builtin else "third-party"
-        print(f"{p.name}  {p.distribution} {p.version}  ({origin})")
+        print(f"{p.name}  {p.distribution} {p.version}  ({origin})".replace("   ", "  "))
         for kind, names in p.contributes.items():
             if names:
                 print(f"    {kind}: {', '.join(names)}")
@@ -117,10 +117,7 @@ def _probe(host: PluginHost, source: str, via: str | None, as_json: bool) -> int
         print(json.dumps(out, indent=2))
         return 0
     print(f"{source}")
-    print(
-        f"    importer {importer.name} ({how}), from plugin {owner.name} "
-        f"({owner.distribution} {owner.version})"
-    )
+    print(f"    importer {importer.name} ({how}), from plugin {owner.label}")
     found = ", ".join(f"{n} {media}" for media, n in sorted(count.items())) or "nothing"
     print(f"    found: {found}")
     if problems:

@@ -70,6 +70,9 @@ def test_builtins_come_from_our_entry_points():
     assert "folder" in names
     assert all(p.distribution == "ownscan" for p in host.plugins if p.builtin)
     assert not host.broken
+    host.contributions()  # every built-in answers every hook; a bad one raises PluginError
+    assert not host.broken
+    assert host.plugins[0].contributes == {"importers": ["folder"]}
 
 
 def test_third_party_plugins_load_and_broken_ones_are_isolated(fake_path):

@@ -178,3 +178,24 @@ def test_host_prefers_it_to_the_folder_importer(
     assert host.find_importer(str(mr_head_dir)).name == "folder"
     assert host.find_importer(str(archive), via="folder").name == "folder"
     assert host.owner(host.find_importer(str(archive))).name == "tar"
+
+
+def test_plugins_source_lists_what_was_refused(
+    plugin: ModuleType, archive: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from ownscan.core import plugin_host
+    from ownscan.core.cli import main
+
+    monkeypatch.setattr(plugin_host, "_HOST", PluginHost(extra_plugins=[("tar", plugin)]))
+    assert main(["plugins", "--source", str(archive)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [
+        str(archive),
+        "    importer tar (claims it), from plugin tar ((registered in code))",
+        f"    found: {N_FILES + 1} application/dicom, 1 application/pdf",
+        "    refused 7:",
+    ]
+    assert (
+        f"        {archive}!scans/link.dcm: is a symbolic link (to '/etc/passwd'); links in "
+        in ("\n".join(lines))
+    )
