@@ -218,6 +218,13 @@ class PluginHost:
         self._register(ep.name, obj, dist, version, builtin=builtin)
 
     def _register(self, name: str, obj: object, dist: str, version: str, builtin: bool) -> None:
+        taken = next((p for p in self.plugins if p.name == name), None)
+        if taken is not None:
+            problem = f"the plugin name {name!r} is already taken by plugin {taken.label}"
+            if builtin:
+                raise PluginError(f"built-in plugin {name}: {problem}")
+            self._mark_broken(name, dist, version, problem + "; rename its entry point")
+            return
         try:
             self.pm.register(obj, name=name)
         except Exception as exc:

@@ -344,3 +344,14 @@ def test_every_builtin_plugin_module_is_an_installed_entry_point():
         if ep.dist is not None and ep.dist.name == "ownscan"
     }
     assert installed == declared, "entry points changed: run pip install -e . again"
+
+
+def test_entry_point_name_taken_by_a_builtin(fake_path):
+    _fake_distribution(fake_path, "ownscan-fake", {"good_plugin": GOOD}, {"folder": "good_plugin"})
+    host = PluginHost()
+    (broken,) = host.broken
+    assert broken.reason == (
+        "the plugin name 'folder' is already taken by plugin folder (ownscan "
+        f"{metadata.version('ownscan')}); rename its entry point"
+    )
+    assert [p.distribution for p in host.plugins if p.name == "folder"] == ["ownscan"]
