@@ -49,6 +49,28 @@ def _medians_s(rows: list[tuple[list[str], dict[str, str]]], runs: int) -> list[
     return [statistics.median(t) for t in times]
 
 
+LOAD_ONLY = (
+    "import time\n"
+    "from ownscan.core.plugin_host import PluginHost\n"
+    "t0 = time.perf_counter()\n"
+    "host = PluginHost()\n"
+    "host.contributions()\n"
+    "print(time.perf_counter() - t0, len(host.plugins))\n"
+)
+
+
+def _load_only_ms(env: dict[str, str], runs: int) -> tuple[float, int]:
+    """Median in-process time of discovering, importing and asking every plugin, first time."""
+    times, n = [], 0
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", LOAD_ONLY], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        times.append(float(out[0]) * 1000)
+        n = int(out[1])
+    return statistics.median(times), n
+
+
 def _fake_install(root: Path) -> Path:
     """The example plugin as pip would lay it out, in a folder to put on PYTHONPATH."""
     site = root / "site"
@@ -111,6 +133,10 @@ def main() -> int:
         ]
         medians = _medians_s([(cmd, env) for _, cmd, env in rows], args.runs)
         results = [(label, t) for (label, _, _), t in zip(rows, medians, strict=True)]
+        load = [
+            (what, *_load_only_ms(env, args.runs))
+            for what, env in (("all disabled", none), ("built-ins", base), ("+ third-party", third))
+        ]
         imports = _importtime(PLUGINS_CMD, third)
         host_imports = _importtime(HOST_ONLY, third)
     floor = results[0][1]
@@ -119,6 +145,10 @@ def main() -> int:
     print(f"{'command':<40} {'ms':>8} {'x python':>9} {'x --help bare':>14}")
     for label, t in results:
         print(f"{label:<40} {t * 1000:8.1f} {t / floor:9.2f} {t / help_none:14.2f}")
+    print()
+    print("plugin loading alone, in-process (entry points, imports, every hook), median:")
+    for what, ms, n in load:
+        print(f"    {what:<14} {n:2d} plugins  {ms:7.1f} ms")
     print()
     print(
         "python -X importtime, `ownscan plugins` with the third-party plugin (top 12, cumulative):"
