@@ -220,10 +220,10 @@ class PluginHost:
     def _register(self, name: str, obj: object, dist: str, version: str, builtin: bool) -> None:
         taken = next((p for p in self.plugins if p.name == name), None)
         if taken is not None:
-            problem = f"the plugin name {name!r} is already taken by plugin {taken.label}"
+            clash = f"the plugin name {name!r} is already taken by plugin {taken.label}"
             if builtin:
-                raise PluginError(f"built-in plugin {name}: {problem}")
-            self._mark_broken(name, dist, version, problem + "; rename its entry point")
+                raise PluginError(f"built-in plugin {name}: {clash}")
+            self._mark_broken(name, dist, version, clash + "; rename its entry point")
             return
         try:
             self.pm.register(obj, name=name)
