@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
-    report_problems(found, NAME)
+    report_problems(found, NAME, skipped=not args.sample)
     chosen = list(enumerate(found.series, 1))
     if args.series:
         valid = range(1, len(found.series) + 1)
