@@ -181,6 +181,9 @@ def test_fresh_venv_imports_the_installed_packages(venv: Venv) -> None:
     assert Path(out[1]).is_relative_to(site)
     assert not Path(out[0]).is_relative_to(REPO)
     assert venv.cli("--version").stdout == f"ownscan {VERSION}\n"
+    # package data came along: the bundled sample series reads from the installed package
+    sample = venv.cli("info", "--sample")
+    assert " image(s)" in sample.stdout and sample.stderr == ""
 
 
 def test_plugins_lists_the_example_with_distribution_and_version(venv: Venv) -> None:
