@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pytest
 from gl_support import assert_same_picture
 
@@ -42,26 +41,6 @@ vec4 mode_end(vec4 acc, vec4 aux, bool hit) {
     return vec4(g, g, g, 1.0);
 }
 """
-
-
-class DepthArray:
-    def begin(self, acc, aux):
-        acc[:] = 0
-        aux[:] = 0
-
-    def sample(self, acc, aux, idx, pos_tex, ctx):
-        acc[idx, 1] += 1
-        over = ctx.sample(pos_tex) >= np.float32(ctx.window[0])
-        acc[idx[over], 0] = 1
-        return over
-
-    def end(self, acc, aux, hit, ctx):
-        g = np.clip(1 - acc[:, 1] * ctx.step_mm / np.float32(400.0), 0, 1)
-        out = np.zeros((len(g), 4), np.float32)
-        out[:, :3] = g[:, None]
-        out[:, 3] = 1
-        out[acc[:, 0] == 0] = 0
-        return out
 
 
 THIRD_PARTY_MODULE = f"""
@@ -128,12 +107,14 @@ def test_a_third_party_mode_installs_like_any_plugin(
     assert_same_picture(a, b, tmp_path, "third-party-depth")
 
 
-def test_two_modes_with_one_name_are_an_error():
+def test_a_mode_clashing_with_a_builtin_is_set_aside():
     class Clash:
         @hookimpl
         def ownscan_modes(self):
-            return [VisualisationMode("mip", "again", THIRD_PARTY_GLSL, DepthArray())]
+            return [VisualisationMode("mip", "again", THIRD_PARTY_GLSL, object())]
 
     host = PluginHost(extra_plugins=[("clash", Clash())])
-    with pytest.raises(Exception, match="two plugins provide the visualisation mode 'mip'"):
-        host.modes()
+    mips = [m for m in host.modes() if m.name == "mip"]
+    assert len(mips) == 1 and mips[0].description.startswith("maximum intensity")
+    broken = {b.name: b.reason for b in host.broken}
+    assert "clash" in broken and "'mip' clashes" in broken["clash"]
