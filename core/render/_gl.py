@@ -181,21 +181,49 @@ class GLRenderer:
         ``interactive`` draws a quick pass (half the rays per side, twice the step) for use
         while the user drags; the result is enlarged to ``size``.
         """
+        w, h = int(size[0]), int(size[1])
+        rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
+        prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
+        rgba = self.draw(prepared, frame, scene.mode)
+        img = to_uint8(rgba)
+        return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
+
+    def render_texture(
+        self,
+        scene: Scene,
+        camera: Camera,
+        size: tuple[int, int],
+        interactive: bool = False,
+    ) -> Any:
+        """The picture left on the GPU: the renderer's float RGBA texture (premultiplied, bottom
+        row first, ``size`` or half of it when ``interactive``), for a window to draw without a
+        read-back. It stays valid until the next call; do not release it."""
+        w, h = int(size[0]), int(size[1])
+        rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
+        prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
+        self._draw(prepared, frame, scene.mode, read=False)
+        assert self._fbo is not None
+        return self._fbo[1]
+
+    def _frame(
+        self, scene: Scene, camera: Camera, size: tuple[int, int], interactive: bool
+    ) -> tuple[PreparedVolume, Frame]:
         deepest = MAX_BRICKS * (self.max_texture - 1) + 1
         limits = (self.max_texture, self.max_texture, deepest)
         prepared = prepare_volume(scene.volume, limits, self.memory_budget)
         self.notes = list(prepared.notes)
-        w, h = int(size[0]), int(size[1])
-        rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        frame = frame_for(prepared, scene, camera, (rw, rh), interactive)
-        rgba = self.draw(prepared, frame, scene.mode)
-        img = to_uint8(rgba)
-        return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
+        return prepared, frame_for(prepared, scene, camera, size, interactive)
 
     def draw(
         self, prepared: PreparedVolume, frame: Frame, mode: VisualisationMode
     ) -> npt.NDArray[np.float32]:
         """Premultiplied float RGBA ``(h, w, 4)``, bottom row first, of one frame."""
+        data = self._draw(prepared, frame, mode, read=True)
+        return np.frombuffer(data, dtype=np.float32).reshape(frame.height, frame.width, 4)
+
+    def _draw(
+        self, prepared: PreparedVolume, frame: Frame, mode: VisualisationMode, read: bool
+    ) -> bytes:
         mgl = self._moderngl
         volumes = self._volume_textures(prepared)
         program, vao = self._program(mode, frame.shading, len(volumes))
@@ -267,7 +295,7 @@ class GLRenderer:
             self.ctx.disable(mgl.BLEND | mgl.DEPTH_TEST)
             fbo.viewport = (0, 0, frame.width, frame.height)
             vao.render(mgl.TRIANGLES, vertices=3)
-            data = fbo.read(components=4, dtype="f4")
+            data = fbo.read(components=4, dtype="f4") if read else b""
         finally:
             for t in (lut, occupancy):
                 if t is not None:
@@ -276,7 +304,7 @@ class GLRenderer:
                 # AttributeError: it was released meanwhile (moderngl's InvalidObject)
                 with contextlib.suppress(AttributeError):
                     previous.use()
-        return np.frombuffer(data, dtype=np.float32).reshape(frame.height, frame.width, 4)
+        return bytes(data)
 
     def _fbo_object(self) -> Any:
         return self._fbo[2] if self._fbo is not None else None

@@ -122,3 +122,15 @@ def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path
         assert_same_picture(a, b, tmp_path, f"bricks-{mode}")
     finally:
         bricked.close()
+
+
+def test_render_texture_leaves_the_same_picture_on_the_gpu(gl_renderer, gl_check):
+    from ownscan.core.render._setup import to_uint8
+
+    scene = Scene(small_ct(), MODES["dvr"], transfer_function=TF)
+    cam = Camera(azimuth=40)
+    image = gl_renderer.render(scene, cam, (80, 60))
+    tex = gl_renderer.render_texture(scene, cam, (80, 60))
+    assert tex.size == (80, 60) and tex.components == 4
+    on_gpu = np.frombuffer(tex.read(), dtype=np.float32).reshape(60, 80, 4)
+    assert np.array_equal(to_uint8(on_gpu), image)
