@@ -43,10 +43,12 @@ def array_renderer() -> Any:
 
 @pytest.fixture
 def gl_check(gl_ctx: Any) -> Iterator[None]:
-    """No GL error may be pending before or after the test."""
-    assert gl_ctx.error == "GL_NO_ERROR", "a GL error was pending before the test"
-    yield
-    assert gl_ctx.error == "GL_NO_ERROR", "the test left a GL error pending"
+    """The session context is current (a test may create other contexts), and no GL error may
+    be pending before or after the test."""
+    with gl_ctx:
+        assert gl_ctx.error == "GL_NO_ERROR", "a GL error was pending before the test"
+        yield
+        assert gl_ctx.error == "GL_NO_ERROR", "the test left a GL error pending"
 
 
 def assert_same_picture(a: np.ndarray, b: np.ndarray, out_dir: Path, name: str) -> None:

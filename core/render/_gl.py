@@ -93,6 +93,9 @@ class GLRenderer:
         else:
             self._owns_ctx = False
         self.ctx = ctx
+        # our own context is made current around each use (and the caller's restored after); a
+        # context passed in is the caller's to keep current
+        self._scope: Any = ctx if self._owns_ctx else contextlib.nullcontext()
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
@@ -184,7 +187,8 @@ class GLRenderer:
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
         prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
-        rgba = self.draw(prepared, frame, scene.mode)
+        with self._scope:
+            rgba = self.draw(prepared, frame, scene.mode)
         img = to_uint8(rgba)
         return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
 
@@ -201,7 +205,8 @@ class GLRenderer:
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
         prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
-        self._draw(prepared, frame, scene.mode, read=False)
+        with self._scope:
+            self._draw(prepared, frame, scene.mode, read=False)
         assert self._fbo is not None
         return self._fbo[1]
 
@@ -311,21 +316,22 @@ class GLRenderer:
 
     def close(self) -> None:
         """Release the GL objects (and the context, when this renderer created it)."""
-        for program, vao in self._programs.values():
-            vao.release()
-            program.release()
-        self._programs.clear()
-        if self._volume is not None:
-            for t in self._volume[1]:
-                t.release()
-            self._volume = None
-        if self._fbo is not None:
-            # bind the default framebuffer first: moderngl would re-bind a deleted one
-            self.ctx.detect_framebuffer(0).use()
-            self._fbo[2].release()
-            self._fbo[1].release()
-            self._fbo = None
-        self._dummy3d.release()
-        self._dummy2d.release()
+        with self._scope:
+            for program, vao in self._programs.values():
+                vao.release()
+                program.release()
+            self._programs.clear()
+            if self._volume is not None:
+                for t in self._volume[1]:
+                    t.release()
+                self._volume = None
+            if self._fbo is not None:
+                # bind the default framebuffer first: moderngl would re-bind a deleted one
+                self.ctx.detect_framebuffer(0).use()
+                self._fbo[2].release()
+                self._fbo[1].release()
+                self._fbo = None
+            self._dummy3d.release()
+            self._dummy2d.release()
         if self._owns_ctx:
             self.ctx.release()
