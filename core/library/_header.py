@@ -63,9 +63,23 @@ def read_header(data: bytes) -> Header:
         DICOM, but unreadable or lacking a UID an instance must have (the message says which).
     """
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
+    settings = pydicom.config.settings
+    saved = settings.reading_validation_mode
+    # non-conformant values (letters in a UID...) are common in real exports and are no reason
+    # to log or refuse: the index keeps the text as found
+    settings.reading_validation_mode = pydicom.config.IGNORE
+    try:
+        return _read(data, has_preamble)
+    finally:
+        settings.reading_validation_mode = saved
+
+
+def _read(data: bytes, has_preamble: bool) -> Header:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     with warnings.catch_warnings():
         # odd values in descriptive fields must not stop an import; the pixels are checked when
         # the series is assembled
