@@ -21,6 +21,7 @@ ever missing, and an orphan is always something to adopt, never something remove
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -177,6 +178,7 @@ class Library:
     batch_files = 500
     batch_bytes = 256 * 1024 * 1024
     batch_seconds = 2.0
+    lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -211,7 +213,7 @@ class Library:
 
     def _locked(self, fn: Callable[[], Any]) -> Any:
         try:
-            self.store.lock()
+            self.store.lock(self.lock_wait)
         except LibraryBusy as exc:
             raise _Busy(str(exc)) from None
         try:
@@ -461,6 +463,10 @@ class Library:
             self._flush(batch, ctx, rep)  # keep what is complete; the rest is re-imported
             raise
         except OSError as exc:
+            # keep what is complete if the disk still lets us; otherwise its files stay as
+            # orphans, which the next import or check adopts
+            with contextlib.suppress(OSError, sqlite3.Error):
+                self._flush(batch, ctx, rep)
             where = f"{exc.filename}: " if exc.filename else ""
             if exc.errno in _DISK_ERRORS:
                 raise LibraryError(
