@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         DUPLICATE,
         FAILED,
         IMPORTED,
+        SKIPPED,
         ItemResult,
     )
     from ownscan.core.plugin_host import get_host
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
         if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
             return
-        tail = f": {r.reason}" if r.reason and r.status not in (IMPORTED, DUPLICATE) else ""
+        tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
         progress.write(f"{r.status:<9}  {r.origin}{tail}")
 
     try:
@@ -104,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         lib.close()
     elapsed = max(progress.elapsed, 1e-6)
-    parts = [f"{n} {s}" for s, n in totals.items() if n]
+    order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
+    parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "

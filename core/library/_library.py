@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import OwnscanError
 from ownscan.core.library._header import (
     Header,
     NotDicom,
@@ -80,7 +81,7 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 _SHA_HEX = frozenset("0123456789abcdef")
 
 
-class LibraryError(Exception):
+class LibraryError(OwnscanError):
     """A library-level problem: not a library, busy, disk full, too new. One clear line."""
 
 
