@@ -446,8 +446,10 @@ class Library:
         rep = ImportReport(import_id)
         ctx = _ImportContext(import_id)
         batch = _Pending()
+        origin = ""
         try:
             for item in items:
+                origin = item.origin
                 result = self._import_one(item, batch, ctx)
                 rep.results.append(result)
                 rep.bytes_read += result.size
@@ -468,7 +470,7 @@ class Library:
             # orphans, which the next import or check adopts
             with contextlib.suppress(OSError, sqlite3.Error):
                 self._flush(batch, ctx, rep)
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{origin}: " if origin else ""
             if exc.errno in _DISK_ERRORS:
                 raise LibraryError(
                     f"{where}cannot write to the library at {self.root} ({exc.strerror}); "
