@@ -552,9 +552,16 @@ class Library:
         if item.media_type == "application/pdf" and not data.startswith(b"%PDF-"):
             return ItemResult(item.origin, FAILED, "named a PDF but is not one", size=size)
         ctx.documents.add(sha)
-        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
-            return ItemResult(item.origin, DUPLICATE, "document already in the library", size=size)
         final = self.store.object_path(sha)
+        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
+            if _complete(final, size):
+                return ItemResult(
+                    item.origin, DUPLICATE, "document already in the library", size=size
+                )
+            self.store.write(data, final)
+            batch.files += 1
+            batch.bytes += size
+            return ItemResult(item.origin, DUPLICATE, "its missing file restored", size=size)
         if not _complete(final, size):
             self.store.write(data, final)
             batch.bytes += size

@@ -134,9 +134,11 @@ def test_check_finds_and_repairs(tmp_path, source):
     orphan.write_bytes(extra.read_bytes())
     orphan.chmod(0o600)
     (lib / "tmp" / "abc.123.part").write_bytes(b"half")
-    damaged, missing, loose = objects[0], objects[1], objects[2]
+    pdf = lib / "objects" / hashlib.sha256(PDF).hexdigest()[:2] / hashlib.sha256(PDF).hexdigest()
+    damaged, missing, loose = [p for p in objects if p != pdf][:3]
     damaged.write_bytes(b"\0" * damaged.stat().st_size)
     missing.unlink()
+    pdf.unlink()  # a document's file goes missing too
     loose.chmod(0o644)
 
     r = ownscan("check", "--library", lib)
@@ -155,7 +157,7 @@ def test_check_finds_and_repairs(tmp_path, source):
     # importing the source again restores what was lost; then the library is consistent
     r = ownscan("import", source, "--library", lib)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "missing file restored" in r.stdout
+    assert r.stdout.count("missing file restored") == 3
     r = ownscan("check", "--library", lib)
     assert r.returncode == 0, r.stdout
     data = json.loads(ownscan("list", "--json", "--library", lib).stdout)
