@@ -185,7 +185,11 @@ class Library:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.root = store.root
-        conn = sqlite3.connect(store.index, isolation_level=None, timeout=30.0)
+        # an importer may ask has_instance() from its worker threads; SQLite serialises the
+        # calls (its default threading mode), so the connection need not be bound to a thread
+        conn = sqlite3.connect(
+            store.index, isolation_level=None, timeout=30.0, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
