@@ -480,7 +480,7 @@ class Library:
         rep = ImportReport(import_id)
         ctx = _ImportContext(import_id)
         batch = _Pending()
-        # files are written by one background thread while the next items are read and
+        # files are written by background threads while the next items are read and
         # parsed; _flush waits for them before the sync and the commit
         self._writer = ThreadPoolExecutor(self.writers, thread_name_prefix="ownscan-write")
         self._write_error = False
