@@ -1112,8 +1112,16 @@ class Library:
             if data.startswith(b"%PDF-"):
                 media = "application/pdf"
             items.append(SourceItem(origin=rel, path=p, media_type=media))
-        report = self._import(iter(items), None, ["ownscan check --repair"])
-        for r in report.results:
+        # documents apart: an orphan PDF must not be linked to whatever study the orphan
+        # instances beside it happen to belong to
+        results: list[ItemResult] = []
+        for group in (
+            [i for i in items if i.media_type == DICOM],
+            [i for i in items if i.media_type != DICOM],
+        ):
+            if group:
+                results += self._import(iter(group), None, ["ownscan check --repair"]).results
+        for r in results:
             path = self.root / r.origin
             if r.status in (IMPORTED, DOCUMENT, CONFLICT):
                 if r.status == IMPORTED and path.parent == self.store.conflicts:
