@@ -126,7 +126,10 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
             raise LibraryError(f"{root}: no ownscan library here (run `ownscan import` first)")
         if root.exists() and not root.is_dir():
             raise LibraryError(f"{root}: is a file, not a library folder")
-        if root.is_dir() and any(p.name not in _OWN_NAMES for p in root.iterdir()):
+        if root.is_dir() and any(
+            p.name not in _OWN_NAMES and not p.name.startswith("index.sqlite")
+            for p in root.iterdir()
+        ):
             raise LibraryError(
                 f"{root}: folder holds other files and no ownscan library; "
                 "give an empty or new folder"
@@ -202,9 +205,17 @@ class Library:
         conn = sqlite3.connect(
             store.index, isolation_level=None, timeout=30.0, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LibraryError(
+                f"{store.index}: cannot open the library index ({exc}); the files under "
+                f"{store.objects} are intact, move the index aside and run `ownscan check "
+                "--repair` to rebuild it from them"
+            ) from exc
         self.conn = conn
         try:
             if int(conn.execute("PRAGMA user_version").fetchone()[0]) < len(_migrations()):
