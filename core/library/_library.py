@@ -84,7 +84,12 @@ _SHA_HEX = frozenset("0123456789abcdef")
 
 
 class LibraryError(OwnscanError):
-    """A library-level problem: not a library, busy, disk full, too new. One clear line."""
+    """A library-level problem: not a library, busy, disk full, too new. One clear line.
+
+    When an import stops on it, ``report`` holds what the import did until then.
+    """
+
+    report: ImportReport | None = None
 
 
 # LibraryBusy and SchemaTooNew are raised as LibraryError subclasses for callers' convenience.
@@ -519,10 +524,12 @@ class Library:
             exc = failed.error
             where = f"{failed.origin}: " if failed.origin else ""
             hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
-            raise LibraryError(
+            error = LibraryError(
                 f"{where}cannot write to the library at {self.root} ({exc.strerror or exc}); "
                 f"what was imported before is kept, {hint}run the import again to complete it"
-            ) from exc
+            )
+            error.report = rep
+            raise error from exc
         except BaseException:
             # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
             # what is complete; running the import again brings the rest
