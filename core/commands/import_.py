@@ -28,11 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--via", metavar="NAME", help="use this importer (see ownscan plugins)")
     parser.add_argument(
         "--option",
-        "-o",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an option for the importer plugin (repeatable), e.g. -o password=secret",
+        help="an option for the importer plugin (repeatable), e.g. --option password=secret",
     )
     for flag, key, text in NAMED_OPTIONS:
         parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
