@@ -162,11 +162,11 @@ def decode_entry_name(info: zipfile.ZipInfo, encoding: str | None = None) -> str
     if info.flag_bits & _UTF8_FLAG:
         return info.orig_filename
     raw = info.orig_filename.encode("cp437")
-    if raw.isascii():
-        return info.orig_filename
     unicode_path = _unicode_path(info.extra, raw)
     if unicode_path is not None:
         return unicode_path
+    if raw.isascii():
+        return info.orig_filename
     if encoding:
         return raw.decode(encoding, errors="replace")
     try:
