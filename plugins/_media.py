@@ -20,7 +20,6 @@ the tests check the result against ``FileSet`` on the same media laid out on dis
 from __future__ import annotations
 
 import io
-import mimetypes
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -79,18 +78,17 @@ def is_litter(parts: tuple[str, ...]) -> bool:
 def media_type_for(name: str, head: bytes) -> str:
     """The media type to yield a file under, from its name and first 132 bytes.
 
-    Returns ``application/dicom`` for a DICOM preamble, or for a name without a known non-DICOM
-    suffix (old discs hold Part 10 files without a preamble, and ``IM000001`` has no suffix);
-    ``application/pdf`` for PDF files; the guessed type (``image/jpeg``...) for the known
-    non-DICOM suffixes, ``application/octet-stream`` when none is known (``.exe``, ``.inf``).
+    ``application/pdf`` for a PDF (by its ``%PDF-`` signature or its suffix: a damaged report
+    should be reported, not silently dropped); otherwise ``application/dicom``, which for files
+    without the DICOM preamble means "probably": the library reads them and reports those that
+    are not DICOM as skipped. (A library stores every other media type as a document of the
+    study, so a JPEG preview or a viewer must never be yielded under its own type.)
     """
     if head[128:132] == b"DICM":
         return DICOM
     suffix = PurePosixPath(normalise_name(name)).suffix.lower()
     if head.startswith(b"%PDF-") or suffix == ".pdf":
         return PDF
-    if suffix in NON_DICOM_SUFFIXES:
-        return mimetypes.guess_type("x" + suffix, strict=False)[0] or "application/octet-stream"
     return DICOM
 
 

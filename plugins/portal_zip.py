@@ -8,9 +8,11 @@ page 437/850, no UTF-8 flag), by Info-ZIP (a Unicode Path extra field) or as UTF
 How it reads
 ------------
 Streamed: the central directory is read, then one member at a time is decompressed into memory
-and yielded as bytes; an inner zip is opened from memory (it counts against the per-entry size
-limit) and its members are streamed the same way. Nothing is written to disk, so nothing can
-land outside the library whatever the names say.
+and yielded as bytes: PDFs as ``application/pdf``, everything else as probable DICOM, so that
+the library reads it and lists a JPEG preview or a viewer as "skipped: not DICOM". An inner zip
+is opened from memory (it counts against the per-entry size limit) and its members are streamed
+the same way. Nothing is written to disk, so nothing can land outside the library whatever the
+names say.
 
 Safety (every limit names itself in the message; change it with ``ImportOptions.extra``)
 -----------------------------------------------------------------------------------------
@@ -251,8 +253,8 @@ class PortalZipImporter:
 def _total_message(size: int, limits: ZipLimits) -> str:
     return (
         f"would unpack to {_human(size)}, over the total limit max_total_bytes="
-        f"{_human(limits.max_total_bytes)}; stopped (possible zip bomb; raise the limit "
-        "if you trust this file)"
+        f"{_human(limits.max_total_bytes)}; stopped (possible zip bomb; if you trust this file, "
+        "raise the limit with -o max_total_bytes=SIZE)"
     )
 
 
@@ -315,7 +317,8 @@ def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> It
             yield SourceItem(
                 origin=origin,
                 problem=f"refused: {_human(info.file_size)} uncompressed, over the per-entry "
-                f"limit max_entry_bytes={_human(limits.max_entry_bytes)} (possible zip bomb)",
+                f"limit max_entry_bytes={_human(limits.max_entry_bytes)} (possible zip bomb; "
+                "-o max_entry_bytes=SIZE raises it)",
             )
             continue
         if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(
@@ -325,7 +328,7 @@ def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> It
             yield SourceItem(
                 origin=origin,
                 problem=f"refused: compressed {ratio:.0f}:1, over the compression-ratio limit "
-                f"max_ratio={limits.max_ratio:g} (possible zip bomb)",
+                f"max_ratio={limits.max_ratio:g} (possible zip bomb; -o max_ratio=N raises it)",
             )
             continue
         if state.total + info.file_size > limits.max_total_bytes:

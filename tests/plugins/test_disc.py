@@ -176,16 +176,20 @@ def test_unlisted_dicom_file_is_imported_too(pdi_disc: Disc, disc_copy: Path, ca
     assert "1 DICOM file(s) on the disc are not listed in its DICOMDIR" in caplog.text
 
 
+def _shift_first_offset(raw: bytes, by: int) -> bytes:
+    """Make the first root record offset (0004,1200) point into the middle of a record."""
+    tag = b"\x04\x00\x00\x12UL\x04\x00"  # explicit VR little endian, as dcmmkdir writes
+    at = raw.index(tag) + len(tag)
+    value = int.from_bytes(raw[at : at + 4], "little")
+    return raw[:at] + (value + by).to_bytes(4, "little") + raw[at + 4 :]
+
+
 @pytest.mark.parametrize(
     "damage",
     [
         pytest.param(lambda b: b[:300], id="truncated"),
         pytest.param(lambda b: b"garbage" * 50, id="not-dicom"),
-        pytest.param(
-            # the first record offset now points into the middle of a record
-            lambda b: b.replace((408).to_bytes(4, "little"), (410).to_bytes(4, "little"), 1),
-            id="bad-offset",
-        ),
+        pytest.param(lambda b: _shift_first_offset(b, 2), id="bad-offset"),
     ],
 )
 def test_broken_dicomdir_falls_back_to_scanning(pdi_disc: Disc, disc_copy: Path, caplog, damage):
