@@ -360,15 +360,19 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state:
                 chunks.append(chunk)
                 left -= len(chunk)
             return b"".join(chunks)
+    except NotImplementedError as exc:  # a RuntimeError: must come first
+        method = info.compress_type
+        named = zipfile.compressor_names.get(method, "unknown")
+        raise _MemberError(
+            f"unreadable: compression method {named} ({method}) is not supported; extract the "
+            "zip with 7-Zip or Windows and import the folder"
+        ) from exc
     except RuntimeError as exc:  # zipfile: "Bad password for file"
         if "password" in str(exc).lower():
             raise ImportFailed(
                 state.source, f"wrong password for the encrypted zip ({origin})"
             ) from None
         raise _MemberError(f"unreadable: {exc}") from exc
-    except NotImplementedError as exc:
-        method = getattr(info, "compress_type", "?")
-        raise _MemberError(f"unreadable: compression method {method} is not supported") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         hint = " (wrong password?)" if encrypted else ""
         raise _MemberError(f"damaged member: {exc}{hint}") from exc

@@ -171,6 +171,7 @@ class RawMember:
     size: int
     flags: int = 0
     extra: bytes = b""
+    method: int = 8  # deflate
 
 
 def write_raw_zip(path: Path, members: list[RawMember]) -> None:
@@ -184,7 +185,7 @@ def write_raw_zip(path: Path, members: list[RawMember]) -> None:
                 0x04034B50,
                 20,
                 m.flags,
-                8,
+                m.method,
                 0,
                 0x21,
                 m.crc,
@@ -201,7 +202,7 @@ def write_raw_zip(path: Path, members: list[RawMember]) -> None:
                     20,
                     20,
                     m.flags,
-                    8,
+                    m.method,
                     0,
                     0x21,
                     m.crc,

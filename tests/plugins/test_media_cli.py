@@ -105,3 +105,45 @@ def test_import_encrypted_zip_with_password(tmp_path: Path, pdi_disc: Disc):
     ok = ownscan("import", path, "--library", lib, "--password", "s3cret")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert len(_lines(ok.stdout, "imported")) == 2
+
+
+def test_password_is_asked_for_on_a_terminal(tmp_path: Path, pdi_disc: Disc):
+    """On a terminal (a real pseudo-terminal here) the password is prompted for, not echoed."""
+    import pty
+    import select
+
+    src = tmp_path / "src"
+    (src / "DICOM").mkdir(parents=True)
+    for i, key in enumerate(sorted(pdi_disc.images)[:2]):
+        (src / "DICOM" / f"IM{i}").write_bytes(pdi_disc.images[key])
+    path = tmp_path / "secure.zip"
+    run_tool("zip", "-q", "-r", "-P", "s3cret", path, "DICOM", cwd=src)
+    argv = [sys.executable, "-m", "ownscan.core.cli", "import", str(path), "--library"]
+    argv.append(str(tmp_path / "lib"))
+    env = {k: v for k, v in os.environ.items() if k != "OWNSCAN_LIBRARY"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session whose controlling terminal is the pty
+        os.execve(sys.executable, argv, env)
+    out = b""
+    answered = False
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 120)
+            assert ready, f"no output from ownscan import on a terminal: {out!r}"
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not answered and b"Password for" in out:
+                os.write(fd, b"s3cret\n")
+                answered = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode("utf-8", "replace")
+    assert answered, text
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "2 imported" in text and "s3cret" not in text

@@ -282,6 +282,21 @@ def test_parse_size(text, size):
     assert parse_size(text) == size
 
 
+def test_unsupported_method_is_reported_and_the_rest_imported(tmp_path: Path, dicoms):
+    """Windows' own zipper writes Deflate64 for big folders; Python's zipfile cannot read it."""
+    path = tmp_path / "deflate64.zip"
+    write_raw_zip(
+        path,
+        [
+            replace(deflate_member(b"big/IM1", dicoms[0]), method=9),
+            deflate_member(b"ok/IM2", dicoms[1]),
+        ],
+    )
+    got = {_tail(i, path): i for i in _items(path)}
+    assert got["ok/IM2"].data == dicoms[1]
+    assert "compression method deflate64 (9) is not supported" in (got["big/IM1"].problem or "")
+
+
 def test_not_a_zip(tmp_path: Path):
     bad = tmp_path / "export.zip"
     bad.write_bytes(b"PK\x03\x04 but then nothing")
