@@ -64,6 +64,8 @@ _AES_METHOD = 99  # WinZip AES (APPNOTE appendix E)
 _UNICODE_PATH_EXTRA = 0x7075  # Info-ZIP Unicode Path extra field
 _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
+# Compression methods Python's zipfile cannot read (APPNOTE 4.4.5), for the message.
+_METHOD_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 93: "Zstandard", 95: "XZ", 98: "PPMd"}
 _RATIO_FLOOR = 1 << 20  # members smaller than this are never refused for their ratio
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -362,7 +364,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state:
             return b"".join(chunks)
     except NotImplementedError as exc:  # a RuntimeError: must come first
         method = info.compress_type
-        named = zipfile.compressor_names.get(method, "unknown")
+        named = _METHOD_NAMES.get(method, "unknown")
         raise _MemberError(
             f"unreadable: compression method {named} ({method}) is not supported; extract the "
             "zip with 7-Zip or Windows and import the folder"

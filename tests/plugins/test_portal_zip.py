@@ -294,7 +294,7 @@ def test_unsupported_method_is_reported_and_the_rest_imported(tmp_path: Path, di
     )
     got = {_tail(i, path): i for i in _items(path)}
     assert got["ok/IM2"].data == dicoms[1]
-    assert "compression method deflate64 (9) is not supported" in (got["big/IM1"].problem or "")
+    assert "compression method Deflate64 (9) is not supported" in (got["big/IM1"].problem or "")
 
 
 def test_not_a_zip(tmp_path: Path):
