@@ -255,6 +255,10 @@ def test_limits_are_configurable(portal_zip: Path):
     items = _items(portal_zip, max_entry_bytes="100K")
     refused = [i for i in items if i.problem and "max_entry_bytes=100.0 KiB" in i.problem]
     assert len(refused) >= 3  # the DICOM files (about 200 KiB each) at the top level
+    few = _items(portal_zip, max_entries=3)  # stops, says why, keeps what came before
+    assert [i.problem for i in few[:-1]] == [None, None, None]
+    assert few[-1].origin == str(portal_zip)
+    assert (few[-1].problem or "").startswith("more than max_entries=3 members; stopped")
     assert ZipLimits.from_options({"max_ratio": "50", "max_nesting": 1}) == ZipLimits(
         max_ratio=50.0, max_nesting=1
     )
