@@ -290,10 +290,11 @@ def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem
             log.warning("%s: %s", where, note)
         indexes.append((d, index))
 
-    known = options.known_instance
-    wanted: list[_File] = []
-    skipped_known = 0
+    # Resolve every record to a file first: a DICOMDIR none of whose files is there is broken.
+    resolved: list[tuple[DicomdirEntry, _File]] = []
     missing: list[SourceItem] = []
+    relocated = 0
+    suffixes: dict[int, dict[tuple[str, ...], _File | None]] = {}
     for d, index in indexes:
         base = d.key[:-1]
         for entry in index.entries:
@@ -301,20 +302,42 @@ def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem
             if entry.problem is not None:
                 missing.append(SourceItem(origin=shown, problem=entry.problem))
                 continue
-            key = (*base, *entry.key)
-            if key in referenced:
-                continue  # listed twice
-            referenced.add(key)
-            found = by_key.get(key)
+            found = by_key.get((*base, *entry.key))
+            if found is None:  # IDs relative to another folder (a DICOMDIR moved or misbuilt)
+                found = _by_suffix(files, suffixes, entry.key)
+                relocated += found is not None
             if found is None:
                 missing.append(
                     SourceItem(origin=shown, problem="listed in the DICOMDIR but not on the disc")
                 )
-                continue
-            if known is not None and entry.sop_instance_uid and known(entry.sop_instance_uid):
-                skipped_known += 1
-                continue
-            wanted.append(found)
+            elif found.key not in referenced:  # a file listed twice is read once
+                referenced.add(found.key)
+                resolved.append((entry, found))
+    if not resolved and missing:
+        log.warning(
+            "%s: none of the %d files its DICOMDIR lists is on the disc; "
+            "scanning every file instead",
+            medium.label,
+            len(missing),
+        )
+        yield from _scan(medium, [f for f in files if f.key[-1] != "DICOMDIR"])
+        return
+    if relocated:
+        log.warning(
+            "%s: %d file(s) found in another folder than the DICOMDIR says "
+            "(its file IDs are not relative to its own folder)",
+            medium.label,
+            relocated,
+        )
+
+    known = options.known_instance
+    wanted: list[_File] = []
+    skipped_known = 0
+    for entry, found in resolved:
+        if known is not None and entry.sop_instance_uid and known(entry.sop_instance_uid):
+            skipped_known += 1
+            continue
+        wanted.append(found)
     if skipped_known:
         log.info("%s: %d instance(s) already in the library, not read", medium.label, skipped_known)
     if missing:
@@ -357,6 +380,23 @@ def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem
             medium.label,
             extra,
         )
+
+
+def _by_suffix(
+    files: list[_File],
+    cache: dict[int, dict[tuple[str, ...], _File | None]],
+    key: tuple[str, ...],
+) -> _File | None:
+    """The one file whose path ends with ``key`` (None when there is none, or several)."""
+    n = len(key)
+    if n not in cache:
+        table: dict[tuple[str, ...], _File | None] = {}
+        for f in files:
+            if len(f.key) >= n:
+                tail = f.key[-n:]
+                table[tail] = None if tail in table else f  # ambiguous: never guess
+        cache[n] = table
+    return cache[n].get(key)
 
 
 def _scan(medium: _Medium, files: list[_File]) -> Iterator[SourceItem]:

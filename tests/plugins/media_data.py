@@ -143,11 +143,12 @@ def make_disc(root: Path, sources: list[Path], derived: int = 3) -> Disc:
 
 
 def make_isos(out: Path, root: Path) -> dict[str, Path]:
-    """``root`` as ISO images: genisoimage plain / Joliet / Rock Ridge, and xorriso."""
+    """``root`` as ISO images: genisoimage plain / Joliet / Rock Ridge / UDF bridge, xorriso."""
     made = {
         "iso9660": ("genisoimage", "-quiet", "-V", "PATIENT_CD"),
         "joliet": ("genisoimage", "-quiet", "-J", "-V", "PATIENT_CD"),
         "rockridge": ("genisoimage", "-quiet", "-R", "-V", "PATIENT_CD"),
+        "udf-bridge": ("genisoimage", "-quiet", "-udf", "-J", "-V", "PATIENT_DVD"),
     }
     paths = {}
     for name, cmd in made.items():

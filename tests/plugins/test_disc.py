@@ -82,7 +82,7 @@ def test_dicomdir_path(pdi_disc: Disc):
     _check_disc_items(_items(pdi_disc.root / "DICOMDIR"), pdi_disc, on_disk=True)
 
 
-@pytest.mark.parametrize("kind", ["iso9660", "joliet", "rockridge", "xorriso"])
+@pytest.mark.parametrize("kind", ["iso9660", "joliet", "rockridge", "udf-bridge", "xorriso"])
 def test_iso_images_read_in_place(pdi_disc: Disc, disc_images, kind: str):
     items = _items(disc_images[kind])
     _check_disc_items(items, pdi_disc, on_disk=False)
@@ -214,6 +214,42 @@ def test_iso_without_dicomdir_is_scanned(pdi_disc: Disc, tmp_path, caplog):
         items = _items(iso)
     assert "no DICOMDIR on this disc; scanning every file instead" in caplog.text
     assert {_key(i.origin) for i in items if i.media_type == DICOM} == set(pdi_disc.images)
+
+
+def test_dicomdir_by_gdcm_with_ids_relative_to_another_folder(
+    pdi_disc: Disc, disc_copy: Path, caplog
+):
+    """gdcmgendir (a second independent writer) makes IDs relative to its input folder."""
+    (disc_copy / "DICOMDIR").unlink()
+    run_tool("gdcmgendir", "-i", "DICOM", "-o", "DICOMDIR", "-r", cwd=disc_copy)
+    assert read_dicomdir((disc_copy / "DICOMDIR").read_bytes()).entries[0].file_id[0] != "DICOM"
+    with caplog.at_level(logging.WARNING):
+        items = _items(disc_copy)
+    _check_disc_items(items, pdi_disc, on_disk=True)
+    n = len(pdi_disc.images)
+    assert f"{n} file(s) found in another folder than the DICOMDIR says" in caplog.text
+
+
+def test_dicomdir_of_another_layout_falls_back_to_scanning(pdi_disc: Disc, disc_copy, caplog):
+    (disc_copy / "DICOM").rename(disc_copy / "IMAGES")
+    with caplog.at_level(logging.WARNING):
+        items = _items(disc_copy)
+    n = len(pdi_disc.images)
+    assert f"none of the {n} files its DICOMDIR lists is on the disc" in caplog.text
+    assert not [i for i in items if i.problem]
+    assert len([i for i in items if i.media_type == DICOM]) == n
+
+
+def test_symbolic_links_on_a_disc_image_are_not_followed(pdi_disc: Disc, tmp_path, caplog):
+    root = tmp_path / "linked"
+    shutil.copytree(pdi_disc.root, root)
+    (root / "DICOM" / "PASSWD").symlink_to("/etc/passwd")
+    iso = tmp_path / "linked.iso"
+    run_tool("xorriso", "-outdev", iso, "-map", root, "/", "-commit")
+    with caplog.at_level(logging.WARNING):
+        items = _items(iso)
+    _check_disc_items(items, pdi_disc, on_disk=False)
+    assert "DICOM/PASSWD: symbolic link on the disc, not followed" in caplog.text
 
 
 def test_file_id_climbing_out_is_refused(pdi_disc: Disc, disc_copy: Path):
