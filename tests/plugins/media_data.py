@@ -1,6 +1,8 @@
 """Helpers for the media tests: building DICOM media with real tools, writing raw zips.
 
-The session fixtures that use them are in conftest.py beside this file.
+The session fixtures are here too, named with ``name=``: a test module imports
+``pdi_disc_fixture`` and asks for ``pdi_disc`` (no conftest.py, so that this folder's conftest
+stays free for other plugins' fixtures). Each is built once per session whichever module asks.
 
 The DICOM files are real (the shared head MR) rewritten by dcmtk's ``dcmconv`` to explicit VR
 little endian (what a General Purpose CD-R holds); a second series and an Encapsulated PDF are
@@ -16,6 +18,9 @@ import subprocess
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 MINI_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -246,3 +251,30 @@ def zeros_member(name: bytes, size: int, declared: int | None = None) -> RawMemb
     for _ in range(n):
         crc = zlib.crc32(block, crc)
     return RawMember(name, piece * n + c.flush(), crc, size if declared is None else declared)
+
+
+# ---------------------------------------------------------------------------------------------
+# Session fixtures (built once, whichever test module imports them first)
+# ---------------------------------------------------------------------------------------------
+_BUILT: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session", name="pdi_disc")
+def pdi_disc_fixture(tmp_path_factory: pytest.TempPathFactory, mr_head_dir: Path) -> Disc:
+    """A disc as hospitals burn it: DICOMDIR (dcmmkdir), viewer, AUTORUN.INF, HTML, PDF."""
+    if "disc" not in _BUILT:
+        root = tmp_path_factory.mktemp("pdi") / "CDROM"
+        _BUILT["disc"] = make_disc(root, sorted(mr_head_dir.iterdir())[:4])
+    disc: Disc = _BUILT["disc"]
+    return disc
+
+
+@pytest.fixture(scope="session", name="disc_images")
+def disc_images_fixture(
+    tmp_path_factory: pytest.TempPathFactory, pdi_disc: Disc
+) -> dict[str, Path]:
+    """The disc as ISO images: genisoimage plain / Joliet / Rock Ridge / UDF bridge, xorriso."""
+    if "isos" not in _BUILT:
+        _BUILT["isos"] = make_isos(tmp_path_factory.mktemp("iso"), pdi_disc.root)
+    isos: dict[str, Path] = _BUILT["isos"]
+    return isos

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from media_data import MINI_PDF, Disc, run_tool
+from media_data import MINI_PDF, Disc, disc_images_fixture, pdi_disc_fixture, run_tool  # noqa: F401 (fixtures)
 from pydicom.fileset import FileSet
 
 from ownscan.core.errors import ImportFailed

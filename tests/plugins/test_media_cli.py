@@ -9,7 +9,15 @@ import sys
 import zipfile
 from pathlib import Path
 
-from media_data import FAKE_EXE, JPEG_PREVIEW, MINI_PDF, Disc, run_tool
+from media_data import (  # noqa: F401 (fixtures)
+    FAKE_EXE,
+    JPEG_PREVIEW,
+    MINI_PDF,
+    Disc,
+    disc_images_fixture,
+    pdi_disc_fixture,
+    run_tool,
+)
 
 
 def ownscan(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -11,12 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from media_data import (
+from media_data import (  # noqa: F401 (fixtures)
     FAKE_EXE,
     JPEG_PREVIEW,
     MINI_PDF,
     Disc,
     deflate_member,
+    disc_images_fixture,
+    pdi_disc_fixture,
     run_tool,
     write_raw_zip,
     zeros_member,
