@@ -34,6 +34,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -98,7 +99,7 @@ class _File:
     ref: Any  # a Path (folder) or the path inside the image (ISO)
     extent: int = 0  # where the data lies in an image (read in this order)
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, ...]:
         return tuple(normalise_name(p) for p in self.parts)
 
