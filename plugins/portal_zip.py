@@ -38,6 +38,7 @@ bytes are valid UTF-8; else code page 437, or 850 when 437 would give box-drawin
 
 from __future__ import annotations
 
+import codecs
 import getpass
 import io
 import logging
@@ -235,6 +236,15 @@ class PortalZipImporter:
 
     def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:
         state = _State(source, ZipLimits.from_options(options.extra), options.extra)
+        encoding = options.get("name_encoding")
+        if encoding:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ValueError(
+                    f"name_encoding {encoding!r} is not an encoding Python knows "
+                    "(e.g. cp437, cp850, cp866, cp932, utf-8)"
+                ) from None
         pw = options.get("password")
         if pw:
             state.password = pw.encode("utf-8") if isinstance(pw, str) else bytes(pw)

@@ -170,6 +170,8 @@ def test_windows_and_unflagged_names(tmp_path: Path, dicoms: list[bytes]):
     assert names == {"MÜLLER/IM1", "SØRENSEN/IM2", "Zoë/IM3", "BEFUND/Grün.dcm"}
     forced = {_tail(i, path) for i in _items(path, name_encoding="cp437")}
     assert "S¥RENSEN/IM2" in forced
+    with pytest.raises(ValueError, match="name_encoding 'klingon' is not an encoding"):
+        _items(path, name_encoding="klingon")
 
 
 # ---------------------------------------------------------------------------------------------
