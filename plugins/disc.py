@@ -98,6 +98,7 @@ class _File:
     parts: tuple[str, ...]  # names as shown, relative to the medium's root
     ref: Any  # a Path (folder) or the path inside the image (ISO)
     extent: int = 0  # where the data lies in an image (read in this order)
+    size: int = 0  # its length in an image (pycdlib's, shortened where the image is cut)
 
     @cached_property
     def key(self) -> tuple[str, ...]:
@@ -159,6 +160,19 @@ class _IsoMedium:
         self.names = {"rr_path": "Rock Ridge", "joliet_path": "Joliet", "iso_path": "ISO 9660"}[
             self.namespace
         ]
+        # An interrupted download: the volume is larger than the file. pycdlib then shortens
+        # the files that run past the end, so those are found by where they end.
+        self.block = int(self.iso.logical_block_size)
+        self.file_size = path.stat().st_size
+        declared = int(self.iso.pvd.space_size) * int(self.iso.pvd.log_block_size)
+        self.truncated = declared > self.file_size
+        if self.truncated:
+            log.warning(
+                "%s: the image is incomplete (%d of %d bytes); files past its end are reported",
+                self.label,
+                self.file_size,
+                declared,
+            )
 
     def _name(self, rec: Any) -> str:
         raw = rec.file_identifier()
@@ -189,7 +203,8 @@ class _IsoMedium:
                 elif rec.is_symlink():
                     log.warning("%s!%s: symbolic link on the disc, not followed", self.label, child)
                 elif rec.is_file():
-                    out.append(_File((*parts, name), child, rec.extent_location()))
+                    size = rec.get_data_length()
+                    out.append(_File((*parts, name), child, rec.extent_location(), size))
             stack.extend(reversed(subdirs))
         return out
 
@@ -213,6 +228,13 @@ class _IsoMedium:
             data = self.read(f)
         except (OSError, ValueError) as exc:
             return SourceItem(origin=origin, media_type=media_type, problem=f"unreadable: {exc}")
+        if self.truncated and f.extent * self.block + max(f.size, 0) >= self.file_size:
+            return SourceItem(
+                origin=origin,
+                media_type=media_type,
+                problem="truncated: the image ends inside this file (an incomplete copy or "
+                "download of the disc)",
+            )
         return SourceItem(origin=origin, data=data, media_type=media_type)
 
     def close(self) -> None:

@@ -267,6 +267,22 @@ def test_file_id_climbing_out_is_refused(pdi_disc: Disc, disc_copy: Path):
     )  # the refused record's file is still found, as a file the DICOMDIR does not list
 
 
+def test_truncated_image_download(pdi_disc: Disc, disc_images, tmp_path, caplog):
+    """An interrupted download: what is complete is read, the rest is reported per file."""
+    whole = disc_images["joliet"].read_bytes()
+    cut = tmp_path / "partial.iso"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with caplog.at_level(logging.WARNING):
+        items = _items(cut)
+    assert f"partial.iso: the image is incomplete ({len(whole) * 2 // 3} of" in caplog.text
+    good = [i for i in items if i.data is not None and i.media_type == DICOM]
+    bad = [i for i in items if i.problem]
+    assert good and bad
+    assert all("truncated: the image ends inside this file" in (i.problem or "") for i in bad)
+    for item in good:
+        assert item.data == pdi_disc.images[_key(item.origin)]
+
+
 def test_not_an_iso_image(tmp_path):
     bad = tmp_path / "broken.iso"
     bad.write_bytes(b"\x00" * 40000)
