@@ -251,6 +251,14 @@ class PortalZipImporter:
         try:
             zf = _open_zip(Path(source), source)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+            with open(source, "rb") as f:
+                starts_like_zip = f.read(4) == b"PK\x03\x04"
+            if starts_like_zip and isinstance(exc, zipfile.BadZipFile):
+                raise ImportFailed(
+                    source,
+                    "incomplete or damaged zip: its table of contents (at the end of the file) "
+                    "is missing or broken; an interrupted download? download it again",
+                ) from exc
             raise ImportFailed(source, f"not a readable zip file ({exc})") from exc
         with zf:
             declared = sum(i.file_size for i in zf.infolist())

@@ -305,9 +305,13 @@ def test_unsupported_method_is_reported_and_the_rest_imported(tmp_path: Path, di
     assert "compression method Deflate64 (9) is not supported" in (got["big/IM1"].problem or "")
 
 
-def test_not_a_zip(tmp_path: Path):
+def test_not_a_zip_and_an_interrupted_download(tmp_path: Path, portal_zip: Path):
     bad = tmp_path / "export.zip"
-    bad.write_bytes(b"PK\x03\x04 but then nothing")
+    bad.write_bytes(b"this is not a zip at all")
     with pytest.raises(ImportFailed, match=r"export\.zip: not a readable zip file"):
         _items(bad)
     assert os.path.exists(bad)
+    cut = tmp_path / "partial.zip"
+    cut.write_bytes(portal_zip.read_bytes()[:50_000])
+    with pytest.raises(ImportFailed, match=r"partial\.zip: incomplete or damaged zip: .* download"):
+        _items(cut)
