@@ -31,6 +31,10 @@ Safety (every limit names itself in the message; change it with ``ImportOptions.
   "AES-256", which is what secure portal downloads use, because ZipCrypto is broken) is read
   with pyzipper, used only for zips that hold AES members.
 
+A DICOMDIR inside the zip is not yielded (it is an index); when the library says which
+instances it holds (``ImportOptions.known_instance``), the members a DICOMDIR lists with such
+a SOP Instance UID are not even decompressed.
+
 Names: UTF-8 when the zip says so or carries an Info-ZIP Unicode Path field; else UTF-8 when the
 bytes are valid UTF-8; else code page 437, or 850 when 437 would give box-drawing characters
 (Western European Windows); ``extra["name_encoding"]`` forces one.
@@ -47,7 +51,7 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -55,7 +59,13 @@ from typing import IO, Any
 from ownscan.core.errors import ImportFailed
 from ownscan.core.hookspecs import hookimpl
 from ownscan.core.plugin_types import ImportOptions, SourceItem
-from ownscan.plugins._media import is_litter, media_type_for, normalise_name
+from ownscan.plugins._media import (
+    DicomdirError,
+    is_litter,
+    media_type_for,
+    normalise_name,
+    read_dicomdir,
+)
 
 __all__ = ["PortalZipImporter", "ZipLimits", "decode_entry_name", "parse_size"]
 
@@ -67,6 +77,7 @@ _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
 # Compression methods Python's zipfile cannot read (APPNOTE 4.4.5), for the message.
 _METHOD_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 93: "Zstandard", 95: "XZ", 98: "PPMd"}
+_DICOMDIR_MAX = 64 << 20  # a DICOMDIR larger than this is not read for known_instance
 _RATIO_FLOOR = 1 << 20  # members smaller than this are never refused for their ratio
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -217,6 +228,7 @@ class _State:
     total: int = 0
     entries: int = 0
     password: bytes | None = None
+    known_instance: Callable[[str], bool] | None = None
 
 
 class PortalZipImporter:
@@ -236,6 +248,7 @@ class PortalZipImporter:
 
     def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:
         state = _State(source, ZipLimits.from_options(options.extra), options.extra)
+        state.known_instance = options.known_instance
         encoding = options.get("name_encoding")
         if encoding:
             try:
@@ -306,14 +319,46 @@ def _password(state: _State, origin: str) -> bytes:
     return state.password
 
 
+def _parts(name: str) -> tuple[str, ...]:
+    return tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
+
+
+def _held_by_dicomdir(
+    zf: zipfile.ZipFile, names: list[tuple[zipfile.ZipInfo, str]], state: _State
+) -> set[tuple[str, ...]]:
+    """Members that a DICOMDIR in the zip lists with a SOP Instance UID the library holds."""
+    known = state.known_instance
+    held: set[tuple[str, ...]] = set()
+    if known is None:
+        return held
+    for info, name in names:
+        parts = _parts(name)
+        if not parts or normalise_name(parts[-1]) != "DICOMDIR" or _unsafe(name):
+            continue
+        if info.flag_bits & _ENCRYPTED_FLAG or info.file_size > _DICOMDIR_MAX:
+            continue
+        try:
+            index = read_dicomdir(zf.read(info))
+        except (DicomdirError, zipfile.BadZipFile, zlib.error, RuntimeError, OSError):
+            continue  # the files are read one by one anyway
+        base = tuple(normalise_name(p) for p in parts[:-1])
+        for e in index.entries:
+            if e.problem is None and e.sop_instance_uid and known(e.sop_instance_uid):
+                held.add((*base, *e.key))
+    return held
+
+
 def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> Iterator[SourceItem]:
     limits = state.limits
     name_encoding = state.extra.get("name_encoding")
-    for info in zf.infolist():
-        if info.is_dir():
-            continue
-        name = decode_entry_name(info, name_encoding)
+    names = [(i, decode_entry_name(i, name_encoding)) for i in zf.infolist() if not i.is_dir()]
+    held = _held_by_dicomdir(zf, names, state)
+    skipped_known = 0
+    for info, name in names:
         origin = f"{prefix}!{name}"
+        if held and tuple(normalise_name(p) for p in _parts(name)) in held:
+            skipped_known += 1  # listed in a DICOMDIR, already in the library: not read
+            continue
         state.entries += 1
         if state.entries > limits.max_entries:
             raise _Stop(
@@ -327,7 +372,7 @@ def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> It
         if _is_symlink(info):
             yield SourceItem(origin=origin, problem="refused: symbolic link")
             continue
-        parts = tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
+        parts = _parts(name)
         if not parts or is_litter(parts):
             continue
         if normalise_name(parts[-1]) == "DICOMDIR":
@@ -363,6 +408,8 @@ def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> It
             yield from _iter_inner(data, origin, depth + 1, state)
             continue
         yield SourceItem(origin=origin, data=data, media_type=media_type_for(parts[-1], data[:132]))
+    if skipped_known:
+        log.info("%s: %d member(s) already in the library, not read", prefix, skipped_known)
 
 
 class _MemberError(Exception):

@@ -174,6 +174,19 @@ def test_windows_and_unflagged_names(tmp_path: Path, dicoms: list[bytes]):
         _items(path, name_encoding="klingon")
 
 
+def test_zipped_disc_dicomdir_skips_held_instances(tmp_path: Path, pdi_disc: Disc):
+    """A whole PDI disc zipped (DICOMDIR inside): what the library holds is not even read."""
+    path = tmp_path / "disc.zip"
+    run_tool("zip", "-q", "-r", path, ".", cwd=pdi_disc.root)
+    held_keys = sorted(pdi_disc.images)[:3]
+    held = {pdi_disc.uids[k] for k in held_keys}
+    every = IMPORTER.iter_items(str(path), ImportOptions())
+    fresh = IMPORTER.iter_items(str(path), ImportOptions(known_instance=held.__contains__))
+    all_names = {_tail(i, path) for i in every}
+    assert all_names - {_tail(i, path) for i in fresh} == set(held_keys)
+    assert "DICOMDIR" not in all_names and "REPORT.PDF" in all_names
+
+
 # ---------------------------------------------------------------------------------------------
 # Passwords
 # ---------------------------------------------------------------------------------------------
