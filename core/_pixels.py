@@ -23,8 +23,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
@@ -172,11 +174,14 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
+        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+            with src.open() as fp:  # pydicom decodes deflated data only from a dataset
+                target = dcmread(fp)
         else:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts = {"indices": indices} if first.n_frames > 1 else {}
-        arrays = iter_pixels(target, **opts)  # type: ignore[arg-type]
+        arrays: Any = iter_pixels(target, **opts)  # type: ignore[arg-type]
         try:
             for fr, arr in zip(frames, arrays, strict=False):
                 if fr.is_colour:
@@ -188,13 +193,22 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             if isinstance(target, io.IOBase):
                 target.close()
     except Exception as exc:  # a damaged stream: report the frame, keep the others
-        reason = f"{type(exc).__name__}: {exc}".strip()
-        return out + [reason.splitlines()[0][:300]] * (len(frames) - len(out))
+        reason = _decode_failure(exc, first)
+        return out + [reason] * (len(frames) - len(out))
     if len(out) < len(frames):
         out += ["fewer frames in the pixel data than NumberOfFrames says"] * (
             len(frames) - len(out)
         )
     return out
+
+
+def _decode_failure(exc: BaseException, fr: Frame) -> str:
+    """One line: which syntax failed and what each decoder said."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) > 1 and "all available plugins" in lines[0]:
+        lines = lines[1:]
+    detail = "; ".join(lines) or type(exc).__name__
+    return f"cannot decode the {fr.transfer_syntax.name} pixel data ({detail[:300]})"
 
 
 def _decode_native_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
@@ -257,6 +271,18 @@ def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> No
             slot += np.float32(fr.intercept)
     elif fr.slope == 1.0 and fr.intercept == 0.0 and raw.dtype == plan.dtype:
         slot[...] = raw
+    elif raw.dtype.itemsize == plan.dtype.itemsize and raw.dtype.kind in "iu":
+        # modular arithmetic in the output type (exact when the result fits: see _store_direct)
+        slope, intercept = int(fr.slope), int(fr.intercept)
+        if plan.checked:
+            a, b = int(raw.min()) * slope + intercept, int(raw.max()) * slope + intercept
+            info = np.iinfo(plan.dtype)
+            if min(a, b) < info.min or max(a, b) > info.max:
+                raise _Overflow
+        src = raw.view(plan.dtype)
+        if slope != 1:
+            src = np.multiply(src, np.array(slope, dtype=np.int64).astype(plan.dtype))
+        np.add(src, np.array(intercept, dtype=np.int64).astype(plan.dtype), out=slot)
     else:
         tmp: np.ndarray = raw.astype(np.int64 if plan.dtype.itemsize >= 4 else np.int32)
         if fr.slope != 1.0:
@@ -273,7 +299,12 @@ def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> No
 
 
 def _store_direct(slot: np.ndarray, fr: Frame, plan: DecodePlan, fp: io.BufferedIOBase) -> None:
-    """Read a native frame straight into its slot (same item size) and rescale it in place."""
+    """Read a native frame straight into its slot and rescale it in place.
+
+    The slot has the stored item size; integer arithmetic in the output dtype wraps modulo
+    2**bits, so the result is exact whenever the final values fit the output dtype, which the
+    plan guarantees from the header, or (for a ``checked`` plan) this frame's range confirms.
+    """
     assert fr.pixel_offset is not None
     fp.seek(fr.pixel_offset + fr.frame * fr.frame_bytes)
     view = memoryview(slot).cast("B")  # type: ignore[arg-type]
@@ -282,31 +313,31 @@ def _store_direct(slot: np.ndarray, fr: Frame, plan: DecodePlan, fp: io.Buffered
         raise ValueError(f"pixel data ends early ({got} of {fr.frame_bytes} bytes)")
     stored = slot.view(_stored_dtype(fr))
     _fix_bits(stored, fr)
+    slope, intercept = int(fr.slope), int(fr.intercept)
+    if plan.checked:
+        a, b = int(stored.min()) * slope + intercept, int(stored.max()) * slope + intercept
+        info = np.iinfo(plan.dtype)
+        if min(a, b) < info.min or max(a, b) > info.max:
+            raise _Overflow
     pad_mask = None
     if fr.padding is not None:
         pad_mask = (stored >= fr.padding[0]) & (stored <= fr.padding[1])
         if not pad_mask.any():
             pad_mask = None
-    if fr.slope != 1.0:
-        np.multiply(slot, int(fr.slope), out=slot)
-    if fr.intercept:
-        np.add(slot, int(fr.intercept), out=slot)
+    if slope != 1:
+        np.multiply(slot, np.array(slope, dtype=np.int64).astype(plan.dtype), out=slot)
+    if intercept:
+        np.add(slot, np.array(intercept, dtype=np.int64).astype(plan.dtype), out=slot)
     if pad_mask is not None:
         slot[pad_mask] = plan.fill
 
 
 def _direct_ok(fr: Frame, plan: DecodePlan) -> bool:
-    """Can this frame be read into its slot? Same item size, integer maths that cannot overflow
-    (the plan's header range fits), no colour."""
-    if not _native_ok(fr) or plan.colour or plan.checked or plan.dtype.kind == "f":
+    """Can this frame be read straight into its slot? Native grey data whose stored item size
+    equals the integer output's (see :func:`_store_direct` for why that is exact)."""
+    if not _native_ok(fr) or plan.colour or plan.dtype.kind not in "iu":
         return False
-    stored = _stored_dtype(fr)
-    if stored.itemsize != plan.dtype.itemsize:
-        return False
-    if stored.kind == "u" and plan.dtype.kind == "i":
-        # Unsigned stored values read as signed: only safe when the top bit is never used.
-        return fr.bits_stored < 8 * stored.itemsize
-    return stored == plan.dtype or (fr.slope == 1.0 and fr.intercept == 0.0)
+    return _stored_dtype(fr).itemsize == plan.dtype.itemsize
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
