@@ -129,12 +129,15 @@ class ZipLimits:
             if extra.get(f.name) is None:
                 continue
             raw = extra[f.name]
-            if f.name.endswith("_bytes"):
-                values[f.name] = parse_size(raw)
-            elif f.name == "max_ratio":
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = int(raw)
+            try:
+                if f.name.endswith("_bytes"):
+                    values[f.name] = parse_size(raw)
+                elif f.name == "max_ratio":
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = int(raw)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{f.name}={raw!r}: {exc}") from None
             if values[f.name] <= 0:
                 raise ValueError(f"{f.name} must be > 0, got {raw!r}")
         return cls(**values)

@@ -279,8 +279,12 @@ def test_limits_are_configurable(portal_zip: Path):
     assert ZipLimits.from_options({"max_ratio": "50", "max_nesting": 1}) == ZipLimits(
         max_ratio=50.0, max_nesting=1
     )
-    with pytest.raises(ValueError, match="not a size"):
+    with pytest.raises(ValueError, match="max_entry_bytes='lots': not a size"):
         ZipLimits.from_options({"max_entry_bytes": "lots"})
+    with pytest.raises(ValueError, match="max_nesting='deep': invalid literal"):
+        ZipLimits.from_options({"max_nesting": "deep"})
+    with pytest.raises(ValueError, match="max_ratio must be > 0"):
+        ZipLimits.from_options({"max_ratio": "0"})
 
 
 def test_nesting_limit(tmp_path: Path, dicoms: list[bytes]):
