@@ -26,7 +26,9 @@ Safety (every limit names itself in the message; change it with ``ImportOptions.
   returns more than a member's declared size (and checks its CRC), so declared sizes bound
   memory. Sizes may be given as numbers of bytes or as ``"500M"``, ``"2G"``.
 - Encrypted zips: the password comes from ``extra["password"]``, else it is asked for when
-  standard input is a terminal, else the import stops with a message asking for it.
+  standard input is a terminal, else the import stops with a message asking for it. A
+  password with non-ASCII letters is tried as UTF-8, then code pages 437, 850 and 1252 (what
+  Windows zip tools use for ZipCrypto).
   Python's zipfile reads only the old ZipCrypto scheme; the AES scheme (WinZip / 7-Zip
   "AES-256", which is what secure portal downloads use, because ZipCrypto is broken) is read
   with pyzipper, used only for zips that hold AES members.
@@ -230,7 +232,8 @@ class _State:
     extra: Mapping[str, Any]
     total: int = 0
     entries: int = 0
-    password: bytes | None = None
+    password: str | bytes | None = None
+    good_password: bytes | None = None
     known_instance: Callable[[str], bool] | None = None
 
 
@@ -263,7 +266,7 @@ class PortalZipImporter:
                 ) from None
         pw = options.get("password")
         if pw:
-            state.password = pw.encode("utf-8") if isinstance(pw, str) else bytes(pw)
+            state.password = pw if isinstance(pw, str) else bytes(pw)
         try:
             zf = _open_zip(Path(source), source)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
@@ -310,16 +313,28 @@ def _open_zip(file: Path | IO[bytes], source: str) -> zipfile.ZipFile:
     return zf
 
 
-def _password(state: _State, origin: str) -> bytes:
+def _password_candidates(state: _State, origin: str) -> list[bytes | None]:
+    if state.good_password is not None:
+        return [state.good_password]
     if state.password is None:
         if sys.stdin is not None and sys.stdin.isatty():
-            state.password = getpass.getpass(f"Password for {state.source}: ").encode("utf-8")
+            state.password = getpass.getpass(f"Password for {state.source}: ")
         else:
             raise ImportFailed(
                 state.source,
                 f"the zip is encrypted ({origin}); give its password with --password",
             )
-    return state.password
+    if isinstance(state.password, bytes):
+        return [state.password]
+    out: list[bytes | None] = []
+    for encoding in ("utf-8", "cp437", "cp850", "cp1252"):
+        try:
+            raw = state.password.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if raw not in out:
+            out.append(raw)
+    return out
 
 
 def _parts(name: str) -> tuple[str, ...]:
@@ -419,29 +434,41 @@ class _MemberError(Exception):
     pass
 
 
+def _read_once(zf: zipfile.ZipFile, info: zipfile.ZipInfo, pwd: bytes | None) -> bytes:
+    with zf.open(info, pwd=pwd) as f:
+        chunks = []
+        left = info.file_size + 1  # zipfile stops at the declared size; never trust more
+        while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state: _State) -> bytes:
     encrypted = bool(info.flag_bits & _ENCRYPTED_FLAG)
-    pwd = _password(state, origin) if encrypted else None
+    # Windows tools encode ZipCrypto passwords in the OEM or ANSI code page, 7-Zip's AES in
+    # UTF-8: a password with non-ASCII letters is tried in each until one opens the zip.
+    candidates = _password_candidates(state, origin) if encrypted else [None]
     try:
-        with zf.open(info, pwd=pwd) as f:
-            chunks = []
-            left = info.file_size + 1  # zipfile stops at the declared size; never trust more
-            while left > 0 and (chunk := f.read(min(left, 1 << 20))):
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
-    except NotImplementedError as exc:  # a RuntimeError: must come first
+        for pwd in candidates:
+            try:
+                data = _read_once(zf, info, pwd)
+            except RuntimeError as exc:  # zipfile: "Bad password for file"
+                if isinstance(exc, NotImplementedError) or "password" not in str(exc).lower():
+                    raise
+                continue
+            if pwd is not None:
+                state.good_password = pwd
+            return data
+        raise ImportFailed(state.source, f"wrong password for the encrypted zip ({origin})")
+    except NotImplementedError as exc:
         method = info.compress_type
         named = _METHOD_NAMES.get(method, "unknown")
         raise _MemberError(
             f"unreadable: compression method {named} ({method}) is not supported; extract the "
             "zip with 7-Zip or Windows and import the folder"
         ) from exc
-    except RuntimeError as exc:  # zipfile: "Bad password for file"
-        if "password" in str(exc).lower():
-            raise ImportFailed(
-                state.source, f"wrong password for the encrypted zip ({origin})"
-            ) from None
+    except RuntimeError as exc:
         raise _MemberError(f"unreadable: {exc}") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         hint = " (wrong password?)" if encrypted else ""

@@ -211,6 +211,22 @@ def test_encrypted_zip_needs_its_password(zipcrypto: Path, dicoms: list[bytes], 
     assert sorted(i.data for i in items if i.data) == sorted(dicoms[:3])
 
 
+def test_windows_encoded_password(tmp_path: Path, dicoms: list[bytes], monkeypatch):
+    """A ZipCrypto password typed on Windows is in its OEM code page: "Müller" is M\\x81ller."""
+    import shutil
+    import subprocess
+
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    (tmp_path / "IM1").write_bytes(dicoms[0])
+    path = tmp_path / "oem.zip"
+    zip_cli = shutil.which("zip")
+    assert zip_cli is not None, "zip is not installed"
+    subprocess.run([zip_cli, "-q", "-P", b"M\x81ller", path, "IM1"], cwd=tmp_path, check=True)
+    assert [i.data for i in _items(path, password="Müller")] == [dicoms[0]]
+    with pytest.raises(ImportFailed, match="wrong password"):
+        _items(path, password="Muller")
+
+
 def test_aes_zip(tmp_path: Path, dicoms: list[bytes], monkeypatch):
     import pyzipper
 
