@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 _ISO_MAGIC_OFFSET = 0x8001  # "CD001" of the first volume descriptor (sector 16, byte 1)
 _HEAD = 132  # preamble (128) + "DICM"
+_DICOMDIR_MAX = 256 << 20
 
 
 def is_iso_image(path: Path) -> bool:
@@ -128,6 +129,9 @@ class _FolderMedium:
 
     def read(self, f: _File) -> bytes:
         return Path(f.ref).read_bytes()
+
+    def size(self, f: _File) -> int:
+        return Path(f.ref).stat().st_size
 
     def item(self, f: _File, media_type: str) -> SourceItem:
         return SourceItem(origin=str(f.ref), path=Path(f.ref), media_type=media_type)
@@ -222,6 +226,9 @@ class _IsoMedium:
         with self._open(f) as fp:
             return bytes(fp.read())
 
+    def size(self, f: _File) -> int:
+        return f.size
+
     def item(self, f: _File, media_type: str) -> SourceItem:
         origin = self.origin(f.parts)
         try:
@@ -304,6 +311,8 @@ def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem
     for d in dicomdirs:
         where = f"{medium.label}: {'/'.join(d.parts)}"
         try:
+            if medium.size(d) > _DICOMDIR_MAX:  # ~1 kB per image: this is not a DICOMDIR
+                raise DicomdirError(f"{medium.size(d)} bytes is far too large for a DICOMDIR")
             index = read_dicomdir(medium.read(d))
         except (DicomdirError, OSError) as exc:
             log.warning("%s cannot be used (%s); scanning every file instead", where, exc)

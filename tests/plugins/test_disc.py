@@ -203,6 +203,15 @@ def test_broken_dicomdir_falls_back_to_scanning(pdi_disc: Disc, disc_copy: Path,
     assert [_key(i.origin) for i in items if i.media_type == "application/pdf"] == ["REPORT.PDF"]
 
 
+def test_huge_dicomdir_is_not_read(pdi_disc: Disc, disc_copy: Path, caplog):
+    with (disc_copy / "DICOMDIR").open("r+b") as f:
+        f.truncate(300 << 20)  # sparse: costs no disk
+    with caplog.at_level(logging.WARNING):
+        items = _items(disc_copy)
+    assert "is far too large for a DICOMDIR" in caplog.text
+    assert {_key(i.origin) for i in items if i.media_type == DICOM} == set(pdi_disc.images)
+
+
 def test_iso_without_dicomdir_is_scanned(pdi_disc: Disc, tmp_path, caplog):
     root = tmp_path / "nodir"
     shutil.copytree(pdi_disc.root, root)
