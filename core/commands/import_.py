@@ -17,7 +17,9 @@ HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
 ORDER = 10
 
 # (flag, key in ImportOptions.extra, help): named flags for importer options.
-NAMED_OPTIONS: list[tuple[str, str, str]] = []
+NAMED_OPTIONS: list[tuple[str, str, str]] = [
+    ("--password", "password", "password of an encrypted zip (asked for on a terminal)"),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
