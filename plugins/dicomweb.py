@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import logging
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -348,6 +347,10 @@ class DicomwebImporter:
     def __init__(self) -> None:
         self.last_summary: RetrievalSummary | None = None
 
+    def notes(self) -> list[str]:
+        """Per-series completeness of the last import, for ``ownscan import`` to print."""
+        return self.last_summary.lines() if self.last_summary is not None else []
+
     def claims(self, source: str) -> bool:
         return source.lower().startswith(("http://", "https://"))
 
@@ -453,13 +456,10 @@ class DicomwebImporter:
         summary: RetrievalSummary,
         parallel: int,
     ) -> Iterator[SourceItem]:
-        from tqdm import tqdm
-
         fatal: DicomwebError | None = None
         pending: dict[Future[bytes], tuple[SeriesStatus, str]] = {}
         queue = iter(todo)
-        bar = tqdm(total=len(todo), unit="img", desc="DICOMweb", disable=None, file=sys.stderr)
-        with bar, ThreadPoolExecutor(parallel, thread_name_prefix="wado") as pool:
+        with ThreadPoolExecutor(parallel, thread_name_prefix="wado") as pool:
             try:
                 while True:
                     while fatal is None and len(pending) < 4 * parallel:
@@ -475,7 +475,6 @@ class DicomwebImporter:
                     for fut in done:
                         st, sop = pending.pop(fut)
                         url = conn.instance_url(st.study_uid, st.series_uid, sop)
-                        bar.update(1)
                         try:
                             data = fut.result()
                         except (ServerUnreachable, DicomwebError) as exc:

@@ -3,7 +3,8 @@
 Each SOURCE goes to the importer plugin that claims it (``--via NAME`` picks one). Importer
 options reach the plugin as ``ImportOptions.extra``: ``--option KEY=VALUE`` (repeatable) works
 for every plugin; a plugin whose option deserves its own flag adds one line to
-``NAMED_OPTIONS`` below (flag, key in ``extra``, help).
+``NAMED_OPTIONS`` below (flag, key in ``extra``, help). An importer may also offer
+``notes() -> list[str]``: lines about its last source, printed after the summary.
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
 ORDER = 10
 
 # (flag, key in ImportOptions.extra, help): named flags for importer options.
-NAMED_OPTIONS: list[tuple[str, str, str]] = []
+NAMED_OPTIONS: list[tuple[str, str, str]] = [
+    ("--study", "study", "DICOMweb: only the study with this Study Instance UID"),
+    ("--patient", "patient", "DICOMweb: only studies of this Patient ID"),
+    ("--since", "since", "DICOMweb: only studies on or after this date (YYYY-MM-DD)"),
+    ("--parallel", "parallel", "DICOMweb: requests at a time (default 4)"),
+]
+# (flag, key in ImportOptions.extra, help): on/off flags; the key is True when given.
+NAMED_SWITCHES: list[tuple[str, str, str]] = [
+    (
+        "--insecure",
+        "insecure",
+        "DICOMweb: do not verify the TLS certificate (trusted servers only)",
+    ),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, key, text in NAMED_OPTIONS:
         parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
+    for flag, key, text in NAMED_SWITCHES:
+        parser.add_argument(flag, dest=f"opt_{key}", action="store_const", const=True, help=text)
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="on a terminal, list every file too"
     )
@@ -48,11 +64,18 @@ def _extra(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ValueError(f"--option {text!r}: expected KEY=VALUE")
         extra[key.strip()] = value
-    for _flag, key, _help in NAMED_OPTIONS:
+    for _flag, key, _help in NAMED_OPTIONS + NAMED_SWITCHES:
         value = getattr(args, f"opt_{key}", None)
         if value is not None:
             extra[key] = value
     return extra
+
+
+def _importer_notes(importer: object) -> list[str]:
+    """Lines an importer offers about its last source (optional ``notes()`` method; the
+    DICOMweb importer says there which series are complete)."""
+    notes = getattr(importer, "notes", None)
+    return [str(n) for n in notes()] if callable(notes) else []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     fatal: LibraryError | None = None
     try:
         for source in args.sources:
+            importer = None
             try:
                 importer = host.find_importer(source, args.via)
                 items = importer.iter_items(source, options)
@@ -106,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
                 source_errors += 1
                 progress.write(f"failed     {exc}")
                 continue
+            finally:
+                notes.extend(_importer_notes(importer))
             notes.extend(rep.notes)
     finally:
         progress.close()

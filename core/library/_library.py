@@ -370,8 +370,7 @@ class Library:
         from ownscan.core import assembly  # the core helper's module
 
         items = self.series_items(series_uid)
-        loader = getattr(assembly, "load_volume", None) or assembly.assemble
-        return loader(items)
+        return assembly.load_volume(items)
 
     def resolve_series(self, text: str) -> str:
         """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""
@@ -462,7 +461,7 @@ class Library:
                 ):
                     self._flush(batch, ctx, rep)
                     batch = _Pending()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, OwnscanError):  # Ctrl-C, or the importer's source failed
             self._flush(batch, ctx, rep)  # keep what is complete; the rest is re-imported
             raise
         except OSError as exc:
