@@ -121,6 +121,18 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _is_loopback(url: str) -> bool:
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_uid(uid: str, what: str) -> str:
     """Return ``uid`` if it is a syntactically valid DICOM UID, else raise ValueError."""
     if len(uid) > 64 or not _UID.match(uid):
@@ -225,6 +237,11 @@ class Connection:
         First wait in seconds; doubled after each failed attempt (capped at 30 s).
     prompt
         Ask for credentials on a terminal when the server answers 401 and none were given.
+    compress
+        Accept gzip/deflate answers. None (default): only when the server is not on this
+        machine. Servers such as Orthanc then compress every instance on the fly: 6x fewer
+        bytes for an uncompressed MR (worth it on a home connection), but on loopback it made
+        retrieval about 8x slower than without.
     """
 
     def __init__(
@@ -237,8 +254,10 @@ class Connection:
         retries: int = 4,
         backoff: float = 0.5,
         prompt: bool = True,
+        compress: bool | None = None,
     ) -> None:
         self.url = check_url(url)
+        self.compress = not _is_loopback(self.url) if compress is None else compress
         self.credentials = credentials if credentials is not None else Credentials()
         self.insecure = insecure
         self.timeout = (min(10.0, timeout), timeout)
@@ -265,6 +284,8 @@ class Connection:
             s.verify = not self.insecure
             s.trust_env = False  # no ~/.netrc credentials or proxies slipped in behind our back
             s.headers["User-Agent"] = "ownscan-dicomweb"
+            if not self.compress:
+                s.headers["Accept-Encoding"] = "identity"
             self.credentials.apply(s)
             self._local.session = s
             self._local.generation = self._generation

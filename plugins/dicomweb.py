@@ -186,7 +186,12 @@ def _parallel_option(value: Any) -> int:
 
 
 def connect(
-    url: str, *, insecure: bool = False, timeout: float = 60.0, prompt: bool = True
+    url: str,
+    *,
+    insecure: bool = False,
+    timeout: float = 60.0,
+    prompt: bool = True,
+    compress: bool | None = None,
 ) -> Connection:
     """A :class:`Connection` to ``url`` with credentials from the environment (or a prompt).
 
@@ -200,6 +205,8 @@ def connect(
         Seconds to wait for the server.
     prompt
         Ask on the terminal when the server wants credentials and none were given.
+    compress
+        Accept gzip answers; None: only from servers not on this machine.
     """
     return Connection(
         url,
@@ -207,6 +214,7 @@ def connect(
         insecure=insecure,
         timeout=timeout,
         prompt=prompt,
+        compress=compress,
     )
 
 
@@ -336,7 +344,8 @@ class DicomwebImporter:
 
     Options (``ImportOptions.extra``): ``study`` (Study Instance UID), ``patient`` (Patient ID),
     ``since`` (``YYYY-MM-DD``), ``parallel`` (requests at a time, default 4), ``insecure`` (no
-    TLS verification), ``timeout`` (seconds), ``on_summary`` (called with the
+    TLS verification), ``timeout`` (seconds), ``compress`` (accept gzip; default: only from
+    servers not on this machine), ``on_summary`` (called with the
     :class:`RetrievalSummary` when the import ends, also when it fails).
     """
 
@@ -358,6 +367,8 @@ class DicomwebImporter:
         parallel = _parallel_option(options.get("parallel", DEFAULT_PARALLEL))
         insecure = _bool_option(options.get("insecure", False))
         timeout = float(options.get("timeout", 60.0))
+        compress = options.get("compress")
+        compress = None if compress is None else _bool_option(compress)
         study = options.get("study")
         if study:
             check_uid(str(study), "--study")
@@ -368,7 +379,7 @@ class DicomwebImporter:
         self.last_summary = summary
         on_summary: Callable[[RetrievalSummary], None] | None = options.get("on_summary")
         try:
-            with connect(source, insecure=insecure, timeout=timeout) as conn:
+            with connect(source, insecure=insecure, timeout=timeout, compress=compress) as conn:
                 summary.url = conn.url
                 yield from self._run(conn, options, summary, parallel)
         finally:

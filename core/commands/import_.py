@@ -97,7 +97,15 @@ def run(args: argparse.Namespace) -> int:
     extra = _extra(args)
     lib = open_from_args(args, create=True)
     host = get_host()
-    options = ImportOptions(extra=extra, known_instance=lib.has_instance)
+    known_skipped = 0  # instances an importer did not fetch because the library has them
+
+    def known_instance(sop_instance_uid: str) -> bool:
+        nonlocal known_skipped
+        held = lib.has_instance(sop_instance_uid)
+        known_skipped += held
+        return held
+
+    options = ImportOptions(extra=extra, known_instance=known_instance)
     totals: dict[str, int] = {}
     notes: list[str] = []
     source_errors = 0
@@ -139,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = max(progress.elapsed, 1e-6)
     order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
     parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
+    if known_skipped:
+        parts.append(f"{known_skipped} already in the library (not fetched again)")
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "
@@ -162,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             why.append(f"{source_errors} source(s) could not be read")
         print(f"ownscan import: incomplete: {'; '.join(why)}", file=sys.stderr)
         return 1
-    if not totals.get(IMPORTED) and not totals.get(DUPLICATE) and not totals.get(DOCUMENT):
+    if not (totals.get(IMPORTED) or totals.get(DUPLICATE) or totals.get(DOCUMENT) or known_skipped):
         print("ownscan import: no DICOM images found", file=sys.stderr)
         return 1
     return 0
