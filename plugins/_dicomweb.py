@@ -29,7 +29,6 @@ import os
 import re
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -268,12 +267,22 @@ class Connection:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self._generation = 0  # bumped when credentials change (after a prompt)
+        self._aborted = threading.Event()
         if insecure:
             import urllib3
 
             # One visible warning here instead of urllib3's warning on every request.
             log.warning("TLS certificate verification is OFF for %s (--insecure)", self.url)
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+    def abort(self) -> None:
+        """Make requests that are retrying give up at their next attempt (the import has
+        already failed; waiting for each of them to exhaust its retries helps nobody)."""
+        self._aborted.set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted.is_set()
 
     # -- sessions --------------------------------------------------------------------------
     def session(self) -> requests.Session:
@@ -526,13 +535,14 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
             failure = exc
         except _Retryable as exc:
             failure = exc
-        if attempt >= conn.retries:
+        if attempt >= conn.retries or conn.aborted:
             raise _final_error(where, failure, attempt + 1) from None
         wait = min(conn.backoff * 2**attempt, 30.0)
         if isinstance(failure, _Retryable) and failure.retry_after is not None:
             wait = max(wait, failure.retry_after)
         log.info("%s: %s; retrying in %.1f s", where, _describe(failure), wait)
-        time.sleep(wait)
+        if conn._aborted.wait(wait):
+            raise _final_error(where, failure, attempt + 1) from None
         attempt += 1
 
 

@@ -494,6 +494,9 @@ class DicomwebImporter:
                                 yield SourceItem(origin=url, problem=f"not retrieved: {exc.reason}")
                             elif fatal is None:
                                 fatal = exc
+                                conn.abort()  # in-flight requests stop retrying
+                                for other in [f for f in pending if f.cancel()]:
+                                    del pending[other]  # queued, never started
                             continue
                         st.retrieved += 1
                         yield SourceItem(origin=url, data=data)
