@@ -12,13 +12,16 @@ to check that retrieval does not transcode) and 12 slices of the real head MR.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +61,6 @@ class Orthanc:
     """One Orthanc process with a temporary configuration and storage."""
 
     workdir: Path
-    lua: str | None = None
     http_port: int = 0
     dicom_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -66,6 +68,11 @@ class Orthanc:
     @property
     def root(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def _session(self) -> requests.Session:
+        s = requests.Session()
+        s.auth = (USER, PASSWORD)
+        return s
 
     @property
     def url(self) -> str:
@@ -114,9 +121,9 @@ class Orthanc:
                 tail = (self.workdir / "orthanc.log").read_text(errors="replace")[-2000:]
                 pytest.fail(f"Orthanc exited with {self.proc.returncode}:\n{tail}")
             try:
-                r = requests.get(f"{self.root}/system", auth=(USER, PASSWORD), timeout=2)
-                if r.status_code == 200:
-                    return
+                with self._session() as s:
+                    if s.get(f"{self.root}/system", timeout=2).status_code == 200:
+                        return
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
@@ -144,12 +151,73 @@ class Orthanc:
         return code
 
     def upload(self, files: list[Path]) -> None:
-        with requests.Session() as s:
-            s.auth = (USER, PASSWORD)
+        with self._session() as s:
             for f in files:
                 r = s.post(f"{self.root}/instances", data=f.read_bytes(), timeout=30)
                 r.raise_for_status()
                 assert r.json().get("Status") in ("Success", "AlreadyStored"), r.text
+
+
+class TlsProxy:
+    """HTTPS in front of an HTTP server: a TLS-terminating TCP relay (Python's ssl module).
+
+    Debian's Orthanc 1.10.1 crashes (SIGSEGV) on its first HTTPS connection, so the TLS tests
+    put this relay, with a self-signed certificate made by openssl, in front of it. What is
+    tested is the client's certificate verification, which this is a real TLS server for.
+    """
+
+    def __init__(self, cert: Path, key: Path, target_port: int) -> None:
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.target_port = target_port
+        self.port = free_port(HTTP_PORTS, _TAKEN)
+        self.sock = socket.create_server(("127.0.0.1", self.port))
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _relay(self, raw: socket.socket) -> None:
+        try:
+            raw.settimeout(30)
+            tls = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):  # the client refused our certificate: expected
+            raw.close()
+            return
+        up = socket.create_connection(("127.0.0.1", self.target_port))
+
+        def pump(a: socket.socket, b: socket.socket) -> None:
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+
+        t = threading.Thread(target=pump, args=(up, tls), daemon=True)
+        t.start()
+        pump(tls, up)
+        t.join(30)
+        tls.close()
+        up.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        self._thread.join(5)
 
 
 def kill_after_lua(n: int) -> str:
