@@ -7,6 +7,7 @@ own server so that stopping it disturbs nobody.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 
@@ -283,3 +284,36 @@ def test_unreachable_server_is_a_clear_error():
     url = f"http://127.0.0.1:{port}/dicom-web"
     with pytest.raises(DicomwebError, match=r"stopped answering: connection refused \(5 attempts"):
         list(importer.iter_items(url, ImportOptions(extra={"timeout": 2})))
+
+
+# -- search -----------------------------------------------------------------------------------
+def test_search_lists_studies_without_downloading(orthanc, dw_data):
+    r = run_ownscan("search", orthanc.url, "--json", env=CREDS)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    assert found["url"] == orthanc.url
+    by_uid = {s["study_uid"]: s for s in found["studies"]}
+    a = by_uid[dw_data.study_a]
+    assert a["patient_id"] == "P1" and a["patient_name"] == "Doe^Jane"
+    assert a["date"] == "2024-03-05" and a["description"] == "CT Thorax"
+    assert a["modalities"] == ["CT"]
+    assert (a["series_count"], a["instance_count"]) == (3, 23)
+    mr = next(s for s in found["studies"] if s["patient_id"] == "02")
+    assert (mr["modalities"], mr["series_count"], mr["instance_count"]) == (["MR"], 1, 12)
+    assert [s["date"] for s in found["studies"]] == sorted(s["date"] for s in found["studies"])
+    assert len(found["studies"]) == 3
+
+    table = run_ownscan("search", orthanc.url, "--patient", "P1", env=CREDS)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "PATIENT", "NAME", "DATE", "DESCRIPTION", "MODALITIES", "SERIES", "IMAGES", "STUDY", "UID"
+    ]  # fmt: skip
+    assert lines[1].split()[:3] == ["P1", "Doe^Jane", "2019-06-01"]
+    assert lines[2].split()[:3] == ["P1", "Doe^Jane", "2024-03-05"]
+    assert dw_data.study_a in lines[2] and "23" in lines[2].split()
+    assert lines[-1] == f"2 studies on {orthanc.url}"
+
+    since = run_ownscan("search", orthanc.url, "--since", "2020-01-01", "--patient", "P1",
+                        env=CREDS)  # fmt: skip
+    assert since.returncode == 0 and since.stdout.count("P1  ") == 1
