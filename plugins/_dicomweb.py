@@ -291,7 +291,11 @@ class Connection:
         if s is None or getattr(self._local, "generation", -1) != self._generation:
             s = requests.Session()
             s.verify = not self.insecure
-            s.trust_env = False  # no ~/.netrc credentials or proxies slipped in behind our back
+            if self.insecure:
+                # requests would let REQUESTS_CA_BUNDLE override verify=False per request;
+                # keep the environment's proxies, drop the rest of it.
+                s.trust_env = False
+                s.proxies.update(requests.utils.get_environ_proxies(self.url))
             s.headers["User-Agent"] = "ownscan-dicomweb"
             if not self.compress:
                 s.headers["Accept-Encoding"] = "identity"

@@ -28,7 +28,7 @@ from dicomweb_server import (
 
 from ownscan.core.library import open_library
 from ownscan.core.plugin_types import ImportOptions
-from ownscan.plugins.dicomweb import DicomwebError, DicomwebImporter
+from ownscan.plugins.dicomweb import DicomwebError, DicomwebImporter, RetrievalSummary
 
 
 def library_instances(lib_dir: Path) -> dict[str, tuple[str, str, str]]:
@@ -265,14 +265,17 @@ def test_outage_shorter_than_the_retries_is_survived(tmp_path, dying_orthanc, dw
         with pytest.MonkeyPatch.context() as mp:
             for k, v in CREDS.items():
                 mp.setenv(k, v)
-            opts = ImportOptions(extra={"parallel": 1})
+            summaries: list[RetrievalSummary] = []
+            opts = ImportOptions(extra={"parallel": 1, "on_summary": summaries.append})
             items = list(importer.iter_items(dying_orthanc.url, opts))
     finally:
         t.join(60)
     assert not errors
     assert all(i.problem is None for i in items)
     assert len(items) == 12
-    assert importer.last_summary is not None and importer.last_summary.complete
+    assert summaries == [importer.last_summary]
+    assert summaries[0].complete and summaries[0].retrieved == 12
+    assert importer.notes() == ["complete: CT Axial: 12 of 12 instances"]
     assert sorted(hashlib.sha256(i.read_bytes()).hexdigest() for i in items) == sorted(
         file_shas(sorted((dw_data.ct / "axial").glob("*.dcm"))).values()
     )
