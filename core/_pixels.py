@@ -193,13 +193,22 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             if isinstance(target, io.IOBase):
                 target.close()
     except Exception as exc:  # a damaged stream: report the frame, keep the others
-        reason = f"{type(exc).__name__}: {exc}".strip()
-        return out + [reason.splitlines()[0][:300]] * (len(frames) - len(out))
+        reason = _decode_failure(exc, first)
+        return out + [reason] * (len(frames) - len(out))
     if len(out) < len(frames):
         out += ["fewer frames in the pixel data than NumberOfFrames says"] * (
             len(frames) - len(out)
         )
     return out
+
+
+def _decode_failure(exc: BaseException, fr: Frame) -> str:
+    """One line: which syntax failed and what each decoder said."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) > 1 and "all available plugins" in lines[0]:
+        lines = lines[1:]
+    detail = "; ".join(lines) or type(exc).__name__
+    return f"cannot decode the {fr.transfer_syntax.name} pixel data ({detail[:300]})"
 
 
 def _decode_native_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:

@@ -136,6 +136,8 @@ def write_ct_series(
     series_number: int = 1,
     description: str = "generated CT",
     study_uid: str | None = None,
+    series_uid: str | None = None,
+    frame_uid: str | None = None,
     reverse_instances: bool = False,
     shuffle_names: bool = False,
     positions: Sequence[float] | None = None,
@@ -157,7 +159,8 @@ def write_ct_series(
     col = np.asarray(iop[3:], dtype=np.float64)
     normal = np.cross(row, col)
     study_uid = study_uid or generate_uid()
-    series_uid, frame_uid = generate_uid(), generate_uid()
+    series_uid = series_uid or generate_uid()
+    frame_uid = frame_uid or generate_uid()
     dists = list(positions) if positions is not None else [k * spacing for k in range(n_slices)]
     n = len(dists)
     names = [f"{prefix}IM{k:05d}.dcm" for k in range(n)]
