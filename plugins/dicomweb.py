@@ -404,10 +404,17 @@ class DicomwebImporter:
             raise DicomwebError(conn.url, "no study on the server matches" + _asked(options))
         known = options.known_instance or (lambda _uid: False)
         todo: list[tuple[SeriesStatus, str]] = []
-        for st in studies:
-            for ds in conn.qido(f"studies/{st.study_uid}/series", None, _SERIES_FIELDS):
-                status = self._plan_series(conn, st.study_uid, ds, known, todo)
-                summary.series.append(status)
+        series = [
+            (st.study_uid, ds)
+            for st in studies
+            for ds in conn.qido(f"studies/{st.study_uid}/series", None, _SERIES_FIELDS)
+        ]
+        # the instance lists of all series, ``parallel`` QIDO-RS requests at a time
+        with ThreadPoolExecutor(parallel, thread_name_prefix="qido") as pool:
+            listed = list(pool.map(lambda sd: _list_instances(conn, *sd), series))
+        for (study_uid, ds), (series_uid, sops) in zip(series, listed, strict=True):
+            status = self._plan_series(conn, study_uid, series_uid, sops, ds, known, todo)
+            summary.series.append(status)
         log.info(
             "%s: %d studies, %d series, %d instances to retrieve",
             conn.url,
@@ -421,21 +428,12 @@ class DicomwebImporter:
     def _plan_series(
         conn: Connection,
         study_uid: str,
+        series_uid: str,
+        sops: list[str],
         ds: Mapping[str, Any],
         known: Callable[[str], bool],
         todo: list[tuple[SeriesStatus, str]],
     ) -> SeriesStatus:
-        series_uid = str(_first(ds, _SERIES_UID) or "")
-        check_uid(series_uid, f"series of study {study_uid}: Series Instance UID")
-        path = f"studies/{study_uid}/series/{series_uid}/instances"
-        sops = []
-        for inst in conn.qido(path):
-            sop = _first(inst, _SOP_UID)
-            if not sop:
-                log.warning("%s/%s: an instance without SOP Instance UID; skipped", conn.url, path)
-                continue
-            sops.append(check_uid(str(sop), "SOP Instance UID"))
-        sops = list(dict.fromkeys(sops))  # a server listing one instance twice
         status = SeriesStatus(
             study_uid=study_uid,
             series_uid=series_uid,
@@ -512,6 +510,23 @@ class DicomwebImporter:
                 f"{reason}; {got} of {summary.expected} instances are in the library. "
                 "Run the same import again to fetch the rest (what arrived is kept)",
             )
+
+
+def _list_instances(
+    conn: Connection, study_uid: str, ds: Mapping[str, Any]
+) -> tuple[str, list[str]]:
+    """The Series Instance UID of a QIDO-RS series result, and its SOP Instance UIDs."""
+    series_uid = str(_first(ds, _SERIES_UID) or "")
+    check_uid(series_uid, f"series of study {study_uid}: Series Instance UID")
+    path = f"studies/{study_uid}/series/{series_uid}/instances"
+    sops = []
+    for inst in conn.qido(path):
+        sop = _first(inst, _SOP_UID)
+        if not sop:
+            log.warning("%s/%s: an instance without SOP Instance UID; skipped", conn.url, path)
+            continue
+        sops.append(check_uid(str(sop), "SOP Instance UID"))
+    return series_uid, list(dict.fromkeys(sops))  # a server listing one instance twice
 
 
 def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
