@@ -90,10 +90,13 @@ class ServerUnreachable(DicomwebError):
 class _Retryable(Exception):
     """A response that a later attempt may fix (truncated body, HTTP 5xx)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status
 
 
 def check_url(url: str) -> str:
@@ -384,7 +387,7 @@ class Connection:
                     lambda: _retrying(lambda: page(len(results)), self._where(path), self)
                 )
             except RequestFailed as exc:
-                if len(parts) == 1:
+                if len(parts) == 1 and exc.status is not None and 400 <= exc.status < 500:
                     raise DicomwebError(
                         self.url,
                         f"{exc.reason} for /studies: is this the DICOMweb root? check the URL",
@@ -482,7 +485,7 @@ def _raise_for_status(resp: requests.Response) -> None:
     if status in (401, 403):
         raise _AuthRequired(status)
     if status in _RETRY_STATUS:
-        raise _Retryable(f"HTTP {status} {resp.reason}", _retry_after(resp))
+        raise _Retryable(f"HTTP {status} {resp.reason}", _retry_after(resp), status)
     raise _Failed(f"HTTP {status} {resp.reason}".strip(), status)
 
 
@@ -530,7 +533,8 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
             if status not in _RETRY_STATUS:
                 reason = exc.response.reason if exc.response is not None else ""
                 raise RequestFailed(where, f"HTTP {status} {reason}".strip(), status) from None
-            failure: Exception = _Retryable(f"HTTP {status}")
+            reason = exc.response.reason if exc.response is not None else ""
+            failure: Exception = _Retryable(f"HTTP {status} {reason}".strip(), None, status)
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
@@ -560,7 +564,7 @@ def _final_error(where: str, exc: Exception, attempts: int) -> DicomwebError:
         return ServerUnreachable(
             where, f"the server stopped answering: {what} ({attempts} attempts)"
         )
-    return DicomwebError(where, f"{what} ({attempts} attempts)")
+    return RequestFailed(where, f"{what} ({attempts} attempts)", getattr(exc, "status", None))
 
 
 def _describe(exc: BaseException) -> str:

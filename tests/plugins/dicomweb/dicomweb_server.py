@@ -94,6 +94,7 @@ class Orthanc:
             "AuthenticationEnabled": True,
             "RegisteredUsers": {USER: PASSWORD},
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+            "MaximumStorageCacheSize": 0,  # serve from the storage folder, which tests alter
         }
         if lua is not None:
             script = self.workdir / "filter.lua"
@@ -149,6 +150,17 @@ class Orthanc:
         code = self.proc.wait(timeout)
         self.proc = None
         return code
+
+    def stored_file(self, sop_instance_uid: str) -> Path:
+        """Where Orthanc keeps an instance's file in its storage folder."""
+        with self._session() as s:
+            found = s.post(f"{self.root}/tools/lookup", data=sop_instance_uid, timeout=30)
+            found.raise_for_status()
+            oid = next(f["ID"] for f in found.json() if f["Type"] == "Instance")
+            info = s.get(f"{self.root}/instances/{oid}/attachments/dicom/info", timeout=30)
+            info.raise_for_status()
+            uuid = info.json()["Uuid"]
+        return self.workdir / "db" / uuid[:2] / uuid[2:4] / uuid
 
     def upload(self, files: list[Path]) -> None:
         with self._session() as s:

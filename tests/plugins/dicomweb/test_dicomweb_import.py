@@ -28,7 +28,7 @@ from dicomweb_server import (
 
 from ownscan.core.library import open_library
 from ownscan.core.plugin_types import ImportOptions
-from ownscan.plugins.dicomweb import DicomwebError, DicomwebImporter, RetrievalSummary
+from ownscan.plugins.dicomweb import DicomwebError, DicomwebImporter, RetrievalSummary, connect
 
 
 def library_instances(lib_dir: Path) -> dict[str, tuple[str, str, str]]:
@@ -279,6 +279,66 @@ def test_outage_shorter_than_the_retries_is_survived(tmp_path, dying_orthanc, dw
     assert sorted(hashlib.sha256(i.read_bytes()).hexdigest() for i in items) == sorted(
         file_shas(sorted((dw_data.ct / "axial").glob("*.dcm"))).values()
     )
+
+
+def test_server_error_is_retried_then_reported(tmp_path, dying_orthanc, dw_data):
+    """A file missing from Orthanc's storage makes it answer HTTP 500 (Orthanc reads the files
+    for QIDO-RS instance lists too): retried with backoff, then a clear error; with the file
+    back, the same command imports everything."""
+    files = sorted((dw_data.ct / "axial").glob("*.dcm"))
+    stored = dying_orthanc.stored_file(sop_of(files[3]))
+    aside = tmp_path / "aside.dcm"
+    stored.rename(aside)
+    lib = tmp_path / "lib"
+    r = run_ownscan("import", dying_orthanc.url, "--library", lib, env=CREDS)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "/instances: HTTP 500 Internal Server Error (5 attempts)" in out
+    assert "Traceback" not in out
+
+    aside.rename(stored)
+    again = run_ownscan("import", dying_orthanc.url, "--library", lib, env=CREDS)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {k: v[0] for k, v in library_instances(lib).items()} == file_shas(files)
+
+
+def test_one_instance_failing_leaves_its_series_incomplete(tmp_path, dying_orthanc, dw_data):
+    """HTTP 500 for one instance during WADO-RS (its file removed after the instance lists were
+    read): that instance becomes a failed item, the others arrive, the series is incomplete."""
+    files = sorted((dw_data.ct / "axial").glob("*.dcm"))
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in CREDS.items():
+            mp.setenv(k, v)
+        conn = connect(dying_orthanc.url)
+        study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+        series = str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
+        listed = conn.qido(f"studies/{study}/series/{series}/instances")
+        last = listed[-1]["00080018"]["Value"][0]  # fetched last: parallel 1, 4 queued at most
+        conn.close()
+        importer = DicomwebImporter()
+        it = importer.iter_items(dying_orthanc.url, ImportOptions(extra={"parallel": 1}))
+        items = [next(it)]  # the instance lists are read; the first instance arrived
+        stored = dying_orthanc.stored_file(last)
+        aside = tmp_path / "aside.dcm"
+        stored.rename(aside)
+        try:
+            items += list(it)
+        finally:
+            aside.rename(stored)
+    problems = [i for i in items if i.problem is not None]
+    assert len(items) == 12 and len(problems) == 1
+    assert problems[0].origin.endswith(f"/instances/{last}")
+    assert problems[0].problem == "not retrieved: HTTP 500 Internal Server Error (5 attempts)"
+    summary = importer.last_summary
+    assert summary is not None and not summary.complete
+    assert summary.lines() == [
+        "INCOMPLETE: CT Axial: 11 of 12 instances, 1 failed",
+        "run the same import again to fetch what is missing",
+    ]
+
+
+def sop_of(f: Path) -> str:
+    return str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
 
 
 def test_unreachable_server_is_a_clear_error():
