@@ -195,8 +195,10 @@ class Credentials:
     @classmethod
     def prompt(cls, url: str) -> Credentials:
         """Ask for a user name and password on the terminal (the password is not echoed)."""
+        # prompts on stderr: stdout may be redirected (ownscan search --json > studies.json)
         print(f"{url} asks for a user name and password.", file=sys.stderr)
-        user = input("DICOMweb user: ")
+        print("DICOMweb user: ", end="", file=sys.stderr, flush=True)
+        user = sys.stdin.readline().strip()
         password = getpass.getpass("DICOMweb password: ")
         return cls("basic", user, password, source="the password prompt")
 
@@ -206,11 +208,6 @@ class Credentials:
             session.auth = (self.user or "", self._secret or "")
         elif self.kind == "bearer":
             session.headers["Authorization"] = f"Bearer {self._secret}"
-
-    @property
-    def secret_values(self) -> tuple[str, ...]:
-        """The secret strings (for callers that scrub text they did not build)."""
-        return tuple(s for s in (self._secret,) if s)
 
 
 def _interactive() -> bool:
@@ -423,12 +420,6 @@ class Connection:
                 raise _Failed(exc.reason) from None
 
         return self._with_auth(lambda: _retrying(call, url, self))
-
-    def get_raw(self, url: str, accept: str) -> requests.Response:
-        """A plain GET on this connection's session (benchmarks and diagnostics)."""
-        resp = self.session().get(url, headers={"Accept": accept}, timeout=self.timeout)
-        _raise_for_status(resp)
-        return resp
 
     # -- errors ----------------------------------------------------------------------------
     def _where(self, path: str) -> str:

@@ -23,6 +23,7 @@ from ownscan.plugins._dicomweb import (
     MultipartError,
     split_multipart,
 )
+from ownscan.plugins.dicomweb import connect
 
 
 def _instance_url(orthanc: Orthanc, f: Path) -> str:
@@ -164,3 +165,19 @@ def test_tls_is_verified_and_insecure_is_explicit(tmp_path: Path, tls_url: str, 
     assert r.stderr.count("verification is OFF") == 1
     assert "InsecureRequestWarning" not in r.stderr
     assert "4 imported" in r.stdout
+
+
+def test_qido_pages_with_limit_and_offset(orthanc: Orthanc, dw_data: DwData, monkeypatch):
+    for k, v in CREDS.items():
+        monkeypatch.setenv(k, v)
+    f = sorted((dw_data.ct / "axial").glob("*.dcm"))[0]
+    ds = pydicom.dcmread(f, stop_before_pixels=True)
+    path = f"studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances"
+    with connect(orthanc.url) as conn:
+        whole = conn.qido(path)
+        paged = conn.qido(path, page_size=5)  # 5 + 5 + 2
+        exact = conn.qido(path, page_size=4)  # 4 + 4 + 4 + an empty page
+    sops = [d["00080018"]["Value"][0] for d in whole]
+    assert len(sops) == 12 == len(set(sops))
+    assert [d["00080018"]["Value"][0] for d in paged] == sops
+    assert [d["00080018"]["Value"][0] for d in exact] == sops
