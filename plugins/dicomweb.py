@@ -28,8 +28,8 @@ re-run resumes; wrong or missing credentials end it with a one-line message. Cre
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import logging
+import struct
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -54,6 +54,7 @@ __all__ = [
     "RetrievalSummary",
     "SeriesStatus",
     "connect",
+    "media_storage_sop_instance_uid",
     "parse_since",
     "search_studies",
 ]
@@ -532,24 +533,50 @@ def _list_instances(
 def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
     """Retrieve one instance and check that it is the DICOM file that was asked for."""
     data = conn.retrieve_instance(study, series, sop)
-    import pydicom
-
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=[_SOP_TAG])
-    except Exception as exc:  # whatever pydicom makes of garbage, it is not this instance
+        got = media_storage_sop_instance_uid(data)
+    except ValueError as exc:
         raise RequestFailed(
             conn.instance_url(study, series, sop), f"the answer is not a DICOM file ({exc})"
         ) from None
-    got = str(ds.get("SOPInstanceUID", "") or "")
     if got != sop:
         raise RequestFailed(
-            conn.instance_url(study, series, sop),
-            f"the server sent instance {got or '(no SOP Instance UID)'} instead",
+            conn.instance_url(study, series, sop), f"the server sent instance {got} instead"
         )
     return data
 
 
-_SOP_TAG = 0x00080018
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
+
+
+def media_storage_sop_instance_uid(data: bytes) -> str:
+    """The Media Storage SOP Instance UID (0002,0003) of a DICOM file (PS3.10), read from its
+    file meta information alone (always explicit VR little endian), in microseconds.
+
+    Raises
+    ------
+    ValueError
+        No ``DICM`` preamble, or a file meta group without (0002,0003).
+    """
+    if data[128:132] != b"DICM":
+        raise ValueError("no DICM marker after the 128-byte preamble")
+    pos, end = 132, len(data)
+    while pos + 8 <= end:
+        group, element = struct.unpack_from("<HH", data, pos)
+        if group != 0x0002:
+            break
+        vr = data[pos + 4 : pos + 6]
+        if vr in _LONG_VRS:
+            (length,) = struct.unpack_from("<I", data, pos + 8)
+            value_at = pos + 12
+        else:
+            (length,) = struct.unpack_from("<H", data, pos + 6)
+            value_at = pos + 8
+        if element == 0x0003:
+            raw = data[value_at : value_at + length]
+            return raw.rstrip(b"\x00 ").decode("ascii", "replace")
+        pos = value_at + length
+    raise ValueError("file meta information without Media Storage SOP Instance UID")
 
 
 def _asked(options: ImportOptions) -> str:

@@ -23,7 +23,7 @@ from ownscan.plugins._dicomweb import (
     MultipartError,
     split_multipart,
 )
-from ownscan.plugins.dicomweb import connect
+from ownscan.plugins.dicomweb import connect, media_storage_sop_instance_uid
 
 
 def _instance_url(orthanc: Orthanc, f: Path) -> str:
@@ -181,3 +181,15 @@ def test_qido_pages_with_limit_and_offset(orthanc: Orthanc, dw_data: DwData, mon
     assert len(sops) == 12 == len(set(sops))
     assert [d["00080018"]["Value"][0] for d in paged] == sops
     assert [d["00080018"]["Value"][0] for d in exact] == sops
+
+
+def test_media_storage_sop_instance_uid_matches_pydicom(shared_data: Path, dw_data: DwData):
+    files = sorted((shared_data / "pydicom-data").glob("*.dcm")) + dw_data.all_files()
+    assert len(files) > 40
+    for f in files:
+        meta = pydicom.dcmread(f, stop_before_pixels=True).file_meta
+        assert media_storage_sop_instance_uid(f.read_bytes()) == meta.MediaStorageSOPInstanceUID
+    with pytest.raises(ValueError, match="no DICM marker"):
+        media_storage_sop_instance_uid(b"<html>502 Bad Gateway</html>")
+    with pytest.raises(ValueError, match="without Media Storage SOP Instance UID"):
+        media_storage_sop_instance_uid(files[0].read_bytes()[:140])
