@@ -1,7 +1,7 @@
 """Retrieving a 300-image series over DICOMweb: ownscan's importer vs curl, in one run.
 
 A real Orthanc (with its DICOMweb plugin) on loopback holds a generated CT series (300 slices,
-512x512 int16 by default). Measured, best of ``--repeat`` runs each:
+512x512 int16 by default). Measured in ``--repeat`` interleaved rounds, best of each:
 
 * ``ownscan``: ``DicomwebImporter.iter_items`` end to end (QIDO-RS for studies, series and
   the instance list, then WADO-RS of every instance with ``--parallel`` requests at a time,
@@ -38,21 +38,12 @@ from ownscan.plugins._dicomweb import ACCEPT_DICOM_ANY_SYNTAX  # noqa: E402
 from ownscan.plugins.dicomweb import DicomwebImporter, connect  # noqa: E402
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), result
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", type=int, default=300)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--parallel", type=int, default=4)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     curl = shutil.which("curl")
     if curl is None:
@@ -138,11 +129,17 @@ def run(server: Orthanc, study: str, args, curl: str, work: Path, total_bytes: i
         return len(r.stdout)
 
     ownscan_all()  # warm the server's caches the same way for everyone
-    t_all, n_all = best(ownscan_all, args.repeat)
-    t_oq, _ = best(ownscan_qido, args.repeat)
-    t_ow, n_ow = best(ownscan_wado, args.repeat)
-    t_cq, _ = best(curl_qido, args.repeat)
-    t_cw, n_cw = best(curl_wado, args.repeat)
+    # interleaved rounds (the machine is shared: load changes over time), best of each
+    fns = [ownscan_all, ownscan_qido, ownscan_wado, curl_qido, curl_wado]
+    times: list[list[float]] = [[] for _ in fns]
+    results: list[object] = [None] * len(fns)
+    for _ in range(args.repeat):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            results[i] = fn()
+            times[i].append(time.perf_counter() - t)
+    t_all, t_oq, t_ow, t_cq, t_cw = (min(t) for t in times)
+    n_all, _, n_ow, _, n_cw = results
     conn.close()
     assert n_all == n_ow == total_bytes, (n_all, n_ow, total_bytes)
     assert n_cw > total_bytes  # the multipart framing around the same files
