@@ -268,6 +268,7 @@ class Connection:
         self._lock = threading.Lock()
         self._generation = 0  # bumped when credentials change (after a prompt)
         self._aborted = threading.Event()
+        self.answered = False  # any request answered yet ("stopped answering" vs "cannot reach")
         if insecure:
             import urllib3
 
@@ -506,7 +507,9 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
     attempt = 0
     while True:
         try:
-            return call()
+            result = call()
+            conn.answered = True
+            return result
         except _AuthRequired:
             raise
         except _Failed as exc:
@@ -535,26 +538,25 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
         except _Retryable as exc:
             failure = exc
         if attempt >= conn.retries or conn.aborted:
-            raise _final_error(where, failure, attempt + 1) from None
+            raise _final_error(where, failure, attempt + 1, conn.answered) from None
         wait = min(conn.backoff * 2**attempt, 30.0)
         if isinstance(failure, _Retryable) and failure.retry_after is not None:
             wait = max(wait, failure.retry_after)
         log.info("%s: %s; retrying in %.1f s", where, _describe(failure), wait)
         if conn._aborted.wait(wait):
-            raise _final_error(where, failure, attempt + 1) from None
+            raise _final_error(where, failure, attempt + 1, conn.answered) from None
         attempt += 1
 
 
-def _final_error(where: str, exc: Exception, attempts: int) -> DicomwebError:
+def _final_error(where: str, exc: Exception, attempts: int, answered: bool) -> DicomwebError:
     what = _describe(exc)
     if isinstance(exc, requests.exceptions.Timeout):
         return ServerUnreachable(where, f"{what} ({attempts} attempts)")
     if isinstance(
         exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
     ):
-        return ServerUnreachable(
-            where, f"the server stopped answering: {what} ({attempts} attempts)"
-        )
+        state = "the server stopped answering" if answered else "cannot reach the server"
+        return ServerUnreachable(where, f"{state}: {what} ({attempts} attempts)")
     return RequestFailed(where, f"{what} ({attempts} attempts)", getattr(exc, "status", None))
 
 
