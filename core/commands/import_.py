@@ -3,7 +3,8 @@
 Each SOURCE goes to the importer plugin that claims it (``--via NAME`` picks one). Importer
 options reach the plugin as ``ImportOptions.extra``: ``--option KEY=VALUE`` (repeatable) works
 for every plugin; a plugin whose option deserves its own flag adds one line to
-``NAMED_OPTIONS`` below (flag, key in ``extra``, help).
+``NAMED_OPTIONS`` below (flag, key in ``extra``, help). An importer may also offer
+``notes() -> list[str]``: lines about its last source, printed after the summary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ ORDER = 10
 # (flag, key in ImportOptions.extra, help): named flags for importer options.
 NAMED_OPTIONS: list[tuple[str, str, str]] = [
     ("--password", "password", "password of an encrypted zip (asked for on a terminal)"),
+    ("--study", "study", "DICOMweb: only the study with this Study Instance UID"),
+    ("--patient", "patient", "DICOMweb: only studies of this Patient ID"),
+    ("--since", "since", "DICOMweb: only studies on or after this date (YYYY-MM-DD)"),
+    ("--parallel", "parallel", "DICOMweb: requests at a time (default 4)"),
+]
+# (flag, key in ImportOptions.extra, help): on/off flags; the key is True when given.
+NAMED_SWITCHES: list[tuple[str, str, str]] = [
+    (
+        "--insecure",
+        "insecure",
+        "DICOMweb: do not verify the TLS certificate (trusted servers only)",
+    ),
 ]
 
 
@@ -37,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, key, text in NAMED_OPTIONS:
         parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
+    for flag, key, text in NAMED_SWITCHES:
+        parser.add_argument(flag, dest=f"opt_{key}", action="store_const", const=True, help=text)
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="on a terminal, list every file too"
     )
@@ -49,11 +64,18 @@ def _extra(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ValueError(f"--option {text!r}: expected KEY=VALUE")
         extra[key.strip()] = value
-    for _flag, key, _help in NAMED_OPTIONS:
+    for _flag, key, _help in NAMED_OPTIONS + NAMED_SWITCHES:
         value = getattr(args, f"opt_{key}", None)
         if value is not None:
             extra[key] = value
     return extra
+
+
+def _importer_notes(importer: object) -> list[str]:
+    """Lines an importer offers about its last source (optional ``notes()`` method; the
+    DICOMweb importer says there which series are complete)."""
+    notes = getattr(importer, "notes", None)
+    return [str(n) for n in notes()] if callable(notes) else []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +97,15 @@ def run(args: argparse.Namespace) -> int:
     extra = _extra(args)
     lib = open_from_args(args, create=True)
     host = get_host()
-    options = ImportOptions(extra=extra, known_instance=lib.has_instance)
+    known_skipped = 0  # instances an importer did not fetch because the library has them
+
+    def known_instance(sop_instance_uid: str) -> bool:
+        nonlocal known_skipped
+        held = lib.has_instance(sop_instance_uid)
+        known_skipped += held
+        return held
+
+    options = ImportOptions(extra=extra, known_instance=known_instance)
     totals: dict[str, int] = {}
     notes: list[str] = []
     source_errors = 0
@@ -96,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     fatal: LibraryError | None = None
     try:
         for source in args.sources:
+            importer = None
             try:
                 importer = host.find_importer(source, args.via)
                 items = importer.iter_items(source, options)
@@ -114,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
                 source_errors += 1
                 progress.write(f"failed     {exc}")
                 continue
+            finally:
+                notes.extend(_importer_notes(importer))
             notes.extend(rep.notes)
     finally:
         progress.close()
@@ -121,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = max(progress.elapsed, 1e-6)
     order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
     parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
+    if known_skipped:
+        parts.append(f"{known_skipped} already in the library (not fetched again)")
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "
@@ -144,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             why.append(f"{source_errors} source(s) could not be read")
         print(f"ownscan import: incomplete: {'; '.join(why)}", file=sys.stderr)
         return 1
-    if not totals.get(IMPORTED) and not totals.get(DUPLICATE) and not totals.get(DOCUMENT):
+    if not (totals.get(IMPORTED) or totals.get(DUPLICATE) or totals.get(DOCUMENT) or known_skipped):
         print("ownscan import: no DICOM images found", file=sys.stderr)
         return 1
     return 0
