@@ -1,0 +1,255 @@
+"""What the viewer shows, independent of GL and of the window: cursor, zoom, window, camera.
+
+All of it is plain numpy so that the interaction logic (scroll, click-to-cursor, window/level
+drag, rotate, measure) is testable without a display; the window code only turns events into
+calls on :class:`SeriesView` and draws what it says.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.viewer._geometry import (
+    PLANES,
+    PlaneAxes,
+    fit_mm_per_px,
+    lps_to_pixel,
+    native_plane,
+    pixel_to_lps,
+    slice_step_mm,
+    volume_bounds_lps,
+    volume_centre_lps,
+)
+from ownscan.core.volume import Volume
+
+__all__ = ["Camera3D", "Measurement", "PlaneView", "SeriesView"]
+
+Vec = npt.NDArray[np.float64]
+
+
+@dataclass
+class Measurement:
+    """A distance between two LPS points, drawn in the 2D view it was made in."""
+
+    view: str
+    a_lps: Vec
+    b_lps: Vec
+
+    @property
+    def length_mm(self) -> float:
+        return float(np.linalg.norm(np.asarray(self.b_lps) - np.asarray(self.a_lps)))
+
+
+@dataclass
+class PlaneView:
+    """One 2D view: its orientation, zoom (1 = fit) and pan (mm, in the plane)."""
+
+    plane: PlaneAxes
+    zoom: float = 1.0
+    pan_lps: Vec = field(default_factory=lambda: np.zeros(3))
+
+
+def _rotation(axis: Vec, angle: float) -> Vec:
+    """Rodrigues' rotation matrix about a unit ``axis`` by ``angle`` radians."""
+    a = axis / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+
+
+# Default 3D camera: looking at the patient's face (rays travel anterior -> posterior),
+# patient's left on screen right, superior up. Rows: right, up, forward (into the screen).
+_DEFAULT_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+@dataclass
+class Camera3D:
+    """An orthographic orbit camera around the volume's centre.
+
+    ``basis`` rows are the screen-right, screen-up and viewing (into the screen) directions in
+    LPS. ``zoom`` 1 fits the volume's bounding sphere; ``pan_lps`` shifts the look-at point.
+    """
+
+    basis: Vec = field(default_factory=lambda: _DEFAULT_CAMERA.copy())
+    zoom: float = 1.0
+    pan_lps: Vec = field(default_factory=lambda: np.zeros(3))
+
+    def rotate(self, dx_px: float, dy_px: float, degrees_per_px: float = 0.4) -> None:
+        """Turn the object as if dragged: right-drag turns about screen-up, down-drag about
+        screen-right."""
+        right, up, _ = self.basis
+        r = _rotation(up, -math.radians(dx_px * degrees_per_px)) @ _rotation(
+            right, math.radians(dy_px * degrees_per_px)
+        )
+        b = (r @ self.basis.T).T
+        # re-orthonormalise against drift
+        u, _s, vt = np.linalg.svd(b)
+        self.basis = u @ vt
+
+    def ndc_to_lps(self, centre: Vec, radius_mm: float, aspect: float) -> Vec:
+        """4x4: NDC ``(x, y, z, 1)`` -> LPS, for a view of width/height ``aspect``.
+
+        NDC z = -1 is the near plane, one bounding radius in front of the look-at point.
+        """
+        right, up, fwd = self.basis
+        half_h = radius_mm / self.zoom
+        half_w = half_h * aspect
+        if aspect < 1.0:  # tall view: fit the width instead
+            half_w = radius_mm / self.zoom
+            half_h = half_w / aspect
+        c = centre + self.pan_lps
+        m = np.eye(4)
+        m[:3, 0] = right * half_w
+        m[:3, 1] = up * half_h
+        m[:3, 2] = fwd * radius_mm * 1.01
+        m[:3, 3] = c
+        return m
+
+    def mm_per_px(self, radius_mm: float, size: tuple[int, int]) -> float:
+        w, h = size
+        aspect = w / max(1, h)
+        half_h = radius_mm / self.zoom
+        if aspect < 1.0:
+            half_h = radius_mm / self.zoom / aspect
+        return 2.0 * half_h / max(1, h)
+
+
+class SeriesView:
+    """The viewing state of one series: cursor, window, views, camera, mode, measurements.
+
+    Parameters
+    ----------
+    volume
+        The series shown.
+    """
+
+    def __init__(self, volume: Volume) -> None:
+        self.volume = volume
+        self.is_2d = volume.is_2d
+        self.view_names: tuple[str, ...] = (
+            ("image",) if self.is_2d else ("axial", "coronal", "sagittal", "3d")
+        )
+        corners = volume_bounds_lps(volume)
+        self.centre_lps: Vec = volume_centre_lps(volume)
+        self.radius_mm = float(np.max(np.linalg.norm(corners - self.centre_lps, axis=1)))
+        self.min_spacing = float(min(volume.spacing))
+        self.measurements: list[Measurement] = []
+        self.reset()
+
+    # -- reset ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the initial state: cursor at the centre, fit zoom, default window, front
+        view."""
+        self.cursor_lps: Vec = self.centre_lps.copy()
+        if self.is_2d:
+            self.views = {"image": PlaneView(native_plane(self.volume))}
+        else:
+            self.views = {name: PlaneView(PLANES[name]) for name in ("axial", "coronal", "sagittal")}
+        w = self.volume.default_window()
+        self.window: tuple[float, float] = (float(w.width), float(w.level))
+        self.window_name = w.name
+        self.camera = Camera3D()
+        self.measurements.clear()
+
+    # -- 2D views ------------------------------------------------------------------------------
+    def mm_per_px(self, view: str, size: tuple[int, int]) -> float:
+        pv = self.views[view]
+        return fit_mm_per_px(self.volume, pv.plane, size) / pv.zoom
+
+    def view_centre(self, view: str) -> Vec:
+        """LPS point at the middle of a 2D view: the panned centre, moved onto the plane
+        through the cursor."""
+        pv = self.views[view]
+        n = pv.plane.normal()
+        c = self.centre_lps + pv.pan_lps
+        return c + float((self.cursor_lps - c) @ n) * n
+
+    def pixel_to_lps(self, view: str, size: tuple[int, int], px: float, py: float) -> Vec:
+        pv = self.views[view]
+        return pixel_to_lps(
+            px, py, size, self.view_centre(view), pv.plane, self.mm_per_px(view, size)
+        )
+
+    def lps_to_pixel(self, view: str, size: tuple[int, int], p_lps: Vec) -> tuple[float, float]:
+        pv = self.views[view]
+        return lps_to_pixel(
+            p_lps, size, self.view_centre(view), pv.plane, self.mm_per_px(view, size)
+        )
+
+    def slice_range_mm(self, view: str) -> tuple[float, float]:
+        """Extent of the volume along the view's normal (mm, as ``p . normal``)."""
+        n = self.views[view].plane.normal()
+        proj = volume_bounds_lps(self.volume) @ n
+        return float(proj.min()), float(proj.max())
+
+    def slice_step(self, view: str) -> float:
+        return slice_step_mm(self.volume, self.views[view].plane.normal())
+
+    def slice_position(self, view: str) -> float:
+        """The cursor's coordinate along the view's normal (mm)."""
+        return float(self.cursor_lps @ self.views[view].plane.normal())
+
+    def scroll(self, view: str, steps: float) -> None:
+        """Move the view's slice ``steps`` slices along its normal (clamped to the volume)."""
+        if view not in self.views:
+            return
+        n = self.views[view].plane.normal()
+        step = self.slice_step(view)
+        lo, hi = self.slice_range_mm(view)
+        pos = self.slice_position(view)
+        new = min(max(pos + steps * step, lo + step / 2.0), hi - step / 2.0)
+        self.cursor_lps = self.cursor_lps + (new - pos) * n
+
+    def click(self, view: str, size: tuple[int, int], px: float, py: float) -> None:
+        """Move the cursor (crosshair) to the point under ``(px, py)``: the other views' slices
+        go through it."""
+        self.cursor_lps = self.pixel_to_lps(view, size, px, py)
+
+    def zoom(self, view: str, factor: float) -> None:
+        if view == "3d":
+            self.camera.zoom = float(np.clip(self.camera.zoom * factor, 0.1, 50.0))
+        elif view in self.views:
+            pv = self.views[view]
+            pv.zoom = float(np.clip(pv.zoom * factor, 0.1, 50.0))
+
+    def pan(self, view: str, size: tuple[int, int], dx_px: float, dy_px: float) -> None:
+        """Move the image with the mouse by ``(dx, dy)`` pixels."""
+        if view == "3d":
+            s = self.camera.mm_per_px(self.radius_mm, size)
+            right, up, _ = self.camera.basis
+            self.camera.pan_lps = self.camera.pan_lps - dx_px * s * right + dy_px * s * up
+        elif view in self.views:
+            pv = self.views[view]
+            s = self.mm_per_px(view, size)
+            pv.pan_lps = pv.pan_lps - dx_px * s * pv.plane.right() - dy_px * s * pv.plane.down()
+
+    def window_drag(self, dx_px: float, dy_px: float) -> None:
+        """Window/level by dragging: right widens the window, down raises the level (darker)."""
+        width, level = self.window
+        width = max(width * math.exp(dx_px / 150.0), 1e-3)
+        level = level + dy_px * width / 300.0
+        self.window = (width, level)
+        self.window_name = "custom"
+
+    def set_window(self, name: str, width: float, level: float) -> None:
+        self.window = (float(width), float(level))
+        self.window_name = name
+
+    # -- measurement ---------------------------------------------------------------------------
+    def measurements_in(self, view: str) -> list[Measurement]:
+        """Measurements whose points lie in the view's current slice (within half a slice)."""
+        if view not in self.views:
+            return []
+        n = self.views[view].plane.normal()
+        half = self.slice_step(view) / 2.0 + 1e-6
+        pos = self.slice_position(view)
+        return [
+            m
+            for m in self.measurements
+            if m.view == view
+            and abs(float(m.a_lps @ n) - pos) <= half
+            and abs(float(m.b_lps @ n) - pos) <= half
+        ]
