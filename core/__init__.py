@@ -10,21 +10,33 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "Assembly",
     "ImportFailed",
     "ImportOptions",
     "NoImporter",
     "OwnscanError",
     "PluginHost",
+    "Problem",
+    "Series",
     "SeriesInfo",
     "SourceItem",
     "UnsupportedTransferSyntax",
     "Volume",
     "WindowPreset",
+    "assemble",
     "get_host",
     "hookimpl",
+    "load_volume",
+    "sample_path",
 ]
 
 _LAZY = {
+    "Assembly": "ownscan.core.assembly",
+    "Problem": "ownscan.core.assembly",
+    "Series": "ownscan.core.assembly",
+    "assemble": "ownscan.core.assembly",
+    "load_volume": "ownscan.core.assembly",
+    "sample_path": "ownscan.core._sample",
     "Volume": "ownscan.core.volume",
     "SeriesInfo": "ownscan.core.volume",
     "WindowPreset": "ownscan.core.volume",

@@ -1,0 +1,547 @@
+"""Reading DICOM headers (never the pixels) into one record per image frame.
+
+A single-frame file gives one :class:`Frame`; an enhanced multi-frame file gives one per frame,
+with the position, orientation, spacing and rescale of each frame taken from its per-frame
+functional groups (falling back to the shared ones), so that the rest of the assembly cannot
+tell the two apart.
+
+For native (uncompressed, little endian) pixel data on disk or in memory the file offset of the
+pixel data value is recorded, so loading can read each frame straight into its slot of the
+volume without parsing the file again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import struct
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from ownscan.core.plugin_types import SourceItem
+
+__all__ = ["Frame", "NotDicom", "ReadProblem", "read_frames"]
+
+PIXEL_DATA = 0x7FE00010
+NATIVE_LE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
+NATIVE = NATIVE_LE | {ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
+
+# SOP classes that carry pixel data but are not images a patient looks at as a scan.
+_NOT_IMAGES = {
+    "1.2.840.10008.5.1.4.1.1.66.4": "segmentation",
+    "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
+}
+
+
+class NotDicom(Exception):
+    """The item is not a DICOM image (not DICOM at all, or DICOM without pixel data)."""
+
+
+class ReadProblem(Exception):
+    """The item looks like DICOM but cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the bytes of one file are: a path, bytes in memory, or a dataset in memory."""
+
+    origin: str
+    path: Path | None = None
+    data: bytes | None = None
+    dataset: Dataset | None = None
+
+    def open(self) -> io.BufferedIOBase | io.BytesIO:
+        if self.path is not None:
+            return self.path.open("rb")
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        raise ValueError(f"{self.origin}: a dataset in memory has no file to open")
+
+
+@dataclass
+class Frame:
+    """One image frame as the header describes it (all geometry in LPS mm)."""
+
+    source: Source
+    frame: int  # index within its file (0 for single-frame files)
+    n_frames: int  # frames in its file
+    transfer_syntax: UID
+    sop_class: str
+    sop_instance_uid: str
+    series_uid: str
+    rows: int
+    columns: int
+    samples: int
+    photometric: str
+    bits_allocated: int
+    bits_stored: int
+    pixel_representation: int
+    planar_configuration: int
+    iop: tuple[float, ...] | None
+    ipp: tuple[float, float, float] | None
+    pixel_spacing: tuple[float, float] | None  # (between rows, between columns)
+    slice_thickness: float | None
+    spacing_between_slices: float | None
+    slope: float
+    intercept: float
+    rescale_type: str
+    image_type: tuple[str, ...]
+    instance_number: int | None
+    echo_number: float | None
+    windows: list[tuple[str, float, float]]
+    padding: tuple[int, int] | None  # inclusive stored-value range that is padding
+    pixel_offset: int | None  # file offset of the native pixel data value (little endian)
+    pixel_length: int | None
+    gantry_tilt: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_native(self) -> bool:
+        return self.transfer_syntax in NATIVE
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * self.samples * self.bits_allocated // 8
+
+    @property
+    def is_colour(self) -> bool:
+        return self.samples > 1 or self.photometric == "PALETTE COLOR"
+
+    @property
+    def is_localizer(self) -> bool:
+        return "LOCALIZER" in self.image_type
+
+    @property
+    def where(self) -> str:
+        """The file (and frame, for multi-frame files) for messages."""
+        if self.n_frames > 1:
+            return f"{self.source.origin} frame {self.frame + 1}"
+        return self.source.origin
+
+
+def _source_of(item: SourceItem | Dataset | str | Path, n: int) -> Source:
+    if isinstance(item, Dataset):
+        name = getattr(item, "filename", None)
+        origin = str(name) if isinstance(name, str) and name else f"<dataset {n + 1}>"
+        return Source(origin, dataset=item)
+    if isinstance(item, SourceItem):
+        return Source(item.origin, path=item.path, data=item.data)
+    p = Path(item)
+    return Source(str(p), path=p)
+
+
+def _looks_like_dicom(head: bytes) -> bool | None:
+    """True: DICM preamble; None: no preamble but starts like a raw data set; False: neither."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) >= 8:
+        group, elem = struct.unpack("<HH", head[:4])
+        # Old files without preamble usually start with group 0002 or 0008, element 0000-0020.
+        if group in (0x0002, 0x0008) and elem <= 0x0020:
+            return None
+    return False
+
+
+class _DropPydicomNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Silence pydicom's complaints about odd values while reading (invalid UIDs, lengths...).
+
+    Those oddities do not change what is shown; what does is reported by ownscan itself.
+    """
+    log = logging.getLogger("pydicom")
+    filt = _DropPydicomNoise()
+    log.addFilter(filt)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.removeFilter(filt)
+
+
+def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
+    """Parse the header. Returns the dataset, the file offset of the PixelData element (or
+    None when unknown) and the total size of the file."""
+    if src.dataset is not None:
+        return src.dataset, None, 0
+    with src.open() as fp:
+        head = fp.read(132)
+        kind = _looks_like_dicom(head)
+        if kind is False:
+            raise NotDicom("not a DICOM file")
+        fp.seek(0, io.SEEK_END)
+        size = fp.tell()
+        fp.seek(0)
+        try:
+            ds = dcmread(fp, stop_before_pixels=True, force=kind is None)
+        except InvalidDicomError as exc:
+            raise ReadProblem(f"not readable as DICOM ({exc})") from None
+        except (EOFError, struct.error) as exc:
+            raise ReadProblem(f"header truncated ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:
+            raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
+        pos = fp.tell()
+    return ds, pos, size
+
+
+def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: bool) -> tuple:
+    """Parse the PixelData element header at ``pos``: (value offset, length or None)."""
+    with src.open() as fp:
+        fp.seek(pos)
+        head = fp.read(12)
+    if len(head) < 8:
+        return (None, None)
+    order = "<" if little else ">"
+    group, elem = struct.unpack(order + "HH", head[:4])
+    if (group << 16 | elem) != PIXEL_DATA:
+        return (None, None)
+    if implicit:
+        (length,) = struct.unpack(order + "L", head[4:8])
+        off = pos + 8
+    else:
+        vr = head[4:6]
+        if vr in (b"OB", b"OW", b"OF", b"UN", b"OD", b"OL", b"OV"):
+            if len(head) < 12:
+                return (None, None)
+            (length,) = struct.unpack(order + "L", head[8:12])
+            off = pos + 12
+        else:
+            (length,) = struct.unpack(order + "H", head[6:8])
+            off = pos + 8
+    if length == 0xFFFFFFFF:
+        return (off, None)
+    return (off, length)
+
+
+def _f(v: Any, default: float | None = None) -> float | None:
+    try:
+        if v is None or v == "":
+            return default
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _fl(v: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        vals = tuple(float(x) for x in v)
+    except (TypeError, ValueError):
+        return None
+    return vals if len(vals) == n else None
+
+
+def _s(ds: Dataset, keyword: str) -> str:
+    try:
+        v = ds.get(keyword, "")
+    except Exception:
+        return ""
+    return "" if v is None else str(v).strip()
+
+
+def _windows(item: Dataset) -> list[tuple[str, float, float]]:
+    try:
+        centers = item.get("WindowCenter")
+        widths = item.get("WindowWidth")
+    except Exception:
+        return []
+    if centers is None or widths is None:
+        return []
+    c = (
+        list(centers)
+        if isinstance(centers, Sequence) and not isinstance(centers, str)
+        else [centers]
+    )
+    w = list(widths) if isinstance(widths, Sequence) and not isinstance(widths, str) else [widths]
+    expl = item.get("WindowCenterWidthExplanation", [])
+    if isinstance(expl, str):
+        expl = [expl]
+    out = []
+    for n, (cc, ww) in enumerate(zip(c, w, strict=False)):
+        level, width = _f(cc), _f(ww)
+        if level is None or width is None or width <= 0:
+            continue
+        name = str(expl[n]).strip() if n < len(expl) and str(expl[n]).strip() else ""
+        out.append((name or f"from file {n + 1}", width, level))
+    return out
+
+
+def _series_info(ds: Dataset) -> dict[str, Any]:
+    num = ds.get("SeriesNumber")
+    try:
+        series_number = int(num) if num not in (None, "") else None
+    except (TypeError, ValueError):
+        series_number = None
+    return {
+        "patient_name": _s(ds, "PatientName"),
+        "patient_id": _s(ds, "PatientID"),
+        "patient_birth_date": _s(ds, "PatientBirthDate"),
+        "patient_sex": _s(ds, "PatientSex"),
+        "study_instance_uid": _s(ds, "StudyInstanceUID"),
+        "study_date": _s(ds, "StudyDate"),
+        "study_time": _s(ds, "StudyTime"),
+        "study_description": _s(ds, "StudyDescription"),
+        "accession_number": _s(ds, "AccessionNumber"),
+        "series_instance_uid": _s(ds, "SeriesInstanceUID"),
+        "series_number": series_number,
+        "series_description": _s(ds, "SeriesDescription"),
+        "modality": _s(ds, "Modality"),
+        "body_part": _s(ds, "BodyPartExamined"),
+        "manufacturer": _s(ds, "Manufacturer"),
+        "institution": _s(ds, "InstitutionName"),
+        "frame_of_reference_uid": _s(ds, "FrameOfReferenceUID"),
+    }
+
+
+def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Dataset | None:
+    """The first item of functional-group sequence ``seq``: per-frame first, then shared."""
+    for holder in (frame_item, shared):
+        if holder is not None and seq in holder:
+            s = holder[seq].value
+            if s:
+                return s[0]
+    return None
+
+
+def read_frames(item: SourceItem | Dataset | str | Path, n: int = 0) -> list[Frame]:
+    """Read one item's header and describe each of its frames.
+
+    Raises
+    ------
+    NotDicom
+        Not DICOM, or DICOM without an image (the message says which).
+    ReadProblem
+        DICOM that cannot be used (damaged, truncated, inconsistent).
+    """
+    if isinstance(item, SourceItem) and item.problem is not None:
+        raise ReadProblem(item.problem)
+    src = _source_of(item, n)
+    with quiet_pydicom():
+        return _frames_of(src)
+
+
+def _frames_of(src: Source) -> list[Frame]:
+    ds, pos, size = _read_dataset(src)
+    meta = getattr(ds, "file_meta", None)
+    ts = None
+    if meta is not None:
+        ts = meta.get("TransferSyntaxUID")
+    if ts is None:
+        # No meta header: pydicom guessed the encoding while reading.
+        ts = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+        if ds.is_little_endian is False:
+            ts = ExplicitVRBigEndian
+    ts = UID(str(ts))
+    sop_class = _s(ds, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
+    if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
+        raise NotDicom("a DICOMDIR (an index of the files, not an image)")
+    has_pixels = (
+        ("PixelData" in ds) if src.dataset is not None else (pos is not None and pos < size)
+    )
+    if not has_pixels:
+        what = sop_class and getattr(UID(sop_class), "name", sop_class)
+        raise NotDicom(f"DICOM without an image ({what or 'no SOP class'})")
+    if sop_class in _NOT_IMAGES:
+        raise NotDicom(f"a {_NOT_IMAGES[sop_class]} object, not an image")
+
+    def req_int(kw: str) -> int:
+        v = ds.get(kw)
+        if v is None or v == "":
+            raise ReadProblem(f"{kw} is missing")
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            raise ReadProblem(f"{kw} is not a number ({v!r})") from None
+
+    rows = req_int("Rows")
+    cols = req_int("Columns")
+    bits_alloc = req_int("BitsAllocated")
+    if rows <= 0 or cols <= 0:
+        raise ReadProblem(f"image size {cols}x{rows} is empty")
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bits_stored = int(ds.get("BitsStored", bits_alloc) or bits_alloc)
+    pixel_rep = int(ds.get("PixelRepresentation", 0) or 0)
+    planar = int(ds.get("PlanarConfiguration", 0) or 0)
+    photometric = _s(ds, "PhotometricInterpretation").upper() or "MONOCHROME2"
+    try:
+        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        n_frames = 1
+    if bits_alloc not in (1, 8, 16, 32):
+        raise ReadProblem(f"BitsAllocated {bits_alloc} is not supported (1, 8, 16 or 32)")
+    if bits_alloc == 1:
+        raise NotDicom("a 1-bit (binary) image, not a scan")
+    if not 0 < bits_stored <= bits_alloc:
+        raise ReadProblem(f"BitsStored {bits_stored} does not fit BitsAllocated {bits_alloc}")
+
+    # Where the pixel bytes are, and whether there are enough of them.
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    frame_bytes = rows * cols * samples * bits_alloc // 8
+    if (
+        src.dataset is None
+        and pos is not None
+        and ts in NATIVE
+        and ts != DeflatedExplicitVRLittleEndian
+    ):
+        off, length = _pixel_element(
+            src, pos, size, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
+        )
+        if off is not None and length is not None:
+            need = frame_bytes * n_frames
+            have = min(length, size - off)
+            if have < need:
+                if length >= need:
+                    raise ReadProblem(
+                        f"file truncated: pixel data needs {need} bytes, only {have} present"
+                    )
+                raise ReadProblem(
+                    f"pixel data has {length} bytes but Rows x Columns ({rows}x{cols}) x "
+                    f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
+                )
+            pixel_offset, pixel_length = off, length
+    elif src.dataset is not None and ts in NATIVE:
+        raw = ds.PixelData
+        need = frame_bytes * n_frames
+        if len(raw) < need:
+            raise ReadProblem(
+                f"pixel data has {len(raw)} bytes but Rows x Columns ({rows}x{cols}) x "
+                f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
+            )
+
+    padding: tuple[int, int] | None = None
+    pad = ds.get("PixelPaddingValue")
+    if pad is not None and not isinstance(pad, bytes | bytearray):
+        try:
+            p0 = int(pad)
+            lim = ds.get("PixelPaddingRangeLimit")
+            p1 = int(lim) if lim is not None and not isinstance(lim, bytes | bytearray) else p0
+            padding = (min(p0, p1), max(p0, p1))
+        except (TypeError, ValueError):
+            padding = None
+
+    info = _series_info(ds)
+    image_type = tuple(str(x).upper() for x in (ds.get("ImageType") or ()))
+    if isinstance(ds.get("ImageType"), str):
+        image_type = tuple(str(ds.ImageType).upper().split("\\"))
+    inum = ds.get("InstanceNumber")
+    try:
+        instance_number = int(inum) if inum not in (None, "") else None
+    except (TypeError, ValueError):
+        instance_number = None
+    series_uid = _s(ds, "SeriesInstanceUID")
+    sop_uid = _s(ds, "SOPInstanceUID")
+    tilt = _f(ds.get("GantryDetectorTilt"), 0.0) or 0.0
+
+    def base_spacing(item: Dataset | None) -> tuple[float, float] | None:
+        for holder in (item, ds):
+            if holder is None:
+                continue
+            for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+                if kw in holder:
+                    sp = _fl(holder.get(kw), 2)
+                    if sp is not None and sp[0] > 0 and sp[1] > 0:
+                        return (sp[0], sp[1])
+        return None
+
+    common = dict(
+        source=src,
+        n_frames=n_frames,
+        transfer_syntax=ts,
+        sop_class=sop_class,
+        sop_instance_uid=sop_uid,
+        series_uid=series_uid,
+        rows=rows,
+        columns=cols,
+        samples=samples,
+        photometric=photometric,
+        bits_allocated=bits_alloc,
+        bits_stored=bits_stored,
+        pixel_representation=pixel_rep,
+        planar_configuration=planar,
+        rescale_type=_s(ds, "RescaleType"),
+        image_type=image_type,
+        instance_number=instance_number,
+        padding=padding,
+        pixel_offset=pixel_offset,
+        pixel_length=pixel_length,
+        gantry_tilt=tilt,
+        info=info,
+    )
+
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    shared = shared_seq[0] if shared_seq else None
+    if n_frames > 1 and (per_frame is not None or shared is not None):
+        if per_frame is not None and len(per_frame) != n_frames:
+            raise ReadProblem(f"{len(per_frame)} per-frame functional groups for {n_frames} frames")
+        frames = []
+        for k in range(n_frames):
+            fi = per_frame[k] if per_frame is not None else None
+            pos_item = _group(fi, shared, "PlanePositionSequence")
+            ori_item = _group(fi, shared, "PlaneOrientationSequence")
+            meas = _group(fi, shared, "PixelMeasuresSequence")
+            pvt = _group(fi, shared, "PixelValueTransformationSequence")
+            voi = _group(fi, shared, "FrameVOILUTSequence")
+            mr_echo = _group(fi, shared, "MREchoSequence")
+            ipp = _fl(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
+            iop = _fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None
+            sp = base_spacing(meas)
+            echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
+            frames.append(
+                Frame(
+                    frame=k,
+                    iop=iop,
+                    ipp=ipp,  # type: ignore[arg-type]
+                    pixel_spacing=sp,
+                    slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
+                    spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
+                    slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
+                    intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
+                    echo_number=echo,
+                    windows=_windows(voi) if voi is not None else _windows(ds),
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+        return frames
+
+    ipp = _fl(ds.get("ImagePositionPatient"), 3)
+    iop = _fl(ds.get("ImageOrientationPatient"), 6)
+    slope = _f(ds.get("RescaleSlope"), 1.0)
+    intercept = _f(ds.get("RescaleIntercept"), 0.0)
+    echo = _f(ds.get("EchoNumbers"))
+    return [
+        Frame(
+            frame=k,
+            iop=iop,
+            ipp=ipp,  # type: ignore[arg-type]
+            pixel_spacing=base_spacing(None),
+            slice_thickness=_f(ds.get("SliceThickness")),
+            spacing_between_slices=_f(ds.get("SpacingBetweenSlices")),
+            slope=slope if slope else 1.0,
+            intercept=intercept or 0.0,
+            echo_number=echo,
+            windows=_windows(ds),
+            **common,  # type: ignore[arg-type]
+        )
+        for k in range(n_frames)
+    ]

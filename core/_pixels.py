@@ -1,0 +1,445 @@
+"""Decoding the pixels of a stack of frames into one preallocated array.
+
+Two paths:
+
+* native little-endian pixel data on disk (the common CD case) is read with ``readinto``
+  straight into the frame's slot of the output array, then rescaled in place; threads run it
+  (file reads and numpy release the GIL);
+* everything else goes through pydicom's pixel backends (pylibjpeg's openjpeg / libjpeg / rle
+  plugins, pydicom's own RLE and native decoders, pillow). Those decoders hold the GIL, so
+  compressed files on disk are decoded by a pool of worker processes (one per core); each
+  worker returns a few decoded frames at a time, which the parent rescales into the output.
+
+Either way the output is allocated once in its final dtype and at most a few frames per worker
+are alive besides it, so peak memory stays near the size of the volume.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core.errors import UnsupportedTransferSyntax
+
+__all__ = ["DecodePlan", "decode_into", "plan_for"]
+
+_INT16 = (-32768, 32767)
+
+# What to pip install for each family of transfer syntaxes (pydicom's backends).
+_INSTALL = {
+    "1.2.840.10008.1.2.4.5": "pip install pylibjpeg pylibjpeg-libjpeg",  # JPEG 4.50, 4.51
+    "1.2.840.10008.1.2.4.7": "pip install pylibjpeg pylibjpeg-libjpeg",  # JPEG lossless 4.57/4.70
+    "1.2.840.10008.1.2.4.8": "pip install pylibjpeg pylibjpeg-libjpeg (or pyjpegls)",  # JPEG-LS
+    "1.2.840.10008.1.2.4.9": "pip install pylibjpeg pylibjpeg-openjpeg",  # JPEG 2000
+    "1.2.840.10008.1.2.4.20": "pip install pylibjpeg pylibjpeg-openjpeg",  # HTJ2K 4.201-4.203
+    "1.2.840.10008.1.2.5": "pip install pylibjpeg pylibjpeg-rle",  # RLE
+}
+
+
+def install_hint(ts: str) -> str:
+    """What to pip install to decode transfer syntax ``ts``."""
+    for prefix, hint in _INSTALL.items():
+        if ts.startswith(prefix):
+            return hint
+    return "no Python decoder is known for it (convert the files with gdcmconv --raw)"
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """The output array of a stack: its dtype and shape and how frames map into it."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    colour: bool
+    checked: bool  # int16 chosen on hope: check each frame, fall back to int32 if it overflows
+    fill: float  # value given to padding voxels (after rescale)
+
+
+class _Overflow(Exception):
+    pass
+
+
+def _stored_dtype(fr: Frame) -> np.dtype:
+    kind = "i" if fr.pixel_representation else "u"
+    return np.dtype(f"{kind}{max(1, fr.bits_allocated // 8)}")
+
+
+def _stored_range(fr: Frame) -> tuple[int, int]:
+    bs = fr.bits_stored
+    if fr.pixel_representation:
+        return (-(1 << (bs - 1)), (1 << (bs - 1)) - 1)
+    return (0, (1 << bs) - 1)
+
+
+def plan_for(frames: Sequence[Frame], modality: str, *, force_int32: bool = False) -> DecodePlan:
+    """Choose the compact output dtype for ``frames`` (header values only)."""
+    first = frames[0]
+    n = len(frames)
+    if first.is_colour:
+        return DecodePlan(np.dtype(np.uint8), (n, first.rows, first.columns, 3), True, False, 0)
+    shape = (n, first.rows, first.columns)
+    rescales = {(fr.slope, fr.intercept) for fr in frames}
+    stored = {_stored_dtype(fr) for fr in frames}
+    fill = -1024.0 if modality == "CT" else 0.0
+    if rescales == {(1.0, 0.0)} and len(stored) == 1:
+        dt = stored.pop()
+        fill = float(np.clip(fill, np.iinfo(dt).min, np.iinfo(dt).max))
+        return DecodePlan(dt, shape, False, False, fill)
+    integral = all(float(s).is_integer() and float(i).is_integer() for s, i in rescales)
+    if not integral:
+        return DecodePlan(np.dtype(np.float32), shape, False, False, fill)
+    lo = hi = 0.0
+    for fr in frames:
+        a, b = _stored_range(fr)
+        vals = (a * fr.slope + fr.intercept, b * fr.slope + fr.intercept)
+        lo, hi = min(lo, *vals), max(hi, *vals)
+    if force_int32:
+        return DecodePlan(np.dtype(np.int32), shape, False, False, fill)
+    if _INT16[0] <= lo and hi <= _INT16[1]:
+        return DecodePlan(np.dtype(np.int16), shape, False, False, fill)
+    # The header allows values beyond int16 (e.g. 16 stored bits), real CT data rarely has them:
+    # try int16 and check every frame.
+    return DecodePlan(np.dtype(np.int16), shape, False, True, fill)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading frames (runs in the parent's threads or in worker processes)
+# ---------------------------------------------------------------------------------------------
+def _raw_native(fr: Frame, fp: io.BufferedIOBase | io.BytesIO) -> np.ndarray:
+    """The stored values of one native little-endian grey frame."""
+    assert fr.pixel_offset is not None
+    dt = _stored_dtype(fr).newbyteorder("<")
+    fp.seek(fr.pixel_offset + fr.frame * fr.frame_bytes)
+    buf = fp.read(fr.frame_bytes)
+    if len(buf) != fr.frame_bytes:
+        raise ValueError(f"pixel data ends early ({len(buf)} of {fr.frame_bytes} bytes)")
+    arr = np.frombuffer(buf, dtype=dt).reshape(fr.rows, fr.columns)
+    return _fix_bits(arr.astype(dt.newbyteorder("="), copy=False), fr)
+
+
+def _fix_bits(arr: np.ndarray, fr: Frame) -> np.ndarray:
+    """Clear bits above BitsStored (unsigned) or sign-extend from BitsStored (signed)."""
+    shift = fr.bits_allocated - fr.bits_stored
+    if shift <= 0:
+        return arr
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    if fr.pixel_representation:
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    else:
+        np.bitwise_and(arr, (1 << fr.bits_stored) - 1, out=arr)
+    return arr
+
+
+def _to_uint8_rgb(arr: np.ndarray, fr: Frame) -> np.ndarray:
+    if arr.ndim == 2:  # grey decoded where colour was declared: replicate
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.dtype != np.uint8:
+        bits = fr.bits_stored if fr.photometric != "PALETTE COLOR" else 16
+        arr = (arr.astype(np.uint32) >> max(0, bits - 8)).astype(np.uint8)
+    return arr
+
+
+def _decode_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    """Decode frames that all come from one file (through pydicom). Errors come back as text."""
+
+    with quiet_pydicom():
+        return _decode_group_quiet(frames)
+
+
+def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    from pydicom import dcmread
+    from pydicom.pixels import apply_color_lut, iter_pixels
+
+    first = frames[0]
+    src = first.source
+    out: list[np.ndarray | str] = []
+    try:
+        if first.photometric == "PALETTE COLOR":
+            ds = src.dataset if src.dataset is not None else dcmread(src.open())
+            full = apply_color_lut(ds.pixel_array, ds)
+            if first.n_frames == 1:
+                full = full[None]
+            return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
+        if src.dataset is not None:
+            target: object = src.dataset
+        else:
+            target = src.open()
+        indices = [fr.frame for fr in frames]
+        opts = {"indices": indices} if first.n_frames > 1 else {}
+        arrays = iter_pixels(target, **opts)  # type: ignore[arg-type]
+        try:
+            for fr, arr in zip(frames, arrays, strict=False):
+                if fr.is_colour:
+                    out.append(_to_uint8_rgb(arr, fr))
+                else:
+                    out.append(np.ascontiguousarray(arr))
+        finally:
+            arrays.close()  # before the file: the generator seeks it back when closed
+            if isinstance(target, io.IOBase):
+                target.close()
+    except Exception as exc:  # a damaged stream: report the frame, keep the others
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        return out + [reason.splitlines()[0][:300]] * (len(frames) - len(out))
+    if len(out) < len(frames):
+        out += ["fewer frames in the pixel data than NumberOfFrames says"] * (
+            len(frames) - len(out)
+        )
+    return out
+
+
+def _decode_native_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    out: list[np.ndarray | str] = []
+    try:
+        with frames[0].source.open() as fp:
+            for fr in frames:
+                try:
+                    out.append(_raw_native(fr, fp))
+                except (OSError, ValueError) as exc:
+                    out.append(str(exc))
+    except OSError as exc:
+        return [f"cannot read: {exc.strerror or exc}"] * len(frames)
+    return out
+
+
+def _decode_task(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    """Worker entry point: decode frames, one run of frames of the same file at a time."""
+    out: list[np.ndarray | str] = []
+    start = 0
+    for end in range(1, len(frames) + 1):
+        if end == len(frames) or frames[end].source is not frames[start].source:
+            run = frames[start:end]
+            out += _decode_native_group(run) if _native_ok(run[0]) else _decode_group(run)
+            start = end
+    return out
+
+
+def _native_ok(fr: Frame) -> bool:
+    return (
+        fr.pixel_offset is not None
+        and fr.transfer_syntax in NATIVE_LE
+        and fr.samples == 1
+        and fr.photometric in ("MONOCHROME1", "MONOCHROME2")
+        and fr.bits_allocated in (8, 16, 32)
+        and fr.source.dataset is None
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing frames into the output
+# ---------------------------------------------------------------------------------------------
+def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> None:
+    """Rescale the stored values ``raw`` of one frame into its output ``slot``."""
+    if plan.colour:
+        if raw.shape != slot.shape:
+            raise ValueError(f"decoded shape {raw.shape} is not {slot.shape}")
+        slot[...] = raw
+        return
+    if raw.shape != slot.shape:
+        raise ValueError(f"decoded {raw.shape[::-1]} pixels, header says {slot.shape[::-1]}")
+    pad_mask = None
+    if fr.padding is not None:
+        pad_mask = (raw >= fr.padding[0]) & (raw <= fr.padding[1])
+        if not pad_mask.any():
+            pad_mask = None
+    if plan.dtype.kind == "f":
+        np.multiply(raw, np.float32(fr.slope), out=slot, dtype=np.float32, casting="unsafe")
+        if fr.intercept:
+            slot += np.float32(fr.intercept)
+    elif fr.slope == 1.0 and fr.intercept == 0.0 and raw.dtype == plan.dtype:
+        slot[...] = raw
+    else:
+        tmp: np.ndarray = raw.astype(np.int64 if plan.dtype.itemsize >= 4 else np.int32)
+        if fr.slope != 1.0:
+            np.multiply(tmp, int(fr.slope), out=tmp)
+        if fr.intercept:
+            np.add(tmp, int(fr.intercept), out=tmp)
+        if plan.checked:
+            lo, hi = np.iinfo(plan.dtype).min, np.iinfo(plan.dtype).max
+            if tmp.min() < lo or tmp.max() > hi:
+                raise _Overflow
+        slot[...] = tmp
+    if pad_mask is not None:
+        slot[pad_mask] = plan.fill
+
+
+def _store_direct(slot: np.ndarray, fr: Frame, plan: DecodePlan, fp: io.BufferedIOBase) -> None:
+    """Read a native frame straight into its slot (same item size) and rescale it in place."""
+    assert fr.pixel_offset is not None
+    fp.seek(fr.pixel_offset + fr.frame * fr.frame_bytes)
+    view = memoryview(slot).cast("B")  # type: ignore[arg-type]
+    got = fp.readinto(view)
+    if got != fr.frame_bytes:
+        raise ValueError(f"pixel data ends early ({got} of {fr.frame_bytes} bytes)")
+    stored = slot.view(_stored_dtype(fr))
+    _fix_bits(stored, fr)
+    pad_mask = None
+    if fr.padding is not None:
+        pad_mask = (stored >= fr.padding[0]) & (stored <= fr.padding[1])
+        if not pad_mask.any():
+            pad_mask = None
+    if fr.slope != 1.0:
+        np.multiply(slot, int(fr.slope), out=slot)
+    if fr.intercept:
+        np.add(slot, int(fr.intercept), out=slot)
+    if pad_mask is not None:
+        slot[pad_mask] = plan.fill
+
+
+def _direct_ok(fr: Frame, plan: DecodePlan) -> bool:
+    """Can this frame be read into its slot? Same item size, integer maths that cannot overflow
+    (the plan's header range fits), no colour."""
+    if not _native_ok(fr) or plan.colour or plan.checked or plan.dtype.kind == "f":
+        return False
+    stored = _stored_dtype(fr)
+    if stored.itemsize != plan.dtype.itemsize:
+        return False
+    if stored.kind == "u" and plan.dtype.kind == "i":
+        # Unsigned stored values read as signed: only safe when the top bit is never used.
+        return fr.bits_stored < 8 * stored.itemsize
+    return stored == plan.dtype or (fr.slope == 1.0 and fr.intercept == 0.0)
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # fork is cheapest (nothing to re-import), but unsafe once the process runs other threads
+    # (a viewer's event loop); forkserver then.
+    if os.name == "posix" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+
+
+def _groups(n: int, max_group: int) -> Iterator[list[int]]:
+    """Indices ``0..n-1`` in consecutive chunks of at most ``max_group``."""
+    for start in range(0, n, max_group):
+        yield list(range(start, min(n, start + max_group)))
+
+
+def check_decodable(fr: Frame) -> None:
+    """Raise :class:`UnsupportedTransferSyntax` if no installed backend decodes ``fr``."""
+    if fr.is_native:
+        return
+    from pydicom.pixels import get_decoder
+
+    ts = fr.transfer_syntax
+    try:
+        dec = get_decoder(ts)
+    except NotImplementedError:
+        raise UnsupportedTransferSyntax(
+            fr.source.origin, f"{ts.name} ({ts})", install_hint(ts)
+        ) from None
+    if not dec.is_available:
+        raise UnsupportedTransferSyntax(fr.source.origin, f"{ts.name} ({ts})", install_hint(ts))
+
+
+def decode_into(
+    out: np.ndarray,
+    frames: Sequence[Frame],
+    plan: DecodePlan,
+    *,
+    workers: int | None = None,
+    on_error: Callable[[int, str], None],
+) -> None:
+    """Decode ``frames[k]`` into ``out[k]`` for every k.
+
+    A frame that fails to decode is reported through ``on_error(k, reason)`` and its slot is
+    left filled with ``plan.fill``. Raises :class:`_Overflow` when a checked int16 plan does
+    not fit (the caller retries with int32).
+    """
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    workers = max(1, workers)
+    for fr in {id(f.source): f for f in frames}.values():
+        check_decodable(fr)
+
+    direct = [k for k, fr in enumerate(frames) if _direct_ok(fr, plan)]
+    direct_set = set(direct)
+    rest = [k for k in range(len(frames)) if k not in direct_set]
+
+    def fail(k: int, reason: str) -> None:
+        out[k] = plan.fill
+        on_error(k, reason)
+
+    # 1. direct reads, in threads
+    if direct:
+
+        def run_direct(ks: list[int]) -> None:
+            fp = None
+            src = None
+            try:
+                for k in ks:
+                    fr = frames[k]
+                    if fr.source is not src:
+                        if fp is not None:
+                            fp.close()
+                        src = fr.source
+                        try:
+                            fp = src.open()
+                        except OSError as exc:
+                            fp = None
+                            fail(k, f"cannot read: {exc.strerror or exc}")
+                            continue
+                    if fp is None:
+                        fail(k, "cannot read")
+                        continue
+                    try:
+                        _store_direct(out[k], fr, plan, fp)
+                    except (OSError, ValueError) as exc:
+                        fail(k, str(exc))
+            finally:
+                if fp is not None:
+                    fp.close()
+
+        chunks = [direct[i::workers] for i in range(workers)]
+        chunks = [c for c in chunks if c]
+        if len(chunks) == 1:
+            run_direct(chunks[0])
+        else:
+            with ThreadPoolExecutor(len(chunks)) as tpool:
+                for tfut in [tpool.submit(run_direct, c) for c in chunks]:
+                    tfut.result()
+
+    if not rest:
+        return
+
+    # 2. everything else through pydicom, in processes where the bytes are reachable from one
+    rest_frames = [frames[k] for k in rest]
+    groups = [[rest[i] for i in g] for g in _groups(len(rest_frames), 8)]
+    in_memory = any(frames[g[0]].source.dataset is not None for g in groups)
+    cheap = all(_native_ok(frames[g[0]]) for g in groups)
+
+    def take(g: list[int], results: list[np.ndarray | str]) -> None:
+        for k, res in zip(g, results, strict=True):
+            if isinstance(res, str):
+                fail(k, res)
+                continue
+            try:
+                _store(out[k], res, frames[k], plan)
+            except _Overflow:
+                raise
+            except ValueError as exc:
+                fail(k, str(exc))
+
+    if workers == 1 or len(groups) == 1 or in_memory or cheap:
+        for g in groups:
+            take(g, _decode_task([frames[k] for k in g]))
+        return
+    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
+        pending: list[tuple[list[int], Future[list[np.ndarray | str]]]] = []
+        it = iter(groups)
+        limit = 2 * workers
+        for g in it:
+            pending.append((g, pool.submit(_decode_task, [frames[k] for k in g])))
+            if len(pending) >= limit:
+                g0, fut = pending.pop(0)
+                take(g0, fut.result())
+        for g0, fut in pending:
+            take(g0, fut.result())

@@ -1,0 +1,64 @@
+"""What the ``info`` and ``export`` commands share: the source argument and reading it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ownscan.core.assembly import Assembly
+
+__all__ = ["add_source_arguments", "read_source", "report_problems"]
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """SOURCE or --sample, and --via."""
+    parser.add_argument(
+        "source", nargs="?", metavar="SOURCE", help="a folder, file, disc image, zip or URL"
+    )
+    parser.add_argument(
+        "--sample", action="store_true", help="use the bundled sample series instead of SOURCE"
+    )
+    parser.add_argument("--via", metavar="NAME", help="force the importer NAME (see `plugins`)")
+
+
+def source_of(args: argparse.Namespace) -> str:
+    if args.sample and args.source:
+        raise ValueError("give SOURCE or --sample, not both")
+    if args.sample:
+        from ownscan.core._sample import sample_path
+
+        return str(sample_path())
+    if not args.source:
+        raise ValueError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
+    return str(args.source)
+
+
+def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
+    """Find the importer, read its items and assemble them into series."""
+    from ownscan.core.assembly import assemble
+    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_types import ImportOptions
+
+    source = source_of(args)
+    importer = get_host().find_importer(source, args.via)
+    items = importer.iter_items(source, ImportOptions())
+    return source, assemble(items)
+
+
+def report_problems(found: Assembly, command: str, *, verbose_skipped: bool = False) -> None:
+    """One line per file in error on stderr; skipped files as one summary line."""
+    for p in found.errors:
+        print(f"ownscan {command}: {p}", file=sys.stderr)
+    if found.skipped:
+        if verbose_skipped or len(found.skipped) <= 3:
+            for p in found.skipped:
+                print(f"ownscan {command}: skipped {p}", file=sys.stderr)
+        else:
+            first = "; ".join(str(p) for p in found.skipped[:2])
+            print(
+                f"ownscan {command}: skipped {len(found.skipped)} files that are not DICOM "
+                f"images (e.g. {first})",
+                file=sys.stderr,
+            )

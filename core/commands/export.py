@@ -1,0 +1,81 @@
+"""``ownscan export SOURCE --format NAME --output PATH``: write series out (NIfTI, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+
+NAME = "export"
+HELP = "write the series of a source in another format (e.g. NIfTI)"
+ORDER = 40
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    parser.add_argument(
+        "--format", default="nifti", metavar="NAME", help="output format (default: nifti)"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="a folder for formats that write several files, else the file to write",
+    )
+    parser.add_argument("--uncompressed", action="store_true", help="write .nii instead of .nii.gz")
+    parser.add_argument(
+        "--series",
+        type=int,
+        action="append",
+        metavar="N",
+        help="export only series N as numbered by `ownscan info` (repeatable)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ownscan.core.errors import OwnscanError
+    from ownscan.core.plugin_host import get_host
+
+    exporter = get_host().exporter(args.format)
+    source, found = read_source(args)
+    report_problems(found, NAME)
+    chosen = list(enumerate(found.series, 1))
+    if args.series:
+        valid = range(1, len(found.series) + 1)
+        for n in args.series:
+            if n not in valid:
+                raise ValueError(f"--series {n}: {source} has series 1..{len(found.series)}")
+        chosen = [(n, s) for n, s in chosen if n in args.series]
+    if not chosen:
+        print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
+        return 1
+    if not exporter.writes_folder and len(chosen) > 1:
+        raise ValueError(
+            f"--format {args.format} writes one file but {source} has {len(chosen)} series; "
+            "choose one with --series N (numbers from `ownscan info`)"
+        )
+    failed = 0
+    volumes = []
+    for n, s in chosen:
+        try:
+            vol = s.load()
+        except OwnscanError as exc:
+            print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        for p in s.load_errors:
+            print(f"ownscan {NAME}: {p}", file=sys.stderr)
+        volumes.append(vol)
+        if len(volumes) >= 1 and exporter.writes_folder:
+            # write as we go, so only one volume is held in memory at a time
+            for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
+                print(path)
+            volumes.clear()
+    if volumes:
+        for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
+            print(path)
+    return 1 if failed else 0
