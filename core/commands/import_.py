@@ -1,0 +1,132 @@
+"""``ownscan import SOURCE...``: bring scans into the private library.
+
+Each SOURCE goes to the importer plugin that claims it (``--via NAME`` picks one). Importer
+options reach the plugin as ``ImportOptions.extra``: ``--option KEY=VALUE`` (repeatable) works
+for every plugin; a plugin whose option deserves its own flag adds one line to
+``NAMED_OPTIONS`` below (flag, key in ``extra``, help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+NAME = "import"
+HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
+ORDER = 10
+
+# (flag, key in ImportOptions.extra, help): named flags for importer options.
+NAMED_OPTIONS: list[tuple[str, str, str]] = []
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ownscan.core.commands._library_args import add_library_argument
+
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, file, disc, URL")
+    add_library_argument(parser)
+    parser.add_argument("--via", metavar="NAME", help="use this importer (see ownscan plugins)")
+    parser.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the importer plugin (repeatable), e.g. -o password=secret",
+    )
+    for flag, key, text in NAMED_OPTIONS:
+        parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="on a terminal, list every file too"
+    )
+
+
+def _extra(args: argparse.Namespace) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for text in args.option:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--option {text!r}: expected KEY=VALUE")
+        extra[key.strip()] = value
+    for _flag, key, _help in NAMED_OPTIONS:
+        value = getattr(args, f"opt_{key}", None)
+        if value is not None:
+            extra[key] = value
+    return extra
+
+
+def run(args: argparse.Namespace) -> int:
+    from ownscan.core.commands._library_args import Progress, human_size, open_from_args
+    from ownscan.core.errors import OwnscanError
+    from ownscan.core.library import (
+        CONFLICT,
+        DOCUMENT,
+        DUPLICATE,
+        FAILED,
+        IMPORTED,
+        ItemResult,
+    )
+    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_types import ImportOptions
+
+    extra = _extra(args)
+    lib = open_from_args(args, create=True)
+    host = get_host()
+    options = ImportOptions(extra=extra, known_instance=lib.has_instance)
+    totals: dict[str, int] = {}
+    notes: list[str] = []
+    source_errors = 0
+    nbytes = 0
+    progress = Progress("importing")
+    quiet_ok = progress.tty and not args.verbose
+
+    def on_item(r: ItemResult) -> None:
+        totals[r.status] = totals.get(r.status, 0) + 1
+        progress.update(r.size, **{k: v for k, v in totals.items() if v})
+        if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
+            return
+        tail = f": {r.reason}" if r.reason and r.status not in (IMPORTED, DUPLICATE) else ""
+        progress.write(f"{r.status:<9}  {r.origin}{tail}")
+
+    try:
+        for source in args.sources:
+            try:
+                importer = host.find_importer(source, args.via)
+                items = importer.iter_items(source, options)
+                rep = lib.import_items(items, report=on_item, sources=[source])
+            except OwnscanError as exc:
+                source_errors += 1
+                progress.write(f"failed     {exc}")
+                continue
+            nbytes += rep.bytes_read
+            notes.extend(rep.notes)
+    finally:
+        progress.close()
+        lib.close()
+    elapsed = max(progress.elapsed, 1e-6)
+    parts = [f"{n} {s}" for s, n in totals.items() if n]
+    summary = ", ".join(parts) or "no files found"
+    print(
+        f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "
+        f"{nbytes / elapsed / 1e6:.1f} MB/s) into {lib.root}"
+    )
+    for note in notes:
+        print(f"ownscan import: note: {note}")
+    bad = totals.get(FAILED, 0) + totals.get(CONFLICT, 0) + source_errors
+    if bad:
+        why = []
+        if totals.get(FAILED):
+            why.append(f"{totals[FAILED]} file(s) failed")
+        if totals.get(CONFLICT):
+            why.append(
+                f"{totals[CONFLICT]} file(s) conflict with instances already held "
+                "(kept aside; see `ownscan list`)"
+            )
+        if source_errors:
+            why.append(f"{source_errors} source(s) could not be read")
+        print(f"ownscan import: incomplete: {'; '.join(why)}", file=sys.stderr)
+        return 1
+    if not totals.get(IMPORTED) and not totals.get(DUPLICATE) and not totals.get(DOCUMENT):
+        print("ownscan import: no DICOM images found", file=sys.stderr)
+        return 1
+    return 0
