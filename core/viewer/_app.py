@@ -51,7 +51,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Double click / Space", "maximise the view under the mouse, or back to 2x2"),
     ("Up / Down, Page Up / Page Down", "previous / next slice, 10 slices"),
     ("+ / -", "zoom in / out"),
-    ("1 2 3 4 5", "3D mode: DVR, MIP, isosurface, MinIP, X-ray"),
+    ("1 .. 9", "3D mode: DVR, MIP, surface, MinIP, X-ray, MPR (oblique slice), plugins' modes"),
     ("W", "next window/level preset"),
     ("T", "next 3D colour preset"),
     ("D", "distance tool: drag in a 2D view to measure (mm)"),
@@ -66,14 +66,8 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Q", "quit"),
 )
 
-# Window presets every CT gets (Hounsfield units); MR windows come from the data or are
-# computed from its histogram.
-CT_WINDOWS: tuple[WindowPreset, ...] = (
-    WindowPreset("soft tissue", 400.0, 40.0),
-    WindowPreset("brain", 80.0, 40.0),
-    WindowPreset("lung", 1500.0, -600.0),
-    WindowPreset("bone", 2000.0, 400.0),
-)
+# The 3D modes in the order the number keys select them; modes from third-party plugins follow.
+MODE_ORDER: tuple[str, ...] = ("dvr", "mip", "iso", "minip", "xray", "mpr")
 
 _VIEW_TITLES = {
     "axial": "Axial",
@@ -82,7 +76,14 @@ _VIEW_TITLES = {
     "3d": "3D",
     "image": "Image",
 }
-_MODE_TITLES = {"dvr": "DVR", "mip": "MIP", "iso": "Surface", "minip": "MinIP", "xray": "X-ray"}
+_MODE_TITLES = {
+    "dvr": "DVR",
+    "mip": "MIP",
+    "iso": "Surface",
+    "minip": "MinIP",
+    "xray": "X-ray",
+    "mpr": "MPR",
+}
 
 DRAG_THRESHOLD_PX = 3.0
 DOUBLE_CLICK_S = 0.35
@@ -141,6 +142,10 @@ class _Loader:
         pass
 
 
+def _is_hu(volume: Volume) -> bool:
+    return volume.modality == "CT" or volume.units == "HU"
+
+
 def _ensure_imgui() -> Any:
     # The window's context is made through EGL (see _create_window), so PyOpenGL, which the
     # imgui backend uses, must call EGL too. It picks its platform at first import.
@@ -190,12 +195,21 @@ class Viewer:
         self.ctx: moderngl.Context = self._attach_context()
         self._init_imgui()
 
-        from ownscan.core.viewer._gpu import MODES_3D, TF_PRESETS, RaycastView, SliceDrawer
+        from ownscan.core.plugin_host import get_host
+        from ownscan.core.viewer._gpu import SliceDrawer
+        from ownscan.core.viewer._three_d import ThreeDView
 
-        self.modes: tuple[str, ...] = MODES_3D
-        self.tf_presets = TF_PRESETS
+        host = get_host()
+        found = {m.name: m for m in host.modes()}
+        order = [n for n in MODE_ORDER if n in found] + sorted(set(found) - set(MODE_ORDER))
+        self._mode_objects = found
+        self.modes: tuple[str, ...] = tuple(order)
+        self.tf_presets: list[Any] = list(host.transfer_functions())
+        self._window_presets: list[WindowPreset] = list(host.window_presets())
+        if not self.modes or not self.tf_presets:
+            raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self._slices = SliceDrawer(self.ctx)
-        self._raycast = RaycastView(self.ctx)
+        self._raycast = ThreeDView(self.ctx)
         self._gpu_volume: Any = None
         self._thumbs: dict[str, Any] = {}
 
@@ -357,10 +371,15 @@ class Viewer:
             log.warning("%s: %s", entry.info.series_description or entry.key, w)
 
     def _default_tf(self, volume: Volume) -> int:
+        """ct-bone for CT; for other data the first preset relative to the window."""
         names = [p.name for p in self.tf_presets]
-        if volume.modality == "CT" and "ct-bone" in names:
+        if _is_hu(volume) and "ct-bone" in names:
             return names.index("ct-bone")
-        return names.index("window") if "window" in names else 0
+        if not _is_hu(volume):
+            for i, p in enumerate(self.tf_presets):
+                if getattr(p, "relative", False):
+                    return i
+        return 0
 
     def select_series(self, index: int) -> None:
         """Show ``entries[index]``."""
@@ -373,14 +392,9 @@ class Viewer:
         """The window/level presets for the current series: its own, then modality presets."""
         v = self.view.volume
         out = list(v.windows)
-        if v.modality == "CT" or v.units == "HU":
-            out += list(CT_WINDOWS)
-        try:
-            from ownscan.core.plugin_host import get_host
-
-            out += [p for p in get_host().window_presets() if p.name not in {o.name for o in out}]
-        except Exception as exc:  # a broken plugin must not stop the viewer
-            log.warning("window presets from plugins unavailable: %s", exc)
+        if _is_hu(v):  # the plugins' presets are in Hounsfield units
+            names = {o.name for o in out}
+            out += [p for p in self._window_presets if p.name not in names]
         if not out:
             out.append(v.default_window())
         return out
@@ -394,7 +408,8 @@ class Viewer:
         self._flash(f"window: {p.name} (W {p.width:g} L {p.level:g})")
 
     def set_mode(self, mode: str) -> None:
-        """Choose the 3D view's mode (``dvr``, ``mip``, ``iso``, ``minip``, ``xray``)."""
+        """Choose the 3D view's mode by name (``dvr``, ``mip``, ``iso``, ``minip``, ``xray``,
+        ``mpr`` or a plugin's)."""
         if mode not in self.modes:
             raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(self.modes)}")
         self.mode = mode
@@ -536,7 +551,7 @@ class Viewer:
             return
         if action != glfw.PRESS:
             return
-        number_keys = [glfw.KEY_1, glfw.KEY_2, glfw.KEY_3, glfw.KEY_4, glfw.KEY_5]
+        number_keys = [getattr(glfw, f"KEY_{n}") for n in range(1, 10)]
         if key in number_keys and number_keys.index(key) < len(self.modes):
             self.set_mode(self.modes[number_keys.index(key)])
         elif key == glfw.KEY_W:
@@ -646,38 +661,28 @@ class Viewer:
     def _draw_3d(self, rect: Rect, fb_height: int) -> None:
         v = self.view
         moving = time.monotonic() - self._last_motion < STILL_AFTER_S
-        scale = self.options.draft_scale if moving else 1.0
-        size = (max(8, int(rect.w * scale)), max(8, int(rect.h * scale)))
-        preset = self.tf_presets[self.tf_index]
+        size = (max(8, rect.w), max(8, rect.h))
+        tf = self.tf_presets[self.tf_index]
+        cam = v.camera
         key = (
             size,
+            moving,
             self.mode,
-            preset.name,
+            tf.name,
             v.window,
-            v.camera.basis.tobytes(),
-            v.camera.zoom,
-            v.camera.pan_lps.tobytes(),
+            (cam.azimuth, cam.elevation, cam.zoom, cam.pan_mm),
             id(self._gpu_volume),
         )
         if key != self._raycast.key:
             t = time.perf_counter()
-            cam = v.camera.ndc_to_lps(v.centre_lps, v.radius_mm, rect.w / max(1, rect.h))
-            step = v.min_spacing * (0.5 if not moving else 1.5)
             self._raycast.render(
-                self._gpu_volume,
-                size,
-                cam,
-                v.camera.basis[2],
-                self.mode,
-                v.window,
-                preset,
-                step,
+                v.volume, size, cam, self._mode_objects[self.mode], v.window, tf, moving
             )
-            self.ctx.finish()
             self._last_3d_ms = (time.perf_counter() - t) * 1000.0
             self._raycast.key = key
             self.draft_3d = moving
-        self._raycast.draw(self.ctx.screen, rect, fb_height)
+        self.ctx.screen.use()
+        self._raycast.draw(rect, fb_height)
 
     def needs_refinement(self) -> bool:
         """True while the 3D view shows a draft image that a still frame would refine."""
@@ -775,12 +780,14 @@ class Viewer:
         title = _VIEW_TITLES.get(name, name)
         lines: list[str]
         if name == "3d":
-            right, up, _fwd = v.camera.basis
-            cam_mm = v.camera.mm_per_px(v.radius_mm, rect.size)
+            basis = v.camera.basis_lps()
+            right, up = basis[:, 0], basis[:, 1]
+            cam_mm = v.mm_per_px_3d(rect.size)
             preset = self.tf_presets[self.tf_index].name
+            uses_tf = self._mode_objects[self.mode].uses_transfer_function
             lines = [
                 f"{title}  {_MODE_TITLES.get(self.mode, self.mode)}"
-                + ("" if self.mode not in ("dvr", "iso") else f"  ({preset})")
+                + (f"  ({preset})" if uses_tf else "")
                 + ("  [draft]" if self.draft_3d else ""),
             ]
             corner_left = f"W {width:.0f}  L {level:.0f}"

@@ -1,11 +1,9 @@
-"""The viewer's GL side: the volume texture, the slice views and the built-in 3D view.
+"""The viewer's GL side: the volume texture and the 2D (slice) views.
 
 Everything here draws into the framebuffer that is bound (the window's, in the viewer) inside
 a viewport given in framebuffer pixels with a top-left origin; GL's bottom-left origin is
-handled in :func:`gl_viewport`. The 3D view is rendered into an offscreen texture at a
-quality-dependent size and then drawn scaled into its viewport, so it is only re-rendered when
-its camera, mode or window changes (on software GL a ray-cast frame costs tens of ms; the
-slice views cost almost nothing).
+handled in :func:`gl_viewport`. A 2D view costs one textured quad: the fragment shader
+reslices the 3D texture along the view's plane (see ``shaders/viewer_slice.glsl``).
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import functools
 import importlib.resources
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import moderngl
 import numpy as np
@@ -23,19 +20,7 @@ from ownscan.core.viewer._geometry import PlaneAxes, px_to_tex_matrix
 from ownscan.core.viewer._layout import Rect
 from ownscan.core.volume import Volume
 
-__all__ = [
-    "MODES_3D",
-    "GpuVolume",
-    "RaycastView",
-    "SliceDrawer",
-    "TransferPreset",
-    "TF_PRESETS",
-    "gl_viewport",
-    "load_shader",
-]
-
-# the built-in 3D modes, in the order the number keys select them
-MODES_3D: tuple[str, ...] = ("dvr", "mip", "iso", "minip", "xray")
+__all__ = ["GpuVolume", "Quad", "SliceDrawer", "gl_viewport", "load_shader", "program"]
 
 
 @functools.cache
@@ -44,7 +29,7 @@ def load_shader(name: str) -> str:
     return importlib.resources.files("ownscan.shaders").joinpath(name).read_text("utf-8")
 
 
-def _program(ctx: moderngl.Context, name: str, defines: Sequence[str] = ()) -> moderngl.Program:
+def program(ctx: moderngl.Context, name: str, defines: Sequence[str] = ()) -> moderngl.Program:
     src = load_shader(name)
     head = "#version 330\n" + "".join(f"#define {d}\n" for d in defines)
     return ctx.program(
@@ -53,7 +38,7 @@ def _program(ctx: moderngl.Context, name: str, defines: Sequence[str] = ()) -> m
     )
 
 
-def _set(prog: moderngl.Program, name: str, value: object) -> None:
+def set_uniform(prog: moderngl.Program, name: str, value: object) -> None:
     """Set a uniform if the compiler kept it (removed uniforms raise KeyError)."""
     if name in prog:
         prog[name].value = value  # type: ignore[union-attr]
@@ -69,54 +54,6 @@ def gl_viewport(ctx: moderngl.Context, rect: Rect, fb_height: int) -> None:
     vp = (rect.x, fb_height - rect.y - rect.h, rect.w, rect.h)
     ctx.viewport = vp
     ctx.scissor = vp
-
-
-@dataclass(frozen=True)
-class TransferPreset:
-    """Colour/opacity for the 3D view over a value range, and the isosurface value.
-
-    ``stops`` are ``(position 0..1 within [lo, hi], r, g, b, opacity)``.
-    """
-
-    name: str
-    lo: float
-    hi: float
-    stops: tuple[tuple[float, float, float, float, float], ...]
-    iso: float
-
-    def table(self, n: int = 256) -> npt.NDArray[np.float32]:
-        """The transfer function sampled at ``n`` points: ``(n, 4)`` RGBA in 0..1."""
-        pos = np.array([s[0] for s in self.stops])
-        x = np.linspace(0.0, 1.0, n)
-        cols = [np.interp(x, pos, [s[c] for s in self.stops]) for c in range(1, 5)]
-        return np.stack(cols, axis=1).astype(np.float32)
-
-
-TF_PRESETS: tuple[TransferPreset, ...] = (
-    TransferPreset(
-        "ct-bone",
-        100.0,
-        1200.0,
-        ((0.0, 0.6, 0.3, 0.2, 0.0), (0.15, 0.9, 0.7, 0.5, 0.08), (0.5, 1.0, 0.95, 0.85, 0.5),
-         (1.0, 1.0, 1.0, 1.0, 0.9)),
-        300.0,
-    ),
-    TransferPreset(
-        "ct-skin",
-        -500.0,
-        500.0,
-        ((0.0, 0.5, 0.3, 0.2, 0.0), (0.35, 0.9, 0.65, 0.5, 0.0), (0.45, 0.95, 0.7, 0.55, 0.15),
-         (0.7, 0.9, 0.4, 0.35, 0.2), (1.0, 1.0, 1.0, 0.95, 0.8)),
-        -300.0,
-    ),
-    TransferPreset(
-        "window",  # the current window as a grey ramp: works for every modality (MR)
-        float("nan"),
-        float("nan"),
-        ((0.0, 0.0, 0.0, 0.0, 0.0), (0.3, 0.5, 0.45, 0.4, 0.02), (1.0, 1.0, 1.0, 1.0, 0.6)),
-        float("nan"),
-    ),
-)
 
 
 class GpuVolume:
@@ -159,7 +96,7 @@ class GpuVolume:
         self.texture.release()
 
 
-class _Quad:
+class Quad:
     """A full-viewport quad (two triangles) for one program."""
 
     def __init__(self, ctx: moderngl.Context, prog: moderngl.Program) -> None:
@@ -180,8 +117,8 @@ class SliceDrawer:
 
     def __init__(self, ctx: moderngl.Context) -> None:
         self.ctx = ctx
-        self.prog = _program(ctx, "viewer_slice.glsl")
-        self.quad = _Quad(ctx, self.prog)
+        self.prog = program(ctx, "viewer_slice.glsl")
+        self.quad = Quad(ctx, self.prog)
 
     def draw(
         self,
@@ -199,129 +136,16 @@ class SliceDrawer:
         gl_viewport(self.ctx, rect, fb_height)
         gv.texture.use(0)
         p = self.prog
-        _set(p, "u_volume", 0)
-        _set(p, "u_size_px", (float(rect.w), float(rect.h)))
-        _set(p, "u_px_to_tex", _mat(m))
-        _set(p, "u_value_scale", gv.value_scale)
-        _set(p, "u_value_offset", gv.value_offset)
-        _set(p, "u_window_lo", level - width / 2.0)
-        _set(p, "u_window_hi", level + width / 2.0)
-        _set(p, "u_invert", bool(gv.volume.invert))
+        set_uniform(p, "u_volume", 0)
+        set_uniform(p, "u_size_px", (float(rect.w), float(rect.h)))
+        set_uniform(p, "u_px_to_tex", _mat(m))
+        set_uniform(p, "u_value_scale", gv.value_scale)
+        set_uniform(p, "u_value_offset", gv.value_offset)
+        set_uniform(p, "u_window_lo", level - width / 2.0)
+        set_uniform(p, "u_window_hi", level + width / 2.0)
+        set_uniform(p, "u_invert", bool(gv.volume.invert))
         self.quad.draw()
 
     def release(self) -> None:
         self.quad.release()
         self.prog.release()
-
-
-class RaycastView:
-    """The built-in 3D view: renders into its own texture, then draws it into the viewport."""
-
-    def __init__(self, ctx: moderngl.Context) -> None:
-        self.ctx = ctx
-        self._progs: dict[str, tuple[moderngl.Program, _Quad]] = {}
-        self.blit = _program(ctx, "viewer_blit.glsl")
-        self.blit_quad = _Quad(ctx, self.blit)
-        self.tf_texture = ctx.texture((256, 1), 4, dtype="f4")
-        self.tf_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self.tf_texture.repeat_x = self.tf_texture.repeat_y = False
-        self._tf_name: str | None = None
-        self.colour: moderngl.Texture | None = None
-        self.fbo: moderngl.Framebuffer | None = None
-        self.key: object = None  # what the cached image shows
-
-    def _prog(self, mode: str) -> tuple[moderngl.Program, _Quad]:
-        if mode not in MODES_3D:
-            raise ValueError(f"unknown 3D mode {mode!r}; valid: {', '.join(MODES_3D)}")
-        if mode not in self._progs:
-            prog = _program(self.ctx, "viewer_raycast.glsl", [f"MODE_{mode.upper()}"])
-            self._progs[mode] = (prog, _Quad(self.ctx, prog))
-        return self._progs[mode]
-
-    def _target(self, size: tuple[int, int]) -> moderngl.Framebuffer:
-        if self.colour is None or self.colour.size != size:
-            if self.fbo is not None:
-                self.fbo.release()
-            if self.colour is not None:
-                self.colour.release()
-            self.colour = self.ctx.texture(size, 4)
-            self.colour.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            self.fbo = self.ctx.framebuffer(color_attachments=[self.colour])
-        assert self.fbo is not None
-        return self.fbo
-
-    def render(
-        self,
-        gv: GpuVolume,
-        size: tuple[int, int],
-        camera: npt.NDArray[np.float64],
-        view_dir_lps: npt.NDArray[np.float64],
-        mode: str,
-        window: tuple[float, float],
-        preset: TransferPreset,
-        step_mm: float,
-    ) -> None:
-        """Ray-cast into the offscreen texture of ``size`` pixels.
-
-        ``camera`` maps NDC ``(x, y, z, 1)`` to LPS (orthographic), ``view_dir_lps`` is the unit
-        direction the rays travel.
-        """
-        prog, quad = self._prog(mode)
-        fbo = self._target(size)
-        if self._tf_name != preset.name:
-            self.tf_texture.write(preset.table().tobytes())
-            self._tf_name = preset.name
-        vol = gv.volume
-        width, level = window
-        lo, hi = level - width / 2.0, level + width / 2.0
-        if np.isfinite(preset.lo) and mode == "dvr":
-            lo, hi = preset.lo, preset.hi
-        iso = preset.iso if np.isfinite(preset.iso) else level
-        z, y, x = vol.shape
-        ijk_to_tex = np.diag([1.0 / x, 1.0 / y, 1.0 / z, 1.0])
-        ijk_to_tex[:3, 3] = 0.5 / np.array([x, y, z], dtype=np.float64)
-        lps_to_tex = ijk_to_tex @ np.linalg.inv(vol.affine)
-        grad = vol.direction @ np.diag(1.0 / np.asarray(vol.spacing))
-        fbo.use()
-        self.ctx.viewport = (0, 0, *size)
-        self.ctx.scissor = None
-        gv.texture.use(0)
-        self.tf_texture.use(1)
-        _set(prog, "u_volume", 0)
-        _set(prog, "u_tf", 1)
-        _set(prog, "u_ndc_to_lps", _mat(camera))
-        _set(prog, "u_lps_to_tex", _mat(lps_to_tex))
-        _set(prog, "u_grad_ijk_to_lps", _mat(grad))
-        _set(prog, "u_dir_lps", tuple(float(c) for c in view_dir_lps))
-        _set(prog, "u_voxel_tex", (1.0 / x, 1.0 / y, 1.0 / z))
-        _set(prog, "u_step_mm", float(step_mm))
-        _set(prog, "u_value_scale", gv.value_scale)
-        _set(prog, "u_value_offset", gv.value_offset)
-        _set(prog, "u_window_lo", lo)
-        _set(prog, "u_window_hi", hi)
-        _set(prog, "u_iso_value", float(iso))
-        _set(prog, "u_invert", bool(vol.invert) and mode in ("mip", "minip", "xray"))
-        quad.draw()
-
-    def draw(self, screen: moderngl.Framebuffer, rect: Rect, fb_height: int) -> None:
-        """Draw the last rendered image scaled into ``rect`` of ``screen``."""
-        if self.colour is None:
-            return
-        screen.use()
-        gl_viewport(self.ctx, rect, fb_height)
-        self.colour.use(0)
-        _set(self.blit, "u_image", 0)
-        self.blit_quad.draw()
-
-    def release(self) -> None:
-        for prog, quad in self._progs.values():
-            quad.release()
-            prog.release()
-        self._progs.clear()
-        self.blit_quad.release()
-        self.blit.release()
-        self.tf_texture.release()
-        if self.fbo is not None:
-            self.fbo.release()
-        if self.colour is not None:
-            self.colour.release()

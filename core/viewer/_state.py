@@ -53,68 +53,34 @@ class PlaneView:
     pan_lps: Vec = field(default_factory=lambda: np.zeros(3))
 
 
-def _rotation(axis: Vec, angle: float) -> Vec:
-    """Rodrigues' rotation matrix about a unit ``axis`` by ``angle`` radians."""
-    a = axis / np.linalg.norm(axis)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
-
-
-# Default 3D camera: looking at the patient's face (rays travel anterior -> posterior),
-# patient's left on screen right, superior up. Rows: right, up, forward (into the screen).
-_DEFAULT_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-
-
 @dataclass
 class Camera3D:
-    """An orthographic orbit camera around the volume's centre.
+    """The 3D view's orbit camera, in the renderer's terms (see ``ownscan.core.render.Camera``).
 
-    ``basis`` rows are the screen-right, screen-up and viewing (into the screen) directions in
-    LPS. ``zoom`` 1 fits the volume's bounding sphere; ``pan_lps`` shifts the look-at point.
+    ``azimuth = elevation = 0`` looks at the patient's face (patient's left on screen right,
+    head up); a horizontal drag turns about the head-feet axis, a vertical drag raises or lowers
+    the eye. ``zoom`` 1 fits the volume; ``pan_mm`` moves the view along screen right and up.
     """
 
-    basis: Vec = field(default_factory=lambda: _DEFAULT_CAMERA.copy())
+    azimuth: float = 0.0
+    elevation: float = 0.0
     zoom: float = 1.0
-    pan_lps: Vec = field(default_factory=lambda: np.zeros(3))
+    pan_mm: tuple[float, float] = (0.0, 0.0)
 
     def rotate(self, dx_px: float, dy_px: float, degrees_per_px: float = 0.4) -> None:
-        """Turn the object as if dragged: right-drag turns about screen-up, down-drag about
-        screen-right."""
-        right, up, _ = self.basis
-        r = _rotation(up, -math.radians(dx_px * degrees_per_px)) @ _rotation(
-            right, math.radians(dy_px * degrees_per_px)
-        )
-        b = (r @ self.basis.T).T
-        # re-orthonormalise against drift
-        u, _s, vt = np.linalg.svd(b)
-        self.basis = u @ vt
+        """Turn as if the object were dragged by ``(dx, dy)`` pixels."""
+        self.azimuth = (self.azimuth - dx_px * degrees_per_px + 180.0) % 360.0 - 180.0
+        self.elevation = float(np.clip(self.elevation + dy_px * degrees_per_px, -90.0, 90.0))
 
-    def ndc_to_lps(self, centre: Vec, radius_mm: float, aspect: float) -> Vec:
-        """4x4: NDC ``(x, y, z, 1)`` -> LPS, for a view of width/height ``aspect``.
-
-        NDC z = -1 is the near plane, one bounding radius in front of the look-at point.
-        """
-        right, up, fwd = self.basis
-        half_h = radius_mm / self.zoom
-        half_w = half_h * aspect
-        if aspect < 1.0:  # tall view: fit the width instead
-            half_w = radius_mm / self.zoom
-            half_h = half_w / aspect
-        c = centre + self.pan_lps
-        m = np.eye(4)
-        m[:3, 0] = right * half_w
-        m[:3, 1] = up * half_h
-        m[:3, 2] = fwd * radius_mm * 1.01
-        m[:3, 3] = c
-        return m
-
-    def mm_per_px(self, radius_mm: float, size: tuple[int, int]) -> float:
-        w, h = size
-        aspect = w / max(1, h)
-        half_h = radius_mm / self.zoom
-        if aspect < 1.0:
-            half_h = radius_mm / self.zoom / aspect
-        return 2.0 * half_h / max(1, h)
+    def basis_lps(self) -> Vec:
+        """Columns: screen-right, screen-up and towards-the-eye directions in LPS."""
+        ca, sa = math.cos(math.radians(self.azimuth)), math.sin(math.radians(self.azimuth))
+        ce, se = math.cos(math.radians(-self.elevation)), math.sin(math.radians(-self.elevation))
+        rot_z = np.array([[ca, -sa, 0.0], [sa, ca, 0.0], [0.0, 0.0, 1.0]])
+        rot_x = np.array([[1.0, 0.0, 0.0], [0.0, ce, -se], [0.0, se, ce]])
+        # anterior view: right = patient's left (+x), up = head (+z), back = anterior (-y)
+        base = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+        return rot_z @ rot_x @ base
 
 
 class SeriesView:
@@ -218,13 +184,22 @@ class SeriesView:
     def pan(self, view: str, size: tuple[int, int], dx_px: float, dy_px: float) -> None:
         """Move the image with the mouse by ``(dx, dy)`` pixels."""
         if view == "3d":
-            s = self.camera.mm_per_px(self.radius_mm, size)
-            right, up, _ = self.camera.basis
-            self.camera.pan_lps = self.camera.pan_lps - dx_px * s * right + dy_px * s * up
+            s = self.mm_per_px_3d(size)
+            px, py = self.camera.pan_mm
+            self.camera.pan_mm = (px - dx_px * s, py + dy_px * s)
         elif view in self.views:
             pv = self.views[view]
             s = self.mm_per_px(view, size)
             pv.pan_lps = pv.pan_lps - dx_px * s * pv.plane.right() - dy_px * s * pv.plane.down()
+
+    def mm_per_px_3d(self, size: tuple[int, int]) -> float:
+        """Pixel size (mm) of the 3D view: the volume's box fits the view at zoom 1 (with the
+        renderer's 4 % margin)."""
+        basis = self.camera.basis_lps()
+        pts = volume_bounds_lps(self.volume)
+        w, h = max(1, size[0]), max(1, size[1])
+        r, u = pts @ basis[:, 0], pts @ basis[:, 1]
+        return float(max(np.ptp(r) / w, np.ptp(u) / h) * 1.04 / self.camera.zoom)
 
     def window_drag(self, dx_px: float, dy_px: float) -> None:
         """Window/level by dragging: right widens the window, down raises the level (darker)."""
