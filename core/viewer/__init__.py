@@ -7,7 +7,14 @@ view. Text and controls are drawn with imgui-bundle. See docs/VIEWER.md.
 from ownscan.core.viewer._app import SHORTCUTS, Viewer, ViewerError, ViewerOptions
 from ownscan.core.viewer._geometry import PLANES, PlaneAxes, orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
-from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes, thumbnail
+from ownscan.core.viewer._sources import (
+    SeriesEntry,
+    entries_from_assembly,
+    entries_from_library,
+    entries_from_volumes,
+    sr_text,
+    thumbnail,
+)
 from ownscan.core.viewer._state import Camera3D, Measurement, SeriesView
 
 __all__ = [
@@ -24,8 +31,11 @@ __all__ = [
     "ViewerError",
     "ViewerOptions",
     "compute_layout",
+    "entries_from_assembly",
+    "entries_from_library",
     "entries_from_volumes",
     "orientation_label",
+    "sr_text",
     "thumbnail",
     "window_to_fb",
 ]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import OwnscanError
 from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes, thumbnail
@@ -90,7 +91,7 @@ DOUBLE_CLICK_S = 0.35
 STILL_AFTER_S = 0.25
 
 
-class ViewerError(RuntimeError):
+class ViewerError(OwnscanError):
     """The viewer cannot start (no display, no OpenGL 3.3, imgui-bundle missing)."""
 
 

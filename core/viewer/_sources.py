@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.volume import SeriesInfo, Volume
 
-__all__ = ["SeriesEntry", "entries_from_volumes", "thumbnail"]
+__all__ = [
+    "SeriesEntry",
+    "entries_from_assembly",
+    "entries_from_library",
+    "entries_from_volumes",
+    "sr_text",
+    "thumbnail",
+]
 
 
 @dataclass
@@ -98,3 +107,115 @@ def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
     y0, x0 = (size - out_h) // 2, (size - out_w) // 2
     canvas[y0 : y0 + out_h, x0 : x0 + out_w] = small
     return np.repeat(canvas[:, :, None], 3, axis=2)
+
+
+def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
+    """Entries for the image series an :func:`ownscan.core.assembly.assemble` found.
+
+    Localizers are left out; each series is loaded (pixels decoded) when first shown.
+    """
+    out = []
+    for n, s in enumerate(assembly.series):
+        if s.kind == "localizer":
+            continue
+        key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
+        out.append(SeriesEntry(key, s.info, s.load))
+    return out
+
+
+def entries_from_library(library: Any, series_uids: Iterable[str] | None = None) -> list[SeriesEntry]:
+    """Entries for the image series of a library (all, or those of ``series_uids``).
+
+    The study's report (Structured Report text, or the list of PDF documents) goes with each
+    series of that study. The library must stay open while the entries are used.
+    """
+    wanted = set(series_uids) if series_uids is not None else None
+    out: list[SeriesEntry] = []
+    for study in library.studies():
+        reports: str | None = None
+        series = [
+            s
+            for s in library.series(study.study_uid)
+            if not s.is_document and (wanted is None or s.series_uid in wanted)
+        ]
+        if not series:
+            continue
+        if study.documents:
+            reports = _report_text(library.documents(study.study_uid))
+        for s in series:
+            info = SeriesInfo(
+                patient_name=study.patient_name,
+                patient_id=study.patient_id,
+                study_instance_uid=study.study_uid,
+                study_date=study.date,
+                study_description=study.description,
+                series_instance_uid=s.series_uid,
+                series_number=s.number,
+                series_description=s.description,
+                modality=s.modality,
+                body_part=s.body_part,
+            )
+            uid = s.series_uid
+            out.append(
+                SeriesEntry(uid, info, (lambda uid=uid: library.load_volume(uid)), reports)
+            )
+    return out
+
+
+def _report_text(documents: Iterable[Any]) -> str | None:
+    """The text of a study's documents: SR content in full, PDFs by title and file."""
+    parts: list[str] = []
+    for doc in documents:
+        if doc.kind == "sr":
+            text = sr_text(Path(doc.path))
+            parts.append(f"{doc.title or 'Report'}\n\n{text}" if text else doc.title)
+        else:
+            parts.append(f"PDF: {doc.title or 'document'}\n{doc.path}")
+    joined = "\n\n".join(p for p in parts if p)
+    return joined or None
+
+
+_SR_VALUE = {
+    "DATE": "Date",
+    "TIME": "Time",
+    "DATETIME": "DateTime",
+    "UIDREF": "UID",
+    "PNAME": "PersonName",
+}
+
+
+def sr_text(path: Path) -> str:
+    """The readable text of a DICOM Structured Report: concept names and their values."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    lines: list[str] = []
+
+    def walk(items: Any, depth: int) -> None:
+        for item in items:
+            name = ""
+            if "ConceptNameCodeSequence" in item and item.ConceptNameCodeSequence:
+                name = str(item.ConceptNameCodeSequence[0].get("CodeMeaning", ""))
+            value = ""
+            vt = str(item.get("ValueType", ""))
+            if vt == "TEXT":
+                value = str(item.get("TextValue", ""))
+            elif vt == "CODE" and item.get("ConceptCodeSequence"):
+                value = str(item.ConceptCodeSequence[0].get("CodeMeaning", ""))
+            elif vt == "NUM" and item.get("MeasuredValueSequence"):
+                mv = item.MeasuredValueSequence[0]
+                unit = ""
+                if mv.get("MeasurementUnitsCodeSequence"):
+                    unit = str(mv.MeasurementUnitsCodeSequence[0].get("CodeValue", ""))
+                value = f"{mv.get('NumericValue', '')} {unit}".strip()
+            elif vt in _SR_VALUE:
+                value = str(item.get(_SR_VALUE[vt], "") or "")
+            if name or value:
+                indent = "  " * depth
+                lines.append(f"{indent}{name}: {value}" if name and value else indent + (name or value))
+            if "ContentSequence" in item:
+                walk(item.ContentSequence, depth + (1 if name else 0))
+
+    if "ContentSequence" in ds:
+        walk(ds.ContentSequence, 0)
+    return "\n".join(lines)
