@@ -60,6 +60,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("R", "reset zoom, pan, window, crosshair and camera"),
     ("S / F12", "screenshot of the window to PNG"),
     ("F", "frames per second overlay"),
+    ("O", "hide / show the text, labels and crosshair over the images"),
     ("B", "series browser"),
     ("N / P", "next / previous series"),
     ("H / F1", "this help"),
@@ -159,7 +160,7 @@ def _ensure_imgui() -> Any:
 
 
 class Viewer:
-    """The standalone viewer window.
+    """The standalone viewer window (several may be open; glfw ends with the last).
 
     Parameters
     ----------
@@ -173,6 +174,8 @@ class Viewer:
     >>> with Viewer([volume]) as v:   # doctest: +SKIP
     ...     v.run()
     """
+
+    _open_windows = 0  # glfw is terminated when the last viewer closes
 
     def __init__(
         self,
@@ -220,6 +223,7 @@ class Viewer:
         self.maximised: str | None = None
         self.show_help = False
         self.show_fps = False
+        self.show_overlays = True
         self.measure_tool = False
         self.show_browser = (
             self.options.show_browser
@@ -265,10 +269,12 @@ class Viewer:
         w, h = self.options.size
         win = glfw.create_window(w, h, self.options.title, None, None)
         if not win:
-            glfw.terminate()
+            if Viewer._open_windows == 0:
+                glfw.terminate()
             raise ViewerError("cannot open a window with an OpenGL 3.3 core context")
         glfw.make_context_current(win)
         glfw.swap_interval(1)
+        Viewer._open_windows += 1
         return win
 
     def _attach_context(self) -> Any:
@@ -570,6 +576,8 @@ class Viewer:
             self._screenshot_requested = True
         elif key == glfw.KEY_F:
             self.show_fps = not self.show_fps
+        elif key == glfw.KEY_O:
+            self.show_overlays = not self.show_overlays
         elif key == glfw.KEY_B:
             self.show_browser = not self.show_browser
         elif key == glfw.KEY_N:
@@ -622,6 +630,8 @@ class Viewer:
         """
         t0 = time.perf_counter()
         glfw = self._glfw
+        glfw.make_context_current(self._window)
+        self.imgui.set_current_context(self._imgui_ctx)
         glfw.poll_events()
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
@@ -727,8 +737,9 @@ class Viewer:
         self._imgui_renderer.process_inputs()
         imgui.new_frame()
         bg = imgui.get_background_draw_list()
-        for name, rect in lay.views.items():
-            self._draw_view_overlay(bg, name, rect)
+        if self.show_overlays:
+            for name, rect in lay.views.items():
+                self._draw_view_overlay(bg, name, rect)
         self._draw_toolbar(lay.toolbar)
         if lay.browser is not None:
             self._draw_browser(lay.browser)
@@ -1022,6 +1033,7 @@ class Viewer:
         self._closing = True
         glfw = self._glfw
         glfw.make_context_current(self._window)
+        self.imgui.set_current_context(self._imgui_ctx)
         for tex in self._thumbs.values():
             tex.release()
         self._thumbs.clear()
@@ -1033,7 +1045,9 @@ class Viewer:
         self.imgui.destroy_context(self._imgui_ctx)
         self.ctx.release()
         glfw.destroy_window(self._window)
-        glfw.terminate()
+        Viewer._open_windows -= 1
+        if Viewer._open_windows == 0:
+            glfw.terminate()
 
     def __enter__(self) -> Viewer:
         return self

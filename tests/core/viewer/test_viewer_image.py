@@ -1,0 +1,28 @@
+"""A 2D image (radiograph) in the real window: one view, shown as stored."""
+
+from __future__ import annotations
+
+import glfw
+import numpy as np
+
+from ownscan.core.viewer import Viewer, ViewerOptions
+from ownscan.core.volume import SeriesInfo, Volume
+
+
+def test_2d_image_opens_in_one_view(xvfb: str) -> None:
+    img = np.tile(np.linspace(0, 1000, 64, dtype=np.float32), (48, 1))[None].astype(np.int16)
+    d = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # rows L, columns I
+    vol = Volume(
+        img, spacing=(0.5, 0.5, 1.0), direction=d, modality="CR", info=SeriesInfo(modality="CR")
+    )
+    with Viewer([vol], ViewerOptions(size=(480, 360))) as v:
+        shot = v.frame(capture=True)
+        lay = v.layout()
+        assert list(lay.views) == ["image"]
+        part = shot[lay.views["image"].y : lay.views["image"].y + lay.views["image"].h, lay.views["image"].x : lay.views["image"].x + lay.views["image"].w]
+        # the ramp runs left (dark) to right (bright) as stored
+        row = part[part.shape[0] // 2].max(axis=-1).astype(int)
+        assert part.std() > 20
+        assert row[len(row) // 2 + 30] > row[len(row) // 2 - 30]
+        v.on_key(glfw.KEY_2, glfw.PRESS, 0)  # 3D keys do nothing harmful on a 2D image
+        v.frame()
