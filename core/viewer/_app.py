@@ -477,7 +477,9 @@ class Viewer:
                 return
             self._drag = _Drag(name, button, (fx, fy), (fx, fy), mods)
             if self.measure_tool and button == glfw.MOUSE_BUTTON_LEFT and name != "3d":
-                p = self.view.pixel_to_lps(name, lay.views[name].size, *lay.views[name].local(fx, fy))
+                p = self.view.pixel_to_lps(
+                    name, lay.views[name].size, *lay.views[name].local(fx, fy)
+                )
                 m = Measurement(name, p, p.copy())
                 self.view.measurements.append(m)
                 self._drag.measurement = m
@@ -846,7 +848,9 @@ class Viewer:
         lw, lh = self._text_size(labels[0], lf)
         self._text(dl, rect.x + pad, rect.y + rect.h / 2 - lh / 2, labels[0], yellow, lf)
         rw, _ = self._text_size(labels[1], lf)
-        self._text(dl, rect.x + rect.w - pad - rw, rect.y + rect.h / 2 - lh / 2, labels[1], yellow, lf)
+        self._text(
+            dl, rect.x + rect.w - pad - rw, rect.y + rect.h / 2 - lh / 2, labels[1], yellow, lf
+        )
         tw, _ = self._text_size(labels[2], lf)
         top_y = rect.y + pad + len(lines) * line_h
         self._text(dl, rect.x + rect.w / 2 - tw / 2, top_y, labels[2], yellow, lf)
@@ -1003,15 +1007,15 @@ class Viewer:
         mean = sum(times) / len(times)
         fps = 1.0 / mean if mean > 0 else 0.0
         r = lay.toolbar
-        imgui.set_next_window_pos(
-            self._ui(r.x + r.w - 8, r.y + r.h + 8), 0, imgui.ImVec2(1.0, 0.0)
-        )
+        imgui.set_next_window_pos(self._ui(r.x + r.w - 8, r.y + r.h + 8), 0, imgui.ImVec2(1.0, 0.0))
         imgui.set_next_window_bg_alpha(0.7)
         wf = imgui.WindowFlags_
         flags = wf.no_decoration | wf.always_auto_resize | wf.no_inputs | wf.no_focus_on_appearing
         if imgui.begin("##fps", None, flags):
             imgui.text(f"{fps:5.1f} fps  ({mean * 1000:.1f} ms/frame)")
-            imgui.text(f"3D render {self._last_3d_ms:.1f} ms" + ("  draft" if self.draft_3d else ""))
+            imgui.text(
+                f"3D render {self._last_3d_ms:.1f} ms" + ("  draft" if self.draft_3d else "")
+            )
             imgui.text(f"GL: {self.ctx.info['GL_RENDERER']}")
         imgui.end()
 

@@ -34,10 +34,10 @@ __all__ = [
     "PLANES",
     "PlaneAxes",
     "fit_mm_per_px",
+    "lps_to_pixel",
     "native_plane",
     "orientation_label",
     "pixel_to_lps",
-    "lps_to_pixel",
     "px_to_tex_matrix",
     "slice_step_mm",
     "volume_bounds_lps",
@@ -170,9 +170,7 @@ def pixel_to_lps(
     w, h = size_px
     c = np.asarray(centre_lps, dtype=np.float64)
     return (
-        c
-        + (px - w / 2.0) * mm_per_px * plane.right()
-        + (py - h / 2.0) * mm_per_px * plane.down()
+        c + (px - w / 2.0) * mm_per_px * plane.right() + (py - h / 2.0) * mm_per_px * plane.down()
     )
 
 

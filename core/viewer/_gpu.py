@@ -68,7 +68,7 @@ class GpuVolume:
         v = volume.voxels
         if volume.samples != 1:
             # colour images are shown through their luminance
-            v = (v[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+            v = v[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         z, y, x = volume.shape
         max3d = int(ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         if max(x, y, z) > max3d:

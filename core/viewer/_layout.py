@@ -97,12 +97,12 @@ def compute_layout(
         Pixels between the views of the grid.
     """
     fw, fh = fb_size
-    browser_w = int(round(230 * ui_scale)) if show_browser else 0
-    report_w = int(round(300 * ui_scale)) if show_report else 0
+    browser_w = round(230 * ui_scale) if show_browser else 0
+    report_w = round(300 * ui_scale) if show_report else 0
     # keep at least a third of the window for the images
     if browser_w + report_w > fw * 2 // 3:
         browser_w = report_w = 0
-    toolbar_h = int(round(34 * ui_scale))
+    toolbar_h = round(34 * ui_scale)
     area = Rect(browser_w, toolbar_h, max(1, fw - browser_w - report_w), max(1, fh - toolbar_h))
     toolbar = Rect(browser_w, 0, area.w, toolbar_h)
     browser = Rect(0, 0, browser_w, fh) if browser_w else None

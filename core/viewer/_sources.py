@@ -8,6 +8,7 @@ in memory (tests, scripts), from the personal library, or from a source opened d
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,12 @@ def entries_from_volumes(volumes: Iterable[Volume]) -> list[SeriesEntry]:
     out = []
     for n, v in enumerate(volumes):
         key = v.info.series_instance_uid or f"volume-{n}"
-        out.append(SeriesEntry(key, v.info, (lambda v=v: v), _volume=v))
+        out.append(SeriesEntry(key, v.info, functools.partial(_same, v), _volume=v))
     return out
+
+
+def _same(volume: Volume) -> Volume:
+    return volume
 
 
 def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
@@ -123,7 +128,9 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     return out
 
 
-def entries_from_library(library: Any, series_uids: Iterable[str] | None = None) -> list[SeriesEntry]:
+def entries_from_library(
+    library: Any, series_uids: Iterable[str] | None = None
+) -> list[SeriesEntry]:
     """Entries for the image series of a library (all, or those of ``series_uids``).
 
     The study's report (Structured Report text, or the list of PDF documents) goes with each
@@ -156,9 +163,8 @@ def entries_from_library(library: Any, series_uids: Iterable[str] | None = None)
                 body_part=s.body_part,
             )
             uid = s.series_uid
-            out.append(
-                SeriesEntry(uid, info, (lambda uid=uid: library.load_volume(uid)), reports)
-            )
+            load = functools.partial(library.load_volume, uid)
+            out.append(SeriesEntry(uid, info, load, reports))
     return out
 
 
@@ -212,7 +218,9 @@ def sr_text(path: Path) -> str:
                 value = str(item.get(_SR_VALUE[vt], "") or "")
             if name or value:
                 indent = "  " * depth
-                lines.append(f"{indent}{name}: {value}" if name and value else indent + (name or value))
+                lines.append(
+                    f"{indent}{name}: {value}" if name and value else indent + (name or value)
+                )
             if "ContentSequence" in item:
                 walk(item.ContentSequence, depth + (1 if name else 0))
 

@@ -113,7 +113,9 @@ class SeriesView:
         if self.is_2d:
             self.views = {"image": PlaneView(native_plane(self.volume))}
         else:
-            self.views = {name: PlaneView(PLANES[name]) for name in ("axial", "coronal", "sagittal")}
+            self.views = {
+                name: PlaneView(PLANES[name]) for name in ("axial", "coronal", "sagittal")
+            }
         w = self.volume.default_window()
         self.window: tuple[float, float] = (float(w.width), float(w.level))
         self.window_name = w.name

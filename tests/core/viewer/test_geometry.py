@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from viewer_phantom import phantom
 
 from ownscan.core.viewer import PLANES, orientation_label
 from ownscan.core.viewer._geometry import (
@@ -17,8 +18,6 @@ from ownscan.core.viewer._geometry import (
     slice_step_mm,
 )
 from ownscan.core.volume import Volume
-
-from viewer_phantom import phantom
 
 
 @pytest.mark.parametrize(
@@ -97,7 +96,6 @@ def test_pixel_to_texture_matches_volume_geometry(direction: np.ndarray, plane: 
 
 
 def test_view_centre_pixel_is_the_centre_point() -> None:
-    vol = phantom(n=16)
     p = PLANES["axial"]
     c = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(pixel_to_lps(50, 40, (100, 80), c, p, 0.5), c)

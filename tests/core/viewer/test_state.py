@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from viewer_phantom import phantom
 
 from ownscan.core.viewer import Measurement, SeriesView
-
-from viewer_phantom import phantom
 
 
 def test_initial_state() -> None:

@@ -19,7 +19,10 @@ def test_2d_image_opens_in_one_view(xvfb: str) -> None:
         shot = v.frame(capture=True)
         lay = v.layout()
         assert list(lay.views) == ["image"]
-        part = shot[lay.views["image"].y : lay.views["image"].y + lay.views["image"].h, lay.views["image"].x : lay.views["image"].x + lay.views["image"].w]
+        part = shot[
+            lay.views["image"].y : lay.views["image"].y + lay.views["image"].h,
+            lay.views["image"].x : lay.views["image"].x + lay.views["image"].w,
+        ]
         # the ramp runs left (dark) to right (bright) as stored
         row = part[part.shape[0] // 2].max(axis=-1).astype(int)
         assert part.std() > 20

@@ -19,7 +19,6 @@ import pytest
 from viewer_phantom import ANTERIOR_MARK, LEFT_MARK, SUPERIOR_MARK, marker_centre_ijk, phantom
 
 from ownscan.core.viewer import Rect, Viewer, ViewerOptions
-from ownscan.core.volume import SeriesInfo, Volume
 
 N = 40
 FOUR = ("axial", "coronal", "sagittal", "3d")
