@@ -249,13 +249,23 @@ class Viewer:
         self._install_callbacks()
 
     # -- set-up --------------------------------------------------------------------------------
+    def _on_glfw_error(self, code: int, description: bytes | str) -> None:
+        text = (
+            description.decode(errors="replace") if isinstance(description, bytes) else description
+        )
+        self._glfw_errors.append(str(text))
+        log.debug("glfw error %s: %s", code, text)
+
     def _create_window(self) -> Any:
         glfw = self._glfw
+        # glfw's errors become the message of ViewerError (and debug log lines), not warnings
+        self._glfw_errors: list[str] = []
+        glfw.set_error_callback(self._on_glfw_error)
         if not glfw.init():
-            desc = glfw.get_error()[1] if hasattr(glfw, "get_error") else None
+            why = self._glfw_errors[-1] if self._glfw_errors else "no reason given"
             raise ViewerError(
                 "cannot open a window: glfw failed to initialise "
-                f"(DISPLAY={os.environ.get('DISPLAY', 'unset')}) {desc or ''}".strip()
+                f"(DISPLAY={os.environ.get('DISPLAY', 'unset')}): {why}"
             )
         glfw.default_window_hints()
         # EGL for the window's context: the renderer's headless contexts are EGL too, and GLX and
@@ -271,7 +281,8 @@ class Viewer:
         if not win:
             if Viewer._open_windows == 0:
                 glfw.terminate()
-            raise ViewerError("cannot open a window with an OpenGL 3.3 core context")
+            why = self._glfw_errors[-1] if self._glfw_errors else "no reason given"
+            raise ViewerError(f"cannot open a window with an OpenGL 3.3 core context: {why}")
         glfw.make_context_current(win)
         glfw.swap_interval(1)
         Viewer._open_windows += 1
