@@ -157,26 +157,26 @@ def _looks_like_dicom(head: bytes) -> bool | None:
     return False
 
 
-class _DropPydicomNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
-
-
 @contextlib.contextmanager
 def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's complaints about odd values while reading (invalid UIDs, lengths...).
+    """Silence pydicom's own warnings and log records while reading or decoding (invalid UIDs,
+    odd lengths, a decoder plugin's traceback).
 
-    Those oddities do not change what is shown; what does is reported by ownscan itself.
+    Those oddities do not change what is shown; what does is reported by ownscan itself, as
+    one line naming the file.
     """
     log = logging.getLogger("pydicom")
-    filt = _DropPydicomNoise()
-    log.addFilter(filt)
+    null = logging.NullHandler()
+    old = log.propagate
+    log.addHandler(null)
+    log.propagate = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        log.removeFilter(filt)
+        log.propagate = old
+        log.removeHandler(null)
 
 
 def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
@@ -354,9 +354,18 @@ def _frames_of(src: Source) -> list[Frame]:
     sop_class = _s(ds, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
     if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         raise NotDicom("a DICOMDIR (an index of the files, not an image)")
-    has_pixels = (
-        ("PixelData" in ds) if src.dataset is not None else (pos is not None and pos < size)
-    )
+    if src.dataset is not None:
+        has_pixels = "PixelData" in ds
+    elif ts == DeflatedExplicitVRLittleEndian:
+        # positions refer to the inflated stream: look for the element itself
+        with src.open() as fp:
+            has_pixels = "PixelData" in dcmread(fp, force=True)
+    else:
+        has_pixels = pos is not None and pos < size
+    if not has_pixels and not sop_class and not str(ts):
+        raise ReadProblem("damaged: the DICM marker is followed by no valid data set")
+    if not has_pixels and not sop_class and len(ds) <= 1:
+        raise ReadProblem("damaged: the DICM marker is followed by no valid data set")
     if not has_pixels:
         what = sop_class and getattr(UID(sop_class), "name", sop_class)
         raise NotDicom(f"DICOM without an image ({what or 'no SOP class'})")

@@ -23,8 +23,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
@@ -172,11 +174,14 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
+        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+            with src.open() as fp:  # pydicom decodes deflated data only from a dataset
+                target = dcmread(fp)
         else:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts = {"indices": indices} if first.n_frames > 1 else {}
-        arrays = iter_pixels(target, **opts)  # type: ignore[arg-type]
+        arrays: Any = iter_pixels(target, **opts)  # type: ignore[arg-type]
         try:
             for fr, arr in zip(frames, arrays, strict=False):
                 if fr.is_colour:
@@ -188,13 +193,22 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             if isinstance(target, io.IOBase):
                 target.close()
     except Exception as exc:  # a damaged stream: report the frame, keep the others
-        reason = f"{type(exc).__name__}: {exc}".strip()
-        return out + [reason.splitlines()[0][:300]] * (len(frames) - len(out))
+        reason = _decode_failure(exc, first)
+        return out + [reason] * (len(frames) - len(out))
     if len(out) < len(frames):
         out += ["fewer frames in the pixel data than NumberOfFrames says"] * (
             len(frames) - len(out)
         )
     return out
+
+
+def _decode_failure(exc: BaseException, fr: Frame) -> str:
+    """One line: which syntax failed and what each decoder said."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) > 1 and "all available plugins" in lines[0]:
+        lines = lines[1:]
+    detail = "; ".join(lines) or type(exc).__name__
+    return f"cannot decode the {fr.transfer_syntax.name} pixel data ({detail[:300]})"
 
 
 def _decode_native_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:

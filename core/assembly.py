@@ -66,8 +66,11 @@ class _Geometry:
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: npt.NDArray[np.float64]
-    # per-slice in-plane offsets (du, dv) in mm to undo, when the stack is sheared (tilt)
+    # per-slice in-plane offsets (du, dv) in mm to undo, when the stack is sheared (tilt),
+    # and the resampled grid: its first pixel (i, j) relative to slice 0's, and (rows, cols)
     shear: npt.NDArray[np.float64] | None = None
+    grid_lo: tuple[int, int] = (0, 0)
+    grid_size: tuple[int, int] | None = None
 
 
 class Series:
@@ -122,6 +125,8 @@ class Series:
     def shape(self) -> tuple[int, int, int]:
         """``(z, y, x)`` of the volume :meth:`load` returns."""
         f = self._frames[0]
+        if self._geometry.grid_size is not None:
+            return (len(self._frames), *self._geometry.grid_size)
         return (len(self._frames), f.rows, f.columns)
 
     @property
@@ -238,8 +243,8 @@ class Series:
         for p in self.load_errors:
             warnings.append(f"could not decode {p}; that slice is blank")
         geo = self._geometry
-        if geo.shear is not None:
-            _unshear(out, geo.shear, geo.spacing, plan.fill)
+        if geo.shear is not None and geo.grid_size is not None:
+            out = _unshear(out, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
         first = frames[0]
         windows = []
         seen = set()
@@ -275,44 +280,50 @@ def _unshear(
     vox: np.ndarray,
     shear: npt.NDArray[np.float64],
     spacing: tuple[float, float, float],
+    lo: tuple[int, int],
+    size: tuple[int, int],
     fill: float,
-) -> None:
-    """Shift each slice ``k`` in-plane by ``-shear[k]`` mm (linear interpolation, in place)."""
+) -> np.ndarray:
+    """Resample a sheared stack onto the regular grid.
+
+    Slice ``k`` of ``vox`` lies ``shear[k] = (du, dv)`` mm off the line through slice 0 along
+    the normal. The output grid keeps slice 0's pixel lattice, starts ``lo = (i_lo, j_lo)``
+    pixels from it and has ``size = (rows, cols)``, enough to hold every slice (as dcm2niix
+    does); output pixel ``(i, j)`` of slice ``k`` takes the stored slice at
+    ``(i + i_lo - du/sx, j + j_lo - dv/sy)``, linearly interpolated, ``fill`` outside.
+    """
     sx, sy, _ = spacing
+    rows, cols = size
+    out = np.empty((vox.shape[0], rows, cols), dtype=vox.dtype)
     for k in range(vox.shape[0]):
         du, dv = shear[k]
-        if abs(du) < 1e-6 and abs(dv) < 1e-6:
-            continue
         sl = vox[k].astype(np.float32)
-        # Output voxel (i, j) sits at in-plane coordinate (i + du/sx, j + dv/sy) of the
-        # stored slice, whose origin is offset by (du, dv) mm from the regular grid's.
-        sl = _shift_axis(sl, -du / sx, axis=1, fill=fill)
-        sl = _shift_axis(sl, -dv / sy, axis=0, fill=fill)
+        sl = _resample_axis(sl, lo[0] - du / sx, cols, axis=1, fill=fill)
+        sl = _resample_axis(sl, lo[1] - dv / sy, rows, axis=0, fill=fill)
         if np.issubdtype(vox.dtype, np.integer):
             info = np.iinfo(vox.dtype)
             np.clip(np.rint(sl), info.min, info.max, out=sl)
-        vox[k] = sl
+        out[k] = sl
+    return out
 
 
-def _shift_axis(a: np.ndarray, s: float, axis: int, fill: float) -> np.ndarray:
-    """``out[j] = a[j - s]`` along ``axis``, linearly interpolated, ``fill`` outside."""
-    if abs(s) < 1e-6:
-        return a
-    n = a.shape[axis]
-    j = np.arange(n, dtype=np.float64) - s
-    j0 = np.floor(j).astype(np.int64)
-    f = (j - j0).astype(np.float32)
-    lo_ok = (j0 >= 0) & (j0 < n)
-    hi_ok = (j0 + 1 >= 0) & (j0 + 1 < n)
-    a0 = np.take(a, np.clip(j0, 0, n - 1), axis=axis)
-    a1 = np.take(a, np.clip(j0 + 1, 0, n - 1), axis=axis)
+def _resample_axis(a: np.ndarray, start: float, n: int, axis: int, fill: float) -> np.ndarray:
+    """``out[j] = a[start + j]`` for ``j < n`` along ``axis``: linear, ``fill`` outside."""
+    m = a.shape[axis]
+    pos = start + np.arange(n, dtype=np.float64)
+    j0 = np.floor(pos + 1e-6).astype(np.int64)
+    f = np.clip(pos - j0, 0.0, 1.0).astype(np.float32)
     shape = [1, 1]
     shape[axis] = n
-    a0 = np.where(lo_ok.reshape(shape), a0, np.float32(fill))
-    a1 = np.where(hi_ok.reshape(shape), a1, np.float32(fill))
+    ok0 = ((j0 >= 0) & (j0 < m)).reshape(shape)
+    ok1 = ((j0 + 1 >= 0) & (j0 + 1 < m)).reshape(shape)
+    a0 = np.take(a, np.clip(j0, 0, m - 1), axis=axis)
+    a1 = np.take(a, np.clip(j0 + 1, 0, m - 1), axis=axis)
     fr = f.reshape(shape)
-    out = a0 * (1 - fr) + a1 * fr
-    # Exactly on the last sample: no neighbour needed.
+    exact = (fr == 0) & ok0  # on a sample: no right-hand neighbour needed
+    out = np.where(ok0, a0, np.float32(fill)) * (1 - fr) + np.where(ok1, a1, np.float32(fill)) * fr
+    out = np.where(exact, a0, out)
+    out = np.where(ok0 | ok1, out, np.float32(fill))
     return out.astype(np.float32)
 
 
@@ -454,11 +465,24 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
             "perpendicular to the image plane (linear interpolation), as dcm2niix does"
         )
     direction = np.stack([row, col, normal], axis=1)
+    origin = pos[0]
+    grid_lo, grid_size = (0, 0), None
+    if shear is not None:
+        # grid on slice 0's pixel lattice, grown to hold every shifted slice (as dcm2niix)
+        sx, sy = ps[1], ps[0]
+        i_lo = math.floor(min(0.0, float(du.min())) / sx + 1e-6)
+        i_hi = math.ceil(max(0.0, float(du.max())) / sx - 1e-6) + first.columns - 1
+        j_lo = math.floor(min(0.0, float(dv.min())) / sy + 1e-6)
+        j_hi = math.ceil(max(0.0, float(dv.max())) / sy - 1e-6) + first.rows - 1
+        grid_lo, grid_size = (i_lo, j_lo), (j_hi - j_lo + 1, i_hi - i_lo + 1)
+        origin = pos[0] + i_lo * sx * row + j_lo * sy * col
     geo = _Geometry(
         (ps[1], ps[0], abs(dz)),
-        (float(pos[0][0]), float(pos[0][1]), float(pos[0][2])),
+        (float(origin[0]), float(origin[1]), float(origin[2])),
         direction,
         shear,
+        grid_lo,
+        grid_size,
     )
     return frames, geo
 

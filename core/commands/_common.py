@@ -47,12 +47,13 @@ def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
     return source, assemble(items)
 
 
-def report_problems(found: Assembly, command: str, *, verbose_skipped: bool = False) -> None:
-    """One line per file in error on stderr; skipped files as one summary line."""
+def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> None:
+    """One line per file in error on stderr; skipped files as one summary line (or a line
+    each when there are at most three)."""
     for p in found.errors:
         print(f"ownscan {command}: {p}", file=sys.stderr)
-    if found.skipped:
-        if verbose_skipped or len(found.skipped) <= 3:
+    if found.skipped and skipped:
+        if len(found.skipped) <= 3:
             for p in found.skipped:
                 print(f"ownscan {command}: skipped {p}", file=sys.stderr)
         else:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
-    report_problems(found, NAME)
+    report_problems(found, NAME, skipped=not args.sample)
     chosen = list(enumerate(found.series, 1))
     if args.series:
         valid = range(1, len(found.series) + 1)
@@ -78,4 +78,5 @@ def run(args: argparse.Namespace) -> int:
     if volumes:
         for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
             print(path)
-    return 1 if failed else 0
+    bad = failed or found.errors or any(s.load_errors for _, s in chosen)
+    return 1 if bad else 0

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             "errors": [{"file": p.origin, "reason": p.reason} for p in found.errors],
         }
         print(json.dumps(out, indent=2))
-        report_problems(found, NAME)
+        report_problems(found, NAME, skipped=not args.sample)
         return 0 if found.series else 1
     patient = study = None
     for n, s in enumerate(found.series, 1):
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"    [{n}] Series {s.label}: {s.describe()}, {s.n_images} image(s)")
         for w in s.warnings:
             print(f"        warning: {w}")
-    report_problems(found, NAME)
+    report_problems(found, NAME, skipped=not args.sample)
     if not found.series:
         print(f"no DICOM images found in {source}")
         return 1

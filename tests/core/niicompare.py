@@ -1,0 +1,79 @@
+"""Running dcm2niix and comparing NIfTI files the way the brief asks (canonical RAS)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+__all__ = ["canonical", "compare", "dcm2niix", "gdcm_transcode", "ownscan_export"]
+
+
+def dcm2niix(indir: Path, outdir: Path) -> list[Path]:
+    """``dcm2niix -z n -f %s_%d``; fails the test if the tool is missing or fails."""
+    exe = shutil.which("dcm2niix")
+    assert exe, "dcm2niix is not installed (Debian package dcm2niix; .ci/run installs it)"
+    outdir.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(
+        [exe, "-z", "n", "-f", "%s_%d", "-o", str(outdir), str(indir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, f"dcm2niix failed on {indir}:\n{r.stdout}\n{r.stderr}"
+    return sorted(outdir.glob("*.nii"))
+
+
+def ownscan_export(indir: Path, outdir: Path, *extra: str) -> list[Path]:
+    """``ownscan export INDIR --format nifti --output OUTDIR --uncompressed`` in-process."""
+    from ownscan.core.cli import main
+
+    rc = main(
+        [
+            "export",
+            str(indir),
+            "--format",
+            "nifti",
+            "--output",
+            str(outdir),
+            "--uncompressed",
+            *extra,
+        ]
+    )
+    assert rc == 0, f"ownscan export failed on {indir} (rc {rc})"
+    return sorted(outdir.glob("*.nii"))
+
+
+def canonical(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled voxels and affine after reorienting to the closest RAS orientation."""
+    img = nib.as_closest_canonical(nib.load(path))
+    return np.asarray(img.get_fdata(dtype=np.float64)), img.affine
+
+
+def compare(ours: Path, theirs: Path, *, atol_mm: float = 0.01, exact: bool = True) -> None:
+    a, aff_a = canonical(ours)
+    b, aff_b = canonical(theirs)
+    assert a.shape == b.shape, f"shape {a.shape} != dcm2niix {b.shape}"
+    np.testing.assert_allclose(aff_a, aff_b, atol=atol_mm, rtol=0, err_msg="affine differs")
+    if exact:
+        diff = np.abs(a - b)
+        assert diff.max() == 0, (
+            f"voxels differ: max {diff.max()} at {np.unravel_index(diff.argmax(), a.shape)}"
+        )
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
+
+
+def gdcm_transcode(src: Path, dst: Path, tool: list[str]) -> None:
+    """Transcode every file of ``src`` into ``dst`` with ``tool`` (gdcmconv/dcmconv/...)."""
+    exe = shutil.which(tool[0])
+    assert exe, f"{tool[0]} is not installed (.ci/run installs dcmtk and libgdcm-tools)"
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.iterdir()):
+        r = subprocess.run(
+            [exe, *tool[1:], str(f), str(dst / f.name)], capture_output=True, text=True, check=False
+        )
+        assert r.returncode == 0, f"{' '.join(tool)} {f}: {r.stderr or r.stdout}"
