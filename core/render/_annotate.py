@@ -88,8 +88,15 @@ def annotate(
         "right": ((w - pad, h / 2), "rm"),
     }
     for side, (xy, anchor) in anchors.items():
-        draw.text(xy, labels[side], fill=colour, font=font, anchor=anchor, stroke_width=1,
-                  stroke_fill=(0, 0, 0, 255))
+        draw.text(
+            xy,
+            labels[side],
+            fill=colour,
+            font=font,
+            anchor=anchor,
+            stroke_width=1,
+            stroke_fill=(0, 0, 0, 255),
+        )
     length_mm = _nice_length(0.25 * w * pixel_mm)
     length_px = length_mm / pixel_mm
     x0, y0 = 2 * pad + font_size, h - 2 * pad - font_size
@@ -97,8 +104,9 @@ def annotate(
     for x in (x0, x0 + length_px):
         draw.line([(x, y0 - pad), (x, y0 + pad)], fill=(255, 255, 255, 255), width=2)
     text = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
-    draw.text((x0 + length_px / 2, y0 - pad - 1), text, fill=(255, 255, 255, 255), font=font,
-              anchor="mb")
+    draw.text(
+        (x0 + length_px / 2, y0 - pad - 1), text, fill=(255, 255, 255, 255), font=font, anchor="mb"
+    )
     for n, note in enumerate(notes or ()):
         draw.text((pad, pad + n * (font_size + 2) + font_size + pad), note, fill=colour, font=font)
     return np.asarray(img, dtype=np.uint8).copy()

@@ -38,12 +38,12 @@ log = logging.getLogger(__name__)
 def _cupy_if_usable() -> ModuleType | None:
     """cupy when a CUDA device answers: import, count devices, allocate a little."""
     try:
-        import cupy  # type: ignore[import-not-found]
+        import cupy
 
         if cupy.cuda.runtime.getDeviceCount() < 1:
             return None
         cupy.zeros(4, dtype=cupy.float32).sum().item()
-        return cupy  # type: ignore[no-any-return]
+        return cupy
     except Exception as exc:  # no cupy, no driver, no device: numpy it is
         log.debug("cupy not usable: %s", exc)
         return None
@@ -176,9 +176,7 @@ def _rays(frame: Frame, xp: ModuleType) -> tuple[Any, Any, Any, Any]:
     pan_x, pan_y = (f32(p) for p in frame.pan_mm)
     half_x, half_y = (f32(v) for v in frame.half_mm)
     focal = (
-        centre
-        + right * (pan_x + ndc_x * half_x)[:, None]
-        + up * (pan_y + ndc_y * half_y)[:, None]
+        centre + right * (pan_x + ndc_x * half_x)[:, None] + up * (pan_y + ndc_y * half_y)[:, None]
     )
     eye = f32(frame.eye_distance_mm)
     if frame.perspective:
@@ -238,9 +236,7 @@ def cast_rays(
             idx = xp.nonzero(hit)[0]
             pos = origin_tex[idx] + t_plane[idx, None] * dir_tex[idx]
             mode.array.sample(acc, aux, idx, pos, ctx)
-            return _host(mode.array.end(acc, aux, hit, ctx)).reshape(
-                frame.height, frame.width, 4
-            )
+            return _host(mode.array.end(acc, aux, hit, ctx)).reshape(frame.height, frame.width, 4)
         half_t = (f32(frame.slab_half_mm) / xp.abs(xp.where(hit, dn, 1))).astype(f32)
         t_entry = xp.where(hit, xp.maximum(t_entry, t_plane - half_t), t_entry)
         t_exit = xp.where(hit, xp.minimum(t_exit, t_plane + half_t), t_exit)

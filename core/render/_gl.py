@@ -73,7 +73,8 @@ class GLRenderer:
         self._moderngl = moderngl
         if ctx is None:
             try:
-                ctx = moderngl.create_standalone_context(backend="egl", require=330)
+                options: dict[str, Any] = {"backend": "egl", "require": 330}
+                ctx = moderngl.create_standalone_context(**options)
             except Exception as exc:
                 raise GLUnavailable(f"cannot create an OpenGL 3.3 context via EGL: {exc}") from exc
             self._owns_ctx = True
@@ -131,11 +132,12 @@ class GLRenderer:
 
     def _target(self, size: tuple[int, int]) -> tuple[Any, Any]:
         if self._fbo is None or self._fbo[0] != size:
-            if self._fbo is not None:
-                self._fbo[1].release()
-                self._fbo[2].release()
             colour = self.ctx.texture(size, 4, dtype="f4")
             fbo = self.ctx.framebuffer(color_attachments=[colour])
+            fbo.use()  # bind the new one before deleting the old: moderngl would re-bind it
+            if self._fbo is not None:
+                self._fbo[2].release()
+                self._fbo[1].release()
             self._fbo = (size, colour, fbo)
         return self._fbo[1], self._fbo[2]
 
@@ -180,7 +182,7 @@ class GLRenderer:
             )
             occupancy.filter = (mgl.NEAREST, mgl.NEAREST)
         try:
-            colour, fbo = self._target((frame.width, frame.height))
+            _, fbo = self._target((frame.width, frame.height))
             b = frame.basis_lps
             nx, ny, nz = prepared.dims
             values: dict[str, Any] = {
@@ -210,7 +212,10 @@ class GLRenderer:
             for name, value in values.items():
                 if name in program:  # the compiler drops what a mode does not use
                     program[name].value = value
-            for name, matrix in (("u_lps_to_tex", frame.lps_to_tex), ("u_grad_to_lps", frame.grad_to_lps)):
+            for name, matrix in (
+                ("u_lps_to_tex", frame.lps_to_tex),
+                ("u_grad_to_lps", frame.grad_to_lps),
+            ):
                 if name in program:
                     program[name].write(_mat(matrix))
             units = {

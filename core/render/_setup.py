@@ -101,25 +101,30 @@ def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
 def _block_minmax(
     data: npt.NDArray[np.uint16],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Min and max per BRICK^3 block, widened to the 26 neighbours (trilinear reaches one voxel
-    beyond a block), normalised to 0..1."""
-    z, y, x = data.shape
-    nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
-    pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
-    d = np.pad(data, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
-    bmin = d.min(axis=(1, 3, 5)).astype(np.float32) / 65535.0
-    bmax = d.max(axis=(1, 3, 5)).astype(np.float32) / 65535.0
+    """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
+    on every side (trilinear sampling inside a block reads one voxel beyond it)."""
 
-    def widen(a: npt.NDArray[np.float32], op: Any) -> npt.NDArray[np.float32]:
-        p = np.pad(a, 1, mode="edge")
+    def widen(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.uint16]:
         out = a.copy()
-        for dz in (0, 1, 2):
-            for dy in (0, 1, 2):
-                for dx in (0, 1, 2):
-                    out = op(out, p[dz : dz + nbz, dy : dy + nby, dx : dx + nbx])
+        for axis in range(3):  # separable 3x3x3 min / max filter
+            src = out.copy()
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
+            out[tuple(hi)] = op(out[tuple(hi)], src[tuple(lo)])
+            out[tuple(lo)] = op(out[tuple(lo)], src[tuple(hi)])
         return out
 
-    return widen(bmin, np.minimum), widen(bmax, np.maximum)
+    def blocks(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
+        z, y, x = a.shape
+        nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
+        pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
+        d = np.pad(a, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
+        return op.reduce(op.reduce(op.reduce(d, axis=5), axis=3), axis=1).astype(
+            np.float32
+        ) / np.float32(65535.0)
+
+    return blocks(widen(data, np.minimum), np.minimum), blocks(widen(data, np.maximum), np.maximum)
 
 
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[int, int], PreparedVolume]] = (
@@ -163,7 +168,7 @@ def prepare_volume(
         nz, ny, nx = src.shape
         note = (
             f"volume {x}x{y}x{z} exceeds the renderer's limits (largest 3D texture "
-            f"{max_texture}, budget {max_bytes / 2**20:.0f} MiB): drawn downsampled by "
+            f"{max_texture}, budget {max_bytes / 2**20:.3g} MiB): drawn downsampled by "
             f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
         )
         notes.append(note)
@@ -265,7 +270,7 @@ def frame_for(
     step = 1.0 / scene.samples_per_mm if scene.samples_per_mm else min(scene.volume.spacing)
     if interactive:
         step *= 2.0
-    max_steps = int(math.ceil(2.0 * radius / step)) + 2
+    max_steps = math.ceil(2.0 * radius / step) + 2
     win = scene.effective_window()
     lo = prepared.normalise(win.level - win.width / 2.0)
     hi = prepared.normalise(win.level + win.width / 2.0)
