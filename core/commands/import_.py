@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         DUPLICATE,
         FAILED,
         IMPORTED,
+        SKIPPED,
         ItemResult,
+        LibraryError,
     )
     from ownscan.core.plugin_host import get_host
     from ownscan.core.plugin_types import ImportOptions
@@ -81,30 +83,36 @@ def run(args: argparse.Namespace) -> int:
     quiet_ok = progress.tty and not args.verbose
 
     def on_item(r: ItemResult) -> None:
+        nonlocal nbytes
         totals[r.status] = totals.get(r.status, 0) + 1
+        nbytes += r.size
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
         if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
             return
-        tail = f": {r.reason}" if r.reason and r.status not in (IMPORTED, DUPLICATE) else ""
+        tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
         progress.write(f"{r.status:<9}  {r.origin}{tail}")
 
+    fatal: LibraryError | None = None
     try:
         for source in args.sources:
             try:
                 importer = host.find_importer(source, args.via)
                 items = importer.iter_items(source, options)
                 rep = lib.import_items(items, report=on_item, sources=[source])
+            except LibraryError as exc:  # the library cannot take more (disk full, busy)
+                fatal = exc
+                break
             except OwnscanError as exc:
                 source_errors += 1
                 progress.write(f"failed     {exc}")
                 continue
-            nbytes += rep.bytes_read
             notes.extend(rep.notes)
     finally:
         progress.close()
         lib.close()
     elapsed = max(progress.elapsed, 1e-6)
-    parts = [f"{n} {s}" for s, n in totals.items() if n]
+    order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
+    parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "
@@ -112,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(f"ownscan import: note: {note}")
+    if fatal is not None:
+        raise fatal
     bad = totals.get(FAILED, 0) + totals.get(CONFLICT, 0) + source_errors
     if bad:
         why = []

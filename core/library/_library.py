@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import OwnscanError
 from ownscan.core.library._header import (
     Header,
     NotDicom,
@@ -80,7 +81,7 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 _SHA_HEX = frozenset("0123456789abcdef")
 
 
-class LibraryError(Exception):
+class LibraryError(OwnscanError):
     """A library-level problem: not a library, busy, disk full, too new. One clear line."""
 
 
@@ -445,8 +446,10 @@ class Library:
         rep = ImportReport(import_id)
         ctx = _ImportContext(import_id)
         batch = _Pending()
+        origin = ""
         try:
             for item in items:
+                origin = item.origin
                 result = self._import_one(item, batch, ctx)
                 rep.results.append(result)
                 rep.bytes_read += result.size
@@ -467,7 +470,7 @@ class Library:
             # orphans, which the next import or check adopts
             with contextlib.suppress(OSError, sqlite3.Error):
                 self._flush(batch, ctx, rep)
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{origin}: " if origin else ""
             if exc.errno in _DISK_ERRORS:
                 raise LibraryError(
                     f"{where}cannot write to the library at {self.root} ({exc.strerror}); "
