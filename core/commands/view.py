@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 NAME = "view"
@@ -58,8 +59,11 @@ def _size(text: str) -> tuple[int, int]:
     return (int(w), int(h))
 
 
-def _direct(source: str, via: str | None) -> list[Any]:
-    """Read SOURCE through its importer and series assembly, without the library."""
+def _direct(source: str, via: str | None, quiet: bool = False) -> list[Any]:
+    """Read SOURCE through its importer and series assembly, without the library.
+
+    ``quiet``: do not list the files that are not images (the sample's licence files).
+    """
     from ownscan.core.assembly import assemble
     from ownscan.core.commands._common import report_problems
     from ownscan.core.plugin_host import get_host
@@ -68,7 +72,8 @@ def _direct(source: str, via: str | None) -> list[Any]:
 
     importer = get_host().find_importer(source, via)
     found = assemble(importer.iter_items(source, ImportOptions()))
-    report_problems(found, NAME)
+    if not quiet:
+        report_problems(found, NAME)
     entries = entries_from_assembly(found)
     if not entries:
         raise ValueError(f"{source}: no images found to show")
@@ -109,20 +114,20 @@ def run(args: argparse.Namespace) -> int:
         if args.sample:
             from ownscan.core._sample import sample_path
 
-            entries = _direct(str(sample_path()), None)
+            entries = _direct(str(sample_path()), None, quiet=True)
         elif args.source and args.no_import:
             entries = _direct(str(args.source), args.via)
         else:
             from ownscan.core.commands._library_args import open_from_args
-            from ownscan.core.library import LibraryError
+            from ownscan.core.library import LibraryError, default_location
 
             try:
                 lib = open_from_args(args, create=bool(args.source))
-            except LibraryError as exc:
-                if args.source:
-                    raise
-                print(f"ownscan view: {exc}")
-                where = "no library"
+            except LibraryError:
+                root = Path(args.library).expanduser() if args.library else default_location()
+                if args.source or root.exists():
+                    raise  # a folder that is not a library, or an index too new: say so
+                where = f"no library at {root} yet"
             else:
                 where = f"the library {lib.root} is empty"
             uids = _import(lib, str(args.source), args.via) if lib and args.source else None
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                         "give a SOURCE (ownscan view FOLDER) or import one first"
                     )
                 print(f"ownscan view: {where}: showing the bundled sample")
-                entries = _direct(str(sample), None)
+                entries = _direct(str(sample), None, quiet=True)
         if args.series:
             keys = [e.key for e in entries]
             match = [i for i, k in enumerate(keys) if k.startswith(args.series)]

@@ -832,10 +832,11 @@ class Viewer:
             step = v.slice_step(name)
             total = max(1, round((_hi - lo) / step))
             index = min(total, int((pos - lo) / step) + 1)
-            axis = orientation_label(pv.plane.normal())
+            # "I 28.7 mm" rather than "S -28.7 mm": the letter says the side of the origin
+            axis = orientation_label(pv.plane.normal() * (1.0 if pos >= 0 else -1.0))
             lines = [
                 f"{title}  {info.series_description or info.modality or ''}".rstrip(),
-                f"{axis} {pos:.1f} mm   slice {index}/{total}",
+                f"{axis} {abs(pos):.1f} mm   slice {index}/{total}",
             ]
             corner_left = f"W {width:.0f}  L {level:.0f}  ({v.window_name})"
             corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} mm/px"
