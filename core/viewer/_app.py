@@ -32,7 +32,12 @@ import numpy.typing as npt
 from ownscan.core.errors import OwnscanError
 from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
-from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes, thumbnail
+from ownscan.core.viewer._sources import (
+    SeriesEntry,
+    decode_thumbnail,
+    entries_from_volumes,
+    thumbnail,
+)
 from ownscan.core.viewer._state import Measurement, SeriesView
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -88,6 +93,7 @@ _MODE_TITLES = {
 }
 
 DRAG_THRESHOLD_PX = 3.0
+TOOLBAR_ONE_ROW = 720.0  # toolbar width (screen points) below which it takes two rows
 DOUBLE_CLICK_S = 0.35
 STILL_AFTER_S = 0.25
 
@@ -355,6 +361,16 @@ class Viewer:
 
     def layout(self) -> Layout:
         """This frame's layout (framebuffer pixels)."""
+        one = compute_layout(
+            self.fb_size,
+            self.view.view_names,
+            maximised=self.maximised,
+            show_browser=self.show_browser,
+            show_report=bool(self.entry.report),
+            ui_scale=self.ui_scale,
+        )
+        if self._ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW:
+            return one
         return compute_layout(
             self.fb_size,
             self.view.view_names,
@@ -362,6 +378,7 @@ class Viewer:
             show_browser=self.show_browser,
             show_report=bool(self.entry.report),
             ui_scale=self.ui_scale,
+            toolbar_rows=2,
         )
 
     def _ui(self, x: float, y: float) -> Any:
@@ -853,8 +870,12 @@ class Viewer:
             self._text(dl, x0, y0 + i * line_h, line, white, fs)
         bottom_y = rect.y + rect.h - pad - line_h
         self._text(dl, x0, bottom_y, corner_left, white, fs)
+        clw, _ = self._text_size(corner_left, fs)
         crw, _ = self._text_size(corner_right, fs)
-        self._text(dl, rect.x + rect.w - pad - crw, bottom_y, corner_right, white, fs)
+        right_y = bottom_y
+        if x0 + clw + 12 > rect.x + rect.w - pad - crw:  # a narrow view: one line up
+            right_y -= line_h
+        self._text(dl, rect.x + rect.w - pad - crw, right_y, corner_right, white, fs)
         # orientation labels at the middle of each edge: left, right, top, bottom
         lf = fs * 1.25
         lw, lh = self._text_size(labels[0], lf)
@@ -867,7 +888,7 @@ class Viewer:
         top_y = rect.y + pad + len(lines) * line_h
         self._text(dl, rect.x + rect.w / 2 - tw / 2, top_y, labels[2], yellow, lf)
         bw, _ = self._text_size(labels[3], lf)
-        bottom_label_y = bottom_y - lh - 2
+        bottom_label_y = min(bottom_y, right_y) - lh - 2
         self._text(dl, rect.x + rect.w / 2 - bw / 2, bottom_label_y, labels[3], yellow, lf)
         del imgui, lw
 
@@ -909,44 +930,102 @@ class Viewer:
         base = wf.no_move | wf.no_resize | wf.no_collapse | wf.no_saved_settings
         return bool(imgui.begin(name, None, base | flags)[0])
 
+    def _combo(self, label: str, items: list[str], current: int, width: float) -> int | None:
+        """A compact drop-down; returns the index picked this frame, or None."""
+        imgui = self.imgui
+        imgui.set_next_item_width(width)
+        picked = None
+        preview = items[current] if 0 <= current < len(items) else "custom"
+        if imgui.begin_combo(label, preview):
+            for i, item in enumerate(items):
+                if imgui.selectable(item, i == current)[0]:
+                    picked = i
+            imgui.end_combo()
+        return picked
+
     def _draw_toolbar(self, rect: Rect) -> None:
         imgui = self.imgui
         wf = imgui.WindowFlags_
         if self._panel("##toolbar", rect, wf.no_title_bar | wf.no_scrollbar):
-            for i, mode in enumerate(self.modes):
-                if i:
+            width = self._ui(rect.w, 0).x
+            titles = [_MODE_TITLES.get(m, m) for m in self.modes]
+            if width >= 1000:  # room for one radio button per mode
+                for i, mode in enumerate(self.modes):
+                    if i:
+                        imgui.same_line()
+                    if imgui.radio_button(f"{titles[i]}##mode", self.mode == mode):
+                        self.set_mode(mode)
+            else:
+                imgui.align_text_to_frame_padding()
+                imgui.text("3D")
+                imgui.same_line()
+                i = self._combo("##mode", titles, self.modes.index(self.mode), 80)
+                if i is not None:
+                    self.set_mode(self.modes[i])
+            imgui.same_line()
+            presets = self.window_presets()
+            names = [p.name for p in presets]
+            cur = names.index(self.view.window_name) if self.view.window_name in names else -1
+            i = self._combo("##window", names, cur, 95)
+            if i is not None:
+                p = presets[i]
+                self.view.set_window(p.name, p.width, p.level)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("window/level preset (W); drag in a 2D view to adjust")
+            imgui.same_line()
+            tf_names = [t.name for t in self.tf_presets]
+            i = self._combo("##colours", tf_names, self.tf_index, 110)
+            if i is not None:
+                self.tf_index = i
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("3D colours (T)")
+            two_rows = width < TOOLBAR_ONE_ROW
+            for n, (label, tip, action) in enumerate(
+                (
+                    (
+                        "Measure" + (" (on)" if self.measure_tool else ""),
+                        "distance tool (D)",
+                        lambda: setattr(self, "measure_tool", not self.measure_tool),
+                    ),
+                    ("Reset", "reset the views (R)", self.reset),
+                    (
+                        "Save PNG",
+                        "screenshot of the window (S)",
+                        lambda: setattr(self, "_screenshot_requested", True),
+                    ),
+                    (
+                        "Help",
+                        "every mouse and key action (H)",
+                        lambda: setattr(self, "show_help", not self.show_help),
+                    ),
+                )
+            ):
+                if n or not two_rows:
                     imgui.same_line()
-                if imgui.radio_button(f"{_MODE_TITLES.get(mode, mode)}##mode", self.mode == mode):
-                    self.set_mode(mode)
-            imgui.same_line()
-            imgui.text("|")
-            imgui.same_line()
-            if imgui.button("Window"):
-                self.next_window_preset()
-            imgui.same_line()
-            if imgui.button("Colours"):
-                self.tf_index = (self.tf_index + 1) % len(self.tf_presets)
-            imgui.same_line()
-            if imgui.button("Distance" if not self.measure_tool else "Distance (on)"):
-                self.measure_tool = not self.measure_tool
-            imgui.same_line()
-            if imgui.button("Reset"):
-                self.reset()
-            imgui.same_line()
-            if imgui.button("Screenshot"):
-                self._screenshot_requested = True
-            imgui.same_line()
-            if imgui.button("Help (H)"):
-                self.show_help = not self.show_help
+                if imgui.button(label):
+                    action()
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(tip)
             if self.status and time.monotonic() < self._status_until:
                 imgui.same_line()
                 imgui.text_colored(imgui.ImVec4(0.6, 0.9, 0.6, 1.0), self.status)
         imgui.end()
 
     def _thumbnail_texture(self, entry: SeriesEntry) -> Any:
+        """The entry's thumbnail texture, or None while there is nothing to make it from."""
         tex = self._thumbs.get(entry.key)
         if tex is None:
-            img = thumbnail(entry.volume())
+            if entry.thumbnail_image is not None:
+                try:
+                    img = decode_thumbnail(entry.thumbnail_image)
+                except OSError as exc:
+                    log.warning("%s: unreadable thumbnail: %s", entry.key, exc)
+                    entry.thumbnail_image = None
+                    return None
+            elif entry.loaded:
+                img = thumbnail(entry.volume())
+            else:
+                return None
             tex = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
             self._thumbs[entry.key] = tex
         return tex
@@ -960,13 +1039,15 @@ class Viewer:
                 selected = i == self.current
                 tex = self._thumbs.get(entry.key)
                 if tex is None and not made_thumb:
-                    tex = self._thumbnail_texture(entry)  # one new thumbnail per frame
-                    made_thumb = True
+                    tex = self._thumbnail_texture(entry)  # at most one new thumbnail per frame
+                    made_thumb = tex is not None
                 side = 72.0
                 if tex is not None:
                     imgui.image(imgui.ImTextureRef(tex.glo), imgui.ImVec2(side, side))
-                else:
-                    imgui.dummy(imgui.ImVec2(side, side))
+                else:  # not loaded yet: a grey tile with the modality
+                    imgui.button(f"{entry.info.modality or '?'}##thumb", imgui.ImVec2(side, side))
+                if imgui.is_item_clicked():
+                    self.select_series(i)
                 imgui.same_line()
                 imgui.begin_group()
                 cap = entry.caption()

@@ -78,6 +78,7 @@ def compute_layout(
     show_report: bool = False,
     ui_scale: float = 1.0,
     gap: int = 2,
+    toolbar_rows: int = 1,
 ) -> Layout:
     """Lay out a frame.
 
@@ -95,6 +96,8 @@ def compute_layout(
         Content scale of the monitor; panel widths and the toolbar height scale with it.
     gap
         Pixels between the views of the grid.
+    toolbar_rows
+        Rows of controls in the toolbar (2 in narrow windows).
     """
     fw, fh = fb_size
     browser_w = round(230 * ui_scale) if show_browser else 0
@@ -102,7 +105,7 @@ def compute_layout(
     # keep at least a third of the window for the images
     if browser_w + report_w > fw * 2 // 3:
         browser_w = report_w = 0
-    toolbar_h = round(34 * ui_scale)
+    toolbar_h = round((34 + 28 * (toolbar_rows - 1)) * ui_scale)
     area = Rect(browser_w, toolbar_h, max(1, fw - browser_w - report_w), max(1, fh - toolbar_h))
     toolbar = Rect(browser_w, 0, area.w, toolbar_h)
     browser = Rect(0, 0, browser_w, fh) if browser_w else None

@@ -43,13 +43,21 @@ class SeriesEntry:
         Returns the Volume; called when the series is first shown.
     report
         The study's report as text, shown beside the images, or None.
+    thumbnail_image
+        An encoded preview image (PNG/JPEG) the source already has, or None: the browser then
+        makes one from the Volume once it is loaded (never loading a series just for that).
     """
 
     key: str
     info: SeriesInfo
     load: Callable[[], Volume]
     report: str | None = None
+    thumbnail_image: bytes | None = None
     _volume: Volume | None = field(default=None, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self._volume is not None
 
     def volume(self) -> Volume:
         """The Volume, loaded once."""
@@ -83,6 +91,20 @@ def entries_from_volumes(volumes: Iterable[Volume]) -> list[SeriesEntry]:
 
 def _same(volume: Volume) -> Volume:
     return volume
+
+
+def decode_thumbnail(data: bytes, size: int = 72) -> npt.NDArray[np.uint8]:
+    """An encoded preview image as ``(size, size, 3)`` uint8, fitted and centred on black."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+        rgb.thumbnail((size, size))
+        canvas = Image.new("RGB", (size, size))
+        canvas.paste(rgb, ((size - rgb.width) // 2, (size - rgb.height) // 2))
+        return np.asarray(canvas, dtype=np.uint8).copy()
 
 
 def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
@@ -164,7 +186,7 @@ def entries_from_library(
             )
             uid = s.series_uid
             load = functools.partial(library.load_volume, uid)
-            out.append(SeriesEntry(uid, info, load, reports))
+            out.append(SeriesEntry(uid, info, load, reports, thumbnail_image=s.thumbnail))
     return out
 
 
