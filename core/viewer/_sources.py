@@ -161,7 +161,6 @@ def entries_from_library(
     wanted = set(series_uids) if series_uids is not None else None
     out: list[SeriesEntry] = []
     for study in library.studies():
-        reports: str | None = None
         series = [
             s
             for s in library.series(study.study_uid)
@@ -169,8 +168,8 @@ def entries_from_library(
         ]
         if not series:
             continue
-        if study.documents:
-            reports = _report_text(library.documents(study.study_uid))
+        # documents: PDFs that came with an import and DICOM SR / encapsulated PDF instances
+        reports = _report_text(library.documents(study.study_uid))
         for s in series:
             info = SeriesInfo(
                 patient_name=study.patient_name,
