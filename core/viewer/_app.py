@@ -329,7 +329,6 @@ class Viewer:
 
     def _install_callbacks(self) -> None:
         glfw = self._glfw
-        r = self._imgui_renderer
         glfw.set_cursor_pos_callback(self._window, lambda _w, x, y: self.on_cursor_pos(x, y))
         glfw.set_mouse_button_callback(
             self._window, lambda _w, b, a, m: self.on_mouse_button(b, a, m)
@@ -337,7 +336,10 @@ class Viewer:
         glfw.set_scroll_callback(self._window, lambda _w, dx, dy: self.on_scroll(dx, dy))
         glfw.set_key_callback(self._window, lambda _w, k, s, a, m: self.on_key(k, a, m, s))
         glfw.set_char_callback(self._window, lambda _w, c: self.on_char(c))
-        glfw.set_window_size_callback(self._window, r.resize_callback)
+        glfw.set_window_size_callback(self._window, lambda _w, x, y: self._on_resize(x, y))
+        glfw.set_framebuffer_size_callback(
+            self._window, lambda _w, x, y: setattr(self, "_sizes", None)
+        )
 
     # -- properties ----------------------------------------------------------------------------
     @property
@@ -345,15 +347,30 @@ class Viewer:
         """The glfw window handle."""
         return self._window
 
+    _sizes: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+    def _query_sizes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Framebuffer and window size, asked once and then kept until the window changes
+        (glfw's queries are round trips to the display server: 100 per frame added up)."""
+        if self._sizes is None:
+            fw, fh = self._glfw.get_framebuffer_size(self._window)
+            ww, wh = self._glfw.get_window_size(self._window)
+            self._sizes = ((int(fw), int(fh)), (int(ww), int(wh)))
+        return self._sizes
+
+    def _on_resize(self, width: int, height: int) -> None:
+        self._sizes = None
+        self._imgui_renderer.resize_callback(self._window, width, height)
+
     @property
     def fb_size(self) -> tuple[int, int]:
-        w, h = self._glfw.get_framebuffer_size(self._window)
-        return (int(w), int(h))
+        """Framebuffer size in pixels (what GL draws and screenshots hold)."""
+        return self._query_sizes()[0]
 
     @property
     def window_size(self) -> tuple[int, int]:
-        w, h = self._glfw.get_window_size(self._window)
-        return (int(w), int(h))
+        """Window size in screen coordinates (what cursor positions are in)."""
+        return self._query_sizes()[1]
 
     @property
     def entry(self) -> SeriesEntry:
@@ -431,7 +448,7 @@ class Viewer:
             names = {o.name for o in out}
             out += [p for p in self._window_presets if p.name not in names]
         if not out:
-            out.append(v.default_window())
+            out.append(self.view.auto_window)
         return out
 
     def next_window_preset(self) -> None:

@@ -102,6 +102,7 @@ class SeriesView:
         self.centre_lps: Vec = volume_centre_lps(volume)
         self.radius_mm = float(np.max(np.linalg.norm(corners - self.centre_lps, axis=1)))
         self.min_spacing = float(min(volume.spacing))
+        self.auto_window = volume.default_window()  # computed once (percentiles of the data)
         self.measurements: list[Measurement] = []
         self.reset()
 
@@ -116,7 +117,7 @@ class SeriesView:
             self.views = {
                 name: PlaneView(PLANES[name]) for name in ("axial", "coronal", "sagittal")
             }
-        w = self.volume.default_window()
+        w = self.auto_window
         self.window: tuple[float, float] = (float(w.width), float(w.level))
         self.window_name = w.name
         self.camera = Camera3D()
