@@ -90,7 +90,7 @@ def main() -> None:
                 transfer_function=v.tf_presets[v.tf_index] if mobj.uses_transfer_function else None,
             )
 
-            def bare() -> None:
+            def bare(scene: Scene = scene) -> None:
                 renderer.render(scene, Camera(azimuth=10.0), (r3.w, r3.h))
 
             rows.append((f"3D {mode} full quality", full, _median_ms(bare, args.repeat)))
