@@ -107,6 +107,29 @@ def test_view_imports_then_shows_the_library(xvfb: str, ct_folder: Path, tmp_pat
     assert (np.abs(first.astype(int) - second.astype(int)) > 8).mean() < 0.01
 
 
+def test_view_series_option(xvfb: str, ct_folder: Path, tmp_path: Path) -> None:
+    import pydicom
+
+    uid = pydicom.dcmread(next(ct_folder.glob("*.dcm")), stop_before_pixels=True).SeriesInstanceUID
+    out = tmp_path / "s.png"
+    r = ownscan(
+        "view",
+        str(ct_folder),
+        "--no-import",
+        "--series",
+        uid[:12],
+        "--screenshot",
+        str(out),
+        "--size",
+        "320x240",
+    )
+    assert r.returncode == 0, r.stderr
+    r = ownscan(
+        "view", str(ct_folder), "--no-import", "--series", "9.9.9", "--screenshot", str(out)
+    )
+    assert r.returncode == 2 and "--series '9.9.9': no series matches" in r.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

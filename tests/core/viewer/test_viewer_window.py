@@ -354,3 +354,22 @@ def test_screenshot_method_writes_png(v: Viewer, tmp_path: Path) -> None:
     p = v.screenshot(tmp_path / "sub" / "shot.png")
     with Image.open(p) as im:
         assert im.size == v.fb_size
+
+
+def test_pan_reset_and_series_option_keys(v: Viewer) -> None:
+    lay = v.layout()
+    r = lay.views["sagittal"]
+    x, y = centre(r)
+    before = v.view.pixel_to_lps("sagittal", r.size, 10, 10)
+    drag(v, x, y, x + 20, y + 10, mods=glfw.MOD_SHIFT)  # shift + drag pans
+    after = v.view.pixel_to_lps("sagittal", r.size, 30, 20)
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    key(v, glfw.KEY_R)
+    assert not v.view.views["sagittal"].pan_lps.any()
+
+
+def test_run_returns_when_the_window_is_closed(v: Viewer) -> None:
+    v.close_requested = True
+    v.run()  # draws a frame and sees the close request
+    assert v.close_requested
+    v.close_requested = False
