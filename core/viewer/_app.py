@@ -57,7 +57,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Double click / Space", "maximise the view under the mouse, or back to 2x2"),
     ("Up / Down, Page Up / Page Down", "previous / next slice, 10 slices"),
     ("+ / -", "zoom in / out"),
-    ("1 .. 9", "3D mode: DVR, MIP, surface, MinIP, X-ray, MPR (oblique slice), plugins' modes"),
+    ("1 .. 9", "3D mode: DVR, MIP, surface, MinIP, X-ray, MPR, plugins' modes"),
     ("W", "next window/level preset"),
     ("T", "next 3D colour preset"),
     ("D", "distance tool: drag in a 2D view to measure (mm)"),
@@ -322,6 +322,7 @@ class Viewer:
         self.font_bold = io.fonts.add_font_from_file_ttf(str(bold), 15.0)
         io.font_default = self.font
         style = imgui.get_style()
+        self.font_scale = font_scale  # text size factor in imgui coordinates
         style.font_scale_dpi = font_scale
         style.scale_all_sizes(font_scale)
         style.window_rounding = 4.0
@@ -386,7 +387,7 @@ class Viewer:
             show_report=bool(self.entry.report),
             ui_scale=self.ui_scale,
         )
-        if self._ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW:
+        if self._ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
             return one
         return compute_layout(
             self.fb_size,
@@ -814,7 +815,8 @@ class Viewer:
     def _text_size(self, text: str, size: float) -> tuple[float, float]:
         """Text extent in framebuffer pixels."""
         imgui = self.imgui
-        imgui.push_font(self.font, size)
+        # push_font multiplies by style.font_scale_dpi; add_text(font, size) does not
+        imgui.push_font(self.font, size / self.font_scale)
         s = imgui.calc_text_size(text)
         imgui.pop_font()
         fw, _ = self.fb_size
@@ -830,7 +832,7 @@ class Viewer:
         hovered = self._layout is not None and self._layout.view_at(*self._cursor_fb) == name
         border = self._col(0.35, 0.6, 1.0) if hovered else self._col(0.25, 0.25, 0.28)
         dl.add_rect(self._ui(rect.x, rect.y), self._ui(rect.x + rect.w, rect.y + rect.h), border)
-        fs = 15.0 * self.ui_scale / max(1.0, self.fb_size[0] / max(1, self.window_size[0]))
+        fs = 15.0 * self.font_scale
         pad = 6 * self.ui_scale
         line_h = self._text_size("Ag", fs)[1] + 1
         x0, y0 = rect.x + pad, rect.y + pad
@@ -964,7 +966,8 @@ class Viewer:
         imgui = self.imgui
         wf = imgui.WindowFlags_
         if self._panel("##toolbar", rect, wf.no_title_bar | wf.no_scrollbar):
-            width = self._ui(rect.w, 0).x
+            width = self._ui(rect.w, 0).x / self.font_scale  # in unscaled points
+            k = self.font_scale
             titles = [_MODE_TITLES.get(m, m) for m in self.modes]
             if width >= 1000:  # room for one radio button per mode
                 for i, mode in enumerate(self.modes):
@@ -976,14 +979,14 @@ class Viewer:
                 imgui.align_text_to_frame_padding()
                 imgui.text("3D")
                 imgui.same_line()
-                i = self._combo("##mode", titles, self.modes.index(self.mode), 80)
+                i = self._combo("##mode", titles, self.modes.index(self.mode), 80 * k)
                 if i is not None:
                     self.set_mode(self.modes[i])
             imgui.same_line()
             presets = self.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.view.window_name) if self.view.window_name in names else -1
-            i = self._combo("##window", names, cur, 95)
+            i = self._combo("##window", names, cur, 95 * k)
             if i is not None:
                 p = presets[i]
                 self.view.set_window(p.name, p.width, p.level)
@@ -991,7 +994,7 @@ class Viewer:
                 imgui.set_tooltip("window/level preset (W); drag in a 2D view to adjust")
             imgui.same_line()
             tf_names = [t.name for t in self.tf_presets]
-            i = self._combo("##colours", tf_names, self.tf_index, 110)
+            i = self._combo("##colours", tf_names, self.tf_index, 110 * k)
             if i is not None:
                 self.tf_index = i
             if imgui.is_item_hovered():
@@ -1058,7 +1061,7 @@ class Viewer:
                 if tex is None and not made_thumb:
                     tex = self._thumbnail_texture(entry)  # at most one new thumbnail per frame
                     made_thumb = tex is not None
-                side = 72.0
+                side = 72.0 * self.font_scale
                 if tex is not None:
                     imgui.image(imgui.ImTextureRef(tex.glo), imgui.ImVec2(side, side))
                 else:  # not loaded yet: a grey tile with the modality
@@ -1093,6 +1096,9 @@ class Viewer:
         imgui = self.imgui
         fw, fh = self.fb_size
         imgui.set_next_window_pos(self._ui(fw / 2, fh / 2), 0, imgui.ImVec2(0.5, 0.5))
+        # never larger than the window: a small or HiDPI window scrolls the table instead
+        limit = self._ui(fw * 0.95, fh * 0.95)
+        imgui.set_next_window_size_constraints(imgui.ImVec2(0, 0), limit)
         wf = imgui.WindowFlags_
         opened, still_open = imgui.begin(
             "Help: mouse and keys", True, wf.always_auto_resize | wf.no_collapse
