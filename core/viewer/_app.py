@@ -970,33 +970,33 @@ class Viewer:
             k = self.font_scale
             titles = [_MODE_TITLES.get(m, m) for m in self.modes]
             if width >= 1000:  # room for one radio button per mode
-                for i, mode in enumerate(self.modes):
-                    if i:
+                for n, mode in enumerate(self.modes):
+                    if n:
                         imgui.same_line()
-                    if imgui.radio_button(f"{titles[i]}##mode", self.mode == mode):
+                    if imgui.radio_button(f"{titles[n]}##mode", self.mode == mode):
                         self.set_mode(mode)
             else:
                 imgui.align_text_to_frame_padding()
                 imgui.text("3D")
                 imgui.same_line()
-                i = self._combo("##mode", titles, self.modes.index(self.mode), 80 * k)
-                if i is not None:
-                    self.set_mode(self.modes[i])
+                picked = self._combo("##mode", titles, self.modes.index(self.mode), 80 * k)
+                if picked is not None:
+                    self.set_mode(self.modes[picked])
             imgui.same_line()
             presets = self.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.view.window_name) if self.view.window_name in names else -1
-            i = self._combo("##window", names, cur, 95 * k)
-            if i is not None:
-                p = presets[i]
+            picked = self._combo("##window", names, cur, 95 * k)
+            if picked is not None:
+                p = presets[picked]
                 self.view.set_window(p.name, p.width, p.level)
             if imgui.is_item_hovered():
                 imgui.set_tooltip("window/level preset (W); drag in a 2D view to adjust")
             imgui.same_line()
             tf_names = [t.name for t in self.tf_presets]
-            i = self._combo("##colours", tf_names, self.tf_index, 110 * k)
-            if i is not None:
-                self.tf_index = i
+            picked = self._combo("##colours", tf_names, self.tf_index, 110 * k)
+            if picked is not None:
+                self.tf_index = picked
             if imgui.is_item_hovered():
                 imgui.set_tooltip("3D colours (T)")
             two_rows = width < TOOLBAR_ONE_ROW
