@@ -824,6 +824,14 @@ class Viewer:
         k = fw / max(1, ww)
         return (s.x * k, s.y * k)
 
+    def _fit_text(self, text: str, width: float, size: float) -> str:
+        """``text`` cut with an ellipsis to fit ``width`` framebuffer pixels."""
+        if self._text_size(text, size)[0] <= width:
+            return text
+        while len(text) > 1 and self._text_size(text + "…", size)[0] > width:
+            text = text[:-1]
+        return text + "…"
+
     def _draw_view_overlay(self, dl: Any, name: str, rect: Rect) -> None:
         imgui = self.imgui
         v = self.view
@@ -887,6 +895,22 @@ class Viewer:
             self._draw_measurements(dl, name, rect, fs)
         for i, line in enumerate(lines):
             self._text(dl, x0, y0 + i * line_h, line, white, fs)
+        # what the user must know, in orange: the volume's warnings (first 2D view) and the
+        # renderer's notes (3D view), each cut to the view's width
+        orange = self._col(1.0, 0.6, 0.15)
+        warnings: list[str] = []
+        first_view = next(iter(self._layout.views)) if self._layout else None
+        if name == first_view:
+            ws = v.volume.warnings
+            if ws:
+                more = f" (+{len(ws) - 1} more, B lists them)" if len(ws) > 1 else ""
+                warnings.append(f"Warning: {ws[0]}{more}")
+        if name == "3d":
+            warnings += [f"Note: {n}" for n in self._raycast.notes]
+        for w in warnings:
+            w = self._fit_text(w, rect.w - 2 * pad, fs)
+            self._text(dl, x0, y0 + len(lines) * line_h, w, orange, fs)
+            lines.append(w)
         bottom_y = rect.y + rect.h - pad - line_h
         self._text(dl, x0, bottom_y, corner_left, white, fs)
         clw, _ = self._text_size(corner_left, fs)

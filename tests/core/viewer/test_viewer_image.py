@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glfw
 import numpy as np
+from viewer_phantom import phantom
 
 from ownscan.core.viewer import Viewer, ViewerOptions
 from ownscan.core.volume import SeriesInfo, Volume
@@ -29,3 +30,20 @@ def test_2d_image_opens_in_one_view(xvfb: str) -> None:
         assert row[len(row) // 2 + 30] > row[len(row) // 2 - 30]
         v.on_key(glfw.KEY_2, glfw.PRESS, 0)  # 3D keys do nothing harmful on a 2D image
         v.frame()
+
+
+def _orange(img: np.ndarray) -> np.ndarray:
+    r, g, b = (img[..., c].astype(int) for c in range(3))
+    return (r > 200) & (g > 110) & (g < 190) & (b < 90)
+
+
+def test_volume_warnings_are_shown_on_the_images(xvfb: str) -> None:
+    plain = phantom(n=24)
+    warned = phantom(n=24)
+    warned.warnings.extend(["irregular slice spacing: gap of 4.5 mm after slice 11", "tilt"])
+    for vol, expect in ((plain, False), (warned, True)):
+        with Viewer([vol], ViewerOptions(size=(640, 480))) as v:
+            img = v.frame(capture=True)
+            r = v.layout().views["axial"]
+            top = img[r.y : r.y + r.h // 3, r.x : r.x + r.w]
+            assert bool(_orange(top).sum() > 20) is expect
