@@ -418,6 +418,8 @@ class Viewer:
         self.current = index
         self.view = SeriesView(volume)
         self.maximised = None
+        caption = " ".join(x for x in entry.caption() if not x.startswith("("))
+        self._glfw.set_window_title(self._window, f"{self.options.title}: {caption}")
         self._raycast.key = None
         self.tf_index = self._default_tf(volume)
         for w in volume.warnings:

@@ -130,6 +130,43 @@ def test_view_series_option(xvfb: str, ct_folder: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "--series '9.9.9': no series matches" in r.stderr
 
 
+def test_interactive_window_quits_on_q(xvfb: str) -> None:
+    """The real event loop: the window appears, a real key press (xdotool) closes it."""
+    import shutil
+
+    xdotool = shutil.which("xdotool")
+    assert xdotool is not None, "xdotool is not installed (see .ci/system-packages.txt)"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ownscan.core.cli", "view", "--sample", "--size", "400x300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        found = subprocess.run(
+            [xdotool, "search", "--sync", "--pid", str(proc.pid)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        wid = found.stdout.split()[0]
+        subprocess.run([xdotool, "mousemove", "--window", wid, "50", "50"], check=True)
+        for _ in range(50):  # the loop wakes up on the event; repeat until it has seen one
+            subprocess.run([xdotool, "key", "q"], check=True)
+            try:
+                proc.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
