@@ -335,6 +335,9 @@ class Viewer:
             self._window, lambda _w, b, a, m: self.on_mouse_button(b, a, m)
         )
         glfw.set_scroll_callback(self._window, lambda _w, dx, dy: self.on_scroll(dx, dy))
+        glfw.set_cursor_enter_callback(
+            self._window, lambda _w, entered: self.on_cursor_enter(entered)
+        )
         glfw.set_key_callback(self._window, lambda _w, k, s, a, m: self.on_key(k, a, m, s))
         glfw.set_char_callback(self._window, lambda _w, c: self.on_char(c))
         glfw.set_window_size_callback(self._window, lambda _w, x, y: self._on_resize(x, y))
@@ -510,6 +513,12 @@ class Viewer:
                 self.view.camera.rotate(dx, dy)
             else:
                 self.view.window_drag(dx, dy)
+
+    def on_cursor_enter(self, entered: bool) -> None:
+        """The mouse entered or left the window: when it leaves, nothing is hovered."""
+        if not entered:
+            self.imgui.get_io().add_mouse_pos_event(-3.4e38, -3.4e38)  # imgui's "no mouse"
+            self._cursor_fb = (-1.0, -1.0)
 
     def on_mouse_button(self, button: int, action: int, mods: int = 0) -> None:
         """A mouse button was pressed or released (glfw constants)."""

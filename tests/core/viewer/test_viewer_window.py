@@ -34,9 +34,19 @@ def viewer(xvfb: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[View
         yield v
 
 
+def park_pointer() -> None:
+    """Move the real X pointer off the window, so that no real event mixes with the
+    synthetic ones (the window sits at the top-left of the 1280x1024 screen)."""
+    exe = shutil.which("xdotool")
+    assert exe is not None, "xdotool is not installed (see .ci/system-packages.txt)"
+    subprocess.run([exe, "mousemove", "1270", "1010"], check=True)
+
+
 @pytest.fixture
 def v(viewer: Viewer) -> Viewer:
     """The shared window, back in its initial state."""
+    park_pointer()
+    viewer.frame()  # takes the pointer's leave event, if any
     viewer.select_series(0)
     viewer.reset()
     viewer.set_mode("dvr")
