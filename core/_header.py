@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
@@ -233,6 +235,56 @@ def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: boo
     return (off, length)
 
 
+_ASCII_VRS = frozenset({"DS", "IS", "UI", "CS"})
+_TAG_VR: dict[str, tuple[int, str]] = {}
+
+
+def _tag_vr(kw: str) -> tuple[int, str]:
+    tv = _TAG_VR.get(kw)
+    if tv is None:
+        tag = tag_for_keyword(kw)
+        assert tag is not None, kw
+        tv = _TAG_VR[kw] = (tag, dictionary_VR(tag))
+    return tv
+
+
+class _Fast:
+    """``ds.get`` that parses the ASCII value types (DS, IS, UI, CS) straight from the raw
+    bytes. pydicom's conversion (validated DSfloat objects) costs about 50 us per element,
+    which dominated reading headers; other types go through pydicom."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+
+    def __contains__(self, kw: str) -> bool:
+        return kw in self.ds
+
+    def get(self, kw: str, default: Any = None) -> Any:
+        tag, vr = _tag_vr(kw)
+        if vr not in _ASCII_VRS:
+            return self.ds.get(kw, default)
+        el = self.ds.get_item(tag)
+        if el is None:
+            return default
+        raw = el.value
+        if not isinstance(raw, bytes | bytearray):
+            return default if raw is None else raw
+        text = raw.decode("latin-1").strip("\x00 ")
+        if not text:
+            return default
+        parts = [p.strip(" \x00") for p in text.split("\\")]
+        try:
+            if vr == "DS":
+                vals: list[Any] = [float(p) for p in parts]
+            elif vr == "IS":
+                vals = [int(float(p)) for p in parts]
+            else:
+                vals = parts
+        except ValueError:
+            return self.ds.get(kw, default)
+        return vals[0] if len(vals) == 1 else vals
+
+
 def _f(v: Any, default: float | None = None) -> float | None:
     try:
         if v is None or v == "":
@@ -250,7 +302,22 @@ def _fl(v: Any, n: int) -> tuple[float, ...] | None:
     return vals if len(vals) == n else None
 
 
-def _s(ds: Dataset, keyword: str) -> str:
+def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """ImageOrientationPatient if it is two (nearly) unit, non-parallel vectors, else None:
+    such an image is then treated as having no 3D geometry rather than a wrong one."""
+    if iop is None or not all(math.isfinite(v) for v in iop):
+        return None
+    r, c = iop[:3], iop[3:]
+    nr = math.sqrt(sum(v * v for v in r))
+    nc = math.sqrt(sum(v * v for v in c))
+    if not (0.9 < nr < 1.1 and 0.9 < nc < 1.1):
+        return None
+    if abs(sum(a * b for a, b in zip(r, c, strict=True))) / (nr * nc) > 0.1:
+        return None
+    return iop
+
+
+def _s(ds: Dataset | _Fast, keyword: str) -> str:
     try:
         v = ds.get(keyword, "")
     except Exception:
@@ -258,7 +325,7 @@ def _s(ds: Dataset, keyword: str) -> str:
     return "" if v is None else str(v).strip()
 
 
-def _windows(item: Dataset) -> list[tuple[str, float, float]]:
+def _windows(item: Dataset | _Fast) -> list[tuple[str, float, float]]:
     try:
         centers = item.get("WindowCenter")
         widths = item.get("WindowWidth")
@@ -322,7 +389,11 @@ def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Data
     return None
 
 
-def read_frames(item: SourceItem | Dataset | str | Path, n: int = 0) -> list[Frame]:
+def read_frames(
+    item: SourceItem | Dataset | str | Path,
+    n: int = 0,
+    info_cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> list[Frame]:
     """Read one item's header and describe each of its frames.
 
     Raises
@@ -336,11 +407,12 @@ def read_frames(item: SourceItem | Dataset | str | Path, n: int = 0) -> list[Fra
         raise ReadProblem(item.problem)
     src = _source_of(item, n)
     with quiet_pydicom():
-        return _frames_of(src)
+        return _frames_of(src, {} if info_cache is None else info_cache)
 
 
-def _frames_of(src: Source) -> list[Frame]:
+def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -> list[Frame]:
     ds, pos, size = _read_dataset(src)
+    fx = _Fast(ds)
     meta = getattr(ds, "file_meta", None)
     ts = None
     if meta is not None:
@@ -351,7 +423,7 @@ def _frames_of(src: Source) -> list[Frame]:
         if ds.is_little_endian is False:
             ts = ExplicitVRBigEndian
     ts = UID(str(ts))
-    sop_class = _s(ds, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
+    sop_class = _s(fx, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
     if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         raise NotDicom("a DICOMDIR (an index of the files, not an image)")
     if src.dataset is not None:
@@ -373,7 +445,7 @@ def _frames_of(src: Source) -> list[Frame]:
         raise NotDicom(f"a {_NOT_IMAGES[sop_class]} object, not an image")
 
     def req_int(kw: str) -> int:
-        v = ds.get(kw)
+        v = fx.get(kw)
         if v is None or v == "":
             raise ReadProblem(f"{kw} is missing")
         try:
@@ -386,13 +458,13 @@ def _frames_of(src: Source) -> list[Frame]:
     bits_alloc = req_int("BitsAllocated")
     if rows <= 0 or cols <= 0:
         raise ReadProblem(f"image size {cols}x{rows} is empty")
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    bits_stored = int(ds.get("BitsStored", bits_alloc) or bits_alloc)
-    pixel_rep = int(ds.get("PixelRepresentation", 0) or 0)
-    planar = int(ds.get("PlanarConfiguration", 0) or 0)
-    photometric = _s(ds, "PhotometricInterpretation").upper() or "MONOCHROME2"
+    samples = int(fx.get("SamplesPerPixel", 1) or 1)
+    bits_stored = int(fx.get("BitsStored", bits_alloc) or bits_alloc)
+    pixel_rep = int(fx.get("PixelRepresentation", 0) or 0)
+    planar = int(fx.get("PlanarConfiguration", 0) or 0)
+    photometric = _s(fx, "PhotometricInterpretation").upper() or "MONOCHROME2"
     try:
-        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+        n_frames = int(fx.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
         n_frames = 1
     if bits_alloc not in (1, 8, 16, 32):
@@ -438,31 +510,37 @@ def _frames_of(src: Source) -> list[Frame]:
             )
 
     padding: tuple[int, int] | None = None
-    pad = ds.get("PixelPaddingValue")
+    pad = fx.get("PixelPaddingValue")
     if pad is not None and not isinstance(pad, bytes | bytearray):
         try:
             p0 = int(pad)
-            lim = ds.get("PixelPaddingRangeLimit")
+            lim = fx.get("PixelPaddingRangeLimit")
             p1 = int(lim) if lim is not None and not isinstance(lim, bytes | bytearray) else p0
             padding = (min(p0, p1), max(p0, p1))
         except (TypeError, ValueError):
             padding = None
 
-    info = _series_info(ds)
-    image_type = tuple(str(x).upper() for x in (ds.get("ImageType") or ()))
-    if isinstance(ds.get("ImageType"), str):
+    # The descriptive fields are the same in every file of a series: read them once.
+    key = (_s(fx, "SeriesInstanceUID"), _s(fx, "PatientID"))
+    info = info_cache.get(key) if key[0] else None
+    if info is None:
+        info = _series_info(ds)
+        if key[0]:
+            info_cache[key] = info
+    image_type = tuple(str(x).upper() for x in (fx.get("ImageType") or ()))
+    if isinstance(fx.get("ImageType"), str):
         image_type = tuple(str(ds.ImageType).upper().split("\\"))
-    inum = ds.get("InstanceNumber")
+    inum = fx.get("InstanceNumber")
     try:
         instance_number = int(inum) if inum not in (None, "") else None
     except (TypeError, ValueError):
         instance_number = None
-    series_uid = _s(ds, "SeriesInstanceUID")
-    sop_uid = _s(ds, "SOPInstanceUID")
-    tilt = _f(ds.get("GantryDetectorTilt"), 0.0) or 0.0
+    series_uid = _s(fx, "SeriesInstanceUID")
+    sop_uid = _s(fx, "SOPInstanceUID")
+    tilt = _f(fx.get("GantryDetectorTilt"), 0.0) or 0.0
 
-    def base_spacing(item: Dataset | None) -> tuple[float, float] | None:
-        for holder in (item, ds):
+    def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+        for holder in (item, fx):
             if holder is None:
                 continue
             for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
@@ -487,7 +565,7 @@ def _frames_of(src: Source) -> list[Frame]:
         bits_stored=bits_stored,
         pixel_representation=pixel_rep,
         planar_configuration=planar,
-        rescale_type=_s(ds, "RescaleType"),
+        rescale_type=_s(fx, "RescaleType"),
         image_type=image_type,
         instance_number=instance_number,
         padding=padding,
@@ -513,7 +591,7 @@ def _frames_of(src: Source) -> list[Frame]:
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
             ipp = _fl(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
-            iop = _fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None
+            iop = _valid_iop(_fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None)
             sp = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             frames.append(
@@ -533,23 +611,23 @@ def _frames_of(src: Source) -> list[Frame]:
             )
         return frames
 
-    ipp = _fl(ds.get("ImagePositionPatient"), 3)
-    iop = _fl(ds.get("ImageOrientationPatient"), 6)
-    slope = _f(ds.get("RescaleSlope"), 1.0)
-    intercept = _f(ds.get("RescaleIntercept"), 0.0)
-    echo = _f(ds.get("EchoNumbers"))
+    ipp = _fl(fx.get("ImagePositionPatient"), 3)
+    iop = _valid_iop(_fl(fx.get("ImageOrientationPatient"), 6))
+    slope = _f(fx.get("RescaleSlope"), 1.0)
+    intercept = _f(fx.get("RescaleIntercept"), 0.0)
+    echo = _f(fx.get("EchoNumbers"))
     return [
         Frame(
             frame=k,
             iop=iop,
             ipp=ipp,  # type: ignore[arg-type]
             pixel_spacing=base_spacing(None),
-            slice_thickness=_f(ds.get("SliceThickness")),
-            spacing_between_slices=_f(ds.get("SpacingBetweenSlices")),
+            slice_thickness=_f(fx.get("SliceThickness")),
+            spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
             slope=slope if slope else 1.0,
             intercept=intercept or 0.0,
             echo_number=echo,
-            windows=_windows(ds),
+            windows=_windows(fx),
             **common,  # type: ignore[arg-type]
         )
         for k in range(n_frames)

@@ -271,6 +271,18 @@ def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> No
             slot += np.float32(fr.intercept)
     elif fr.slope == 1.0 and fr.intercept == 0.0 and raw.dtype == plan.dtype:
         slot[...] = raw
+    elif raw.dtype.itemsize == plan.dtype.itemsize and raw.dtype.kind in "iu":
+        # modular arithmetic in the output type (exact when the result fits: see _store_direct)
+        slope, intercept = int(fr.slope), int(fr.intercept)
+        if plan.checked:
+            a, b = int(raw.min()) * slope + intercept, int(raw.max()) * slope + intercept
+            info = np.iinfo(plan.dtype)
+            if min(a, b) < info.min or max(a, b) > info.max:
+                raise _Overflow
+        src = raw.view(plan.dtype)
+        if slope != 1:
+            src = np.multiply(src, np.array(slope, dtype=np.int64).astype(plan.dtype))
+        np.add(src, np.array(intercept, dtype=np.int64).astype(plan.dtype), out=slot)
     else:
         tmp: np.ndarray = raw.astype(np.int64 if plan.dtype.itemsize >= 4 else np.int32)
         if fr.slope != 1.0:
@@ -287,7 +299,12 @@ def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> No
 
 
 def _store_direct(slot: np.ndarray, fr: Frame, plan: DecodePlan, fp: io.BufferedIOBase) -> None:
-    """Read a native frame straight into its slot (same item size) and rescale it in place."""
+    """Read a native frame straight into its slot and rescale it in place.
+
+    The slot has the stored item size; integer arithmetic in the output dtype wraps modulo
+    2**bits, so the result is exact whenever the final values fit the output dtype, which the
+    plan guarantees from the header, or (for a ``checked`` plan) this frame's range confirms.
+    """
     assert fr.pixel_offset is not None
     fp.seek(fr.pixel_offset + fr.frame * fr.frame_bytes)
     view = memoryview(slot).cast("B")  # type: ignore[arg-type]
@@ -296,31 +313,31 @@ def _store_direct(slot: np.ndarray, fr: Frame, plan: DecodePlan, fp: io.Buffered
         raise ValueError(f"pixel data ends early ({got} of {fr.frame_bytes} bytes)")
     stored = slot.view(_stored_dtype(fr))
     _fix_bits(stored, fr)
+    slope, intercept = int(fr.slope), int(fr.intercept)
+    if plan.checked:
+        a, b = int(stored.min()) * slope + intercept, int(stored.max()) * slope + intercept
+        info = np.iinfo(plan.dtype)
+        if min(a, b) < info.min or max(a, b) > info.max:
+            raise _Overflow
     pad_mask = None
     if fr.padding is not None:
         pad_mask = (stored >= fr.padding[0]) & (stored <= fr.padding[1])
         if not pad_mask.any():
             pad_mask = None
-    if fr.slope != 1.0:
-        np.multiply(slot, int(fr.slope), out=slot)
-    if fr.intercept:
-        np.add(slot, int(fr.intercept), out=slot)
+    if slope != 1:
+        np.multiply(slot, np.array(slope, dtype=np.int64).astype(plan.dtype), out=slot)
+    if intercept:
+        np.add(slot, np.array(intercept, dtype=np.int64).astype(plan.dtype), out=slot)
     if pad_mask is not None:
         slot[pad_mask] = plan.fill
 
 
 def _direct_ok(fr: Frame, plan: DecodePlan) -> bool:
-    """Can this frame be read into its slot? Same item size, integer maths that cannot overflow
-    (the plan's header range fits), no colour."""
-    if not _native_ok(fr) or plan.colour or plan.checked or plan.dtype.kind == "f":
+    """Can this frame be read straight into its slot? Native grey data whose stored item size
+    equals the integer output's (see :func:`_store_direct` for why that is exact)."""
+    if not _native_ok(fr) or plan.colour or plan.dtype.kind not in "iu":
         return False
-    stored = _stored_dtype(fr)
-    if stored.itemsize != plan.dtype.itemsize:
-        return False
-    if stored.kind == "u" and plan.dtype.kind == "i":
-        # Unsigned stored values read as signed: only safe when the top bit is never used.
-        return fr.bits_stored < 8 * stored.itemsize
-    return stored == plan.dtype or (fr.slope == 1.0 and fr.intercept == 0.0)
+    return _stored_dtype(fr).itemsize == plan.dtype.itemsize
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:

@@ -527,12 +527,13 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     result = Assembly()
     frames: list[Frame] = []
     seen: set[tuple[str, int]] = set()
+    info_cache: dict[tuple[str, str], dict[str, Any]] = {}
     for n, item in enumerate(_expand(items)):
         if isinstance(item, SourceItem) and item.problem is None and item.media_type != DICOM:
             result.skipped.append(Problem(item.origin, f"not DICOM ({item.media_type})"))
             continue
         try:
-            got = read_frames(item, n)  # type: ignore[arg-type]
+            got = read_frames(item, n, info_cache)  # type: ignore[arg-type]
         except NotDicom as exc:
             result.skipped.append(Problem(_item_origin(item, n), str(exc)))
             continue

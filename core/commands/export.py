@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     for n, s in chosen:
         try:
             vol = s.load()
-        except OwnscanError as exc:
+        except (OwnscanError, ValueError) as exc:
             print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
             failed += 1
             continue

@@ -178,3 +178,14 @@ def test_two_series_two_volumes(tmp_path: Path) -> None:
     assert [s.info.series_number for s in found.series] == [2, 7]
     with pytest.raises(Exception, match="2 series found"):
         load_volume(tmp_path / "a")
+
+
+def test_bogus_orientation_is_no_geometry_not_a_crash(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "a", n_slices=5)
+    ds = dcmread(files[4])
+    ds.ImageOrientationPatient = [0, 0, 0, 0, 0, 0]
+    ds.save_as(files[4])
+    found = assemble(tmp_path / "a")
+    assert sorted((s.kind, s.n_images) for s in found.series) == [("image", 1), ("volume", 4)]
+    for s in found.series:
+        assert s.load().voxels.size

@@ -212,3 +212,31 @@ def test_unsupported_transfer_syntax_names_file_and_fix(tmp_path: Path) -> None:
         r"syntax MPEG2 .*1\.2\.840\.10008\.1\.2\.4\.100.*gdcmconv",
     ):
         found.series[0].load()
+
+
+STANDARD_SYNTAXES = [
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+]
+
+
+@pytest.mark.parametrize("uid", STANDARD_SYNTAXES)
+def test_every_standard_syntax_has_an_installed_decoder(uid: str) -> None:
+    """What `pip install ownscan` installs decodes every standard syntax (HTJ2K included:
+    no free encoder is at hand to make test files, so this checks the backend is present)."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import UID
+
+    assert UID(uid).is_compressed
+    dec = get_decoder(uid)
+    assert dec.is_available, (uid, dec.missing_dependencies)
