@@ -188,8 +188,8 @@ def builtin_modes() -> list[VisualisationMode]:
         ),
         VisualisationMode(
             name="iso",
-            description="isosurface: first hit of a threshold (iso_value; default: the "
-            "window's level), shaded",
+            description="isosurface: first hit of a threshold (iso_value; default: a "
+            "quarter of the window below its level), shaded",
             glsl=load_shader("mode_iso.glsl"),
             array=IsoArray(),
             skip="threshold",

@@ -16,9 +16,36 @@ uniform float u_shade_gain;      // gradient (normalised value per mm) that is s
 vec3 g_ray_dir_lps;
 vec3 g_ray_dir_tex;
 
+#ifdef BRICKS
+// A volume deeper than the largest 3D texture is split along k into BRICKS textures that
+// overlap by one slice: brick b holds slices b * u_brick_step .. b * u_brick_step + depth - 1,
+// so the two slices a trilinear sample reads always lie in one brick.
+uniform sampler3D u_volume1;
+uniform sampler3D u_volume2;
+uniform sampler3D u_volume3;
+uniform float u_brick_step;      // slices between the starts of two bricks
+uniform vec4 u_brick_depth;      // slices in each brick
+
+float sample_volume(vec3 pos_tex) {
+    float k = pos_tex.z * u_dims.z - 0.5;  // continuous slice index
+    int b = clamp(int(floor(k / u_brick_step)), 0, BRICKS - 1);
+    vec3 brick_tex = vec3(pos_tex.xy, (k - float(b) * u_brick_step + 0.5) / u_brick_depth[b]);
+    if (b == 0) {
+        return texture(u_volume, brick_tex).r;
+    }
+    if (b == 1) {
+        return texture(u_volume1, brick_tex).r;
+    }
+    if (b == 2) {
+        return texture(u_volume2, brick_tex).r;
+    }
+    return texture(u_volume3, brick_tex).r;
+}
+#else
 float sample_volume(vec3 pos_tex) {
     return texture(u_volume, pos_tex).r;
 }
+#endif
 
 // Central differences one voxel apart along i, j, k, carried to LPS (anisotropy, obliquity).
 vec3 gradient_lps(vec3 pos_tex) {

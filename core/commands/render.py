@@ -45,11 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--window", type=float, help="window width (with --level)")
     parser.add_argument("--level", type=float, help="window level (with --window)")
-    parser.add_argument("--backend", default="auto", choices=("gl", "cpu", "auto"))
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("gl", "cpu", "auto"),
+        help="gl: OpenGL (EGL, no display needed); cpu: arrays (cupy on CUDA); auto: gl, "
+        "else cpu with a message (default)",
+    )
     parser.add_argument("--size", type=_size, default=(512, 512), help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")
     parser.add_argument("--elevation", type=float, help="degrees; + looks from above the head")
-    parser.add_argument("--zoom", type=float, default=1.0)
+    parser.add_argument("--zoom", type=float, default=1.0, help="1 fits the volume (default)")
     parser.add_argument("--perspective", action="store_true", help="perspective projection")
     parser.add_argument(
         "--plane", help="axial, coronal, sagittal... (view direction; mpr default: axial)"

@@ -70,11 +70,16 @@ class PreparedVolume:
 
 
 def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
-    """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly."""
+    """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly.
+
+    The last block along an axis may be partial: it is completed by repeating the edge voxels,
+    so nothing of the volume is cut off.
+    """
     fi, fj, fk = factors
-    v = volume.voxels
-    z, y, x = v.shape[:3]
-    nz, ny, nx = z // fk, y // fj, x // fi
+    z, y, x = volume.voxels.shape[:3]
+    nz, ny, nx = -(-z // fk), -(-y // fj), -(-x // fi)
+    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x))
+    v = np.pad(volume.voxels, pad, mode="edge") if any(p[1] for p in pad) else volume.voxels
     acc = np.zeros((nz, ny, nx), dtype=np.float32)
     for dk in range(fk):
         for dj in range(fj):
@@ -127,13 +132,15 @@ def _block_minmax(
     return blocks(widen(data, np.minimum), np.minimum), blocks(widen(data, np.maximum), np.maximum)
 
 
-_CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[int, int], PreparedVolume]] = (
+_CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def prepare_volume(
-    volume: Volume, max_texture: int = 1 << 30, max_bytes: int = 1 << 62
+    volume: Volume,
+    max_size: int | tuple[int, int, int] = 1 << 30,
+    max_bytes: int = 1 << 62,
 ) -> PreparedVolume:
     """Quantise ``volume`` for rendering (cached per volume).
 
@@ -141,8 +148,9 @@ def prepare_volume(
     ----------
     volume
         The data.
-    max_texture
-        Largest size along any axis (the GPU's largest 3D texture).
+    max_size
+        Largest size along any axis, or along ``(i, j, k)`` (the GL renderer allows more along
+        ``k``, where it splits the volume into bricks).
     max_bytes
         Memory budget for the uint16 copy.
 
@@ -151,14 +159,17 @@ def prepare_volume(
     RenderNote
         When the volume had to be downsampled to fit; the note is also in ``notes``.
     """
-    key = (max_texture, max_bytes)
+    limits = (max_size,) * 3 if isinstance(max_size, int) else tuple(max_size)
+    key = (limits, max_bytes)
     per_volume = _CACHE.setdefault(volume, {})
     if key in per_volume:
         return per_volume[key]
     notes: list[str] = []
     z, y, x = volume.shape
-    factors = [max(1, -(-n // max_texture)) for n in (x, y, z)]
-    while (x // factors[0]) * (y // factors[1]) * (z // factors[2]) * 2 > max_bytes:
+    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
+    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * 2 > max_bytes or any(
+        -(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)
+    ):
         # halve the finest axis (in mm) first, so the voxels become more isotropic
         sizes = [volume.spacing[a] * factors[a] for a in range(3)]
         factors[int(np.argmin(sizes))] *= 2
@@ -167,8 +178,9 @@ def prepare_volume(
         src = _downsampled(volume, (factors[0], factors[1], factors[2]))
         nz, ny, nx = src.shape
         note = (
-            f"volume {x}x{y}x{z} exceeds the renderer's limits (largest 3D texture "
-            f"{max_texture}, budget {max_bytes / 2**20:.3g} MiB): drawn downsampled by "
+            f"volume {x}x{y}x{z} exceeds the renderer's limits (largest "
+            f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
+            f"drawn downsampled by "
             f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
         )
         notes.append(note)
@@ -276,7 +288,8 @@ def frame_for(
     hi = prepared.normalise(win.level + win.width / 2.0)
     iso_value = scene.parameters.get("iso_value", scene.mode.parameters.get("iso_value"))
     if iso_value is None or not math.isfinite(float(iso_value)):
-        iso_value = win.level
+        # default: a quarter of the window below its level (CT W400/L40: -60 HU, the skin)
+        iso_value = win.level - win.width / 4.0
     iso = prepared.normalise(float(iso_value))
     lut = None
     if scene.transfer_function is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from gl_support import assert_same_picture
@@ -62,18 +64,59 @@ class DepthArray:
         return out
 
 
-class ThirdParty:
-    @hookimpl
-    def ownscan_modes(self):
-        return [
-            VisualisationMode("depth", "depth of the first hit", THIRD_PARTY_GLSL, DepthArray())
-        ]
+THIRD_PARTY_MODULE = f"""
+import numpy as np
+from ownscan.core.hookspecs import hookimpl
+from ownscan.core.render import VisualisationMode
+
+GLSL = {THIRD_PARTY_GLSL!r}
+
+
+class DepthArray:
+    def begin(self, acc, aux):
+        acc[:] = 0
+        aux[:] = 0
+
+    def sample(self, acc, aux, idx, pos_tex, ctx):
+        acc[idx, 1] += 1
+        over = ctx.sample(pos_tex) >= np.float32(ctx.window[0])
+        acc[idx[over], 0] = 1
+        return over
+
+    def end(self, acc, aux, hit, ctx):
+        g = np.clip(1 - acc[:, 1] * ctx.step_mm / np.float32(400.0), 0, 1)
+        out = np.zeros((len(g), 4), np.float32)
+        out[:, :3] = g[:, None]
+        out[:, 3] = 1
+        out[acc[:, 0] == 0] = 0
+        return out
+
+
+@hookimpl
+def ownscan_modes():
+    return [VisualisationMode("depth", "depth of the first hit", GLSL, DepthArray())]
+"""
+
+
+@pytest.fixture
+def installed_third_party(tmp_path, monkeypatch):
+    """A distribution ``ownscan-depth`` with an ``ownscan`` entry point, as pip installs it."""
+    (tmp_path / "ownscan_depth_mode.py").write_text(THIRD_PARTY_MODULE)
+    info = tmp_path / "ownscan_depth-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ownscan-depth\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ownscan]\ndepth = ownscan_depth_mode\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("ownscan_depth_mode", None)
 
 
 def test_a_third_party_mode_installs_like_any_plugin(
-    gl_renderer, array_renderer, gl_check, tmp_path
+    installed_third_party, gl_renderer, array_renderer, gl_check, tmp_path
 ):
-    host = PluginHost(extra_plugins=[("thirdparty", ThirdParty())])
+    host = PluginHost()  # discovered from the entry point, nothing else
+    info = {p.name: p for p in host.plugins}["depth"]
+    assert info.distribution == "ownscan-depth" and not info.builtin
     mode = host.mode("depth")
     scene = Scene(
         ct_phantom((40, 48, 48), (7.0, 5.0, 9.0)), mode, window=WindowPreset("w", 200, 200)

@@ -118,3 +118,34 @@ def test_real_series_from_a_folder(tmp_path, capsys, mr_head_dir):
     assert "MR volume 274x384x384" in capsys.readouterr().out
     img = _png(out)
     assert img.shape == (128, 128, 3) and img.std() > 20
+
+
+def test_without_egl_auto_falls_back_visibly_and_gl_fails_in_one_line(tmp_path):
+    """EGL really unavailable: glvnd pointed at no vendor library, in a child process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "__EGL_VENDOR_LIBRARY_FILENAMES": str(tmp_path / "none.json")}
+    base = [sys.executable, "-m", "ownscan.core.cli", "render", "--phantom", "--mode", "mip"]
+    base += ["--size", "24x24"]
+    auto = subprocess.run(
+        [*base, "--backend", "auto", "-o", str(tmp_path / "a.png")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert auto.returncode == 0, auto.stderr
+    assert "OpenGL unavailable" in auto.stderr and "array renderer" in auto.stderr
+    assert "cpu backend" in auto.stdout and (tmp_path / "a.png").exists()
+    gl = subprocess.run(
+        [*base, "--backend", "gl", "-o", str(tmp_path / "g.png")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert gl.returncode == 2
+    assert gl.stderr.startswith("ownscan render: error: cannot create an OpenGL 3.3 context")
+    assert gl.stderr.count("\n") == 1 and "--backend cpu" in gl.stderr

@@ -11,6 +11,7 @@ from ownscan.core.render import (
     ArrayRenderer,
     Camera,
     GLRenderer,
+    Renderer,
     RenderNote,
     Scene,
     TransferFunction,
@@ -71,6 +72,10 @@ def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path)
     with pytest.warns(RenderNote):
         prep = prepare_volume(vol, max_bytes=vol.voxels.size)
     assert prep.data.nbytes <= vol.voxels.size
+    # the downsampled volume covers at least the original: first voxel corner at the same place
+    lo = vol.index_to_lps([-0.5, -0.5, -0.5])
+    assert np.allclose(prep.volume.index_to_lps([-0.5, -0.5, -0.5]), lo)
+    assert all(a >= b for a, b in zip(prep.volume.extent_mm, vol.extent_mm, strict=True))
     # not cropped: the downsampled picture covers the same region as the full one
     full = ArrayRenderer(prefer_gpu=False).render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
     assert abs(int((img[..., 3] > 0).sum()) - int((full[..., 3] > 0).sum())) < 0.03 * 96 * 96
@@ -78,13 +83,14 @@ def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path)
 
 
 def test_backends():
-    assert isinstance(create_renderer("cpu"), ArrayRenderer)
+    cpu = create_renderer("cpu")
+    assert isinstance(cpu, ArrayRenderer) and isinstance(cpu, Renderer)
     with pytest.raises(ValueError, match="unknown backend 'vulkan'; valid: gl, cpu, auto"):
         create_renderer("vulkan")
     # this machine has EGL (CI installs Mesa): auto must pick GL here
     auto = create_renderer("auto")
     try:
-        assert auto.name == "gl"
+        assert auto.name == "gl" and isinstance(auto, Renderer)
     finally:
         auto.close()
 
@@ -95,3 +101,24 @@ def test_array_renderer_without_cuda_is_numpy():
     assert r.name in ("cpu", "cupy")
     img = r.render(Scene(small_ct(), MODES["dvr"], transfer_function=TF), Camera(), (32, 24))
     assert img.shape == (24, 32, 4) and img.dtype == np.uint8
+
+
+@pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
+def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path, mode):
+    from gl_support import assert_same_picture
+
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom((70, 24, 24), spacing=(12.0, 10.0, 4.0), seed=3)
+    bricked = GLRenderer(ctx=gl_ctx, max_texture=24)  # 70 slices: bricks 0-23, 23-46, 46-69
+    try:
+        scene = Scene(vol, MODES[mode], transfer_function=TF, parameters={})
+        cam = Camera.for_plane("sagittal") if mode == "mpr" else Camera(azimuth=70, elevation=15)
+        a = bricked.render(scene, cam, (64, 96))  # no RenderNote: nothing is downsampled
+        assert bricked.notes == []
+        assert bricked._volume is not None and len(bricked._volume[1]) == 3
+        b = ArrayRenderer(prefer_gpu=False).render(scene, cam, (64, 96))
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"bricks-{mode}")
+    finally:
+        bricked.close()
