@@ -121,6 +121,10 @@ class _Unexpected(Exception):
     """Something the fast reader leaves to pydicom."""
 
 
+class _Truncated(Exception):
+    """An element's declared length runs past the end of the file."""
+
+
 def _fast_values(data: bytes) -> tuple[dict[str, str], str, str] | None:
     """(values, media storage class, transfer syntax) or None to let pydicom read it."""
     if len(data) < 132 or data[128:132] != b"DICM":
@@ -132,6 +136,12 @@ def _fast_values(data: bytes) -> tuple[dict[str, str], str, str] | None:
         if not transfer or transfer == _BIG_ENDIAN or transfer in _DEFLATED:
             return None
         raw, _ = _read_elements(data, pos, transfer != _IMPLICIT_LE)
+    except _Truncated as exc:
+        # pydicom would read such a file without a word, pixels cut short; a re-import from a
+        # good copy would then be a conflict. Refuse it here, naming where it breaks off.
+        raise ValueError(
+            f"truncated DICOM file: {exc} runs past the end of the file ({len(data)} bytes)"
+        ) from None
     except (_Unexpected, struct.error, IndexError):
         return None
     charset = _text(raw.get(0x00080005, b""), "latin-1")
@@ -154,20 +164,19 @@ def _read_elements(
         if group2_only and group != 2:
             break
         tag = group << 16 | elem
-        if not group2_only and tag > _LAST_TAG:
-            break
         length, header = _element_length(data, pos, explicit or group2_only)
         if tag == 0x00041220:  # Directory Record Sequence: a DICOMDIR
             raise _Unexpected
         if length == _UNDEFINED:
-            pos = _skip_sequence(data, pos + header, explicit)
+            pos = _skip_sequence(data, pos + header, explicit, tag)
             continue
         start = pos + header
         pos = start + length
         if pos > end:
-            raise _Unexpected  # truncated: pydicom says what is wrong
-        if group2_only or tag in _TAGS:
+            raise _Truncated(f"element ({group:04X},{elem:04X}) of {length} bytes")
+        if group2_only or (tag <= _LAST_TAG and tag in _TAGS):
             found[tag] = data[start:pos]
+    # past the fields: the rest was walked (element headers only) to find a file cut short
     return found, pos
 
 
@@ -182,11 +191,13 @@ def _element_length(data: bytes, pos: int, explicit: bool) -> tuple[int, int]:
     return _U16.unpack_from(data, pos + 6)[0], 8
 
 
-def _skip_sequence(data: bytes, pos: int, explicit: bool, depth: int = 0) -> int:
+def _skip_sequence(data: bytes, pos: int, explicit: bool, tag: int, depth: int = 0) -> int:
     """Position after an undefined-length sequence whose first item starts at ``pos``."""
     if depth > 32:
         raise _Unexpected
     end = len(data)
+    if pos + 8 > end:
+        raise _Truncated(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})")
     while pos + 8 <= end:
         group, elem = _TAG.unpack_from(data, pos)
         length = _U32.unpack_from(data, pos + 4)[0]
@@ -197,20 +208,22 @@ def _skip_sequence(data: bytes, pos: int, explicit: bool, depth: int = 0) -> int
             raise _Unexpected
         if length != _UNDEFINED:
             pos += length
+            if pos > end:
+                break
             continue
         while True:  # an undefined-length item: its elements up to the item delimiter
             if pos + 8 > end:
-                raise _Unexpected
+                raise _Truncated(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})")
             group, elem = _TAG.unpack_from(data, pos)
             if (group, elem) == (0xFFFE, 0xE00D):
                 pos += 8
                 break
             length, header = _element_length(data, pos, explicit)
             if length == _UNDEFINED:
-                pos = _skip_sequence(data, pos + header, explicit, depth + 1)
+                pos = _skip_sequence(data, pos + header, explicit, tag, depth + 1)
             else:
                 pos += header + length
-    raise _Unexpected
+    raise _Truncated(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})")
 
 
 def _text(value: bytes, encoding: str) -> str:

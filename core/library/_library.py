@@ -65,6 +65,7 @@ from ownscan.core.library._store import FILE_MODE, LibraryBusy, Store, make_priv
 from ownscan.core.plugin_types import DICOM, SourceItem
 
 if TYPE_CHECKING:
+    from ownscan.core.assembly import Assembly
     from ownscan.core.volume import Volume
 
 __all__ = [
@@ -184,7 +185,11 @@ class Library:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.root = store.root
-        conn = sqlite3.connect(store.index, isolation_level=None, timeout=30.0)
+        # an importer may ask has_instance() from its worker threads; SQLite serialises the
+        # calls (its default threading mode), so the connection need not be bound to a thread
+        conn = sqlite3.connect(
+            store.index, isolation_level=None, timeout=30.0, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -365,13 +370,30 @@ class Library:
             for inst in items
         ]
 
+    def assemble(self, series_uid: str) -> Assembly:
+        """The series' stored files through series assembly (one or more stacks, warnings)."""
+        from ownscan.core.assembly import assemble
+
+        return assemble(self.series_items(series_uid))
+
     def load_volume(self, series_uid: str) -> Volume:
-        """Assemble a series into a :class:`~ownscan.core.volume.Volume` (via series assembly)."""
-        from ownscan.core import assembly  # the core helper's module
+        """Assemble a series into a :class:`~ownscan.core.volume.Volume`.
+
+        Raises
+        ------
+        LibraryError
+            No such series, or it does not make one volume (e.g. it holds two stacks of
+            different orientation: use :meth:`assemble` and choose).
+        """
+        from ownscan.core.assembly import load_volume
 
         items = self.series_items(series_uid)
-        loader = getattr(assembly, "load_volume", None) or assembly.assemble
-        return loader(items)
+        try:
+            return load_volume(items)
+        except LibraryError:
+            raise
+        except OwnscanError as exc:
+            raise LibraryError(f"series {series_uid} in {self.root}: {exc}") from exc
 
     def resolve_series(self, text: str) -> str:
         """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""
@@ -462,21 +484,23 @@ class Library:
                 ):
                     self._flush(batch, ctx, rep)
                     batch = _Pending()
-        except KeyboardInterrupt:
-            self._flush(batch, ctx, rep)  # keep what is complete; the rest is re-imported
-            raise
-        except OSError as exc:
+        except _WriteFailed as failed:
             # keep what is complete if the disk still lets us; otherwise its files stay as
             # orphans, which the next import or check adopts
-            with contextlib.suppress(OSError, sqlite3.Error):
+            with contextlib.suppress(OSError, sqlite3.Error, LibraryError):
                 self._flush(batch, ctx, rep)
+            exc = failed.error
             where = f"{origin}: " if origin else ""
-            if exc.errno in _DISK_ERRORS:
-                raise LibraryError(
-                    f"{where}cannot write to the library at {self.root} ({exc.strerror}); "
-                    "what was imported before is kept, free some space and run the import "
-                    "again to complete it"
-                ) from exc
+            hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
+            raise LibraryError(
+                f"{where}cannot write to the library at {self.root} ({exc.strerror or exc}); "
+                f"what was imported before is kept, {hint}run the import again to complete it"
+            ) from exc
+        except BaseException:
+            # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
+            # what is complete; running the import again brings the rest
+            with contextlib.suppress(OSError, sqlite3.Error, LibraryError):
+                self._flush(batch, ctx, rep)
             raise
         self._flush(batch, ctx, rep)
         self._link_documents(ctx, rep)
@@ -516,7 +540,7 @@ class Library:
             final = self.store.object_path(sha)
             if _complete(final, size):
                 return ItemResult(origin, DUPLICATE, "already in the library", **ids)
-            self.store.write(data, final)
+            self._write(data, final)
             batch.files += 1
             batch.bytes += size
             return ItemResult(
@@ -525,7 +549,7 @@ class Library:
         if held is not None:
             final = self.store.conflict_path(sha)
             if not _complete(final, size):
-                self.store.write(data, final)
+                self._write(data, final)
                 batch.bytes += size
             if sha not in batch.conflict_shas and not self._exists("conflicts", "sha256", sha):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
@@ -539,7 +563,7 @@ class Library:
             )
         final = self.store.object_path(sha)
         if not _complete(final, size):  # an orphan of an interrupted import is already there
-            self.store.write(data, final)
+            self._write(data, final)
             batch.bytes += size
         batch.instances.append((h, sha, size, origin))
         batch.uids[h.sop_instance_uid] = sha
@@ -552,16 +576,29 @@ class Library:
         if item.media_type == "application/pdf" and not data.startswith(b"%PDF-"):
             return ItemResult(item.origin, FAILED, "named a PDF but is not one", size=size)
         ctx.documents.add(sha)
-        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
-            return ItemResult(item.origin, DUPLICATE, "document already in the library", size=size)
         final = self.store.object_path(sha)
+        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
+            if _complete(final, size):
+                return ItemResult(
+                    item.origin, DUPLICATE, "document already in the library", size=size
+                )
+            self._write(data, final)
+            batch.files += 1
+            batch.bytes += size
+            return ItemResult(item.origin, DUPLICATE, "its missing file restored", size=size)
         if not _complete(final, size):
-            self.store.write(data, final)
+            self._write(data, final)
             batch.bytes += size
         title = PurePosixPath(item.origin.replace("\\", "/").split("!")[-1]).name
         batch.documents.append((sha, item.media_type, title, size, item.origin))
         batch.doc_shas.add(sha)
         return ItemResult(item.origin, DOCUMENT, f"stored ({item.media_type})", size=size)
+
+    def _write(self, data: bytes, final: Path) -> None:
+        try:
+            self.store.write(data, final)
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
 
     def _held_sha(self, sop_instance_uid: str) -> str | None:
         row = self.conn.execute(
@@ -608,8 +645,16 @@ class Library:
                 [(*d, ctx.import_id) for d in batch.documents],
             )
             conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise LibraryError(
+                f"{self.store.index}: cannot write the library index ({exc}); what was "
+                "imported before is kept, run the import again to complete it"
+            ) from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
 
     def _index_parents(self, h: Header, ctx: _ImportContext, rep: ImportReport) -> None:
@@ -1029,6 +1074,14 @@ class Library:
             else:
                 problems.append(CheckProblem("orphan", r.origin, f"could not adopt: {r.reason}"))
         return problems
+
+
+class _WriteFailed(Exception):
+    """Writing into the library failed (as opposed to reading a source)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass

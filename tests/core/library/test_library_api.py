@@ -290,3 +290,54 @@ def test_real_mr_series(mr_head_dir, tmp_path):
         assert stored == {_sha(p) for p in mr_head_dir.iterdir()}
         assert library.check().consistent
         assert isinstance(library, Library)
+
+
+def test_load_volume_gives_what_assembly_gives_from_the_source(tmp_path, lib):
+    import numpy as np
+    import pydicom
+
+    from ownscan.core.assembly import load_volume
+
+    paths = ct_series(tmp_path / "src", 4, size=16, seed=3)
+    lib.import_items(_items(tmp_path / "src"))
+    (series,) = lib.series()
+    vol = lib.load_volume(series.series_uid)
+    assert vol.shape == (4, 16, 16)
+    raw = pydicom.dcmread(paths[2]).pixel_array.astype(np.int32) - 1024  # rescale intercept
+    assert np.array_equal(vol.voxels[2], raw)
+    direct = load_volume(str(tmp_path / "src"))
+    assert np.array_equal(vol.voxels, direct.voxels)
+    assert np.allclose(vol.affine, direct.affine)
+    assert lib.assemble(series.series_uid).series[0].n_images == 4
+
+
+def test_load_volume_of_the_real_mr_matches_the_source(mr_head_dir, tmp_path, lib):
+    import numpy as np
+
+    from ownscan.core.assembly import load_volume
+
+    lib.import_items(_items(mr_head_dir))
+    (series,) = lib.series()
+    vol = lib.load_volume(series.series_uid)
+    direct = load_volume(str(mr_head_dir))
+    assert vol.shape == direct.shape and vol.shape[0] > 1
+    assert np.array_equal(vol.voxels, direct.voxels)
+    assert np.allclose(vol.affine, direct.affine)
+    with pytest.raises(LibraryError, match="no series"):
+        lib.load_volume("1.2.3.4")
+
+
+def test_importer_failing_midway_keeps_what_came_before(tmp_path, lib):
+    from ownscan.core.errors import ImportFailed
+
+    paths = ct_series(tmp_path / "src", 3)
+
+    def items():
+        for p in paths:
+            yield SourceItem(origin=str(p), path=p)
+        raise ImportFailed("disc.iso", "the disc was ejected")
+
+    with pytest.raises(ImportFailed, match="ejected"):
+        lib.import_items(items())
+    assert lib.patients()[0].images == 3
+    assert lib.check().consistent

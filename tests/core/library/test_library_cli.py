@@ -134,9 +134,11 @@ def test_check_finds_and_repairs(tmp_path, source):
     orphan.write_bytes(extra.read_bytes())
     orphan.chmod(0o600)
     (lib / "tmp" / "abc.123.part").write_bytes(b"half")
-    damaged, missing, loose = objects[0], objects[1], objects[2]
+    pdf = lib / "objects" / hashlib.sha256(PDF).hexdigest()[:2] / hashlib.sha256(PDF).hexdigest()
+    damaged, missing, loose = [p for p in objects if p != pdf][:3]
     damaged.write_bytes(b"\0" * damaged.stat().st_size)
     missing.unlink()
+    pdf.unlink()  # a document's file goes missing too
     loose.chmod(0o644)
 
     r = ownscan("check", "--library", lib)
@@ -155,9 +157,33 @@ def test_check_finds_and_repairs(tmp_path, source):
     # importing the source again restores what was lost; then the library is consistent
     r = ownscan("import", source, "--library", lib)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "missing file restored" in r.stdout
+    assert r.stdout.count("missing file restored") == 3
     r = ownscan("check", "--library", lib)
     assert r.returncode == 0, r.stdout
     data = json.loads(ownscan("list", "--json", "--library", lib).stdout)
     series = data["patients"][0]["studies"]
     assert sum(s["images"] for st in series for s in st["series"]) == 6  # 5 + the adopted one
+
+
+def test_info_and_export_take_a_series_from_the_library(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    ct_series(tmp_path / "src", 4, size=16)
+    lib = tmp_path / "lib"
+    assert ownscan("import", tmp_path / "src", "--library", lib).returncode == 0
+    data = json.loads(ownscan("list", "--json", "--library", lib).stdout)
+    uid = data["patients"][0]["studies"][0]["series"][0]["series_uid"]
+    info = ownscan("info", f"library:{uid[:30]}", "--library", lib)
+    assert info.returncode == 0, info.stderr
+    assert "Series 2 Axial 1mm" in info.stdout and "4 image(s)" in info.stdout
+    a = ownscan("export", f"library:{uid}", "--library", lib, "-o", tmp_path / "from-lib")
+    b = ownscan("export", tmp_path / "src", "-o", tmp_path / "from-src")
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    (xa,) = (tmp_path / "from-lib").iterdir()
+    (ya,) = (tmp_path / "from-src").iterdir()
+    assert xa.name == ya.name
+    x, y = nib.load(xa), nib.load(ya)
+    assert np.array_equal(x.get_fdata(), y.get_fdata()) and np.allclose(x.affine, y.affine)
+    bad = ownscan("info", "library:9.9.9", "--library", lib)
+    assert bad.returncode == 2 and "no series '9.9.9' in the library" in bad.stderr

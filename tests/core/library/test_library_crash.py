@@ -54,6 +54,8 @@ def _count_objects(lib: Path) -> int:
 def _library_hashes(lib: Path) -> set[str]:
     conn = sqlite3.connect(lib / "index.sqlite")
     try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            return set()  # killed before the index got its tables: the next open makes them
         shas = {r[0] for r in conn.execute("SELECT sha256 FROM instances")}
     finally:
         conn.close()

@@ -88,3 +88,14 @@ def test_files_without_preamble_and_non_dicom(tmp_path):
     for junk in (b"", b"%PDF-1.4 hello", bytes(range(256)) * 4):
         with pytest.raises(NotDicom):
             read_header(junk)
+
+
+def test_a_file_cut_short_is_refused_not_stored(tmp_path, shared_data):
+    (p,) = ct_series(tmp_path, 1, size=64)
+    data = p.read_bytes()
+    with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\) of 8192"):
+        read_header(data[:-100])
+    jpeg = (shared_data / "pydicom-data" / "JPEG-LL.dcm").read_bytes()
+    assert read_header(jpeg).sop_instance_uid  # compressed (encapsulated) pixel data: fine
+    with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\)"):
+        read_header(jpeg[: len(jpeg) - 1000])
