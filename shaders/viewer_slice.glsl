@@ -31,11 +31,16 @@ uniform float u_value_offset;
 uniform float u_window_lo;      // level - width / 2, in stored units (HU for CT)
 uniform float u_window_hi;      // level + width / 2
 uniform bool u_invert;          // MONOCHROME1: low values bright
+uniform bool u_rgb;             // a colour image: its RGB as stored, no window
 
 void main() {
     vec3 p_tex = (u_px_to_tex * vec4(v_px_view, 0.0, 1.0)).xyz;
     if (any(lessThan(p_tex, vec3(0.0))) || any(greaterThan(p_tex, vec3(1.0)))) {
         f_color = vec4(0.0, 0.0, 0.0, 1.0);   // outside the volume's box
+        return;
+    }
+    if (u_rgb) {
+        f_color = vec4(texture(u_volume, p_tex).rgb, 1.0);
         return;
     }
     float value = texture(u_volume, p_tex).r * u_value_scale + u_value_offset;

@@ -66,9 +66,6 @@ class GpuVolume:
 
     def __init__(self, ctx: moderngl.Context, volume: Volume) -> None:
         v = volume.voxels
-        if volume.samples != 1:
-            # colour images are shown through their luminance
-            v = v[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         z, y, x = volume.shape
         max3d = int(ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         if max(x, y, z) > max3d:
@@ -76,7 +73,13 @@ class GpuVolume:
                 f"{volume.info.series_description or 'volume'}: {x}x{y}x{z} exceeds this GPU's "
                 f"3D texture limit {max3d}"
             )
-        if v.dtype == np.int16:
+        self.rgb = volume.samples != 1
+        components = 1
+        if self.rgb:  # colour (ultrasound, secondary capture): shown as stored, no window
+            rgb = v[..., :3] if v.shape[-1] >= 3 else np.repeat(v[..., :1], 3, axis=-1)
+            data = np.ascontiguousarray(np.clip(rgb, 0, 255).astype(np.uint8))
+            dtype, scale, offset, components = "nu1", 255.0, 0.0, 3
+        elif v.dtype == np.int16:
             data = np.ascontiguousarray(v).view(np.uint16) ^ np.uint16(0x8000)
             dtype, scale, offset = "nu2", 65535.0, -32768.0
         elif v.dtype == np.uint16:
@@ -88,7 +91,9 @@ class GpuVolume:
         self.volume = volume
         self.value_scale = scale
         self.value_offset = offset
-        self.texture = ctx.texture3d((x, y, z), 1, data.tobytes(), dtype=dtype, alignment=1)
+        self.texture = ctx.texture3d(
+            (x, y, z), components, data.tobytes(), dtype=dtype, alignment=1
+        )
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = self.texture.repeat_z = False
 
@@ -144,6 +149,7 @@ class SliceDrawer:
         set_uniform(p, "u_window_lo", level - width / 2.0)
         set_uniform(p, "u_window_hi", level + width / 2.0)
         set_uniform(p, "u_invert", bool(gv.volume.invert))
+        set_uniform(p, "u_rgb", bool(gv.rgb))
         self.quad.draw()
 
     def release(self) -> None:

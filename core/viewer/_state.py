@@ -95,9 +95,12 @@ class SeriesView:
     def __init__(self, volume: Volume) -> None:
         self.volume = volume
         self.is_2d = volume.is_2d
-        self.view_names: tuple[str, ...] = (
-            ("image",) if self.is_2d else ("axial", "coronal", "sagittal", "3d")
-        )
+        if self.is_2d:
+            self.view_names: tuple[str, ...] = ("image",)
+        elif volume.samples != 1:  # the renderer draws grey volumes only: no 3D view
+            self.view_names = ("axial", "coronal", "sagittal")
+        else:
+            self.view_names = ("axial", "coronal", "sagittal", "3d")
         corners = volume_bounds_lps(volume)
         self.centre_lps: Vec = volume_centre_lps(volume)
         self.radius_mm = float(np.max(np.linalg.norm(corners - self.centre_lps, axis=1)))

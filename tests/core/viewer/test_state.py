@@ -93,3 +93,10 @@ def test_camera_rotation_and_basis() -> None:
     np.testing.assert_allclose(sv.camera.basis_lps()[:, 0], [0, 1, 0], atol=1e-12)
     sv.camera.rotate(0.0, 1e6)
     assert sv.camera.elevation == 90.0  # clamped
+
+
+def test_colour_volume_has_no_3d_view() -> None:
+    from ownscan.core.volume import Volume
+
+    rgb = Volume(np.zeros((4, 8, 8, 3), np.uint8))
+    assert SeriesView(rgb).view_names == ("axial", "coronal", "sagittal")

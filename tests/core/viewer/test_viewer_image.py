@@ -47,3 +47,25 @@ def test_volume_warnings_are_shown_on_the_images(xvfb: str) -> None:
             r = v.layout().views["axial"]
             top = img[r.y : r.y + r.h // 3, r.x : r.x + r.w]
             assert bool(_orange(top).sum() > 20) is expect
+
+
+def test_colour_image_is_shown_in_colour(xvfb: str) -> None:
+    rgb = np.zeros((1, 40, 60, 3), np.uint8)
+    rgb[0, :, :20] = (220, 30, 30)  # red, green, blue bands from left to right
+    rgb[0, :, 20:40] = (30, 220, 30)
+    rgb[0, :, 40:] = (30, 30, 220)
+    vol = Volume(rgb, spacing=(1.0, 1.0, 1.0), modality="US", info=SeriesInfo(modality="US"))
+    with Viewer([vol], ViewerOptions(size=(480, 360))) as v:
+        v.show_overlays = False
+        shot = v.frame(capture=True)
+        r = v.layout().views["image"]
+        part = shot[r.y : r.y + r.h, r.x : r.x + r.w].astype(int)
+        row = part[part.shape[0] // 2]
+        lit = row[row.max(axis=-1) > 150]
+        third = len(lit) // 3
+        for band, channel in (
+            (lit[: third - 2], 0),
+            (lit[third + 2 : 2 * third - 2], 1),
+            (lit[2 * third + 2 :], 2),
+        ):
+            assert (band.argmax(axis=-1) == channel).all()
