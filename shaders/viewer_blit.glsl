@@ -14,11 +14,11 @@ void main() {
 #elif defined(FRAGMENT_SHADER)
 
 in vec2 v_uv_tex;
-out vec4 f_color;
+out vec4 o_colour;
 uniform sampler2D u_image;
 
 void main() {
-    f_color = vec4(texture(u_image, v_uv_tex).rgb, 1.0);
+    o_colour = vec4(texture(u_image, v_uv_tex).rgb, 1.0);
 }
 
 #endif

@@ -22,7 +22,7 @@ void main() {
 #elif defined(FRAGMENT_SHADER)
 
 in vec2 v_px_view;
-out vec4 f_color;
+out vec4 o_colour;
 
 uniform sampler3D u_volume;
 uniform mat4 u_px_to_tex;       // view pixel (x, y, 0, 1) -> texture (s, t, r)
@@ -36,17 +36,17 @@ uniform bool u_rgb;             // a colour image: its RGB as stored, no window
 void main() {
     vec3 p_tex = (u_px_to_tex * vec4(v_px_view, 0.0, 1.0)).xyz;
     if (any(lessThan(p_tex, vec3(0.0))) || any(greaterThan(p_tex, vec3(1.0)))) {
-        f_color = vec4(0.0, 0.0, 0.0, 1.0);   // outside the volume's box
+        o_colour = vec4(0.0, 0.0, 0.0, 1.0);   // outside the volume's box
         return;
     }
     if (u_rgb) {
-        f_color = vec4(texture(u_volume, p_tex).rgb, 1.0);
+        o_colour = vec4(texture(u_volume, p_tex).rgb, 1.0);
         return;
     }
     float value = texture(u_volume, p_tex).r * u_value_scale + u_value_offset;
     float grey = clamp((value - u_window_lo) / (u_window_hi - u_window_lo), 0.0, 1.0);
     if (u_invert) grey = 1.0 - grey;
-    f_color = vec4(vec3(grey), 1.0);
+    o_colour = vec4(vec3(grey), 1.0);
 }
 
 #endif
