@@ -1079,6 +1079,12 @@ class Viewer:
                     return None
             elif entry.loaded:
                 img = thumbnail(entry.volume())
+            elif entry.thumbnail_files is not None:
+                made = entry.thumbnail_files()
+                entry.thumbnail_files = None  # one try: a failure leaves the tile
+                if made is None:
+                    return None
+                img = made
             else:
                 return None
             tex = self.ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())

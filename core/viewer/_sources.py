@@ -9,6 +9,7 @@ in memory (tests, scripts), from the personal library, or from a source opened d
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ import numpy.typing as npt
 
 from ownscan.core.volume import SeriesInfo, Volume
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "SeriesEntry",
     "entries_from_assembly",
@@ -26,6 +29,7 @@ __all__ = [
     "entries_from_volumes",
     "sr_text",
     "thumbnail",
+    "thumbnail_from_files",
 ]
 
 
@@ -44,8 +48,10 @@ class SeriesEntry:
     report
         The study's report as text, shown beside the images, or None.
     thumbnail_image
-        An encoded preview image (PNG/JPEG) the source already has, or None: the browser then
-        makes one from the Volume once it is loaded (never loading a series just for that).
+        An encoded preview image (PNG/JPEG) the source already has, or None.
+    thumbnail_files
+        Makes a preview from one file of the series (cheap), or None. Without either, the
+        browser makes one from the Volume once it is loaded (never loading a series for that).
     """
 
     key: str
@@ -53,6 +59,7 @@ class SeriesEntry:
     load: Callable[[], Volume]
     report: str | None = None
     thumbnail_image: bytes | None = None
+    thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
     _volume: Volume | None = field(default=None, repr=False)
 
     @property
@@ -112,17 +119,59 @@ def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
 
     The slice keeps its physical aspect ratio (pixel spacing) and is centred on black.
     """
-    z = volume.shape[0] // 2
-    img = volume.voxels[z]
+    img = volume.voxels[volume.shape[0] // 2]
+    w = volume.default_window()
+    sx, sy = volume.spacing[0], volume.spacing[1]
+    return _preview(img, (sx, sy), (w.level - w.width / 2.0, w.width), volume.invert, size)
+
+
+def thumbnail_from_files(paths: list[str], size: int = 72) -> npt.NDArray[np.uint8] | None:
+    """A preview from the middle file of a series, without loading the series.
+
+    Reads one DICOM file (its first frame), applies its rescale, windows it over the 1st..99th
+    percentile. None when the file cannot be read or decoded (the browser then shows a tile).
+    """
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    if not paths:
+        return None
+    path = paths[len(paths) // 2]
+    try:
+        ds = pydicom.dcmread(path)
+        arr = ds.pixel_array
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if frames > 1:
+            arr = arr[frames // 2]
+        arr = apply_modality_lut(arr, ds) if int(ds.get("SamplesPerPixel", 1)) == 1 else arr
+    except Exception as exc:  # any decoding problem only costs the thumbnail
+        log.debug("no thumbnail from %s: %s", path, exc)
+        return None
+    sy, sx = (float(v) for v in ds.get("PixelSpacing", [1.0, 1.0]))
+    grey = arr.astype(np.float32)
+    sample = grey if grey.ndim == 2 else grey[..., :3].mean(axis=-1)
+    lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
+    invert = str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1"
+    return _preview(grey, (sx, sy), (lo, max(hi - lo, 1e-3)), invert, size)
+
+
+def _preview(
+    img: npt.NDArray[Any],
+    spacing: tuple[float, float],
+    window: tuple[float, float],
+    invert: bool,
+    size: int,
+) -> npt.NDArray[np.uint8]:
+    """Window ``img`` (rows, columns[, samples]) from ``window = (low, width)`` into a
+    ``(size, size, 3)`` tile, keeping the physical aspect ratio."""
     if img.ndim == 3:  # colour
         img = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    w = volume.default_window()
-    lo = w.level - w.width / 2.0
-    grey = np.clip((img.astype(np.float32) - lo) / w.width, 0.0, 1.0)
-    if volume.invert:
+    lo, width = window
+    grey = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
+    if invert:
         grey = 1.0 - grey
     rows, cols = grey.shape
-    sx, sy = volume.spacing[0], volume.spacing[1]
+    sx, sy = spacing
     width_mm, height_mm = cols * sx, rows * sy
     scale = size / max(width_mm, height_mm)
     out_w = max(1, round(width_mm * scale))
@@ -136,6 +185,10 @@ def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
     return np.repeat(canvas[:, :, None], 3, axis=2)
 
 
+def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | None:
+    return thumbnail_from_files([inst.path for inst in library.instances(series_uid)])
+
+
 def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     """Entries for the image series an :func:`ownscan.core.assembly.assemble` found.
 
@@ -146,7 +199,9 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
         if s.kind == "localizer":
             continue
         key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
-        out.append(SeriesEntry(key, s.info, s.load))
+        files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
+        preview = functools.partial(thumbnail_from_files, files) if files else None
+        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview))
     return out
 
 
@@ -185,7 +240,12 @@ def entries_from_library(
             )
             uid = s.series_uid
             load = functools.partial(library.load_volume, uid)
-            out.append(SeriesEntry(uid, info, load, reports, thumbnail_image=s.thumbnail))
+            preview = functools.partial(_library_preview, library, uid)
+            out.append(
+                SeriesEntry(
+                    uid, info, load, reports, thumbnail_image=s.thumbnail, thumbnail_files=preview
+                )
+            )
     return out
 
 

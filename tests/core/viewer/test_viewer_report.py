@@ -92,3 +92,29 @@ def test_pdf_documents_are_listed_by_title(kind: str) -> None:
     text = _report_text([doc])
     assert text is not None and "PDF: Radiology report" in text and "/library/objects" in text
     assert _report_text([]) is None
+
+
+def test_browser_thumbnails_come_from_one_file_without_loading(
+    xvfb: str,
+    ct_folder: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from viewer_phantom import phantom
+
+    from ownscan.core.assembly import assemble
+    from ownscan.core.viewer import entries_from_assembly, entries_from_volumes
+    from ownscan.core.viewer._sources import thumbnail_from_files
+
+    files = sorted(str(p) for p in ct_folder.glob("*.dcm"))
+    tile = thumbnail_from_files(files)
+    assert tile is not None and tile.shape == (72, 72, 3) and tile.std() > 20
+    (tmp_path / "junk.dcm").write_bytes(b"not dicom")
+    assert thumbnail_from_files([str(tmp_path / "junk.dcm")]) is None
+
+    from_folder = entries_from_assembly(assemble(ct_folder))
+    entries = entries_from_volumes([phantom(n=16)]) + from_folder
+    with Viewer(entries, ViewerOptions(size=(640, 480))) as v:
+        for _ in range(3):
+            v.frame()
+        assert from_folder[0].key in v._thumbs
+        assert not from_folder[0].loaded  # the series itself was not decoded
