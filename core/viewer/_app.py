@@ -446,6 +446,21 @@ class Viewer:
         if index != self.current:
             self._select(index)
 
+    _pending: int | None = None  # a series to load once "Loading..." has been drawn
+    _pending_drawn = False
+
+    def request_series(self, index: int) -> None:
+        """Show ``entries[index]`` from the UI: a series not yet loaded is loaded on the next
+        frame, after one frame that says it is loading (decoding takes seconds)."""
+        if not 0 <= index < len(self.entries):
+            raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+        if index == self.current:
+            return
+        if self.entries[index].loaded:
+            self.select_series(index)
+        else:
+            self._pending, self._pending_drawn = index, False
+
     def window_presets(self) -> list[WindowPreset]:
         """The window/level presets for the current series: its own, then modality presets."""
         v = self.view.volume
@@ -640,9 +655,9 @@ class Viewer:
         elif key == glfw.KEY_B:
             self.show_browser = not self.show_browser
         elif key == glfw.KEY_N:
-            self.select_series((self.current + 1) % len(self.entries))
+            self.request_series((self.current + 1) % len(self.entries))
         elif key == glfw.KEY_P:
-            self.select_series((self.current - 1) % len(self.entries))
+            self.request_series((self.current - 1) % len(self.entries))
         elif key in (glfw.KEY_H, glfw.KEY_F1):
             self.show_help = not self.show_help
         elif key == glfw.KEY_SPACE:
@@ -692,6 +707,9 @@ class Viewer:
         glfw.make_context_current(self._window)
         self.imgui.set_current_context(self._imgui_ctx)
         glfw.poll_events()
+        if self._pending is not None and self._pending_drawn:
+            index, self._pending = self._pending, None
+            self.select_series(index)
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -755,8 +773,9 @@ class Viewer:
         self._raycast.draw(rect, fb_height)
 
     def needs_refinement(self) -> bool:
-        """True while the 3D view shows a draft image that a still frame would refine."""
-        return self.draft_3d
+        """True while the 3D view shows a draft image that a still frame would refine, or a
+        series waits to be loaded."""
+        return self.draft_3d or self._pending is not None
 
     def _read_back(self) -> npt.NDArray[np.uint8]:
         import OpenGL.GL as gl
@@ -808,6 +827,9 @@ class Viewer:
             self._draw_help()
         if self.show_fps:
             self._draw_fps(lay)
+        if self._pending is not None:
+            self._draw_loading(self.entries[self._pending])
+            self._pending_drawn = True
         imgui.render()
         self._imgui_renderer.render(imgui.get_draw_data())
 
@@ -1108,12 +1130,12 @@ class Viewer:
                 else:  # not loaded yet: a grey tile with the modality
                     imgui.button(f"{entry.info.modality or '?'}##thumb", imgui.ImVec2(side, side))
                 if imgui.is_item_clicked():
-                    self.select_series(i)
+                    self.request_series(i)
                 imgui.same_line()
                 imgui.begin_group()
                 cap = entry.caption()
                 if imgui.selectable(cap[0], selected)[0]:
-                    self.select_series(i)
+                    self.request_series(i)
                 for line in cap[1:]:
                     imgui.text_disabled(line) if not selected else imgui.text(line)
                 imgui.end_group()
@@ -1158,6 +1180,21 @@ class Viewer:
         if still_open is False:
             self.show_help = False
 
+    def _draw_loading(self, entry: SeriesEntry) -> None:
+        """A box in the middle saying what is being loaded (drawn, not an imgui window, so it
+        shows on its first frame)."""
+        fw, fh = self.fb_size
+        text = "Loading " + "   ".join(entry.caption()) + " ..."
+        fs = 18.0 * self.font_scale
+        tw, th = self._text_size(text, fs)
+        pad = 16 * self.ui_scale
+        x0, y0 = fw / 2 - tw / 2 - pad, fh / 2 - th / 2 - pad
+        dl = self.imgui.get_foreground_draw_list()
+        dl.add_rect_filled(
+            self._ui(x0, y0), self._ui(fw - x0, fh - y0), self._col(0.1, 0.1, 0.12, 0.92), 6.0
+        )
+        self._text(dl, x0 + pad, y0 + pad, text, self._col(1, 1, 1), fs)
+
     def _draw_fps(self, lay: Layout) -> None:
         imgui = self.imgui
         times = self._frame_times or [0.0]
@@ -1183,7 +1220,9 @@ class Viewer:
         self.frame()
         while not self.close_requested:
             # sleep until something happens; wake up to refine a draft 3D image
-            timeout = STILL_AFTER_S if self.needs_refinement() else 0.5
+            timeout = 0.0 if self._pending is not None else 0.5
+            if self.draft_3d:
+                timeout = STILL_AFTER_S
             glfw.wait_events_timeout(timeout)
             self.frame()
 

@@ -118,3 +118,26 @@ def test_browser_thumbnails_come_from_one_file_without_loading(
             v.frame()
         assert from_folder[0].key in v._thumbs
         assert not from_folder[0].loaded  # the series itself was not decoded
+
+
+def test_switching_to_an_unloaded_series_says_loading_first(
+    xvfb: str,
+    ct_folder: Path,  # noqa: F811
+) -> None:
+    from viewer_phantom import phantom
+
+    from ownscan.core.assembly import assemble
+    from ownscan.core.viewer import entries_from_assembly, entries_from_volumes
+
+    from_folder = entries_from_assembly(assemble(ct_folder))
+    with Viewer(entries_from_volumes([phantom(n=16)]) + from_folder, ViewerOptions()) as v:
+        before = v.frame(capture=True)
+        v.request_series(1)
+        loading = v.frame(capture=True)  # this frame says "Loading ..."
+        assert v.current == 0 and not from_folder[0].loaded
+        fw, fh = v.fb_size
+        centre = (slice(fh // 2 - 8, fh // 2 + 8), slice(fw // 2 - 100, fw // 2 + 100))
+        assert (loading[centre].astype(int) != before[centre].astype(int)).any()
+        v.frame()  # the next one loads it
+        assert v.current == 1 and from_folder[0].loaded
+        assert v.view.volume.info.series_description == "viewer test CT"
