@@ -695,7 +695,7 @@ class Viewer:
         self._status_until = time.monotonic() + seconds
 
     # -- drawing -------------------------------------------------------------------------------
-    _screenshot_requested = False
+    _screenshot_requested = False  # the S key / button: saved at the end of the next frame
 
     def frame(self, capture: bool = False) -> npt.NDArray[np.uint8] | None:
         """Process pending window events and draw one frame.
@@ -866,7 +866,7 @@ class Viewer:
         return text + "…"
 
     def _draw_view_overlay(self, dl: Any, name: str, rect: Rect) -> None:
-        imgui = self.imgui
+        """Border, header, corner texts, orientation labels, crosshair and measurements."""
         v = self.view
         white = self._col(0.95, 0.95, 0.95)
         yellow = self._col(1.0, 0.85, 0.2)
@@ -954,7 +954,7 @@ class Viewer:
         self._text(dl, rect.x + rect.w - pad - crw, right_y, corner_right, white, fs)
         # orientation labels at the middle of each edge: left, right, top, bottom
         lf = fs * 1.25
-        lw, lh = self._text_size(labels[0], lf)
+        _, lh = self._text_size(labels[0], lf)
         self._text(dl, rect.x + pad, rect.y + rect.h / 2 - lh / 2, labels[0], yellow, lf)
         rw, _ = self._text_size(labels[1], lf)
         self._text(
@@ -966,7 +966,6 @@ class Viewer:
         bw, _ = self._text_size(labels[3], lf)
         bottom_label_y = min(bottom_y, right_y) - lh - 2
         self._text(dl, rect.x + rect.w / 2 - bw / 2, bottom_label_y, labels[3], yellow, lf)
-        del imgui, lw
 
     def _draw_crosshair(self, dl: Any, name: str, rect: Rect) -> None:
         """Lines through the cursor, with a gap at the cursor so the point stays visible."""
