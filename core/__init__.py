@@ -7,7 +7,19 @@ line start fast.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time the names load lazily (below)
+    from ownscan.core.errors import (
+        ImportFailed,
+        NoImporter,
+        OwnscanError,
+        UnsupportedTransferSyntax,
+    )
+    from ownscan.core.hookspecs import hookimpl
+    from ownscan.core.plugin_host import PluginHost, get_host
+    from ownscan.core.plugin_types import ImportOptions, SourceItem
+    from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 
 __all__ = [
     "Assembly",

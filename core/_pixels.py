@@ -340,6 +340,13 @@ def _direct_ok(fr: Frame, plan: DecodePlan) -> bool:
     return _stored_dtype(fr).itemsize == plan.dtype.itemsize
 
 
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
     # fork is cheapest (nothing to re-import), but unsafe once the process runs other threads
     # (a viewer's event loop); forkserver then.
@@ -385,9 +392,7 @@ def decode_into(
     left filled with ``plan.fill``. Raises :class:`_Overflow` when a checked int16 plan does
     not fit (the caller retries with int32).
     """
-    if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    workers = max(1, workers)
+    workers = default_workers() if workers is None else max(1, workers)
     for fr in {id(f.source): f for f in frames}.values():
         check_decodable(fr)
 

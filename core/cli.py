@@ -6,9 +6,15 @@ They are found by listing that package, so a new command is a new file. Command 
 their heavy imports (numpy, pydicom, moderngl) inside ``run`` so that ``ownscan --help`` and
 shell completion stay fast.
 
-Errors that ownscan expects (:class:`~ownscan.core.errors.OwnscanError`, ``ValueError`` from bad
-arguments, ``OSError`` from files) are printed as one line naming the file and the problem, and
-exit with status 2; ``--debug`` shows the traceback as well.
+What a user sees when something goes wrong:
+
+- errors that ownscan expects (:class:`~ownscan.core.errors.OwnscanError`, ``ValueError`` from
+  bad arguments, ``OSError`` from files) are one line naming the file and the problem; status 2;
+- any other exception is a bug, in ownscan or in a plugin: one line with the exception, the
+  plugin it came from when it was raised in a third-party plugin's code, and "run with --debug";
+  status 70 (``EX_SOFTWARE``). A raw traceback helps nobody who just wants to see a scan;
+- ``--debug`` (before or after the command name) shows debug logging and lets the exception
+  propagate with its full traceback.
 """
 
 from __future__ import annotations
@@ -53,10 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks and debug logging on errors"
     )
+    # --debug is accepted after the command name too (``ownscan info X --debug``); SUPPRESS
+    # keeps the sub-parser from overwriting a --debug given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _command_modules():
         description = getattr(mod, "DESCRIPTION", mod.HELP)
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=description)
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=description, parents=[common])
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -84,6 +96,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ownscan {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: say so in one line, the traceback is behind --debug
+        if args.debug:
+            raise
+        where = _plugin_of(exc)
+        origin = f" in plugin {where}" if where else ""
+        print(
+            f"ownscan {args.command}: internal error{origin}: {type(exc).__name__}: {exc} "
+            "(a bug; run again with --debug for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE
+
+
+EX_SOFTWARE = 70  # sysexits.h: internal software error
+
+
+def _plugin_of(exc: BaseException) -> str | None:
+    """``"NAME (DIST VERSION)"`` when ``exc`` was raised in a third-party plugin's code.
+
+    The traceback is searched from where the exception was raised outwards for a frame in a
+    module of a loaded third-party plugin's package.
+    """
+    from ownscan.core.plugin_host import current_host
+
+    host = current_host()
+    if host is None:
+        return None
+    packages: dict[str, str] = {}
+    for info in host.plugins:
+        obj = info.module
+        module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
+        root = module.split(".")[0]
+        if not info.builtin and root != "ownscan":
+            packages[root] = info.label
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        module = frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.split(".")[0] in packages:
+            return packages[module.split(".")[0]]
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

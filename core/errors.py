@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "ImportFailed",
     "NoImporter",
@@ -28,9 +30,12 @@ class NoImporter(OwnscanError):
 
     def __init__(self, source: str, installed: list[str]) -> None:
         names = ", ".join(installed) or "none"
+        if "://" not in source and not os.path.lexists(source):
+            hint = "no such file or folder; check the path"
+        else:
+            hint = "check the path or URL, or install an importer plugin for it"
         super().__init__(
-            f"{source}: no importer claims this source (installed importers: {names}); "
-            "check the path or URL, or install an importer plugin for it"
+            f"{source}: no importer claims this source (installed importers: {names}); {hint}"
         )
         self.source = source
         self.installed = installed

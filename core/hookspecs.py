@@ -11,8 +11,12 @@ work itself: ownscan asks every plugin once what it offers, lists the offers in
 ``ownscan plugins``, and picks among them (the first importer that claims a source, the exporter
 named by ``--format``...). So a plugin author writes one small class and a three-line hook.
 
-All hooks are called with keyword arguments only, and every result list is concatenated in
-plugin registration order (built-ins first, then third parties in entry-point order).
+All hooks are called with keyword arguments only (today none takes an argument), each plugin
+on its own so that one failing plugin is isolated, and every result list is concatenated in
+plugin registration order (built-ins first, then third parties sorted by distribution and
+entry-point name). A hook may return a list, a tuple or None. Hook functions must be cheap and
+must not import heavy libraries (numpy, moderngl...) at module level: ``ownscan plugins`` asks
+every hook. See docs/PLUGINS.md.
 """
 
 from __future__ import annotations
@@ -41,10 +45,19 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def ownscan_importers() -> Sequence[Importer]:
     """Return the importers this plugin provides.
 
-    Called once per process by the plugin host, the first time importers are needed. Results of
-    all plugins are concatenated; for a source, the host asks the importers in order of their
-    ``priority`` (highest first, ties in registration order) and the first whose ``claims``
-    returns True takes it, unless the user forces one with ``--via NAME``.
+    Called once per process by the plugin host, the first time importers are needed (not at
+    start-up). Results of all plugins are concatenated; for a source, the host asks the
+    importers in order of their ``priority`` (highest first, ties in registration order) and
+    the first whose ``claims(source)`` returns True takes it, unless the user forces one with
+    ``--via NAME``. When none claims it, the error lists the installed importers.
+
+    Returns
+    -------
+    Sequence[Importer]
+        Objects with ``name`` (unique among all plugins: a clash makes the later plugin
+        broken), ``description``, ``priority`` (an int), ``claims(source) -> bool`` (cheap,
+        never raises) and ``iter_items(source, options) -> Iterator[SourceItem]``; see
+        :class:`ownscan.core.plugin_types.Importer`.
     """
     raise NotImplementedError  # a spec: pluggy never calls this body
 
@@ -56,9 +69,18 @@ def ownscan_importers() -> Sequence[Importer]:
 def ownscan_exporters() -> Sequence[Exporter]:
     """Return the exporters (output formats) this plugin provides.
 
-    Called once by the plugin host. Results are concatenated; ``ownscan export --format NAME``
-    uses the exporter with that ``name``. Two exporters with one name are an error that names
-    both plugins.
+    Called once per process by the plugin host, the first time exporters are needed. Results
+    are concatenated; ``ownscan export --format NAME`` uses the exporter with that ``name``.
+    Names are unique: a third-party exporter whose name is already taken makes its plugin
+    broken (listed with the reason in ``ownscan plugins``), and two built-ins with one name are
+    a :class:`~ownscan.core.plugin_host.PluginError`.
+
+    Returns
+    -------
+    Sequence[Exporter]
+        Objects with ``name``, ``description``, ``writes_folder`` and
+        ``export(volumes, output, options) -> list[Path]``; see
+        :class:`ownscan.core.plugin_types.Exporter`.
     """
     raise NotImplementedError
 
@@ -70,9 +92,15 @@ def ownscan_exporters() -> Sequence[Exporter]:
 def ownscan_modes() -> Sequence[VisualisationMode]:
     """Return the visualisation modes (mpr, mip, dvr...) this plugin provides.
 
-    Called once by the plugin host. Each mode carries its GLSL accumulate/finish functions and
-    the array implementation of the same maths (see ``ownscan.core.render``). Results are
-    concatenated; modes are chosen by ``name``.
+    Called once per process by the plugin host, the first time modes are needed. Each mode
+    carries its GLSL accumulate/finish functions and the array implementation of the same
+    maths; its fields are documented in :mod:`ownscan.core.render`. Results are concatenated;
+    modes are chosen by ``name``, which is unique (a clash makes the later plugin broken).
+
+    Returns
+    -------
+    Sequence[VisualisationMode]
+        Mode objects; the host checks only that each has a non-empty ``name``.
     """
     raise NotImplementedError
 
@@ -81,8 +109,13 @@ def ownscan_modes() -> Sequence[VisualisationMode]:
 def ownscan_window_presets() -> Sequence[WindowPreset]:
     """Return named window/level presets (brain, lung, bone...).
 
-    Called once by the plugin host. Results are concatenated; a later preset with the same name
-    as an earlier one is ignored with a warning.
+    Called once per process by the plugin host. Results are concatenated; a later preset with
+    the same name as an earlier one is ignored with a warning (built-ins come first).
+
+    Returns
+    -------
+    Sequence[WindowPreset]
+        :class:`ownscan.core.volume.WindowPreset` objects (``name``, ``width``, ``level``).
     """
     raise NotImplementedError
 
@@ -91,6 +124,13 @@ def ownscan_window_presets() -> Sequence[WindowPreset]:
 def ownscan_transfer_functions() -> Sequence[TransferFunction]:
     """Return named transfer functions (colour and opacity by value) for 3D rendering.
 
-    Called once by the plugin host. Results are concatenated; chosen by ``name``.
+    Called once per process by the plugin host. Results are concatenated; chosen by ``name``;
+    of two with one name the first registered is used and a warning is logged. The fields are
+    documented in :mod:`ownscan.core.render`.
+
+    Returns
+    -------
+    Sequence[TransferFunction]
+        Transfer-function objects; the host checks only that each has a non-empty ``name``.
     """
     raise NotImplementedError

@@ -117,7 +117,11 @@ class Importer(Protocol):
     priority: int
 
     def claims(self, source: str) -> bool:
-        """True if this importer can read ``source`` (a path or URL). Must be cheap."""
+        """True if this importer can read ``source`` (a path or URL).
+
+        Must be cheap (a name or a stat, not the content): every importer is asked in turn.
+        An exception here is logged as a warning and counts as False.
+        """
         ...
 
     def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:

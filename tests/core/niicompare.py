@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nibabel as nib
@@ -72,8 +73,15 @@ def gdcm_transcode(src: Path, dst: Path, tool: list[str]) -> None:
     exe = shutil.which(tool[0])
     assert exe, f"{tool[0]} is not installed (.ci/run installs dcmtk and libgdcm-tools)"
     dst.mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.iterdir()):
+
+    def one(f: Path) -> None:
         r = subprocess.run(
-            [exe, *tool[1:], str(f), str(dst / f.name)], capture_output=True, text=True, check=False
+            [exe, *tool[1:], str(f), str(dst / f.name)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert r.returncode == 0, f"{' '.join(tool)} {f}: {r.stderr or r.stdout}"
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, sorted(src.iterdir())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,22 @@ def test_multiframe_enhanced_equals_single_frame(tmp_path: Path) -> None:
     np.testing.assert_array_equal(multi.voxels, single.voxels)
     np.testing.assert_allclose(multi.affine, single.affine, atol=1e-6)
     assert multi.voxels.dtype == single.voxels.dtype == np.int16
+    # the same file with JPEG 2000 frames decodes to the same volume
+    (tmp_path / "multi_j2k").mkdir()
+    subprocess.run(
+        [
+            "gdcmconv",
+            "--j2k",
+            str(tmp_path / "multi" / "enhanced.dcm"),
+            str(tmp_path / "multi_j2k" / "enhanced.dcm"),
+        ],
+        check=True,
+    )
+    j2k_series = _one(tmp_path / "multi_j2k")
+    assert j2k_series.transfer_syntaxes == ["JPEG 2000 Image Compression (Lossless Only)"]
+    j2k = j2k_series.load()
+    np.testing.assert_array_equal(j2k.voxels, single.voxels)
+    np.testing.assert_allclose(j2k.affine, single.affine, atol=1e-6)
     # and dcm2niix agrees on the enhanced file
     ours = ownscan_export(tmp_path / "multi", tmp_path / "ours")
     theirs = dcm2niix(tmp_path / "multi", tmp_path / "d")
@@ -189,3 +206,26 @@ def test_bogus_orientation_is_no_geometry_not_a_crash(tmp_path: Path) -> None:
     assert sorted((s.kind, s.n_images) for s in found.series) == [("image", 1), ("volume", 4)]
     for s in found.series:
         assert s.load().voxels.size
+
+
+def test_items_an_importer_refused_are_errors(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "a", n_slices=3)
+    items = [SourceItem(origin=str(f), path=f) for f in files]
+    items.append(SourceItem(origin="x.zip!../../etc/passwd", problem="escapes its folder"))
+    items.append(
+        SourceItem(origin="x.zip!report.pdf", data=b"%PDF-1.4", media_type="application/pdf")
+    )
+    found = assemble(items)
+    assert [s.n_images for s in found.series] == [3]
+    assert [str(p) for p in found.errors] == ["x.zip!../../etc/passwd: escapes its folder"]
+    assert [str(p) for p in found.skipped] == ["x.zip!report.pdf: not DICOM (application/pdf)"]
+
+
+def test_missing_rows_is_an_error_naming_the_attribute(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "a", n_slices=4)
+    ds = dcmread(files[0])
+    del ds.Rows
+    ds.save_as(files[0])
+    found = assemble(tmp_path / "a")
+    assert [str(p) for p in found.errors] == [f"{files[0]}: Rows is missing"]
+    assert [s.n_images for s in found.series] == [3]

@@ -76,3 +76,11 @@ def test_console_script_help_and_sample() -> None:
     for cmd in ("info", "export"):
         h = subprocess.run([str(exe), cmd, "--help"], capture_output=True, text=True, check=True)
         assert "--sample" in h.stdout and "--via" in h.stdout
+
+
+def test_via_names_the_importer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_ct_series(tmp_path, n_slices=2)
+    assert main(["info", str(tmp_path), "--via", "folder"]) == 0
+    assert "CT volume 64x48x2" in capsys.readouterr().out
+    assert main(["info", str(tmp_path), "--via", "nope"]) == 2
+    assert "unknown importer 'nope'; valid: folder" in capsys.readouterr().err

@@ -240,3 +240,25 @@ def test_every_standard_syntax_has_an_installed_decoder(uid: str) -> None:
     assert UID(uid).is_compressed
     dec = get_decoder(uid)
     assert dec.is_available, (uid, dec.missing_dependencies)
+
+
+def test_decoding_while_other_threads_run(tmp_path: Path) -> None:
+    """With threads alive (a viewer) the worker processes start by forkserver, not fork.
+    20 frames: more than one group of 8, so a process pool decodes them."""
+    import threading
+
+    from niicompare import gdcm_transcode
+
+    write_ct_series(tmp_path / "raw", n_slices=20, rows=16, cols=24)
+    gdcm_transcode(tmp_path / "raw", tmp_path / "j2k", ["gdcmconv", "--j2k"])
+    expected = load_volume(tmp_path / "raw")
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        found = assemble(tmp_path / "j2k")
+        vol = found.series[0].load(workers=2)
+    finally:
+        stop.set()
+        t.join()
+    np.testing.assert_array_equal(vol.voxels, expected.voxels)

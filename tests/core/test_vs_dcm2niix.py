@@ -18,6 +18,8 @@ from ctgen import ct_phantom_slice, make_ct_dataset, write_ct_series
 from niicompare import canonical, compare, dcm2niix, gdcm_transcode, ownscan_export
 from pydicom.uid import generate_uid
 
+from ownscan.core import load_volume
+
 
 def _oblique_iop() -> tuple[float, ...]:
     a, b = math.radians(20.0), math.radians(15.0)
@@ -183,3 +185,23 @@ def test_lossless_transcodes_match(
     if oracle_reads_it:
         theirs = dcm2niix(src, tmp_path / "dcm2niix")
         compare(ours[0], theirs[0])
+
+
+@pytest.mark.parametrize("per_slice", [False, True], ids=["same_scale", "per_slice_scale"])
+def test_float_rescale_matches_dcm2niix(tmp_path: Path, per_slice: bool) -> None:
+    """MR-style non-integer RescaleSlope/Intercept (float32 volume), also varying per slice."""
+    from pydicom import dcmread
+
+    files = write_ct_series(tmp_path / "in", n_slices=6, seed=9)
+    for k, f in enumerate(files):
+        ds = dcmread(f)
+        ds.Modality = "MR"
+        ds.RescaleSlope = f"{0.25 + (0.05 * k if per_slice else 0):.4f}"
+        ds.RescaleIntercept = "-3.5"
+        ds.save_as(f)
+    vol = load_volume(tmp_path / "in")
+    assert vol.voxels.dtype == np.float32
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "d")
+    assert len(ours) == len(theirs) == 1
+    compare(ours[0], theirs[0], exact=False)
