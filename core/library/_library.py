@@ -29,6 +29,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -161,12 +162,22 @@ class _Pending:
     uids: dict[str, str] = field(default_factory=dict)
     doc_shas: set[str] = field(default_factory=set)
     conflict_shas: set[str] = field(default_factory=set)
+    writes: list[tuple[Future[None], Path, str]] = field(default_factory=list)
+    failed_origins: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def __len__(self) -> int:
         return len(self.instances) + len(self.documents) + len(self.conflicts) + self.files
+
+    def clear(self) -> None:
+        """After the commit: nothing is pending any more (a second flush does nothing)."""
+        self.instances.clear()
+        self.documents.clear()
+        self.conflicts.clear()
+        self.writes.clear()
+        self.files = self.bytes = 0
 
 
 class Library:
@@ -180,6 +191,7 @@ class Library:
     batch_files = 500
     batch_bytes = 256 * 1024 * 1024
     batch_seconds = 2.0
+    writers = 4  # threads writing files (the kernel's file creation overlaps with parsing)
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
     def __init__(self, store: Store) -> None:
@@ -468,10 +480,12 @@ class Library:
         rep = ImportReport(import_id)
         ctx = _ImportContext(import_id)
         batch = _Pending()
-        origin = ""
+        # files are written by background threads while the next items are read and
+        # parsed; _flush waits for them before the sync and the commit
+        self._writer = ThreadPoolExecutor(self.writers, thread_name_prefix="ownscan-write")
+        self._write_error = False
         try:
             for item in items:
-                origin = item.origin
                 result = self._import_one(item, batch, ctx)
                 rep.results.append(result)
                 rep.bytes_read += result.size
@@ -481,16 +495,18 @@ class Library:
                     len(batch) >= self.batch_files
                     or batch.bytes >= self.batch_bytes
                     or time.monotonic() - batch.started >= self.batch_seconds
+                    or self._write_error
                 ):
                     self._flush(batch, ctx, rep)
                     batch = _Pending()
+            self._flush(batch, ctx, rep)
         except _WriteFailed as failed:
             # keep what is complete if the disk still lets us; otherwise its files stay as
             # orphans, which the next import or check adopts
-            with contextlib.suppress(OSError, sqlite3.Error, LibraryError):
+            with contextlib.suppress(OSError, sqlite3.Error, LibraryError, _WriteFailed):
                 self._flush(batch, ctx, rep)
             exc = failed.error
-            where = f"{origin}: " if origin else ""
+            where = f"{failed.origin}: " if failed.origin else ""
             hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
             raise LibraryError(
                 f"{where}cannot write to the library at {self.root} ({exc.strerror or exc}); "
@@ -499,10 +515,11 @@ class Library:
         except BaseException:
             # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
             # what is complete; running the import again brings the rest
-            with contextlib.suppress(OSError, sqlite3.Error, LibraryError):
+            with contextlib.suppress(OSError, sqlite3.Error, LibraryError, _WriteFailed):
                 self._flush(batch, ctx, rep)
             raise
-        self._flush(batch, ctx, rep)
+        finally:
+            self._writer.shutdown(wait=True)
         self._link_documents(ctx, rep)
         self.conn.execute(
             "UPDATE imports SET finished = ?, summary = ? WHERE id = ?",
@@ -540,7 +557,7 @@ class Library:
             final = self.store.object_path(sha)
             if _complete(final, size):
                 return ItemResult(origin, DUPLICATE, "already in the library", **ids)
-            self._write(data, final)
+            self._write(data, final, batch, origin)
             batch.files += 1
             batch.bytes += size
             return ItemResult(
@@ -549,7 +566,7 @@ class Library:
         if held is not None:
             final = self.store.conflict_path(sha)
             if not _complete(final, size):
-                self._write(data, final)
+                self._write(data, final, batch, origin)
                 batch.bytes += size
             if sha not in batch.conflict_shas and not self._exists("conflicts", "sha256", sha):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
@@ -563,7 +580,7 @@ class Library:
             )
         final = self.store.object_path(sha)
         if not _complete(final, size):  # an orphan of an interrupted import is already there
-            self._write(data, final)
+            self._write(data, final, batch, origin)
             batch.bytes += size
         batch.instances.append((h, sha, size, origin))
         batch.uids[h.sop_instance_uid] = sha
@@ -582,23 +599,52 @@ class Library:
                 return ItemResult(
                     item.origin, DUPLICATE, "document already in the library", size=size
                 )
-            self._write(data, final)
+            self._write(data, final, batch, item.origin)
             batch.files += 1
             batch.bytes += size
             return ItemResult(item.origin, DUPLICATE, "its missing file restored", size=size)
         if not _complete(final, size):
-            self._write(data, final)
+            self._write(data, final, batch, item.origin)
             batch.bytes += size
         title = PurePosixPath(item.origin.replace("\\", "/").split("!")[-1]).name
         batch.documents.append((sha, item.media_type, title, size, item.origin))
         batch.doc_shas.add(sha)
         return ItemResult(item.origin, DOCUMENT, f"stored ({item.media_type})", size=size)
 
-    def _write(self, data: bytes, final: Path) -> None:
-        try:
-            self.store.write(data, final)
-        except OSError as exc:
-            raise _WriteFailed(exc) from exc
+    def _write(self, data: bytes, final: Path, batch: _Pending, origin: str) -> None:
+        """Queue ``data`` to be written to ``final`` (see _flush)."""
+
+        def write() -> None:
+            try:
+                self.store.write(data, final)
+            except BaseException:
+                self._write_error = True
+                raise
+
+        batch.writes.append((self._writer.submit(write), final, origin))
+
+    def _wait_writes(self, batch: _Pending) -> _WriteFailed | None:
+        """Wait for the batch's files; drop the rows of files that could not be written."""
+        failed: set[Path] = set()
+        first: _WriteFailed | None = None
+        for future, final, origin in batch.writes:
+            exc = future.exception()
+            if exc is None:
+                continue
+            failed.add(final)
+            batch.failed_origins.append((origin, str(exc)))
+            if first is None:
+                error = exc if isinstance(exc, OSError) else OSError(str(exc))
+                first = _WriteFailed(error, origin)
+        if failed:
+            path = self.store.object_path
+            batch.instances[:] = [r for r in batch.instances if path(r[1]) not in failed]
+            batch.documents[:] = [r for r in batch.documents if path(r[0]) not in failed]
+            batch.conflicts[:] = [
+                r for r in batch.conflicts if self.store.conflict_path(r[0]) not in failed
+            ]
+        batch.writes.clear()
+        return first
 
     def _held_sha(self, sop_instance_uid: str) -> str | None:
         row = self.conn.execute(
@@ -607,8 +653,22 @@ class Library:
         return None if row is None else str(row[0])
 
     def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
-        if not len(batch) and not batch.bytes:
-            return
+        failed = self._wait_writes(batch)
+        if len(batch) or batch.bytes:
+            self._commit(batch, ctx, rep)
+        batch.clear()
+        if failed is not None:
+            # those items were reported as they were read; say what became of them
+            why = dict(batch.failed_origins)
+            rep.results = [
+                ItemResult(r.origin, FAILED, f"could not be written: {why[r.origin]}")
+                if r.origin in why and r.status != FAILED
+                else r
+                for r in rep.results
+            ]
+            raise failed
+
+    def _commit(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
         if self.durable:
             self.store.sync()
         conn = self.conn
@@ -1052,8 +1112,16 @@ class Library:
             if data.startswith(b"%PDF-"):
                 media = "application/pdf"
             items.append(SourceItem(origin=rel, path=p, media_type=media))
-        report = self._import(iter(items), None, ["ownscan check --repair"])
-        for r in report.results:
+        # documents apart: an orphan PDF must not be linked to whatever study the orphan
+        # instances beside it happen to belong to
+        results: list[ItemResult] = []
+        for group in (
+            [i for i in items if i.media_type == DICOM],
+            [i for i in items if i.media_type != DICOM],
+        ):
+            if group:
+                results += self._import(iter(group), None, ["ownscan check --repair"]).results
+        for r in results:
             path = self.root / r.origin
             if r.status in (IMPORTED, DOCUMENT, CONFLICT):
                 if r.status == IMPORTED and path.parent == self.store.conflicts:
@@ -1079,9 +1147,10 @@ class Library:
 class _WriteFailed(Exception):
     """Writing into the library failed (as opposed to reading a source)."""
 
-    def __init__(self, error: OSError) -> None:
+    def __init__(self, error: OSError, origin: str = "") -> None:
         super().__init__(str(error))
         self.error = error
+        self.origin = origin
 
 
 @dataclass

@@ -20,6 +20,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import itertools
 import os
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ class Store:
         self._lock_fd: int | None = None
         self._lock_depth = 0
         self._dirs_made: set[str] = set()
+        self._serial = itertools.count()  # unique temporary names, also across threads
 
     # -- setup ---------------------------------------------------------------------------------
     def create(self) -> None:
@@ -82,7 +84,7 @@ class Store:
         if key not in self._dirs_made:
             make_private_dir(parent)
             self._dirs_made.add(key)
-        tmp = self.tmp / f"{final.name}.{os.getpid()}.part"
+        tmp = self.tmp / f"{final.name}.{os.getpid()}.{next(self._serial)}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
             view = memoryview(data)

@@ -341,3 +341,34 @@ def test_importer_failing_midway_keeps_what_came_before(tmp_path, lib):
         lib.import_items(items())
     assert lib.patients()[0].images == 3
     assert lib.check().consistent
+
+
+def test_check_adopts_orphan_documents_and_conflicts_and_finishes_removals(tmp_path, lib):
+    (first, second) = ct_series(tmp_path / "src", 2)
+    lib.import_items(_items(tmp_path / "src"))
+    store = lib.store
+    # a conflict file and a PDF left without rows (killed between rename and commit)
+    other = with_same_uid_other_bytes(first, tmp_path / "other.dcm").read_bytes()
+    conflict = store.conflict_path(hashlib.sha256(other).hexdigest())
+    store.write(other, conflict)
+    pdf = store.object_path(hashlib.sha256(PDF).hexdigest())
+    store.write(PDF, pdf)
+    # a removal killed after its commit: the row is gone, the file and the intent remain
+    (inst,) = [
+        i for s in lib.series() for i in lib.instances(s.series_uid) if i.origin == str(second)
+    ]
+    lib.conn.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (inst.sop_instance_uid,))
+    rel = store.relative(Path(inst.path))
+    lib.conn.execute("INSERT INTO pending_deletes (path) VALUES (?)", (rel,))
+
+    rep = lib.check()
+    kinds = sorted(p.kind for p in rep.problems)
+    assert kinds == ["orphan", "orphan", "orphan", "unfinished-removal"] and not rep.consistent
+    rep = lib.check(repair=True)
+    assert rep.consistent, rep.unrepaired
+    assert not Path(inst.path).exists()  # the removal was finished, not undone
+    (c,) = lib.conflicts()
+    assert c.path == str(conflict) and c.existing_sha256 == _sha(first)
+    (doc,) = lib.documents()
+    assert doc.kind == "pdf" and doc.study_uid is None and Path(doc.path).read_bytes() == PDF
+    assert lib.check().consistent and lib.check().problems == []
