@@ -443,5 +443,7 @@ def test_2d_views_match_a_numpy_reslice(v: Viewer, series: int, view: str) -> No
         near_edge |= np.roll(inside, shift, axis=(0, 1)) != inside
     diff = np.abs(got - expected)[~near_edge]
     assert inside.mean() > 0.2
-    assert diff.max() <= 4.0, (diff.max(), (diff > 2).mean())
-    assert (diff > 2).mean() < 0.005
+    # llvmpipe: at most 0.5 level (the rounding to 8 bits); other drivers filter with fewer
+    # bits of weight precision, hence the margin
+    assert diff.max() <= 2.0, (diff.max(), (diff > 1).mean())
+    assert (diff > 1).mean() < 0.005
