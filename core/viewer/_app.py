@@ -938,6 +938,7 @@ class Viewer:
             if ws:
                 more = f" (+{len(ws) - 1} more, B lists them)" if len(ws) > 1 else ""
                 warnings.append(f"Warning: {ws[0]}{more}")
+            warnings += [f"Note: {n}" for n in self._gpu_volume.notes]
         if name == "3d":
             warnings += [f"Note: {n}" for n in self._raycast.notes]
         for w in warnings:

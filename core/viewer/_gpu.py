@@ -22,6 +22,8 @@ from ownscan.core.volume import Volume
 
 __all__ = ["GpuVolume", "Quad", "SliceDrawer", "gl_viewport", "load_shader", "program"]
 
+DEFAULT_BUDGET = 1 << 30  # bytes the 2D views' volume texture may take
+
 
 @functools.cache
 def load_shader(name: str) -> str:
@@ -64,15 +66,18 @@ class GpuVolume:
     ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence ``'nu2'``.
     """
 
-    def __init__(self, ctx: moderngl.Context, volume: Volume) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        volume: Volume,
+        max_size: int | None = None,
+        max_bytes: int = DEFAULT_BUDGET,
+    ) -> None:
+        limit = int(ctx.info["GL_MAX_3D_TEXTURE_SIZE"]) if max_size is None else max_size
+        self.notes: list[str] = []
+        volume = self._fit(volume, limit, max_bytes)
         v = volume.voxels
         z, y, x = volume.shape
-        max3d = int(ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
-        if max(x, y, z) > max3d:
-            raise ValueError(
-                f"{volume.info.series_description or 'volume'}: {x}x{y}x{z} exceeds this GPU's "
-                f"3D texture limit {max3d}"
-            )
         self.rgb = volume.samples != 1
         components = 1
         if self.rgb:  # colour (ultrasound, secondary capture): shown as stored, no window
@@ -96,6 +101,43 @@ class GpuVolume:
         )
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = self.texture.repeat_z = False
+
+    def _fit(self, volume: Volume, limit: int, max_bytes: int) -> Volume:
+        """``volume`` averaged by whole factors along the axes that exceed the GPU's 3D
+        texture size (or the memory budget), with its geometry adjusted exactly and a note."""
+        z, y, x = volume.shape
+        per_voxel = 2 if volume.samples == 1 and volume.voxels.dtype.itemsize <= 2 else 4
+        factors = [max(1, -(-n // limit)) for n in (x, y, z)]
+        while (x // factors[0]) * (y // factors[1]) * (z // factors[2]) * per_voxel > max_bytes:
+            axis = int(np.argmax([x / factors[0], y / factors[1], z / factors[2]]))
+            factors[axis] += 1
+        if factors == [1, 1, 1]:
+            return volume
+        fi, fj, fk = factors
+        nz, ny, nx = z // fk, y // fj, x // fi
+        acc = np.zeros((nz, ny, nx, *volume.voxels.shape[3:]), dtype=np.float32)
+        for dk in range(fk):
+            for dj in range(fj):
+                for di in range(fi):
+                    acc += volume.voxels[dk : nz * fk : fk, dj : ny * fj : fj, di : nx * fi : fi]
+        acc /= fi * fj * fk
+        # the new voxel (0, 0, 0) is the centre of the old block of voxels 0..f-1
+        origin = volume.index_to_lps([(fi - 1) / 2.0, (fj - 1) / 2.0, (fk - 1) / 2.0])
+        sx, sy, sz = volume.spacing
+        self.notes.append(
+            f"the 2D views show {x}x{y}x{z} voxels averaged {fi}x{fj}x{fk} to fit this GPU "
+            f"(3D textures up to {limit} per side, {max_bytes >> 20} MiB)"
+        )
+        dtype = volume.voxels.dtype
+        return Volume(
+            voxels=np.rint(acc).astype(dtype) if np.issubdtype(dtype, np.integer) else acc,
+            spacing=(sx * fi, sy * fj, sz * fk),
+            origin=(float(origin[0]), float(origin[1]), float(origin[2])),
+            direction=volume.direction,
+            modality=volume.modality,
+            units=volume.units,
+            invert=volume.invert,
+        )
 
     def release(self) -> None:
         self.texture.release()

@@ -69,3 +69,28 @@ def test_colour_image_is_shown_in_colour(xvfb: str) -> None:
             (lit[2 * third + 2 :], 2),
         ):
             assert (band.argmax(axis=-1) == channel).all()
+
+
+def test_volume_larger_than_the_gpu_limit_is_averaged_with_a_note(xvfb: str) -> None:
+    """A volume over the 3D texture size is averaged by whole factors, geometry kept exact."""
+    from ownscan.core.viewer._gpu import GpuVolume
+
+    vol = phantom(n=40, spacing=(1.0, 1.0, 1.5))
+    with Viewer([vol], ViewerOptions(size=(320, 240))) as v:
+        gv = GpuVolume(v.ctx, vol, max_size=16)
+        try:
+            small = gv.volume
+            assert small.shape == (13, 13, 13)  # ceil(40 / 16) = 3 per axis
+            assert small.spacing == (3.0, 3.0, 4.5)
+            # the block of voxels 0..2 is centred where voxel 1 was
+            np.testing.assert_allclose(small.origin, vol.index_to_lps([1.0, 1.0, 1.0]))
+            assert small.voxels.dtype == np.int16
+            assert small.voxels[0, 0, 0] == round(float(vol.voxels[:3, :3, :3].mean()))
+            assert gv.notes and "averaged 3x3x3" in gv.notes[0]
+        finally:
+            gv.release()
+        budget = GpuVolume(v.ctx, vol, max_bytes=40 * 40 * 20 * 2)
+        try:
+            assert budget.volume.voxels.nbytes <= 40 * 40 * 20 * 2 and budget.notes
+        finally:
+            budget.release()
