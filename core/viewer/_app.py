@@ -95,7 +95,6 @@ _MODE_TITLES = {
 DRAG_THRESHOLD_PX = 3.0
 TOOLBAR_ONE_ROW = 720.0  # toolbar width (screen points) below which it takes two rows
 DOUBLE_CLICK_S = 0.35
-STILL_AFTER_S = 0.25
 
 
 class ViewerError(OwnscanError):
@@ -116,15 +115,15 @@ class ViewerOptions:
         Where the screenshot key writes its PNGs.
     show_browser
         Show the series browser; None: when there is more than one series.
-    draft_scale
-        Resolution factor of the 3D view while the user moves it.
+    still_after_s
+        Seconds without input after which the 3D view is drawn at full quality again.
     """
 
     size: tuple[int, int] = (1280, 800)
     title: str = "ownscan"
     screenshot_dir: Path = field(default_factory=Path.cwd)
     show_browser: bool | None = None
-    draft_scale: float = 0.5
+    still_after_s: float = 0.25
 
 
 @dataclass
@@ -748,7 +747,7 @@ class Viewer:
 
     def _draw_3d(self, rect: Rect, fb_height: int) -> None:
         v = self.view
-        moving = time.monotonic() - self._last_motion < STILL_AFTER_S
+        moving = time.monotonic() - self._last_motion < self.options.still_after_s
         size = (max(8, rect.w), max(8, rect.h))
         tf = self.tf_presets[self.tf_index]
         cam = v.camera
@@ -1222,7 +1221,7 @@ class Viewer:
             # sleep until something happens; wake up to refine a draft 3D image
             timeout = 0.0 if self._pending is not None else 0.5
             if self.draft_3d:
-                timeout = STILL_AFTER_S
+                timeout = self.options.still_after_s
             glfw.wait_events_timeout(timeout)
             self.frame()
 

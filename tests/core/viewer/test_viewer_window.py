@@ -30,7 +30,9 @@ def viewer(xvfb: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[View
     a = np.radians(25.0)
     oblique = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
     vols = [phantom(n=N), phantom(n=32, direction=oblique, description="oblique")]
-    with Viewer(vols, ViewerOptions(size=(640, 480), screenshot_dir=shots)) as v:
+    # "still" after 1 s: a slow CI machine between two calls must not look like a pause
+    options = ViewerOptions(size=(640, 480), screenshot_dir=shots, still_after_s=1.0)
+    with Viewer(vols, options) as v:
         yield v
 
 
@@ -249,7 +251,7 @@ def test_rotate_draws_a_draft_then_refines(v: Viewer) -> None:
     assert v.view.camera.azimuth != 0.0
     assert v.draft_3d and v.needs_refinement()
     v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
-    time.sleep(0.3)  # the user holds still
+    time.sleep(v.options.still_after_s + 0.05)  # the user holds still
     refined = v.frame(capture=True)
     assert not v.draft_3d
     r = lay.views["3d"]
