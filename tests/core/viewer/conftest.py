@@ -22,11 +22,26 @@ from ownscan.core.volume import Volume
 DISPLAYS = range(70, 80)
 
 
-def _free_display() -> int:
+def _start_xvfb(exe: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start Xvfb on the first display of DISPLAYS that is free (another run may take one
+    between the check and the start: then the next is tried)."""
     for n in DISPLAYS:
-        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
-            return n
-    raise RuntimeError(f"no free X display among :{DISPLAYS.start}..:{DISPLAYS.stop - 1}")
+        if Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists():
+            continue
+        proc = subprocess.Popen(
+            [exe, f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        socket = Path(f"/tmp/.X11-unix/X{n}")
+        deadline = time.monotonic() + 20.0
+        while proc.poll() is None and not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is None and socket.exists():
+            return proc, n
+        proc.kill()
+        proc.wait()
+    pytest.fail(f"Xvfb could not start on any display :{DISPLAYS.start}..:{DISPLAYS.stop - 1}")
 
 
 @pytest.fixture(scope="session")
@@ -35,19 +50,7 @@ def xvfb() -> Iterator[str]:
     exe = shutil.which("Xvfb")
     if exe is None:
         pytest.fail("Xvfb is not installed (Debian package xvfb; see .ci/system-packages.txt)")
-    n = _free_display()
-    proc = subprocess.Popen(
-        [exe, f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    socket = Path(f"/tmp/.X11-unix/X{n}")
-    deadline = time.monotonic() + 20.0
-    while not socket.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"Xvfb :{n} did not start (exit status {proc.poll()})")
-        time.sleep(0.05)
+    proc, n = _start_xvfb(exe)
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = f":{n}"
     try:
