@@ -708,7 +708,11 @@ class Viewer:
         glfw.poll_events()
         if self._pending is not None and self._pending_drawn:
             index, self._pending = self._pending, None
-            self.select_series(index)
+            try:
+                self.select_series(index)
+            except (OwnscanError, ValueError, OSError) as exc:  # keep showing what we had
+                log.error("cannot show %s: %s", self.entries[index].key, exc)
+                self._flash(f"cannot show that series: {exc}", seconds=10.0)
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -739,8 +743,12 @@ class Viewer:
             if self._screenshot_requested:
                 self._screenshot_requested = False
                 path = self.options.screenshot_dir / time.strftime("ownscan-%Y%m%d-%H%M%S.png")
-                self._save_png(image, path)
-                self._flash(f"saved {path}")
+                try:
+                    self._save_png(image, path)
+                    self._flash(f"saved {path}")
+                except OSError as exc:
+                    log.error("screenshot not saved: %s", exc)
+                    self._flash(f"screenshot not saved: {exc}", seconds=10.0)
         glfw.swap_buffers(self._window)
         self._frame_times = [*self._frame_times[-59:], time.perf_counter() - t0]
         return image

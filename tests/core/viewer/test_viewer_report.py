@@ -141,3 +141,27 @@ def test_switching_to_an_unloaded_series_says_loading_first(
         v.frame()  # the next one loads it
         assert v.current == 1 and from_folder[0].loaded
         assert v.view.volume.info.series_description == "viewer test CT"
+
+
+def test_a_series_that_fails_to_load_leaves_the_viewer_running(xvfb: str, tmp_path: Path) -> None:
+    from viewer_phantom import phantom
+
+    from ownscan.core.errors import OwnscanError
+    from ownscan.core.viewer import SeriesEntry, entries_from_volumes
+    from ownscan.core.volume import SeriesInfo, Volume
+
+    def broken() -> Volume:
+        raise OwnscanError(f"{tmp_path}/IM0007: truncated pixel data")
+
+    bad = SeriesEntry("bad", SeriesInfo(series_description="damaged"), broken)
+    with Viewer([*entries_from_volumes([phantom(n=16)]), bad], ViewerOptions()) as v:
+        v.options.screenshot_dir = tmp_path / "missing" / "file.png"  # a file as folder: fails
+        (tmp_path / "missing").mkdir()
+        (tmp_path / "missing" / "file.png").write_bytes(b"")
+        v.request_series(1)
+        v.frame()
+        v.frame()
+        assert v.current == 0 and "truncated pixel data" in v.status
+        v._screenshot_requested = True
+        v.frame()
+        assert "screenshot not saved" in v.status
