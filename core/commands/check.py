@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 NAME = "check"
 HELP = "verify your library (index against files) and repair what is safe to repair"
@@ -25,8 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.commands._library_args import Progress, open_from_args
+    from ownscan.core.library import default_location
 
-    with open_from_args(args, create=False) as lib:
+    root = Path(args.library) if args.library else default_location()
+    # a library whose index is gone (objects/ without index.sqlite): --repair rebuilds it
+    rebuild = args.repair and (root / "objects").is_dir()
+    with open_from_args(args, create=rebuild) as lib:
         progress = Progress("checking")
         try:
             rep = lib.check(args.repair, verify_hashes=not args.quick, progress=progress.update)

@@ -101,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
                 rep = lib.import_items(items, report=on_item, sources=[source])
             except LibraryError as exc:  # the library cannot take more (disk full, busy)
                 fatal = exc
+                if exc.report is not None:  # files read but not written are failures
+                    for r in exc.report.results:
+                        if r.status == FAILED and r.reason.startswith("could not be written"):
+                            totals[FAILED] = totals.get(FAILED, 0) + 1
+                            if totals.get(IMPORTED):  # it was reported imported when read
+                                totals[IMPORTED] -= 1
+                            progress.write(f"failed     {r.origin}: {r.reason}")
                 break
             except OwnscanError as exc:
                 source_errors += 1

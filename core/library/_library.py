@@ -84,7 +84,12 @@ _SHA_HEX = frozenset("0123456789abcdef")
 
 
 class LibraryError(OwnscanError):
-    """A library-level problem: not a library, busy, disk full, too new. One clear line."""
+    """A library-level problem: not a library, busy, disk full, too new. One clear line.
+
+    When an import stops on it, ``report`` holds what the import did until then.
+    """
+
+    report: ImportReport | None = None
 
 
 # LibraryBusy and SchemaTooNew are raised as LibraryError subclasses for callers' convenience.
@@ -126,7 +131,10 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
             raise LibraryError(f"{root}: no ownscan library here (run `ownscan import` first)")
         if root.exists() and not root.is_dir():
             raise LibraryError(f"{root}: is a file, not a library folder")
-        if root.is_dir() and any(p.name not in _OWN_NAMES for p in root.iterdir()):
+        if root.is_dir() and any(
+            p.name not in _OWN_NAMES and not p.name.startswith("index.sqlite")
+            for p in root.iterdir()
+        ):
             raise LibraryError(
                 f"{root}: folder holds other files and no ownscan library; "
                 "give an empty or new folder"
@@ -202,9 +210,17 @@ class Library:
         conn = sqlite3.connect(
             store.index, isolation_level=None, timeout=30.0, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LibraryError(
+                f"{store.index}: cannot open the library index ({exc}); the files under "
+                f"{store.objects} are intact, move the index aside and run `ownscan check "
+                "--repair` to rebuild it from them"
+            ) from exc
         self.conn = conn
         try:
             if int(conn.execute("PRAGMA user_version").fetchone()[0]) < len(_migrations()):
@@ -508,10 +524,12 @@ class Library:
             exc = failed.error
             where = f"{failed.origin}: " if failed.origin else ""
             hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
-            raise LibraryError(
+            error = LibraryError(
                 f"{where}cannot write to the library at {self.root} ({exc.strerror or exc}); "
                 f"what was imported before is kept, {hint}run the import again to complete it"
-            ) from exc
+            )
+            error.report = rep
+            raise error from exc
         except BaseException:
             # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
             # what is complete; running the import again brings the rest

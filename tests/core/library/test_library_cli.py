@@ -187,3 +187,26 @@ def test_info_and_export_take_a_series_from_the_library(tmp_path):
     assert np.array_equal(x.get_fdata(), y.get_fdata()) and np.allclose(x.affine, y.affine)
     bad = ownscan("info", "library:9.9.9", "--library", lib)
     assert bad.returncode == 2 and "no series '9.9.9' in the library" in bad.stderr
+
+
+def test_a_lost_or_damaged_index_is_rebuilt_from_the_files(tmp_path, source):
+    lib = tmp_path / "lib"
+    assert ownscan("import", source, "--library", lib).returncode == 0
+    before = json.loads(ownscan("list", "--json", "--library", lib).stdout)["patients"]
+    for p in lib.glob("index.sqlite*"):
+        p.unlink()
+    (lib / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    bad = ownscan("list", "--library", lib)
+    assert bad.returncode == 2 and "cannot open the library index" in bad.stderr
+    (lib / "index.sqlite").rename(lib / "index.sqlite.damaged")
+    r = ownscan("check", "--repair", "--library", lib)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = json.loads(ownscan("list", "--json", "--library", lib).stdout)["patients"]
+    series = lambda pts: sorted(  # noqa: E731
+        (s["series_uid"], s["images"], s["size"])
+        for p in pts
+        for st in p["studies"]
+        for s in st["series"]
+    )
+    assert series(after) == series(before)
+    assert ownscan("check", "--library", lib).returncode == 0

@@ -164,6 +164,7 @@ def test_disk_full_stops_cleanly_and_reimport_completes(tmp_path):
     assert r.returncode == 2
     assert "cannot write to the library" in r.stderr and "File too large" in r.stderr
     assert "run the import again" in r.stderr
+    assert "could not be written" in r.stdout and "20 imported, 1 failed" in r.stdout
     assert len(_library_hashes(lib)) == 20  # what was complete is kept
     check = ownscan("check", "--library", lib)
     assert check.returncode == 0, check.stdout
