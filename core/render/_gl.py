@@ -1,0 +1,303 @@
+"""The OpenGL ray-caster (moderngl): one full-screen triangle, one fragment = one ray.
+
+The volume is a 3D texture (R16 unorm: ``'nu2'``; moderngl's ``'u2'`` is an integer texture
+that a ``sampler3D`` reads as 0), the transfer function a 256 x 1 float texture (moderngl has no
+1D textures), the empty-space-skipping bricks a small 3D texture. Each mode is its own program
+(the skeleton ``raycast.frag.glsl`` with the mode ``#include``-d and its options ``#define``-d):
+a run-time mode switch costs a lot on software GL, which runs untaken branches. The picture is
+rendered into a float framebuffer and quantised on the CPU exactly as the array renderer does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.errors import OwnscanError
+from ownscan.core.render._array import upscale_nearest
+from ownscan.core.render._camera import Camera
+from ownscan.core.render._scene import Scene, VisualisationMode
+from ownscan.core.render._setup import (
+    BRICK,
+    SHADE,
+    SHADE_GAIN,
+    Frame,
+    PreparedVolume,
+    frame_for,
+    prepare_volume,
+    to_uint8,
+)
+from ownscan.core.render._shaders import expand_includes, include_table, load_shader
+
+__all__ = ["GLRenderer", "GLUnavailable"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
+MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
+
+
+class GLUnavailable(OwnscanError, RuntimeError):
+    """No OpenGL 3.3 context could be created (no EGL, no driver)."""
+
+
+def _mat(m: npt.ArrayLike) -> bytes:
+    """A numpy matrix as GLSL wants it: column-major float32."""
+    return np.asarray(m, dtype=np.float32).T.tobytes()
+
+
+class GLRenderer:
+    """Draws a scene with OpenGL 3.3 through moderngl.
+
+    Parameters
+    ----------
+    ctx
+        An existing moderngl context (a window's); None creates a headless one through EGL.
+    memory_budget
+        Largest volume texture in bytes; bigger volumes are drawn downsampled, with a
+        :class:`~ownscan.core.render.RenderNote`.
+    max_texture
+        Largest 3D texture side; None: the context's ``GL_MAX_3D_TEXTURE_SIZE``. A volume with
+        more slices is split along ``k`` into up to four bricks (sampled seamlessly); one wider
+        than this, or deeper than four bricks, is drawn downsampled with a note.
+
+    Raises
+    ------
+    GLUnavailable
+        When no context can be created.
+    """
+
+    name = "gl"
+
+    def __init__(
+        self, ctx: Any = None, memory_budget: int = DEFAULT_BUDGET, max_texture: int | None = None
+    ) -> None:
+        import moderngl
+
+        self._moderngl = moderngl
+        if ctx is None:
+            try:
+                options: dict[str, Any] = {"backend": "egl", "require": 330}
+                ctx = moderngl.create_standalone_context(**options)
+            except Exception as exc:
+                raise GLUnavailable(
+                    f"cannot create an OpenGL 3.3 context via EGL ({exc}); "
+                    "use --backend cpu, or install Mesa's EGL (libegl1 libegl-mesa0)"
+                ) from exc
+            self._owns_ctx = True
+        else:
+            self._owns_ctx = False
+        self.ctx = ctx
+        self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
+        self.memory_budget = int(memory_budget)
+        self.notes: list[str] = []
+        self._programs: dict[tuple[str, bool, int], tuple[Any, Any]] = {}
+        self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
+        self._fbo: tuple[tuple[int, int], Any, Any] | None = None
+        self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
+        self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
+
+    @property
+    def renderer_string(self) -> str:
+        """The GL implementation, e.g. ``llvmpipe (LLVM 15.0.6, 256 bits)``."""
+        return str(self.ctx.info["GL_RENDERER"])
+
+    # -- resources -----------------------------------------------------------------------------
+    def _program(self, mode: VisualisationMode, shading: bool, bricks: int = 1) -> tuple[Any, Any]:
+        key = (mode.name, shading and mode.uses_transfer_function, bricks)
+        if key not in self._programs:
+            for name, text in include_table().items():
+                self.ctx.includes[name] = text
+            self.ctx.includes["ownscan/mode"] = expand_includes(mode.glsl)
+            defines = []
+            if mode.slab:
+                defines.append("#define MODE_SLAB 1")
+            if mode.skip:
+                defines.append("#define MODE_SKIP 1")
+            if key[1]:
+                defines.append("#define SHADING 1")
+            if bricks > 1:
+                defines.append(f"#define BRICKS {bricks}")
+            head = "#version 330 core\n" + "".join(d + "\n" for d in defines)
+            program = self.ctx.program(
+                vertex_shader="#version 330 core\n" + load_shader("fullscreen.vert.glsl"),
+                fragment_shader=head + load_shader("raycast.frag.glsl"),
+            )
+            vao = self.ctx.vertex_array(program, [])
+            self._programs[key] = (program, vao)
+        return self._programs[key]
+
+    def _brick_ranges(self, nz: int) -> list[tuple[int, int]]:
+        """``(first, last)`` slice of each brick along k (one slice of overlap)."""
+        if nz <= self.max_texture:
+            return [(0, nz - 1)]
+        step = self.max_texture - 1
+        return [(k0, min(k0 + step, nz - 1)) for k0 in range(0, nz - 1, step)]
+
+    def _volume_textures(self, prepared: PreparedVolume) -> list[Any]:
+        if self._volume is not None and self._volume[0]() is prepared:
+            return self._volume[1]
+        if self._volume is not None:
+            for t in self._volume[1]:
+                t.release()
+            self._volume = None
+        nx, ny, nz = prepared.dims
+        textures = []
+        for k0, k1 in self._brick_ranges(nz):
+            data = np.ascontiguousarray(prepared.data[k0 : k1 + 1])
+            tex = self.ctx.texture3d((nx, ny, k1 - k0 + 1), 1, data.tobytes(), dtype="nu2")
+            tex.filter = (self._moderngl.LINEAR, self._moderngl.LINEAR)
+            tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
+            textures.append(tex)
+        self._volume = (weakref.ref(prepared), textures)
+        return textures
+
+    def _target(self, size: tuple[int, int]) -> tuple[Any, Any]:
+        if self._fbo is None or self._fbo[0] != size:
+            colour = self.ctx.texture(size, 4, dtype="f4")
+            fbo = self.ctx.framebuffer(color_attachments=[colour])
+            fbo.use()  # bind the new one before deleting the old: moderngl would re-bind it
+            if self._fbo is not None:
+                self._fbo[2].release()
+                self._fbo[1].release()
+            self._fbo = (size, colour, fbo)
+        return self._fbo[1], self._fbo[2]
+
+    # -- drawing -------------------------------------------------------------------------------
+    def render(
+        self,
+        scene: Scene,
+        camera: Camera,
+        size: tuple[int, int],
+        interactive: bool = False,
+    ) -> npt.NDArray[np.uint8]:
+        """RGBA uint8 ``(h, w, 4)``, top row first, premultiplied over black.
+
+        ``interactive`` draws a quick pass (half the rays per side, twice the step) for use
+        while the user drags; the result is enlarged to ``size``.
+        """
+        deepest = MAX_BRICKS * (self.max_texture - 1) + 1
+        limits = (self.max_texture, self.max_texture, deepest)
+        prepared = prepare_volume(scene.volume, limits, self.memory_budget)
+        self.notes = list(prepared.notes)
+        w, h = int(size[0]), int(size[1])
+        rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
+        frame = frame_for(prepared, scene, camera, (rw, rh), interactive)
+        rgba = self.draw(prepared, frame, scene.mode)
+        img = to_uint8(rgba)
+        return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
+
+    def draw(
+        self, prepared: PreparedVolume, frame: Frame, mode: VisualisationMode
+    ) -> npt.NDArray[np.float32]:
+        """Premultiplied float RGBA ``(h, w, 4)``, bottom row first, of one frame."""
+        mgl = self._moderngl
+        volumes = self._volume_textures(prepared)
+        program, vao = self._program(mode, frame.shading, len(volumes))
+        lut = occupancy = None
+        if frame.lut is not None:
+            lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
+            lut.filter = (mgl.LINEAR, mgl.LINEAR)
+            lut.repeat_x = lut.repeat_y = False
+        if frame.occupancy is not None:
+            nbz, nby, nbx = frame.occupancy.shape
+            occupancy = self.ctx.texture3d(
+                (nbx, nby, nbz), 1, (frame.occupancy * 255).astype(np.uint8).tobytes(), dtype="f1"
+            )
+            occupancy.filter = (mgl.NEAREST, mgl.NEAREST)
+        previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
+        try:
+            _, fbo = self._target((frame.width, frame.height))
+            b = frame.basis_lps
+            nx, ny, nz = prepared.dims
+            values: dict[str, Any] = {
+                "u_size": (float(frame.width), float(frame.height)),
+                "u_centre_lps": tuple(frame.centre_lps),
+                "u_right_lps": tuple(b[:, 0]),
+                "u_up_lps": tuple(b[:, 1]),
+                "u_back_lps": tuple(b[:, 2]),
+                "u_half_mm": frame.half_mm,
+                "u_pan_mm": frame.pan_mm,
+                "u_perspective": int(frame.perspective),
+                "u_eye_mm": frame.eye_distance_mm,
+                "u_box_lo_tex": tuple(frame.box_lo_tex),
+                "u_box_hi_tex": tuple(frame.box_hi_tex),
+                "u_max_steps": frame.max_steps,
+                "u_slab_half_mm": frame.slab_half_mm,
+                "u_plane_lps": tuple(frame.plane_lps),
+                "u_brick": float(BRICK),
+                "u_dims": (float(nx), float(ny), float(nz)),
+                "u_window": frame.window,
+                "u_invert": int(frame.invert),
+                "u_step_mm": frame.step_mm,
+                "u_iso": frame.iso,
+                "u_shade": SHADE,
+                "u_shade_gain": SHADE_GAIN,
+            }
+            if len(volumes) > 1:
+                ranges = self._brick_ranges(nz)
+                depths = [float(k1 - k0 + 1) for k0, k1 in ranges] + [1.0] * 4
+                values["u_brick_step"] = float(self.max_texture - 1)
+                values["u_brick_depth"] = tuple(depths[:4])
+            for name, value in values.items():
+                if name in program:  # the compiler drops what a mode does not use
+                    program[name].value = value
+            for name, matrix in (
+                ("u_lps_to_tex", frame.lps_to_tex),
+                ("u_grad_to_lps", frame.grad_to_lps),
+            ):
+                if name in program:
+                    program[name].write(_mat(matrix))
+            units = {
+                "u_volume": volumes[0],
+                **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
+                "u_lut": lut if lut is not None else self._dummy2d,
+                "u_occupancy": occupancy if occupancy is not None else self._dummy3d,
+            }
+            for unit, (name, tex) in enumerate(units.items()):
+                if name in program:
+                    tex.use(location=unit)
+                    program[name].value = unit
+            fbo.use()
+            self.ctx.disable(mgl.BLEND | mgl.DEPTH_TEST)
+            fbo.viewport = (0, 0, frame.width, frame.height)
+            vao.render(mgl.TRIANGLES, vertices=3)
+            data = fbo.read(components=4, dtype="f4")
+        finally:
+            for t in (lut, occupancy):
+                if t is not None:
+                    t.release()
+            if previous is not None and previous is not self._fbo_object():
+                # AttributeError: it was released meanwhile (moderngl's InvalidObject)
+                with contextlib.suppress(AttributeError):
+                    previous.use()
+        return np.frombuffer(data, dtype=np.float32).reshape(frame.height, frame.width, 4)
+
+    def _fbo_object(self) -> Any:
+        return self._fbo[2] if self._fbo is not None else None
+
+    def close(self) -> None:
+        """Release the GL objects (and the context, when this renderer created it)."""
+        for program, vao in self._programs.values():
+            vao.release()
+            program.release()
+        self._programs.clear()
+        if self._volume is not None:
+            for t in self._volume[1]:
+                t.release()
+            self._volume = None
+        if self._fbo is not None:
+            # bind the default framebuffer first: moderngl would re-bind a deleted one
+            self.ctx.detect_framebuffer(0).use()
+            self._fbo[2].release()
+            self._fbo[1].release()
+            self._fbo = None
+        self._dummy3d.release()
+        self._dummy2d.release()
+        if self._owns_ctx:
+            self.ctx.release()

@@ -1,0 +1,335 @@
+"""The maths both renderers share: volume preparation, rays, sampling grid, per-frame constants.
+
+About the ray-casting geometry
+------------------------------
+Each pixel centre gives a point on the *focal plane*, the plane through the centre of the
+volume that faces the camera. An orthographic ray runs through it along ``-back``; a perspective
+ray runs from the eye (on the ``back`` axis, at the distance where the vertical field of view
+spans the image) through it. Rays are parametrised by ``t`` in millimetres (``dir_lps`` is a unit
+vector) and carried into texture space (``tex = ((affine^-1 @ p_lps) + 0.5) / dims``, so the
+voxel ``(i, j, k)`` is the texel centre and the volume's outer faces are 0 and 1) by one 4x4
+matrix. There the ray is clipped against the clipping box (the slab method) and sampled at
+``t_n = t_entry + (n + 1/2) * step_mm`` while ``t_n < t_exit``: the GLSL skeleton and the array
+renderer use these very formulas, so their pictures agree to a level or two.
+
+The pixel size is square in millimetres, so anisotropic voxels keep their physical proportions,
+and an oblique volume is drawn where its direction cosines put it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.render._camera import Camera
+from ownscan.core.render._scene import RenderNote, Scene
+from ownscan.core.volume import Volume
+
+__all__ = ["BRICK", "Frame", "PreparedVolume", "frame_for", "prepare_volume"]
+
+BRICK = 8  # voxels per side of an empty-space-skipping brick
+# Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
+# normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
+SHADE = (0.35, 0.65, 0.25, 24.0)
+SHADE_GAIN = 100.0
+ISO_COLOUR = (0.92, 0.86, 0.76)
+EARLY_STOP_ALPHA = 0.99
+
+
+@dataclass
+class PreparedVolume:
+    """The voxels as the renderers sample them: uint16, ``0..65535`` spanning the value range.
+
+    Both renderers read ``q / 65535`` with trilinear interpolation, so they sample identical
+    numbers. ``volume`` is the one that was prepared (downsampled if it had to be).
+    """
+
+    volume: Volume
+    data: npt.NDArray[np.uint16]
+    value_min: float
+    value_max: float
+    block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
+    block_max: npt.NDArray[np.float32]
+    notes: list[str]
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        """``(nx, ny, nz)``: the sizes along ``i``, ``j``, ``k``."""
+        z, y, x = self.data.shape
+        return (x, y, z)
+
+    def normalise(self, value: float) -> float:
+        """A value in volume units as the renderers see it (0..1 over the value range)."""
+        return (value - self.value_min) / (self.value_max - self.value_min)
+
+
+def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
+    """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly.
+
+    The last block along an axis may be partial: it is completed by repeating the edge voxels,
+    so nothing of the volume is cut off.
+    """
+    fi, fj, fk = factors
+    z, y, x = volume.voxels.shape[:3]
+    nz, ny, nx = -(-z // fk), -(-y // fj), -(-x // fi)
+    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x))
+    v = np.pad(volume.voxels, pad, mode="edge") if any(p[1] for p in pad) else volume.voxels
+    acc = np.zeros((nz, ny, nx), dtype=np.float32)
+    for dk in range(fk):
+        for dj in range(fj):
+            for di in range(fi):
+                acc += v[dk : nz * fk : fk, dj : ny * fj : fj, di : nx * fi : fi]
+    acc /= fi * fj * fk
+    # the new voxel (0, 0, 0) is the centre of the old block of voxels 0..f-1
+    origin = volume.index_to_lps([(fi - 1) / 2.0, (fj - 1) / 2.0, (fk - 1) / 2.0])
+    sx, sy, sz = volume.spacing
+    return Volume(
+        voxels=acc,
+        spacing=(sx * fi, sy * fj, sz * fk),
+        origin=tuple(float(o) for o in origin),  # type: ignore[arg-type]
+        direction=volume.direction,
+        modality=volume.modality,
+        units=volume.units,
+        windows=volume.windows,
+        info=volume.info,
+        warnings=[*volume.warnings],
+        invert=volume.invert,
+    )
+
+
+def _block_minmax(
+    data: npt.NDArray[np.uint16],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
+    on every side (trilinear sampling inside a block reads one voxel beyond it)."""
+
+    def widen(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.uint16]:
+        out = a.copy()
+        for axis in range(3):  # separable 3x3x3 min / max filter
+            src = out.copy()
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
+            out[tuple(hi)] = op(out[tuple(hi)], src[tuple(lo)])
+            out[tuple(lo)] = op(out[tuple(lo)], src[tuple(hi)])
+        return out
+
+    def blocks(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
+        z, y, x = a.shape
+        nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
+        pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
+        d = np.pad(a, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
+        return op.reduce(op.reduce(op.reduce(d, axis=5), axis=3), axis=1).astype(
+            np.float32
+        ) / np.float32(65535.0)
+
+    return blocks(widen(data, np.minimum), np.minimum), blocks(widen(data, np.maximum), np.maximum)
+
+
+_CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def prepare_volume(
+    volume: Volume,
+    max_size: int | tuple[int, int, int] = 1 << 30,
+    max_bytes: int = 1 << 62,
+) -> PreparedVolume:
+    """Quantise ``volume`` for rendering (cached per volume).
+
+    Parameters
+    ----------
+    volume
+        The data.
+    max_size
+        Largest size along any axis, or along ``(i, j, k)`` (the GL renderer allows more along
+        ``k``, where it splits the volume into bricks).
+    max_bytes
+        Memory budget for the uint16 copy.
+
+    Warns
+    -----
+    RenderNote
+        When the volume had to be downsampled to fit; the note is also in ``notes``.
+    """
+    limits = (max_size,) * 3 if isinstance(max_size, int) else tuple(max_size)
+    key = (limits, max_bytes)
+    per_volume = _CACHE.setdefault(volume, {})
+    if key in per_volume:
+        return per_volume[key]
+    notes: list[str] = []
+    z, y, x = volume.shape
+    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
+    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * 2 > max_bytes or any(
+        -(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)
+    ):
+        # halve the finest axis (in mm) first, so the voxels become more isotropic
+        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
+        factors[int(np.argmin(sizes))] *= 2
+    src = volume
+    if factors != [1, 1, 1]:
+        src = _downsampled(volume, (factors[0], factors[1], factors[2]))
+        nz, ny, nx = src.shape
+        note = (
+            f"volume {x}x{y}x{z} exceeds the renderer's limits (largest "
+            f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
+            f"drawn downsampled by "
+            f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
+        )
+        notes.append(note)
+        warnings.warn(note, RenderNote, stacklevel=3)
+    vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
+    if not vmax > vmin:
+        vmax = vmin + 1.0
+    scale = 65535.0 / (vmax - vmin)
+    data = np.empty(src.shape, dtype=np.uint16)
+    for k0 in range(0, src.shape[0], 16):  # in slabs: no float copy of the whole volume
+        chunk = src.voxels[k0 : k0 + 16].astype(np.float32)
+        data[k0 : k0 + 16] = np.clip(np.rint((chunk - vmin) * scale), 0, 65535)
+    bmin, bmax = _block_minmax(data)
+    prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
+    per_volume[key] = prepared
+    return prepared
+
+
+@dataclass
+class Frame:
+    """Every constant of one picture, computed once on the CPU for both renderers."""
+
+    width: int
+    height: int
+    centre_lps: npt.NDArray[np.float64]
+    basis_lps: npt.NDArray[np.float64]  # columns right, up, back
+    half_mm: tuple[float, float]  # half the image's width and height on the focal plane
+    pan_mm: tuple[float, float]
+    perspective: bool
+    eye_distance_mm: float
+    lps_to_tex: npt.NDArray[np.float64]  # 4x4
+    grad_to_lps: npt.NDArray[np.float64]  # 3x3: per-voxel (i, j, k) differences -> per mm
+    box_lo_tex: npt.NDArray[np.float64]
+    box_hi_tex: npt.NDArray[np.float64]
+    step_mm: float
+    max_steps: int
+    window: tuple[float, float]  # normalised low and high end of the grey ramp
+    invert: bool
+    iso: float  # normalised iso value
+    lut: npt.NDArray[np.float32] | None
+    occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
+    slab_half_mm: float
+    plane_lps: npt.NDArray[np.float64]  # a point of the slice plane (normal: back)
+    shading: bool
+
+    @property
+    def pixel_mm(self) -> float:
+        """Size of a pixel on the focal plane (square), in mm."""
+        return 2.0 * self.half_mm[0] / self.width
+
+
+def _fit_half_extent(
+    volume: Volume, basis: npt.NDArray[np.float64], width: int, height: int, zoom: float
+) -> tuple[float, float]:
+    """Half width and height (mm) of the view that fits the volume's projection, square pixels."""
+    z, y, x = volume.shape
+    corners = np.array(
+        [[i, j, k] for i in (-0.5, x - 0.5) for j in (-0.5, y - 0.5) for k in (-0.5, z - 0.5)]
+    )
+    pts = volume.index_to_lps(corners)
+    r = pts @ basis[:, 0]
+    u = pts @ basis[:, 1]
+    pixel = max((r.max() - r.min()) / width, (u.max() - u.min()) / height) * 1.04 / zoom
+    return (pixel * width / 2.0, pixel * height / 2.0)
+
+
+def frame_for(
+    prepared: PreparedVolume,
+    scene: Scene,
+    camera: Camera,
+    size: tuple[int, int],
+    interactive: bool = False,
+) -> Frame:
+    """The constants of one picture of ``scene`` seen by ``camera`` at ``size`` = (w, h)."""
+    width, height = int(size[0]), int(size[1])
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be at least 1x1, got {width}x{height}")
+    vol = prepared.volume
+    nx, ny, nz = prepared.dims
+    dims = np.array([nx, ny, nz], dtype=np.float64)
+    basis = camera.basis_lps()
+    centre = vol.index_to_lps([(nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0])
+    # fit the original volume (not the downsampled one) so the framing does not change
+    half = _fit_half_extent(scene.volume, basis, width, height, camera.zoom)
+    radius = 0.5 * float(np.linalg.norm(dims * np.asarray(vol.spacing)))
+    if camera.projection == "perspective":
+        eye = half[1] / math.tan(math.radians(camera.fov_deg) / 2.0)
+    else:
+        eye = radius * 1.5 + 1.0  # where orthographic rays start: outside the volume
+    # LPS -> texture: inverse affine, then (ijk + 0.5) / dims
+    to_tex = np.diag([*(1.0 / dims), 1.0]) @ np.array(
+        [[1, 0, 0, 0.5], [0, 1, 0, 0.5], [0, 0, 1, 0.5], [0, 0, 0, 1.0]]
+    )
+    lps_to_tex = to_tex @ np.linalg.inv(vol.affine)
+    linear = vol.direction * np.asarray(vol.spacing)[None, :]
+    grad_to_lps = np.linalg.inv(linear).T
+    box = np.asarray(scene.clip_box, dtype=np.float64)
+    # one sample per smallest voxel spacing of the data (also when drawn downsampled)
+    step = 1.0 / scene.samples_per_mm if scene.samples_per_mm else min(scene.volume.spacing)
+    if interactive:
+        step *= 2.0
+    max_steps = math.ceil(2.0 * radius / step) + 2
+    win = scene.effective_window()
+    lo = prepared.normalise(win.level - win.width / 2.0)
+    hi = prepared.normalise(win.level + win.width / 2.0)
+    iso_value = scene.parameters.get("iso_value", scene.mode.parameters.get("iso_value"))
+    if iso_value is None or not math.isfinite(float(iso_value)):
+        # default: a quarter of the window below its level (CT W400/L40: -60 HU, the skin)
+        iso_value = win.level - win.width / 4.0
+    iso = prepared.normalise(float(iso_value))
+    lut = None
+    if scene.transfer_function is not None:
+        lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
+    occupancy = None
+    if scene.mode.skip == "opacity" and lut is not None:
+        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
+        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
+        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
+        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
+    elif scene.mode.skip == "threshold":
+        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
+    return Frame(
+        width=width,
+        height=height,
+        centre_lps=np.asarray(centre, dtype=np.float64),
+        basis_lps=basis,
+        half_mm=half,
+        pan_mm=(float(camera.pan_mm[0]), float(camera.pan_mm[1])),
+        perspective=camera.projection == "perspective",
+        eye_distance_mm=float(eye),
+        lps_to_tex=lps_to_tex,
+        grad_to_lps=grad_to_lps,
+        box_lo_tex=box[:, 0].copy(),
+        box_hi_tex=box[:, 1].copy(),
+        step_mm=float(step),
+        max_steps=max_steps,
+        window=(float(lo), float(hi)),
+        invert=bool(vol.invert),
+        iso=float(iso),
+        lut=lut,
+        occupancy=occupancy,
+        slab_half_mm=float(scene.slab_mm) / 2.0,
+        plane_lps=plane,
+        shading=bool(scene.shading),
+    )
+
+
+def to_uint8(rgba: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """Premultiplied float RGBA (bottom row first, as GL stores it) -> uint8, top row first."""
+    out = np.clip(np.rint(np.asarray(rgba, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(out[::-1])

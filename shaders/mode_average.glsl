@@ -1,0 +1,20 @@
+// The average of the samples along the ray (xray: a radiograph-like projection; mpr: a thin
+// slice is one sample, a thick slab the mean over the slab). acc.x sums, acc.y counts.
+void mode_begin(inout vec4 acc, inout vec4 aux) {
+    acc = vec4(0.0);
+    aux = vec4(0.0);
+}
+
+bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
+    acc.x += sample_volume(pos_tex);
+    acc.y += 1.0;
+    return false;
+}
+
+vec4 mode_end(vec4 acc, vec4 aux, bool hit) {
+    if (!hit || acc.y == 0.0) {
+        return vec4(0.0);
+    }
+    float g = window_level(acc.x / acc.y);
+    return vec4(g, g, g, 1.0);
+}

@@ -1,0 +1,2 @@
+// xray: average intensity along the ray, windowed: a radiograph-like projection.
+#include "ownscan/average"

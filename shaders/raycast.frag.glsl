@@ -1,0 +1,121 @@
+// The ray-casting skeleton: one program per mode (the mode is #included, its options are
+// #defines: MODE_SLAB, MODE_SKIP, SHADING).
+//
+// For each pixel: a point on the focal plane (the plane through the volume's centre facing the
+// camera), a ray through it (orthographic: along -back; perspective: from the eye), carried into
+// texture space, clipped by the clipping box, then sampled at
+//     t_n = t_entry + (n + 1/2) * u_step_mm   while t_n < t_exit
+// (t in mm along the ray). A mode supplies mode_begin / mode_sample / mode_end; mode_sample
+// returning true ends the ray (early termination). With MODE_SKIP, samples falling in a brick
+// whose occupancy is 0 jump to the first grid sample past that brick (empty-space skipping:
+// the grid does not move, so the picture is the same as without skipping).
+// Mirrored by ownscan.core.render._array.ArrayRenderer.
+
+#include "ownscan/common"
+#include "ownscan/mode"
+
+uniform vec2 u_size;             // image size in pixels
+uniform vec3 u_centre_lps;       // centre of the volume
+uniform vec3 u_right_lps;
+uniform vec3 u_up_lps;
+uniform vec3 u_back_lps;         // from the scene towards the eye
+uniform vec2 u_half_mm;          // half the view's width and height on the focal plane
+uniform vec2 u_pan_mm;
+uniform int u_perspective;
+uniform float u_eye_mm;          // eye (or orthographic ray start) distance from the centre
+uniform mat4 u_lps_to_tex;
+uniform vec3 u_box_lo_tex;       // clipping box
+uniform vec3 u_box_hi_tex;
+uniform int u_max_steps;
+uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sample on the plane
+uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
+uniform sampler3D u_occupancy;   // MODE_SKIP: one texel per brick, 0 = nothing to see
+uniform float u_brick;           // MODE_SKIP: voxels per brick side
+
+out vec4 o_color;
+
+// Slab method: the parameter range [t_near, t_far] of a ray inside the box [lo, hi].
+vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) {
+    vec3 t_a = (lo_tex - origin_tex) * inv_dir_tex;
+    vec3 t_b = (hi_tex - origin_tex) * inv_dir_tex;
+    vec3 t_min = min(t_a, t_b);
+    vec3 t_max = max(t_a, t_b);
+    return vec2(max(max(t_min.x, t_min.y), t_min.z), min(min(t_max.x, t_max.y), t_max.z));
+}
+
+void main() {
+    vec2 pos_ndc = gl_FragCoord.xy / u_size * 2.0 - 1.0;
+    vec3 focal_lps = u_centre_lps
+        + u_right_lps * (u_pan_mm.x + pos_ndc.x * u_half_mm.x)
+        + u_up_lps * (u_pan_mm.y + pos_ndc.y * u_half_mm.y);
+    vec3 origin_lps;
+    vec3 dir_lps;
+    if (u_perspective != 0) {
+        origin_lps = u_centre_lps + u_right_lps * u_pan_mm.x + u_up_lps * u_pan_mm.y
+            + u_back_lps * u_eye_mm;
+        dir_lps = normalize(focal_lps - origin_lps);
+    } else {
+        origin_lps = focal_lps + u_back_lps * u_eye_mm;
+        dir_lps = -u_back_lps;
+    }
+    vec3 origin_tex = (u_lps_to_tex * vec4(origin_lps, 1.0)).xyz;
+    vec3 dir_tex = mat3(u_lps_to_tex) * dir_lps;  // texture units per mm
+    g_ray_dir_lps = dir_lps;
+    g_ray_dir_tex = dir_tex;
+    vec3 safe_dir_tex = mix(dir_tex, vec3(1e-12), equal(dir_tex, vec3(0.0)));
+    vec3 inv_dir_tex = 1.0 / safe_dir_tex;
+    vec2 t_range = intersect_box(origin_tex, inv_dir_tex, u_box_lo_tex, u_box_hi_tex);
+    float t_entry = max(t_range.x, 0.0);
+    float t_exit = t_range.y;
+
+    vec4 acc;
+    vec4 aux;
+    mode_begin(acc, aux);
+    bool hit = t_exit > t_entry;
+#ifdef MODE_SLAB
+    // cut the ray to the slab |dot(p - plane, back)| <= half thickness
+    float dn = dot(dir_lps, u_back_lps);
+    hit = hit && abs(dn) > 1e-6;
+    float t_plane = hit ? dot(u_plane_lps - origin_lps, u_back_lps) / dn : 0.0;
+    if (hit && u_slab_half_mm <= 0.0) {
+        hit = t_plane >= t_entry && t_plane < t_exit;
+        if (hit) {
+            mode_sample(acc, aux, origin_tex + t_plane * dir_tex);
+        }
+        o_color = mode_end(acc, aux, hit);
+        return;
+    }
+    if (hit) {
+        float half_t = u_slab_half_mm / abs(dn);
+        t_entry = max(t_entry, t_plane - half_t);
+        t_exit = min(t_exit, t_plane + half_t);
+        hit = t_exit > t_entry;
+    }
+#endif
+    if (hit) {
+        int n = 0;
+        while (n < u_max_steps) {
+            float t = t_entry + (float(n) + 0.5) * u_step_mm;
+            if (t >= t_exit) {
+                break;
+            }
+            vec3 pos_tex = origin_tex + t * dir_tex;
+#ifdef MODE_SKIP
+            vec3 brick = floor(pos_tex * u_dims / u_brick);
+            ivec3 brick_i = clamp(ivec3(brick), ivec3(0), textureSize(u_occupancy, 0) - 1);
+            if (texelFetch(u_occupancy, brick_i, 0).r < 0.5) {
+                vec2 t_brick = intersect_box(origin_tex, inv_dir_tex, brick * u_brick / u_dims,
+                                             (brick + 1.0) * u_brick / u_dims);
+                int n_next = int(ceil((t_brick.y - t_entry) / u_step_mm - 0.5 - 0.01));
+                n = max(n + 1, n_next);
+                continue;
+            }
+#endif
+            if (mode_sample(acc, aux, pos_tex)) {
+                break;
+            }
+            n += 1;
+        }
+    }
+    o_color = mode_end(acc, aux, hit);
+}

@@ -1,0 +1,124 @@
+"""Scene, transfer functions, volume preparation (downsampling with a note), backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scenes import TF, small_ct
+
+from ownscan.core.plugin_host import PluginHost
+from ownscan.core.render import (
+    ArrayRenderer,
+    Camera,
+    GLRenderer,
+    Renderer,
+    RenderNote,
+    Scene,
+    TransferFunction,
+    create_renderer,
+    prepare_volume,
+)
+from ownscan.core.volume import Volume, WindowPreset
+
+MODES = {m.name: m for m in PluginHost().modes()}
+
+
+def test_transfer_function_table_interpolates_in_volume_units():
+    tf = TransferFunction("t", [(0, 0, 0, 0, 0), (100, 1, 0.5, 0, 1)])
+    lut = tf.lut(-155.0, 355.0)  # entry e = -155 + 2 e
+    assert lut.shape == (256, 4) and lut.dtype == np.float32
+    assert lut[77, 3] == pytest.approx(0.0)  # -1
+    assert lut[128, 3] == pytest.approx(1.0)  # 101 -> held at the last point
+    assert lut[102, :] == pytest.approx([0.49, 0.245, 0.0, 0.49])  # 49
+    rel = TransferFunction("r", [(0, 0, 0, 0, 0), (1, 1, 1, 1, 1)], relative=True)
+    lut = rel.lut(0.0, 255.0, WindowPreset("w", 100.0, 100.0))  # ramp over 50..150
+    assert lut[100, 3] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="sorted by value"):
+        TransferFunction("bad", [(10, 0, 0, 0, 0), (0, 1, 1, 1, 1)])
+    with pytest.raises(ValueError, match="relative to a window"):
+        rel.lut(0.0, 1.0)
+
+
+def test_scene_validates_with_the_valid_choices():
+    vol = small_ct()
+    with pytest.raises(ValueError, match="needs a transfer function"):
+        Scene(vol, MODES["dvr"])
+    with pytest.raises(
+        ValueError, match=r"no parameter\(s\) \['thickness'\]; valid: \['iso_value'\]"
+    ):
+        Scene(vol, MODES["iso"], parameters={"thickness": 3.0})
+    with pytest.raises(ValueError, match="clip_box"):
+        Scene(vol, MODES["mip"], clip_box=((0.5, 0.2), (0, 1), (0, 1)))
+    rgb = Volume(np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="colour volume"):
+        Scene(rgb, MODES["mip"])
+
+
+def test_quantisation_keeps_the_values():
+    vol = small_ct()
+    prep = prepare_volume(vol)
+    assert prep.data.dtype == np.uint16
+    back = prep.value_min + prep.data.astype(np.float64) / 65535 * (prep.value_max - prep.value_min)
+    assert np.abs(back - vol.voxels).max() < (prep.value_max - prep.value_min) / 65535
+    assert prepare_volume(vol) is prep  # cached
+
+
+def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path):
+    vol = small_ct()
+    small_budget = GLRenderer(ctx=gl_ctx, memory_budget=vol.voxels.size)  # half of what R16 needs
+    with pytest.warns(RenderNote, match=r"downsampled by .* to \d+x\d+x\d+"):
+        img = small_budget.render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
+    assert small_budget.notes and "exceeds" in small_budget.notes[0]
+    with pytest.warns(RenderNote):
+        prep = prepare_volume(vol, max_bytes=vol.voxels.size)
+    assert prep.data.nbytes <= vol.voxels.size
+    # the downsampled volume covers at least the original: first voxel corner at the same place
+    lo = vol.index_to_lps([-0.5, -0.5, -0.5])
+    assert np.allclose(prep.volume.index_to_lps([-0.5, -0.5, -0.5]), lo)
+    assert all(a >= b for a, b in zip(prep.volume.extent_mm, vol.extent_mm, strict=True))
+    # not cropped: the downsampled picture covers the same region as the full one
+    full = ArrayRenderer(prefer_gpu=False).render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
+    assert abs(int((img[..., 3] > 0).sum()) - int((full[..., 3] > 0).sum())) < 0.03 * 96 * 96
+    small_budget.close()
+
+
+def test_backends():
+    cpu = create_renderer("cpu")
+    assert isinstance(cpu, ArrayRenderer) and isinstance(cpu, Renderer)
+    with pytest.raises(ValueError, match="unknown backend 'vulkan'; valid: gl, cpu, auto"):
+        create_renderer("vulkan")
+    # this machine has EGL (CI installs Mesa): auto must pick GL here
+    auto = create_renderer("auto")
+    try:
+        assert auto.name == "gl" and isinstance(auto, Renderer)
+    finally:
+        auto.close()
+
+
+def test_array_renderer_without_cuda_is_numpy():
+    r = ArrayRenderer()
+    # no CUDA on CI: the guarded detection must land on numpy without raising
+    assert r.name in ("cpu", "cupy")
+    img = r.render(Scene(small_ct(), MODES["dvr"], transfer_function=TF), Camera(), (32, 24))
+    assert img.shape == (24, 32, 4) and img.dtype == np.uint8
+
+
+@pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
+def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path, mode):
+    from gl_support import assert_same_picture
+
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom((70, 24, 24), spacing=(12.0, 10.0, 4.0), seed=3)
+    bricked = GLRenderer(ctx=gl_ctx, max_texture=24)  # 70 slices: bricks 0-23, 23-46, 46-69
+    try:
+        scene = Scene(vol, MODES[mode], transfer_function=TF, parameters={})
+        cam = Camera.for_plane("sagittal") if mode == "mpr" else Camera(azimuth=70, elevation=15)
+        a = bricked.render(scene, cam, (64, 96))  # no RenderNote: nothing is downsampled
+        assert bricked.notes == []
+        assert bricked._volume is not None and len(bricked._volume[1]) == 3
+        b = ArrayRenderer(prefer_gpu=False).render(scene, cam, (64, 96))
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"bricks-{mode}")
+    finally:
+        bricked.close()
