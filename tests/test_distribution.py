@@ -164,7 +164,7 @@ def test_wheel_holds_the_three_packages_and_the_entry_point(wheels: Wheels) -> N
         assert f in names, f
     assert "ownscan/__init__.py" not in names  # ownscan is a namespace: no top-level code
     assert not [n for n in names if n.startswith(("tests/", "examples/", "core/"))]
-    assert "[ownscan]\nfolder = ownscan.plugins.folder" in eps
+    assert "[ownscan]\n" in eps and "\nfolder = ownscan.plugins.folder\n" in eps
     assert "ownscan = ownscan.core.cli:main" in eps
 
 
@@ -263,7 +263,8 @@ def _importer_names(venv: Venv) -> str:
 
 def test_nobody_claims_lists_the_installed_importers(venv: Venv) -> None:
     names = _importer_names(venv)
-    assert names.startswith("tar, ") and "folder" in names  # priority 10 before the fallback
+    order = names.split(", ")
+    assert order.index("tar") < order.index("folder")  # priority 10 before the fallback
     failed = venv.cli("plugins", "--source", "dicom+nosuch://pacs/study/1", check=False)
     assert failed.returncode == 2
     assert failed.stderr == (

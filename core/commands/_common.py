@@ -9,18 +9,29 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly
 
-__all__ = ["add_source_arguments", "read_source", "report_problems"]
+__all__ = ["LIBRARY_PREFIX", "add_source_arguments", "read_source", "report_problems"]
+
+LIBRARY_PREFIX = "library:"  # SOURCE "library:UID": a series from the library
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """SOURCE or --sample, and --via."""
     parser.add_argument(
-        "source", nargs="?", metavar="SOURCE", help="a folder, file, disc image, zip or URL"
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="a folder, file, disc image, zip or URL, or library:UID for a series of your library",
     )
     parser.add_argument(
         "--sample", action="store_true", help="use the bundled sample series instead of SOURCE"
     )
     parser.add_argument("--via", metavar="NAME", help="force the importer NAME (see `plugins`)")
+    parser.add_argument(
+        "--library",
+        metavar="DIR",
+        help="the library for a SOURCE written library:UID (a series from `ownscan list`; "
+        "a unique start of the UID is enough)",
+    )
 
 
 def source_of(args: argparse.Namespace) -> str:
@@ -42,6 +53,12 @@ def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
     from ownscan.core.plugin_types import ImportOptions
 
     source = source_of(args)
+    if source.startswith(LIBRARY_PREFIX):
+        from ownscan.core.library import open_library
+
+        with open_library(getattr(args, "library", None), create=False) as lib:
+            uid = lib.resolve_series(source[len(LIBRARY_PREFIX) :])
+            return f"library series {uid}", lib.assemble(uid)
     importer = get_host().find_importer(source, args.via)
     items = importer.iter_items(source, ImportOptions())
     return source, assemble(items)

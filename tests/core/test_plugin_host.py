@@ -72,7 +72,8 @@ def test_builtins_come_from_our_entry_points():
     assert not host.broken
     host.contributions()  # every built-in answers every hook; a bad one raises PluginError
     assert not host.broken
-    assert host.plugins[0].contributes == {"importers": ["folder"]}
+    folder = next(p for p in host.plugins if p.name == "folder")
+    assert folder.contributes == {"importers": ["folder"]}
 
 
 def test_third_party_plugins_load_and_broken_ones_are_isolated(fake_path):
@@ -310,7 +311,8 @@ def test_owner_names_the_contributing_plugin(fake_path):
 
 
 def test_missing_path_says_so(tmp_path):
-    with pytest.raises(NoImporter, match=r"installed importers: folder\); no such file or folder"):
+    pattern = r"installed importers: [a-z_, ]*folder\); no such file or folder"
+    with pytest.raises(NoImporter, match=pattern):
         PluginHost().find_importer(str(tmp_path / "typo"))
 
 

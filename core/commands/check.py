@@ -1,0 +1,58 @@
+"""``ownscan check [--repair]``: verify the library's index against its files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "check"
+HELP = "verify your library (index against files) and repair what is safe to repair"
+ORDER = 80
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ownscan.core.commands._library_args import add_library_argument
+
+    add_library_argument(parser)
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix what is safe: remove partial files, adopt orphan files, fix permissions",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="check presence and size only, do not re-hash files"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ownscan.core.commands._library_args import Progress, open_from_args
+    from ownscan.core.library import default_location
+
+    root = Path(args.library) if args.library else default_location()
+    # a library whose index is gone (objects/ without index.sqlite): --repair rebuilds it
+    rebuild = args.repair and (root / "objects").is_dir()
+    with open_from_args(args, create=rebuild) as lib:
+        progress = Progress("checking")
+        try:
+            rep = lib.check(args.repair, verify_hashes=not args.quick, progress=progress.update)
+        finally:
+            progress.close()
+        root = lib.root
+    for p in rep.problems:
+        state = "repaired" if p.repaired else "PROBLEM "
+        print(f"{state}  {p.kind:<18} {p.path}: {p.message}")
+    left = rep.unrepaired
+    hashed = "" if args.quick else ", hashes verified"
+    summary = (
+        f"{rep.instances} instances, {rep.documents} documents, {rep.files_checked} files "
+        f"checked{hashed}"
+    )
+    if left:
+        hint = "" if args.repair else "; run `ownscan check --repair` to fix what is safe"
+        print(f"ownscan check: {root}: {len(left)} problem(s) left ({summary}){hint}")
+        return 1
+    fixed = len(rep.problems)
+    print(
+        f"ownscan check: {root}: consistent ({summary}" + (f"; {fixed} repaired)" if fixed else ")")
+    )
+    return 0

@@ -1,0 +1,185 @@
+"""``ownscan import SOURCE...``: bring scans into the private library.
+
+Each SOURCE goes to the importer plugin that claims it (``--via NAME`` picks one). Importer
+options reach the plugin as ``ImportOptions.extra``: ``--option KEY=VALUE`` (repeatable) works
+for every plugin; a plugin whose option deserves its own flag adds one line to
+``NAMED_OPTIONS`` below (flag, key in ``extra``, help). An importer may also offer
+``notes() -> list[str]``: lines about its last source, printed after the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+NAME = "import"
+HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
+ORDER = 10
+
+# (flag, key in ImportOptions.extra, help): named flags for importer options.
+NAMED_OPTIONS: list[tuple[str, str, str]] = [
+    ("--password", "password", "password of an encrypted zip (asked for on a terminal)"),
+    ("--study", "study", "DICOMweb: only the study with this Study Instance UID"),
+    ("--patient", "patient", "DICOMweb: only studies of this Patient ID"),
+    ("--since", "since", "DICOMweb: only studies on or after this date (YYYY-MM-DD)"),
+    ("--parallel", "parallel", "DICOMweb: requests at a time (default 4)"),
+]
+# (flag, key in ImportOptions.extra, help): on/off flags; the key is True when given.
+NAMED_SWITCHES: list[tuple[str, str, str]] = [
+    (
+        "--insecure",
+        "insecure",
+        "DICOMweb: do not verify the TLS certificate (trusted servers only)",
+    ),
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ownscan.core.commands._library_args import add_library_argument
+
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, file, disc, URL")
+    add_library_argument(parser)
+    parser.add_argument("--via", metavar="NAME", help="use this importer (see ownscan plugins)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the importer plugin (repeatable), e.g. --option password=secret",
+    )
+    for flag, key, text in NAMED_OPTIONS:
+        parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
+    for flag, key, text in NAMED_SWITCHES:
+        parser.add_argument(flag, dest=f"opt_{key}", action="store_const", const=True, help=text)
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="on a terminal, list every file too"
+    )
+
+
+def _extra(args: argparse.Namespace) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for text in args.option:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--option {text!r}: expected KEY=VALUE")
+        extra[key.strip()] = value
+    for _flag, key, _help in NAMED_OPTIONS + NAMED_SWITCHES:
+        value = getattr(args, f"opt_{key}", None)
+        if value is not None:
+            extra[key] = value
+    return extra
+
+
+def _importer_notes(importer: object) -> list[str]:
+    """Lines an importer offers about its last source (optional ``notes()`` method; the
+    DICOMweb importer says there which series are complete)."""
+    notes = getattr(importer, "notes", None)
+    return [str(n) for n in notes()] if callable(notes) else []
+
+
+def run(args: argparse.Namespace) -> int:
+    from ownscan.core.commands._library_args import Progress, human_size, open_from_args
+    from ownscan.core.errors import OwnscanError
+    from ownscan.core.library import (
+        CONFLICT,
+        DOCUMENT,
+        DUPLICATE,
+        FAILED,
+        IMPORTED,
+        SKIPPED,
+        ItemResult,
+        LibraryError,
+    )
+    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_types import ImportOptions
+
+    extra = _extra(args)
+    lib = open_from_args(args, create=True)
+    host = get_host()
+    known_skipped = 0  # instances an importer did not fetch because the library has them
+
+    def known_instance(sop_instance_uid: str) -> bool:
+        nonlocal known_skipped
+        held = lib.has_instance(sop_instance_uid)
+        known_skipped += held
+        return held
+
+    options = ImportOptions(extra=extra, known_instance=known_instance)
+    totals: dict[str, int] = {}
+    notes: list[str] = []
+    source_errors = 0
+    nbytes = 0
+    progress = Progress("importing")
+    quiet_ok = progress.tty and not args.verbose
+
+    def on_item(r: ItemResult) -> None:
+        nonlocal nbytes
+        totals[r.status] = totals.get(r.status, 0) + 1
+        nbytes += r.size
+        progress.update(r.size, **{k: v for k, v in totals.items() if v})
+        if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
+            return
+        tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
+        progress.write(f"{r.status:<9}  {r.origin}{tail}")
+
+    fatal: LibraryError | None = None
+    try:
+        for source in args.sources:
+            importer = None
+            try:
+                importer = host.find_importer(source, args.via)
+                items = importer.iter_items(source, options)
+                rep = lib.import_items(items, report=on_item, sources=[source])
+            except LibraryError as exc:  # the library cannot take more (disk full, busy)
+                fatal = exc
+                if exc.report is not None:  # files read but not written are failures
+                    for r in exc.report.results:
+                        if r.status == FAILED and r.reason.startswith("could not be written"):
+                            totals[FAILED] = totals.get(FAILED, 0) + 1
+                            if totals.get(IMPORTED):  # it was reported imported when read
+                                totals[IMPORTED] -= 1
+                            progress.write(f"failed     {r.origin}: {r.reason}")
+                break
+            except OwnscanError as exc:
+                source_errors += 1
+                progress.write(f"failed     {exc}")
+                continue
+            finally:
+                notes.extend(_importer_notes(importer))
+            notes.extend(rep.notes)
+    finally:
+        progress.close()
+        lib.close()
+    elapsed = max(progress.elapsed, 1e-6)
+    order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
+    parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
+    if known_skipped:
+        parts.append(f"{known_skipped} already in the library (not fetched again)")
+    summary = ", ".join(parts) or "no files found"
+    print(
+        f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "
+        f"{nbytes / elapsed / 1e6:.1f} MB/s) into {lib.root}"
+    )
+    for note in notes:
+        print(f"ownscan import: note: {note}")
+    if fatal is not None:
+        raise fatal
+    bad = totals.get(FAILED, 0) + totals.get(CONFLICT, 0) + source_errors
+    if bad:
+        why = []
+        if totals.get(FAILED):
+            why.append(f"{totals[FAILED]} file(s) failed")
+        if totals.get(CONFLICT):
+            why.append(
+                f"{totals[CONFLICT]} file(s) conflict with instances already held "
+                "(kept aside; see `ownscan list`)"
+            )
+        if source_errors:
+            why.append(f"{source_errors} source(s) could not be read")
+        print(f"ownscan import: incomplete: {'; '.join(why)}", file=sys.stderr)
+        return 1
+    if not (totals.get(IMPORTED) or totals.get(DUPLICATE) or totals.get(DOCUMENT) or known_skipped):
+        print("ownscan import: no DICOM images found", file=sys.stderr)
+        return 1
+    return 0

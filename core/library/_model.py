@@ -1,0 +1,209 @@
+"""Plain dataclasses that the library's queries, imports and checks return."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CONFLICT",
+    "DOCUMENT",
+    "DUPLICATE",
+    "FAILED",
+    "IMPORTED",
+    "SKIPPED",
+    "CheckProblem",
+    "CheckReport",
+    "Conflict",
+    "Document",
+    "ImportReport",
+    "Instance",
+    "ItemResult",
+    "Patient",
+    "Series",
+    "Study",
+]
+
+# What happened to one item of an import.
+IMPORTED = "imported"  # a new instance, stored and indexed
+DUPLICATE = "duplicate"  # the library already held these exact bytes under this SOP Instance UID
+CONFLICT = "conflict"  # same SOP Instance UID, different bytes: kept aside in conflicts/
+DOCUMENT = "document"  # a non-DICOM document (PDF) stored with the study or the import
+SKIPPED = "skipped"  # not DICOM (or a DICOMDIR): nothing to import, nothing lost
+FAILED = "failed"  # could not be read or lacks what an instance must have
+
+STATUSES = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient as the files name them (patient ID, name and birth date together)."""
+
+    key: int
+    patient_id: str
+    name: str
+    birth_date: str
+    sex: str
+    studies: int
+    images: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study (one visit's examination) with its totals."""
+
+    study_uid: str
+    patient_key: int
+    patient_name: str
+    patient_id: str
+    date: str
+    time: str
+    description: str
+    accession_number: str
+    series: int
+    images: int
+    size: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series. ``is_document`` for Encapsulated PDF and Structured Report series."""
+
+    series_uid: str
+    study_uid: str
+    number: int | None
+    modality: str
+    description: str
+    body_part: str
+    images: int
+    size: int
+    is_document: bool
+    thumbnail: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One stored DICOM instance and where its bytes live."""
+
+    sop_instance_uid: str
+    series_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    frames: int
+    transfer_syntax: str
+    sha256: str
+    size: int
+    path: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document to show beside the images.
+
+    ``kind`` is ``"pdf"`` (a PDF file that came with an import), ``"dicom-pdf"`` (a DICOM
+    Encapsulated PDF instance) or ``"sr"`` (a DICOM Structured Report instance).
+    """
+
+    kind: str
+    title: str
+    study_uid: str | None
+    import_id: int | None
+    size: int
+    path: str
+    origin: str
+    sop_instance_uid: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A file whose SOP Instance UID the library holds with different bytes, kept aside."""
+
+    sop_instance_uid: str
+    sha256: str
+    existing_sha256: str
+    size: int
+    path: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one item of an import (one line of the per-file report)."""
+
+    origin: str
+    status: str
+    reason: str = ""
+    sop_instance_uid: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    size: int = 0
+
+
+@dataclass
+class ImportReport:
+    """The outcome of :meth:`Library.import_items`.
+
+    ``ok`` is True when every image found was imported or was already present: no item failed
+    and no conflicting file was found. Files that are not DICOM (skipped) do not spoil it.
+    """
+
+    import_id: int
+    results: list[ItemResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.status for r in self.results)
+        return {s: c.get(s, 0) for s in STATUSES}
+
+    @property
+    def ok(self) -> bool:
+        c = self.counts
+        return c[FAILED] == 0 and c[CONFLICT] == 0
+
+    def summary(self) -> str:
+        """One line: the counts, e.g. ``12 imported, 3 duplicate, 1 skipped``."""
+        parts = [f"{n} {s}" for s, n in self.counts.items() if n]
+        return ", ".join(parts) if parts else "nothing found"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "counts": self.counts,
+            "ok": self.ok,
+            "notes": list(self.notes),
+            "results": [r.__dict__ for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    """One inconsistency found by :meth:`Library.check`; ``repaired`` says if it was fixed."""
+
+    kind: str
+    path: str
+    message: str
+    repaired: bool = False
+
+
+@dataclass
+class CheckReport:
+    """The outcome of :meth:`Library.check`. ``consistent`` when nothing is left to fix."""
+
+    problems: list[CheckProblem] = field(default_factory=list)
+    instances: int = 0
+    documents: int = 0
+    files_checked: int = 0
+
+    @property
+    def consistent(self) -> bool:
+        return all(p.repaired for p in self.problems)
+
+    @property
+    def unrepaired(self) -> list[CheckProblem]:
+        return [p for p in self.problems if not p.repaired]

@@ -1,0 +1,147 @@
+"""The SQLite index: schema, versioned with ``PRAGMA user_version`` and a list of migrations.
+
+Migration ``n`` (0-based position in :data:`MIGRATIONS`) takes the schema from version ``n`` to
+``n + 1``. Each runs in one transaction together with the new ``user_version``, so an
+interrupted upgrade leaves the old version intact. Never edit a released migration: append one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
+
+_V1 = """
+CREATE TABLE patients (
+    key          INTEGER PRIMARY KEY,
+    patient_id   TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    birth_date   TEXT NOT NULL,
+    sex          TEXT NOT NULL DEFAULT '',
+    UNIQUE (patient_id, name, birth_date)
+);
+CREATE TABLE studies (
+    study_uid        TEXT PRIMARY KEY,
+    patient_key      INTEGER NOT NULL REFERENCES patients(key),
+    date             TEXT NOT NULL DEFAULT '',
+    time             TEXT NOT NULL DEFAULT '',
+    description      TEXT NOT NULL DEFAULT '',
+    accession_number TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX studies_patient ON studies(patient_key);
+CREATE TABLE series (
+    series_uid   TEXT PRIMARY KEY,
+    study_uid    TEXT NOT NULL REFERENCES studies(study_uid),
+    number       INTEGER,
+    modality     TEXT NOT NULL DEFAULT '',
+    description  TEXT NOT NULL DEFAULT '',
+    body_part    TEXT NOT NULL DEFAULT '',
+    thumbnail    BLOB
+);
+CREATE INDEX series_study ON series(study_uid);
+CREATE TABLE imports (
+    id        INTEGER PRIMARY KEY,
+    started   TEXT NOT NULL,
+    finished  TEXT,
+    sources   TEXT NOT NULL DEFAULT '',
+    summary   TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE instances (
+    sop_instance_uid TEXT PRIMARY KEY,
+    series_uid       TEXT NOT NULL REFERENCES series(series_uid),
+    sop_class_uid    TEXT NOT NULL DEFAULT '',
+    instance_number  INTEGER,
+    frames           INTEGER NOT NULL DEFAULT 1,
+    transfer_syntax  TEXT NOT NULL DEFAULT '',
+    title            TEXT NOT NULL DEFAULT '',
+    sha256           TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    origin           TEXT NOT NULL DEFAULT '',
+    import_id        INTEGER REFERENCES imports(id)
+);
+CREATE INDEX instances_series ON instances(series_uid);
+CREATE INDEX instances_sha ON instances(sha256);
+CREATE TABLE documents (
+    id          INTEGER PRIMARY KEY,
+    sha256      TEXT NOT NULL UNIQUE,
+    media_type  TEXT NOT NULL,
+    title       TEXT NOT NULL DEFAULT '',
+    size        INTEGER NOT NULL,
+    study_uid   TEXT REFERENCES studies(study_uid),
+    import_id   INTEGER REFERENCES imports(id),
+    origin      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE conflicts (
+    sha256           TEXT PRIMARY KEY,
+    sop_instance_uid TEXT NOT NULL,
+    existing_sha256  TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    origin           TEXT NOT NULL DEFAULT '',
+    import_id        INTEGER REFERENCES imports(id)
+);
+-- files whose rows are gone and that must be unlinked (an intent log, see Library.remove)
+CREATE TABLE pending_deletes (
+    path TEXT PRIMARY KEY
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""SQL scripts; ``MIGRATIONS[n]`` upgrades schema version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(Exception):
+    """The index was written by a newer ownscan than this one."""
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+    """Bring the index up to ``len(migrations)``; return the version found before.
+
+    Parameters
+    ----------
+    conn
+        An open connection in autocommit mode (``isolation_level=None``).
+    migrations
+        The scripts to apply (tests pass their own list).
+
+    Raises
+    ------
+    SchemaTooNew
+        The index has a higher version than this code knows.
+    """
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    target = len(migrations)
+    if found > target:
+        raise SchemaTooNew(
+            f"library index has schema version {found}, this ownscan knows up to {target}; "
+            "upgrade ownscan to open it"
+        )
+    for version in range(found, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migrations[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

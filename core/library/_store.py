@@ -1,0 +1,151 @@
+"""The files of a library: content-addressed, written atomically, private.
+
+Layout under the library folder (every folder 0700, every file 0600)::
+
+    index.sqlite          the index (SQLite, WAL)
+    objects/ab/abcdef...  instances and documents, named by the sha256 of their bytes
+    conflicts/abcdef...   files whose SOP Instance UID the library holds with other bytes
+    tmp/                  files being written; anything here after a crash is incomplete
+    lock                  held (flock) by the one process that writes
+
+A file is written to ``tmp/``, flushed, renamed to its final name, and only after the file
+system has been synced (``syncfs``, once per batch of files) does the index row that names it
+get committed. So at any moment of a crash every row names a complete file; the reverse case, a
+complete file without a row, is an orphan that :meth:`Library.check` adopts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import itertools
+import os
+import time
+from pathlib import Path
+
+__all__ = ["LibraryBusy", "Store"]
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class LibraryBusy(Exception):
+    """Another process is writing to the library."""
+
+
+def _load_syncfs() -> object | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+class Store:
+    """Paths and durable writes inside one library folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.conflicts = root / "conflicts"
+        self.tmp = root / "tmp"
+        self.index = root / "index.sqlite"
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+        self._dirs_made: set[str] = set()
+        self._serial = itertools.count()  # unique temporary names, also across threads
+
+    # -- setup ---------------------------------------------------------------------------------
+    def create(self) -> None:
+        """Make the folders (0700) if missing."""
+        for d in (self.root, self.objects, self.conflicts, self.tmp):
+            make_private_dir(d)
+
+    # -- names ---------------------------------------------------------------------------------
+    def object_path(self, sha256: str) -> Path:
+        return self.objects / sha256[:2] / sha256
+
+    def conflict_path(self, sha256: str) -> Path:
+        return self.conflicts / sha256
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    # -- writing -------------------------------------------------------------------------------
+    def write(self, data: bytes, final: Path) -> None:
+        """Write ``data`` to ``tmp/`` and rename it to ``final`` (not yet synced: see sync)."""
+        parent = final.parent
+        key = str(parent)
+        if key not in self._dirs_made:
+            make_private_dir(parent)
+            self._dirs_made.add(key)
+        tmp = self.tmp / f"{final.name}.{os.getpid()}.{next(self._serial)}.part"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        os.replace(tmp, final)
+
+    def sync(self) -> None:
+        """Make every file written so far durable (data and directory entries)."""
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            if _SYNCFS is not None and _SYNCFS(fd) == 0:  # type: ignore[operator]
+                return
+            os.sync()
+        finally:
+            os.close(fd)
+
+    # -- the writer's lock -----------------------------------------------------------------------
+    def lock(self, wait: float = 5.0) -> None:
+        """Take the writer's lock (re-entrant); raise LibraryBusy after ``wait`` seconds."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            return
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LibraryBusy(
+                        f"{self.root}: the library is busy (another ownscan process is writing "
+                        "to it); try again when it has finished"
+                    ) from None
+                time.sleep(0.1)
+        self._lock_fd = fd
+        self._lock_depth = 1
+
+    def unlock(self) -> None:
+        if not self._lock_depth:
+            return
+        self._lock_depth -= 1
+        if self._lock_depth == 0 and self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != DIR_MODE:
+        path.chmod(DIR_MODE)

@@ -1,0 +1,310 @@
+"""What the viewer can open: a list of series, each loaded on demand.
+
+A :class:`SeriesEntry` is what the series browser lists: descriptive metadata for the
+thumbnail caption, a loader that produces the :class:`~ownscan.core.volume.Volume` when the
+user picks it, and the study's report text if there is one. Entries come from Volumes already
+in memory (tests, scripts), from the personal library, or from a source opened directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.volume import SeriesInfo, Volume
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SeriesEntry",
+    "entries_from_assembly",
+    "entries_from_library",
+    "entries_from_volumes",
+    "sr_text",
+    "thumbnail",
+    "thumbnail_from_files",
+]
+
+
+@dataclass
+class SeriesEntry:
+    """One series the viewer can show.
+
+    Parameters
+    ----------
+    key
+        Unique key (the Series Instance UID where known).
+    info
+        What the browser shows: patient, study date, description, modality.
+    load
+        Returns the Volume; called when the series is first shown.
+    report
+        The study's report as text, shown beside the images, or None.
+    thumbnail_image
+        An encoded preview image (PNG/JPEG) the source already has, or None.
+    thumbnail_files
+        Makes a preview from one file of the series (cheap), or None. Without either, the
+        browser makes one from the Volume once it is loaded (never loading a series for that).
+    """
+
+    key: str
+    info: SeriesInfo
+    load: Callable[[], Volume]
+    report: str | None = None
+    thumbnail_image: bytes | None = None
+    thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
+    _volume: Volume | None = field(default=None, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self._volume is not None
+
+    def volume(self) -> Volume:
+        """The Volume, loaded once."""
+        if self._volume is None:
+            self._volume = self.load()
+        return self._volume
+
+    def caption(self) -> list[str]:
+        """Lines under the thumbnail: patient, study date, series description."""
+        i = self.info
+        date = i.study_date
+        if len(date) == 8 and date.isdigit():
+            date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
+        series = i.series_description or (f"series {i.series_number}" if i.series_number else "")
+        lines = [
+            i.patient_name.replace("^", " ").strip() or "(no name)",
+            " ".join(x for x in (date, i.modality) if x) or "(no date)",
+            series or "(no description)",
+        ]
+        return lines
+
+
+def entries_from_volumes(volumes: Iterable[Volume]) -> list[SeriesEntry]:
+    """Wrap Volumes already in memory as browser entries."""
+    out = []
+    for n, v in enumerate(volumes):
+        key = v.info.series_instance_uid or f"volume-{n}"
+        out.append(SeriesEntry(key, v.info, functools.partial(_same, v), _volume=v))
+    return out
+
+
+def _same(volume: Volume) -> Volume:
+    return volume
+
+
+def decode_thumbnail(data: bytes, size: int = 72) -> npt.NDArray[np.uint8]:
+    """An encoded preview image as ``(size, size, 3)`` uint8, fitted and centred on black."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+        rgb.thumbnail((size, size))
+        canvas = Image.new("RGB", (size, size))
+        canvas.paste(rgb, ((size - rgb.width) // 2, (size - rgb.height) // 2))
+        return np.asarray(canvas, dtype=np.uint8).copy()
+
+
+def thumbnail(volume: Volume, size: int = 72) -> npt.NDArray[np.uint8]:
+    """A ``(size, size, 3)`` preview: the middle stored slice with the default window.
+
+    The slice keeps its physical aspect ratio (pixel spacing) and is centred on black.
+    """
+    img = volume.voxels[volume.shape[0] // 2]
+    w = volume.default_window()
+    sx, sy = volume.spacing[0], volume.spacing[1]
+    return _preview(img, (sx, sy), (w.level - w.width / 2.0, w.width), volume.invert, size)
+
+
+def thumbnail_from_files(paths: list[str], size: int = 72) -> npt.NDArray[np.uint8] | None:
+    """A preview from the middle file of a series, without loading the series.
+
+    Reads one DICOM file (its first frame), applies its rescale, windows it over the 1st..99th
+    percentile. None when the file cannot be read or decoded (the browser then shows a tile).
+    """
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    if not paths:
+        return None
+    path = paths[len(paths) // 2]
+    try:
+        ds = pydicom.dcmread(path)
+        arr = ds.pixel_array
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if frames > 1:
+            arr = arr[frames // 2]
+        arr = apply_modality_lut(arr, ds) if int(ds.get("SamplesPerPixel", 1)) == 1 else arr
+    except Exception as exc:  # any decoding problem only costs the thumbnail
+        log.debug("no thumbnail from %s: %s", path, exc)
+        return None
+    sy, sx = (float(v) for v in ds.get("PixelSpacing", [1.0, 1.0]))
+    grey = arr.astype(np.float32)
+    sample = grey if grey.ndim == 2 else grey[..., :3].mean(axis=-1)
+    lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
+    invert = str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1"
+    return _preview(grey, (sx, sy), (lo, max(hi - lo, 1e-3)), invert, size)
+
+
+def _preview(
+    img: npt.NDArray[Any],
+    spacing: tuple[float, float],
+    window: tuple[float, float],
+    invert: bool,
+    size: int,
+) -> npt.NDArray[np.uint8]:
+    """Window ``img`` (rows, columns[, samples]) from ``window = (low, width)`` into a
+    ``(size, size, 3)`` tile, keeping the physical aspect ratio."""
+    if img.ndim == 3:  # colour
+        img = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lo, width = window
+    grey = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
+    if invert:
+        grey = 1.0 - grey
+    rows, cols = grey.shape
+    sx, sy = spacing
+    width_mm, height_mm = cols * sx, rows * sy
+    scale = size / max(width_mm, height_mm)
+    out_w = max(1, round(width_mm * scale))
+    out_h = max(1, round(height_mm * scale))
+    ri = np.minimum(((np.arange(out_h) + 0.5) / out_h * rows).astype(int), rows - 1)
+    ci = np.minimum(((np.arange(out_w) + 0.5) / out_w * cols).astype(int), cols - 1)
+    small = (grey[np.ix_(ri, ci)] * 255.0 + 0.5).astype(np.uint8)
+    canvas = np.zeros((size, size), np.uint8)
+    y0, x0 = (size - out_h) // 2, (size - out_w) // 2
+    canvas[y0 : y0 + out_h, x0 : x0 + out_w] = small
+    return np.repeat(canvas[:, :, None], 3, axis=2)
+
+
+def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | None:
+    return thumbnail_from_files([inst.path for inst in library.instances(series_uid)])
+
+
+def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
+    """Entries for the image series an :func:`ownscan.core.assembly.assemble` found.
+
+    Localizers are left out; each series is loaded (pixels decoded) when first shown.
+    """
+    out = []
+    for n, s in enumerate(assembly.series):
+        if s.kind == "localizer":
+            continue
+        key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
+        files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
+        preview = functools.partial(thumbnail_from_files, files) if files else None
+        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview))
+    return out
+
+
+def entries_from_library(
+    library: Any, series_uids: Iterable[str] | None = None
+) -> list[SeriesEntry]:
+    """Entries for the image series of a library (all, or those of ``series_uids``).
+
+    The study's report (Structured Report text, or the list of PDF documents) goes with each
+    series of that study. The library must stay open while the entries are used.
+    """
+    wanted = set(series_uids) if series_uids is not None else None
+    out: list[SeriesEntry] = []
+    for study in library.studies():
+        series = [
+            s
+            for s in library.series(study.study_uid)
+            if not s.is_document and (wanted is None or s.series_uid in wanted)
+        ]
+        if not series:
+            continue
+        # documents: PDFs that came with an import and DICOM SR / encapsulated PDF instances
+        reports = _report_text(library.documents(study.study_uid))
+        for s in series:
+            info = SeriesInfo(
+                patient_name=study.patient_name,
+                patient_id=study.patient_id,
+                study_instance_uid=study.study_uid,
+                study_date=study.date,
+                study_description=study.description,
+                series_instance_uid=s.series_uid,
+                series_number=s.number,
+                series_description=s.description,
+                modality=s.modality,
+                body_part=s.body_part,
+            )
+            uid = s.series_uid
+            load = functools.partial(library.load_volume, uid)
+            preview = functools.partial(_library_preview, library, uid)
+            out.append(
+                SeriesEntry(
+                    uid, info, load, reports, thumbnail_image=s.thumbnail, thumbnail_files=preview
+                )
+            )
+    return out
+
+
+def _report_text(documents: Iterable[Any]) -> str | None:
+    """The text of a study's documents: SR content in full, PDFs by title and file."""
+    parts: list[str] = []
+    for doc in documents:
+        if doc.kind == "sr":
+            text = sr_text(Path(doc.path))
+            parts.append(f"{doc.title or 'Report'}\n\n{text}" if text else doc.title)
+        else:
+            parts.append(f"PDF: {doc.title or 'document'}\n{doc.path}")
+    joined = "\n\n".join(p for p in parts if p)
+    return joined or None
+
+
+_SR_VALUE = {
+    "DATE": "Date",
+    "TIME": "Time",
+    "DATETIME": "DateTime",
+    "UIDREF": "UID",
+    "PNAME": "PersonName",
+}
+
+
+def sr_text(path: Path) -> str:
+    """The readable text of a DICOM Structured Report: concept names and their values."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    lines: list[str] = []
+
+    def walk(items: Any, depth: int) -> None:
+        for item in items:
+            name = ""
+            if "ConceptNameCodeSequence" in item and item.ConceptNameCodeSequence:
+                name = str(item.ConceptNameCodeSequence[0].get("CodeMeaning", ""))
+            value = ""
+            vt = str(item.get("ValueType", ""))
+            if vt == "TEXT":
+                value = str(item.get("TextValue", ""))
+            elif vt == "CODE" and item.get("ConceptCodeSequence"):
+                value = str(item.ConceptCodeSequence[0].get("CodeMeaning", ""))
+            elif vt == "NUM" and item.get("MeasuredValueSequence"):
+                mv = item.MeasuredValueSequence[0]
+                unit = ""
+                if mv.get("MeasurementUnitsCodeSequence"):
+                    unit = str(mv.MeasurementUnitsCodeSequence[0].get("CodeValue", ""))
+                value = f"{mv.get('NumericValue', '')} {unit}".strip()
+            elif vt in _SR_VALUE:
+                value = str(item.get(_SR_VALUE[vt], "") or "")
+            if name or value:
+                indent = "  " * depth
+                lines.append(
+                    f"{indent}{name}: {value}" if name and value else indent + (name or value)
+                )
+            if "ContentSequence" in item:
+                walk(item.ContentSequence, depth + (1 if name else 0))
+
+    if "ContentSequence" in ds:
+        walk(ds.ContentSequence, 0)
+    return "\n".join(lines)

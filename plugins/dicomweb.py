@@ -1,0 +1,589 @@
+"""The built-in DICOMweb importer: studies from a PACS or a patient portal over QIDO-RS/WADO-RS.
+
+``ownscan import https://pacs.example/dicom-web --patient 12345 --since 2024-01-01`` claims any
+``http://`` or ``https://`` source (the DICOMweb root, the URL that ``/studies`` is appended to)
+and then:
+
+1. **QIDO-RS** finds the studies (filters from :attr:`ImportOptions.extra`: ``study`` UID,
+   ``patient`` ID, ``since`` date), their series, and the SOP Instance UIDs of every series.
+   Servers that ignore a filter are caught: studies that do not match what was asked for are
+   dropped with a warning, so a patient never downloads someone else's study by accident.
+2. Instances the library already holds (``ImportOptions.known_instance``) are skipped, which
+   makes an interrupted import resumable: run it again and only what is missing is fetched.
+3. **WADO-RS** retrieves the rest, one instance per request, ``parallel`` requests at a time
+   (default 4), asking for ``transfer-syntax=*`` so the server sends the stored file unchanged.
+   Each answer is checked (a DICOM file, the SOP Instance UID that was asked for) and yielded
+   as ``SourceItem(data=bytes, origin=<instance URL>)`` as soon as it arrives.
+4. Every series is complete only when all its instances are in the library; the
+   :class:`RetrievalSummary` (``DicomwebImporter.last_summary``, and the ``on_summary`` callback
+   if the caller passes one in ``extra``) says so per series.
+
+Failures: one instance that cannot be had (HTTP 404, not DICOM) becomes an item with
+``problem`` set and its series stays incomplete; a server that stops answering (after retries
+with backoff) ends the import with :class:`DicomwebError` saying how much arrived and that a
+re-run resumes; wrong or missing credentials end it with a one-line message. Credentials
+(see :mod:`ownscan.plugins._dicomweb`) never appear in origins, logs or messages.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ownscan.core.hookspecs import hookimpl
+from ownscan.core.plugin_types import ImportOptions, SourceItem
+from ownscan.plugins._dicomweb import (
+    Connection,
+    Credentials,
+    DicomwebError,
+    RequestFailed,
+    ServerUnreachable,
+    check_uid,
+)
+
+__all__ = [
+    "DEFAULT_PARALLEL",
+    "DicomwebError",
+    "DicomwebImporter",
+    "RemoteStudy",
+    "RetrievalSummary",
+    "SeriesStatus",
+    "connect",
+    "media_storage_sop_instance_uid",
+    "parse_since",
+    "search_studies",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARALLEL = 4
+_MAX_PARALLEL = 32
+
+# DICOM JSON tags (PS3.18 F.2) used below.
+_STUDY_UID = "0020000D"
+_SERIES_UID = "0020000E"
+_SOP_UID = "00080018"
+_PATIENT_ID = "00100020"
+_PATIENT_NAME = "00100010"
+_STUDY_DATE = "00080020"
+_STUDY_DESCRIPTION = "00081030"
+_MODALITIES = "00080061"
+_N_SERIES = "00201206"
+_N_STUDY_INSTANCES = "00201208"
+_MODALITY = "00080060"
+_SERIES_DESCRIPTION = "0008103E"
+_SERIES_NUMBER = "00200011"
+_N_SERIES_INSTANCES = "00201209"
+
+_STUDY_FIELDS = ("StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
+                 "NumberOfStudyRelatedInstances")  # fmt: skip
+_SERIES_FIELDS = ("SeriesDescription", "Modality", "SeriesNumber",
+                  "NumberOfSeriesRelatedInstances")  # fmt: skip
+
+
+def _first(ds: Mapping[str, Any], tag: str) -> Any:
+    """The first value of ``tag`` in a DICOM JSON dataset, or None."""
+    values = ds.get(tag, {}).get("Value") or [None]
+    value = values[0]
+    if isinstance(value, dict):  # PN: {"Alphabetic": "Doe^Jane"}
+        return value.get("Alphabetic")
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class RemoteStudy:
+    """A study on the server, as QIDO-RS describes it (nothing downloaded).
+
+    Counts are None when the server does not report them.
+    """
+
+    study_uid: str
+    patient_id: str | None
+    patient_name: str | None
+    date: str | None  # YYYY-MM-DD
+    description: str | None
+    modalities: tuple[str, ...]
+    series_count: int | None
+    instance_count: int | None
+
+    @classmethod
+    def from_json(cls, ds: Mapping[str, Any]) -> RemoteStudy:
+        raw_date = _first(ds, _STUDY_DATE)
+        modalities = tuple(str(m) for m in ds.get(_MODALITIES, {}).get("Value") or ())
+        return cls(
+            study_uid=str(_first(ds, _STUDY_UID) or ""),
+            patient_id=_first(ds, _PATIENT_ID),
+            patient_name=_first(ds, _PATIENT_NAME),
+            date=_iso_date(raw_date),
+            description=_first(ds, _STUDY_DESCRIPTION),
+            modalities=modalities,
+            series_count=_int_or_none(_first(ds, _N_SERIES)),
+            instance_count=_int_or_none(_first(ds, _N_STUDY_INSTANCES)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``ownscan search --json``)."""
+        d = asdict(self)
+        d["modalities"] = list(self.modalities)
+        return d
+
+
+def _iso_date(value: Any) -> str | None:
+    if not value:
+        return None
+    s = str(value)
+    if len(s) == 8 and s.isdigit():
+        return f"{s[:4]}-{s[4:6]}-{s[6:]}"
+    return s
+
+
+def parse_since(value: str) -> str:
+    """A ``--since`` date (``YYYY-MM-DD`` or ``YYYYMMDD``) as a DICOM date ``YYYYMMDD``.
+
+    Raises
+    ------
+    ValueError
+        Not a valid calendar date; the message shows the accepted form.
+    """
+    text = value.strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return _dt.datetime.strptime(text, fmt).strftime("%Y%m%d")
+        except ValueError:
+            continue
+    raise ValueError(f"--since {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31")
+
+
+def _bool_option(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.strip().lower() in ("", "0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    return bool(value)
+
+
+def _parallel_option(value: Any) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--parallel {value!r} is not a whole number") from None
+    if not 1 <= n <= _MAX_PARALLEL:
+        raise ValueError(f"--parallel {n} is out of range; valid: 1 to {_MAX_PARALLEL}")
+    return n
+
+
+def connect(
+    url: str,
+    *,
+    insecure: bool = False,
+    timeout: float = 60.0,
+    prompt: bool = True,
+    compress: bool | None = None,
+) -> Connection:
+    """A :class:`Connection` to ``url`` with credentials from the environment (or a prompt).
+
+    Parameters
+    ----------
+    url
+        The DICOMweb root.
+    insecure
+        Turn TLS certificate verification off.
+    timeout
+        Seconds to wait for the server.
+    prompt
+        Ask on the terminal when the server wants credentials and none were given.
+    compress
+        Accept gzip answers; None: only from servers not on this machine.
+    """
+    return Connection(
+        url,
+        Credentials.from_environment(),
+        insecure=insecure,
+        timeout=timeout,
+        prompt=prompt,
+        compress=compress,
+    )
+
+
+def search_studies(
+    conn: Connection,
+    *,
+    patient: str | None = None,
+    since: str | None = None,
+    study: str | None = None,
+) -> list[RemoteStudy]:
+    """The studies on the server that match the filters (QIDO-RS), oldest first.
+
+    Parameters
+    ----------
+    conn
+        From :func:`connect`.
+    patient
+        Patient ID (exact match).
+    since
+        Earliest study date, ``YYYY-MM-DD`` or ``YYYYMMDD``.
+    study
+        Study Instance UID.
+
+    Returns
+    -------
+    list of RemoteStudy
+        Studies the server returned that really match the filters; those that do not (a
+        server that ignores a filter) are dropped with a warning.
+    """
+    filters: dict[str, str] = {}
+    if patient:
+        filters["PatientID"] = patient
+    since_dicom = parse_since(since) if since else None
+    if since_dicom:
+        filters["StudyDate"] = f"{since_dicom}-"
+    if study:
+        filters["StudyInstanceUID"] = check_uid(study, "--study")
+    found = [RemoteStudy.from_json(ds) for ds in conn.qido("studies", filters, _STUDY_FIELDS)]
+    kept: list[RemoteStudy] = []
+    for s in found:
+        why = None
+        if not s.study_uid:
+            why = "it has no Study Instance UID"
+        elif study and s.study_uid != study:
+            why = "its Study Instance UID differs from --study"
+        elif patient and s.patient_id != patient:
+            why = f"its Patient ID {s.patient_id!r} differs from --patient"
+        elif since_dicom and (s.date is None or s.date.replace("-", "") < since_dicom):
+            why = f"its date {s.date} is before --since"
+        if why:
+            log.warning(
+                "%s: the server returned study %s although %s; ignoring it (the server "
+                "may not support this filter)",
+                conn.url,
+                s.study_uid or "?",
+                why,
+            )
+            continue
+        kept.append(s)
+    kept.sort(key=lambda s: (s.date or "", s.study_uid))
+    return kept
+
+
+@dataclass
+class SeriesStatus:
+    """What happened to one remote series during an import.
+
+    ``complete`` is True only when every instance the server lists is in the library: either
+    already there before (``known``) or retrieved now (``retrieved``).
+    """
+
+    study_uid: str
+    series_uid: str
+    modality: str | None
+    description: str | None
+    expected: int
+    known: int = 0
+    retrieved: int = 0
+    failed: list[str] = field(default_factory=list)  # "origin: reason"
+
+    @property
+    def complete(self) -> bool:
+        return self.known + self.retrieved == self.expected and not self.failed
+
+    def line(self) -> str:
+        """One line for people."""
+        name = " ".join(x for x in (self.modality, self.description) if x) or self.series_uid
+        have = self.known + self.retrieved
+        state = "complete" if self.complete else "INCOMPLETE"
+        extra = f", {self.known} already in the library" if self.known else ""
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        return f"{state}: {name}: {have} of {self.expected} instances{extra}{failed}"
+
+
+@dataclass
+class RetrievalSummary:
+    """Per-series completeness of one DICOMweb import (also when it stopped early)."""
+
+    url: str
+    series: list[SeriesStatus] = field(default_factory=list)
+    stopped: str | None = None  # why the import ended early, if it did
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None and all(s.complete for s in self.series)
+
+    @property
+    def retrieved(self) -> int:
+        return sum(s.retrieved for s in self.series)
+
+    @property
+    def expected(self) -> int:
+        return sum(s.expected for s in self.series)
+
+    def lines(self) -> list[str]:
+        """The summary for people: one line per series, then the verdict."""
+        out = [s.line() for s in self.series]
+        if self.stopped:
+            out.append(f"stopped early: {self.stopped}")
+        if not self.complete:
+            out.append("run the same import again to fetch what is missing")
+        return out
+
+
+class DicomwebImporter:
+    """Imports studies from a DICOMweb server (QIDO-RS to find, WADO-RS to retrieve).
+
+    Options (``ImportOptions.extra``): ``study`` (Study Instance UID), ``patient`` (Patient ID),
+    ``since`` (``YYYY-MM-DD``), ``parallel`` (requests at a time, default 4), ``insecure`` (no
+    TLS verification), ``timeout`` (seconds), ``compress`` (accept gzip; default: only from
+    servers not on this machine), ``on_summary`` (called with the
+    :class:`RetrievalSummary` when the import ends, also when it fails).
+    """
+
+    name = "dicomweb"
+    description = "a DICOMweb server (QIDO-RS + WADO-RS): http(s)://host/dicom-web"
+    priority = 50
+
+    def __init__(self) -> None:
+        self.last_summary: RetrievalSummary | None = None
+
+    def notes(self) -> list[str]:
+        """Per-series completeness of the last import, for ``ownscan import`` to print."""
+        return self.last_summary.lines() if self.last_summary is not None else []
+
+    def claims(self, source: str) -> bool:
+        return source.lower().startswith(("http://", "https://"))
+
+    def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:
+        parallel = _parallel_option(options.get("parallel", DEFAULT_PARALLEL))
+        insecure = _bool_option(options.get("insecure", False))
+        timeout = float(options.get("timeout", 60.0))
+        compress = options.get("compress")
+        compress = None if compress is None else _bool_option(compress)
+        study = options.get("study")
+        if study:
+            check_uid(str(study), "--study")
+        since = options.get("since")
+        if since:
+            parse_since(str(since))
+        summary = RetrievalSummary(url=source)
+        self.last_summary = summary
+        on_summary: Callable[[RetrievalSummary], None] | None = options.get("on_summary")
+        try:
+            with connect(source, insecure=insecure, timeout=timeout, compress=compress) as conn:
+                summary.url = conn.url
+                yield from self._run(conn, options, summary, parallel)
+        finally:
+            if on_summary is not None:
+                on_summary(summary)
+
+    # -- the work --------------------------------------------------------------------------
+    def _run(
+        self,
+        conn: Connection,
+        options: ImportOptions,
+        summary: RetrievalSummary,
+        parallel: int,
+    ) -> Iterator[SourceItem]:
+        studies = search_studies(
+            conn,
+            patient=options.get("patient"),
+            since=options.get("since"),
+            study=options.get("study"),
+        )
+        if not studies:
+            raise DicomwebError(conn.url, "no study on the server matches" + _asked(options))
+        known = options.known_instance or (lambda _uid: False)
+        todo: list[tuple[SeriesStatus, str]] = []
+        series = [
+            (st.study_uid, ds)
+            for st in studies
+            for ds in conn.qido(f"studies/{st.study_uid}/series", None, _SERIES_FIELDS)
+        ]
+        # the instance lists of all series, ``parallel`` QIDO-RS requests at a time
+        with ThreadPoolExecutor(parallel, thread_name_prefix="qido") as pool:
+            listed = list(pool.map(lambda sd: _list_instances(conn, *sd), series))
+        for (study_uid, ds), (series_uid, sops) in zip(series, listed, strict=True):
+            status = self._plan_series(conn, study_uid, series_uid, sops, ds, known, todo)
+            summary.series.append(status)
+        log.info(
+            "%s: %d studies, %d series, %d instances to retrieve",
+            conn.url,
+            len(studies),
+            len(summary.series),
+            len(todo),
+        )
+        yield from self._retrieve(conn, todo, summary, parallel)
+
+    @staticmethod
+    def _plan_series(
+        conn: Connection,
+        study_uid: str,
+        series_uid: str,
+        sops: list[str],
+        ds: Mapping[str, Any],
+        known: Callable[[str], bool],
+        todo: list[tuple[SeriesStatus, str]],
+    ) -> SeriesStatus:
+        status = SeriesStatus(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            modality=_first(ds, _MODALITY),
+            description=_first(ds, _SERIES_DESCRIPTION),
+            expected=len(sops),
+        )
+        announced = _int_or_none(_first(ds, _N_SERIES_INSTANCES))
+        if announced is not None and announced != len(sops):
+            log.warning(
+                "%s: series %s announces %d instances but lists %d; importing the %d listed",
+                conn.url,
+                series_uid,
+                announced,
+                len(sops),
+                len(sops),
+            )
+        for sop in sops:
+            if known(sop):
+                status.known += 1
+            else:
+                todo.append((status, sop))
+        return status
+
+    def _retrieve(
+        self,
+        conn: Connection,
+        todo: list[tuple[SeriesStatus, str]],
+        summary: RetrievalSummary,
+        parallel: int,
+    ) -> Iterator[SourceItem]:
+        fatal: DicomwebError | None = None
+        pending: dict[Future[bytes], tuple[SeriesStatus, str]] = {}
+        queue = iter(todo)
+        with ThreadPoolExecutor(parallel, thread_name_prefix="wado") as pool:
+            try:
+                while True:
+                    while fatal is None and len(pending) < 4 * parallel:
+                        job = next(queue, None)
+                        if job is None:
+                            break
+                        st, sop = job
+                        fut = pool.submit(_fetch, conn, st.study_uid, st.series_uid, sop)
+                        pending[fut] = job
+                    if not pending:
+                        break
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        st, sop = pending.pop(fut)
+                        url = conn.instance_url(st.study_uid, st.series_uid, sop)
+                        try:
+                            data = fut.result()
+                        except (ServerUnreachable, DicomwebError) as exc:
+                            if isinstance(exc, RequestFailed):
+                                st.failed.append(f"{url}: {exc.reason}")
+                                yield SourceItem(origin=url, problem=f"not retrieved: {exc.reason}")
+                            elif fatal is None:
+                                fatal = exc
+                                conn.abort()  # in-flight requests stop retrying
+                                for other in [f for f in pending if f.cancel()]:
+                                    del pending[other]  # queued, never started
+                            continue
+                        st.retrieved += 1
+                        yield SourceItem(origin=url, data=data)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+        if fatal is not None:
+            got = summary.retrieved + sum(s.known for s in summary.series)
+            reason = fatal.reason
+            summary.stopped = reason
+            raise DicomwebError(
+                conn.url,
+                f"{reason}; {got} of {summary.expected} instances are in the library. "
+                "Run the same import again to fetch the rest (what arrived is kept)",
+            )
+
+
+def _list_instances(
+    conn: Connection, study_uid: str, ds: Mapping[str, Any]
+) -> tuple[str, list[str]]:
+    """The Series Instance UID of a QIDO-RS series result, and its SOP Instance UIDs."""
+    series_uid = str(_first(ds, _SERIES_UID) or "")
+    check_uid(series_uid, f"series of study {study_uid}: Series Instance UID")
+    path = f"studies/{study_uid}/series/{series_uid}/instances"
+    sops = []
+    for inst in conn.qido(path):
+        sop = _first(inst, _SOP_UID)
+        if not sop:
+            log.warning("%s/%s: an instance without SOP Instance UID; skipped", conn.url, path)
+            continue
+        sops.append(check_uid(str(sop), "SOP Instance UID"))
+    return series_uid, list(dict.fromkeys(sops))  # a server listing one instance twice
+
+
+def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
+    """Retrieve one instance and check that it is the DICOM file that was asked for."""
+    data = conn.retrieve_instance(study, series, sop)
+    try:
+        got = media_storage_sop_instance_uid(data)
+    except ValueError as exc:
+        raise RequestFailed(
+            conn.instance_url(study, series, sop), f"the answer is not a DICOM file ({exc})"
+        ) from None
+    if got != sop:
+        raise RequestFailed(
+            conn.instance_url(study, series, sop), f"the server sent instance {got} instead"
+        )
+    return data
+
+
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
+
+
+def media_storage_sop_instance_uid(data: bytes) -> str:
+    """The Media Storage SOP Instance UID (0002,0003) of a DICOM file (PS3.10), read from its
+    file meta information alone (always explicit VR little endian), in microseconds.
+
+    Raises
+    ------
+    ValueError
+        No ``DICM`` preamble, or a file meta group without (0002,0003).
+    """
+    if data[128:132] != b"DICM":
+        raise ValueError("no DICM marker after the 128-byte preamble")
+    pos, end = 132, len(data)
+    while pos + 8 <= end:
+        group, element = struct.unpack_from("<HH", data, pos)
+        if group != 0x0002:
+            break
+        vr = data[pos + 4 : pos + 6]
+        if vr in _LONG_VRS:
+            (length,) = struct.unpack_from("<I", data, pos + 8)
+            value_at = pos + 12
+        else:
+            (length,) = struct.unpack_from("<H", data, pos + 6)
+            value_at = pos + 8
+        if element == 0x0003:
+            raw = data[value_at : value_at + length]
+            return raw.rstrip(b"\x00 ").decode("ascii", "replace")
+        pos = value_at + length
+    raise ValueError("file meta information without Media Storage SOP Instance UID")
+
+
+def _asked(options: ImportOptions) -> str:
+    parts = [f"--{k} {options.get(k)}" for k in ("patient", "since", "study") if options.get(k)]
+    return (" " + " ".join(parts)) if parts else ""
+
+
+@hookimpl
+def ownscan_importers() -> list[DicomwebImporter]:
+    return [DicomwebImporter()]

@@ -1,0 +1,101 @@
+"""The fast header reader agrees with pydicom on every file it accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from library_dicomgen import ct_series, encapsulated_pdf
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+
+from ownscan.core.library._header import (
+    NotDicom,
+    _fast_values,
+    _header,
+    _pydicom_header,
+    read_header,
+)
+
+
+def _files(shared_data: Path) -> list[Path]:
+    out = sorted((shared_data / "pydicom-data").glob("*.dcm"))
+    return out + sorted((shared_data / "studyforrest-t1w" / "dicoms").iterdir())[:5]
+
+
+def test_fast_reader_matches_pydicom_on_real_files(shared_data):
+    fast_used = 0
+    for path in _files(shared_data):
+        data = path.read_bytes()
+        fast = _fast_values(data)
+        slow = _pydicom_header(data)
+        assert read_header(data) == (slow if fast is None else _header(*fast, True)), path
+        if fast is not None:
+            fast_used += 1
+            assert _header(*fast, True) == slow, path.name
+    assert fast_used >= 15  # the fast reader handles the common files, compressed ones too
+
+
+def test_fast_reader_with_sequences_charsets_and_multivalues(tmp_path):
+    (p,) = ct_series(tmp_path, 1)
+    ds = pydicom.dcmread(p)
+    ds.PatientName = "Müller^Jürgen"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ref = pydicom.Dataset()
+    ref.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ref.ReferencedSOPInstanceUID = generate_uid()
+    ds.ReferencedImageSequence = [ref, ref]
+    cases = (("ISO_IR 192", False), ("ISO_IR 100", True), ("ISO_IR 192", True))
+    for charset, implicit in cases:
+        ds.SpecificCharacterSet = charset
+        ds.PatientName = "Müller^Jürgen"  # encoded anew in this character set
+        out = tmp_path / f"{charset}-{implicit}.dcm"
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        )
+        ds.save_as(out, enforce_file_format=True)
+        # pydicom writes sequences with undefined length: the fast reader skips them
+        data = out.read_bytes()
+        fast = _fast_values(data)
+        assert fast is not None, out.name
+        h = _header(*fast, True)
+        assert h == _pydicom_header(data)
+        assert h.patient_name == "Müller^Jürgen"
+    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]
+    ds.PatientName = "Yamada^Tarou=山田^太郎"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "jp.dcm", enforce_file_format=True)
+    data = (tmp_path / "jp.dcm").read_bytes()
+    assert _fast_values(data) is None  # other character sets are left to pydicom
+    assert read_header(data).patient_name == "Yamada^Tarou=山田^太郎"
+
+
+def test_documents_go_through_pydicom_for_their_title(tmp_path):
+    p = encapsulated_pdf(tmp_path / "doc.dcm", generate_uid())
+    assert _fast_values(p.read_bytes()) is None
+    assert read_header(p.read_bytes()).title == "Radiology report"
+
+
+def test_files_without_preamble_and_non_dicom(tmp_path):
+    (p,) = ct_series(tmp_path, 1)
+    ds = pydicom.dcmread(p)
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.preamble = None
+    ds.save_as(tmp_path / "raw.dcm", enforce_file_format=False)
+    raw = (tmp_path / "raw.dcm").read_bytes()
+    assert raw[128:132] != b"DICM"
+    assert read_header(raw).sop_instance_uid == ds.SOPInstanceUID
+    for junk in (b"", b"%PDF-1.4 hello", bytes(range(256)) * 4):
+        with pytest.raises(NotDicom):
+            read_header(junk)
+
+
+def test_a_file_cut_short_is_refused_not_stored(tmp_path, shared_data):
+    (p,) = ct_series(tmp_path, 1, size=64)
+    data = p.read_bytes()
+    with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\) of 8192"):
+        read_header(data[:-100])
+    jpeg = (shared_data / "pydicom-data" / "JPEG-LL.dcm").read_bytes()
+    assert read_header(jpeg).sop_instance_uid  # compressed (encapsulated) pixel data: fine
+    with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\)"):
+        read_header(jpeg[: len(jpeg) - 1000])
