@@ -94,7 +94,11 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
     expected = _source_hashes(source)
     rng = random.Random(20240131)
     killed = 0
-    for run in range(6):
+    # An import can finish before the kill lands on a quiet machine: such attempts are checked
+    # too, and attempts go on until six were really killed.
+    for run in range(20):
+        if killed == 6:
+            break
         lib = tmp_path / f"lib{run}"
         code, _ = _kill_import(lib, source, rng)
         killed += code == -signal.SIGKILL
@@ -120,26 +124,32 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
         assert final.returncode == 0, final.stdout
         assert f"{N_FILES} instances" in final.stdout
         assert not list((lib / "tmp").iterdir())
-    assert killed >= 4, "the kills should interrupt the imports"
+    assert killed == 6, "the kills should interrupt the imports"
 
 
 def test_ctrl_c_keeps_what_is_complete_and_reimport_completes(tmp_path, source):
     expected = _source_hashes(source)
     rng = random.Random(7)
     interrupted = 0
-    for run in range(2):
-        lib = tmp_path / f"lib{run}"
+    # On a quiet machine a small import can finish before the signal lands; every attempt is
+    # checked either way, and attempts go on (fresh libraries) until two were interrupted.
+    for attempt in range(12):
+        if interrupted == 2:
+            break
+        lib = tmp_path / f"lib{attempt}"
         while not (lib / "index.sqlite").exists():  # interrupt it while it imports
             code, err = _kill_import(lib, source, rng, signal.SIGINT)
         if code == 130:
             interrupted += 1
             assert "ownscan: interrupted" in err
+        else:
+            assert code == 0, err  # it finished first: a complete import
         assert _library_hashes(lib) <= expected
         again = ownscan("import", source, "--library", lib)
         assert again.returncode == 0, again.stderr
         assert _library_hashes(lib) == expected
         assert ownscan("check", "--library", lib).returncode == 0
-    assert interrupted >= 1
+    assert interrupted == 2
 
 
 def _limit_file_size() -> None:
