@@ -181,11 +181,12 @@ def quiet_pydicom() -> Iterator[None]:
         log.removeHandler(null)
 
 
-def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
+def _read_dataset(src: Source) -> tuple[Dataset, int | None, int, bytes]:
     """Parse the header. Returns the dataset, the file offset of the PixelData element (or
-    None when unknown) and the total size of the file."""
+    None when unknown), the total size of the file and the 12 bytes at that offset (the
+    element's header, read while the file is open)."""
     if src.dataset is not None:
-        return src.dataset, None, 0
+        return src.dataset, None, 0, b""
     with src.open() as fp:
         head = fp.read(132)
         kind = _looks_like_dicom(head)
@@ -203,14 +204,13 @@ def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
         except Exception as exc:
             raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
         pos = fp.tell()
-    return ds, pos, size
-
-
-def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: bool) -> tuple:
-    """Parse the PixelData element header at ``pos``: (value offset, length or None)."""
-    with src.open() as fp:
-        fp.seek(pos)
         head = fp.read(12)
+    return ds, pos, size, head
+
+
+def _pixel_element(head: bytes, pos: int, little: bool, implicit: bool) -> tuple:
+    """Parse the PixelData element header ``head`` found at ``pos``: (value offset, length or
+    None)."""
     if len(head) < 8:
         return (None, None)
     order = "<" if little else ">"
@@ -236,6 +236,7 @@ def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: boo
 
 
 _ASCII_VRS = frozenset({"DS", "IS", "UI", "CS"})
+_BINARY_INTS = {"US": "H", "SS": "h"}  # struct codes; "US or SS" (ambiguous) goes to pydicom
 _TAG_VR: dict[str, tuple[int, str]] = {}
 
 
@@ -249,9 +250,9 @@ def _tag_vr(kw: str) -> tuple[int, str]:
 
 
 class _Fast:
-    """``ds.get`` that parses the ASCII value types (DS, IS, UI, CS) straight from the raw
-    bytes. pydicom's conversion (validated DSfloat objects) costs about 50 us per element,
-    which dominated reading headers; other types go through pydicom."""
+    """``ds.get`` that parses the ASCII value types (DS, IS, UI, CS) and US / SS straight from
+    the raw bytes. pydicom's conversion (validated DSfloat objects) costs about 50 us per
+    element, which dominated reading headers; other types go through pydicom."""
 
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
@@ -261,6 +262,24 @@ class _Fast:
 
     def get(self, kw: str, default: Any = None) -> Any:
         tag, vr = _tag_vr(kw)
+        if vr in _BINARY_INTS:
+            el = self.ds.get_item(tag)
+            if el is None:
+                return default
+            raw = el.value
+            little = getattr(el, "is_little_endian", None)
+            if (
+                not isinstance(raw, bytes | bytearray)
+                or little is None
+                or getattr(el, "VR", None) not in (None, vr)
+                or len(raw) % 2
+            ):
+                return self.ds.get(kw, default)
+            if not raw:
+                return None  # what pydicom gives for an empty binary value
+            n = len(raw) // 2
+            ints = struct.unpack(("<" if little else ">") + _BINARY_INTS[vr] * n, raw)
+            return ints[0] if n == 1 else list(ints)
         if vr not in _ASCII_VRS:
             return self.ds.get(kw, default)
         el = self.ds.get_item(tag)
@@ -411,7 +430,7 @@ def read_frames(
 
 
 def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -> list[Frame]:
-    ds, pos, size = _read_dataset(src)
+    ds, pos, size, pixel_head = _read_dataset(src)
     fx = _Fast(ds)
     meta = getattr(ds, "file_meta", None)
     ts = None
@@ -485,7 +504,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
         and ts != DeflatedExplicitVRLittleEndian
     ):
         off, length = _pixel_element(
-            src, pos, size, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
+            pixel_head, pos, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
         )
         if off is not None and length is not None:
             need = frame_bytes * n_frames

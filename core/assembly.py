@@ -228,7 +228,7 @@ class Series:
         plan = _pixels.plan_for(frames, self.modality)
         errors: dict[int, str] = {}
         while True:
-            out = np.empty(plan.shape, dtype=plan.dtype)
+            out = _pixels.allocate(frames, plan, workers=workers)
             errors.clear()
             try:
                 _pixels.decode_into(
@@ -381,6 +381,18 @@ def _single_geometry(fr: Frame) -> _Geometry:
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
 
 
+def _median(values: npt.NDArray[np.float64]) -> float:
+    """``float(np.median(values))`` for a non-empty 1D array, without the import of
+    :mod:`numpy.ma` that ``np.median`` does on first use (8 ms of every ``ownscan`` start)."""
+    s = np.sort(values)
+    n = len(s)
+    if np.isnan(s[-1]):
+        return math.nan
+    if n % 2:
+        return float(s[n // 2])
+    return float((s[n // 2 - 1] + s[n // 2]) / 2)
+
+
 def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Frame], _Geometry]:
     """Sort a stack along its normal, drop duplicates, check spacing, detect tilt."""
     first = frames[0]
@@ -430,7 +442,7 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
         return frames, geo
 
     steps = np.diff(dist)
-    dz = float(np.median(steps))
+    dz = _median(steps)
     tol = 0.01 * dz + 0.01
     bad = np.abs(steps - dz) > tol
     if bad.any():
