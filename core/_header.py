@@ -304,6 +304,17 @@ class _Fast:
         return vals[0] if len(vals) == 1 else vals
 
 
+def _raw(ds: Dataset, kw: str) -> object:
+    """The value of ``kw`` as stored (bytes when pydicom has not converted it yet), for keys."""
+    el = ds.get_item(_tag_vr(kw)[0])
+    if el is None:
+        return None
+    value = el.value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return None if value is None else str(value)
+
+
 def _f(v: Any, default: float | None = None) -> float | None:
     try:
         if v is None or v == "":
@@ -411,7 +422,7 @@ def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Data
 def read_frames(
     item: SourceItem | Dataset | str | Path,
     n: int = 0,
-    info_cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+    info_cache: dict[tuple[Any, ...], dict[str, Any]] | None = None,
 ) -> list[Frame]:
     """Read one item's header and describe each of its frames.
 
@@ -429,7 +440,7 @@ def read_frames(
         return _frames_of(src, {} if info_cache is None else info_cache)
 
 
-def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -> list[Frame]:
+def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> list[Frame]:
     ds, pos, size, pixel_head = _read_dataset(src)
     fx = _Fast(ds)
     meta = getattr(ds, "file_meta", None)
@@ -540,7 +551,8 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
             padding = None
 
     # The descriptive fields are the same in every file of a series: read them once.
-    key = (_s(fx, "SeriesInstanceUID"), _s(fx, "PatientID"))
+    # keyed on the raw bytes of PatientID (with the character set): decoding them costs more
+    key = (_s(fx, "SeriesInstanceUID"), _raw(ds, "PatientID"), _raw(ds, "SpecificCharacterSet"))
     info = info_cache.get(key) if key[0] else None
     if info is None:
         info = _series_info(ds)
@@ -594,8 +606,10 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
         info=info,
     )
 
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
+    pf, sf = "PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"
+    per_frame = ds.get(pf) if pf in ds else None
+    shared_seq = ds.get(sf) if sf in ds else None
     shared = shared_seq[0] if shared_seq else None
     if n_frames > 1 and (per_frame is not None or shared is not None):
         if per_frame is not None and len(per_frame) != n_frames:

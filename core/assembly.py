@@ -524,7 +524,7 @@ def _expand(items: Item | Iterable[Item]) -> Iterable[Item]:
 _Read = tuple[str, Any]  # ("frames", list[Frame]) | ("skipped" | "error", Problem)
 
 
-def _read_one(item: Item, n: int, info_cache: dict[tuple[str, str], dict[str, Any]]) -> _Read:
+def _read_one(item: Item, n: int, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> _Read:
     if isinstance(item, SourceItem) and item.problem is None and item.media_type != DICOM:
         return ("skipped", Problem(item.origin, f"not DICOM ({item.media_type})"))
     try:
@@ -563,7 +563,7 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     frames: list[Frame] = []
     seen: set[tuple[str, int]] = set()
     del workers  # see the docstring
-    cache: dict[tuple[str, str], dict[str, Any]] = {}
+    cache: dict[tuple[Any, ...], dict[str, Any]] = {}
     for n, item in enumerate(_expand(items)):
         kind, got = _read_one(item, n, cache)
         if kind == "skipped":
