@@ -181,11 +181,12 @@ def quiet_pydicom() -> Iterator[None]:
         log.removeHandler(null)
 
 
-def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
+def _read_dataset(src: Source) -> tuple[Dataset, int | None, int, bytes]:
     """Parse the header. Returns the dataset, the file offset of the PixelData element (or
-    None when unknown) and the total size of the file."""
+    None when unknown), the total size of the file and the 12 bytes at that offset (the
+    element's header, read while the file is open)."""
     if src.dataset is not None:
-        return src.dataset, None, 0
+        return src.dataset, None, 0, b""
     with src.open() as fp:
         head = fp.read(132)
         kind = _looks_like_dicom(head)
@@ -203,14 +204,13 @@ def _read_dataset(src: Source) -> tuple[Dataset, int | None, int]:
         except Exception as exc:
             raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
         pos = fp.tell()
-    return ds, pos, size
-
-
-def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: bool) -> tuple:
-    """Parse the PixelData element header at ``pos``: (value offset, length or None)."""
-    with src.open() as fp:
-        fp.seek(pos)
         head = fp.read(12)
+    return ds, pos, size, head
+
+
+def _pixel_element(head: bytes, pos: int, little: bool, implicit: bool) -> tuple:
+    """Parse the PixelData element header ``head`` found at ``pos``: (value offset, length or
+    None)."""
     if len(head) < 8:
         return (None, None)
     order = "<" if little else ">"
@@ -236,6 +236,7 @@ def _pixel_element(src: Source, pos: int, size: int, little: bool, implicit: boo
 
 
 _ASCII_VRS = frozenset({"DS", "IS", "UI", "CS"})
+_BINARY_INTS = {"US": "H", "SS": "h"}  # struct codes; "US or SS" (ambiguous) goes to pydicom
 _TAG_VR: dict[str, tuple[int, str]] = {}
 
 
@@ -249,9 +250,9 @@ def _tag_vr(kw: str) -> tuple[int, str]:
 
 
 class _Fast:
-    """``ds.get`` that parses the ASCII value types (DS, IS, UI, CS) straight from the raw
-    bytes. pydicom's conversion (validated DSfloat objects) costs about 50 us per element,
-    which dominated reading headers; other types go through pydicom."""
+    """``ds.get`` that parses the ASCII value types (DS, IS, UI, CS) and US / SS straight from
+    the raw bytes. pydicom's conversion (validated DSfloat objects) costs about 50 us per
+    element, which dominated reading headers; other types go through pydicom."""
 
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
@@ -261,6 +262,24 @@ class _Fast:
 
     def get(self, kw: str, default: Any = None) -> Any:
         tag, vr = _tag_vr(kw)
+        if vr in _BINARY_INTS:
+            el = self.ds.get_item(tag)
+            if el is None:
+                return default
+            raw = el.value
+            little = getattr(el, "is_little_endian", None)
+            if (
+                not isinstance(raw, bytes | bytearray)
+                or little is None
+                or getattr(el, "VR", None) not in (None, vr)
+                or len(raw) % 2
+            ):
+                return self.ds.get(kw, default)
+            if not raw:
+                return None  # what pydicom gives for an empty binary value
+            n = len(raw) // 2
+            ints = struct.unpack(("<" if little else ">") + _BINARY_INTS[vr] * n, raw)
+            return ints[0] if n == 1 else list(ints)
         if vr not in _ASCII_VRS:
             return self.ds.get(kw, default)
         el = self.ds.get_item(tag)
@@ -283,6 +302,17 @@ class _Fast:
         except ValueError:
             return self.ds.get(kw, default)
         return vals[0] if len(vals) == 1 else vals
+
+
+def _raw(ds: Dataset, kw: str) -> object:
+    """The value of ``kw`` as stored (bytes when pydicom has not converted it yet), for keys."""
+    el = ds.get_item(_tag_vr(kw)[0])
+    if el is None:
+        return None
+    value = el.value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return None if value is None else str(value)
 
 
 def _f(v: Any, default: float | None = None) -> float | None:
@@ -392,7 +422,7 @@ def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Data
 def read_frames(
     item: SourceItem | Dataset | str | Path,
     n: int = 0,
-    info_cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+    info_cache: dict[tuple[Any, ...], dict[str, Any]] | None = None,
 ) -> list[Frame]:
     """Read one item's header and describe each of its frames.
 
@@ -410,8 +440,8 @@ def read_frames(
         return _frames_of(src, {} if info_cache is None else info_cache)
 
 
-def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -> list[Frame]:
-    ds, pos, size = _read_dataset(src)
+def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> list[Frame]:
+    ds, pos, size, pixel_head = _read_dataset(src)
     fx = _Fast(ds)
     meta = getattr(ds, "file_meta", None)
     ts = None
@@ -485,7 +515,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
         and ts != DeflatedExplicitVRLittleEndian
     ):
         off, length = _pixel_element(
-            src, pos, size, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
+            pixel_head, pos, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
         )
         if off is not None and length is not None:
             need = frame_bytes * n_frames
@@ -521,7 +551,8 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
             padding = None
 
     # The descriptive fields are the same in every file of a series: read them once.
-    key = (_s(fx, "SeriesInstanceUID"), _s(fx, "PatientID"))
+    # keyed on the raw bytes of PatientID (with the character set): decoding them costs more
+    key = (_s(fx, "SeriesInstanceUID"), _raw(ds, "PatientID"), _raw(ds, "SpecificCharacterSet"))
     info = info_cache.get(key) if key[0] else None
     if info is None:
         info = _series_info(ds)
@@ -575,8 +606,10 @@ def _frames_of(src: Source, info_cache: dict[tuple[str, str], dict[str, Any]]) -
         info=info,
     )
 
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
+    pf, sf = "PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"
+    per_frame = ds.get(pf) if pf in ds else None
+    shared_seq = ds.get(sf) if sf in ds else None
     shared = shared_seq[0] if shared_seq else None
     if n_frames > 1 and (per_frame is not None or shared is not None):
         if per_frame is not None and len(per_frame) != n_frames:

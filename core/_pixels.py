@@ -17,13 +17,13 @@ are alive besides it, so peak memory stays near the size of the volume.
 from __future__ import annotations
 
 import io
-import multiprocessing
+import mmap
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.uid import DeflatedExplicitVRLittleEndian
@@ -31,7 +31,11 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
 
-__all__ = ["DecodePlan", "decode_into", "plan_for"]
+if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
+    import multiprocessing.context
+    from concurrent.futures import Future
+
+__all__ = ["DecodePlan", "allocate", "decode_into", "plan_for"]
 
 _INT16 = (-32768, 32767)
 
@@ -253,6 +257,8 @@ def _native_ok(fr: Frame) -> bool:
 # ---------------------------------------------------------------------------------------------
 def _store(slot: np.ndarray, raw: np.ndarray, fr: Frame, plan: DecodePlan) -> None:
     """Rescale the stored values ``raw`` of one frame into its output ``slot``."""
+    if not raw.dtype.isnative:  # big endian data as pydicom decodes it: native order first
+        raw = raw.astype(raw.dtype.newbyteorder("="))
     if plan.colour:
         if raw.shape != slot.shape:
             raise ValueError(f"decoded shape {raw.shape} is not {slot.shape}")
@@ -348,6 +354,8 @@ def default_workers() -> int:
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
+    import multiprocessing
+
     # fork is cheapest (nothing to re-import), but unsafe once the process runs other threads
     # (a viewer's event loop); forkserver then.
     if os.name == "posix" and threading.active_count() == 1:
@@ -376,6 +384,103 @@ def check_decodable(fr: Frame) -> None:
         ) from None
     if not dec.is_available:
         raise UnsupportedTransferSyntax(fr.source.origin, f"{ts.name} ({ts})", install_hint(ts))
+
+
+def _pool_wanted(frames: Sequence[Frame], plan: DecodePlan, workers: int) -> bool:
+    """Will :func:`decode_into` decode some of ``frames`` in worker processes?"""
+    if workers == 1:
+        return False
+    rest = [fr for fr in frames if not _direct_ok(fr, plan)]
+    if len(rest) <= 8 or any(fr.source.dataset is not None for fr in rest):
+        return False
+    return not all(_native_ok(fr) for fr in rest)
+
+
+def allocate(
+    frames: Sequence[Frame], plan: DecodePlan, *, workers: int | None = None
+) -> np.ndarray:
+    """The output array for :func:`decode_into`, uninitialised.
+
+    When the frames will be decoded by forked worker processes, the array lives in anonymous
+    shared memory (``mmap``, ``MAP_SHARED``): the workers then rescale their frames straight
+    into it, instead of sending each decoded frame back through a pipe to be copied. Otherwise
+    (and always for native data, read by threads) it is an ordinary ``numpy.empty``.
+    """
+    workers = default_workers() if workers is None else max(1, workers)
+    nbytes = int(np.prod(plan.shape)) * plan.dtype.itemsize
+    forked = _pool_wanted(frames, plan, workers) and _mp_context().get_start_method() == "fork"
+    if nbytes and forked:
+        return np.frombuffer(mmap.mmap(-1, nbytes), dtype=plan.dtype).reshape(plan.shape)
+    return np.empty(plan.shape, dtype=plan.dtype)
+
+
+def _is_shared(arr: np.ndarray) -> bool:
+    """Is ``arr`` a view of an anonymous shared mapping (see :func:`allocate`)?"""
+    base: object = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return isinstance(base, mmap.mmap)
+
+
+# What forked workers write into: set in the parent just before the pool forks, inherited.
+_SHARED: tuple[np.ndarray, Sequence[Frame], DecodePlan] | None = None
+
+
+def _decode_shared_task(ks: list[int]) -> list[tuple[int, str]]:
+    """Worker entry point (fork): decode frames ``ks`` into the shared output. Returns the
+    frames that failed, with the reason; :class:`_Overflow` propagates to the parent."""
+    assert _SHARED is not None
+    out, frames, plan = _SHARED
+    failed: list[tuple[int, str]] = []
+    for k, res in zip(ks, _decode_task([frames[k] for k in ks]), strict=True):
+        if isinstance(res, str):
+            failed.append((k, res))
+            continue
+        try:
+            _store(out[k], res, frames[k], plan)
+        except ValueError as exc:
+            failed.append((k, str(exc)))
+    return failed
+
+
+def _decode_in_workers(
+    out: np.ndarray,
+    frames: Sequence[Frame],
+    plan: DecodePlan,
+    rest: list[int],
+    workers: int,
+    ctx: multiprocessing.context.BaseContext,
+    fail: Callable[[int, str], None],
+) -> None:
+    """Decode frames ``rest`` in forked workers that write into the shared ``out`` themselves.
+
+    Only frame indices travel to the workers (the frames are inherited) and only failures
+    come back, so tasks can be small (two frames), which keeps both cores busy to the end.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _SHARED
+    _SHARED = (out, frames, plan)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_decode_shared_task, g) for g in _chunks(rest, 2)]
+            try:
+                for fut in futures:
+                    for k, reason in fut.result():
+                        fail(k, reason)
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    finally:
+        _SHARED = None
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def decode_into(
@@ -468,7 +573,13 @@ def decode_into(
         for g in groups:
             take(g, _decode_task([frames[k] for k in g]))
         return
-    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
+    ctx = _mp_context()
+    if ctx.get_start_method() == "fork" and _is_shared(out):
+        _decode_in_workers(out, frames, plan, rest, workers, ctx, fail)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         pending: list[tuple[list[int], Future[list[np.ndarray | str]]]] = []
         it = iter(groups)
         limit = 2 * workers

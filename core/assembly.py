@@ -228,7 +228,7 @@ class Series:
         plan = _pixels.plan_for(frames, self.modality)
         errors: dict[int, str] = {}
         while True:
-            out = np.empty(plan.shape, dtype=plan.dtype)
+            out = _pixels.allocate(frames, plan, workers=workers)
             errors.clear()
             try:
                 _pixels.decode_into(
@@ -381,6 +381,18 @@ def _single_geometry(fr: Frame) -> _Geometry:
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
 
 
+def _median(values: npt.NDArray[np.float64]) -> float:
+    """``float(np.median(values))`` for a non-empty 1D array, without the import of
+    :mod:`numpy.ma` that ``np.median`` does on first use (8 ms of every ``ownscan`` start)."""
+    s = np.sort(values)
+    n = len(s)
+    if np.isnan(s[-1]):
+        return math.nan
+    if n % 2:
+        return float(s[n // 2])
+    return float((s[n // 2 - 1] + s[n // 2]) / 2)
+
+
 def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Frame], _Geometry]:
     """Sort a stack along its normal, drop duplicates, check spacing, detect tilt."""
     first = frames[0]
@@ -430,7 +442,7 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
         return frames, geo
 
     steps = np.diff(dist)
-    dz = float(np.median(steps))
+    dz = _median(steps)
     tol = 0.01 * dz + 0.01
     bad = np.abs(steps - dz) > tol
     if bad.any():
@@ -512,7 +524,7 @@ def _expand(items: Item | Iterable[Item]) -> Iterable[Item]:
 _Read = tuple[str, Any]  # ("frames", list[Frame]) | ("skipped" | "error", Problem)
 
 
-def _read_one(item: Item, n: int, info_cache: dict[tuple[str, str], dict[str, Any]]) -> _Read:
+def _read_one(item: Item, n: int, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> _Read:
     if isinstance(item, SourceItem) and item.problem is None and item.media_type != DICOM:
         return ("skipped", Problem(item.origin, f"not DICOM ({item.media_type})"))
     try:
@@ -551,7 +563,7 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     frames: list[Frame] = []
     seen: set[tuple[str, int]] = set()
     del workers  # see the docstring
-    cache: dict[tuple[str, str], dict[str, Any]] = {}
+    cache: dict[tuple[Any, ...], dict[str, Any]] = {}
     for n, item in enumerate(_expand(items)):
         kind, got = _read_one(item, n, cache)
         if kind == "skipped":

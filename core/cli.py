@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.machinery
 import logging
-import pkgutil
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -39,13 +40,42 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _module_names(paths: Sequence[str]) -> list[str]:
+    """The modules and packages in the folders ``paths``, as ``pkgutil.iter_modules`` finds
+    them, without its import of :mod:`inspect` (8 ms of every start)."""
+    suffixes = sorted(importlib.machinery.all_suffixes(), key=len, reverse=True)
+    names: list[str] = []
+    for folder in paths:
+        try:
+            entries = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            full = os.path.join(folder, entry)
+            if os.path.isdir(full):
+                if entry.isidentifier() and os.path.isfile(os.path.join(full, "__init__.py")):
+                    name = entry
+                else:
+                    continue
+            else:
+                suffix = next((s for s in suffixes if entry.endswith(s)), None)
+                if suffix is None:
+                    continue
+                name = entry[: -len(suffix)]
+                if not name.isidentifier():
+                    continue
+            if name != "__init__" and name not in names:
+                names.append(name)
+    return names
+
+
 def _command_modules() -> list[ModuleType]:
     from ownscan.core import commands
 
     mods = [
-        importlib.import_module(f"{commands.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(commands.__path__)
-        if not info.name.startswith("_")
+        importlib.import_module(f"{commands.__name__}.{name}")
+        for name in _module_names(list(commands.__path__))
+        if not name.startswith("_")
     ]
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 

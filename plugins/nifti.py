@@ -92,9 +92,42 @@ class NiftiExporter:
         written = []
         for vol in volumes:
             path = output / file_name(vol, used, suffix)
-            nib.save(to_nifti(vol), path)
+            img = to_nifti(vol)
+            if not (suffix == ".nii" and _write_single(img, vol, path)):
+                nib.save(img, path)
             written.append(path)
         return written
+
+
+def _write_single(img: Any, volume: Volume, path: Path) -> bool:
+    """Write ``img`` as one uncompressed ``.nii``: nibabel's header, then the voxels in one
+    ``write`` straight from the volume's memory (``voxels.T`` in Fortran order is the C order
+    of ``voxels``). The bytes are those ``nibabel.save`` writes, without its chunked copies.
+
+    False (nothing written) when nibabel would convert or scale the data: then it writes it.
+    """
+    import numpy as np
+
+    vox = volume.voxels
+    if volume.samples != 1 or not vox.flags.c_contiguous or not vox.dtype.isnative:
+        return False
+    img.get_data_dtype(finalize=True)
+    img.update_header()
+    hdr = img.header
+    if hdr.get_data_dtype() != vox.dtype or not hdr.is_single:
+        return False
+    slope, inter = hdr.get_slope_inter()
+    if slope not in (None, 1.0) or inter not in (None, 0.0):
+        return False
+    with open(path, "wb") as fp:
+        hdr.write_to(fp)  # header, the empty-extension flag; sets vox_offset
+        offset = int(hdr.get_data_offset())
+        if fp.tell() < offset:
+            fp.write(b"\0" * (offset - fp.tell()))
+        if fp.tell() != offset:
+            raise ValueError(f"{path}: NIfTI header is longer than its vox_offset")
+        fp.write(memoryview(np.ascontiguousarray(vox)).cast("B"))  # type: ignore[arg-type]
+    return True
 
 
 @hookimpl

@@ -262,3 +262,16 @@ def test_decoding_while_other_threads_run(tmp_path: Path) -> None:
         stop.set()
         t.join()
     np.testing.assert_array_equal(vol.voxels, expected.voxels)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_big_endian_with_one_worker_or_shared_workers(tmp_path: Path, workers: int) -> None:
+    """Big endian frames decode to the same values in the parent (one worker: no pickling to
+    swap the bytes) and in forked workers writing into the shared output."""
+    from niicompare import gdcm_transcode
+
+    write_ct_series(tmp_path / "raw", n_slices=20, rows=16, cols=24)
+    gdcm_transcode(tmp_path / "raw", tmp_path / "be", ["dcmconv", "+tb"])
+    expected = load_volume(tmp_path / "raw")
+    vol = assemble(tmp_path / "be").series[0].load(workers=workers)
+    np.testing.assert_array_equal(vol.voxels, expected.voxels)
