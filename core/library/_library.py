@@ -3,12 +3,15 @@
 How an import stays consistent when it is interrupted
 -----------------------------------------------------
 Items are handled in batches. For each item the bytes are hashed (sha256) and the header is
-read; a new instance's bytes are written to ``tmp/`` and renamed to ``objects/ab/<sha256>``.
-At the end of a batch the file system is synced once (``syncfs``) and then one SQLite
-transaction adds the index rows of the whole batch. A kill at any moment therefore leaves:
+read; a new instance's bytes are written as an unnamed file and linked as
+``objects/ab/<sha256>`` when complete (or, where that cannot be done, written to ``tmp/`` and
+renamed; see ``Store.write``). At the end of a batch the file system is synced once
+(``syncfs``) and then one SQLite transaction adds the index rows of the whole batch. A kill at
+any moment therefore leaves:
 
-* before the rename: a partial file in ``tmp/`` (removed by the next writer or by ``check``);
-* after the rename, before the commit: a complete file without a row (an *orphan*). The next
+* before the link (rename): nothing, or a partial file in ``tmp/`` (removed by the next writer
+  or by ``check``);
+* after it, before the commit: a complete file without a row (an *orphan*). The next
   import of the same source finds the file already in place and only adds the row; ``check
   --repair`` adopts it (reads its header and indexes it);
 * after the commit: the instance is in the library.

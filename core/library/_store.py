@@ -8,10 +8,13 @@ Layout under the library folder (every folder 0700, every file 0600)::
     tmp/                  files being written; anything here after a crash is incomplete
     lock                  held (flock) by the one process that writes
 
-A file is written to ``tmp/``, flushed, renamed to its final name, and only after the file
-system has been synced (``syncfs``, once per batch of files) does the index row that names it
-get committed. So at any moment of a crash every row names a complete file; the reverse case, a
-complete file without a row, is an orphan that :meth:`Library.check` adopts.
+A file is written without a name (``O_TMPFILE`` in its final folder) and linked to its final
+name once complete; where the file system or the kernel cannot do that (or the final name is
+taken by an incomplete file), it is written to ``tmp/`` and renamed. Only after the file system
+has been synced (``syncfs``, once per batch of files) does the index row that names it get
+committed. So at any moment of a crash every row names a complete file; the reverse case, a
+complete file without a row, is an orphan that :meth:`Library.check` adopts. A file being
+written when the process dies leaves nothing (an unnamed file) or a partial file in ``tmp/``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ def _load_syncfs() -> object | None:
 
 
 _SYNCFS = _load_syncfs()
+# unnamed files (Linux >= 3.11, most local file systems), linked to their name once complete
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_PROC_FD = "/proc/self/fd"
+# O_TMPFILE refused by the file system or kernel: fall back to tmp/ + rename
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
 
 
 class Store:
@@ -59,6 +67,8 @@ class Store:
         self._lock_depth = 0
         self._dirs_made: set[str] = set()
         self._serial = itertools.count()  # unique temporary names, also across threads
+        # unnamed temporary files until the file system says it cannot make them
+        self._unnamed = bool(_O_TMPFILE) and os.path.isdir(_PROC_FD)
 
     # -- setup ---------------------------------------------------------------------------------
     def create(self) -> None:
@@ -78,25 +88,52 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, data: bytes, final: Path) -> None:
-        """Write ``data`` to ``tmp/`` and rename it to ``final`` (not yet synced: see sync)."""
+        """Write ``data`` to ``final``, which appears only when complete (not yet synced: see
+        sync). Thread-safe."""
         parent = final.parent
         key = str(parent)
         if key not in self._dirs_made:
             make_private_dir(parent)
             self._dirs_made.add(key)
+        if self._unnamed and self._write_unnamed(data, key, final):
+            return
         tmp = self.tmp / f"{final.name}.{os.getpid()}.{next(self._serial)}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            _write_all(fd, data)
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)
             raise
         os.close(fd)
         os.replace(tmp, final)
+
+    def _write_unnamed(self, data: bytes, parent: str, final: Path) -> bool:
+        """Write ``data`` to an unnamed file in ``parent`` and link it as ``final``.
+
+        One file creation instead of two (a ``tmp/`` name, then the rename), and a crash
+        mid-write leaves nothing behind. False when this cannot be done here (the file system
+        has no ``O_TMPFILE``, or ``final`` exists, e.g. incomplete): the caller writes through
+        ``tmp/`` then.
+        """
+        try:
+            fd = os.open(parent, os.O_WRONLY | _O_TMPFILE, FILE_MODE)
+        except OSError as exc:
+            if exc.errno in _NO_TMPFILE:
+                self._unnamed = False
+                return False
+            raise
+        try:
+            _write_all(fd, data)
+            # link(2) does not follow the /proc magic link, linkat(AT_SYMLINK_FOLLOW) does;
+            # os.link uses linkat only when given a dir fd (ignored: the source path is
+            # absolute). No CAP_DAC_READ_SEARCH needed, unlike AT_EMPTY_PATH.
+            os.link(f"{_PROC_FD}/{fd}", final, src_dir_fd=fd, follow_symlinks=True)
+        except FileExistsError:
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     def sync(self) -> None:
         """Make every file written so far durable (data and directory entries)."""
@@ -142,6 +179,13 @@ class Store:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 def make_private_dir(path: Path) -> None:

@@ -372,3 +372,20 @@ def test_check_adopts_orphan_documents_and_conflicts_and_finishes_removals(tmp_p
     (doc,) = lib.documents()
     assert doc.kind == "pdf" and doc.study_uid is None and Path(doc.path).read_bytes() == PDF
     assert lib.check().consistent and lib.check().problems == []
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_store_write_replaces_an_incomplete_file_and_leaves_no_temporary(tmp_path, unnamed):
+    from ownscan.core.library._store import Store
+
+    store = Store(tmp_path / "lib")
+    store.create()
+    store._unnamed = store._unnamed and unnamed  # False: the tmp/ + rename path
+    final = store.object_path("ab" * 32)
+    store.write(b"complete bytes", final)
+    assert final.read_bytes() == b"complete bytes"
+    final.write_bytes(b"compl")  # an incomplete file under the final name
+    store.write(b"complete bytes", final)
+    assert final.read_bytes() == b"complete bytes"
+    assert stat.S_IMODE(final.stat().st_mode) == 0o600
+    assert not list(store.tmp.iterdir())
