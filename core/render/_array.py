@@ -89,6 +89,9 @@ class ArrayContext:
         self.iso = np.float32(frame.iso)
         self.shading = frame.shading
         self._grad_to_lps = xp.asarray(frame.grad_to_lps, dtype=xp.float32)
+        # GL samples a precomputed gradient texture in shaded transfer-function modes (set by
+        # cast_rays from the mode); the same texels are computed here at each sample's corners
+        self.gradient_texture = False
         self.ray_dir_lps: Any = None
         self.ray_dir_tex: Any = None
 
@@ -116,9 +119,40 @@ class ArrayContext:
                 out += wkj * frac[:, 0] * d[base + hi[:, 0]]
         return out * np.float32(1.0 / 65535.0)
 
+    def _gradient_texels(self, pos_tex: Any) -> Any:
+        """Trilinear samples of the gradient texture (``gradient_texels`` in _setup, RGB16
+        unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised voxel units."""
+        xp = self.xp
+        nx, ny, nz = self.dims
+        u = pos_tex * self._dims_f - np.float32(0.5)
+        f0 = xp.floor(u)
+        frac = (u - f0).astype(xp.float32)
+        lim = xp.asarray([nx - 1, ny - 1, nz - 1])
+        lo = xp.clip(f0.astype(xp.int64), 0, lim)
+        hi = xp.clip(f0.astype(xp.int64) + 1, 0, lim)
+        d = self._data
+        strides = (1, nx, nx * ny)
+        out = xp.zeros((len(pos_tex), 3), dtype=xp.float32)
+        for ck, wk in ((lo[:, 2], 1 - frac[:, 2]), (hi[:, 2], frac[:, 2])):
+            for cj, wj in ((lo[:, 1], 1 - frac[:, 1]), (hi[:, 1], frac[:, 1])):
+                for ci, wi in ((lo[:, 0], 1 - frac[:, 0]), (hi[:, 0], frac[:, 0])):
+                    w = wk * wj * wi
+                    corner = (ci, cj, ck)
+                    base = ck * (nx * ny) + cj * nx + ci
+                    for axis in range(3):
+                        c = corner[axis]
+                        up = base + (xp.minimum(c + 1, lim[axis]) - c) * strides[axis]
+                        down = base + (xp.maximum(c - 1, 0) - c) * strides[axis]
+                        s = (d[up].astype(xp.int32) - d[down].astype(xp.int32)) >> 1
+                        unorm = (s + 32768).astype(xp.float32) * np.float32(1.0 / 65535.0)
+                        out[:, axis] += w * unorm
+        return out - np.float32(32768.0 / 65535.0)
+
     def gradient_lps(self, pos_tex: Any) -> Any:
         """Central differences one voxel apart, carried to LPS per mm: ``(m, 3)``."""
         xp = self.xp
+        if self.gradient_texture:
+            return self._gradient_texels(pos_tex) @ self._grad_to_lps.T
         cols = []
         for axis in range(3):
             d = xp.zeros(3, dtype=xp.float32)
@@ -219,6 +253,7 @@ def cast_rays(
     t_exit = t_far
     ctx = ArrayContext(xp, prepared, frame)
     ctx.ray_dir_lps, ctx.ray_dir_tex = dir_lps, dir_tex
+    ctx.gradient_texture = bool(frame.shading and mode.uses_transfer_function)
     acc = xp.zeros((n_rays, 4), dtype=f32)
     aux = xp.zeros((n_rays, 4), dtype=f32)
     mode.array.begin(acc, aux)

@@ -29,6 +29,7 @@ from ownscan.core.render._setup import (
     Frame,
     PreparedVolume,
     frame_for,
+    gradient_texels,
     prepare_volume,
     to_uint8,
 )
@@ -99,8 +100,9 @@ class GLRenderer:
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
-        self._programs: dict[tuple[str, bool, int], tuple[Any, Any]] = {}
+        self._programs: dict[tuple[str, bool, int, bool], tuple[Any, Any]] = {}
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
+        self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
@@ -111,8 +113,10 @@ class GLRenderer:
         return str(self.ctx.info["GL_RENDERER"])
 
     # -- resources -----------------------------------------------------------------------------
-    def _program(self, mode: VisualisationMode, shading: bool, bricks: int = 1) -> tuple[Any, Any]:
-        key = (mode.name, shading and mode.uses_transfer_function, bricks)
+    def _program(
+        self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
+    ) -> tuple[Any, Any]:
+        key = (mode.name, shading and mode.uses_transfer_function, bricks, gradient)
         if key not in self._programs:
             for name, text in include_table().items():
                 self.ctx.includes[name] = text
@@ -126,6 +130,8 @@ class GLRenderer:
                 defines.append("#define SHADING 1")
             if bricks > 1:
                 defines.append(f"#define BRICKS {bricks}")
+            if gradient:
+                defines.append("#define GRADIENT_TEXTURE 1")
             head = "#version 330 core\n" + "".join(d + "\n" for d in defines)
             program = self.ctx.program(
                 vertex_shader="#version 330 core\n" + load_shader("fullscreen.vert.glsl"),
@@ -149,6 +155,7 @@ class GLRenderer:
             for t in self._volume[1]:
                 t.release()
             self._volume = None
+        self._release_gradient()
         nx, ny, nz = prepared.dims
         textures = []
         for k0, k1 in self._brick_ranges(nz):
@@ -159,6 +166,33 @@ class GLRenderer:
             textures.append(tex)
         self._volume = (weakref.ref(prepared), textures)
         return textures
+
+    def _gradient_textures(self, prepared: PreparedVolume) -> list[Any]:
+        """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
+        as the volume, made once per volume; empty when volume and gradient would not fit the
+        budget together (the shaders then take six volume fetches per gradient)."""
+        if self._gradient is not None and self._gradient[0]() is prepared:
+            return self._gradient[1]
+        self._release_gradient()
+        nx, ny, nz = prepared.dims
+        textures = []
+        if 8 * nx * ny * nz <= self.memory_budget:  # with the volume: 2 + 6 bytes per voxel
+            data = gradient_texels(prepared.data)
+            for k0, k1 in self._brick_ranges(nz):
+                brick = np.ascontiguousarray(data[k0 : k1 + 1])
+                tex = self.ctx.texture3d((nx, ny, k1 - k0 + 1), 3, brick.tobytes(), dtype="nu2")
+                tex.filter = (self._moderngl.LINEAR, self._moderngl.LINEAR)
+                tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
+                textures.append(tex)
+            del data
+        self._gradient = (weakref.ref(prepared), textures)
+        return textures
+
+    def _release_gradient(self) -> None:
+        if self._gradient is not None:
+            for t in self._gradient[1]:
+                t.release()
+            self._gradient = None
 
     def _target(self, size: tuple[int, int]) -> tuple[Any, Any]:
         if self._fbo is None or self._fbo[0] != size:
@@ -231,7 +265,10 @@ class GLRenderer:
     ) -> bytes:
         mgl = self._moderngl
         volumes = self._volume_textures(prepared)
-        program, vao = self._program(mode, frame.shading, len(volumes))
+        gradients: list[Any] = []
+        if frame.shading and mode.uses_transfer_function:
+            gradients = self._gradient_textures(prepared)
+        program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
         lut = occupancy = None
         if frame.lut is not None:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
@@ -291,6 +328,10 @@ class GLRenderer:
                 **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
                 "u_lut": lut if lut is not None else self._dummy2d,
                 "u_occupancy": occupancy if occupancy is not None else self._dummy3d,
+                **{
+                    f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
+                    for b in range(len(volumes))
+                },
             }
             for unit, (name, tex) in enumerate(units.items()):
                 if name in program:
@@ -325,6 +366,7 @@ class GLRenderer:
                 for t in self._volume[1]:
                     t.release()
                 self._volume = None
+            self._release_gradient()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one
                 self.ctx.detect_framebuffer(0).use()
