@@ -65,6 +65,13 @@ def _library_hashes(lib: Path) -> set[str]:
     return shas
 
 
+def _default_sigint() -> None:
+    # A test run started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: give the child the default back,
+    # as a terminal user's ownscan has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kill_import(
     lib: Path, source: Path, rng: random.Random, sig: int = signal.SIGKILL
 ) -> tuple[int, str]:
@@ -74,6 +81,7 @@ def _kill_import(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         if sig == signal.SIGKILL and rng.random() < 0.3:
