@@ -15,9 +15,7 @@ from pathlib import Path
 from ownscan.core.errors import ImportFailed
 from ownscan.core.hookspecs import hookimpl
 from ownscan.core.plugin_types import ImportOptions, SourceItem
-
-# Files that are never DICOM and only clutter reports (macOS and Windows litter).
-_IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+from ownscan.plugins._media import is_litter
 
 
 def walk_files(root: Path) -> Iterator[Path]:
@@ -40,7 +38,9 @@ def walk_files(root: Path) -> Iterator[Path]:
             continue
         subdirs = []
         for entry in entries:
-            if entry.name in _IGNORED_NAMES or entry.name == "__MACOSX":
+            # macOS / Windows litter is never DICOM and only clutters reports: the same rule as
+            # the disc and zip importers (a __MACOSX folder, .DS_Store, ._x, Thumbs.db...)
+            if entry.name == "__MACOSX" or is_litter((entry.name,)):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
