@@ -398,6 +398,9 @@ _UTF8 = b"ISO_IR 192"  # UTF-8: the same as ASCII while every text byte is ASCII
 _CONVERT_TEXT = frozenset({"LO", "SH"})  # pydicom strips each value; CS, DA, TM, UI the whole
 
 
+_US = struct.Struct("<H").unpack_from
+
+
 class _ScanDs:
     """pydicom's ``Dataset.get`` for the keywords of :data:`_TAG_VR`, from a :class:`Scan`:
     the values pydicom would give, or :class:`Declined` where that is not certain."""
@@ -482,6 +485,8 @@ class _ScanFast:
         fvr, raw = el
         if raw is None:
             raise Declined(f"{kw} has an undefined length")
+        if vr == "US" and len(raw) == 2 and (fvr is None or fvr == "US"):  # common: inlined
+            return _US(raw)[0]
         if vr in _BINARY_INTS:
             if fvr not in (None, vr):
                 raise Declined(f"{kw} has VR {fvr}, not {vr}")
