@@ -184,8 +184,13 @@ def _uppercase(b0: int, b1: int) -> bool:
 
 def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
     """Skip the items of an undefined-length sequence starting at ``p``; the offset after its
-    delimiter. Items of undefined length are walked element by element (their encoding is
-    detected as pydicom does); nested sequences recursively."""
+    delimiter.
+
+    pydicom reads such a sequence at once, item by item, each item element by element (a
+    defined-length item too: it does not jump to the item's end), detecting the encoding of
+    each item from its first element. The walk here does the same and declines anything
+    pydicom would read differently or fail on, so that both end at the same byte.
+    """
     while True:
         if not r.have(p + 8):
             raise Declined("truncated inside a sequence")
@@ -196,22 +201,22 @@ def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
             return p
         if tag != _ITEM:
             raise Declined(f"({group:04X},{elem:04X}) where a sequence item belongs")
-        if length != _UNDEFINED:
-            if p + length > r.size:
-                raise Declined("truncated inside a sequence item")
-            p += length
-            continue
         item_implicit = implicit
-        if not implicit and r.have(p + 6):
+        if not implicit and r.have(p + 6) and length != 0:
             b = r.buf
             q = p - r.base
             item_implicit = not _uppercase(b[q + 4], b[q + 5])  # pydicom's check per item
-        p = _skip_item(r, p, item_implicit)
+        p = _skip_item(r, p, item_implicit, None if length == _UNDEFINED else p + length)
 
 
-def _skip_item(r: _Buffer, p: int, implicit: bool) -> int:
-    """Skip the elements of an undefined-length item up to and including its delimiter."""
+def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
+    """Walk the elements of an item: up to and including its delimiter (``end`` None), or
+    exactly up to ``end`` (a defined-length item)."""
     while True:
+        if end is not None and p >= end:
+            if p != end:
+                raise Declined("an element runs past the end of its sequence item")
+            return p
         if not r.have(p + 8):
             raise Declined("truncated inside a sequence item")
         q = p - r.base
@@ -233,7 +238,7 @@ def _skip_item(r: _Buffer, p: int, implicit: bool) -> int:
             elif vr not in _SHORT:
                 raise Declined(f"unknown VR {vr!r} inside a sequence item")
         tag = group << 16 | elem
-        if tag == _ITEM_END:
+        if tag == _ITEM_END and end is None:
             return p + 8
         if group == 0xFFFE:
             raise Declined(f"({group:04X},{elem:04X}) inside a sequence item")
