@@ -517,8 +517,12 @@ def _fast_frames(
     """The frames of ``src`` with the header read by :mod:`._dcmscan`, or why not (then
     pydicom reads it)."""
     where = src.path if src.path is not None else src.data
-    assert where is not None
-    sc = scan_or_reason(where, _SCAN_TAGS)
+    if where is None:
+        return "no file and no bytes"  # pydicom's path says so in its own words
+    try:
+        sc = scan_or_reason(where, _SCAN_TAGS)
+    except OSError as exc:  # the file cannot be read: pydicom's path raises its own error
+        return f"cannot read the file ({exc})"
     if isinstance(sc, str):
         if sc == "not a DICOM file":  # the same test as _looks_like_dicom
             raise NotDicom("not a DICOM file")

@@ -324,6 +324,16 @@ def test_items_in_memory_read_the_same(generated: dict[str, Path]) -> None:
         assert _same(item) is None, name
 
 
+def test_unreadable_items_fail_as_before(tmp_path: Path) -> None:
+    """A folder, a missing file: the scanner declines and the error is the one pydicom's path
+    has always raised."""
+    for item in (tmp_path, tmp_path / "missing.dcm"):
+        fast, slow = _both(item)
+        assert fast[0] == "declined", item
+        assert slow[0] == "error", item
+        assert _outcome(lambda item=item: _header.read_frames(item)) == slow
+
+
 # ----------------------------------------------------------------------------------------------
 # damaged headers: the scanner declines or agrees with pydicom, never a different record
 
