@@ -166,7 +166,7 @@ class _Buffer:
 
     def have(self, end: int, whole: bool = False) -> bool:
         """Make sure the file bytes before absolute offset ``end`` are in ``buf`` (all of them
-        from ``base`` on with ``whole``, else at least the last 8); False when the file is
+        from ``base`` on with ``whole``, else at least the last 16); False when the file is
         shorter."""
         if end <= self.base + len(self.buf):
             return True
@@ -175,9 +175,9 @@ class _Buffer:
         top = self.base + len(self.buf)
         want = max(end - top, len(self.buf), _CHUNK)
         if not whole and end - top > 1 << 20:  # a long value nobody asked for: jump over it
-            os.lseek(self.fd, end - 8, os.SEEK_SET)
+            os.lseek(self.fd, end - 16, os.SEEK_SET)  # callers need at most 16 bytes before end
             self.buf = os.read(self.fd, _CHUNK)
-            self.base = end - 8
+            self.base = end - 16
             return end <= self.base + len(self.buf)
         os.lseek(self.fd, top, os.SEEK_SET)
         self.buf = self.buf + os.read(self.fd, want)

@@ -231,6 +231,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ds.PhotometricInterpretation = ""
         ds.GantryDetectorTilt = None
         f[f"empty_values_{tag}"] = _save(ds, d / f"empty_{tag}.dcm", implicit)
+        ds = _ct()  # a header longer than the first read: a big private blob, a long value
+        ds.add_new(0x00090010, "LO", "OWNSCAN TEST")
+        ds.add_new(0x00091010, "OB", bytes(range(256)) * 9000)  # 2.3 MB, jumped over
+        ds.WindowCenterWidthExplanation = "\\".join(["X" * 60] * 200)  # 12 KB, read in full
+        ds.WindowCenter = "\\".join(["40"] * 200)
+        ds.WindowWidth = "\\".join(["400"] * 200)
+        f[f"long_header_{tag}"] = _save(ds, d / f"long_{tag}.dcm", implicit)
     # odd but valid values the two readers must agree on
     ds = _ct()
     ds.SeriesNumber = "  7 "
