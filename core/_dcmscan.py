@@ -329,6 +329,9 @@ def scan_or_reason(
             os.close(fd)
     except Declined as exc:
         return str(exc)
+    except (struct.error, IndexError, KeyError, UnicodeDecodeError) as exc:
+        # a case the walk does not foresee: never a wrong answer, pydicom reads the file
+        return f"scanner failed ({type(exc).__name__}: {exc})"
 
 
 def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
