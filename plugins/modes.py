@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.render import VisualisationMode, load_shader
-from ownscan.core.render._setup import EARLY_STOP_ALPHA, ISO_COLOUR
 
 if TYPE_CHECKING:
-    from ownscan.core.render import ArrayContext
+    from ownscan.core.render import ArrayContext, VisualisationMode
+
+# numpy and the renderer are imported where they are used, not when the plugin host loads this
+# module: every command loads the host, most never draw (about 60 ms of start-up).
 
 __all__ = ["AverageArray", "DvrArray", "IsoArray", "MinipArray", "MipArray", "builtin_modes"]
 
@@ -99,7 +98,7 @@ class DvrArray:
         prior[:, :3] += trans[:, None] * rgb
         prior[:, 3] += trans
         acc[idx_s] = prior
-        done[seen] = prior[:, 3] >= EARLY_STOP_ALPHA
+        done[seen] = prior[:, 3] >= _setup().EARLY_STOP_ALPHA
         return done
 
     def end(self, acc: Any, aux: Any, hit: Any, ctx: ArrayContext) -> Any:
@@ -126,7 +125,7 @@ class IsoArray:
         denom = xp.where(below, v - prev, 1)
         f = xp.where(below, xp.clip((ctx.iso - prev) / denom, 0, 1), 1).astype(xp.float32)
         hit_pos = prev_pos + (pos - prev_pos) * f[:, None]
-        colour = xp.broadcast_to(xp.asarray(ISO_COLOUR, dtype=xp.float32), (len(idx_h), 3))
+        colour = xp.broadcast_to(xp.asarray(_setup().ISO_COLOUR, dtype=xp.float32), (len(idx_h), 3))
         shaded = ctx.shade_full(colour, ctx.gradient_lps(hit_pos), ctx.ray_dir_lps[idx_h])
         acc[idx_h, :3] = shaded
         acc[idx_h, 3] = 1
@@ -146,8 +145,17 @@ def _grey(value: Any, ok: Any, ctx: ArrayContext) -> Any:
     return out
 
 
+def _setup() -> Any:
+    """``ownscan.core.render._setup`` (the constants GLSL and arrays share), imported late."""
+    from ownscan.core.render import _setup
+
+    return _setup
+
+
 def builtin_modes() -> list[VisualisationMode]:
     """The six built-in modes."""
+    from ownscan.core.render import VisualisationMode, load_shader
+
     average = AverageArray()
     return [
         VisualisationMode(
@@ -193,7 +201,7 @@ def builtin_modes() -> list[VisualisationMode]:
             glsl=load_shader("mode_iso.glsl"),
             array=IsoArray(),
             skip="threshold",
-            parameters={"iso_value": float(np.nan)},
+            parameters={"iso_value": float("nan")},
         ),
     ]
 

@@ -118,3 +118,25 @@ def test_a_mode_clashing_with_a_builtin_is_set_aside():
     assert len(mips) == 1 and mips[0].description.startswith("maximum intensity")
     broken = {b.name: b.reason for b in host.broken}
     assert "clash" in broken and "'mip' clashes" in broken["clash"]
+
+
+def test_loading_the_plugin_host_imports_neither_numpy_nor_the_renderer():
+    """Every command loads the host; the mode and preset plugins must not make the commands
+    that never draw (import, list, check, search) pay for numpy and the renderer."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from ownscan.core.plugin_host import PluginHost\n"
+        "host = PluginHost()\n"
+        "assert host.importers(), 'no importers'\n"
+        "heavy = sorted(m for m in ('numpy', 'ownscan.core.render', 'pydicom', 'moderngl')"
+        " if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", out.stdout
+    from ownscan.plugins import presets
+
+    assert [w.name for w in presets.WINDOW_PRESETS][:2] == ["brain", "lung"]
+    assert "ct-bone" in {t.name for t in presets.TRANSFER_FUNCTIONS}
