@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
@@ -35,9 +34,10 @@ if TYPE_CHECKING:  # multiprocessing and the process pool are imported when firs
     import multiprocessing.context
     from concurrent.futures import Future
 
-__all__ = ["DecodePlan", "allocate", "decode_into", "plan_for"]
+__all__ = ["DecodePlan", "allocate", "decode_into", "map_file", "plan_for"]
 
 _INT16 = (-32768, 32767)
+_DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian (pydicom loads lazily)
 
 # What to pip install for each family of transfer syntaxes (pydicom's backends).
 _INSTALL = {
@@ -178,7 +178,7 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
-        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        elif first.transfer_syntax == _DEFLATED:
             with src.open() as fp:  # pydicom decodes deflated data only from a dataset
                 target = dcmread(fp)
         else:
@@ -414,6 +414,30 @@ def allocate(
     return np.empty(plan.shape, dtype=plan.dtype)
 
 
+def map_file(fd: int, offset: int, plan: DecodePlan) -> np.ndarray:
+    """The output array of ``plan`` as a shared mapping of bytes ``offset..`` of file ``fd``.
+
+    The file is resized to end exactly where the voxels end (the bytes before ``offset`` are
+    kept; new bytes read as zeros until written). What is written to the array lands in the
+    file's page cache, and forked decoding workers write into it like into anonymous shared
+    memory (:func:`_is_shared` is true). The mapping stays valid after ``fd`` is closed.
+    """
+    nbytes = int(np.prod(plan.shape)) * plan.dtype.itemsize
+    os.ftruncate(fd, offset + nbytes)
+    if hasattr(os, "posix_fallocate"):
+        # reserve the blocks now: a full disk is an OSError here, not a SIGBUS on a store
+        os.posix_fallocate(fd, offset, nbytes)
+    mm = mmap.mmap(fd, offset + nbytes)  # from 0: an mmap offset must be page aligned
+    count = nbytes // plan.dtype.itemsize
+    return np.frombuffer(mm, dtype=plan.dtype, count=count, offset=offset).reshape(plan.shape)
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
 def _is_shared(arr: np.ndarray) -> bool:
     """Is ``arr`` a view of an anonymous shared mapping (see :func:`allocate`)?"""
     base: object = arr
@@ -490,12 +514,18 @@ def decode_into(
     *,
     workers: int | None = None,
     on_error: Callable[[int, str], None],
+    file: tuple[int, int] | None = None,
 ) -> None:
     """Decode ``frames[k]`` into ``out[k]`` for every k.
 
     A frame that fails to decode is reported through ``on_error(k, reason)`` and its slot is
     left filled with ``plan.fill``. Raises :class:`_Overflow` when a checked int16 plan does
     not fit (the caller retries with int32).
+
+    ``file = (fd, offset)`` says that ``out`` is :func:`map_file`'s mapping of that file: then
+    native frames are read into a small per-thread buffer, rescaled there and written to the
+    file with ``pwrite`` (the page cache is the mapping's, so ``out`` sees them), which
+    avoids a page fault per 4 KiB of the mapping.
     """
     workers = default_workers() if workers is None else max(1, workers)
     for fr in {id(f.source): f for f in frames}.values():
@@ -511,10 +541,13 @@ def decode_into(
 
     # 1. direct reads, in threads
     if direct:
+        pwrite = file is not None and hasattr(os, "pwrite")
+        slot_bytes = out[0].nbytes
 
         def run_direct(ks: list[int]) -> None:
             fp = None
             src = None
+            buf = np.empty(out.shape[1:], out.dtype) if pwrite else None
             try:
                 for k in ks:
                     fr = frames[k]
@@ -532,9 +565,13 @@ def decode_into(
                         fail(k, "cannot read")
                         continue
                     try:
-                        _store_direct(out[k], fr, plan, fp)
+                        _store_direct(out[k] if buf is None else buf, fr, plan, fp)
                     except (OSError, ValueError) as exc:
                         fail(k, str(exc))
+                        continue
+                    if buf is not None and file is not None:  # an error here is the output's
+                        view = memoryview(buf).cast("B")  # type: ignore[arg-type]
+                        _pwrite_all(file[0], view, file[1] + k * slot_bytes)
             finally:
                 if fp is not None:
                     fp.close()
