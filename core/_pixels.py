@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core._header import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # multiprocessing and the process pool are imported when firs
 __all__ = ["DecodePlan", "allocate", "decode_into", "map_file", "plan_for"]
 
 _INT16 = (-32768, 32767)
-_DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian (pydicom loads lazily)
 
 # What to pip install for each family of transfer syntaxes (pydicom's backends).
 _INSTALL = {
@@ -178,7 +177,7 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
-        elif first.transfer_syntax == _DEFLATED:
+        elif first.transfer_syntax == DEFLATED_LE:
             with src.open() as fp:  # pydicom decodes deflated data only from a dataset
                 target = dcmread(fp)
         else:

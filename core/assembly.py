@@ -26,33 +26,26 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core._header import Frame, NotDicom, ReadProblem, read_frames
+from ownscan.core._header import Frame, NotDicom, ReadProblem, is_dataset, read_frames
 from ownscan.core.errors import OwnscanError
 from ownscan.core.plugin_types import DICOM, SourceItem
 from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 
-if TYPE_CHECKING:  # pydicom is imported only where a dataset or a decoder needs it
+if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
-
-    Item = SourceItem | Dataset | str | os.PathLike[str]
 
 __all__ = ["Assembly", "Problem", "Series", "VoxelFile", "assemble", "load_volume"]
 
-
-def _is_dataset(obj: object) -> TypeGuard[Dataset]:
-    """Is ``obj`` a pydicom Dataset? (None can be before pydicom has been imported.)"""
-    mod = sys.modules.get("pydicom.dataset")
-    return mod is not None and isinstance(obj, mod.Dataset)
+Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
 
 
 @dataclass(frozen=True)
@@ -552,7 +545,7 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
 def _item_origin(item: Item, n: int) -> str:
     if isinstance(item, SourceItem):
         return item.origin
-    if _is_dataset(item):
+    if is_dataset(item):
         return str(getattr(item, "filename", "") or f"<dataset {n + 1}>")
     return str(item)
 
@@ -562,9 +555,11 @@ def _expand(items: Item | Iterable[Item]) -> Iterable[Item]:
         from ownscan.plugins.folder import walk_files
 
         return walk_files(Path(items))
-    if isinstance(items, str | os.PathLike | SourceItem) or _is_dataset(items):
+    if isinstance(items, str | os.PathLike | SourceItem):
         return [items]
-    return items  # type: ignore[return-value]  # a Dataset went above (no negative TypeGuard)
+    if is_dataset(items):
+        return [items]
+    return cast("Iterable[Item]", items)
 
 
 _Read = tuple[str, Any]  # ("frames", list[Frame]) | ("skipped" | "error", Problem)

@@ -235,8 +235,14 @@ class _PartFile:
     def write(self, data: bytes | memoryview, offset: int) -> None:
         """Write all of ``data`` at ``offset``."""
         view = memoryview(data).cast("B")
+        if not hasattr(os, "pwrite"):  # Windows
+            os.lseek(self.fd, offset, os.SEEK_SET)
         while view:
-            n = os.pwrite(self.fd, view, offset)
+            n = (
+                os.pwrite(self.fd, view, offset)
+                if hasattr(os, "pwrite")
+                else os.write(self.fd, view)
+            )
             view, offset = view[n:], offset + n
 
     def commit(self, name: Any) -> Path:
