@@ -167,3 +167,32 @@ def test_failed_export_leaves_no_file(tmp_path: Path) -> None:
     rc = main(["export", str(tmp_path), "--output", str(out), "--uncompressed"])
     assert rc == 1
     assert not out.exists()  # not even the folder: as before the series was tried
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_frames_lost_after_assembly_are_blank_in_the_file_too(tmp_path: Path, workers: int) -> None:
+    """Native frames that cannot be read at load time (a file gone, a file cut short after
+    the headers were read): blank (-1024) and named, in memory and in the file alike, among
+    runs of good frames written together."""
+    files = write_ct_series(tmp_path / "ct", n_slices=11, rows=16, cols=24)
+    series = assemble(tmp_path / "ct").series[0]
+    good = series.load(workers=workers)
+    files[3].unlink()
+    data = files[8].read_bytes()
+    files[8].write_bytes(data[: len(data) - 100])
+    expected = series.load(workers=workers)
+    reasons = [p.reason for p in series.load_errors]
+    assert [Path(p.origin).name for p in series.load_errors] == [files[3].name, files[8].name]
+    assert reasons[0].startswith("cannot read") and "ends early" in reasons[1]
+    assert (expected.voxels[[3, 8]] == -1024).all()
+    keep = [k for k in range(11) if k not in (3, 8)]
+    np.testing.assert_array_equal(expected.voxels[keep], good.voxels[keep])
+    path = tmp_path / "out.bin"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        vol = series.load(workers=workers, out=VoxelFile(fd, 352))
+    finally:
+        os.close(fd)
+    assert [p.reason for p in series.load_errors] == reasons
+    np.testing.assert_array_equal(vol.voxels, expected.voxels)
+    assert path.read_bytes()[352:] == expected.voxels.tobytes()
