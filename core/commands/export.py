@@ -1,4 +1,11 @@
-"""``ownscan export SOURCE --format NAME --output PATH``: write series out (NIfTI, ...)."""
+"""``ownscan export SOURCE --format NAME --output PATH``: write series out (NIfTI, ...).
+
+An exporter may offer ``export_series(series, output, options) -> list[Path] | None``: it is
+asked first for each series and may decode it straight into its output (the NIfTI exporter
+does for uncompressed grey series); None means "not for this one", and the series is loaded
+and handed to ``export`` as before. Errors and ``Series.load_errors`` are reported the same way
+on both paths.
+"""
 
 from __future__ import annotations
 
