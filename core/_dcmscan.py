@@ -92,16 +92,21 @@ _SHORT = frozenset(
         b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
     }
 )  # fmt: skip
+_VR_STR = {vr: vr.decode("ascii") for vr in _LONG | _SHORT}
+_FAST_ASCII = frozenset({"DS", "IS", "UI", "CS"})
 _PIXEL_LONG = (b"OB", b"OW", b"OF", b"UN", b"OD", b"OL", b"OV")  # as _header._pixel_element
 
 _UID_CHARS = bytes(b for b in range(0x21, 0x7F) if b != 0x5C)  # printable, no space or "\\"
 
 _CHUNK = 8192  # first read: the header of a CT or MR slice is 1-6 KiB
+_O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # binary on Windows
 
 _u16 = struct.Struct("<H").unpack_from
+_s16 = struct.Struct("<h").unpack_from
 _u32 = struct.Struct("<L").unpack_from
 _tag_len = struct.Struct("<HHL").unpack_from
 _tag_vr_len = struct.Struct("<HH2sH").unpack_from
+_explicit = struct.Struct("<HH2sHL").unpack_from  # with the 4-byte length of the long VRs
 
 _NAMES = {IMPLICIT_LE: "Implicit VR Little Endian", EXPLICIT_LE: "Explicit VR Little Endian"}
 
@@ -145,10 +150,10 @@ class Scan:
 class _Buffer:
     """The bytes of a file from ``base`` on, read on demand (or the whole file in memory)."""
 
-    __slots__ = ("base", "buf", "fp", "size")
+    __slots__ = ("base", "buf", "fd", "size")
 
-    def __init__(self, fp: Any, data: bytes, size: int) -> None:
-        self.fp = fp
+    def __init__(self, fd: int | None, data: bytes, size: int) -> None:
+        self.fd = fd
         self.buf = data
         self.base = 0
         self.size = size
@@ -159,17 +164,17 @@ class _Buffer:
         shorter."""
         if end <= self.base + len(self.buf):
             return True
-        if end > self.size or self.fp is None:
+        if end > self.size or self.fd is None:
             return False
         top = self.base + len(self.buf)
         want = max(end - top, len(self.buf), _CHUNK)
         if not whole and end - top > 1 << 20:  # a long value nobody asked for: jump over it
-            self.fp.seek(end - 8)
-            self.buf = self.fp.read(_CHUNK)
+            os.lseek(self.fd, end - 8, os.SEEK_SET)
+            self.buf = os.read(self.fd, _CHUNK)
             self.base = end - 8
             return end <= self.base + len(self.buf)
-        self.fp.seek(top)
-        self.buf = self.buf + self.fp.read(want)
+        os.lseek(self.fd, top, os.SEEK_SET)
+        self.buf = self.buf + os.read(self.fd, want)
         return end <= self.base + len(self.buf)
 
 
@@ -179,8 +184,13 @@ def _uppercase(b0: int, b1: int) -> bool:
 
 def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
     """Skip the items of an undefined-length sequence starting at ``p``; the offset after its
-    delimiter. Items of undefined length are walked element by element (their encoding is
-    detected as pydicom does); nested sequences recursively."""
+    delimiter.
+
+    pydicom reads such a sequence at once, item by item, each item element by element (a
+    defined-length item too: it does not jump to the item's end), detecting the encoding of
+    each item from its first element. The walk here does the same and declines anything
+    pydicom would read differently or fail on, so that both end at the same byte.
+    """
     while True:
         if not r.have(p + 8):
             raise Declined("truncated inside a sequence")
@@ -191,22 +201,22 @@ def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
             return p
         if tag != _ITEM:
             raise Declined(f"({group:04X},{elem:04X}) where a sequence item belongs")
-        if length != _UNDEFINED:
-            if p + length > r.size:
-                raise Declined("truncated inside a sequence item")
-            p += length
-            continue
         item_implicit = implicit
-        if not implicit and r.have(p + 6):
+        if not implicit and r.have(p + 6) and length != 0:
             b = r.buf
             q = p - r.base
             item_implicit = not _uppercase(b[q + 4], b[q + 5])  # pydicom's check per item
-        p = _skip_item(r, p, item_implicit)
+        p = _skip_item(r, p, item_implicit, None if length == _UNDEFINED else p + length)
 
 
-def _skip_item(r: _Buffer, p: int, implicit: bool) -> int:
-    """Skip the elements of an undefined-length item up to and including its delimiter."""
+def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
+    """Walk the elements of an item: up to and including its delimiter (``end`` None), or
+    exactly up to ``end`` (a defined-length item)."""
     while True:
+        if end is not None and p >= end:
+            if p != end:
+                raise Declined("an element runs past the end of its sequence item")
+            return p
         if not r.have(p + 8):
             raise Declined("truncated inside a sequence item")
         q = p - r.base
@@ -228,7 +238,7 @@ def _skip_item(r: _Buffer, p: int, implicit: bool) -> int:
             elif vr not in _SHORT:
                 raise Declined(f"unknown VR {vr!r} inside a sequence item")
         tag = group << 16 | elem
-        if tag == _ITEM_END:
+        if tag == _ITEM_END and end is None:
             return p + 8
         if group == 0xFFFE:
             raise Declined(f"({group:04X},{elem:04X}) inside a sequence item")
@@ -305,9 +315,12 @@ def scan_or_reason(
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
             return _scan(_Buffer(None, data, len(data)), tags)
-        with open(source, "rb") as fp:
-            size = os.fstat(fp.fileno()).st_size
-            return _scan(_Buffer(fp, fp.read(_CHUNK), size), tags)
+        fd = os.open(source, _O_READ)  # not open(): no buffered file object for one read
+        try:
+            size = os.fstat(fd).st_size
+            return _scan(_Buffer(fd, os.read(fd, _CHUNK), size), tags)
+        finally:
+            os.close(fd)
     except Declined as exc:
         return str(exc)
 
@@ -388,50 +401,66 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
     elements: dict[int, tuple[str | None, bytes | None]] = {}
     present: list[int] = []
     last = -1
+    buf = r.buf
+    base = r.base
+    nbuf = len(buf)
+    size = r.size
     while True:
-        if not r.have(p + 8):
-            if p == r.size:
-                raise Declined("no pixel data")
-            raise Declined("truncated in the data set")
-        buf = r.buf
-        q = p - r.base
-        group, elem, length = _tag_len(buf, q)
-        tag = group << 16 | elem
-        if tag in _STOP:
-            break
-        if tag <= last:
-            raise Declined(f"({group:04X},{elem:04X}) out of order")
-        if group == 0 or group == 2 or group == 0xFFFE:
-            raise Declined(f"({group:04X},{elem:04X}) in the data set")
-        last = tag
-        hdr = 8
-        vr = None
-        if not implicit:
-            vr = buf[q + 4 : q + 6]
+        q = p - base
+        if q + 12 > nbuf:  # every element here needs 12 bytes (the pixel data's header too)
+            if not r.have(p + 12):
+                raise Declined("no pixel data" if p >= size else "truncated in the data set")
+            buf = r.buf
+            base = r.base
+            nbuf = len(buf)
+            q = p - base
+        if implicit:
+            group, elem, length = _tag_len(buf, q)
+            hdr = 8
+            vr = None
+        else:
+            group, elem, vr, length, long_length = _explicit(buf, q)
             if vr in _LONG:
-                if not r.have(p + 12):
-                    raise Declined("truncated in the data set")
-                length = _u32(r.buf, q + 8)[0]
+                length = long_length
                 hdr = 12
             elif vr in _SHORT:
-                length = _u16(buf, q + 6)[0]
+                hdr = 8
+            elif group << 16 | elem in _STOP:
+                hdr = 8  # pydicom stops there whatever the VR
             else:
                 raise Declined(f"unknown VR {vr!r} at ({group:04X},{elem:04X})")
+        tag = group << 16 | elem
+        if tag <= last or group == 0 or group == 0xFFFE:
+            if tag in _STOP:
+                break
+            raise Declined(f"({group:04X},{elem:04X}) out of order or out of place")
+        if tag >= 0x7FE00008 and tag in _STOP:
+            break
+        last = tag
         present.append(tag)
         if length == _UNDEFINED:
             p = _skip_undefined(r, p + hdr, implicit, vr)
+            buf = r.buf
+            base = r.base
+            nbuf = len(buf)
             if want is None or tag in want:
-                elements[tag] = (None if vr is None else vr.decode("ascii"), None)
+                elements[tag] = (None if vr is None else _VR_STR[vr], None)
             continue
         if length & 1:
             raise Declined(f"odd length {length} at ({group:04X},{elem:04X})")
         end = p + hdr + length
         if want is None or tag in want:
-            if not r.have(end, whole=True):
-                raise Declined("truncated in the data set")
-            value = r.buf[p + hdr - r.base : end - r.base]
-            elements[tag] = (None if vr is None else vr.decode("ascii"), value)
-        elif end > r.size:
+            if end - base > nbuf:
+                if not r.have(end, whole=True):
+                    raise Declined("truncated in the data set")
+                buf = r.buf
+                base = r.base
+                nbuf = len(buf)
+            elements[tag] = (
+                None if vr is None else _VR_STR[vr],
+                buf[p + hdr - base : end - base],
+            )
+        elif end > size:
             raise Declined("truncated in the data set")
         p = end
 
@@ -483,20 +512,29 @@ def fast_value(vr: str, raw: bytes, default: Any = None) -> Any:
         is odd: pydicom has to decode it.
     """
     if vr == "US" or vr == "SS":
-        if len(raw) & 1:
+        n = len(raw)
+        if n == 2:
+            return (_u16 if vr == "US" else _s16)(raw)[0]
+        if n & 1:
             raise Declined(f"odd length of a {vr} value")
-        if not raw:
+        if not n:
             return None
-        n = len(raw) // 2
+        n //= 2
         ints = struct.unpack("<" + ("H" if vr == "US" else "h") * n, raw)
         return ints[0] if n == 1 else list(ints)
-    if vr not in ("DS", "IS", "UI", "CS"):
+    if vr not in _FAST_ASCII:
         raise Declined(f"{vr} values are decoded by pydicom")
     text = raw.decode("latin-1").strip("\x00 ")
     if not text:
         return default
-    parts = [p.strip(" \x00") for p in text.split("\\")]
     try:
+        if "\\" not in text:  # one value (the common case)
+            if vr == "DS":
+                return float(text)
+            if vr == "IS":
+                return int(float(text))
+            return text
+        parts = [p.strip(" \x00") for p in text.split("\\")]
         if vr == "DS":
             vals: list[Any] = [float(p) for p in parts]
         elif vr == "IS":

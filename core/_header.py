@@ -395,7 +395,11 @@ def _raw(ds: Dataset, kw: str) -> object:
 _TEXT_OK = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100))
 _CHARSETS_OK = (b"", b"ISO_IR 100", b"ISO_IR 6", b"ISO_IR 192")
 _UTF8 = b"ISO_IR 192"  # UTF-8: the same as ASCII while every text byte is ASCII
+_PYDICOM_TEXT = frozenset({"LO", "SH", "CS", "DA", "TM", "PN", "UI", "IS"})
 _CONVERT_TEXT = frozenset({"LO", "SH"})  # pydicom strips each value; CS, DA, TM, UI the whole
+
+
+_US = struct.Struct("<H").unpack_from
 
 
 class _ScanDs:
@@ -430,6 +434,8 @@ class _ScanDs:
             return struct.unpack("<H" if fvr == "US" else "<h", raw)[0]
         if fvr is not None and fvr != vr:
             raise Declined(f"{kw} has VR {fvr}, not {vr}")
+        if vr not in _PYDICOM_TEXT:
+            raise Declined(f"pydicom's {vr} values are not emulated")
         body = raw.rstrip(b"\0 ")
         if body.translate(None, _TEXT_OK):
             raise Declined(f"{kw} holds control characters")
@@ -465,6 +471,7 @@ class _ScanFast:
     def __init__(self, sc: Scan, ds: _ScanDs) -> None:
         self.els = sc.elements
         self.ds = ds
+        self.implicit = sc.implicit
 
     def __contains__(self, kw: str) -> bool:
         return kw in self.ds
@@ -482,6 +489,8 @@ class _ScanFast:
         fvr, raw = el
         if raw is None:
             raise Declined(f"{kw} has an undefined length")
+        if vr == "US" and len(raw) == 2 and (fvr is None or fvr == "US"):  # common: inlined
+            return _US(raw)[0]
         if vr in _BINARY_INTS:
             if fvr not in (None, vr):
                 raise Declined(f"{kw} has VR {fvr}, not {vr}")
@@ -490,6 +499,8 @@ class _ScanFast:
             return self.ds.get(kw, default)
         if vr == "UI" and raw.strip(b"\0 ") and plain_uid(raw) is None:
             raise Declined(f"{kw} is not a plain UID")
+        if not raw and self.implicit and (vr == "UI" or vr == "CS"):
+            return ""  # pydicom converts an empty implicit VR text value while reading it
         return fast_value(vr, raw, default)
 
 

@@ -35,7 +35,7 @@ Outcome = Any  # list[Frame] | ("declined", reason) | ("error", type name, messa
 def _outcome(fn: Any) -> Outcome:
     try:
         got = fn()
-    except (_header.NotDicom, _header.ReadProblem, ValueError, TypeError, OSError) as exc:
+    except Exception as exc:  # whatever a damaged header makes either reader raise
         return ("error", type(exc).__name__, str(exc))
     if isinstance(got, str):
         return ("declined", got)
@@ -132,9 +132,10 @@ def _save(ds: Dataset, path: Path, implicit: bool | None = None) -> Path:
     return path
 
 
-def _sequences(implicit: bool, undefined: bool) -> Dataset:
+def _sequences(implicit: bool, undefined: bool, items_undefined: bool = True) -> Dataset:
     """A CT with sequences before and among the wanted tags: nested, of defined and undefined
-    length, items holding tags that also exist at the top level (with other values)."""
+    length (items too), items holding tags that also exist at the top level (with other
+    values)."""
     ds = _ct()
     inner = Dataset()
     inner.ImagePositionPatient = ["1", "2", "3"]
@@ -158,7 +159,7 @@ def _sequences(implicit: bool, undefined: bool) -> Dataset:
         ]:
             holder[kw].is_undefined_length = True
             for item in holder[kw].value:
-                item.is_undefined_length_sequence_item = True
+                item.is_undefined_length_sequence_item = items_undefined
     ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
     return ds
 
@@ -219,6 +220,18 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for undefined in (False, True):
             name = f"sequences_{tag}_{'undefined' if undefined else 'defined'}"
             f[name] = _save(_sequences(implicit, undefined), d / f"{name}.dcm")
+        name = f"sequences_{tag}_mixed"  # undefined-length sequences of defined-length items
+        f[name] = _save(_sequences(implicit, True, items_undefined=False), d / f"{name}.dcm")
+        ds = _ct()  # empty values: pydicom converts some while reading implicit VR
+        ds.ImageType = ""
+        ds.InstanceNumber = None
+        ds.WindowCenterWidthExplanation = ""
+        ds.PatientName = ""
+        ds.SeriesNumber = None
+        ds.RescaleType = ""
+        ds.PhotometricInterpretation = ""
+        ds.GantryDetectorTilt = None
+        f[f"empty_values_{tag}"] = _save(ds, d / f"empty_{tag}.dcm", implicit)
     # odd but valid values the two readers must agree on
     ds = _ct()
     ds.SeriesNumber = "  7 "
@@ -299,6 +312,9 @@ def test_sequences_are_really_undefined_length(generated: dict[str, Path]) -> No
         assert b"\xfe\xff\x0d\xe0" in data  # item delimiters
         data = generated[f"sequences_{tag}_defined"].read_bytes()
         assert b"\xfe\xff\xdd\xe0" not in data
+        data = generated[f"sequences_{tag}_mixed"].read_bytes()
+        assert data.count(b"\xfe\xff\xdd\xe0") == 4
+        assert b"\xfe\xff\x0d\xe0" not in data
 
 
 def test_items_in_memory_read_the_same(generated: dict[str, Path]) -> None:
@@ -394,11 +410,19 @@ def test_random_damage_never_gives_another_record(
     generated: dict[str, Path], tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(11)
-    for name in ("explicit", "implicit", "sequences_explicit_undefined"):
+    names = [
+        "explicit",
+        "implicit",
+        "sequences_explicit_undefined",
+        "sequences_implicit_undefined",
+        "sequences_explicit_mixed",
+        "sequences_implicit_mixed",
+    ]
+    for name in names:
         data = generated[name].read_bytes()
         sc = _dcmscan.scan(data)
         assert sc is not None and sc.pixel_offset is not None
-        for k in range(60):
+        for k in range(150):
             bad = bytearray(data)
             for _ in range(1 + k % 3):
                 pos = int(rng.integers(132, sc.pixel_offset))
@@ -512,3 +536,123 @@ def test_bytes_and_path_scan_alike(generated: dict[str, Path]) -> None:
         a = _dcmscan.scan(path)
         b = _dcmscan.scan(io.BytesIO(path.read_bytes()).getvalue())
         assert a == b, name
+
+
+# ----------------------------------------------------------------------------------------------
+# value by value: the scanner's decoding against pydicom's on random bytes
+
+_ALPHABET = [
+    *b"AZaz09^.+-= ",
+    0x5C,  # backslash
+    0x00,
+    0x09,
+    0x1B,
+    0xE9,
+    0xC3,
+    0x85,
+    *b"0123456789.",
+]
+
+
+def _random_value(rng: np.random.Generator, vr: str) -> bytes:
+    n = int(rng.integers(0, 9)) * 2
+    if vr in ("US", "SS", "US or SS"):
+        return rng.integers(0, 256, n, dtype=np.uint8).tobytes()[: int(rng.choice([0, 2, 2, 2, 4]))]
+    if vr in ("DS", "IS") and rng.random() < 0.5:  # mostly numbers, with padding
+        num = f"{rng.normal(0, 100):.{int(rng.integers(0, 4))}f}"
+        if vr == "IS":
+            num = str(int(rng.integers(-999, 999)))
+        pad = [" ", "\0", "", "  ", "\\5"][int(rng.integers(0, 5))]
+        raw = (num + pad).encode()
+        return raw + (b" " if len(raw) % 2 else b"")
+    return bytes(int(rng.choice(_ALPHABET)) for _ in range(n))
+
+
+def _stream(elements: list[tuple[int, str, bytes]], implicit: bool) -> bytes:
+    out = b""
+    for tag, vr, raw in sorted(elements):
+        out += struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+        if implicit:
+            out += struct.pack("<L", len(raw))
+        elif vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR"):
+            out += vr.encode() + b"\0\0" + struct.pack("<L", len(raw))
+        else:
+            out += vr.encode() + struct.pack("<H", len(raw))
+        out += raw
+    return out
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+@pytest.mark.parametrize("charset", [None, b"ISO_IR 100", b"ISO_IR 192"])
+def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | None) -> None:
+    from pydicom.filereader import read_dataset
+
+    rng = np.random.default_rng(2 if implicit else 3)
+    kws = [kw for kw, (_, vr) in _header._TAG_VR.items() if vr != "SQ"]
+    kws.remove("SpecificCharacterSet")
+    taken = declined = 0
+    for _ in range(40):
+        for kw in kws:
+            tag, vr = _header._TAG_VR[kw]
+            file_vr = {"US or SS": str(rng.choice(["US", "SS"]))}.get(vr, vr)
+            raw = _random_value(rng, vr)
+            els = [(tag, file_vr, raw)]
+            if charset is not None:
+                els.append((0x00080005, "CS", charset))
+            if vr == "US or SS":
+                els.append((0x00280103, "US", struct.pack("<H", int(rng.integers(0, 2)))))
+            with _header.quiet_pydicom():
+                ds = read_dataset(io.BytesIO(_stream(els, implicit)), implicit, True)
+            sc = _dcmscan.Scan(
+                transfer_syntax=_dcmscan.TransferSyntax("1.2.840.10008.1.2"),
+                implicit=implicit,
+                meta={},
+                elements={t: (None if implicit else v, r) for t, v, r in els},
+                present=frozenset(t for t, _, _ in els),
+                pixel_tag_offset=None,
+                pixel_offset=None,
+                pixel_length=None,
+                size=0,
+            )
+            sds = _header._ScanDs(sc)
+            sfx = _header._ScanFast(sc, sds)
+            fx = _header._Fast(ds)
+
+            def uses(d: Any, f: Any, kw: str) -> tuple[Any, ...]:
+                """What _header does with the value: _Fast.get on the raw value, then _s (which
+                converts it in a pydicom Dataset), _Fast.get again, and per keyword."""
+                with _header.quiet_pydicom():
+                    v = f.get(kw)
+                    kind = type(v).__name__  # pydicom's types and what they are used as
+                    kind = {"MultiValue": "list", "PersonName": "str", "UID": "str"}.get(kind, kind)
+                    kind = {"IS": "int", "DSfloat": "float"}.get(kind, kind)
+                    got: list[Any] = [(kind, list(v) if kind == "list" else v)]
+                    if kw == "ImageType" and isinstance(v, str):
+                        got.append(str(d.get("ImageType")).upper())
+                    if _header._TAG_VR[kw][1] in _header._PYDICOM_TEXT:  # read by pydicom too
+                        got.append(_header._s(d, kw))
+                    got.append(_header._s(f, kw))
+                    if kw == "SeriesNumber":
+                        num = d.get(kw)
+                        try:
+                            got.append(int(num) if num not in (None, "") else None)
+                        except (TypeError, ValueError):
+                            got.append("bad")
+                    if kw == "WindowCenterWidthExplanation":
+                        e = d.get(kw, [])
+                        e = [e] if isinstance(e, str) else e
+                        got.append([str(x).strip() for x in e])
+                    return tuple(got)
+
+            try:
+                fast = uses(sds, sfx, kw)
+            except _dcmscan.Declined:
+                declined += 1
+                continue
+            try:
+                slow = uses(ds, fx, kw)
+            except Exception as exc:  # pydicom fails on it: the scanner must not have read it
+                pytest.fail(f"{kw} {raw!r}: scanner read {fast!r}, pydicom raised {exc!r}")
+            assert fast == slow, (kw, raw, fast, slow)
+            taken += 1
+    assert taken > declined / 2, (taken, declined)  # it compares values, not only declines
