@@ -133,10 +133,13 @@ class NiftiExporter:
         """
         from ownscan.core.assembly import VoxelFile
 
+        output = Path(output)
         if not options.get("uncompressed") or series.samples != 1:
             return None
+        if output.exists() and not output.is_dir():
+            return None  # export() says so, after the load, as it always has
         _import_nibabel_without_pydicom()
-        made = not Path(output).exists()
+        made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)
         used = {p.name for p in output.iterdir()}
         with _PartFile(output) as part:
@@ -144,9 +147,9 @@ class NiftiExporter:
                 vol = series.load(out=VoxelFile(part.fd, _VOX_OFFSET))
             except BaseException:
                 part.discard()
-                if made:  # leave no trace of a series that could not be decoded
+                for folder in made:  # leave no trace of a series that could not be decoded
                     with contextlib.suppress(OSError):
-                        output.rmdir()
+                        folder.rmdir()
                 raise
             img = to_nifti(vol)
             header = _single_header(img, vol)

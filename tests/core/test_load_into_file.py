@@ -163,10 +163,25 @@ def test_failed_export_leaves_no_file(tmp_path: Path) -> None:
         ds.PixelData = encapsulate([b"\0\0\1\xb3" + b"\0" * 60])
         ds["PixelData"].VR = "OB"
         ds.save_as(tmp_path / f"v{k}.dcm", enforce_file_format=False)
-    out = tmp_path / "out"
+    out = tmp_path / "new" / "out"
     rc = main(["export", str(tmp_path), "--output", str(out), "--uncompressed"])
     assert rc == 1
-    assert not out.exists()  # not even the folder: as before the series was tried
+    assert not (tmp_path / "new").exists()  # not even the folders: as before the series was tried
+
+
+def test_output_that_is_a_file_is_refused_as_before(tmp_path: Path, capsys) -> None:
+    write_ct_series(tmp_path / "ct", n_slices=3, rows=8, cols=8)
+    (tmp_path / "taken").write_bytes(b"a file")
+    rc = main(
+        ["export", str(tmp_path / "ct"), "--output", str(tmp_path / "taken"), "--uncompressed"]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"ownscan export: error: {tmp_path / 'taken'}: --output must be a folder for the nifti "
+        "format"
+    )
+    assert (tmp_path / "taken").read_bytes() == b"a file"
 
 
 @pytest.mark.parametrize("workers", [1, 2])
