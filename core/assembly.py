@@ -233,8 +233,8 @@ class Series:
             Decode straight into this file (e.g. an exporter's output file after room for its
             header): the returned volume's ``voxels`` are then a shared mapping of the file's
             bytes ``out.offset..``, and its end is the voxels' end. Native frames are read,
-            rescaled and written with ``pwrite`` through a small buffer, so the volume never
-            passes through anonymous memory. Default: an array in memory.
+            rescaled and written with ``pwrite`` a few frames at a time through a buffer, so
+            the volume never passes through anonymous memory. Default: an array in memory.
 
         Frames that cannot be decoded are filled with the padding value (-1024 HU for CT, else
         0) and reported in the returned volume's ``warnings`` (and in :attr:`load_errors`); the
