@@ -41,6 +41,12 @@ API
     The UID of a value that is plainly one (printable, one value, padding only at the end).
 ``TransferSyntax``
     A ``str`` (the UID) with pydicom's ``.name``, looked up lazily.
+
+What a scan does not judge is left to its caller: which SOP classes, character sets and VRs
+of the values it decodes it trusts (``_header._fast_frames`` declines functional groups,
+DICOMDIR, character sets other than the default, ISO_IR 100 and ASCII ISO_IR 192, and text
+that pydicom would decode differently). ``scan`` raises ``OSError`` when the file cannot be
+read.
 """
 
 from __future__ import annotations

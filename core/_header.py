@@ -423,8 +423,12 @@ class _ScanDs:
         fvr, raw = el
         if raw is None:
             raise Declined(f"{kw} has an undefined length")
+        if fvr == "UN":  # pydicom reads a known tag stored as UN with the dictionary's VR
+            if len(raw) >= 0xFFFF:
+                raise Declined(f"{kw} is a long UN value")
+            fvr = None
         if vr == "US or SS":
-            if fvr is None:  # implicit VR: pydicom picks by PixelRepresentation
+            if fvr is None:  # implicit VR (or UN): pydicom picks by PixelRepresentation
                 rep = _ScanFast(self.sc, self).get("PixelRepresentation")
                 if not isinstance(rep, int):
                     raise Declined(f"{kw} without a PixelRepresentation")
@@ -491,6 +495,12 @@ class _ScanFast:
             raise Declined(f"{kw} has an undefined length")
         if vr == "US" and len(raw) == 2 and (fvr is None or fvr == "US"):  # common: inlined
             return _US(raw)[0]
+        implicit = self.implicit
+        if fvr == "UN":  # pydicom reads a known tag stored as UN as if implicit VR
+            if len(raw) >= 0xFFFF:
+                raise Declined(f"{kw} is a long UN value")
+            fvr = None
+            implicit = True
         if vr in _BINARY_INTS:
             if fvr not in (None, vr):
                 raise Declined(f"{kw} has VR {fvr}, not {vr}")
@@ -499,8 +509,8 @@ class _ScanFast:
             return self.ds.get(kw, default)
         if vr == "UI" and raw.strip(b"\0 ") and plain_uid(raw) is None:
             raise Declined(f"{kw} is not a plain UID")
-        if not raw and self.implicit and (vr == "UI" or vr == "CS"):
-            return ""  # pydicom converts an empty implicit VR text value while reading it
+        if not raw and implicit and (vr == "UI" or vr == "CS"):
+            return ""  # pydicom converts an empty implicit VR (or UN) value while reading it
         return fast_value(vr, raw, default)
 
 
@@ -517,8 +527,12 @@ def _fast_frames(
     """The frames of ``src`` with the header read by :mod:`._dcmscan`, or why not (then
     pydicom reads it)."""
     where = src.path if src.path is not None else src.data
-    assert where is not None
-    sc = scan_or_reason(where, _SCAN_TAGS)
+    if where is None:
+        return "no file and no bytes"  # pydicom's path says so in its own words
+    try:
+        sc = scan_or_reason(where, _SCAN_TAGS)
+    except OSError as exc:  # the file cannot be read: pydicom's path raises its own error
+        return f"cannot read the file ({exc})"
     if isinstance(sc, str):
         if sc == "not a DICOM file":  # the same test as _looks_like_dicom
             raise NotDicom("not a DICOM file")

@@ -77,7 +77,6 @@ def _same(item: Any) -> str | None:
 
 # file -> words in the scanner's reason for declining it (every other file is read by it)
 SHARED_DECLINES = {
-    "pydicom-data/explicit_VR-UN.dcm": "VR UN",  # the header's values stored as UN
     "pydicom-data/liver.dcm": "enhanced multi-frame",  # a segmentation (functional groups)
 }
 
@@ -322,6 +321,16 @@ def test_items_in_memory_read_the_same(generated: dict[str, Path]) -> None:
         path = generated[name]
         item = SourceItem(origin=f"zip:{name}", data=path.read_bytes())
         assert _same(item) is None, name
+
+
+def test_unreadable_items_fail_as_before(tmp_path: Path) -> None:
+    """A folder, a missing file: the scanner declines and the error is the one pydicom's path
+    has always raised."""
+    for item in (tmp_path, tmp_path / "missing.dcm"):
+        fast, slow = _both(item)
+        assert fast[0] == "declined", item
+        assert slow[0] == "error", item
+        assert _outcome(lambda item=item: _header.read_frames(item)) == slow
 
 
 # ----------------------------------------------------------------------------------------------
@@ -574,7 +583,7 @@ def _stream(elements: list[tuple[int, str, bytes]], implicit: bool) -> bytes:
         out += struct.pack("<HH", tag >> 16, tag & 0xFFFF)
         if implicit:
             out += struct.pack("<L", len(raw))
-        elif vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR"):
+        elif vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR"):  # 4-byte length
             out += vr.encode() + b"\0\0" + struct.pack("<L", len(raw))
         else:
             out += vr.encode() + struct.pack("<H", len(raw))
@@ -595,6 +604,8 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
         for kw in kws:
             tag, vr = _header._TAG_VR[kw]
             file_vr = {"US or SS": str(rng.choice(["US", "SS"]))}.get(vr, vr)
+            if rng.random() < 0.2:
+                file_vr = "UN"  # a known tag stored as UN (explicit VR only)
             raw = _random_value(rng, vr)
             els = [(tag, file_vr, raw)]
             if charset is not None:
