@@ -10,8 +10,9 @@ two processes), then for each:
 
 * whole process: ``ownscan export SRC --format nifti --uncompressed`` and
   ``dcm2niix -z n -f %s_%d``, alternated, ``--runs`` times each; medians;
-* in process: ``assemble(SRC).series[0].load()`` time, and the peak of Python/numpy memory
-  (tracemalloc, this process; decoding workers hold a frame or two each) against the volume;
+* in process: ``assemble(SRC).series[0].load()`` time (median of ``--runs // 2``), and, in one
+  more run under tracemalloc, the peak of Python/numpy memory (this process; decoding workers
+  hold a frame or two each) against the volume;
   a volume decoded by worker processes lives in shared memory (an mmap tracemalloc does not
   see), so its bytes are added to that peak.
 
@@ -122,21 +123,19 @@ def in_process(src: Path, runs: int) -> tuple[float, float, int]:
     from ownscan.core._pixels import _is_shared
 
     times = []
-    peak_ratio = 0.0
-    nbytes = 0
-    for _ in range(runs):
-        tracemalloc.start()
+    for _ in range(runs):  # timed without tracemalloc, which slows the header parsing 10x
         t = time.perf_counter()
         vol = assemble(src).series[0].load()
         times.append(time.perf_counter() - t)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        nbytes = vol.nbytes
-        if _is_shared(vol.voxels):  # decoded by forked workers into an mmap tracemalloc misses
-            peak += nbytes
-        peak_ratio = max(peak_ratio, peak / nbytes)
         del vol
-    return statistics.median(times), peak_ratio, nbytes
+    tracemalloc.start()
+    vol = assemble(src).series[0].load()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    nbytes = vol.nbytes
+    if _is_shared(vol.voxels):  # decoded by forked workers into an mmap tracemalloc misses
+        peak += nbytes
+    return statistics.median(times), peak / nbytes, nbytes
 
 
 def main() -> None:

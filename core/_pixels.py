@@ -34,9 +34,10 @@ if TYPE_CHECKING:  # multiprocessing and the process pool are imported when firs
     import multiprocessing.context
     from concurrent.futures import Future
 
-__all__ = ["DecodePlan", "allocate", "decode_into", "plan_for"]
+__all__ = ["DecodePlan", "allocate", "decode_into", "map_file", "plan_for"]
 
 _INT16 = (-32768, 32767)
+_GROUP = 4  # native frames gathered per pwrite into a file (measured: 1 -> 4 saves ~15 %)
 
 # What to pip install for each family of transfer syntaxes (pydicom's backends).
 _INSTALL = {
@@ -413,6 +414,30 @@ def allocate(
     return np.empty(plan.shape, dtype=plan.dtype)
 
 
+def map_file(fd: int, offset: int, plan: DecodePlan) -> np.ndarray:
+    """The output array of ``plan`` as a shared mapping of bytes ``offset..`` of file ``fd``.
+
+    The file is resized to end exactly where the voxels end (the bytes before ``offset`` are
+    kept; new bytes read as zeros until written). What is written to the array lands in the
+    file's page cache, and forked decoding workers write into it like into anonymous shared
+    memory (:func:`_is_shared` is true). The mapping stays valid after ``fd`` is closed.
+    """
+    nbytes = int(np.prod(plan.shape)) * plan.dtype.itemsize
+    os.ftruncate(fd, offset + nbytes)
+    if hasattr(os, "posix_fallocate"):
+        # reserve the blocks now: a full disk is an OSError here, not a SIGBUS on a store
+        os.posix_fallocate(fd, offset, nbytes)
+    mm = mmap.mmap(fd, offset + nbytes)  # from 0: an mmap offset must be page aligned
+    count = nbytes // plan.dtype.itemsize
+    return np.frombuffer(mm, dtype=plan.dtype, count=count, offset=offset).reshape(plan.shape)
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
 def _is_shared(arr: np.ndarray) -> bool:
     """Is ``arr`` a view of an anonymous shared mapping (see :func:`allocate`)?"""
     base: object = arr
@@ -489,12 +514,18 @@ def decode_into(
     *,
     workers: int | None = None,
     on_error: Callable[[int, str], None],
+    file: tuple[int, int] | None = None,
 ) -> None:
     """Decode ``frames[k]`` into ``out[k]`` for every k.
 
     A frame that fails to decode is reported through ``on_error(k, reason)`` and its slot is
     left filled with ``plan.fill``. Raises :class:`_Overflow` when a checked int16 plan does
     not fit (the caller retries with int32).
+
+    ``file = (fd, offset)`` says that ``out`` is :func:`map_file`'s mapping of that file: then
+    native frames are read into a per-thread buffer of a few frames, rescaled there and
+    written to the file with one ``pwrite`` per run of consecutive frames (the page cache is
+    the mapping's, so ``out`` sees them), which avoids a page fault per 4 KiB of the mapping.
     """
     workers = default_workers() if workers is None else max(1, workers)
     for fr in {id(f.source): f for f in frames}.values():
@@ -510,12 +541,35 @@ def decode_into(
 
     # 1. direct reads, in threads
     if direct:
+        to_file = file is not None and hasattr(os, "pwrite")
+        slot_bytes = out[0].nbytes
 
         def run_direct(ks: list[int]) -> None:
             fp = None
             src = None
+            # into a file: up to _GROUP consecutive frames gathered in a buffer, one pwrite
+            buf = np.empty((_GROUP, *out.shape[1:]), out.dtype) if to_file else None
+            held: list[int] = []  # the frames in buf, consecutive
+
+            def flush() -> None:  # an error here is the output's: it propagates
+                if held and buf is not None and file is not None:
+                    view = memoryview(buf[: len(held)]).cast("B")  # type: ignore[arg-type]
+                    _pwrite_all(file[0], view, file[1] + held[0] * slot_bytes)
+                held.clear()
+
+            def bad(k: int, slot: np.ndarray, reason: str) -> None:
+                if buf is None:
+                    fail(k, reason)
+                else:
+                    slot[...] = plan.fill
+                    on_error(k, reason)
+                    held.append(k)
+
             try:
                 for k in ks:
+                    if held and (k != held[-1] + 1 or len(held) == _GROUP):
+                        flush()
+                    slot = out[k] if buf is None else buf[len(held)]
                     fr = frames[k]
                     if fr.source is not src:
                         if fp is not None:
@@ -525,20 +579,26 @@ def decode_into(
                             fp = src.open()
                         except OSError as exc:
                             fp = None
-                            fail(k, f"cannot read: {exc.strerror or exc}")
+                            bad(k, slot, f"cannot read: {exc.strerror or exc}")
                             continue
                     if fp is None:
-                        fail(k, "cannot read")
+                        bad(k, slot, "cannot read")
                         continue
                     try:
-                        _store_direct(out[k], fr, plan, fp)
+                        _store_direct(slot, fr, plan, fp)
                     except (OSError, ValueError) as exc:
-                        fail(k, str(exc))
+                        bad(k, slot, str(exc))
+                        continue
+                    if buf is not None:
+                        held.append(k)
+                flush()
             finally:
                 if fp is not None:
                     fp.close()
 
-        chunks = [direct[i::workers] for i in range(workers)]
+        # contiguous runs per thread: sequential reads, and consecutive slots to write together
+        n = len(direct)
+        chunks = [direct[i * n // workers : (i + 1) * n // workers] for i in range(workers)]
         chunks = [c for c in chunks if c]
         if len(chunks) == 1:
             run_direct(chunks[0])

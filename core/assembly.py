@@ -43,9 +43,24 @@ from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
 
-__all__ = ["Assembly", "Problem", "Series", "assemble", "load_volume"]
+__all__ = ["Assembly", "Problem", "Series", "VoxelFile", "assemble", "load_volume"]
 
 Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
+
+
+@dataclass(frozen=True)
+class VoxelFile:
+    """Where :meth:`Series.load` should put the voxels: an open file, from byte ``offset``.
+
+    The voxels are stored there in C order (slice, row, column), native byte order, in the
+    dtype the load chooses; the file is resized to end with them and the bytes before
+    ``offset`` are left alone (room for a header). ``fd`` must be open for reading and
+    writing.
+    """
+
+    fd: int
+    offset: int
+
 
 _ORIENT_TOL = 1e-4  # direction cosines equal within this
 _DUP_MM = 0.01  # positions closer than this along the normal are the same slice
@@ -207,13 +222,19 @@ class Series:
         return f"<Series {self.label!r}: {self.describe()}>"
 
     # -- pixels --------------------------------------------------------------------------------
-    def load(self, *, workers: int | None = None) -> Volume:
+    def load(self, *, workers: int | None = None, out: VoxelFile | None = None) -> Volume:
         """Decode the pixels into a :class:`Volume`.
 
         Parameters
         ----------
         workers
             Processes/threads used for decoding; default: the CPU cores available.
+        out
+            Decode straight into this file (e.g. an exporter's output file after room for its
+            header): the returned volume's ``voxels`` are then a shared mapping of the file's
+            bytes ``out.offset..``, and its end is the voxels' end. Native frames are read,
+            rescaled and written with ``pwrite`` a few frames at a time through a buffer, so
+            the volume never passes through anonymous memory. Default: an array in memory.
 
         Frames that cannot be decoded are filled with the padding value (-1024 HU for CT, else
         0) and reported in the returned volume's ``warnings`` (and in :attr:`load_errors`); the
@@ -223,34 +244,50 @@ class Series:
         ------
         UnsupportedTransferSyntax
             No installed decoder handles the files' transfer syntax.
+        OSError
+            ``out`` cannot be resized, reserved (a full disk) or written.
         """
         from ownscan.core import _pixels
 
         frames = self._frames
         plan = _pixels.plan_for(frames, self.modality)
         errors: dict[int, str] = {}
+        geo = self._geometry
+        sheared = geo.shear is not None and geo.grid_size is not None and not plan.colour
+        # a sheared stack is decoded in memory, then resampled into the file
+        direct = out if out is not None and not sheared else None
         while True:
-            out = _pixels.allocate(frames, plan, workers=workers)
+            if direct is not None:
+                vox = _pixels.map_file(direct.fd, direct.offset, plan)
+            else:
+                vox = _pixels.allocate(frames, plan, workers=workers)
             errors.clear()
             try:
                 _pixels.decode_into(
-                    out,
+                    vox,
                     frames,
                     plan,
                     workers=workers,
                     on_error=lambda k, why: errors.__setitem__(k, why),
+                    file=None if direct is None else (direct.fd, direct.offset),
                 )
                 break
             except _pixels._Overflow:
-                del out
+                del vox
                 plan = _pixels.plan_for(frames, self.modality, force_int32=True)
         warnings = list(self.warnings)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
         for p in self.load_errors:
             warnings.append(f"could not decode {p}; that slice is blank")
-        geo = self._geometry
-        if geo.shear is not None and geo.grid_size is not None and out.ndim == 3:
-            out = _unshear(out, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
+        if sheared:
+            assert geo.shear is not None and geo.grid_size is not None
+            vox = _unshear(vox, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
+        if out is not None and direct is None:
+            in_file = _pixels.map_file(
+                out.fd, out.offset, _pixels.DecodePlan(vox.dtype, vox.shape, False, False, 0)
+            )
+            in_file[...] = vox
+            vox = in_file
         first = frames[0]
         windows = []
         seen = set()
@@ -263,7 +300,7 @@ class Series:
         if not units and first.rescale_type and first.rescale_type.upper() not in ("US", ""):
             units = first.rescale_type
         return Volume(
-            voxels=out,
+            voxels=vox,
             spacing=geo.spacing,
             origin=geo.origin,
             direction=geo.direction,

@@ -7,11 +7,23 @@ sform and the qform with code 1 (scanner-based anatomical coordinates), as dcm2n
 Values are stored directly (Hounsfield units for CT, int16), with ``scl_slope = 1`` and
 ``scl_inter = 0``. RGB volumes are written as NIfTI's RGB24 type. A 2D image is a one-slice
 volume.
+
+
+An uncompressed grey series is decoded straight into its file (:meth:`NiftiExporter.
+export_series`): the voxels go to byte 352 of a new unnamed file (``O_TMPFILE``), nibabel's
+header is written in front of them, and the file gets its name only then, so an interrupted
+export leaves no partial file under a final name. The bytes are those ``nibabel.save`` writes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import itertools
+import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +31,14 @@ from typing import TYPE_CHECKING, Any
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from ownscan.core.assembly import Series
     from ownscan.core.volume import Volume
 
 __all__ = ["NiftiExporter", "file_name", "to_nifti"]
+
+# Where the voxels of a single-file NIfTI-1 without extensions start: the 348-byte header
+# and the 4-byte extension flag (nibabel's Nifti1Header.single_vox_offset).
+_VOX_OFFSET = 352
 
 
 def file_name(volume: Volume, used: set[str], suffix: str) -> str:
@@ -83,51 +100,215 @@ class NiftiExporter:
         """
         import nibabel as nib
 
-        output = Path(output)
-        if output.exists() and not output.is_dir():
-            raise ValueError(f"{output}: --output must be a folder for the nifti format")
-        output.mkdir(parents=True, exist_ok=True)
+        output = _folder(output)
         suffix = ".nii" if options.get("uncompressed") else ".nii.gz"
         used = {p.name for p in output.iterdir()}
         written = []
         for vol in volumes:
-            path = output / file_name(vol, used, suffix)
             img = to_nifti(vol)
-            if not (suffix == ".nii" and _write_single(img, vol, path)):
-                nib.save(img, path)
-            written.append(path)
+            header = _single_header(img, vol) if suffix == ".nii" else None
+            if header is not None:
+                with _PartFile(output) as part:
+                    part.write(header, 0)
+                    part.write(memoryview(vol.voxels).cast("B"), len(header))  # type: ignore[arg-type]
+                    written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+                continue
+            with _PartFile(output, named=suffix) as part:
+                assert part.path is not None
+                nib.save(img, part.path)
+                written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
         return written
 
+    def export_series(
+        self, series: Series, output: Path, options: Mapping[str, Any]
+    ) -> list[Path] | None:
+        """Decode ``series`` straight into its ``.nii`` (the optional capability the
+        ``export`` command uses before :meth:`Series.load` + :meth:`export`).
 
-def _write_single(img: Any, volume: Volume, path: Path) -> bool:
-    """Write ``img`` as one uncompressed ``.nii``: nibabel's header, then the voxels in one
-    ``write`` straight from the volume's memory (``voxels.T`` in Fortran order is the C order
-    of ``voxels``). The bytes are those ``nibabel.save`` writes, without its chunked copies.
+        Only uncompressed grey series; None (nothing written) for the others. The voxels are
+        decoded into a new unnamed file after room for the header (``Series.load(out=...)``),
+        nibabel's header is written in front, and the file is named when complete: the same
+        bytes :meth:`export` writes, without the volume in anonymous memory nor the copy of
+        its bytes into the file.
+        """
+        from ownscan.core.assembly import VoxelFile
 
-    False (nothing written) when nibabel would convert or scale the data: then it writes it.
+        output = Path(output)
+        if not options.get("uncompressed") or series.samples != 1:
+            return None
+        if output.exists() and not output.is_dir():
+            return None  # export() says so, after the load, as it always has
+        _import_nibabel_without_pydicom()
+        made = [p for p in (output, *output.parents) if not p.exists()]
+        output = _folder(output)
+        used = {p.name for p in output.iterdir()}
+        with _PartFile(output) as part:
+            try:
+                vol = series.load(out=VoxelFile(part.fd, _VOX_OFFSET))
+            except BaseException:
+                part.discard()
+                for folder in made:  # leave no trace of a series that could not be decoded
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                raise
+            img = to_nifti(vol)
+            header = _single_header(img, vol)
+            if header is None or len(header) != _VOX_OFFSET:  # nibabel converts: it writes
+                import dataclasses
+
+                import numpy as np
+
+                vol = dataclasses.replace(vol, voxels=np.array(vol.voxels))
+                part.discard()
+                return self.export([vol], output, options)
+            part.write(header, 0)
+            return [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+
+
+def _import_nibabel_without_pydicom() -> None:
+    """Import nibabel as if pydicom were not installed, when nothing has imported either.
+
+    ``nibabel.nifti1`` imports pydicom at import time, only to offer DICOM header extensions
+    as datasets; pydicom's own import costs about 0.11 s (its pixel backends, ``requests``),
+    a third of an uncompressed export now that headers are read without it. ownscan writes
+    no extensions, so nibabel is imported with ``import pydicom`` failing: it then treats
+    DICOM extensions as plain bytes for this process, as it does where pydicom is missing.
+    pydicom itself imports normally afterwards. Used by :meth:`NiftiExporter.export_series`
+    (the export command's path); the library functions import nibabel normally.
     """
-    import numpy as np
+    if "nibabel" in sys.modules or "pydicom" in sys.modules:
+        return
+    sys.modules["pydicom"] = None  # type: ignore[assignment]  # import pydicom: ImportError
+    try:
+        import nibabel  # noqa: F401
+    finally:
+        if "pydicom" in sys.modules and sys.modules["pydicom"] is None:
+            del sys.modules["pydicom"]
 
+
+def _folder(output: Path) -> Path:
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output}: --output must be a folder for the nifti format")
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def _single_header(img: Any, volume: Volume) -> bytes | None:
+    """The bytes ``nibabel.save`` writes before the voxels of ``img`` as one uncompressed
+    ``.nii`` (header, extension flag, padding to ``vox_offset``), when they are followed by
+    the volume's memory as it is: ``voxels.T`` in Fortran order is the C order of ``voxels``.
+
+    None when nibabel would convert or scale the data (then it writes the file itself).
+    """
     vox = volume.voxels
     if volume.samples != 1 or not vox.flags.c_contiguous or not vox.dtype.isnative:
-        return False
+        return None
     img.get_data_dtype(finalize=True)
     img.update_header()
     hdr = img.header
     if hdr.get_data_dtype() != vox.dtype or not hdr.is_single:
-        return False
+        return None
     slope, inter = hdr.get_slope_inter()
     if slope not in (None, 1.0) or inter not in (None, 0.0):
-        return False
-    with open(path, "wb") as fp:
-        hdr.write_to(fp)  # header, the empty-extension flag; sets vox_offset
-        offset = int(hdr.get_data_offset())
-        if fp.tell() < offset:
-            fp.write(b"\0" * (offset - fp.tell()))
-        if fp.tell() != offset:
-            raise ValueError(f"{path}: NIfTI header is longer than its vox_offset")
-        fp.write(memoryview(np.ascontiguousarray(vox)).cast("B"))  # type: ignore[arg-type]
-    return True
+        return None
+    buf = io.BytesIO()
+    hdr.write_to(buf)  # header, the empty-extension flag; sets vox_offset
+    offset = int(hdr.get_data_offset())
+    if buf.tell() > offset:
+        raise ValueError(f"NIfTI header is longer than its vox_offset ({buf.tell()} > {offset})")
+    return buf.getvalue().ljust(offset, b"\0")
+
+
+# unnamed files (Linux >= 3.11, most local file systems), named once complete
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_PROC_FD = "/proc/self/fd"
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS, errno.ENOENT}
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
+_serial = itertools.count()
+
+
+class _PartFile:
+    """A new file in ``folder`` that appears under its final name only once complete.
+
+    Unnamed (``O_TMPFILE``) where the file system allows it, so a killed export leaves
+    nothing; else, or when ``named`` (a suffix: the writer needs a path, as ``nibabel.save``
+    does), a hidden ``.NAME.part`` file in the same folder. :meth:`commit` links it to a
+    name that does not exist yet (never overwriting); leaving the ``with`` block without
+    committing removes it. Permissions are those of ``open(path, "wb")``.
+    """
+
+    def __init__(self, folder: Path, *, named: str | None = None) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+        self.fd = -1
+        if named is None and _O_TMPFILE and os.path.isdir(_PROC_FD):
+            try:
+                self.fd = os.open(folder, os.O_RDWR | _O_TMPFILE, 0o666)
+                return
+            except OSError as exc:
+                if exc.errno not in _NO_TMPFILE:
+                    raise
+        self.path = folder / f".ownscan-{os.getpid()}-{next(_serial)}.part{named or ''}"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+
+    def __enter__(self) -> _PartFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def write(self, data: bytes | memoryview, offset: int) -> None:
+        """Write all of ``data`` at ``offset``."""
+        view = memoryview(data).cast("B")
+        if not hasattr(os, "pwrite"):  # Windows
+            os.lseek(self.fd, offset, os.SEEK_SET)
+        while view:
+            n = (
+                os.pwrite(self.fd, view, offset)
+                if hasattr(os, "pwrite")
+                else os.write(self.fd, view)
+            )
+            view, offset = view[n:], offset + n
+
+    def commit(self, name: Any) -> Path:
+        """Give the file its name: ``name()`` returns a path in the folder to try; it is
+        called again (the name was taken meanwhile) until a free one is found."""
+        while True:
+            final = Path(name())
+            try:
+                if self.path is None:
+                    # linkat(AT_SYMLINK_FOLLOW) on the /proc magic link names the unnamed file
+                    os.link(
+                        f"{_PROC_FD}/{self.fd}", final, src_dir_fd=self.fd, follow_symlinks=True
+                    )
+                else:
+                    self._link_named(final)
+            except FileExistsError:
+                continue
+            self.discard()
+            return final
+
+    def _link_named(self, final: Path) -> None:
+        assert self.path is not None
+        try:
+            os.link(self.path, final)
+        except OSError as exc:  # no hard links here (FAT, some network shares): rename
+            if exc.errno not in _NO_LINK:
+                raise
+            if final.exists():
+                raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
+            os.rename(self.path, final)
+            self.path = None
+
+    def discard(self) -> None:
+        """Close the file and remove its temporary name, if any (idempotent)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 @hookimpl

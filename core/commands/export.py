@@ -1,4 +1,11 @@
-"""``ownscan export SOURCE --format NAME --output PATH``: write series out (NIfTI, ...)."""
+"""``ownscan export SOURCE --format NAME --output PATH``: write series out (NIfTI, ...).
+
+An exporter may offer ``export_series(series, output, options) -> list[Path] | None``: it is
+asked first for each series and may decode it straight into its output (the NIfTI exporter
+does for uncompressed grey series); None means "not for this one", and the series is loaded
+and handed to ``export`` as before. Errors and ``Series.load_errors`` are reported the same way
+on both paths.
+"""
 
 from __future__ import annotations
 
@@ -60,23 +67,34 @@ def run(args: argparse.Namespace) -> int:
         )
     failed = 0
     volumes = []
+    options = {"uncompressed": args.uncompressed}
+    # optional exporter capability: decode a series straight into its output (None: declined)
+    export_series = getattr(exporter, "export_series", None)
     for n, s in chosen:
+        written = None
         try:
-            vol = s.load()
+            if export_series is not None:
+                written = export_series(s, args.output, options)
+            if written is None:
+                vol = s.load()
         except (OwnscanError, ValueError) as exc:
             print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
             failed += 1
             continue
         for p in s.load_errors:
             print(f"ownscan {NAME}: {p}", file=sys.stderr)
+        if written is not None:
+            for path in written:
+                print(path)
+            continue
         volumes.append(vol)
         if len(volumes) >= 1 and exporter.writes_folder:
             # write as we go, so only one volume is held in memory at a time
-            for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
+            for path in exporter.export(volumes, args.output, options):
                 print(path)
             volumes.clear()
     if volumes:
-        for path in exporter.export(volumes, args.output, {"uncompressed": args.uncompressed}):
+        for path in exporter.export(volumes, args.output, options):
             print(path)
     bad = failed or found.errors or any(s.load_errors for _, s in chosen)
     return 1 if bad else 0

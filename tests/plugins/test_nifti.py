@@ -1,15 +1,20 @@
-"""The NIfTI exporter plugin: registration, header codes, 2D and RGB images."""
+"""The NIfTI exporter plugin: registration, header codes, 2D and RGB images, the output file
+(unnamed until complete, never overwriting)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from ownscan.core import SeriesInfo, Volume
 from ownscan.core.plugin_host import PluginHost
-from ownscan.plugins.nifti import NiftiExporter
+from ownscan.plugins.nifti import NiftiExporter, _PartFile
 
 
 def test_registered_through_entry_point() -> None:
@@ -67,3 +72,53 @@ def test_2d_and_rgb_and_names(tmp_path: Path) -> None:
     assert img.shape == (5, 4, 1) and img.get_data_dtype().names == ("R", "G", "B")
     arr = np.asarray(img.dataobj)
     assert arr["G"][1, 0, 0] == rgb.voxels[0, 0, 1, 1]
+
+
+# -- the output file: unnamed until complete, never overwriting ----------------------------------
+def _visible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("named", [None, ".nii.gz"], ids=["unnamed", "named"])
+def test_part_file_appears_only_when_committed(tmp_path: Path, named: str | None) -> None:
+    with _PartFile(tmp_path, named=named) as part:
+        part.write(b"0123456789", 0)
+        part.write(b"ab", 4)
+        if named is None:
+            assert _visible(tmp_path) == []  # O_TMPFILE: no name at all
+        else:
+            assert part.path is not None and part.path.name.startswith(".")
+            assert part.path.name.endswith(".nii.gz")  # nibabel picks the format by suffix
+        (tmp_path / "taken.nii").write_bytes(b"keep me")
+        names = iter(["taken.nii", "free.nii"])
+        final = part.commit(lambda: tmp_path / next(names))
+    assert final == tmp_path / "free.nii"
+    assert (tmp_path / "taken.nii").read_bytes() == b"keep me"  # never overwritten
+    assert final.read_bytes() == b"0123ab6789"
+    assert _visible(tmp_path) == ["free.nii", "taken.nii"]
+    # permissions are those open(path, "wb") gives
+    (tmp_path / "plain").write_bytes(b"")
+    assert final.stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+@pytest.mark.parametrize("named", [None, ".nii"], ids=["unnamed", "named"])
+def test_part_file_discarded_leaves_nothing(tmp_path: Path, named: str | None) -> None:
+    with pytest.raises(KeyboardInterrupt), _PartFile(tmp_path, named=named) as part:
+        part.write(b"x" * 1000, 0)
+        raise KeyboardInterrupt
+    assert _visible(tmp_path) == []
+
+
+def test_killed_writer_leaves_no_file_under_a_final_name(tmp_path: Path) -> None:
+    """SIGKILL in the middle of writing an unnamed part file: the folder stays empty."""
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from ownscan.plugins.nifti import _PartFile\n"
+        "part = _PartFile(Path(sys.argv[1]))\n"
+        "part.write(b'x' * 1_000_000, 352)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
+    assert r.returncode == -signal.SIGKILL
+    assert _visible(tmp_path) == []
