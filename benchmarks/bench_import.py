@@ -98,7 +98,7 @@ def _args() -> argparse.Namespace:
 
 def _source(folder: Path, n: int) -> int:
     """The generated source in ``folder`` (made once; reused when it holds ``n`` files)."""
-    marker = folder / f".complete-{n}"
+    marker = folder.parent / f"{folder.name}.complete"
     if marker.exists():
         return int(marker.read_text())
     if folder.exists():
