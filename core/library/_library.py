@@ -523,6 +523,9 @@ class Library:
         self._write_error = False
         self._workers: list[Worker] = []
         self._remote: tuple[Worker, int, list[tuple[int, str]]] | None = None
+        # the previous batch while its files are waited for and synced (in a thread); its
+        # rows are committed once that is done, while this batch goes on (see _hand_off)
+        self._syncing: tuple[_Pending, Future[_WriteFailed | None]] | None = None
         # chunks given to workers, in item order: (items, worker, chunk number)
         pipeline: deque[tuple[list[SourceItem], Worker, int]] = deque()
         chunk: list[SourceItem] = []
@@ -541,8 +544,10 @@ class Library:
                 or time.monotonic() - batch.started >= self.batch_seconds
                 or self._write_error
             ):
-                self._flush(batch, ctx, rep)
+                self._hand_off(batch, ctx, rep)
                 batch = _Pending()
+            elif self._syncing is not None:
+                self._finish_synced(ctx, rep, wait=False)
 
         def send_chunk() -> None:
             nonlocal chunk
@@ -590,8 +595,7 @@ class Library:
         except (_WriteFailed, WorkerDied) as failed:
             # keep what is complete if the disk still lets us; otherwise its files stay as
             # orphans, which the next import or check adopts
-            with contextlib.suppress(*_FLUSH_ERRORS):
-                self._flush(batch, ctx, rep)
+            self._flush_after_error(batch, ctx, rep)
             if isinstance(failed, WorkerDied):
                 error = LibraryError(
                     f"{self.root}: {failed}; what was imported before is kept, run the import "
@@ -611,11 +615,11 @@ class Library:
         except BaseException:
             # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
             # what is complete; running the import again brings the rest
-            with contextlib.suppress(*_FLUSH_ERRORS):
-                self._flush(batch, ctx, rep)
+            self._flush_after_error(batch, ctx, rep)
             raise
         finally:
             self._remote = None
+            self._syncing = None
             for worker in self._workers:
                 worker.close()
             self._workers = []
@@ -711,10 +715,12 @@ class Library:
             "size": size,
         }
         ctx.studies.add(h.study_uid)
-        held = batch.uids.get(h.sop_instance_uid) or self._held_sha(h.sop_instance_uid)
+        uid = h.sop_instance_uid
+        prev = self._syncing[0] if self._syncing is not None else None
+        held = batch.uids.get(uid) or (prev and prev.uids.get(uid)) or self._held_sha(uid)
         if held == sha:
             final = self.store.object_path(sha)
-            if _present(final, size, batch):
+            if self._present(final, size, batch):
                 return ItemResult(origin, DUPLICATE, "already in the library", **ids)
             write(final)
             batch.files += 1
@@ -724,10 +730,14 @@ class Library:
             )
         if held is not None:
             final = self.store.conflict_path(sha)
-            if not _present(final, size, batch):
+            if not self._present(final, size, batch):
                 write(final)
                 batch.bytes += size
-            if sha not in batch.conflict_shas and not self._exists("conflicts", "sha256", sha):
+            if not (
+                sha in batch.conflict_shas
+                or (prev and sha in prev.conflict_shas)
+                or self._exists("conflicts", "sha256", sha)
+            ):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
                 batch.conflict_shas.add(sha)
             return ItemResult(
@@ -738,7 +748,7 @@ class Library:
                 **ids,
             )
         final = self.store.object_path(sha)
-        if not _present(final, size, batch):  # an orphan of an interrupted import is there
+        if not self._present(final, size, batch):  # an orphan of an interrupted import is there
             write(final)
             batch.bytes += size
         batch.instances.append((h, sha, size, origin))
@@ -759,8 +769,13 @@ class Library:
             return ItemResult(item.origin, FAILED, "named a PDF but is not one", size=size)
         ctx.documents.add(sha)
         final = self.store.object_path(sha)
-        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
-            if _present(final, size, batch):
+        prev = self._syncing[0] if self._syncing is not None else None
+        if (
+            sha in batch.doc_shas
+            or (prev and sha in prev.doc_shas)
+            or self._exists("documents", "sha256", sha)
+        ):
+            if self._present(final, size, batch):
                 return ItemResult(
                     item.origin, DUPLICATE, "document already in the library", size=size
                 )
@@ -768,7 +783,7 @@ class Library:
             batch.files += 1
             batch.bytes += size
             return ItemResult(item.origin, DUPLICATE, "its missing file restored", size=size)
-        if not _present(final, size, batch):
+        if not self._present(final, size, batch):
             write(final)
             batch.bytes += size
         title = PurePosixPath(item.origin.replace("\\", "/").split("!")[-1]).name
@@ -818,11 +833,45 @@ class Library:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+    def _present(self, path: Path, size: int, batch: _Pending) -> bool:
+        """The file is there (complete) or being written for this batch or the previous."""
+        if path in batch.queued:
+            return True
+        if self._syncing is not None and path in self._syncing[0].queued:
+            return True
+        return _complete(path, size)
+
+    def _hand_off(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """End a batch without stopping the import: a thread waits for the batch's files and
+        syncs them, and its rows are committed when that is done (by _finish_synced), while
+        the next batch's files are already read and written. One batch at a time syncs."""
+        self._finish_synced(ctx, rep, wait=True)
         self._send_remote(release=False)
-        failed = self._wait_writes(batch)
+
+        def wait_and_sync() -> _WriteFailed | None:
+            failed = self._wait_writes(batch)
+            if self.durable and (len(batch) or batch.bytes):
+                self.store.sync()  # the complete files of the batch, before its rows
+            return failed
+
+        self._syncing = (batch, self._writer.submit(wait_and_sync))
+
+    def _finish_synced(self, ctx: _ImportContext, rep: ImportReport, wait: bool) -> None:
+        """Commit the rows of the batch handed off, once its files are synced."""
+        if self._syncing is None:
+            return
+        batch, synced = self._syncing
+        if not wait and not synced.done():
+            return
+        self._syncing = None  # whatever happens next, this batch is not committed twice
+        failed = synced.result()
         if len(batch) or batch.bytes:
-            self._commit(batch, ctx, rep)
+            self._commit(batch, ctx, rep, synced=True)
+        self._report_failed(batch, failed, rep)
+
+    def _report_failed(
+        self, batch: _Pending, failed: _WriteFailed | None, rep: ImportReport
+    ) -> None:
         batch.clear()
         if failed is not None:
             # those items were reported as they were read; say what became of them
@@ -835,8 +884,26 @@ class Library:
             ]
             raise failed
 
-    def _commit(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
-        if self.durable:
+    def _flush_after_error(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """Keep what is complete of both batches if the disk still lets us; otherwise their
+        files stay as orphans, which the next import or check adopts."""
+        with contextlib.suppress(*_FLUSH_ERRORS):
+            self._finish_synced(ctx, rep, wait=True)
+        with contextlib.suppress(*_FLUSH_ERRORS):
+            self._flush(batch, ctx, rep)
+
+    def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        self._finish_synced(ctx, rep, wait=True)
+        self._send_remote(release=False)
+        failed = self._wait_writes(batch)
+        if len(batch) or batch.bytes:
+            self._commit(batch, ctx, rep)
+        self._report_failed(batch, failed, rep)
+
+    def _commit(
+        self, batch: _Pending, ctx: _ImportContext, rep: ImportReport, synced: bool = False
+    ) -> None:
+        if self.durable and not synced:
             self.store.sync()
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -1338,11 +1405,6 @@ def _migrations() -> tuple[str, ...]:
     from ownscan.core.library._schema import MIGRATIONS
 
     return MIGRATIONS
-
-
-def _present(path: Path, size: int, batch: _Pending) -> bool:
-    """The file is there (complete) or being written for this batch."""
-    return path in batch.queued or _complete(path, size)
 
 
 def _complete(path: Path, size: int) -> bool:

@@ -79,6 +79,10 @@ def mixed(tmp_path_factory) -> list[SourceItem]:
     (root / "c" / "fake.pdf").write_bytes(b"not a pdf at all")
     (root / "c" / "notes.txt").write_bytes(b"hello, not an image\n" * 20)
     (root / "c" / "cut.dcm").write_bytes(small[7].read_bytes()[:-100])  # truncated
+    # the same file and a conflict many batches after the first: found in the index, or in
+    # the batch still being synced
+    (root / "c" / "zz-copy.dcm").write_bytes(small[0].read_bytes())
+    with_same_uid_other_bytes(small[1], root / "c" / "zz-other.dcm")
     items = list(FolderImporter().iter_items(str(root), ImportOptions()))
     extra = [
         SourceItem(origin="memory.dcm", data=large[4].read_bytes()),  # a duplicate, in memory
@@ -105,7 +109,11 @@ def test_workers_give_the_outcome_of_one_process(tmp_path, mixed, monkeypatch):
     first = _run(here, mixed, 0)
     assert _run(there, mixed, 2) == first
     statuses = [r[1] for r in first]
-    assert statuses.count(CONFLICT) == 2 and statuses.count(DUPLICATE) == 3
+    assert statuses.count(CONFLICT) == 3 and statuses.count(DUPLICATE) == 4
+    by_name = {"/".join(Path(str(r[0])).parts[-2:]): r[1:3] for r in first}
+    assert by_name["c/zz-copy.dcm"] == (DUPLICATE, "already in the library")
+    assert by_name["c/zz-other.dcm"][0] == CONFLICT
+    assert by_name["a/IM00003.dcm"] == (DUPLICATE, "already in the library")  # after -copy
     assert statuses.count(FAILED) == 4 and statuses.count(IMPORTED) == 51
     assert _index(there) == _index(here)
     assert _files(there) == _files(here)
