@@ -75,6 +75,7 @@ from ownscan.core.library._worker import (
     Scanned,
     Worker,
     WorkerDied,
+    worker_count,
 )
 from ownscan.core.plugin_types import DICOM, SourceItem
 
@@ -218,7 +219,7 @@ class Library:
     # A large import hands reading, hashing, header parsing and writing to worker processes
     # (see _worker): this many, once this many files with a path were handled here, in chunks
     # of this many files. 0 processes: everything in this process.
-    processes = min(4, os.cpu_count() or 1)
+    processes = worker_count()
     parallel_after = 256
     chunk_files = 32
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"

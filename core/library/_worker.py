@@ -57,6 +57,16 @@ SCAN_OK, SCAN_FAILED, SCAN_SKIPPED, SCAN_BIG = 0, 1, 2, 3
 Scanned = tuple[int, int, str, Any, str, bool]  # status, size, sha256, header, reason, is_pdf
 
 
+def worker_count() -> int:
+    """Worker processes for a large import: one per usable core, at most 4 (more do not pay:
+    the importing process then becomes the bottleneck); none on a single core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return min(4, cores) if cores > 1 else 0
+
+
 # -- the worker ----------------------------------------------------------------------------------
 def _scan(path: str, parse: bool, big: int) -> tuple[Scanned, bytes | None]:
     import hashlib
