@@ -17,31 +17,37 @@ import io
 import logging
 import math
 import struct
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from pydicom import dcmread
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import (
-    UID,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
+from ownscan.core._dcmscan import (
+    DEFLATED_LE,
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_LE,
+    PIXEL_DATA,
+    Declined,
+    Scan,
+    TransferSyntax,
+    fast_value,
+    plain_uid,
+    scan_or_reason,
 )
-
 from ownscan.core.plugin_types import SourceItem
+
+if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _dcmscan)
+    from pydicom.dataset import Dataset
 
 __all__ = ["Frame", "NotDicom", "ReadProblem", "read_frames"]
 
-PIXEL_DATA = 0x7FE00010
-NATIVE_LE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
-NATIVE = NATIVE_LE | {ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian}
+log = logging.getLogger(__name__)
+
+NATIVE_LE = frozenset({IMPLICIT_LE, EXPLICIT_LE})
+NATIVE = NATIVE_LE | {EXPLICIT_BE, DEFLATED_LE}
 
 # SOP classes that carry pixel data but are not images a patient looks at as a scan.
 _NOT_IMAGES = {
@@ -82,7 +88,7 @@ class Frame:
     source: Source
     frame: int  # index within its file (0 for single-frame files)
     n_frames: int  # frames in its file
-    transfer_syntax: UID
+    transfer_syntax: TransferSyntax
     sop_class: str
     sop_instance_uid: str
     series_uid: str
@@ -136,8 +142,15 @@ class Frame:
         return self.source.origin
 
 
+def is_dataset(item: object) -> TypeGuard[Dataset]:
+    """Is ``item`` a pydicom ``Dataset``? (Without importing pydicom: if it is not imported
+    yet, nothing can be one.)"""
+    mod = sys.modules.get("pydicom.dataset")
+    return mod is not None and isinstance(item, mod.Dataset)
+
+
 def _source_of(item: SourceItem | Dataset | str | Path, n: int) -> Source:
-    if isinstance(item, Dataset):
+    if is_dataset(item):
         name = getattr(item, "filename", None)
         origin = str(name) if isinstance(name, str) and name else f"<dataset {n + 1}>"
         return Source(origin, dataset=item)
@@ -185,6 +198,9 @@ def _read_dataset(src: Source) -> tuple[Dataset, int | None, int, bytes]:
     """Parse the header. Returns the dataset, the file offset of the PixelData element (or
     None when unknown), the total size of the file and the 12 bytes at that offset (the
     element's header, read while the file is open)."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
     if src.dataset is not None:
         return src.dataset, None, 0, b""
     with src.open() as fp:
@@ -237,12 +253,70 @@ def _pixel_element(head: bytes, pos: int, little: bool, implicit: bool) -> tuple
 
 _ASCII_VRS = frozenset({"DS", "IS", "UI", "CS"})
 _BINARY_INTS = {"US": "H", "SS": "h"}  # struct codes; "US or SS" (ambiguous) goes to pydicom
-_TAG_VR: dict[str, tuple[int, str]] = {}
+
+# Every keyword read from the top level of a header: (tag, VR of pydicom's dictionary).
+# tests/core/test_dcmscan.py checks the table against pydicom's dictionary.
+_TAG_VR: dict[str, tuple[int, str]] = {
+    "DirectoryRecordSequence": (0x00041220, "SQ"),
+    "SpecificCharacterSet": (0x00080005, "CS"),
+    "ImageType": (0x00080008, "CS"),
+    "SOPClassUID": (0x00080016, "UI"),
+    "SOPInstanceUID": (0x00080018, "UI"),
+    "StudyDate": (0x00080020, "DA"),
+    "StudyTime": (0x00080030, "TM"),
+    "AccessionNumber": (0x00080050, "SH"),
+    "Modality": (0x00080060, "CS"),
+    "Manufacturer": (0x00080070, "LO"),
+    "InstitutionName": (0x00080080, "LO"),
+    "StudyDescription": (0x00081030, "LO"),
+    "SeriesDescription": (0x0008103E, "LO"),
+    "PatientName": (0x00100010, "PN"),
+    "PatientID": (0x00100020, "LO"),
+    "PatientBirthDate": (0x00100030, "DA"),
+    "PatientSex": (0x00100040, "CS"),
+    "BodyPartExamined": (0x00180015, "CS"),
+    "SliceThickness": (0x00180050, "DS"),
+    "EchoNumbers": (0x00180086, "IS"),
+    "SpacingBetweenSlices": (0x00180088, "DS"),
+    "GantryDetectorTilt": (0x00181120, "DS"),
+    "ImagerPixelSpacing": (0x00181164, "DS"),
+    "NominalScannedPixelSpacing": (0x00182010, "DS"),
+    "StudyInstanceUID": (0x0020000D, "UI"),
+    "SeriesInstanceUID": (0x0020000E, "UI"),
+    "SeriesNumber": (0x00200011, "IS"),
+    "InstanceNumber": (0x00200013, "IS"),
+    "ImagePositionPatient": (0x00200032, "DS"),
+    "ImageOrientationPatient": (0x00200037, "DS"),
+    "FrameOfReferenceUID": (0x00200052, "UI"),
+    "SamplesPerPixel": (0x00280002, "US"),
+    "PhotometricInterpretation": (0x00280004, "CS"),
+    "PlanarConfiguration": (0x00280006, "US"),
+    "NumberOfFrames": (0x00280008, "IS"),
+    "Rows": (0x00280010, "US"),
+    "Columns": (0x00280011, "US"),
+    "PixelSpacing": (0x00280030, "DS"),
+    "BitsAllocated": (0x00280100, "US"),
+    "BitsStored": (0x00280101, "US"),
+    "PixelRepresentation": (0x00280103, "US"),
+    "PixelPaddingValue": (0x00280120, "US or SS"),
+    "PixelPaddingRangeLimit": (0x00280121, "US or SS"),
+    "WindowCenter": (0x00281050, "DS"),
+    "WindowWidth": (0x00281051, "DS"),
+    "RescaleIntercept": (0x00281052, "DS"),
+    "RescaleSlope": (0x00281053, "DS"),
+    "RescaleType": (0x00281054, "LO"),
+    "WindowCenterWidthExplanation": (0x00281055, "LO"),
+    "SharedFunctionalGroupsSequence": (0x52009229, "SQ"),
+    "PerFrameFunctionalGroupsSequence": (0x52009230, "SQ"),
+}
+_SCAN_TAGS = frozenset(tag for tag, _ in _TAG_VR.values())
 
 
 def _tag_vr(kw: str) -> tuple[int, str]:
     tv = _TAG_VR.get(kw)
     if tv is None:
+        from pydicom.datadict import dictionary_VR, tag_for_keyword
+
         tag = tag_for_keyword(kw)
         assert tag is not None, kw
         tv = _TAG_VR[kw] = (tag, dictionary_VR(tag))
@@ -315,6 +389,150 @@ def _raw(ds: Dataset, kw: str) -> object:
     return None if value is None else str(value)
 
 
+# Bytes a text value may hold for the scanner (besides trailing NUL / space padding): printable
+# ASCII and the printable ISO 8859-1 range, which pydicom decodes the same way (latin-1) for
+# the default character set and ISO_IR 100.
+_TEXT_OK = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100))
+_CHARSETS_OK = (b"", b"ISO_IR 100", b"ISO_IR 6", b"ISO_IR 192")
+_UTF8 = b"ISO_IR 192"  # UTF-8: the same as ASCII while every text byte is ASCII
+_CONVERT_TEXT = frozenset({"LO", "SH"})  # pydicom strips each value; CS, DA, TM, UI the whole
+
+
+class _ScanDs:
+    """pydicom's ``Dataset.get`` for the keywords of :data:`_TAG_VR`, from a :class:`Scan`:
+    the values pydicom would give, or :class:`Declined` where that is not certain."""
+
+    def __init__(self, sc: Scan) -> None:
+        self.sc = sc
+        self.els = sc.elements
+        charset = self.els.get(0x00080005)
+        self.ascii = charset is not None and (charset[1] or b"").rstrip(b"\0 ") == _UTF8
+
+    def __contains__(self, kw: str) -> bool:
+        return _tag_vr(kw)[0] in self.sc.present
+
+    def get(self, kw: str, default: Any = None) -> Any:
+        tag, vr = _TAG_VR[kw]
+        el = self.els.get(tag)
+        if el is None:
+            return default
+        fvr, raw = el
+        if raw is None:
+            raise Declined(f"{kw} has an undefined length")
+        if vr == "US or SS":
+            if fvr is None:  # implicit VR: pydicom picks by PixelRepresentation
+                rep = _ScanFast(self.sc, self).get("PixelRepresentation")
+                if not isinstance(rep, int):
+                    raise Declined(f"{kw} without a PixelRepresentation")
+                fvr = "US" if rep == 0 else "SS"
+            if fvr not in ("US", "SS") or len(raw) != 2:
+                raise Declined(f"{kw} is not one US or SS value")
+            return struct.unpack("<H" if fvr == "US" else "<h", raw)[0]
+        if fvr is not None and fvr != vr:
+            raise Declined(f"{kw} has VR {fvr}, not {vr}")
+        body = raw.rstrip(b"\0 ")
+        if body.translate(None, _TEXT_OK):
+            raise Declined(f"{kw} holds control characters")
+        if self.ascii and not body.isascii():
+            raise Declined(f"{kw} holds UTF-8 beyond ASCII")
+        if vr == "IS":
+            text = body.decode("latin-1").strip(" ")
+            if not text:
+                return None
+            digits = text[1:] if text[0] in "+-" else text
+            if not (digits.isdigit() and digits.isascii()):
+                raise Declined(f"{kw} {text!r} is not a plain integer")
+            return int(text)
+        if vr == "UI":
+            if raw and plain_uid(raw) is None:
+                raise Declined(f"{kw} is not a plain UID")
+            return body.decode("ascii")
+        if vr == "PN":
+            if b"=" in body or b"\\" in body:
+                raise Declined(f"{kw} has several values or components")
+            return body.decode("latin-1")
+        text = raw.decode("latin-1")
+        if "\\" not in text:
+            return text.rstrip("\0 ")
+        if vr not in _CONVERT_TEXT:
+            raise Declined(f"{kw} has several values")
+        return [v.rstrip("\0 ") for v in text.split("\\")]
+
+
+class _ScanFast:
+    """:class:`_Fast` for a :class:`Scan`: the same rules on the same raw bytes."""
+
+    def __init__(self, sc: Scan, ds: _ScanDs) -> None:
+        self.els = sc.elements
+        self.ds = ds
+
+    def __contains__(self, kw: str) -> bool:
+        return kw in self.ds
+
+    def raw(self, kw: str) -> object:
+        """The value as stored (for keys), as :func:`_raw` gives it."""
+        el = self.els.get(_TAG_VR[kw][0])
+        return None if el is None else el[1]
+
+    def get(self, kw: str, default: Any = None) -> Any:
+        tag, vr = _TAG_VR[kw]
+        el = self.els.get(tag)
+        if el is None:
+            return default
+        fvr, raw = el
+        if raw is None:
+            raise Declined(f"{kw} has an undefined length")
+        if vr in _BINARY_INTS:
+            if fvr not in (None, vr):
+                raise Declined(f"{kw} has VR {fvr}, not {vr}")
+            return fast_value(vr, raw)
+        if vr not in _ASCII_VRS:
+            return self.ds.get(kw, default)
+        if vr == "UI" and raw.strip(b"\0 ") and plain_uid(raw) is None:
+            raise Declined(f"{kw} is not a plain UID")
+        return fast_value(vr, raw, default)
+
+
+_NOT_FAST = {
+    0x00041220: "a DICOMDIR",
+    0x52009229: "enhanced multi-frame (functional groups)",
+    0x52009230: "enhanced multi-frame (functional groups)",
+}
+
+
+def _fast_frames(
+    src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]
+) -> list[Frame] | str:
+    """The frames of ``src`` with the header read by :mod:`._dcmscan`, or why not (then
+    pydicom reads it)."""
+    where = src.path if src.path is not None else src.data
+    assert where is not None
+    sc = scan_or_reason(where, _SCAN_TAGS)
+    if isinstance(sc, str):
+        if sc == "not a DICOM file":  # the same test as _looks_like_dicom
+            raise NotDicom("not a DICOM file")
+        return sc
+    for tag, why in _NOT_FAST.items():
+        if tag in sc.present:
+            return why
+    charset = sc.elements.get(0x00080005)
+    if charset is not None and (charset[1] or b"").rstrip(b"\0 ") not in _CHARSETS_OK:
+        return f"character set {charset[1]!r}"
+    ds = _ScanDs(sc)
+    fx = _ScanFast(sc, ds)
+    try:
+        sop_class = _s(fx, "SOPClassUID")
+        if not sop_class:
+            return "no SOPClassUID"
+        if sop_class == "1.2.840.10008.1.3.10" or sop_class in _NOT_IMAGES:
+            return f"SOP class {sop_class} is not an image"
+        ts = sc.transfer_syntax
+        pixel = (sc.pixel_offset, sc.pixel_length) if ts in NATIVE else None
+        return _build(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache)
+    except Declined as exc:
+        return str(exc)
+
+
 def _f(v: Any, default: float | None = None) -> float | None:
     try:
         if v is None or v == "":
@@ -347,18 +565,22 @@ def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
     return iop
 
 
-def _s(ds: Dataset | _Fast, keyword: str) -> str:
+def _s(ds: Any, keyword: str) -> str:
     try:
         v = ds.get(keyword, "")
+    except Declined:
+        raise
     except Exception:
         return ""
     return "" if v is None else str(v).strip()
 
 
-def _windows(item: Dataset | _Fast) -> list[tuple[str, float, float]]:
+def _windows(item: Any) -> list[tuple[str, float, float]]:
     try:
         centers = item.get("WindowCenter")
         widths = item.get("WindowWidth")
+    except Declined:
+        raise
     except Exception:
         return []
     if centers is None or widths is None:
@@ -382,7 +604,7 @@ def _windows(item: Dataset | _Fast) -> list[tuple[str, float, float]]:
     return out
 
 
-def _series_info(ds: Dataset) -> dict[str, Any]:
+def _series_info(ds: Any) -> dict[str, Any]:
     num = ds.get("SeriesNumber")
     try:
         series_number = int(num) if num not in (None, "") else None
@@ -436,11 +658,21 @@ def read_frames(
     if isinstance(item, SourceItem) and item.problem is not None:
         raise ReadProblem(item.problem)
     src = _source_of(item, n)
+    cache = {} if info_cache is None else info_cache
+    if src.dataset is None:
+        got = _fast_frames(src, cache)
+        if not isinstance(got, str):
+            return got
+        log.debug("%s: header read by pydicom (%s)", src.origin, got)
     with quiet_pydicom():
-        return _frames_of(src, {} if info_cache is None else info_cache)
+        return _frames_of(src, cache)
 
 
 def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> list[Frame]:
+    """The frames of ``src`` as pydicom reads its header."""
+    from pydicom import dcmread
+    from pydicom.uid import UID
+
     ds, pos, size, pixel_head = _read_dataset(src)
     fx = _Fast(ds)
     meta = getattr(ds, "file_meta", None)
@@ -449,16 +681,16 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
         ts = meta.get("TransferSyntaxUID")
     if ts is None:
         # No meta header: pydicom guessed the encoding while reading.
-        ts = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+        ts = IMPLICIT_LE if ds.is_implicit_VR else EXPLICIT_LE
         if ds.is_little_endian is False:
-            ts = ExplicitVRBigEndian
-    ts = UID(str(ts))
+            ts = EXPLICIT_BE
+    ts = TransferSyntax(UID(str(ts)))
     sop_class = _s(fx, "SOPClassUID") or (_s(meta, "MediaStorageSOPClassUID") if meta else "")
     if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         raise NotDicom("a DICOMDIR (an index of the files, not an image)")
     if src.dataset is not None:
         has_pixels = "PixelData" in ds
-    elif ts == DeflatedExplicitVRLittleEndian:
+    elif ts == DEFLATED_LE:
         # positions refer to the inflated stream: look for the element itself
         with src.open() as fp:
             has_pixels = "PixelData" in dcmread(fp, force=True)
@@ -473,6 +705,29 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
         raise NotDicom(f"DICOM without an image ({what or 'no SOP class'})")
     if sop_class in _NOT_IMAGES:
         raise NotDicom(f"a {_NOT_IMAGES[sop_class]} object, not an image")
+    pixel: tuple[int | None, int | None] | None = None
+    if src.dataset is None and pos is not None and ts in NATIVE and ts != DEFLATED_LE:
+        pixel = _pixel_element(
+            pixel_head, pos, little=ts != EXPLICIT_BE, implicit=ts == IMPLICIT_LE
+        )
+    return _build(src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache)
+
+
+def _build(
+    src: Source,
+    ds: Any,
+    fx: Any,
+    raw_of: Any,
+    ts: TransferSyntax,
+    sop_class: str,
+    size: int,
+    pixel: tuple[int | None, int | None] | None,
+    info_cache: dict[tuple[Any, ...], dict[str, Any]],
+) -> list[Frame]:
+    """The frames from a header, read by pydicom (``ds`` a Dataset, ``fx`` its :class:`_Fast`)
+    or by the scanner (``ds`` a :class:`_ScanDs`, ``fx`` a :class:`_ScanFast`): one code for
+    both, so that both give the same records. ``pixel``: the (value offset, length) of native
+    pixel data in a file."""
 
     def req_int(kw: str) -> int:
         v = fx.get(kw)
@@ -508,15 +763,8 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
     pixel_offset: int | None = None
     pixel_length: int | None = None
     frame_bytes = rows * cols * samples * bits_alloc // 8
-    if (
-        src.dataset is None
-        and pos is not None
-        and ts in NATIVE
-        and ts != DeflatedExplicitVRLittleEndian
-    ):
-        off, length = _pixel_element(
-            pixel_head, pos, little=ts != ExplicitVRBigEndian, implicit=ts == ImplicitVRLittleEndian
-        )
+    if pixel is not None:
+        off, length = pixel
         if off is not None and length is not None:
             need = frame_bytes * n_frames
             have = min(length, size - off)
@@ -552,7 +800,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
 
     # The descriptive fields are the same in every file of a series: read them once.
     # keyed on the raw bytes of PatientID (with the character set): decoding them costs more
-    key = (_s(fx, "SeriesInstanceUID"), _raw(ds, "PatientID"), _raw(ds, "SpecificCharacterSet"))
+    key = (_s(fx, "SeriesInstanceUID"), raw_of("PatientID"), raw_of("SpecificCharacterSet"))
     info = info_cache.get(key) if key[0] else None
     if info is None:
         info = _series_info(ds)
@@ -560,7 +808,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
             info_cache[key] = info
     image_type = tuple(str(x).upper() for x in (fx.get("ImageType") or ()))
     if isinstance(fx.get("ImageType"), str):
-        image_type = tuple(str(ds.ImageType).upper().split("\\"))
+        image_type = tuple(str(ds.get("ImageType")).upper().split("\\"))
     inum = fx.get("InstanceNumber")
     try:
         instance_number = int(inum) if inum not in (None, "") else None

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from ownscan.core._header import NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core._header import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
@@ -178,7 +177,7 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]
         if src.dataset is not None:
             target: object = src.dataset
-        elif first.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        elif first.transfer_syntax == DEFLATED_LE:
             with src.open() as fp:  # pydicom decodes deflated data only from a dataset
                 target = dcmread(fp)
         else:

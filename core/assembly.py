@@ -30,20 +30,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 
-from ownscan.core._header import Frame, NotDicom, ReadProblem, read_frames
+from ownscan.core._header import Frame, NotDicom, ReadProblem, is_dataset, read_frames
 from ownscan.core.errors import OwnscanError
 from ownscan.core.plugin_types import DICOM, SourceItem
 from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 
+if TYPE_CHECKING:  # pydicom is imported only for headers that need it
+    from pydicom.dataset import Dataset
+
 __all__ = ["Assembly", "Problem", "Series", "assemble", "load_volume"]
 
-Item = SourceItem | Dataset | str | os.PathLike[str]
+Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
 
 _ORIENT_TOL = 1e-4  # direction cosines equal within this
 _DUP_MM = 0.01  # positions closer than this along the normal are the same slice
@@ -506,7 +508,7 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
 def _item_origin(item: Item, n: int) -> str:
     if isinstance(item, SourceItem):
         return item.origin
-    if isinstance(item, Dataset):
+    if is_dataset(item):
         return str(getattr(item, "filename", "") or f"<dataset {n + 1}>")
     return str(item)
 
@@ -516,9 +518,11 @@ def _expand(items: Item | Iterable[Item]) -> Iterable[Item]:
         from ownscan.plugins.folder import walk_files
 
         return walk_files(Path(items))
-    if isinstance(items, str | os.PathLike | SourceItem | Dataset):
+    if isinstance(items, str | os.PathLike | SourceItem):
         return [items]
-    return items
+    if is_dataset(items):
+        return [items]
+    return cast("Iterable[Item]", items)
 
 
 _Read = tuple[str, Any]  # ("frames", list[Frame]) | ("skipped" | "error", Problem)

@@ -1,0 +1,514 @@
+"""The pydicom-free header scanner (core/_dcmscan.py): every header it reads gives exactly the
+Frame records that pydicom's reading gives, and it declines whatever it is not sure of.
+
+Each file is read both ways: ``_fast_frames`` (the scanner) and ``_frames_of`` (pydicom, the
+path used before the scanner and still used when it declines). Where the scanner reads a file,
+the records (every field) or the error must be the same; where it declines, the reason is
+checked against the table of expected declines.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ctgen import make_ct_dataset, write_ct_series
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DSequence
+from pydicom.uid import generate_uid
+
+from ownscan.core import _dcmscan, _header
+from ownscan.core._sample import sample_path
+from ownscan.core.plugin_types import SourceItem
+
+Outcome = Any  # list[Frame] | ("declined", reason) | ("error", type name, message)
+
+
+def _outcome(fn: Any) -> Outcome:
+    try:
+        got = fn()
+    except (_header.NotDicom, _header.ReadProblem, ValueError, TypeError, OSError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+    if isinstance(got, str):
+        return ("declined", got)
+    return got
+
+
+def _both(item: Any) -> tuple[Outcome, Outcome]:
+    src = _header._source_of(item, 0)
+
+    def slow() -> list[_header.Frame]:
+        with _header.quiet_pydicom():
+            return _header._frames_of(src, {})
+
+    return _outcome(lambda: _header._fast_frames(src, {})), _outcome(slow)
+
+
+def _same(item: Any) -> str | None:
+    """Read ``item`` both ways; assert the scanner's result equals pydicom's where it reads
+    the header. Returns the scanner's reason for declining, or None."""
+    fast, slow = _both(item)
+    if isinstance(fast, tuple) and fast[0] == "declined":
+        assert slow is not None
+        return str(fast[1])
+    assert fast == slow, f"{item}: scanner {fast!r}\n  pydicom {slow!r}"
+    if isinstance(fast, list):
+        # same types too (TransferSyntax with the same name; values of the same kinds)
+        for a, b in zip(fast, slow, strict=True):
+            assert type(a.transfer_syntax) is type(b.transfer_syntax)
+            assert a.transfer_syntax.name == b.transfer_syntax.name
+            for name in a.__dataclass_fields__:
+                va, vb = getattr(a, name), getattr(b, name)
+                assert type(va) is type(vb), (item, name, va, vb)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# real files
+
+
+# file -> words in the scanner's reason for declining it (every other file is read by it)
+SHARED_DECLINES = {
+    "pydicom-data/explicit_VR-UN.dcm": "VR UN",  # the header's values stored as UN
+    "pydicom-data/liver.dcm": "enhanced multi-frame",  # a segmentation (functional groups)
+}
+
+
+def test_every_shared_file_reads_the_same(shared_data: Path) -> None:
+    declined = {}
+    n_read = 0
+    for path in sorted(p for p in shared_data.rglob("*") if p.is_file()):
+        why = _same(path)
+        if why is not None:
+            declined[str(path.relative_to(shared_data))] = why
+        else:
+            n_read += 1
+    assert set(declined) == set(SHARED_DECLINES), declined
+    for name, words in SHARED_DECLINES.items():
+        assert words in declined[name], (name, declined[name])
+    assert n_read > 390  # the 384 MR slices, the other pydicom files, licences (not DICOM)
+
+
+def test_bundled_sample_reads_the_same() -> None:
+    files = sorted(p for p in sample_path().iterdir() if p.is_file())
+    assert len(files) > 100
+    for path in files:
+        assert _same(path) is None, path
+
+
+# ----------------------------------------------------------------------------------------------
+# generated files: every variant the tests make
+
+
+def _ct(**kw: Any) -> Dataset:
+    hu = np.array([[-1000, 40, 60], [1000, -3024, 5]], dtype=np.int16)
+    args: dict[str, Any] = dict(
+        ipp=(-10.0, -20.0, 30.0),
+        iop=(1, 0, 0, 0, 1, 0),
+        pixel_spacing=(0.7, 0.8),
+        thickness=2.5,
+        series_uid=generate_uid(),
+        study_uid=generate_uid(),
+        frame_uid=generate_uid(),
+        instance_number=3,
+    )
+    args.update(kw)
+    return make_ct_dataset(hu, **args)
+
+
+def _save(ds: Dataset, path: Path, implicit: bool | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if implicit is not None:
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _sequences(implicit: bool, undefined: bool) -> Dataset:
+    """A CT with sequences before and among the wanted tags: nested, of defined and undefined
+    length, items holding tags that also exist at the top level (with other values)."""
+    ds = _ct()
+    inner = Dataset()
+    inner.ImagePositionPatient = ["1", "2", "3"]
+    inner.Rows = 99
+    nested = Dataset()
+    nested.SeriesInstanceUID = "1.2.3"
+    nested.CodeMeaning = "nested"
+    inner.PurposeOfReferenceCodeSequence = DSequence([nested])
+    ds.ReferencedImageSequence = DSequence([inner, Dataset()])
+    code = Dataset()
+    code.CodeValue = "X"
+    code.CodeMeaning = "Rows\\Columns"
+    ds.ProcedureCodeSequence = DSequence([code])
+    ds.AnatomicRegionSequence = DSequence([])
+    if undefined:
+        for holder, kw in [
+            (ds, "ReferencedImageSequence"),
+            (ds, "ProcedureCodeSequence"),
+            (ds, "AnatomicRegionSequence"),
+            (inner, "PurposeOfReferenceCodeSequence"),
+        ]:
+            holder[kw].is_undefined_length = True
+            for item in holder[kw].value:
+                item.is_undefined_length_sequence_item = True
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+    return ds
+
+
+def _multiframe(implicit: bool) -> Dataset:
+    ds = _ct()
+    ds.NumberOfFrames = 3
+    ds.PixelData = ds.PixelData * 3
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+    return ds
+
+
+def _transcode(src: Path, out: Path, cmd: list[str]) -> Path:
+    exe = shutil.which(cmd[0])
+    assert exe, f"{cmd[0]} is not installed (Debian libgdcm-tools / dcmtk)"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([exe, *cmd[1:], str(src), str(out)], check=True, capture_output=True)
+    return out
+
+
+def _raw_data_set(path: Path, out: Path, keep_meta: bool) -> Path:
+    """The file without preamble and DICM (and without its meta group unless ``keep_meta``)."""
+    data = path.read_bytes()
+    assert data[128:132] == b"DICM"
+    (meta_len,) = struct.unpack("<L", data[140:144])
+    out.write_bytes(data[132:] if keep_meta else data[144 + meta_len :])
+    return out
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """name -> file, for every variant; names ending in '!' are expected to be declined."""
+    d = tmp_path_factory.mktemp("scan")
+    f: dict[str, Path] = {}
+    f["explicit"] = write_ct_series(d / "explicit", n_slices=3)[1]
+    f["implicit"] = write_ct_series(d / "implicit", n_slices=3, implicit=True)[1]
+    f["oblique_tilt"] = write_ct_series(
+        d / "oblique",
+        n_slices=3,
+        iop=(0.9659258, 0.2588190, 0, -0.2588190, 0.9659258, 0),
+        tilt_deg=12.0,
+    )[2]
+    f["unsigned"] = write_ct_series(d / "unsigned", n_slices=2, signed=False)[0]
+    f["localizer"] = _save(_ct(image_type=("ORIGINAL", "PRIMARY", "LOCALIZER")), d / "loc.dcm")
+    ds = _ct()
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    f["monochrome1"] = _save(ds, d / "mono1.dcm")
+    for implicit in (False, True):
+        tag = "implicit" if implicit else "explicit"
+        ds = _ct(intercept=0)
+        ds.PixelPaddingValue = -3024
+        f[f"padding_signed_{tag}"] = _save(ds, d / f"pad_s_{tag}.dcm", implicit)
+        ds = _ct(signed=False)
+        ds.PixelPaddingValue = 0
+        ds.PixelPaddingRangeLimit = 24
+        f[f"padding_unsigned_{tag}"] = _save(ds, d / f"pad_u_{tag}.dcm", implicit)
+        f[f"multiframe_{tag}"] = _save(_multiframe(implicit), d / f"mf_{tag}.dcm")
+        for undefined in (False, True):
+            name = f"sequences_{tag}_{'undefined' if undefined else 'defined'}"
+            f[name] = _save(_sequences(implicit, undefined), d / f"{name}.dcm")
+    # odd but valid values the two readers must agree on
+    ds = _ct()
+    ds.SeriesNumber = "  7 "
+    ds.InstanceNumber = "+5"
+    ds.RescaleSlope = "1e0"
+    ds.RescaleIntercept = " -1024.0 "
+    ds.ImageType = "DERIVED"
+    ds.WindowCenterWidthExplanation = "SOFT"
+    ds.WindowCenter = "40"
+    ds.WindowWidth = "400"
+    ds.BodyPartExamined = ""
+    ds.StudyDescription = " leading space"
+    f["odd_values"] = _save(ds, d / "odd.dcm")
+    ds = _ct()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.PatientName = "Müller^Jürgen"
+    ds.InstitutionName = "Hôpital"
+    f["latin1"] = _save(ds, d / "latin1.dcm")
+    ds = _ct()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Smith^John"
+    f["utf8_ascii"] = _save(ds, d / "utf8_ascii.dcm")
+    ds = _ct()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Müller^Jürgen"
+    f["utf8_beyond_ascii!"] = _save(ds, d / "utf8.dcm")
+    ds = _ct()
+    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]
+    f["iso2022!"] = _save(ds, d / "iso2022.dcm")
+    # raw data sets without preamble, as old files and some archives hold them
+    f["raw_explicit"] = _raw_data_set(f["explicit"], d / "raw_explicit", keep_meta=False)
+    f["raw_implicit"] = _raw_data_set(f["implicit"], d / "raw_implicit", keep_meta=False)
+    f["raw_with_meta"] = _raw_data_set(f["implicit"], d / "raw_with_meta", keep_meta=True)
+    # the transfer syntaxes the other tests make
+    src = f["explicit"]
+    for name, cmd in [
+        ("j2k", ["gdcmconv", "--j2k"]),
+        ("jpegls", ["gdcmconv", "--jpegls"]),
+        ("rle", ["gdcmconv", "--rle"]),
+        ("jpeg_sv1", ["gdcmconv", "--jpeg"]),
+        ("jpeg_p14", ["dcmcjpeg", "+el"]),
+        ("implicit_dcmtk", ["dcmconv", "+ti"]),
+        ("deflated!", ["dcmconv", "+td"]),
+        ("big_endian!", ["dcmconv", "+tb"]),
+    ]:
+        f[name] = _transcode(src, d / "ts" / f"{name.rstrip('!')}.dcm", cmd)
+    from mfgen import enhanced_from_single
+
+    enhanced_from_single(sorted((d / "explicit").iterdir()), d / "enhanced.dcm")
+    f["enhanced!"] = d / "enhanced.dcm"
+    return f
+
+
+# expected reasons for the declined variants
+DECLINE_WORDS = {
+    "utf8_beyond_ascii!": "UTF-8 beyond ASCII",
+    "iso2022!": "character set",
+    "deflated!": "big endian or deflated",
+    "big_endian!": "big endian or deflated",
+    "enhanced!": "enhanced multi-frame",
+}
+
+
+def test_generated_variants_read_the_same(generated: dict[str, Path]) -> None:
+    for name, path in generated.items():
+        why = _same(path)
+        if name.endswith("!"):
+            assert why is not None and DECLINE_WORDS[name] in why, (name, why)
+        else:
+            assert why is None, (name, why)
+
+
+def test_sequences_are_really_undefined_length(generated: dict[str, Path]) -> None:
+    """The sequence variants exercise what they claim: undefined lengths with delimiters."""
+    for tag in ("explicit", "implicit"):
+        data = generated[f"sequences_{tag}_undefined"].read_bytes()
+        assert data.count(b"\xfe\xff\xdd\xe0") == 4  # three sequences and the nested one
+        assert b"\xfe\xff\x0d\xe0" in data  # item delimiters
+        data = generated[f"sequences_{tag}_defined"].read_bytes()
+        assert b"\xfe\xff\xdd\xe0" not in data
+
+
+def test_items_in_memory_read_the_same(generated: dict[str, Path]) -> None:
+    for name in ("explicit", "implicit", "sequences_implicit_undefined", "raw_explicit"):
+        path = generated[name]
+        item = SourceItem(origin=f"zip:{name}", data=path.read_bytes())
+        assert _same(item) is None, name
+
+
+# ----------------------------------------------------------------------------------------------
+# damaged headers: the scanner declines or agrees with pydicom, never a different record
+
+
+def _header_elements(data: bytes) -> list[int]:
+    """File offsets of the length fields of the top-level elements before the pixel data."""
+    sc = _dcmscan.scan(data)
+    assert sc is not None and sc.pixel_tag_offset is not None
+    explicit = not sc.implicit
+    offsets = []
+    p = 132
+    while p < sc.pixel_tag_offset:
+        group, _elem = struct.unpack_from("<HH", data, p)
+        vr = data[p + 4 : p + 6]
+        if group == 2 or explicit:
+            if vr in (b"OB", b"OW", b"SQ", b"UN", b"UT", b"UC", b"UR", b"OF", b"OD", b"OL"):
+                offsets.append(p + 8)
+                (length,) = struct.unpack_from("<L", data, p + 8)
+                p += 12 + (0 if length == 0xFFFFFFFF else length)
+            else:
+                offsets.append(p + 6)
+                (length,) = struct.unpack_from("<H", data, p + 6)
+                p += 8 + length
+        else:
+            offsets.append(p + 4)
+            (length,) = struct.unpack_from("<L", data, p + 4)
+            p += 8 + length
+        if length == 0xFFFFFFFF:
+            break  # the rest is inside a sequence
+    return offsets
+
+
+@pytest.mark.parametrize("name", ["explicit", "implicit"])
+def test_truncated_headers(generated: dict[str, Path], name: str, tmp_path: Path) -> None:
+    data = generated[name].read_bytes()
+    sc = _dcmscan.scan(data)
+    assert sc is not None and sc.pixel_offset is not None
+    cuts = [*range(0, sc.pixel_offset + 16, 5), len(data) - 1, len(data) - 100]
+    for n in cuts:
+        path = tmp_path / f"cut{n}.dcm"
+        path.write_bytes(data[:n])
+        _same(path)
+
+
+@pytest.mark.parametrize("name", ["explicit", "implicit"])
+def test_wrong_lengths(generated: dict[str, Path], name: str, tmp_path: Path) -> None:
+    data = generated[name].read_bytes()
+    offsets = _header_elements(data)
+    assert len(offsets) > 30
+    explicit = name == "explicit"
+    n = 0
+    for off in offsets:
+        short = explicit and data[off - 2 : off] not in (b"\0\0",)
+        fmt = "<H" if short else "<L"
+        (length,) = struct.unpack_from(fmt, data, off)
+        for wrong in (length + 2, length - 2, length + 1, length + 0x100, 0xFFFF):
+            if wrong < 0 or (short and wrong > 0xFFFF):
+                continue
+            bad = bytearray(data)
+            struct.pack_into(fmt, bad, off, wrong)
+            path = tmp_path / f"len{n}.dcm"
+            n += 1
+            path.write_bytes(bytes(bad))
+            _same(path)
+
+
+def test_garbage_after_the_preamble(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    cases = {
+        "bytes": b"\0" * 128 + b"DICM" + bytes(range(256)) * 8,
+        "zeros": b"\0" * 128 + b"DICM" + b"\0" * 400,
+        "random": b"\0" * 128 + b"DICM" + rng.integers(0, 256, 2000, dtype=np.uint8).tobytes(),
+        "nothing": b"\0" * 128 + b"DICM",
+        "text": b"my scan notes\n" * 20,
+    }
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.dcm"
+        path.write_bytes(data)
+        fast, slow = _both(path)
+        assert fast == slow or fast[0] == "declined", (name, fast, slow)
+
+
+def test_random_damage_never_gives_another_record(
+    generated: dict[str, Path], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(11)
+    for name in ("explicit", "implicit", "sequences_explicit_undefined"):
+        data = generated[name].read_bytes()
+        sc = _dcmscan.scan(data)
+        assert sc is not None and sc.pixel_offset is not None
+        for k in range(60):
+            bad = bytearray(data)
+            for _ in range(1 + k % 3):
+                pos = int(rng.integers(132, sc.pixel_offset))
+                bad[pos] = int(rng.integers(0, 256))
+            path = tmp_path / f"{name}{k}.dcm"
+            path.write_bytes(bytes(bad))
+            _same(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# the scanner's own API
+
+
+def test_scan_finds_the_pixel_data_where_pydicom_stops(generated: dict[str, Path]) -> None:
+    names = ("explicit", "implicit", "sequences_implicit_undefined", "j2k", "multiframe_implicit")
+    for name in names:
+        path = generated[name]
+        sc = _dcmscan.scan(path)
+        assert sc is not None, name
+        with path.open("rb") as fp:
+            dcmread(fp, stop_before_pixels=True)
+            assert sc.pixel_tag_offset == fp.tell(), name
+        assert sc.size == path.stat().st_size
+        ds = dcmread(path)
+        raw = path.read_bytes()
+        if name == "j2k":
+            assert sc.pixel_length is None and sc.transfer_syntax.startswith("1.2.840.10008.1.2.4.")
+        else:
+            assert sc.pixel_offset is not None and sc.pixel_length is not None
+            end = sc.pixel_offset + sc.pixel_length
+            assert raw[sc.pixel_offset : end] == ds.PixelData, name
+        # the values asked for are the raw bytes pydicom holds
+        for tag in (0x00280010, 0x0020000E, 0x00281050, 0x00100010):
+            el = ds.get_item(tag)
+            assert sc.elements[tag][1] == el.value, (name, hex(tag))
+
+
+def test_scan_only_keeps_the_tags_asked_for(generated: dict[str, Path]) -> None:
+    sc = _dcmscan.scan(generated["explicit"], {0x00280010})
+    assert sc is not None
+    assert set(sc.elements) == {0x00280010}
+    assert sc.elements[0x00280010] == ("US", struct.pack("<H", 48))
+    assert 0x00280011 in sc.present
+    assert sc.meta[0x00020010][1].rstrip(b"\0") == b"1.2.840.10008.1.2.1"
+
+
+def test_scan_declines_with_a_reason(generated: dict[str, Path], caplog: Any) -> None:
+    assert _dcmscan.scan(generated["big_endian!"]) is None
+    assert "big endian" in str(_dcmscan.scan_or_reason(generated["big_endian!"]))
+    assert "deflated" in str(_dcmscan.scan_or_reason(generated["deflated!"]))
+    with caplog.at_level("DEBUG", logger="ownscan.core._dcmscan"):
+        _dcmscan.scan(generated["deflated!"])
+    assert "deflated" in caplog.text
+    # the header reader logs why pydicom reads a file
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="ownscan.core._header"):
+        frames = _header.read_frames(generated["enhanced!"])
+    assert len(frames) == 3
+    assert "enhanced multi-frame" in caplog.text
+
+
+def test_fast_value_rules() -> None:
+    fv = _dcmscan.fast_value
+    assert fv("DS", b"1.5\\-2e1 ") == [1.5, -20.0]
+    assert fv("DS", b" 40 ") == 40.0
+    assert fv("IS", b"7.0 ") == 7
+    assert fv("IS", b"", "none") == "none"
+    assert fv("CS", b"ORIGINAL\\PRIMARY\\AXIAL ") == ["ORIGINAL", "PRIMARY", "AXIAL"]
+    assert fv("UI", b"1.2.840.10008.1.2\0") == "1.2.840.10008.1.2"
+    assert fv("US", b"\x00\x02") == 512
+    assert fv("SS", b"\x00\xf4\x01\x00") == [-3072, 1]
+    assert fv("US", b"") is None
+    for vr, raw in [("DS", b"abc"), ("US", b"\x01"), ("LO", b"x"), ("IS", b"1\\x")]:
+        with pytest.raises(_dcmscan.Declined):
+            fv(vr, raw)
+
+
+def test_keyword_table_is_pydicoms_dictionary() -> None:
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    for kw, (tag, vr) in _header._TAG_VR.items():
+        assert tag_for_keyword(kw) == tag, kw
+        assert dictionary_VR(tag) == vr, kw
+
+
+def test_transfer_syntax_names() -> None:
+    from pydicom.uid import UID
+
+    for uid in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.90", "1.2.3.4"):
+        assert _dcmscan.TransferSyntax(uid).name == UID(uid).name
+
+
+def test_assemble_and_load_import_no_pydicom(generated: dict[str, Path]) -> None:
+    """Uncompressed files are assembled and loaded without importing pydicom at all."""
+    folder = generated["explicit"].parent
+    code = (
+        "import sys\n"
+        "from ownscan.core.assembly import assemble\n"
+        f"found = assemble({str(folder)!r})\n"
+        "vol = found.series[0].load()\n"
+        "assert vol.voxels.shape == (3, 48, 64), vol.voxels.shape\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydicom'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_bytes_and_path_scan_alike(generated: dict[str, Path]) -> None:
+    for name in ("explicit", "sequences_explicit_undefined", "raw_implicit"):
+        path = generated[name]
+        a = _dcmscan.scan(path)
+        b = _dcmscan.scan(io.BytesIO(path.read_bytes()).getvalue())
+        assert a == b, name
