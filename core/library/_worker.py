@@ -149,15 +149,17 @@ class WorkerDied(OwnscanError):
     """A worker process ended or failed in the middle of an import."""
 
 
-_START = "import sys; from ownscan.core.library._worker import main; sys.exit(main(sys.argv[1:]))"
+_START = "from ownscan.core.library._worker import main; sys.exit(main(sys.argv[1:]))"
 
 
 class Worker:
     """One worker process and the thread that reads its answers."""
 
     def __init__(self, root: Path, lock_fd: int | None, on_write_error: Any) -> None:
+        # the parent's sys.path first: the worker finds ownscan where the parent did
+        start = f"import sys; sys.path[:0] = {sys.path!r}; {_START}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _START, str(root), str(BIG_FILE)],
+            [sys.executable, "-c", start, str(root), str(BIG_FILE)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             pass_fds=() if lock_fd is None else (lock_fd,),
