@@ -217,10 +217,11 @@ class Library:
     batch_seconds = 2.0
     writers = 4  # threads writing files (the kernel's file creation overlaps with parsing)
     # A large import hands reading, hashing, header parsing and writing to worker processes
-    # (see _worker): this many, once this many files with a path were handled here, in chunks
-    # of this many files. 0 processes: everything in this process.
+    # (see _worker): this many, started once this many files with a path were handled here
+    # (which goes on while they start), in chunks of this many files. 0 processes: everything
+    # in this process.
     processes = worker_count()
-    parallel_after = 256
+    parallel_after = 200
     chunk_files = 32
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
@@ -532,6 +533,7 @@ class Library:
         chunk: list[SourceItem] = []
         chunks = itertools.count()
         inline = self.parallel_after
+        parallel = False  # the workers have started: files with a path go to them
 
         def done(result: ItemResult) -> None:
             nonlocal batch
@@ -554,8 +556,6 @@ class Library:
             nonlocal chunk
             if not chunk:
                 return
-            if not self._workers:
-                self._start_workers()
             number = next(chunks)
             worker = self._workers[number % len(self._workers)]
             todo = [(k, str(it.path), it.media_type == DICOM) for k, it in enumerate(chunk)]
@@ -577,7 +577,13 @@ class Library:
 
         try:
             for item in items:
-                if item.path is not None and inline <= 0 and self.processes > 0:
+                if not parallel and item.path is not None and inline <= 0 and self.processes:
+                    if not self._workers:
+                        self._start_workers()
+                    # until all have started (~50 ms) the files are handled here; a worker
+                    # that cannot start leaves the whole import to this process
+                    parallel = all(w.ready for w in self._workers)
+                if parallel and item.path is not None:
                     chunk.append(item)
                     if len(chunk) >= self.chunk_files:
                         send_chunk()

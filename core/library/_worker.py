@@ -97,6 +97,8 @@ def _serve(root: Path, big: int, inp: IO[bytes], out: IO[bytes]) -> int:
     parent = os.getppid()
     store = Store(root)
     kept: dict[int, dict[int, bytes]] = {}
+    pickle.dump(("ready", -1, None), out)  # started: the parent may now send work
+    out.flush()
     while True:
         try:
             msg = pickle.load(inp)
@@ -149,17 +151,34 @@ class WorkerDied(OwnscanError):
     """A worker process ended or failed in the middle of an import."""
 
 
-_START = "from ownscan.core.library._worker import main; sys.exit(main(sys.argv[1:]))"
+def _start_code() -> str:
+    """The worker's ``python -S -c`` program: the parent's sys.path, and the three packages
+    above this module as bare skeletons (their real ``__init__`` would import the whole
+    library, ~50 ms of a worker's start for nothing: it needs only _header, _store, errors)."""
+    import ownscan
+    import ownscan.core
+    import ownscan.core.library
+
+    skeletons = [
+        (m.__name__, list(m.__path__)) for m in (ownscan, ownscan.core, ownscan.core.library)
+    ]
+    return (
+        f"import sys, types\nsys.path[:0] = {sys.path!r}\n"
+        f"for name, path in {skeletons!r}:\n"
+        "    sys.modules[name] = m = types.ModuleType(name)\n"
+        "    m.__path__ = path\n"
+        "from ownscan.core.library._worker import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
 
 
 class Worker:
     """One worker process and the thread that reads its answers."""
 
     def __init__(self, root: Path, lock_fd: int | None, on_write_error: Any) -> None:
-        # the parent's sys.path first: the worker finds ownscan where the parent did
-        start = f"import sys; sys.path[:0] = {sys.path!r}; {_START}"
+        # -S: no site (the parent's sys.path is given); see _start_code
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", start, str(root), str(BIG_FILE)],
+            [sys.executable, "-S", "-c", _start_code(), str(root), str(BIG_FILE)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             pass_fds=() if lock_fd is None else (lock_fd,),
@@ -170,12 +189,15 @@ class Worker:
         self._lock = threading.Lock()
         self._on_write_error = on_write_error
         self.failure: str | None = None
+        self.ready = False  # set by the reader thread when the worker has started
+        self.used = False
         self._reader = threading.Thread(target=self._read, name="ownscan-worker", daemon=True)
         self._reader.start()
 
     def send(self, msg: tuple[Any, ...]) -> None:
         if self.failure is not None:
             raise WorkerDied(self.failure)
+        self.used = True
         stdin = self.proc.stdin
         assert stdin is not None
         try:
@@ -207,7 +229,9 @@ class Worker:
         try:
             while True:
                 kind, chunk, payload = pickle.load(stdout)
-                if kind == "scanned":
+                if kind == "ready":
+                    self.ready = True
+                elif kind == "scanned":
                     self.scanned.put((chunk, payload))
                 elif kind == "written":
                     with self._lock:
@@ -236,7 +260,10 @@ class Worker:
         self.scanned.put((-1, why))
 
     def close(self) -> None:
-        """Let the worker finish what it was given and end (waits for it)."""
+        """Let the worker finish what it was given and end (waits for it); one that was
+        given nothing (the import ended while it started) is simply stopped."""
+        if not self.used and self.proc.poll() is None:
+            self.proc.kill()
         if self.proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple
 from pathlib import Path
 
@@ -24,12 +25,15 @@ from ownscan.core.library import (
     DUPLICATE,
     FAILED,
     IMPORTED,
+    Library,
     LibraryError,
     _worker,
     open_library,
 )
 from ownscan.core.plugin_types import ImportOptions, SourceItem
 from ownscan.plugins.folder import FolderImporter
+
+_HERE = str(Path(__file__).parent)
 
 # every table the index has, with the columns that do not depend on the import's number
 _TABLES = {
@@ -92,13 +96,27 @@ def mixed(tmp_path_factory) -> list[SourceItem]:
     return items[:20] + extra[:1] + items[20:40] + extra[1:] + items[40:]
 
 
+def with_workers(lib: Library, items: Iterable[SourceItem]) -> Iterator[SourceItem]:
+    """``items``, the first one alone: then wait until the import's workers have started, so
+    that the rest goes to them (files are handled in the importing process until then)."""
+    it = iter(items)
+    yield next(it)
+    deadline = time.monotonic() + 60
+    while not (lib._workers and all(w.ready for w in lib._workers)):
+        assert time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.01)
+    workers = list(lib._workers)
+    yield from it
+    assert all(w.used for w in workers)
+
+
 def _run(lib_root: Path, items: list[SourceItem], processes: int) -> list[tuple[object, ...]]:
     with open_library(lib_root) as lib:
         lib.processes = processes
         lib.parallel_after = 0 if processes else 10**9
         lib.chunk_files = 4  # many chunks, batches ending inside a chunk
         lib.batch_files = 7
-        rep = lib.import_items(items)
+        rep = lib.import_items(with_workers(lib, items) if processes else items)
         assert lib.check().consistent
     return [astuple(r) for r in rep.results]
 
@@ -137,7 +155,7 @@ def test_a_worker_that_dies_stops_the_import_cleanly(tmp_path):
                 lib._workers[1].proc.kill()
 
         with pytest.raises(LibraryError, match="import worker") as exc:
-            lib.import_items(items, report=report)
+            lib.import_items(with_workers(lib, items), report=report)
         assert exc.value.report is not None
         kept = sum(s.images for s in lib.series())
         assert 0 < kept < len(paths)
@@ -151,6 +169,8 @@ def test_a_worker_that_dies_stops_the_import_cleanly(tmp_path):
 _SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
+    sys.path.insert(0, sys.argv[4])
+    from test_library_workers import with_workers
     from ownscan.core.library import LibraryError, open_library
     from ownscan.core.plugin_types import ImportOptions
     from ownscan.plugins.folder import FolderImporter
@@ -167,7 +187,7 @@ _SCRIPT = textwrap.dedent(
                 print(" ".join(str(w.proc.pid) for w in lib._workers), flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        items = FolderImporter().iter_items(src, ImportOptions())
+        items = with_workers(lib, FolderImporter().iter_items(src, ImportOptions()))
         try:
             rep = lib.import_items(items, report=report)
         except LibraryError as exc:
@@ -190,7 +210,7 @@ def test_disk_full_in_a_worker_stops_cleanly_and_reimport_completes(tmp_path):
     ct_series(src / "z_big", 1, size=512)  # 512 kB: more than the disk lets us write
     lib = tmp_path / "lib"
     r = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(src), str(lib), "0"],
+        [sys.executable, "-c", _SCRIPT, str(src), str(lib), "0", _HERE],
         capture_output=True,
         text=True,
         timeout=120,
@@ -211,7 +231,7 @@ def test_workers_end_with_a_killed_parent_and_the_library_stays_consistent(tmp_p
     ct_series(src, 200, size=16)
     lib = tmp_path / "lib"
     r = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(src), str(lib), "90"],
+        [sys.executable, "-c", _SCRIPT, str(src), str(lib), "90", _HERE],
         capture_output=True,
         text=True,
         timeout=120,
