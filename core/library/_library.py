@@ -534,6 +534,7 @@ class Library:
         chunks = itertools.count()
         inline = self.parallel_after
         parallel = False  # the workers have started: files with a path go to them
+        started = False
 
         def done(result: ItemResult) -> None:
             nonlocal batch
@@ -578,11 +579,12 @@ class Library:
         try:
             for item in items:
                 if not parallel and item.path is not None and inline <= 0 and self.processes:
-                    if not self._workers:
+                    if not started:
+                        started = True
                         self._start_workers()
                     # until all have started (~50 ms) the files are handled here; a worker
                     # that cannot start leaves the whole import to this process
-                    parallel = all(w.ready for w in self._workers)
+                    parallel = bool(self._workers) and all(w.ready for w in self._workers)
                 if parallel and item.path is not None:
                     chunk.append(item)
                     if len(chunk) >= self.chunk_files:
@@ -643,9 +645,13 @@ class Library:
             self._write_error = True
 
         root = self.root.absolute()
-        self._workers = [
-            Worker(root, self.store.lock_fd, failed) for _ in range(max(1, self.processes))
-        ]
+        try:
+            for _ in range(max(1, self.processes)):
+                self._workers.append(Worker(root, self.store.lock_fd, failed))
+        except OSError:  # no process to be had (a limit reached): import in this process
+            for worker in self._workers:
+                worker.close()
+            self._workers = []
 
     def _send_remote(self, release: bool) -> None:
         """Send the writes decided for the current worker chunk (``release``: it is done)."""

@@ -18,7 +18,8 @@ from dataclasses import astuple
 from pathlib import Path
 
 import pytest
-from library_dicomgen import PDF, ct_series, with_same_uid_other_bytes
+from library_dicomgen import PDF, ct_series, encapsulated_pdf, with_same_uid_other_bytes
+from pydicom.uid import generate_uid
 
 from ownscan.core.library import (
     CONFLICT,
@@ -30,6 +31,7 @@ from ownscan.core.library import (
     _worker,
     open_library,
 )
+from ownscan.core.library._worker import Worker
 from ownscan.core.plugin_types import ImportOptions, SourceItem
 from ownscan.plugins.folder import FolderImporter
 
@@ -81,6 +83,7 @@ def mixed(tmp_path_factory) -> list[SourceItem]:
     (root / "a" / "report.pdf").write_bytes(PDF)
     (root / "c" / "again.pdf").write_bytes(PDF)  # the same document twice
     (root / "c" / "fake.pdf").write_bytes(b"not a pdf at all")
+    encapsulated_pdf(root / "c" / "epdf.dcm", generate_uid())  # read by pydicom
     (root / "c" / "notes.txt").write_bytes(b"hello, not an image\n" * 20)
     (root / "c" / "cut.dcm").write_bytes(small[7].read_bytes()[:-100])  # truncated
     # the same file and a conflict many batches after the first: found in the index, or in
@@ -132,7 +135,7 @@ def test_workers_give_the_outcome_of_one_process(tmp_path, mixed, monkeypatch):
     assert by_name["c/zz-copy.dcm"] == (DUPLICATE, "already in the library")
     assert by_name["c/zz-other.dcm"][0] == CONFLICT
     assert by_name["a/IM00003.dcm"] == (DUPLICATE, "already in the library")  # after -copy
-    assert statuses.count(FAILED) == 4 and statuses.count(IMPORTED) == 51
+    assert statuses.count(FAILED) == 4 and statuses.count(IMPORTED) == 52
     assert _index(there) == _index(here)
     assert _files(there) == _files(here)
     # a second import of the same: everything a duplicate, the same way
@@ -140,6 +143,26 @@ def test_workers_give_the_outcome_of_one_process(tmp_path, mixed, monkeypatch):
     assert _run(there, mixed, 2) == again
     assert IMPORTED not in [r[1] for r in again]
     assert _index(there) == _index(here)
+
+
+def test_workers_that_cannot_start_leave_the_import_to_the_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(_worker, "BIG_FILE", "not a number")  # each worker fails at start
+    paths = ct_series(tmp_path / "src", 60, size=16)
+    with open_library(tmp_path / "lib") as lib:
+        lib.processes, lib.parallel_after = 2, 0
+        seen: list[list[Worker]] = []
+
+        def items() -> Iterator[SourceItem]:
+            for i, p in enumerate(paths):
+                yield SourceItem(origin=str(p), path=p)
+                if i == 0:  # give the workers time to fail
+                    seen.append(list(lib._workers))
+                    for w in lib._workers:
+                        w.proc.wait(timeout=60)
+
+        rep = lib.import_items(items())
+        assert rep.counts[IMPORTED] == 60 and lib.check().consistent
+        assert len(seen[0]) == 2 and not any(w.ready or w.used for w in seen[0])
 
 
 def test_a_worker_that_dies_stops_the_import_cleanly(tmp_path):
