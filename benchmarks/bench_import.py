@@ -1,8 +1,10 @@
 """Importing 10,000 generated instances into the library, side by side with ``cp -r``.
 
-Run: ``python benchmarks/bench_import.py [N [ROUNDS]] [--data DIR] [--only NAME,...]``
-(default 10,000 instances of 64x64 CT slices, 5 rounds). ``--data DIR`` keeps the generated
-files in DIR and reuses them on the next run (they are made once, with a fixed seed).
+Run: ``python benchmarks/bench_import.py [N [ROUNDS]] [--data DIR] [--only NAME,...]
+[--baseline COMMIT]`` (default 10,000 instances of 64x64 CT slices, 5 rounds). ``--data DIR``
+keeps the generated files in DIR and reuses them on the next run (they are made once, with a
+fixed seed). ``--baseline COMMIT`` adds an A/B in the same rounds: the library API of that
+commit (``git archive``) and of this tree, each in a fresh process and timed inside it.
 
 How the numbers are kept honest on a shared, noisy machine:
 
@@ -93,6 +95,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument("rounds", nargs="?", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--data", type=Path, help="keep the generated files here and reuse them")
     parser.add_argument("--only", help="comma-separated contenders (cp -r is always run)")
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        help="also run the library API of this commit and of the working tree, each in its own "
+        "process (an A/B in the same rounds)",
+    )
     return parser.parse_args()
 
 
@@ -108,6 +116,49 @@ def _source(folder: Path, n: int) -> int:
     marker.write_text(str(nbytes))
     print(f"generated {n} instances, {nbytes / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s")
     return nbytes
+
+
+_ONE_IMPORT = """
+import sys, time
+from ownscan.core.library import open_library
+from ownscan.core.plugin_types import ImportOptions
+from ownscan.plugins.folder import FolderImporter
+t = time.perf_counter()
+with open_library(sys.argv[2]) as lib:
+    rep = lib.import_items(FolderImporter().iter_items(sys.argv[1], ImportOptions()))
+print(time.perf_counter() - t, rep.counts["imported"])
+"""
+
+
+def _checkout(commit: str, dest: Path) -> Path:
+    """The ownscan package of ``commit`` under ``dest`` (for PYTHONPATH)."""
+    repo = Path(__file__).resolve().parent.parent
+    pkg = dest / "ownscan"
+    pkg.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", commit, "core", "plugins", "shaders"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(pkg)], input=archive, check=True)
+    (pkg / "__init__.py").touch()
+    return dest
+
+
+def _import_in_process(src: Path, dest: Path, n: int, pythonpath: Path | None) -> float:
+    """Seconds of one import (the API, timed inside a fresh process)."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    out = subprocess.run(
+        [sys.executable, "-c", _ONE_IMPORT, str(src), str(dest)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert int(out[1]) == n, out
+    return float(out[0])
 
 
 def main() -> None:
@@ -151,6 +202,12 @@ def main() -> None:
             "library API, no sync": lambda dest: api(dest, durable=False),
             "ownscan import (CLI)": cli,
         }
+        if args.baseline:
+            old = _checkout(args.baseline, root / "baseline")
+            contenders[f"API {args.baseline[:10]} (proc)"] = lambda dest: _import_in_process(
+                src, dest, n, old
+            )
+            contenders["API this tree (proc)"] = lambda dest: _import_in_process(src, dest, n, None)
         if args.only:
             wanted = {"cp -r", *(w.strip() for w in args.only.split(","))}
             unknown = wanted - contenders.keys()
@@ -163,7 +220,10 @@ def main() -> None:
             for i, (name, fn) in enumerate(contenders.items()):
                 dest = root / f"out{r}-{i}"
                 os.sync()  # untimed: nobody pays for the previous contender's write-back
-                times[name].append(_timed(lambda fn=fn, dest=dest: fn(dest)))
+                if name.endswith("(proc)"):  # timed inside the process, start-up excluded
+                    times[name].append(fn(dest))
+                else:
+                    times[name].append(_timed(lambda fn=fn, dest=dest: fn(dest)))
                 shutil.rmtree(dest)
                 os.sync()  # untimed: nor for its deletion
         rows = [(name, min(t), statistics.median(t), max(t)) for name, t in times.items()]
