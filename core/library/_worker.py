@@ -50,7 +50,9 @@ from ownscan.core.library._header import NotDicom, read_header
 
 __all__: list[str] = []
 
-BIG_FILE = 32 * 1024 * 1024  # files larger than this are read by the parent, not kept in a worker
+# files larger than this are read by the parent, not kept in a worker: with at most ~5 chunks
+# of 32 files in flight, the workers hold at most ~320 MB (a batch may hold 256 MB anyway)
+BIG_FILE = 2 * 1024 * 1024
 
 # what a worker says about one scanned item
 SCAN_OK, SCAN_FAILED, SCAN_SKIPPED, SCAN_BIG = 0, 1, 2, 3
