@@ -50,8 +50,8 @@ from ownscan.core.library._header import NotDicom, read_header
 
 __all__: list[str] = []
 
-# files larger than this are read by the parent, not kept in a worker: with at most ~5 chunks
-# of 32 files in flight, the workers hold at most ~320 MB (a batch may hold 256 MB anyway)
+# files larger than this are read by the parent, not kept in a worker: with two chunks of 32
+# files a worker (plus one) in flight, two workers hold at most ~320 MB, four ~576 MB
 BIG_FILE = 2 * 1024 * 1024
 
 # what a worker says about one scanned item
