@@ -199,6 +199,8 @@ _SCRIPT = textwrap.dedent(
     from ownscan.plugins.folder import FolderImporter
 
     src, lib_root, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    sig = getattr(signal, sys.argv[5]) if len(sys.argv) > 5 else signal.SIGKILL
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with open_library(lib_root) as lib:
         lib.processes, lib.parallel_after, lib.chunk_files, lib.batch_files = 2, 0, 4, 10
         done = 0
@@ -208,7 +210,7 @@ _SCRIPT = textwrap.dedent(
             done += 1
             if done == kill_at:
                 print(" ".join(str(w.proc.pid) for w in lib._workers), flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), sig)
 
         items = with_workers(lib, FolderImporter().iter_items(src, ImportOptions()))
         try:
@@ -302,3 +304,25 @@ def test_worker_reads_exactly_what_the_parent_would(tmp_path):
     os.truncate(p, len(data) - 50)
     (status, _, _, _, reason, _), kept = _worker._scan(str(p), True, 1 << 20)
     assert status == _worker.SCAN_FAILED and "truncated" in reason and kept is None
+
+
+def test_ctrl_c_with_workers_commits_every_file_reported(tmp_path):
+    src = tmp_path / "src"
+    ct_series(src, 200, size=16)
+    lib = tmp_path / "lib"
+    r = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(src), str(lib), "90", _HERE, "SIGINT"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0 and "KeyboardInterrupt" in r.stderr, r.stderr
+    with open_library(lib) as library:
+        # the 90 files reported (the last one while Ctrl-C came) are in, and nothing else:
+        # no file was written that the parent had not decided on
+        assert sum(s.images for s in library.series()) == 90
+        check = library.check()
+        assert check.consistent and check.problems == [], check.problems
+        items = FolderImporter().iter_items(str(src), ImportOptions())
+        rep = library.import_items(items)
+        assert (rep.counts[IMPORTED], rep.counts[DUPLICATE]) == (110, 90)
