@@ -27,10 +27,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +68,15 @@ from ownscan.core.library._model import (
 )
 from ownscan.core.library._schema import SchemaTooNew, migrate
 from ownscan.core.library._store import FILE_MODE, LibraryBusy, Store, make_private_dir
+from ownscan.core.library._worker import (
+    SCAN_BIG,
+    SCAN_FAILED,
+    SCAN_SKIPPED,
+    Scanned,
+    Worker,
+    WorkerDied,
+    worker_count,
+)
 from ownscan.core.plugin_types import DICOM, SourceItem
 
 if TYPE_CHECKING:
@@ -174,6 +185,7 @@ class _Pending:
     doc_shas: set[str] = field(default_factory=set)
     conflict_shas: set[str] = field(default_factory=set)
     writes: list[tuple[Future[None], Path, str]] = field(default_factory=list)
+    queued: set[Path] = field(default_factory=set)  # files being written for this batch
     failed_origins: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
@@ -188,6 +200,7 @@ class _Pending:
         self.documents.clear()
         self.conflicts.clear()
         self.writes.clear()
+        self.queued.clear()
         self.files = self.bytes = 0
 
 
@@ -203,6 +216,13 @@ class Library:
     batch_bytes = 256 * 1024 * 1024
     batch_seconds = 2.0
     writers = 4  # threads writing files (the kernel's file creation overlaps with parsing)
+    # A large import hands reading, hashing, header parsing and writing to worker processes
+    # (see _worker): this many, started once this many files with a path were handled here
+    # (which goes on while they start), in chunks of this many files. 0 processes: everything
+    # in this process.
+    processes = worker_count()
+    parallel_after = 200
+    chunk_files = 32
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
     def __init__(self, store: Store) -> None:
@@ -499,47 +519,119 @@ class Library:
         rep = ImportReport(import_id)
         ctx = _ImportContext(import_id)
         batch = _Pending()
-        # files are written by background threads while the next items are read and
-        # parsed; _flush waits for them before the sync and the commit
+        # files are written by background threads (or worker processes) while the next items
+        # are read and parsed; _flush waits for them before the sync and the commit
         self._writer = ThreadPoolExecutor(self.writers, thread_name_prefix="ownscan-write")
         self._write_error = False
+        self._workers: list[Worker] = []
+        self._remote: tuple[Worker, int, list[tuple[int, str]]] | None = None
+        # the previous batch while its files are waited for and synced (in a thread); its
+        # rows are committed once that is done, while this batch goes on (see _hand_off)
+        self._syncing: tuple[_Pending, Future[_WriteFailed | None]] | None = None
+        # chunks given to workers, in item order: (items, worker, chunk number)
+        pipeline: deque[tuple[list[SourceItem], Worker, int]] = deque()
+        chunk: list[SourceItem] = []
+        chunks = itertools.count()
+        inline = self.parallel_after
+        parallel = False  # the workers have started: files with a path go to them
+        started = False
+
+        def done(result: ItemResult) -> None:
+            nonlocal batch
+            rep.results.append(result)
+            rep.bytes_read += result.size
+            if report is not None:
+                report(result)
+            if (
+                len(batch) >= self.batch_files
+                or batch.bytes >= self.batch_bytes
+                or time.monotonic() - batch.started >= self.batch_seconds
+                or self._write_error
+            ):
+                self._hand_off(batch, ctx, rep)
+                batch = _Pending()
+            elif self._syncing is not None:
+                self._finish_synced(ctx, rep, wait=False)
+
+        def send_chunk() -> None:
+            nonlocal chunk
+            if not chunk:
+                return
+            number = next(chunks)
+            worker = self._workers[number % len(self._workers)]
+            todo = [(k, str(it.path), it.media_type == DICOM) for k, it in enumerate(chunk)]
+            worker.send(("scan", number, todo))
+            pipeline.append((chunk, worker, number))
+            chunk = []
+
+        def take_chunk() -> None:
+            # the oldest chunk's items, decided and reported in their order, as if read here
+            chunk_items, worker, number = pipeline.popleft()
+            scanned = worker.result(number)
+            self._remote = (worker, number, [])
+            for key, (item, result) in enumerate(zip(chunk_items, scanned, strict=True)):
+                if result[0] == SCAN_BIG:
+                    done(self._import_one(item, batch, ctx))
+                else:
+                    done(self._import_scanned(item, key, result, batch, ctx))
+            self._send_remote(release=True)
+
         try:
             for item in items:
-                result = self._import_one(item, batch, ctx)
-                rep.results.append(result)
-                rep.bytes_read += result.size
-                if report is not None:
-                    report(result)
-                if (
-                    len(batch) >= self.batch_files
-                    or batch.bytes >= self.batch_bytes
-                    or time.monotonic() - batch.started >= self.batch_seconds
-                    or self._write_error
-                ):
-                    self._flush(batch, ctx, rep)
-                    batch = _Pending()
+                if not parallel and item.path is not None and inline <= 0 and self.processes:
+                    if not started:
+                        started = True
+                        self._start_workers()
+                    # until all have started (~50 ms) the files are handled here; a worker
+                    # that cannot start leaves the whole import to this process
+                    parallel = bool(self._workers) and all(w.ready for w in self._workers)
+                if parallel and item.path is not None:
+                    chunk.append(item)
+                    if len(chunk) >= self.chunk_files:
+                        send_chunk()
+                        while len(pipeline) > 2 * len(self._workers):
+                            take_chunk()
+                    continue
+                inline -= item.path is not None
+                send_chunk()  # items in memory (and the first files) are handled here, in order
+                while pipeline:
+                    take_chunk()
+                done(self._import_one(item, batch, ctx))
+            send_chunk()
+            while pipeline:
+                take_chunk()
             self._flush(batch, ctx, rep)
-        except _WriteFailed as failed:
+        except (_WriteFailed, WorkerDied) as failed:
             # keep what is complete if the disk still lets us; otherwise its files stay as
             # orphans, which the next import or check adopts
-            with contextlib.suppress(OSError, sqlite3.Error, LibraryError, _WriteFailed):
-                self._flush(batch, ctx, rep)
-            exc = failed.error
-            where = f"{failed.origin}: " if failed.origin else ""
-            hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
-            error = LibraryError(
-                f"{where}cannot write to the library at {self.root} ({exc.strerror or exc}); "
-                f"what was imported before is kept, {hint}run the import again to complete it"
-            )
+            self._flush_after_error(batch, ctx, rep)
+            if isinstance(failed, WorkerDied):
+                error = LibraryError(
+                    f"{self.root}: {failed}; what was imported before is kept, run the import "
+                    "again to complete it"
+                )
+            else:
+                exc = failed.error
+                where = f"{failed.origin}: " if failed.origin else ""
+                hint = "free some space and " if exc.errno in _DISK_ERRORS else ""
+                error = LibraryError(
+                    f"{where}cannot write to the library at {self.root} "
+                    f"({exc.strerror or exc}); what was imported before is kept, {hint}run the "
+                    "import again to complete it"
+                )
             error.report = rep
-            raise error from exc
+            raise error from failed
         except BaseException:
             # Ctrl-C, or the importer's source failed (a disc removed, a server gone): keep
             # what is complete; running the import again brings the rest
-            with contextlib.suppress(OSError, sqlite3.Error, LibraryError, _WriteFailed):
-                self._flush(batch, ctx, rep)
+            self._flush_after_error(batch, ctx, rep)
             raise
         finally:
+            self._remote = None
+            self._syncing = None
+            for worker in self._workers:
+                worker.close()
+            self._workers = []
             self._writer.shutdown(wait=True)
         self._link_documents(ctx, rep)
         self.conn.execute(
@@ -547,6 +639,28 @@ class Library:
             (_now(), rep.summary(), import_id),
         )
         return rep
+
+    def _start_workers(self) -> None:
+        def failed() -> None:
+            self._write_error = True
+
+        root = self.root.absolute()
+        try:
+            for _ in range(max(1, self.processes)):
+                self._workers.append(Worker(root, self.store.lock_fd, failed))
+        except OSError:  # no process to be had (a limit reached): import in this process
+            for worker in self._workers:
+                worker.close()
+            self._workers = []
+
+    def _send_remote(self, release: bool) -> None:
+        """Send the writes decided for the current worker chunk (``release``: it is done)."""
+        if self._remote is None:
+            return
+        worker, number, orders = self._remote
+        if orders or release:
+            worker.send(("write", number, orders, release))
+        self._remote = None if release else (worker, number, [])
 
     def _import_one(self, item: SourceItem, batch: _Pending, ctx: _ImportContext) -> ItemResult:
         origin = item.origin
@@ -558,14 +672,55 @@ class Library:
             return ItemResult(origin, FAILED, f"cannot read: {exc.strerror or exc}")
         size = len(data)
         sha = hashlib.sha256(data).hexdigest()
+
+        def write(final: Path) -> None:
+            self._write(data, final, batch, origin)
+
         if item.media_type != DICOM:
-            return self._import_document(item, data, sha, batch, ctx)
+            is_pdf = data.startswith(b"%PDF-")
+            return self._import_document(item, size, sha, is_pdf, write, batch, ctx)
         try:
             h = read_header(data)
         except NotDicom as exc:
             return ItemResult(origin, SKIPPED, str(exc), size=size)
         except ValueError as exc:
             return ItemResult(origin, FAILED, str(exc), size=size)
+        return self._place(origin, h, size, sha, write, batch, ctx)
+
+    def _import_scanned(
+        self, item: SourceItem, key: int, scanned: Scanned, batch: _Pending, ctx: _ImportContext
+    ) -> ItemResult:
+        """:meth:`_import_one` for an item a worker has read, hashed and parsed (and keeps)."""
+        status, size, sha, h, reason, is_pdf = scanned
+        origin = item.origin
+        if status == SCAN_FAILED:
+            return ItemResult(origin, FAILED, reason, size=size)
+        if status == SCAN_SKIPPED:
+            return ItemResult(origin, SKIPPED, reason, size=size)
+        remote = self._remote
+        assert remote is not None
+
+        def write(final: Path) -> None:
+            worker, number, orders = remote
+            orders.append((key, str(final)))
+            batch.writes.append((worker.future(number, key), final, origin))
+            batch.queued.add(final)
+
+        if item.media_type != DICOM:
+            return self._import_document(item, size, sha, is_pdf, write, batch, ctx)
+        return self._place(origin, h, size, sha, write, batch, ctx)
+
+    def _place(
+        self,
+        origin: str,
+        h: Header,
+        size: int,
+        sha: str,
+        write: Callable[[Path], None],
+        batch: _Pending,
+        ctx: _ImportContext,
+    ) -> ItemResult:
+        """Decide what an instance is (new, duplicate, conflict) and queue its file."""
         ids: dict[str, Any] = {
             "sop_instance_uid": h.sop_instance_uid,
             "study_uid": h.study_uid,
@@ -573,12 +728,14 @@ class Library:
             "size": size,
         }
         ctx.studies.add(h.study_uid)
-        held = batch.uids.get(h.sop_instance_uid) or self._held_sha(h.sop_instance_uid)
+        uid = h.sop_instance_uid
+        prev = self._syncing[0] if self._syncing is not None else None
+        held = batch.uids.get(uid) or (prev and prev.uids.get(uid)) or self._held_sha(uid)
         if held == sha:
             final = self.store.object_path(sha)
-            if _complete(final, size):
+            if self._present(final, size, batch):
                 return ItemResult(origin, DUPLICATE, "already in the library", **ids)
-            self._write(data, final, batch, origin)
+            write(final)
             batch.files += 1
             batch.bytes += size
             return ItemResult(
@@ -586,10 +743,14 @@ class Library:
             )
         if held is not None:
             final = self.store.conflict_path(sha)
-            if not _complete(final, size):
-                self._write(data, final, batch, origin)
+            if not self._present(final, size, batch):
+                write(final)
                 batch.bytes += size
-            if sha not in batch.conflict_shas and not self._exists("conflicts", "sha256", sha):
+            if not (
+                sha in batch.conflict_shas
+                or (prev and sha in prev.conflict_shas)
+                or self._exists("conflicts", "sha256", sha)
+            ):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
                 batch.conflict_shas.add(sha)
             return ItemResult(
@@ -600,32 +761,43 @@ class Library:
                 **ids,
             )
         final = self.store.object_path(sha)
-        if not _complete(final, size):  # an orphan of an interrupted import is already there
-            self._write(data, final, batch, origin)
+        if not self._present(final, size, batch):  # an orphan of an interrupted import is there
+            write(final)
             batch.bytes += size
         batch.instances.append((h, sha, size, origin))
         batch.uids[h.sop_instance_uid] = sha
         return ItemResult(origin, IMPORTED, **ids)
 
     def _import_document(
-        self, item: SourceItem, data: bytes, sha: str, batch: _Pending, ctx: _ImportContext
+        self,
+        item: SourceItem,
+        size: int,
+        sha: str,
+        is_pdf: bool,
+        write: Callable[[Path], None],
+        batch: _Pending,
+        ctx: _ImportContext,
     ) -> ItemResult:
-        size = len(data)
-        if item.media_type == "application/pdf" and not data.startswith(b"%PDF-"):
+        if item.media_type == "application/pdf" and not is_pdf:
             return ItemResult(item.origin, FAILED, "named a PDF but is not one", size=size)
         ctx.documents.add(sha)
         final = self.store.object_path(sha)
-        if sha in batch.doc_shas or self._exists("documents", "sha256", sha):
-            if _complete(final, size):
+        prev = self._syncing[0] if self._syncing is not None else None
+        if (
+            sha in batch.doc_shas
+            or (prev and sha in prev.doc_shas)
+            or self._exists("documents", "sha256", sha)
+        ):
+            if self._present(final, size, batch):
                 return ItemResult(
                     item.origin, DUPLICATE, "document already in the library", size=size
                 )
-            self._write(data, final, batch, item.origin)
+            write(final)
             batch.files += 1
             batch.bytes += size
             return ItemResult(item.origin, DUPLICATE, "its missing file restored", size=size)
-        if not _complete(final, size):
-            self._write(data, final, batch, item.origin)
+        if not self._present(final, size, batch):
+            write(final)
             batch.bytes += size
         title = PurePosixPath(item.origin.replace("\\", "/").split("!")[-1]).name
         batch.documents.append((sha, item.media_type, title, size, item.origin))
@@ -643,6 +815,7 @@ class Library:
                 raise
 
         batch.writes.append((self._writer.submit(write), final, origin))
+        batch.queued.add(final)
 
     def _wait_writes(self, batch: _Pending) -> _WriteFailed | None:
         """Wait for the batch's files; drop the rows of files that could not be written."""
@@ -673,10 +846,45 @@ class Library:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
-        failed = self._wait_writes(batch)
+    def _present(self, path: Path, size: int, batch: _Pending) -> bool:
+        """The file is there (complete) or being written for this batch or the previous."""
+        if path in batch.queued:
+            return True
+        if self._syncing is not None and path in self._syncing[0].queued:
+            return True
+        return _complete(path, size)
+
+    def _hand_off(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """End a batch without stopping the import: a thread waits for the batch's files and
+        syncs them, and its rows are committed when that is done (by _finish_synced), while
+        the next batch's files are already read and written. One batch at a time syncs."""
+        self._finish_synced(ctx, rep, wait=True)
+        self._send_remote(release=False)
+
+        def wait_and_sync() -> _WriteFailed | None:
+            failed = self._wait_writes(batch)
+            if self.durable and (len(batch) or batch.bytes):
+                self.store.sync()  # the complete files of the batch, before its rows
+            return failed
+
+        self._syncing = (batch, self._writer.submit(wait_and_sync))
+
+    def _finish_synced(self, ctx: _ImportContext, rep: ImportReport, wait: bool) -> None:
+        """Commit the rows of the batch handed off, once its files are synced."""
+        if self._syncing is None:
+            return
+        batch, synced = self._syncing
+        if not wait and not synced.done():
+            return
+        self._syncing = None  # whatever happens next, this batch is not committed twice
+        failed = synced.result()
         if len(batch) or batch.bytes:
-            self._commit(batch, ctx, rep)
+            self._commit(batch, ctx, rep, synced=True)
+        self._report_failed(batch, failed, rep)
+
+    def _report_failed(
+        self, batch: _Pending, failed: _WriteFailed | None, rep: ImportReport
+    ) -> None:
         batch.clear()
         if failed is not None:
             # those items were reported as they were read; say what became of them
@@ -689,8 +897,26 @@ class Library:
             ]
             raise failed
 
-    def _commit(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
-        if self.durable:
+    def _flush_after_error(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """Keep what is complete of both batches if the disk still lets us; otherwise their
+        files stay as orphans, which the next import or check adopts."""
+        with contextlib.suppress(*_FLUSH_ERRORS):
+            self._finish_synced(ctx, rep, wait=True)
+        with contextlib.suppress(*_FLUSH_ERRORS):
+            self._flush(batch, ctx, rep)
+
+    def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        self._finish_synced(ctx, rep, wait=True)
+        self._send_remote(release=False)
+        failed = self._wait_writes(batch)
+        if len(batch) or batch.bytes:
+            self._commit(batch, ctx, rep)
+        self._report_failed(batch, failed, rep)
+
+    def _commit(
+        self, batch: _Pending, ctx: _ImportContext, rep: ImportReport, synced: bool = False
+    ) -> None:
+        if self.durable and not synced:
             self.store.sync()
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -1172,6 +1398,10 @@ class _WriteFailed(Exception):
         super().__init__(str(error))
         self.error = error
         self.origin = origin
+
+
+# what may go wrong while the complete part of an interrupted import is committed
+_FLUSH_ERRORS = (OSError, sqlite3.Error, LibraryError, _WriteFailed, WorkerDied)
 
 
 @dataclass

@@ -171,6 +171,12 @@ class Store:
         self._lock_fd = fd
         self._lock_depth = 1
 
+    @property
+    def lock_fd(self) -> int | None:
+        """The descriptor holding the writer's lock (None when not held); a worker process
+        given it shares the lock, which then lasts as long as the worker too."""
+        return self._lock_fd
+
     def unlock(self) -> None:
         if not self._lock_depth:
             return
