@@ -6,9 +6,18 @@
 // texture space, clipped by the clipping box, then sampled at
 //     t_n = t_entry + (n + 1/2) * u_step_mm   while t_n < t_exit
 // (t in mm along the ray). A mode supplies mode_begin / mode_sample / mode_end; mode_sample
-// returning true ends the ray (early termination). With MODE_SKIP, samples falling in a brick
-// whose occupancy is 0 jump to the first grid sample past that brick (empty-space skipping:
-// the grid does not move, so the picture is the same as without skipping).
+// returning true ends the ray (early termination).
+//
+// With MODE_SKIP (empty-space skipping) the mode promises that samples it cannot see change
+// nothing: under MODE_SKIP_OPACITY those where the transfer function is transparent, under
+// MODE_SKIP_THRESHOLD those below the iso value. Whole bricks of such samples are jumped over,
+// and so are single samples, so mode_sample only runs where something may be seen. The grid
+// of samples does not move, so the picture is the same as without skipping. The jump uses a
+// distance table: a brick d > 0 bricks (Chebyshev) from the nearest occupied one lies in a
+// cube of (2d - 1)^3 empty bricks, and the ray jumps to the first grid sample past that cube.
+// Two nested loops because software GL (llvmpipe) runs 8 or 16 pixels in lock-step and pays
+// for every branch any of them takes: the inner loop walks all of them, cheaply, to their next
+// sample worth the mode's work; the outer loop then does that work for all of them together.
 // Mirrored by ownscan.core.render._array.ArrayRenderer.
 
 #include "ownscan/common"
@@ -29,7 +38,8 @@ uniform vec3 u_box_hi_tex;
 uniform int u_max_steps;
 uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sample on the plane
 uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
-uniform sampler3D u_occupancy;   // MODE_SKIP: one texel per brick, 0 = nothing to see
+uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
+                                    // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
 
 out vec4 o_color;
@@ -42,6 +52,17 @@ vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) 
     vec3 t_max = max(t_a, t_b);
     return vec2(max(max(t_min.x, t_min.y), t_min.z), min(min(t_max.x, t_max.y), t_max.z));
 }
+
+#ifdef MODE_SKIP
+// Whether the mode can see a sample of this value (see MODE_SKIP above).
+bool can_see(float value) {
+#ifdef MODE_SKIP_THRESHOLD
+    return value >= u_iso;
+#else
+    return transfer(value).a > 0.0;
+#endif
+}
+#endif
 
 void main() {
     vec2 pos_ndc = gl_FragCoord.xy / u_size * 2.0 - 1.0;
@@ -94,28 +115,53 @@ void main() {
 #endif
     if (hit) {
         int n = 0;
+#ifdef MODE_SKIP
+        while (true) {
+            // advance to the next sample the mode can see, or leave the volume
+            bool found = false;
+            vec3 pos_tex;
+            while (n < u_max_steps) {
+                float t = t_entry + (float(n) + 0.5) * u_step_mm;
+                if (t >= t_exit) {
+                    break;
+                }
+                pos_tex = origin_tex + t * dir_tex;
+                ivec3 brick_i = clamp(ivec3(floor(pos_tex * u_dims / u_brick)), ivec3(0),
+                                      textureSize(u_skip_distance, 0) - 1);
+                float d = floor(texelFetch(u_skip_distance, brick_i, 0).r * 255.0 + 0.5);
+                if (d > 0.0) {
+                    // jump past the cube of empty bricks around this one
+                    vec3 brick = vec3(brick_i);
+                    vec2 t_cube = intersect_box(origin_tex, inv_dir_tex,
+                                                (brick - (d - 1.0)) * u_brick / u_dims,
+                                                (brick + d) * u_brick / u_dims);
+                    int n_next = int(ceil((t_cube.y - t_entry) / u_step_mm - 0.5 - 0.01));
+                    n = max(n + 1, n_next);
+                    continue;
+                }
+                if (can_see(sample_volume(pos_tex))) {
+                    found = true;
+                    break;
+                }
+                n += 1;
+            }
+            if (!found || mode_sample(acc, aux, pos_tex)) {
+                break;
+            }
+            n += 1;
+        }
+#else
         while (n < u_max_steps) {
             float t = t_entry + (float(n) + 0.5) * u_step_mm;
             if (t >= t_exit) {
                 break;
             }
-            vec3 pos_tex = origin_tex + t * dir_tex;
-#ifdef MODE_SKIP
-            vec3 brick = floor(pos_tex * u_dims / u_brick);
-            ivec3 brick_i = clamp(ivec3(brick), ivec3(0), textureSize(u_occupancy, 0) - 1);
-            if (texelFetch(u_occupancy, brick_i, 0).r < 0.5) {
-                vec2 t_brick = intersect_box(origin_tex, inv_dir_tex, brick * u_brick / u_dims,
-                                             (brick + 1.0) * u_brick / u_dims);
-                int n_next = int(ceil((t_brick.y - t_entry) / u_step_mm - 0.5 - 0.01));
-                n = max(n + 1, n_next);
-                continue;
-            }
-#endif
-            if (mode_sample(acc, aux, pos_tex)) {
+            if (mode_sample(acc, aux, origin_tex + t * dir_tex)) {
                 break;
             }
             n += 1;
         }
+#endif
     }
     o_color = mode_end(acc, aux, hit);
 }

@@ -100,7 +100,7 @@ class GLRenderer:
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
-        self._programs: dict[tuple[str, bool, int, bool], tuple[Any, Any]] = {}
+        self._programs: dict[tuple[str, str | None, bool, int, bool], tuple[Any, Any]] = {}
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
@@ -116,7 +116,7 @@ class GLRenderer:
     def _program(
         self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
     ) -> tuple[Any, Any]:
-        key = (mode.name, shading and mode.uses_transfer_function, bricks, gradient)
+        key = (mode.name, mode.skip, shading and mode.uses_transfer_function, bricks, gradient)
         if key not in self._programs:
             for name, text in include_table().items():
                 self.ctx.includes[name] = text
@@ -126,7 +126,8 @@ class GLRenderer:
                 defines.append("#define MODE_SLAB 1")
             if mode.skip:
                 defines.append("#define MODE_SKIP 1")
-            if key[1]:
+                defines.append(f"#define MODE_SKIP_{mode.skip.upper()} 1")
+            if key[2]:
                 defines.append("#define SHADING 1")
             if bricks > 1:
                 defines.append(f"#define BRICKS {bricks}")
@@ -269,17 +270,17 @@ class GLRenderer:
         if frame.shading and mode.uses_transfer_function:
             gradients = self._gradient_textures(prepared)
         program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
-        lut = occupancy = None
+        lut = distance = None
         if frame.lut is not None:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
             lut.filter = (mgl.LINEAR, mgl.LINEAR)
             lut.repeat_x = lut.repeat_y = False
-        if frame.occupancy is not None:
-            nbz, nby, nbx = frame.occupancy.shape
-            occupancy = self.ctx.texture3d(
-                (nbx, nby, nbz), 1, (frame.occupancy * 255).astype(np.uint8).tobytes(), dtype="f1"
+        if frame.skip_distance is not None:
+            nbz, nby, nbx = frame.skip_distance.shape
+            distance = self.ctx.texture3d(
+                (nbx, nby, nbz), 1, frame.skip_distance.tobytes(), dtype="f1"
             )
-            occupancy.filter = (mgl.NEAREST, mgl.NEAREST)
+            distance.filter = (mgl.NEAREST, mgl.NEAREST)
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -327,7 +328,7 @@ class GLRenderer:
                 "u_volume": volumes[0],
                 **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
                 "u_lut": lut if lut is not None else self._dummy2d,
-                "u_occupancy": occupancy if occupancy is not None else self._dummy3d,
+                "u_skip_distance": distance if distance is not None else self._dummy3d,
                 **{
                     f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
                     for b in range(len(volumes))
@@ -343,7 +344,7 @@ class GLRenderer:
             vao.render(mgl.TRIANGLES, vertices=3)
             data = fbo.read(components=4, dtype="f4") if read else b""
         finally:
-            for t in (lut, occupancy):
+            for t in (lut, distance):
                 if t is not None:
                     t.release()
             if previous is not None and previous is not self._fbo_object():

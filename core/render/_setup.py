@@ -31,7 +31,14 @@ from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import RenderNote, Scene
 from ownscan.core.volume import Volume
 
-__all__ = ["BRICK", "Frame", "PreparedVolume", "frame_for", "prepare_volume"]
+__all__ = [
+    "BRICK",
+    "Frame",
+    "PreparedVolume",
+    "frame_for",
+    "prepare_volume",
+    "skip_distance",
+]
 
 BRICK = 8  # voxels per side of an empty-space-skipping brick
 # Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
@@ -222,6 +229,8 @@ class Frame:
     iso: float  # normalised iso value
     lut: npt.NDArray[np.float32] | None
     occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
+    # per block: Chebyshev distance (in blocks, capped) to the nearest block with occupancy 1
+    skip_distance: npt.NDArray[np.uint8] | None
     slab_half_mm: float
     plane_lps: npt.NDArray[np.float64]  # a point of the slice plane (normal: back)
     shading: bool
@@ -323,10 +332,49 @@ def frame_for(
         iso=float(iso),
         lut=lut,
         occupancy=occupancy,
+        skip_distance=None if occupancy is None else skip_distance(occupancy),
         slab_half_mm=float(scene.slab_mm) / 2.0,
         plane_lps=plane,
         shading=bool(scene.shading),
     )
+
+
+SKIP_DISTANCE_CAP = 32  # blocks; a larger distance is stored as this (still true: all empty)
+_SKIP_CACHE: dict[str, tuple[bytes, npt.NDArray[np.uint8]]] = {}
+
+
+def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Per block, the Chebyshev distance in blocks to the nearest occupied block (0: occupied
+    itself), capped at ``SKIP_DISTANCE_CAP``.
+
+    A block at distance ``d > 0`` has only empty blocks within ``d - 1`` of it along every axis,
+    so a ray there may jump past that whole cube of ``(2d - 1)^3`` empty blocks at once (the GL
+    skeleton's empty-space skipping). Cached for the last occupancy seen (it changes with the
+    transfer function and window, not with the camera).
+    """
+    occ = np.asarray(occupancy) > 0
+    key = occ.tobytes()
+    cached = _SKIP_CACHE.get("last")
+    if cached is not None and cached[0] == key and cached[1].shape == occ.shape:
+        return cached[1]
+    dist = np.full(occ.shape, SKIP_DISTANCE_CAP, dtype=np.uint8)
+    dist[occ] = 0
+    covered = occ.copy()
+    for k in range(1, SKIP_DISTANCE_CAP):
+        if covered.all() or not covered.any():
+            break
+        grown = covered.copy()
+        for axis in range(3):  # one more block of a 3x3x3 dilation, axis by axis
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
+            src = grown.copy()
+            grown[tuple(lo)] |= src[tuple(hi)]
+            grown[tuple(hi)] |= src[tuple(lo)]
+        dist[grown & ~covered] = k
+        covered = grown
+    _SKIP_CACHE["last"] = (key, dist)
+    return dist
 
 
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
