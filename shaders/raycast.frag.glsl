@@ -38,6 +38,7 @@ uniform vec3 u_box_hi_tex;
 uniform int u_max_steps;
 uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sample on the plane
 uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
+uniform vec2 u_visible;          // MODE_SKIP_OPACITY: normalised values outside are transparent
 uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
                                     // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
@@ -54,12 +55,14 @@ vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) 
 }
 
 #ifdef MODE_SKIP
-// Whether the mode can see a sample of this value (see MODE_SKIP above).
+// Whether the mode may see a sample of this value (see MODE_SKIP above). A test on the value
+// alone, no table look-up: values outside u_visible are transparent; those inside may be too
+// (a transparent gap in the transfer function), mode_sample then ignores them.
 bool can_see(float value) {
 #ifdef MODE_SKIP_THRESHOLD
     return value >= u_iso;
 #else
-    return transfer(value).a > 0.0;
+    return value > u_visible.x && value < u_visible.y;
 #endif
 }
 #endif

@@ -307,6 +307,7 @@ class GLRenderer:
                 "u_invert": int(frame.invert),
                 "u_step_mm": frame.step_mm,
                 "u_iso": frame.iso,
+                "u_visible": frame.visible_range,
                 "u_shade": SHADE,
                 "u_shade_gain": SHADE_GAIN,
             }

@@ -231,6 +231,8 @@ class Frame:
     occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
     # per block: Chebyshev distance (in blocks, capped) to the nearest block with occupancy 1
     skip_distance: npt.NDArray[np.uint8] | None
+    # normalised values outside (lo, hi) are transparent in the transfer function
+    visible_range: tuple[float, float]
     slab_half_mm: float
     plane_lps: npt.NDArray[np.float64]  # a point of the slice plane (normal: back)
     shading: bool
@@ -304,6 +306,9 @@ def frame_for(
     if scene.transfer_function is not None:
         lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
     occupancy = None
+    visible_range = (-1.0, 2.0)
+    if lut is not None:
+        visible_range = _visible_range(lut)
     if scene.mode.skip == "opacity" and lut is not None:
         positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
         a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
@@ -333,10 +338,25 @@ def frame_for(
         lut=lut,
         occupancy=occupancy,
         skip_distance=None if occupancy is None else skip_distance(occupancy),
+        visible_range=visible_range,
         slab_half_mm=float(scene.slab_mm) / 2.0,
         plane_lps=plane,
         shading=bool(scene.shading),
     )
+
+
+def _visible_range(lut: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """Normalised values ``(lo, hi)`` outside which the table's interpolated opacity is 0.
+
+    Entry ``e`` holds the value ``e / 255``, so a value reads entries ``floor(255 v)`` and the
+    next one: below ``(first - 1) / 255`` (``first``: the first entry with opacity) both are
+    transparent. Half an entry of margin on each side keeps this true under any rounding of
+    the texture coordinate. No opacity at all: an empty range.
+    """
+    seen = np.nonzero(lut[:, 3] > 0)[0]
+    if len(seen) == 0:
+        return (2.0, -1.0)
+    return ((float(seen[0]) - 1.5) / 255.0, (float(seen[-1]) + 1.5) / 255.0)
 
 
 SKIP_DISTANCE_CAP = 32  # blocks; a larger distance is stored as this (still true: all empty)
