@@ -42,6 +42,7 @@ uniform vec2 u_visible;          // MODE_SKIP_OPACITY: normalised values outside
 uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
                                     // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
+uniform vec3 u_last_brick;       // MODE_SKIP: index of the last brick along i, j, k
 
 out vec4 o_color;
 
@@ -119,6 +120,8 @@ void main() {
     if (hit) {
         int n = 0;
 #ifdef MODE_SKIP
+        vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
+        vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
         while (true) {
             // advance to the next sample the mode can see, or leave the volume
             bool found = false;
@@ -129,16 +132,16 @@ void main() {
                     break;
                 }
                 pos_tex = origin_tex + t * dir_tex;
-                ivec3 brick_i = clamp(ivec3(floor(pos_tex * u_dims / u_brick)), ivec3(0),
-                                      textureSize(u_skip_distance, 0) - 1);
-                float d = floor(texelFetch(u_skip_distance, brick_i, 0).r * 255.0 + 0.5);
+                vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), u_last_brick);
+                float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
                 if (d > 0.0) {
-                    // jump past the cube of empty bricks around this one
-                    vec3 brick = vec3(brick_i);
-                    vec2 t_cube = intersect_box(origin_tex, inv_dir_tex,
-                                                (brick - (d - 1.0)) * u_brick / u_dims,
-                                                (brick + d) * u_brick / u_dims);
-                    int n_next = int(ceil((t_cube.y - t_entry) / u_step_mm - 0.5 - 0.01));
+                    // jump past the cube of empty bricks around this one: to the first grid
+                    // sample beyond the face the ray leaves it through
+                    vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d))
+                        / brick_scale;
+                    vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
+                    float t_out = min(min(t_face.x, t_face.y), t_face.z);
+                    int n_next = int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01));
                     n = max(n + 1, n_next);
                     continue;
                 }

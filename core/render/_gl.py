@@ -275,8 +275,10 @@ class GLRenderer:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
             lut.filter = (mgl.LINEAR, mgl.LINEAR)
             lut.repeat_x = lut.repeat_y = False
+        last_brick = (0.0, 0.0, 0.0)
         if frame.skip_distance is not None:
             nbz, nby, nbx = frame.skip_distance.shape
+            last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
             distance = self.ctx.texture3d(
                 (nbx, nby, nbz), 1, frame.skip_distance.tobytes(), dtype="f1"
             )
@@ -302,6 +304,7 @@ class GLRenderer:
                 "u_slab_half_mm": frame.slab_half_mm,
                 "u_plane_lps": tuple(frame.plane_lps),
                 "u_brick": float(BRICK),
+                "u_last_brick": last_brick,
                 "u_dims": (float(nx), float(ny), float(nz)),
                 "u_window": frame.window,
                 "u_invert": int(frame.invert),
