@@ -128,22 +128,26 @@ void main() {
             vec3 pos_tex;
             while (n < u_max_steps) {
                 float t = t_entry + (float(n) + 0.5) * u_step_mm;
-                if (t >= t_exit) {
-                    break;
-                }
-                pos_tex = origin_tex + t * dir_tex;
-                vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), u_last_brick);
-                float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
-                if (d > 0.0) {
-                    // jump past the cube of empty bricks around this one: to the first grid
-                    // sample beyond the face the ray leaves it through
+                // jump over empty bricks without touching the volume (a loop of its own, so
+                // that rays jumping together do not also pay for a volume fetch)
+                while (t < t_exit) {
+                    pos_tex = origin_tex + t * dir_tex;
+                    vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), u_last_brick);
+                    float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
+                    if (d <= 0.0) {
+                        break;
+                    }
+                    // past the cube of empty bricks around this one: the first grid sample
+                    // beyond the face the ray leaves it through
                     vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d))
                         / brick_scale;
                     vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
                     float t_out = min(min(t_face.x, t_face.y), t_face.z);
-                    int n_next = int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01));
-                    n = max(n + 1, n_next);
-                    continue;
+                    n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                    t = t_entry + (float(n) + 0.5) * u_step_mm;
+                }
+                if (t >= t_exit) {
+                    break;
                 }
                 if (can_see(sample_volume(pos_tex))) {
                     found = true;
