@@ -103,6 +103,7 @@ class GLRenderer:
         self._programs: dict[tuple[str, str | None, bool, int, bool], tuple[Any, Any]] = {}
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
+        self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
@@ -189,6 +190,24 @@ class GLRenderer:
         self._gradient = (weakref.ref(prepared), textures)
         return textures
 
+    def _skip_texture(self, distance: npt.NDArray[np.uint8]) -> Any:
+        """The skip-distance table as a texture (one texel per brick, distance / 255), kept
+        while frames bring the same table (``frame_for`` reuses it until the transfer
+        function, window or iso value changes)."""
+        if self._skip is not None and self._skip[0]() is distance:
+            return self._skip[1]
+        self._release_skip()
+        nbz, nby, nbx = distance.shape
+        tex = self.ctx.texture3d((nbx, nby, nbz), 1, distance.tobytes(), dtype="f1")
+        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+        self._skip = (weakref.ref(distance), tex)
+        return tex
+
+    def _release_skip(self) -> None:
+        if self._skip is not None:
+            self._skip[1].release()
+            self._skip = None
+
     def _release_gradient(self) -> None:
         if self._gradient is not None:
             for t in self._gradient[1]:
@@ -270,19 +289,17 @@ class GLRenderer:
         if frame.shading and mode.uses_transfer_function:
             gradients = self._gradient_textures(prepared)
         program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
-        lut = distance = None
+        lut = None
         if frame.lut is not None:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
             lut.filter = (mgl.LINEAR, mgl.LINEAR)
             lut.repeat_x = lut.repeat_y = False
         last_brick = (0.0, 0.0, 0.0)
+        distance = None
         if frame.skip_distance is not None:
             nbz, nby, nbx = frame.skip_distance.shape
             last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
-            distance = self.ctx.texture3d(
-                (nbx, nby, nbz), 1, frame.skip_distance.tobytes(), dtype="f1"
-            )
-            distance.filter = (mgl.NEAREST, mgl.NEAREST)
+            distance = self._skip_texture(frame.skip_distance)
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -348,9 +365,8 @@ class GLRenderer:
             vao.render(mgl.TRIANGLES, vertices=3)
             data = fbo.read(components=4, dtype="f4") if read else b""
         finally:
-            for t in (lut, distance):
-                if t is not None:
-                    t.release()
+            if lut is not None:
+                lut.release()
             if previous is not None and previous is not self._fbo_object():
                 # AttributeError: it was released meanwhile (moderngl's InvalidObject)
                 with contextlib.suppress(AttributeError):
@@ -372,6 +388,7 @@ class GLRenderer:
                     t.release()
                 self._volume = None
             self._release_gradient()
+            self._release_skip()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one
                 self.ctx.detect_framebuffer(0).use()

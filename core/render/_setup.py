@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ __all__ = [
     "skip_distance",
 ]
 
-BRICK = 8  # voxels per side of an empty-space-skipping brick
+BRICK = 4  # voxels per side of an empty-space-skipping brick
 # Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
 # normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
 SHADE = (0.35, 0.65, 0.25, 24.0)
@@ -64,6 +64,8 @@ class PreparedVolume:
     block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
     block_max: npt.NDArray[np.float32]
     notes: list[str]
+    # the last skip tables made by frame_for: {"last": (key, occupancy, distance)}
+    skip_tables: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def dims(self) -> tuple[int, int, int]:
@@ -132,7 +134,8 @@ def _block_minmax(
         nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
         pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
         d = np.pad(a, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
-        return op.reduce(op.reduce(op.reduce(d, axis=5), axis=3), axis=1).astype(
+        # outermost axis first: whole slabs at a time, the small strided reduction last
+        return op.reduce(op.reduce(op.reduce(d, axis=1), axis=2), axis=3).astype(
             np.float32
         ) / np.float32(65535.0)
 
@@ -305,17 +308,12 @@ def frame_for(
     lut = None
     if scene.transfer_function is not None:
         lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
-    occupancy = None
     visible_range = (-1.0, 2.0)
     if lut is not None:
         visible_range = _visible_range(lut)
-    if scene.mode.skip == "opacity" and lut is not None:
-        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
-        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
-        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
-    elif scene.mode.skip == "threshold":
-        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    occupancy = distance = None
+    if scene.mode.skip is not None and (lut is not None or scene.mode.skip == "threshold"):
+        occupancy, distance = _skip_tables(prepared, scene.mode.skip, lut, iso)
     plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
     return Frame(
         width=width,
@@ -337,7 +335,7 @@ def frame_for(
         iso=float(iso),
         lut=lut,
         occupancy=occupancy,
-        skip_distance=None if occupancy is None else skip_distance(occupancy),
+        skip_distance=distance,
         visible_range=visible_range,
         slab_half_mm=float(scene.slab_mm) / 2.0,
         plane_lps=plane,
@@ -360,7 +358,6 @@ def _visible_range(lut: npt.NDArray[np.float32]) -> tuple[float, float]:
 
 
 SKIP_DISTANCE_CAP = 32  # blocks; a larger distance is stored as this (still true: all empty)
-_SKIP_CACHE: dict[str, tuple[bytes, npt.NDArray[np.uint8]]] = {}
 
 
 def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -369,14 +366,9 @@ def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
     A block at distance ``d > 0`` has only empty blocks within ``d - 1`` of it along every axis,
     so a ray there may jump past that whole cube of ``(2d - 1)^3`` empty blocks at once (the GL
-    skeleton's empty-space skipping). Cached for the last occupancy seen (it changes with the
-    transfer function and window, not with the camera).
+    skeleton's empty-space skipping).
     """
     occ = np.asarray(occupancy) > 0
-    key = occ.tobytes()
-    cached = _SKIP_CACHE.get("last")
-    if cached is not None and cached[0] == key and cached[1].shape == occ.shape:
-        return cached[1]
     dist = np.full(occ.shape, SKIP_DISTANCE_CAP, dtype=np.uint8)
     dist[occ] = 0
     covered = occ.copy()
@@ -393,8 +385,36 @@ def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
             grown[tuple(hi)] |= src[tuple(lo)]
         dist[grown & ~covered] = k
         covered = grown
-    _SKIP_CACHE["last"] = (key, dist)
     return dist
+
+
+def _skip_tables(
+    prepared: PreparedVolume, skip: str, lut: npt.NDArray[np.float32] | None, iso: float
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Occupancy and skip distance per block for the mode's ``skip`` rule, kept on
+    ``prepared`` for the last rule and table seen: they change with the transfer function,
+    window or iso value, not with the camera, so a turning view reuses them (and the GL
+    renderer its texture of them)."""
+    if skip == "opacity":
+        assert lut is not None
+        key: tuple[Any, ...] = (skip, (lut[:, 3] > 0).tobytes())
+    else:
+        key = (skip, iso)
+    cached = prepared.skip_tables.get("last")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    if skip == "opacity":
+        assert lut is not None
+        # a block may be seen when any table entry between its min and max has opacity
+        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
+        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
+        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
+        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
+    else:
+        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    distance = skip_distance(occupancy)
+    prepared.skip_tables["last"] = (key, occupancy, distance)
+    return occupancy, distance
 
 
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
@@ -430,5 +450,8 @@ def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
 
 def to_uint8(rgba: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """Premultiplied float RGBA (bottom row first, as GL stores it) -> uint8, top row first."""
-    out = np.clip(np.rint(np.asarray(rgba, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out[::-1])
+    # one temporary, in place: the same rint / clip as before, read bottom row last
+    out = np.multiply(np.asarray(rgba, dtype=np.float32)[::-1], np.float32(255.0))
+    np.rint(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
