@@ -116,30 +116,32 @@ def _block_minmax(
     data: npt.NDArray[np.uint16],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
-    on every side (trilinear sampling inside a block reads one voxel beyond it)."""
+    on every side (trilinear sampling inside a block reads one voxel beyond it).
 
-    def widen(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.uint16]:
-        out = a.copy()
-        for axis in range(3):  # separable 3x3x3 min / max filter
-            src = out.copy()
-            lo = [slice(None)] * 3
-            hi = [slice(None)] * 3
-            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
-            out[tuple(hi)] = op(out[tuple(hi)], src[tuple(lo)])
-            out[tuple(lo)] = op(out[tuple(lo)], src[tuple(hi)])
-        return out
+    The box is separable, so it is reduced one axis at a time (outermost first, each pass
+    shrinking the array by BRICK): per axis, the block's own voxels (``reduceat``), then the
+    voxel just before it and the one just after it where the volume has them.
+    """
 
-    def blocks(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
-        z, y, x = a.shape
-        nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
-        pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
-        d = np.pad(a, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
-        # outermost axis first: whole slabs at a time, the small strided reduction last
-        return op.reduce(op.reduce(op.reduce(d, axis=1), axis=2), axis=3).astype(
-            np.float32
-        ) / np.float32(65535.0)
+    def reduce(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
+        for axis in range(3):
+            n = a.shape[axis]
+            nb = -(-n // BRICK)
+            r = op.reduceat(a, np.arange(0, n, BRICK), axis=axis)
+            if nb > 1:
+                cut: list[Any] = [slice(None)] * 3
+                cut[axis] = slice(1, None)
+                prev: list[Any] = [slice(None)] * 3
+                prev[axis] = slice(BRICK - 1, BRICK * (nb - 1), BRICK)  # voxel before block b
+                op(r[tuple(cut)], a[tuple(prev)], out=r[tuple(cut)])
+                cut[axis] = slice(None, -1)
+                nxt: list[Any] = [slice(None)] * 3
+                nxt[axis] = slice(BRICK, BRICK * (nb - 1) + 1, BRICK)  # voxel after block b
+                op(r[tuple(cut)], a[tuple(nxt)], out=r[tuple(cut)])
+            a = r
+        return a.astype(np.float32) / np.float32(65535.0)
 
-    return blocks(widen(data, np.minimum), np.minimum), blocks(widen(data, np.maximum), np.maximum)
+    return reduce(data, np.minimum), reduce(data, np.maximum)
 
 
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
@@ -202,7 +204,11 @@ def prepare_volume(
     data = np.empty(src.shape, dtype=np.uint16)
     for k0 in range(0, src.shape[0], 16):  # in slabs: no float copy of the whole volume
         chunk = src.voxels[k0 : k0 + 16].astype(np.float32)
-        data[k0 : k0 + 16] = np.clip(np.rint((chunk - vmin) * scale), 0, 65535)
+        np.subtract(chunk, vmin, out=chunk)  # in place, the same float32 maths
+        np.multiply(chunk, scale, out=chunk)
+        np.rint(chunk, out=chunk)
+        np.clip(chunk, 0, 65535, out=chunk)
+        data[k0 : k0 + 16] = chunk
     bmin, bmax = _block_minmax(data)
     prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
     per_volume[key] = prepared

@@ -20,7 +20,7 @@ from ownscan.core.render import (
     frame_for,
     prepare_volume,
 )
-from ownscan.core.render._setup import SKIP_DISTANCE_CAP, skip_distance
+from ownscan.core.render._setup import BRICK, SKIP_DISTANCE_CAP, _block_minmax, skip_distance
 from ownscan.core.render.phantom import sphere_volume
 from ownscan.core.volume import Volume
 
@@ -39,6 +39,25 @@ GAP_TF = TransferFunction(
         (600, 1.0, 1.0, 1.0, 0.8),
     ],
 )
+
+
+@pytest.mark.parametrize(
+    "shape", [(9, 13, 17), (4, 4, 4), (1, 5, 3), (8, 12, 16), (3, 1, 21)], ids=str
+)
+def test_block_min_max_cover_each_block_widened_by_one_voxel(shape):
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    lo, hi = _block_minmax(data)
+    nb = tuple(-(-n // BRICK) for n in shape)
+    assert lo.shape == hi.shape == nb
+    for k, j, i in itertools.product(*(range(n) for n in nb)):
+        box = data[
+            max(0, BRICK * k - 1) : BRICK * (k + 1) + 1,
+            max(0, BRICK * j - 1) : BRICK * (j + 1) + 1,
+            max(0, BRICK * i - 1) : BRICK * (i + 1) + 1,
+        ]
+        assert lo[k, j, i] == np.float32(box.min()) / np.float32(65535.0)
+        assert hi[k, j, i] == np.float32(box.max()) / np.float32(65535.0)
 
 
 def _brute_force_distance(occ: np.ndarray) -> np.ndarray:
