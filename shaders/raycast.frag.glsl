@@ -39,6 +39,8 @@ uniform int u_max_steps;
 uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sample on the plane
 uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
 uniform vec2 u_visible;          // MODE_SKIP_OPACITY: normalised values outside are transparent
+uniform sampler3D u_block_bound;  // MODE_SKIP_RUNNING: per brick the largest (MODE_SKIP_MAXIMUM)
+                                  // or smallest (MODE_SKIP_MINIMUM) value, widened by a voxel
 uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
                                     // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
@@ -156,6 +158,41 @@ void main() {
                 n += 1;
             }
             if (!found || mode_sample(acc, aux, pos_tex)) {
+                break;
+            }
+            n += 1;
+        }
+#elif defined(MODE_SKIP_RUNNING)
+        vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
+        vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
+        float t_checked = 0.0;  // the ray up to here lies in bricks found worth sampling
+        while (n < u_max_steps) {
+            float t = t_entry + (float(n) + 0.5) * u_step_mm;
+            // once a sample was taken (acc.y), jump over bricks whose values cannot change
+            // the running maximum / minimum (acc.x); each brick is looked at once, on entry
+            // (a margin far above float rounding keeps the test on the safe side)
+            while (t < t_exit && acc.y > 0.0 && t >= t_checked) {
+                vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
+                                   u_last_brick);
+                vec3 t_face = ((brick + exit_side) / brick_scale - origin_tex) * inv_dir_tex;
+                float t_out = min(min(t_face.x, t_face.y), t_face.z);
+                float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
+#ifdef MODE_SKIP_MAXIMUM
+                bool skip = bound + 1e-5 < acc.x;
+#else
+                bool skip = bound - 1e-5 > acc.x;
+#endif
+                if (!skip) {
+                    t_checked = t_out;
+                    break;
+                }
+                n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                t = t_entry + (float(n) + 0.5) * u_step_mm;
+            }
+            if (t >= t_exit) {
+                break;
+            }
+            if (mode_sample(acc, aux, origin_tex + t * dir_tex)) {
                 break;
             }
             n += 1;

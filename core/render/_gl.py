@@ -104,6 +104,7 @@ class GLRenderer:
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
+        self._bound: tuple[weakref.ref[PreparedVolume], str, Any] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
@@ -125,8 +126,11 @@ class GLRenderer:
             defines = []
             if mode.slab:
                 defines.append("#define MODE_SLAB 1")
-            if mode.skip:
+            if mode.skip in ("opacity", "threshold"):
                 defines.append("#define MODE_SKIP 1")
+            elif mode.skip in ("maximum", "minimum"):
+                defines.append("#define MODE_SKIP_RUNNING 1")
+            if mode.skip:
                 defines.append(f"#define MODE_SKIP_{mode.skip.upper()} 1")
             if key[2]:
                 defines.append("#define SHADING 1")
@@ -202,6 +206,25 @@ class GLRenderer:
         tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
         self._skip = (weakref.ref(distance), tex)
         return tex
+
+    def _bound_texture(self, prepared: PreparedVolume, kind: str) -> Any:
+        """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
+        (``block_max`` / ``block_min``, R32F), for MIP / MinIP skipping; kept per volume."""
+        if self._bound is not None and self._bound[0]() is prepared and self._bound[1] == kind:
+            return self._bound[2]
+        self._release_bound()
+        table = prepared.block_max if kind == "maximum" else prepared.block_min
+        nbz, nby, nbx = table.shape
+        data = np.ascontiguousarray(table, dtype=np.float32).tobytes()
+        tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")
+        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+        self._bound = (weakref.ref(prepared), kind, tex)
+        return tex
+
+    def _release_bound(self) -> None:
+        if self._bound is not None:
+            self._bound[2].release()
+            self._bound = None
 
     def _release_skip(self) -> None:
         if self._skip is not None:
@@ -294,12 +317,13 @@ class GLRenderer:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
             lut.filter = (mgl.LINEAR, mgl.LINEAR)
             lut.repeat_x = lut.repeat_y = False
-        last_brick = (0.0, 0.0, 0.0)
-        distance = None
+        nbz, nby, nbx = prepared.block_max.shape
+        last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
+        distance = bound = None
         if frame.skip_distance is not None:
-            nbz, nby, nbx = frame.skip_distance.shape
-            last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
             distance = self._skip_texture(frame.skip_distance)
+        if mode.skip in ("maximum", "minimum"):
+            bound = self._bound_texture(prepared, mode.skip)
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -350,6 +374,7 @@ class GLRenderer:
                 **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
                 "u_lut": lut if lut is not None else self._dummy2d,
                 "u_skip_distance": distance if distance is not None else self._dummy3d,
+                "u_block_bound": bound if bound is not None else self._dummy3d,
                 **{
                     f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
                     for b in range(len(volumes))
@@ -389,6 +414,7 @@ class GLRenderer:
                 self._volume = None
             self._release_gradient()
             self._release_skip()
+            self._release_bound()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one
                 self.ctx.detect_framebuffer(0).use()

@@ -318,7 +318,7 @@ def frame_for(
     if lut is not None:
         visible_range = _visible_range(lut)
     occupancy = distance = None
-    if scene.mode.skip is not None and (lut is not None or scene.mode.skip == "threshold"):
+    if (scene.mode.skip == "opacity" and lut is not None) or scene.mode.skip == "threshold":
         occupancy, distance = _skip_tables(prepared, scene.mode.skip, lut, iso)
     plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
     return Frame(

@@ -22,7 +22,7 @@ from ownscan.core.render import (
 )
 from ownscan.core.render._setup import BRICK, SKIP_DISTANCE_CAP, _block_minmax, skip_distance
 from ownscan.core.render.phantom import sphere_volume
-from ownscan.core.volume import Volume
+from ownscan.core.volume import Volume, WindowPreset
 
 MODES = {m.name: m for m in PluginHost().modes()}
 SIZE = (96, 80)
@@ -137,6 +137,15 @@ def _corner_balls() -> Volume:
     return vol
 
 
+def _corner_holes() -> Volume:
+    """The corner balls as holes: low values in a brighter volume (for MinIP)."""
+    vol = _corner_balls()
+    return replace(vol, voxels=(-vol.voxels).astype(np.int16))
+
+
+WIDE = WindowPreset("wide", 1200.0, -500.0)
+FULL = WindowPreset("full", 1200.0, 0.0)
+
 # (id, volume, mode, scene options, camera)
 SCENES = [
     ("dvr-corners", _corner_balls, "dvr", {}, Camera(azimuth=35, elevation=25)),
@@ -157,6 +166,18 @@ SCENES = [
     ),
     ("dvr-unshaded-oblique", oblique_ct, "dvr", {"shading": False}, Camera(azimuth=120)),
     ("iso-corners", _corner_balls, "iso", {"parameters": {"iso_value": 0.0}}, Camera(azimuth=60)),
+    ("minip", small_ct, "minip", {"window": WIDE}, Camera(elevation=-90, azimuth=10)),
+    (
+        "minip-oblique-perspective-clipped",
+        oblique_ct,
+        "minip",
+        {"window": WIDE, "clip_box": ((0.2, 0.9), (0.0, 1.0), (0.1, 0.8))},
+        Camera(elevation=-80, azimuth=-15, projection="perspective"),
+    ),
+    ("minip-corners", _corner_holes, "minip", {"window": FULL}, Camera(elevation=60)),
+    ("mip-maximum", small_ct, "mip", {}, Camera(azimuth=-30, elevation=20)),
+    ("mip-maximum-oblique", oblique_ct, "mip", {}, Camera(azimuth=100, roll=30)),
+    ("mip-maximum-corners", _corner_balls, "mip", {}, Camera(azimuth=10)),
     (
         "iso-oblique-perspective",
         oblique_ct,
@@ -177,6 +198,8 @@ def test_skipping_draws_the_same_picture(
     vol = volume()
     options = {"transfer_function": TF, **options}
     skipping = Scene(vol, MODES[mode], **options)
+    if name.startswith("mip-maximum"):  # the built-in mip does not skip; the rule is tested
+        skipping = replace(skipping, mode=replace(MODES[mode], skip="maximum"))
     plain = replace(skipping, mode=replace(MODES[mode], skip=None))
     a = gl_renderer.render(skipping, camera, SIZE)
     assert (a[..., 3] > 0).mean() > 0.01  # something is drawn
