@@ -112,6 +112,22 @@ def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
     )
 
 
+def _reduce_blocks(a: npt.NDArray[np.uint16], op: Any, axis: int) -> npt.NDArray[np.uint16]:
+    """``op`` over consecutive runs of BRICK along ``axis`` (the last run may be shorter), as
+    ``op.reduceat`` but as BRICK whole-array passes over strided slices (much faster)."""
+    n = a.shape[axis]
+    first: list[Any] = [slice(None)] * a.ndim
+    first[axis] = slice(0, n, BRICK)
+    r = a[tuple(first)].copy()
+    for off in range(1, BRICK):
+        src: list[Any] = [slice(None)] * a.ndim
+        src[axis] = slice(off, n, BRICK)
+        dst: list[Any] = [slice(None)] * a.ndim
+        dst[axis] = slice(0, len(range(off, n, BRICK)))
+        op(r[tuple(dst)], a[tuple(src)], out=r[tuple(dst)])
+    return r
+
+
 def _block_minmax(
     data: npt.NDArray[np.uint16],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -127,7 +143,7 @@ def _block_minmax(
         for axis in range(3):
             n = a.shape[axis]
             nb = -(-n // BRICK)
-            r = op.reduceat(a, np.arange(0, n, BRICK), axis=axis)
+            r = _reduce_blocks(a, op, axis)
             if nb > 1:
                 cut: list[Any] = [slice(None)] * 3
                 cut[axis] = slice(1, None)
