@@ -442,31 +442,38 @@ def _skip_tables(
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
     """Per voxel ``(nz, ny, nx, 3)``: ``32768 + floor((q[i+1] - q[i-1]) / 2)`` along i, j, k
     (indices clamped to the volume): the gradient texture the shaded GL programs sample instead
-    of six volume fetches per sample (``GRADIENT_TEXTURE`` in shaders/common.glsl)."""
+    of six volume fetches per sample (``GRADIENT_TEXTURE`` in shaders/common.glsl).
+
+    Computed as ``(q[i+1] + 65536 - q[i-1]) >> 1`` in uint32 (the same number, never negative),
+    a slab of slices at a time."""
     nz, ny, nx = data.shape
     out = np.empty((nz, ny, nx, 3), dtype=np.uint16)
     chunk = max(1, (1 << 22) // max(1, nx * ny))  # slices at a time: bounded temporaries
+    u32 = np.uint32
+
+    def half_difference(hi: Any, lo: Any, dst: Any) -> None:
+        g = np.add(hi, u32(65536), dtype=u32)
+        np.subtract(g, lo, out=g)
+        np.right_shift(g, 1, out=g)
+        dst[...] = g
+
     for z0 in range(0, nz, chunk):
         z1 = min(nz, z0 + chunk)
-        lo, hi = max(0, z0 - 1), min(nz, z1 + 1)
-        d = data[lo:hi].astype(np.int32)
-        core = d[z0 - lo : z0 - lo + (z1 - z0)]
-        # along i (x)
-        g = np.empty_like(core)
-        g[:, :, 1:-1] = core[:, :, 2:] - core[:, :, :-2]
-        g[:, :, 0] = core[:, :, min(1, nx - 1)] - core[:, :, 0]
-        g[:, :, -1] = core[:, :, -1] - core[:, :, max(nx - 2, 0)]
-        out[z0:z1, :, :, 0] = (g >> 1) + 32768
+        core = data[z0:z1]
+        o = out[z0:z1]
+        # along i (x), one-sided at the ends
+        half_difference(core[:, :, 2:], core[:, :, :-2], o[:, :, 1:-1, 0])
+        half_difference(core[:, :, min(1, nx - 1)], core[:, :, 0], o[:, :, 0, 0])
+        half_difference(core[:, :, -1], core[:, :, max(nx - 2, 0)], o[:, :, -1, 0])
         # along j (y)
-        g[:, 1:-1] = core[:, 2:] - core[:, :-2]
-        g[:, 0] = core[:, min(1, ny - 1)] - core[:, 0]
-        g[:, -1] = core[:, -1] - core[:, max(ny - 2, 0)]
-        out[z0:z1, :, :, 1] = (g >> 1) + 32768
-        # along k (z): neighbours from the padded slab, clamped at the volume's ends
+        half_difference(core[:, 2:], core[:, :-2], o[:, 1:-1, :, 1])
+        half_difference(core[:, min(1, ny - 1)], core[:, 0], o[:, 0, :, 1])
+        half_difference(core[:, -1], core[:, max(ny - 2, 0)], o[:, -1, :, 1])
+        # along k (z): neighbours clamped at the volume's ends
         zs = np.arange(z0, z1)
-        up = np.minimum(zs + 1, nz - 1) - lo
-        down = np.maximum(zs - 1, 0) - lo
-        out[z0:z1, :, :, 2] = ((d[up] - d[down]) >> 1) + 32768
+        up = np.minimum(zs + 1, nz - 1)
+        down = np.maximum(zs - 1, 0)
+        half_difference(data[up], data[down], o[..., 2])
     return out
 
 

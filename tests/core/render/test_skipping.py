@@ -20,7 +20,13 @@ from ownscan.core.render import (
     frame_for,
     prepare_volume,
 )
-from ownscan.core.render._setup import BRICK, SKIP_DISTANCE_CAP, _block_minmax, skip_distance
+from ownscan.core.render._setup import (
+    BRICK,
+    SKIP_DISTANCE_CAP,
+    _block_minmax,
+    gradient_texels,
+    skip_distance,
+)
 from ownscan.core.render.phantom import sphere_volume
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -212,3 +218,21 @@ def test_skipping_draws_the_same_picture(
     # the interactive pass (twice the step) skips the same way
     quick = gl_renderer.render(skipping, camera, SIZE, interactive=True)
     np.testing.assert_array_equal(quick, gl_renderer.render(plain, camera, SIZE, interactive=True))
+
+
+@pytest.mark.parametrize(
+    "shape", [(5, 7, 9), (1, 1, 1), (3, 1, 6), (2, 5, 1), (40, 33, 17)], ids=str
+)
+def test_gradient_texels_are_clamped_central_differences(shape):
+    """The gradient texture: 32768 + floor((q[i+1] - q[i-1]) / 2) per axis, indices clamped."""
+    rng = np.random.default_rng(1)
+    q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    q.flat[0], q.flat[-1] = 0, 65535  # the extremes of the differences
+    got = gradient_texels(q)
+    assert got.shape == (*shape, 3) and got.dtype == np.uint16
+    v = q.astype(np.int64)
+    for channel, axis in enumerate((2, 1, 0)):  # i, j, k are the array's last, middle, first
+        n = shape[axis]
+        up = np.take(v, np.minimum(np.arange(n) + 1, n - 1), axis=axis)
+        down = np.take(v, np.maximum(np.arange(n) - 1, 0), axis=axis)
+        np.testing.assert_array_equal(got[..., channel], 32768 + np.floor_divide(up - down, 2))
