@@ -4,6 +4,7 @@ Run (the defaults take several minutes on 2 cores; narrow with the options)::
 
     python benchmarks/bench_render.py
     python benchmarks/bench_render.py --volumes 256 --sizes 512 --modes mip,dvr
+    python benchmarks/bench_render.py --gpu-target   # issue #7's GPU case, prints fps
 
 Measured in one process, one after another: ownscan GL (moderngl; llvmpipe without a GPU),
 ownscan array renderer (numpy, or cupy on CUDA), VTK's vtkGPUVolumeRayCastMapper and
@@ -139,6 +140,45 @@ class VtkScene:
         self.window.Finalize()
 
 
+def gpu_target(repeat: int) -> None:
+    """Issue #7's GPU target: a 512x512x1000 CT, shaded dvr (ct-bone), 1920x1080, >= 60 fps.
+
+    Prints ms and fps for the full-quality frame with the pixels read back (``render``) and
+    left on the GPU as the viewer draws it (``render_texture`` then ``finish``), and the
+    viewer's quick pass while dragging (``interactive``). Runs on llvmpipe too (slowly).
+    """
+    host = PluginHost()
+    mode = {m.name: m for m in host.modes()}["dvr"]
+    tf = {t.name: t for t in host.transfer_functions()}["ct-bone"]
+    t0 = time.perf_counter()
+    volume = ct_phantom((1000, 512, 512), spacing=(0.7, 0.7, 0.5))
+    print(f"volume: {volume.describe()} (generated in {time.perf_counter() - t0:.1f} s)")
+    gl = GLRenderer()
+    print(f"ownscan GL: {gl.renderer_string}")
+    scene = Scene(volume, mode, window=WINDOW, transfer_function=tf)
+    cam = Camera.for_plane("anterior")
+    size = (1920, 1080)
+    t0 = time.perf_counter()
+    gl.render(scene, cam, size)
+    print(f"first frame (upload, gradient, compile): {time.perf_counter() - t0:.1f} s")
+    if gl.notes:
+        print("notes:", *gl.notes)
+
+    def on_gpu(interactive: bool) -> None:
+        gl.render_texture(scene, cam, size, interactive=interactive)
+        with gl.ctx:
+            gl.ctx.finish()
+
+    for name, fn in (
+        ("render (read back)", lambda: gl.render(scene, cam, size)),
+        ("render_texture (on GPU)", lambda: on_gpu(False)),
+        ("interactive pass (on GPU)", lambda: on_gpu(True)),
+    ):
+        ms = _time(fn, repeat)
+        print(f"  1920x1080 dvr {name:>26}: {ms:8.1f} ms  {1000.0 / ms:7.1f} fps  (target 60)")
+    gl.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--volumes", default="256,512x512x300", help="'256' and/or 'NXxNYxNZ'")
@@ -147,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-sizes", default="512", help="sizes for the (slow) array renderer")
     p.add_argument("--no-vtk", action="store_true")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--gpu-target",
+        action="store_true",
+        help="only issue #7's GPU case: 512x512x1000 CT, shaded dvr at 1920x1080, fps",
+    )
     args = p.parse_args(argv)
+    if args.gpu_target:
+        gpu_target(args.repeat)
+        return 0
     host = PluginHost()
     modes = {m.name: m for m in host.modes()}
     tf = {t.name: t for t in host.transfer_functions()}["ct-bone"]

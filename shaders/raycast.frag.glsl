@@ -6,9 +6,18 @@
 // texture space, clipped by the clipping box, then sampled at
 //     t_n = t_entry + (n + 1/2) * u_step_mm   while t_n < t_exit
 // (t in mm along the ray). A mode supplies mode_begin / mode_sample / mode_end; mode_sample
-// returning true ends the ray (early termination). With MODE_SKIP, samples falling in a brick
-// whose occupancy is 0 jump to the first grid sample past that brick (empty-space skipping:
-// the grid does not move, so the picture is the same as without skipping).
+// returning true ends the ray (early termination).
+//
+// With MODE_SKIP (empty-space skipping) the mode promises that samples it cannot see change
+// nothing: under MODE_SKIP_OPACITY those where the transfer function is transparent, under
+// MODE_SKIP_THRESHOLD those below the iso value. Whole bricks of such samples are jumped over,
+// and so are single samples, so mode_sample only runs where something may be seen. The grid
+// of samples does not move, so the picture is the same as without skipping. The jump uses a
+// distance table: a brick d > 0 bricks (Chebyshev) from the nearest occupied one lies in a
+// cube of (2d - 1)^3 empty bricks, and the ray jumps to the first grid sample past that cube.
+// Two nested loops because software GL (llvmpipe) runs 8 or 16 pixels in lock-step and pays
+// for every branch any of them takes: the inner loop walks all of them, cheaply, to their next
+// sample worth the mode's work; the outer loop then does that work for all of them together.
 // Mirrored by ownscan.core.render._array.ArrayRenderer.
 
 #include "ownscan/common"
@@ -29,8 +38,13 @@ uniform vec3 u_box_hi_tex;
 uniform int u_max_steps;
 uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sample on the plane
 uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
-uniform sampler3D u_occupancy;   // MODE_SKIP: one texel per brick, 0 = nothing to see
+uniform vec2 u_visible;          // MODE_SKIP_OPACITY: normalised values outside are transparent
+uniform sampler3D u_block_bound;  // MODE_SKIP_RUNNING: per brick the largest (MODE_SKIP_MAXIMUM)
+                                  // or smallest (MODE_SKIP_MINIMUM) value, widened by a voxel
+uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
+                                    // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
+uniform vec3 u_last_brick;       // MODE_SKIP: index of the last brick along i, j, k
 
 out vec4 o_color;
 
@@ -42,6 +56,19 @@ vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) 
     vec3 t_max = max(t_a, t_b);
     return vec2(max(max(t_min.x, t_min.y), t_min.z), min(min(t_max.x, t_max.y), t_max.z));
 }
+
+#ifdef MODE_SKIP
+// Whether the mode may see a sample of this value (see MODE_SKIP above). A test on the value
+// alone, no table look-up: values outside u_visible are transparent; those inside may be too
+// (a transparent gap in the transfer function), mode_sample then ignores them.
+bool can_see(float value) {
+#ifdef MODE_SKIP_THRESHOLD
+    return value >= u_iso;
+#else
+    return value > u_visible.x && value < u_visible.y;
+#endif
+}
+#endif
 
 void main() {
     vec2 pos_ndc = gl_FragCoord.xy / u_size * 2.0 - 1.0;
@@ -94,28 +121,94 @@ void main() {
 #endif
     if (hit) {
         int n = 0;
+#ifdef MODE_SKIP
+        vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
+        vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
+        while (true) {
+            // advance to the next sample the mode can see, or leave the volume
+            bool found = false;
+            vec3 pos_tex;
+            while (n < u_max_steps) {
+                float t = t_entry + (float(n) + 0.5) * u_step_mm;
+                // jump over empty bricks without touching the volume (a loop of its own, so
+                // that rays jumping together do not also pay for a volume fetch)
+                while (t < t_exit) {
+                    pos_tex = origin_tex + t * dir_tex;
+                    vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), u_last_brick);
+                    float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
+                    if (d <= 0.0) {
+                        break;
+                    }
+                    // past the cube of empty bricks around this one: the first grid sample
+                    // beyond the face the ray leaves it through
+                    vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d))
+                        / brick_scale;
+                    vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
+                    float t_out = min(min(t_face.x, t_face.y), t_face.z);
+                    n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                    t = t_entry + (float(n) + 0.5) * u_step_mm;
+                }
+                if (t >= t_exit) {
+                    break;
+                }
+                if (can_see(sample_volume(pos_tex))) {
+                    found = true;
+                    break;
+                }
+                n += 1;
+            }
+            if (!found || mode_sample(acc, aux, pos_tex)) {
+                break;
+            }
+            n += 1;
+        }
+#elif defined(MODE_SKIP_RUNNING)
+        vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
+        vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
+        float t_checked = 0.0;  // the ray up to here lies in bricks found worth sampling
+        while (n < u_max_steps) {
+            float t = t_entry + (float(n) + 0.5) * u_step_mm;
+            // once a sample was taken (acc.y), jump over bricks whose values cannot change
+            // the running maximum / minimum (acc.x); each brick is looked at once, on entry
+            // (a margin far above float rounding keeps the test on the safe side)
+            while (t < t_exit && acc.y > 0.0 && t >= t_checked) {
+                vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
+                                   u_last_brick);
+                vec3 t_face = ((brick + exit_side) / brick_scale - origin_tex) * inv_dir_tex;
+                float t_out = min(min(t_face.x, t_face.y), t_face.z);
+                float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
+#ifdef MODE_SKIP_MAXIMUM
+                bool skip = bound + 1e-5 < acc.x;
+#else
+                bool skip = bound - 1e-5 > acc.x;
+#endif
+                if (!skip) {
+                    t_checked = t_out;
+                    break;
+                }
+                n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                t = t_entry + (float(n) + 0.5) * u_step_mm;
+            }
+            if (t >= t_exit) {
+                break;
+            }
+            if (mode_sample(acc, aux, origin_tex + t * dir_tex)) {
+                break;
+            }
+            n += 1;
+        }
+#else
         while (n < u_max_steps) {
             float t = t_entry + (float(n) + 0.5) * u_step_mm;
             if (t >= t_exit) {
                 break;
             }
-            vec3 pos_tex = origin_tex + t * dir_tex;
-#ifdef MODE_SKIP
-            vec3 brick = floor(pos_tex * u_dims / u_brick);
-            ivec3 brick_i = clamp(ivec3(brick), ivec3(0), textureSize(u_occupancy, 0) - 1);
-            if (texelFetch(u_occupancy, brick_i, 0).r < 0.5) {
-                vec2 t_brick = intersect_box(origin_tex, inv_dir_tex, brick * u_brick / u_dims,
-                                             (brick + 1.0) * u_brick / u_dims);
-                int n_next = int(ceil((t_brick.y - t_entry) / u_step_mm - 0.5 - 0.01));
-                n = max(n + 1, n_next);
-                continue;
-            }
-#endif
-            if (mode_sample(acc, aux, pos_tex)) {
+            if (mode_sample(acc, aux, origin_tex + t * dir_tex)) {
                 break;
             }
             n += 1;
         }
+#endif
     }
     o_color = mode_end(acc, aux, hit);
 }

@@ -100,9 +100,11 @@ class GLRenderer:
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
-        self._programs: dict[tuple[str, bool, int, bool], tuple[Any, Any]] = {}
+        self._programs: dict[tuple[str, str | None, bool, int, bool], tuple[Any, Any]] = {}
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
+        self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
+        self._bound: tuple[weakref.ref[PreparedVolume], str, Any] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
@@ -116,7 +118,7 @@ class GLRenderer:
     def _program(
         self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
     ) -> tuple[Any, Any]:
-        key = (mode.name, shading and mode.uses_transfer_function, bricks, gradient)
+        key = (mode.name, mode.skip, shading and mode.uses_transfer_function, bricks, gradient)
         if key not in self._programs:
             for name, text in include_table().items():
                 self.ctx.includes[name] = text
@@ -124,9 +126,13 @@ class GLRenderer:
             defines = []
             if mode.slab:
                 defines.append("#define MODE_SLAB 1")
-            if mode.skip:
+            if mode.skip in ("opacity", "threshold"):
                 defines.append("#define MODE_SKIP 1")
-            if key[1]:
+            elif mode.skip in ("maximum", "minimum"):
+                defines.append("#define MODE_SKIP_RUNNING 1")
+            if mode.skip:
+                defines.append(f"#define MODE_SKIP_{mode.skip.upper()} 1")
+            if key[2]:
                 defines.append("#define SHADING 1")
             if bricks > 1:
                 defines.append(f"#define BRICKS {bricks}")
@@ -187,6 +193,43 @@ class GLRenderer:
             del data
         self._gradient = (weakref.ref(prepared), textures)
         return textures
+
+    def _skip_texture(self, distance: npt.NDArray[np.uint8]) -> Any:
+        """The skip-distance table as a texture (one texel per brick, distance / 255), kept
+        while frames bring the same table (``frame_for`` reuses it until the transfer
+        function, window or iso value changes)."""
+        if self._skip is not None and self._skip[0]() is distance:
+            return self._skip[1]
+        self._release_skip()
+        nbz, nby, nbx = distance.shape
+        tex = self.ctx.texture3d((nbx, nby, nbz), 1, distance.tobytes(), dtype="f1")
+        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+        self._skip = (weakref.ref(distance), tex)
+        return tex
+
+    def _bound_texture(self, prepared: PreparedVolume, kind: str) -> Any:
+        """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
+        (``block_max`` / ``block_min``, R32F), for MIP / MinIP skipping; kept per volume."""
+        if self._bound is not None and self._bound[0]() is prepared and self._bound[1] == kind:
+            return self._bound[2]
+        self._release_bound()
+        table = prepared.block_max if kind == "maximum" else prepared.block_min
+        nbz, nby, nbx = table.shape
+        data = np.ascontiguousarray(table, dtype=np.float32).tobytes()
+        tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")
+        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+        self._bound = (weakref.ref(prepared), kind, tex)
+        return tex
+
+    def _release_bound(self) -> None:
+        if self._bound is not None:
+            self._bound[2].release()
+            self._bound = None
+
+    def _release_skip(self) -> None:
+        if self._skip is not None:
+            self._skip[1].release()
+            self._skip = None
 
     def _release_gradient(self) -> None:
         if self._gradient is not None:
@@ -269,17 +312,18 @@ class GLRenderer:
         if frame.shading and mode.uses_transfer_function:
             gradients = self._gradient_textures(prepared)
         program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
-        lut = occupancy = None
+        lut = None
         if frame.lut is not None:
             lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
             lut.filter = (mgl.LINEAR, mgl.LINEAR)
             lut.repeat_x = lut.repeat_y = False
-        if frame.occupancy is not None:
-            nbz, nby, nbx = frame.occupancy.shape
-            occupancy = self.ctx.texture3d(
-                (nbx, nby, nbz), 1, (frame.occupancy * 255).astype(np.uint8).tobytes(), dtype="f1"
-            )
-            occupancy.filter = (mgl.NEAREST, mgl.NEAREST)
+        nbz, nby, nbx = prepared.block_max.shape
+        last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
+        distance = bound = None
+        if frame.skip_distance is not None:
+            distance = self._skip_texture(frame.skip_distance)
+        if mode.skip in ("maximum", "minimum"):
+            bound = self._bound_texture(prepared, mode.skip)
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -301,11 +345,13 @@ class GLRenderer:
                 "u_slab_half_mm": frame.slab_half_mm,
                 "u_plane_lps": tuple(frame.plane_lps),
                 "u_brick": float(BRICK),
+                "u_last_brick": last_brick,
                 "u_dims": (float(nx), float(ny), float(nz)),
                 "u_window": frame.window,
                 "u_invert": int(frame.invert),
                 "u_step_mm": frame.step_mm,
                 "u_iso": frame.iso,
+                "u_visible": frame.visible_range,
                 "u_shade": SHADE,
                 "u_shade_gain": SHADE_GAIN,
             }
@@ -327,7 +373,8 @@ class GLRenderer:
                 "u_volume": volumes[0],
                 **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
                 "u_lut": lut if lut is not None else self._dummy2d,
-                "u_occupancy": occupancy if occupancy is not None else self._dummy3d,
+                "u_skip_distance": distance if distance is not None else self._dummy3d,
+                "u_block_bound": bound if bound is not None else self._dummy3d,
                 **{
                     f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
                     for b in range(len(volumes))
@@ -343,9 +390,8 @@ class GLRenderer:
             vao.render(mgl.TRIANGLES, vertices=3)
             data = fbo.read(components=4, dtype="f4") if read else b""
         finally:
-            for t in (lut, occupancy):
-                if t is not None:
-                    t.release()
+            if lut is not None:
+                lut.release()
             if previous is not None and previous is not self._fbo_object():
                 # AttributeError: it was released meanwhile (moderngl's InvalidObject)
                 with contextlib.suppress(AttributeError):
@@ -367,6 +413,8 @@ class GLRenderer:
                     t.release()
                 self._volume = None
             self._release_gradient()
+            self._release_skip()
+            self._release_bound()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one
                 self.ctx.detect_framebuffer(0).use()

@@ -135,7 +135,12 @@ class VisualisationMode:
     skip
         Empty-space skipping: ``None`` (never skip), ``"opacity"`` (skip bricks where the
         transfer function is fully transparent) or ``"threshold"`` (skip bricks whose values all
-        lie below the iso value).
+        lie below the iso value). The mode promises that such samples change nothing: the GL
+        skeleton then also steps over single samples outside the transfer function's visible
+        range (``"opacity"``) or below the iso value (``"threshold"``) without calling
+        ``mode_sample``. ``"maximum"`` / ``"minimum"`` (MIP / MinIP): ``acc.x`` is the running
+        maximum (minimum) and ``acc.y`` the number of samples taken; once there is one, bricks
+        whose values all lie below (above) it are jumped over.
     parameters
         Defaults of the mode's parameters (e.g. ``{"iso_value": 300.0}``), overridable per
         scene through :attr:`Scene.parameters`.
@@ -154,10 +159,10 @@ class VisualisationMode:
     default_view: str = "anterior"
 
     def __post_init__(self) -> None:
-        if self.skip not in (None, "opacity", "threshold"):
+        if self.skip not in (None, "opacity", "threshold", "maximum", "minimum"):
             raise ValueError(
-                f"mode {self.name!r}: skip must be None, 'opacity' or 'threshold', "
-                f"got {self.skip!r}"
+                f"mode {self.name!r}: skip must be None, 'opacity', 'threshold', 'maximum' or "
+                f"'minimum', got {self.skip!r}"
             )
         if not self.name.isidentifier():
             raise ValueError(f"mode name must be an identifier, got {self.name!r}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,16 @@ from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import RenderNote, Scene
 from ownscan.core.volume import Volume
 
-__all__ = ["BRICK", "Frame", "PreparedVolume", "frame_for", "prepare_volume"]
+__all__ = [
+    "BRICK",
+    "Frame",
+    "PreparedVolume",
+    "frame_for",
+    "prepare_volume",
+    "skip_distance",
+]
 
-BRICK = 8  # voxels per side of an empty-space-skipping brick
+BRICK = 4  # voxels per side of an empty-space-skipping brick
 # Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
 # normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
 SHADE = (0.35, 0.65, 0.25, 24.0)
@@ -57,6 +64,8 @@ class PreparedVolume:
     block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
     block_max: npt.NDArray[np.float32]
     notes: list[str]
+    # the last skip tables made by frame_for: {"last": (key, occupancy, distance)}
+    skip_tables: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def dims(self) -> tuple[int, int, int]:
@@ -103,33 +112,52 @@ def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
     )
 
 
+def _reduce_blocks(a: npt.NDArray[np.uint16], op: Any, axis: int) -> npt.NDArray[np.uint16]:
+    """``op`` over consecutive runs of BRICK along ``axis`` (the last run may be shorter), as
+    ``op.reduceat`` but as BRICK whole-array passes over strided slices (much faster)."""
+    n = a.shape[axis]
+    first: list[Any] = [slice(None)] * a.ndim
+    first[axis] = slice(0, n, BRICK)
+    r = a[tuple(first)].copy()
+    for off in range(1, BRICK):
+        src: list[Any] = [slice(None)] * a.ndim
+        src[axis] = slice(off, n, BRICK)
+        dst: list[Any] = [slice(None)] * a.ndim
+        dst[axis] = slice(0, len(range(off, n, BRICK)))
+        op(r[tuple(dst)], a[tuple(src)], out=r[tuple(dst)])
+    return r
+
+
 def _block_minmax(
     data: npt.NDArray[np.uint16],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
-    on every side (trilinear sampling inside a block reads one voxel beyond it)."""
+    on every side (trilinear sampling inside a block reads one voxel beyond it).
 
-    def widen(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.uint16]:
-        out = a.copy()
-        for axis in range(3):  # separable 3x3x3 min / max filter
-            src = out.copy()
-            lo = [slice(None)] * 3
-            hi = [slice(None)] * 3
-            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
-            out[tuple(hi)] = op(out[tuple(hi)], src[tuple(lo)])
-            out[tuple(lo)] = op(out[tuple(lo)], src[tuple(hi)])
-        return out
+    The box is separable, so it is reduced one axis at a time (outermost first, each pass
+    shrinking the array by BRICK): per axis, the block's own voxels (``reduceat``), then the
+    voxel just before it and the one just after it where the volume has them.
+    """
 
-    def blocks(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
-        z, y, x = a.shape
-        nbz, nby, nbx = (-(-z // BRICK), -(-y // BRICK), -(-x // BRICK))
-        pad = ((0, nbz * BRICK - z), (0, nby * BRICK - y), (0, nbx * BRICK - x))
-        d = np.pad(a, pad, mode="edge").reshape(nbz, BRICK, nby, BRICK, nbx, BRICK)
-        return op.reduce(op.reduce(op.reduce(d, axis=5), axis=3), axis=1).astype(
-            np.float32
-        ) / np.float32(65535.0)
+    def reduce(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
+        for axis in range(3):
+            n = a.shape[axis]
+            nb = -(-n // BRICK)
+            r = _reduce_blocks(a, op, axis)
+            if nb > 1:
+                cut: list[Any] = [slice(None)] * 3
+                cut[axis] = slice(1, None)
+                prev: list[Any] = [slice(None)] * 3
+                prev[axis] = slice(BRICK - 1, BRICK * (nb - 1), BRICK)  # voxel before block b
+                op(r[tuple(cut)], a[tuple(prev)], out=r[tuple(cut)])
+                cut[axis] = slice(None, -1)
+                nxt: list[Any] = [slice(None)] * 3
+                nxt[axis] = slice(BRICK, BRICK * (nb - 1) + 1, BRICK)  # voxel after block b
+                op(r[tuple(cut)], a[tuple(nxt)], out=r[tuple(cut)])
+            a = r
+        return a.astype(np.float32) / np.float32(65535.0)
 
-    return blocks(widen(data, np.minimum), np.minimum), blocks(widen(data, np.maximum), np.maximum)
+    return reduce(data, np.minimum), reduce(data, np.maximum)
 
 
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
@@ -192,7 +220,11 @@ def prepare_volume(
     data = np.empty(src.shape, dtype=np.uint16)
     for k0 in range(0, src.shape[0], 16):  # in slabs: no float copy of the whole volume
         chunk = src.voxels[k0 : k0 + 16].astype(np.float32)
-        data[k0 : k0 + 16] = np.clip(np.rint((chunk - vmin) * scale), 0, 65535)
+        np.subtract(chunk, vmin, out=chunk)  # in place, the same float32 maths
+        np.multiply(chunk, scale, out=chunk)
+        np.rint(chunk, out=chunk)
+        np.clip(chunk, 0, 65535, out=chunk)
+        data[k0 : k0 + 16] = chunk
     bmin, bmax = _block_minmax(data)
     prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
     per_volume[key] = prepared
@@ -222,6 +254,10 @@ class Frame:
     iso: float  # normalised iso value
     lut: npt.NDArray[np.float32] | None
     occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
+    # per block: Chebyshev distance (in blocks, capped) to the nearest block with occupancy 1
+    skip_distance: npt.NDArray[np.uint8] | None
+    # normalised values outside (lo, hi) are transparent in the transfer function
+    visible_range: tuple[float, float]
     slab_half_mm: float
     plane_lps: npt.NDArray[np.float64]  # a point of the slice plane (normal: back)
     shading: bool
@@ -294,14 +330,12 @@ def frame_for(
     lut = None
     if scene.transfer_function is not None:
         lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
-    occupancy = None
-    if scene.mode.skip == "opacity" and lut is not None:
-        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
-        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
-        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
-    elif scene.mode.skip == "threshold":
-        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    visible_range = (-1.0, 2.0)
+    if lut is not None:
+        visible_range = _visible_range(lut)
+    occupancy = distance = None
+    if (scene.mode.skip == "opacity" and lut is not None) or scene.mode.skip == "threshold":
+        occupancy, distance = _skip_tables(prepared, scene.mode.skip, lut, iso)
     plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
     return Frame(
         width=width,
@@ -323,44 +357,130 @@ def frame_for(
         iso=float(iso),
         lut=lut,
         occupancy=occupancy,
+        skip_distance=distance,
+        visible_range=visible_range,
         slab_half_mm=float(scene.slab_mm) / 2.0,
         plane_lps=plane,
         shading=bool(scene.shading),
     )
 
 
+def _visible_range(lut: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """Normalised values ``(lo, hi)`` outside which the table's interpolated opacity is 0.
+
+    Entry ``e`` holds the value ``e / 255``, so a value reads entries ``floor(255 v)`` and the
+    next one: below ``(first - 1) / 255`` (``first``: the first entry with opacity) both are
+    transparent. Half an entry of margin on each side keeps this true under any rounding of
+    the texture coordinate. No opacity at all: an empty range.
+    """
+    seen = np.nonzero(lut[:, 3] > 0)[0]
+    if len(seen) == 0:
+        return (2.0, -1.0)
+    return ((float(seen[0]) - 1.5) / 255.0, (float(seen[-1]) + 1.5) / 255.0)
+
+
+SKIP_DISTANCE_CAP = 32  # blocks; a larger distance is stored as this (still true: all empty)
+
+
+def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Per block, the Chebyshev distance in blocks to the nearest occupied block (0: occupied
+    itself), capped at ``SKIP_DISTANCE_CAP``.
+
+    A block at distance ``d > 0`` has only empty blocks within ``d - 1`` of it along every axis,
+    so a ray there may jump past that whole cube of ``(2d - 1)^3`` empty blocks at once (the GL
+    skeleton's empty-space skipping).
+    """
+    occ = np.asarray(occupancy) > 0
+    dist = np.full(occ.shape, SKIP_DISTANCE_CAP, dtype=np.uint8)
+    dist[occ] = 0
+    covered = occ.copy()
+    for k in range(1, SKIP_DISTANCE_CAP):
+        if covered.all() or not covered.any():
+            break
+        grown = covered.copy()
+        for axis in range(3):  # one more block of a 3x3x3 dilation, axis by axis
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
+            src = grown.copy()
+            grown[tuple(lo)] |= src[tuple(hi)]
+            grown[tuple(hi)] |= src[tuple(lo)]
+        dist[grown & ~covered] = k
+        covered = grown
+    return dist
+
+
+def _skip_tables(
+    prepared: PreparedVolume, skip: str, lut: npt.NDArray[np.float32] | None, iso: float
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Occupancy and skip distance per block for the mode's ``skip`` rule, kept on
+    ``prepared`` for the last rule and table seen: they change with the transfer function,
+    window or iso value, not with the camera, so a turning view reuses them (and the GL
+    renderer its texture of them)."""
+    if skip == "opacity":
+        assert lut is not None
+        key: tuple[Any, ...] = (skip, (lut[:, 3] > 0).tobytes())
+    else:
+        key = (skip, iso)
+    cached = prepared.skip_tables.get("last")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    if skip == "opacity":
+        assert lut is not None
+        # a block may be seen when any table entry between its min and max has opacity
+        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
+        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
+        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
+        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
+    else:
+        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    distance = skip_distance(occupancy)
+    prepared.skip_tables["last"] = (key, occupancy, distance)
+    return occupancy, distance
+
+
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
     """Per voxel ``(nz, ny, nx, 3)``: ``32768 + floor((q[i+1] - q[i-1]) / 2)`` along i, j, k
     (indices clamped to the volume): the gradient texture the shaded GL programs sample instead
-    of six volume fetches per sample (``GRADIENT_TEXTURE`` in shaders/common.glsl)."""
+    of six volume fetches per sample (``GRADIENT_TEXTURE`` in shaders/common.glsl).
+
+    Computed as ``(q[i+1] + 65536 - q[i-1]) >> 1`` in uint32 (the same number, never negative),
+    a slab of slices at a time."""
     nz, ny, nx = data.shape
     out = np.empty((nz, ny, nx, 3), dtype=np.uint16)
     chunk = max(1, (1 << 22) // max(1, nx * ny))  # slices at a time: bounded temporaries
+    u32 = np.uint32
+
+    def half_difference(hi: Any, lo: Any, dst: Any) -> None:
+        g = np.add(hi, u32(65536), dtype=u32)
+        np.subtract(g, lo, out=g)
+        np.right_shift(g, 1, out=g)
+        dst[...] = g
+
     for z0 in range(0, nz, chunk):
         z1 = min(nz, z0 + chunk)
-        lo, hi = max(0, z0 - 1), min(nz, z1 + 1)
-        d = data[lo:hi].astype(np.int32)
-        core = d[z0 - lo : z0 - lo + (z1 - z0)]
-        # along i (x)
-        g = np.empty_like(core)
-        g[:, :, 1:-1] = core[:, :, 2:] - core[:, :, :-2]
-        g[:, :, 0] = core[:, :, min(1, nx - 1)] - core[:, :, 0]
-        g[:, :, -1] = core[:, :, -1] - core[:, :, max(nx - 2, 0)]
-        out[z0:z1, :, :, 0] = (g >> 1) + 32768
+        core = data[z0:z1]
+        o = out[z0:z1]
+        # along i (x), one-sided at the ends
+        half_difference(core[:, :, 2:], core[:, :, :-2], o[:, :, 1:-1, 0])
+        half_difference(core[:, :, min(1, nx - 1)], core[:, :, 0], o[:, :, 0, 0])
+        half_difference(core[:, :, -1], core[:, :, max(nx - 2, 0)], o[:, :, -1, 0])
         # along j (y)
-        g[:, 1:-1] = core[:, 2:] - core[:, :-2]
-        g[:, 0] = core[:, min(1, ny - 1)] - core[:, 0]
-        g[:, -1] = core[:, -1] - core[:, max(ny - 2, 0)]
-        out[z0:z1, :, :, 1] = (g >> 1) + 32768
-        # along k (z): neighbours from the padded slab, clamped at the volume's ends
+        half_difference(core[:, 2:], core[:, :-2], o[:, 1:-1, :, 1])
+        half_difference(core[:, min(1, ny - 1)], core[:, 0], o[:, 0, :, 1])
+        half_difference(core[:, -1], core[:, max(ny - 2, 0)], o[:, -1, :, 1])
+        # along k (z): neighbours clamped at the volume's ends
         zs = np.arange(z0, z1)
-        up = np.minimum(zs + 1, nz - 1) - lo
-        down = np.maximum(zs - 1, 0) - lo
-        out[z0:z1, :, :, 2] = ((d[up] - d[down]) >> 1) + 32768
+        up = np.minimum(zs + 1, nz - 1)
+        down = np.maximum(zs - 1, 0)
+        half_difference(data[up], data[down], o[..., 2])
     return out
 
 
 def to_uint8(rgba: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """Premultiplied float RGBA (bottom row first, as GL stores it) -> uint8, top row first."""
-    out = np.clip(np.rint(np.asarray(rgba, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out[::-1])
+    # one temporary, in place: the same rint / clip as before, read bottom row last
+    out = np.multiply(np.asarray(rgba, dtype=np.float32)[::-1], np.float32(255.0))
+    np.rint(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)

@@ -1,0 +1,238 @@
+"""Empty-space skipping: the brick distance table, the visible-value range and the GL skeleton's
+jumps must never drop a sample the mode could see (pictures identical with and without)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from gl_support import assert_same_picture
+from scenes import TF, oblique_ct, small_ct
+
+from ownscan.core.plugin_host import PluginHost
+from ownscan.core.render import (
+    ArrayContext,
+    Camera,
+    Scene,
+    TransferFunction,
+    frame_for,
+    prepare_volume,
+)
+from ownscan.core.render._setup import (
+    BRICK,
+    SKIP_DISTANCE_CAP,
+    _block_minmax,
+    gradient_texels,
+    skip_distance,
+)
+from ownscan.core.render.phantom import sphere_volume
+from ownscan.core.volume import Volume, WindowPreset
+
+MODES = {m.name: m for m in PluginHost().modes()}
+SIZE = (96, 80)
+
+# a transfer function with a transparent gap between two visible ranges
+GAP_TF = TransferFunction(
+    "gap",
+    [
+        (-1000, 0.0, 0.0, 0.0, 0.0),
+        (-300, 0.7, 0.5, 0.4, 0.0),
+        (-100, 0.8, 0.5, 0.4, 0.3),
+        (0, 0.8, 0.5, 0.4, 0.0),
+        (250, 0.9, 0.9, 0.8, 0.0),
+        (600, 1.0, 1.0, 1.0, 0.8),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    "shape", [(9, 13, 17), (4, 4, 4), (1, 5, 3), (8, 12, 16), (3, 1, 21)], ids=str
+)
+def test_block_min_max_cover_each_block_widened_by_one_voxel(shape):
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    lo, hi = _block_minmax(data)
+    nb = tuple(-(-n // BRICK) for n in shape)
+    assert lo.shape == hi.shape == nb
+    for k, j, i in itertools.product(*(range(n) for n in nb)):
+        box = data[
+            max(0, BRICK * k - 1) : BRICK * (k + 1) + 1,
+            max(0, BRICK * j - 1) : BRICK * (j + 1) + 1,
+            max(0, BRICK * i - 1) : BRICK * (i + 1) + 1,
+        ]
+        assert lo[k, j, i] == np.float32(box.min()) / np.float32(65535.0)
+        assert hi[k, j, i] == np.float32(box.max()) / np.float32(65535.0)
+
+
+def _brute_force_distance(occ: np.ndarray) -> np.ndarray:
+    """Chebyshev distance of every cell to the nearest occupied one, capped, the slow way."""
+    full = np.argwhere(occ)
+    out = np.full(occ.shape, SKIP_DISTANCE_CAP, dtype=np.int64)
+    for idx in itertools.product(*(range(n) for n in occ.shape)):
+        if len(full):
+            d = np.abs(full - np.asarray(idx)).max(axis=1).min()
+            out[idx] = min(int(d), SKIP_DISTANCE_CAP)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("shape", "density"),
+    [((5, 7, 9), 0.05), ((6, 6, 6), 0.3), ((1, 9, 4), 0.1), ((3, 40, 2), 0.02)],
+    ids=["sparse", "dense", "flat", "long"],
+)
+def test_skip_distance_is_the_chebyshev_distance(shape, density):
+    rng = np.random.default_rng(7)
+    occ = (rng.random(shape) < density).astype(np.uint8)
+    occ.flat[rng.integers(occ.size)] = 1  # at least one occupied brick
+    got = skip_distance(occ)
+    assert got.dtype == np.uint8 and got.shape == occ.shape
+    np.testing.assert_array_equal(got, _brute_force_distance(occ))
+
+
+def test_skip_distance_without_anything_to_see_and_beyond_the_cap():
+    empty = np.zeros((4, 5, 6), dtype=np.uint8)
+    assert (skip_distance(empty) == SKIP_DISTANCE_CAP).all()
+    line = np.zeros((1, 1, 2 * SKIP_DISTANCE_CAP + 5), dtype=np.uint8)
+    line[0, 0, 0] = 1
+    expected = np.minimum(np.arange(line.shape[2]), SKIP_DISTANCE_CAP)
+    np.testing.assert_array_equal(skip_distance(line)[0, 0], expected)
+    assert (skip_distance(np.ones((3, 3, 3), dtype=np.uint8)) == 0).all()
+
+
+@pytest.mark.parametrize("tf_name", ["test", "gap", "ct-bone", "ct-soft-tissue", "mr-default"])
+def test_values_outside_the_visible_range_are_transparent(tf_name):
+    tfs = {t.name: t for t in PluginHost().transfer_functions()}
+    tf = {"test": TF, "gap": GAP_TF}.get(tf_name) or tfs[tf_name]
+    vol = small_ct()
+    frame = frame_for(
+        prepare_volume(vol), Scene(vol, MODES["dvr"], transfer_function=tf), Camera(), SIZE
+    )
+    ctx = ArrayContext(np, prepare_volume(vol), frame)
+    values = np.linspace(0.0, 1.0, 200_001, dtype=np.float32)
+    alpha = ctx.transfer(values)[:, 3]
+    lo, hi = frame.visible_range
+    outside = (values <= lo) | (values >= hi)
+    assert (alpha[outside] == 0).all()
+    # and the range is tight: within two table entries of the first and last visible values
+    seen = values[alpha > 0]
+    assert len(seen) > 0
+    assert seen.min() - 2 / 255 <= lo < seen.min()
+    assert seen.max() < hi <= seen.max() + 2 / 255
+
+
+def test_fully_transparent_transfer_function_has_an_empty_visible_range():
+    vol = small_ct()
+    clear = TransferFunction("clear", [(-1000, 1, 1, 1, 0.0), (3000, 1, 1, 1, 0.0)])
+    frame = frame_for(
+        prepare_volume(vol), Scene(vol, MODES["dvr"], transfer_function=clear), Camera(), SIZE
+    )
+    lo, hi = frame.visible_range
+    assert lo > hi
+    assert frame.skip_distance is not None and (frame.skip_distance > 0).all()
+
+
+def _corner_balls() -> Volume:
+    """Two small balls on one side of a large empty volume: bricks on the other side lie
+    beyond the distance cap from anything, so rays make long jumps."""
+    vol = sphere_volume((40, 340, 290), spacing=(1.0, 1.0, 3.0), centre_lps=(-120, -125, -35))
+    other = sphere_volume((40, 340, 290), spacing=(1.0, 1.0, 3.0), centre_lps=(115, -120, 30))
+    vol.voxels = np.maximum(vol.voxels, other.voxels) - 500
+    vol.modality = "CT"
+    return vol
+
+
+def _corner_holes() -> Volume:
+    """The corner balls as holes: low values in a brighter volume (for MinIP)."""
+    vol = _corner_balls()
+    return replace(vol, voxels=(-vol.voxels).astype(np.int16))
+
+
+WIDE = WindowPreset("wide", 1200.0, -500.0)
+FULL = WindowPreset("full", 1200.0, 0.0)
+
+# (id, volume, mode, scene options, camera)
+SCENES = [
+    ("dvr-corners", _corner_balls, "dvr", {}, Camera(azimuth=35, elevation=25)),
+    (
+        "dvr-corners-perspective",
+        _corner_balls,
+        "dvr",
+        {},
+        Camera(azimuth=-140, elevation=-30, projection="perspective"),
+    ),
+    ("dvr-gap", small_ct, "dvr", {"transfer_function": GAP_TF}, Camera(azimuth=70)),
+    (
+        "dvr-gap-oblique-clipped",
+        oblique_ct,
+        "dvr",
+        {"transfer_function": GAP_TF, "clip_box": ((0.1, 0.8), (0.0, 0.7), (0.2, 1.0))},
+        Camera(azimuth=-20, elevation=40, roll=15),
+    ),
+    ("dvr-unshaded-oblique", oblique_ct, "dvr", {"shading": False}, Camera(azimuth=120)),
+    ("iso-corners", _corner_balls, "iso", {"parameters": {"iso_value": 0.0}}, Camera(azimuth=60)),
+    ("minip", small_ct, "minip", {"window": WIDE}, Camera(elevation=-90, azimuth=10)),
+    (
+        "minip-oblique-perspective-clipped",
+        oblique_ct,
+        "minip",
+        {"window": WIDE, "clip_box": ((0.2, 0.9), (0.0, 1.0), (0.1, 0.8))},
+        Camera(elevation=-80, azimuth=-15, projection="perspective"),
+    ),
+    ("minip-corners", _corner_holes, "minip", {"window": FULL}, Camera(elevation=60)),
+    ("mip-maximum", small_ct, "mip", {}, Camera(azimuth=-30, elevation=20)),
+    ("mip-maximum-oblique", oblique_ct, "mip", {}, Camera(azimuth=100, roll=30)),
+    ("mip-maximum-corners", _corner_balls, "mip", {}, Camera(azimuth=10)),
+    (
+        "iso-oblique-perspective",
+        oblique_ct,
+        "iso",
+        {"parameters": {"iso_value": 200.0}},
+        Camera(elevation=-50, projection="perspective"),
+    ),
+]
+
+
+@pytest.mark.usefixtures("gl_check")
+@pytest.mark.parametrize(
+    ("name", "volume", "mode", "options", "camera"), SCENES, ids=[s[0] for s in SCENES]
+)
+def test_skipping_draws_the_same_picture(
+    gl_renderer, array_renderer, tmp_path, name, volume, mode, options, camera
+):
+    vol = volume()
+    options = {"transfer_function": TF, **options}
+    skipping = Scene(vol, MODES[mode], **options)
+    if name.startswith("mip-maximum"):  # the built-in mip does not skip; the rule is tested
+        skipping = replace(skipping, mode=replace(MODES[mode], skip="maximum"))
+    plain = replace(skipping, mode=replace(MODES[mode], skip=None))
+    a = gl_renderer.render(skipping, camera, SIZE)
+    assert (a[..., 3] > 0).mean() > 0.01  # something is drawn
+    assert a[..., :3].std() > 5
+    # the same samples are taken where anything can be seen: the same picture, to the bit
+    b = gl_renderer.render(plain, camera, SIZE)
+    np.testing.assert_array_equal(a, b, err_msg=name)
+    # and the array renderer (which skips nothing by jumping) agrees as everywhere
+    assert_same_picture(a, array_renderer.render(skipping, camera, SIZE), tmp_path, name)
+    # the interactive pass (twice the step) skips the same way
+    quick = gl_renderer.render(skipping, camera, SIZE, interactive=True)
+    np.testing.assert_array_equal(quick, gl_renderer.render(plain, camera, SIZE, interactive=True))
+
+
+@pytest.mark.parametrize(
+    "shape", [(5, 7, 9), (1, 1, 1), (3, 1, 6), (2, 5, 1), (40, 33, 17)], ids=str
+)
+def test_gradient_texels_are_clamped_central_differences(shape):
+    """The gradient texture: 32768 + floor((q[i+1] - q[i-1]) / 2) per axis, indices clamped."""
+    rng = np.random.default_rng(1)
+    q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
+    q.flat[0], q.flat[-1] = 0, 65535  # the extremes of the differences
+    got = gradient_texels(q)
+    assert got.shape == (*shape, 3) and got.dtype == np.uint16
+    v = q.astype(np.int64)
+    for channel, axis in enumerate((2, 1, 0)):  # i, j, k are the array's last, middle, first
+        n = shape[axis]
+        up = np.take(v, np.minimum(np.arange(n) + 1, n - 1), axis=axis)
+        down = np.take(v, np.maximum(np.arange(n) - 1, 0), axis=axis)
+        np.testing.assert_array_equal(got[..., channel], 32768 + np.floor_divide(up - down, 2))
