@@ -62,6 +62,7 @@ __all__ = [
     "DEFLATED_LE",
     "EXPLICIT_BE",
     "EXPLICIT_LE",
+    "FAST_ASCII",
     "IMPLICIT_LE",
     "PIXEL_DATA",
     "Declined",
@@ -99,7 +100,7 @@ _SHORT = frozenset(
     }
 )  # fmt: skip
 _VR_STR = {vr: vr.decode("ascii") for vr in _LONG | _SHORT}
-_FAST_ASCII = frozenset({"DS", "IS", "UI", "CS"})
+FAST_ASCII = frozenset({"DS", "IS", "UI", "CS"})  # the text VRs fast_value decodes
 _PIXEL_LONG = (b"OB", b"OW", b"OF", b"UN", b"OD", b"OL", b"OV")  # as _header._pixel_element
 
 _UID_CHARS = bytes(b for b in range(0x21, 0x7F) if b != 0x5C)  # printable, no space or "\\"
@@ -507,7 +508,7 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
     )
 
 
-def fast_value(vr: str, raw: bytes, default: Any = None) -> Any:
+def fast_value(vr: str, raw: bytes | bytearray, default: Any = None) -> Any:
     """Decode ``raw`` of value representation ``vr`` as ownscan's header reader does.
 
     DS and IS give floats and ints, UI and CS strings (ASCII, padding and the spaces around
@@ -531,7 +532,7 @@ def fast_value(vr: str, raw: bytes, default: Any = None) -> Any:
         n //= 2
         ints = struct.unpack("<" + ("H" if vr == "US" else "h") * n, raw)
         return ints[0] if n == 1 else list(ints)
-    if vr not in _FAST_ASCII:
+    if vr not in FAST_ASCII:
         raise Declined(f"{vr} values are decoded by pydicom")
     text = raw.decode("latin-1").strip("\x00 ")
     if not text:

@@ -28,6 +28,7 @@ from ownscan.core._dcmscan import (
     DEFLATED_LE,
     EXPLICIT_BE,
     EXPLICIT_LE,
+    FAST_ASCII,
     IMPLICIT_LE,
     PIXEL_DATA,
     Declined,
@@ -251,7 +252,6 @@ def _pixel_element(head: bytes, pos: int, little: bool, implicit: bool) -> tuple
     return (off, length)
 
 
-_ASCII_VRS = frozenset({"DS", "IS", "UI", "CS"})
 _BINARY_INTS = {"US": "H", "SS": "h"}  # struct codes; "US or SS" (ambiguous) goes to pydicom
 
 # Every keyword read from the top level of a header: (tag, VR of pydicom's dictionary).
@@ -354,7 +354,7 @@ class _Fast:
             n = len(raw) // 2
             ints = struct.unpack(("<" if little else ">") + _BINARY_INTS[vr] * n, raw)
             return ints[0] if n == 1 else list(ints)
-        if vr not in _ASCII_VRS:
+        if vr not in FAST_ASCII:
             return self.ds.get(kw, default)
         el = self.ds.get_item(tag)
         if el is None:
@@ -362,20 +362,10 @@ class _Fast:
         raw = el.value
         if not isinstance(raw, bytes | bytearray):
             return default if raw is None else raw
-        text = raw.decode("latin-1").strip("\x00 ")
-        if not text:
-            return default
-        parts = [p.strip(" \x00") for p in text.split("\\")]
         try:
-            if vr == "DS":
-                vals: list[Any] = [float(p) for p in parts]
-            elif vr == "IS":
-                vals = [int(float(p)) for p in parts]
-            else:
-                vals = parts
-        except ValueError:
+            return fast_value(vr, raw, default)  # the scanner's parse of the same bytes
+        except Declined:  # the text does not parse: pydicom's value (or its error)
             return self.ds.get(kw, default)
-        return vals[0] if len(vals) == 1 else vals
 
 
 def _raw(ds: Dataset, kw: str) -> object:
@@ -505,7 +495,7 @@ class _ScanFast:
             if fvr not in (None, vr):
                 raise Declined(f"{kw} has VR {fvr}, not {vr}")
             return fast_value(vr, raw)
-        if vr not in _ASCII_VRS:
+        if vr not in FAST_ASCII:
             return self.ds.get(kw, default)
         if vr == "UI" and raw.strip(b"\0 ") and plain_uid(raw) is None:
             raise Declined(f"{kw} is not a plain UID")
