@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core._unnamed import AVAILABLE, REFUSED, link_unnamed, open_unnamed
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -220,10 +221,8 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
     return buf.getvalue().ljust(offset, b"\0")
 
 
-# unnamed files (Linux >= 3.11, most local file systems), named once complete
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
-_PROC_FD = "/proc/self/fd"
-_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS, errno.ENOENT}
+# open(O_TMPFILE) errors after which a named .part file is used instead
+_NO_TMPFILE = REFUSED | {errno.ENOENT}
 _NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 _serial = itertools.count()
 
@@ -242,13 +241,11 @@ class _PartFile:
         self.folder = folder
         self.path: Path | None = None
         self.fd = -1
-        if named is None and _O_TMPFILE and os.path.isdir(_PROC_FD):
-            try:
-                self.fd = os.open(folder, os.O_RDWR | _O_TMPFILE, 0o666)
+        if named is None and AVAILABLE:
+            fd = open_unnamed(folder, os.O_RDWR, 0o666, refused=_NO_TMPFILE)
+            if fd is not None:
+                self.fd = fd
                 return
-            except OSError as exc:
-                if exc.errno not in _NO_TMPFILE:
-                    raise
         self.path = folder / f".ownscan-{os.getpid()}-{next(_serial)}.part{named or ''}"
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
 
@@ -278,10 +275,7 @@ class _PartFile:
             final = Path(name())
             try:
                 if self.path is None:
-                    # linkat(AT_SYMLINK_FOLLOW) on the /proc magic link names the unnamed file
-                    os.link(
-                        f"{_PROC_FD}/{self.fd}", final, src_dir_fd=self.fd, follow_symlinks=True
-                    )
+                    link_unnamed(self.fd, final)
                 else:
                     self._link_named(final)
             except FileExistsError:

@@ -28,6 +28,8 @@ import os
 import time
 from pathlib import Path
 
+from ownscan.core import _unnamed
+
 __all__ = ["LibraryBusy", "Store"]
 
 DIR_MODE = 0o700
@@ -47,11 +49,6 @@ def _load_syncfs() -> object | None:
 
 
 _SYNCFS = _load_syncfs()
-# unnamed files (Linux >= 3.11, most local file systems), linked to their name once complete
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
-_PROC_FD = "/proc/self/fd"
-# O_TMPFILE refused by the file system or kernel: fall back to tmp/ + rename
-_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
 
 
 class Store:
@@ -68,7 +65,7 @@ class Store:
         self._dirs_made: set[str] = set()
         self._serial = itertools.count()  # unique temporary names, also across threads
         # unnamed temporary files until the file system says it cannot make them
-        self._unnamed = bool(_O_TMPFILE) and os.path.isdir(_PROC_FD)
+        self._unnamed = _unnamed.AVAILABLE
 
     # -- setup ---------------------------------------------------------------------------------
     def create(self) -> None:
@@ -116,19 +113,13 @@ class Store:
         has no ``O_TMPFILE``, or ``final`` exists, e.g. incomplete): the caller writes through
         ``tmp/`` then.
         """
-        try:
-            fd = os.open(parent, os.O_WRONLY | _O_TMPFILE, FILE_MODE)
-        except OSError as exc:
-            if exc.errno in _NO_TMPFILE:
-                self._unnamed = False
-                return False
-            raise
+        fd = _unnamed.open_unnamed(parent, os.O_WRONLY, FILE_MODE)
+        if fd is None:  # refused by the file system or kernel: tmp/ + rename from now on
+            self._unnamed = False
+            return False
         try:
             _write_all(fd, data)
-            # link(2) does not follow the /proc magic link, linkat(AT_SYMLINK_FOLLOW) does;
-            # os.link uses linkat only when given a dir fd (ignored: the source path is
-            # absolute). No CAP_DAC_READ_SEARCH needed, unlike AT_EMPTY_PATH.
-            os.link(f"{_PROC_FD}/{fd}", final, src_dir_fd=fd, follow_symlinks=True)
+            _unnamed.link_unnamed(fd, final)
         except FileExistsError:
             return False
         finally:
