@@ -520,7 +520,8 @@ class Library:
         ctx = _ImportContext(import_id)
         batch = _Pending()
         # files are written by background threads (or worker processes) while the next items
-        # are read and parsed; _flush waits for them before the sync and the commit
+        # are read and parsed; a full batch is handed off (_hand_off): its files are waited
+        # for and synced, then its rows committed
         self._writer = ThreadPoolExecutor(self.writers, thread_name_prefix="ownscan-write")
         self._write_error = False
         self._workers: list[Worker] = []
@@ -805,7 +806,7 @@ class Library:
         return ItemResult(item.origin, DOCUMENT, f"stored ({item.media_type})", size=size)
 
     def _write(self, data: bytes, final: Path, batch: _Pending, origin: str) -> None:
-        """Queue ``data`` to be written to ``final`` (see _flush)."""
+        """Queue ``data`` to be written to ``final`` (see _hand_off)."""
 
         def write() -> None:
             try:
@@ -879,7 +880,7 @@ class Library:
         self._syncing = None  # whatever happens next, this batch is not committed twice
         failed = synced.result()
         if len(batch) or batch.bytes:
-            self._commit(batch, ctx, rep, synced=True)
+            self._commit(batch, ctx, rep)
         self._report_failed(batch, failed, rep)
 
     def _report_failed(
@@ -906,18 +907,12 @@ class Library:
             self._flush(batch, ctx, rep)
 
     def _flush(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """End the last batch: hand it off as any other and wait until it is committed."""
+        self._hand_off(batch, ctx, rep)
         self._finish_synced(ctx, rep, wait=True)
-        self._send_remote(release=False)
-        failed = self._wait_writes(batch)
-        if len(batch) or batch.bytes:
-            self._commit(batch, ctx, rep)
-        self._report_failed(batch, failed, rep)
 
-    def _commit(
-        self, batch: _Pending, ctx: _ImportContext, rep: ImportReport, synced: bool = False
-    ) -> None:
-        if self.durable and not synced:
-            self.store.sync()
+    def _commit(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
+        """Index the batch in one transaction (its files are complete and synced)."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
