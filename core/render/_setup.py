@@ -64,8 +64,8 @@ class PreparedVolume:
     block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
     block_max: npt.NDArray[np.float32]
     notes: list[str]
-    # the last skip tables made by frame_for: {"last": (key, occupancy, distance)}
-    skip_tables: dict[str, Any] = field(default_factory=dict, repr=False)
+    # the last skip tables made by frame_for: (key, occupancy, distance)
+    last_skip: tuple[Any, ...] | None = field(default=None, repr=False)
 
     @property
     def dims(self) -> tuple[int, int, int]:
@@ -135,8 +135,8 @@ def _block_minmax(
     on every side (trilinear sampling inside a block reads one voxel beyond it).
 
     The box is separable, so it is reduced one axis at a time (outermost first, each pass
-    shrinking the array by BRICK): per axis, the block's own voxels (``reduceat``), then the
-    voxel just before it and the one just after it where the volume has them.
+    shrinking the array by BRICK): per axis, the block's own voxels (:func:`_reduce_blocks`),
+    then the voxel just before it and the one just after it where the volume has them.
     """
 
     def reduce(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
@@ -422,7 +422,7 @@ def _skip_tables(
         key: tuple[Any, ...] = (skip, (lut[:, 3] > 0).tobytes())
     else:
         key = (skip, iso)
-    cached = prepared.skip_tables.get("last")
+    cached = prepared.last_skip
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
     if skip == "opacity":
@@ -435,7 +435,7 @@ def _skip_tables(
     else:
         occupancy = (prepared.block_max >= iso).astype(np.uint8)
     distance = skip_distance(occupancy)
-    prepared.skip_tables["last"] = (key, occupancy, distance)
+    prepared.last_skip = (key, occupancy, distance)
     return occupancy, distance
 
 
