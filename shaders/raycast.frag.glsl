@@ -57,6 +57,24 @@ vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) 
     return vec2(max(max(t_min.x, t_min.y), t_min.z), min(min(t_max.x, t_max.y), t_max.z));
 }
 
+#if defined(MODE_SKIP) || defined(MODE_SKIP_RUNNING)
+// Where a ray leaves the cube of bricks reaching d - 1 bricks around ``brick`` (d = 1: the
+// brick itself), through the face its direction points to (exit_side: 1 where it leaves via
+// the high face), as t in mm along the ray.
+float t_leave(vec3 brick, float d, vec3 exit_side, vec3 brick_scale, vec3 origin_tex,
+              vec3 inv_dir_tex) {
+    vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d)) / brick_scale;
+    vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
+    return min(min(t_face.x, t_face.y), t_face.z);
+}
+
+// The first grid sample at or past t_out (t_n = t_entry + (n + 1/2) * u_step_mm), at least
+// the one after n: where a jump lands, on the grid, so the picture does not change.
+int sample_after(float t_out, float t_entry, int n) {
+    return max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+}
+#endif
+
 #ifdef MODE_SKIP
 // Whether the mode may see a sample of this value (see MODE_SKIP above). A test on the value
 // alone, no table look-up: values outside u_visible are transparent; those inside may be too
@@ -141,11 +159,9 @@ void main() {
                     }
                     // past the cube of empty bricks around this one: the first grid sample
                     // beyond the face the ray leaves it through
-                    vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d))
-                        / brick_scale;
-                    vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
-                    float t_out = min(min(t_face.x, t_face.y), t_face.z);
-                    n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                    float t_out = t_leave(brick, d, exit_side, brick_scale, origin_tex,
+                                          inv_dir_tex);
+                    n = sample_after(t_out, t_entry, n);
                     t = t_entry + (float(n) + 0.5) * u_step_mm;
                 }
                 if (t >= t_exit) {
@@ -174,8 +190,8 @@ void main() {
             while (t < t_exit && acc.y > 0.0 && t >= t_checked) {
                 vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                    u_last_brick);
-                vec3 t_face = ((brick + exit_side) / brick_scale - origin_tex) * inv_dir_tex;
-                float t_out = min(min(t_face.x, t_face.y), t_face.z);
+                float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex,
+                                      inv_dir_tex);
                 float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
 #ifdef MODE_SKIP_MAXIMUM
                 bool skip = bound + 1e-5 < acc.x;
@@ -186,7 +202,7 @@ void main() {
                     t_checked = t_out;
                     break;
                 }
-                n = max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+                n = sample_after(t_out, t_entry, n);
                 t = t_entry + (float(n) + 0.5) * u_step_mm;
             }
             if (t >= t_exit) {
