@@ -43,10 +43,8 @@ from typing import TYPE_CHECKING, Any
 from ownscan.core.errors import OwnscanError
 from ownscan.core.library._header import (
     Header,
-    NotDicom,
     document_kind,
     is_document_class,
-    read_header,
 )
 from ownscan.core.library._model import (
     CONFLICT,
@@ -75,6 +73,7 @@ from ownscan.core.library._worker import (
     Scanned,
     Worker,
     WorkerDied,
+    examine,
     worker_count,
 )
 from ownscan.core.plugin_types import DICOM, SourceItem
@@ -671,45 +670,46 @@ class Library:
             data = item.read_bytes()
         except OSError as exc:
             return ItemResult(origin, FAILED, f"cannot read: {exc.strerror or exc}")
-        size = len(data)
-        sha = hashlib.sha256(data).hexdigest()
 
         def write(final: Path) -> None:
             self._write(data, final, batch, origin)
 
-        if item.media_type != DICOM:
-            is_pdf = data.startswith(b"%PDF-")
-            return self._import_document(item, size, sha, is_pdf, write, batch, ctx)
-        try:
-            h = read_header(data)
-        except NotDicom as exc:
-            return ItemResult(origin, SKIPPED, str(exc), size=size)
-        except ValueError as exc:
-            return ItemResult(origin, FAILED, str(exc), size=size)
-        return self._place(origin, h, size, sha, write, batch, ctx)
+        scanned = examine(data, item.media_type == DICOM)
+        return self._decide(item, scanned, write, batch, ctx)
 
     def _import_scanned(
         self, item: SourceItem, key: int, scanned: Scanned, batch: _Pending, ctx: _ImportContext
     ) -> ItemResult:
         """:meth:`_import_one` for an item a worker has read, hashed and parsed (and keeps)."""
-        status, size, sha, h, reason, is_pdf = scanned
-        origin = item.origin
-        if status == SCAN_FAILED:
-            return ItemResult(origin, FAILED, reason, size=size)
-        if status == SCAN_SKIPPED:
-            return ItemResult(origin, SKIPPED, reason, size=size)
         remote = self._remote
         assert remote is not None
 
-        def write(final: Path) -> None:
+        def write(final: Path) -> None:  # the worker writes the bytes it keeps
             worker, number, orders = remote
             orders.append((key, str(final)))
-            batch.writes.append((worker.future(number, key), final, origin))
+            batch.writes.append((worker.future(number, key), final, item.origin))
             batch.queued.add(final)
 
+        return self._decide(item, scanned, write, batch, ctx)
+
+    def _decide(
+        self,
+        item: SourceItem,
+        scanned: Scanned,
+        write: Callable[[Path], None],
+        batch: _Pending,
+        ctx: _ImportContext,
+    ) -> ItemResult:
+        """The outcome for an item :func:`examine` has looked at (here or in a worker): failed,
+        skipped, a document, or an instance to place; ``write(final)`` queues its file."""
+        status, size, sha, h, reason, is_pdf = scanned
+        if status == SCAN_FAILED:
+            return ItemResult(item.origin, FAILED, reason, size=size)
+        if status == SCAN_SKIPPED:
+            return ItemResult(item.origin, SKIPPED, reason, size=size)
         if item.media_type != DICOM:
             return self._import_document(item, size, sha, is_pdf, write, batch, ctx)
-        return self._place(origin, h, size, sha, write, batch, ctx)
+        return self._place(item.origin, h, size, sha, write, batch, ctx)
 
     def _place(
         self,

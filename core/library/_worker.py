@@ -33,6 +33,7 @@ parent, which then waits for the writes of the batch it commits.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pickle
 import queue
@@ -69,10 +70,25 @@ def worker_count() -> int:
     return min(4, cores) if cores > 1 else 0
 
 
+def examine(data: bytes, dicom: bool) -> Scanned:
+    """What an import decides on, for the bytes of one item: their size and sha256 and, for a
+    DICOM item, its header (or why it is skipped or failed); for another item, whether it is
+    a PDF. The same function whether a worker or the importing process read the file."""
+    size = len(data)
+    sha = hashlib.sha256(data).hexdigest()
+    if not dicom:
+        return (SCAN_OK, size, sha, None, "", data.startswith(b"%PDF-"))
+    try:
+        header = read_header(data)
+    except NotDicom as exc:
+        return (SCAN_SKIPPED, size, sha, None, str(exc), False)
+    except ValueError as exc:
+        return (SCAN_FAILED, size, sha, None, str(exc), False)
+    return (SCAN_OK, size, sha, header, "", False)
+
+
 # -- the worker ----------------------------------------------------------------------------------
 def _scan(path: str, parse: bool, big: int) -> tuple[Scanned, bytes | None]:
-    import hashlib
-
     try:
         with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size > big:
@@ -80,17 +96,8 @@ def _scan(path: str, parse: bool, big: int) -> tuple[Scanned, bytes | None]:
             data = f.read()
     except OSError as exc:
         return (SCAN_FAILED, 0, "", None, f"cannot read: {exc.strerror or exc}", False), None
-    size = len(data)
-    sha = hashlib.sha256(data).hexdigest()
-    if not parse:
-        return (SCAN_OK, size, sha, None, "", data.startswith(b"%PDF-")), data
-    try:
-        header = read_header(data)
-    except NotDicom as exc:
-        return (SCAN_SKIPPED, size, sha, None, str(exc), False), None
-    except ValueError as exc:
-        return (SCAN_FAILED, size, sha, None, str(exc), False), None
-    return (SCAN_OK, size, sha, header, "", False), data
+    scanned = examine(data, parse)
+    return scanned, data if scanned[0] == SCAN_OK else None
 
 
 def _serve(root: Path, big: int, inp: IO[bytes], out: IO[bytes]) -> int:
