@@ -1,7 +1,10 @@
-"""Small generated DICOM files for the library's tests (pydicom writes them)."""
+"""Small generated DICOM files for the library's tests (pydicom writes them), and a full disk
+for their child processes."""
 
 from __future__ import annotations
 
+import resource
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +130,10 @@ def with_same_uid_other_bytes(src: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(dest, enforce_file_format=True)
     return dest
+
+
+def limit_file_size() -> None:
+    """A full disk as a process sees it (a ``preexec_fn``): writes past 400 kB fail (EFBIG)
+    instead of killing the process with SIGXFSZ."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))

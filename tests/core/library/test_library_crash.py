@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from library_dicomgen import ct_series
+from library_dicomgen import ct_series, limit_file_size
 
 OWNSCAN = [sys.executable, "-m", "ownscan.core.cli"]
 N_FILES = 400
@@ -160,13 +159,6 @@ def test_ctrl_c_keeps_what_is_complete_and_reimport_completes(tmp_path, source):
     assert interrupted == 2
 
 
-def _limit_file_size() -> None:
-    # a full disk as a process sees it: writes past this size fail (EFBIG) instead of
-    # killing the process with SIGXFSZ
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
-
-
 def test_disk_full_stops_cleanly_and_reimport_completes(tmp_path):
     src = tmp_path / "src"
     ct_series(src / "a_small", 20, size=16)
@@ -177,7 +169,7 @@ def test_disk_full_stops_cleanly_and_reimport_completes(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=_limit_file_size,
+        preexec_fn=limit_file_size,
     )
     assert r.returncode == 2
     assert "cannot write to the library" in r.stderr and "File too large" in r.stderr

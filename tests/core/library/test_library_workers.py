@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +17,13 @@ from dataclasses import astuple
 from pathlib import Path
 
 import pytest
-from library_dicomgen import PDF, ct_series, encapsulated_pdf, with_same_uid_other_bytes
+from library_dicomgen import (
+    PDF,
+    ct_series,
+    encapsulated_pdf,
+    limit_file_size,
+    with_same_uid_other_bytes,
+)
 from pydicom.uid import generate_uid
 
 from ownscan.core.library import (
@@ -224,11 +229,6 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _limit_file_size() -> None:
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
-
-
 def test_disk_full_in_a_worker_stops_cleanly_and_reimport_completes(tmp_path):
     src = tmp_path / "src"
     ct_series(src / "a_small", 20, size=16)
@@ -239,7 +239,7 @@ def test_disk_full_in_a_worker_stops_cleanly_and_reimport_completes(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=_limit_file_size,
+        preexec_fn=limit_file_size,
     )
     assert r.returncode == 2, r.stderr
     assert "cannot write to the library" in r.stderr and "File too large" in r.stderr
