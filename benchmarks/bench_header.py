@@ -1,8 +1,8 @@
 """Header reading: the pydicom-free scanner against pydicom, per file and at start-up.
 
 Run: ``python benchmarks/bench_header.py [FOLDER ...] [--runs N]`` (default: a 400-slice
-generated CT in a temporary folder; the lead's bench data is ``/tmp/b400/raw`` and
-``/tmp/b400/j2k``). For each folder, every file's header is read
+generated CT in a temporary folder; ``bench_load.py --keep DIR`` leaves ``DIR/raw`` and
+``DIR/j2k``, 400 slices uncompressed and JPEG 2000). For each folder, every file's header is read
 
 * ``pydicom``: ``dcmread(stop_before_pixels=True)`` and the frame records, as before the
   scanner (``_header._frames_of``, pydicom already imported; the descriptive fields of the
