@@ -60,7 +60,9 @@ from ownscan.core.library._model import (
     ImportReport,
     Instance,
     ItemResult,
+    LibraryError,
     Patient,
+    RemoveResult,
     Series,
     Study,
 )
@@ -94,15 +96,6 @@ __all__ = [
 ENV_VAR = "OWNSCAN_LIBRARY"
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 _SHA_HEX = frozenset("0123456789abcdef")
-
-
-class LibraryError(OwnscanError):
-    """A library-level problem: not a library, busy, disk full, too new. One clear line.
-
-    When an import stops on it, ``report`` holds what the import did until then.
-    """
-
-    report: ImportReport | None = None
 
 
 # LibraryBusy and SchemaTooNew are raised as LibraryError subclasses for callers' convenience.
@@ -161,16 +154,6 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
 
 
 _OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged"})
-
-
-@dataclass(frozen=True)
-class RemoveResult:
-    """What :meth:`Library.remove` took out."""
-
-    series: int
-    instances: int
-    documents: int
-    size: int
 
 
 @dataclass
