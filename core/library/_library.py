@@ -26,20 +26,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import itertools
 import json
 import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ownscan.core.library import _maintenance
 from ownscan.core.library._header import Header
 from ownscan.core.library._index import Index
 from ownscan.core.library._model import (
@@ -49,7 +49,6 @@ from ownscan.core.library._model import (
     FAILED,
     IMPORTED,
     SKIPPED,
-    CheckProblem,
     CheckReport,
     ImportReport,
     ItemResult,
@@ -57,7 +56,7 @@ from ownscan.core.library._model import (
     RemoveResult,
 )
 from ownscan.core.library._schema import SchemaTooNew, migrate
-from ownscan.core.library._store import FILE_MODE, LibraryBusy, Store, make_private_dir
+from ownscan.core.library._store import FILE_MODE, LibraryBusy, Store
 from ownscan.core.library._worker import (
     SCAN_BIG,
     SCAN_FAILED,
@@ -81,7 +80,6 @@ __all__ = [
 
 ENV_VAR = "OWNSCAN_LIBRARY"
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
-_SHA_HEX = frozenset("0123456789abcdef")
 
 
 # LibraryBusy and SchemaTooNew are raised as LibraryError subclasses for callers' convenience.
@@ -278,7 +276,7 @@ class Library(Index):
         report: Callable[[ItemResult], None] | None,
         sources: list[str],
     ) -> ImportReport:
-        self._recover()
+        _maintenance.recover(self)
         cur = self.conn.execute(
             "INSERT INTO imports (started, sources) VALUES (?, ?)",
             (_now(), json.dumps(sources)),
@@ -817,30 +815,6 @@ class Library(Index):
                 f"the import holds {why}, so which study they belong to is not known"
             )
 
-    # -- recovery ------------------------------------------------------------------------------
-    def _recover(self) -> list[CheckProblem]:
-        """Finish what a crash interrupted (writer's lock held): partial files, removals."""
-        problems: list[CheckProblem] = []
-        if self.store.tmp.is_dir():
-            for p in sorted(self.store.tmp.iterdir()):
-                p.unlink(missing_ok=True)
-                problems.append(
-                    CheckProblem(
-                        "partial",
-                        self.store.relative(p),
-                        "incomplete file of an interrupted write; removed",
-                        True,
-                    )
-                )
-        for (rel,) in self.conn.execute("SELECT path FROM pending_deletes").fetchall():
-            (self.root / rel).unlink(missing_ok=True)
-            problems.append(
-                CheckProblem("unfinished-removal", rel, "file of a removed series; deleted", True)
-            )
-        if problems:
-            self.conn.execute("DELETE FROM pending_deletes")
-        return problems
-
     # -- remove --------------------------------------------------------------------------------
     def remove(
         self,
@@ -856,90 +830,7 @@ class Library(Index):
         given = [x for x in (series_uid, study_uid, patient_key) if x is not None]
         if len(given) != 1:
             raise ValueError("remove: give exactly one of series_uid, study_uid, patient_key")
-        return self._locked(lambda: self._remove(series_uid, study_uid, patient_key))
-
-    def _remove(
-        self, series_uid: str | None, study_uid: str | None, patient_key: int | None
-    ) -> RemoveResult:
-        self._recover()
-        conn = self.conn
-        if series_uid is not None:
-            series = [series_uid] if self._exists("series", "series_uid", series_uid) else []
-            studies: list[str] = []
-            if not series:
-                raise LibraryError(f"{self.root}: no series {series_uid} in the library")
-        else:
-            if study_uid is not None:
-                studies = [study_uid] if self._exists("studies", "study_uid", study_uid) else []
-                if not studies:
-                    raise LibraryError(f"{self.root}: no study {study_uid} in the library")
-            else:
-                studies = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT study_uid FROM studies WHERE patient_key = ?", (patient_key,)
-                    )
-                ]
-                if not studies and not self._exists("patients", "key", patient_key):
-                    raise LibraryError(f"{self.root}: no patient #{patient_key} in the library")
-            series = [
-                r[0]
-                for st in studies
-                for r in conn.execute("SELECT series_uid FROM series WHERE study_uid = ?", (st,))
-            ]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            paths: list[str] = []
-            n_inst = size = n_docs = 0
-            for se in series:
-                for sop, sha, sz in conn.execute(
-                    "SELECT sop_instance_uid, sha256, size FROM instances WHERE series_uid = ?",
-                    (se,),
-                ).fetchall():
-                    paths.append(self.store.relative(self.store.object_path(sha)))
-                    n_inst += 1
-                    size += sz
-                    for (csha,) in conn.execute(
-                        "SELECT sha256 FROM conflicts WHERE sop_instance_uid = ?", (sop,)
-                    ).fetchall():
-                        paths.append(self.store.relative(self.store.conflict_path(csha)))
-                    conn.execute("DELETE FROM conflicts WHERE sop_instance_uid = ?", (sop,))
-                conn.execute("DELETE FROM instances WHERE series_uid = ?", (se,))
-                conn.execute("DELETE FROM series WHERE series_uid = ?", (se,))
-            for st in studies:
-                for sha, sz in conn.execute(
-                    "SELECT sha256, size FROM documents WHERE study_uid = ?", (st,)
-                ).fetchall():
-                    paths.append(self.store.relative(self.store.object_path(sha)))
-                    n_docs += 1
-                    size += sz
-                conn.execute("DELETE FROM documents WHERE study_uid = ?", (st,))
-            self._drop_empty_parents()
-            conn.executemany(
-                "INSERT OR IGNORE INTO pending_deletes (path) VALUES (?)", [(p,) for p in paths]
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        for rel in paths:
-            (self.root / rel).unlink(missing_ok=True)
-        conn.execute("DELETE FROM pending_deletes")
-        return RemoveResult(len(series), n_inst, n_docs, size)
-
-    def _drop_empty_parents(self) -> int:
-        n = self.conn.execute(
-            "DELETE FROM series WHERE series_uid NOT IN (SELECT series_uid FROM instances)"
-        ).rowcount
-        n += self.conn.execute(
-            """DELETE FROM studies WHERE study_uid NOT IN (SELECT study_uid FROM series)
-               AND study_uid NOT IN (SELECT study_uid FROM documents
-                                     WHERE study_uid IS NOT NULL)"""
-        ).rowcount
-        n += self.conn.execute(
-            "DELETE FROM patients WHERE key NOT IN (SELECT patient_key FROM studies)"
-        ).rowcount
-        return int(n)
+        return self._locked(lambda: _maintenance.remove(self, series_uid, study_uid, patient_key))
 
     # -- check ---------------------------------------------------------------------------------
     def check(
@@ -966,193 +857,7 @@ class Library(Index):
         progress
             Called with the number of bytes of each file checked.
         """
-        return self._locked(lambda: self._check(repair, verify_hashes, progress))
-
-    def _check(
-        self, repair: bool, verify_hashes: bool, progress: Callable[[int], None] | None
-    ) -> CheckReport:
-        rep = CheckReport()
-        conn = self.conn
-        problems = rep.problems
-        ok = conn.execute("PRAGMA quick_check").fetchone()[0]
-        if ok != "ok":
-            problems.append(CheckProblem("index", "index.sqlite", f"index damaged: {ok}"))
-            return rep
-        if repair:
-            problems.extend(self._recover())
-        else:
-            if self.store.tmp.is_dir():
-                for p in sorted(self.store.tmp.iterdir()):
-                    problems.append(
-                        CheckProblem(
-                            "partial",
-                            self.store.relative(p),
-                            "incomplete file of an interrupted write (repair removes it)",
-                        )
-                    )
-            for (rel,) in conn.execute("SELECT path FROM pending_deletes"):
-                problems.append(
-                    CheckProblem(
-                        "unfinished-removal",
-                        rel,
-                        "file of a removed series still present (repair deletes it)",
-                    )
-                )
-        # rows -> files
-        expected: dict[str, tuple[int, str]] = {}
-        for sha, size in conn.execute("SELECT sha256, size FROM instances"):
-            expected[self.store.relative(self.store.object_path(sha))] = (size, sha)
-            rep.instances += 1
-        for sha, size in conn.execute("SELECT sha256, size FROM documents"):
-            expected[self.store.relative(self.store.object_path(sha))] = (size, sha)
-            rep.documents += 1
-        for sha, size in conn.execute("SELECT sha256, size FROM conflicts"):
-            expected[self.store.relative(self.store.conflict_path(sha))] = (size, sha)
-        for rel, (size, sha) in sorted(expected.items()):
-            path = self.root / rel
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                problems.append(
-                    CheckProblem(
-                        "missing",
-                        rel,
-                        "indexed file is missing; import its source again to restore it, "
-                        "or remove its series",
-                    )
-                )
-                continue
-            rep.files_checked += 1
-            damaged = st.st_size != size
-            if not damaged and verify_hashes:
-                damaged = _sha256_file(path) != sha
-            if progress is not None:
-                progress(st.st_size)
-            if damaged:
-                msg = "file content does not match the index (damaged on disk)"
-                if repair:
-                    dest = self.root / "damaged" / path.name
-                    make_private_dir(dest.parent)
-                    os.replace(path, dest)
-                    msg += f"; moved to damaged/{path.name}: import its source again to restore it"
-                problems.append(CheckProblem("damaged", rel, msg))
-            if st.st_mode & 0o777 != FILE_MODE:
-                if repair and not damaged:
-                    path.chmod(FILE_MODE)
-                problems.append(
-                    CheckProblem(
-                        "permissions", rel, f"mode {st.st_mode & 0o777:o}, expected 600", repair
-                    )
-                )
-        # files -> rows
-        orphans: list[Path] = []
-        for path in _walk_files(self.store.objects, self.store.conflicts):
-            rel = self.store.relative(path)
-            if rel in expected:
-                continue
-            if not (len(path.name) == 64 and set(path.name) <= _SHA_HEX):
-                problems.append(
-                    CheckProblem("unknown", rel, "file not made by ownscan; left alone")
-                )
-                continue
-            orphans.append(path)
-        if orphans:
-            problems.extend(self._adopt(orphans, repair))
-        # folders' permissions
-        for d in _walk_dirs(self.root):
-            mode = d.stat().st_mode & 0o777
-            if mode != 0o700:
-                if repair:
-                    d.chmod(0o700)
-                problems.append(
-                    CheckProblem(
-                        "permissions",
-                        self.store.relative(d) if d != self.root else ".",
-                        f"folder mode {mode:o}, expected 700",
-                        repair,
-                    )
-                )
-        # empty parents, dangling references
-        empty = conn.execute(
-            """SELECT (SELECT count(*) FROM series WHERE series_uid NOT IN
-                        (SELECT series_uid FROM instances)),
-                      (SELECT count(*) FROM patients WHERE key NOT IN
-                        (SELECT patient_key FROM studies))"""
-        ).fetchone()
-        if empty[0] or empty[1]:
-            if repair:
-                conn.execute("BEGIN IMMEDIATE")
-                self._drop_empty_parents()
-                conn.execute("COMMIT")
-            problems.append(
-                CheckProblem(
-                    "empty",
-                    "index.sqlite",
-                    f"{empty[0]} empty series, {empty[1]} patients without studies",
-                    repair,
-                )
-            )
-        for row in conn.execute("PRAGMA foreign_key_check"):
-            problems.append(
-                CheckProblem("index", "index.sqlite", f"dangling reference in table {row[0]}")
-            )
-        return rep
-
-    def _adopt(self, orphans: list[Path], repair: bool) -> list[CheckProblem]:
-        if not repair:
-            return [
-                CheckProblem(
-                    "orphan",
-                    self.store.relative(p),
-                    "file without an index row, left by an interrupted import (repair adopts it)",
-                )
-                for p in orphans
-            ]
-        problems: list[CheckProblem] = []
-        items: list[SourceItem] = []
-        for p in orphans:
-            rel = self.store.relative(p)
-            data = p.read_bytes()
-            if hashlib.sha256(data).hexdigest() != p.name:
-                p.unlink()
-                problems.append(
-                    CheckProblem("orphan", rel, "unindexed file with wrong content; removed", True)
-                )
-                continue
-            media = DICOM
-            if data.startswith(b"%PDF-"):
-                media = "application/pdf"
-            items.append(SourceItem(origin=rel, path=p, media_type=media))
-        # documents apart: an orphan PDF must not be linked to whatever study the orphan
-        # instances beside it happen to belong to
-        results: list[ItemResult] = []
-        for group in (
-            [i for i in items if i.media_type == DICOM],
-            [i for i in items if i.media_type != DICOM],
-        ):
-            if group:
-                results += self._import(iter(group), None, ["ownscan check --repair"]).results
-        for r in results:
-            path = self.root / r.origin
-            if r.status in (IMPORTED, DOCUMENT, CONFLICT):
-                if r.status == IMPORTED and path.parent == self.store.conflicts:
-                    path.unlink()  # its UID is no longer held: now an ordinary instance
-                problems.append(CheckProblem("orphan", r.origin, f"adopted ({r.status})", True))
-            elif r.status == DUPLICATE and path.parent == self.store.conflicts:
-                path.unlink()
-                problems.append(CheckProblem("orphan", r.origin, "same as the held file", True))
-            elif r.status == SKIPPED:
-                # neither DICOM nor PDF: keep it as a document rather than lose it
-                rel_item = SourceItem(
-                    origin=r.origin, path=path, media_type="application/octet-stream"
-                )
-                self._import(iter([rel_item]), None, ["ownscan check --repair"])
-                problems.append(
-                    CheckProblem("orphan", r.origin, "adopted as a document (not DICOM)", True)
-                )
-            else:
-                problems.append(CheckProblem("orphan", r.origin, f"could not adopt: {r.reason}"))
-        return problems
+        return self._locked(lambda: _maintenance.check(self, repair, verify_hashes, progress))
 
 
 class _WriteFailed(Exception):
@@ -1189,30 +894,6 @@ def _complete(path: Path, size: int) -> bool:
         return path.stat().st_size == size
     except FileNotFoundError:
         return False
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _walk_files(*roots: Path) -> Iterator[Path]:
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for dirpath, _dirs, files in os.walk(root):
-            for name in sorted(files):
-                yield Path(dirpath) / name
-
-
-def _walk_dirs(root: Path) -> Iterator[Path]:
-    yield root
-    for dirpath, dirs, _files in os.walk(root):
-        for d in dirs:
-            yield Path(dirpath) / d
 
 
 def _now() -> str:
