@@ -575,24 +575,15 @@ class ImportSession:
             raise
 
     def _index_parents(self, h: Header, ctx: _ImportContext, rep: ImportReport) -> None:
+        """The study and series rows of an instance, and its patient's row with a new study.
+
+        The first instance imported names them. A patient row is made only for a study that
+        needs it: an instance naming another patient than the one its study is held under
+        makes none, so no patient is ever left without studies.
+        """
         if h.series_uid in ctx.series_done:
             return
         conn = self.conn
-        pkey = (h.patient_id, h.patient_name, h.birth_date)
-        key = ctx.patients.get(pkey)
-        if key is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO patients (patient_id, name, birth_date, sex) "
-                "VALUES (?,?,?,?)",
-                (*pkey, h.sex),
-            )
-            key = int(
-                conn.execute(
-                    "SELECT key FROM patients WHERE patient_id=? AND name=? AND birth_date=?",
-                    pkey,
-                ).fetchone()[0]
-            )
-            ctx.patients[pkey] = key
         row = conn.execute(
             "SELECT patient_key FROM studies WHERE study_uid = ?", (h.study_uid,)
         ).fetchone()
@@ -602,14 +593,14 @@ class ImportSession:
                 "accession_number) VALUES (?,?,?,?,?,?)",
                 (
                     h.study_uid,
-                    key,
+                    self._patient_key(h, ctx, create=True),
                     h.study_date,
                     h.study_time,
                     h.study_description,
                     h.accession_number,
                 ),
             )
-        elif int(row[0]) != key and h.study_uid not in ctx.warned:
+        elif h.study_uid not in ctx.warned and int(row[0]) != self._patient_key(h, ctx):
             ctx.warned.add(h.study_uid)
             rep.notes.append(
                 f"study {h.study_uid} holds images naming different patients "
@@ -638,6 +629,26 @@ class ImportSession:
                 "it is listed under the first"
             )
         ctx.series_done.add(h.series_uid)
+
+    def _patient_key(self, h: Header, ctx: _ImportContext, create: bool = False) -> int | None:
+        """The key of the patient ``h`` names (made first with ``create``; else None if the
+        library holds no such patient)."""
+        pkey = (h.patient_id, h.patient_name, h.birth_date)
+        key = ctx.patients.get(pkey)
+        if key is None:
+            if create:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO patients (patient_id, name, birth_date, sex) "
+                    "VALUES (?,?,?,?)",
+                    (*pkey, h.sex),
+                )
+            row = self.conn.execute(
+                "SELECT key FROM patients WHERE patient_id=? AND name=? AND birth_date=?", pkey
+            ).fetchone()
+            if row is None:
+                return None
+            key = ctx.patients[pkey] = int(row[0])
+        return key
 
     def _link_documents(self, ctx: _ImportContext, rep: ImportReport) -> None:
         if not ctx.documents:
