@@ -69,6 +69,8 @@ def recover(lib: Library) -> list[CheckProblem]:
 def remove(
     lib: Library, series_uid: str | None, study_uid: str | None, patient_key: int | None
 ) -> RemoveResult:
+    """:meth:`Library.remove`: rows out and files listed in ``pending_deletes`` in one
+    transaction, then the files unlinked."""
     recover(lib)
     conn = lib.conn
     if series_uid is not None:
@@ -137,6 +139,8 @@ def remove(
 
 
 def drop_empty_parents(lib: Library) -> int:
+    """Drop series without instances, studies without series or documents, patients without
+    studies (inside the caller's transaction); return how many rows went."""
     n = lib.conn.execute(
         "DELETE FROM series WHERE series_uid NOT IN (SELECT series_uid FROM instances)"
     ).rowcount
@@ -154,6 +158,7 @@ def drop_empty_parents(lib: Library) -> int:
 def check(
     lib: Library, repair: bool, verify_hashes: bool, progress: Callable[[int], None] | None
 ) -> CheckReport:
+    """:meth:`Library.check`: the index against the files, repaired where safe."""
     rep = CheckReport()
     conn = lib.conn
     problems = rep.problems
@@ -281,6 +286,8 @@ def check(
 
 
 def adopt(lib: Library, orphans: list[Path], repair: bool) -> list[CheckProblem]:
+    """Report orphan files; with ``repair`` index them by importing them again (PDFs apart, so
+    that none is linked to the study of the orphans beside it)."""
     if not repair:
         return [
             CheckProblem(
