@@ -19,6 +19,7 @@ DESCRIPTION = (
     "and a scale bar."
 )
 ORDER = 40
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def _size(text: str) -> tuple[int, int]:
