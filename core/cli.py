@@ -4,7 +4,9 @@ Subcommands live one per module in :mod:`ownscan.core.commands`; each module def
 ``HELP``, ``ORDER`` (position in ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``.
 They are found by listing that package, so a new command is a new file. Command modules keep
 their heavy imports (numpy, pydicom, moderngl) inside ``run`` so that ``ownscan --help`` and
-shell completion stay fast.
+shell completion stay fast. A command that sets ``PLUGIN_OPTIONS = True`` also gets the flags
+plugins add for it (the ``ownscan_addoption`` hook): only when it is the command being run, so
+the plugin host is built only for commands that need plugins, never for ``ownscan --help``.
 
 What a user sees when something goes wrong:
 
@@ -80,7 +82,9 @@ def _command_modules() -> list[ModuleType]:
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``ownscan`` parser; with ``command``, that subcommand also gets its plugins' flags
+    (when it takes them: ``PLUGIN_OPTIONS``), which loads the plugins."""
     parser = argparse.ArgumentParser(
         prog="ownscan",
         description="See your own CT and MRI scans: import, browse, render and export them.",
@@ -100,12 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
         description = getattr(mod, "DESCRIPTION", mod.HELP)
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=description, parents=[common])
         mod.add_arguments(p)
+        if command == mod.NAME and getattr(mod, "PLUGIN_OPTIONS", False):
+            from ownscan.core.plugin_host import get_host
+
+            get_host().add_options(p, mod.NAME)
         p.set_defaults(_run=mod.run)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is not an option (the top-level
+    options ``--debug``, ``--version`` and ``--help`` take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(_command_in(argv))
+    except Exception as exc:  # a broken built-in plugin (PluginError): ownscan's own bug
+        if "--debug" in argv:
+            raise
+        print(f"ownscan: internal error: {exc} (a bug; run again with --debug)", file=sys.stderr)
+        return EX_SOFTWARE
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.plugin_types import ImportOptions, SourceItem
+from ownscan.core.plugin_types import ImportOptions, OptionParser, SearchResult, SourceItem
 from ownscan.plugins._dicomweb import (
     Connection,
     Credentials,
@@ -364,6 +364,20 @@ class DicomwebImporter:
     def claims(self, source: str) -> bool:
         return source.lower().startswith(("http://", "https://"))
 
+    def search(self, source: str, options: ImportOptions) -> SearchResult:
+        """The studies on the server that match the filters in ``options`` (``patient``,
+        ``since``, ``study``), nothing downloaded: what ``ownscan search`` lists."""
+        insecure = _bool_option(options.get("insecure", False))
+        timeout = float(options.get("timeout", 60.0))
+        with connect(source, insecure=insecure, timeout=timeout) as conn:
+            studies = search_studies(
+                conn,
+                patient=options.get("patient"),
+                since=options.get("since"),
+                study=options.get("study"),
+            )
+            return SearchResult(conn.url, [s.as_dict() for s in studies])
+
     def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:
         parallel = _parallel_option(options.get("parallel", DEFAULT_PARALLEL))
         insecure = _bool_option(options.get("insecure", False))
@@ -587,3 +601,28 @@ def _asked(options: ImportOptions) -> str:
 @hookimpl
 def ownscan_importers() -> list[DicomwebImporter]:
     return [DicomwebImporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """The filters and connection flags, for ``import`` and ``search``."""
+    if command not in ("import", "search"):
+        return
+    parser.add_argument(
+        "--study", metavar="UID", help="DICOMweb: only the study with this Study Instance UID"
+    )
+    parser.add_argument("--patient", metavar="ID", help="DICOMweb: only studies of this Patient ID")
+    parser.add_argument(
+        "--since", metavar="DATE", help="DICOMweb: only studies on or after this date (YYYY-MM-DD)"
+    )
+    if command == "import":
+        parser.add_argument(
+            "--parallel",
+            metavar="N",
+            help=f"DICOMweb: requests at a time (default {DEFAULT_PARALLEL})",
+        )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="DICOMweb: do not verify the server's TLS certificate (only a server you trust)",
+    )

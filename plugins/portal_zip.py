@@ -60,7 +60,7 @@ from typing import IO, Any
 
 from ownscan.core.errors import ImportFailed
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.plugin_types import ImportOptions, SourceItem
+from ownscan.core.plugin_types import ImportOptions, OptionParser, SourceItem
 from ownscan.plugins._media import (
     DicomdirError,
     is_litter,
@@ -494,6 +494,20 @@ def _iter_inner(data: bytes, origin: str, depth: int, state: _State) -> Iterator
         yield from _iter_zip(inner, origin, depth, state)
 
 
+# the commands that read a source through an importer (and so may meet an encrypted zip)
+_READING_COMMANDS = frozenset({"import", "info", "export", "render"})
+
+
 @hookimpl
 def ownscan_importers() -> list[PortalZipImporter]:
     return [PortalZipImporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    if command in _READING_COMMANDS:
+        parser.add_argument(
+            "--password",
+            metavar="PASSWORD",
+            help="password of an encrypted zip (asked for on a terminal when not given)",
+        )

@@ -1,4 +1,7 @@
-"""What the ``info`` and ``export`` commands share: the source argument and reading it."""
+"""What the commands that read a source share (``info``, ``export``, ``render``): the source
+argument and reading it through the importer that claims it. Each of them takes its plugins'
+flags (``PLUGIN_OPTIONS``): a zip's ``--password``, the library importer's ``--library`` for a
+SOURCE written ``library:UID``."""
 
 from __future__ import annotations
 
@@ -9,9 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly
 
-__all__ = ["LIBRARY_PREFIX", "add_source_arguments", "read_source", "report_problems"]
-
-LIBRARY_PREFIX = "library:"  # SOURCE "library:UID": a series from the library
+__all__ = ["add_source_arguments", "read_source", "report_problems"]
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +27,6 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample", action="store_true", help="use the bundled sample series instead of SOURCE"
     )
     parser.add_argument("--via", metavar="NAME", help="force the importer NAME (see `plugins`)")
-    parser.add_argument(
-        "--library",
-        metavar="DIR",
-        help="the library for a SOURCE written library:UID (a series from `ownscan list`; "
-        "a unique start of the UID is enough)",
-    )
 
 
 def source_of(args: argparse.Namespace) -> str:
@@ -49,18 +44,12 @@ def source_of(args: argparse.Namespace) -> str:
 def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
     """Find the importer, read its items and assemble them into series."""
     from ownscan.core.assembly import assemble
-    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_host import get_host, plugin_options
     from ownscan.core.plugin_types import ImportOptions
 
     source = source_of(args)
-    if source.startswith(LIBRARY_PREFIX):
-        from ownscan.core.library import open_library
-
-        with open_library(getattr(args, "library", None), create=False) as lib:
-            uid = lib.resolve_series(source[len(LIBRARY_PREFIX) :])
-            return f"library series {uid}", lib.assemble(uid)
     importer = get_host().find_importer(source, args.via)
-    items = importer.iter_items(source, ImportOptions())
+    items = importer.iter_items(source, ImportOptions(extra=plugin_options(args)))
     return source, assemble(items)
 
 

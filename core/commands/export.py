@@ -18,6 +18,7 @@ from ownscan.core.commands._common import add_source_arguments, read_source, rep
 NAME = "export"
 HELP = "write the series of a source in another format (e.g. NIfTI)"
 ORDER = 40
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ DESCRIPTION = (
     "and a scale bar."
 )
 ORDER = 40
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -63,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset", type=float, default=0.0, help="mpr: slice offset in mm")
     parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the mode (repeatable), e.g. --param iso_value=300",
+    )
     parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
     )
@@ -148,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
     if mode.uses_transfer_function and tf is None:
         tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
     params: dict[str, Any] = {}
+    for text in args.param:
+        name, sep, value = text.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--param {text!r}: expected NAME=NUMBER")
     if args.iso is not None:
         params["iso_value"] = args.iso
     scene = Scene(
