@@ -205,7 +205,7 @@ class Viewer:
         self._init_imgui()
 
         from ownscan.core.plugin_host import get_host
-        from ownscan.core.viewer._gpu import SliceDrawer
+        from ownscan.core.viewer._slices import SliceDrawer
         from ownscan.core.viewer._three_d import ThreeDView
 
         host = get_host()
@@ -409,14 +409,10 @@ class Viewer:
 
     # -- series --------------------------------------------------------------------------------
     def _select(self, index: int) -> None:
-        from ownscan.core.viewer._gpu import GpuVolume
-
         entry = self.entries[index]
         volume = entry.volume()
-        gv = GpuVolume(self.ctx, volume)
-        if self._gpu_volume is not None:
-            self._gpu_volume.release()
-        self._gpu_volume = gv
+        # one upload for both the 2D views and the ray-caster (which owns and releases it)
+        self._gpu_volume = self._raycast.renderer.upload(volume)
         self.current = index
         self.view = SeriesView(volume)
         self.maximised = None
@@ -946,8 +942,10 @@ class Viewer:
                 more = f" (+{len(ws) - 1} more, B lists them)" if len(ws) > 1 else ""
                 warnings.append(f"Warning: {ws[0]}{more}")
             warnings += [f"Note: {n}" for n in self._gpu_volume.notes]
-        if name == "3d":
-            warnings += [f"Note: {n}" for n in self._raycast.notes]
+        if name == "3d":  # the same volume: its notes are on the first view already
+            warnings += [
+                f"Note: {n}" for n in self._raycast.notes if n not in self._gpu_volume.notes
+            ]
         for w in warnings:
             w = self._fit_text(w, rect.w - 2 * pad, fs)
             self._text(dl, x0, y0 + len(lines) * line_h, w, orange, fs)
@@ -1244,8 +1242,7 @@ class Viewer:
         for tex in self._thumbs.values():
             tex.release()
         self._thumbs.clear()
-        if self._gpu_volume is not None:
-            self._gpu_volume.release()
+        self._gpu_volume = None
         self._slices.release()
         self._raycast.release()
         self._imgui_renderer.shutdown()
