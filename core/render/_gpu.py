@@ -34,10 +34,31 @@ from ownscan.core.render._setup import (
 from ownscan.core.render._shaders import expand_includes, load_shader
 from ownscan.core.volume import Volume
 
-__all__ = ["DEFAULT_BUDGET", "MAX_BRICKS", "GpuVolume", "gl_matrix", "program", "set_uniform"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "MAX_BRICKS",
+    "GpuVolume",
+    "gl_matrix",
+    "gradient_fits",
+    "program",
+    "set_uniform",
+    "volume_limits",
+]
 
 DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
 MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
+
+
+def volume_limits(max_texture: int) -> tuple[int, int, int]:
+    """Largest volume along ``(i, j, k)`` for 3D textures of ``max_texture`` per side: deeper
+    volumes are split along ``k`` into up to :data:`MAX_BRICKS` bricks."""
+    return (max_texture, max_texture, MAX_BRICKS * (max_texture - 1) + 1)
+
+
+def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
+    """Whether the precomputed gradient (6 bytes per voxel) fits the budget with the volume."""
+    nx, ny, nz = prepared.dims
+    return 8 * nx * ny * nz <= memory_budget
 
 
 def gl_matrix(m: npt.ArrayLike) -> bytes:
@@ -134,7 +155,7 @@ class GpuVolume:
     @property
     def limits(self) -> tuple[int, int, int]:
         """Largest size along ``(i, j, k)``: deeper volumes are bricked along ``k``."""
-        return (self.max_texture, self.max_texture, MAX_BRICKS * (self.max_texture - 1) + 1)
+        return volume_limits(self.max_texture)
 
     def _fit_colour(self, volume: Volume) -> tuple[Volume, list[str]]:
         """A colour volume averaged (by the one rule) to fit one 3D texture of RGB8."""
@@ -166,17 +187,20 @@ class GpuVolume:
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
 
-    def gradient_textures(self) -> list[Any]:
+    def gradient_textures(self, texels: npt.NDArray[np.uint16] | None = None) -> list[Any]:
         """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
         as the volume, made on first use; empty when volume and gradient would not fit the
-        budget together (the shaders then take six volume fetches per gradient)."""
+        budget together (the shaders then take six volume fetches per gradient).
+
+        ``texels``: ``gradient_texels(prepared.data)`` computed beforehand (e.g. on a loader
+        thread), uploaded instead of being computed here."""
         if self._gradients is None:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
-            nx, ny, nz = p.dims
-            if 8 * nx * ny * nz <= self.memory_budget:  # with the volume: 2 + 6 bytes per voxel
-                data = gradient_texels(p.data)
+            nx, ny, _ = p.dims
+            if gradient_fits(p, self.memory_budget):
+                data = gradient_texels(p.data) if texels is None else texels
                 self._gradients = [
                     self._texture3d((nx, ny, k1 - k0 + 1), 3, data[k0 : k1 + 1], "nu2")
                     for k0, k1 in self.brick_ranges

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from ownscan.core.errors import OwnscanError
 from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
+from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._sources import (
     SeriesEntry,
     decode_thumbnail,
@@ -92,6 +93,8 @@ _MODE_TITLES = {
     "mpr": "MPR",
 }
 
+# the loading box's progress track: a colour no other part of the window uses (tests find it)
+LOADING_TRACK = (0.2, 0.3, 0.25)
 DRAG_THRESHOLD_PX = 3.0
 TOOLBAR_ONE_ROW = 720.0  # toolbar width (screen points) below which it takes two rows
 DOUBLE_CLICK_S = 0.35
@@ -250,8 +253,31 @@ class Viewer:
 
         self.current = 0
         self.view: SeriesView
-        self._select(0)
+        self._loader: SeriesLoader | None = None  # a series being decoded on a thread
+        self._next: int | None = None  # the series asked for while another was loading
+        try:
+            self._open_first()
+        except BaseException:
+            self.close()  # the window, GL objects and imgui context must not outlive this
+            raise
         self._install_callbacks()
+
+    def _open_first(self) -> None:
+        """Show the first series; one not in memory yet loads on a thread while the window
+        draws its progress. Loading errors propagate (there is nothing else to show)."""
+        if self.entries[0].loaded:
+            self._select(0)
+            return
+        job = self._start_loading(0)
+        while not job.ready and not self.close_requested:
+            self._frame_loading(job)
+            self._glfw.wait_events_timeout(0.05)
+        if not job.ready:  # closed while loading: run() returns at once
+            return
+        if job.error is not None and job.volume is None:
+            self._loader = None
+            raise job.error
+        self._show_ready(job)
 
     # -- set-up --------------------------------------------------------------------------------
     def _on_glfw_error(self, code: int, description: bytes | str) -> None:
@@ -435,26 +461,114 @@ class Viewer:
         return 0
 
     def select_series(self, index: int) -> None:
-        """Show ``entries[index]``."""
+        """Show ``entries[index]`` now (loading it on this thread if need be)."""
         if not 0 <= index < len(self.entries):
             raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+        job = self._loader
+        if job is not None:  # what a running load brings is not shown: this series is
+            self._loader = self._next = None
+            if job.index == index:
+                job.wait()
+                if job.error is not None:
+                    raise job.error
+                if not job.shown or self.current != index:
+                    self._select(index)
+                if job.gradient is not None:
+                    self._gpu_volume.gradient_textures(job.gradient)
+                return
         if index != self.current:
             self._select(index)
 
-    _pending: int | None = None  # a series to load once "Loading..." has been drawn
-    _pending_drawn = False
-
     def request_series(self, index: int) -> None:
-        """Show ``entries[index]`` from the UI: a series not yet loaded is loaded on the next
-        frame, after one frame that says it is loading (decoding takes seconds)."""
+        """Show ``entries[index]`` from the UI without blocking it: a series not yet in memory
+        is decoded on a thread while the window keeps drawing (and says so); its 2D views
+        appear as soon as it is prepared, the 3D view when its shading is ready."""
         if not 0 <= index < len(self.entries):
             raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+        if self._loader is not None:  # one load at a time: this one follows
+            self._next = index
+            return
         if index == self.current:
             return
         if self.entries[index].loaded:
             self.select_series(index)
         else:
-            self._pending, self._pending_drawn = index, False
+            self._start_loading(index)
+
+    def _start_loading(self, index: int) -> SeriesLoader:
+        renderer = self._raycast.renderer
+        self._loader = SeriesLoader(
+            index,
+            self.entries[index],
+            renderer.max_texture,
+            renderer.memory_budget,
+            gradient=self._mode_objects[self.mode].uses_transfer_function,
+        )
+        self._next = None
+        return self._loader
+
+    def _poll_loader(self) -> None:
+        """Show what the loader thread has made ready (the upload is GL work: this thread's)."""
+        job = self._loader
+        if job is None or not job.ready:
+            return
+        if not job.shown:
+            if job.error is not None and job.volume is None:
+                self._loader = None
+                log.error("cannot show %s: %s", job.entry.key, job.error)
+                if not isinstance(job.error, (OwnscanError, ValueError, OSError)):
+                    raise job.error  # a bug: not a message for the user
+                self._flash(f"cannot show that series: {job.error}", seconds=10.0)
+                self._follow_next()
+                return
+            if self._next is not None and self._next != job.index:  # the user moved on
+                self._loader = None
+                self._follow_next()
+                return
+            self._show_ready(job)
+        if job.done and self._loader is job:
+            self._loader = None
+            if job.error is not None:
+                raise job.error  # the volume was prepared: a failure now is a bug
+            if job.gradient is not None and self.current == job.index:
+                self._gpu_volume.gradient_textures(job.gradient)
+            self._follow_next()
+
+    def _show_ready(self, job: SeriesLoader) -> None:
+        """Select a loaded series (its volume and the prepared copy are cached: an upload)."""
+        job.shown = True
+        self._next = None
+        try:
+            self._select(job.index)
+        except (OwnscanError, ValueError, OSError) as exc:  # keep showing what we had
+            log.error("cannot show %s: %s", job.entry.key, exc)
+            self._flash(f"cannot show that series: {exc}", seconds=10.0)
+            self._loader = None
+
+    def _follow_next(self) -> None:
+        nxt, self._next = self._next, None
+        if nxt is not None:
+            self.request_series(nxt)
+
+    def loading(self) -> bool:
+        """True while a series is being loaded (or its 3D view prepared) on a thread."""
+        return self._loader is not None
+
+    def wait_until_loaded(self, timeout: float | None = None) -> None:
+        """Draw frames until no series is loading: the one asked for last is shown, its 3D
+        view ready.
+
+        Raises
+        ------
+        TimeoutError
+            Still loading after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._loader is not None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"still loading {self._loader.entry.key} after {timeout} s")
+            self._loader.wait(0.05)
+            self.frame()
 
     def window_presets(self) -> list[WindowPreset]:
         """The window/level presets for the current series: its own, then modality presets."""
@@ -702,13 +816,7 @@ class Viewer:
         glfw.make_context_current(self._window)
         self.imgui.set_current_context(self._imgui_ctx)
         glfw.poll_events()
-        if self._pending is not None and self._pending_drawn:
-            index, self._pending = self._pending, None
-            try:
-                self.select_series(index)
-            except (OwnscanError, ValueError, OSError) as exc:  # keep showing what we had
-                log.error("cannot show %s: %s", self.entries[index].key, exc)
-                self._flash(f"cannot show that series: {exc}", seconds=10.0)
+        self._poll_loader()
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -750,6 +858,8 @@ class Viewer:
         return image
 
     def _draw_3d(self, rect: Rect, fb_height: int) -> None:
+        if self._preparing_3d():  # the 2D views first; the title says "preparing 3D"
+            return
         v = self.view
         moving = time.monotonic() - self._last_motion < self.options.still_after_s
         size = (max(8, rect.w), max(8, rect.h))
@@ -777,8 +887,13 @@ class Viewer:
 
     def needs_refinement(self) -> bool:
         """True while the 3D view shows a draft image that a still frame would refine, or a
-        series waits to be loaded."""
-        return self.draft_3d or self._pending is not None
+        series is loading."""
+        return self.draft_3d or self._loader is not None
+
+    def _preparing_3d(self) -> bool:
+        """The current series' 2D views are shown; its 3D view waits for the loader."""
+        job = self._loader
+        return job is not None and job.shown and job.index == self.current
 
     def _read_back(self) -> npt.NDArray[np.uint8]:
         import OpenGL.GL as gl
@@ -802,9 +917,13 @@ class Viewer:
     def screenshot(self, path: str | os.PathLike[str]) -> Path:
         """Draw a frame and save exactly what the window shows to ``path`` (PNG).
 
-        One frame is drawn first so that imgui has sized its auto-sized windows (it hides them
-        on the frame they appear), then the captured one.
+        A series still loading is waited for (the first full-quality frame), and one frame is
+        drawn first so that imgui has sized its auto-sized windows (it hides them on the frame
+        they appear), then the captured one.
         """
+        if not hasattr(self, "view"):
+            raise ViewerError("the window was closed before the first series was shown")
+        self.wait_until_loaded()
         self.frame()
         image = self.frame(capture=True)
         assert image is not None
@@ -830,9 +949,8 @@ class Viewer:
             self._draw_help()
         if self.show_fps:
             self._draw_fps(lay)
-        if self._pending is not None:
-            self._draw_loading(self.entries[self._pending])
-            self._pending_drawn = True
+        if self._loader is not None and not self._loader.shown:
+            self._draw_loading(self._loader)
         imgui.render()
         self._imgui_renderer.render(imgui.get_draw_data())
 
@@ -893,7 +1011,8 @@ class Viewer:
             lines = [
                 f"{title}  {_MODE_TITLES.get(self.mode, self.mode)}"
                 + (f"  ({preset})" if uses_tf else "")
-                + ("  [draft]" if self.draft_3d else ""),
+                + ("  [preparing 3D ...]" if self._preparing_3d() else "")
+                + ("  [draft]" if self.draft_3d and not self._preparing_3d() else ""),
             ]
             corner_left = f"W {width:.0f}  L {level:.0f}"
             corner_right = f"zoom {v.camera.zoom:.2f}x  {cam_mm:.2f} mm/px"
@@ -1185,20 +1304,53 @@ class Viewer:
         if still_open is False:
             self.show_help = False
 
-    def _draw_loading(self, entry: SeriesEntry) -> None:
-        """A box in the middle saying what is being loaded (drawn, not an imgui window, so it
-        shows on its first frame)."""
+    def _draw_loading(self, job: SeriesLoader) -> None:
+        """A box in the middle: what is being loaded, the step, the seconds so far and a bar
+        that moves while the loader works (decoding reports no fraction done). Drawn, not an
+        imgui window, so it shows on its first frame."""
         fw, fh = self.fb_size
-        text = "Loading " + "   ".join(entry.caption()) + " ..."
+        text = "Loading " + "   ".join(job.entry.caption())
+        step = f"{job.stage} ...  {job.elapsed:.1f} s"
         fs = 18.0 * self.font_scale
         tw, th = self._text_size(text, fs)
+        tw = max(tw, self._text_size(step, fs)[0], 240 * self.ui_scale)
         pad = 16 * self.ui_scale
-        x0, y0 = fw / 2 - tw / 2 - pad, fh / 2 - th / 2 - pad
+        bar_h = 6 * self.ui_scale
+        box_h = 2 * th + bar_h + 2 * pad + 12 * self.ui_scale
+        x0, y0 = fw / 2 - tw / 2 - pad, fh / 2 - box_h / 2
         dl = self.imgui.get_foreground_draw_list()
         dl.add_rect_filled(
-            self._ui(x0, y0), self._ui(fw - x0, fh - y0), self._col(0.1, 0.1, 0.12, 0.92), 6.0
+            self._ui(x0, y0), self._ui(fw - x0, y0 + box_h), self._col(0.1, 0.1, 0.12, 0.92), 6.0
         )
         self._text(dl, x0 + pad, y0 + pad, text, self._col(1, 1, 1), fs)
+        self._text(dl, x0 + pad, y0 + pad + th + 4, step, self._col(0.75, 0.75, 0.78), fs)
+        # an indeterminate bar: a block sweeping across the track, one sweep a second
+        by = y0 + pad + 2 * th + 12 * self.ui_scale
+        bx0, bx1 = x0 + pad, fw - x0 - pad
+        dl.add_rect_filled(self._ui(bx0, by), self._ui(bx1, by + bar_h), self._col(*LOADING_TRACK))
+        block = (bx1 - bx0) / 4
+        t = (job.elapsed % 1.0) * (bx1 - bx0 + block) - block
+        a, b = max(bx0, bx0 + t), min(bx1, bx0 + t + block)
+        if b > a:
+            dl.add_rect_filled(self._ui(a, by), self._ui(b, by + bar_h), self._col(0.35, 0.6, 1.0))
+
+    def _frame_loading(self, job: SeriesLoader) -> None:
+        """A frame with nothing but the loading box (the first series, before any view)."""
+        glfw = self._glfw
+        glfw.make_context_current(self._window)
+        self.imgui.set_current_context(self._imgui_ctx)
+        glfw.poll_events()
+        fw, fh = self.fb_size
+        self.ctx.screen.use()
+        self.ctx.viewport = (0, 0, fw, fh)
+        self.ctx.scissor = None
+        self.ctx.clear(0.08, 0.08, 0.09)
+        self._imgui_renderer.process_inputs()
+        self.imgui.new_frame()
+        self._draw_loading(job)
+        self.imgui.render()
+        self._imgui_renderer.render(self.imgui.get_draw_data())
+        glfw.swap_buffers(self._window)
 
     def _draw_fps(self, lay: Layout) -> None:
         imgui = self.imgui
@@ -1222,10 +1374,13 @@ class Viewer:
     def run(self) -> None:
         """Show the window until the user closes it."""
         glfw = self._glfw
+        if self.close_requested:  # closed while the first series was loading
+            return
         self.frame()
         while not self.close_requested:
-            # sleep until something happens; wake up to refine a draft 3D image
-            timeout = 0.0 if self._pending is not None else 0.5
+            # sleep until something happens; wake up to refine a draft 3D image or to show
+            # how a load is going
+            timeout = 0.05 if self._loader is not None else 0.5
             if self.draft_3d:
                 timeout = self.options.still_after_s
             glfw.wait_events_timeout(timeout)
