@@ -18,7 +18,7 @@ from viewer_phantom import phantom
 
 from ownscan.core.errors import OwnscanError
 from ownscan.core.viewer import SeriesEntry, Viewer, ViewerOptions, entries_from_volumes
-from ownscan.core.viewer._app import LOADING_TRACK
+from ownscan.core.viewer._panels import LOADING_TRACK
 from ownscan.core.volume import SeriesInfo, Volume
 
 # the loading box's progress track in 8 bits, as imgui rounds it (x * 255 + 0.5)

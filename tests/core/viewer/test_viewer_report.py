@@ -116,7 +116,7 @@ def test_browser_thumbnails_come_from_one_file_without_loading(
     with Viewer(entries, ViewerOptions(size=(640, 480))) as v:
         for _ in range(3):
             v.frame()
-        assert from_folder[0].key in v._thumbs
+        assert from_folder[0].key in v.panels.thumbs
         assert not from_folder[0].loaded  # the series itself was not decoded
 
 
