@@ -19,6 +19,7 @@ and an oblique volume is drawn where its direction cosines put it.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ __all__ = [
     "BRICK",
     "Frame",
     "PreparedVolume",
+    "downsample_factors",
+    "downsampled",
     "frame_for",
     "prepare_volume",
     "skip_distance",
@@ -75,19 +78,28 @@ class PreparedVolume:
         """A value in volume units as the renderers see it (0..1 over the value range)."""
         return (value - self.value_min) / (self.value_max - self.value_min)
 
+    def window(self, width: float, level: float) -> tuple[float, float]:
+        """The grey ramp ``level -+ width / 2`` normalised: the one window maths of the ray
+        casters and the viewer's 2D views (``window_level`` in shaders/common.glsl)."""
+        return (
+            float(self.normalise(level - width / 2.0)),
+            float(self.normalise(level + width / 2.0)),
+        )
+
 
 def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
     """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly.
 
     The last block along an axis may be partial: it is completed by repeating the edge voxels,
-    so nothing of the volume is cut off.
+    so nothing of the volume is cut off. Colour samples (a trailing axis) are averaged each.
     """
     fi, fj, fk = factors
     z, y, x = volume.voxels.shape[:3]
+    channels = volume.voxels.shape[3:]
     nz, ny, nx = -(-z // fk), -(-y // fj), -(-x // fi)
-    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x))
+    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x), *((0, 0) for _ in channels))
     v = np.pad(volume.voxels, pad, mode="edge") if any(p[1] for p in pad) else volume.voxels
-    acc = np.zeros((nz, ny, nx), dtype=np.float32)
+    acc = np.zeros((nz, ny, nx, *channels), dtype=np.float32)
     for dk in range(fk):
         for dj in range(fj):
             for di in range(fi):
@@ -161,6 +173,45 @@ def _block_minmax(
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
     weakref.WeakKeyDictionary()
 )
+_CACHE_LOCK = threading.Lock()  # the viewer prepares the next series on a loader thread
+
+
+def downsample_factors(
+    volume: Volume, limits: tuple[int, int, int], max_bytes: int, bytes_per_voxel: int = 2
+) -> tuple[int, int, int]:
+    """Whole factors along ``(i, j, k)`` by which ``volume`` is averaged so that no axis
+    exceeds ``limits`` and ``bytes_per_voxel`` per voxel stay within ``max_bytes``: the one
+    downsampling rule of everything that puts a volume on the GPU. ``(1, 1, 1)``: fits."""
+    z, y, x = volume.shape
+    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
+    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * bytes_per_voxel > (
+        max_bytes
+    ) or any(-(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)):
+        # halve the finest axis (in mm) first, so the voxels become more isotropic
+        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
+        factors[int(np.argmin(sizes))] *= 2
+    return (factors[0], factors[1], factors[2])
+
+
+def downsampled(
+    volume: Volume,
+    factors: tuple[int, int, int],
+    limits: tuple[int, ...],
+    max_bytes: int,
+    what: str,
+) -> tuple[Volume, str]:
+    """``volume`` averaged by ``factors`` (see :func:`downsample_factors`) and the note that
+    says so (``what`` names the consumer, e.g. "the renderer")."""
+    z, y, x = volume.shape
+    src = _downsampled(volume, factors)
+    nz, ny, nx = src.shape
+    note = (
+        f"volume {x}x{y}x{z} exceeds {what}'s limits (largest "
+        f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
+        f"drawn downsampled by "
+        f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
+    )
+    return src, note
 
 
 def prepare_volume(
@@ -187,28 +238,15 @@ def prepare_volume(
     """
     limits = (max_size,) * 3 if isinstance(max_size, int) else tuple(max_size)
     key = (limits, max_bytes)
-    per_volume = _CACHE.setdefault(volume, {})
-    if key in per_volume:
-        return per_volume[key]
+    with _CACHE_LOCK:
+        per_volume = _CACHE.setdefault(volume, {})
+        if key in per_volume:
+            return per_volume[key]
     notes: list[str] = []
-    z, y, x = volume.shape
-    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
-    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * 2 > max_bytes or any(
-        -(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)
-    ):
-        # halve the finest axis (in mm) first, so the voxels become more isotropic
-        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
-        factors[int(np.argmin(sizes))] *= 2
+    factors = downsample_factors(volume, (limits[0], limits[1], limits[2]), max_bytes)
     src = volume
-    if factors != [1, 1, 1]:
-        src = _downsampled(volume, (factors[0], factors[1], factors[2]))
-        nz, ny, nx = src.shape
-        note = (
-            f"volume {x}x{y}x{z} exceeds the renderer's limits (largest "
-            f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
-            f"drawn downsampled by "
-            f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
-        )
+    if factors != (1, 1, 1):
+        src, note = downsampled(volume, factors, limits, max_bytes, "the renderer")
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
     vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
@@ -225,7 +263,8 @@ def prepare_volume(
         data[k0 : k0 + 16] = chunk
     bmin, bmax = _block_minmax(data)
     prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
-    per_volume[key] = prepared
+    with _CACHE_LOCK:
+        per_volume[key] = prepared
     return prepared
 
 
@@ -319,8 +358,7 @@ def frame_for(
         step *= 2.0
     max_steps = math.ceil(2.0 * radius / step) + 2
     win = scene.effective_window()
-    lo = prepared.normalise(win.level - win.width / 2.0)
-    hi = prepared.normalise(win.level + win.width / 2.0)
+    lo, hi = prepared.window(win.width, win.level)
     parameters = scene.shader_parameters(prepared.value_min, prepared.value_max)
     lut = None
     if scene.transfer_function is not None:
