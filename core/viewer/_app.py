@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core.errors import OwnscanError
+from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
 from ownscan.core.viewer._sources import (
@@ -188,7 +188,7 @@ class Viewer:
         options: ViewerOptions | None = None,
     ) -> None:
         if not series:
-            raise ValueError("nothing to show: give at least one series")
+            raise UsageError("nothing to show: give at least one series")
         self.options = options or ViewerOptions()
         self.entries: list[SeriesEntry] = (
             entries_from_volumes(series)  # type: ignore[arg-type]
@@ -441,7 +441,7 @@ class Viewer:
     def select_series(self, index: int) -> None:
         """Show ``entries[index]``."""
         if not 0 <= index < len(self.entries):
-            raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+            raise UsageError(f"series index {index} out of range 0..{len(self.entries) - 1}")
         if index != self.current:
             self._select(index)
 
@@ -452,7 +452,7 @@ class Viewer:
         """Show ``entries[index]`` from the UI: a series not yet loaded is loaded on the next
         frame, after one frame that says it is loading (decoding takes seconds)."""
         if not 0 <= index < len(self.entries):
-            raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+            raise UsageError(f"series index {index} out of range 0..{len(self.entries) - 1}")
         if index == self.current:
             return
         if self.entries[index].loaded:
@@ -483,7 +483,7 @@ class Viewer:
         """Choose the 3D view's mode by name (``dvr``, ``mip``, ``iso``, ``minip``, ``xray``,
         ``mpr`` or a plugin's)."""
         if mode not in self.modes:
-            raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(self.modes)}")
+            raise UsageError(f"unknown mode {mode!r}; valid: {', '.join(self.modes)}")
         self.mode = mode
 
     # -- input ---------------------------------------------------------------------------------
