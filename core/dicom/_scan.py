@@ -548,12 +548,18 @@ def _read_meta(r: _Buffer, p: int) -> tuple[dict[int, tuple[str, bytes]], int]:
     """The file meta information (group 0002, explicit VR little endian) from ``p`` up to the
     first element of another group: ``{tag: (VR, value bytes)}`` and the offset after it."""
     meta: dict[int, tuple[str, bytes]] = {}
+    buf = r.buf
+    base = r.base
+    top = base + len(buf)  # the buffer is asked for more only when it ends too early
     first = True
     while True:
-        if not r.have(p + 8):
-            break  # declined below: no data set
-        buf = r.buf
-        q = p - r.base
+        if p + 12 > top:
+            if not r.have(p + 8):
+                break  # declined below: no data set
+            buf = r.buf
+            base = r.base
+            top = base + len(buf)
+        q = p - base
         group, elem, mvr, length = _tag_vr_len(buf, q)
         if group != 2:
             break
@@ -562,20 +568,25 @@ def _read_meta(r: _Buffer, p: int) -> tuple[dict[int, tuple[str, bytes]], int]:
         first = False
         hdr = 8
         if mvr in _LONG:
-            if not r.have(p + 12):
+            if p + 12 > top:
                 raise Truncated("truncated in the file meta information", _element(group, elem))
-            length = _u32(r.buf, q + 8)[0]
+            length = _u32(buf, q + 8)[0]
             hdr = 12
         elif mvr not in _SHORT:
             raise Declined(f"unknown VR {mvr!r} in the file meta information")
         if length == _UNDEFINED:
             raise Declined("undefined length in the file meta information")
         end = p + hdr + length
-        if not r.have(end, whole=True):
-            raise Truncated("truncated in the file meta information", _element(group, elem, length))
-        meta[0x00020000 | elem] = (mvr.decode("ascii"), r.buf[p + hdr - r.base : end - r.base])
+        if end > top:
+            if not r.have(end, whole=True):
+                raise Truncated(
+                    "truncated in the file meta information", _element(group, elem, length)
+                )
+            buf = r.buf
+            base = r.base
+            top = base + len(buf)
+        meta[0x00020000 | elem] = (_VR_STR[mvr], buf[p + hdr - base : end - base])
         p = end
-
     return meta, p
 
 
