@@ -21,7 +21,8 @@ decoded here, everything else by pydicom.
 
 from __future__ import annotations
 
-from ownscan.core.dicom._frames import NATIVE, NATIVE_LE, Frame, read_frames
+from typing import TYPE_CHECKING, Any
+
 from ownscan.core.dicom._pydicom import (
     damaged,
     is_dataset,
@@ -54,6 +55,9 @@ from ownscan.core.dicom._scan import (
     text_rule,
 )
 from ownscan.core.errors import NotDicom, ReadProblem
+
+if TYPE_CHECKING:
+    from ownscan.core.dicom._frames import NATIVE, NATIVE_LE, Frame, read_frames
 
 __all__ = [
     "DEFLATED_LE",
@@ -90,3 +94,15 @@ __all__ = [
     "scan_strict",
     "text_rule",
 ]
+
+# The frame records are imported when first asked for: every ownscan command loads the DICOMweb
+# importer at start-up, and it needs the scanner (``file_meta``), not the record builder.
+_LAZY = frozenset({"NATIVE", "NATIVE_LE", "Frame", "read_frames"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from ownscan.core.dicom import _frames
+
+        return getattr(_frames, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
