@@ -43,45 +43,31 @@ class Unreadable:
     def iter_items(self, source, options):
         raise OSError(errno.EIO, "cannot read sector 17", source)
 
-class NumpyBug:
-    name = "numpybug"
-    description = "claims *.numpybug and then fails with a ValueError, as numpy does"
+class Failing:
+    # claims *.NAME and then raises exc
     priority = 5
+    def __init__(self, name, exc):
+        self.name = name
+        self.description = f"claims *.{name} and then raises {type(exc).__name__}"
+        self.exc = exc
     def claims(self, source):
-        return source.endswith(".numpybug")
+        return source.endswith("." + self.name)
     def iter_items(self, source, options):
-        raise ValueError("operands could not be broadcast together")
-
-class Picky:
-    name = "picky"
-    description = "claims *.picky and refuses an option value, as a plugin should"
-    priority = 5
-    def claims(self, source):
-        return source.endswith(".picky")
-    def iter_items(self, source, options):
-        raise UsageError("--option depth='deep' is not a number")
-
-class NoFile:
-    name = "nofile"
-    description = "claims *.nofile and fails with an OSError about no file of the user's"
-    priority = 5
-    def claims(self, source):
-        return source.endswith(".nofile")
-    def iter_items(self, source, options):
-        raise OSError("libfoo.so: cannot open shared object")
-
-class Garbage:
-    name = "garbage"
-    description = "yields something that is not a SourceItem"
-    priority = 5
-    def claims(self, source):
-        return source.endswith(".garbage")
-    def iter_items(self, source, options):
-        yield 42
+        raise self.exc
 
 @hookimpl
 def ownscan_importers():
-    return [Buggy(), Unreadable(), Garbage(), NumpyBug(), Picky(), NoFile()]
+    return [
+        Buggy(),
+        Unreadable(),
+        Garbage(),
+        # as numpy does: a plain ValueError is a bug
+        Failing("numpybug", ValueError("operands could not be broadcast together")),
+        # as a plugin should refuse an option value
+        Failing("picky", UsageError("--option depth='deep' is not a number")),
+        # an OSError about no file of the user's
+        Failing("nofile", OSError("libfoo.so: cannot open shared object")),
+    ]
 """
 
 

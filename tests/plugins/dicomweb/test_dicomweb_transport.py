@@ -18,6 +18,7 @@ import requests
 from dicomweb_server import CREDS, PASSWORD, USER, DwData, Orthanc, TlsProxy, run_ownscan
 
 from ownscan.core.dicom import NotDicom, ReadProblem
+from ownscan.core.errors import UsageError
 from ownscan.plugins._dicomweb import (
     ACCEPT_DICOM_ANY_SYNTAX,
     Credentials,
@@ -76,7 +77,7 @@ def test_credentials_from_environment_and_repr_hides_the_secret():
     s = requests.Session()
     token.apply(s)
     assert s.headers["Authorization"] == f"Bearer {PASSWORD}"
-    with pytest.raises(ValueError, match="OWNSCAN_DICOMWEB_PASSWORD is set but"):
+    with pytest.raises(UsageError, match="OWNSCAN_DICOMWEB_PASSWORD is set but"):
         Credentials.from_environment({"OWNSCAN_DICOMWEB_PASSWORD": PASSWORD})
     assert Credentials.from_environment({}).kind == "none"
 
