@@ -43,6 +43,15 @@ class Unreadable:
     def iter_items(self, source, options):
         raise OSError(errno.EIO, "cannot read sector 17", source)
 
+class Garbage:
+    name = "garbage"
+    description = "yields something that is not a SourceItem"
+    priority = 5
+    def claims(self, source):
+        return source.endswith(".garbage")
+    def iter_items(self, source, options):
+        yield 42
+
 class Failing:
     # claims *.NAME and then raises exc
     priority = 5
