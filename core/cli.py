@@ -10,11 +10,15 @@ the plugin host is built only for commands that need plugins, never for ``ownsca
 
 What a user sees when something goes wrong:
 
-- errors that ownscan expects (:class:`~ownscan.core.errors.OwnscanError`, ``ValueError`` from
-  bad arguments, ``OSError`` from files) are one line naming the file and the problem; status 2;
+- errors that ownscan expects are one line naming the file and the problem; status 2. They are
+  :class:`~ownscan.core.errors.OwnscanError` (its :class:`~ownscan.core.errors.UsageError` for
+  a bad option or value, whoever checks it: a command, core or a plugin), and an ``OSError``
+  about the user's own files or disk (one that names a file, a full or read-only disk, a
+  closed pipe);
 - any other exception is a bug, in ownscan or in a plugin: one line with the exception, the
   plugin it came from when it was raised in a third-party plugin's code, and "run with --debug";
-  status 70 (``EX_SOFTWARE``). A raw traceback helps nobody who just wants to see a scan;
+  status 70 (``EX_SOFTWARE``). A plain ``ValueError`` (from numpy, say) is one of these, not a
+  user error. A raw traceback helps nobody who just wants to see a scan;
 - ``--debug`` (before or after the command name) shows debug logging and lets the exception
   propagate with its full traceback.
 """
@@ -22,6 +26,7 @@ What a user sees when something goes wrong:
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.machinery
 import logging
@@ -142,14 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ownscan: interrupted", file=sys.stderr)
         return 130
-    except (OwnscanError, ValueError, OSError) as exc:
+    except Exception as exc:
         if args.debug:
             raise
-        print(f"ownscan {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a bug: say so in one line, the traceback is behind --debug
-        if args.debug:
-            raise
+        if isinstance(exc, OwnscanError) or _users_os_error(exc):
+            print(f"ownscan {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        # a bug: say so in one line, the traceback is behind --debug
         where = _plugin_of(exc)
         origin = f" in plugin {where}" if where else ""
         print(
@@ -161,6 +165,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 EX_SOFTWARE = 70  # sysexits.h: internal software error
+
+# OSErrors about the user's machine rather than about ownscan's code, even without a file name
+_USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPIPE, errno.EIO})
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message: ``FILE: reason`` for an ``OSError`` that names its file (rather than
+    Python's ``[Errno 2] No such file or directory: 'FILE'``), else the exception's text."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def _users_os_error(exc: BaseException) -> bool:
+    """An ``OSError`` about the user's files or disk: it names a file (missing, not allowed, a
+    folder where a file belongs...), or the disk is full or read-only, or the reader of the
+    output went away. Other ``OSError`` s (a library that fails to load, say) are bugs."""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.filename is not None or exc.errno in _USER_ERRNOS
 
 
 def _plugin_of(exc: BaseException) -> str | None:

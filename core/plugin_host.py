@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 from ownscan.core import hookspecs
-from ownscan.core.errors import NoImporter, OwnscanError
+from ownscan.core.errors import NoImporter, OwnscanError, UsageError
 
 if TYPE_CHECKING:
     from ownscan.core.plugin_types import Exporter, Importer
@@ -590,7 +590,7 @@ def _by_name(items: Sequence[T], name: str, what: str) -> T:
         if _name_of(item) == name:
             return item
     valid = ", ".join(sorted(_name_of(i) for i in items)) or "none installed"
-    raise ValueError(f"unknown {what} {name!r}; valid: {valid}")
+    raise UsageError(f"unknown {what} {name!r}; valid: {valid}")
 
 
 def _name_of(obj: object) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
 
@@ -187,7 +188,7 @@ def _import_nibabel_without_pydicom() -> None:
 def _folder(output: Path) -> Path:
     output = Path(output)
     if output.exists() and not output.is_dir():
-        raise ValueError(f"{output}: --output must be a folder for the nifti format")
+        raise UsageError(f"{output}: --output must be a folder for the nifti format")
     output.mkdir(parents=True, exist_ok=True)
     return output
 

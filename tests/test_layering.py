@@ -15,10 +15,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Imports of a built-in plugin by core that another branch of issue #13 removes (series
-# assembly walking folders); remove an entry here when its import is gone.
-PENDING: set[tuple[str, str]] = {("core/assembly.py", "ownscan.plugins.folder")}
-
 
 def _imports(path: Path, package: str | None = None) -> Iterator[tuple[int, str, list[str]]]:
     """``(line, module, names)`` for every import in ``path`` (names: those taken from the
@@ -61,7 +57,7 @@ def test_core_never_imports_the_builtin_plugins() -> None:
         for line, module, names in _imports(path):
             targets = [module] + [f"{module}.{n}" for n in names]
             hit = next((t for t in targets if t.startswith("ownscan.plugins")), None)
-            if hit is not None and (rel, ".".join(hit.split(".")[:3])) not in PENDING:
+            if hit is not None:
                 bad.append(f"{rel}:{line}: {hit}")
     assert not bad, "core imports built-in plugins:\n" + "\n".join(bad)
 

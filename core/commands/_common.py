@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly
 
@@ -31,13 +33,13 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def source_of(args: argparse.Namespace) -> str:
     if args.sample and args.source:
-        raise ValueError("give SOURCE or --sample, not both")
+        raise UsageError("give SOURCE or --sample, not both")
     if args.sample:
         from ownscan.core._sample import sample_path
 
         return str(sample_path())
     if not args.source:
-        raise ValueError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
+        raise UsageError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
     return str(args.source)
 
 

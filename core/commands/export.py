@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.errors import UsageError
 
 NAME = "export"
 HELP = "write the series of a source in another format (e.g. NIfTI)"
@@ -56,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
         valid = range(1, len(found.series) + 1)
         for n in args.series:
             if n not in valid:
-                raise ValueError(f"--series {n}: {source} has series 1..{len(found.series)}")
+                raise UsageError(f"--series {n}: {source} has series 1..{len(found.series)}")
         chosen = [(n, s) for n, s in chosen if n in args.series]
     if not chosen:
         print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
         return 1
     if not exporter.writes_folder and len(chosen) > 1:
-        raise ValueError(
+        raise UsageError(
             f"--format {args.format} writes one file but {source} has {len(chosen)} series; "
             "choose one with --series N (numbers from `ownscan info`)"
         )

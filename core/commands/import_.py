@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import Any
 
+from ownscan.core.errors import UsageError
+
 NAME = "import"
 HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
 ORDER = 10
@@ -45,7 +47,7 @@ def _extra(args: argparse.Namespace) -> dict[str, Any]:
     for text in args.option:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--option {text!r}: expected KEY=VALUE")
+            raise UsageError(f"--option {text!r}: expected KEY=VALUE")
         extra[key.strip()] = value
     extra.update(plugin_options(args))  # a plugin's own flag wins over --option
     return extra
@@ -121,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
                                 totals[IMPORTED] -= 1
                             progress.write(f"failed     {r.origin}: {r.reason}")
                 break
+            except UsageError:
+                raise  # a bad option or name: the whole command is wrong, not this source
             except OwnscanError as exc:
                 source_errors += 1
                 progress.write(f"failed     {exc}")

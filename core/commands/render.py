@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
 
@@ -86,7 +88,7 @@ def _load(args: argparse.Namespace) -> Volume:
     """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
     if args.phantom:
         if args.source or args.sample:
-            raise ValueError("give SOURCE, --sample or --phantom (one of them)")
+            raise UsageError("give SOURCE, --sample or --phantom (one of them)")
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
@@ -97,7 +99,7 @@ def _load(args: argparse.Namespace) -> Volume:
     report_problems(found, NAME, skipped=not args.sample)
     if args.series is not None:
         if not 1 <= args.series <= len(found.series):
-            raise ValueError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
+            raise UsageError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
         chosen = found.series[args.series - 1]
     else:
         candidates = found.volumes() or found.series
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from ownscan.core.volume import WindowPreset
 
     if (args.window is None) != (args.level is None):
-        raise ValueError("give --window and --level together")
+        raise UsageError("give --window and --level together")
     host = get_host()
     mode = host.mode(args.mode or "dvr")
     volume = _load(args)
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             window = windows[args.preset]
         else:
             valid = ", ".join([*tfs, *windows])
-            raise ValueError(f"unknown preset {args.preset!r}; valid: {valid}")
+            raise UsageError(f"unknown preset {args.preset!r}; valid: {valid}")
     if args.window is not None:
         window = WindowPreset("command line", args.window, args.level)
     if mode.uses_transfer_function and tf is None:

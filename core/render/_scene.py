@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
 from ownscan.core.volume import Volume, WindowPreset
 
 if TYPE_CHECKING:
@@ -339,23 +340,23 @@ class Scene:
     def __post_init__(self) -> None:
         box = np.asarray(self.clip_box, dtype=np.float64)
         if box.shape != (3, 2) or np.any(box[:, 0] >= box[:, 1]) or box.min() < 0 or box.max() > 1:
-            raise ValueError(
+            raise UsageError(
                 f"clip_box must be three (low, high) fractions with 0 <= low < high <= 1, "
                 f"got {self.clip_box!r}"
             )
         if self.slab_mm < 0:
-            raise ValueError(f"slab_mm must be >= 0, got {self.slab_mm!r}")
+            raise UsageError(f"slab_mm must be >= 0, got {self.slab_mm!r}")
         if self.samples_per_mm is not None and not self.samples_per_mm > 0:
-            raise ValueError(f"samples_per_mm must be > 0, got {self.samples_per_mm!r}")
+            raise UsageError(f"samples_per_mm must be > 0, got {self.samples_per_mm!r}")
         if self.volume.samples != 1:
-            raise ValueError(
+            raise UsageError(
                 f"cannot render a colour volume ({self.volume.samples} samples per voxel)"
             )
         if self.mode.uses_transfer_function and self.transfer_function is None:
-            raise ValueError(f"mode {self.mode.name!r} needs a transfer function")
+            raise UsageError(f"mode {self.mode.name!r} needs a transfer function")
         unknown = set(self.parameters) - set(self.mode.parameters)
         if unknown:
-            raise ValueError(
+            raise UsageError(
                 f"mode {self.mode.name!r} has no parameter(s) {sorted(unknown)}; "
                 f"valid: {sorted(self.mode.parameters) or 'none'}"
             )

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
@@ -331,7 +332,7 @@ def frame_for(
     """The constants of one picture of ``scene`` seen by ``camera`` at ``size`` = (w, h)."""
     width, height = int(size[0]), int(size[1])
     if width < 1 or height < 1:
-        raise ValueError(f"image size must be at least 1x1, got {width}x{height}")
+        raise UsageError(f"image size must be at least 1x1, got {width}x{height}")
     vol = prepared.volume
     nx, ny, nz = prepared.dims
     dims = np.array([nx, ny, nz], dtype=np.float64)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core.errors import OwnscanError
+from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
@@ -104,7 +104,7 @@ class Viewer:
         options: ViewerOptions | None = None,
     ) -> None:
         if not series:
-            raise ValueError("nothing to show: give at least one series")
+            raise UsageError("nothing to show: give at least one series")
         self.options = options or ViewerOptions()
         self.entries: list[SeriesEntry] = (
             entries_from_volumes(series)  # type: ignore[arg-type]
@@ -282,7 +282,7 @@ class Viewer:
     def select_series(self, index: int) -> None:
         """Show ``entries[index]`` now (loading it on this thread if need be)."""
         if not 0 <= index < len(self.entries):
-            raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+            raise UsageError(f"series index {index} out of range 0..{len(self.entries) - 1}")
         job = self._loader
         if job is not None:  # what a running load brings is not shown: this series is
             self._loader = self._next = None
@@ -303,7 +303,7 @@ class Viewer:
         is decoded on a thread while the window keeps drawing (and says so); its 2D views
         appear as soon as it is prepared, the 3D view when its shading is ready."""
         if not 0 <= index < len(self.entries):
-            raise ValueError(f"series index {index} out of range 0..{len(self.entries) - 1}")
+            raise UsageError(f"series index {index} out of range 0..{len(self.entries) - 1}")
         if self._loader is not None:  # one load at a time: this one follows
             self._next = index
             return
@@ -412,7 +412,7 @@ class Viewer:
         """Choose the 3D view's mode by name (``dvr``, ``mip``, ``iso``, ``minip``, ``xray``,
         ``mpr`` or a plugin's)."""
         if mode not in self.modes:
-            raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(self.modes)}")
+            raise UsageError(f"unknown mode {mode!r}; valid: {', '.join(self.modes)}")
         self.mode = mode
 
     def toggle_maximise(self, view: str | None) -> None:
