@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 
-__all__ = ["SeriesInfo", "Volume", "WindowPreset"]
+__all__ = ["Dimension", "SeriesInfo", "Volume", "WindowPreset"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,84 @@ class SeriesInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a plain dict (for JSON output)."""
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What the 4th axis of a series means: one entry per volume, in volume order.
+
+    A 4D series is an ordered sequence of 3D :class:`Volume` s that share one geometry
+    (``Series.load(volume=n)``); this says what tells them apart.
+
+    Parameters
+    ----------
+    name
+        ``"time"`` (a time series: fMRI, perfusion, dynamic contrast), ``"diffusion"``,
+        ``"cardiac phase"``, ``"acquisition"`` (repeated acquisitions, multi-phase CT) or
+        ``"repetition"`` (nothing but the order of the files tells them apart).
+    source
+        The DICOM attribute(s) the volumes were told apart and ordered by.
+    values
+        One number per volume in ``unit`` (time in s from the first volume, trigger delay in
+        ms, b-value in s/mm², acquisition or temporal position number), None where unknown.
+    unit
+        ``"s"``, ``"ms"``, ``"s/mm2"`` or ``""``.
+    b_values, b_vectors
+        Diffusion weighting per volume and the unit gradient direction in patient LPS
+        (``(0, 0, 0)`` for b = 0), when the headers carry them; else empty.
+    """
+
+    name: str
+    source: str
+    values: tuple[float | None, ...]
+    unit: str = ""
+    b_values: tuple[float, ...] = ()
+    b_vectors: tuple[tuple[float, float, float], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def bvecs_fsl(self, affine_ras: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The b-vectors as FSL (and dcm2niix's ``.bvec``) want them, ``(3, n)``.
+
+        FSL reads gradient directions in the voxel axes of the image (i, j, k), with the i
+        component negated when the NIfTI affine has a positive determinant (FSL works in a
+        radiological voxel frame). ``affine_ras`` is the NIfTI affine the image is written with.
+        """
+        a = np.asarray(affine_ras, dtype=np.float64)[:3, :3]
+        axes = a / np.linalg.norm(a, axis=0)  # RAS unit vectors of i, j, k
+        g = np.asarray(self.b_vectors, dtype=np.float64).reshape(-1, 3)
+        g_ras = g * np.array([-1.0, -1.0, 1.0])
+        v = g_ras @ axes  # components along i, j, k (orthonormal axes)
+        if np.linalg.det(a) > 0:
+            v[:, 0] = -v[:, 0]
+        v[np.abs(v) < 5e-7] = 0.0  # no "-0" in the text files
+        return v.T
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "source": self.source,
+            "unit": self.unit,
+            "values": list(self.values),
+        }
+        if self.b_values:
+            out["b_values"] = list(self.b_values)
+            out["b_vectors_lps"] = [list(v) for v in self.b_vectors]
+        return out
+
+    def describe(self) -> str:
+        """One phrase, e.g. ``"30 diffusion volumes (b 0..1000 s/mm2)"``."""
+        n = len(self.values)
+        known = [v for v in self.values if v is not None]
+        rng = ""
+        if known:
+            lo, hi = min(known), max(known)
+            rng = f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}"
+            rng += f" {self.unit}" if self.unit else ""
+            rng = f" ({'b ' if self.name == 'diffusion' else ''}{rng}, by {self.source})"
+        return f"{n} {self.name} volumes{rng}"
 
 
 def _as_direction(direction: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -133,6 +133,8 @@ class NiftiExporter:
         from ownscan.core.assembly import VoxelFile
 
         output = Path(output)
+        if series.n_volumes > 1:
+            return _export_4d(series, output, options)
         if not options.get("uncompressed") or series.samples != 1:
             return None
         if output.exists() and not output.is_dir():
@@ -162,6 +164,87 @@ class NiftiExporter:
                 return self.export([vol], output, options)
             part.write(header, 0)
             return [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+
+
+def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list[Path]:
+    """One 4D NIfTI for a series of several volumes (as dcm2niix writes it), with ``.bval``
+    and ``.bvec`` beside it for diffusion. Uncompressed: each volume is decoded straight into
+    its place in the file; compressed: the volumes are stacked in memory and nibabel writes."""
+    import nibabel as nib
+    import numpy as np
+
+    from ownscan.core.assembly import VoxelFile
+
+    output = _folder(output)
+    suffix = ".nii" if options.get("uncompressed") else ".nii.gz"
+    used = {p.name for p in output.iterdir()}
+    n = series.n_volumes
+    written: list[Path] = []
+    with PartFile(output, named=None if suffix == ".nii" else suffix) as part:
+        while True:
+            vols = []
+            offset = _VOX_OFFSET
+            for k in range(n):
+                if suffix == ".nii" and series.samples == 1:
+                    v = series.load(out=VoxelFile(part.fd, offset), volume=k)
+                    offset += v.nbytes
+                else:
+                    v = series.load(volume=k)
+                vols.append(v)
+            if len({v.voxels.dtype for v in vols}) == 1:
+                break  # else a later volume overflowed int16: all again, as int32
+        first = vols[0]
+        if suffix == ".nii" and series.samples == 1:
+            hdr = _nifti_4d(first, first.voxels.T[..., None], n).header
+            hdr.set_data_dtype(first.voxels.dtype)
+            hdr.set_data_offset(_VOX_OFFSET)
+            buf = io.BytesIO()
+            hdr.write_to(buf)  # header and the empty-extension flag
+            if buf.tell() != _VOX_OFFSET:
+                raise ValueError(f"NIfTI header of {buf.tell()} bytes, not {_VOX_OFFSET}")
+            part.write(buf.getvalue(), 0)
+        else:
+            if first.samples == 3:
+                data = np.stack([to_nifti(v).dataobj for v in vols], axis=-1)
+            else:
+                data = np.stack([v.voxels.T for v in vols], axis=-1)
+            img = _nifti_4d(first, data, n)
+            assert part.path is not None
+            nib.save(img, part.path)
+        name = file_name(first, used, suffix)
+        nii = part.commit(lambda: output / name)
+        written.append(nii)
+    dim = series.dimension
+    if dim is not None and dim.b_values:
+        stem = nii.name[: -len(suffix)]
+        bval = " ".join(f"{b:g}" for b in dim.b_values) + "\n"
+        vecs = dim.bvecs_fsl(first.affine_ras)
+        bvec = "".join(" ".join(f"{x:.6g}" for x in row) + "\n" for row in vecs)
+        for ext, text in ((".bval", bval), (".bvec", bvec)):
+            with PartFile(output) as part:
+                part.write(text.encode(), 0)
+                written.append(part.commit(lambda e=ext: output / (stem + e)))
+    return written
+
+
+def _nifti_4d(first: Volume, data: Any, n: int) -> Any:
+    """The 4D image of ``n`` volumes like ``first`` (``data``: its voxels, or all of them)."""
+    import nibabel as nib
+
+    img = to_nifti(first)
+    hdr = img.header.copy()
+    shape = (*first.voxels.T.shape[:3], n) if first.samples == 1 else (*data.shape[:3], n)
+    out = nib.Nifti1Image(data, img.affine, hdr)
+    out.header.set_data_shape(shape)
+    tr = first.extra.get("repetition_time_ms")
+    zooms = (*out.header.get_zooms()[:3], float(tr) / 1000.0 if tr else 1.0)
+    out.header.set_zooms(zooms)
+    out.header.set_xyzt_units(xyz="mm", t="sec")
+    dim = first.extra.get("dimension")
+    if dim is not None:
+        desc = f"ownscan {first.modality} 4D {dim.name} ({dim.source})"
+        out.header["descrip"] = desc[:79].encode("ascii", "replace")
+    return out
 
 
 def _import_nibabel_without_pydicom() -> None:

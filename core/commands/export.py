@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 written = export_series(s, args.output, options)
             if written is None:
                 vol = s.load()
+                more = [s.load(volume=k) for k in range(1, s.n_volumes)]
         except (OwnscanError, ValueError) as exc:
             print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
             failed += 1
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 print(path)
             continue
         volumes.append(vol)
+        volumes.extend(more)  # the other volumes of a 4D series, each a Volume of its own
         if len(volumes) >= 1 and exporter.writes_folder:
             # write as we go, so only one volume is held in memory at a time
             for path in exporter.export(volumes, args.output, options):

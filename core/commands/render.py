@@ -76,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
     )
+    parser.add_argument(
+        "--volume",
+        type=int,
+        metavar="N",
+        help="volume N (from 1) of a 4D series: time point, phase, diffusion direction",
+    )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")
     parser.add_argument(
         "--phantom",
@@ -87,6 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> Volume:
     """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
     if args.phantom:
+        if args.volume is not None:
+            raise UsageError("--volume: the phantom has one volume")
         if args.source or args.sample:
             raise UsageError("give SOURCE, --sample or --phantom (one of them)")
         from ownscan.core.render.phantom import ct_phantom
@@ -112,7 +120,12 @@ def _load(args: argparse.Namespace) -> Volume:
                 f"({chosen.label}); choose with --series N",
                 file=sys.stderr,
             )
-    return chosen.load()
+    volume = 1 if args.volume is None else args.volume
+    if not 1 <= volume <= chosen.n_volumes:
+        raise UsageError(
+            f"--volume {volume}: series {chosen.label} has volume(s) 1..{chosen.n_volumes}"
+        )
+    return chosen.load(volume=volume - 1)
 
 
 def run(args: argparse.Namespace) -> int:

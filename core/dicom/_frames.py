@@ -111,6 +111,17 @@ class Frame:
     pixel_length: int | None
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
+    # What tells the volumes of a 4D series apart (None where the header does not say):
+    temporal_position: int | None = None  # TemporalPositionIdentifier / TemporalPositionIndex
+    acquisition_number: int | None = None
+    acquisition_time: float | None = None  # seconds after midnight
+    trigger_time: float | None = None  # ms after the R wave (cardiac phases)
+    b_value: float | None = None  # diffusion weighting, s/mm^2
+    b_vector: tuple[float, float, float] | None = None  # gradient direction, patient LPS
+    echo_time: float | None = None  # ms
+    repetition_time: float | None = None  # ms
+    stack_key: tuple[int, ...] | None = None  # enhanced multi-frame: DimensionIndexValues
+    variant: int = 0  # >0: a second instance with an already-seen SOP Instance UID
 
     @property
     def is_native(self) -> bool:
@@ -196,6 +207,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SOPInstanceUID": (0x00080018, "UI"),
     "StudyDate": (0x00080020, "DA"),
     "StudyTime": (0x00080030, "TM"),
+    "AcquisitionTime": (0x00080032, "TM"),
     "AccessionNumber": (0x00080050, "SH"),
     "Modality": (0x00080060, "CS"),
     "Manufacturer": (0x00080070, "LO"),
@@ -208,18 +220,23 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "PatientSex": (0x00100040, "CS"),
     "BodyPartExamined": (0x00180015, "CS"),
     "SliceThickness": (0x00180050, "DS"),
+    "RepetitionTime": (0x00180080, "DS"),
+    "EchoTime": (0x00180081, "DS"),
     "EchoNumbers": (0x00180086, "IS"),
     "SpacingBetweenSlices": (0x00180088, "DS"),
+    "TriggerTime": (0x00181060, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "ImagerPixelSpacing": (0x00181164, "DS"),
     "NominalScannedPixelSpacing": (0x00182010, "DS"),
     "StudyInstanceUID": (0x0020000D, "UI"),
     "SeriesInstanceUID": (0x0020000E, "UI"),
     "SeriesNumber": (0x00200011, "IS"),
+    "AcquisitionNumber": (0x00200012, "IS"),
     "InstanceNumber": (0x00200013, "IS"),
     "ImagePositionPatient": (0x00200032, "DS"),
     "ImageOrientationPatient": (0x00200037, "DS"),
     "FrameOfReferenceUID": (0x00200052, "UI"),
+    "TemporalPositionIdentifier": (0x00200100, "IS"),
     "SamplesPerPixel": (0x00280002, "US"),
     "PhotometricInterpretation": (0x00280004, "CS"),
     "PlanarConfiguration": (0x00280006, "US"),
@@ -364,6 +381,8 @@ class _ScanDs:
             digits = text[1:] if text[0] in "+-" else text
             if not (digits.isdigit() and digits.isascii()):
                 raise Declined(f"{kw} {text!r} is not a plain integer")
+            if text[0] in "+-" and str(int(text)) != text:  # "-0", "+5": str() keeps the sign
+                raise Declined(f"{kw} {text!r} is not in its plain form")
             return int(text)
         if vr == "UI":
             if raw and plain_uid(raw) is None:
@@ -428,6 +447,11 @@ class _ScanFast:
 
 _NOT_FAST = {
     0x00041220: "a DICOMDIR",
+    # diffusion values are binary (FD) or private: pydicom reads these (rarer) files
+    0x00189087: "diffusion values",
+    0x00189089: "diffusion values",
+    0x0019100C: "diffusion values",
+    0x0019100E: "diffusion values",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
 }
@@ -569,6 +593,77 @@ def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Data
             if s:
                 return s[0]
     return None
+
+
+def _tm_seconds(text: str) -> float | None:
+    """Seconds after midnight of a DICOM TM (``HHMMSS.ffffff``, ``HH:MM:SS`` of old files)."""
+    t = text.strip().replace(":", "")
+    if not t:
+        return None
+    try:
+        whole, _, frac = t.partition(".")
+        if not whole.isdigit():
+            return None
+        whole = whole.ljust(6, "0")
+        secs = int(whole[:2]) * 3600 + int(whole[2:4]) * 60 + int(whole[4:6])
+        return secs + (float("0." + frac) if frac.isdigit() else 0.0)
+    except ValueError:
+        return None
+
+
+def _floats(v: Any) -> list[float] | None:
+    """A number or a list of numbers as floats (None when absent or not numbers)."""
+    if v is None or isinstance(v, bytes | bytearray | str):
+        return None
+    try:
+        return [float(x) for x in v] if isinstance(v, Sequence) else [float(v)]
+    except (TypeError, ValueError):
+        return None
+
+
+def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | None]:
+    """(b-value, gradient direction in LPS) from the standard attributes of ``item`` (a
+    dataset, or an MR Diffusion functional group), or from Siemens' private ones (the same
+    tags dcm2niix reads: (0019,100C) b-value, (0019,100E) direction, LPS), else Nones.
+
+    Only a pydicom dataset can hold them: the scanner declines files that carry them."""
+    if not hasattr(item, "get_item"):
+        return None, None
+    b = _floats(item.get("DiffusionBValue"))
+    g = _floats(item.get("DiffusionGradientOrientation"))
+    if g is None and "DiffusionGradientDirectionSequence" in item:
+        seq = item.DiffusionGradientDirectionSequence
+        g = _floats(seq[0].get("DiffusionGradientOrientation")) if seq else None
+    if b is None:
+        creator = item.get((0x0019, 0x0010))
+        if creator is not None and "SIEMENS" in str(creator.value).upper():
+            el = item.get((0x0019, 0x100C))
+            if el is not None:
+                raw = el.value
+                if isinstance(raw, bytes):
+                    raw = raw.decode("latin-1").strip("\0 ")
+                b = _floats([raw]) if raw not in (None, "") else None
+            el = item.get((0x0019, 0x100E))
+            if el is not None:
+                raw = el.value
+                if isinstance(raw, bytes) and len(raw) == 24:
+                    raw = struct.unpack("<3d", raw)
+                g = _floats(raw)
+    bval = b[0] if b else None
+    vec = None
+    if g is not None and len(g) == 3 and all(math.isfinite(x) for x in g):
+        n = math.sqrt(sum(x * x for x in g))
+        vec = (g[0] / n, g[1] / n, g[2] / n) if n > 1e-6 else (0.0, 0.0, 0.0)
+    if bval is not None and bval == 0:
+        vec = (0.0, 0.0, 0.0)
+    return bval, vec
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        return int(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def read_frames(
@@ -730,7 +825,13 @@ def _build(
 
     # The descriptive fields are the same in every file of a series: read them once.
     # keyed on the raw bytes of PatientID (with the character set): decoding them costs more
-    key = (_s(fx, "SeriesInstanceUID"), raw_of("PatientID"), raw_of("SpecificCharacterSet"))
+    # (and SeriesNumber: files of one Series Instance UID may carry several, dcm2niix splits them)
+    key = (
+        _s(fx, "SeriesInstanceUID"),
+        raw_of("PatientID"),
+        raw_of("SpecificCharacterSet"),
+        raw_of("SeriesNumber"),
+    )
     info = info_cache.get(key) if key[0] else None
     if info is None:
         info = _series_info(ds)
@@ -759,6 +860,8 @@ def _build(
                         return (sp[0], sp[1])
         return None
 
+    acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
+    b_value, b_vector = _diffusion(ds)
     common = dict(
         source=src,
         n_frames=n_frames,
@@ -782,6 +885,8 @@ def _build(
         pixel_length=pixel_length,
         gantry_tilt=tilt,
         info=info,
+        acquisition_number=_int_or_none(fx.get("AcquisitionNumber")),
+        repetition_time=_f(fx.get("RepetitionTime")),
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
@@ -805,6 +910,13 @@ def _build(
             iop = _valid_iop(_fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None)
             sp = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
+            content = _group(fi, None, "FrameContentSequence")
+            cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
+            diff = _group(fi, shared, "MRDiffusionSequence")
+            fb, fg = _diffusion(diff) if diff is not None else (b_value, b_vector)
+            dim = content.get("DimensionIndexValues") if content is not None else None
+            fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
+            ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
             frames.append(
                 Frame(
                     frame=k,
@@ -816,7 +928,20 @@ def _build(
                     slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
+                    echo_time=echo,
                     windows=_windows(voi) if voi is not None else _windows(ds),
+                    temporal_position=_int_or_none(
+                        content.get("TemporalPositionIndex") if content else None
+                    ),
+                    acquisition_time=ftime if ftime is not None else acq_time,
+                    trigger_time=_f(cardiac.get("NominalCardiacTriggerDelayTime"))
+                    if cardiac is not None
+                    else None,
+                    b_value=fb,
+                    b_vector=fg,
+                    stack_key=tuple(int(x) for x in dim)
+                    if isinstance(dim, Sequence) and not isinstance(dim, str)
+                    else ((int(dim),) if dim is not None else None),
                     **common,  # type: ignore[arg-type]
                 )
             )
@@ -838,7 +963,13 @@ def _build(
             slope=slope if slope else 1.0,
             intercept=intercept or 0.0,
             echo_number=echo,
+            echo_time=_f(fx.get("EchoTime")),
             windows=_windows(fx),
+            temporal_position=_int_or_none(fx.get("TemporalPositionIdentifier")),
+            acquisition_time=acq_time,
+            trigger_time=_f(fx.get("TriggerTime")),
+            b_value=b_value,
+            b_vector=b_vector,
             **common,  # type: ignore[arg-type]
         )
         for k in range(n_frames)

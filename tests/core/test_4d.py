@@ -1,0 +1,241 @@
+"""4D series (time, cardiac phases, diffusion, repeated acquisitions): assembly, loading,
+NIfTI export against dcm2niix (shapes, affines, voxels, .bval/.bvec), and the grouping rules
+that keep apart what dcm2niix keeps apart."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from fourdgen import attrs, diffusion_table, voxel_value, write_4d_series
+from niicompare import compare, dcm2niix, ownscan_export
+from pydicom import dcmread
+from pydicom.uid import generate_uid
+
+from ownscan.core import assemble
+
+_OBLIQUE = (0.9848, 0.0, -0.1736, 0.0302, 0.9848, 0.1710)  # 10 degrees about y and x
+
+
+def _dwi(table: list[tuple[float, tuple[float, float, float]]], private: bool = False):
+    def set_it(ds, v: int, z: int) -> None:
+        b, g = table[v]
+        if private:  # Siemens' own tags, as older Siemens scanners write them
+            block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
+            block.add_new(0x0C, "IS", str(int(b)))
+            block.add_new(0x0E, "FD", list(g))
+        else:
+            ds.DiffusionBValue = b
+            ds.DiffusionGradientOrientation = list(g)
+
+    return set_it
+
+
+def _write(kind: str, folder: Path, n_vols: int = 4, iop=(1, 0, 0, 0, 1, 0)) -> dict:
+    """Write one 4D series of ``kind``; returns what the assembly should find."""
+    if kind == "temporal":
+        write_4d_series(
+            folder,
+            n_vols=n_vols,
+            iop=iop,
+            per_volume=attrs(TemporalPositionIdentifier=lambda v: v + 1),
+        )
+        return {"name": "time", "source": "TemporalPositionIdentifier"}
+    if kind == "trigger":
+        write_4d_series(
+            folder,
+            n_vols=n_vols,
+            iop=iop,
+            per_volume=attrs(TriggerTime=lambda v: 40.0 * v, AcquisitionNumber=1),
+        )
+        return {
+            "name": "cardiac phase",
+            "source": "TriggerTime",
+            "values": [40.0 * v for v in range(n_vols)],
+        }
+    if kind == "acquisition_time":
+        write_4d_series(folder, n_vols=n_vols, iop=iop)
+        return {
+            "name": "time",
+            "source": "AcquisitionTime",
+            "values": [2.0 * v for v in range(n_vols)],
+        }
+    if kind == "acquisition_number":
+        write_4d_series(
+            folder, n_vols=n_vols, iop=iop, per_volume=attrs(AcquisitionNumber=lambda v: v + 1)
+        )
+        return {"name": "acquisition", "source": "AcquisitionNumber"}
+    if kind in ("diffusion", "diffusion_private"):
+        table = diffusion_table(n_vols)
+        write_4d_series(
+            folder, n_vols=n_vols, iop=iop, per_volume=_dwi(table, kind == "diffusion_private")
+        )
+        return {"name": "diffusion", "b": [b for b, _ in table], "g": [g for _, g in table]}
+    raise AssertionError(kind)  # fmt: skip
+
+
+KINDS = ["temporal", "trigger", "acquisition_time", "acquisition_number", "diffusion",
+         "diffusion_private"]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_volumes_are_kept_in_order(kind: str, tmp_path: Path) -> None:
+    want = _write(kind, tmp_path / "in", n_vols=6)
+    found = assemble(tmp_path / "in")
+    assert not found.errors and len(found.series) == 1, found.series
+    s = found.series[0]
+    assert s.n_volumes == 6 and s.n_images == 30 and s.shape == (5, 12, 10)
+    assert not any("duplicate" in w for w in s.warnings), s.warnings
+    dim = s.dimension
+    assert dim is not None and dim.name == want["name"]
+    if "source" in want:
+        assert dim.source == want["source"]
+    if "values" in want:
+        assert list(dim.values) == pytest.approx(want["values"])
+    if "b" in want:
+        assert list(dim.b_values) == want["b"]
+        np.testing.assert_allclose(dim.b_vectors, want["g"], atol=1e-6)
+    for k in (0, 3, 5):
+        vol = s.load(volume=k)
+        assert vol.shape == (5, 12, 10) and vol.extra["volume"] == k
+        for z in range(5):
+            np.testing.assert_array_equal(vol.voxels[z], voxel_value(k, z, 12, 10))
+    with pytest.raises(ValueError, match="volume 6"):
+        s.load(volume=6)
+
+
+def _world_bvecs(nii: Path) -> np.ndarray:
+    """The .bvec beside ``nii`` as LPS-free world (RAS) unit vectors, (n, 3)."""
+    a = nib.load(nii).affine[:3, :3]
+    axes = a / np.linalg.norm(a, axis=0)
+    v = np.loadtxt(nii.with_suffix(".bvec"), ndmin=2).copy()
+    if np.linalg.det(a) > 0:
+        v[0] = -v[0]
+    return (axes @ v).T
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("oblique", [False, True], ids=["axial", "oblique"])
+def test_4d_nifti_matches_dcm2niix(kind: str, oblique: bool, tmp_path: Path) -> None:
+    want = _write(kind, tmp_path / "in", n_vols=5, iop=_OBLIQUE if oblique else (1, 0, 0, 0, 1, 0))
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 1, (ours, theirs)
+    assert nib.load(ours[0]).shape == nib.load(theirs[0]).shape == (10, 12, 5, 5)
+    compare(ours[0], theirs[0])
+    if want["name"] == "diffusion":
+        a, b = ours[0].with_suffix(".bval"), theirs[0].with_suffix(".bval")
+        assert np.loadtxt(a).tolist() == np.loadtxt(b).tolist() == want["b"]
+        np.testing.assert_allclose(_world_bvecs(ours[0]), _world_bvecs(theirs[0]), atol=2e-4)
+    else:
+        assert not ours[0].with_suffix(".bval").exists()
+
+
+def test_4d_compressed_export_equals_uncompressed(tmp_path: Path) -> None:
+    _write("diffusion", tmp_path / "in", n_vols=3)
+    nii = ownscan_export(tmp_path / "in", tmp_path / "a")
+    from ownscan.core.cli import main
+
+    assert (
+        main(["export", str(tmp_path / "in"), "--format", "nifti", "-o", str(tmp_path / "b")]) == 0
+    )
+    gz = sorted((tmp_path / "b").glob("*.nii.gz"))
+    assert len(gz) == 1
+    a, b = nib.load(nii[0]), nib.load(gz[0])
+    np.testing.assert_array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
+    np.testing.assert_array_equal(a.affine, b.affine)
+    assert sorted(p.suffix for p in (tmp_path / "b").iterdir()) == [".bval", ".bvec", ".gz"]
+    assert b"diffusion" in bytes(b.header["descrip"])
+    assert float(a.header.get_zooms()[3]) == pytest.approx(2.0)  # TR in s, as dcm2niix
+
+
+def test_separate_acquisitions_over_different_ranges_are_separate_series(tmp_path: Path) -> None:
+    """A multi-phase CT whose phases cover different ranges: one series per phase."""
+    uid = generate_uid()
+    write_4d_series(
+        tmp_path / "in", n_vols=1, series_uid=uid, prefix="a", per_volume=attrs(AcquisitionNumber=1)
+    )
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, prefix="b", first_volume=1,
+                    origin=(-7.0, -9.0, 26.0), per_volume=attrs(AcquisitionNumber=2))  # fmt: skip
+    found = assemble(tmp_path / "in")
+    assert sorted(s.n_images for s in found.series) == [5, 5]
+    assert all(s.n_volumes == 1 for s in found.series)
+    assert all(any("AcquisitionNumber" in w for w in s.warnings) for s in found.series)
+
+
+def test_same_sop_instance_uid_with_other_content_is_kept(tmp_path: Path) -> None:
+    files = write_4d_series(tmp_path / "in", n_vols=1)
+    ds = dcmread(files[0])
+    ds.PixelData = (np.frombuffer(ds.PixelData, np.uint16) + 5).astype(np.uint16).tobytes()
+    ds.save_as(tmp_path / "in" / "other.dcm")
+    found = assemble(tmp_path / "in")
+    assert sorted(s.n_images for s in found.series) == [1, 5]
+    assert found.conflicts == [str(tmp_path / "in" / "other.dcm")]
+    assert all(any("share a SOP Instance UID" in w for w in s.warnings) for s in found.series)
+    assert not found.skipped
+
+
+def test_different_series_numbers_in_one_uid_are_separate(tmp_path: Path) -> None:
+    uid = generate_uid()
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, series_number=3, prefix="a")
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, series_number=4, prefix="b")
+    found = assemble(tmp_path / "in")
+    assert sorted(s.info.series_number for s in found.series) == [3, 4]
+    assert all(s.n_volumes == 1 and s.n_images == 5 for s in found.series)
+
+
+def test_magnitude_and_phase_are_separate_and_named_like_dcm2niix(tmp_path: Path) -> None:
+    uid = generate_uid()
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, prefix="m")
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, prefix="p",
+                    image_type=("ORIGINAL", "PRIMARY", "P", "ND"),
+                    value=lambda v, z, r, c: voxel_value(v + 3, z, r, c))  # fmt: skip
+    found = assemble(tmp_path / "in")
+    assert [s.label for s in found.series] == ["7 fmri", "7 fmri ph"]
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs")
+    assert [p.name for p in ours] == ["7_fmri.nii", "7_fmri_ph.nii"]
+    assert len(theirs) == 2
+    by_name = {p.name.replace(".nii", "").endswith("_ph"): p for p in theirs}
+    compare(ours[0], by_name[False])
+    compare(ours[1], by_name[True])
+
+
+def test_info_shows_the_fourth_dimension(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from ownscan.core.cli import main
+
+    _write("diffusion", tmp_path / "in", n_vols=4)
+    assert main(["info", str(tmp_path / "in"), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["series"][0]
+    assert got["n_volumes"] == 4 and got["n_images"] == 20
+    assert got["dimension"]["name"] == "diffusion"
+    assert got["dimension"]["b_values"] == [0.0, 1000.0, 0.0, 1000.0]
+    assert main(["info", str(tmp_path / "in")]) == 0
+    text = capsys.readouterr().out
+    assert "x 4 diffusion volumes (b 0..1000 s/mm2" in text, text
+
+
+def test_render_volume_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    from ownscan.core.cli import main
+
+    _write("temporal", tmp_path / "in", n_vols=3)
+    pics = []
+    for k in (1, 3):
+        out = tmp_path / f"v{k}.png"
+        args = ["render", str(tmp_path / "in"), "-o", str(out), "--mode", "mpr",
+                "--backend", "cpu", "--size", "64x64", "--window", "4000", "--level", "2000",
+                "--volume", str(k)]  # fmt: skip
+        assert main(args) == 0
+        pics.append(np.asarray(Image.open(out)))
+    assert not np.array_equal(pics[0], pics[1])  # volume 3 is 2000 brighter than volume 1
+    assert pics[1][..., :3].mean() > pics[0][..., :3].mean()
+    assert main(["render", str(tmp_path / "in"), "-o", str(tmp_path / "x.png"),
+                 "--volume", "4"]) == 2  # fmt: skip
+    assert "--volume 4" in capsys.readouterr().err
+    assert not math.isnan(float(pics[0].mean()))
