@@ -714,7 +714,7 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     """
     result = Assembly()
     frames: list[Frame] = []
-    seen: dict[tuple[str, int], list[Frame]] = {}
+    seen: dict[tuple[str, int, int], list[Frame]] = {}
     del workers  # see the docstring
     cache: dict[tuple[Any, ...], dict[str, Any]] = {}
     for n, item in enumerate(_expand(items)):
@@ -727,7 +727,7 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
             continue
         copy = None
         for fr in got:
-            key = (fr.sop_instance_uid, fr.frame)
+            key = (fr.sop_instance_uid, fr.frame, fr.tile[0] if fr.tile else 0)
             earlier = seen.get(key) if fr.sop_instance_uid else None
             if earlier is not None:
                 if copy is None:

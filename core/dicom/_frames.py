@@ -12,6 +12,7 @@ volume without parsing the file again.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -122,6 +123,9 @@ class Frame:
     repetition_time: float | None = None  # ms
     stack_key: tuple[int, ...] | None = None  # enhanced multi-frame: DimensionIndexValues
     variant: int = 0  # >0: a second instance with an already-seen SOP Instance UID
+    # one slice of a Siemens mosaic: (tile index, tiles per side, the mosaic's rows, columns);
+    # rows and columns above are then the slice's
+    tile: tuple[int, int, int, int] | None = None
 
     @property
     def is_native(self) -> bool:
@@ -947,12 +951,14 @@ def _build(
             )
         return frames
 
+    if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):
+        raise Declined("a Siemens mosaic (its CSA header is read by nibabel from pydicom's)")
     ipp = _fl(fx.get("ImagePositionPatient"), 3)
     iop = _valid_iop(_fl(fx.get("ImageOrientationPatient"), 6))
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
-    return [
+    frames = [
         Frame(
             frame=k,
             iop=iop,
@@ -973,4 +979,62 @@ def _build(
             **common,  # type: ignore[arg-type]
         )
         for k in range(n_frames)
+    ]
+    if "MOSAIC" in image_type and n_frames == 1:
+        return _mosaic_tiles(ds, frames[0])
+    return frames
+
+
+def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
+    """The slices of a Siemens mosaic, each placed where it was acquired.
+
+    The number of slices comes from the CSA image header (NumberOfImagesInMosaic, read with
+    nibabel's ``csareader``); the tiles fill a square grid of ``ceil(sqrt(n))`` per side.
+    ImagePositionPatient of a mosaic is the corner of the whole mosaic as if it were one
+    image; the first slice's corner is half the difference between the mosaic and a tile
+    further along the rows and columns (the correction nibabel and dcm2niix apply), and slice
+    ``k`` lies ``k`` slice spacings along the CSA SliceNormalVector from it.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nibabel.nicom import csareader
+
+    try:
+        csa = csareader.get_csa_header(ds, "image")
+        n = int(csareader.get_n_mosaic(csa) or 0) if csa else 0
+        normal = csareader.get_slice_normal(csa) if csa else None
+    except Exception as exc:  # a damaged CSA header: one line, the file kept flat
+        raise ReadProblem(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
+    if n <= 0:
+        raise ReadProblem("Siemens mosaic without NumberOfImagesInMosaic in its CSA header")
+    side = math.ceil(math.sqrt(n))
+    rows, cols = fr.rows // side, fr.columns // side
+    if rows <= 0 or cols <= 0:
+        raise ReadProblem(f"Siemens mosaic of {n} images does not fit {fr.columns}x{fr.rows}")
+    ipp = None
+    if fr.iop is not None and fr.ipp is not None and fr.pixel_spacing is not None:
+        row_dir, col_dir = fr.iop[:3], fr.iop[3:]
+        rs, cs = fr.pixel_spacing
+        fix_r, fix_c = (fr.rows - rows) / 2, (fr.columns - cols) / 2
+        corner = [fr.ipp[a] + col_dir[a] * rs * fix_r + row_dir[a] * cs * fix_c for a in range(3)]
+        if normal is None or len(normal) != 3:
+            r, c = row_dir, col_dir
+            normal = (
+                r[1] * c[2] - r[2] * c[1],
+                r[2] * c[0] - r[0] * c[2],
+                r[0] * c[1] - r[1] * c[0],
+            )
+        dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
+        ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
+    return [
+        dataclasses.replace(
+            fr,
+            rows=rows,
+            columns=cols,
+            ipp=None if ipp is None else ipp[k],  # type: ignore[arg-type]
+            tile=(k, side, fr.rows, fr.columns),
+        )
+        for k in range(n)
     ]
