@@ -887,20 +887,32 @@ def _volumes_of(
     if len(set(counts.values())) != 1:
         return None
     by_pos: dict[int, list[int]] = defaultdict(list)
-    for i in sorted(range(len(frames)), key=lambda i: (*_acq_order(frames[i]), i)):
+
+    def rank(i: int) -> tuple[Any, ...]:
+        fr = frames[i]
+        return (*_acq_order(fr), fr.stack_key or (), fr.frame, i)
+
+    for i in sorted(range(len(frames)), key=rank):
         by_pos[keys[i]].append(i)
     m = next(iter(counts.values()))
     vols = [[frames[by_pos[p][v]] for p in by_pos] for v in range(m)]
-    have_time = all(fr.acquisition_time is not None for fr in frames)
-    have_inst = all(fr.instance_number is not None for fr in frames)
-    if not (have_time or have_inst):
+    if all(fr.acquisition_time is not None for fr in frames):
+        return [(vols, "AcquisitionTime")]
+    if all(fr.stack_key is not None for fr in frames):
+        return [(vols, "DimensionIndexValues")]
+    distinct = all(
+        len({frames[i].instance_number for i in at}) == len(at) for at in by_pos.values()
+    )
+    if all(fr.instance_number is not None for fr in frames) and distinct:
+        source = "InstanceNumber"
+    elif all(fr.n_frames > 1 for fr in frames):
+        source = "frame order"
+    else:
         return None
-    source = "AcquisitionTime" if have_time else "InstanceNumber"
-    if not have_time:
-        warnings.append(
-            "repeated slice positions told apart by nothing but InstanceNumber: the volumes "
-            "are in instance-number order"
-        )
+    warnings.append(
+        f"repeated slice positions told apart by nothing but {source}: the volumes are in "
+        "that order"
+    )
     return [(vols, source)]
 
 

@@ -321,3 +321,106 @@ def test_mosaic_tiles_are_the_mosaic_cut_up(tmp_path: Path) -> None:
         tile = whole[r * 128 : (r + 1) * 128, c * 128 : (c + 1) * 128]
         # slices are sorted along row x column; this mosaic runs the same way
         np.testing.assert_array_equal(vol.voxels[k], tile)
+
+
+def _enhanced_mr(out: Path, n_vols: int, n_slices: int, kind: str) -> None:
+    """One Enhanced MR Image Storage file holding ``n_vols`` x ``n_slices`` frames in a shuffled
+    order, the volumes told apart by TemporalPositionIndex or by the MR Diffusion group."""
+    import random
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence as DSequence
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    def item(**kw: object) -> Dataset:
+        d = Dataset()
+        for k, v in kw.items():
+            setattr(d, k, v)
+        return d
+
+    enhanced_mr = "1.2.840.10008.5.1.4.1.1.4.1"
+    rows, cols = 12, 10
+    table = diffusion_table(n_vols)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = enhanced_mr
+    ds.SOPClassUID = enhanced_mr
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.PatientName, ds.PatientID, ds.Modality, ds.Manufacturer = "Enh^MR", "E4", "MR", "SIEMENS"
+    ds.SeriesNumber, ds.SeriesDescription, ds.InstanceNumber = 9, "enhanced", 1
+    ds.StudyDate, ds.StudyTime, ds.PatientPosition = "20240102", "101010", "HFS"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    order = [(v, z) for v in range(n_vols) for z in range(n_slices)]
+    random.Random(3).shuffle(order)
+    ds.NumberOfFrames = len(order)
+    ds.SharedFunctionalGroupsSequence = DSequence([item(
+        PlaneOrientationSequence=DSequence([item(ImageOrientationPatient=list(_OBLIQUE))]),
+        PixelMeasuresSequence=DSequence([item(PixelSpacing=[1.5, 1.25], SliceThickness=3.0)]),
+        MRTimingAndRelatedParametersSequence=DSequence([item(RepetitionTime=2000.0)]),
+    )])  # fmt: skip
+    row, col = np.array(_OBLIQUE[:3]), np.array(_OBLIQUE[3:])
+    normal = np.cross(row, col)
+    per_frame = []
+    for v, z in order:
+        pos = [round(float(x), 4) for x in np.array([-7.0, -9.0, 20.0]) + 3.0 * z * normal]
+        fg = item(
+            PlanePositionSequence=DSequence([item(ImagePositionPatient=pos)]),
+            FrameContentSequence=DSequence([item(
+                TemporalPositionIndex=v + 1, InStackPositionNumber=z + 1,
+                DimensionIndexValues=[v + 1, z + 1],
+            )]),
+        )  # fmt: skip
+        if kind == "diffusion":
+            b, g = table[v]
+            fg.MRDiffusionSequence = DSequence([item(
+                DiffusionBValue=b, DiffusionDirectionality="DIRECTIONAL" if b else "NONE",
+                DiffusionGradientDirectionSequence=DSequence(
+                    [item(DiffusionGradientOrientation=list(g))]
+                ),
+            )])  # fmt: skip
+            del fg.FrameContentSequence[0].TemporalPositionIndex
+        per_frame.append(fg)
+    ds.PerFrameFunctionalGroupsSequence = DSequence(per_frame)
+    first_dim = (0x0020, 0x9128, 0x0020, 0x9111)  # TemporalPositionIndex in Frame Content
+    if kind == "diffusion":  # DiffusionBValue in MR Diffusion
+        first_dim = (0x0018, 0x9087, 0x0018, 0x9117)
+    ds.DimensionOrganizationSequence = DSequence([item(DimensionOrganizationUID=generate_uid())])
+    org = ds.DimensionOrganizationSequence[0].DimensionOrganizationUID
+    ptr, group = (first_dim[0] << 16) | first_dim[1], (first_dim[2] << 16) | first_dim[3]
+    ds.DimensionIndexSequence = DSequence([
+        item(DimensionOrganizationUID=org, DimensionIndexPointer=ptr, FunctionalGroupPointer=group),
+        item(DimensionOrganizationUID=org, DimensionIndexPointer=0x00209057,
+             FunctionalGroupPointer=0x00209111),
+    ])  # fmt: skip
+    ds.PixelData = b"".join(voxel_value(v, z, rows, cols).tobytes() for v, z in order)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(out, enforce_file_format=True)
+
+
+@pytest.mark.parametrize("kind", ["temporal", "diffusion"])
+def test_enhanced_multiframe_4d(kind: str, tmp_path: Path) -> None:
+    _enhanced_mr(tmp_path / "in" / "enhanced.dcm", 4, 5, kind)
+    (s,) = assemble(tmp_path / "in").series
+    assert s.n_volumes == 4 and s.shape == (5, 12, 10)
+    assert s.dimension is not None
+    assert s.dimension.name == ("diffusion" if kind == "diffusion" else "time")
+    for k in range(4):
+        vol = s.load(volume=k)
+        for z in range(5):
+            np.testing.assert_array_equal(vol.voxels[z], voxel_value(k, z, 12, 10))
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    # Debian's dcm2niix (v1.0.20220720) stacks these 20 frames as one 3D volume, so the
+    # oracle is dcm2niix on the same series written as single-frame files
+    _write(kind, tmp_path / "single", n_vols=4, iop=_OBLIQUE)
+    theirs = dcm2niix(tmp_path / "single", tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 1
+    compare(ours[0], theirs[0])
+    if kind == "diffusion":
+        assert np.loadtxt(ours[0].with_suffix(".bval")).tolist() == [0.0, 1000.0, 0.0, 1000.0]
+        np.testing.assert_allclose(_world_bvecs(ours[0]), _world_bvecs(theirs[0]), atol=2e-4)
