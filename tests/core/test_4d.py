@@ -424,3 +424,25 @@ def test_enhanced_multiframe_4d(kind: str, tmp_path: Path) -> None:
     if kind == "diffusion":
         assert np.loadtxt(ours[0].with_suffix(".bval")).tolist() == [0.0, 1000.0, 0.0, 1000.0]
         np.testing.assert_allclose(_world_bvecs(ours[0]), _world_bvecs(theirs[0]), atol=2e-4)
+
+
+def test_echoes_and_derived_maps_named_like_dcm2niix(tmp_path: Path) -> None:
+    uid = generate_uid()
+    for e in (1, 2):
+        write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, prefix=f"e{e}",
+                        per_volume=attrs(EchoNumbers=e, EchoTime=10.0 * e),
+                        value=lambda v, z, r, c, e=e: voxel_value(v + e, z, r, c))  # fmt: skip
+    write_4d_series(tmp_path / "in", n_vols=1, series_uid=uid, prefix="adc",
+                    image_type=("DERIVED", "PRIMARY", "DIFFUSION", "ADC"),
+                    per_volume=attrs(EchoNumbers=1, EchoTime=10.0),
+                    value=lambda v, z, r, c: voxel_value(v + 5, z, r, c))  # fmt: skip
+    found = assemble(tmp_path / "in")
+    assert sorted(s.label for s in found.series) == ["7 fmri e1", "7 fmri e1_ADC", "7 fmri e2"]
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 3
+    for o in ours:  # each output equals the dcm2niix output with the same voxels
+        a = canonical(o)[0]
+        assert sum(np.array_equal(a, canonical(t)[0]) for t in theirs) == 1, o.name
+    names = sorted(p.name for p in theirs)
+    assert any(n.endswith("_e2.nii") for n in names), names
