@@ -364,8 +364,24 @@ class Series:
                 "n_volumes": self.n_volumes,
                 "dimension": self.dimension,
                 "repetition_time_ms": first.repetition_time,
+                "philips_fp_scale": _philips_factors(frames, geo),
             },
         )
+
+
+def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] | None:
+    """Per slice of the volume, the factor that turns its display values (DICOM rescale) into
+    Philips' floating-point values, ``1 / (RescaleSlope * MR Scale Slope)``: dcm2niix's
+    ``FP = (SV * RS + RI) / (RS * SS)``. None unless every frame carries Philips' scale (or
+    when it varies between slices that were resampled)."""
+    if not frames or any(fr.philips_scale is None for fr in frames):
+        return None
+    f = [1.0 / (fr.slope * fr.philips_scale[0]) for fr in frames if fr.philips_scale]
+    if geo.zmap is not None:
+        if len(set(f)) > 1:
+            return None
+        f = [f[0]] * len(geo.zmap[0])
+    return tuple(f)
 
 
 def _unshear(

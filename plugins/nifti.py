@@ -31,6 +31,7 @@ from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
+    from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
 
 __all__ = ["NiftiExporter", "file_name", "to_nifti"]
@@ -56,12 +57,28 @@ def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     return name
 
 
-def to_nifti(volume: Volume) -> Any:
-    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes)."""
+def _philips_fp(volume: Volume) -> Any:
+    """The voxels as Philips' floating-point values (dcm2niix's default ``-p y``), float32."""
+    import numpy as np
+
+    f = np.asarray(volume.extra["philips_fp_scale"], dtype=np.float32)
+    return volume.voxels.astype(np.float32) * f[:, None, None]
+
+
+def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
+    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes).
+
+    ``philips_float``: for Philips MR carrying the private MR Scale Slope, store Philips'
+    floating-point values (``FP = (SV * RS + RI) / (RS * SS)``, what dcm2niix writes by default)
+    instead of the DICOM display values (what a radiologist sees, the default here). The
+    description says which."""
     import nibabel as nib
     import numpy as np
 
     vox = volume.voxels
+    philips = volume.extra.get("philips_fp_scale") is not None and volume.samples == 1
+    if philips and philips_float:
+        vox = _philips_fp(volume)
     if volume.samples == 3:
         rgb = np.ascontiguousarray(vox, dtype=np.uint8)
         data = rgb.view([("R", "u1"), ("G", "u1"), ("B", "u1")])[..., 0].T
@@ -75,8 +92,10 @@ def to_nifti(volume: Volume) -> Any:
     hdr.set_xyzt_units(xyz="mm")
     hdr.set_slope_inter(1.0, 0.0)
     desc = f"ownscan {volume.modality} {volume.units}".strip()
+    if philips:
+        desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
-    if volume.samples == 1 and volume.windows:
+    if volume.samples == 1 and volume.windows and not (philips and philips_float):
         w = volume.windows[0]
         hdr["cal_min"] = w.level - w.width / 2
         hdr["cal_max"] = w.level + w.width / 2
@@ -104,8 +123,12 @@ class NiftiExporter:
         used = {p.name for p in output.iterdir()}
         written = []
         for vol in volumes:
-            img = to_nifti(vol)
-            header = _single_header(img, vol) if suffix == ".nii" else None
+            fp = (
+                bool(options.get("philips_float")) and vol.extra.get("philips_fp_scale") is not None
+            )
+            img = to_nifti(vol, philips_float=fp)
+            # the voxels' own memory follows the header, unless they were converted
+            header = _single_header(img, vol) if suffix == ".nii" and not fp else None
             if header is not None:
                 with PartFile(output) as part:
                     part.write(header, 0)
@@ -137,6 +160,8 @@ class NiftiExporter:
             return _export_4d(series, output, options)
         if not options.get("uncompressed") or series.samples != 1:
             return None
+        if options.get("philips_float"):
+            return None  # export() converts (Philips' scale is known after the load)
         if output.exists() and not output.is_dir():
             return None  # export() says so, after the load, as it always has
         _import_nibabel_without_pydicom()
@@ -179,13 +204,16 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
     suffix = ".nii" if options.get("uncompressed") else ".nii.gz"
     used = {p.name for p in output.iterdir()}
     n = series.n_volumes
+    fp = bool(options.get("philips_float"))
+    # uncompressed grey integers go straight into the file; else the volumes are stacked
+    direct = suffix == ".nii" and series.samples == 1 and not fp
     written: list[Path] = []
-    with PartFile(output, named=None if suffix == ".nii" else suffix) as part:
+    with PartFile(output, named=None if direct else ".nii" if suffix == ".nii" else suffix) as part:
         while True:
             vols = []
             offset = _VOX_OFFSET
             for k in range(n):
-                if suffix == ".nii" and series.samples == 1:
+                if direct:
                     v = series.load(out=VoxelFile(part.fd, offset), volume=k)
                     offset += v.nbytes
                 else:
@@ -194,7 +222,7 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
             if len({v.voxels.dtype for v in vols}) == 1:
                 break  # else a later volume overflowed int16: all again, as int32
         first = vols[0]
-        if suffix == ".nii" and series.samples == 1:
+        if direct:
             hdr = _nifti_4d(first, first.voxels.T[..., None], n).header
             hdr.set_data_dtype(first.voxels.dtype)
             hdr.set_data_offset(_VOX_OFFSET)
@@ -204,11 +232,8 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
                 raise ValueError(f"NIfTI header of {buf.tell()} bytes, not {_VOX_OFFSET}")
             part.write(buf.getvalue(), 0)
         else:
-            if first.samples == 3:
-                data = np.stack([to_nifti(v).dataobj for v in vols], axis=-1)
-            else:
-                data = np.stack([v.voxels.T for v in vols], axis=-1)
-            img = _nifti_4d(first, data, n)
+            data = np.stack([np.asarray(to_nifti(v, philips_float=fp).dataobj) for v in vols], -1)
+            img = _nifti_4d(first, data, n, philips_float=fp)
             assert part.path is not None
             nib.save(img, part.path)
         name = file_name(first, used, suffix)
@@ -227,11 +252,11 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
     return written
 
 
-def _nifti_4d(first: Volume, data: Any, n: int) -> Any:
+def _nifti_4d(first: Volume, data: Any, n: int, *, philips_float: bool = False) -> Any:
     """The 4D image of ``n`` volumes like ``first`` (``data``: its voxels, or all of them)."""
     import nibabel as nib
 
-    img = to_nifti(first)
+    img = to_nifti(first, philips_float=philips_float)
     hdr = img.header.copy()
     shape = (*first.voxels.T.shape[:3], n) if first.samples == 1 else (*data.shape[:3], n)
     out = nib.Nifti1Image(data, img.affine, hdr)
@@ -243,6 +268,8 @@ def _nifti_4d(first: Volume, data: Any, n: int) -> Any:
     dim = first.extra.get("dimension")
     if dim is not None:
         desc = f"ownscan {first.modality} 4D {dim.name} ({dim.source})"
+        if first.extra.get("philips_fp_scale") is not None:
+            desc += " Philips FP scaling" if philips_float else " display values"
         out.header["descrip"] = desc[:79].encode("ascii", "replace")
     return out
 
@@ -305,3 +332,15 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
 @hookimpl
 def ownscan_exporters() -> list[NiftiExporter]:
     return [NiftiExporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """``--philips-float`` for ``export``: Philips' floating-point scaling (dcm2niix's)."""
+    if command == "export":
+        parser.add_argument(
+            "--philips-float",
+            action="store_true",
+            help="nifti: Philips MR as Philips' floating-point values (dcm2niix's default) "
+            "instead of the DICOM display values",
+        )

@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
         )
     failed = 0
     volumes = []
-    options = {"uncompressed": args.uncompressed}
+    from ownscan.core.plugin_host import plugin_options
+
+    # the exporters' own flags (ownscan_addoption) reach them with the command's
+    options = {"uncompressed": args.uncompressed, **plugin_options(args)}
     # optional exporter capability: decode a series straight into its output (None: declined)
     export_series = getattr(exporter, "export_series", None)
     for n, s in chosen:

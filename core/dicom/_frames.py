@@ -126,6 +126,8 @@ class Frame:
     # one slice of a Siemens mosaic: (tile index, tiles per side, the mosaic's rows, columns);
     # rows and columns above are then the slice's
     tile: tuple[int, int, int, int] | None = None
+    # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
+    philips_scale: tuple[float, float] | None = None
 
     @property
     def is_native(self) -> bool:
@@ -456,6 +458,7 @@ _NOT_FAST = {
     0x00189089: "diffusion values",
     0x0019100C: "diffusion values",
     0x0019100E: "diffusion values",
+    0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
 }
@@ -661,6 +664,31 @@ def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | No
     if bval is not None and bval == 0:
         vec = (0.0, 0.0, 0.0)
     return bval, vec
+
+
+def _philips_scale(ds: Any) -> tuple[float, float] | None:
+    """Philips' MR Scale Slope and Intercept ((2005,100E), (2005,100D) in the block of
+    "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
+    if not hasattr(ds, "get_item"):
+        return None
+    creator = ds.get((0x2005, 0x0010))
+    if creator is None or "PHILIPS MR IMAGING DD 001" not in str(creator.value).upper():
+        return None
+
+    def fl(tag: int) -> float | None:
+        el = ds.get((0x2005, tag))
+        if el is None:
+            return None
+        raw = el.value
+        if isinstance(raw, bytes):
+            raw = struct.unpack("<f", raw[:4])[0] if len(raw) >= 4 else None
+        got = _floats(raw if isinstance(raw, Sequence) else [raw])
+        return got[0] if got and math.isfinite(got[0]) else None
+
+    ss = fl(0x100E)
+    if ss is None or ss == 0:
+        return None
+    return (ss, fl(0x100D) or 0.0)
 
 
 def _int_or_none(v: Any) -> int | None:
@@ -891,6 +919,7 @@ def _build(
         info=info,
         acquisition_number=_int_or_none(fx.get("AcquisitionNumber")),
         repetition_time=_f(fx.get("RepetitionTime")),
+        philips_scale=_philips_scale(ds),
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)

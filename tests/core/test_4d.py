@@ -446,3 +446,40 @@ def test_echoes_and_derived_maps_named_like_dcm2niix(tmp_path: Path) -> None:
         assert sum(np.array_equal(a, canonical(t)[0]) for t in theirs) == 1, o.name
     names = sorted(p.name for p in theirs)
     assert any(n.endswith("_e2.nii") for n in names), names
+
+
+def _philips(ds, v: int, z: int) -> None:
+    ds.Manufacturer = "Philips Medical Systems"
+    ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 2.5, 10.0, "normalized"
+    block = ds.private_block(0x2005, "Philips MR Imaging DD 001", create=True)
+    block.add_new(0x0D, "FL", -3.0)  # MR Scale Intercept
+    block.add_new(0x0E, "FL", 0.04)  # MR Scale Slope (dcm2niix reads one per series)
+
+
+@pytest.mark.parametrize("n_vols", [1, 2], ids=["3d", "4d"])
+@pytest.mark.parametrize("fp", [False, True], ids=["display", "philips_float"])
+def test_philips_scaling_display_by_default_float_on_request(
+    fp: bool, n_vols: int, tmp_path: Path
+) -> None:
+    import subprocess
+
+    write_4d_series(tmp_path / "in", n_vols=n_vols, manufacturer="Philips", per_volume=_philips)
+    extra = ["--philips-float"] if fp else []
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours", *extra)
+    (tmp_path / "theirs").mkdir()
+    r = subprocess.run(
+        ["dcm2niix", "-p", "y" if fp else "n", "-z", "n", "-f", "%s_%d", "-o",
+         str(tmp_path / "theirs"), str(tmp_path / "in")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    theirs = sorted((tmp_path / "theirs").glob("*.nii"))
+    assert len(ours) == len(theirs) == 1
+    compare(ours[0], theirs[0], exact=False)  # float values: within float32 rounding
+    desc = bytes(nib.load(ours[0]).header["descrip"])
+    assert (b"Philips FP scaling" in desc) == fp and (b"display values" in desc) != fp
+    # display values are what the DICOM rescale gives: SV * 2.5 + 10
+    if not fp:
+        data = np.asarray(nib.load(ours[0]).dataobj).reshape(10, 12, 5, n_vols)
+        want = voxel_value(n_vols - 1, 0, 12, 10) * 2.5 + 10
+        np.testing.assert_allclose(data[..., 0, n_vols - 1].T, want)
