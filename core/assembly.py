@@ -128,6 +128,8 @@ class Series:
         self.dimension = dimension
         self.tag = tag  # what tells this stack from its siblings, as dcm2niix names it: e2, ph
         self._force_int32 = False
+        self._plans: dict[bool, Any] = {}  # the decode plan of all volumes, by force_int32
+        self._syntaxes: list[str] | None = None
         self._by_tag = False  # its siblings are told apart by their tags, not part numbers
         self._geometry = geometry
         self.kind = kind
@@ -194,7 +196,9 @@ class Series:
 
     @property
     def transfer_syntaxes(self) -> list[str]:
-        return sorted({fr.transfer_syntax.name for v in self._volumes for fr in v})
+        if self._syntaxes is None:
+            self._syntaxes = sorted({fr.transfer_syntax.name for v in self._volumes for fr in v})
+        return list(self._syntaxes)
 
     @property
     def label(self) -> str:
@@ -286,9 +290,13 @@ class Series:
         frames = self._volumes[volume]
 
         def plan_of(force: bool) -> _pixels.DecodePlan:
-            # one dtype for every volume: the plan is made from all their headers
-            every = [fr for v in self._volumes for fr in v] if self.n_volumes > 1 else frames
-            p = _pixels.plan_for(every, self.modality, force_int32=force)
+            if self.n_volumes == 1:
+                return _pixels.plan_for(frames, self.modality, force_int32=force)
+            # one dtype for every volume: the plan is made from all their headers, once
+            p = self._plans.get(force)
+            if p is None:
+                every = [fr for v in self._volumes for fr in v]
+                p = self._plans[force] = _pixels.plan_for(every, self.modality, force_int32=force)
             return dataclasses.replace(p, shape=(len(frames), *p.shape[1:]))
 
         plan = plan_of(self._force_int32)
