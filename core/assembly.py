@@ -5,18 +5,30 @@ About the method
 :func:`assemble` reads only headers. Each image frame (a single-frame file, or one frame of an
 enhanced multi-frame file described by its per-frame functional groups) becomes one record.
 Records are grouped by Series Instance UID, then split into *stacks* of frames that share an
-orientation (ImageOrientationPatient within 1e-4), an image size and an echo. Each stack is
-sorted along its slice normal ``n = row x column`` by the distance ``ImagePositionPatient . n``
-(never by Instance Number or file name), and the distances are checked:
+orientation (ImageOrientationPatient within 1e-4), an image size, a Series Number, an echo and
+an image component (magnitude, phase, real, imaginary, a derived map: named ``ph``, ``e2``,
+``ADC``... as dcm2niix names its files). Where positions repeat within a stack, what tells the
+repeats apart (temporal position, trigger time, diffusion b-value and direction, acquisition
+number, else the k-th acquisition at each position) makes them the volumes of a 4D series
+(:attr:`Series.dimension`, :meth:`Series.load` ``volume=``). Each stack is sorted along its
+slice normal ``n = row x column`` by the distance ``ImagePositionPatient . n`` (never by
+Instance Number or file name), and the distances are checked:
 
-* duplicate positions (two frames less than 0.01 mm apart): the first is kept, said in a warning;
-* irregular spacing (steps differing from the median by more than 1 % + 0.01 mm), and missing
-  slices (steps that are a multiple of the median): warned; the median step is used;
+* duplicate positions that nothing tells apart (two frames less than 0.01 mm apart): the first
+  is kept, said in a warning;
+* irregular spacing and missing slices: within 0.1 mm of a regular grid, that grid is used
+  (warned); otherwise the slices are resampled onto a regular grid from the first to the last
+  acquired slice (linear interpolation between the two acquired slices around each), as
+  dcm2niix's equalized output, and a warning says so;
 * gantry tilt (slice positions drifting within the image plane, so the stack is sheared):
   each slice is shifted back onto a regular orthogonal grid with linear interpolation, as
   dcm2niix does, and a warning says so;
 * localizers (ImageType LOCALIZER) and images without position are kept out of 3D stacks and
   offered as their own 2D series; a series split into several stacks says so.
+
+Siemens mosaics arrive here already cut into their slices (``dicom._frames``); a second
+instance with an already-seen SOP Instance UID but other content is kept as a stack of its
+own (:attr:`Assembly.conflicts`).
 
 :meth:`Series.load` decodes the pixels (see ``_pixels``) into one preallocated array in the
 most compact dtype the rescale allows and returns the :class:`Volume`.
@@ -107,6 +119,12 @@ class Series:
     kind
         ``"volume"`` (a 3D stack), ``"image"`` (one 2D image), ``"localizer"`` (a scout image
         kept out of the volume) or ``"frames"`` (a multi-frame image without slice geometry).
+    dimension
+        For a 4D series (:attr:`n_volumes` > 1): what its volumes are (time points, cardiac
+        phases, diffusion directions...), a :class:`~ownscan.core.volume.Dimension`; else None.
+    tag
+        What tells this stack from the others of its Series Instance UID, as dcm2niix names
+        its files (``"e2"``, ``"ph"``, ``"e1_ADC"``), or ``""``; part of :attr:`label`.
     """
 
     def __init__(
