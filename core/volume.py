@@ -305,8 +305,15 @@ class Volume:
         z, y, x = self.shape
         sx, sy, sz = self.spacing
         kind = "image" if self.is_2d else "volume"
+        n = int(self.extra.get("n_volumes") or 1)
+        four = ""
+        if n > 1:  # one volume of a 4D series: which, and what the 4th axis is
+            dim = self.extra.get("dimension")
+            what = f" {dim.name}" if isinstance(dim, Dimension) else ""
+            four = f", volume {int(self.extra.get('volume') or 0) + 1} of {n}{what}"
         return (
             f"{self.modality or '??'} {kind} {x}x{y}x{z} "
             f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
+            + four
         )

@@ -103,6 +103,7 @@ def test_volumes_are_kept_in_order(kind: str, tmp_path: Path) -> None:
     for k in (0, 3, 5):
         vol = s.load(volume=k)
         assert vol.shape == (5, 12, 10) and vol.extra["volume"] == k
+        assert vol.describe().endswith(f", volume {k + 1} of 6 {dim.name}")  # viewer's panel
         for z in range(5):
             np.testing.assert_array_equal(vol.voxels[z], voxel_value(k, z, 12, 10))
     with pytest.raises(ValueError, match="volume 6"):
