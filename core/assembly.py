@@ -165,6 +165,15 @@ class Series:
         return sum(len(v) for v in self._volumes)
 
     @property
+    def slice_timing(self) -> tuple[float, ...] | None:
+        """When each slice was acquired within its volume, in seconds, in slice order (what
+        dcm2niix writes as SliceTiming; from a Siemens mosaic's CSA header), else None."""
+        times = [fr.slice_time for fr in self._frames]
+        if self._geometry.zmap is not None or any(t is None for t in times):
+            return None
+        return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+
+    @property
     def n_volumes(self) -> int:
         """Volumes along the 4th dimension (1 for a plain 3D series)."""
         return len(self._volumes)
@@ -256,6 +265,7 @@ class Series:
             "n_images": self.n_images,
             "n_volumes": self.n_volumes,
             "dimension": None if self.dimension is None else self.dimension.to_dict(),
+            "slice_timing_s": None if self.slice_timing is None else list(self.slice_timing),
             "shape_zyx": list(self.shape),
             "samples": self.samples,
             "spacing_mm": list(self.spacing),
@@ -391,6 +401,7 @@ class Series:
                 "dimension": self.dimension,
                 "repetition_time_ms": first.repetition_time,
                 "philips_fp_scale": _philips_factors(frames, geo),
+                "slice_timing_s": self.slice_timing,
             },
         )
 

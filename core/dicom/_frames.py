@@ -128,6 +128,7 @@ class Frame:
     tile: tuple[int, int, int, int] | None = None
     # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
     philips_scale: tuple[float, float] | None = None
+    slice_time: float | None = None  # ms from the start of its volume (Siemens mosaics' CSA)
 
     @property
     def is_native(self) -> bool:
@@ -1034,6 +1035,7 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         csa = csareader.get_csa_header(ds, "image")
         n = int(csareader.get_n_mosaic(csa) or 0) if csa else 0
         normal = csareader.get_slice_normal(csa) if csa else None
+        times = _floats(csa["tags"].get("MosaicRefAcqTimes", {}).get("items")) if csa else None
     except Exception as exc:  # a damaged CSA header: one line, the file kept flat
         raise ReadProblem(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
     if n <= 0:
@@ -1064,6 +1066,7 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
             columns=cols,
             ipp=None if ipp is None else ipp[k],  # type: ignore[arg-type]
             tile=(k, side, fr.rows, fr.columns),
+            slice_time=times[k] if times is not None and len(times) >= n else None,
         )
         for k in range(n)
     ]

@@ -311,6 +311,12 @@ def test_siemens_mosaic_unpacked_like_dcm2niix(tmp_path: Path) -> None:
     assert len(ours) == len(theirs) == 1
     assert nib.load(ours[0]).shape == nib.load(theirs[0]).shape == (128, 128, 48, 2)
     compare(ours[0], theirs[0])  # the mosaic position correction: affines within 0.01 mm
+    # slice timing from the CSA header, as dcm2niix's SliceTiming (in its slice order)
+    theirs_t = json.loads(theirs[0].with_suffix(".json").read_text())["SliceTiming"]
+    same_way = nib.load(ours[0]).affine[:3, 2] @ nib.load(theirs[0]).affine[:3, 2] > 0
+    ours_t = list(s.slice_timing or ())
+    assert len(ours_t) == 48 and ours_t[0] == pytest.approx(6.4875, abs=1e-6)
+    np.testing.assert_allclose(ours_t if same_way else ours_t[::-1], theirs_t, atol=0.005)
 
 
 def test_mosaic_tiles_are_the_mosaic_cut_up(tmp_path: Path) -> None:
