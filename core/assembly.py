@@ -318,14 +318,7 @@ class Series:
         frames = self._volumes[volume]
 
         def plan_of(force: bool) -> _pixels.DecodePlan:
-            if self.n_volumes == 1:
-                return _pixels.plan_for(frames, self.modality, force_int32=force)
-            # one dtype for every volume: the plan is made from all their headers, once
-            p = self._plans.get(force)
-            if p is None:
-                every = [fr for v in self._volumes for fr in v]
-                p = self._plans[force] = _pixels.plan_for(every, self.modality, force_int32=force)
-            return dataclasses.replace(p, shape=(len(frames), *p.shape[1:]))
+            return self._plan(len(frames), force)
 
         plan = plan_of(self._force_int32)
         errors: dict[int, str] = {}
@@ -368,6 +361,85 @@ class Series:
             )
             in_file[...] = vox
             vox = in_file
+        return self._volume_of(vox, volume, warnings)
+
+    def _plan(self, n_slices: int, force: bool) -> Any:
+        """The decode plan for ``n_slices`` frames: one dtype for every volume, made from the
+        headers of all of them (once)."""
+        from ownscan.core import _pixels
+
+        if self.n_volumes == 1:
+            return _pixels.plan_for(self._frames, self.modality, force_int32=force)
+        cached = self._plans.get(force)
+        if cached is None:
+            every = [fr for v in self._volumes for fr in v]
+            cached = self._plans[force] = _pixels.plan_for(every, self.modality, force_int32=force)
+        return dataclasses.replace(cached, shape=(n_slices, *cached.shape[1:]))
+
+    def load_volumes(
+        self, *, workers: int | None = None, out: VoxelFile | None = None
+    ) -> list[Volume]:
+        """Every volume of the series, in order (one for a 3D series), all in one dtype.
+
+        With ``out``, the volumes go into the file one after the other from ``out.offset``
+        (a 4D NIfTI's layout) and are shared mappings of it; a stack that needs no resampling
+        is then decoded in one pass over all its frames, instead of one per volume.
+        :attr:`load_errors` lists the frames of every volume that failed.
+        """
+        from ownscan.core import _pixels
+
+        geo = self._geometry
+        one_pass = out is not None and geo.shear is None and geo.zmap is None and self.samples == 1
+        if not one_pass:
+            while True:
+                vols, errs, offset = [], [], None if out is None else out.offset
+                for k in range(self.n_volumes):
+                    where = None if offset is None else VoxelFile(out.fd, offset)  # type: ignore[union-attr]
+                    vols.append(self.load(workers=workers, out=where, volume=k))
+                    errs += self.load_errors
+                    offset = None if offset is None else offset + vols[-1].nbytes
+                if len({v.voxels.dtype for v in vols}) == 1:
+                    self.load_errors = errs
+                    return vols
+                # a later volume overflowed int16: every volume again, as int32
+        assert out is not None
+        every = [fr for v in self._volumes for fr in v]
+        nz = len(self._frames)
+        plan = self._plan(len(every), self._force_int32)
+        errors: dict[int, str] = {}
+        while True:
+            vox = _pixels.map_file(out.fd, out.offset, plan)
+            errors.clear()
+            try:
+                _pixels.decode_into(
+                    vox,
+                    every,
+                    plan,
+                    workers=workers,
+                    on_error=lambda k, why: errors.__setitem__(k, why),
+                    file=(out.fd, out.offset),
+                )
+                break
+            except _pixels._Overflow:
+                del vox
+                self._force_int32 = True
+                plan = self._plan(len(every), True)
+        self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
+        vols = []
+        for n in range(self.n_volumes):
+            warnings = list(self.warnings)
+            for k, why in sorted(errors.items()):
+                if n * nz <= k < (n + 1) * nz:
+                    warnings.append(
+                        f"could not decode {every[k].where}: {why}; that slice is blank"
+                    )
+            vols.append(self._volume_of(vox[n * nz : (n + 1) * nz], n, warnings))
+        return vols
+
+    def _volume_of(self, vox: np.ndarray, volume: int, warnings: list[str]) -> Volume:
+        """The Volume of decoded voxels ``vox`` of volume ``volume``."""
+        frames = self._volumes[volume]
+        geo = self._geometry
         first = frames[0]
         windows = []
         seen = set()

@@ -209,18 +209,8 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
     direct = suffix == ".nii" and series.samples == 1 and not fp
     written: list[Path] = []
     with PartFile(output, named=None if direct else ".nii" if suffix == ".nii" else suffix) as part:
-        while True:
-            vols = []
-            offset = _VOX_OFFSET
-            for k in range(n):
-                if direct:
-                    v = series.load(out=VoxelFile(part.fd, offset), volume=k)
-                    offset += v.nbytes
-                else:
-                    v = series.load(volume=k)
-                vols.append(v)
-            if len({v.voxels.dtype for v in vols}) == 1:
-                break  # else a later volume overflowed int16: all again, as int32
+        # every volume in one dtype; straight into the file after the header when direct
+        vols = series.load_volumes(out=VoxelFile(part.fd, _VOX_OFFSET) if direct else None)
         first = vols[0]
         if direct:
             hdr = _nifti_4d(first, first.voxels.T[..., None], n).header

@@ -490,3 +490,30 @@ def test_philips_scaling_display_by_default_float_on_request(
         data = np.asarray(nib.load(ours[0]).dataobj).reshape(10, 12, 5, n_vols)
         want = voxel_value(n_vols - 1, 0, 12, 10) * 2.5 + 10
         np.testing.assert_allclose(data[..., 0, n_vols - 1].T, want)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["into_file", "in_memory"])
+def test_a_later_volume_that_overflows_int16_makes_every_volume_int32(
+    direct: bool, tmp_path: Path
+) -> None:
+    def value(v: int, z: int, r: int, c: int) -> np.ndarray:
+        out = voxel_value(v, z, r, c)
+        if v == 2 and z == 3:
+            out[0, 0] = 60000  # -1024: beyond int16, found only while decoding volume 3
+        return out
+
+    write_4d_series(tmp_path / "in", n_vols=3, value=value,
+                    per_volume=attrs(RescaleSlope=1, RescaleIntercept=-1024))  # fmt: skip
+    (s,) = assemble(tmp_path / "in").series
+    if direct:
+        out = ownscan_export(tmp_path / "in", tmp_path / "ours")
+        data = np.asarray(nib.load(out[0]).dataobj)
+        assert data.dtype == np.int32 and data.shape == (10, 12, 5, 3)
+        vols = [data[..., k].T for k in range(3)]
+    else:
+        vols = [v.voxels for v in s.load_volumes()]
+        assert {v.dtype for v in vols} == {np.dtype(np.int32)}
+    for k in range(3):
+        for z in range(5):
+            want = value(k, z, 12, 10).astype(np.int32) - 1024
+            np.testing.assert_array_equal(vols[k][z], want)
