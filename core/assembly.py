@@ -317,35 +317,11 @@ class Series:
             raise UsageError(f"volume {volume}: {self.label} has volume(s) 0..{self.n_volumes - 1}")
         frames = self._volumes[volume]
 
-        def plan_of(force: bool) -> _pixels.DecodePlan:
-            return self._plan(len(frames), force)
-
-        plan = plan_of(self._force_int32)
-        errors: dict[int, str] = {}
         geo = self._geometry
-        sheared = geo.shear is not None and geo.grid_size is not None and not plan.colour
+        sheared = geo.shear is not None and geo.grid_size is not None and self.samples == 1
         # a sheared or irregular stack is decoded in memory, then resampled into the file
         direct = out if out is not None and not sheared and geo.zmap is None else None
-        while True:
-            if direct is not None:
-                vox = _pixels.map_file(direct.fd, direct.offset, plan)
-            else:
-                vox = _pixels.allocate(frames, plan, workers=workers)
-            errors.clear()
-            try:
-                _pixels.decode_into(
-                    vox,
-                    frames,
-                    plan,
-                    workers=workers,
-                    on_error=lambda k, why: errors.__setitem__(k, why),
-                    file=None if direct is None else (direct.fd, direct.offset),
-                )
-                break
-            except _pixels._Overflow:
-                del vox
-                self._force_int32 = True  # and for the other volumes of this series
-                plan = plan_of(True)
+        vox, errors, plan = self._decode(frames, direct, workers)
         warnings = list(self.warnings)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
         for p in self.load_errors:
@@ -362,6 +338,37 @@ class Series:
             in_file[...] = vox
             vox = in_file
         return self._volume_of(vox, volume, warnings)
+
+    def _decode(
+        self, frames: list[Frame], direct: VoxelFile | None, workers: int | None
+    ) -> tuple[np.ndarray, dict[int, str], Any]:
+        """Decode ``frames`` (into ``direct``'s file, else memory): the voxels, the frames
+        that failed (index -> why) and the plan. A checked int16 plan that overflows makes
+        this series int32 from then on (every volume of it) and decodes again."""
+        from ownscan.core import _pixels
+
+        plan = self._plan(len(frames), self._force_int32)
+        errors: dict[int, str] = {}
+        while True:
+            if direct is not None:
+                vox = _pixels.map_file(direct.fd, direct.offset, plan)
+            else:
+                vox = _pixels.allocate(frames, plan, workers=workers)
+            errors.clear()
+            try:
+                _pixels.decode_into(
+                    vox,
+                    frames,
+                    plan,
+                    workers=workers,
+                    on_error=lambda k, why: errors.__setitem__(k, why),
+                    file=None if direct is None else (direct.fd, direct.offset),
+                )
+                return vox, errors, plan
+            except _pixels._Overflow:
+                del vox
+                self._force_int32 = True
+                plan = self._plan(len(frames), True)
 
     def _plan(self, n_slices: int, force: bool) -> Any:
         """The decode plan for ``n_slices`` frames: one dtype for every volume, made from the
@@ -386,7 +393,6 @@ class Series:
         is then decoded in one pass over all its frames, instead of one per volume.
         :attr:`load_errors` lists the frames of every volume that failed.
         """
-        from ownscan.core import _pixels
 
         geo = self._geometry
         one_pass = out is not None and geo.shear is None and geo.zmap is None and self.samples == 1
@@ -405,25 +411,7 @@ class Series:
         assert out is not None
         every = [fr for v in self._volumes for fr in v]
         nz = len(self._frames)
-        plan = self._plan(len(every), self._force_int32)
-        errors: dict[int, str] = {}
-        while True:
-            vox = _pixels.map_file(out.fd, out.offset, plan)
-            errors.clear()
-            try:
-                _pixels.decode_into(
-                    vox,
-                    every,
-                    plan,
-                    workers=workers,
-                    on_error=lambda k, why: errors.__setitem__(k, why),
-                    file=(out.fd, out.offset),
-                )
-                break
-            except _pixels._Overflow:
-                del vox
-                self._force_int32 = True
-                plan = self._plan(len(every), True)
+        vox, errors, _ = self._decode(every, out, workers)
         self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
         vols = []
         for n in range(self.n_volumes):
