@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
             if export_series is not None:
                 written = export_series(s, args.output, options)
             if written is None:
-                vol = s.load()
-                more = [s.load(volume=k) for k in range(1, s.n_volumes)]
+                vol, *more = s.load_volumes()  # one volume, or every volume of a 4D series
         except (OwnscanError, ValueError) as exc:
             print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
             failed += 1
