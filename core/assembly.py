@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core._header import Frame, NotDicom, ReadProblem, is_dataset, read_frames
+from ownscan.core._header import Frame, NotDicom, ReadProblem, Source, is_dataset, read_frames
 from ownscan.core.errors import OwnscanError
 from ownscan.core.plugin_types import DICOM, SourceItem
 from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
@@ -170,6 +170,12 @@ class Series:
     def files(self) -> list[str]:
         """The files the stack is made of, in slice order (each once)."""
         return list(dict.fromkeys(fr.source.origin for fr in self._frames))
+
+    @property
+    def sources(self) -> list[Source]:
+        """Where the files of :attr:`files` are (path, bytes or dataset), in the same order:
+        what exporters that rewrite the original DICOM (de-identified copies) read."""
+        return list({fr.source.origin: fr.source for fr in self._frames}.values())
 
     @property
     def transfer_syntaxes(self) -> list[str]:

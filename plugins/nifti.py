@@ -18,17 +18,14 @@ export leaves no partial file under a final name. The bytes are those ``nibabel.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
-import itertools
-import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core._unnamed import AVAILABLE, REFUSED, link_unnamed, open_unnamed
+from ownscan.core._unnamed import PartFile as _PartFile
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -219,90 +216,6 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
     if buf.tell() > offset:
         raise ValueError(f"NIfTI header is longer than its vox_offset ({buf.tell()} > {offset})")
     return buf.getvalue().ljust(offset, b"\0")
-
-
-# open(O_TMPFILE) errors after which a named .part file is used instead
-_NO_TMPFILE = REFUSED | {errno.ENOENT}
-_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
-_serial = itertools.count()
-
-
-class _PartFile:
-    """A new file in ``folder`` that appears under its final name only once complete.
-
-    Unnamed (``O_TMPFILE``) where the file system allows it, so a killed export leaves
-    nothing; else, or when ``named`` (a suffix: the writer needs a path, as ``nibabel.save``
-    does), a hidden ``.NAME.part`` file in the same folder. :meth:`commit` links it to a
-    name that does not exist yet (never overwriting); leaving the ``with`` block without
-    committing removes it. Permissions are those of ``open(path, "wb")``.
-    """
-
-    def __init__(self, folder: Path, *, named: str | None = None) -> None:
-        self.folder = folder
-        self.path: Path | None = None
-        self.fd = -1
-        if named is None and AVAILABLE:
-            fd = open_unnamed(folder, os.O_RDWR, 0o666, refused=_NO_TMPFILE)
-            if fd is not None:
-                self.fd = fd
-                return
-        self.path = folder / f".ownscan-{os.getpid()}-{next(_serial)}.part{named or ''}"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
-
-    def __enter__(self) -> _PartFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.discard()
-
-    def write(self, data: bytes | memoryview, offset: int) -> None:
-        """Write all of ``data`` at ``offset``."""
-        view = memoryview(data).cast("B")
-        if not hasattr(os, "pwrite"):  # Windows
-            os.lseek(self.fd, offset, os.SEEK_SET)
-        while view:
-            n = (
-                os.pwrite(self.fd, view, offset)
-                if hasattr(os, "pwrite")
-                else os.write(self.fd, view)
-            )
-            view, offset = view[n:], offset + n
-
-    def commit(self, name: Any) -> Path:
-        """Give the file its name: ``name()`` returns a path in the folder to try; it is
-        called again (the name was taken meanwhile) until a free one is found."""
-        while True:
-            final = Path(name())
-            try:
-                if self.path is None:
-                    link_unnamed(self.fd, final)
-                else:
-                    self._link_named(final)
-            except FileExistsError:
-                continue
-            self.discard()
-            return final
-
-    def _link_named(self, final: Path) -> None:
-        assert self.path is not None
-        try:
-            os.link(self.path, final)
-        except OSError as exc:  # no hard links here (FAT, some network shares): rename
-            if exc.errno not in _NO_LINK:
-                raise
-            if final.exists():
-                raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
-            os.rename(self.path, final)
-            self.path = None
-
-    def discard(self) -> None:
-        """Close the file and remove its temporary name, if any (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.path = None
 
 
 @hookimpl

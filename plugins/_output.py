@@ -1,0 +1,71 @@
+"""What the exporters share about their outputs: new files only, each nameless until complete
+(:class:`ownscan.core._unnamed.PartFile`), never over an existing name; optional dependencies
+with the pip extra that brings them; progress on a terminal and silence in a pipe."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
+
+__all__ = ["need", "new_file", "progress", "write_new"]
+
+T = TypeVar("T")
+
+
+def need(module: str, extra: str) -> ModuleType:
+    """Import ``module``, or raise ImportError saying which pip extra of ownscan brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"this export needs {module.split('.')[0]} ({exc}); "
+            f'install it with: pip install "ownscan[{extra}]"'
+        ) from exc
+
+
+def new_file(output: Path, suffixes: tuple[str, ...], fmt: str) -> Path:
+    """Check ``output`` as the one file a single-file format writes: a free name whose folder
+    exists (created if needed), with one of ``suffixes`` (the first is added when it has
+    none of them). FileExistsError (nothing is overwritten) or ValueError otherwise."""
+    output = Path(output)
+    if not output.name.lower().endswith(suffixes):
+        output = output.with_name(output.name + suffixes[0])
+    if output.is_dir():
+        raise ValueError(f"{output}: --output is a folder; the {fmt} format writes one file")
+    if output.exists() or output.is_symlink():
+        raise FileExistsError(f"{output} exists; it is not overwritten (choose another name)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def write_new(path: Path, data: bytes | memoryview) -> Path:
+    """Write ``data`` as the new file ``path``: nameless until complete, then linked; raises
+    FileExistsError if the name was taken meanwhile (nothing is replaced)."""
+    from ownscan.core._unnamed import PartFile
+
+    path = Path(path)
+    with PartFile(path.parent) as part:
+        part.write(data, 0)
+        tries = iter([path])
+
+        def name() -> Path:
+            try:
+                return next(tries)
+            except StopIteration:
+                raise FileExistsError(f"{path} exists; it is not overwritten") from None
+
+        return part.commit(name)
+
+
+def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
+    """``items`` with a progress bar on a terminal (stderr), silent when stderr is a pipe."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
