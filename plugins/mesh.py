@@ -4,8 +4,12 @@ mesh viewers.
 About this technique. The surface is the iso-surface of the voxel values at one threshold
 (``--threshold HU``, or ``--surface bone`` = 300 HU / ``skin`` = -400 HU on CT; Otsu's threshold
 of the volume when neither is given on other modalities), extracted by marching cubes
-(scikit-image, Lewiner's variant, which resolves the ambiguous cube cases consistently so
-the surface has no cracks). Before that the volume is cut to the box of the voxels above the
+(scikit-image's classic Lorensen variant: its fixed resolution of the ambiguous cube faces is
+the same in neighbouring cubes, so the surface has neither cracks nor edges shared by four
+triangles; Lewiner's variant in scikit-image 0.26 made such edges on the real head MR). On
+integer data (CT in HU, most MR) the iso-level is ``threshold - 0.5``: voxels at or above the
+threshold are inside, and no vertex falls exactly on a voxel, where surfaces would pinch.
+Before that the volume is cut to the box of the voxels above the
 threshold and padded by one voxel of "outside" on every side, so the surface also closes where
 the object touches the edge of the scan: every mesh is closed (watertight).
 
@@ -139,7 +143,8 @@ def surface_mesh(volume: Volume, opts: MeshOptions | None = None) -> trimesh.Tri
     tm = _need("trimesh")
     level = threshold_for(volume, opts)
     vox = volume.voxels
-    inside = _above(vox, level)
+    iso = level - 0.5 if vox.dtype.kind in "iu" else level
+    inside = _above(vox, iso)
     if inside is None:
         raise ValueError(
             f"no voxel is above the threshold {level:g} {volume.units} "
@@ -147,12 +152,10 @@ def surface_mesh(volume: Volume, opts: MeshOptions | None = None) -> trimesh.Tri
         )
     lo, hi = inside
     crop = np.asarray(vox[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], dtype=np.float32)
-    outside = np.float32(min(float(crop.min()), level) - 1.0)
+    outside = np.float32(min(float(crop.min()), iso) - 1.0)
     padded = np.pad(crop, 1, mode="constant", constant_values=outside)
     del crop
-    verts_zyx, faces, _, _ = measure.marching_cubes(
-        padded, level=level, allow_degenerate=False, method="lewiner"
-    )
+    verts_zyx, faces, _, _ = measure.marching_cubes(padded, level=iso, method="lorensen")
     del padded
     # array index (z, y, x) of the padded crop -> voxel index (i, j, k) of the volume
     ijk = verts_zyx[:, ::-1] + (np.asarray(lo[::-1], dtype=np.float64) - 1.0)
