@@ -12,7 +12,9 @@ dicognito and deid were not used.
 
 Choices where the table leaves one (combined codes):
 
-- ``X/Z``, ``X/Z/D``, ``Z/D``: Z (the attribute stays, empty), so Type 2 attributes stay present;
+- ``X/Z``, ``X/Z/D``, ``Z/D``: Z (the attribute stays, empty), so Type 2 attributes stay present,
+  except the Patient ID (Z/D): D, a pseudonym ``ANON`` + 12 hex digits of a keyed hash, the
+  same for one patient throughout the export (a DICOMDIR needs a Patient ID);
   ``X/D``: D (a dummy value), so Type 1 attributes stay valid. A dummy never carries the
   original's content.
 - ``X/Z/U*`` (Referenced / Source Image Sequence): kept, with every UID inside remapped, so the
@@ -61,6 +63,7 @@ _STANDARD_UID_ROOT = "1.2.840.10008."
 # reconstructed slices: DERIVED\\SECONDARY there means reformatted, not a screenshot
 _CROSS_SECTIONAL = {"CT", "MR", "PT", "NM"}
 _BIRTH_DATE = 0x00100030
+_PATIENT_ID = 0x00100020
 _TABLE_EDITION = "dicomfields_2026c"
 
 _COMBINED = {  # table category -> the action applied (see the module docstring)
@@ -174,6 +177,12 @@ class Deidentifier:
             self.uids[uid] = new
         return new
 
+    def pseudonym(self, patient_id: str) -> str:
+        """The Patient ID's dummy (Z/D: D, as a DICOMDIR's PATIENT record needs one): the same
+        for the same patient throughout the export, different for different patients."""
+        digest = hashlib.sha256(self._secret + b"patient:" + patient_id.encode("utf-8"))
+        return "ANON" + digest.hexdigest()[:12].upper()
+
     def shift_date(self, value: str) -> str:
         """``YYYYMMDD`` moved by the offset; a value that is not a full date is emptied."""
         value = value.strip()
@@ -240,6 +249,8 @@ class Deidentifier:
                 continue
             if tag == _BIRTH_DATE:
                 elem.value = ""
+            elif tag == _PATIENT_ID:
+                elem.value = self.pseudonym(str(elem.value or ""))
             elif vr == "UI":
                 elem.value = _map_values(elem.value, self.new_uid)
             elif vr == "DA":

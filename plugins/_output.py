@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
-__all__ = ["need", "new_file", "progress", "write_new"]
+__all__ = ["need", "new_file", "offer_once", "progress", "write_new"]
 
 T = TypeVar("T")
 
@@ -50,15 +50,21 @@ def write_new(path: Path, data: bytes | memoryview) -> Path:
     path = Path(path)
     with PartFile(path.parent) as part:
         part.write(data, 0)
-        tries = iter([path])
+        return part.commit(offer_once(path))
 
-        def name() -> Path:
-            try:
-                return next(tries)
-            except StopIteration:
-                raise FileExistsError(f"{path} exists; it is not overwritten") from None
 
-        return part.commit(name)
+def offer_once(path: Path) -> Callable[[], Path]:
+    """The name function for :meth:`PartFile.commit` that offers ``path`` and nothing else:
+    when ``path`` is taken, the commit fails with FileExistsError instead of trying another."""
+    offered: list[Path] = []
+
+    def name() -> Path:
+        if offered:
+            raise FileExistsError(f"{path} exists; it is not overwritten")
+        offered.append(path)
+        return path
+
+    return name
 
 
 def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
