@@ -5,13 +5,17 @@ with the pip extra that brings them; progress on a terminal and silence in a pip
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-__all__ = ["need", "new_file", "offer_once", "progress", "write_new"]
+if TYPE_CHECKING:
+    from ownscan.core.volume import Volume
+
+__all__ = ["need", "new_file", "offer_once", "progress", "series_stem", "write_new"]
 
 T = TypeVar("T")
 
@@ -75,3 +79,12 @@ def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
     from tqdm import tqdm
 
     yield from tqdm(items, total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
+
+
+def series_stem(volume: Volume) -> str:
+    """A safe file-name stem from the series number and description (or the volume's label)."""
+    label = str(volume.extra.get("label") or "")
+    if not label:
+        num = volume.info.series_number
+        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ownscan.core._unnamed import PartFile as _PartFile
 from ownscan.core.hookspecs import hookimpl
+from ownscan.plugins._output import series_stem
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
@@ -41,11 +41,7 @@ _VOX_OFFSET = 352
 
 def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     """A safe, unique file name from the series number and description."""
-    label = str(volume.extra.get("label") or "")
-    if not label:
-        num = volume.info.series_number
-        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"
+    stem = series_stem(volume)
     name = stem + suffix
     n = 2
     while name in used:
