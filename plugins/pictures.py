@@ -318,20 +318,48 @@ def ownscan_addoption(parser: OptionParser, command: str) -> None:
     if command != "export":
         return
     add = parser.add_argument
-    add("--mode", help="png/movie: mpr, mip, minip, xray, dvr, iso (png: mpr; movie: dvr)")
-    add("--preset", help="png/movie: a transfer function or a window preset (brain, lung...)")
-    add("--window", type=float, help="png/movie: window width (with --level)")
-    add("--level", type=float, help="png/movie: window level (with --window)")
-    add("--plane", help="png/movie: axial, coronal, sagittal... (slices: axial)")
-    add("--azimuth", type=float, help="png/movie: degrees; + turns towards the patient's left")
-    add("--elevation", type=float, help="png/movie: degrees; + looks from above the head")
-    add("--zoom", type=float, help="png/movie: 1 fits the volume (default)")
+    add(
+        "--mode",
+        metavar="MODE",
+        help="png/movie: mpr, mip, minip, xray, dvr, iso (png: mpr; movie: dvr)",
+    )
+    add(
+        "--preset",
+        metavar="NAME",
+        help="png/movie: a transfer function or a window preset (brain, lung...)",
+    )
+    add("--window", type=float, metavar="WIDTH", help="png/movie: window width (with --level)")
+    add("--level", type=float, metavar="LEVEL", help="png/movie: window level (with --window)")
+    add("--plane", metavar="PLANE", help="png/movie: axial, coronal, sagittal... (slices: axial)")
+    add(
+        "--azimuth",
+        type=float,
+        metavar="DEG",
+        help="png/movie: degrees; + turns towards the patient's left",
+    )
+    add(
+        "--elevation",
+        type=float,
+        metavar="DEG",
+        help="png/movie: degrees; + looks from above the head",
+    )
+    add("--zoom", type=float, metavar="Z", help="png/movie: 1 fits the volume (default)")
     add("--perspective", action="store_true", default=None, help="png/movie: perspective")
-    add("--slab", type=float, help="png/movie: slab thickness in mm (slice modes)")
-    add("--iso-value", type=float, help="png/movie: the iso mode's value (volume units)")
-    add("--size", type=_size, help="png/movie: WxH (default 512x512)")
+    add("--slab", type=float, metavar="MM", help="png/movie: slab thickness in mm (slice modes)")
+    add(
+        "--iso-value",
+        type=float,
+        metavar="VALUE",
+        help="png/movie: the iso mode's value (volume units)",
+    )
+    add("--size", type=_size, metavar="WxH", help="png/movie: WxH (default 512x512)")
     add("--backend", choices=("gl", "cpu", "auto"), help="png/movie: renderer (default auto)")
     add("--every", type=int, metavar="N", help="png/movie: every Nth slice")
     add("--slice", type=int, metavar="N", help="png: only slice N (1-based, anatomical order)")
-    add("--fps", type=float, help="movie: frames per second (default 24)")
-    add("--frames", type=int, help="movie: turntable frames (default 72); cine: at most N")
+    add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
+    add(
+        "--frames",
+        type=int,
+        metavar="N",
+        help="movie: turntable frames (default 72); cine: at most N",
+    )

@@ -5,8 +5,10 @@ What it writes. A DICOM File-set as IHE Portable Data for Imaging puts it on a C
 references every image, the images in pydicom's standard tree of 8-character upper-case names
 (``PT000000/ST000000/SE000000/IM000000``, ISO 9660 level 1 safe), ``README.TXT`` and a short
 ``INDEX.HTM`` for the recipient (IHE PDI's names for them: what the study holds and how to open
-it), and the reports given with ``--report FILE`` (PDF) in ``REPORTS/`` (IHE PDI keeps other
-content out of the DICOM tree). The same tree as a folder (``--output DIR``), a ``.zip``
+it), and the reports in ``REPORTS/`` (IHE PDI keeps other content out of the DICOM tree): the
+PDFs given with ``--report FILE`` and those the library keeps with the study (imported beside
+the images, or the PDF inside a DICOM Encapsulated PDF; the library of ``--library``, else the
+default one, when there is one). The same tree as a folder (``--output DIR``), a ``.zip``
 (``--zip``) or an ISO 9660 image with Joliet and Rock Ridge (``--iso``, written with pycdlib),
 ready for a USB stick, an upload or a CD burner.
 
@@ -96,7 +98,8 @@ def build_package(
         # FileSet stages every added dataset in a TemporaryDirectory of its own and has no
         # public way to remove it: without this, it is left to the garbage collector
         fs._stage["t"].cleanup()
-    reports = [Path(p) for p in options.get("report") or []]
+    reports = [(Path(p).name, Path(p).read_bytes()) for p in options.get("report") or []]
+    reports += library_reports(series, options)
     if reports and deid is not None:
         log.warning(
             "--anonymise: the %d report(s) are left out of the package (a PDF's text cannot "
@@ -106,13 +109,45 @@ def build_package(
         reports = []
     if reports:
         (root / "REPORTS").mkdir()
-        for n, report in enumerate(reports, start=1):
-            suffix = report.suffix.upper()[:4] or ".PDF"
-            shutil.copyfile(report, root / "REPORTS" / f"REPORT{n:02d}{suffix}")
+        for n, (_, data) in enumerate(reports, start=1):
+            (root / "REPORTS" / f"REPORT{n:02d}.PDF").write_bytes(data)
     anon_note = "\nThe images were de-identified (names, IDs and dates changed).\n" if deid else ""
     (root / "README.TXT").write_text(README.format(anon=anon_note), encoding="utf-8")
     (root / "INDEX.HTM").write_text(_index_html(summary, reports, deid is not None), "utf-8")
     return summary
+
+
+def library_reports(
+    series: Sequence[Series], options: Mapping[str, Any]
+) -> list[tuple[str, bytes]]:
+    """The PDF reports the library keeps with the studies of ``series``, as ``(title,
+    bytes)``: PDFs imported beside the images and the PDFs inside DICOM Encapsulated PDF
+    instances (Structured Reports are not PDFs and stay out). The library is
+    ``options["library"]`` (the ``--library`` flag), else the default one; no library there
+    means no reports."""
+    import pydicom
+
+    from ownscan.core.library import LibraryError, open_library
+
+    studies = {s.info.study_instance_uid for s in series if s.info.study_instance_uid}
+    if not studies:
+        return []
+    try:
+        lib = open_library(options.get("library"), create=False)
+    except LibraryError:
+        return []
+    found: list[tuple[str, bytes]] = []
+    with lib:
+        for study in sorted(studies):
+            for doc in lib.documents(study):
+                if doc.kind == "pdf":
+                    found.append((doc.title, Path(doc.path).read_bytes()))
+                elif doc.kind == "dicom-pdf":
+                    data = bytes(pydicom.dcmread(doc.path).EncapsulatedDocument)
+                    found.append((doc.title, data))
+    if found:
+        log.info("share: %d report(s) kept in the library added", len(found))
+    return found
 
 
 def _add_series(
@@ -148,7 +183,9 @@ def _add_series(
     return summary
 
 
-def _index_html(summary: list[dict[str, Any]], reports: list[Path], anonymised: bool) -> str:
+def _index_html(
+    summary: list[dict[str, Any]], reports: list[tuple[str, bytes]], anonymised: bool
+) -> str:
     esc = html.escape
     rows = "\n".join(
         f"<tr><td>{esc(s['date'])}</td><td>{esc(s['study'])}</td><td>{esc(s['modality'])}</td>"
@@ -156,9 +193,8 @@ def _index_html(summary: list[dict[str, Any]], reports: list[Path], anonymised: 
         for s in summary
     )
     links = "".join(
-        f'<li><a href="REPORTS/REPORT{n:02d}{(r.suffix.upper()[:4] or ".PDF")}">'
-        f"{esc(r.name)}</a></li>"
-        for n, r in enumerate(reports, start=1)
+        f'<li><a href="REPORTS/REPORT{n:02d}.PDF">{esc(title)}</a></li>'
+        for n, (title, _) in enumerate(reports, start=1)
     )
     patient = "de-identified" if anonymised else esc(summary[0]["patient"]) if summary else ""
     return f"""<!DOCTYPE html>

@@ -146,3 +146,22 @@ def test_never_overwrites_a_folder(study: Study, tmp_path: Path):
     with pytest.raises(ValueError, match="no such file"):
         ShareExporter().export_sources(series, tmp_path / "new", {"report": [tmp_path / "x"]})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_reports_kept_in_the_library_go_in(study: Study, tmp_path: Path):
+    from ownscan.core.library import open_library
+    from ownscan.core.plugin_types import SourceItem
+    from ownscan.plugins.folder import FolderImporter
+
+    items = [*FolderImporter().iter_items(str(study.root), ImportOptions())]
+    items.append(SourceItem(origin="cd!REPORT.PDF", data=REPORT, media_type="application/pdf"))
+    with open_library(tmp_path / "lib") as lib:
+        lib.import_items(items)
+    series = assemble(str(study.root)).series
+    out = tmp_path / "pkg"
+    ShareExporter().export_sources(series, out, {"library": str(tmp_path / "lib")})
+    assert (out / "REPORTS" / "REPORT01.PDF").read_bytes() == REPORT
+    assert "REPORTS/REPORT01.PDF" in (out / "INDEX.HTM").read_text()
+    # no library there: no reports, and no error
+    ShareExporter().export_sources(series, tmp_path / "pkg2", {"library": str(tmp_path / "no")})
+    assert not (tmp_path / "pkg2" / "REPORTS").exists()
