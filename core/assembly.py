@@ -43,7 +43,7 @@ from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
 
-__all__ = ["Assembly", "Problem", "Series", "VoxelFile", "assemble", "load_volume"]
+__all__ = ["Assembly", "Problem", "Series", "Source", "VoxelFile", "assemble", "load_volume"]
 
 Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
 

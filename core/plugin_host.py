@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -531,6 +532,7 @@ def _as_list(offered: object, hook_name: str) -> list[Any]:
     return list(offered)
 
 
+@functools.cache
 def _contract(proto: type) -> tuple[dict[str, Any], list[str]]:
     """The data members of a Protocol with their types (where they evaluate), and its methods."""
     members: dict[str, Any] = {}

@@ -1,5 +1,5 @@
 """What the exporters share about their outputs: new files only, each nameless until complete
-(:class:`ownscan.core._unnamed.PartFile`), never over an existing name; optional dependencies
+(:class:`ownscan.core.files.PartFile`), never over an existing name; optional dependencies
 with the pip extra that brings them; progress on a terminal and silence in a pipe."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def new_file(output: Path, suffixes: tuple[str, ...], fmt: str) -> Path:
 def write_new(path: Path, data: bytes | memoryview) -> Path:
     """Write ``data`` as the new file ``path``: nameless until complete, then linked; raises
     FileExistsError if the name was taken meanwhile (nothing is replaced)."""
-    from ownscan.core._unnamed import PartFile
+    from ownscan.core.files import PartFile
 
     path = Path(path)
     with PartFile(path.parent) as part:

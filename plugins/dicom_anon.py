@@ -50,8 +50,7 @@ from ownscan.core.hookspecs import hookimpl
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from ownscan.core._header import Source
-    from ownscan.core.assembly import Series
+    from ownscan.core.assembly import Series, Source
     from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
     from ownscan.plugins._deid import Deidentifier
@@ -152,7 +151,7 @@ class DicomAnonExporter:
         list of Path
             Every file written.
         """
-        from ownscan.core._unnamed import PartFile
+        from ownscan.core.files import PartFile
 
         output = Path(output)
         if output.exists() and not output.is_dir():

@@ -24,7 +24,7 @@ class LibraryImporter:
     """The stored files of one series of the library (``library:UID``)."""
 
     name = "library"
-    description = "a series of your library: library:UID (a unique start of the UID will do)"
+    description = "a series of your library: library:UID (a unique prefix of the UID is enough)"
     priority = 100  # the prefix is unambiguous: asked before any importer of paths or URLs
 
     def claims(self, source: str) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core._unnamed import PartFile as _PartFile
+from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
 from ownscan.plugins._output import series_stem
 
@@ -102,12 +102,12 @@ class NiftiExporter:
             img = to_nifti(vol)
             header = _single_header(img, vol) if suffix == ".nii" else None
             if header is not None:
-                with _PartFile(output) as part:
+                with PartFile(output) as part:
                     part.write(header, 0)
                     part.write(memoryview(vol.voxels).cast("B"), len(header))  # type: ignore[arg-type]
                     written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
                 continue
-            with _PartFile(output, named=suffix) as part:
+            with PartFile(output, named=suffix) as part:
                 assert part.path is not None
                 nib.save(img, part.path)
                 written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
@@ -136,7 +136,7 @@ class NiftiExporter:
         made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)
         used = {p.name for p in output.iterdir()}
-        with _PartFile(output) as part:
+        with PartFile(output) as part:
             try:
                 vol = series.load(out=VoxelFile(part.fd, _VOX_OFFSET))
             except BaseException:

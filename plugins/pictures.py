@@ -273,7 +273,7 @@ def _need_ffmpeg() -> Any:
 
 
 def _write_mp4(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float) -> Path:
-    from ownscan.core._unnamed import PartFile
+    from ownscan.core.files import PartFile
     from ownscan.plugins._output import offer_once
 
     ffmpeg = _need_ffmpeg()

@@ -266,7 +266,7 @@ class ShareExporter:
         Options: ``zip`` / ``iso`` (bool), ``anonymise`` (bool), ``date_offset`` (days),
         ``report`` (list of paths). Returns ``[output]``.
         """
-        from ownscan.core._unnamed import rename_new
+        from ownscan.core.files import rename_new
         from ownscan.plugins._output import new_file, offer_once
 
         if options.get("zip") and options.get("iso"):
@@ -290,7 +290,7 @@ class ShareExporter:
             if kind is None:
                 rename_new(staging, output)
                 return [output]
-            from ownscan.core._unnamed import PartFile
+            from ownscan.core.files import PartFile
 
             with PartFile(output.parent) as part:
                 fd = os.dup(part.fd)

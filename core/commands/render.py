@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
     parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the mode (repeatable), e.g. --param iso_value=300",
+    )
+    parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
     )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")

@@ -12,7 +12,8 @@ Public API::
                     ...
         volume = lib.load_volume(series_uid)
 
-See :mod:`ownscan.core.library._library` for how imports survive interruption.
+See :mod:`ownscan.core.library._library` for the parts (index, import session, maintenance)
+and :mod:`ownscan.core.library._import` for how imports survive interruption.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""Plain dataclasses that the library's queries, imports and checks return."""
+"""Plain dataclasses that the library's queries, imports, removals and checks return, and its
+error."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from ownscan.core.errors import OwnscanError
 
 __all__ = [
     "CONFLICT",
@@ -20,7 +23,9 @@ __all__ = [
     "ImportReport",
     "Instance",
     "ItemResult",
+    "LibraryError",
     "Patient",
+    "RemoveResult",
     "Series",
     "Study",
 ]
@@ -207,3 +212,22 @@ class CheckReport:
     @property
     def unrepaired(self) -> list[CheckProblem]:
         return [p for p in self.problems if not p.repaired]
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    """What :meth:`Library.remove` took out."""
+
+    series: int
+    instances: int
+    documents: int
+    size: int
+
+
+class LibraryError(OwnscanError):
+    """A library-level problem: not a library, busy, disk full, too new. One clear line.
+
+    When an import stops on it, ``report`` holds what the import did until then.
+    """
+
+    report: ImportReport | None = None

@@ -19,6 +19,7 @@ from ownscan.core.render._scene import (
     ArrayMode,
     RenderNote,
     Scene,
+    SkipRule,
     TransferFunction,
     VisualisationMode,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "RenderNote",
     "Renderer",
     "Scene",
+    "SkipRule",
     "TransferFunction",
     "VisualisationMode",
     "annotate",

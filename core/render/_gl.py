@@ -21,7 +21,7 @@ import numpy.typing as npt
 from ownscan.core.errors import OwnscanError
 from ownscan.core.render._array import upscale_nearest
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import Scene, VisualisationMode
+from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
 from ownscan.core.render._setup import (
     BRICK,
     SHADE,
@@ -100,7 +100,7 @@ class GLRenderer:
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
-        self._programs: dict[tuple[str, str | None, bool, int, bool], tuple[Any, Any]] = {}
+        self._programs: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
         self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
@@ -118,21 +118,35 @@ class GLRenderer:
     def _program(
         self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
     ) -> tuple[Any, Any]:
-        key = (mode.name, mode.skip, shading and mode.uses_transfer_function, bricks, gradient)
+        rule = mode.skip_rule
+        shaded = shading and mode.uses_transfer_function
+        key = (
+            mode.name,
+            mode.glsl,
+            tuple(mode.parameters),
+            (rule.name, rule.glsl) if rule is not None else mode.skip,
+            shaded,
+            bricks,
+            gradient,
+        )
         if key not in self._programs:
             for name, text in include_table().items():
                 self.ctx.includes[name] = text
             self.ctx.includes["ownscan/mode"] = expand_includes(mode.glsl)
+            # every mode parameter is a uniform of its own (set in _draw)
+            self.ctx.includes["ownscan/parameters"] = "".join(
+                f"uniform float u_{name};\n" for name in mode.parameters
+            )
+            self.ctx.includes["ownscan/skip"] = rule.glsl if rule is not None else ""
             defines = []
             if mode.slab:
                 defines.append("#define MODE_SLAB 1")
-            if mode.skip in ("opacity", "threshold"):
+            if rule is not None:
                 defines.append("#define MODE_SKIP 1")
-            elif mode.skip in ("maximum", "minimum"):
+            elif mode.skip in RUNNING_SKIPS:
                 defines.append("#define MODE_SKIP_RUNNING 1")
-            if mode.skip:
-                defines.append(f"#define MODE_SKIP_{mode.skip.upper()} 1")
-            if key[2]:
+                defines.append(f"#define MODE_SKIP_{str(mode.skip).upper()} 1")
+            if shaded:
                 defines.append("#define SHADING 1")
             if bricks > 1:
                 defines.append(f"#define BRICKS {bricks}")
@@ -322,8 +336,8 @@ class GLRenderer:
         distance = bound = None
         if frame.skip_distance is not None:
             distance = self._skip_texture(frame.skip_distance)
-        if mode.skip in ("maximum", "minimum"):
-            bound = self._bound_texture(prepared, mode.skip)
+        if mode.skip in RUNNING_SKIPS:
+            bound = self._bound_texture(prepared, str(mode.skip))
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -350,11 +364,11 @@ class GLRenderer:
                 "u_window": frame.window,
                 "u_invert": int(frame.invert),
                 "u_step_mm": frame.step_mm,
-                "u_iso": frame.iso,
                 "u_visible": frame.visible_range,
                 "u_shade": SHADE,
                 "u_shade_gain": SHADE_GAIN,
             }
+            values.update({f"u_{name}": value for name, value in frame.parameters.items()})
             if len(volumes) > 1:
                 ranges = self._brick_ranges(nz)
                 depths = [float(k1 - k0 + 1) for k0, k1 in ranges] + [1.0] * 4

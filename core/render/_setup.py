@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import RenderNote, Scene
+from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
 __all__ = [
@@ -45,8 +45,6 @@ BRICK = 4  # voxels per side of an empty-space-skipping brick
 # normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
 SHADE = (0.35, 0.65, 0.25, 24.0)
 SHADE_GAIN = 100.0
-ISO_COLOUR = (0.92, 0.86, 0.76)
-EARLY_STOP_ALPHA = 0.99
 
 
 @dataclass
@@ -251,7 +249,8 @@ class Frame:
     max_steps: int
     window: tuple[float, float]  # normalised low and high end of the grey ramp
     invert: bool
-    iso: float  # normalised iso value
+    # the mode's parameters as the shaders see them (u_<name>; value parameters normalised)
+    parameters: dict[str, float]
     lut: npt.NDArray[np.float32] | None
     occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
     # per block: Chebyshev distance (in blocks, capped) to the nearest block with occupancy 1
@@ -322,11 +321,7 @@ def frame_for(
     win = scene.effective_window()
     lo = prepared.normalise(win.level - win.width / 2.0)
     hi = prepared.normalise(win.level + win.width / 2.0)
-    iso_value = scene.parameters.get("iso_value", scene.mode.parameters.get("iso_value"))
-    if iso_value is None or not math.isfinite(float(iso_value)):
-        # default: a quarter of the window below its level (CT W400/L40: -60 HU, the skin)
-        iso_value = win.level - win.width / 4.0
-    iso = prepared.normalise(float(iso_value))
+    parameters = scene.shader_parameters(prepared.value_min, prepared.value_max)
     lut = None
     if scene.transfer_function is not None:
         lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
@@ -334,8 +329,9 @@ def frame_for(
     if lut is not None:
         visible_range = _visible_range(lut)
     occupancy = distance = None
-    if (scene.mode.skip == "opacity" and lut is not None) or scene.mode.skip == "threshold":
-        occupancy, distance = _skip_tables(prepared, scene.mode.skip, lut, iso)
+    rule = scene.mode.skip_rule
+    if rule is not None:
+        occupancy, distance = _skip_tables(prepared, rule, lut, parameters)
     plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
     return Frame(
         width=width,
@@ -354,7 +350,7 @@ def frame_for(
         max_steps=max_steps,
         window=(float(lo), float(hi)),
         invert=bool(vol.invert),
-        iso=float(iso),
+        parameters=parameters,
         lut=lut,
         occupancy=occupancy,
         skip_distance=distance,
@@ -411,29 +407,29 @@ def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 
 def _skip_tables(
-    prepared: PreparedVolume, skip: str, lut: npt.NDArray[np.float32] | None, iso: float
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """Occupancy and skip distance per block for the mode's ``skip`` rule, kept on
-    ``prepared`` for the last rule and table seen: they change with the transfer function,
-    window or iso value, not with the camera, so a turning view reuses them (and the GL
-    renderer its texture of them)."""
-    if skip == "opacity":
-        assert lut is not None
-        key: tuple[Any, ...] = (skip, (lut[:, 3] > 0).tobytes())
-    else:
-        key = (skip, iso)
+    prepared: PreparedVolume,
+    rule: SkipRule,
+    lut: npt.NDArray[np.float32] | None,
+    parameters: dict[str, float],
+) -> tuple[npt.NDArray[np.uint8] | None, npt.NDArray[np.uint8] | None]:
+    """Occupancy and skip distance per block by the mode's skip ``rule`` (both None when the
+    rule skips nothing in this picture), kept on ``prepared`` for the last rule and inputs
+    seen: they change with the transfer function, window or parameters, not with the camera,
+    so a turning view reuses them (and the GL renderer its texture of them)."""
+    seen = None if lut is None else (lut[:, 3] > 0).tobytes()
+    key: tuple[Any, ...] = (rule.name, rule.glsl, seen, tuple(sorted(parameters.items())))
     cached = prepared.last_skip
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
-    if skip == "opacity":
-        assert lut is not None
-        # a block may be seen when any table entry between its min and max has opacity
-        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
-        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
-        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
-    else:
-        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    visible = rule.blocks(prepared.block_min, prepared.block_max, lut, parameters)
+    if visible is None:
+        return None, None
+    occupancy = np.asarray(visible).astype(np.uint8)
+    if occupancy.shape != prepared.block_max.shape:
+        raise ValueError(
+            f"skip rule {rule.name!r}: blocks() gave shape {occupancy.shape}, expected one "
+            f"value per brick {prepared.block_max.shape}"
+        )
     distance = skip_distance(occupancy)
     prepared.last_skip = (key, occupancy, distance)
     return occupancy, distance

@@ -1,5 +1,6 @@
 """A :class:`Scene` and :class:`Camera` from the options ``ownscan render`` takes (mode, preset,
-window/level, plane, azimuth/elevation, zoom, perspective, slice offset, slab, iso value): one
+window/level, plane, azimuth/elevation, zoom, perspective, slice offset, slab, iso value, the
+mode's parameters): one
 place that turns those words into a view, for the render command and for the exporters that
 draw pictures (``png``, ``movie``), so that they show what ``ownscan render`` shows."""
 
@@ -30,7 +31,8 @@ def view_from_options(
     options
         Any of ``mode`` (default ``dvr``), ``preset`` (a transfer function or a window
         preset), ``window`` + ``level``, ``plane``, ``azimuth``, ``elevation``, ``zoom``,
-        ``perspective``, ``offset`` (mm), ``slab`` (mm), ``iso`` (iso value). Absent or None
+        ``perspective``, ``offset`` (mm), ``slab`` (mm), ``iso`` (iso value), ``param`` (a
+        list of ``"NAME=NUMBER"``: the mode's parameters). Absent or None
         values take the render command's defaults.
     host
         Where modes and presets come from (the process's plugin host by default).
@@ -72,6 +74,14 @@ def view_from_options(
     if mode.uses_transfer_function and tf is None:
         tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
     params: dict[str, Any] = {}
+    for text in opt("param", ()):
+        name, sep, value = str(text).partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--param {text!r}: expected NAME=NUMBER")
     if opt("iso") is not None:
         params["iso_value"] = float(opt("iso"))
     scene = Scene(

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from ownscan.core import SeriesInfo, Volume
+from ownscan.core.files import PartFile
 from ownscan.core.plugin_host import PluginHost
-from ownscan.plugins.nifti import NiftiExporter, _PartFile
+from ownscan.plugins.nifti import NiftiExporter
 
 
 def test_registered_through_entry_point() -> None:
@@ -81,7 +82,7 @@ def _visible(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("named", [None, ".nii.gz"], ids=["unnamed", "named"])
 def test_part_file_appears_only_when_committed(tmp_path: Path, named: str | None) -> None:
-    with _PartFile(tmp_path, named=named) as part:
+    with PartFile(tmp_path, named=named) as part:
         part.write(b"0123456789", 0)
         part.write(b"ab", 4)
         if named is None:
@@ -103,7 +104,7 @@ def test_part_file_appears_only_when_committed(tmp_path: Path, named: str | None
 
 @pytest.mark.parametrize("named", [None, ".nii"], ids=["unnamed", "named"])
 def test_part_file_discarded_leaves_nothing(tmp_path: Path, named: str | None) -> None:
-    with pytest.raises(KeyboardInterrupt), _PartFile(tmp_path, named=named) as part:
+    with pytest.raises(KeyboardInterrupt), PartFile(tmp_path, named=named) as part:
         part.write(b"x" * 1000, 0)
         raise KeyboardInterrupt
     assert _visible(tmp_path) == []
@@ -114,8 +115,8 @@ def test_killed_writer_leaves_no_file_under_a_final_name(tmp_path: Path) -> None
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from ownscan.plugins.nifti import _PartFile\n"
-        "part = _PartFile(Path(sys.argv[1]))\n"
+        "from ownscan.core.files import PartFile\n"
+        "part = PartFile(Path(sys.argv[1]))\n"
         "part.write(b'x' * 1_000_000, 352)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

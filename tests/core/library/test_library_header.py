@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pydicom
 import pytest
 from library_dicomgen import ct_series, encapsulated_pdf
@@ -18,14 +16,9 @@ from ownscan.core.library._header import (
 )
 
 
-def _files(shared_data: Path) -> list[Path]:
-    out = sorted((shared_data / "pydicom-data").glob("*.dcm"))
-    return out + sorted((shared_data / "studyforrest-t1w" / "dicoms").iterdir())[:5]
-
-
-def test_fast_reader_matches_pydicom_on_real_files(shared_data):
+def test_fast_reader_matches_pydicom_on_real_files(pydicom_files, mr_head_dir):
     fast_used = 0
-    for path in _files(shared_data):
+    for path in [*pydicom_files.values(), *sorted(mr_head_dir.iterdir())[:5]]:
         data = path.read_bytes()
         fast = _fast_values(data)
         slow = _pydicom_header(data)
@@ -90,12 +83,12 @@ def test_files_without_preamble_and_non_dicom(tmp_path):
             read_header(junk)
 
 
-def test_a_file_cut_short_is_refused_not_stored(tmp_path, shared_data):
+def test_a_file_cut_short_is_refused_not_stored(tmp_path, pydicom_files):
     (p,) = ct_series(tmp_path, 1, size=64)
     data = p.read_bytes()
     with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\) of 8192"):
         read_header(data[:-100])
-    jpeg = (shared_data / "pydicom-data" / "JPEG-LL.dcm").read_bytes()
+    jpeg = pydicom_files["JPEG-LL.dcm"].read_bytes()
     assert read_header(jpeg).sop_instance_uid  # compressed (encapsulated) pixel data: fine
     with pytest.raises(ValueError, match=r"truncated DICOM file: element \(7FE0,0010\)"):
         read_header(jpeg[: len(jpeg) - 1000])

@@ -183,8 +183,10 @@ def test_qido_pages_with_limit_and_offset(orthanc: Orthanc, dw_data: DwData, mon
     assert [d["00080018"]["Value"][0] for d in exact] == sops
 
 
-def test_media_storage_sop_instance_uid_matches_pydicom(shared_data: Path, dw_data: DwData):
-    files = sorted((shared_data / "pydicom-data").glob("*.dcm")) + dw_data.all_files()
+def test_media_storage_sop_instance_uid_matches_pydicom(
+    pydicom_files: dict[str, Path], dw_data: DwData
+):
+    files = [*pydicom_files.values(), *dw_data.all_files()]
     assert len(files) > 40
     for f in files:
         meta = pydicom.dcmread(f, stop_before_pixels=True).file_meta
