@@ -165,3 +165,41 @@ def test_reports_kept_in_the_library_go_in(study: Study, tmp_path: Path):
     # no library there: no reports, and no error
     ShareExporter().export_sources(series, tmp_path / "pkg2", {"library": str(tmp_path / "no")})
     assert not (tmp_path / "pkg2" / "REPORTS").exists()
+
+
+def test_a_killed_export_leaves_nothing_under_the_real_name(mr_head_dir: Path, tmp_path: Path):
+    """kill -9 while the package is being built: no folder under the asked name; and a killed
+    dicom-anon export leaves only complete files under real names."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def start(fmt: str, out: Path) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "ownscan.core.cli", "export", str(mr_head_dir),
+               "--format", fmt, "-o", str(out)]  # fmt: skip
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    out = tmp_path / "pkg"
+    proc = start("share", out)
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.glob(".pkg.*.part/**/IM*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert len(list(tmp_path.glob(".pkg.*.part"))) == 1  # the hidden building folder only
+
+    anon = tmp_path / "anon"
+    proc = start("dicom-anon", anon)
+    while len(list(anon.glob("S001/IM*.dcm"))) < 20 and time.monotonic() < deadline + 60:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(anon.glob("S001/IM*.dcm"))
+    assert 20 <= len(done) < 384
+    for f in done:
+        ds = pydicom.dcmread(f)
+        assert len(ds.PixelData) == ds.Rows * ds.Columns * 2  # complete, to the last byte
+    assert [p.name for p in (anon / "S001").iterdir() if not p.name.startswith("IM")] == []
