@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
 from ctgen import write_ct_series
 
-__all__ = ["IDENTIFYING", "Study", "dcmdump", "run", "write_study"]
+__all__ = ["IDENTIFYING", "Study", "dcmdump", "run", "write_ct_series", "write_study"]
 
 # Values planted in the generated study that must not survive de-identification
 IDENTIFYING = {
