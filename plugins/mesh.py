@@ -81,7 +81,7 @@ class MeshOptions:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> MeshOptions:
         """From the export options (``threshold``, ``surface``, ``max_triangles``, ``smooth``)."""
-        kw = {k: options[k] for k in ("threshold", "surface", "max_triangles", "smooth")}
+        kw = {k: options.get(k) for k in ("threshold", "surface", "max_triangles", "smooth")}
         return cls(**{k: v for k, v in kw.items() if v is not None})
 
     def __post_init__(self) -> None:
@@ -248,9 +248,7 @@ class MeshExporter:
 
         if len(volumes) != 1:
             raise ValueError(f"the {self.name} format writes one series; got {len(volumes)}")
-        opts = MeshOptions.from_options(
-            {k: options.get(k) for k in ("threshold", "surface", "max_triangles", "smooth")}
-        )
+        opts = MeshOptions.from_options(options)
         path = new_file(output, (f".{self.name}",), self.name)
         mesh = surface_mesh(volumes[0], opts)
         data = mesh.export(file_type=self.name)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,6 +56,7 @@ __all__ = ["MovieExporter", "PngExporter", "render_frames", "slice_offsets"]
 # x -> patient's left, y -> anterior (-y in LPS), z -> head
 _ANATOMICAL = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0))
 EXTRA = "movie"
+log = logging.getLogger(__name__)
 
 
 def slice_offsets(volume: Volume, camera: Camera) -> list[float]:
@@ -135,13 +137,20 @@ def render_frames(
 
     from ownscan.core.render import RenderNote
 
+    told: set[str] = set()
     for n, camera in enumerate(cameras):
         frame_scene = scene
         if offsets is not None:
             frame_scene = dataclasses.replace(scene, slice_offset_mm=offsets[n])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RenderNote)  # notes are in renderer.notes
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenderNote)
             image = renderer.render(frame_scene, camera, size)
+        for note in caught:  # what `ownscan render` prints (a volume averaged down...), once
+            if not issubclass(note.category, RenderNote):  # not ours to swallow: passed on
+                warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+            elif str(note.message) not in told:
+                told.add(str(note.message))
+                log.warning("note: %s", note.message)
         yield np.ascontiguousarray(image[..., :3])
 
 
