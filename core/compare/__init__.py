@@ -1,0 +1,39 @@
+"""Compare a new scan with an old one: registration, prior finding, side-by-side pictures.
+
+Public API::
+
+    from ownscan.core.compare import register
+
+    reg = register(prior_volume, current_volume)   # rigid, Mattes mutual information
+    reg.matrix        # 4x4: current LPS mm -> prior LPS mm
+    reg.quality, reg.poor, reg.notes
+
+Registration needs SimpleITK (``pip install ownscan[compare]``); everything else here is numpy.
+docs/COMPARE.md tells the whole story.
+"""
+
+from __future__ import annotations
+
+from ownscan.core.compare._register import (
+    POOR_OVERLAP,
+    POOR_QUALITY,
+    RIGID_METHOD,
+    SCANNER_METHOD,
+    Registration,
+    register,
+    scanner_registration,
+)
+from ownscan.core.compare._sitk import INSTALL_HINT, is_available, to_sitk
+
+__all__ = [
+    "INSTALL_HINT",
+    "POOR_OVERLAP",
+    "POOR_QUALITY",
+    "RIGID_METHOD",
+    "SCANNER_METHOD",
+    "Registration",
+    "is_available",
+    "register",
+    "scanner_registration",
+    "to_sitk",
+]
