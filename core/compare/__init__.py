@@ -14,6 +14,13 @@ docs/COMPARE.md tells the whole story.
 
 from __future__ import annotations
 
+from ownscan.core.compare._priors import (
+    PriorCandidate,
+    load_registration,
+    patient_check,
+    propose_priors,
+    save_registration,
+)
 from ownscan.core.compare._register import (
     POOR_OVERLAP,
     POOR_QUALITY,
@@ -31,9 +38,14 @@ __all__ = [
     "POOR_QUALITY",
     "RIGID_METHOD",
     "SCANNER_METHOD",
+    "PriorCandidate",
     "Registration",
     "is_available",
+    "load_registration",
+    "patient_check",
+    "propose_priors",
     "register",
+    "save_registration",
     "scanner_registration",
     "to_sitk",
 ]
