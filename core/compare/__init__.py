@@ -14,6 +14,16 @@ docs/COMPARE.md tells the whole story.
 
 from __future__ import annotations
 
+from ownscan.core.compare._picture import (
+    MODES,
+    ComparisonPicture,
+    ComparisonPlanes,
+    Plane,
+    compare_planes,
+    draw_comparison,
+    plane_through,
+    sample,
+)
 from ownscan.core.compare._priors import (
     PriorCandidate,
     load_registration,
@@ -34,17 +44,25 @@ from ownscan.core.compare._sitk import INSTALL_HINT, is_available, to_sitk
 
 __all__ = [
     "INSTALL_HINT",
+    "MODES",
     "POOR_OVERLAP",
     "POOR_QUALITY",
     "RIGID_METHOD",
     "SCANNER_METHOD",
+    "ComparisonPicture",
+    "ComparisonPlanes",
+    "Plane",
     "PriorCandidate",
     "Registration",
+    "compare_planes",
+    "draw_comparison",
     "is_available",
     "load_registration",
     "patient_check",
+    "plane_through",
     "propose_priors",
     "register",
+    "sample",
     "save_registration",
     "scanner_registration",
     "to_sitk",

@@ -50,10 +50,13 @@ def moved_copy(
     spacing: tuple[float, float, float],
     origin: npt.ArrayLike,
     direction: npt.ArrayLike | None = None,
+    smooth: bool = False,
 ) -> npt.NDArray[np.float32]:
     """The prior's voxels seen on a new grid after the patient moved: each new voxel at LPS
     ``p`` takes the prior's value at ``current_to_prior @ p`` (linear interpolation, 0 outside).
-    Returns ``(z, y, x)`` float32. ``direction`` defaults to the identity (an axial grid)."""
+    Returns ``(z, y, x)`` float32. ``direction`` defaults to the identity (an axial grid).
+    ``smooth``: cubic B-spline interpolation instead of linear (blurs edges less, so a
+    difference image is not dominated by the blur of the resampling)."""
     direction = np.eye(3) if direction is None else direction
     ref = sitk.Image([shape[2], shape[1], shape[0]], sitk.sitkFloat32)
     ref.SetSpacing([float(s) for s in spacing])
@@ -63,7 +66,8 @@ def moved_copy(
     t.SetMatrix([float(v) for v in current_to_prior[:3, :3].ravel()])
     t.SetTranslation([float(v) for v in current_to_prior[:3, 3]])
     low = float(prior.voxels.min())
-    out = sitk.Resample(to_sitk(prior), ref, t, sitk.sitkLinear, low, sitk.sitkFloat32)
+    how = sitk.sitkBSpline if smooth else sitk.sitkLinear
+    out = sitk.Resample(to_sitk(prior), ref, t, how, low, sitk.sitkFloat32)
     return sitk.GetArrayFromImage(out)
 
 
