@@ -166,7 +166,10 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
     if args.output:
         plane = plane_through(current.volume, args.slice)
         planes = compare_planes(prior.volume, current.volume, reg, plane)
-        picture = draw_comparison(prior.volume, current.volume, reg, planes, args.mode)
+        forced = [] if same else ["not the same patient (forced): " + "; ".join(differences)]
+        picture = draw_comparison(
+            prior.volume, current.volume, reg, planes, args.mode, warnings=forced
+        )
         from PIL import Image
 
         Image.fromarray(picture.rgb, "RGB").save(args.output)

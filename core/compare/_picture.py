@@ -20,6 +20,7 @@ picture says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -269,10 +270,12 @@ def draw_comparison(
     registration: Registration,
     planes: ComparisonPlanes,
     mode: str = "side-by-side",
+    warnings: Sequence[str] = (),
 ) -> ComparisonPicture:
     """The picture: the prior (resampled) and the current side by side, plus the difference
     or the overlay for those modes; dates, descriptions, the transform, and a red banner when
-    the registration is poor."""
+    the registration is poor; ``warnings`` are drawn as banners too (e.g. a forced comparison
+    of different patients)."""
     from PIL import Image, ImageDraw, ImageFont
 
     if mode not in MODES:
@@ -320,14 +323,14 @@ def draw_comparison(
         f"{planes.plane.position_mm:.1f} mm (current's LPS)"
         + (f"; {planes.matched}" if planes.matched else ""),
     ]
-    warnings = [n for n in reg.notes]
-    if reg.poor and not any("poor registration" in n for n in warnings):
-        warnings.insert(0, "poor registration")
+    notes = [*warnings, *reg.notes]
+    if reg.poor and not any("poor registration" in n for n in notes):
+        notes.insert(0, "poor registration")
     width = len(panels) * w + (len(panels) - 1) * gap
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    warnings = [p for n in warnings for p in _wrap(measure, "WARNING: " + n, font, width - 8)]
+    banners = [p for n in notes for p in _wrap(measure, "WARNING: " + n, font, width - 8)]
     lines = [p for n in lines for p in _wrap(measure, n, font, width - 8)]
-    top = line * (1 + len(warnings))
+    top = line * (1 + len(banners))
     bottom = line * len(lines) + gap
     canvas = Image.new("RGB", (width, top + h + bottom), (0, 0, 0))
     draw = ImageDraw.Draw(canvas)
@@ -337,9 +340,9 @@ def draw_comparison(
         while len(title) > 4 and draw.textlength(title, font=font) > w - 8:
             title = title[:-2]  # cut to the panel's width rather than run into the next one
         draw.text((x + 4, 3), title, fill=(255, 230, 0), font=font)
-    for n, text in enumerate(warnings):
+    for n, text in enumerate(banners):
         y = line * (1 + n)
-        banner = (170, 0, 0) if reg.poor else (90, 70, 0)  # red when poor, else amber
+        banner = (170, 0, 0) if reg.poor or warnings else (90, 70, 0)  # red: poor or forced
         draw.rectangle([(0, y), (width, y + line - 1)], fill=banner)
         draw.text((4, y + 2), text, fill=(255, 255, 255), font=font)
     for n, text in enumerate(lines):

@@ -169,11 +169,13 @@ def test_different_patients_are_refused(ct_pair, tmp_path, capsys) -> None:
     assert "patient ID 'X-9' vs 'CT-1'" in err and "name 'ROE RICHARD' vs 'PHANTOM CT'" in err
     assert "birth date" not in err  # it is the same
     assert "--force" in err
-    rc = main(
-        ["compare", str(tmp_path / "other"), str(root / "current"), "--no-register", "--force"]
-    )
-    assert rc == 0
+    out = tmp_path / "forced.png"
+    forced = ["--no-register", "--force", "-o", str(out)]
+    assert main(["compare", str(tmp_path / "other"), str(root / "current"), *forced]) == 0
     assert "forced" in capsys.readouterr().err
+    # the picture carries the warning as a red banner under the titles
+    png = np.asarray(Image.open(out).convert("RGB"))
+    assert (png[:60] == (170, 0, 0)).all(axis=-1).sum() > 1000
 
 
 @pytest.mark.slow
