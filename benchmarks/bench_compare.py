@@ -209,18 +209,18 @@ def one(folder: Path, pair: str, contender: str, threads: int) -> dict[str, floa
     else:
         matrix = sitk_example(prior, current)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = _rss_mb()  # before the error's own arrays
     truth = np.asarray(meta["truth"])
-    v = current.voxels
-    ijk = np.argwhere(v > v.min() + 0.15 * (float(v.max()) - float(v.min())))[:, ::-1][::13]
+    v = current.voxels[::3, ::3, ::3]  # every 27th voxel is plenty for a mean
+    ijk = 3 * np.argwhere(v > v.min() + 0.15 * (float(v.max()) - float(v.min())))[:, ::-1]
     pts = current.index_to_lps(ijk)
-    err = np.linalg.norm(
-        (pts @ matrix[:3, :3].T + matrix[:3, 3]) - (pts @ truth[:3, :3].T + truth[:3, 3]), axis=1
-    ).mean()
+    moved = pts @ matrix[:3, :3].T + matrix[:3, 3]
+    err = np.linalg.norm(moved - (pts @ truth[:3, :3].T + truth[:3, 3]), axis=1).mean()
     return {
         "wall": wall,
         "cpu": cpu,
-        "peak_mb": _rss_mb(),
-        "added_mb": _rss_mb() - base,
+        "peak_mb": peak,
+        "added_mb": peak - base,
         "error_mm": float(err),
     }
 
