@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
             library = stack.enter_context(open_library(args.library, create=False))
         return _compare(args, library)
-    return 2  # pragma: no cover - ExitStack does not swallow
+    return 2  # not reached: ExitStack re-raises (mypy cannot know)
 
 
 def _compare(args: argparse.Namespace, library: Library | None) -> int:
@@ -152,6 +152,11 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
     for side, name in ((prior, "prior"), (current, "current")):
         if side.volume.samples != 1:
             raise ValueError(f"{side.source}: the {name} is a colour image; compare needs grey")
+        if side.volume.shape[0] < 2 and not args.no_register:
+            raise ValueError(
+                f"{side.source}: the {name} is a single image; registration needs a volume "
+                "(compare single images with --no-register)"
+            )
         for w in side.volume.warnings:
             print(f"ownscan {NAME}: warning: {name} {side.source}: {w}", file=sys.stderr)
 

@@ -5,6 +5,7 @@ registration kept in the library is reused, not computed again."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,21 @@ def test_a_kept_registration_is_reused(ct_pair, tmp_path, capsys, monkeypatch) -
     # --again registers anew (main reports the exception as an internal error)
     assert main([*args, "--again"]) == 70
     assert "registered again" in capsys.readouterr().err
+
+
+def test_without_simpleitk_only_registration_is_missing(ct_pair, monkeypatch, capsys) -> None:
+    """SimpleITK is an optional extra: without it registration says how to install it, and
+    scanner coordinates still work."""
+    root = ct_pair["root"]
+    assert isinstance(root, Path)
+    monkeypatch.setitem(sys.modules, "SimpleITK", None)  # `import SimpleITK` now fails
+    from ownscan.core.compare import is_available
+
+    assert not is_available()
+    pair = [str(root / "prior"), str(root / "current")]
+    assert main(["compare", *pair]) == 2
+    err = capsys.readouterr().err
+    assert "pip install ownscan[compare]" in err and "--no-register" in err
+    assert main(["compare", *pair, "--no-register", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "scanner" and out["transform"][0] == [1.0, 0.0, 0.0, 0.0]
