@@ -32,8 +32,16 @@ MODES = ("side-by-side", "difference", "overlay")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prior", metavar="PRIOR", help="the earlier series, or 'auto'")
-    parser.add_argument("current", metavar="CURRENT", help="the new series")
+    parser.usage = (
+        "%(prog)s [options] PRIOR CURRENT\n"
+        "       %(prog)s --priors CURRENT [--json] [--library DIR]"
+    )
+    parser.add_argument(
+        "series",
+        nargs="+",
+        metavar="SERIES",
+        help="the earlier series (or 'auto') and the new one; with --priors only CURRENT",
+    )
     parser.add_argument("-o", "--output", metavar="PNG", help="draw the comparison to this PNG")
     parser.add_argument(
         "--mode", choices=MODES, default="side-by-side", help="what -o draws (default side-by-side)"
@@ -57,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--again",
         action="store_true",
         help="register again even when the library keeps a registration of this pair",
+    )
+    parser.add_argument(
+        "--priors",
+        action="store_true",
+        help="list the library's proposed priors of CURRENT (library:UID), best first, and stop",
     )
     parser.add_argument("--library", metavar="DIR", help="the library for library:UID and auto")
 
@@ -110,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ownscan.core.commands._common import LIBRARY_PREFIX
 
+    want = 1 if args.priors else 2
+    if len(args.series) != want:
+        raise ValueError("--priors takes CURRENT only" if args.priors else "give PRIOR and CURRENT")
+    if args.priors:
+        return _list_priors(args)
+    args.prior, args.current = args.series
     with ExitStack() as stack:
         library = None
         if args.prior == "auto" or LIBRARY_PREFIX in (args.prior[:8], args.current[:8]):
@@ -118,6 +137,39 @@ def run(args: argparse.Namespace) -> int:
             library = stack.enter_context(open_library(args.library, create=False))
         return _compare(args, library)
     return 2  # not reached: ExitStack re-raises (mypy cannot know)
+
+
+def _list_priors(args: argparse.Namespace) -> int:
+    """``--priors``: the proposed priors of a library series, best first."""
+    from ownscan.core.commands._common import LIBRARY_PREFIX
+    from ownscan.core.compare import propose_priors
+    from ownscan.core.library import open_library
+
+    (current,) = args.series
+    if not current.startswith(LIBRARY_PREFIX):
+        raise ValueError(f"--priors needs CURRENT from the library (library:UID), got {current!r}")
+    with open_library(args.library, create=False) as library:
+        found = propose_priors(library, current[len(LIBRARY_PREFIX) :])
+    if args.json:
+        rows = [
+            {
+                "series_uid": c.series.series_uid,
+                "study_uid": c.study.study_uid,
+                "study_date": c.study.date,
+                "modality": c.series.modality,
+                "series_description": c.series.description,
+                "score": c.score,
+                "reasons": list(c.reasons),
+            }
+            for c in found
+        ]
+        print(json.dumps(rows, indent=2))
+    elif not found:
+        print("no earlier series of the same patient and modality in the library")
+    for c in [] if args.json else found:
+        print(f"{c.study.date or 'no date'}  {c.series.modality}  {c.series.description}")
+        print(f"    library:{c.series.series_uid}  (score {c.score:g}: {'; '.join(c.reasons)})")
+    return 0
 
 
 def _compare(args: argparse.Namespace, library: Library | None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,9 @@ def lib(tmp_path: Path):
         yield library
 
 
-def test_priors_are_the_same_patients_earlier_series_best_first(tmp_path: Path, lib) -> None:
+def test_priors_are_the_same_patients_earlier_series_best_first(
+    tmp_path: Path, lib, capsys
+) -> None:
     src = tmp_path / "src"
     study = generate_uid()
     current = _series(src, lib, JANE, "20250101", study_uid=study)
@@ -84,6 +87,19 @@ def test_priors_are_the_same_patients_earlier_series_best_first(tmp_path: Path, 
     assert "same orientation (axial)" in found[0].reasons
     assert "same body part (CHEST)" in found[0].reasons
     assert found[0].score > found[2].score  # coronal ranks below every axial chest series
+
+    # the same list from the command line
+    from ownscan.core.cli import main
+
+    args = ["compare", "--priors", "library:" + current, "--library", str(lib.root)]
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["series_uid"] for r in rows] == [c.series.series_uid for c in found]
+    assert rows[0]["reasons"] == list(found[0].reasons)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert text.index(best) < text.index(other_hospital) < text.index(coronal)
+    assert main(["compare", "--priors", "library:" + current, "x", "--library", str(lib.root)]) == 2
 
 
 @pytest.mark.parametrize(
