@@ -92,26 +92,11 @@ def _load(args: argparse.Namespace) -> Volume:
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import read_source, report_problems
-    from ownscan.core.errors import OwnscanError
+    from ownscan.core.commands._common import choose_series, read_source, report_problems
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
-    if args.series is not None:
-        if not 1 <= args.series <= len(found.series):
-            raise UsageError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
-        chosen = found.series[args.series - 1]
-    else:
-        candidates = found.volumes() or found.series
-        if not candidates:
-            raise OwnscanError(f"{source}: no DICOM image series found")
-        chosen = max(candidates, key=lambda s: s.n_images)
-        if len(found.series) > 1:
-            print(
-                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
-                f"({chosen.label}); choose with --series N",
-                file=sys.stderr,
-            )
+    chosen = choose_series(found, source, NAME, args.series, doing="drawing")
     return chosen.load()
 
 
