@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ownscan.core.errors import UsageError
 
@@ -100,26 +100,11 @@ def _load(args: argparse.Namespace) -> Volume:
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import read_source, report_problems
-    from ownscan.core.errors import OwnscanError
+    from ownscan.core.commands._common import choose_series, read_source, report_problems
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
-    if args.series is not None:
-        if not 1 <= args.series <= len(found.series):
-            raise UsageError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
-        chosen = found.series[args.series - 1]
-    else:
-        candidates = found.volumes() or found.series
-        if not candidates:
-            raise OwnscanError(f"{source}: no DICOM image series found")
-        chosen = max(candidates, key=lambda s: s.n_images)
-        if len(found.series) > 1:
-            print(
-                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
-                f"({chosen.label}); choose with --series N",
-                file=sys.stderr,
-            )
+    chosen = choose_series(found, source, NAME, args.series, doing="drawing")
     volume = 1 if args.volume is None else args.volume
     if not 1 <= volume <= chosen.n_volumes:
         raise UsageError(
@@ -136,71 +121,21 @@ def run(args: argparse.Namespace) -> int:
 
     from ownscan.core.plugin_host import get_host
     from ownscan.core.render import (
-        Camera,
         RenderNote,
-        Scene,
         annotate,
         create_renderer,
         frame_for,
         prepare_volume,
+        view_from_options,
     )
-    from ownscan.core.volume import WindowPreset
 
-    if (args.window is None) != (args.level is None):
+    if (args.window is None) != (args.level is None):  # before the (slow) load
         raise UsageError("give --window and --level together")
-    host = get_host()
-    mode = host.mode(args.mode or "dvr")
+    get_host().mode(args.mode or "dvr")  # an unknown mode: also before the load
     volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
-
-    window = None
-    tf = None
-    tfs = {t.name: t for t in host.transfer_functions()}
-    windows = {w.name: w for w in [*volume.windows, *host.window_presets()]}
-    if args.preset is not None:
-        if args.preset in tfs:
-            tf = tfs[args.preset]
-        elif args.preset in windows:
-            window = windows[args.preset]
-        else:
-            valid = ", ".join([*tfs, *windows])
-            raise UsageError(f"unknown preset {args.preset!r}; valid: {valid}")
-    if args.window is not None:
-        window = WindowPreset("command line", args.window, args.level)
-    if mode.uses_transfer_function and tf is None:
-        tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
-    params: dict[str, Any] = {}
-    for text in args.param:
-        name, sep, value = text.partition("=")
-        try:
-            params[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise ValueError(f"--param {text!r}: expected NAME=NUMBER")
-    if args.iso is not None:
-        params["iso_value"] = args.iso
-    scene = Scene(
-        volume,
-        mode,
-        window=window,
-        transfer_function=tf,
-        slice_offset_mm=args.offset,
-        slab_mm=args.slab,
-        parameters=params,
-    )
-    plane = args.plane or mode.default_view
-    camera = Camera.for_plane(
-        plane, zoom=args.zoom, projection="perspective" if args.perspective else "orthographic"
-    )
-    if args.azimuth is not None or args.elevation is not None:
-        camera = Camera(
-            azimuth=camera.azimuth if args.azimuth is None else args.azimuth,
-            elevation=camera.elevation if args.elevation is None else args.elevation,
-            zoom=args.zoom,
-            projection=camera.projection,
-        )
+    scene, camera = view_from_options(volume, vars(args))
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -218,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     renderer.close()
     w, h = args.size
     print(
-        f"wrote {args.output} ({w}x{h}, {mode.name}, {renderer.name} backend, "
+        f"wrote {args.output} ({w}x{h}, {scene.mode.name}, {renderer.name} backend, "
         f"{volume.describe()}, {seconds:.2f} s)"
     )
     return 0

@@ -27,6 +27,7 @@ from ownscan.core.render._scene import (
 )
 from ownscan.core.render._setup import Frame, frame_for, prepare_volume
 from ownscan.core.render._shaders import load_shader
+from ownscan.core.render._view import view_from_options
 
 __all__ = [
     "BACKENDS",
@@ -52,5 +53,6 @@ __all__ = [
     "load_shader",
     "orientation_label",
     "prepare_volume",
+    "view_from_options",
     "view_labels",
 ]
