@@ -122,6 +122,9 @@ class Volume:
     invert
         True for MONOCHROME1 data: low values are displayed bright. The voxels keep their
         stored meaning; only display inverts.
+    orientation_source, patient_orientation, spacing_source, voi_function, presentation_shape
+        Where the picture's orientation and scale come from, and the file's display rules (2D
+        images: radiographs, ultrasound, secondary captures).
     """
 
     voxels: np.ndarray
@@ -135,6 +138,21 @@ class Volume:
     warnings: list[str] = field(default_factory=list)
     invert: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # -- 2D pictures (issue 15): where orientation, scale and display rules come from ---------
+    #: "patient": ``direction`` is Image Orientation (Patient); "patient_orientation": only
+    #: :attr:`patient_orientation` is known; "": nothing (no orientation labels, ever)
+    orientation_source: str = "patient"
+    #: Patient Orientation: the patient directions of the rows and of the columns, e.g.
+    #: ``("L", "F")`` (letters L R A P H F)
+    patient_orientation: tuple[str, str] | None = None
+    #: "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing: sizes at the detector),
+    #: "scanned" (digitised film), "ultrasound" (Ultrasound Regions), "" (unknown: the
+    #: ``spacing`` is a stand-in of 1 and only pixels may be shown)
+    spacing_source: str = "pixel"
+    #: VOI LUT Function (LINEAR, LINEAR_EXACT, SIGMOID) for the file's windows
+    voi_function: str = ""
+    #: Presentation LUT Shape (IDENTITY, INVERSE) of the file, "" when absent
+    presentation_shape: str = ""
 
     def __post_init__(self) -> None:
         v = np.asarray(self.voxels)
@@ -169,6 +187,16 @@ class Volume:
     def is_2d(self) -> bool:
         """A single image (radiograph, secondary capture): one slice."""
         return self.shape[0] == 1
+
+    @property
+    def orientation_known(self) -> bool:
+        """Whether the patient directions of the image axes are known (labels may be drawn)."""
+        return self.orientation_source != ""
+
+    @property
+    def spacing_known(self) -> bool:
+        """Whether millimetres mean anything (else sizes are in pixels only)."""
+        return self.spacing_source != ""
 
     @property
     def nbytes(self) -> int:

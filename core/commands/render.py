@@ -76,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
     )
+    parser.add_argument(
+        "--frame",
+        type=int,
+        metavar="N",
+        help="2D images with several frames (cine, colour stacks): frame N (default 1)",
+    )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")
     parser.add_argument(
         "--phantom",
@@ -130,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         create_renderer,
         frame_for,
         prepare_volume,
+        scale_words,
     )
     from ownscan.core.volume import WindowPreset
 
@@ -155,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown preset {args.preset!r}; valid: {valid}")
     if args.window is not None:
         window = WindowPreset("command line", args.window, args.level)
+    if volume.is_2d or volume.samples > 1:
+        return _run_2d(args, volume, mode.name, window)
     if mode.uses_transfer_function and tf is None:
         tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
     params: dict[str, Any] = {}
@@ -200,7 +209,14 @@ def run(args: argparse.Namespace) -> int:
     if args.annotate:
         prepared = prepare_volume(volume)
         pixel_mm = frame_for(prepared, scene, camera, args.size).pixel_mm
-        image = annotate(image, camera, pixel_mm, notes=renderer.notes)
+        image = annotate(
+            image,
+            camera,
+            pixel_mm if volume.spacing_known else None,
+            notes=renderer.notes,
+            labels=None if volume.orientation_known else {},
+            scale_words=scale_words(volume),
+        )
     Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
     renderer.close()
     w, h = args.size
@@ -208,4 +224,48 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {args.output} ({w}x{h}, {mode.name}, {renderer.name} backend, "
         f"{volume.describe()}, {seconds:.2f} s)"
     )
+    return 0
+
+
+_SLICE_MODES = ("mpr",)  # modes that draw a plane: a 2D image is what they would show
+
+
+def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) -> int:
+    """Draw a single image (or one frame of a colour or cine series) as a flat picture."""
+    import numpy as np
+    from PIL import Image
+
+    from ownscan.core.render import annotate, draw_image, image_labels, scale_words
+
+    n = volume.shape[0]
+    what = "a colour series" if volume.samples > 1 and n > 1 else "a single 2D image"
+    if mode not in _SLICE_MODES:
+        print(
+            f"ownscan render: note: {what}: drawn as a 2D picture (mode {mode} needs a 3D volume)",
+            file=sys.stderr,
+        )
+    frame = 0
+    if args.frame is not None:
+        if not 1 <= args.frame <= n:
+            raise UsageError(f"--frame {args.frame}: this series has frames 1..{n}")
+        frame = args.frame - 1
+    elif n > 1:
+        print(
+            f"ownscan render: note: {n} frames; drawing frame 1 (choose with --frame N)",
+            file=sys.stderr,
+        )
+    image, where = draw_image(volume, args.size, window=window, frame=frame, zoom=args.zoom)
+    if args.annotate:
+        notes = [f"frame {frame + 1} of {n}"] if n > 1 else []
+        image = annotate(
+            image,
+            None,
+            where.pixel_mm,
+            notes=notes,
+            labels=image_labels(volume),
+            scale_words=scale_words(volume),
+        )
+    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
+    w, h = args.size
+    print(f"wrote {args.output} ({w}x{h}, 2D image, {volume.describe()})")
     return 0

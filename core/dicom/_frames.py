@@ -111,6 +111,14 @@ class Frame:
     pixel_length: int | None
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
+    # -- 2D pictures (issue 15): where a picture's scale and orientation come from ------------
+    # "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing), "scanned" (Nominal Scanned
+    # Pixel Spacing), "ultrasound" (Ultrasound Regions' physical deltas), "" (none: pixels only)
+    spacing_source: str = ""
+    # Patient Orientation: the patient directions of the rows and of the columns ("L", "F")
+    patient_orientation: tuple[str, str] | None = None
+    voi_function: str = ""  # VOI LUT Function: LINEAR (default), LINEAR_EXACT, SIGMOID
+    presentation_shape: str = ""  # Presentation LUT Shape: IDENTITY, INVERSE (or none)
 
     @property
     def is_native(self) -> bool:
@@ -211,12 +219,14 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "EchoNumbers": (0x00180086, "IS"),
     "SpacingBetweenSlices": (0x00180088, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
+    "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
     "ImagerPixelSpacing": (0x00181164, "DS"),
     "NominalScannedPixelSpacing": (0x00182010, "DS"),
     "StudyInstanceUID": (0x0020000D, "UI"),
     "SeriesInstanceUID": (0x0020000E, "UI"),
     "SeriesNumber": (0x00200011, "IS"),
     "InstanceNumber": (0x00200013, "IS"),
+    "PatientOrientation": (0x00200020, "CS"),
     "ImagePositionPatient": (0x00200032, "DS"),
     "ImageOrientationPatient": (0x00200037, "DS"),
     "FrameOfReferenceUID": (0x00200052, "UI"),
@@ -238,6 +248,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "RescaleSlope": (0x00281053, "DS"),
     "RescaleType": (0x00281054, "LO"),
     "WindowCenterWidthExplanation": (0x00281055, "LO"),
+    "VOILUTFunction": (0x00281056, "CS"),
+    "PresentationLUTShape": (0x20500020, "CS"),
     "SharedFunctionalGroupsSequence": (0x52009229, "SQ"),
     "PerFrameFunctionalGroupsSequence": (0x52009230, "SQ"),
 }
@@ -499,6 +511,58 @@ def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
     return iop
 
 
+# -- 2D pictures (issue 15): scale and orientation without Image Orientation (Patient) ------
+_SPACINGS = (
+    ("PixelSpacing", "pixel"),
+    ("ImagerPixelSpacing", "detector"),
+    ("NominalScannedPixelSpacing", "scanned"),
+)
+_PO_LETTERS = frozenset("LRAPHF")
+
+
+def _patient_orientation(fx: Any) -> tuple[str, str] | None:
+    """Patient Orientation (0020,0020) as two strings of the letters L R A P H F (the
+    directions of the rows and of the columns), or None when absent or not of that form."""
+    try:
+        v = fx.get("PatientOrientation")
+    except damaged():
+        return None
+    if v is None or isinstance(v, str | bytes):
+        return None
+    vals = [str(x).strip().upper() for x in v]
+    if len(vals) != 2 or not all(vals) or not all(set(x) <= _PO_LETTERS for x in vals):
+        return None
+    return (vals[0], vals[1])
+
+
+def _ultrasound_spacing(ds: Any, src: Source) -> tuple[float, float] | None:
+    """(row, column) spacing in mm from the first Ultrasound Region calibrated in cm in both
+    directions (Physical Units 3), or None. The scanner does not parse sequences: for a file
+    it read, pydicom reads this one sequence (only for images without any pixel spacing)."""
+    if "SequenceOfUltrasoundRegions" not in ds:
+        return None
+    try:
+        if is_dataset(ds):
+            regions = ds.get("SequenceOfUltrasoundRegions") or ()
+        else:
+            from pydicom import dcmread
+
+            with quiet_pydicom(), src.open() as fp:
+                head = dcmread(
+                    fp, stop_before_pixels=True, specific_tags=["SequenceOfUltrasoundRegions"]
+                )
+            regions = head.get("SequenceOfUltrasoundRegions") or ()
+        for r in regions:
+            if r.get("PhysicalUnitsXDirection") != 3 or r.get("PhysicalUnitsYDirection") != 3:
+                continue
+            dx, dy = _f(r.get("PhysicalDeltaX")), _f(r.get("PhysicalDeltaY"))
+            if dx and dy and dx > 0 and dy > 0 and math.isfinite(dx) and math.isfinite(dy):
+                return (abs(dy) * 10.0, abs(dx) * 10.0)
+    except damaged():
+        return None
+    return None
+
+
 def _s(ds: Any, keyword: str) -> str:
     try:
         v = ds.get(keyword, "")
@@ -748,16 +812,22 @@ def _build(
     sop_uid = _s(fx, "SOPInstanceUID")
     tilt = _f(fx.get("GantryDetectorTilt"), 0.0) or 0.0
 
+    spacing_from = ""  # the source of the last spacing base_spacing found
+
     def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+        nonlocal spacing_from
         for holder in (item, fx):
             if holder is None:
                 continue
-            for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+            for kw, source in _SPACINGS:
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
                     if sp is not None and sp[0] > 0 and sp[1] > 0:
+                        spacing_from = source
                         return (sp[0], sp[1])
-        return None
+        us = _ultrasound_spacing(ds, src)
+        spacing_from = "ultrasound" if us is not None else ""
+        return us
 
     common = dict(
         source=src,
@@ -782,6 +852,9 @@ def _build(
         pixel_length=pixel_length,
         gantry_tilt=tilt,
         info=info,
+        patient_orientation=_patient_orientation(fx),
+        voi_function=_s(fx, "VOILUTFunction").upper(),
+        presentation_shape=_s(fx, "PresentationLUTShape").upper(),
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
@@ -811,6 +884,7 @@ def _build(
                     iop=iop,
                     ipp=ipp,  # type: ignore[arg-type]
                     pixel_spacing=sp,
+                    spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
                     spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
                     slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
@@ -827,12 +901,14 @@ def _build(
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
+    spacing = base_spacing(None)
     return [
         Frame(
             frame=k,
             iop=iop,
             ipp=ipp,  # type: ignore[arg-type]
-            pixel_spacing=base_spacing(None),
+            pixel_spacing=spacing,
+            spacing_source=spacing_from,
             slice_thickness=_f(fx.get("SliceThickness")),
             spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
             slope=slope if slope else 1.0,

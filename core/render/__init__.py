@@ -17,6 +17,13 @@ from ownscan.core.render._backend import BACKENDS, Renderer, create_renderer
 from ownscan.core.render._camera import PLANES, Camera
 from ownscan.core.render._gl import GLRenderer, GLUnavailable
 from ownscan.core.render._gpu import GpuVolume
+from ownscan.core.render._image2d import (
+    Picture2D,
+    display_values,
+    draw_image,
+    image_labels,
+    scale_words,
+)
 from ownscan.core.render._scene import (
     ArrayMode,
     RenderNote,
@@ -39,6 +46,7 @@ __all__ = [
     "GLRenderer",
     "GLUnavailable",
     "GpuVolume",
+    "Picture2D",
     "RenderNote",
     "Renderer",
     "Scene",
@@ -48,9 +56,13 @@ __all__ = [
     "annotate",
     "array_module",
     "create_renderer",
+    "display_values",
+    "draw_image",
     "frame_for",
+    "image_labels",
     "load_shader",
     "orientation_label",
     "prepare_volume",
+    "scale_words",
     "view_labels",
 ]
