@@ -322,6 +322,8 @@ class Series:
             spacing_source=first.spacing_source if first.pixel_spacing is not None else "",
             voi_function=first.voi_function,
             presentation_shape=first.presentation_shape,
+            modality_lut=first.modality_lut,
+            voi_luts=first.voi_luts,
             extra={
                 "files": self.files,
                 "kind": self.kind,

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 
-__all__ = ["SeriesInfo", "Volume", "WindowPreset"]
+__all__ = ["Lut", "SeriesInfo", "Volume", "WindowPreset"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,26 @@ class WindowPreset:
     def __post_init__(self) -> None:
         if not (self.width > 0):
             raise UsageError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Lut:
+    """A DICOM lookup table (a Modality or VOI LUT Sequence item).
+
+    A stored value ``v`` maps to ``data[v - first]``, clamped to the table's ends; the output
+    has ``bits`` bits (VOI LUTs: ``2**bits - 1`` is white).
+    """
+
+    explanation: str
+    first: int
+    bits: int
+    data: tuple[int, ...]
+
+    def apply(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The table's output for ``values`` (any shape)."""
+        idx = np.clip(np.rint(np.asarray(values, dtype=np.float64)) - self.first, 0, None)
+        table = np.asarray(self.data, dtype=np.float64)
+        return table[np.minimum(idx.astype(np.int64), len(table) - 1)]
 
 
 @dataclass(frozen=True)
@@ -122,7 +142,8 @@ class Volume:
     invert
         True for MONOCHROME1 data: low values are displayed bright. The voxels keep their
         stored meaning; only display inverts.
-    orientation_source, patient_orientation, spacing_source, voi_function, presentation_shape
+    orientation_source, patient_orientation, spacing_source, voi_function, presentation_shape,
+    modality_lut, voi_luts
         Where the picture's orientation and scale come from, and the file's display rules (2D
         images: radiographs, ultrasound, secondary captures).
     """
@@ -153,6 +174,10 @@ class Volume:
     voi_function: str = ""
     #: Presentation LUT Shape (IDENTITY, INVERSE) of the file, "" when absent
     presentation_shape: str = ""
+    #: the file's Modality LUT (not applied to ``voxels``: 2D display applies it), if any
+    modality_lut: Lut | None = None
+    #: the file's VOI LUTs (used for display when the file gives no window)
+    voi_luts: tuple[Lut, ...] = ()
 
     def __post_init__(self) -> None:
         v = np.asarray(self.voxels)

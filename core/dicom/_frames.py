@@ -40,6 +40,7 @@ from ownscan.core.dicom._scan import (
 )
 from ownscan.core.errors import NotDicom, ReadProblem
 from ownscan.core.plugin_types import SourceItem
+from ownscan.core.volume import Lut
 
 if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _scan)
     from pydicom.dataset import Dataset
@@ -119,6 +120,8 @@ class Frame:
     patient_orientation: tuple[str, str] | None = None
     voi_function: str = ""  # VOI LUT Function: LINEAR (default), LINEAR_EXACT, SIGMOID
     presentation_shape: str = ""  # Presentation LUT Shape: IDENTITY, INVERSE (or none)
+    modality_lut: Lut | None = None  # Modality LUT Sequence (first item)
+    voi_luts: tuple[Lut, ...] = ()  # VOI LUT Sequence
 
     @property
     def is_native(self) -> bool:
@@ -220,6 +223,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SpacingBetweenSlices": (0x00180088, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
+    "ModalityLUTSequence": (0x00283000, "SQ"),
+    "VOILUTSequence": (0x00283010, "SQ"),
     "ImagerPixelSpacing": (0x00181164, "DS"),
     "NominalScannedPixelSpacing": (0x00182010, "DS"),
     "StudyInstanceUID": (0x0020000D, "UI"),
@@ -539,19 +544,8 @@ def _ultrasound_spacing(ds: Any, src: Source) -> tuple[float, float] | None:
     """(row, column) spacing in mm from the first Ultrasound Region calibrated in cm in both
     directions (Physical Units 3), or None. The scanner does not parse sequences: for a file
     it read, pydicom reads this one sequence (only for images without any pixel spacing)."""
-    if "SequenceOfUltrasoundRegions" not in ds:
-        return None
     try:
-        if is_dataset(ds):
-            regions = ds.get("SequenceOfUltrasoundRegions") or ()
-        else:
-            from pydicom import dcmread
-
-            with quiet_pydicom(), src.open() as fp:
-                head = dcmread(
-                    fp, stop_before_pixels=True, specific_tags=["SequenceOfUltrasoundRegions"]
-                )
-            regions = head.get("SequenceOfUltrasoundRegions") or ()
+        regions = _sequence_items(ds, src, "SequenceOfUltrasoundRegions")
         for r in regions:
             if r.get("PhysicalUnitsXDirection") != 3 or r.get("PhysicalUnitsYDirection") != 3:
                 continue
@@ -561,6 +555,60 @@ def _ultrasound_spacing(ds: Any, src: Source) -> tuple[float, float] | None:
     except damaged():
         return None
     return None
+
+
+def _sequence_items(ds: Any, src: Source, kw: str) -> list[Any]:
+    """The items of top-level sequence ``kw``: from pydicom's dataset, or, for a header the
+    scanner read (it does not parse sequences), from pydicom reading that one element."""
+    if kw not in ds:
+        return []
+    if is_dataset(ds):
+        return list(ds.get(kw) or ())
+    from pydicom import dcmread
+
+    with quiet_pydicom(), src.open() as fp:
+        head = dcmread(fp, stop_before_pixels=True, specific_tags=[kw])
+    return list(head.get(kw) or ())
+
+
+def _lut(item: Any, pixel_rep: int) -> Lut | None:
+    """One LUT item, or None when it is not a usable table."""
+    import numpy as np
+
+    try:
+        desc = [int(x) for x in item.get("LUTDescriptor")]
+        data = item.get("LUTData")
+    except (TypeError, ValueError):  # no descriptor, or one that is not three numbers
+        return None
+    if len(desc) != 3 or data is None:
+        return None
+    n, first, bits = desc
+    n = n or 65536
+    if pixel_rep and first > 32767:  # the descriptor's US value of a signed first value
+        first -= 65536
+    if isinstance(data, bytes | bytearray):
+        table = np.frombuffer(bytes(data), "<u1" if len(data) == n else "<u2")
+    else:
+        table = np.atleast_1d(np.asarray(data, dtype=np.int64))
+    if len(table) < n or not 1 <= bits <= 16:
+        return None
+    text = item.get("LUTExplanation", "")
+    return Lut(str(text or "").strip(), first, bits, tuple(int(x) for x in table[:n]))
+
+
+def _luts(ds: Any, src: Source, pixel_rep: int) -> dict[str, Any]:
+    """The Modality LUT and VOI LUTs of a header, as Frame fields."""
+    out: dict[str, Any] = {}
+    if "ModalityLUTSequence" in ds or "VOILUTSequence" in ds:
+        try:
+            mod = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "ModalityLUTSequence")]
+            voi = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "VOILUTSequence")]
+        except damaged():  # a damaged table: the image is shown with windows instead
+            return out
+        if mod and mod[0] is not None:
+            out["modality_lut"] = mod[0]
+        out["voi_luts"] = tuple(v for v in voi if v is not None)
+    return out
 
 
 def _s(ds: Any, keyword: str) -> str:
@@ -853,6 +901,7 @@ def _build(
         gantry_tilt=tilt,
         info=info,
         patient_orientation=_patient_orientation(fx),
+        **_luts(ds, src, pixel_rep),
         voi_function=_s(fx, "VOILUTFunction").upper(),
         presentation_shape=_s(fx, "PresentationLUTShape").upper(),
     )
@@ -891,7 +940,7 @@ def _build(
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
                     windows=_windows(voi) if voi is not None else _windows(ds),
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
         return frames
@@ -915,7 +964,7 @@ def _build(
             intercept=intercept or 0.0,
             echo_number=echo,
             windows=_windows(fx),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
         for k in range(n_frames)
     ]

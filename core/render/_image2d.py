@@ -53,32 +53,53 @@ class Picture2D:
 
 
 def display_values(
-    values: npt.NDArray[np.floating], volume: Volume, window: WindowPreset | None = None
+    values: npt.NDArray[np.floating] | npt.NDArray[np.integer],
+    volume: Volume,
+    window: WindowPreset | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Grey stored values -> display values in 0..1 (PS3.14 order: VOI, then Presentation).
+    """Grey values -> display values in 0..1, in PS3.14's order: Modality LUT, VOI LUT,
+    Presentation LUT.
 
     Parameters
     ----------
     values
-        Values after the Modality LUT (rescale), any shape.
+        The volume's values (rescale already applied), any shape.
     volume
-        Gives the VOI LUT Function, MONOCHROME1 and the Presentation LUT Shape.
+        Gives the Modality LUT, the windows, VOI LUTs and VOI LUT Function, MONOCHROME1 and
+        the Presentation LUT Shape.
     window
-        The window to apply (default: the volume's: the file's first, else an automatic one).
+        The window to apply. Default: the file's first window, else its first VOI LUT, else
+        the 1st..99th percentile of the values.
     """
-    w = window or volume.default_window()
     x = np.asarray(values, dtype=np.float64)
-    c, width = float(w.level), float(w.width)
-    fn = volume.voi_function or "LINEAR"
-    if fn == "SIGMOID":  # PS3.3 C.11.2.1.3.1
-        y = 1.0 / (1.0 + np.exp(-4.0 * (x - c) / width))
-    elif fn == "LINEAR_EXACT" or width <= 1.0:  # C.11.2.1.3.2 (LINEAR needs width >= 1)
-        y = np.clip((x - c) / width + 0.5, 0.0, 1.0)
-    else:  # LINEAR, C.11.2.1.2.1: centre c - 0.5, width w - 1
-        y = np.clip((x - (c - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)
+    if volume.modality_lut is not None:
+        x = volume.modality_lut.apply(x)
+    if window is None and not volume.windows and volume.voi_luts:
+        lut = volume.voi_luts[0]
+        y = lut.apply(x) / float((1 << lut.bits) - 1)
+    else:
+        if window is None:
+            if volume.windows:
+                window = volume.windows[0]
+            else:  # as Volume.default_window, on the values after the Modality LUT
+                lo, hi = (float(v) for v in np.percentile(x, [1.0, 99.0]))
+                window = WindowPreset("auto", max(hi - lo, 1.0), (hi + lo) / 2.0)
+        y = _voi_function(x, window, volume.voi_function or "LINEAR")
     if volume.invert or volume.presentation_shape == "INVERSE":
         y = 1.0 - y
-    return y.astype(np.float32)
+    return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
+def _voi_function(
+    x: npt.NDArray[np.float64], window: WindowPreset, function: str
+) -> npt.NDArray[np.float64]:
+    """PS3.3 C.11.2.1.2-3: the window as the VOI LUT Function says."""
+    c, width = float(window.level), float(window.width)
+    if function == "SIGMOID":
+        return np.asarray(1.0 / (1.0 + np.exp(-4.0 * (x - c) / width)))
+    if function == "LINEAR_EXACT" or width <= 1.0:  # LINEAR needs a width above 1
+        return np.clip((x - c) / width + 0.5, 0.0, 1.0)
+    return np.clip((x - (c - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)  # LINEAR: c - 0.5, w - 1
 
 
 def _po_letters(text: str, opposite: bool) -> str:

@@ -256,3 +256,58 @@ def _series_dicts(obj: object) -> list[dict]:
         for v in obj:
             found += _series_dicts(v)
     return found
+
+
+def _dcmtk(path: Path, out: Path, *options: str) -> np.ndarray:
+    if shutil.which("dcmj2pnm") is None:
+        pytest.fail("dcmtk's dcmj2pnm is required (.ci/system-packages.txt: dcmtk)")
+    subprocess.run(["dcmj2pnm", "+on", *options, str(path), str(out)], check=True)
+    return np.asarray(Image.open(out)).astype(int)
+
+
+def _own(path: Path, window: object = None) -> np.ndarray:
+    v = load_volume(path)
+    img, _ = draw_image(v, (v.shape[2], v.shape[1]), window=window)  # type: ignore[arg-type]
+    return img[..., 0].astype(int)
+
+
+def test_modality_and_voi_lut_tables_match_dcmtk(tmp_path, pydicom_files):
+    """vlut_04: a VOI LUT table and no window; mlut_18: a Modality LUT table (signed input)."""
+    from ownscan.core.volume import WindowPreset
+
+    vlut = pydicom_files["vlut_04.dcm"]
+    ref = _dcmtk(vlut, tmp_path / "v.png", "+Wl", "1")
+    got = _own(vlut)
+    assert np.abs(got - ref).max() <= 1 and ref.std() > 20
+    mlut = pydicom_files["mlut_18.dcm"]
+    v = load_volume(mlut)
+    assert v.modality_lut is not None and v.modality_lut.first == -2048
+    out = v.modality_lut.apply(v.voxels[0])
+    lo, hi = float(out.min()), float(out.max())
+    ref = _dcmtk(mlut, tmp_path / "m.png", "+Wm")  # dcmtk's min-max window
+    got = _own(mlut, WindowPreset("min-max", hi - lo, (hi + lo) / 2))
+    assert np.abs(got - ref).max() <= 1 and ref.std() > 20
+
+
+@pytest.mark.parametrize(
+    ("attrs", "options"),
+    [
+        ({"VOILUTFunction": "SIGMOID"}, ["+Wi", "1"]),
+        ({"VOILUTFunction": "LINEAR"}, ["+Wi", "1"]),
+        ({"PhotometricInterpretation": "MONOCHROME1"}, ["+Wi", "1"]),
+        ({"PresentationLUTShape": "INVERSE"}, ["+Wi", "1"]),
+    ],
+    ids=["sigmoid", "linear", "monochrome1", "inverse"],
+)
+def test_generated_dx_display_pipeline_matches_dcmtk(tmp_path, attrs, options):
+    """12-bit DX ramps with the file's window, each display rule against dcmj2pnm."""
+    ramp = np.tile(np.linspace(0, 4095, 256).astype(np.uint16), (64, 1))
+    ramp[32:] = ramp[32:, ::-1]
+    attrs = {"WindowCenter": 1500, "WindowWidth": 1200, "BitsStored": 12, "HighBit": 11, **attrs}
+    path = write_2d(tmp_path / "dx.dcm", "DX", ramp, **attrs)
+    ref = _dcmtk(path, tmp_path / "ref.png", *options)
+    got = _own(path)
+    assert np.abs(got - ref).max() <= 1
+    assert ref.min() <= 2 and ref.max() >= 253  # the window spans the whole grey range
+    inverted = attrs.get("PresentationLUTShape") == "INVERSE" or "MONOCHROME1" in str(attrs)
+    assert (got[0, 0] >= 253) if inverted else (got[0, 0] <= 2)  # stored 0: dark unless inverted
