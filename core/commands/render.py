@@ -21,17 +21,30 @@ DESCRIPTION = (
     "and a scale bar."
 )
 ORDER = 40
+MINIP_SLAB_MM = 10.0  # a MinIP through a whole head or chest shows the air around it
 PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def _size(text: str) -> tuple[int, int]:
+    """``--size WxH`` (checked in ``run``, so that a mistake is one line, not a usage text)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WxH, e.g. 512x512, got {text!r}") from None
+        raise UsageError(f"--size must be WxH, e.g. 512x512, got {text!r}") from None
     if not (1 <= w <= 8192 and 1 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size must be within 1..8192 per side, got {text!r}")
+        raise UsageError(f"--size must be within 1..8192 per side, got {text!r}")
     return (w, h)
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output the PNG cannot be written to, before any work, in one line."""
+    import os
+
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path}: is a folder; give a file name, e.g. {path}/picture.png")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"-o {path}: no such folder {folder}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gl: OpenGL (EGL, no display needed); cpu: arrays (cupy on CUDA); auto: gl, "
         "else cpu with a message (default)",
     )
-    parser.add_argument("--size", type=_size, default=(512, 512), help="WxH (default 512x512)")
+    parser.add_argument("--size", default="512x512", help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")
     parser.add_argument("--elevation", type=float, help="degrees; + looks from above the head")
     parser.add_argument("--zoom", type=float, default=1.0, help="1 fits the volume (default)")
@@ -64,7 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plane", help="axial, coronal, sagittal... (view direction; mpr default: axial)"
     )
     parser.add_argument("--offset", type=float, default=0.0, help="mpr: slice offset in mm")
-    parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
+    parser.add_argument(
+        "--slab",
+        type=float,
+        default=None,
+        help="mpr: slab thickness in mm (default 0: one slice); minip: slab thickness "
+        f"(default {MINIP_SLAB_MM:g} mm; 0: through the whole volume)",
+    )
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
     parser.add_argument(
         "--param",
@@ -98,11 +117,12 @@ def _load(args: argparse.Namespace) -> Volume:
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import read_source, report_problems
+    from ownscan.core.commands._common import read_source, report_problems, source_name
     from ownscan.core.errors import OwnscanError
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
+    source = source_name(args, source)
     if args.series is not None:
         if not 1 <= args.series <= len(found.series):
             raise UsageError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
@@ -110,7 +130,7 @@ def _load(args: argparse.Namespace) -> Volume:
     else:
         candidates = found.volumes() or found.series
         if not candidates:
-            raise OwnscanError(f"{source}: no DICOM image series found")
+            raise OwnscanError(f"{source}: no DICOM image series found")  # as info says it
         chosen = max(candidates, key=lambda s: s.n_images)
         if len(found.series) > 1:
             print(
@@ -135,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         annotate,
         create_renderer,
         frame_for,
+        plane_offsets_mm,
         prepare_volume,
         scale_words,
     )
@@ -142,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.window is None) != (args.level is None):
         raise UsageError("give --window and --level together")
+    args.size = _size(args.size)
+    _check_output(args.output)
     host = get_host()
     mode = host.mode(args.mode or "dvr")
     volume = _load(args)
@@ -177,13 +200,28 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--param {text!r}: expected NAME=NUMBER")
     if args.iso is not None:
         params["iso_value"] = args.iso
+    slab = args.slab if args.slab is not None else 0.0
+    if args.slab is not None and args.slab < 0:
+        raise UsageError(f"--slab {args.slab:g}: a thickness must be >= 0 mm")
+    if mode.name == "minip" and not mode.slab:
+        slab = MINIP_SLAB_MM if args.slab is None else args.slab
+        if slab > 0:  # the minimum over a slab around the plane facing the camera
+            import dataclasses
+
+            mode = dataclasses.replace(mode, slab=True)
+        if args.slab is None:
+            print(
+                f"ownscan render: note: minip over a {slab:g} mm slab through the centre, as "
+                "for lungs (--slab MM sets it; --slab 0: the whole volume)",
+                file=sys.stderr,
+            )
     scene = Scene(
         volume,
         mode,
         window=window,
         transfer_function=tf,
         slice_offset_mm=args.offset,
-        slab_mm=args.slab,
+        slab_mm=slab,
         parameters=params,
     )
     plane = args.plane or mode.default_view
@@ -197,6 +235,14 @@ def run(args: argparse.Namespace) -> int:
             zoom=args.zoom,
             projection=camera.projection,
         )
+    if mode.slab:
+        lo, hi = plane_offsets_mm(volume, camera)
+        reach = slab / 2.0
+        if not lo - reach <= args.offset <= hi + reach:
+            raise UsageError(
+                f"--offset {args.offset:g} mm: the plane lies outside the volume (this view "
+                f"meets it from {lo:.0f} to {hi:.0f} mm)"
+            )
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -217,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
             labels=None if volume.orientation_known else {},
             scale_words=scale_words(volume),
         )
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
+    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
     renderer.close()
     w, h = args.size
     print(
@@ -265,7 +311,7 @@ def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) ->
             labels=image_labels(volume),
             scale_words=scale_words(volume),
         )
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
+    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
     w, h = args.size
     print(f"wrote {args.output} ({w}x{h}, 2D image, {volume.describe()})")
     return 0

@@ -32,7 +32,7 @@ from ownscan.core.render._scene import (
     TransferFunction,
     VisualisationMode,
 )
-from ownscan.core.render._setup import Frame, frame_for, prepare_volume
+from ownscan.core.render._setup import Frame, frame_for, plane_offsets_mm, prepare_volume
 from ownscan.core.render._shaders import load_shader
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "image_labels",
     "load_shader",
     "orientation_label",
+    "plane_offsets_mm",
     "prepare_volume",
     "scale_words",
     "view_labels",

@@ -106,6 +106,7 @@ class GLRenderer:
         key = (
             mode.name,
             mode.glsl,
+            mode.slab,
             tuple(mode.parameters),
             (rule.name, rule.glsl) if rule is not None else mode.skip,
             shaded,

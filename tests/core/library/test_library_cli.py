@@ -96,7 +96,7 @@ def test_import_exit_status_when_something_is_wrong(tmp_path, source):
     assert r.returncode == 1
     assert "conflict" in r.stdout and "kept aside" in r.stdout
     assert "failed     " in r.stdout and "broken.dcm" in r.stdout
-    assert "no importer claims" in r.stdout
+    assert f"no such file or folder: {tmp_path / 'nowhere'}" in r.stdout
     assert "incomplete: 1 file(s) failed; 1 file(s) conflict" in r.stderr
     assert "1 source(s) could not be read" in r.stderr
     listing = ownscan("list", "--library", lib).stdout

@@ -1,0 +1,65 @@
+"""Default looks of the 3D modes (issue 15): MIP and X-ray windows from the projection's own
+values, MinIP over a slab, out-of-volume planes refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ownscan.core.cli import main
+
+
+def _render(tmp_path, capsys, *argv: str) -> tuple[np.ndarray, str]:
+    out = tmp_path / "x.png"
+    assert main(["render", "--sample", "-o", str(out), "--size", "96x96", *argv]) == 0
+    err = capsys.readouterr().err
+    return np.asarray(Image.open(out))[..., 0].astype(int), err
+
+
+def test_head_mip_keeps_the_brain_grey_and_the_vessels_white(tmp_path, capsys):
+    img, _ = _render(tmp_path, capsys, "--mode", "mip")
+    head = img > 20
+    white = (img >= 250)[head].mean()
+    assert head.mean() > 0.3
+    assert 0.0 < white < 0.05  # only the vessels are white
+    # the volume's slice window (its 1st..99th percentile: 0..75), as MIP used before
+    old, _ = _render(tmp_path, capsys, "--mode", "mip", "--window", "75", "--level", "37.5")
+    assert (old >= 250)[old > 20].mean() > 3 * white  # an explicit window still wins
+
+
+def test_head_xray_is_not_dim(tmp_path, capsys):
+    img, _ = _render(tmp_path, capsys, "--mode", "xray")
+    head = img > 10
+    old, _ = _render(tmp_path, capsys, "--mode", "xray", "--window", "75", "--level", "37.5")
+    assert head.mean() > 0.3 and img[head].mean() > 1.5 * old[head].mean()
+    assert img[head].mean() > 70 and (img >= 250).mean() < 0.01
+
+
+@pytest.mark.parametrize("backend", ["gl", "cpu"])
+def test_minip_is_a_slab_by_default_and_says_so(tmp_path, capsys, backend):
+    img, err = _render(tmp_path, capsys, "--mode", "minip", "--backend", backend)
+    assert "minip over a 10 mm slab through the centre" in err
+    assert (img > 40).mean() > 0.15  # brain and scalp, not black air
+    whole, err = _render(tmp_path, capsys, "--mode", "minip", "--slab", "0", "--backend", backend)
+    assert "slab" not in err
+    assert (whole > 40).mean() < 0.02  # every ray through the head meets air: black
+
+
+def test_slab_minip_gl_and_arrays_agree(tmp_path, capsys):
+    gl, _ = _render(tmp_path, capsys, "--mode", "minip", "--backend", "gl", "--slab", "6")
+    cpu, _ = _render(tmp_path, capsys, "--mode", "minip", "--backend", "cpu", "--slab", "6")
+    diff = np.abs(gl - cpu)
+    assert diff.max() <= 3 and (diff > 2).mean() <= 0.001
+
+
+def test_projection_window_spans_the_projected_values():
+    from ownscan.core.render._autowindow import projection_window
+    from ownscan.core.render.phantom import sphere_volume
+
+    v = sphere_volume()
+    w = projection_window(v, "maximum")
+    lo, hi = w.level - w.width / 2, w.level + w.width / 2
+    assert lo <= float(v.voxels.min()) + 1e-3 and hi <= float(v.voxels.max()) + 1e-3
+    with pytest.raises(ValueError, match="how must be"):
+        projection_window(v, "median")
