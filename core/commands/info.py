@@ -12,6 +12,7 @@ from ownscan.core.commands._common import (
     source_name,
 )
 from ownscan.core.errors import OwnscanError
+from ownscan.core.names import display_name
 
 NAME = "info"
 HELP = "list the patients, studies and series in a source (size, spacing, warnings)"
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 if x
             )
-            print(f"Patient {i.patient_name or '(no name)'}" + (f" ({extra})" if extra else ""))
+            who = display_name(i.patient_name)
+            print(f"Patient {who}" + (f" ({extra})" if extra else ""))
         if i.study_instance_uid != study:
             study = i.study_instance_uid
             print(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip())
