@@ -54,7 +54,7 @@ def _widths(rows: list[tuple[str, str, str, str, dict[str, Any]]]) -> tuple[int,
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.commands._library_args import human_size, open_from_args
 
-    with open_from_args(args, create=False) as lib:
+    with open_from_args(args, create=False, read_only=True) as lib:
         tree: list[dict[str, Any]] = []
         for p in lib.patients():
             studies = []
