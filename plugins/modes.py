@@ -196,6 +196,7 @@ def builtin_modes() -> list[VisualisationMode]:
             array=DvrArray(),
             uses_transfer_function=True,
             skip="opacity",
+            jitter=True,
         ),
         VisualisationMode(
             name="iso",
@@ -204,6 +205,7 @@ def builtin_modes() -> list[VisualisationMode]:
             glsl=load_shader("mode_iso.glsl"),
             array=IsoArray(),
             skip="threshold",
+            jitter=True,
             parameters={"iso_value": float("nan")},
             value_parameters={"iso_value"},
         ),

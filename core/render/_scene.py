@@ -240,6 +240,11 @@ class VisualisationMode:
         a quarter of the window below its level (CT W400/L40: -60 HU, the skin).
     default_view
         The camera plane (:data:`ownscan.core.render.PLANES`) the mode is usually looked at.
+    jitter
+        Start each ray at a fixed per-pixel offset within the first step (a hash of the pixel,
+        the same in GL and arrays and on every frame) instead of half a step: the planes of
+        equal distance along the rays then no longer show as wood grain (iso) or stripes (dvr);
+        a fine, stable grain instead. Not for slab modes (they sample the slab's own plane).
     auto_window
         The window when none is given: ``""`` the volume's (the file's first, else the 1st..99th
         percentile); ``"maximum"`` / ``"average"`` one from the values a maximum / average
@@ -258,6 +263,7 @@ class VisualisationMode:
     value_parameters: Collection[str] = frozenset()
     default_view: str = "anterior"
     auto_window: str = ""
+    jitter: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
