@@ -280,8 +280,13 @@ class Volume:
         z, y, x = self.shape
         sx, sy, sz = self.spacing
         kind = "image" if self.is_2d else "volume"
+        spacing = f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm"
+        if not self.spacing_known:  # the stand-in 1 mm is no size
+            spacing = "no pixel spacing"
+        elif self.spacing_source == "detector":
+            spacing += " at detector"
         return (
             f"{self.modality or '??'} {kind} {x}x{y}x{z} "
-            f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm, {self.voxels.dtype}"
+            f"{spacing}, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
         )

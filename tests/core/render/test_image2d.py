@@ -91,8 +91,9 @@ def _bar_length(img: np.ndarray) -> int:
 def test_radiograph_is_drawn_not_black_and_says_so(tmp_path, capsys, pydicom_files):
     out = tmp_path / "cr.png"
     assert main(["render", str(pydicom_files["RG1_UNCR.dcm"]), "-o", str(out)]) == 0
-    err = capsys.readouterr().err
+    said, err = capsys.readouterr()
     assert "drawn as a 2D picture (mode dvr needs a 3D volume)" in err
+    assert "CR image 1841x1955x1 no pixel spacing, uint16" in said  # not "spacing 1x1x1 mm"
     img = np.asarray(Image.open(out))
     assert img.mean() > 60 and img.std() > 30  # a chest, not a black square
 
