@@ -285,8 +285,6 @@ class Volume:
             spacing = "no pixel spacing"
         elif self.spacing_source == "detector":
             spacing += " at detector"
-        return (
-            f"{self.modality or '??'} {kind} {x}x{y}x{z} "
-            f"{spacing}, {self.voxels.dtype}"
-            + (f" x{self.samples}" if self.samples > 1 else "")
+        return f"{self.modality or '??'} {kind} {x}x{y}x{z} {spacing}, {self.voxels.dtype}" + (
+            f" x{self.samples}" if self.samples > 1 else ""
         )
