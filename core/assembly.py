@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.dicom import Frame, NotDicom, ReadProblem, damaged, is_dataset, read_frames
+from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
 from ownscan.core.files import walk_files
 from ownscan.core.plugin_types import DICOM, SourceItem
@@ -44,7 +45,7 @@ from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
 
-__all__ = ["Assembly", "Problem", "Series", "VoxelFile", "assemble", "load_volume"]
+__all__ = ["Assembly", "Problem", "Series", "Source", "VoxelFile", "assemble", "load_volume"]
 
 Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
 
@@ -171,6 +172,12 @@ class Series:
     def files(self) -> list[str]:
         """The files the stack is made of, in slice order (each once)."""
         return list(dict.fromkeys(fr.source.origin for fr in self._frames))
+
+    @property
+    def sources(self) -> list[Source]:
+        """Where the files of :attr:`files` are (path, bytes or dataset), in the same order:
+        what exporters that rewrite the original DICOM (de-identified copies) read."""
+        return list({fr.source.origin: fr.source for fr in self._frames}.values())
 
     @property
     def transfer_syntaxes(self) -> list[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from ownscan.core.errors import UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
+from ownscan.plugins._output import series_stem
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
+    from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
 
-__all__ = ["NiftiExporter", "file_name", "to_nifti"]
+__all__ = ["NiftiExporter", "file_name", "sidecar", "to_nifti"]
 
 # Where the voxels of a single-file NIfTI-1 without extensions start: the 348-byte header
 # and the 4-byte extension flag (nibabel's Nifti1Header.single_vox_offset).
@@ -42,11 +43,7 @@ _VOX_OFFSET = 352
 
 def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     """A safe, unique file name from the series number and description."""
-    label = str(volume.extra.get("label") or "")
-    if not label:
-        num = volume.info.series_number
-        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"
+    stem = series_stem(volume)
     name = stem + suffix
     n = 2
     while name in used:
@@ -83,6 +80,39 @@ def to_nifti(volume: Volume) -> Any:
     return img
 
 
+def sidecar(volume: Volume) -> dict[str, Any]:
+    """The BIDS-style JSON sidecar of ``volume``: what the header knows, under the names
+    dcm2niix's ``-b y`` sidecar uses; no patient identity (as dcm2niix by default)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    info = volume.info
+    d = volume.direction
+    data: dict[str, Any] = {
+        "Modality": info.modality,
+        "Manufacturer": info.manufacturer,
+        "BodyPartExamined": info.body_part,
+        "SeriesDescription": info.series_description,
+        "SeriesNumber": info.series_number,
+        # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
+        "ImageOrientationPatientDICOM": [round(float(v), 8) for v in (*d[:, 0], *d[:, 1])],
+        "ConversionSoftware": "ownscan",
+    }
+    with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
+        data["ConversionSoftwareVersion"] = version("ownscan")
+    return {k: v for k, v in data.items() if v not in ("", None)}
+
+
+def _write_sidecar(nii: Path, volume: Volume) -> Path:
+    """``NAME.json`` beside ``NAME.nii[.gz]``, a new file (never over an existing one)."""
+    import json
+
+    from ownscan.plugins._output import write_new
+
+    stem = nii.name.removesuffix(".gz").removesuffix(".nii")
+    text = json.dumps(sidecar(volume), indent=2) + "\n"
+    return write_new(nii.with_name(stem + ".json"), text.encode("utf-8"))
+
+
 class NiftiExporter:
     """Writes each volume as NIfTI-1 (``.nii.gz``; ``.nii`` with ``uncompressed``)."""
 
@@ -95,7 +125,8 @@ class NiftiExporter:
     ) -> list[Path]:
         """Write one file per volume into the folder ``output`` (created if needed).
 
-        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``.
+        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``; ``json``
+        (bool) adds a BIDS-style sidecar ``NAME.json`` (:func:`sidecar`) beside each file.
         """
         import nibabel as nib
 
@@ -111,11 +142,13 @@ class NiftiExporter:
                     part.write(header, 0)
                     part.write(memoryview(vol.voxels).cast("B"), len(header))  # type: ignore[arg-type]
                     written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
-                continue
-            with PartFile(output, named=suffix) as part:
-                assert part.path is not None
-                nib.save(img, part.path)
-                written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            else:
+                with PartFile(output, named=suffix) as part:
+                    assert part.path is not None
+                    nib.save(img, part.path)
+                    written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            if options.get("json"):
+                written.append(_write_sidecar(written[-1], vol))
         return written
 
     def export_series(
@@ -161,7 +194,10 @@ class NiftiExporter:
                 part.discard()
                 return self.export([vol], output, options)
             part.write(header, 0)
-            return [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+            written = [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+        if options.get("json"):
+            written.append(_write_sidecar(written[0], vol))
+        return written
 
 
 def _import_nibabel_without_pydicom() -> None:
@@ -222,3 +258,14 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
 @hookimpl
 def ownscan_exporters() -> list[NiftiExporter]:
     return [NiftiExporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    if command == "export":
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            default=None,
+            help="nifti: a BIDS-style sidecar NAME.json beside each file (as dcm2niix -b y)",
+        )

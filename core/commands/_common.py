@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING
 from ownscan.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from ownscan.core.assembly import Assembly
+    from ownscan.core.assembly import Assembly, Series
 
-__all__ = ["add_source_arguments", "read_source", "report_problems", "source_name"]
+__all__ = [
+    "add_source_arguments",
+    "choose_series",
+    "read_source",
+    "report_problems",
+    "source_name",
+]
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,3 +82,32 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
                 f"images (e.g. {first})",
                 file=sys.stderr,
             )
+
+
+def choose_series(
+    found: Assembly,
+    source: str,
+    command: str,
+    number: int | None = None,
+    doing: str = "using",
+    hint: str = "; choose with --series N",
+) -> Series:
+    """Series ``number`` (1-based, as `ownscan info` numbers them), else the largest volume
+    (saying so on stderr, with ``hint``, when the source holds more than one series)."""
+    from ownscan.core.errors import OwnscanError
+
+    if number is not None:
+        if not 1 <= number <= len(found.series):
+            raise UsageError(f"--series {number}: {source} has series 1..{len(found.series)}")
+        return found.series[number - 1]
+    candidates = found.volumes() or found.series
+    if not candidates:
+        raise OwnscanError(f"{source}: no DICOM image series found")
+    chosen = max(candidates, key=lambda s: s.n_images)
+    if len(found.series) > 1:
+        print(
+            f"ownscan {command}: {source} has {len(found.series)} series; {doing} the largest "
+            f"({chosen.label}){hint}",
+            file=sys.stderr,
+        )
+    return chosen

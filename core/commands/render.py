@@ -21,7 +21,6 @@ DESCRIPTION = (
     "and a scale bar."
 )
 ORDER = 40
-MINIP_SLAB_MM = 10.0  # a MinIP through a whole head or chest shows the air around it
 PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
@@ -82,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="mpr: slab thickness in mm (default 0: one slice); minip: slab thickness "
-        f"(default {MINIP_SLAB_MM:g} mm; 0: through the whole volume)",
+        "(default 10 mm, ownscan.core.render.MINIP_SLAB_MM; 0: through the whole volume)",
     )
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
     parser.add_argument(
@@ -117,27 +116,16 @@ def _load(args: argparse.Namespace) -> Volume:
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import read_source, report_problems, source_name
-    from ownscan.core.errors import OwnscanError
+    from ownscan.core.commands._common import (
+        choose_series,
+        read_source,
+        report_problems,
+        source_name,
+    )
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
-    source = source_name(args, source)
-    if args.series is not None:
-        if not 1 <= args.series <= len(found.series):
-            raise UsageError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
-        chosen = found.series[args.series - 1]
-    else:
-        candidates = found.volumes() or found.series
-        if not candidates:
-            raise OwnscanError(f"{source}: no DICOM image series found")  # as info says it
-        chosen = max(candidates, key=lambda s: s.n_images)
-        if len(found.series) > 1:
-            print(
-                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
-                f"({chosen.label}); choose with --series N",
-                file=sys.stderr,
-            )
+    chosen = choose_series(found, source_name(args, source), NAME, args.series, doing="drawing")
     return chosen.load()
 
 
@@ -149,100 +137,35 @@ def run(args: argparse.Namespace) -> int:
 
     from ownscan.core.plugin_host import get_host
     from ownscan.core.render import (
-        Camera,
         RenderNote,
-        Scene,
         annotate,
         create_renderer,
         frame_for,
-        plane_offsets_mm,
         prepare_volume,
         scale_words,
+        view_from_options,
+        window_from_options,
     )
-    from ownscan.core.volume import WindowPreset
 
-    if (args.window is None) != (args.level is None):
+    if (args.window is None) != (args.level is None):  # before the (slow) load
         raise UsageError("give --window and --level together")
     args.size = _size(args.size)
     _check_output(args.output)
     host = get_host()
-    mode = host.mode(args.mode or "dvr")
+    mode = host.mode(args.mode or "dvr")  # an unknown mode: also before the (slow) load
     volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
-
-    window = None
-    tf = None
-    tfs = {t.name: t for t in host.transfer_functions()}
-    windows = {w.name: w for w in [*volume.windows, *host.window_presets()]}
-    if args.preset is not None:
-        if args.preset in tfs:
-            tf = tfs[args.preset]
-        elif args.preset in windows:
-            window = windows[args.preset]
-        else:
-            valid = ", ".join([*tfs, *windows])
-            raise UsageError(f"unknown preset {args.preset!r}; valid: {valid}")
-    if args.window is not None:
-        window = WindowPreset("command line", args.window, args.level)
     if volume.is_2d or volume.samples > 1:
+        window, _ = window_from_options(volume, vars(args), host)
         return _run_2d(args, volume, mode.name, window)
-    if mode.uses_transfer_function and tf is None:
-        tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
-    params: dict[str, Any] = {}
-    for text in args.param:
-        name, sep, value = text.partition("=")
-        try:
-            params[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise ValueError(f"--param {text!r}: expected NAME=NUMBER")
-    if args.iso is not None:
-        params["iso_value"] = args.iso
-    slab = args.slab if args.slab is not None else 0.0
-    if args.slab is not None and args.slab < 0:
-        raise UsageError(f"--slab {args.slab:g}: a thickness must be >= 0 mm")
-    if mode.name == "minip" and not mode.slab:
-        slab = MINIP_SLAB_MM if args.slab is None else args.slab
-        if slab > 0:  # the minimum over a slab around the plane facing the camera
-            import dataclasses
-
-            mode = dataclasses.replace(mode, slab=True)
-        if args.slab is None:
-            print(
-                f"ownscan render: note: minip over a {slab:g} mm slab through the centre, as "
-                "for lungs (--slab MM sets it; --slab 0: the whole volume)",
-                file=sys.stderr,
-            )
-    scene = Scene(
-        volume,
-        mode,
-        window=window,
-        transfer_function=tf,
-        slice_offset_mm=args.offset,
-        slab_mm=slab,
-        parameters=params,
-    )
-    plane = args.plane or mode.default_view
-    camera = Camera.for_plane(
-        plane, zoom=args.zoom, projection="perspective" if args.perspective else "orthographic"
-    )
-    if args.azimuth is not None or args.elevation is not None:
-        camera = Camera(
-            azimuth=camera.azimuth if args.azimuth is None else args.azimuth,
-            elevation=camera.elevation if args.elevation is None else args.elevation,
-            zoom=args.zoom,
-            projection=camera.projection,
+    scene, camera = view_from_options(volume, vars(args), host)
+    if scene.mode.slab and not mode.slab and args.slab is None:  # minip's default slab
+        print(
+            f"ownscan render: note: {mode.name} over a {scene.slab_mm:g} mm slab through the "
+            "centre, as for lungs (--slab MM sets it; --slab 0: the whole volume)",
+            file=sys.stderr,
         )
-    if mode.slab:
-        lo, hi = plane_offsets_mm(volume, camera)
-        reach = slab / 2.0
-        if not lo - reach <= args.offset <= hi + reach:
-            raise UsageError(
-                f"--offset {args.offset:g} mm: the plane lies outside the volume (this view "
-                f"meets it from {lo:.0f} to {hi:.0f} mm)"
-            )
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -267,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     renderer.close()
     w, h = args.size
     print(
-        f"wrote {args.output} ({w}x{h}, {mode.name}, {renderer.name} backend, "
+        f"wrote {args.output} ({w}x{h}, {scene.mode.name}, {renderer.name} backend, "
         f"{volume.describe()}, {seconds:.2f} s)"
     )
     return 0

@@ -15,9 +15,11 @@ whole story.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +322,61 @@ class Library(Index):
             Called with the number of bytes of each file checked.
         """
         return self._locked(lambda: _maintenance.check(self, repair, verify_hashes, progress))
+
+    # -- registrations -------------------------------------------------------------------------
+    def store_registration(
+        self,
+        prior_series_uid: str,
+        current_series_uid: str,
+        method: str,
+        matrix: Sequence[Sequence[float]],
+        *,
+        metric: float | None = None,
+        quality: float | None = None,
+        overlap: float | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Keep a registration of two library series (replacing one of the same method).
+
+        Parameters
+        ----------
+        prior_series_uid, current_series_uid
+            The two series; both must be in the library.
+        method
+            The method's name with its version (``ownscan.core.compare.RIGID_METHOD``).
+        matrix
+            4x4, current LPS mm -> prior LPS mm.
+        metric, quality, overlap, details
+            What the method measured (``details``: anything JSON can hold).
+        """
+        rows = [[float(v) for v in row] for row in matrix]
+        if len(rows) != 4 or any(len(r) != 4 for r in rows):
+            raise ValueError(f"a registration matrix is 4x4, got {rows!r}")
+        for uid in (prior_series_uid, current_series_uid):
+            if not self._exists("series", "series_uid", uid):
+                raise LibraryError(f"{self.root}: no series {uid} in the library")
+
+        def write() -> None:
+            self.conn.execute(
+                """INSERT OR REPLACE INTO registrations (prior_series_uid, current_series_uid,
+                     method, prior_digest, current_digest, matrix, metric, quality, overlap,
+                     details, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    prior_series_uid,
+                    current_series_uid,
+                    method,
+                    self.series_digest(prior_series_uid),
+                    self.series_digest(current_series_uid),
+                    json.dumps(rows),
+                    metric,
+                    quality,
+                    overlap,
+                    json.dumps(dict(details or {})),
+                    time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                ),
+            )
+
+        self._locked(write)
 
 
 def _migrations() -> tuple[str, ...]:

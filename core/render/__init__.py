@@ -34,9 +34,11 @@ from ownscan.core.render._scene import (
 )
 from ownscan.core.render._setup import Frame, frame_for, plane_offsets_mm, prepare_volume
 from ownscan.core.render._shaders import load_shader
+from ownscan.core.render._view import MINIP_SLAB_MM, view_from_options, window_from_options
 
 __all__ = [
     "BACKENDS",
+    "MINIP_SLAB_MM",
     "PLANES",
     "ArrayContext",
     "ArrayMode",
@@ -65,5 +67,7 @@ __all__ = [
     "plane_offsets_mm",
     "prepare_volume",
     "scale_words",
+    "view_from_options",
     "view_labels",
+    "window_from_options",
 ]
