@@ -457,6 +457,19 @@ class Series:
             info=self.info,
             warnings=warnings,
             invert=first.photometric == "MONOCHROME1",
+            orientation_source=(
+                "patient"
+                if first.iop is not None and first.ipp is not None
+                else "patient_orientation"
+                if first.patient_orientation is not None
+                else ""
+            ),
+            patient_orientation=first.patient_orientation,
+            spacing_source=first.spacing_source if first.pixel_spacing is not None else "",
+            voi_function=first.voi_function,
+            presentation_shape=first.presentation_shape,
+            modality_lut=first.modality_lut,
+            voi_luts=first.voi_luts,
             extra={
                 "files": list(dict.fromkeys(fr.source.origin for fr in frames)),
                 "kind": self.kind,
@@ -591,6 +604,27 @@ def _single_geometry(fr: Frame) -> _Geometry:
         direction = np.eye(3)
         origin = (0.0, 0.0, 0.0)
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
+
+
+def _single_warnings(fr: Frame) -> list[str]:
+    """What ``info`` must say about an image without a position: orientation and scale."""
+    out = []
+    if fr.patient_orientation is not None:
+        out.append(
+            "no position in the patient (Image Position/Orientation): orientation from "
+            "Patient Orientation only, no 3D"
+        )
+    else:
+        out.append("no position or orientation in the patient: shown as stored, without labels")
+    if fr.pixel_spacing is None:
+        out.append("no pixel spacing: sizes are in pixels only")
+    elif fr.spacing_source == "detector":
+        out.append("sizes measured at the detector (Imager Pixel Spacing), not in the patient")
+    elif fr.spacing_source == "scanned":
+        out.append("sizes from the film scanner (Nominal Scanned Pixel Spacing)")
+    elif fr.spacing_source == "ultrasound":
+        out.append("sizes from the ultrasound region's calibration")
+    return out
 
 
 def _median(values: npt.NDArray[np.float64]) -> float:
@@ -1247,7 +1281,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                 )
             )
     for kind, group in singles:
-        warnings = []
+        warnings = _single_warnings(group[0])
         geo = _single_geometry(group[0])
         if kind == "frames":
             warnings.append(

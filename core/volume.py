@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 
-__all__ = ["Dimension", "SeriesInfo", "Volume", "WindowPreset"]
+__all__ = ["Dimension", "Lut", "SeriesInfo", "Volume", "WindowPreset"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,26 @@ class WindowPreset:
     def __post_init__(self) -> None:
         if not (self.width > 0):
             raise UsageError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Lut:
+    """A DICOM lookup table (a Modality or VOI LUT Sequence item).
+
+    A stored value ``v`` maps to ``data[v - first]``, clamped to the table's ends; the output
+    has ``bits`` bits (VOI LUTs: ``2**bits - 1`` is white).
+    """
+
+    explanation: str
+    first: int
+    bits: int
+    data: tuple[int, ...]
+
+    def apply(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The table's output for ``values`` (any shape)."""
+        idx = np.clip(np.rint(np.asarray(values, dtype=np.float64)) - self.first, 0, None)
+        table = np.asarray(self.data, dtype=np.float64)
+        return table[np.minimum(idx.astype(np.int64), len(table) - 1)]
 
 
 @dataclass(frozen=True)
@@ -200,6 +220,10 @@ class Volume:
     invert
         True for MONOCHROME1 data: low values are displayed bright. The voxels keep their
         stored meaning; only display inverts.
+    orientation_source, patient_orientation, spacing_source, voi_function, presentation_shape,
+    modality_lut, voi_luts
+        Where the picture's orientation and scale come from, and the file's display rules (2D
+        images: radiographs, ultrasound, secondary captures).
     """
 
     voxels: np.ndarray
@@ -213,6 +237,25 @@ class Volume:
     warnings: list[str] = field(default_factory=list)
     invert: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # -- 2D pictures (issue 15): where orientation, scale and display rules come from ---------
+    #: "patient": ``direction`` is Image Orientation (Patient); "patient_orientation": only
+    #: :attr:`patient_orientation` is known; "": nothing (no orientation labels, ever)
+    orientation_source: str = "patient"
+    #: Patient Orientation: the patient directions of the rows and of the columns, e.g.
+    #: ``("L", "F")`` (letters L R A P H F)
+    patient_orientation: tuple[str, str] | None = None
+    #: "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing: sizes at the detector),
+    #: "scanned" (digitised film), "ultrasound" (Ultrasound Regions), "" (unknown: the
+    #: ``spacing`` is a stand-in of 1 and only pixels may be shown)
+    spacing_source: str = "pixel"
+    #: VOI LUT Function (LINEAR, LINEAR_EXACT, SIGMOID) for the file's windows
+    voi_function: str = ""
+    #: Presentation LUT Shape (IDENTITY, INVERSE) of the file, "" when absent
+    presentation_shape: str = ""
+    #: the file's Modality LUT (not applied to ``voxels``: 2D display applies it), if any
+    modality_lut: Lut | None = None
+    #: the file's VOI LUTs (used for display when the file gives no window)
+    voi_luts: tuple[Lut, ...] = ()
 
     def __post_init__(self) -> None:
         v = np.asarray(self.voxels)
@@ -247,6 +290,16 @@ class Volume:
     def is_2d(self) -> bool:
         """A single image (radiograph, secondary capture): one slice."""
         return self.shape[0] == 1
+
+    @property
+    def orientation_known(self) -> bool:
+        """Whether the patient directions of the image axes are known (labels may be drawn)."""
+        return self.orientation_source != ""
+
+    @property
+    def spacing_known(self) -> bool:
+        """Whether millimetres mean anything (else sizes are in pixels only)."""
+        return self.spacing_source != ""
 
     @property
     def nbytes(self) -> int:
@@ -311,9 +364,13 @@ class Volume:
             dim = self.extra.get("dimension")
             what = f" {dim.name}" if isinstance(dim, Dimension) else ""
             four = f", volume {int(self.extra.get('volume') or 0) + 1} of {n}{what}"
+        spacing = f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm"
+        if not self.spacing_known:  # the stand-in 1 mm is no size
+            spacing = "no pixel spacing"
+        elif self.spacing_source == "detector":
+            spacing += " at detector"
         return (
-            f"{self.modality or '??'} {kind} {x}x{y}x{z} "
-            f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm, {self.voxels.dtype}"
+            f"{self.modality or '??'} {kind} {x}x{y}x{z} {spacing}, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
             + four
         )

@@ -21,7 +21,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.commands._common import (
+    add_source_arguments,
+    read_source,
+    report_problems,
+    source_name,
+)
 from ownscan.core.errors import UsageError
 
 NAME = "export"
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
+    source = source_name(args, source)
     chosen = list(enumerate(found.series, 1))
     if args.series:
         valid = range(1, len(found.series) + 1)
@@ -68,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--series {n}: {source} has series 1..{len(found.series)}")
         chosen = [(n, s) for n, s in chosen if n in args.series]
     if not chosen:
-        print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
-        return 1
+        raise OwnscanError(f"{source}: no DICOM image series found")  # as info, render
     if not exporter.writes_folder and len(chosen) > 1:
         raise UsageError(
             f"--format {args.format} writes one file but {source} has {len(chosen)} series; "

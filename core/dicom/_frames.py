@@ -41,6 +41,7 @@ from ownscan.core.dicom._scan import (
 )
 from ownscan.core.errors import NotDicom, ReadProblem
 from ownscan.core.plugin_types import SourceItem
+from ownscan.core.volume import Lut
 
 if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _scan)
     from pydicom.dataset import Dataset
@@ -129,6 +130,16 @@ class Frame:
     # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
     philips_scale: tuple[float, float] | None = None
     slice_time: float | None = None  # ms from the start of its volume (Siemens mosaics' CSA)
+    # -- 2D pictures (issue 15): where a picture's scale and orientation come from ------------
+    # "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing), "scanned" (Nominal Scanned
+    # Pixel Spacing), "ultrasound" (Ultrasound Regions' physical deltas), "" (none: pixels only)
+    spacing_source: str = ""
+    # Patient Orientation: the patient directions of the rows and of the columns ("L", "F")
+    patient_orientation: tuple[str, str] | None = None
+    voi_function: str = ""  # VOI LUT Function: LINEAR (default), LINEAR_EXACT, SIGMOID
+    presentation_shape: str = ""  # Presentation LUT Shape: IDENTITY, INVERSE (or none)
+    modality_lut: Lut | None = None  # Modality LUT Sequence (first item)
+    voi_luts: tuple[Lut, ...] = ()  # VOI LUT Sequence
 
     @property
     def is_native(self) -> bool:
@@ -233,6 +244,9 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SpacingBetweenSlices": (0x00180088, "DS"),
     "TriggerTime": (0x00181060, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
+    "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
+    "ModalityLUTSequence": (0x00283000, "SQ"),
+    "VOILUTSequence": (0x00283010, "SQ"),
     "ImagerPixelSpacing": (0x00181164, "DS"),
     "NominalScannedPixelSpacing": (0x00182010, "DS"),
     "StudyInstanceUID": (0x0020000D, "UI"),
@@ -240,6 +254,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SeriesNumber": (0x00200011, "IS"),
     "AcquisitionNumber": (0x00200012, "IS"),
     "InstanceNumber": (0x00200013, "IS"),
+    "PatientOrientation": (0x00200020, "CS"),
     "ImagePositionPatient": (0x00200032, "DS"),
     "ImageOrientationPatient": (0x00200037, "DS"),
     "FrameOfReferenceUID": (0x00200052, "UI"),
@@ -262,6 +277,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "RescaleSlope": (0x00281053, "DS"),
     "RescaleType": (0x00281054, "LO"),
     "WindowCenterWidthExplanation": (0x00281055, "LO"),
+    "VOILUTFunction": (0x00281056, "CS"),
+    "PresentationLUTShape": (0x20500020, "CS"),
     "SharedFunctionalGroupsSequence": (0x52009229, "SQ"),
     "PerFrameFunctionalGroupsSequence": (0x52009230, "SQ"),
 }
@@ -529,6 +546,101 @@ def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
     if abs(sum(a * b for a, b in zip(r, c, strict=True))) / (nr * nc) > 0.1:
         return None
     return iop
+
+
+# -- 2D pictures (issue 15): scale and orientation without Image Orientation (Patient) ------
+_SPACINGS = (
+    ("PixelSpacing", "pixel"),
+    ("ImagerPixelSpacing", "detector"),
+    ("NominalScannedPixelSpacing", "scanned"),
+)
+_PO_LETTERS = frozenset("LRAPHF")
+
+
+def _patient_orientation(fx: Any) -> tuple[str, str] | None:
+    """Patient Orientation (0020,0020) as two strings of the letters L R A P H F (the
+    directions of the rows and of the columns), or None when absent or not of that form."""
+    try:
+        v = fx.get("PatientOrientation")
+    except damaged():
+        return None
+    if v is None or isinstance(v, str | bytes):
+        return None
+    vals = [str(x).strip().upper() for x in v]
+    if len(vals) != 2 or not all(vals) or not all(set(x) <= _PO_LETTERS for x in vals):
+        return None
+    return (vals[0], vals[1])
+
+
+def _ultrasound_spacing(ds: Any, src: Source) -> tuple[float, float] | None:
+    """(row, column) spacing in mm from the first Ultrasound Region calibrated in cm in both
+    directions (Physical Units 3), or None. The scanner does not parse sequences: for a file
+    it read, pydicom reads this one sequence (only for images without any pixel spacing)."""
+    try:
+        regions = _sequence_items(ds, src, "SequenceOfUltrasoundRegions")
+        for r in regions:
+            if r.get("PhysicalUnitsXDirection") != 3 or r.get("PhysicalUnitsYDirection") != 3:
+                continue
+            dx, dy = _f(r.get("PhysicalDeltaX")), _f(r.get("PhysicalDeltaY"))
+            if dx and dy and dx > 0 and dy > 0 and math.isfinite(dx) and math.isfinite(dy):
+                return (abs(dy) * 10.0, abs(dx) * 10.0)
+    except damaged():
+        return None
+    return None
+
+
+def _sequence_items(ds: Any, src: Source, kw: str) -> list[Any]:
+    """The items of top-level sequence ``kw``: from pydicom's dataset, or, for a header the
+    scanner read (it does not parse sequences), from pydicom reading that one element."""
+    if kw not in ds:
+        return []
+    if is_dataset(ds):
+        return list(ds.get(kw) or ())
+    from pydicom import dcmread
+
+    with quiet_pydicom(), src.open() as fp:
+        head = dcmread(fp, stop_before_pixels=True, specific_tags=[kw])
+    return list(head.get(kw) or ())
+
+
+def _lut(item: Any, pixel_rep: int) -> Lut | None:
+    """One LUT item, or None when it is not a usable table."""
+    import numpy as np
+
+    try:
+        desc = [int(x) for x in item.get("LUTDescriptor")]
+        data = item.get("LUTData")
+    except (TypeError, ValueError):  # no descriptor, or one that is not three numbers
+        return None
+    if len(desc) != 3 or data is None:
+        return None
+    n, first, bits = desc
+    n = n or 65536
+    if pixel_rep and first > 32767:  # the descriptor's US value of a signed first value
+        first -= 65536
+    if isinstance(data, bytes | bytearray):
+        table = np.frombuffer(bytes(data), "<u1" if len(data) == n else "<u2")
+    else:
+        table = np.atleast_1d(np.asarray(data, dtype=np.int64))
+    if len(table) < n or not 1 <= bits <= 16:
+        return None
+    text = item.get("LUTExplanation", "")
+    return Lut(str(text or "").strip(), first, bits, tuple(int(x) for x in table[:n]))
+
+
+def _luts(ds: Any, src: Source, pixel_rep: int) -> dict[str, Any]:
+    """The Modality LUT and VOI LUTs of a header, as Frame fields."""
+    out: dict[str, Any] = {}
+    if "ModalityLUTSequence" in ds or "VOILUTSequence" in ds:
+        try:
+            mod = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "ModalityLUTSequence")]
+            voi = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "VOILUTSequence")]
+        except damaged():  # a damaged table: the image is shown with windows instead
+            return out
+        if mod and mod[0] is not None:
+            out["modality_lut"] = mod[0]
+        out["voi_luts"] = tuple(v for v in voi if v is not None)
+    return out
 
 
 def _s(ds: Any, keyword: str) -> str:
@@ -882,16 +994,22 @@ def _build(
     sop_uid = _s(fx, "SOPInstanceUID")
     tilt = _f(fx.get("GantryDetectorTilt"), 0.0) or 0.0
 
+    spacing_from = ""  # the source of the last spacing base_spacing found
+
     def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+        nonlocal spacing_from
         for holder in (item, fx):
             if holder is None:
                 continue
-            for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+            for kw, source in _SPACINGS:
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
                     if sp is not None and sp[0] > 0 and sp[1] > 0:
+                        spacing_from = source
                         return (sp[0], sp[1])
-        return None
+        us = _ultrasound_spacing(ds, src)
+        spacing_from = "ultrasound" if us is not None else ""
+        return us
 
     acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
     b_value, b_vector = _diffusion(ds)
@@ -921,6 +1039,10 @@ def _build(
         acquisition_number=_int_or_none(fx.get("AcquisitionNumber")),
         repetition_time=_f(fx.get("RepetitionTime")),
         philips_scale=_philips_scale(ds),
+        patient_orientation=_patient_orientation(fx),
+        **_luts(ds, src, pixel_rep),
+        voi_function=_s(fx, "VOILUTFunction").upper(),
+        presentation_shape=_s(fx, "PresentationLUTShape").upper(),
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
@@ -957,6 +1079,7 @@ def _build(
                     iop=iop,
                     ipp=ipp,  # type: ignore[arg-type]
                     pixel_spacing=sp,
+                    spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
                     spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
                     slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
@@ -988,12 +1111,14 @@ def _build(
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
+    spacing = base_spacing(None)
     frames = [
         Frame(
             frame=k,
             iop=iop,
             ipp=ipp,  # type: ignore[arg-type]
-            pixel_spacing=base_spacing(None),
+            pixel_spacing=spacing,
+            spacing_source=spacing_from,
             slice_thickness=_f(fx.get("SliceThickness")),
             spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
             slope=slope if slope else 1.0,
