@@ -1099,7 +1099,7 @@ def _build(
                     stack_key=tuple(int(x) for x in dim)
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
         return frames
@@ -1131,7 +1131,7 @@ def _build(
             trigger_time=_f(fx.get("TriggerTime")),
             b_value=b_value,
             b_vector=b_vector,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
         for k in range(n_frames)
     ]
