@@ -322,7 +322,7 @@ def test_uninstall_removes_the_plugin(venv: Venv, wheels: Wheels, archive: Path)
         assert "tar" not in listing and "ownscan-example-importer" not in listing
         out = venv.cli("plugins", "--source", str(archive)).stdout
         assert "importer folder (claims it)" in out
-        assert venv.cli("info", str(archive), check=False).returncode == 1  # no DICOM found
+        assert venv.cli("info", str(archive), check=False).returncode == 2  # no DICOM: an error
     finally:
         venv.pip("install", "--no-deps", str(wheels.example))
     assert "tar  ownscan-example-importer" in venv.cli("plugins").stdout

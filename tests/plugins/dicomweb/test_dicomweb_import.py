@@ -372,8 +372,9 @@ def test_search_lists_studies_without_downloading(orthanc, dw_data):
     assert lines[0].split() == [
         "PATIENT", "NAME", "DATE", "DESCRIPTION", "MODALITIES", "SERIES", "IMAGES", "STUDY", "UID"
     ]  # fmt: skip
-    assert lines[1].split()[:3] == ["P1", "Doe^Jane", "2019-06-01"]
-    assert lines[2].split()[:3] == ["P1", "Doe^Jane", "2024-03-05"]
+    # the name as people write it (display_name), not DICOM's Doe^Jane
+    assert lines[1].split()[:4] == ["P1", "Jane", "Doe", "2019-06-01"]
+    assert lines[2].split()[:4] == ["P1", "Jane", "Doe", "2024-03-05"]
     assert dw_data.study_a in lines[2] and "23" in lines[2].split()
     assert lines[-1] == f"2 studies on {orthanc.url}"
 
