@@ -15,6 +15,8 @@ What a user sees when something goes wrong:
   a bad option or value, whoever checks it: a command, core or a plugin), and an ``OSError``
   about the user's own files or disk (one that names a file, a full or read-only disk, a
   closed pipe);
+- a ``MemoryError`` is the machine's limit: one line, status 2 (header values that would
+  allocate more than a file can hold are refused long before, naming the file);
 - any other exception is a bug, in ownscan or in a plugin: one line with the exception, the
   plugin it came from when it was raised in a third-party plugin's code, and "run with --debug";
   status 70 (``EX_SOFTWARE``). A plain ``ValueError`` (from numpy, say) is one of these, not a
@@ -152,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if isinstance(exc, OwnscanError) or _users_os_error(exc):
             print(f"ownscan {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, MemoryError):  # the machine's limit, not a bug; the size says why
+            print(f"ownscan {args.command}: error: not enough memory ({exc})", file=sys.stderr)
             return 2
         # a bug: say so in one line, the traceback is behind --debug
         where = _plugin_of(exc)

@@ -56,11 +56,31 @@ def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     return name
 
 
+_NIFTI1_MAX_DIM = 32767  # dim[] is int16 in a NIfTI-1 header
+
+
+def _fits(shape: Sequence[int]) -> None:
+    """Refuse, in one line, a volume (``(z, y, x)``) too large along an axis for NIfTI-1.
+
+    Raises
+    ------
+    UsageError
+        An axis holds more than 32767 voxels.
+    """
+    if max(shape) > _NIFTI1_MAX_DIM:
+        z, y, x = shape
+        raise UsageError(
+            f"NIfTI-1 holds at most {_NIFTI1_MAX_DIM} voxels along an axis; this series is "
+            f"{x}x{y}x{z}"
+        )
+
+
 def to_nifti(volume: Volume) -> Any:
     """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes)."""
     import nibabel as nib
     import numpy as np
 
+    _fits(volume.voxels.shape[:3])
     vox = volume.voxels
     if volume.samples == 3:
         rgb = np.ascontiguousarray(vox, dtype=np.uint8)
@@ -137,6 +157,7 @@ class NiftiExporter:
             return None
         if output.exists() and not output.is_dir():
             return None  # export() says so, after the load, as it always has
+        _fits(series.shape)
         _import_nibabel_without_pydicom()
         made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)

@@ -79,22 +79,23 @@ def run(args: argparse.Namespace) -> int:
                 written = export_series(s, args.output, options)
             if written is None:
                 vol = s.load()
-        except (OwnscanError, ValueError) as exc:
-            print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
+            for p in s.load_errors:
+                print(f"ownscan {NAME}: {p}", file=sys.stderr)
+            if written is None and exporter.writes_folder:
+                # write as we go, so only one volume is held in memory at a time; a series
+                # that cannot be written is reported and the others are still exported
+                written = exporter.export([vol], args.output, options)
+                del vol
+        except (OwnscanError, ValueError, OverflowError, MemoryError) as exc:
+            why = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+            print(f"ownscan {NAME}: series {n} ({s.label}): {why}", file=sys.stderr)
             failed += 1
             continue
-        for p in s.load_errors:
-            print(f"ownscan {NAME}: {p}", file=sys.stderr)
         if written is not None:
             for path in written:
                 print(path)
             continue
         volumes.append(vol)
-        if len(volumes) >= 1 and exporter.writes_folder:
-            # write as we go, so only one volume is held in memory at a time
-            for path in exporter.export(volumes, args.output, options):
-                print(path)
-            volumes.clear()
     if volumes:
         for path in exporter.export(volumes, args.output, options):
             print(path)

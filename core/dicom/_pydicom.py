@@ -127,6 +127,8 @@ def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None
         raise ReadProblem(f"not readable as DICOM ({exc})") from None
     except (EOFError, struct.error) as exc:
         raise ReadProblem(f"header truncated ({type(exc).__name__}: {exc})") from None
+    except RecursionError:  # sequences in sequences, hundreds deep: a hostile header
+        raise ReadProblem("damaged header (sequences nested too deep to read)") from None
     except damaged() as exc:
         raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
     pos = fp.tell()
