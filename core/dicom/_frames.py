@@ -873,7 +873,12 @@ def _build(
     sop_uid = _s(fx, "SOPInstanceUID")
     tilt = _f(fx.get("GantryDetectorTilt"), 0.0) or 0.0
 
-    def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+    def base_spacing(
+        item: Dataset | _Fast | None,
+    ) -> tuple[tuple[float, float] | None, tuple[str, ...]]:
+        """The first true pixel spacing (of ``item``, then of the data set), and a note for
+        each one present but untrue (zero, negative, not finite, beyond :data:`MAX_MM`)."""
+        notes: list[str] = []
         for holder in (item, fx):
             if holder is None:
                 continue
@@ -881,21 +886,9 @@ def _build(
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
                     if sp is not None and 0 < sp[0] <= MAX_MM and 0 < sp[1] <= MAX_MM:
-                        return (sp[0], sp[1])
-        return None
-
-    def spacing_notes(item: Dataset | _Fast | None) -> tuple[str, ...]:
-        """A note when a pixel spacing is present but untrue (set aside by base_spacing)."""
-        for holder in (item, fx):
-            if holder is None:
-                continue
-            for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
-                if kw in holder:
-                    sp = _fl(holder.get(kw), 2)
-                    if sp is None or not (0 < sp[0] <= MAX_MM and 0 < sp[1] <= MAX_MM):
-                        return (f"{kw} {_shown(holder.get(kw))} is not a pixel spacing: ignored",)
-                    return ()
-        return ()
+                        return (sp[0], sp[1]), tuple(notes)
+                    notes.append(f"{kw} {_shown(holder.get(kw))} is not a pixel spacing: ignored")
+        return None, tuple(notes)
 
     common = dict(
         source=src,
@@ -943,7 +936,7 @@ def _build(
                 pos_item.get("ImagePositionPatient") if pos_item else None,
                 ori_item.get("ImageOrientationPatient") if ori_item else None,
             )
-            sp = base_spacing(meas)
+            sp, sp_notes = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             frames.append(
                 Frame(
@@ -957,7 +950,7 @@ def _build(
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
                     windows=_windows(voi) if voi is not None else _windows(ds),
-                    notes=notes + spacing_notes(meas),
+                    notes=notes + sp_notes,
                     **common,  # type: ignore[arg-type]
                 )
             )
@@ -966,7 +959,8 @@ def _build(
     ipp, iop, notes = _geometry_of(
         fx.get("ImagePositionPatient"), fx.get("ImageOrientationPatient")
     )
-    notes += spacing_notes(None)
+    spacing, sp_notes = base_spacing(None)
+    notes += sp_notes
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
@@ -975,7 +969,7 @@ def _build(
             frame=k,
             iop=iop,
             ipp=ipp,
-            pixel_spacing=base_spacing(None),
+            pixel_spacing=spacing,
             slice_thickness=_f(fx.get("SliceThickness")),
             spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
             slope=slope if slope else 1.0,
