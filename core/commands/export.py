@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 NAME = "export"
 HELP = "write the series of a source in another format (e.g. NIfTI)"
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             if written is None:
                 vol = s.load()
             for p in s.load_errors:
-                print(f"ownscan {NAME}: {p}", file=sys.stderr)
+                print(escape_controls(f"ownscan {NAME}: {p}"), file=sys.stderr)
             if written is None and exporter.writes_folder:
                 # write as we go, so only one volume is held in memory at a time; a series
                 # that cannot be written is reported and the others are still exported
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
                 del vol
         except (OwnscanError, ValueError, OverflowError, MemoryError) as exc:
             why = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
-            print(f"ownscan {NAME}: series {n} ({s.label}): {why}", file=sys.stderr)
+            line = escape_controls(f"ownscan {NAME}: series {n} ({s.label}): {why}")
+            print(line, file=sys.stderr)
             failed += 1
             continue
         if written is not None:

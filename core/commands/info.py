@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.text import escape_controls as E
 
 NAME = "info"
 HELP = "list the patients, studies and series in a source (size, spacing, warnings)"
@@ -49,15 +50,15 @@ def run(args: argparse.Namespace) -> int:
                 )
                 if x
             )
-            print(f"Patient {i.patient_name or '(no name)'}" + (f" ({extra})" if extra else ""))
+            print(E(f"Patient {i.patient_name or '(no name)'}" + (f" ({extra})" if extra else "")))
         if i.study_instance_uid != study:
             study = i.study_instance_uid
-            print(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip())
-        print(f"    [{n}] Series {s.label}: {s.describe()}, {s.n_images} image(s)")
+            print(E(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip()))
+        print(E(f"    [{n}] Series {s.label}: {s.describe()}, {s.n_images} image(s)"))
         for w in s.warnings:
-            print(f"        warning: {w}")
+            print(E(f"        warning: {w}"))
     report_problems(found, NAME, skipped=not args.sample)
     if not found.series:
-        print(f"no DICOM images found in {source}")
+        print(E(f"no DICOM images found in {source}"))
         return 1
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ownscan.core.text import escape_controls
+
 NAME = "list"
 HELP = "list the series in your library (grouped by patient and study)"
 ORDER = 20
@@ -66,12 +68,13 @@ def run(args: argparse.Namespace) -> int:
         who = p["name"] or "(no name)"
         if p["patient_id"]:
             who += f" ({p['patient_id']})"
+        who = escape_controls(who)
         first_patient = True
         for s in entry["studies"]:
             st = s["study"]
             first_study = True
             for se in s["series"]:
-                desc = se["description"] or "(no description)"
+                desc = escape_controls(se["description"] or "(no description)")
                 if se["number"] is not None:
                     desc = f"{se['number']}: {desc}"
                 if se["is_document"]:
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"{_cut(who if first_patient else '', 24):<24} "
                     f"{_date(st['date']) if first_study else '':<10}  "
-                    f"{_cut(st['description'] if first_study else '', 24):<24} "
+                    f"{_cut(escape_controls(st['description']) if first_study else '', 24):<24} "
                     f"{_cut(desc, 26):<26} {se['modality']:<4} {se['images']:>6} "
                     f"{human_size(se['size']):>9}  {se['series_uid']}"
                 )
@@ -87,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
             for d in s["documents"]:
                 if d["kind"] == "pdf":
                     print(
-                        f"{'':<24} {'':<10}  document: {d['title']} "
+                        f"{'':<24} {'':<10}  document: {escape_controls(d['title'])} "
                         f"({human_size(d['size'])}) {d['path']}"
                     )
     for d in loose:
         print(
-            f"document not linked to a study (import #{d['import_id']}): {d['title']} "
+            f"document not linked to a study (import #{d['import_id']}): "
+            f"{escape_controls(d['title'])} "
             f"({human_size(d['size'])}) {d['path']}"
         )
     if conflicts:

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     mode = host.mode(args.mode or "dvr")
     volume = _load(args)
     for w in volume.warnings:
-        print(f"ownscan render: warning: {w}", file=sys.stderr)
+        print(escape_controls(f"ownscan render: warning: {w}"), file=sys.stderr)
 
     window = None
     tf = None
