@@ -274,7 +274,13 @@ class PortalZipImporter:
             raise ImportFailed(source, _entries_message(count, state.limits))
         try:
             zf = _open_zip(Path(source), source)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            EOFError,
+            NotImplementedError,  # zipfile: "zip file version 25.5" in a damaged directory
+        ) as exc:
             with open(source, "rb") as f:
                 starts_like_zip = f.read(4) == b"PK\x03\x04"
             if starts_like_zip and isinstance(exc, zipfile.BadZipFile):
@@ -543,7 +549,13 @@ def _iter_inner(data: bytes, origin: str, depth: int, state: _State) -> Iterator
         raise _Stop(_entries_message(state.entries + count, state.limits))
     try:
         inner = _open_zip(io.BytesIO(data), origin)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ) as exc:
         yield SourceItem(origin=origin, problem=f"unreadable inner zip: {exc}")
         return
     with inner:

@@ -632,7 +632,12 @@ def read_frames(
             return got
         log.debug("%s: header read by pydicom (%s)", src.origin, got)
     with quiet_pydicom():
-        return _frames_of(src, cache)
+        try:
+            return _frames_of(src, cache)
+        except damaged() as exc:  # a value pydicom converts only when it is read (a bad VR)
+            if isinstance(exc, OSError):  # the file itself cannot be read: said as it is
+                raise
+            raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
 
 
 def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> list[Frame]:

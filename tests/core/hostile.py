@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,17 @@ def assert_handled(r: subprocess.CompletedProcess[str]) -> None:
     out = r.stdout + r.stderr
     assert r.returncode in (0, 1, 2), (r.returncode, out[-2000:])
     assert "internal error" not in out and "Traceback" not in out, out[-2000:]
+
+
+def nest_sequences(data: bytes, depth: int) -> bytes:
+    """``data`` (an explicit little endian file) with a private sequence nested ``depth`` deep
+    inserted before Patient's Name: undefined lengths, one item per level."""
+    opening = (
+        struct.pack("<HH", 0x0009, 0x1010)
+        + b"SQ\0\0"
+        + struct.pack("<L", 0xFFFFFFFF)
+        + struct.pack("<HHL", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    )
+    closing = struct.pack("<HHL", 0xFFFE, 0xE00D, 0) + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
+    i = data.index(struct.pack("<HH", 0x0010, 0x0010) + b"PN")
+    return data[:i] + opening * depth + closing * depth + data[i:]

@@ -4,7 +4,6 @@ the others. Each command runs in a subprocess under a memory cap (tests/core/hos
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import warnings
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ctgen import write_ct_series
-from hostile import assert_handled, capped
+from hostile import assert_handled, capped, nest_sequences
 from pydicom import dcmread
 
 
@@ -116,17 +115,7 @@ def test_too_large_to_decode_is_one_line(jpeg_lossless: Path, tmp_path: Path) ->
 
 
 def _deep(src: Path, out: Path, depth: int) -> None:
-    """``src`` with a private sequence nested ``depth`` deep inserted before Patient's Name."""
-    data = src.read_bytes()
-    opening = (
-        struct.pack("<HH", 0x0009, 0x1010)
-        + b"SQ\0\0"
-        + struct.pack("<L", 0xFFFFFFFF)
-        + struct.pack("<HHL", 0xFFFE, 0xE000, 0xFFFFFFFF)
-    )
-    closing = struct.pack("<HHL", 0xFFFE, 0xE00D, 0) + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
-    i = data.index(struct.pack("<HH", 0x0010, 0x0010) + b"PN")
-    out.write_bytes(data[:i] + opening * depth + closing * depth + data[i:])
+    out.write_bytes(nest_sequences(src.read_bytes(), depth))
 
 
 @pytest.mark.parametrize("depth", [40, 5000])
@@ -242,3 +231,34 @@ def test_pixel_spacing_1e300_renders(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert "PixelSpacing '1e+300\\1e+300' is not a pixel spacing: ignored" in r.stderr
         assert "spacing 1x1x2.5 mm" in r.stdout
+
+
+# -- found by the fuzzer (tests/core/test_fuzz.py) -------------------------------------------------
+def test_unknown_vr_read_lazily_is_a_read_problem(tmp_path: Path) -> None:
+    # Samples per Pixel with VR "U\0": pydicom converts it only when it is read, after the
+    # header was read; that used to escape as NotImplementedError (exit 70)
+    from ownscan.core.dicom import ReadProblem, read_frames
+
+    f = write_ct_series(tmp_path / "in", n_slices=1)[0]
+    data = bytearray(f.read_bytes())
+    at = data.index(b"\x28\x00\x02\x00US")
+    data[at + 4 : at + 6] = b"U\0"
+    bad = f.with_suffix(".bad")
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ReadProblem, match="damaged header"):
+        read_frames(bad)
+    r = capped("info", str(bad))
+    assert_handled(r)
+
+
+def test_element_length_beyond_the_file_allocates_nothing(tmp_path: Path) -> None:
+    # an element claiming 2 GiB in a 6 KiB file: pydicom's read(length) would allocate it
+    f = write_ct_series(tmp_path / "in", n_slices=1)[0]
+    data = bytearray(f.read_bytes())
+    at = data.index(b"\x10\x00\x10\x00PN")
+    data[at : at + 8] = b"\x09\x00\x10\x10OB\0\0"
+    data[at + 8 : at + 8] = b"\xf0\xff\xff\x7f"
+    f.write_bytes(bytes(data))
+    r = capped("info", str(f), memory=700 << 20)
+    assert_handled(r)
+    assert str(f) in r.stderr

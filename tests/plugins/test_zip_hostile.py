@@ -92,3 +92,18 @@ def test_zip64_member_count(tmp_path: Path) -> None:
             zf.writestr(f"{n}", b"")
     assert declared_entries(buf) == 70_000
     assert declared_entries(io.BytesIO(b"not a zip at all" * 10)) is None
+
+
+def test_damaged_directory_version_is_one_line(tmp_path: Path) -> None:
+    # found by tests/core/test_fuzz.py: a central directory entry whose "version needed" byte
+    # is damaged made zipfile raise NotImplementedError (exit 70)
+    path = tmp_path / "v.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("A/x.txt", b"hello")
+    data = bytearray(path.read_bytes())
+    cd = data.index(b"PK\x01\x02")
+    data[cd + 6 : cd + 8] = b"\xff\x00"  # version needed to extract: 25.5
+    path.write_bytes(bytes(data))
+    r = capped("info", str(path))
+    assert_handled(r)
+    assert "not a readable zip file (zip file version 25.5)" in r.stderr, r.stderr
