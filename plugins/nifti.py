@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core.errors import UsageError
+from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
 
@@ -64,12 +64,12 @@ def _fits(shape: Sequence[int]) -> None:
 
     Raises
     ------
-    UsageError
-        An axis holds more than 32767 voxels.
+    OwnscanError
+        An axis holds more than 32767 voxels (this series cannot be NIfTI-1; others can).
     """
     if max(shape) > _NIFTI1_MAX_DIM:
         z, y, x = shape
-        raise UsageError(
+        raise OwnscanError(
             f"NIfTI-1 holds at most {_NIFTI1_MAX_DIM} voxels along an axis; this series is "
             f"{x}x{y}x{z}"
         )

@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 # that cannot be written is reported and the others are still exported
                 written = exporter.export([vol], args.output, options)
                 del vol
+        except UsageError:
+            raise  # the command is wrong (an output that is a file...), not this series
         except (OwnscanError, ValueError, OverflowError, MemoryError) as exc:
             why = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
             line = escape_controls(f"ownscan {NAME}: series {n} ({s.label}): {why}")

@@ -497,6 +497,17 @@ def _shown(v: Any) -> str:
     return "'" + text[:60] + ("..." if len(text) > 60 else "") + "'"
 
 
+def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) -> tuple[str, ...]:
+    """A note when native pixel data holds far more than Rows x Columns need (Columns 1 with
+    210 KB of pixels): the image size is probably untrue, and the image is shown cut."""
+    if length > 2 * need and length - need > 1024:
+        return (
+            f"pixel data holds {length} bytes, {length / need:.0f}x what Rows x Columns "
+            f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
+        )
+    return ()
+
+
 def _geometry_of(ipp_raw: Any, iop_raw: Any) -> tuple[Any, Any, tuple[str, ...]]:
     """Image Position and Orientation (Patient) of one frame, each None when absent or untrue
     (not finite, beyond :data:`MAX_MM`, not two perpendicular unit vectors), and the notes
@@ -819,6 +830,7 @@ def _build(
     # Where the pixel bytes are, and whether there are enough of them.
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    size_notes: tuple[str, ...] = ()
     frame_bytes = rows * cols * samples * bits_alloc // 8
     # Every allocation a header value drives is checked here, before any is made: the frame
     # records (one per frame) and, later, the decoded volume (frames x frame bytes).
@@ -838,6 +850,7 @@ def _build(
                     f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
                 )
             pixel_offset, pixel_length = off, length
+            size_notes = _excess_note(length, need, rows, cols, n_frames)
     elif src.dataset is not None and ts in NATIVE:
         raw = ds.PixelData
         need = frame_bytes * n_frames
@@ -881,8 +894,9 @@ def _build(
     def base_spacing(
         item: Dataset | _Fast | None,
     ) -> tuple[tuple[float, float] | None, tuple[str, ...]]:
-        """The first true pixel spacing (of ``item``, then of the data set), and a note for
-        each one present but untrue (zero, negative, not finite, beyond :data:`MAX_MM`)."""
+        """The first true pixel spacing (of ``item``, then of the data set); when there is
+        none, a note for each one present but untrue (zero, negative, not finite, beyond
+        :data:`MAX_MM`)."""
         notes: list[str] = []
         for holder in (item, fx):
             if holder is None:
@@ -891,7 +905,7 @@ def _build(
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
                     if sp is not None and 0 < sp[0] <= MAX_MM and 0 < sp[1] <= MAX_MM:
-                        return (sp[0], sp[1]), tuple(notes)
+                        return (sp[0], sp[1]), ()  # a true one is used: nothing to say
                     notes.append(f"{kw} {_shown(holder.get(kw))} is not a pixel spacing: ignored")
         return None, tuple(notes)
 
@@ -941,6 +955,7 @@ def _build(
                 pos_item.get("ImagePositionPatient") if pos_item else None,
                 ori_item.get("ImageOrientationPatient") if ori_item else None,
             )
+            notes += size_notes
             sp, sp_notes = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             frames.append(
@@ -964,6 +979,7 @@ def _build(
     ipp, iop, notes = _geometry_of(
         fx.get("ImagePositionPatient"), fx.get("ImageOrientationPatient")
     )
+    notes += size_notes
     spacing, sp_notes = base_spacing(None)
     notes += sp_notes
     slope = _f(fx.get("RescaleSlope"), 1.0)

@@ -262,3 +262,18 @@ def test_element_length_beyond_the_file_allocates_nothing(tmp_path: Path) -> Non
     r = capped("info", str(f), memory=700 << 20)
     assert_handled(r)
     assert str(f) in r.stderr
+
+
+def test_far_more_pixel_data_than_the_size_needs_is_named(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "in", n_slices=3)
+    for f in files:  # 64x48 pixels stored, the header says 1 column
+        ds = dcmread(f)
+        ds.Columns = 1
+        ds.save_as(f)
+    r = capped("info", str(tmp_path / "in"))
+    assert r.returncode == 0, r.stderr
+    assert (
+        "in 3 image(s) (e.g. " in r.stdout
+        and "pixel data holds 6144 bytes, 64x what Rows x Columns (48x1) x 1 frame(s) need"
+        in r.stdout
+    ), r.stdout
