@@ -109,8 +109,10 @@ def _load(args: argparse.Namespace) -> Volume:
         chosen = max(candidates, key=lambda s: s.n_images)
         if len(found.series) > 1:
             print(
-                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
-                f"({chosen.label}); choose with --series N",
+                escape_controls(
+                    f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the "
+                    f"largest ({chosen.label}); choose with --series N"
+                ),
                 file=sys.stderr,
             )
     return chosen.load()
