@@ -6,7 +6,8 @@ kept whole (imported, exported with all its slices).
 The corpus: truncations at every region of a file (preamble, file meta, data set, pixel data
 element header, pixel data), header lies (sizes, frames, lengths, bits), deep sequence nesting,
 bad character sets, bad geometry, damaged compressed streams (JPEG 2000, JPEG lossless, RLE)
-and bad zips (cut, a member's bytes flipped, a traversal name). Counts are in docs/SAFETY.md.
+bad zips (cut, a member's bytes flipped, a traversal name) and bad discs (DICOMDIR cut or
+scrambled, ISO cut or its directory scrambled). Counts are in docs/SAFETY.md.
 """
 
 from __future__ import annotations
@@ -229,3 +230,46 @@ def test_bad_zips(corpus: tuple[Path, list[Path], Path], tmp_path: Path) -> None
             assert_handled(r)
     r = capped("import", "--library", str(tmp_path / "t"), str(zips / "traversal.zip"))
     assert "1 imported" in r.stdout and "escape" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def discs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A good disc (DICOMDIR by dcmmkdir, ISO by genisoimage), then broken: a DICOMDIR cut
+    short, a DICOMDIR with scrambled records, an ISO cut in half, an ISO with its directory
+    records scrambled."""
+    root = tmp_path_factory.mktemp("discs")
+    disc = root / "disc"
+    slices = write_ct_series(root / "src", n_slices=4)
+    (disc / "DICOM").mkdir(parents=True)
+    for n, f in enumerate(slices):
+        shutil.copy(f, disc / "DICOM" / f"IM{n:06d}")
+    subprocess.run(["dcmmkdir", "+r", "DICOM"], cwd=disc, check=True, capture_output=True)
+    out = []
+    for name, damage in (
+        ("dicomdir-cut", lambda d: d[: len(d) // 2]),
+        ("dicomdir-scrambled", lambda d: d[:400] + bytes(b ^ 0x33 for b in d[400:900]) + d[900:]),
+    ):
+        copy = root / name
+        shutil.copytree(disc, copy)
+        data = (copy / "DICOMDIR").read_bytes()
+        (copy / "DICOMDIR").write_bytes(damage(data))
+        out.append(copy)
+    iso = root / "good.iso"
+    subprocess.run(["genisoimage", "-quiet", "-R", "-o", str(iso), str(disc)], check=True)
+    data = iso.read_bytes()
+    (root / "cut.iso").write_bytes(data[: len(data) // 2])
+    scrambled = bytearray(data)
+    for k in range(18 * 2048, 20 * 2048):  # the path table and root directory records
+        scrambled[k] ^= 0xA5
+    (root / "scrambled.iso").write_bytes(bytes(scrambled))
+    return [*out, root / "cut.iso", root / "scrambled.iso"]
+
+
+def test_bad_discs(discs: list[Path], tmp_path: Path) -> None:
+    for d in discs:
+        for args in (["info", str(d)], ["import", "--library", str(tmp_path / d.name), str(d)]):
+            r = capped(*args)
+            assert_handled(r)
+    # a DICOMDIR that cannot be used falls back to scanning the files, said out loud
+    r = capped("info", str(discs[0]))
+    assert "CT volume 64x48x4" in r.stdout, r.stdout + r.stderr
