@@ -12,6 +12,7 @@ scrambled, ISO cut or its directory scrambled). Counts are in docs/SAFETY.md.
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -189,14 +190,21 @@ def test_the_mixed_folder_through_every_command(
     assert f"{GOOD_SLICES + 0} imported" in imp.stdout or "imported" in imp.stdout, imp.stdout
     lst = capped("list", "--library", str(tmp_path / "lib"))
     assert_handled(lst)
-    ex = capped("export", str(folder), "-o", str(tmp_path / "out"), "--series", "1")
+    ex = capped("export", str(folder), "-o", str(tmp_path / "out"))
     assert_handled(ex)
-    assert len(list((tmp_path / "out").glob("*.nii.gz"))) == 1, ex.stderr
+    import nibabel as nib
+
+    good = tmp_path / "out" / "1_generated_CT.nii.gz"  # series number 1: the good one
+    assert good.exists(), (ex.stdout, ex.stderr)
+    assert nib.load(good).shape == (64, 48, GOOD_SLICES)
+    # the good series by its number in `info` (series are numbered by patient, study, number)
+    number = re.search(r"\[(\d+)\] Series 1 generated CT: CT volume", info.stdout)
+    assert number is not None, info.stdout
     rd = capped(
         "render",
         str(folder),
         "--series",
-        "1",
+        number.group(1),
         "-o",
         str(tmp_path / "r.png"),
         "--size",
