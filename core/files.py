@@ -15,6 +15,9 @@ litter, so that the same folder gives the same files whichever way it is read.
 exporter can: a killed export then leaves nothing half-written behind a real name, and an
 existing file is never overwritten. Unnamed (Linux ``O_TMPFILE``, linked once complete) where
 the file system allows it, else a hidden ``.part`` name in the same folder.
+
+:func:`rename_new` moves a folder written as a whole (the ``share`` exporter's package, built
+under a hidden name) into place without ever replacing what is there.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from ownscan.core import _unnamed
 
-__all__ = ["PartFile", "is_litter", "walk_files"]
+__all__ = ["PartFile", "is_litter", "rename_new", "walk_files"]
 
 _LITTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
 
@@ -180,3 +183,33 @@ class PartFile:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
             self.path = None
+
+
+_RENAME_NOREPLACE = 1  # linux/fs.h
+
+
+def rename_new(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename ``src`` (a file or a folder) to ``dst``, which must not exist: FileExistsError
+    when it does, even when it is an empty folder (which ``os.rename`` would replace).
+
+    ``renameat2(RENAME_NOREPLACE)`` where the C library and the file system have it (atomic);
+    else a check followed by ``os.rename`` (a small window in which an empty folder created by
+    another process at ``dst`` at that very moment would be replaced).
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is not None:
+        at_fdcwd = -100
+        rc = fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), _RENAME_NOREPLACE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), os.fspath(dst))
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), os.fspath(src))
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst))
+    os.rename(src, dst)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
+from ownscan.plugins._output import series_stem
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
+    from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
 
-__all__ = ["NiftiExporter", "file_name", "to_nifti"]
+__all__ = ["NiftiExporter", "file_name", "sidecar", "to_nifti"]
 
 # Where the voxels of a single-file NIfTI-1 without extensions start: the 348-byte header
 # and the 4-byte extension flag (nibabel's Nifti1Header.single_vox_offset).
@@ -42,11 +43,7 @@ _VOX_OFFSET = 352
 
 def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     """A safe, unique file name from the series number and description."""
-    label = str(volume.extra.get("label") or "")
-    if not label:
-        num = volume.info.series_number
-        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"
+    stem = series_stem(volume)
     name = stem + suffix
     n = 2
     while name in used:
@@ -75,13 +72,29 @@ def _fits(shape: Sequence[int]) -> None:
         )
 
 
-def to_nifti(volume: Volume) -> Any:
-    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes)."""
+def _philips_fp(volume: Volume) -> Any:
+    """The voxels as Philips' floating-point values (dcm2niix's default ``-p y``), float32."""
+    import numpy as np
+
+    f = np.asarray(volume.extra["philips_fp_scale"], dtype=np.float32)
+    return volume.voxels.astype(np.float32) * f[:, None, None]
+
+
+def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
+    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes).
+
+    ``philips_float``: for Philips MR carrying the private MR Scale Slope, store Philips'
+    floating-point values (``FP = (SV * RS + RI) / (RS * SS)``, what dcm2niix writes by default)
+    instead of the DICOM display values (what a radiologist sees, the default here). The
+    description says which."""
     import nibabel as nib
     import numpy as np
 
     _fits(volume.voxels.shape[:3])
     vox = volume.voxels
+    philips = volume.extra.get("philips_fp_scale") is not None and volume.samples == 1
+    if philips and philips_float:
+        vox = _philips_fp(volume)
     if volume.samples == 3:
         rgb = np.ascontiguousarray(vox, dtype=np.uint8)
         data = rgb.view([("R", "u1"), ("G", "u1"), ("B", "u1")])[..., 0].T
@@ -95,12 +108,47 @@ def to_nifti(volume: Volume) -> Any:
     hdr.set_xyzt_units(xyz="mm")
     hdr.set_slope_inter(1.0, 0.0)
     desc = f"ownscan {volume.modality} {volume.units}".strip()
+    if philips:
+        desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
-    if volume.samples == 1 and volume.windows:
+    if volume.samples == 1 and volume.windows and not (philips and philips_float):
         w = volume.windows[0]
         hdr["cal_min"] = w.level - w.width / 2
         hdr["cal_max"] = w.level + w.width / 2
     return img
+
+
+def sidecar(volume: Volume) -> dict[str, Any]:
+    """The BIDS-style JSON sidecar of ``volume``: what the header knows, under the names
+    dcm2niix's ``-b y`` sidecar uses; no patient identity (as dcm2niix by default)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    info = volume.info
+    d = volume.direction
+    data: dict[str, Any] = {
+        "Modality": info.modality,
+        "Manufacturer": info.manufacturer,
+        "BodyPartExamined": info.body_part,
+        "SeriesDescription": info.series_description,
+        "SeriesNumber": info.series_number,
+        # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
+        "ImageOrientationPatientDICOM": [round(float(v), 8) for v in (*d[:, 0], *d[:, 1])],
+        "ConversionSoftware": "ownscan",
+    }
+    with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
+        data["ConversionSoftwareVersion"] = version("ownscan")
+    return {k: v for k, v in data.items() if v not in ("", None)}
+
+
+def _write_sidecar(nii: Path, volume: Volume) -> Path:
+    """``NAME.json`` beside ``NAME.nii[.gz]``, a new file (never over an existing one)."""
+    import json
+
+    from ownscan.plugins._output import write_new
+
+    stem = nii.name.removesuffix(".gz").removesuffix(".nii")
+    text = json.dumps(sidecar(volume), indent=2) + "\n"
+    return write_new(nii.with_name(stem + ".json"), text.encode("utf-8"))
 
 
 class NiftiExporter:
@@ -115,7 +163,8 @@ class NiftiExporter:
     ) -> list[Path]:
         """Write one file per volume into the folder ``output`` (created if needed).
 
-        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``.
+        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``; ``json``
+        (bool) adds a BIDS-style sidecar ``NAME.json`` (:func:`sidecar`) beside each file.
         """
         import nibabel as nib
 
@@ -124,18 +173,24 @@ class NiftiExporter:
         used = {p.name for p in output.iterdir()}
         written = []
         for vol in volumes:
-            img = to_nifti(vol)
-            header = _single_header(img, vol) if suffix == ".nii" else None
+            fp = (
+                bool(options.get("philips_float")) and vol.extra.get("philips_fp_scale") is not None
+            )
+            img = to_nifti(vol, philips_float=fp)
+            # the voxels' own memory follows the header, unless they were converted
+            header = _single_header(img, vol) if suffix == ".nii" and not fp else None
             if header is not None:
                 with PartFile(output) as part:
                     part.write(header, 0)
                     part.write(memoryview(vol.voxels).cast("B"), len(header))  # type: ignore[arg-type]
                     written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
-                continue
-            with PartFile(output, named=suffix) as part:
-                assert part.path is not None
-                nib.save(img, part.path)
-                written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            else:
+                with PartFile(output, named=suffix) as part:
+                    assert part.path is not None
+                    nib.save(img, part.path)
+                    written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            if options.get("json"):
+                written.append(_write_sidecar(written[-1], vol))
         return written
 
     def export_series(
@@ -153,8 +208,12 @@ class NiftiExporter:
         from ownscan.core.assembly import VoxelFile
 
         output = Path(output)
+        if series.n_volumes > 1:
+            return _export_4d(series, output, options)
         if not options.get("uncompressed") or series.samples != 1:
             return None
+        if options.get("philips_float"):
+            return None  # export() converts (Philips' scale is known after the load)
         if output.exists() and not output.is_dir():
             return None  # export() says so, after the load, as it always has
         _fits(series.shape)
@@ -182,7 +241,83 @@ class NiftiExporter:
                 part.discard()
                 return self.export([vol], output, options)
             part.write(header, 0)
-            return [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+            written = [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+        if options.get("json"):
+            written.append(_write_sidecar(written[0], vol))
+        return written
+
+
+def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list[Path]:
+    """One 4D NIfTI for a series of several volumes (as dcm2niix writes it), with ``.bval``
+    and ``.bvec`` beside it for diffusion. Uncompressed: each volume is decoded straight into
+    its place in the file; compressed: the volumes are stacked in memory and nibabel writes."""
+    import nibabel as nib
+    import numpy as np
+
+    from ownscan.core.assembly import VoxelFile
+
+    output = _folder(output)
+    suffix = ".nii" if options.get("uncompressed") else ".nii.gz"
+    used = {p.name for p in output.iterdir()}
+    n = series.n_volumes
+    fp = bool(options.get("philips_float"))
+    # uncompressed grey integers go straight into the file; else the volumes are stacked
+    direct = suffix == ".nii" and series.samples == 1 and not fp
+    written: list[Path] = []
+    with PartFile(output, named=None if direct else ".nii" if suffix == ".nii" else suffix) as part:
+        # every volume in one dtype; straight into the file after the header when direct
+        vols = series.load_volumes(out=VoxelFile(part.fd, _VOX_OFFSET) if direct else None)
+        first = vols[0]
+        if direct:
+            hdr = _nifti_4d(first, first.voxels.T[..., None], n).header
+            hdr.set_data_dtype(first.voxels.dtype)
+            hdr.set_data_offset(_VOX_OFFSET)
+            buf = io.BytesIO()
+            hdr.write_to(buf)  # header and the empty-extension flag
+            if buf.tell() != _VOX_OFFSET:
+                raise ValueError(f"NIfTI header of {buf.tell()} bytes, not {_VOX_OFFSET}")
+            part.write(buf.getvalue(), 0)
+        else:
+            data = np.stack([np.asarray(to_nifti(v, philips_float=fp).dataobj) for v in vols], -1)
+            img = _nifti_4d(first, data, n, philips_float=fp)
+            assert part.path is not None
+            nib.save(img, part.path)
+        name = file_name(first, used, suffix)
+        nii = part.commit(lambda: output / name)
+        written.append(nii)
+    dim = series.dimension
+    if dim is not None and dim.b_values:
+        stem = nii.name[: -len(suffix)]
+        bval = " ".join(f"{b:g}" for b in dim.b_values) + "\n"
+        vecs = dim.bvecs_fsl(first.affine_ras)
+        bvec = "".join(" ".join(f"{x:.6g}" for x in row) + "\n" for row in vecs)
+        for ext, text in ((".bval", bval), (".bvec", bvec)):
+            with PartFile(output) as part:
+                part.write(text.encode(), 0)
+                written.append(part.commit(lambda e=ext: output / (stem + e)))
+    return written
+
+
+def _nifti_4d(first: Volume, data: Any, n: int, *, philips_float: bool = False) -> Any:
+    """The 4D image of ``n`` volumes like ``first`` (``data``: its voxels, or all of them)."""
+    import nibabel as nib
+
+    img = to_nifti(first, philips_float=philips_float)
+    hdr = img.header.copy()
+    shape = (*first.voxels.T.shape[:3], n) if first.samples == 1 else (*data.shape[:3], n)
+    out = nib.Nifti1Image(data, img.affine, hdr)
+    out.header.set_data_shape(shape)
+    tr = first.extra.get("repetition_time_ms")
+    zooms = (*out.header.get_zooms()[:3], float(tr) / 1000.0 if tr else 1.0)
+    out.header.set_zooms(zooms)
+    out.header.set_xyzt_units(xyz="mm", t="sec")
+    dim = first.extra.get("dimension")
+    if dim is not None:
+        desc = f"ownscan {first.modality} 4D {dim.name} ({dim.source})"
+        if first.extra.get("philips_fp_scale") is not None:
+            desc += " Philips FP scaling" if philips_float else " display values"
+        out.header["descrip"] = desc[:79].encode("ascii", "replace")
+    return out
 
 
 def _import_nibabel_without_pydicom() -> None:
@@ -243,3 +378,21 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
 @hookimpl
 def ownscan_exporters() -> list[NiftiExporter]:
     return [NiftiExporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """``--philips-float`` and ``--json`` for ``export``."""
+    if command == "export":
+        parser.add_argument(
+            "--philips-float",
+            action="store_true",
+            help="nifti: Philips MR as Philips' floating-point values (dcm2niix's default) "
+            "instead of the DICOM display values",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            default=None,
+            help="nifti: a BIDS-style sidecar NAME.json beside each file (as dcm2niix -b y)",
+        )

@@ -13,9 +13,15 @@ from ownscan.core.errors import UsageError
 from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
-    from ownscan.core.assembly import Assembly
+    from ownscan.core.assembly import Assembly, Series
 
-__all__ = ["add_source_arguments", "read_source", "report_problems"]
+__all__ = [
+    "add_source_arguments",
+    "choose_series",
+    "read_source",
+    "report_problems",
+    "source_name",
+]
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +48,11 @@ def source_of(args: argparse.Namespace) -> str:
     if not args.source:
         raise UsageError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
     return str(args.source)
+
+
+def source_name(args: argparse.Namespace, source: str) -> str:
+    """How messages name the source: "the sample" rather than its installed path."""
+    return "the sample" if getattr(args, "sample", False) else source
 
 
 def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
@@ -74,3 +85,32 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
                 ),
                 file=sys.stderr,
             )
+
+
+def choose_series(
+    found: Assembly,
+    source: str,
+    command: str,
+    number: int | None = None,
+    doing: str = "using",
+    hint: str = "; choose with --series N",
+) -> Series:
+    """Series ``number`` (1-based, as `ownscan info` numbers them), else the largest volume
+    (saying so on stderr, with ``hint``, when the source holds more than one series)."""
+    from ownscan.core.errors import OwnscanError
+
+    if number is not None:
+        if not 1 <= number <= len(found.series):
+            raise UsageError(f"--series {number}: {source} has series 1..{len(found.series)}")
+        return found.series[number - 1]
+    candidates = found.volumes() or found.series
+    if not candidates:
+        raise OwnscanError(f"{source}: no DICOM image series found")
+    chosen = max(candidates, key=lambda s: s.n_images)
+    if len(found.series) > 1:
+        print(
+            f"ownscan {command}: {source} has {len(found.series)} series; {doing} the largest "
+            f"({chosen.label}){hint}",
+            file=sys.stderr,
+        )
+    return chosen

@@ -5,6 +5,14 @@ asked first for each series and may decode it straight into its output (the NIfT
 does for uncompressed grey series); None means "not for this one", and the series is loaded
 and handed to ``export`` as before. Errors and ``Series.load_errors`` are reported the same way
 on both paths.
+
+An exporter that rewrites the original DICOM files (``dicom-anon``, ``share``) offers
+``export_sources(series, output, options) -> list[Path]`` instead: it gets every chosen series
+at once (so that one export maps UIDs and dates consistently across them) and reads their files
+through :attr:`Series.sources`; nothing is decoded here.
+
+``options`` holds ``uncompressed`` and the values of every plugin flag the user gave
+(``ownscan_addoption``; an exporter's own flags such as ``--threshold``, keyed by ``dest``).
 """
 
 from __future__ import annotations
@@ -13,7 +21,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.commands._common import (
+    add_source_arguments,
+    read_source,
+    report_problems,
+    source_name,
+)
 from ownscan.core.errors import UsageError
 from ownscan.core.text import escape_controls
 
@@ -48,11 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.errors import OwnscanError
-    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_host import get_host, plugin_options
 
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
+    source = source_name(args, source)
     chosen = list(enumerate(found.series, 1))
     if args.series:
         valid = range(1, len(found.series) + 1)
@@ -61,16 +75,20 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--series {n}: {source} has series 1..{len(found.series)}")
         chosen = [(n, s) for n, s in chosen if n in args.series]
     if not chosen:
-        print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
-        return 1
+        raise OwnscanError(f"{source}: no DICOM image series found")  # as info, render
     if not exporter.writes_folder and len(chosen) > 1:
         raise UsageError(
             f"--format {args.format} writes one file but {source} has {len(chosen)} series; "
             "choose one with --series N (numbers from `ownscan info`)"
         )
+    options = {"uncompressed": args.uncompressed, **plugin_options(args)}
+    export_sources = getattr(exporter, "export_sources", None)
+    if export_sources is not None:
+        for path in export_sources([s for _, s in chosen], args.output, options):
+            print(path)
+        return 1 if found.errors else 0
     failed = 0
     volumes = []
-    options = {"uncompressed": args.uncompressed}
     # optional exporter capability: decode a series straight into its output (None: declined)
     export_series = getattr(exporter, "export_series", None)
     for n, s in chosen:
@@ -79,14 +97,14 @@ def run(args: argparse.Namespace) -> int:
             if export_series is not None:
                 written = export_series(s, args.output, options)
             if written is None:
-                vol = s.load()
+                vol, *more = s.load_volumes()  # one volume, or every volume of a 4D series
             for p in s.load_errors:
                 print(escape_controls(f"ownscan {NAME}: {p}"), file=sys.stderr)
             if written is None and exporter.writes_folder:
-                # write as we go, so only one volume is held in memory at a time; a series
+                # write as we go, so only one series is held in memory at a time; a series
                 # that cannot be written is reported and the others are still exported
-                written = exporter.export([vol], args.output, options)
-                del vol
+                written = exporter.export([vol, *more], args.output, options)
+                del vol, more
         except UsageError:
             raise  # the command is wrong (an output that is a file...), not this series
         except (OwnscanError, ValueError, OverflowError, MemoryError) as exc:
@@ -100,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 print(path)
             continue
         volumes.append(vol)
+        volumes.extend(more)  # the other volumes of a 4D series, each a Volume of its own
     if volumes:
         for path in exporter.export(volumes, args.output, options):
             print(path)

@@ -42,6 +42,7 @@ from ownscan.core.library._model import (
     ItemResult,
     Patient,
     Series,
+    StoredRegistration,
     Study,
 )
 from ownscan.core.library._schema import SCHEMA_VERSION
@@ -67,6 +68,7 @@ __all__ = [
     "Patient",
     "RemoveResult",
     "Series",
+    "StoredRegistration",
     "Study",
     "default_location",
     "open_library",

@@ -8,6 +8,8 @@ since SQLite WAL lets readers go on while an import writes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,7 @@ from ownscan.core.library._model import (
     LibraryError,
     Patient,
     Series,
+    StoredRegistration,
     Study,
 )
 from ownscan.core.library._store import Store
@@ -216,6 +219,37 @@ class Index:
             raise
         except OwnscanError as exc:
             raise LibraryError(f"series {series_uid} in {self.root}: {exc}") from exc
+
+    def series_digest(self, series_uid: str) -> str:
+        """sha256 over the sorted sha256 of the series' instances: changes when an image is
+        added or removed, so a stored registration can tell it is out of date."""
+        h = hashlib.sha256()
+        for (sha,) in self.conn.execute(
+            "SELECT sha256 FROM instances WHERE series_uid = ? ORDER BY sha256", (series_uid,)
+        ):
+            h.update(sha.encode("ascii"))
+        return h.hexdigest()
+
+    def registration(
+        self, prior_series_uid: str, current_series_uid: str, method: str
+    ) -> StoredRegistration | None:
+        """The stored registration of this pair by this method, or None when there is none or
+        either series changed since it was computed."""
+        row = self.conn.execute(
+            """SELECT prior_digest, current_digest, matrix, metric, quality, overlap, details,
+                 created FROM registrations
+               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?""",
+            (prior_series_uid, current_series_uid, method),
+        ).fetchone()
+        if row is None:
+            return None
+        if (row[0], row[1]) != (
+            self.series_digest(prior_series_uid),
+            self.series_digest(current_series_uid),
+        ):
+            return None
+        matrix = tuple(tuple(float(v) for v in r) for r in json.loads(row[2]))
+        return StoredRegistration(prior_series_uid, current_series_uid, method, matrix, *row[3:])
 
     def resolve_series(self, text: str) -> str:
         """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""

@@ -27,6 +27,7 @@ __all__ = [
     "Patient",
     "RemoveResult",
     "Series",
+    "StoredRegistration",
     "Study",
 ]
 
@@ -87,6 +88,25 @@ class Series:
     size: int
     is_document: bool
     thumbnail: bytes | None = None
+
+
+@dataclass(frozen=True)
+class StoredRegistration:
+    """A registration kept in the index (``ownscan compare`` computes each pair once).
+
+    ``matrix`` is the 4x4 as 4 rows (current series' LPS mm -> prior's); ``details`` holds the
+    rest of the result (JSON text).
+    """
+
+    prior_series_uid: str
+    current_series_uid: str
+    method: str
+    matrix: tuple[tuple[float, ...], ...]
+    metric: float | None
+    quality: float | None
+    overlap: float | None
+    details: str
+    created: str
 
 
 @dataclass(frozen=True)

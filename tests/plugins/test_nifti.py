@@ -123,3 +123,36 @@ def test_killed_writer_leaves_no_file_under_a_final_name(tmp_path: Path) -> None
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
     assert r.returncode == -signal.SIGKILL
     assert _visible(tmp_path) == []
+
+
+@pytest.mark.parametrize("uncompressed", [True, False], ids=["nii-decoded-into-file", "nii.gz"])
+def test_json_sidecar_agrees_with_dcm2niix(tmp_path: Path, uncompressed: bool) -> None:
+    """``--json``: the fields ownscan's sidecar shares with dcm2niix's ``-b y`` one are equal."""
+    import json
+    import shutil
+    import subprocess
+
+    from export_data import write_ct_series
+
+    from ownscan.core.cli import main
+
+    write_ct_series(tmp_path / "in", n_slices=5, iop=(0.9659258, 0.258819, 0, 0, 0, -1),
+                    description="oblique scout")  # fmt: skip
+    args = ["export", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--json"]
+    assert main(args + (["--uncompressed"] if uncompressed else [])) == 0
+    (side,) = (tmp_path / "o").glob("*.json")
+    (nii,) = (tmp_path / "o").glob("*.nii*")
+    assert side.name.removesuffix(".json") == nii.name.removesuffix(".gz").removesuffix(".nii")
+    ours = json.loads(side.read_text())
+    exe = shutil.which("dcm2niix")
+    assert exe, "dcm2niix is not installed"
+    cmd = [exe, "-b", "y", "-z", "n", "-f", "ref", "-o", str(tmp_path), str(tmp_path / "in")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    theirs = json.loads((tmp_path / "ref.json").read_text())
+    for key in ("Modality", "SeriesDescription", "SeriesNumber"):
+        assert ours[key] == theirs[key], key
+    assert ours["Manufacturer"] == "ownscan tests"  # dcm2niix names only vendors it knows
+    np.testing.assert_allclose(
+        ours["ImageOrientationPatientDICOM"], theirs["ImageOrientationPatientDICOM"], atol=1e-6
+    )
+    assert not {"PatientName", "PatientID", "PatientBirthDate"} & set(ours)
