@@ -17,7 +17,9 @@ are alive besides it, so peak memory stays near the size of the volume.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
+import math
 import mmap
 import os
 import threading
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ownscan.core.dicom import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
-from ownscan.core.errors import UnsupportedTransferSyntax
+from ownscan.core.errors import ReadProblem, UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
     import multiprocessing.context
@@ -86,6 +88,10 @@ def _stored_range(fr: Frame) -> tuple[int, int]:
     return (0, (1 << bs) - 1)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT32 = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
+
+
 def plan_for(frames: Sequence[Frame], modality: str, *, force_int32: bool = False) -> DecodePlan:
     """Choose the compact output dtype for ``frames`` (header values only)."""
     first = frames[0]
@@ -100,14 +106,20 @@ def plan_for(frames: Sequence[Frame], modality: str, *, force_int32: bool = Fals
         dt = stored.pop()
         fill = float(np.clip(fill, np.iinfo(dt).min, np.iinfo(dt).max))
         return DecodePlan(dt, shape, False, False, fill)
-    integral = all(float(s).is_integer() and float(i).is_integer() for s, i in rescales)
-    if not integral:
-        return DecodePlan(np.dtype(np.float32), shape, False, False, fill)
     lo = hi = 0.0
     for fr in frames:
         a, b = _stored_range(fr)
         vals = (a * fr.slope + fr.intercept, b * fr.slope + fr.intercept)
+        if not all(math.isfinite(v) and abs(v) <= _FLOAT32_MAX for v in vals):
+            # a header lie (Rescale Slope 1e308): no scan has such values, and no array holds them
+            raise ReadProblem(
+                f"{fr.where}: Rescale Slope {fr.slope:g} and Intercept {fr.intercept:g} give "
+                "values beyond any scan's (and beyond float32)"
+            )
         lo, hi = min(lo, *vals), max(hi, *vals)
+    integral = all(float(s).is_integer() and float(i).is_integer() for s, i in rescales)
+    if not integral or not (_INT32[0] <= lo and hi <= _INT32[1]):
+        return DecodePlan(np.dtype(np.float32), shape, False, False, fill)
     if force_int32:
         return DecodePlan(np.dtype(np.int32), shape, False, False, fill)
     if _INT16[0] <= lo and hi <= _INT16[1]:
@@ -422,10 +434,32 @@ def allocate(
     """
     workers = default_workers() if workers is None else max(1, workers)
     nbytes = int(np.prod(plan.shape)) * plan.dtype.itemsize
+    where = frames[0].where if frames else "the series"
+    phys = _physical_memory()
+    if phys and nbytes > phys:
+        raise ReadProblem(
+            f"{where}: the series needs {nbytes / 2**30:.1f} GiB of memory, more than this "
+            f"computer has ({phys / 2**30:.1f} GiB)"
+        )
     forked = _pool_wanted(frames, plan, workers) and _mp_context().get_start_method() == "fork"
-    if nbytes and forked:
-        return np.frombuffer(mmap.mmap(-1, nbytes), dtype=plan.dtype).reshape(plan.shape)
-    return np.empty(plan.shape, dtype=plan.dtype)
+    try:
+        if nbytes and forked:
+            return np.frombuffer(mmap.mmap(-1, nbytes), dtype=plan.dtype).reshape(plan.shape)
+        return np.empty(plan.shape, dtype=plan.dtype)
+    except (MemoryError, OSError) as exc:  # OSError: ENOMEM from mmap
+        if isinstance(exc, OSError) and exc.errno != errno.ENOMEM:
+            raise
+        raise ReadProblem(
+            f"{where}: not enough memory for the series ({nbytes / 2**30:.2f} GiB)"
+        ) from None
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def map_file(fd: int, offset: int, plan: DecodePlan) -> np.ndarray:

@@ -928,6 +928,20 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     return result
 
 
+def _untrue_values(frames: list[Frame]) -> list[str]:
+    """One warning per kind of untrue header value among ``frames`` (with how many images and
+    an example), for every part of their series."""
+    seen: dict[str, list[Frame]] = defaultdict(list)
+    for fr in frames:
+        for note in fr.notes:
+            seen[note].append(fr)
+    out = []
+    for note, where in seen.items():
+        n = len({id(fr.source) for fr in where})
+        out.append(f"untrue header value in {n} image(s) (e.g. {where[0].where}): {note}")
+    return out
+
+
 def _component(fr: Frame) -> str:
     """What kind of image ``fr`` is beyond plain magnitude, named as dcm2niix names its files:
     ``"ph"`` (phase), ``"real"``, ``"imaginary"``, a derived map (``"ADC"``, ``"FA"``,
@@ -1289,6 +1303,11 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                 f"{geo.spacing[2]:.3g} mm between frames; 3D distances are not reliable"
             )
         out.append(Series(group, geo, kind=kind, warnings=warnings))
+    # header values set aside as untrue (a NaN position, broken direction cosines): every part
+    # of the series says so, so the images kept apart are never silently missing from a volume
+    untrue = _untrue_values(frames)
+    for s in out:
+        s.warnings.extend(untrue)
     # number the parts of a split series
     by_kind: dict[str, list[Series]] = defaultdict(list)
     for s in out:

@@ -15,6 +15,8 @@ What a user sees when something goes wrong:
   a bad option or value, whoever checks it: a command, core or a plugin), and an ``OSError``
   about the user's own files or disk (one that names a file, a full or read-only disk, a
   closed pipe);
+- a ``MemoryError`` is the machine's limit: one line, status 2 (header values that would
+  allocate more than a file can hold are refused long before, naming the file);
 - any other exception is a bug, in ownscan or in a plugin: one line with the exception, the
   plugin it came from when it was raised in a third-party plugin's code, and "run with --debug";
   status 70 (``EX_SOFTWARE``). A plain ``ValueError`` (from numpy, say) is one of these, not a
@@ -133,10 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ownscan: internal error: {exc} (a bug; run again with --debug)", file=sys.stderr)
         return EX_SOFTWARE
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="ownscan: %(levelname)s: %(message)s",
-    )
+    from ownscan.core.text import escape_controls, redact_url
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(_EscapingFormatter("ownscan: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
@@ -156,13 +159,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         if isinstance(exc, OwnscanError) or _users_os_error(exc):
-            print(f"ownscan {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            line = escape_controls(redact_url(_one_line(exc)))
+            print(f"ownscan {args.command}: error: {line}", file=sys.stderr)
+            return 2
+        if isinstance(exc, MemoryError):  # the machine's limit, not a bug; the size says why
+            print(f"ownscan {args.command}: error: not enough memory ({exc})", file=sys.stderr)
             return 2
         # a bug: say so in one line, the traceback is behind --debug
         where = _plugin_of(exc)
         origin = f" in plugin {where}" if where else ""
         print(
-            f"ownscan {args.command}: internal error{origin}: {type(exc).__name__}: {exc} "
+            f"ownscan {args.command}: internal error{origin}: {type(exc).__name__}: "
+            f"{escape_controls(str(exc))} "
             "(a bug; run again with --debug for the traceback and report it)",
             file=sys.stderr,
         )
@@ -170,6 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 EX_SOFTWARE = 70  # sysexits.h: internal software error
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log lines with control characters escaped: a message may quote a file's text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from ownscan.core.text import escape_controls, redact_url
+
+        # line by line: a traceback (--debug) keeps its lines
+        text = redact_url(super().format(record))
+        return "\n".join(escape_controls(ln) for ln in text.split("\n"))
+
 
 # OSErrors about the user's machine rather than about ownscan's code, even without a file name
 _USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPIPE, errno.EIO})

@@ -9,9 +9,13 @@ What this module owns, and why it is separate from the importer:
   refused, because the URL becomes the ``origin`` of every imported instance.
 * **Sessions** (:class:`Connection`): one :class:`requests.Session` per thread (WADO-RS runs in
   a thread pool), TLS verification on unless the caller asked for ``insecure``.
-* **QIDO-RS** through :class:`dicomweb_client.DICOMwebClient` (query strings, pagination with
-  ``offset``, DICOM JSON), with its own retrying switched off so that one retry policy
-  (:func:`_retrying`) covers every request.
+* **QIDO-RS** as plain GETs on the same session (query strings, pages with ``limit`` and
+  ``offset``, DICOM JSON), each answer read under the same bounds as a retrieval and checked
+  to be a list of DICOM JSON objects; results are deduplicated by their UID.
+* **Bounds on every answer** (:meth:`Connection._body`): a size cap (``max_answer_bytes`` for
+  QIDO, ``max_instance_bytes`` for an instance), an overall ``deadline`` per request and a
+  slow-transfer floor (``min_rate`` bytes/s, after ``timeout`` seconds): a server that drips a
+  byte at a time, or never ends, fails that request in one line instead of hanging.
 * **WADO-RS** of one instance as raw bytes: ``Accept: multipart/related;
   type="application/dicom"; transfer-syntax=*`` so the server sends the stored file without
   transcoding. dicomweb-client parses what it retrieves into pydicom datasets (re-encoding
@@ -23,12 +27,17 @@ What this module owns, and why it is separate from the importer:
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import getpass
+import io
+import json
 import logging
 import os
 import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,6 +76,16 @@ ACCEPT_DICOM_ANY_SYNTAX = 'multipart/related; type="application/dicom"; transfer
 
 #: Results per QIDO-RS request (the ``limit``); more pages are asked for with ``offset``.
 QIDO_PAGE = 1000
+#: Results one QIDO-RS search may return, all pages together (distinct UIDs).
+QIDO_MAX_RESULTS = 100_000
+#: Default bounds on one answer (see :class:`Connection`).
+MAX_ANSWER_BYTES = 64 << 20
+MAX_INSTANCE_BYTES = 1 << 30
+DEADLINE = 1800.0
+MIN_RATE = 1024.0
+_READ = 1 << 16
+# the UID that identifies a QIDO-RS result, per level (deduplication)
+_QIDO_KEY = {1: "0020000D", 3: "0020000E", 5: "00080018"}
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -244,6 +263,12 @@ class Connection:
         machine. Servers such as Orthanc then compress every instance on the fly: 6x fewer
         bytes for an uncompressed MR (worth it on a home connection), but on loopback it made
         retrieval about 8x slower than without.
+    deadline
+        Seconds one request may take, its whole answer included (not retried when reached).
+    min_rate
+        Bytes per second an answer must average once ``timeout`` seconds have passed.
+    max_instance_bytes, max_answer_bytes
+        The largest instance and the largest QIDO-RS answer (decoded bytes) accepted.
     """
 
     def __init__(
@@ -257,8 +282,16 @@ class Connection:
         backoff: float = 0.5,
         prompt: bool = True,
         compress: bool | None = None,
+        deadline: float = DEADLINE,
+        min_rate: float = MIN_RATE,
+        max_instance_bytes: int = MAX_INSTANCE_BYTES,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.url = check_url(url)
+        self.deadline = deadline
+        self.min_rate = min_rate
+        self.max_instance_bytes = max_instance_bytes
+        self.max_answer_bytes = max_answer_bytes
         self.compress = not _is_loopback(self.url) if compress is None else compress
         self.credentials = credentials if credentials is not None else Credentials()
         self.insecure = insecure
@@ -349,9 +382,6 @@ class Connection:
             ``offset`` (a page that repeats the first result), which would otherwise loop
             for ever.
         """
-        import requests
-        from dicomweb_client import DICOMwebClient
-
         parts = path.split("/")
         if not (
             parts == ["studies"]
@@ -359,36 +389,30 @@ class Connection:
             or (len(parts) == 5 and parts[2] == "series" and parts[4] == "instances")
         ):
             raise ValueError(f"not a QIDO-RS path: {path}")
+        key = _QIDO_KEY[len(parts)]
 
         def page(offset: int) -> list[dict[str, Any]]:
-            client = DICOMwebClient(self.url, session=self.session(), timeout=self.timeout)
-            client.set_http_retry_params(retry=False)  # _retrying() is the one policy
-            kw: dict[str, Any] = {
-                "search_filters": dict(filters or {}),
-                "fields": list(fields) or None,
-                "limit": page_size,
-                "offset": offset or None,
-            }
-            try:
-                if len(parts) == 1:
-                    found = client.search_for_studies(**kw)
-                elif len(parts) == 3:
-                    found = client.search_for_series(study_instance_uid=parts[1], **kw)
-                else:
-                    found = client.search_for_instances(
-                        study_instance_uid=parts[1], series_instance_uid=parts[3], **kw
-                    )
-            except requests.exceptions.JSONDecodeError:
-                raise _Failed("the answer is not JSON (is this a DICOMweb root?)") from None
-            if not isinstance(found, list) or not all(isinstance(d, dict) for d in found):
-                raise _Failed("the answer is not DICOM JSON (is this a DICOMweb root?)")
-            return found
+            params: list[tuple[str, str]] = [(k, v) for k, v in (filters or {}).items()]
+            params += [("includefield", f) for f in fields]
+            params.append(("limit", str(page_size)))
+            if offset:
+                params.append(("offset", str(offset)))
+            _, body = self._body(
+                self._where(path),
+                params,
+                "application/dicom+json",
+                self.max_answer_bytes,
+                "max_answer_bytes",
+            )
+            return parse_qido(body)
 
-        results: list[dict[str, Any]] = []
+        results: dict[str, dict[str, Any]] = {}
+        asked = 0
         while True:
             try:
+                this_page = functools.partial(page, asked)
                 got = self._with_auth(
-                    lambda: _retrying(lambda: page(len(results)), self._where(path), self)
+                    lambda: _retrying(this_page, self._where(path), self)  # noqa: B023
                 )
             except RequestFailed as exc:
                 if len(parts) == 1 and exc.status is not None and 400 <= exc.status < 500:
@@ -397,13 +421,87 @@ class Connection:
                         f"{exc.reason} for /studies: is this the DICOMweb root? check the URL",
                     ) from None
                 raise
-            if results and got and got[0] == results[0]:
-                log.warning("%s: the server ignores QIDO offset; using the first page only", path)
+            asked += len(got)
+            new = 0
+            for n, d in enumerate(got):
+                uid = _uid_of(d, key) or f"(no UID) {asked}-{n}"
+                if uid not in results:
+                    results[uid] = d
+                    new += 1
+            if len(results) > QIDO_MAX_RESULTS:
+                raise DicomwebError(
+                    self._where(path), f"more than {QIDO_MAX_RESULTS:,} results for one search"
+                )
+            if new < len(got):
+                log.warning(
+                    "%s: the server listed %d result(s) twice; each is used once",
+                    path,
+                    len(got) - new,
+                )
+            if got and not new:  # a page of repeats: the server ignores offset (or loops)
+                log.warning("%s: the server ignores QIDO offset; using what it sent once", path)
                 break
-            results.extend(got)
-            if len(got) < page_size or len(got) > page_size:
+            if len(got) != page_size:
                 break
-        return results
+        return list(results.values())
+
+    # -- bounded answers -------------------------------------------------------------------
+    def _body(
+        self, url: str, params: Any, accept: str, cap: int, cap_name: str
+    ) -> tuple[str, bytes]:
+        """GET ``url`` and read its whole (decoded) answer under the bounds: at most ``cap``
+        bytes, within :attr:`deadline`, at :attr:`min_rate` or faster once the connect/read
+        ``timeout`` has passed. Returns the Content-Type and the body.
+
+        Reads with ``read1`` (what one network read brings), so the checks run as data
+        arrives, however slowly it comes."""
+        import requests
+        import urllib3.exceptions
+
+        start = time.monotonic()
+        resp = self.session().get(
+            url, params=params, headers={"Accept": accept}, timeout=self.timeout, stream=True
+        )
+        try:
+            _raise_for_status(resp)
+            declared = resp.headers.get("Content-Length", "")
+            encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+            if declared.isdigit() and int(declared) > cap and not encoded:
+                raise _Failed(_too_big(int(declared), cap, cap_name))
+            # BytesIO: getvalue() hands over its buffer without a copy (a bytearray's
+            # bytes() would double the peak for a 1 GiB instance)
+            body = io.BytesIO()
+            got = 0
+            grace = self.timeout[1]
+            while True:
+                try:
+                    chunk = resp.raw.read1(_READ, decode_content=True)
+                except urllib3.exceptions.ReadTimeoutError as exc:
+                    raise requests.exceptions.ReadTimeout(str(exc)) from None
+                except urllib3.exceptions.DecodeError:
+                    raise _Failed("the answer's compression is damaged") from None
+                except (urllib3.exceptions.ProtocolError, OSError) as exc:
+                    raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
+                if not chunk:
+                    break
+                body.write(chunk)
+                got += len(chunk)
+                if got > cap:
+                    raise _Failed(_too_big(got, cap, cap_name))
+                elapsed = time.monotonic() - start
+                if elapsed > self.deadline:
+                    raise _Failed(
+                        f"no complete answer within the deadline of {self.deadline:g} s "
+                        f"({got} bytes received; set --option deadline=SECONDS)"
+                    )
+                if elapsed > grace and got / elapsed < self.min_rate:
+                    raise _Failed(
+                        f"the server sends too slowly ({got / elapsed:.0f} bytes/s, "
+                        f"below {self.min_rate:g}; set --option min_rate=BYTES_PER_SECOND)"
+                    )
+            return resp.headers.get("Content-Type", ""), body.getvalue()
+        finally:
+            resp.close()
 
     # -- WADO-RS ---------------------------------------------------------------------------
     def instance_url(self, study: str, series: str, instance: str) -> str:
@@ -415,12 +513,15 @@ class Connection:
         url = self.instance_url(study, series, instance)
 
         def call() -> bytes:
-            resp = self.session().get(
-                url, headers={"Accept": ACCEPT_DICOM_ANY_SYNTAX}, timeout=self.timeout
+            ctype, body = self._body(
+                url,
+                None,
+                ACCEPT_DICOM_ANY_SYNTAX,
+                self.max_instance_bytes,
+                "max_instance_bytes",
             )
-            _raise_for_status(resp)
             try:
-                return split_multipart(resp.headers.get("Content-Type", ""), resp.content, url)
+                return split_multipart(ctype, body, url)
             except MultipartError as exc:
                 if exc.retryable:
                     raise _Retryable(exc.reason) from None
@@ -497,11 +598,57 @@ class _Failed(Exception):
 
 
 def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After", "")
+    """The server's Retry-After in seconds (a number or an HTTP date), at most 60."""
+    value = resp.headers.get("Retry-After", "").strip()
     try:
-        return min(float(value), 60.0)
+        return max(0.0, min(float(value), 60.0))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    return max(0.0, min(when.timestamp() - time.time(), 60.0))
+
+
+def _too_big(size: int, cap: int, name: str) -> str:
+    return (
+        f"the answer is larger than {cap:,} bytes ({size:,} or more; "
+        f"set --option {name}=BYTES to allow more)"
+    )
+
+
+def _uid_of(d: Mapping[str, Any], tag: str) -> str | None:
+    el = d.get(tag)
+    value = el.get("Value") if isinstance(el, dict) else None
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return None
+
+
+def parse_qido(body: bytes) -> list[dict[str, Any]]:
+    """The results of a QIDO-RS answer: a JSON list of DICOM JSON objects (an empty answer,
+    HTTP 204, is no results).
+
+    Raises
+    ------
+    _Failed
+        Not JSON, or JSON of another shape (an object, a list of other things).
+    """
+    if not body.strip():
+        return []
+    try:
+        found = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _Failed("the answer is not JSON (is this a DICOMweb root?)") from None
+    if isinstance(found, dict):
+        raise _Failed(
+            "the answer is a JSON object, not a list of DICOM JSON results "
+            "(is this a DICOMweb root?)"
+        )
+    if not isinstance(found, list) or not all(isinstance(d, dict) for d in found):
+        raise _Failed("the answer is not DICOM JSON (is this a DICOMweb root?)")
+    return found
 
 
 def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:

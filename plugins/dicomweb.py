@@ -183,14 +183,26 @@ def _bool_option(value: Any) -> bool:
     return bool(value)
 
 
-def _seconds_option(value: Any) -> float:
+def _seconds_option(value: Any, name: str = "timeout") -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"--option timeout={value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise UsageError(f"--option timeout={value!r} must be more than 0 seconds")
+        raise UsageError(f"--option {name}={value!r} is not a number") from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise UsageError(f"--option {name}={value!r} must be a number more than 0")
     return seconds
+
+
+def _limits(options: ImportOptions) -> dict[str, Any]:
+    """The bounds on answers from ``options`` (``deadline``, ``min_rate``,
+    ``max_instance_bytes``, ``max_answer_bytes``), for :class:`Connection`."""
+    out: dict[str, Any] = {}
+    for name in ("deadline", "min_rate", "max_instance_bytes", "max_answer_bytes"):
+        value = options.get(name)
+        if value is not None:
+            number = _seconds_option(value, name)
+            out[name] = int(number) if name.startswith("max_") else number
+    return out
 
 
 def _parallel_option(value: Any) -> int:
@@ -210,6 +222,7 @@ def connect(
     timeout: float = 60.0,
     prompt: bool = True,
     compress: bool | None = None,
+    **limits: Any,
 ) -> Connection:
     """A :class:`Connection` to ``url`` with credentials from the environment (or a prompt).
 
@@ -225,6 +238,9 @@ def connect(
         Ask on the terminal when the server wants credentials and none were given.
     compress
         Accept gzip answers; None: only from servers not on this machine.
+    **limits
+        ``deadline``, ``min_rate``, ``max_instance_bytes``, ``max_answer_bytes``: the bounds on
+        every answer (:class:`Connection`).
     """
     return Connection(
         url,
@@ -233,6 +249,7 @@ def connect(
         timeout=timeout,
         prompt=prompt,
         compress=compress,
+        **limits,
     )
 
 
@@ -363,7 +380,9 @@ class DicomwebImporter:
     Options (``ImportOptions.extra``): ``study`` (Study Instance UID), ``patient`` (Patient ID),
     ``since`` (``YYYY-MM-DD``), ``parallel`` (requests at a time, default 4), ``insecure`` (no
     TLS verification), ``timeout`` (seconds), ``compress`` (accept gzip; default: only from
-    servers not on this machine), ``on_summary`` (called with the
+    servers not on this machine), ``deadline`` (seconds per request, default 1800),
+    ``min_rate`` (bytes/s, default 1024), ``max_instance_bytes`` (default 1 GiB),
+    ``max_answer_bytes`` (a QIDO-RS answer, default 64 MiB), ``on_summary`` (called with the
     :class:`RetrievalSummary` when the import ends, also when it fails).
     """
 
@@ -385,8 +404,8 @@ class DicomwebImporter:
         """The studies on the server that match the filters in ``options`` (``patient``,
         ``since``, ``study``), nothing downloaded: what ``ownscan search`` lists."""
         insecure = _bool_option(options.get("insecure", False))
-        timeout = float(options.get("timeout", 60.0))
-        with connect(source, insecure=insecure, timeout=timeout) as conn:
+        timeout = _seconds_option(options.get("timeout", 60.0))
+        with connect(source, insecure=insecure, timeout=timeout, **_limits(options)) as conn:
             studies = search_studies(
                 conn,
                 patient=options.get("patient"),
@@ -410,8 +429,11 @@ class DicomwebImporter:
         summary = RetrievalSummary(url=source)
         self.last_summary = summary
         on_summary: Callable[[RetrievalSummary], None] | None = options.get("on_summary")
+        limits = _limits(options)
         try:
-            with connect(source, insecure=insecure, timeout=timeout, compress=compress) as conn:
+            with connect(
+                source, insecure=insecure, timeout=timeout, compress=compress, **limits
+            ) as conn:
                 summary.url = conn.url
                 yield from self._run(conn, options, summary, parallel)
         finally:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core.errors import UsageError
+from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
 from ownscan.plugins._output import series_stem
@@ -53,6 +53,25 @@ def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     return name
 
 
+_NIFTI1_MAX_DIM = 32767  # dim[] is int16 in a NIfTI-1 header
+
+
+def _fits(shape: Sequence[int]) -> None:
+    """Refuse, in one line, a volume (``(z, y, x)``) too large along an axis for NIfTI-1.
+
+    Raises
+    ------
+    OwnscanError
+        An axis holds more than 32767 voxels (this series cannot be NIfTI-1; others can).
+    """
+    if max(shape) > _NIFTI1_MAX_DIM:
+        z, y, x = shape
+        raise OwnscanError(
+            f"NIfTI-1 holds at most {_NIFTI1_MAX_DIM} voxels along an axis; this series is "
+            f"{x}x{y}x{z}"
+        )
+
+
 def _philips_fp(volume: Volume) -> Any:
     """The voxels as Philips' floating-point values (dcm2niix's default ``-p y``), float32."""
     import numpy as np
@@ -71,6 +90,7 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
     import nibabel as nib
     import numpy as np
 
+    _fits(volume.voxels.shape[:3])
     vox = volume.voxels
     philips = volume.extra.get("philips_fp_scale") is not None and volume.samples == 1
     if philips and philips_float:
@@ -196,6 +216,7 @@ class NiftiExporter:
             return None  # export() converts (Philips' scale is known after the load)
         if output.exists() and not output.is_dir():
             return None  # export() says so, after the load, as it always has
+        _fits(series.shape)
         _import_nibabel_without_pydicom()
         made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)

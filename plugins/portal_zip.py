@@ -58,9 +58,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from ownscan.core.dicom import looks_like_dicom
 from ownscan.core.errors import ImportFailed, UsageError
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.plugin_types import ImportOptions, OptionParser, SourceItem
+from ownscan.core.plugin_types import DICOM, ImportOptions, OptionParser, SourceItem
 from ownscan.plugins._media import (
     DicomdirError,
     is_litter,
@@ -267,9 +268,19 @@ class PortalZipImporter:
         pw = options.get("password")
         if pw:
             state.password = pw if isinstance(pw, str) else bytes(pw)
+        with open(source, "rb") as fp:
+            count = declared_entries(fp)
+        if count is not None and count > state.limits.max_entries:
+            raise ImportFailed(source, _entries_message(count, state.limits))
         try:
             zf = _open_zip(Path(source), source)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            EOFError,
+            NotImplementedError,  # zipfile: "zip file version 25.5" in a damaged directory
+        ) as exc:
             with open(source, "rb") as f:
                 starts_like_zip = f.read(4) == b"PK\x03\x04"
             if starts_like_zip and isinstance(exc, zipfile.BadZipFile):
@@ -287,6 +298,43 @@ class PortalZipImporter:
                 yield from _iter_zip(zf, source, 0, state)
             except _Stop as stop:
                 yield SourceItem(origin=source, problem=str(stop))
+
+
+def declared_entries(fp: IO[bytes]) -> int | None:
+    """The number of members a zip's end of central directory record declares (its zip64
+    record when there is one), read from the last 64 KiB without parsing any entry; None
+    when there is no such record (the zip is then refused by zipfile itself)."""
+    fp.seek(0, io.SEEK_END)
+    size = fp.tell()
+    tail_start = max(0, size - (1 << 16) - 22)
+    fp.seek(tail_start)
+    tail = fp.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    count = struct.unpack_from("<H", tail, at + 10)[0]
+    if count != 0xFFFF:
+        return int(count)
+    # zip64: the locator (20 bytes) just before the record points at the zip64 record
+    loc = at - 20
+    if loc < 0 or tail[loc : loc + 4] != b"PK\x06\x07":
+        return int(count)
+    (offset,) = struct.unpack_from("<Q", tail, loc + 8)
+    if offset + 56 > size:
+        return None
+    fp.seek(offset)
+    rec = fp.read(56)
+    if rec[:4] != b"PK\x06\x06":
+        return None
+    return int(struct.unpack_from("<Q", rec, 32)[0])
+
+
+def _entries_message(count: int, limits: ZipLimits) -> str:
+    return (
+        f"declares {count:,} members, more than max_entries={limits.max_entries:,}; stopped "
+        "before reading any (possible zip bomb; raise the limit with -o max_entries=N if you "
+        "trust this file)"
+    )
 
 
 def _total_message(size: int, limits: ZipLimits) -> str:
@@ -434,14 +482,28 @@ class _MemberError(Exception):
     pass
 
 
-def _read_once(zf: zipfile.ZipFile, info: zipfile.ZipInfo, pwd: bytes | None) -> bytes:
+def _read_once(zf: zipfile.ZipFile, info: zipfile.ZipInfo, pwd: bytes | None, name: str) -> bytes:
+    """The member's bytes; for a member that is neither DICOM (by its first 132 bytes, core's
+    one test) nor a PDF nor a zip, only those first bytes: they are all that is needed to
+    report it as "not DICOM", and a 600 MiB video in a portal zip is then never inflated."""
     with zf.open(info, pwd=pwd) as f:
-        chunks = []
-        left = info.file_size + 1  # zipfile stops at the declared size; never trust more
+        head = f.read(_HEAD)
+        if (
+            len(head) == _HEAD
+            and media_type_for(name, head) == DICOM
+            and PurePosixPath(name).suffix.lower() != ".zip"
+            and looks_like_dicom(head) is False
+        ):
+            return head
+        chunks = [head]
+        left = info.file_size + 1 - len(head)  # zipfile stops at the declared size
         while left > 0 and (chunk := f.read(min(left, 1 << 20))):
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+
+_HEAD = 132  # the preamble and "DICM": what decides DICOM or not
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state: _State) -> bytes:
@@ -452,7 +514,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state:
     try:
         for pwd in candidates:
             try:
-                data = _read_once(zf, info, pwd)
+                data = _read_once(zf, info, pwd, origin)
             except RuntimeError as exc:  # zipfile: "Bad password for file"
                 if isinstance(exc, NotImplementedError) or "password" not in str(exc).lower():
                     raise
@@ -482,9 +544,18 @@ def _iter_inner(data: bytes, origin: str, depth: int, state: _State) -> Iterator
             problem=f"refused: zips nested deeper than max_nesting={state.limits.max_nesting}",
         )
         return
+    count = declared_entries(io.BytesIO(data))
+    if count is not None and state.entries + count > state.limits.max_entries:
+        raise _Stop(_entries_message(state.entries + count, state.limits))
     try:
         inner = _open_zip(io.BytesIO(data), origin)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ) as exc:
         yield SourceItem(origin=origin, problem=f"unreadable inner zip: {exc}")
         return
     with inner:

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly, Series
@@ -70,16 +71,18 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
     """One line per file in error on stderr; skipped files as one summary line (or a line
     each when there are at most three)."""
     for p in found.errors:
-        print(f"ownscan {command}: {p}", file=sys.stderr)
+        print(escape_controls(f"ownscan {command}: {p}"), file=sys.stderr)
     if found.skipped and skipped:
         if len(found.skipped) <= 3:
             for p in found.skipped:
-                print(f"ownscan {command}: skipped {p}", file=sys.stderr)
+                print(escape_controls(f"ownscan {command}: skipped {p}"), file=sys.stderr)
         else:
             first = "; ".join(str(p) for p in found.skipped[:2])
             print(
-                f"ownscan {command}: skipped {len(found.skipped)} files that are not DICOM "
-                f"images (e.g. {first})",
+                escape_controls(
+                    f"ownscan {command}: skipped {len(found.skipped)} files that are not DICOM "
+                    f"images (e.g. {first})"
+                ),
                 file=sys.stderr,
             )
 

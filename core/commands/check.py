@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ownscan.core.text import escape_controls
+
 NAME = "check"
 HELP = "verify your library (index against files) and repair what is safe to repair"
 ORDER = 80
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         root = lib.root
     for p in rep.problems:
         state = "repaired" if p.repaired else "PROBLEM "
-        print(f"{state}  {p.kind:<18} {p.path}: {p.message}")
+        print(escape_controls(f"{state}  {p.kind:<18} {p.path}: {p.message}"))
     left = rep.unrepaired
     hashed = "" if args.quick else ", hashes verified"
     summary = (

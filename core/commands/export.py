@@ -28,6 +28,7 @@ from ownscan.core.commands._common import (
     source_name,
 )
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 NAME = "export"
 HELP = "write the series of a source in another format (e.g. NIfTI)"
@@ -97,23 +98,27 @@ def run(args: argparse.Namespace) -> int:
                 written = export_series(s, args.output, options)
             if written is None:
                 vol, *more = s.load_volumes()  # one volume, or every volume of a 4D series
-        except (OwnscanError, ValueError) as exc:
-            print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
+            for p in s.load_errors:
+                print(escape_controls(f"ownscan {NAME}: {p}"), file=sys.stderr)
+            if written is None and exporter.writes_folder:
+                # write as we go, so only one series is held in memory at a time; a series
+                # that cannot be written is reported and the others are still exported
+                written = exporter.export([vol, *more], args.output, options)
+                del vol, more
+        except UsageError:
+            raise  # the command is wrong (an output that is a file...), not this series
+        except (OwnscanError, ValueError, OverflowError, MemoryError) as exc:
+            why = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+            line = escape_controls(f"ownscan {NAME}: series {n} ({s.label}): {why}")
+            print(line, file=sys.stderr)
             failed += 1
             continue
-        for p in s.load_errors:
-            print(f"ownscan {NAME}: {p}", file=sys.stderr)
         if written is not None:
             for path in written:
                 print(path)
             continue
         volumes.append(vol)
         volumes.extend(more)  # the other volumes of a 4D series, each a Volume of its own
-        if len(volumes) >= 1 and exporter.writes_folder:
-            # write as we go, so only one volume is held in memory at a time
-            for path in exporter.export(volumes, args.output, options):
-                print(path)
-            volumes.clear()
     if volumes:
         for path in exporter.export(volumes, args.output, options):
             print(path)

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls, redact_url
 
 NAME = "import"
 HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
             return
         tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
-        progress.write(f"{r.status:<9}  {r.origin}{tail}")
+        progress.write(escape_controls(f"{r.status:<9}  {r.origin}{tail}"))
 
     fatal: LibraryError | None = None
     try:
@@ -121,13 +122,13 @@ def run(args: argparse.Namespace) -> int:
                             totals[FAILED] = totals.get(FAILED, 0) + 1
                             if totals.get(IMPORTED):  # it was reported imported when read
                                 totals[IMPORTED] -= 1
-                            progress.write(f"failed     {r.origin}: {r.reason}")
+                            progress.write(escape_controls(f"failed     {r.origin}: {r.reason}"))
                 break
             except UsageError:
                 raise  # a bad option or name: the whole command is wrong, not this source
             except OwnscanError as exc:
                 source_errors += 1
-                progress.write(f"failed     {exc}")
+                progress.write(escape_controls(redact_url(f"failed     {exc}")))
                 continue
             finally:
                 notes.extend(_importer_notes(importer))
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         f"{nbytes / elapsed / 1e6:.1f} MB/s) into {lib.root}"
     )
     for note in notes:
-        print(f"ownscan import: note: {note}")
+        print(escape_controls(f"ownscan import: note: {note}"))
     if fatal is not None:
         raise fatal
     bad = totals.get(FAILED, 0) + totals.get(CONFLICT, 0) + source_errors

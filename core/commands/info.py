@@ -13,6 +13,7 @@ from ownscan.core.commands._common import (
 )
 from ownscan.core.errors import OwnscanError
 from ownscan.core.names import display_name
+from ownscan.core.text import escape_controls as E
 
 NAME = "info"
 HELP = "list the patients, studies and series in a source (size, spacing, warnings)"
@@ -57,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
                 if x
             )
             who = display_name(i.patient_name)
-            print(f"Patient {who}" + (f" ({extra})" if extra else ""))
+            print(E(f"Patient {who}" + (f" ({extra})" if extra else "")))
         if i.study_instance_uid != study:
             study = i.study_instance_uid
-            print(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip())
-        print(f"    [{n}] Series {s.label}: {s.describe()}, {s.n_images} image(s)")
+            print(E(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip()))
+        print(E(f"    [{n}] Series {s.label}: {s.describe()}, {s.n_images} image(s)"))
         for w in s.warnings:
-            print(f"        warning: {w}")
+            print(E(f"        warning: {w}"))
     report_problems(found, NAME, skipped=not args.sample)
     if not found.series:  # as render and export say it: "ownscan info: error: ...", exit 2
         raise OwnscanError(f"{source_name(args, source)}: no DICOM image series found")

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ownscan.core.text import escape_controls
+
 NAME = "list"
 HELP = "list the series in your library (grouped by patient and study)"
 ORDER = 20
@@ -89,12 +91,13 @@ def run(args: argparse.Namespace) -> int:
         who = display_name(p["name"])
         if p["patient_id"]:
             who += f" ({p['patient_id']})"
+        who = escape_controls(who)
         first_patient = True
         for s in entry["studies"]:
             st = s["study"]
             first_study = True
             for se in s["series"]:
-                desc = se["description"] or "(no description)"
+                desc = escape_controls(se["description"] or "(no description)")
                 if se["number"] is not None:
                     desc = f"{se['number']}: {desc}"
                 if se["is_document"]:
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                     (
                         who if first_patient else "",
                         _date(st["date"]) if first_study else "",
-                        st["description"] if first_study else "",
+                        escape_controls(st["description"]) if first_study else "",
                         desc,
                         se,
                     )
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 first_patient = first_study = False
             for d in s["documents"]:
                 if d["kind"] == "pdf":
-                    rows.append(("", "", "", f"document: {d['title']}", d))
+                    rows.append(("", "", "", f"document: {escape_controls(d['title'])}", d))
     wp, ws, wd, with_uid = _widths(rows)
     print(
         f"{'PATIENT':<{wp}} {'DATE':<10}  {'STUDY':<{ws}} {'SERIES':<{wd}} {'MOD':<4} "
@@ -131,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for d in loose:
         print(
-            f"document not linked to a study (import #{d['import_id']}): {d['title']} "
+            f"document not linked to a study (import #{d['import_id']}): "
+            f"{escape_controls(d['title'])} "
             f"({human_size(d['size'])}) {d['path']}"
         )
     if conflicts:

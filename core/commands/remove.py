@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ownscan.core.text import escape_controls
+
 NAME = "remove"
 HELP = "remove a series, a study or a patient from your library"
 ORDER = 25
@@ -68,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.yes:
             if not sys.stdin.isatty():
                 print(
-                    f"ownscan remove: would remove {what}; add --yes to confirm",
+                    escape_controls(f"ownscan remove: would remove {what}; add --yes to confirm"),
                     file=sys.stderr,
                 )
                 return 1
-            answer = input(f"Remove {what} from {lib.root}? This deletes its files. [y/N] ")
+            answer = input(
+                escape_controls(f"Remove {what} from {lib.root}? This deletes its files. [y/N] ")
+            )
             if answer.strip().lower() not in ("y", "yes"):
                 print("ownscan remove: nothing removed")
                 return 1

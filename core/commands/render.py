@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     mode = host.mode(args.mode or "dvr")  # an unknown mode: also before the (slow) load
     volume = _load(args)
     for w in volume.warnings:
-        print(f"ownscan render: warning: {w}", file=sys.stderr)
+        print(escape_controls(f"ownscan render: warning: {w}"), file=sys.stderr)
     if volume.is_2d or volume.samples > 1:
         window, _ = window_from_options(volume, vars(args), host)
         return _run_2d(args, volume, mode.name, window)

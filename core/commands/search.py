@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ownscan.core.text import escape_controls
+
 NAME = "search"
 HELP = "list the studies on a DICOMweb server (nothing is downloaded)"
 DESCRIPTION = (
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 str(s.get("study_uid") or "-"),
             ]
         )
+    rows = [[escape_controls(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ownscan.core.errors import UsageError
+from ownscan.core.text import escape_controls
 
 NAME = "view"
 HELP = "open the viewer on your library, the bundled sample, or a SOURCE"
@@ -93,7 +94,10 @@ def _import(lib: Any, source: str, via: str | None) -> list[str]:
     report = lib.import_items(importer.iter_items(source, options), sources=[source])
     for r in report.results:
         if r.status in (FAILED, CONFLICT):
-            print(f"ownscan view: {r.status}: {r.origin}: {r.reason}", file=sys.stderr)
+            print(
+                escape_controls(f"ownscan view: {r.status}: {r.origin}: {r.reason}"),
+                file=sys.stderr,
+            )
     print(f"ownscan view: imported {source}: {report.summary()} (library {lib.root})")
     uids = {r.series_uid for r in report.results if r.series_uid}
     if not uids:

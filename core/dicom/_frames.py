@@ -113,6 +113,7 @@ class Frame:
     pixel_length: int | None
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # header values set aside as untrue (assembly warns with them)
     # What tells the volumes of a 4D series apart (None where the header does not say):
     temporal_position: int | None = None  # TemporalPositionIdentifier / TemporalPositionIndex
     acquisition_number: int | None = None
@@ -511,7 +512,8 @@ def _fast_frames(
             return f"SOP class {sop_class} is not an image"
         ts = sc.transfer_syntax
         pixel = (sc.pixel_offset, sc.pixel_length) if ts in NATIVE else None
-        return _build(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache)
+        encap = sc.pixel_offset if ts not in NATIVE else None
+        return _build(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap)
     except Declined as exc:
         return str(exc)
 
@@ -531,6 +533,52 @@ def _fl(v: Any, n: int) -> tuple[float, ...] | None:
     except (TypeError, ValueError):
         return None
     return vals if len(vals) == n else None
+
+
+MAX_MM = 1e6
+"""The largest coordinate or pixel spacing taken as true (1 km; a header lie beyond)."""
+
+
+def _shown(v: Any) -> str:
+    """A header value for a warning: short, one line."""
+    text = "\\".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
+    text = text.encode("ascii", "backslashreplace").decode()
+    return "'" + text[:60] + ("..." if len(text) > 60 else "") + "'"
+
+
+def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) -> tuple[str, ...]:
+    """A note when native pixel data holds far more than Rows x Columns need (Columns 1 with
+    210 KB of pixels): the image size is probably untrue, and the image is shown cut."""
+    if length > 2 * need and length - need > 1024:
+        return (
+            f"pixel data holds {length} bytes, {length / need:.0f}x what Rows x Columns "
+            f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
+        )
+    return ()
+
+
+def _geometry_of(ipp_raw: Any, iop_raw: Any) -> tuple[Any, Any, tuple[str, ...]]:
+    """Image Position and Orientation (Patient) of one frame, each None when absent or untrue
+    (not finite, beyond :data:`MAX_MM`, not two perpendicular unit vectors), and the notes
+    that say which was set aside: such a frame is then shown on its own, without 3D position,
+    rather than breaking (or silently splitting) its series."""
+    notes: list[str] = []
+    ipp = _fl(ipp_raw, 3) if ipp_raw is not None else None
+    if ipp_raw is not None and (
+        ipp is None or not all(math.isfinite(v) and abs(v) <= MAX_MM for v in ipp)
+    ):
+        notes.append(
+            f"ImagePositionPatient {_shown(ipp_raw)} is not a position: "
+            "shown on its own, without 3D position"
+        )
+        ipp = None
+    iop = _valid_iop(_fl(iop_raw, 6)) if iop_raw is not None else None
+    if iop_raw is not None and iop is None:
+        notes.append(
+            f"ImageOrientationPatient {_shown(iop_raw)} is not two perpendicular unit "
+            "vectors: shown on its own, without 3D position"
+        )
+    return ipp, iop, tuple(notes)
 
 
 def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
@@ -835,7 +883,12 @@ def read_frames(
             return got
         log.debug("%s: header read by pydicom (%s)", src.origin, got)
     with quiet_pydicom():
-        return _frames_of(src, cache)
+        try:
+            return _frames_of(src, cache)
+        except damaged() as exc:  # a value pydicom converts only when it is read (a bad VR)
+            if isinstance(exc, OSError):  # the file itself cannot be read: said as it is
+                raise
+            raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
 
 
 def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -> list[Frame]:
@@ -876,11 +929,95 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
     if sop_class in _NOT_IMAGES:
         raise NotDicom(f"a {_NOT_IMAGES[sop_class]} object, not an image")
     pixel: tuple[int | None, int | None] | None = None
+    encap: int | None = None
     if src.dataset is None and pos is not None and ts in NATIVE and ts != DEFLATED_LE:
         pixel = _pixel_element(
             pixel_head, pos, little=ts != EXPLICIT_BE, implicit=ts == IMPLICIT_LE
         )
-    return _build(src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache)
+    elif src.dataset is None and pos is not None and ts not in NATIVE:
+        encap = _pixel_element(pixel_head, pos, little=True, implicit=False)[0]
+    return _build(
+        src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
+    )
+
+
+MAX_FRAMES = 1_000_000
+"""The most frames one file may claim (a sane ceiling, whatever its size)."""
+MAX_FRAME_BYTES = 1 << 30
+"""The most bytes one decoded frame may need (1 GiB: 16384 x 16384 x 4 bytes; a CT slice
+needs 0.5 MiB, a mammogram about 50 MiB)."""
+_DEFLATE_RATIO = 1032  # the most bytes deflate can expand one byte into
+
+
+def _check_claims(
+    src: Source,
+    ds: Any,
+    ts: TransferSyntax,
+    n_frames: int,
+    frame_bytes: int,
+    size: int,
+    encap: int | None,
+) -> None:
+    """Refuse a header whose Number of Frames or image size the file cannot hold, before any
+    record or pixel buffer is allocated from them.
+
+    Native pixel data is checked against its length later (its bytes must all be there);
+    here: the ceilings, each encapsulated frame needing a fragment of its own (PS3.5 A.4: a
+    fragment never holds data of two frames) and a deflated file's most possible expansion.
+
+    Raises
+    ------
+    ReadProblem
+        The header claims more than the file holds or than any scan needs.
+    """
+    if n_frames < 1:
+        raise ReadProblem(f"Number of Frames is {n_frames}")
+    if n_frames > MAX_FRAMES:
+        raise ReadProblem(f"Number of Frames {n_frames} is more than {MAX_FRAMES:,} (a lie)")
+    if frame_bytes > MAX_FRAME_BYTES:
+        raise ReadProblem(
+            f"one frame would need {frame_bytes / 2**30:.1f} GiB (more than "
+            f"{MAX_FRAME_BYTES >> 30} GiB: Rows, Columns or Samples per Pixel are not true)"
+        )
+    if ts == DEFLATED_LE and frame_bytes * n_frames > size * _DEFLATE_RATIO:
+        raise ReadProblem(
+            f"Number of Frames {n_frames} needs {frame_bytes * n_frames} bytes, more than "
+            f"a deflated file of {size} bytes can hold"
+        )
+    if ts in NATIVE or n_frames == 1:
+        return
+    if src.dataset is not None:
+        raw = ds.get("PixelData") if "PixelData" in ds else None
+        found = _count_fragments(io.BytesIO(raw or b""), 0, len(raw or b""), n_frames)
+    elif encap is not None:
+        with src.open() as fp:
+            found = _count_fragments(fp, encap, size, n_frames)
+    else:
+        return
+    if found < n_frames:
+        raise ReadProblem(
+            f"Number of Frames is {n_frames} but the compressed pixel data holds only "
+            f"{found} fragment(s) (one at least per frame)"
+        )
+
+
+def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
+    """How many fragments (the offset table not counted) the encapsulated pixel data value at
+    ``offset`` holds, counting no further than ``enough``: item headers only are read."""
+    fp.seek(offset)
+    p = offset
+    count = -1  # the first item is the basic offset table
+    while count < enough and p + 8 <= size:
+        head = fp.read(8)
+        if len(head) < 8:
+            break
+        group, elem, length = struct.unpack("<HHL", head)
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            break
+        count += 1
+        p += 8 + length
+        fp.seek(p)
+    return max(count, 0)
 
 
 def _build(
@@ -893,11 +1030,12 @@ def _build(
     size: int,
     pixel: tuple[int | None, int | None] | None,
     info_cache: dict[tuple[Any, ...], dict[str, Any]],
+    encap: int | None = None,
 ) -> list[Frame]:
     """The frames from a header, read by pydicom (``ds`` a Dataset, ``fx`` its :class:`_Fast`)
     or by the scanner (``ds`` a :class:`_ScanDs`, ``fx`` a :class:`_ScanFast`): one code for
     both, so that both give the same records. ``pixel``: the (value offset, length) of native
-    pixel data in a file."""
+    pixel data in a file; ``encap``: the value offset of encapsulated pixel data in a file."""
 
     def req_int(kw: str) -> int:
         v = fx.get(kw)
@@ -920,7 +1058,7 @@ def _build(
     photometric = _s(fx, "PhotometricInterpretation").upper() or "MONOCHROME2"
     try:
         n_frames = int(fx.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         n_frames = 1
     if bits_alloc not in (1, 8, 16, 32):
         raise ReadProblem(f"BitsAllocated {bits_alloc} is not supported (1, 8, 16 or 32)")
@@ -932,7 +1070,11 @@ def _build(
     # Where the pixel bytes are, and whether there are enough of them.
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    size_notes: tuple[str, ...] = ()
     frame_bytes = rows * cols * samples * bits_alloc // 8
+    # Every allocation a header value drives is checked here, before any is made: the frame
+    # records (one per frame) and, later, the decoded volume (frames x frame bytes).
+    _check_claims(src, ds, ts, n_frames, frame_bytes, size, encap)
     if pixel is not None:
         off, length = pixel
         if off is not None and length is not None:
@@ -948,6 +1090,7 @@ def _build(
                     f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
                 )
             pixel_offset, pixel_length = off, length
+            size_notes = _excess_note(length, need, rows, cols, n_frames)
     elif src.dataset is not None and ts in NATIVE:
         raw = ds.PixelData
         need = frame_bytes * n_frames
@@ -996,20 +1139,27 @@ def _build(
 
     spacing_from = ""  # the source of the last spacing base_spacing found
 
-    def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+    def base_spacing(
+        item: Dataset | _Fast | None,
+    ) -> tuple[tuple[float, float] | None, tuple[str, ...]]:
+        """The first true pixel spacing (of ``item``, then of the data set, then the
+        ultrasound regions'); when there is none, a note for each one present but untrue
+        (zero, negative, not finite, beyond :data:`MAX_MM`)."""
         nonlocal spacing_from
+        notes: list[str] = []
         for holder in (item, fx):
             if holder is None:
                 continue
             for kw, source in _SPACINGS:
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
-                    if sp is not None and sp[0] > 0 and sp[1] > 0:
+                    if sp is not None and 0 < sp[0] <= MAX_MM and 0 < sp[1] <= MAX_MM:
                         spacing_from = source
-                        return (sp[0], sp[1])
+                        return (sp[0], sp[1]), ()  # a true one is used: nothing to say
+                    notes.append(f"{kw} {_shown(holder.get(kw))} is not a pixel spacing: ignored")
         us = _ultrasound_spacing(ds, src)
         spacing_from = "ultrasound" if us is not None else ""
-        return us
+        return us, (() if us is not None else tuple(notes))
 
     acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
     b_value, b_vector = _diffusion(ds)
@@ -1062,9 +1212,12 @@ def _build(
             pvt = _group(fi, shared, "PixelValueTransformationSequence")
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
-            ipp = _fl(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
-            iop = _valid_iop(_fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None)
-            sp = base_spacing(meas)
+            ipp, iop, notes = _geometry_of(
+                pos_item.get("ImagePositionPatient") if pos_item else None,
+                ori_item.get("ImageOrientationPatient") if ori_item else None,
+            )
+            notes += size_notes
+            sp, sp_notes = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             content = _group(fi, None, "FrameContentSequence")
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
@@ -1077,7 +1230,7 @@ def _build(
                 Frame(
                     frame=k,
                     iop=iop,
-                    ipp=ipp,  # type: ignore[arg-type]
+                    ipp=ipp,
                     pixel_spacing=sp,
                     spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
@@ -1099,6 +1252,7 @@ def _build(
                     stack_key=tuple(int(x) for x in dim)
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
+                    notes=notes + sp_notes,
                     **common,
                 )
             )
@@ -1106,17 +1260,20 @@ def _build(
 
     if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):
         raise Declined("a Siemens mosaic (its CSA header is read by nibabel from pydicom's)")
-    ipp = _fl(fx.get("ImagePositionPatient"), 3)
-    iop = _valid_iop(_fl(fx.get("ImageOrientationPatient"), 6))
+    ipp, iop, notes = _geometry_of(
+        fx.get("ImagePositionPatient"), fx.get("ImageOrientationPatient")
+    )
+    notes += size_notes
+    spacing, sp_notes = base_spacing(None)
+    notes += sp_notes
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
-    spacing = base_spacing(None)
     frames = [
         Frame(
             frame=k,
             iop=iop,
-            ipp=ipp,  # type: ignore[arg-type]
+            ipp=ipp,
             pixel_spacing=spacing,
             spacing_source=spacing_from,
             slice_thickness=_f(fx.get("SliceThickness")),
@@ -1131,6 +1288,7 @@ def _build(
             trigger_time=_f(fx.get("TriggerTime")),
             b_value=b_value,
             b_vector=b_vector,
+            notes=notes,
             **common,
         )
         for k in range(n_frames)

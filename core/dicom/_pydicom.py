@@ -90,6 +90,31 @@ def quiet_pydicom() -> Iterator[None]:
         log.removeHandler(null)
 
 
+class _Bounded:
+    """A file whose ``read(n)`` never asks for more than what is left in it: pydicom reads an
+    element with ``read(length)``, and Python's buffered ``read(n)`` allocates ``n`` bytes
+    before reading, so a header that claims a 2 GiB element in a 1 KiB file would allocate
+    2 GiB. Here the read is cut to the file's end and pydicom reports a short value."""
+
+    def __init__(self, fp: IO[bytes] | io.BufferedIOBase, size: int) -> None:
+        self._fp = fp
+        self._size = size
+        self.name = getattr(fp, "name", "<bytes>")
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self._size - self._fp.tell())
+        return self._fp.read(left if n is None or n < 0 else min(n, left))
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._fp.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fp.tell()
+
+    def __getattr__(self, name: str) -> object:  # anything else pydicom asks of a file
+        return getattr(self._fp, name)
+
+
 def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None, int, bytes]:
     """Read a header with pydicom, up to the pixel data.
 
@@ -122,11 +147,13 @@ def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None
     size = fp.tell()
     fp.seek(0)
     try:
-        ds = dcmread(fp, stop_before_pixels=True, force=kind is None)
+        ds = dcmread(_Bounded(fp, size), stop_before_pixels=True, force=kind is None)
     except InvalidDicomError as exc:
         raise ReadProblem(f"not readable as DICOM ({exc})") from None
     except (EOFError, struct.error) as exc:
         raise ReadProblem(f"header truncated ({type(exc).__name__}: {exc})") from None
+    except RecursionError:  # sequences in sequences, hundreds deep: a hostile header
+        raise ReadProblem("damaged header (sequences nested too deep to read)") from None
     except damaged() as exc:
         raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
     pos = fp.tell()

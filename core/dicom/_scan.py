@@ -233,7 +233,11 @@ def _uppercase(b0: int, b1: int) -> bool:
     return 0x40 < b0 < 0x5B and 0x40 < b1 < 0x5B
 
 
-def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
+MAX_DEPTH = 32
+"""Sequences nested deeper than this are declined (real headers nest 3 or 4 deep)."""
+
+
+def _skip_sequence(r: _Buffer, p: int, implicit: bool, depth: int = 0) -> int:
     """Skip the items of an undefined-length sequence starting at ``p``; the offset after its
     delimiter.
 
@@ -242,6 +246,8 @@ def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
     each item from its first element. The walk here does the same and declines anything
     pydicom would read differently or fail on, so that both end at the same byte.
     """
+    if depth > MAX_DEPTH:
+        raise Declined(f"sequences nested more than {MAX_DEPTH} deep")
     while True:
         if not r.have(p + 8):
             raise Truncated("truncated inside a sequence")
@@ -257,10 +263,10 @@ def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
             b = r.buf
             q = p - r.base
             item_implicit = not _uppercase(b[q + 4], b[q + 5])  # pydicom's check per item
-        p = _skip_item(r, p, item_implicit, None if length == _UNDEFINED else p + length)
+        p = _skip_item(r, p, item_implicit, None if length == _UNDEFINED else p + length, depth)
 
 
-def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
+def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None, depth: int = 0) -> int:
     """Walk the elements of an item: up to and including its delimiter (``end`` None), or
     exactly up to ``end`` (a defined-length item)."""
     while True:
@@ -295,14 +301,14 @@ def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
             raise Declined(f"({group:04X},{elem:04X}) inside a sequence item")
         p += hdr
         if length == _UNDEFINED:
-            p = _skip_undefined(r, p, implicit, vr)
+            p = _skip_undefined(r, p, implicit, vr, depth + 1)
         else:
             if p + length > r.size:
                 raise Truncated("truncated inside a sequence item")
             p += length
 
 
-def _skip_undefined(r: _Buffer, p: int, implicit: bool, vr: bytes | None) -> int:
+def _skip_undefined(r: _Buffer, p: int, implicit: bool, vr: bytes | None, depth: int = 0) -> int:
     """Skip the value of an undefined-length element (a sequence) that starts at ``p``."""
     if implicit:
         # pydicom decides from its dictionary (or, for unknown tags, by peeking at an item);
@@ -312,9 +318,9 @@ def _skip_undefined(r: _Buffer, p: int, implicit: bool, vr: bytes | None) -> int
         nxt = _u16(r.buf, p - r.base)[0] << 16 | _u16(r.buf, p - r.base + 2)[0]
         if nxt not in (_ITEM, _SEQ_END):
             raise Declined("an undefined-length implicit VR value that is not a sequence")
-        return _skip_sequence(r, p, True)
+        return _skip_sequence(r, p, True, depth)
     if vr in (b"SQ", b"UN"):  # UN of undefined length: a sequence (pydicom infers SQ too)
-        return _skip_sequence(r, p, False)
+        return _skip_sequence(r, p, False, depth)
     raise Declined(f"undefined length on a {vr!r} value")
 
 

@@ -30,6 +30,7 @@ files, then stop (:meth:`ImportSession.run`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import json
@@ -65,6 +66,7 @@ from ownscan.core.library._worker import (
     examine,
 )
 from ownscan.core.plugin_types import DICOM, SourceItem
+from ownscan.core.text import redact_url
 
 if TYPE_CHECKING:
     from ownscan.core.library._library import Library
@@ -104,6 +106,14 @@ class _Pending:
         self.files = self.bytes = 0
 
 
+def _redacted(item: SourceItem) -> SourceItem:
+    """``item`` with the secrets of its origin URL removed (the same item when it has none)."""
+    if "://" not in item.origin:
+        return item
+    origin = redact_url(item.origin)
+    return item if origin == item.origin else dataclasses.replace(item, origin=origin)
+
+
 class ImportSession:
     """One import into ``lib``, whose writer's lock the caller holds; :meth:`run` does it.
 
@@ -125,6 +135,10 @@ class ImportSession:
         sources: list[str],
     ) -> ImportReport:
         """Store and index every item (see :meth:`Library.import_items`)."""
+        # nothing secret is recorded: a source or origin URL loses its user:password@ and
+        # its token-like query values before it reaches the index (or a report)
+        sources = [redact_url(x) for x in sources]
+        items = (_redacted(it) for it in items)
         cur = self.conn.execute(
             "INSERT INTO imports (started, sources) VALUES (?, ?)",
             (_now(), json.dumps(sources)),

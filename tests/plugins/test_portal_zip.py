@@ -114,8 +114,9 @@ def test_portal_zip_items(portal_zip: Path, dicoms: list[bytes], tmp_path: Path,
     }
     # The preview and the viewer are offered as probable DICOM: the library reads them and
     # reports them as skipped (any other media type would be stored as a study document).
-    expect_dicom["Export/preview.jpg"] = JPEG_PREVIEW
-    expect_dicom["Viewer/viewer.exe"] = FAKE_EXE
+    # Only their first 132 bytes are inflated: all that "not DICOM" needs (issue #16).
+    expect_dicom["Export/preview.jpg"] = JPEG_PREVIEW[:132]
+    expect_dicom["Viewer/viewer.exe"] = FAKE_EXE[:132]
     dicom = {k: i for k, i in got.items() if i.media_type == DICOM and not i.problem}
     assert set(dicom) == set(expect_dicom)
     for key, item in dicom.items():
@@ -288,10 +289,9 @@ def test_limits_are_configurable(portal_zip: Path):
     items = _items(portal_zip, max_entry_bytes="100K")
     refused = [i for i in items if i.problem and "max_entry_bytes=100.0 KiB" in i.problem]
     assert len(refused) >= 3  # the DICOM files (about 200 KiB each) at the top level
-    few = _items(portal_zip, max_entries=3)  # stops, says why, keeps what came before
-    assert [i.problem for i in few[:-1]] == [None, None, None]
-    assert few[-1].origin == str(portal_zip)
-    assert (few[-1].problem or "").startswith("more than max_entries=3 members; stopped")
+    # the central directory's count is checked before any member is read (issue #16)
+    with pytest.raises(ImportFailed, match=r"declares 16 members, more than max_entries=3; "):
+        _items(portal_zip, max_entries=3)
     assert ZipLimits.from_options({"max_ratio": "50", "max_nesting": 1}) == ZipLimits(
         max_ratio=50.0, max_nesting=1
     )
