@@ -1,0 +1,255 @@
+"""Reports and marks: SR text against dcmtk's dsrdump, KOS/GSPS/SCOORD records against what
+highdicom wrote, HTML/PDF output, PDF extraction, the glossary and ``ownscan report``."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+import reportgen as gen
+
+from ownscan.core.reports import (
+    ReportError,
+    escape_terminal,
+    explain_terms,
+    glossary,
+    read_marks,
+    read_report,
+    report_html,
+    report_lines,
+    report_text,
+    write_report_pdf,
+)
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "library"))
+from library_dicomgen import PDF, encapsulated_pdf
+from test_library_cli import ownscan
+
+FINDINGS = "A 2 cm hypodense lesion in the liver.\nNo ground-glass opacity."
+IMPRESSION = "T2 hyperintense nodule, otherwise unremarkable."
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    d = tmp_path_factory.mktemp("study")
+    images = gen.ct_images(d / "ct")
+    return {
+        "dir": d,
+        "images": images,
+        "measurements": gen.measurement_report(images, d / "sr.dcm"),
+        "kos": gen.key_objects(images, d / "ko.dcm"),
+        "gsps": gen.presentation_state(images, d / "pr.dcm"),
+        "text": gen.text_report(images, d / "text.dcm", findings=FINDINGS, impression=IMPRESSION),
+    }
+
+
+_DSR_LINE = re.compile(
+    r'^(?P<indent> *)<(?:(?P<rel>[a-z ]+) )?(?P<vt>[A-Z0-9]+):\(,,"(?P<name>[^"]*)"\)'
+    r"(?:=(?P<value>.*))?>$"
+)
+
+
+def _dsrdump(path: Path) -> list[tuple[int, str, str, str, str]]:
+    """(depth, relationship, value type, concept name, value) of every item, as dcmtk reads
+    them (the root container left out)."""
+    out = subprocess.run(
+        ["dsrdump", "-Ph", "+Pl", "+Pu", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    items = []
+    for line in out.splitlines():
+        m = _DSR_LINE.match(line)
+        if m:
+            depth = len(m["indent"]) // 2
+            items.append((depth, (m["rel"] or "").upper(), m["vt"], m["name"], m["value"] or ""))
+    assert items, out
+    return items[1:]
+
+
+def _mine_as_dsrdump(value_type: str, item) -> str:  # type: ignore[no-untyped-def]
+    """The value of one of our items written the way dsrdump writes it."""
+    if value_type in ("TEXT", "PNAME", "UIDREF", "DATE"):
+        raw = item.text.replace("-", "") if value_type == "DATE" else item.text
+        return '"' + raw.replace("\n", "\\n") + '"'
+    if value_type == "NUM":
+        number = f"{item.number:g}"
+        return f'"{number}" ({item.unit},UCUM,'
+    if value_type == "CODE":
+        return f'({item.code.value},{item.code.scheme},"{item.code.meaning}")'
+    if value_type == "SCOORD":
+        pts = ",".join(f"{x:g}/{y:g}" for x, y in item.points)
+        return f"({item.graphic_type},{pts})"
+    if value_type == "IMAGE":
+        return item.images[0].sop_instance_uid
+    return ""
+
+
+@pytest.mark.parametrize("which", ["measurements", "text"])
+def test_sr_walk_matches_dsrdump(study, which):
+    path = Path(study["dir"]) / ("sr.dcm" if which == "measurements" else "text.dcm")
+    theirs = _dsrdump(path)
+    report = read_report(path)
+    mine = [(d + 1, i.relationship, i.value_type, i.label, i) for d, i in report.walk()]
+    assert [m[:4] for m in mine] == [t[:4] for t in theirs]
+    for (_, _, vt, name, item), (*_, value) in zip(mine, theirs, strict=True):
+        expected = _mine_as_dsrdump(vt, item)
+        assert expected in value if vt in ("NUM", "IMAGE") else value == expected or not expected, (
+            name,
+            value,
+            expected,
+        )
+
+
+def test_report_text_has_headings_measurements_and_codes(study):
+    report = read_report(Path(study["dir"]) / "text.dcm")
+    assert report_text(report).splitlines() == [
+        "Diagnostic imaging report",
+        "=========================",
+        "Patient: Doe^Jane (ID P1)",
+        "Study: 2024-01-31 CT Thorax",
+        "Hospital: St Anne",
+        "Status: complete, unverified",
+        "",
+        "Findings",
+        "--------",
+        "  Finding: A 2 cm hypodense lesion in the liver.",
+        "    No ground-glass opacity.",
+        "  Length: 23.5 mm",
+        "  Finding: Nodule (SCT 27925004)",
+        "",
+        "Impressions",
+        "-----------",
+        "  Impression: T2 hyperintense nodule, otherwise unremarkable.",
+    ]
+    measured = [i for _, i in report.walk() if i.value_type == "NUM"]
+    assert (measured[0].number, measured[0].unit) == (23.5, "mm")
+    page = report_html(report)
+    assert "<h2" in page and "Findings</h2>" in page and "<b>Length:</b> 23.5 mm" in page
+
+
+def test_pdf_holds_the_report_text(study, tmp_path):
+    import pypdf
+
+    report = read_report(Path(study["dir"]) / "text.dcm")
+    out = write_report_pdf(report, tmp_path / "r.pdf", ["Über µ ≥ 3"])
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(out).pages)
+    for _, kind, line in report_lines(report):
+        if kind != "more":
+            assert " ".join(line.split()) in " ".join(text.split()), line
+    assert "Über µ ≥ 3" in text  # DejaVu keeps every character
+
+
+def test_marks_of_kos_gsps_and_sr_point_at_the_images(study):
+    d = Path(study["dir"])
+    uids = [ds.SOPInstanceUID for ds in study["images"]]  # type: ignore[attr-defined]
+    kos = read_marks(d / "ko.dcm")
+    assert [r.sop_instance_uid for r in kos.key_images[0].images] == [uids[0], uids[2]]
+    assert kos.key_images[0].title == "Of Interest"
+    assert kos.key_images[0].description == "nodule, see image 3"
+
+    gsps = read_marks(d / "pr.dcm")
+    (window,) = gsps.windows
+    assert (window.center, window.width, window.explanation) == (-600.0, 1500.0, "LUNG")
+    (area,) = gsps.displayed_areas
+    assert area.top_left == (1.0, 1.0) and area.bottom_right == (16.0, 16.0)
+    text, line, circle = gsps.annotations
+    assert (text.shape, text.text, text.points, text.anchor) == (
+        "TEXT",
+        "nodule",
+        ((1.0, 12.0), (9.0, 15.0)),
+        (8.0, 8.0),
+    )
+    assert (line.shape, line.points) == ("POLYLINE", ((2.0, 2.0), (7.0, 6.0)))
+    assert (circle.shape, circle.points) == ("CIRCLE", ((8.0, 8.0), (11.0, 8.0)))
+    assert all([r.sop_instance_uid for r in a.images] == [uids[1]] for a in gsps.annotations)
+    assert gsps.for_image(uids[1]) == gsps.annotations and gsps.for_image(uids[0]) == []
+
+    sr = read_marks(d / "sr.dcm")
+    (outline,) = sr.annotations
+    assert outline.source == "sr" and outline.shape == "POLYLINE"
+    assert outline.points == ((4.5, 4.5), (10.5, 4.5), (10.5, 9.5), (4.5, 4.5))
+    assert outline.text == "Diameter 12.5 mm"
+    assert [r.sop_instance_uid for r in outline.images] == [uids[1]]
+    assert not read_marks(d / "text.dcm")  # a report without coordinates marks nothing
+
+
+def test_glossary_terms_found_with_sources():
+    entries = glossary()
+    assert len(entries) >= 30
+    assert all(e.sources and all(s.url.startswith("https://") for s in e.sources) for e in entries)
+    found = [(e.term, w) for e, w in explain_terms(FINDINGS + "\n" + IMPRESSION)]
+    assert found == [
+        ("hypodense", "hypodense"),
+        ("lesion", "lesion"),
+        ("ground-glass opacity", "ground-glass"),
+        ("opacity", "opacity"),
+        ("T1 / T2 hyperintense", "T2 hyperintense"),
+        ("nodule", "nodule"),
+        ("unremarkable", "unremarkable"),
+    ]
+    assert explain_terms("nodular? massive") == [(explain_terms("nodular")[0][0], "nodular")]
+
+
+def test_escaping_and_a_damaged_report(tmp_path, study):
+    assert escape_terminal("red \x1b[31m bell \x07\r") == "red \\x1b[31m bell \\x07\\r"
+    ds = pydicom.dcmread(Path(study["dir"]) / "text.dcm")
+    ds.ContentSequence[0].ContentSequence[0].TextValue = "evil \x1b]0;title\x07 text"
+    ds.save_as(tmp_path / "evil.dcm")
+    assert "\x1b" not in report_text(read_report(tmp_path / "evil.dcm"))
+    (tmp_path / "not.dcm").write_bytes(b"hello")
+    with pytest.raises(ReportError, match=r"not\.dcm"):
+        read_report(tmp_path / "not.dcm")
+    with pytest.raises(ReportError, match=r"ct.*not a Structured Report"):
+        read_report(sorted((Path(study["dir"]) / "ct").iterdir())[0])
+
+
+def test_ownscan_report_cli(study, tmp_path):
+    d = Path(study["dir"])
+    src = tmp_path / "src"
+    shutil.copytree(d, src)
+    ds = pydicom.dcmread(d / "text.dcm")
+    encapsulated_pdf(src / "pdf.dcm", ds.StudyInstanceUID)
+    r = ownscan(
+        "report",
+        src,
+        "--explain",
+        "--html",
+        tmp_path / "r.html",
+        "--pdf",
+        tmp_path / "r.pdf",
+        "--extract",
+        tmp_path / "out",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Impressions\n" in r.stdout and "Length: 23.5 mm" in r.stdout
+    assert "hypodense: On CT" in r.stdout and "radiologyinfo.org" in r.stdout
+    assert "key images (Of Interest, 2)" in r.stdout
+    assert "window centre -600 width 1500 (LUNG)" in r.stdout
+    assert 'polyline "Diameter 12.5 mm"' in r.stdout
+    assert "PDF report Radiology report" in r.stdout
+    # two SRs: r.html and r-2.html, r.pdf and r-2.pdf
+    assert {p.name for p in tmp_path.glob("r*.*")} == {"r.html", "r-2.html", "r.pdf", "r-2.pdf"}
+    (extracted,) = (tmp_path / "out").iterdir()
+    assert extracted.read_bytes() == PDF
+    again = ownscan("report", src / "text.dcm", "--html", tmp_path / "r.html")
+    assert again.returncode != 0 and "exists" in again.stderr
+    j = json.loads(ownscan("report", src / "pr.dcm", "--json").stdout)
+    assert j["marks"]["windows"][0]["center"] == -600.0
+    none = ownscan("report", src / "ct")
+    assert none.returncode != 0 and "no report" in none.stderr
+
+
+def test_ownscan_report_of_a_library_study(study, tmp_path):
+    d = Path(study["dir"])
+    lib = tmp_path / "lib"
+    assert ownscan("import", d, "--library", lib).returncode == 0
+    uid = str(pydicom.dcmread(d / "text.dcm").StudyInstanceUID)
+    r = ownscan("report", f"library:{uid[:20]}", "--library", lib)
+    assert r.returncode == 0, r.stderr
+    assert "Imaging Measurement Report" in r.stdout and "Diagnostic imaging report" in r.stdout
+    assert "key images (Of Interest, 2)" in r.stdout
