@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def _documents(args: argparse.Namespace) -> list[tuple[Path, str]]:
-    """(path, how to name it to the user) of every candidate file of SOURCE."""
+def _documents(args: argparse.Namespace) -> tuple[list[tuple[Path, str]], dict[str, str]]:
+    """(path, how to name it to the user) of every candidate file of SOURCE, and for a library
+    source how to name each of its images ("series 2 (Axial) image 14")."""
     from ownscan.core.errors import UsageError
 
     if args.source.startswith("library:"):
@@ -54,25 +55,32 @@ def _documents(args: argparse.Namespace) -> list[tuple[Path, str]]:
         from ownscan.core.library import LibraryError
 
         uid = args.source.split(":", 1)[1]
+        labels: dict[str, str] = {}
+        paths: list[Path] = []
         with open_from_args(args, create=False) as lib:
             try:
                 study = lib.resolve_study(uid)
-                paths = [
-                    Path(i.path) for se in lib.series(study) for i in lib.instances(se.series_uid)
-                ]
+                series = lib.series(study)
                 paths += [Path(d.path) for d in lib.documents(study) if d.kind == "pdf"]
             except LibraryError:
-                series = lib.resolve_series(uid)
-                paths = [Path(i.path) for i in lib.instances(series)]
-        return [(p, str(p)) for p in paths]
+                one = lib.resolve_series(uid)
+                series = [s for s in lib.series() if s.series_uid == one]
+            for se in series:
+                number = f"series {se.number}" if se.number is not None else "series"
+                what = f"{number} ({se.description})" if se.description else number
+                for inst in lib.instances(se.series_uid):
+                    paths.append(Path(inst.path))
+                    n = inst.instance_number
+                    labels[inst.sop_instance_uid] = f"{what} image {n}" if n is not None else what
+        return [(p, str(p)) for p in paths], labels
     root = Path(args.source)
     if root.is_dir():
         from ownscan.core.files import walk_files
 
-        return [(p, str(p)) for p in walk_files(root)]
+        return [(p, str(p)) for p in walk_files(root)], {}
     if not root.exists():
         raise UsageError(f"{root}: no such file or folder")
-    return [(root, str(root))]
+    return [(root, str(root))], {}
 
 
 def _free(path: Path) -> Path:
@@ -109,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         read_report,
     )
 
-    found = [(p, name, classify(p)) for p, name in _documents(args)]
+    candidates, labels = _documents(args)
+    found = [(p, name, classify(p)) for p, name in candidates]
     docs = [(p, name, kind) for p, name, kind in found if kind is not None]
     if not docs:
         raise UsageError(
@@ -133,11 +142,11 @@ def run(args: argparse.Namespace) -> int:
                 pdfs.append((name, path.stem, path.read_bytes()))
         except (ReportError, OSError) as exc:
             problems.append(str(exc) if isinstance(exc, ReportError) else f"{name}: {exc}")
-    written = _write_outputs(args, reports, pdfs, marks)
+    written = _write_outputs(args, reports, pdfs, marks, labels)
     if args.json:
         print(json.dumps(_json(reports, marks, pdfs, problems, written, args.explain), indent=2))
         return 1 if problems else 0
-    _print_text(reports, marks, pdfs, args.explain)
+    _print_text(reports, marks, pdfs, args.explain, labels)
     for line in written:
         print(line)
     for problem in problems:
@@ -150,6 +159,7 @@ def _write_outputs(
     reports: list[StructuredReport],
     pdfs: list[tuple[str, str, bytes]],
     marks: Marks,
+    labels: dict[str, str],
 ) -> list[str]:
     from ownscan.core.errors import UsageError
     from ownscan.core.reports import report_html, write_report_pdf
@@ -159,7 +169,7 @@ def _write_outputs(
         raise UsageError(f"{args.source}: no Structured Report to write (--html/--pdf)")
     for i, report in enumerate(reports):
         glossary_html, glossary_lines = _glossary_out(report) if args.explain else ("", [])
-        marks_lines = _marks_lines(marks, only=report.sop_instance_uid)
+        marks_lines = _marks_lines(marks, labels, only=report.sop_instance_uid)
         extra_html = glossary_html
         if marks_lines:
             extra_html = (
@@ -229,11 +239,12 @@ def _glossary_out(report: StructuredReport) -> tuple[str, list[str]]:
     return "".join(parts), lines
 
 
-def _ref_text(images: Any) -> str:
+def _ref_text(images: Any, labels: dict[str, str]) -> str:
     if not images:
         return "every referenced image"
     shown = [
-        r.sop_instance_uid + (f" frame {','.join(map(str, r.frames))}" if r.frames else "")
+        labels.get(r.sop_instance_uid, r.sop_instance_uid)
+        + (f" frame {','.join(map(str, r.frames))}" if r.frames else "")
         for r in images[:3]
     ]
     more = f" and {len(images) - 3} more" if len(images) > 3 else ""
@@ -244,7 +255,7 @@ def _pts(points: Any) -> str:
     return " ".join("(" + ", ".join(f"{v:g}" for v in p) + ")" for p in points)
 
 
-def _marks_lines(marks: Marks, only: str | None = None) -> list[str]:
+def _marks_lines(marks: Marks, labels: dict[str, str], only: str | None = None) -> list[str]:
     """One line per mark (``only``: those of one document)."""
     out: list[str] = []
     for k in marks.key_images:
@@ -252,19 +263,21 @@ def _marks_lines(marks: Marks, only: str | None = None) -> list[str]:
             continue
         note = f": {k.description}" if k.description else ""
         out.append(f"key images ({k.title}, {len(k.images)}){note}")
-        out += [f"  image {_ref_text([r])}" for r in k.images]
+        out += [f"  image {_ref_text([r], labels)}" for r in k.images]
     for w in marks.windows:
         if only and w.document != only:
             continue
         label = f" ({w.explanation})" if w.explanation else ""
-        out.append(f"window centre {w.center:g} width {w.width:g}{label} on {_ref_text(w.images)}")
+        out.append(
+            f"window centre {w.center:g} width {w.width:g}{label} on {_ref_text(w.images, labels)}"
+        )
     for a in marks.displayed_areas:
         if only and a.document != only:
             continue
         scale = f" x{a.magnification:g}" if a.magnification else ""
         out.append(
             f"zoom: pixels {_pts([a.top_left])} to {_pts([a.bottom_right])}, "
-            f"{a.size_mode.lower()}{scale} on {_ref_text(a.images)}"
+            f"{a.size_mode.lower()}{scale} on {_ref_text(a.images, labels)}"
         )
     for n in marks.annotations:
         if only and n.document != only:
@@ -273,7 +286,8 @@ def _marks_lines(marks: Marks, only: str | None = None) -> list[str]:
         arrow = f", pointing at {_pts([n.anchor])}" if n.anchor else ""
         where = _pts(n.points) if n.points else "(no box)"
         out.append(
-            f"{n.shape.lower()} {what}{where} [{n.units.lower()}]{arrow} on {_ref_text(n.images)}"
+            f"{n.shape.lower()} {what}{where} [{n.units.lower()}]{arrow} "
+            f"on {_ref_text(n.images, labels)}"
         )
     return out
 
@@ -283,6 +297,7 @@ def _print_text(
     marks: Marks,
     pdfs: list[tuple[str, str, bytes]],
     explain: bool,
+    labels: dict[str, str],
 ) -> None:
     from ownscan.core.reports import escape_terminal, report_text
 
@@ -294,7 +309,7 @@ def _print_text(
             _, lines = _glossary_out(report)
             for line in lines or ["", "Plain words: no glossary term in this report."]:
                 print(escape_terminal(line))
-    lines = _marks_lines(marks)
+    lines = _marks_lines(marks, labels)
     if lines:
         print()
         print("What the radiologist marked")

@@ -253,3 +253,14 @@ def test_ownscan_report_of_a_library_study(study, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Imaging Measurement Report" in r.stdout and "Diagnostic imaging report" in r.stdout
     assert "key images (Of Interest, 2)" in r.stdout
+    # the library names the flagged images by series and instance number
+    assert (
+        "  image series 2 (Axial 1mm) image 1\n  image series 2 (Axial 1mm) image 3\n" in r.stdout
+    )
+    assert (
+        'polyline "Diameter 12.5 mm"' in r.stdout and "on series 2 (Axial 1mm) image 2" in r.stdout
+    )
+    ko_series = str(pydicom.dcmread(d / "ko.dcm").SeriesInstanceUID)
+    one = ownscan("report", f"library:{ko_series}", "--library", lib)
+    assert one.returncode == 0 and "Diagnostic imaging report" not in one.stdout, one.stderr
+    assert "key images (Of Interest, 2)" in one.stdout
