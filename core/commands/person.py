@@ -185,6 +185,8 @@ def _print_timeline(entries: list[TimelineEntry], several: bool) -> None:
         study = e.description or "(no description)"
         if several:
             study += f"  [patient {e.patient_key}]"
+        if e.marked:
+            study += f"  (radiologist's marks: ownscan report library:{e.study_uid})"
         print(
             f"  {_date(e.date) or '(no date)':<10}  {_text(mods):<8} {_text(parts):<14} "
             f"{_text(place):<28} {report:<6} {_text(study)}"

@@ -277,7 +277,6 @@ class Index:
             self.conn,
             [p.key for p in who.patients],
             self._institution,
-            lambda study_uid: len(self.documents(study_uid)),
         )
 
     def _first_file(self, series_uid: str) -> str | None:

@@ -308,7 +308,8 @@ class TimelineEntry:
     ``modalities`` and ``body_parts`` are those of its image series (documents, key object
     selections and presentation states left out); ``institutions`` its hospitals;
     ``reports`` how many documents the library keeps with it (PDF files, DICOM encapsulated
-    PDFs and Structured Reports).
+    PDFs and Structured Reports); ``marked`` how many Key Object Selections and presentation
+    states (the radiologist's key images and annotations, read by ``ownscan.core.reports``).
     """
 
     date: str
@@ -324,6 +325,7 @@ class TimelineEntry:
     series: int
     images: int
     reports: int
+    marked: int = 0
 
     @property
     def has_report(self) -> bool:

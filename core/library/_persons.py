@@ -284,13 +284,11 @@ def timeline(
     conn: sqlite3.Connection,
     patient_keys: list[int],
     institution_of: Callable[[str, str | None], str],
-    reports_of: Callable[[str], int],
 ) -> list[TimelineEntry]:
     """Every study of these patients, oldest first (studies without a date last).
 
     ``institution_of(series_uid, stored)`` gives a series' hospital (``stored`` is the
-    index's value, None when not known yet); ``reports_of(study_uid)`` the number of documents
-    kept with a study.
+    index's value, None when not known yet).
     """
     marks = ",".join("?" * len(patient_keys))
     rows = conn.execute(
@@ -306,7 +304,7 @@ def timeline(
         modalities: dict[str, None] = {}
         body_parts: dict[str, None] = {}
         places: dict[str, None] = {}
-        n_series = images = 0
+        n_series = images = marked = 0
         for series_uid, modality, body_part, stored, count in conn.execute(
             """SELECT se.series_uid, se.modality, se.body_part, se.institution,
                  (SELECT count(*) FROM instances i WHERE i.series_uid = se.series_uid)
@@ -317,6 +315,8 @@ def timeline(
             place = institution_of(series_uid, stored)
             if place:
                 places[place] = None
+            if modality in ("KO", "PR"):
+                marked += count
             if modality in _NOT_IMAGES:
                 continue
             images += count
@@ -338,10 +338,29 @@ def timeline(
                 institutions=tuple(places),
                 series=n_series,
                 images=images,
-                reports=reports_of(study_uid),
+                reports=_reports(conn, study_uid),
+                marked=marked,
             )
         )
     return out
+
+
+_ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
+_KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
+
+
+def _reports(conn: sqlite3.Connection, study_uid: str) -> int:
+    """Reports kept with a study: PDF files, encapsulated PDFs and SRs (a Key Object
+    Selection, though an SR class, is a selection of images, not a report)."""
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM documents WHERE study_uid = ?)
+             + (SELECT count(*) FROM instances i JOIN series se USING (series_uid)
+                WHERE se.study_uid = ? AND (i.sop_class_uid = ?
+                  OR (substr(i.sop_class_uid, 1, 27) = '1.2.840.10008.5.1.4.1.1.88.'
+                      AND i.sop_class_uid != ?)))""",
+        (study_uid, study_uid, _ENCAPSULATED_PDF, _KEY_OBJECT_SELECTION),
+    ).fetchone()
+    return int(row[0])
 
 
 def read_institution(path: str | Path) -> str:

@@ -264,3 +264,10 @@ def test_ownscan_report_of_a_library_study(study, tmp_path):
     one = ownscan("report", f"library:{ko_series}", "--library", lib)
     assert one.returncode == 0 and "Diagnostic imaging report" not in one.stdout, one.stderr
     assert "key images (Of Interest, 2)" in one.stdout
+    # the person's timeline says that reports and marks are kept with the study
+    from ownscan.core.library import open_library
+
+    with open_library(lib) as library:
+        (entry,) = library.timeline(library.patients()[0].key)
+    assert (entry.reports, entry.marked, entry.modalities) == (2, 2, ("CT",))
+    assert entry.institutions == ("St Anne",)
