@@ -72,7 +72,8 @@ class ReportItem:
     """One content item of an SR.
 
     ``value_type`` is DICOM's (CONTAINER, TEXT, CODE, NUM, DATE, TIME, DATETIME, PNAME,
-    UIDREF, IMAGE, COMPOSITE, WAVEFORM, SCOORD, SCOORD3D, TCOORD); ``relationship`` how it
+    UIDREF, IMAGE, COMPOSITE, WAVEFORM, SCOORD, SCOORD3D, TCOORD), or ``REFERENCE`` for an
+    item given by reference to another item of the tree; ``relationship`` how it
     hangs from its parent (CONTAINS, HAS PROPERTIES, INFERRED FROM, HAS OBS CONTEXT...).
     ``text`` is the value as a person reads it. NUM: ``number`` and ``unit`` (the unit's
     meaning, e.g. ``mm``). CODE: ``code``. IMAGE: ``images``. SCOORD: ``graphic_type`` and
@@ -194,6 +195,22 @@ def _refs(seq: Any) -> tuple[ImageRef, ...]:
     return tuple(out)
 
 
+_TEMPORAL_KEYS = ("ReferencedSamplePositions", "ReferencedTimeOffsets", "ReferencedDateTime")
+
+
+def _values(value: Any) -> list[Any]:
+    """A DICOM value as a list (one value, several, or none)."""
+    if value is None:
+        return []
+    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
+        return list(value)
+    return [value]
+
+
+def _point_text(points: tuple[tuple[float, ...], ...]) -> str:
+    return " ".join("(" + ", ".join(f"{v:g}" for v in p) + ")" for p in points)
+
+
 def _points(data: Any, size: int) -> tuple[tuple[float, ...], ...]:
     values = [float(v) for v in (data or ())]
     return tuple(tuple(values[i : i + size]) for i in range(0, len(values) - size + 1, size))
@@ -247,14 +264,34 @@ def _item(node: Any) -> ReportItem:
         kw["points"] = _points(node.get("GraphicData"), 2)
         # the image(s) it lies on are its SELECTED FROM children
         kw["images"] = tuple(r for c in children if c.value_type == "IMAGE" for r in c.images)
-        text = f"{kw['graphic_type']} of {len(kw['points'])} point(s)"
+        text = f"{kw['graphic_type']} at {_point_text(kw['points'])} (image pixels)"
     elif vt == "SCOORD3D":
         kw["graphic_type"] = _text(node.get("GraphicType")).upper()
         kw["points"] = _points(node.get("GraphicData"), 3)
         kw["frame_of_reference"] = _text(node.get("ReferencedFrameOfReferenceUID"))
-        text = f"{kw['graphic_type']} of {len(kw['points'])} point(s) in patient mm"
+        text = f"{kw['graphic_type']} at {_point_text(kw['points'])} (patient mm)"
     elif vt == "TCOORD":
-        text = _text(node.get("TemporalRangeType"))
+        where = next(
+            (
+                node.get(k)
+                for k in (
+                    "ReferencedSamplePositions",
+                    "ReferencedTimeOffsets",
+                    "ReferencedDateTime",
+                )
+                if k in node
+            ),
+            None,
+        )
+        values = ", ".join(
+            f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in _values(where)
+        )
+        text = f"{_text(node.get('TemporalRangeType'))} {values}".strip()
+    elif not vt and "ReferencedContentItemIdentifier" in node:
+        # by reference: the item is another one of the tree, named by its position
+        vt = "REFERENCE"
+        position = ".".join(str(v) for v in _values(node.ReferencedContentItemIdentifier))
+        text = f"(see content item {position})"
     else:  # CONTAINER and anything unknown: no value of its own
         text = ""
     return ReportItem(vt, rel, name, text, children, **kw)
