@@ -102,6 +102,9 @@ def _agrees(item, value: str) -> bool:  # type: ignore[no-untyped-def]
     if vt == "SCOORD":
         pts = ",".join(f"{x:g}/{y:g}" for x, y in item.points)
         return value == f"({item.graphic_type},{pts})"
+    if vt == "SCOORD3D":
+        pts = ",".join("/".join(f"{v:g}" for v in p) for p in item.points)
+        return value == f'({item.graphic_type},"{item.frame_of_reference}",{pts})'
     if vt == "TCOORD":
         return value.startswith(f"({item.text.split()[0]},")
     if vt in ("IMAGE", "COMPOSITE", "WAVEFORM"):
@@ -304,3 +307,34 @@ def test_ownscan_report_of_a_library_study(study, tmp_path):
         (entry,) = library.timeline(library.patients()[0].key)
     assert (entry.reports, entry.marked, entry.modalities) == (2, 2, ("CT",))
     assert entry.institutions == ("St Anne",)
+
+
+def test_scoord3d_measurement_is_a_mark_in_patient_mm(study, tmp_path):
+    """A NUM with a SCOORD3D child (a point in patient coordinates): the mark keeps the
+    millimetres, the frame of reference and the measurement it belongs to."""
+    ds = pydicom.dcmread(Path(study["dir"]) / "text.dcm")
+    num = gen._item("NUM", ("G-D705", "SRT", "Volume"))
+    measured = pydicom.Dataset()
+    measured.NumericValue = "4.2"
+    measured.MeasurementUnitsCodeSequence = [gen._code("ml", "UCUM", "milliliter")]
+    num.MeasuredValueSequence = [measured]
+    where = gen._item(
+        "SCOORD3D",
+        ("111030", "DCM", "Image Region"),
+        "INFERRED FROM",
+        GraphicType="POINT",
+        GraphicData=[-12.5, 30.0, 101.25],
+        ReferencedFrameOfReferenceUID="1.2.3.4",
+    )
+    num.ContentSequence = [where]
+    ds.ContentSequence[0].ContentSequence.append(num)
+    # SCOORD3D needs the Comprehensive 3D SR class
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.34"
+    ds.save_as(tmp_path / "3d.dcm")
+    (mark,) = read_marks(tmp_path / "3d.dcm").annotations
+    assert (mark.shape, mark.units, mark.points) == ("POINT", "MM", ((-12.5, 30.0, 101.25),))
+    assert mark.frame_of_reference == "1.2.3.4" and mark.text == "Volume 4.2 ml"
+    assert "Image Region: POINT at (-12.5, 30, 101.25) (patient mm)" in report_text(
+        read_report(tmp_path / "3d.dcm")
+    )
+    assert _compare_with_dsrdump(tmp_path / "3d.dcm") == 8
