@@ -99,8 +99,11 @@ class Annotation:
     """One mark on an image.
 
     ``shape`` is ``TEXT`` (a text box: ``points`` its top-left and bottom-right corners, and
-    ``anchor`` the spot its leader line points to: the radiologist's arrow), or a DICOM
-    graphic type (POINT, POLYLINE, INTERPOLATED, CIRCLE, ELLIPSE, MULTIPOINT, POLYGON).
+    ``anchor`` the spot its leader line points to), a DICOM graphic type (POINT, POLYLINE,
+    INTERPOLATED, CIRCLE, ELLIPSE, MULTIPOINT, POLYGON) or a compound graphic type (ARROW,
+    RULER, CROSSHAIR, RECTANGLE, MULTILINE, INFINITELINE, CUTLINE, RANGELINE, AXIS).
+    ``images`` is never empty for a presentation state's marks (an item naming no image
+    applies to every image the presentation state references).
     ``units`` is ``PIXEL`` (image columns, rows), ``DISPLAY`` (fractions of the displayed
     area) or ``MM`` (patient coordinates, SCOORD3D). ``source`` says where it came from:
     ``gsps`` or ``sr``; for SR marks ``text`` is the measurement (name and value).
@@ -161,6 +164,12 @@ def _presentation_state(ds: Any, document: str) -> Marks:
     label = _text(ds.get("ContentLabel"))
     description = _text(ds.get("ContentDescription"))
     marks.presentation_labels.append(" - ".join(x for x in (label, description) if x))
+    # an item naming no image applies to every image the presentation state references
+    every = tuple(
+        ref
+        for series in ds.get("ReferencedSeriesSequence") or ()
+        for ref in _refs(series.get("ReferencedImageSequence"))
+    )
     for voi in ds.get("SoftcopyVOILUTSequence") or ():
         centers, widths = voi.get("WindowCenter"), voi.get("WindowWidth")
         if centers is None or widths is None:
@@ -176,7 +185,7 @@ def _presentation_state(ds: Any, document: str) -> Marks:
                 float(centers[0]),
                 float(widths[0]),
                 _text(explanation),
-                _refs(voi.get("ReferencedImageSequence")),
+                _refs(voi.get("ReferencedImageSequence")) or every,
             )
         )
     for area in ds.get("DisplayedAreaSelectionSequence") or ():
@@ -191,11 +200,11 @@ def _presentation_state(ds: Any, document: str) -> Marks:
                 if "PresentationPixelMagnificationRatio" in area
                 else None,
                 _pair(spacing) if spacing else None,
-                _refs(area.get("ReferencedImageSequence")),
+                _refs(area.get("ReferencedImageSequence")) or every,
             )
         )
     for ann in ds.get("GraphicAnnotationSequence") or ():
-        images = _refs(ann.get("ReferencedImageSequence"))
+        images = _refs(ann.get("ReferencedImageSequence")) or every
         layer = _text(ann.get("GraphicLayer"))
         for obj in ann.get("TextObjectSequence") or ():
             corners: tuple[tuple[float, ...], ...] = ()
@@ -230,6 +239,22 @@ def _presentation_state(ds: Any, document: str) -> Marks:
                     _text(obj.get("GraphicAnnotationUnits")) or "PIXEL",
                     _points(obj.get("GraphicData"), int(obj.get("GraphicDimensions") or 2)),
                     "",
+                    images,
+                    layer=layer,
+                    filled=_text(obj.get("GraphicFilled")) == "Y",
+                )
+            )
+        # compound graphics (PS3.3 C.10.5.1.3): arrows, rulers, crosshairs, rectangles...,
+        # kept with their points as written; the standard says how each is drawn
+        for obj in ann.get("CompoundGraphicSequence") or ():
+            marks.annotations.append(
+                Annotation(
+                    document,
+                    "gsps",
+                    _text(obj.get("CompoundGraphicType")).upper(),
+                    _text(obj.get("CompoundGraphicUnits")) or "PIXEL",
+                    _points(obj.get("GraphicData"), int(obj.get("GraphicDimensions") or 2)),
+                    _text(obj.get("UnformattedTextValue")),
                     images,
                     layer=layer,
                     filled=_text(obj.get("GraphicFilled")) == "Y",

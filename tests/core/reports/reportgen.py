@@ -140,6 +140,16 @@ def presentation_state(images: list[Dataset], path: Path) -> Dataset:
         graphic_annotations=[annotation],
         voi_lut_transformations=[voi],
     )
+    # an arrow as a compound graphic (PS3.3 C.10.5.1.3), which highdicom does not write
+    arrow = Dataset()
+    arrow.CompoundGraphicInstanceID = 1
+    arrow.CompoundGraphicUnits = "PIXEL"
+    arrow.GraphicDimensions = 2
+    arrow.NumberOfGraphicPoints = 2
+    arrow.GraphicData = [14.0, 3.0, 9.0, 7.0]
+    arrow.CompoundGraphicType = "ARROW"
+    arrow.GraphicFilled = "N"
+    pr.GraphicAnnotationSequence[0].CompoundGraphicSequence = [arrow]
     pr.save_as(path, enforce_file_format=True)
     return pr
 

@@ -193,7 +193,9 @@ def test_marks_of_kos_gsps_and_sr_point_at_the_images(study):
     assert (window.center, window.width, window.explanation) == (-600.0, 1500.0, "LUNG")
     (area,) = gsps.displayed_areas
     assert area.top_left == (1.0, 1.0) and area.bottom_right == (16.0, 16.0)
-    text, line, circle = gsps.annotations
+    assert [r.sop_instance_uid for r in window.images] == uids  # every referenced image
+    text, line, circle, arrow = gsps.annotations
+    assert (arrow.shape, arrow.points) == ("ARROW", ((14.0, 3.0), (9.0, 7.0)))
     assert (text.shape, text.text, text.points, text.anchor) == (
         "TEXT",
         "nodule",
