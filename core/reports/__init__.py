@@ -11,6 +11,7 @@ Public API::
     report_html(report); write_report_pdf(report, "report.pdf")
     marks = read_marks("GSPS.dcm")             # Marks: key images, windows, zoom, annotations
     explain_terms(text)                        # glossary terms found in a text
+    read_overlays("IM0001")                    # [OverlayPlane]: 60xx overlay bitmaps of an image
 
 docs/REPORTS.md describes the records and what is read from each document.
 """
@@ -27,6 +28,7 @@ from ownscan.core.reports._marks import (
     WindowSetting,
     read_marks,
 )
+from ownscan.core.reports._overlays import OverlayPlane, read_overlays
 from ownscan.core.reports._render import (
     escape_terminal,
     report_html,
@@ -52,6 +54,7 @@ __all__ = [
     "ImageRef",
     "KeyImages",
     "Marks",
+    "OverlayPlane",
     "ReportError",
     "ReportItem",
     "Source",
@@ -63,6 +66,7 @@ __all__ = [
     "explain_terms",
     "glossary",
     "read_marks",
+    "read_overlays",
     "read_report",
     "report_html",
     "report_lines",

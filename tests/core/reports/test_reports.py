@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 import reportgen as gen
@@ -340,3 +341,33 @@ def test_scoord3d_measurement_is_a_mark_in_patient_mm(study, tmp_path):
         read_report(tmp_path / "3d.dcm")
     )
     assert _compare_with_dsrdump(tmp_path / "3d.dcm") == 8
+
+
+def test_overlay_plane_of_a_real_siemens_mr_matches_dcmtk(pydicom_files, tmp_path):
+    """The overlay bits equal the pixels dcmtk's dcm2pnm changes when it burns overlay 1 in
+    (its Replace mode writes white where a bit is set)."""
+    from PIL import Image
+
+    from ownscan.core.reports import read_overlays
+
+    path = pydicom_files["MR-SIEMENS-DICOM-WithOverlays.dcm"]
+    (plane,) = read_overlays(path)
+    assert (plane.group, plane.kind, plane.origin, plane.bitmap.shape) == (
+        0x6000,
+        "G",
+        (1, 1),
+        (1, 484, 484),
+    )
+    assert plane.description == "Siemens MedCom Object Graphics"
+    pictures = {}
+    for flag, out in ((["--no-overlays"], "plain.pgm"), (["--display-overlay", "1"], "ov.pgm")):
+        subprocess.run(
+            ["dcm2pnm", "--write-raw-pnm", "--use-window", "1", *flag, str(path), out],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+        pictures[out] = np.asarray(Image.open(tmp_path / out))
+    changed = pictures["plain.pgm"] != pictures["ov.pgm"]
+    assert changed.sum() > 100
+    assert np.array_equal(plane.bitmap[0], changed)
