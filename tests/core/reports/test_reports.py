@@ -371,3 +371,17 @@ def test_overlay_plane_of_a_real_siemens_mr_matches_dcmtk(pydicom_files, tmp_pat
     changed = pictures["plain.pgm"] != pictures["ov.pgm"]
     assert changed.sum() > 100
     assert np.array_equal(plane.bitmap[0], changed)
+
+
+def test_pdf_without_dejavu_marks_lost_characters(study, tmp_path, monkeypatch):
+    import pypdf
+
+    from ownscan.core.reports import _render
+
+    monkeypatch.setattr(_render, "_FONT_DIRS", ())  # a system without the DejaVu fonts
+    report = read_report(Path(study["dir"]) / "text.dcm")
+    out = write_report_pdf(report, tmp_path / "r.pdf", ["Über µ ≥ 3"])
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(out).pages).split())
+    assert "Über µ ? 3" in text  # Latin-1 kept, the rest replaced...
+    assert "characters outside Latin-1 are shown as '?'" in text  # ...and said so
+    assert "Impression: T2 hyperintense nodule" in text
