@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "action",
         nargs="?",
         default="list",
-        choices=("list", "show", "merge", "split", "reject"),
-        help="list (default): people and proposed merges; show N: the timeline of the person "
+        metavar="ACTION",
+        help="list (default): people and proposed merges; show N (or just N): the timeline of "
+        "the person "
         "of patient N; merge A B...: these patients are one person; split A: take patient A "
         "out of its person; reject A B: A and B are not one person (not proposed again)",
     )
@@ -81,6 +82,13 @@ def run(args: argparse.Namespace) -> int:
     from ownscan.core.errors import UsageError
 
     needs = {"list": (0, 0), "show": (1, 1), "merge": (2, 99), "split": (1, 1), "reject": (2, 2)}
+    if args.action.isdigit():  # `ownscan person 3` shows person 3
+        args.patients = [int(args.action), *args.patients]
+        args.action = "show"
+    if args.action not in needs:
+        raise UsageError(
+            f"ownscan person: unknown action {args.action!r}; use one of {', '.join(needs)}"
+        )
     low, high = needs[args.action]
     if not low <= len(args.patients) <= high:
         want = "no patient number" if high == 0 else f"{low} patient number(s)"

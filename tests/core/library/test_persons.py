@@ -254,9 +254,12 @@ def test_ownscan_person_command(tmp_path, history):
     rows = [line for line in r.stdout.splitlines() if line.startswith("  20")]
     assert [row.split()[0] for row in rows] == ["2019-03-05", "2021-01-01", "2023-06-12"]
     assert "yes" in rows[0] and "City General" in rows[2]
+    assert ownscan("person", b, "--library", lib_path).stdout == r.stdout  # N alone: show N
     r = ownscan("person", "split", b, "--library", lib_path)
     assert r.returncode == 0, r.stderr
     r = ownscan("person", "split", b, "--library", lib_path)
     assert r.returncode != 0 and "not merged" in r.stderr
     r = ownscan("person", "merge", a, "--library", lib_path)
     assert r.returncode != 0 and "2 patient number" in r.stderr
+    r = ownscan("person", "join", a, b, "--library", lib_path)
+    assert r.returncode != 0 and "unknown action 'join'" in r.stderr
