@@ -240,6 +240,10 @@ def test_escaping_and_a_damaged_report(tmp_path, study):
     ds.ContentSequence[0].ContentSequence[0].TextValue = "evil \x1b]0;title\x07 text"
     ds.save_as(tmp_path / "evil.dcm")
     assert "\x1b" not in report_text(read_report(tmp_path / "evil.dcm"))
+    ds.ContentSequence[1].ContentSequence[0].TextValue = "<script>alert(1)</script>"
+    ds.save_as(tmp_path / "evil.dcm")
+    page = report_html(read_report(tmp_path / "evil.dcm"))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     (tmp_path / "not.dcm").write_bytes(b"hello")
     with pytest.raises(ReportError, match=r"not\.dcm"):
         read_report(tmp_path / "not.dcm")
