@@ -19,10 +19,11 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load lazily (
     from ownscan.core.hookspecs import hookimpl
     from ownscan.core.plugin_host import PluginHost, get_host
     from ownscan.core.plugin_types import ImportOptions, SourceItem
-    from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
+    from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset
 
 __all__ = [
     "Assembly",
+    "Dimension",
     "ImportFailed",
     "ImportOptions",
     "NoImporter",
@@ -50,6 +51,7 @@ _LAZY = {
     "load_volume": "ownscan.core.assembly",
     "sample_path": "ownscan.core._sample",
     "Volume": "ownscan.core.volume",
+    "Dimension": "ownscan.core.volume",
     "SeriesInfo": "ownscan.core.volume",
     "WindowPreset": "ownscan.core.volume",
     "SourceItem": "ownscan.core.plugin_types",

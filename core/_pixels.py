@@ -16,6 +16,7 @@ are alive besides it, so peak memory stays near the size of the volume.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import mmap
 import os
@@ -157,7 +158,19 @@ def _to_uint8_rgb(arr: np.ndarray, fr: Frame) -> np.ndarray:
 
 def _decode_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     """Decode frames that all come from one file (through pydicom). Errors come back as text."""
-
+    tile = frames[0].tile
+    if tile is not None:  # slices of a Siemens mosaic: the whole image once, cut into tiles
+        whole = dataclasses.replace(frames[0], tile=None, rows=tile[2], columns=tile[3])
+        got = _decode_group([whole])[0]
+        if isinstance(got, str):
+            return [got] * len(frames)
+        out: list[np.ndarray | str] = []
+        for fr in frames:
+            assert fr.tile is not None
+            k, side = fr.tile[0], fr.tile[1]
+            r0, c0 = (k // side) * fr.rows, (k % side) * fr.columns
+            out.append(np.ascontiguousarray(got[r0 : r0 + fr.rows, c0 : c0 + fr.columns]))
+        return out
     with quiet_pydicom():
         return _decode_group_quiet(frames)
 
@@ -243,7 +256,8 @@ def _decode_task(frames: Sequence[Frame]) -> list[np.ndarray | str]:
 
 def _native_ok(fr: Frame) -> bool:
     return (
-        fr.pixel_offset is not None
+        fr.tile is None
+        and fr.pixel_offset is not None
         and fr.transfer_syntax in NATIVE_LE
         and fr.samples == 1
         and fr.photometric in ("MONOCHROME1", "MONOCHROME2")

@@ -5,18 +5,30 @@ About the method
 :func:`assemble` reads only headers. Each image frame (a single-frame file, or one frame of an
 enhanced multi-frame file described by its per-frame functional groups) becomes one record.
 Records are grouped by Series Instance UID, then split into *stacks* of frames that share an
-orientation (ImageOrientationPatient within 1e-4), an image size and an echo. Each stack is
-sorted along its slice normal ``n = row x column`` by the distance ``ImagePositionPatient . n``
-(never by Instance Number or file name), and the distances are checked:
+orientation (ImageOrientationPatient within 1e-4), an image size, a Series Number, an echo and
+an image component (magnitude, phase, real, imaginary, a derived map: named ``ph``, ``e2``,
+``ADC``... as dcm2niix names its files). Where positions repeat within a stack, what tells the
+repeats apart (temporal position, trigger time, diffusion b-value and direction, acquisition
+number, else the k-th acquisition at each position) makes them the volumes of a 4D series
+(:attr:`Series.dimension`, :meth:`Series.load` ``volume=``). Each stack is sorted along its
+slice normal ``n = row x column`` by the distance ``ImagePositionPatient . n`` (never by
+Instance Number or file name), and the distances are checked:
 
-* duplicate positions (two frames less than 0.01 mm apart): the first is kept, said in a warning;
-* irregular spacing (steps differing from the median by more than 1 % + 0.01 mm), and missing
-  slices (steps that are a multiple of the median): warned; the median step is used;
+* duplicate positions that nothing tells apart (two frames less than 0.01 mm apart): the first
+  is kept, said in a warning;
+* irregular spacing and missing slices: within 0.1 mm of a regular grid, that grid is used
+  (warned); otherwise the slices are resampled onto a regular grid from the first to the last
+  acquired slice (linear interpolation between the two acquired slices around each), as
+  dcm2niix's equalized output, and a warning says so;
 * gantry tilt (slice positions drifting within the image plane, so the stack is sheared):
   each slice is shifted back onto a regular orthogonal grid with linear interpolation, as
   dcm2niix does, and a warning says so;
 * localizers (ImageType LOCALIZER) and images without position are kept out of 3D stacks and
   offered as their own 2D series; a series split into several stacks says so.
+
+Siemens mosaics arrive here already cut into their slices (``dicom._frames``); a second
+instance with an already-seen SOP Instance UID but other content is kept as a stack of its
+own (:attr:`Assembly.conflicts`).
 
 :meth:`Series.load` decodes the pixels (see ``_pixels``) into one preallocated array in the
 most compact dtype the rescale allows and returns the :class:`Volume`.
@@ -24,6 +36,7 @@ most compact dtype the rescale allows and returns the :class:`Volume`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections import defaultdict
@@ -40,7 +53,7 @@ from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
 from ownscan.core.files import walk_files
 from ownscan.core.plugin_types import DICOM, SourceItem
-from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
+from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset
 
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
@@ -90,6 +103,9 @@ class _Geometry:
     shear: npt.NDArray[np.float64] | None = None
     grid_lo: tuple[int, int] = (0, 0)
     grid_size: tuple[int, int] | None = None
+    # irregular spacing: for each slice of the regular grid, the acquired slices k0, k1 around
+    # it and the weight of k1 (linear interpolation along the normal)
+    zmap: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]] | None = None
 
 
 class Series:
@@ -104,6 +120,12 @@ class Series:
     kind
         ``"volume"`` (a 3D stack), ``"image"`` (one 2D image), ``"localizer"`` (a scout image
         kept out of the volume) or ``"frames"`` (a multi-frame image without slice geometry).
+    dimension
+        For a 4D series (:attr:`n_volumes` > 1): what its volumes are (time points, cardiac
+        phases, diffusion directions...), a :class:`~ownscan.core.volume.Dimension`; else None.
+    tag
+        What tells this stack from the others of its Series Instance UID, as dcm2niix names
+        its files (``"e2"``, ``"ph"``, ``"e1_ADC"``), or ``""``; part of :attr:`label`.
     """
 
     def __init__(
@@ -115,8 +137,19 @@ class Series:
         warnings: list[str],
         part: int = 0,
         parts: int = 1,
+        volumes: list[list[Frame]] | None = None,
+        dimension: Dimension | None = None,
+        tag: str = "",
     ) -> None:
-        self._frames = frames
+        # volumes: every volume's frames in slice order (the first is ``frames``)
+        self._volumes = volumes if volumes is not None else [frames]
+        self._frames = self._volumes[0]
+        self.dimension = dimension
+        self.tag = tag  # what tells this stack from its siblings, as dcm2niix names it: e2, ph
+        self._force_int32 = False
+        self._plans: dict[bool, Any] = {}  # the decode plan of all volumes, by force_int32
+        self._syntaxes: list[str] | None = None
+        self._by_tag = False  # its siblings are told apart by their tags, not part numbers
         self._geometry = geometry
         self.kind = kind
         self.warnings = warnings
@@ -129,8 +162,22 @@ class Series:
     # -- what the headers say ------------------------------------------------------------------
     @property
     def n_images(self) -> int:
-        """Frames in this stack (slices of the volume)."""
-        return len(self._frames)
+        """Frames in this stack (slices times volumes)."""
+        return sum(len(v) for v in self._volumes)
+
+    @property
+    def slice_timing(self) -> tuple[float, ...] | None:
+        """When each slice was acquired within its volume, in seconds, in slice order (what
+        dcm2niix writes as SliceTiming; from a Siemens mosaic's CSA header), else None."""
+        times = [fr.slice_time for fr in self._frames]
+        if self._geometry.zmap is not None or any(t is None for t in times):
+            return None
+        return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+
+    @property
+    def n_volumes(self) -> int:
+        """Volumes along the 4th dimension (1 for a plain 3D series)."""
+        return len(self._volumes)
 
     @property
     def uid(self) -> str:
@@ -144,9 +191,11 @@ class Series:
     def shape(self) -> tuple[int, int, int]:
         """``(z, y, x)`` of the volume :meth:`load` returns."""
         f = self._frames[0]
-        if self._geometry.grid_size is not None:
-            return (len(self._frames), *self._geometry.grid_size)
-        return (len(self._frames), f.rows, f.columns)
+        geo = self._geometry
+        n = len(self._frames) if geo.zmap is None else len(geo.zmap[0])
+        if geo.grid_size is not None:
+            return (n, *geo.grid_size)
+        return (n, f.rows, f.columns)
 
     @property
     def samples(self) -> int:
@@ -170,8 +219,8 @@ class Series:
 
     @property
     def files(self) -> list[str]:
-        """The files the stack is made of, in slice order (each once)."""
-        return list(dict.fromkeys(fr.source.origin for fr in self._frames))
+        """The files the stack is made of, in slice order, volume after volume (each once)."""
+        return list(dict.fromkeys(fr.source.origin for v in self._volumes for fr in v))
 
     @property
     def sources(self) -> list[Source]:
@@ -181,7 +230,9 @@ class Series:
 
     @property
     def transfer_syntaxes(self) -> list[str]:
-        return sorted({fr.transfer_syntax.name for fr in self._frames})
+        if self._syntaxes is None:
+            self._syntaxes = sorted({fr.transfer_syntax.name for v in self._volumes for fr in v})
+        return list(self._syntaxes)
 
     @property
     def label(self) -> str:
@@ -193,7 +244,9 @@ class Series:
             base += f" {desc}"
         if self.kind == "localizer":
             base += " localizer"
-        if self.parts > 1:
+        if self.tag:
+            base += f" {self.tag}"
+        elif self.parts > 1 and not self._by_tag:
             base += f" part {self.part + 1}"
         return base
 
@@ -205,7 +258,8 @@ class Series:
             spacing = "no pixel spacing (sizes unknown)"
         else:
             spacing = f"spacing {sx:.4g}x{sy:.4g}x{sz:.4g} mm"
-        return f"{self.modality or '??'} {self.kind} {x}x{y}x{z} {spacing}" + (
+        four = f" x {self.dimension.describe()}," if self.dimension is not None else ""
+        return f"{self.modality or '??'} {self.kind} {x}x{y}x{z}{four} {spacing}" + (
             " RGB" if self.samples == 3 else ""
         )
 
@@ -216,6 +270,9 @@ class Series:
             "kind": self.kind,
             "modality": self.modality,
             "n_images": self.n_images,
+            "n_volumes": self.n_volumes,
+            "dimension": None if self.dimension is None else self.dimension.to_dict(),
+            "slice_timing_s": None if self.slice_timing is None else list(self.slice_timing),
             "shape_zyx": list(self.shape),
             "samples": self.samples,
             "spacing_mm": list(self.spacing),
@@ -230,11 +287,16 @@ class Series:
         return f"<Series {self.label!r}: {self.describe()}>"
 
     # -- pixels --------------------------------------------------------------------------------
-    def load(self, *, workers: int | None = None, out: VoxelFile | None = None) -> Volume:
-        """Decode the pixels into a :class:`Volume`.
+    def load(
+        self, *, workers: int | None = None, out: VoxelFile | None = None, volume: int = 0
+    ) -> Volume:
+        """Decode the pixels of one volume into a :class:`Volume`.
 
         Parameters
         ----------
+        volume
+            Which volume of a 4D series (0 .. :attr:`n_volumes` - 1; see :attr:`dimension`).
+            Every volume of a series gets the same dtype (chosen from all their headers).
         workers
             Processes/threads used for decoding; default: the CPU cores available.
         out
@@ -256,14 +318,44 @@ class Series:
             ``out`` cannot be resized, reserved (a full disk) or written.
         """
         from ownscan.core import _pixels
+        from ownscan.core.errors import UsageError
 
-        frames = self._frames
-        plan = _pixels.plan_for(frames, self.modality)
-        errors: dict[int, str] = {}
+        if not 0 <= volume < self.n_volumes:
+            raise UsageError(f"volume {volume}: {self.label} has volume(s) 0..{self.n_volumes - 1}")
+        frames = self._volumes[volume]
+
         geo = self._geometry
-        sheared = geo.shear is not None and geo.grid_size is not None and not plan.colour
-        # a sheared stack is decoded in memory, then resampled into the file
-        direct = out if out is not None and not sheared else None
+        sheared = geo.shear is not None and geo.grid_size is not None and self.samples == 1
+        # a sheared or irregular stack is decoded in memory, then resampled into the file
+        direct = out if out is not None and not sheared and geo.zmap is None else None
+        vox, errors, plan = self._decode(frames, direct, workers)
+        warnings = list(self.warnings)
+        self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
+        for p in self.load_errors:
+            warnings.append(f"could not decode {p}; that slice is blank")
+        if sheared:
+            assert geo.shear is not None and geo.grid_size is not None
+            vox = _unshear(vox, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
+        if geo.zmap is not None:
+            vox = _resample_slices(vox, geo.zmap)
+        if out is not None and direct is None:
+            in_file = _pixels.map_file(
+                out.fd, out.offset, _pixels.DecodePlan(vox.dtype, vox.shape, False, False, 0)
+            )
+            in_file[...] = vox
+            vox = in_file
+        return self._volume_of(vox, volume, warnings)
+
+    def _decode(
+        self, frames: list[Frame], direct: VoxelFile | None, workers: int | None
+    ) -> tuple[np.ndarray, dict[int, str], Any]:
+        """Decode ``frames`` (into ``direct``'s file, else memory): the voxels, the frames
+        that failed (index -> why) and the plan. A checked int16 plan that overflows makes
+        this series int32 from then on (every volume of it) and decodes again."""
+        from ownscan.core import _pixels
+
+        plan = self._plan(len(frames), self._force_int32)
+        errors: dict[int, str] = {}
         while True:
             if direct is not None:
                 vox = _pixels.map_file(direct.fd, direct.offset, plan)
@@ -279,23 +371,70 @@ class Series:
                     on_error=lambda k, why: errors.__setitem__(k, why),
                     file=None if direct is None else (direct.fd, direct.offset),
                 )
-                break
+                return vox, errors, plan
             except _pixels._Overflow:
                 del vox
-                plan = _pixels.plan_for(frames, self.modality, force_int32=True)
-        warnings = list(self.warnings)
-        self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
-        for p in self.load_errors:
-            warnings.append(f"could not decode {p}; that slice is blank")
-        if sheared:
-            assert geo.shear is not None and geo.grid_size is not None
-            vox = _unshear(vox, geo.shear, geo.spacing, geo.grid_lo, geo.grid_size, plan.fill)
-        if out is not None and direct is None:
-            in_file = _pixels.map_file(
-                out.fd, out.offset, _pixels.DecodePlan(vox.dtype, vox.shape, False, False, 0)
-            )
-            in_file[...] = vox
-            vox = in_file
+                self._force_int32 = True
+                plan = self._plan(len(frames), True)
+
+    def _plan(self, n_slices: int, force: bool) -> Any:
+        """The decode plan for ``n_slices`` frames: one dtype for every volume, made from the
+        headers of all of them (once)."""
+        from ownscan.core import _pixels
+
+        if self.n_volumes == 1:
+            return _pixels.plan_for(self._frames, self.modality, force_int32=force)
+        cached = self._plans.get(force)
+        if cached is None:
+            every = [fr for v in self._volumes for fr in v]
+            cached = self._plans[force] = _pixels.plan_for(every, self.modality, force_int32=force)
+        return dataclasses.replace(cached, shape=(n_slices, *cached.shape[1:]))
+
+    def load_volumes(
+        self, *, workers: int | None = None, out: VoxelFile | None = None
+    ) -> list[Volume]:
+        """Every volume of the series, in order (one for a 3D series), all in one dtype.
+
+        With ``out``, the volumes go into the file one after the other from ``out.offset``
+        (a 4D NIfTI's layout) and are shared mappings of it; a stack that needs no resampling
+        is then decoded in one pass over all its frames, instead of one per volume.
+        :attr:`load_errors` lists the frames of every volume that failed.
+        """
+
+        geo = self._geometry
+        one_pass = out is not None and geo.shear is None and geo.zmap is None and self.samples == 1
+        if not one_pass:
+            while True:
+                vols, errs, offset = [], [], None if out is None else out.offset
+                for k in range(self.n_volumes):
+                    where = None if offset is None else VoxelFile(out.fd, offset)  # type: ignore[union-attr]
+                    vols.append(self.load(workers=workers, out=where, volume=k))
+                    errs += self.load_errors
+                    offset = None if offset is None else offset + vols[-1].nbytes
+                if len({v.voxels.dtype for v in vols}) == 1:
+                    self.load_errors = errs
+                    return vols
+                # a later volume overflowed int16: every volume again, as int32
+        assert out is not None
+        every = [fr for v in self._volumes for fr in v]
+        nz = len(self._frames)
+        vox, errors, _ = self._decode(every, out, workers)
+        self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
+        vols = []
+        for n in range(self.n_volumes):
+            warnings = list(self.warnings)
+            for k, why in sorted(errors.items()):
+                if n * nz <= k < (n + 1) * nz:
+                    warnings.append(
+                        f"could not decode {every[k].where}: {why}; that slice is blank"
+                    )
+            vols.append(self._volume_of(vox[n * nz : (n + 1) * nz], n, warnings))
+        return vols
+
+    def _volume_of(self, vox: np.ndarray, volume: int, warnings: list[str]) -> Volume:
+        """The Volume of decoded voxels ``vox`` of volume ``volume``."""
+        frames = self._volumes[volume]
+        geo = self._geometry
         first = frames[0]
         windows = []
         seen = set()
@@ -318,13 +457,48 @@ class Series:
             info=self.info,
             warnings=warnings,
             invert=first.photometric == "MONOCHROME1",
+            orientation_source=(
+                "patient"
+                if first.iop is not None and first.ipp is not None
+                else "patient_orientation"
+                if first.patient_orientation is not None
+                else ""
+            ),
+            patient_orientation=first.patient_orientation,
+            spacing_source=first.spacing_source if first.pixel_spacing is not None else "",
+            voi_function=first.voi_function,
+            presentation_shape=first.presentation_shape,
+            modality_lut=first.modality_lut,
+            voi_luts=first.voi_luts,
             extra={
-                "files": self.files,
+                "files": list(dict.fromkeys(fr.source.origin for fr in frames)),
                 "kind": self.kind,
-                "label": self.label,
+                "label": self.label
+                + (f" vol {volume + 1:04d}" if self.n_volumes > 1 and volume else ""),
                 "transfer_syntaxes": self.transfer_syntaxes,
+                "volume": volume,
+                "n_volumes": self.n_volumes,
+                "dimension": self.dimension,
+                "repetition_time_ms": first.repetition_time,
+                "philips_fp_scale": _philips_factors(frames, geo),
+                "slice_timing_s": self.slice_timing,
             },
         )
+
+
+def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] | None:
+    """Per slice of the volume, the factor that turns its display values (DICOM rescale) into
+    Philips' floating-point values, ``1 / (RescaleSlope * MR Scale Slope)``: dcm2niix's
+    ``FP = (SV * RS + RI) / (RS * SS)``. None unless every frame carries Philips' scale (or
+    when it varies between slices that were resampled)."""
+    if not frames or any(fr.philips_scale is None for fr in frames):
+        return None
+    f = [1.0 / (fr.slope * fr.philips_scale[0]) for fr in frames if fr.philips_scale]
+    if geo.zmap is not None:
+        if len(set(f)) > 1:
+            return None
+        f = [f[0]] * len(geo.zmap[0])
+    return tuple(f)
 
 
 def _unshear(
@@ -386,6 +560,9 @@ class Assembly:
     ----------
     series
         The series (stacks) found, sorted by patient, study date, series number.
+    conflicts
+        Frames kept although an earlier file had the same SOP Instance UID, because their
+        content differs (never silently dropped as copies).
     skipped
         Items that are not DICOM images (other files, DICOMDIR, reports), with why.
     errors
@@ -395,6 +572,7 @@ class Assembly:
     series: list[Series] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
     def volumes(self) -> list[Series]:
         """The 3D series (not 2D images or localizers)."""
@@ -426,6 +604,27 @@ def _single_geometry(fr: Frame) -> _Geometry:
         direction = np.eye(3)
         origin = (0.0, 0.0, 0.0)
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
+
+
+def _single_warnings(fr: Frame) -> list[str]:
+    """What ``info`` must say about an image without a position: orientation and scale."""
+    out = []
+    if fr.patient_orientation is not None:
+        out.append(
+            "no position in the patient (Image Position/Orientation): orientation from "
+            "Patient Orientation only, no 3D"
+        )
+    else:
+        out.append("no position or orientation in the patient: shown as stored, without labels")
+    if fr.pixel_spacing is None:
+        out.append("no pixel spacing: sizes are in pixels only")
+    elif fr.spacing_source == "detector":
+        out.append("sizes measured at the detector (Imager Pixel Spacing), not in the patient")
+    elif fr.spacing_source == "scanned":
+        out.append("sizes from the film scanner (Nominal Scanned Pixel Spacing)")
+    elif fr.spacing_source == "ultrasound":
+        out.append("sizes from the ultrasound region's calibration")
+    return out
 
 
 def _median(values: npt.NDArray[np.float64]) -> float:
@@ -492,6 +691,7 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
     dz = _median(steps)
     tol = 0.01 * dz + 0.01
     bad = np.abs(steps - dz) > tol
+    zmap = None
     if bad.any():
         ratios = steps[bad] / dz
         missing = [
@@ -499,18 +699,34 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
             for i, r in zip(np.nonzero(bad)[0], ratios, strict=True)
             if r > 1.5 and abs(r - round(r)) < 0.1
         ]
-        if missing and len(missing) == int(bad.sum()):
-            n_miss = sum(round(r) - 1 for _, r in missing)
-            i0 = missing[0][0]
+        # Within a tenth of a millimetre (and 5 % of a step) of a regular grid: rounding in
+        # the headers, the grid is used as it is. Otherwise the slices are resampled.
+        fit = np.arange(len(dist)) * ((dist[-1] - dist[0]) / (len(dist) - 1)) + dist[0]
+        off = float(np.abs(dist - fit).max())
+        if off <= min(0.1, 0.05 * dz) and not missing:
             warnings.append(
-                f"missing slices: about {n_miss} slice(s) absent (first gap of "
-                f"{steps[i0]:.3g} mm after {frames[i0].where}); the volume uses the "
-                f"regular spacing {dz:.4g} mm, so distances across the gap are wrong"
+                f"irregular slice spacing: steps from {steps.min():.4g} to {steps.max():.4g} mm, "
+                f"every slice within {off:.2g} mm of a regular grid (used)"
             )
         else:
+            zmap, dz = _regular_grid(dist)
+            n_out = len(zmap[0])
+            if missing and len(missing) == int(bad.sum()):
+                n_miss = sum(round(r) - 1 for _, r in missing)
+                i0 = missing[0][0]
+                what = (
+                    f"missing slices: about {n_miss} slice(s) absent (first gap of "
+                    f"{steps[i0]:.3g} mm after {frames[i0].where})"
+                )
+            else:
+                what = (
+                    f"irregular slice spacing: steps from {steps.min():.4g} to {steps.max():.4g} mm"
+                )
             warnings.append(
-                f"irregular slice spacing: steps from {steps.min():.4g} to {steps.max():.4g} mm "
-                f"(median {dz:.4g} mm is used; distances along the slices are approximate)"
+                f"{what}; resampled onto a regular grid of {n_out} slices every {dz:.4g} mm "
+                f"from the first to the last acquired slice (linear interpolation between "
+                f"the two nearest acquired slices, up to {steps.max():.3g} mm apart), as "
+                "dcm2niix's equalized (_Eq) output"
             )
 
     # Tilt: in-plane drift of the slice positions (a sheared stack).
@@ -546,8 +762,52 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
         shear,
         grid_lo,
         grid_size,
+        zmap,
     )
     return frames, geo
+
+
+def _regular_grid(
+    dist: npt.NDArray[np.float64],
+) -> tuple[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]], float]:
+    """A regular grid from the first to the last of the sorted slice distances ``dist``, at
+    about the smallest step, and for each of its slices the two acquired slices around it and
+    the weight of the second: ``((k0, k1, w), step)``. The first and last slices are acquired
+    ones; so is every slice whose position falls on one (within 0.01 mm), as in a series with
+    missing slices."""
+    steps = np.diff(dist)
+    smallest = float(steps[steps > _DUP_MM].min())
+    extent = float(dist[-1] - dist[0])
+    n = max(1, round(extent / smallest))
+    step = extent / n
+    grid = dist[0] + step * np.arange(n + 1)
+    k1 = np.clip(np.searchsorted(dist, grid - _DUP_MM, side="left"), 0, len(dist) - 1)
+    k0 = np.clip(k1 - 1, 0, len(dist) - 1)
+    gap = dist[k1] - dist[k0]
+    w = np.where(gap > 0, (grid - dist[k0]) / np.where(gap > 0, gap, 1.0), 1.0)
+    w = np.clip(w, 0.0, 1.0)
+    w[np.abs(grid - dist[k1]) <= _DUP_MM] = 1.0  # on an acquired slice: that slice exactly
+    return (k0.astype(np.intp), k1.astype(np.intp), w.astype(np.float32)), step
+
+
+def _resample_slices(
+    vox: np.ndarray,
+    zmap: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]],
+) -> np.ndarray:
+    """The slices of ``vox`` on the regular grid ``zmap`` (see :func:`_regular_grid`): linear
+    between two acquired slices, rounded back to an integer dtype."""
+    k0, k1, w = zmap
+    out = np.empty((len(k0), *vox.shape[1:]), dtype=vox.dtype)
+    for n in range(len(k0)):
+        if w[n] == 1.0:
+            out[n] = vox[k1[n]]
+            continue
+        sl = vox[k0[n]].astype(np.float32) * (1 - w[n]) + vox[k1[n]].astype(np.float32) * w[n]
+        if np.issubdtype(vox.dtype, np.integer):
+            info = np.iinfo(vox.dtype)
+            np.clip(np.rint(sl), info.min, info.max, out=sl)
+        out[n] = sl
+    return out
 
 
 def _item_origin(item: Item, n: int) -> str:
@@ -608,7 +868,7 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     """
     result = Assembly()
     frames: list[Frame] = []
-    seen: set[tuple[str, int]] = set()
+    seen: dict[tuple[str, int, int], list[Frame]] = {}
     del workers  # see the docstring
     cache: dict[tuple[Any, ...], dict[str, Any]] = {}
     for n, item in enumerate(_expand(items)):
@@ -619,22 +879,38 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
         if kind == "error":
             result.errors.append(got)
             continue
+        copy = None
         for fr in got:
-            key = (fr.sop_instance_uid, fr.frame)
-            if fr.sop_instance_uid and key in seen:
-                if fr.frame == 0:
-                    result.skipped.append(
-                        Problem(fr.source.origin, "the same instance was already read (a copy)")
-                    )
-                continue
-            seen.add(key)
+            key = (fr.sop_instance_uid, fr.frame, fr.tile[0] if fr.tile else 0)
+            earlier = seen.get(key) if fr.sop_instance_uid else None
+            if earlier is not None:
+                if copy is None:
+                    copy = any(_same_content(fr, e) for e in earlier)
+                if copy:
+                    if fr.frame == 0:
+                        result.skipped.append(
+                            Problem(fr.source.origin, "the same instance was already read (a copy)")
+                        )
+                    continue
+                # the same SOP Instance UID, other content: both are kept, apart
+                fr.variant = len(earlier)
+                result.conflicts.append(fr.where)
+            seen.setdefault(key, []).append(fr)
             frames.append(fr)
 
     by_series: dict[str, list[Frame]] = defaultdict(list)
+    conflicted = {fr.series_uid for fr in frames if fr.variant}
     for fr in frames:
         by_series[fr.series_uid or f"(no series uid) {fr.source.origin}"].append(fr)
     for series_frames in by_series.values():
-        result.series.extend(_split_series(series_frames))
+        parts = _split_series(series_frames)
+        if series_frames[0].series_uid in conflicted:
+            for part in parts:
+                part.warnings.append(
+                    "some files share a SOP Instance UID with other files but differ from them "
+                    f"(e.g. {result.conflicts[0]}): both were kept, in separate series"
+                )
+        result.series.extend(parts)
 
     def sort_key(s: Series) -> tuple:
         i = s.info
@@ -652,8 +928,279 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
     return result
 
 
+def _component(fr: Frame) -> str:
+    """What kind of image ``fr`` is beyond plain magnitude, named as dcm2niix names its files:
+    ``"ph"`` (phase), ``"real"``, ``"imaginary"``, a derived map (``"ADC"``, ``"FA"``,
+    ``"TRACEW"``...), or ``""`` (magnitude, the usual case)."""
+    values = fr.image_type[2:]
+    for v in values:
+        if v in ("P", "PHASE"):
+            return "ph"
+        if v in ("R", "REAL"):
+            return "real"
+        if v in ("I", "IMAGINARY"):
+            return "imaginary"
+    for v in values:
+        if v in _DERIVED_MAPS:
+            return _DERIVED_MAPS[v]
+    return ""
+
+
+# ImageType values of derived maps that share positions with the images they come from
+_DERIVED_MAPS = {
+    "ADC": "ADC",
+    "EADC": "EADC",
+    "FA": "FA",
+    "TRACEW": "TRACEW",
+    "TRACE": "TRACEW",
+    "ISOTROPIC": "TRACEW",
+    "CALC_BVALUE": "CALC_BVALUE",
+    "T1 MAP": "T1MAP",
+    "T2 MAP": "T2MAP",
+    "FIELD_MAP": "fieldmap",
+}
+
+
+def _normal(fr: Frame) -> npt.NDArray[np.float64]:
+    assert fr.iop is not None
+    return _unit(np.cross(_unit(fr.iop[:3]), _unit(fr.iop[3:])))
+
+
+def _position_keys(frames: list[Frame]) -> list[int]:
+    """The slice position of each frame along the stack's normal, in units of ``_DUP_MM``."""
+    n = _normal(frames[0])
+    return [round(float(np.asarray(fr.ipp) @ n) / _DUP_MM) for fr in frames]
+
+
+def _acq_order(fr: Frame) -> tuple[float, float, float]:
+    """When a frame was acquired, as far as the header says (for ordering volumes)."""
+    return (
+        fr.acquisition_number if fr.acquisition_number is not None else math.inf,
+        fr.acquisition_time if fr.acquisition_time is not None else math.inf,
+        fr.instance_number if fr.instance_number is not None else math.inf,
+    )
+
+
+def _diffusion_key(fr: Frame) -> tuple[float, tuple[float, float, float]] | None:
+    if fr.b_value is None:
+        return None
+    return (fr.b_value, tuple(round(x, 4) for x in fr.b_vector or (0.0, 0.0, 0.0)))  # type: ignore[return-value]
+
+
+# Attributes whose value *is* the volume, tried in this order: (name, value of a frame, order
+# of the volumes: by the value itself, or by when the volume was acquired)
+_VOLUME_KEYS: list[tuple[str, Any, bool]] = [
+    ("TemporalPositionIdentifier", lambda fr: fr.temporal_position, True),
+    ("TriggerTime", lambda fr: fr.trigger_time, True),
+    ("DiffusionBValue+GradientOrientation", _diffusion_key, False),
+    ("AcquisitionNumber", lambda fr: fr.acquisition_number, True),
+]
+
+
+def _volumes_of(
+    frames: list[Frame], warnings: list[str]
+) -> list[tuple[list[list[Frame]], str]] | None:
+    """Split a stack with repeated positions into volumes that each hold every position once.
+
+    Returns a list of parts, each ``(volumes, source)``: the volumes (in order) that cover the
+    same positions, and the attribute(s) that told them apart; or None when no position repeats
+    or nothing tells the repeats apart (then the duplicates are reported as such).
+    """
+    keys = _position_keys(frames)
+    counts: dict[int, int] = defaultdict(int)
+    for k in keys:
+        counts[k] += 1
+    if max(counts.values()) == 1:
+        return None
+    for source, value, by_value in _VOLUME_KEYS:
+        vals = [value(fr) for fr in frames]
+        if any(v is None for v in vals):
+            continue
+        groups: dict[Any, list[int]] = defaultdict(list)
+        for i, v in enumerate(vals):
+            groups[v].append(i)
+        if len(groups) < 2:
+            continue
+        if any(len({keys[i] for i in g}) != len(g) for g in groups.values()):
+            continue  # a value repeats within a position: not what tells volumes apart
+        if by_value:
+            ordered = [groups[v] for v in sorted(groups)]
+        else:
+            ordered = sorted(groups.values(), key=lambda g: min(_acq_order(frames[i]) for i in g))
+        # volumes that cover the same positions form one 4D part; others are parts of their own
+        parts: dict[frozenset[int], list[list[Frame]]] = {}
+        for g in ordered:
+            parts.setdefault(frozenset(keys[i] for i in g), []).append([frames[i] for i in g])
+        if len(parts) > 1:
+            warnings.append(
+                f"the images of this series differ in {source} and cover {len(parts)} different "
+                "sets of slice positions: each set is a series of its own"
+            )
+        return [(vols, source) for vols in parts.values()]
+    # Nothing names the volumes: the k-th acquisition at every position is volume k.
+    if len(set(counts.values())) != 1:
+        return None
+    by_pos: dict[int, list[int]] = defaultdict(list)
+
+    def rank(i: int) -> tuple[Any, ...]:
+        fr = frames[i]
+        return (*_acq_order(fr), fr.stack_key or (), fr.frame, i)
+
+    for i in sorted(range(len(frames)), key=rank):
+        by_pos[keys[i]].append(i)
+    m = next(iter(counts.values()))
+    vols = [[frames[by_pos[p][v]] for p in by_pos] for v in range(m)]
+    if all(fr.acquisition_time is not None for fr in frames):
+        return [(vols, "AcquisitionTime")]
+    if all(fr.stack_key is not None for fr in frames):
+        return [(vols, "DimensionIndexValues")]
+    distinct = all(
+        len({frames[i].instance_number for i in at}) == len(at) for at in by_pos.values()
+    )
+    if all(fr.instance_number is not None for fr in frames) and distinct:
+        source = "InstanceNumber"
+    elif all(fr.n_frames > 1 for fr in frames):
+        source = "frame order"
+    else:
+        return None
+    warnings.append(
+        f"repeated slice positions told apart by nothing but {source}: the volumes are in "
+        "that order"
+    )
+    return [(vols, source)]
+
+
+def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> Dimension:
+    """What the 4th axis of ``volumes`` means, with its values."""
+    firsts = [v[0] for v in volumes]
+    b = [fr.b_value for fr in firsts]
+    diffusion = all(x is not None for x in b) and len({_diffusion_key(fr) for fr in firsts}) > 1
+    b_values: tuple[float, ...] = ()
+    b_vectors: tuple[tuple[float, float, float], ...] = ()
+    if all(x is not None for x in b):
+        b_values = tuple(float(x) for x in b)  # type: ignore[arg-type]
+        b_vectors = tuple(fr.b_vector or (0.0, 0.0, 0.0) for fr in firsts)
+        for n, vol in enumerate(volumes):
+            if len({_diffusion_key(fr) for fr in vol}) > 1:
+                warnings.append(
+                    f"volume {n + 1}: its slices disagree on the diffusion b-value or direction; "
+                    "those of its first slice are used"
+                )
+                break
+    if diffusion:
+        return Dimension("diffusion", source, b_values, "s/mm2", b_values, b_vectors)
+    name, unit = "repetition", ""
+    values: tuple[float | None, ...] = tuple(float(n) for n in range(len(volumes)))
+    times = [
+        min((fr.acquisition_time for fr in v if fr.acquisition_time is not None), default=None)
+        for v in volumes
+    ]
+    if source == "TriggerTime":
+        name, unit = "cardiac phase", "ms"
+        values = tuple(fr.trigger_time for fr in firsts)
+    elif all(t is not None for t in times):
+        t0 = times[0]
+        assert t0 is not None
+        name = "acquisition" if source == "AcquisitionNumber" else "time"
+        values, unit = tuple(round(t - t0, 4) for t in times if t is not None), "s"
+    elif source == "TemporalPositionIdentifier":
+        name, values = "time", tuple(fr.temporal_position for fr in firsts)
+    elif source == "AcquisitionNumber":
+        name, values = "acquisition", tuple(fr.acquisition_number for fr in firsts)
+    return Dimension(name, source, values, unit, b_values, b_vectors)
+
+
+def _same_slices(a: list[Frame], b: list[Frame]) -> bool:
+    """Whether two sorted volumes have their slices at the same places (within 0.05 mm)."""
+    pa = np.array([fr.ipp for fr in a], dtype=np.float64)
+    pb = np.array([fr.ipp for fr in b], dtype=np.float64)
+    return pa.shape == pb.shape and bool(np.abs(pa - pb).max() <= 0.05)
+
+
+def _sorted_like(frames: list[Frame]) -> list[Frame]:
+    """``frames`` (one volume, no repeated position) in slice order, as _stack_geometry sorts."""
+    keys = _position_keys(frames)
+    return [frames[i] for i in sorted(range(len(frames)), key=lambda i: (keys[i], i))]
+
+
+_Part: TypeAlias = (
+    "tuple[list[Frame], _Geometry, list[list[Frame]] | None, Dimension | None, list[str]]"
+)
+
+
+def _stack_parts(group: list[Frame], warnings: list[str]) -> list[_Part]:
+    """One stack -> its parts: ``(frames, geometry, volumes, dimension, warnings)``."""
+    own: list[str] = []
+    found = _volumes_of(group, own)
+    if found is None:
+        w = list(warnings)
+        frames, geo = _stack_geometry(group, w)
+        return [(frames, geo, None, None, w)]
+    out: list[_Part] = []
+    for vols, source in found:
+        w = list(warnings) + own
+        first, geo = _stack_geometry(vols[0], w)
+        if len(vols) == 1:
+            out.append((first, geo, None, None, w))
+            continue
+        rest = [_sorted_like(v) for v in vols[1:]]
+        if not all(_same_slices(first, v) for v in rest):
+            # positions agree along the normal but not in the plane: keep each on its own
+            w.append("the volumes of this series are not at the same places: shown separately")
+            for v in [first, *rest]:
+                ww = list(warnings)
+                f2, g2 = _stack_geometry(v, ww)
+                out.append((f2, g2, None, None, ww))
+            continue
+        volumes = [first, *rest]
+        out.append((first, geo, volumes, _dimension(volumes, source, w), w))
+    return out
+
+
+def _same_content(a: Frame, b: Frame) -> bool:
+    """Whether two frames with one SOP Instance UID are copies: the same header values that
+    place and scale the image, and (for two files) the same bytes."""
+
+    def fingerprint(fr: Frame) -> tuple[Any, ...]:
+        return (
+            fr.ipp,
+            fr.iop,
+            fr.rows,
+            fr.columns,
+            fr.bits_allocated,
+            fr.slope,
+            fr.intercept,
+            fr.image_type,
+            fr.echo_number,
+            fr.temporal_position,
+            fr.acquisition_time,
+            fr.pixel_length,
+            fr.series_uid,
+        )
+
+    if fingerprint(a) != fingerprint(b):
+        return False
+    pa, pb = a.source.path, b.source.path
+    if pa is not None and pb is not None and pa != pb:
+        import filecmp
+
+        try:
+            return filecmp.cmp(pa, pb, shallow=False)
+        except OSError:
+            return True  # unreadable now: reading its pixels will say so
+    if a.source.data is not None and b.source.data is not None:
+        return a.source.data == b.source.data
+    return True
+
+
 def _split_series(frames: list[Frame]) -> list[Series]:
-    """One Series Instance UID -> its stacks (volumes, images, localizers)."""
+    """One Series Instance UID -> its stacks (volumes, 4D series, images, localizers).
+
+    Frames are grouped by what makes them different images (as dcm2niix splits a series):
+    orientation, image size, colour, Series Number, echo, image component (magnitude, phase,
+    real, imaginary, derived map) and a conflicting copy of an instance; each group's
+    repeated positions are then told apart into the volumes of a 4D series.
+    """
     stacks: dict[tuple, list[Frame]] = defaultdict(list)
     singles: list[tuple[str, list[Frame]]] = []
     per_file: dict[int, list[Frame]] = defaultdict(list)
@@ -662,7 +1209,17 @@ def _split_series(frames: list[Frame]) -> list[Series]:
             per_file[id(fr.source)].append(fr)
             continue
         kind = "localizer" if fr.is_localizer else "volume"
-        key = (kind, _orientation_key(fr.iop), fr.rows, fr.columns, fr.is_colour, fr.echo_number)
+        key = (
+            kind,
+            _orientation_key(fr.iop),
+            fr.rows,
+            fr.columns,
+            fr.is_colour,
+            fr.echo_number,
+            fr.info.get("series_number"),
+            _component(fr),
+            fr.variant,
+        )
         stacks[key].append(fr)
     for group in per_file.values():
         singles.append(("frames" if len(group) > 1 else "image", group))
@@ -671,12 +1228,19 @@ def _split_series(frames: list[Frame]) -> list[Series]:
     volume_keys = [k for k in stacks if k[0] == "volume"]
     sizes = {(k[2], k[3]) for k in volume_keys}
     orients = {k[1] for k in volume_keys}
-    echoes = {k[5] for k in volume_keys}
+    echoes = sorted({k[5] for k in volume_keys}, key=lambda e: (e is None, e or 0.0))
+    numbers = {k[6] for k in volume_keys}
+    components = {k[7] for k in volume_keys}
+    variants = {k[8] for k in volume_keys}
     for key, group in stacks.items():
         warnings: list[str] = []
-        group, geo = _stack_geometry(group, warnings)
         kind = key[0]
+        tag = ""
         if kind == "volume":
+            if len(echoes) > 1 and key[5] is not None:
+                tag = f"e{echoes.index(key[5]) + 1}"
+            if key[7]:
+                tag = f"{tag}_{key[7]}" if tag else key[7]
             if len(volume_keys) > 1:
                 why = []
                 if len(sizes) > 1:
@@ -687,17 +1251,37 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                     why.append(f"{len(orients)} orientations")
                 if len(echoes) > 1:
                     why.append(f"{len(echoes)} echoes")
+                if len(numbers) > 1:
+                    why.append(f"{len(numbers)} series numbers")
+                if len(components) > 1:
+                    why.append(
+                        "image types " + ", ".join(sorted(c or "magnitude" for c in components))
+                    )
+                if len(variants) > 1:
+                    why.append("instances sharing a SOP Instance UID with different content")
                 warnings.append(
                     f"this series was split into {len(volume_keys)} stacks ({'; '.join(why)}); "
                     f"this one is {key[3]}x{key[2]}, {len(group)} image(s)"
                 )
-            if len(group) == 1:
-                kind = "image"
         else:
             warnings.append("localizer (scout) image: kept out of the 3D volume")
-        out.append(Series(group, geo, kind=kind, warnings=warnings))
+        for part_frames, geo, volumes, dimension, w in _stack_parts(group, warnings):
+            part_kind = kind
+            if part_kind == "volume" and len(part_frames) == 1 and volumes is None:
+                part_kind = "image"
+            out.append(
+                Series(
+                    part_frames,
+                    geo,
+                    kind=part_kind,
+                    warnings=w,
+                    volumes=volumes,
+                    dimension=dimension,
+                    tag=tag,
+                )
+            )
     for kind, group in singles:
-        warnings = []
+        warnings = _single_warnings(group[0])
         geo = _single_geometry(group[0])
         if kind == "frames":
             warnings.append(
@@ -713,6 +1297,11 @@ def _split_series(frames: list[Frame]) -> list[Series]:
         if len(same) > 1:
             for k, s in enumerate(sorted(same, key=lambda s: -s.n_images)):
                 s.part, s.parts = k, len(same)
+            by_tag = len({s.tag for s in same}) == len(same)
+            for s in same:
+                s._by_tag = by_tag
+                if not by_tag:
+                    s.tag = ""  # tags do not tell these apart: part numbers do
     return out
 
 

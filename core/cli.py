@@ -143,7 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ownscan.core.errors import OwnscanError
 
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return rc
+    except BrokenPipeError:  # `ownscan info x | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 128 + 13  # as a shell reports a program ended by SIGPIPE
     except KeyboardInterrupt:
         print("ownscan: interrupted", file=sys.stderr)
         return 130
@@ -168,6 +173,16 @@ EX_SOFTWARE = 70  # sysexits.h: internal software error
 
 # OSErrors about the user's machine rather than about ownscan's code, even without a file name
 _USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPIPE, errno.EIO})
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds no closed pipe (and
+    prints no "Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured by a caller): nothing to quiet
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

@@ -59,12 +59,14 @@ class NoImporter(OwnscanError):
     def __init__(self, source: str, installed: list[str]) -> None:
         names = ", ".join(installed) or "none"
         if "://" not in source and not os.path.lexists(source):
-            hint = "no such file or folder; check the path"
+            # the likely mistake first: a typo in a path, not a missing plugin
+            message = f"no such file or folder: {source}"
         else:
-            hint = "check the path or URL, or install an importer plugin for it"
-        super().__init__(
-            f"{source}: no importer claims this source (installed importers: {names}); {hint}"
-        )
+            message = (
+                f"{source}: no importer claims this source (installed importers: {names}); "
+                "check the path or URL, or install an importer plugin for it"
+            )
+        super().__init__(message)
         self.source = source
         self.installed = installed
 

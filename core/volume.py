@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 
-__all__ = ["SeriesInfo", "Volume", "WindowPreset"]
+__all__ = ["Dimension", "Lut", "SeriesInfo", "Volume", "WindowPreset"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,26 @@ class WindowPreset:
     def __post_init__(self) -> None:
         if not (self.width > 0):
             raise UsageError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Lut:
+    """A DICOM lookup table (a Modality or VOI LUT Sequence item).
+
+    A stored value ``v`` maps to ``data[v - first]``, clamped to the table's ends; the output
+    has ``bits`` bits (VOI LUTs: ``2**bits - 1`` is white).
+    """
+
+    explanation: str
+    first: int
+    bits: int
+    data: tuple[int, ...]
+
+    def apply(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The table's output for ``values`` (any shape)."""
+        idx = np.clip(np.rint(np.asarray(values, dtype=np.float64)) - self.first, 0, None)
+        table = np.asarray(self.data, dtype=np.float64)
+        return table[np.minimum(idx.astype(np.int64), len(table) - 1)]
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,84 @@ class SeriesInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a plain dict (for JSON output)."""
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What the 4th axis of a series means: one entry per volume, in volume order.
+
+    A 4D series is an ordered sequence of 3D :class:`Volume` s that share one geometry
+    (``Series.load(volume=n)``); this says what tells them apart.
+
+    Parameters
+    ----------
+    name
+        ``"time"`` (a time series: fMRI, perfusion, dynamic contrast), ``"diffusion"``,
+        ``"cardiac phase"``, ``"acquisition"`` (repeated acquisitions, multi-phase CT) or
+        ``"repetition"`` (nothing but the order of the files tells them apart).
+    source
+        The DICOM attribute(s) the volumes were told apart and ordered by.
+    values
+        One number per volume in ``unit`` (time in s from the first volume, trigger delay in
+        ms, b-value in s/mm², acquisition or temporal position number), None where unknown.
+    unit
+        ``"s"``, ``"ms"``, ``"s/mm2"`` or ``""``.
+    b_values, b_vectors
+        Diffusion weighting per volume and the unit gradient direction in patient LPS
+        (``(0, 0, 0)`` for b = 0), when the headers carry them; else empty.
+    """
+
+    name: str
+    source: str
+    values: tuple[float | None, ...]
+    unit: str = ""
+    b_values: tuple[float, ...] = ()
+    b_vectors: tuple[tuple[float, float, float], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def bvecs_fsl(self, affine_ras: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The b-vectors as FSL (and dcm2niix's ``.bvec``) want them, ``(3, n)``.
+
+        FSL reads gradient directions in the voxel axes of the image (i, j, k), with the i
+        component negated when the NIfTI affine has a positive determinant (FSL works in a
+        radiological voxel frame). ``affine_ras`` is the NIfTI affine the image is written with.
+        """
+        a = np.asarray(affine_ras, dtype=np.float64)[:3, :3]
+        axes = a / np.linalg.norm(a, axis=0)  # RAS unit vectors of i, j, k
+        g = np.asarray(self.b_vectors, dtype=np.float64).reshape(-1, 3)
+        g_ras = g * np.array([-1.0, -1.0, 1.0])
+        v = g_ras @ axes  # components along i, j, k (orthonormal axes)
+        if np.linalg.det(a) > 0:
+            v[:, 0] = -v[:, 0]
+        v[np.abs(v) < 5e-7] = 0.0  # no "-0" in the text files
+        return v.T
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "source": self.source,
+            "unit": self.unit,
+            "values": list(self.values),
+        }
+        if self.b_values:
+            out["b_values"] = list(self.b_values)
+            out["b_vectors_lps"] = [list(v) for v in self.b_vectors]
+        return out
+
+    def describe(self) -> str:
+        """One phrase, e.g. ``"30 diffusion volumes (b 0..1000 s/mm2)"``."""
+        n = len(self.values)
+        known = [v for v in self.values if v is not None]
+        rng = ""
+        if known:
+            lo, hi = min(known), max(known)
+            rng = f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}"
+            rng += f" {self.unit}" if self.unit else ""
+            rng = f" ({'b ' if self.name == 'diffusion' else ''}{rng}, by {self.source})"
+        return f"{n} {self.name} volumes{rng}"
 
 
 def _as_direction(direction: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -122,6 +220,10 @@ class Volume:
     invert
         True for MONOCHROME1 data: low values are displayed bright. The voxels keep their
         stored meaning; only display inverts.
+    orientation_source, patient_orientation, spacing_source, voi_function, presentation_shape,
+    modality_lut, voi_luts
+        Where the picture's orientation and scale come from, and the file's display rules (2D
+        images: radiographs, ultrasound, secondary captures).
     """
 
     voxels: np.ndarray
@@ -135,6 +237,25 @@ class Volume:
     warnings: list[str] = field(default_factory=list)
     invert: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # -- 2D pictures (issue 15): where orientation, scale and display rules come from ---------
+    #: "patient": ``direction`` is Image Orientation (Patient); "patient_orientation": only
+    #: :attr:`patient_orientation` is known; "": nothing (no orientation labels, ever)
+    orientation_source: str = "patient"
+    #: Patient Orientation: the patient directions of the rows and of the columns, e.g.
+    #: ``("L", "F")`` (letters L R A P H F)
+    patient_orientation: tuple[str, str] | None = None
+    #: "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing: sizes at the detector),
+    #: "scanned" (digitised film), "ultrasound" (Ultrasound Regions), "" (unknown: the
+    #: ``spacing`` is a stand-in of 1 and only pixels may be shown)
+    spacing_source: str = "pixel"
+    #: VOI LUT Function (LINEAR, LINEAR_EXACT, SIGMOID) for the file's windows
+    voi_function: str = ""
+    #: Presentation LUT Shape (IDENTITY, INVERSE) of the file, "" when absent
+    presentation_shape: str = ""
+    #: the file's Modality LUT (not applied to ``voxels``: 2D display applies it), if any
+    modality_lut: Lut | None = None
+    #: the file's VOI LUTs (used for display when the file gives no window)
+    voi_luts: tuple[Lut, ...] = ()
 
     def __post_init__(self) -> None:
         v = np.asarray(self.voxels)
@@ -169,6 +290,16 @@ class Volume:
     def is_2d(self) -> bool:
         """A single image (radiograph, secondary capture): one slice."""
         return self.shape[0] == 1
+
+    @property
+    def orientation_known(self) -> bool:
+        """Whether the patient directions of the image axes are known (labels may be drawn)."""
+        return self.orientation_source != ""
+
+    @property
+    def spacing_known(self) -> bool:
+        """Whether millimetres mean anything (else sizes are in pixels only)."""
+        return self.spacing_source != ""
 
     @property
     def nbytes(self) -> int:
@@ -227,8 +358,19 @@ class Volume:
         z, y, x = self.shape
         sx, sy, sz = self.spacing
         kind = "image" if self.is_2d else "volume"
+        n = int(self.extra.get("n_volumes") or 1)
+        four = ""
+        if n > 1:  # one volume of a 4D series: which, and what the 4th axis is
+            dim = self.extra.get("dimension")
+            what = f" {dim.name}" if isinstance(dim, Dimension) else ""
+            four = f", volume {int(self.extra.get('volume') or 0) + 1} of {n}{what}"
+        spacing = f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm"
+        if not self.spacing_known:  # the stand-in 1 mm is no size
+            spacing = "no pixel spacing"
+        elif self.spacing_source == "detector":
+            spacing += " at detector"
         return (
-            f"{self.modality or '??'} {kind} {x}x{y}x{z} "
-            f"spacing {sx:.3g}x{sy:.3g}x{sz:.3g} mm, {self.voxels.dtype}"
+            f"{self.modality or '??'} {kind} {x}x{y}x{z} {spacing}, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
+            + four
         )

@@ -4,6 +4,7 @@ with the pip extra that brings them; progress on a terminal and silence in a pip
 
 from __future__ import annotations
 
+import errno
 import importlib
 import re
 import sys
@@ -11,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
+
+from ownscan.core.errors import UsageError
 
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
@@ -39,9 +42,11 @@ def new_file(output: Path, suffixes: tuple[str, ...], fmt: str) -> Path:
     if not output.name.lower().endswith(suffixes):
         output = output.with_name(output.name + suffixes[0])
     if output.is_dir():
-        raise ValueError(f"{output}: --output is a folder; the {fmt} format writes one file")
+        raise UsageError(f"{output}: --output is a folder; the {fmt} format writes one file")
     if output.exists() or output.is_symlink():
-        raise FileExistsError(f"{output} exists; it is not overwritten (choose another name)")
+        raise FileExistsError(
+            errno.EEXIST, "exists; it is not overwritten (choose another name)", str(output)
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     return output
 
@@ -64,7 +69,7 @@ def offer_once(path: Path) -> Callable[[], Path]:
 
     def name() -> Path:
         if offered:
-            raise FileExistsError(f"{path} exists; it is not overwritten")
+            raise FileExistsError(errno.EEXIST, "exists; it is not overwritten", str(path))
         offered.append(path)
         return path
 

@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class DicomAnonExporter:
         self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
     ) -> list[Path]:
         """Refused: de-identified DICOM is made from the original files, not from voxels."""
-        raise ValueError(
+        raise UsageError(
             "dicom-anon rewrites the original DICOM files; use `ownscan export SOURCE "
             "--format dicom-anon` (or export_sources with the series)"
         )
@@ -155,7 +156,7 @@ class DicomAnonExporter:
 
         output = Path(output)
         if output.exists() and not output.is_dir():
-            raise ValueError(f"{output}: --output must be a folder for the dicom-anon format")
+            raise UsageError(f"{output}: --output must be a folder for the dicom-anon format")
         output.mkdir(parents=True, exist_ok=True)
         deid = deidentifier_for(options)
         written: list[Path] = []

@@ -41,7 +41,7 @@ class LibraryImporter:
         """
         from ownscan.core.library import open_library
 
-        with open_library(options.get("library"), create=False) as lib:
+        with open_library(options.get("library"), create=False, read_only=True) as lib:
             uid = lib.resolve_series(source[len(PREFIX) :])
             items = lib.series_items(uid)
         yield from items

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -86,11 +87,11 @@ class MeshOptions:
 
     def __post_init__(self) -> None:
         if self.surface is not None and self.surface not in SURFACES:
-            raise ValueError(f"--surface {self.surface!r}: choose one of {', '.join(SURFACES)}")
+            raise UsageError(f"--surface {self.surface!r}: choose one of {', '.join(SURFACES)}")
         if self.max_triangles < 0 or 0 < self.max_triangles < 4:
-            raise ValueError(f"--max-triangles {self.max_triangles}: give 0 (all) or at least 4")
+            raise UsageError(f"--max-triangles {self.max_triangles}: give 0 (all) or at least 4")
         if self.smooth < 0:
-            raise ValueError(f"--smooth {self.smooth}: give 0 or more iterations")
+            raise UsageError(f"--smooth {self.smooth}: give 0 or more iterations")
 
 
 def threshold_for(volume: Volume, opts: MeshOptions) -> float:
@@ -102,7 +103,7 @@ def threshold_for(volume: Volume, opts: MeshOptions) -> float:
     is_ct = volume.modality == "CT" or volume.units == "HU"
     if opts.surface is not None:
         if not is_ct:
-            raise ValueError(
+            raise UsageError(
                 f"--surface {opts.surface} is a CT (Hounsfield) threshold; this is "
                 f"{volume.modality or 'not CT'}: give --threshold VALUE"
             )
@@ -138,7 +139,7 @@ def surface_mesh(volume: Volume, opts: MeshOptions | None = None) -> trimesh.Tri
 
     opts = opts or MeshOptions()
     if volume.samples != 1:
-        raise ValueError("a surface needs a grey volume; this one is RGB")
+        raise UsageError("a surface needs a grey volume; this one is RGB")
     measure = _need("skimage.measure")
     tm = _need("trimesh")
     level = threshold_for(volume, opts)
@@ -146,7 +147,7 @@ def surface_mesh(volume: Volume, opts: MeshOptions | None = None) -> trimesh.Tri
     iso = level - 0.5 if vox.dtype.kind in "iu" else level
     inside = _above(vox, iso)
     if inside is None:
-        raise ValueError(
+        raise UsageError(
             f"no voxel is above the threshold {level:g} {volume.units} "
             f"(values {float(vox.min()):g}..{float(vox.max()):g})"
         )
@@ -171,7 +172,7 @@ def surface_mesh(volume: Volume, opts: MeshOptions | None = None) -> trimesh.Tri
         tm.repair.fill_holes(mesh)
         _clean(mesh)
     if not mesh.is_watertight:
-        raise ValueError("the surface is not closed after decimation; try a larger --max-triangles")
+        raise UsageError("the surface is not closed after decimation; try a larger --max-triangles")
     if mesh.volume < 0:  # the winding was mirrored (axis reordering or a left-handed affine)
         mesh.invert()
     return mesh
@@ -247,7 +248,7 @@ class MeshExporter:
         from ownscan.plugins._output import new_file, write_new
 
         if len(volumes) != 1:
-            raise ValueError(f"the {self.name} format writes one series; got {len(volumes)}")
+            raise UsageError(f"the {self.name} format writes one series; got {len(volumes)}")
         opts = MeshOptions.from_options(options)
         path = new_file(output, (f".{self.name}",), self.name)
         mesh = surface_mesh(volumes[0], opts)

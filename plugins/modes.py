@@ -170,6 +170,7 @@ def builtin_modes() -> list[VisualisationMode]:
             description="maximum intensity projection (vessels, bone)",
             glsl=load_shader("mode_mip.glsl"),
             array=MipArray(),
+            auto_window="maximum",
             # skip="maximum" is exact too, but made MIP 10-20% slower on llvmpipe (a CT's
             # running maximum seldom rises above whole bricks); MinIP gains (air is lowest)
         ),
@@ -185,6 +186,7 @@ def builtin_modes() -> list[VisualisationMode]:
             description="average intensity along each ray: a radiograph-like projection",
             glsl=load_shader("mode_xray.glsl"),
             array=average,
+            auto_window="average",
         ),
         VisualisationMode(
             name="dvr",
@@ -194,6 +196,7 @@ def builtin_modes() -> list[VisualisationMode]:
             array=DvrArray(),
             uses_transfer_function=True,
             skip="opacity",
+            jitter=True,
         ),
         VisualisationMode(
             name="iso",
@@ -202,6 +205,7 @@ def builtin_modes() -> list[VisualisationMode]:
             glsl=load_shader("mode_iso.glsl"),
             array=IsoArray(),
             skip="threshold",
+            jitter=True,
             parameters={"iso_value": float("nan")},
             value_parameters={"iso_value"},
         ),

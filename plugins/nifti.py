@@ -53,12 +53,28 @@ def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     return name
 
 
-def to_nifti(volume: Volume) -> Any:
-    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes)."""
+def _philips_fp(volume: Volume) -> Any:
+    """The voxels as Philips' floating-point values (dcm2niix's default ``-p y``), float32."""
+    import numpy as np
+
+    f = np.asarray(volume.extra["philips_fp_scale"], dtype=np.float32)
+    return volume.voxels.astype(np.float32) * f[:, None, None]
+
+
+def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
+    """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes).
+
+    ``philips_float``: for Philips MR carrying the private MR Scale Slope, store Philips'
+    floating-point values (``FP = (SV * RS + RI) / (RS * SS)``, what dcm2niix writes by default)
+    instead of the DICOM display values (what a radiologist sees, the default here). The
+    description says which."""
     import nibabel as nib
     import numpy as np
 
     vox = volume.voxels
+    philips = volume.extra.get("philips_fp_scale") is not None and volume.samples == 1
+    if philips and philips_float:
+        vox = _philips_fp(volume)
     if volume.samples == 3:
         rgb = np.ascontiguousarray(vox, dtype=np.uint8)
         data = rgb.view([("R", "u1"), ("G", "u1"), ("B", "u1")])[..., 0].T
@@ -72,8 +88,10 @@ def to_nifti(volume: Volume) -> Any:
     hdr.set_xyzt_units(xyz="mm")
     hdr.set_slope_inter(1.0, 0.0)
     desc = f"ownscan {volume.modality} {volume.units}".strip()
+    if philips:
+        desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
-    if volume.samples == 1 and volume.windows:
+    if volume.samples == 1 and volume.windows and not (philips and philips_float):
         w = volume.windows[0]
         hdr["cal_min"] = w.level - w.width / 2
         hdr["cal_max"] = w.level + w.width / 2
@@ -135,8 +153,12 @@ class NiftiExporter:
         used = {p.name for p in output.iterdir()}
         written = []
         for vol in volumes:
-            img = to_nifti(vol)
-            header = _single_header(img, vol) if suffix == ".nii" else None
+            fp = (
+                bool(options.get("philips_float")) and vol.extra.get("philips_fp_scale") is not None
+            )
+            img = to_nifti(vol, philips_float=fp)
+            # the voxels' own memory follows the header, unless they were converted
+            header = _single_header(img, vol) if suffix == ".nii" and not fp else None
             if header is not None:
                 with PartFile(output) as part:
                     part.write(header, 0)
@@ -166,8 +188,12 @@ class NiftiExporter:
         from ownscan.core.assembly import VoxelFile
 
         output = Path(output)
+        if series.n_volumes > 1:
+            return _export_4d(series, output, options)
         if not options.get("uncompressed") or series.samples != 1:
             return None
+        if options.get("philips_float"):
+            return None  # export() converts (Philips' scale is known after the load)
         if output.exists() and not output.is_dir():
             return None  # export() says so, after the load, as it always has
         _import_nibabel_without_pydicom()
@@ -198,6 +224,79 @@ class NiftiExporter:
         if options.get("json"):
             written.append(_write_sidecar(written[0], vol))
         return written
+
+
+def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list[Path]:
+    """One 4D NIfTI for a series of several volumes (as dcm2niix writes it), with ``.bval``
+    and ``.bvec`` beside it for diffusion. Uncompressed: each volume is decoded straight into
+    its place in the file; compressed: the volumes are stacked in memory and nibabel writes."""
+    import nibabel as nib
+    import numpy as np
+
+    from ownscan.core.assembly import VoxelFile
+
+    output = _folder(output)
+    suffix = ".nii" if options.get("uncompressed") else ".nii.gz"
+    used = {p.name for p in output.iterdir()}
+    n = series.n_volumes
+    fp = bool(options.get("philips_float"))
+    # uncompressed grey integers go straight into the file; else the volumes are stacked
+    direct = suffix == ".nii" and series.samples == 1 and not fp
+    written: list[Path] = []
+    with PartFile(output, named=None if direct else ".nii" if suffix == ".nii" else suffix) as part:
+        # every volume in one dtype; straight into the file after the header when direct
+        vols = series.load_volumes(out=VoxelFile(part.fd, _VOX_OFFSET) if direct else None)
+        first = vols[0]
+        if direct:
+            hdr = _nifti_4d(first, first.voxels.T[..., None], n).header
+            hdr.set_data_dtype(first.voxels.dtype)
+            hdr.set_data_offset(_VOX_OFFSET)
+            buf = io.BytesIO()
+            hdr.write_to(buf)  # header and the empty-extension flag
+            if buf.tell() != _VOX_OFFSET:
+                raise ValueError(f"NIfTI header of {buf.tell()} bytes, not {_VOX_OFFSET}")
+            part.write(buf.getvalue(), 0)
+        else:
+            data = np.stack([np.asarray(to_nifti(v, philips_float=fp).dataobj) for v in vols], -1)
+            img = _nifti_4d(first, data, n, philips_float=fp)
+            assert part.path is not None
+            nib.save(img, part.path)
+        name = file_name(first, used, suffix)
+        nii = part.commit(lambda: output / name)
+        written.append(nii)
+    dim = series.dimension
+    if dim is not None and dim.b_values:
+        stem = nii.name[: -len(suffix)]
+        bval = " ".join(f"{b:g}" for b in dim.b_values) + "\n"
+        vecs = dim.bvecs_fsl(first.affine_ras)
+        bvec = "".join(" ".join(f"{x:.6g}" for x in row) + "\n" for row in vecs)
+        for ext, text in ((".bval", bval), (".bvec", bvec)):
+            with PartFile(output) as part:
+                part.write(text.encode(), 0)
+                written.append(part.commit(lambda e=ext: output / (stem + e)))
+    return written
+
+
+def _nifti_4d(first: Volume, data: Any, n: int, *, philips_float: bool = False) -> Any:
+    """The 4D image of ``n`` volumes like ``first`` (``data``: its voxels, or all of them)."""
+    import nibabel as nib
+
+    img = to_nifti(first, philips_float=philips_float)
+    hdr = img.header.copy()
+    shape = (*first.voxels.T.shape[:3], n) if first.samples == 1 else (*data.shape[:3], n)
+    out = nib.Nifti1Image(data, img.affine, hdr)
+    out.header.set_data_shape(shape)
+    tr = first.extra.get("repetition_time_ms")
+    zooms = (*out.header.get_zooms()[:3], float(tr) / 1000.0 if tr else 1.0)
+    out.header.set_zooms(zooms)
+    out.header.set_xyzt_units(xyz="mm", t="sec")
+    dim = first.extra.get("dimension")
+    if dim is not None:
+        desc = f"ownscan {first.modality} 4D {dim.name} ({dim.source})"
+        if first.extra.get("philips_fp_scale") is not None:
+            desc += " Philips FP scaling" if philips_float else " display values"
+        out.header["descrip"] = desc[:79].encode("ascii", "replace")
+    return out
 
 
 def _import_nibabel_without_pydicom() -> None:
@@ -262,7 +361,14 @@ def ownscan_exporters() -> list[NiftiExporter]:
 
 @hookimpl
 def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """``--philips-float`` and ``--json`` for ``export``."""
     if command == "export":
+        parser.add_argument(
+            "--philips-float",
+            action="store_true",
+            help="nifti: Philips MR as Philips' floating-point values (dcm2niix's default) "
+            "instead of the DICOM display values",
+        )
         parser.add_argument(
             "--json",
             action="store_true",

@@ -41,6 +41,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _size_of(value: Any) -> tuple[int, int]:
     try:
         return _size(value or "512x512")
     except argparse.ArgumentTypeError as exc:
-        raise ValueError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _view(volume: Volume, options: Mapping[str, Any], mode: str) -> tuple[Scene, Camera]:
@@ -118,11 +119,11 @@ def _chosen(offsets: list[float], options: Mapping[str, Any]) -> list[tuple[int,
     if options.get("slice") is not None:
         n = int(options["slice"])
         if not 1 <= n <= len(offsets):
-            raise ValueError(f"--slice {n}: this view has slices 1..{len(offsets)}")
+            raise UsageError(f"--slice {n}: this view has slices 1..{len(offsets)}")
         return [numbered[n - 1]]
     every = int(options.get("every") or 1)
     if every < 1:
-        raise ValueError(f"--every {every}: give 1 or more")
+        raise UsageError(f"--every {every}: give 1 or more")
     return numbered[::every]
 
 
@@ -193,7 +194,7 @@ class PngExporter:
 
         output = Path(output)
         if output.exists() and not output.is_dir():
-            raise ValueError(f"{output}: --output must be a folder for the png format")
+            raise UsageError(f"{output}: --output must be a folder for the png format")
         size = _size_of(options.get("size"))
         written: list[Path] = []
         renderer = create_renderer(options.get("backend") or "auto")
@@ -231,12 +232,12 @@ class MovieExporter:
         from ownscan.plugins._output import new_file
 
         if len(volumes) != 1:
-            raise ValueError(f"the movie format writes one series; got {len(volumes)}")
+            raise UsageError(f"the movie format writes one series; got {len(volumes)}")
         volume = volumes[0]
         path = new_file(output, (".mp4", ".gif", ".webp"), "movie")
         fps = float(options.get("fps") or 24)
         if not 0 < fps <= 120:
-            raise ValueError(f"--fps {fps:g}: give a rate in 0..120")
+            raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
         w, h = _size_of(options.get("size"))
         if path.suffix.lower() == ".mp4":
             _need_ffmpeg()
@@ -252,7 +253,7 @@ class MovieExporter:
         else:  # turntable about the head-feet axis
             count = int(frames_opt or 72)
             if count < 1:
-                raise ValueError(f"--frames {count}: give 1 or more")
+                raise UsageError(f"--frames {count}: give 1 or more")
             cameras = [
                 Camera(
                     azimuth=camera.azimuth + 360.0 * n / count,

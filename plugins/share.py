@@ -29,6 +29,7 @@ linked when complete; the hidden folder is removed on every path out.
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import logging
 import os
@@ -38,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -254,7 +256,7 @@ class ShareExporter:
         self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
     ) -> list[Path]:
         """Refused: a package holds the original DICOM files, not voxels."""
-        raise ValueError(
+        raise UsageError(
             "share packages the original DICOM files; use `ownscan export SOURCE --format share`"
         )
 
@@ -270,18 +272,20 @@ class ShareExporter:
         from ownscan.plugins._output import new_file, offer_once
 
         if options.get("zip") and options.get("iso"):
-            raise ValueError("choose one of --zip and --iso")
+            raise UsageError("choose one of --zip and --iso")
         if not series:
-            raise ValueError("nothing to package")
+            raise UsageError("nothing to package")
         for report in options.get("report") or []:
             if not Path(report).is_file():
-                raise ValueError(f"--report {report}: no such file")
+                raise UsageError(f"--report {report}: no such file")
         output = Path(output)
         kind = "zip" if options.get("zip") else "iso" if options.get("iso") else None
         if kind is not None:
             output = new_file(output, (f".{kind}",), f"share --{kind}")
         elif output.exists() or output.is_symlink():
-            raise FileExistsError(f"{output} exists; it is not overwritten (choose a new folder)")
+            raise FileExistsError(
+                errno.EEXIST, "exists; it is not overwritten (choose a new folder)", str(output)
+            )
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = output.parent / f".{output.name}.ownscan-{os.getpid()}.part"
         staging.mkdir()

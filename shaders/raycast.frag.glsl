@@ -5,8 +5,10 @@
 // For each pixel: a point on the focal plane (the plane through the volume's centre facing the
 // camera), a ray through it (orthographic: along -back; perspective: from the eye), carried into
 // texture space, clipped by the clipping box, then sampled at
-//     t_n = t_entry + (n + 1/2) * u_step_mm   while t_n < t_exit
-// (t in mm along the ray). A mode supplies mode_begin / mode_sample / mode_end; mode_sample
+//     t_n = t_entry + (n + o) * u_step_mm   while t_n < t_exit
+// (t in mm along the ray; o = 1/2, or with MODE_JITTER a fixed per-pixel offset in [0, 1) from
+// an integer hash of the pixel, so that the planes of equal t do not show as wood grain or
+// stripes; the same on every frame and in the array renderer, so pictures stay reproducible). A mode supplies mode_begin / mode_sample / mode_end; mode_sample
 // returning true ends the ray (early termination).
 //
 // With MODE_SKIP (empty-space skipping) the mode promises that samples it cannot see change
@@ -50,6 +52,23 @@ uniform vec3 u_last_brick;       // MODE_SKIP: index of the last brick along i, 
 
 out vec4 o_color;
 
+float g_offset = 0.5;  // where the samples sit in each step: t_n = t_entry + (n + g_offset) * step
+
+#ifdef MODE_JITTER
+// The per-pixel start offset in [0, 1): Wellons' lowbias32 hash of the pixel (exact integer
+// maths, 24 bits to a float, so the array renderer computes the same number).
+float ray_offset() {
+    uvec2 p = uvec2(gl_FragCoord.xy);
+    uint x = p.x + p.y * 65536u;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return float(x >> 8u) * (1.0 / 16777216.0);
+}
+#endif
+
 // Slab method: the parameter range [t_near, t_far] of a ray inside the box [lo, hi].
 vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) {
     vec3 t_a = (lo_tex - origin_tex) * inv_dir_tex;
@@ -70,10 +89,10 @@ float t_leave(vec3 brick, float d, vec3 exit_side, vec3 brick_scale, vec3 origin
     return min(min(t_face.x, t_face.y), t_face.z);
 }
 
-// The first grid sample at or past t_out (t_n = t_entry + (n + 1/2) * u_step_mm), at least
-// the one after n: where a jump lands, on the grid, so the picture does not change.
+// The first grid sample at or past t_out (t_n = t_entry + (n + g_offset) * u_step_mm), at
+// least the one after n: where a jump lands, on the grid, so the picture does not change.
 int sample_after(float t_out, float t_entry, int n) {
-    return max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - 0.5 - 0.01)));
+    return max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - g_offset - 0.01)));
 }
 #endif
 
@@ -85,6 +104,9 @@ int sample_after(float t_out, float t_entry, int n) {
 #endif
 
 void main() {
+#ifdef MODE_JITTER
+    g_offset = ray_offset();
+#endif
     vec2 pos_ndc = gl_FragCoord.xy / u_size * 2.0 - 1.0;
     vec3 focal_lps = u_centre_lps
         + u_right_lps * (u_pan_mm.x + pos_ndc.x * u_half_mm.x)
@@ -143,7 +165,7 @@ void main() {
             bool found = false;
             vec3 pos_tex;
             while (n < u_max_steps) {
-                float t = t_entry + (float(n) + 0.5) * u_step_mm;
+                float t = t_entry + (float(n) + g_offset) * u_step_mm;
                 // jump over empty bricks without touching the volume (a loop of its own, so
                 // that rays jumping together do not also pay for a volume fetch)
                 while (t < t_exit) {
@@ -158,7 +180,7 @@ void main() {
                     float t_out = t_leave(brick, d, exit_side, brick_scale, origin_tex,
                                           inv_dir_tex);
                     n = sample_after(t_out, t_entry, n);
-                    t = t_entry + (float(n) + 0.5) * u_step_mm;
+                    t = t_entry + (float(n) + g_offset) * u_step_mm;
                 }
                 if (t >= t_exit) {
                     break;
@@ -179,7 +201,7 @@ void main() {
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
         float t_checked = 0.0;  // the ray up to here lies in bricks found worth sampling
         while (n < u_max_steps) {
-            float t = t_entry + (float(n) + 0.5) * u_step_mm;
+            float t = t_entry + (float(n) + g_offset) * u_step_mm;
             // once a sample was taken (acc.y), jump over bricks whose values cannot change
             // the running maximum / minimum (acc.x); each brick is looked at once, on entry
             // (a margin far above float rounding keeps the test on the safe side)
@@ -199,7 +221,7 @@ void main() {
                     break;
                 }
                 n = sample_after(t_out, t_entry, n);
-                t = t_entry + (float(n) + 0.5) * u_step_mm;
+                t = t_entry + (float(n) + g_offset) * u_step_mm;
             }
             if (t >= t_exit) {
                 break;
@@ -211,7 +233,7 @@ void main() {
         }
 #else
         while (n < u_max_steps) {
-            float t = t_entry + (float(n) + 0.5) * u_step_mm;
+            float t = t_entry + (float(n) + g_offset) * u_step_mm;
             if (t >= t_exit) {
                 break;
             }

@@ -234,9 +234,12 @@ def test_info_reads_the_archive_through_the_plugin(venv: Venv, archive: Path) ->
     assert "Series 401" in series and series.endswith(f" {N_FILES} image(s)")
     # forced through the folder importer, the archive is one file that is not DICOM
     forced = venv.cli("info", str(archive), "--via", "folder", check=False)
-    assert forced.returncode == 1
-    assert forced.stdout == f"no DICOM images found in {archive}\n"
-    assert forced.stderr == f"ownscan info: skipped {archive}: not a DICOM file\n"
+    assert forced.returncode == 2
+    assert forced.stdout == ""
+    assert forced.stderr == (
+        f"ownscan info: skipped {archive}: not a DICOM file\n"
+        f"ownscan info: error: {archive}: no DICOM image series found\n"
+    )
     nobody = venv.cli("info", "dicom+nosuch://pacs/study/1", check=False)
     assert nobody.returncode == 2
     assert f"no importer claims this source (installed importers: {_importer_names(venv)})" in (

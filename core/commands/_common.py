@@ -14,7 +14,13 @@ from ownscan.core.errors import UsageError
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly, Series
 
-__all__ = ["add_source_arguments", "choose_series", "read_source", "report_problems"]
+__all__ = [
+    "add_source_arguments",
+    "choose_series",
+    "read_source",
+    "report_problems",
+    "source_name",
+]
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +47,11 @@ def source_of(args: argparse.Namespace) -> str:
     if not args.source:
         raise UsageError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
     return str(args.source)
+
+
+def source_name(args: argparse.Namespace, source: str) -> str:
+    """How messages name the source: "the sample" rather than its installed path."""
+    return "the sample" if getattr(args, "sample", False) else source
 
 
 def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:

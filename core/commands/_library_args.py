@@ -21,10 +21,14 @@ def add_library_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_from_args(args: argparse.Namespace, create: bool = False) -> Library:
+def open_from_args(
+    args: argparse.Namespace, create: bool = False, read_only: bool = False
+) -> Library:
+    """The library of ``--library`` (or the default one); ``read_only`` for commands that only
+    read, so that a library on a read-only disc or share can be listed."""
     from ownscan.core.library import open_library
 
-    return open_library(args.library, create=create)
+    return open_library(args.library, create=create, read_only=read_only)
 
 
 def human_size(n: float) -> str:

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.compare import Registration
     from ownscan.core.library import Library
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
     want = 1 if args.priors else 2
     if len(args.series) != want:
-        raise ValueError("--priors takes CURRENT only" if args.priors else "give PRIOR and CURRENT")
+        raise UsageError("--priors takes CURRENT only" if args.priors else "give PRIOR and CURRENT")
     if args.priors:
         return _list_priors(args)
     args.prior, args.current = args.series
@@ -148,7 +150,7 @@ def _list_priors(args: argparse.Namespace) -> int:
 
     (current,) = args.series
     if not current.startswith(LIBRARY_PREFIX):
-        raise ValueError(f"--priors needs CURRENT from the library (library:UID), got {current!r}")
+        raise UsageError(f"--priors needs CURRENT from the library (library:UID), got {current!r}")
     with open_library(args.library, create=False) as library:
         found = propose_priors(library, current[len(LIBRARY_PREFIX) :])
     if args.json:
@@ -186,7 +188,7 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
     current = _load(args.current, library)
     if args.prior == "auto":
         if library is None or current.library_uid is None:
-            raise ValueError("PRIOR 'auto' needs CURRENT from the library (library:UID)")
+            raise UsageError("PRIOR 'auto' needs CURRENT from the library (library:UID)")
         proposed = propose_priors(library, current.library_uid)
         if not proposed:
             raise OwnscanError(
@@ -203,9 +205,9 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
         prior = _load(args.prior, library)
     for side, name in ((prior, "prior"), (current, "current")):
         if side.volume.samples != 1:
-            raise ValueError(f"{side.source}: the {name} is a colour image; compare needs grey")
+            raise UsageError(f"{side.source}: the {name} is a colour image; compare needs grey")
         if side.volume.shape[0] < 2 and not args.no_register:
-            raise ValueError(
+            raise UsageError(
                 f"{side.source}: the {name} is a single image; registration needs a volume "
                 "(compare single images with --no-register)"
             )

@@ -21,7 +21,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.commands._common import (
+    add_source_arguments,
+    read_source,
+    report_problems,
+    source_name,
+)
 from ownscan.core.errors import UsageError
 
 NAME = "export"
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
+    source = source_name(args, source)
     chosen = list(enumerate(found.series, 1))
     if args.series:
         valid = range(1, len(found.series) + 1)
@@ -68,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--series {n}: {source} has series 1..{len(found.series)}")
         chosen = [(n, s) for n, s in chosen if n in args.series]
     if not chosen:
-        print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
-        return 1
+        raise OwnscanError(f"{source}: no DICOM image series found")  # as info, render
     if not exporter.writes_folder and len(chosen) > 1:
         raise UsageError(
             f"--format {args.format} writes one file but {source} has {len(chosen)} series; "
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             if export_series is not None:
                 written = export_series(s, args.output, options)
             if written is None:
-                vol = s.load()
+                vol, *more = s.load_volumes()  # one volume, or every volume of a 4D series
         except (OwnscanError, ValueError) as exc:
             print(f"ownscan {NAME}: series {n} ({s.label}): {exc}", file=sys.stderr)
             failed += 1
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 print(path)
             continue
         volumes.append(vol)
+        volumes.extend(more)  # the other volumes of a 4D series, each a Volume of its own
         if len(volumes) >= 1 and exporter.writes_folder:
             # write as we go, so only one volume is held in memory at a time
             for path in exporter.export(volumes, args.output, options):

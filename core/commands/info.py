@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.commands._common import (
+    add_source_arguments,
+    read_source,
+    report_problems,
+    source_name,
+)
+from ownscan.core.errors import OwnscanError
+from ownscan.core.names import display_name
 
 NAME = "info"
 HELP = "list the patients, studies and series in a source (size, spacing, warnings)"
@@ -49,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 if x
             )
-            print(f"Patient {i.patient_name or '(no name)'}" + (f" ({extra})" if extra else ""))
+            who = display_name(i.patient_name)
+            print(f"Patient {who}" + (f" ({extra})" if extra else ""))
         if i.study_instance_uid != study:
             study = i.study_instance_uid
             print(f"  Study {_date(i.study_date) or '(no date)'} {i.study_description}".rstrip())
@@ -57,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
         for w in s.warnings:
             print(f"        warning: {w}")
     report_problems(found, NAME, skipped=not args.sample)
-    if not found.series:
-        print(f"no DICOM images found in {source}")
-        return 1
+    if not found.series:  # as render and export say it: "ownscan info: error: ...", exit 2
+        raise OwnscanError(f"{source_name(args, source)}: no DICOM image series found")
     return 0

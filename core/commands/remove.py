@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.commands._library_args import human_size, open_from_args
     from ownscan.core.library import LibraryError
+    from ownscan.core.names import display_name
 
     with open_from_args(args, create=False) as lib:
         if args.what == "series":
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             uid = lib.resolve_study(args.id)
             st = next(s for s in lib.studies() if s.study_uid == uid)
             what = (
-                f"study {uid} of {st.patient_name or '(no name)'} ({st.date}, "
+                f"study {uid} of {display_name(st.patient_name)} ({st.date}, "
                 f"{st.series} series, {st.images} images, {st.documents} documents, "
                 f"{human_size(st.size)})"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
 
@@ -25,13 +25,25 @@ PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def _size(text: str) -> tuple[int, int]:
+    """``--size WxH`` (checked in ``run``, so that a mistake is one line, not a usage text)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WxH, e.g. 512x512, got {text!r}") from None
+        raise UsageError(f"--size must be WxH, e.g. 512x512, got {text!r}") from None
     if not (1 <= w <= 8192 and 1 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size must be within 1..8192 per side, got {text!r}")
+        raise UsageError(f"--size must be within 1..8192 per side, got {text!r}")
     return (w, h)
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output the PNG cannot be written to, before any work, in one line."""
+    import os
+
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path}: is a folder; give a file name, e.g. {path}/picture.png")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"-o {path}: no such folder {folder}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gl: OpenGL (EGL, no display needed); cpu: arrays (cupy on CUDA); auto: gl, "
         "else cpu with a message (default)",
     )
-    parser.add_argument("--size", type=_size, default=(512, 512), help="WxH (default 512x512)")
+    parser.add_argument("--size", default="512x512", help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")
     parser.add_argument("--elevation", type=float, help="degrees; + looks from above the head")
     parser.add_argument("--zoom", type=float, default=1.0, help="1 fits the volume (default)")
@@ -64,7 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plane", help="axial, coronal, sagittal... (view direction; mpr default: axial)"
     )
     parser.add_argument("--offset", type=float, default=0.0, help="mpr: slice offset in mm")
-    parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
+    parser.add_argument(
+        "--slab",
+        type=float,
+        default=None,
+        help="mpr: slab thickness in mm (default 0: one slice); minip: slab thickness "
+        "(default 10 mm, ownscan.core.render.MINIP_SLAB_MM; 0: through the whole volume)",
+    )
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
     parser.add_argument(
         "--param",
@@ -75,6 +93,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
+    )
+    parser.add_argument(
+        "--volume",
+        type=int,
+        metavar="N",
+        help="volume N (from 1) of a 4D series: time point, phase, diffusion direction",
+    )
+    parser.add_argument(
+        "--frame",
+        type=int,
+        metavar="N",
+        help="2D images with several frames (cine, colour stacks): frame N (default 1)",
     )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")
     parser.add_argument(
@@ -87,17 +117,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> Volume:
     """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
     if args.phantom:
+        if args.volume is not None:
+            raise UsageError("--volume: the phantom has one volume")
         if args.source or args.sample:
             raise UsageError("give SOURCE, --sample or --phantom (one of them)")
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import choose_series, read_source, report_problems
+    from ownscan.core.commands._common import (
+        choose_series,
+        read_source,
+        report_problems,
+        source_name,
+    )
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
-    chosen = choose_series(found, source, NAME, args.series, doing="drawing")
-    return chosen.load()
+    chosen = choose_series(found, source_name(args, source), NAME, args.series, doing="drawing")
+    volume = 1 if args.volume is None else args.volume
+    if not 1 <= volume <= chosen.n_volumes:
+        raise UsageError(
+            f"--volume {volume}: series {chosen.label} has volume(s) 1..{chosen.n_volumes}"
+        )
+    return chosen.load(volume=volume - 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,16 +155,30 @@ def run(args: argparse.Namespace) -> int:
         create_renderer,
         frame_for,
         prepare_volume,
+        scale_words,
         view_from_options,
+        window_from_options,
     )
 
     if (args.window is None) != (args.level is None):  # before the (slow) load
         raise UsageError("give --window and --level together")
-    get_host().mode(args.mode or "dvr")  # an unknown mode: also before the load
+    args.size = _size(args.size)
+    _check_output(args.output)
+    host = get_host()
+    mode = host.mode(args.mode or "dvr")  # an unknown mode: also before the (slow) load
     volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
-    scene, camera = view_from_options(volume, vars(args))
+    if volume.is_2d or volume.samples > 1:
+        window, _ = window_from_options(volume, vars(args), host)
+        return _run_2d(args, volume, mode.name, window)
+    scene, camera = view_from_options(volume, vars(args), host)
+    if scene.mode.slab and not mode.slab and args.slab is None:  # minip's default slab
+        print(
+            f"ownscan render: note: {mode.name} over a {scene.slab_mm:g} mm slab through the "
+            "centre, as for lungs (--slab MM sets it; --slab 0: the whole volume)",
+            file=sys.stderr,
+        )
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -135,12 +191,63 @@ def run(args: argparse.Namespace) -> int:
     if args.annotate:
         prepared = prepare_volume(volume)
         pixel_mm = frame_for(prepared, scene, camera, args.size).pixel_mm
-        image = annotate(image, camera, pixel_mm, notes=renderer.notes)
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
+        image = annotate(
+            image,
+            camera,
+            pixel_mm if volume.spacing_known else None,
+            notes=renderer.notes,
+            labels=None if volume.orientation_known else {},
+            scale_words=scale_words(volume),
+        )
+    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
     renderer.close()
     w, h = args.size
     print(
         f"wrote {args.output} ({w}x{h}, {scene.mode.name}, {renderer.name} backend, "
         f"{volume.describe()}, {seconds:.2f} s)"
     )
+    return 0
+
+
+_SLICE_MODES = ("mpr",)  # modes that draw a plane: a 2D image is what they would show
+
+
+def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) -> int:
+    """Draw a single image (or one frame of a colour or cine series) as a flat picture."""
+    import numpy as np
+    from PIL import Image
+
+    from ownscan.core.render import annotate, draw_image, image_labels, scale_words
+
+    n = volume.shape[0]
+    what = "a colour series" if volume.samples > 1 and n > 1 else "a single 2D image"
+    if mode not in _SLICE_MODES:
+        print(
+            f"ownscan render: note: {what}: drawn as a 2D picture (mode {mode} needs a 3D volume)",
+            file=sys.stderr,
+        )
+    frame = 0
+    if args.frame is not None:
+        if not 1 <= args.frame <= n:
+            raise UsageError(f"--frame {args.frame}: this series has frames 1..{n}")
+        frame = args.frame - 1
+    elif n > 1:
+        print(
+            f"ownscan render: note: {n} frames; drawing frame 1 (choose with --frame N)",
+            file=sys.stderr,
+        )
+    image, where = draw_image(volume, args.size, window=window, frame=frame, zoom=args.zoom)
+    if args.annotate:
+        notes = [f"frame {frame + 1} of {n}"] if n > 1 else []
+        image = annotate(
+            image,
+            None,
+            where.pixel_mm,
+            notes=notes,
+            labels=image_labels(volume),
+            scale_words=scale_words(volume),
+        )
+    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
+    w, h = args.size
+    print(f"wrote {args.output} ({w}x{h}, 2D image, {volume.describe()})")
     return 0

@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ownscan.core.names import display_name
     from ownscan.core.plugin_host import get_host, plugin_options
     from ownscan.core.plugin_types import ImportOptions
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(
             [
                 str(s.get("patient_id") or "-"),
-                str(s.get("patient_name") or "-"),
+                display_name(s.get("patient_name"), "-"),
                 str(s.get("date") or "-"),
                 str(s.get("description") or "-"),
                 ",".join(s.get("modalities") or ()) or "-",

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.compare._register import Registration
     from ownscan.core.volume import Volume
@@ -101,7 +103,7 @@ def plane_through(volume: Volume, spec: str | None = None) -> Plane:
     text = (spec or "axial").strip().lower()
     name, _, position = text.partition(":")
     if name not in _AXES:
-        raise ValueError(f"--slice {spec!r}: the plane is one of {', '.join(_AXES)}")
+        raise UsageError(f"--slice {spec!r}: the plane is one of {', '.join(_AXES)}")
     right, down, axis = _AXES[name]
     z, y, x = volume.shape
     corners = volume.index_to_lps(
@@ -112,11 +114,11 @@ def plane_through(volume: Volume, spec: str | None = None) -> Plane:
         position = "50%"
     match = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?)\s*(%?)\s*", position)
     if match is None:
-        raise ValueError(f"--slice {spec!r}: the position is a number of mm or a percentage")
+        raise UsageError(f"--slice {spec!r}: the position is a number of mm or a percentage")
     value = float(match.group(1))
     at = lo + (hi - lo) * value / 100.0 if match.group(2) else value
     if not lo - 1e-6 <= at <= hi + 1e-6:
-        raise ValueError(
+        raise UsageError(
             f"--slice {spec!r}: {at:.1f} mm is outside the current series "
             f"({lo:.1f} .. {hi:.1f} mm along {'xyz'[axis]})"
         )
@@ -279,7 +281,7 @@ def draw_comparison(
     from PIL import Image, ImageDraw, ImageFont
 
     if mode not in MODES:
-        raise ValueError(f"mode {mode!r}: one of {', '.join(MODES)}")
+        raise UsageError(f"mode {mode!r}: one of {', '.join(MODES)}")
     win = current.default_window()
     # CT: one window for both (equal HU look equal); otherwise the prior on the current's scale
     panels = [

@@ -12,6 +12,7 @@ volume without parsing the file again.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -40,6 +41,7 @@ from ownscan.core.dicom._scan import (
 )
 from ownscan.core.errors import NotDicom, ReadProblem
 from ownscan.core.plugin_types import SourceItem
+from ownscan.core.volume import Lut
 
 if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _scan)
     from pydicom.dataset import Dataset
@@ -111,6 +113,33 @@ class Frame:
     pixel_length: int | None
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
+    # What tells the volumes of a 4D series apart (None where the header does not say):
+    temporal_position: int | None = None  # TemporalPositionIdentifier / TemporalPositionIndex
+    acquisition_number: int | None = None
+    acquisition_time: float | None = None  # seconds after midnight
+    trigger_time: float | None = None  # ms after the R wave (cardiac phases)
+    b_value: float | None = None  # diffusion weighting, s/mm^2
+    b_vector: tuple[float, float, float] | None = None  # gradient direction, patient LPS
+    echo_time: float | None = None  # ms
+    repetition_time: float | None = None  # ms
+    stack_key: tuple[int, ...] | None = None  # enhanced multi-frame: DimensionIndexValues
+    variant: int = 0  # >0: a second instance with an already-seen SOP Instance UID
+    # one slice of a Siemens mosaic: (tile index, tiles per side, the mosaic's rows, columns);
+    # rows and columns above are then the slice's
+    tile: tuple[int, int, int, int] | None = None
+    # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
+    philips_scale: tuple[float, float] | None = None
+    slice_time: float | None = None  # ms from the start of its volume (Siemens mosaics' CSA)
+    # -- 2D pictures (issue 15): where a picture's scale and orientation come from ------------
+    # "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing), "scanned" (Nominal Scanned
+    # Pixel Spacing), "ultrasound" (Ultrasound Regions' physical deltas), "" (none: pixels only)
+    spacing_source: str = ""
+    # Patient Orientation: the patient directions of the rows and of the columns ("L", "F")
+    patient_orientation: tuple[str, str] | None = None
+    voi_function: str = ""  # VOI LUT Function: LINEAR (default), LINEAR_EXACT, SIGMOID
+    presentation_shape: str = ""  # Presentation LUT Shape: IDENTITY, INVERSE (or none)
+    modality_lut: Lut | None = None  # Modality LUT Sequence (first item)
+    voi_luts: tuple[Lut, ...] = ()  # VOI LUT Sequence
 
     @property
     def is_native(self) -> bool:
@@ -196,6 +225,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SOPInstanceUID": (0x00080018, "UI"),
     "StudyDate": (0x00080020, "DA"),
     "StudyTime": (0x00080030, "TM"),
+    "AcquisitionTime": (0x00080032, "TM"),
     "AccessionNumber": (0x00080050, "SH"),
     "Modality": (0x00080060, "CS"),
     "Manufacturer": (0x00080070, "LO"),
@@ -208,18 +238,27 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "PatientSex": (0x00100040, "CS"),
     "BodyPartExamined": (0x00180015, "CS"),
     "SliceThickness": (0x00180050, "DS"),
+    "RepetitionTime": (0x00180080, "DS"),
+    "EchoTime": (0x00180081, "DS"),
     "EchoNumbers": (0x00180086, "IS"),
     "SpacingBetweenSlices": (0x00180088, "DS"),
+    "TriggerTime": (0x00181060, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
+    "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
+    "ModalityLUTSequence": (0x00283000, "SQ"),
+    "VOILUTSequence": (0x00283010, "SQ"),
     "ImagerPixelSpacing": (0x00181164, "DS"),
     "NominalScannedPixelSpacing": (0x00182010, "DS"),
     "StudyInstanceUID": (0x0020000D, "UI"),
     "SeriesInstanceUID": (0x0020000E, "UI"),
     "SeriesNumber": (0x00200011, "IS"),
+    "AcquisitionNumber": (0x00200012, "IS"),
     "InstanceNumber": (0x00200013, "IS"),
+    "PatientOrientation": (0x00200020, "CS"),
     "ImagePositionPatient": (0x00200032, "DS"),
     "ImageOrientationPatient": (0x00200037, "DS"),
     "FrameOfReferenceUID": (0x00200052, "UI"),
+    "TemporalPositionIdentifier": (0x00200100, "IS"),
     "SamplesPerPixel": (0x00280002, "US"),
     "PhotometricInterpretation": (0x00280004, "CS"),
     "PlanarConfiguration": (0x00280006, "US"),
@@ -238,6 +277,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "RescaleSlope": (0x00281053, "DS"),
     "RescaleType": (0x00281054, "LO"),
     "WindowCenterWidthExplanation": (0x00281055, "LO"),
+    "VOILUTFunction": (0x00281056, "CS"),
+    "PresentationLUTShape": (0x20500020, "CS"),
     "SharedFunctionalGroupsSequence": (0x52009229, "SQ"),
     "PerFrameFunctionalGroupsSequence": (0x52009230, "SQ"),
 }
@@ -364,6 +405,8 @@ class _ScanDs:
             digits = text[1:] if text[0] in "+-" else text
             if not (digits.isdigit() and digits.isascii()):
                 raise Declined(f"{kw} {text!r} is not a plain integer")
+            if text[0] in "+-" and str(int(text)) != text:  # "-0", "+5": str() keeps the sign
+                raise Declined(f"{kw} {text!r} is not in its plain form")
             return int(text)
         if vr == "UI":
             if raw and plain_uid(raw) is None:
@@ -428,6 +471,12 @@ class _ScanFast:
 
 _NOT_FAST = {
     0x00041220: "a DICOMDIR",
+    # diffusion values are binary (FD) or private: pydicom reads these (rarer) files
+    0x00189087: "diffusion values",
+    0x00189089: "diffusion values",
+    0x0019100C: "diffusion values",
+    0x0019100E: "diffusion values",
+    0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
 }
@@ -497,6 +546,101 @@ def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
     if abs(sum(a * b for a, b in zip(r, c, strict=True))) / (nr * nc) > 0.1:
         return None
     return iop
+
+
+# -- 2D pictures (issue 15): scale and orientation without Image Orientation (Patient) ------
+_SPACINGS = (
+    ("PixelSpacing", "pixel"),
+    ("ImagerPixelSpacing", "detector"),
+    ("NominalScannedPixelSpacing", "scanned"),
+)
+_PO_LETTERS = frozenset("LRAPHF")
+
+
+def _patient_orientation(fx: Any) -> tuple[str, str] | None:
+    """Patient Orientation (0020,0020) as two strings of the letters L R A P H F (the
+    directions of the rows and of the columns), or None when absent or not of that form."""
+    try:
+        v = fx.get("PatientOrientation")
+    except damaged():
+        return None
+    if v is None or isinstance(v, str | bytes):
+        return None
+    vals = [str(x).strip().upper() for x in v]
+    if len(vals) != 2 or not all(vals) or not all(set(x) <= _PO_LETTERS for x in vals):
+        return None
+    return (vals[0], vals[1])
+
+
+def _ultrasound_spacing(ds: Any, src: Source) -> tuple[float, float] | None:
+    """(row, column) spacing in mm from the first Ultrasound Region calibrated in cm in both
+    directions (Physical Units 3), or None. The scanner does not parse sequences: for a file
+    it read, pydicom reads this one sequence (only for images without any pixel spacing)."""
+    try:
+        regions = _sequence_items(ds, src, "SequenceOfUltrasoundRegions")
+        for r in regions:
+            if r.get("PhysicalUnitsXDirection") != 3 or r.get("PhysicalUnitsYDirection") != 3:
+                continue
+            dx, dy = _f(r.get("PhysicalDeltaX")), _f(r.get("PhysicalDeltaY"))
+            if dx and dy and dx > 0 and dy > 0 and math.isfinite(dx) and math.isfinite(dy):
+                return (abs(dy) * 10.0, abs(dx) * 10.0)
+    except damaged():
+        return None
+    return None
+
+
+def _sequence_items(ds: Any, src: Source, kw: str) -> list[Any]:
+    """The items of top-level sequence ``kw``: from pydicom's dataset, or, for a header the
+    scanner read (it does not parse sequences), from pydicom reading that one element."""
+    if kw not in ds:
+        return []
+    if is_dataset(ds):
+        return list(ds.get(kw) or ())
+    from pydicom import dcmread
+
+    with quiet_pydicom(), src.open() as fp:
+        head = dcmread(fp, stop_before_pixels=True, specific_tags=[kw])
+    return list(head.get(kw) or ())
+
+
+def _lut(item: Any, pixel_rep: int) -> Lut | None:
+    """One LUT item, or None when it is not a usable table."""
+    import numpy as np
+
+    try:
+        desc = [int(x) for x in item.get("LUTDescriptor")]
+        data = item.get("LUTData")
+    except (TypeError, ValueError):  # no descriptor, or one that is not three numbers
+        return None
+    if len(desc) != 3 or data is None:
+        return None
+    n, first, bits = desc
+    n = n or 65536
+    if pixel_rep and first > 32767:  # the descriptor's US value of a signed first value
+        first -= 65536
+    if isinstance(data, bytes | bytearray):
+        table = np.frombuffer(bytes(data), "<u1" if len(data) == n else "<u2")
+    else:
+        table = np.atleast_1d(np.asarray(data, dtype=np.int64))
+    if len(table) < n or not 1 <= bits <= 16:
+        return None
+    text = item.get("LUTExplanation", "")
+    return Lut(str(text or "").strip(), first, bits, tuple(int(x) for x in table[:n]))
+
+
+def _luts(ds: Any, src: Source, pixel_rep: int) -> dict[str, Any]:
+    """The Modality LUT and VOI LUTs of a header, as Frame fields."""
+    out: dict[str, Any] = {}
+    if "ModalityLUTSequence" in ds or "VOILUTSequence" in ds:
+        try:
+            mod = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "ModalityLUTSequence")]
+            voi = [_lut(i, pixel_rep) for i in _sequence_items(ds, src, "VOILUTSequence")]
+        except damaged():  # a damaged table: the image is shown with windows instead
+            return out
+        if mod and mod[0] is not None:
+            out["modality_lut"] = mod[0]
+        out["voi_luts"] = tuple(v for v in voi if v is not None)
+    return out
 
 
 def _s(ds: Any, keyword: str) -> str:
@@ -569,6 +713,102 @@ def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Data
             if s:
                 return s[0]
     return None
+
+
+def _tm_seconds(text: str) -> float | None:
+    """Seconds after midnight of a DICOM TM (``HHMMSS.ffffff``, ``HH:MM:SS`` of old files)."""
+    t = text.strip().replace(":", "")
+    if not t:
+        return None
+    try:
+        whole, _, frac = t.partition(".")
+        if not whole.isdigit():
+            return None
+        whole = whole.ljust(6, "0")
+        secs = int(whole[:2]) * 3600 + int(whole[2:4]) * 60 + int(whole[4:6])
+        return secs + (float("0." + frac) if frac.isdigit() else 0.0)
+    except ValueError:
+        return None
+
+
+def _floats(v: Any) -> list[float] | None:
+    """A number or a list of numbers as floats (None when absent or not numbers)."""
+    if v is None or isinstance(v, bytes | bytearray | str):
+        return None
+    try:
+        return [float(x) for x in v] if isinstance(v, Sequence) else [float(v)]
+    except (TypeError, ValueError):
+        return None
+
+
+def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | None]:
+    """(b-value, gradient direction in LPS) from the standard attributes of ``item`` (a
+    dataset, or an MR Diffusion functional group), or from Siemens' private ones (the same
+    tags dcm2niix reads: (0019,100C) b-value, (0019,100E) direction, LPS), else Nones.
+
+    Only a pydicom dataset can hold them: the scanner declines files that carry them."""
+    if not hasattr(item, "get_item"):
+        return None, None
+    b = _floats(item.get("DiffusionBValue"))
+    g = _floats(item.get("DiffusionGradientOrientation"))
+    if g is None and "DiffusionGradientDirectionSequence" in item:
+        seq = item.DiffusionGradientDirectionSequence
+        g = _floats(seq[0].get("DiffusionGradientOrientation")) if seq else None
+    if b is None:
+        creator = item.get((0x0019, 0x0010))
+        if creator is not None and "SIEMENS" in str(creator.value).upper():
+            el = item.get((0x0019, 0x100C))
+            if el is not None:
+                raw = el.value
+                if isinstance(raw, bytes):
+                    raw = raw.decode("latin-1").strip("\0 ")
+                b = _floats([raw]) if raw not in (None, "") else None
+            el = item.get((0x0019, 0x100E))
+            if el is not None:
+                raw = el.value
+                if isinstance(raw, bytes) and len(raw) == 24:
+                    raw = struct.unpack("<3d", raw)
+                g = _floats(raw)
+    bval = b[0] if b else None
+    vec = None
+    if g is not None and len(g) == 3 and all(math.isfinite(x) for x in g):
+        n = math.sqrt(sum(x * x for x in g))
+        vec = (g[0] / n, g[1] / n, g[2] / n) if n > 1e-6 else (0.0, 0.0, 0.0)
+    if bval is not None and bval == 0:
+        vec = (0.0, 0.0, 0.0)
+    return bval, vec
+
+
+def _philips_scale(ds: Any) -> tuple[float, float] | None:
+    """Philips' MR Scale Slope and Intercept ((2005,100E), (2005,100D) in the block of
+    "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
+    if not hasattr(ds, "get_item"):
+        return None
+    creator = ds.get((0x2005, 0x0010))
+    if creator is None or "PHILIPS MR IMAGING DD 001" not in str(creator.value).upper():
+        return None
+
+    def fl(tag: int) -> float | None:
+        el = ds.get((0x2005, tag))
+        if el is None:
+            return None
+        raw = el.value
+        if isinstance(raw, bytes):
+            raw = struct.unpack("<f", raw[:4])[0] if len(raw) >= 4 else None
+        got = _floats(raw if isinstance(raw, Sequence) else [raw])
+        return got[0] if got and math.isfinite(got[0]) else None
+
+    ss = fl(0x100E)
+    if ss is None or ss == 0:
+        return None
+    return (ss, fl(0x100D) or 0.0)
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        return int(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def read_frames(
@@ -730,7 +970,13 @@ def _build(
 
     # The descriptive fields are the same in every file of a series: read them once.
     # keyed on the raw bytes of PatientID (with the character set): decoding them costs more
-    key = (_s(fx, "SeriesInstanceUID"), raw_of("PatientID"), raw_of("SpecificCharacterSet"))
+    # (and SeriesNumber: files of one Series Instance UID may carry several, dcm2niix splits them)
+    key = (
+        _s(fx, "SeriesInstanceUID"),
+        raw_of("PatientID"),
+        raw_of("SpecificCharacterSet"),
+        raw_of("SeriesNumber"),
+    )
     info = info_cache.get(key) if key[0] else None
     if info is None:
         info = _series_info(ds)
@@ -748,17 +994,25 @@ def _build(
     sop_uid = _s(fx, "SOPInstanceUID")
     tilt = _f(fx.get("GantryDetectorTilt"), 0.0) or 0.0
 
+    spacing_from = ""  # the source of the last spacing base_spacing found
+
     def base_spacing(item: Dataset | _Fast | None) -> tuple[float, float] | None:
+        nonlocal spacing_from
         for holder in (item, fx):
             if holder is None:
                 continue
-            for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
+            for kw, source in _SPACINGS:
                 if kw in holder:
                     sp = _fl(holder.get(kw), 2)
                     if sp is not None and sp[0] > 0 and sp[1] > 0:
+                        spacing_from = source
                         return (sp[0], sp[1])
-        return None
+        us = _ultrasound_spacing(ds, src)
+        spacing_from = "ultrasound" if us is not None else ""
+        return us
 
+    acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
+    b_value, b_vector = _diffusion(ds)
     common = dict(
         source=src,
         n_frames=n_frames,
@@ -782,6 +1036,13 @@ def _build(
         pixel_length=pixel_length,
         gantry_tilt=tilt,
         info=info,
+        acquisition_number=_int_or_none(fx.get("AcquisitionNumber")),
+        repetition_time=_f(fx.get("RepetitionTime")),
+        philips_scale=_philips_scale(ds),
+        patient_orientation=_patient_orientation(fx),
+        **_luts(ds, src, pixel_rep),
+        voi_function=_s(fx, "VOILUTFunction").upper(),
+        presentation_shape=_s(fx, "PresentationLUTShape").upper(),
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)
@@ -805,41 +1066,132 @@ def _build(
             iop = _valid_iop(_fl(ori_item.get("ImageOrientationPatient"), 6) if ori_item else None)
             sp = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
+            content = _group(fi, None, "FrameContentSequence")
+            cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
+            diff = _group(fi, shared, "MRDiffusionSequence")
+            fb, fg = _diffusion(diff) if diff is not None else (b_value, b_vector)
+            dim = content.get("DimensionIndexValues") if content is not None else None
+            fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
+            ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
             frames.append(
                 Frame(
                     frame=k,
                     iop=iop,
                     ipp=ipp,  # type: ignore[arg-type]
                     pixel_spacing=sp,
+                    spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
                     spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
                     slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
+                    echo_time=echo,
                     windows=_windows(voi) if voi is not None else _windows(ds),
-                    **common,  # type: ignore[arg-type]
+                    temporal_position=_int_or_none(
+                        content.get("TemporalPositionIndex") if content else None
+                    ),
+                    acquisition_time=ftime if ftime is not None else acq_time,
+                    trigger_time=_f(cardiac.get("NominalCardiacTriggerDelayTime"))
+                    if cardiac is not None
+                    else None,
+                    b_value=fb,
+                    b_vector=fg,
+                    stack_key=tuple(int(x) for x in dim)
+                    if isinstance(dim, Sequence) and not isinstance(dim, str)
+                    else ((int(dim),) if dim is not None else None),
+                    **common,
                 )
             )
         return frames
 
+    if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):
+        raise Declined("a Siemens mosaic (its CSA header is read by nibabel from pydicom's)")
     ipp = _fl(fx.get("ImagePositionPatient"), 3)
     iop = _valid_iop(_fl(fx.get("ImageOrientationPatient"), 6))
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
-    return [
+    spacing = base_spacing(None)
+    frames = [
         Frame(
             frame=k,
             iop=iop,
             ipp=ipp,  # type: ignore[arg-type]
-            pixel_spacing=base_spacing(None),
+            pixel_spacing=spacing,
+            spacing_source=spacing_from,
             slice_thickness=_f(fx.get("SliceThickness")),
             spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
             slope=slope if slope else 1.0,
             intercept=intercept or 0.0,
             echo_number=echo,
+            echo_time=_f(fx.get("EchoTime")),
             windows=_windows(fx),
-            **common,  # type: ignore[arg-type]
+            temporal_position=_int_or_none(fx.get("TemporalPositionIdentifier")),
+            acquisition_time=acq_time,
+            trigger_time=_f(fx.get("TriggerTime")),
+            b_value=b_value,
+            b_vector=b_vector,
+            **common,
         )
         for k in range(n_frames)
+    ]
+    if "MOSAIC" in image_type and n_frames == 1:
+        return _mosaic_tiles(ds, frames[0])
+    return frames
+
+
+def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
+    """The slices of a Siemens mosaic, each placed where it was acquired.
+
+    The number of slices comes from the CSA image header (NumberOfImagesInMosaic, read with
+    nibabel's ``csareader``); the tiles fill a square grid of ``ceil(sqrt(n))`` per side.
+    ImagePositionPatient of a mosaic is the corner of the whole mosaic as if it were one
+    image; the first slice's corner is half the difference between the mosaic and a tile
+    further along the rows and columns (the correction nibabel and dcm2niix apply), and slice
+    ``k`` lies ``k`` slice spacings along the CSA SliceNormalVector from it.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nibabel.nicom import csareader
+
+    try:
+        csa = csareader.get_csa_header(ds, "image")
+        n = int(csareader.get_n_mosaic(csa) or 0) if csa else 0
+        normal = csareader.get_slice_normal(csa) if csa else None
+        times = _floats(csa["tags"].get("MosaicRefAcqTimes", {}).get("items")) if csa else None
+    except Exception as exc:  # a damaged CSA header: one line, the file kept flat
+        raise ReadProblem(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
+    if n <= 0:
+        raise ReadProblem("Siemens mosaic without NumberOfImagesInMosaic in its CSA header")
+    side = math.ceil(math.sqrt(n))
+    rows, cols = fr.rows // side, fr.columns // side
+    if rows <= 0 or cols <= 0:
+        raise ReadProblem(f"Siemens mosaic of {n} images does not fit {fr.columns}x{fr.rows}")
+    ipp = None
+    if fr.iop is not None and fr.ipp is not None and fr.pixel_spacing is not None:
+        row_dir, col_dir = fr.iop[:3], fr.iop[3:]
+        rs, cs = fr.pixel_spacing
+        fix_r, fix_c = (fr.rows - rows) / 2, (fr.columns - cols) / 2
+        corner = [fr.ipp[a] + col_dir[a] * rs * fix_r + row_dir[a] * cs * fix_c for a in range(3)]
+        if normal is None or len(normal) != 3:
+            r, c = row_dir, col_dir
+            normal = (
+                r[1] * c[2] - r[2] * c[1],
+                r[2] * c[0] - r[0] * c[2],
+                r[0] * c[1] - r[1] * c[0],
+            )
+        dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
+        ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
+    return [
+        dataclasses.replace(
+            fr,
+            rows=rows,
+            columns=cols,
+            ipp=None if ipp is None else ipp[k],  # type: ignore[arg-type]
+            tile=(k, side, fr.rows, fr.columns),
+            slice_time=times[k] if times is not None and len(times) >= n else None,
+        )
+        for k in range(n)
     ]

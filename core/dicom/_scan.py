@@ -452,7 +452,15 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
         q = p - base
         if q + 12 > nbuf:  # every element here needs 12 bytes (the pixel data's header too)
             if not r.have(p + 12):
-                raise Declined("no pixel data" if p >= size else "truncated in the data set")
+                if p >= size:
+                    raise Declined("no pixel data")
+                # fewer than 12 bytes left: the file ends inside this element or its header
+                r.have(size, whole=True)
+                q = p - r.base
+                if q >= 0 and size - p >= 4:
+                    group, elem = struct.unpack_from("<HH", r.buf, q)
+                    raise Truncated("truncated in the data set", _element(group, elem))
+                raise Truncated("truncated in the data set", "an element header")
             buf = r.buf
             base = r.base
             nbuf = len(buf)

@@ -68,7 +68,9 @@ def default_location() -> Path:
     return platformdirs.user_data_path("ownscan", appauthor=False) / "library"
 
 
-def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Library:
+def open_library(
+    path: str | os.PathLike[str] | None = None, *, create: bool = True, read_only: bool = False
+) -> Library:
     """Open (by default creating) the library at ``path``, else at :func:`default_location`.
 
     Parameters
@@ -78,14 +80,28 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
         refused, so that a typo never scatters files into an unrelated folder.
     create
         Make a new library if there is none (False: raise :class:`LibraryError` instead).
+    read_only
+        The caller only reads (list, info, render, export): a library that cannot be written
+        (a read-only disc, share or folder) is then opened read-only (SQLite ``mode=ro``)
+        instead of being refused with "the library is read-only"; nothing is ever created.
 
     Raises
     ------
     LibraryError
-        Not a library, no library (``create=False``), or an index newer than this ownscan.
+        Not a library, no library (``create=False``), read-only (``read_only=False``), or an
+        index newer than this ownscan.
     """
     root = Path(path).expanduser() if path is not None else default_location()
     store = Store(root)
+    if store.index.exists() and not _writable(store):
+        if not read_only:
+            raise LibraryError(
+                f"{root}: the library is read-only (a read-only disc, share or folder); it "
+                "can be listed and viewed, not changed"
+            )
+        return Library(store, read_only=True)
+    if read_only:
+        create = False  # a reader never makes a library; a writable one opens as always
     if not store.index.exists():
         if not create:
             raise LibraryError(f"{root}: no ownscan library here (run `ownscan import` first)")
@@ -105,6 +121,32 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
     else:
         store.create()
     return Library(store)
+
+
+def _open_read_only(store: Store) -> sqlite3.Connection:
+    """The index opened for reading only: ``mode=ro``; on a read-only file system, where
+    SQLite cannot make the WAL's shared-memory file, ``immutable=1`` (nobody can be writing
+    there)."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(store.index.absolute()))
+    error: Exception | None = None
+    for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        conn = sqlite3.connect(uri + query, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            error = exc
+    raise LibraryError(f"{store.index}: cannot open the library index for reading ({error})")
+
+
+def _writable(store: Store) -> bool:
+    """Whether the library's folder and index can be written (``access`` also says no for root
+    on a read-only file system)."""
+    return os.access(store.root, os.W_OK) and os.access(store.index, os.W_OK)
 
 
 _OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged"})
@@ -131,7 +173,20 @@ class Library(Index):
     chunk_files = 32
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+        self._session: ImportSession | None = None  # the import running now
+        if read_only:
+            conn = _open_read_only(store)
+            super().__init__(store, conn)
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) != len(_migrations()):
+                conn.close()
+                raise LibraryError(
+                    f"{store.index}: this library's index is of another ownscan version; open "
+                    "it once where it can be written (e.g. `ownscan list` on a writable copy)"
+                )
+            self.durable = True
+            return
         # an importer may ask has_instance() from its worker threads; SQLite serialises the
         # calls (its default threading mode), so the connection need not be bound to a thread
         conn = sqlite3.connect(
@@ -149,7 +204,6 @@ class Library(Index):
                 "--repair` to rebuild it from them"
             ) from exc
         super().__init__(store, conn)
-        self._session: ImportSession | None = None  # the import running now
         try:
             if int(conn.execute("PRAGMA user_version").fetchone()[0]) < len(_migrations()):
                 self._locked(lambda: migrate(conn))
@@ -174,6 +228,8 @@ class Library(Index):
         return f"Library({str(self.root)!r})"
 
     def _locked(self, fn: Callable[[], Any]) -> Any:
+        if self.read_only:
+            raise LibraryError(f"{self.root}: the library is read-only (opened for reading)")
         try:
             self.store.lock(self.lock_wait)
         except LibraryBusy as exc:

@@ -17,6 +17,13 @@ from ownscan.core.render._backend import BACKENDS, Renderer, create_renderer
 from ownscan.core.render._camera import PLANES, Camera
 from ownscan.core.render._gl import GLRenderer, GLUnavailable
 from ownscan.core.render._gpu import GpuVolume
+from ownscan.core.render._image2d import (
+    Picture2D,
+    display_values,
+    draw_image,
+    image_labels,
+    scale_words,
+)
 from ownscan.core.render._scene import (
     ArrayMode,
     RenderNote,
@@ -25,12 +32,13 @@ from ownscan.core.render._scene import (
     TransferFunction,
     VisualisationMode,
 )
-from ownscan.core.render._setup import Frame, frame_for, prepare_volume
+from ownscan.core.render._setup import Frame, frame_for, plane_offsets_mm, prepare_volume
 from ownscan.core.render._shaders import load_shader
-from ownscan.core.render._view import view_from_options
+from ownscan.core.render._view import MINIP_SLAB_MM, view_from_options, window_from_options
 
 __all__ = [
     "BACKENDS",
+    "MINIP_SLAB_MM",
     "PLANES",
     "ArrayContext",
     "ArrayMode",
@@ -40,6 +48,7 @@ __all__ = [
     "GLRenderer",
     "GLUnavailable",
     "GpuVolume",
+    "Picture2D",
     "RenderNote",
     "Renderer",
     "Scene",
@@ -49,10 +58,16 @@ __all__ = [
     "annotate",
     "array_module",
     "create_renderer",
+    "display_values",
+    "draw_image",
     "frame_for",
+    "image_labels",
     "load_shader",
     "orientation_label",
+    "plane_offsets_mm",
     "prepare_volume",
+    "scale_words",
     "view_from_options",
     "view_labels",
+    "window_from_options",
 ]

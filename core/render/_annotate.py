@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,9 +53,12 @@ def _nice_length(max_mm: float) -> float:
 
 def annotate(
     image: npt.NDArray[np.uint8],
-    camera: Camera,
-    pixel_mm: float,
+    camera: Camera | None,
+    pixel_mm: float | None,
     notes: list[str] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    scale_words: str = "",
 ) -> npt.NDArray[np.uint8]:
     """A copy of ``image`` with orientation labels, a scale bar and any notes drawn on it.
 
@@ -62,11 +67,17 @@ def annotate(
     image
         RGBA uint8 ``(h, w, 4)``.
     camera
-        The camera that made it (the labels follow its directions).
+        The camera that made it (the labels follow its directions), or None.
     pixel_mm
-        Size of a pixel on the focal plane (for a perspective view the bar is true there only).
+        Size of a pixel on the focal plane (for a perspective view the bar is true there only);
+        None when sizes are unknown: no bar, ``scale_words`` is written in its place.
     notes
         Lines printed at the top (e.g. "drawn downsampled").
+    labels
+        The edge labels (``left``, ``right``, ``top``, ``bottom``) instead of the camera's; an
+        empty mapping draws none (an image that does not say how the patient lies).
+    scale_words
+        Added to the bar's length (e.g. "at detector"), or the line shown without a bar.
     """
     from PIL import Image, ImageDraw, ImageFont
 
@@ -78,7 +89,8 @@ def annotate(
         font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(font_size)
     except TypeError:  # Pillow < 10.1 has a single bitmap size
         font = ImageFont.load_default()
-    labels = view_labels(camera)
+    if labels is None:
+        labels = view_labels(camera) if camera is not None else {}
     colour = (255, 230, 0, 255)
     pad = max(3, font_size // 3)
     anchors = {
@@ -88,6 +100,8 @@ def annotate(
         "right": ((w - pad, h / 2), "rm"),
     }
     for side, (xy, anchor) in anchors.items():
+        if not labels.get(side):
+            continue
         draw.text(
             xy,
             labels[side],
@@ -97,16 +111,23 @@ def annotate(
             stroke_width=1,
             stroke_fill=(0, 0, 0, 255),
         )
-    length_mm = _nice_length(0.25 * w * pixel_mm)
-    length_px = length_mm / pixel_mm
     x0, y0 = 2 * pad + font_size, h - 2 * pad - font_size
-    draw.line([(x0, y0), (x0 + length_px, y0)], fill=(255, 255, 255, 255), width=2)
-    for x in (x0, x0 + length_px):
-        draw.line([(x, y0 - pad), (x, y0 + pad)], fill=(255, 255, 255, 255), width=2)
-    text = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
-    draw.text(
-        (x0 + length_px / 2, y0 - pad - 1), text, fill=(255, 255, 255, 255), font=font, anchor="mb"
-    )
+    white = (255, 255, 255, 255)
+    outline: dict[str, Any] = {"stroke_width": 1, "stroke_fill": (0, 0, 0, 255)}  # on white too
+    if pixel_mm is None:
+        if scale_words:
+            draw.text((x0, y0), scale_words, fill=white, font=font, anchor="lm", **outline)
+    else:
+        length_mm = _nice_length(0.25 * w * pixel_mm)
+        length_px = length_mm / pixel_mm
+        draw.line([(x0, y0), (x0 + length_px, y0)], fill=white, width=2)
+        for x in (x0, x0 + length_px):
+            draw.line([(x, y0 - pad), (x, y0 + pad)], fill=white, width=2)
+        text = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
+        at, anchor = (x0 + length_px / 2, y0 - pad - 1), "mb"
+        if scale_words:  # a longer text: from the bar's left end
+            text, at, anchor = f"{text} {scale_words}", (x0, y0 - pad - 1), "lb"
+        draw.text(at, text, fill=white, font=font, anchor=anchor, **outline)
     for n, note in enumerate(notes or ()):
         draw.text((pad, pad + n * (font_size + 2) + font_size + pad), note, fill=colour, font=font)
     return np.asarray(img, dtype=np.uint8).copy()

@@ -235,6 +235,20 @@ def _rays(frame: Frame, xp: ModuleType) -> tuple[Any, Any, Any, Any]:
     )
 
 
+def ray_offsets(width: int, height: int, xp: ModuleType = np) -> Any:
+    """Each pixel's ray start offset in [0, 1) for jittered modes, bottom row first: the GLSL
+    skeleton's ``ray_offset()`` (Wellons' lowbias32 hash of ``x + 65536 y``, 24 bits), exactly."""
+    u32 = xp.uint32
+    x = xp.arange(width, dtype=u32)[None, :] + xp.arange(height, dtype=u32)[:, None] * u32(65536)
+    x = x.ravel()
+    x ^= x >> u32(16)
+    x *= u32(0x7FEB352D)
+    x ^= x >> u32(15)
+    x *= u32(0x846CA68B)
+    x ^= x >> u32(16)
+    return (x >> u32(8)).astype(xp.float32) * xp.float32(1.0 / 16777216.0)
+
+
 def _intersect_box(origin: Any, inv_dir: Any, lo: Any, hi: Any, xp: ModuleType) -> tuple[Any, Any]:
     t_a = (lo - origin) * inv_dir
     t_b = (hi - origin) * inv_dir
@@ -285,11 +299,16 @@ def cast_rays(
         hit &= t_exit > t_entry
     occupancy = xp.asarray(frame.occupancy) if frame.occupancy is not None else None
     active = xp.nonzero(hit)[0]
+    offset = (
+        ray_offsets(frame.width, frame.height, xp)
+        if mode.jitter and not mode.slab
+        else xp.full(n_rays, f32(0.5), dtype=f32)
+    )
     dims = ctx._dims_f
     for n in range(frame.max_steps):
         if len(active) == 0:
             break
-        t = t_entry[active] + (f32(n) + f32(0.5)) * step
+        t = t_entry[active] + (f32(n) + offset[active]) * step
         inside = t < t_exit[active]
         active, t = active[inside], t[inside]
         pos = origin_tex[active] + t[:, None] * dir_tex[active]

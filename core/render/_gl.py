@@ -106,6 +106,8 @@ class GLRenderer:
         key = (
             mode.name,
             mode.glsl,
+            mode.slab,
+            mode.jitter,
             tuple(mode.parameters),
             (rule.name, rule.glsl) if rule is not None else mode.skip,
             shaded,
@@ -124,6 +126,8 @@ class GLRenderer:
             defines = []
             if mode.slab:
                 defines.append("#define MODE_SLAB 1")
+            if mode.jitter and not mode.slab:
+                defines.append("#define MODE_JITTER 1")
             if rule is not None:
                 defines.append("#define MODE_SKIP 1")
             elif mode.skip in RUNNING_SKIPS:

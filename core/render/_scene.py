@@ -240,6 +240,16 @@ class VisualisationMode:
         a quarter of the window below its level (CT W400/L40: -60 HU, the skin).
     default_view
         The camera plane (:data:`ownscan.core.render.PLANES`) the mode is usually looked at.
+    jitter
+        Start each ray at a fixed per-pixel offset within the first step (a hash of the pixel,
+        the same in GL and arrays and on every frame) instead of half a step: the planes of
+        equal distance along the rays then no longer show as wood grain (iso) or stripes (dvr);
+        a fine, stable grain instead. Not for slab modes (they sample the slab's own plane).
+    auto_window
+        The window when none is given: ``""`` the volume's (the file's first, else the 1st..99th
+        percentile); ``"maximum"`` / ``"average"`` one from the values a maximum / average
+        projection shows (``projection_window``; for ``"maximum"`` only where the volume's
+        units are not absolute, i.e. not CT, whose stored or preset windows are meant).
     """
 
     name: str
@@ -252,6 +262,8 @@ class VisualisationMode:
     parameters: Mapping[str, float] = field(default_factory=dict)
     value_parameters: Collection[str] = frozenset()
     default_view: str = "anterior"
+    auto_window: str = ""
+    jitter: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -261,6 +273,11 @@ class VisualisationMode:
             raise ValueError(
                 f"mode {self.name!r}: skip must be None, a SkipRule, 'opacity', 'threshold', "
                 f"'maximum' or 'minimum', got {self.skip!r}"
+            )
+        if self.auto_window not in ("", "maximum", "average"):
+            raise ValueError(
+                f"mode {self.name!r}: auto_window must be '', 'maximum' or 'average', "
+                f"got {self.auto_window!r}"
             )
         for name in self.parameters:
             if not name.isidentifier():
@@ -381,5 +398,12 @@ class Scene:
         return out
 
     def effective_window(self) -> WindowPreset:
-        """The window used: the scene's, else the volume's default."""
-        return self.window if self.window is not None else self.volume.default_window()
+        """The window used: the scene's, else the mode's automatic one, else the volume's."""
+        if self.window is not None:
+            return self.window
+        how = self.mode.auto_window
+        if how == "average" or (how == "maximum" and self.volume.modality != "CT"):
+            from ownscan.core.render._autowindow import projection_window
+
+            return projection_window(self.volume, how)
+        return self.volume.default_window()

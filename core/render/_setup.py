@@ -40,6 +40,7 @@ __all__ = [
     "downsample_factors",
     "downsampled",
     "frame_for",
+    "plane_offsets_mm",
     "prepare_volume",
     "skip_distance",
 ]
@@ -320,6 +321,18 @@ def _fit_half_extent(
     u = pts @ basis[:, 1]
     pixel = max((r.max() - r.min()) / width, (u.max() - u.min()) / height) * 1.04 / zoom
     return (pixel * width / 2.0, pixel * height / 2.0)
+
+
+def plane_offsets_mm(volume: Volume, camera: Camera) -> tuple[float, float]:
+    """The slice offsets (mm along the camera's back vector, from the volume's centre, as
+    ``Scene.slice_offset_mm``) between which a plane facing ``camera`` meets the volume."""
+    z, y, x = volume.shape
+    corners = np.array(
+        [(i, j, k) for i in (-0.5, x - 0.5) for j in (-0.5, y - 0.5) for k in (-0.5, z - 0.5)]
+    )
+    centre = volume.index_to_lps([(x - 1) / 2.0, (y - 1) / 2.0, (z - 1) / 2.0])
+    along = (volume.index_to_lps(corners) - centre) @ camera.basis_lps()[:, 2]
+    return (float(along.min()), float(along.max()))
 
 
 def frame_for(

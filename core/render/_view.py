@@ -6,18 +6,22 @@ draw pictures (``png``, ``movie``), so that they show what ``ownscan render`` sh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import Scene
+from ownscan.core.render._scene import Scene, TransferFunction
+from ownscan.core.render._setup import plane_offsets_mm
 
 if TYPE_CHECKING:
     from ownscan.core.plugin_host import PluginHost
-    from ownscan.core.volume import Volume
+    from ownscan.core.volume import Volume, WindowPreset
 
-__all__ = ["view_from_options"]
+__all__ = ["MINIP_SLAB_MM", "view_from_options", "window_from_options"]
+
+MINIP_SLAB_MM = 10.0  # a MinIP through a whole head or chest shows the air around it
 
 
 def view_from_options(
@@ -43,37 +47,18 @@ def view_from_options(
     UsageError
         An unknown mode, preset or plane, or only one of window and level.
     """
-    from ownscan.core.volume import WindowPreset
-
     if host is None:
         from ownscan.core.plugin_host import get_host
 
         host = get_host()
 
     def opt(key: str, default: Any = None) -> Any:
-        value = options.get(key)
-        return default if value is None else value
+        return _opt(options, key, default)
 
-    if (opt("window") is None) != (opt("level") is None):
-        raise UsageError("give --window and --level together")
     mode = host.mode(opt("mode", "dvr"))
-    window = None
-    tf = None
-    tfs = {t.name: t for t in host.transfer_functions()}
-    windows = {w.name: w for w in [*volume.windows, *host.window_presets()]}
-    preset = opt("preset")
-    if preset is not None:
-        if preset in tfs:
-            tf = tfs[preset]
-        elif preset in windows:
-            window = windows[preset]
-        else:
-            valid = ", ".join([*tfs, *windows])
-            raise UsageError(f"unknown preset {preset!r}; valid: {valid}")
-    if opt("window") is not None:
-        window = WindowPreset("command line", float(opt("window")), float(opt("level")))
+    window, tf = window_from_options(volume, options, host)
     if mode.uses_transfer_function and tf is None:
-        tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
+        tf = tfs_of(host)["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
     params: dict[str, Any] = {}
     for text in opt("param", ()):
         name, sep, value = str(text).partition("=")
@@ -85,13 +70,24 @@ def view_from_options(
             raise UsageError(f"--param {text!r}: expected NAME=NUMBER")
     if opt("iso") is not None:
         params["iso_value"] = float(opt("iso"))
+    slab = opt("slab")
+    if slab is not None and float(slab) < 0:
+        raise UsageError(f"--slab {float(slab):g}: a thickness must be >= 0 mm")
+    slab = 0.0 if slab is None else float(slab)
+    if mode.name == "minip" and not mode.slab:
+        # the minimum over a slab around the plane facing the camera (as for lungs): through a
+        # whole head or chest a MinIP shows only the air around it
+        slab = MINIP_SLAB_MM if opt("slab") is None else slab
+        if slab > 0:
+            mode = dataclasses.replace(mode, slab=True)
+    offset = float(opt("offset", 0.0))
     scene = Scene(
         volume,
         mode,
         window=window,
         transfer_function=tf,
-        slice_offset_mm=float(opt("offset", 0.0)),
-        slab_mm=float(opt("slab", 0.0)),
+        slice_offset_mm=offset,
+        slab_mm=slab,
         parameters=params,
     )
     zoom = float(opt("zoom", 1.0))
@@ -104,4 +100,57 @@ def view_from_options(
             zoom=zoom,
             projection=camera.projection,
         )
+    if mode.slab:
+        lo, hi = plane_offsets_mm(volume, camera)
+        reach = slab / 2.0
+        if not lo - reach <= offset <= hi + reach:
+            raise UsageError(
+                f"--offset {offset:g} mm: the plane lies outside the volume (this view "
+                f"meets it from {lo:.0f} to {hi:.0f} mm)"
+            )
     return scene, camera
+
+
+def _opt(options: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    value = options.get(key)
+    return default if value is None else value
+
+
+def tfs_of(host: PluginHost) -> dict[str, TransferFunction]:
+    """The transfer functions the plugins contribute, by name."""
+    return {t.name: t for t in host.transfer_functions()}
+
+
+def window_from_options(
+    volume: Volume, options: Mapping[str, Any], host: PluginHost
+) -> tuple[WindowPreset | None, TransferFunction | None]:
+    """The window and transfer function that ``preset``, ``window`` and ``level`` name (None
+    where they name none): the part of :func:`view_from_options` a 2D picture needs too.
+
+    Raises
+    ------
+    UsageError
+        An unknown preset, or only one of window and level.
+    """
+    from ownscan.core.volume import WindowPreset
+
+    if (_opt(options, "window") is None) != (_opt(options, "level") is None):
+        raise UsageError("give --window and --level together")
+    window = None
+    tf = None
+    tfs = tfs_of(host)
+    windows = {w.name: w for w in [*volume.windows, *host.window_presets()]}
+    preset = _opt(options, "preset")
+    if preset is not None:
+        if preset in tfs:
+            tf = tfs[preset]
+        elif preset in windows:
+            window = windows[preset]
+        else:
+            valid = ", ".join([*tfs, *windows])
+            raise UsageError(f"unknown preset {preset!r}; valid: {valid}")
+    if _opt(options, "window") is not None:
+        window = WindowPreset(
+            "command line", float(_opt(options, "window")), float(_opt(options, "level"))
+        )
+    return window, tf

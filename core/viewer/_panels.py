@@ -163,13 +163,24 @@ class Panels:
                 f"{axis} {abs(pos):.1f} mm   slice {index}/{total}",
             ]
             corner_left = f"W {width:.0f}  L {level:.0f}  ({v.window_name})"
-            corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} mm/px"
+            corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} {self._unit()}/px"
             labels = (
                 orientation_label(-pv.plane.right()),
                 orientation_label(pv.plane.right()),
                 orientation_label(-pv.plane.down()),
                 orientation_label(pv.plane.down()),
             )
+            if v.is_2d:  # as stored: Image Orientation, else Patient Orientation, else none
+                from ownscan.core.render import image_labels
+
+                edge = image_labels(v.volume)
+                lines = lines[:1]  # one image: no slice position (its "S 0.0 mm" was invented)
+                labels = (
+                    edge.get("left", ""),
+                    edge.get("right", ""),
+                    edge.get("top", ""),
+                    edge.get("bottom", ""),
+                )
             if not v.is_2d:
                 self._draw_crosshair(dl, name, rect)
             self._draw_measurements(dl, name, rect, fs)
@@ -243,7 +254,16 @@ class Panels:
             dl.add_line(a, b, col, 2.0)
             dl.add_circle_filled(a, 3.0, col)
             dl.add_circle_filled(b, 3.0, col)
-            self.win.text(dl, rect.x + bx + 6, rect.y + by - 6, f"{m.length_mm:.1f} mm", col, fs)
+            text = f"{m.length_mm:.1f} {self._unit()}"
+            self.win.text(dl, rect.x + bx + 6, rect.y + by - 6, text, col, fs)
+
+    def _unit(self) -> str:
+        """What lengths are in: mm, "mm at detector" for Imager Pixel Spacing, or image pixels
+        when the spacing is unknown (the volume's stand-in spacing is 1)."""
+        volume = self.v.view.volume
+        if not volume.spacing_known:
+            return "px"
+        return "mm at detector" if volume.spacing_source == "detector" else "mm"
 
     def _panel(self, name: str, rect: Rect, flags: int = 0) -> bool:
         imgui = self.imgui

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.names import display_name
 from ownscan.core.volume import SeriesInfo, Volume
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class SeriesEntry:
             date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
         series = i.series_description or (f"series {i.series_number}" if i.series_number else "")
         lines = [
-            i.patient_name.replace("^", " ").strip() or "(no name)",
+            display_name(i.patient_name),
             " ".join(x for x in (date, i.modality) if x) or "(no date)",
             series or "(no description)",
         ]

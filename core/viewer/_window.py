@@ -96,7 +96,9 @@ class ViewerWindow:
             why = self._glfw_errors[-1] if self._glfw_errors else "no reason given"
             raise ViewerError(
                 "cannot open a window: glfw failed to initialise "
-                f"(DISPLAY={os.environ.get('DISPLAY', 'unset')}): {why}"
+                f"(DISPLAY={os.environ.get('DISPLAY', 'unset')}): {why}; without a screen, "
+                "`ownscan render SOURCE -o picture.png` draws a picture, or run the viewer "
+                "as `xvfb-run ownscan view ...` (with --screenshot PATH)"
             )
         glfw.default_window_hints()
         # EGL for the window's context: the renderer's headless contexts are EGL too, and GLX and

@@ -72,7 +72,8 @@ def test_info_reports_each_bad_file_once(damaged: tuple[Path, dict[str, Path]]) 
     assert any("notes.txt" in ln and "not a DICOM file" in ln for ln in lines), lines
     assert any("photo.jpg" in ln for ln in lines), lines
     assert len(lines) == 5, lines  # the damaged J2K stream shows only when decoding
-    assert "CT volume 64x48x6" in r.stdout  # 8 slices - truncated - wrong size
+    # 8 slices - truncated - wrong size = 6 images; their gaps resampled onto 8 grid slices
+    assert "CT volume 64x48x8" in r.stdout and "6 image(s)" in r.stdout
     assert "missing slices" in r.stdout
 
 
@@ -89,7 +90,7 @@ def test_export_still_writes_the_rest(
     written = sorted(tmp_path.glob("*.nii"))
     assert len(written) == 1
     vox, _ = canonical(written[0])
-    assert vox.shape == (64, 48, 6)
+    assert vox.shape == (64, 48, 8)  # the 6 readable slices on the regular grid (issue #14)
 
 
 def test_debug_shows_traceback_for_fatal_errors(tmp_path: Path) -> None:

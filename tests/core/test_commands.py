@@ -34,7 +34,9 @@ def test_info_json_lists_warnings_and_problems(
     out, err = capsys.readouterr()
     data = json.loads(out)
     (s,) = data["series"]
-    assert s["modality"] == "CT" and s["shape_zyx"] == [6, 48, 64] and s["kind"] == "volume"
+    # the missing slice at 7.5 mm is interpolated onto the regular grid (issue #14), 7 slices
+    assert s["modality"] == "CT" and s["shape_zyx"] == [7, 48, 64] and s["kind"] == "volume"
+    assert s["n_images"] == 6
     assert s["spacing_mm"] == pytest.approx([0.7, 0.8, 2.5])
     assert any("missing slices" in w for w in s["warnings"])
     assert data["skipped"] == [{"file": str(tmp_path / "readme.txt"), "reason": "not a DICOM file"}]

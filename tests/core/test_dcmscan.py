@@ -605,6 +605,14 @@ def _stream(elements: list[tuple[int, str, bytes]], implicit: bool) -> bytes:
     return out
 
 
+def _int_text(text: str) -> str:
+    """An integer string without leading zeros ("01" -> "1"); other text as it is."""
+    try:
+        return str(int(text))
+    except ValueError:
+        return text
+
+
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 @pytest.mark.parametrize("charset", [None, b"ISO_IR 100", b"ISO_IR 192"])
 def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | None) -> None:
@@ -654,9 +662,12 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
                     got: list[Any] = [(kind, list(v) if kind == "list" else v)]
                     if kw == "ImageType" and isinstance(v, str):
                         got.append(str(d.get("ImageType")).upper())
+                    texts = [_frames._s(f, kw)]
                     if _frames._TAG_VR[kw][1] in _frames._PYDICOM_TEXT:  # read by pydicom too
-                        got.append(_frames._s(d, kw))
-                    got.append(_frames._s(f, kw))
+                        texts.insert(0, _frames._s(d, kw))
+                    if _frames._TAG_VR[kw][1] == "IS":  # used as numbers: pydicom's str()
+                        texts = [_int_text(t) for t in texts]  # keeps "01", the scanner "1"
+                    got += texts
                     if kw == "SeriesNumber":
                         num = d.get(kw)
                         try:

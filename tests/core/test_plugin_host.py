@@ -311,9 +311,9 @@ def test_owner_names_the_contributing_plugin(fake_path):
 
 
 def test_missing_path_says_so(tmp_path):
-    pattern = r"installed importers: [a-z_, ]*folder\); no such file or folder"
-    with pytest.raises(NoImporter, match=pattern):
+    with pytest.raises(NoImporter) as err:
         PluginHost().find_importer(str(tmp_path / "typo"))
+    assert str(err.value) == f"no such file or folder: {tmp_path / 'typo'}"
 
 
 def test_every_builtin_plugin_module_is_an_installed_entry_point():

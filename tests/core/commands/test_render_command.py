@@ -84,9 +84,13 @@ def test_gl_and_cpu_pngs_agree_and_annotate_draws(tmp_path, capsys):
         (["--phantom", "--preset", "nope"], "unknown preset 'nope'; valid: ct-bone"),
         (["--phantom", "--window", "400"], "give --window and --level together"),
         ([], "give a SOURCE"),
-        (["/no/such/folder"], "/no/such/folder"),
+        (["/no/such/folder"], "no such file or folder: /no/such/folder"),
+        (
+            ["--phantom", "--mode", "mpr", "--offset", "9999"],
+            "--offset 9999 mm: the plane lies outside the volume",
+        ),
     ],
-    ids=["mode", "preset", "window", "nothing", "missing-source"],
+    ids=["mode", "preset", "window", "nothing", "missing-source", "offset-outside"],
 )
 def test_errors_are_one_line(tmp_path, capsys, argv, message):
     rc = main(["render", *argv, "-o", str(tmp_path / "x.png"), "--size", "16x16"])
@@ -97,10 +101,35 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_bad_size_is_refused(capsys):
-    with pytest.raises(SystemExit):
-        main(["render", "--phantom", "-o", "x.png", "--size", "big"])
-    assert "size must be WxH" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [("big", "--size must be WxH, e.g. 512x512, got 'big'"), ("0x5", "within 1..8192")],
+)
+def test_bad_size_is_refused_in_one_line(tmp_path, capsys, size, message):
+    assert main(["render", "--phantom", "-o", str(tmp_path / "x.png"), "--size", size]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ownscan render: error: ") and message in err and err.count("\n") == 1
+
+
+def test_output_to_a_folder_or_a_missing_folder_is_one_line(tmp_path, capsys):
+    argv = ["render", "--phantom", "--mode", "mpr", "--size", "8x8", "-o"]
+    assert main([*argv, str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ownscan render: error: -o {tmp_path}: is a folder; give a file name, e.g. " \
+        f"{tmp_path}/picture.png\n"  # fmt: skip
+    assert main([*argv, str(tmp_path / "nope" / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ownscan render: error: -o {tmp_path / 'nope' / 'x.png'}: no such folder " \
+        f"{tmp_path / 'nope'}\n"  # fmt: skip
+    assert main([*argv, str(tmp_path / "no-extension")]) == 0  # a PNG whatever the name
+    with Image.open(tmp_path / "no-extension") as im:
+        assert im.format == "PNG"
+
+
+def test_sample_series_error_names_the_sample_not_its_path(tmp_path, capsys):
+    assert main(["render", "--sample", "--series", "5", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == "ownscan render: error: --series 5: the sample has series 1..1\n"
 
 
 def test_bundled_sample_head_renders_anterior(tmp_path, capsys):

@@ -56,9 +56,9 @@ def test_import_list_json_check_remove(tmp_path, source):
     assert table.returncode == 0, table.stderr
     rows = table.stdout.splitlines()
     assert rows[0].startswith("PATIENT")
-    assert "Doe^Jane (P1)" in rows[1] and "2024-01-31" in rows[1] and "CT Thorax" in rows[1]
+    assert "Jane Doe (P1)" in rows[1] and "2024-01-31" in rows[1] and "CT Thorax" in rows[1]
     assert "2: Axial 1mm" in rows[1] and " CT " in rows[1]
-    assert "4: Bone" in rows[2] and not rows[2].startswith("Doe")
+    assert "4: Bone" in rows[2] and not rows[2].startswith("Jane")
     assert "document: report.pdf" in rows[3]
 
     data = json.loads(ownscan("list", "--json", "--library", lib).stdout)
@@ -96,7 +96,7 @@ def test_import_exit_status_when_something_is_wrong(tmp_path, source):
     assert r.returncode == 1
     assert "conflict" in r.stdout and "kept aside" in r.stdout
     assert "failed     " in r.stdout and "broken.dcm" in r.stdout
-    assert "no importer claims" in r.stdout
+    assert f"no such file or folder: {tmp_path / 'nowhere'}" in r.stdout
     assert "incomplete: 1 file(s) failed; 1 file(s) conflict" in r.stderr
     assert "1 source(s) could not be read" in r.stderr
     listing = ownscan("list", "--library", lib).stdout

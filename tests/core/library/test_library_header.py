@@ -103,6 +103,8 @@ def test_a_file_cut_short_is_refused_not_stored(tmp_path, pydicom_files):
     assert read_header(jpeg).sop_instance_uid  # compressed (encapsulated) pixel data: fine
     with pytest.raises(ReadProblem, match=r"truncated DICOM file: element \(7FE0,0010\)"):
         read_header(jpeg[: len(jpeg) - 1000])
-    cut = 600  # inside the header: an element that runs past the end, named
+    # inside the header: cut inside the Study Instance UID's value (a fixed byte count could
+    # fall between two elements, since generated UIDs differ in length), the element is named
+    cut = data.index(b"\x20\x00\x0d\x00UI") + 10
     with pytest.raises(ReadProblem, match=r"truncated DICOM file: element \([0-9A-F]{4},"):
         read_header(data[:cut])

@@ -188,3 +188,5 @@ def test_view_without_display_says_so(ct_folder: Path) -> None:
     r = ownscan("view", str(ct_folder), "--no-import", "--screenshot", "x.png", env=env)
     assert r.returncode == 2
     assert "cannot open a window" in r.stderr and "Traceback" not in r.stderr
+    assert "ownscan render" in r.stderr and "xvfb-run" in r.stderr  # the ways out
+    assert r.stderr.count("\n") == 1
