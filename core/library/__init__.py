@@ -40,11 +40,15 @@ from ownscan.core.library._model import (
     ImportReport,
     Instance,
     ItemResult,
+    MergeProposal,
     Patient,
+    Person,
     Series,
     StoredRegistration,
     Study,
+    TimelineEntry,
 )
+from ownscan.core.library._persons import name_key
 from ownscan.core.library._schema import SCHEMA_VERSION
 
 __all__ = [
@@ -65,11 +69,15 @@ __all__ = [
     "ItemResult",
     "Library",
     "LibraryError",
+    "MergeProposal",
     "Patient",
+    "Person",
     "RemoveResult",
     "Series",
     "StoredRegistration",
     "Study",
+    "TimelineEntry",
     "default_location",
+    "name_key",
     "open_library",
 ]

@@ -68,6 +68,7 @@ class Header:
     frames: int
     transfer_syntax: str
     title: str
+    institution: str = ""
 
 
 def is_document_class(sop_class_uid: str) -> bool:
@@ -106,6 +107,7 @@ _TAGS: dict[int, str] = {
     0x00080030: "StudyTime",
     0x00080050: "AccessionNumber",
     0x00080060: "Modality",
+    0x00080080: "InstitutionName",
     0x00081030: "StudyDescription",
     0x0008103E: "SeriesDescription",
     0x00100010: "PatientName",
@@ -258,6 +260,7 @@ def _header(
         frames=_integer(v["NumberOfFrames"]) or 1,
         transfer_syntax=transfer,
         title=v["DocumentTitle"],
+        institution=v["InstitutionName"],
     )
 
 

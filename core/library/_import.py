@@ -627,7 +627,7 @@ class ImportSession:
         if row is None:
             conn.execute(
                 "INSERT INTO series (series_uid, study_uid, number, modality, description, "
-                "body_part) VALUES (?,?,?,?,?,?)",
+                "body_part, institution) VALUES (?,?,?,?,?,?,?)",
                 (
                     h.series_uid,
                     h.study_uid,
@@ -635,6 +635,7 @@ class ImportSession:
                     h.modality,
                     h.series_description,
                     h.body_part,
+                    h.institution,
                 ),
             )
         elif row[0] != h.study_uid:

@@ -15,16 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ownscan.core.errors import OwnscanError
+from ownscan.core.library import _persons
 from ownscan.core.library._header import document_kind, is_document_class
 from ownscan.core.library._model import (
     Conflict,
     Document,
     Instance,
     LibraryError,
+    MergeProposal,
     Patient,
+    Person,
     Series,
     StoredRegistration,
     Study,
+    TimelineEntry,
 )
 from ownscan.core.library._store import Store
 from ownscan.core.plugin_types import SourceItem
@@ -250,6 +254,58 @@ class Index:
             return None
         matrix = tuple(tuple(float(v) for v in r) for r in json.loads(row[2]))
         return StoredRegistration(prior_series_uid, current_series_uid, method, matrix, *row[3:])
+
+    # -- persons (docs/library.md, "One person, many hospitals") ------------------------------
+    def persons(self) -> list[Person]:
+        """Every person: patients the user merged, and each other patient on its own."""
+        return _persons.persons(self.conn, self.patients(), self._patient_institutions)
+
+    def person(self, patient_key: int) -> Person:
+        """The person that patient ``patient_key`` belongs to (any of its patients' keys)."""
+        return _persons.person(self.conn, self.patients(), patient_key, self._patient_institutions)
+
+    def propose_person_merges(self) -> list[MergeProposal]:
+        """Pairs of persons with the same name (ignoring order, case, accents and DICOM ``^``
+        formatting) and the same birth date that the user neither merged nor rejected."""
+        return _persons.proposals(self.conn, self.patients())
+
+    def timeline(self, person: Person | int) -> list[TimelineEntry]:
+        """Every study of a person (a :class:`Person` or any of its patients' keys) from every
+        hospital, oldest first, with modalities, body parts, hospitals and kept reports."""
+        who = person if isinstance(person, Person) else self.person(person)
+        return _persons.timeline(
+            self.conn,
+            [p.key for p in who.patients],
+            self._institution,
+        )
+
+    def _first_file(self, series_uid: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT sha256 FROM instances WHERE series_uid = ? "
+            "ORDER BY instance_number IS NULL, instance_number LIMIT 1",
+            (series_uid,),
+        ).fetchone()
+        return str(self.store.object_path(row[0])) if row else None
+
+    def _institution(self, series_uid: str, stored: str | None) -> str:
+        """A series' hospital: the index's value, or (rows older than schema version 3 that
+        were not filled yet) the first stored file's."""
+        if stored is not None:
+            return stored
+        path = self._first_file(series_uid)
+        return _persons.read_institution(path) if path else ""
+
+    def _patient_institutions(self, patient_key: int) -> list[str]:
+        found: dict[str, None] = {}
+        for uid, stored in self.conn.execute(
+            "SELECT se.series_uid, se.institution FROM series se JOIN studies st "
+            "USING (study_uid) WHERE st.patient_key = ? ORDER BY st.date, se.number",
+            (patient_key,),
+        ):
+            place = self._institution(uid, stored)
+            if place:
+                found[place] = None
+        return list(found)
 
     def resolve_series(self, text: str) -> str:
         """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ownscan.core.library import _maintenance
+from ownscan.core.library import _maintenance, _persons
 from ownscan.core.library._import import ImportSession
 from ownscan.core.library._index import Index
 from ownscan.core.library._model import (
@@ -31,7 +31,9 @@ from ownscan.core.library._model import (
     ImportReport,
     ItemResult,
     LibraryError,
+    Person,
     RemoveResult,
+    TimelineEntry,
 )
 from ownscan.core.library._schema import SchemaTooNew, migrate
 from ownscan.core.library._store import FILE_MODE, LibraryBusy, Store
@@ -377,6 +379,57 @@ class Library(Index):
             )
 
         self._locked(write)
+
+    # -- persons -------------------------------------------------------------------------------
+    def merge_persons(self, *patient_keys: int) -> Person:
+        """Confirm that these patients (any patient of each person) are one person.
+
+        Only the index changes (a link per patient); no stored file is rewritten, and
+        :meth:`split_person` undoes it.
+
+        Raises
+        ------
+        LibraryError
+            An unknown patient key, fewer than two, or they are already one person.
+        """
+        key = self._locked(lambda: _persons.merge(self.conn, patient_keys))
+        return self.person(key)
+
+    def split_person(self, patient_key: int) -> None:
+        """Take patient ``patient_key`` out of the person it was merged into (undoing the
+        merge for it); a person left with one patient is no longer linked."""
+        self._locked(lambda: _persons.split(self.conn, patient_key))
+
+    def reject_person_merge(self, a: int, b: int) -> None:
+        """Say that the persons of patients ``a`` and ``b`` are not one: the library stops
+        proposing it (a later :meth:`merge_persons` still joins them)."""
+        self._locked(lambda: _persons.reject(self.conn, a, b))
+
+    def fill_institutions(self) -> int:
+        """Store the hospital (Institution Name) of series indexed before schema version 3,
+        read from their first stored file; return how many series were filled."""
+        return int(self._locked(lambda: _persons.fill_institutions(self.conn, self._first_file)))
+
+    def persons(self) -> list[Person]:
+        self._fill_if_free()
+        return super().persons()
+
+    def timeline(self, person: Person | int) -> list[TimelineEntry]:
+        self._fill_if_free()
+        return super().timeline(person)
+
+    def _fill_if_free(self) -> None:
+        """Fill missing hospitals once, when no other writer holds the library (the queries
+        read them from the files meanwhile, so the answer is the same either way)."""
+        if self.conn.execute("SELECT 1 FROM series WHERE institution IS NULL LIMIT 1").fetchone():
+            try:
+                self.store.lock(0.0)
+            except LibraryBusy:
+                return
+            try:
+                _persons.fill_institutions(self.conn, self._first_file)
+            finally:
+                self.store.unlock()
 
 
 def _migrations() -> tuple[str, ...]:

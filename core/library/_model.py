@@ -24,11 +24,14 @@ __all__ = [
     "Instance",
     "ItemResult",
     "LibraryError",
+    "MergeProposal",
     "Patient",
+    "Person",
     "RemoveResult",
     "Series",
     "StoredRegistration",
     "Study",
+    "TimelineEntry",
 ]
 
 # What happened to one item of an import.
@@ -251,3 +254,79 @@ class LibraryError(OwnscanError):
     """
 
     report: ImportReport | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """One human being: the patient rows (one per hospital ID, name and birth date) that the
+    user confirmed are the same person, or a single patient nobody merged.
+
+    ``key`` is the lowest patient key among ``patients``; any of the patients' keys names the
+    person in :meth:`Library.person` and the ``ownscan person`` commands. ``linked`` is True
+    when the user merged patients into it. ``institutions`` are the hospitals (Institution
+    Name) of its series, as the files write them.
+    """
+
+    key: int
+    patients: tuple[Patient, ...]
+    linked: bool
+    institutions: tuple[str, ...]
+    studies: int
+    first_date: str
+    last_date: str
+
+    @property
+    def patient_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.patient_id for p in self.patients))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.name for p in self.patients))
+
+    @property
+    def birth_dates(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.birth_date for p in self.patients if p.birth_date))
+
+
+@dataclass(frozen=True)
+class MergeProposal:
+    """Two persons the library thinks are one: the same name (ignoring order, case, accents
+    and DICOM ``^`` formatting) and the same birth date. The user confirms
+    (:meth:`Library.merge_persons`) or rejects (:meth:`Library.reject_person_merge`)."""
+
+    person_keys: tuple[int, int]
+    patient_keys: tuple[tuple[int, ...], tuple[int, ...]]
+    name_key: str
+    birth_date: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One study in a person's timeline.
+
+    ``modalities`` and ``body_parts`` are those of its image series (documents, key object
+    selections and presentation states left out); ``institutions`` its hospitals;
+    ``reports`` how many documents the library keeps with it (PDF files, DICOM encapsulated
+    PDFs and Structured Reports); ``marked`` how many Key Object Selections and presentation
+    states (the radiologist's key images and annotations, read by ``ownscan.core.reports``).
+    """
+
+    date: str
+    time: str
+    study_uid: str
+    patient_key: int
+    patient_id: str
+    patient_name: str
+    description: str
+    modalities: tuple[str, ...]
+    body_parts: tuple[str, ...]
+    institutions: tuple[str, ...]
+    series: int
+    images: int
+    reports: int
+    marked: int = 0
+
+    @property
+    def has_report(self) -> bool:
+        return self.reports > 0

@@ -111,7 +111,33 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_current ON registrations(current_series_uid);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: one person, many hospitals. ``series.institution`` is the Institution Name of the
+# series' first image (NULL for rows made before version 3: filled from the stored files the
+# first time a timeline asks, see Library.fill_institutions). A person is an index-level link of
+# patient rows that the user confirmed are one human being (``person_links``; a patient without
+# a link is a person of its own); ``person_rejections`` keeps the proposals the user rejected,
+# so they are not proposed again. No stored file is touched; removing a patient removes its
+# link and rejections (ON DELETE CASCADE).
+_V3 = """
+ALTER TABLE series ADD COLUMN institution TEXT;
+CREATE TABLE persons (
+    key      INTEGER PRIMARY KEY,
+    created  TEXT NOT NULL
+);
+CREATE TABLE person_links (
+    patient_key INTEGER PRIMARY KEY REFERENCES patients(key) ON DELETE CASCADE,
+    person_key  INTEGER NOT NULL REFERENCES persons(key) ON DELETE CASCADE
+);
+CREATE INDEX person_links_person ON person_links(person_key);
+CREATE TABLE person_rejections (
+    patient_a INTEGER NOT NULL REFERENCES patients(key) ON DELETE CASCADE,
+    patient_b INTEGER NOT NULL REFERENCES patients(key) ON DELETE CASCADE,
+    PRIMARY KEY (patient_a, patient_b),
+    CHECK (patient_a < patient_b)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """SQL scripts; ``MIGRATIONS[n]`` upgrades schema version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
