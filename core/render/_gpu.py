@@ -28,8 +28,9 @@ from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
     downsampled,
-    gradient_texels,
+    gradient_slabs,
     prepare_volume,
+    slab_slices,
 )
 from ownscan.core.render._shaders import expand_includes, load_shader
 from ownscan.core.volume import Volume
@@ -148,9 +149,12 @@ class GpuVolume:
         nx, ny, nz = self.prepared.dims
         self.brick_ranges = self._brick_ranges(nz)
         self.textures = [
-            self._texture3d((nx, ny, k1 - k0 + 1), 1, self.prepared.data[k0 : k1 + 1], "nu2")
-            for k0, k1 in self.brick_ranges
+            self._texture3d((nx, ny, k1 - k0 + 1), 1, None, "nu2") for k0, k1 in self.brick_ranges
         ]
+        p = self.prepared
+        step = slab_slices((nz, ny, nx))
+        for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
+            self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
 
     @property
     def limits(self) -> tuple[int, int, int]:
@@ -173,16 +177,31 @@ class GpuVolume:
         step = self.max_texture - 1
         return [(k0, min(k0 + step, nz - 1)) for k0 in range(0, nz - 1, step)]
 
+    def _write_bricks(self, textures: list[Any], z0: int, slab: npt.NDArray[Any]) -> None:
+        """Write slices ``z0 ..`` (``slab``, ``(n, ny, nx[, c])``) into every brick holding
+        them (bricks overlap by one slice)."""
+        z1 = z0 + len(slab)
+        for tex, (k0, k1) in zip(textures, self.brick_ranges, strict=True):
+            a, b = max(z0, k0), min(z1, k1 + 1)
+            if a < b:
+                part = np.ascontiguousarray(slab[a - z0 : b - z0])
+                ny, nx = part.shape[1:3]
+                tex.write(part.data, viewport=(0, 0, a - k0, nx, ny, b - a), alignment=1)
+
     def _texture3d(
-        self, size: tuple[int, int, int], components: int, data: npt.NDArray[Any], dtype: str
+        self,
+        size: tuple[int, int, int],
+        components: int,
+        data: npt.NDArray[Any] | None,
+        dtype: str,
     ) -> Any:
-        """A linearly filtered 3D texture, clamped to its edges. moderngl's ``'u2'`` would be an
-        integer texture that a ``sampler3D`` reads as 0, hence the normalised ``'nu2'``."""
+        """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
+        moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
+        the normalised ``'nu2'``."""
         import moderngl
 
-        tex = self.ctx.texture3d(
-            size, components, np.ascontiguousarray(data).tobytes(), dtype=dtype, alignment=1
-        )
+        buf = None if data is None else np.ascontiguousarray(data).data
+        tex = self.ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
@@ -198,14 +217,17 @@ class GpuVolume:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
-            nx, ny, _ = p.dims
+            nx, ny, nz = p.dims
             if gradient_fits(p, self.memory_budget):
-                data = gradient_texels(p.data) if texels is None else texels
                 self._gradients = [
-                    self._texture3d((nx, ny, k1 - k0 + 1), 3, data[k0 : k1 + 1], "nu2")
+                    self._texture3d((nx, ny, k1 - k0 + 1), 3, None, "nu2")
                     for k0, k1 in self.brick_ranges
                 ]
-                del data
+                if texels is not None:
+                    self._write_bricks(self._gradients, 0, texels)
+                else:  # slab by slab: the whole 6-bytes-per-voxel array is never held
+                    for z0, part in gradient_slabs((nz, ny, nx), p.slab):
+                        self._write_bricks(self._gradients, z0, part)
         return self._gradients
 
     def bound_texture(self, kind: str) -> Any:

@@ -76,6 +76,8 @@ class SeriesLoader:
             if volume.samples == 1:  # colour volumes are uploaded as they are
                 self.stage = "preparing"
                 prepared = prepare_volume(volume, self._limits, self._budget)
+                # quantised here, off the window's thread (the upload then only copies it)
+                prepared.data  # noqa: B018
             self.volume = volume
             self._ready.set()
             if (
