@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scenes import TF, small_ct
@@ -123,6 +125,42 @@ def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path
         assert_same_picture(a, b, tmp_path, f"bricks-{mode}")
     finally:
         bricked.close()
+
+
+@pytest.mark.parametrize(
+    ("shape", "grid"),
+    [((16, 28, 30), (2, 2, 1)), ((30, 16, 29), (2, 1, 2)), ((29, 30, 12), (1, 2, 2))],
+    ids=["ij", "ik", "jk"],
+)
+@pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
+def test_volume_wider_than_a_texture_is_bricked_in_any_axis(
+    gl_ctx, gl_check, tmp_path, mode, shape, grid
+):
+    """Bricked in i, j or k (four bricks at most), the picture is the unbricked one: same
+    bounds as GL against the arrays; no note (nothing averaged down)."""
+    from gl_support import assert_same_picture
+
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom(shape, spacing=(7.0, 6.0, 5.0), seed=4)
+    bricked = GLRenderer(ctx=gl_ctx, max_texture=16)  # 28-30 voxels: bricks 0-15, 15-...
+    whole = GLRenderer(ctx=gl_ctx)
+    try:
+        scene = Scene(vol, MODES[mode], transfer_function=TF, parameters={})
+        cam = Camera.for_plane("coronal") if mode == "mpr" else Camera(azimuth=35, elevation=25)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RenderNote)  # nothing is downsampled
+            a = bricked.render(scene, cam, (72, 64))
+        gpu = bricked.upload(vol)
+        assert tuple(len(g) for g in gpu.brick_grid) == grid and not bricked.notes
+        assert gpu.volume is vol and len(gpu.textures) == grid[0] * grid[1] * grid[2]
+        b = whole.render(scene, cam, (72, 64))
+        assert len(whole.upload(vol).textures) == 1
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"bricks3d-{mode}")
+    finally:
+        bricked.close()
+        whole.close()
 
 
 def test_render_texture_leaves_the_same_picture_on_the_gpu(gl_renderer, gl_check):
