@@ -34,6 +34,16 @@ def _size(text: str) -> tuple[int, int]:
     return (w, h)
 
 
+def _mib(text: str) -> int:
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = -1.0
+    if not mib > 0:
+        raise argparse.ArgumentTypeError(f"--gpu-budget takes MiB > 0, e.g. 512, got {text!r}")
+    return int(mib * 2**20)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ownscan.core.commands._common import add_source_arguments
 
@@ -54,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("gl", "cpu", "auto"),
         help="gl: OpenGL (EGL, no display needed); cpu: arrays (cupy on CUDA); auto: gl, "
         "else cpu with a message (default)",
+    )
+    parser.add_argument(
+        "--gpu-budget",
+        type=_mib,
+        metavar="MiB",
+        help="gl: GPU memory the volume may take (default 2048); a larger volume is drawn "
+        "averaged down, with a note",
     )
     parser.add_argument("--size", type=_size, default=(512, 512), help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")
@@ -123,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
     scene, camera = view_from_options(volume, vars(args))
-    renderer = create_renderer(args.backend)
+    renderer = create_renderer(args.backend, memory_budget=args.gpu_budget)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RenderNote)
