@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -97,12 +99,53 @@ def test_backends():
         auto.close()
 
 
+CUDA_DEVICE = os.path.exists("/dev/nvidiactl")  # the NVIDIA driver's device, without cupy
+
+
+@pytest.mark.skipif(CUDA_DEVICE, reason="a CUDA device is present (cupy is used there)")
 def test_array_renderer_without_cuda_is_numpy():
     r = ArrayRenderer()
-    # no CUDA on CI: the guarded detection must land on numpy without raising
-    assert r.name in ("cpu", "cupy")
+    # no CUDA device: the guarded detection (cupy installed or not) lands on numpy
+    assert r.name == "cpu" and r.xp is np
     img = r.render(Scene(small_ct(), MODES["dvr"], transfer_function=TF), Camera(), (32, 24))
-    assert img.shape == (24, 32, 4) and img.dtype == np.uint8
+    assert img.shape == (24, 32, 4) and img.dtype == np.uint8 and img[..., :3].std() > 5
+
+
+def test_cupy_missing_is_declined_quietly(monkeypatch, caplog):
+    from ownscan.core.render._array import _cupy_if_usable, array_module
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # as if not installed: import fails
+    with caplog.at_level("DEBUG", logger="ownscan.core.render._array"):
+        assert _cupy_if_usable() is None
+    assert "cupy not usable" in caplog.text
+    assert array_module(prefer_gpu=True) is np
+
+
+@pytest.mark.skipif(CUDA_DEVICE, reason="a CUDA device is present")
+def test_cupy_installed_without_cuda_is_declined(caplog):
+    """Real cupy (``pip install ownscan[gpu]``) on a machine without a CUDA driver: its
+    runtime raises on the device count; the renderer says why (debug log) and uses numpy."""
+    pytest.importorskip("cupy")
+    from ownscan.core.render._array import _cupy_if_usable
+
+    with caplog.at_level("DEBUG", logger="ownscan.core.render._array"):
+        assert _cupy_if_usable() is None
+    assert "cupy not usable" in caplog.text and "cuda" in caplog.text.lower()
+
+
+@pytest.mark.skipif(not CUDA_DEVICE, reason="needs a CUDA device")
+def test_cupy_renderer_draws_the_numpy_picture(tmp_path):
+    pytest.importorskip("cupy")
+    from gl_support import assert_same_picture
+
+    gpu, cpu = ArrayRenderer(prefer_gpu=True), ArrayRenderer(prefer_gpu=False)
+    assert gpu.name == "cupy" and cpu.name == "cpu"
+    for mode in ("mip", "dvr"):
+        scene = Scene(small_ct(), MODES[mode], transfer_function=TF)
+        cam = Camera(azimuth=30, elevation=10)
+        a, b = gpu.render(scene, cam, (48, 40)), cpu.render(scene, cam, (48, 40))
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"cupy-{mode}")
 
 
 @pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
