@@ -128,10 +128,9 @@ def run(args: argparse.Namespace) -> int:
         RenderNote,
         annotate,
         create_renderer,
-        frame_for,
-        prepare_volume,
         view_from_options,
     )
+    from ownscan.core.render._setup import view_pixel_mm
 
     if (args.window is None) != (args.level is None):  # before the (slow) load
         raise UsageError("give --window and --level together")
@@ -150,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ownscan render: note: {c.message}", file=sys.stderr)
     image[..., 3] = 255  # premultiplied over black: the RGB is the picture on black
     if args.annotate:
-        prepared = prepare_volume(volume)
-        pixel_mm = frame_for(prepared, scene, camera, args.size).pixel_mm
+        # the framing alone: no second pass over the volume
+        pixel_mm = view_pixel_mm(volume, camera, args.size)
         image = annotate(image, camera, pixel_mm, notes=renderer.notes)
     Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output)
     renderer.close()

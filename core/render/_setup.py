@@ -44,6 +44,7 @@ __all__ = [
     "gradient_slabs",
     "prepare_volume",
     "skip_distance",
+    "view_pixel_mm",
 ]
 
 BRICK = 4  # voxels per side of an empty-space-skipping brick
@@ -393,6 +394,14 @@ def _fit_half_extent(
     u = pts @ basis[:, 1]
     pixel = max((r.max() - r.min()) / width, (u.max() - u.min()) / height) * 1.04 / zoom
     return (pixel * width / 2.0, pixel * height / 2.0)
+
+
+def view_pixel_mm(volume: Volume, camera: Camera, size: tuple[int, int]) -> float:
+    """Size in mm of a pixel of a ``size`` = (w, h) picture of ``volume`` seen by ``camera``
+    (``Frame.pixel_mm`` without preparing the volume: for a scale bar)."""
+    width, height = int(size[0]), int(size[1])
+    half = _fit_half_extent(volume, camera.basis_lps(), width, height, camera.zoom)
+    return 2.0 * half[0] / width
 
 
 def frame_for(

@@ -216,3 +216,14 @@ def test_render_texture_leaves_the_same_picture_on_the_gpu(gl_renderer, gl_check
     assert tex.size == (80, 60) and tex.components == 4
     on_gpu = np.frombuffer(tex.read(), dtype=np.float32).reshape(60, 80, 4)
     assert np.array_equal(to_uint8(on_gpu), image)
+
+
+@pytest.mark.parametrize(
+    "cam", [Camera(), Camera(azimuth=40, elevation=-20, zoom=1.7), Camera.for_plane("sagittal")]
+)
+def test_view_pixel_mm_is_the_frames_without_preparing(cam):
+    from ownscan.core.render._setup import frame_for, view_pixel_mm
+
+    vol = small_ct()
+    frame = frame_for(prepare_volume(vol), Scene(vol, MODES["mip"]), cam, (90, 50))
+    assert view_pixel_mm(vol, cam, (90, 50)) == frame.pixel_mm
