@@ -1,6 +1,7 @@
 """``ownscan bench``: the measurements as one suite, its rows, and the JSON / Markdown / plots.
 
-Every row is one measurement of one tool: ``part`` (``render``: ms per frame; ``first-frame``:
+Every row is one measurement of one tool: ``part`` (``load``: a generated series loaded in
+process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame; ``first-frame``:
 ms from a loaded volume to its first GL picture; ``memory``: peak RSS of one render in a child
 process), the volume, the image size, the mode. Rows of the same part, volume, image and mode
 form a group; the peers are the tools that are not ownscan's (VTK's mappers); each row's
@@ -15,12 +16,15 @@ import functools
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
 from ownscan.core.bench._memory import render_peak
 from ownscan.core.bench._render import (
     MODES,
@@ -34,9 +38,9 @@ FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
 FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
 QUICK_SIZES = ("128x128x64", "256x256x128")
 QUICK_IMAGES = ((256, 256),)
-OWN_TOOLS = ("ownscan-gl", "ownscan-array")
 # host bytes a render may take per byte of volume (llvmpipe: volume, its texture, the padded
 # gradient texture, VTK's own copies), plus python, GL and VTK themselves
+PARTS = ("load", "render", "first-frame", "memory")
 MEMORY_FACTOR = 8
 MEMORY_OVERHEAD = 1 << 30
 
@@ -86,7 +90,7 @@ def with_ratios(rows: Sequence[Row]) -> list[Row]:
     """``rows`` with ``ratio`` set: best peer value / the row's value, per group."""
     best: dict[tuple[str, str, str, str], float] = {}
     for r in rows:
-        if r.tool not in OWN_TOOLS and r.value:
+        if not r.tool.startswith("ownscan") and r.value:
             key = (r.part, r.volume, r.image, r.mode)
             best[key] = min(best.get(key, r.value), r.value)
     for r in rows:
@@ -100,7 +104,7 @@ def run_suite(
     images: Sequence[tuple[int, int]],
     modes: Sequence[str] = MODES,
     repeat: int = 3,
-    parts: Sequence[str] = ("render", "first-frame", "memory"),
+    parts: Sequence[str] = PARTS,
     progress: Callable[[str], None] | None = None,
     available: int | None = None,
 ) -> list[Row]:
@@ -116,6 +120,9 @@ def run_suite(
             rows.extend(Row(p, s, "", "", "ownscan-gl", None, "", note=why) for p in parts)
             say(f"{s}: {why}")
     small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
+    if "load" in parts:
+        for spec in fit:
+            rows.extend(load_rows(spec, repeat, say))
     if "render" in parts and fit:
         # the array renderer takes every sample: only on volumes up to 16M voxels, smallest image
         cpu_specs = {s for s in fit if _voxels(s) <= 1 << 24}
@@ -168,6 +175,45 @@ def run_suite(
                     rows.append(row)
                     say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
     return with_ratios(rows)
+
+
+def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
+    """The ``load`` part for one size: the generated series (uncompressed, and JPEG 2000
+    lossless when gdcmconv is installed) to NIfTI by ``ownscan export`` and by dcm2niix (when
+    installed; whole processes, median of ``runs``), and loaded in process (time, peak)."""
+    nx, ny, nz = (int(v) for v in spec.split("x"))
+    rows: list[Row] = []
+    root = Path(tempfile.mkdtemp(prefix="ownscan-bench-load-"))
+    try:
+        raw = root / "raw"
+        generate(raw, nz, ny, nx)
+        sources = [("uncompressed", raw)]
+        if shutil.which("gdcmconv"):
+            transcode_j2k(raw, root / "j2k")
+            sources.append(("jpeg2000", root / "j2k"))
+        dcm2niix = bool(shutil.which("dcm2niix"))
+        for syntax, src in sources:
+            load_s, peak, _ = in_process(src, max(1, runs))
+            rows.append(
+                Row("load", spec, "in process", syntax, "ownscan-load", load_s * 1000, "ms")
+            )
+            rows[-1].extra["x_volume"] = peak
+            work = root / f"out-{syntax}"
+            work.mkdir()
+            ours, theirs = whole_process(src, work, max(1, runs), dcm2niix=dcm2niix)
+            for tool, run in (("ownscan-export", ours), ("dcm2niix", theirs)):
+                if run is not None:  # whole processes: wall time, their own peak RSS
+                    extra = {"rss_mib": run.maxrss_mib}
+                    row = Row("load", spec, "process", syntax, tool, run.wall * 1000, "ms")
+                    row.extra.update(extra)
+                    rows.append(row)
+            say(
+                f"{spec} load {syntax}: in process {load_s * 1000:.0f} ms, "
+                f"export {ours.wall * 1000:.0f} ms"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
 
 
 def machine() -> dict[str, Any]:

@@ -10,8 +10,9 @@ from ownscan.core.errors import UsageError
 NAME = "bench"
 HELP = "benchmark ownscan on generated CT beside its peers (JSON, Markdown table, plots)"
 DESCRIPTION = (
-    "Measure ms per frame per mode and image size (beside VTK's mappers when installed: pip "
-    "install ownscan[bench]), the first frame, and the peak memory of one render, on generated "
+    "Measure series loading (beside dcm2niix), ms per frame per mode and image size (beside "
+    "VTK's mappers when installed: pip install ownscan[bench]), the first frame, and the peak "
+    "memory of one render, on generated "
     "chest CT (body, fat, lungs, heart, liver, contrast aorta, spine, ribs, noise) of each size. "
     "Every row carries its ratio against the best peer in the same run. Sizes that do not fit "
     "this machine's free memory are skipped with a note."
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", help="image sizes WxH, comma-separated")
     parser.add_argument("--modes", help="comma-separated (default: all six)")
     parser.add_argument(
-        "--parts", default="render,first-frame,memory", help="render, first-frame, memory"
+        "--parts",
+        default="load,render,first-frame,memory",
+        help="load, render, first-frame, memory (default: all)",
     )
     parser.add_argument("--repeat", type=int, help="frames per measurement (median)")
     parser.add_argument(
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
     from ownscan.core.bench._render import MODES
+    from ownscan.core.bench._suite import PARTS
     from ownscan.core.commands._library_args import Progress
 
     sizes = (
@@ -86,17 +90,19 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown mode {unknown[0]!r}; valid: {', '.join(MODES)}")
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    bad = [p for p in parts if p not in ("render", "first-frame", "memory")]
+    bad = [p for p in parts if p not in PARTS]
     if bad:
-        raise UsageError(f"unknown part {bad[0]!r}; valid: render, first-frame, memory")
+        raise UsageError(f"unknown part {bad[0]!r}; valid: {', '.join(PARTS)}")
     repeat = args.repeat or (1 if args.quick else 3)
     # steps: per size, the render modes x images, two first frames, up to four memory children
-    total = len(sizes) * (len(modes) * len(images) * ("render" in parts) + 2 + 4)
+    total = len(sizes) * (len(modes) * len(images) * ("render" in parts) + 2 + 4 + 2)
     bar = Progress("bench", total=total, unit="step")
 
     def step(line: str) -> None:
         bar.write(line)
-        if line.startswith("  ") or " first frame " in line or " memory " in line:
+        if line.startswith("  ") or any(
+            f" {p} " in line for p in ("first frame", "memory", "load")
+        ):
             bar.update(1)
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import pytest
 
@@ -41,6 +42,15 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
         if r["part"] == "memory":
             # the peak includes the volume itself
             assert r["extra"]["x_volume"] >= 1 and r["value"] >= r["extra"]["base_mib"]
+        for syntax in (
+            ("uncompressed", "jpeg2000") if shutil.which("gdcmconv") else ("uncompressed",)
+        ):
+            assert ("load", volume, syntax, "ownscan-load") in got
+            assert ("load", volume, syntax, "ownscan-export") in got
+            assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
+    export = [r for r in rows if r["tool"] == "ownscan-export"]
+    assert all((r["ratio"] is not None) == bool(shutil.which("dcm2niix")) for r in export)
+    assert all(r["ratio"] is None for r in rows if r["tool"] == "ownscan-load")
     vtk = importlib.util.find_spec("vtk") is not None
     own = [r for r in rows if r["part"] == "render" and r["tool"].startswith("ownscan")]
     assert all((r["ratio"] is not None) == vtk for r in own if r["mode"] != "mpr")
@@ -59,7 +69,7 @@ def test_a_size_that_does_not_fit_is_skipped_with_a_note(tmp_path, capsys):
     argv = ["bench", "--sizes", "60000x60000x60000", "--parts", "render,memory"]
     assert main([*argv, "--out", str(out)]) == 0
     rows = json.loads((out / "bench.json").read_text())["rows"]
-    assert [r["part"] for r in rows] == ["render", "memory"]
+    assert [r["part"] for r in rows] == ["render", "memory"]  # no load: it would not fit
     assert all(r["value"] is None and r["note"].startswith("skipped: needs about") for r in rows)
     assert "skipped: needs about" in (out / "bench.md").read_text()
 
