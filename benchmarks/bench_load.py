@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/bench_load.py [--slices 400] [--size 512] [--runs 5] [--keep DIR]
 
-Generates a realistic CT series (the HU phantom of tests/core/ctgen.py: body, lungs, spine,
+The measuring is :mod:`ownscan.core.bench._load` (also a part of ``ownscan bench``).
+Generates a realistic CT series (the HU phantom of ownscan.core.bench._ctgen: body, lungs, spine,
 noise; int16 stored values) once uncompressed and once as JPEG 2000 lossless (gdcmconv --j2k,
 two processes), then for each:
 
@@ -24,118 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "core"))
-
-
-def generate(folder: Path, slices: int, size: int) -> None:
-    from ctgen import write_ct_series
-
-    write_ct_series(
-        folder,
-        n_slices=slices,
-        rows=size,
-        cols=size,
-        spacing=1.0,
-        pixel_spacing=(0.7, 0.7),
-        origin=(-180.0, -180.0, -200.0),
-        seed=11,
-    )
-
-
-def transcode_j2k(src: Path, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    files = sorted(src.iterdir())
-
-    def one(f: Path) -> None:
-        subprocess.run(["gdcmconv", "--j2k", str(f), str(dst / f.name)], check=True)
-
-    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        list(pool.map(one, files))
-
-
-@dataclass
-class Run:
-    wall: float
-    cpu: float  # user + system seconds of the process (and its decoding workers)
-    maxrss_mib: float  # peak resident memory of the process itself
-
-
-def timed(cmd: list[str]) -> Run:
-    """Run ``cmd``; its wall time, CPU time and peak RSS from ``wait4`` (this child only)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed with status {proc.returncode}")
-    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)
-
-
-def whole_process(src: Path, work: Path, runs: int) -> tuple[Run, Run]:
-    ownscan = Path(sys.executable).with_name("ownscan")
-    ours: list[Run] = []
-    theirs: list[Run] = []
-    for r in range(runs):
-        o, d = work / f"o{r}", work / f"d{r}"
-        d.mkdir(parents=True)
-        ours.append(
-            timed(
-                [
-                    str(ownscan),
-                    "export",
-                    str(src),
-                    "--format",
-                    "nifti",
-                    "--output",
-                    str(o),
-                    "--uncompressed",
-                ]
-            )
-        )
-        theirs.append(timed(["dcm2niix", "-z", "n", "-f", "%s_%d", "-o", str(d), str(src)]))
-        shutil.rmtree(o)
-        shutil.rmtree(d)
-    return _median(ours), _median(theirs)
-
-
-def _median(runs: list[Run]) -> Run:
-    return Run(
-        statistics.median(r.wall for r in runs),
-        statistics.median(r.cpu for r in runs),
-        max(r.maxrss_mib for r in runs),
-    )
-
-
-def in_process(src: Path, runs: int) -> tuple[float, float, int]:
-    from ownscan.core import assemble
-    from ownscan.core._pixels import _is_shared
-
-    times = []
-    for _ in range(runs):  # timed without tracemalloc, which slows the header parsing 10x
-        t = time.perf_counter()
-        vol = assemble(src).series[0].load()
-        times.append(time.perf_counter() - t)
-        del vol
-    tracemalloc.start()
-    vol = assemble(src).series[0].load()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    nbytes = vol.nbytes
-    if _is_shared(vol.voxels):  # decoded by forked workers into an mmap tracemalloc misses
-        peak += nbytes
-    return statistics.median(times), peak / nbytes, nbytes
+from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
 
 
 def main() -> None:
@@ -161,7 +55,9 @@ def main() -> None:
         for name, src in (("uncompressed", raw), ("JPEG 2000 lossless", j2k)):
             work = Path(tempfile.mkdtemp(prefix="ownscan-bench-out-"))
             try:
-                ours, theirs = whole_process(src, work, args.runs)
+                ours, maybe = whole_process(src, work, args.runs)
+                assert maybe is not None  # dcm2niix is checked for above
+                theirs = maybe
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             load_t, peak, nbytes = in_process(src, max(1, args.runs // 2))

@@ -16,19 +16,31 @@ vec3 g_ray_dir_lps;
 vec3 g_ray_dir_tex;
 
 #ifdef BRICKS
-// A volume deeper than the largest 3D texture is split along k into BRICKS textures that
-// overlap by one slice: brick b holds slices b * u_brick_step .. b * u_brick_step + depth - 1,
-// so the two slices a trilinear sample reads always lie in one brick.
+// A volume larger than the largest 3D texture is split into a grid of BRICKS textures
+// (u_brick_count along i, j, k; i fastest, then j, then k) that overlap by one voxel along
+// each split axis: brick b holds voxels b * u_brick_step .. b * u_brick_step + size - 1 there,
+// so the two voxels a trilinear sample reads along each axis always lie in one brick.
 uniform sampler3D u_volume1;
 uniform sampler3D u_volume2;
 uniform sampler3D u_volume3;
-uniform float u_brick_step;      // slices between the starts of two bricks
-uniform vec4 u_brick_depth;      // slices in each brick
+uniform vec3 u_brick_step;       // voxels between the starts of two bricks, per axis
+uniform vec3 u_brick_count;      // bricks along i, j, k
+uniform vec3 u_brick_last;       // voxels of the last brick along i, j, k
+
+// The brick holding the sample at pos_tex, and the sample's coordinates in it (an axis that
+// is not split keeps pos_tex as it is).
+int brick_at(vec3 pos_tex, out vec3 brick_tex) {
+    vec3 u = pos_tex * u_dims - 0.5;  // continuous voxel index
+    vec3 b = clamp(floor(u / u_brick_step), vec3(0.0), u_brick_count - 1.0);
+    vec3 size = mix(u_brick_step + 1.0, u_brick_last, vec3(equal(b, u_brick_count - 1.0)));
+    brick_tex = mix((u - b * u_brick_step + 0.5) / size, pos_tex,
+                    vec3(equal(u_brick_count, vec3(1.0))));
+    return int(b.x + u_brick_count.x * (b.y + u_brick_count.y * b.z) + 0.5);
+}
 
 float sample_volume(vec3 pos_tex) {
-    float k = pos_tex.z * u_dims.z - 0.5;  // continuous slice index
-    int b = clamp(int(floor(k / u_brick_step)), 0, BRICKS - 1);
-    vec3 brick_tex = vec3(pos_tex.xy, (k - float(b) * u_brick_step + 0.5) / u_brick_depth[b]);
+    vec3 brick_tex;
+    int b = brick_at(pos_tex, brick_tex);
     if (b == 0) {
         return texture(u_volume, brick_tex).r;
     }
@@ -61,9 +73,8 @@ uniform sampler3D u_gradient2;
 uniform sampler3D u_gradient3;
 
 vec3 sample_gradient(vec3 pos_tex) {
-    float k = pos_tex.z * u_dims.z - 0.5;
-    int b = clamp(int(floor(k / u_brick_step)), 0, BRICKS - 1);
-    vec3 brick_tex = vec3(pos_tex.xy, (k - float(b) * u_brick_step + 0.5) / u_brick_depth[b]);
+    vec3 brick_tex;
+    int b = brick_at(pos_tex, brick_tex);
     if (b == 0) {
         return texture(u_gradient, brick_tex).rgb;
     }

@@ -47,6 +47,16 @@ def _check_output(path: str) -> None:
         raise UsageError(f"-o {path}: no such folder {folder}")
 
 
+def _mib(text: str) -> int:
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = -1.0
+    if not mib > 0:
+        raise argparse.ArgumentTypeError(f"--gpu-budget takes MiB > 0, e.g. 512, got {text!r}")
+    return int(mib * 2**20)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ownscan.core.commands._common import add_source_arguments
 
@@ -67,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("gl", "cpu", "auto"),
         help="gl: OpenGL (EGL, no display needed); cpu: arrays (cupy on CUDA); auto: gl, "
         "else cpu with a message (default)",
+    )
+    parser.add_argument(
+        "--gpu-budget",
+        type=_mib,
+        metavar="MiB",
+        help="gl: GPU memory the volume may take (default 2048); a larger volume is drawn "
+        "averaged down, with a note",
     )
     parser.add_argument("--size", default="512x512", help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")
@@ -154,12 +171,11 @@ def run(args: argparse.Namespace) -> int:
         RenderNote,
         annotate,
         create_renderer,
-        frame_for,
-        prepare_volume,
         scale_words,
         view_from_options,
         window_from_options,
     )
+    from ownscan.core.render._setup import view_pixel_mm
 
     if (args.window is None) != (args.level is None):  # before the (slow) load
         raise UsageError("give --window and --level together")
@@ -180,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             "centre, as for lungs (--slab MM sets it; --slab 0: the whole volume)",
             file=sys.stderr,
         )
-    renderer = create_renderer(args.backend)
+    renderer = create_renderer(args.backend, memory_budget=args.gpu_budget)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RenderNote)
@@ -190,8 +206,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ownscan render: note: {c.message}", file=sys.stderr)
     image[..., 3] = 255  # premultiplied over black: the RGB is the picture on black
     if args.annotate:
-        prepared = prepare_volume(volume)
-        pixel_mm = frame_for(prepared, scene, camera, args.size).pixel_mm
+        # the framing alone: no second pass over the volume
+        pixel_mm = view_pixel_mm(volume, camera, args.size)
         image = annotate(
             image,
             camera,

@@ -35,7 +35,9 @@ class Renderer(Protocol):
         ...
 
 
-def create_renderer(backend: str = "auto", quiet: bool = False) -> Renderer:
+def create_renderer(
+    backend: str = "auto", quiet: bool = False, memory_budget: int | None = None
+) -> Renderer:
     """A renderer for ``backend``.
 
     Parameters
@@ -46,6 +48,9 @@ def create_renderer(backend: str = "auto", quiet: bool = False) -> Renderer:
         renderer with a message on stderr saying why).
     quiet
         Do not print the fallback message.
+    memory_budget
+        GL: largest volume texture in bytes (None: the renderer's default, 2 GiB); a larger
+        volume is drawn averaged down, with a note.
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -55,10 +60,11 @@ def create_renderer(backend: str = "auto", quiet: bool = False) -> Renderer:
         return ArrayRenderer()
     from ownscan.core.render._gl import GLRenderer, GLUnavailable
 
+    options = {} if memory_budget is None else {"memory_budget": int(memory_budget)}
     if backend == "gl":
-        return GLRenderer()
+        return GLRenderer(**options)
     try:
-        return GLRenderer()
+        return GLRenderer(**options)
     except GLUnavailable as exc:
         fallback = ArrayRenderer()
         if not quiet:

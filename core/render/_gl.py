@@ -49,8 +49,8 @@ class GLRenderer:
         :class:`~ownscan.core.render.RenderNote`.
     max_texture
         Largest 3D texture side; None: the context's ``GL_MAX_3D_TEXTURE_SIZE``. A volume with
-        more slices is split along ``k`` into up to four bricks (sampled seamlessly); one wider
-        than this, or deeper than four bricks, is drawn downsampled with a note.
+        voxels along any axes is split into up to four bricks in all (sampled seamlessly); one
+        that needs more bricks is drawn downsampled with a note.
 
     Raises
     ------

@@ -3,8 +3,9 @@
 The ray-caster (:class:`~ownscan.core.render.GLRenderer`) and the viewer's 2D views sample the
 same textures: the voxels of a :class:`~ownscan.core.render.PreparedVolume` (R16 unorm,
 ``q / 65535`` over the volume's value range, averaged by whole factors when the volume exceeds
-the GPU's limits or the memory budget, split along ``k`` into up to four bricks that overlap by
-one slice when it is deeper than the largest 3D texture), and, made on first use, the
+the GPU's limits or the memory budget, split into up to four bricks in i, j and k that overlap
+by one voxel when it is larger than the largest 3D texture; written slab by slab, never copied
+whole on the host), and, made on first use, the
 precomputed gradient and the per-brick value bounds the ray-caster's skipping reads. One
 upload, one downsampling rule (:func:`~ownscan.core.render._setup.downsample_factors`), one
 window maths (:meth:`PreparedVolume.window`, ``window_level`` in ``shaders/common.glsl``).
@@ -28,8 +29,9 @@ from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
     downsampled,
-    gradient_texels,
+    gradient_slabs,
     prepare_volume,
+    slab_slices,
 )
 from ownscan.core.render._shaders import expand_includes, load_shader
 from ownscan.core.volume import Volume
@@ -46,13 +48,38 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
-MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
+MAX_BRICKS = 4  # in all; shaders/common.glsl samples at most this many volume textures
 
 
-def volume_limits(max_texture: int) -> tuple[int, int, int]:
-    """Largest volume along ``(i, j, k)`` for 3D textures of ``max_texture`` per side: deeper
-    volumes are split along ``k`` into up to :data:`MAX_BRICKS` bricks."""
-    return (max_texture, max_texture, MAX_BRICKS * (max_texture - 1) + 1)
+def _axis_bricks(n: int, max_texture: int) -> int:
+    """Bricks along an axis of ``n`` voxels (they overlap by one voxel)."""
+    return 1 if n <= max_texture else -(-(n - 1) // (max_texture - 1))
+
+
+def brick_ranges(n: int, max_texture: int) -> list[tuple[int, int]]:
+    """``(first, last)`` voxel of each brick along an axis of ``n`` voxels (one of overlap)."""
+    if n <= max_texture:
+        return [(0, n - 1)]
+    step = max_texture - 1
+    return [(a, min(a + step, n - 1)) for a in range(0, n - 1, step)]
+
+
+def volume_limits(max_texture: int, shape: Sequence[int] | None = None) -> tuple[int, int, int]:
+    """Largest volume along ``(i, j, k)`` for 3D textures of ``max_texture`` per side.
+
+    A volume within the limits is split into at most :data:`MAX_BRICKS` bricks in all, along
+    whichever axes exceed ``max_texture`` (``shape`` ``(nz, ny, nx)``: the volume's, when
+    known). When its own split would need more bricks, or without ``shape``: bricks along
+    ``k`` only (the limits a volume is averaged down to)."""
+    deep = (max_texture, max_texture, MAX_BRICKS * (max_texture - 1) + 1)
+    if shape is None:
+        return deep
+    z, y, x = (int(n) for n in shape[:3])
+    counts = [_axis_bricks(n, max_texture) for n in (x, y, z)]
+    if counts[0] * counts[1] * counts[2] > MAX_BRICKS:
+        return deep
+    lim = [c * (max_texture - 1) + 1 if c > 1 else max_texture for c in counts]
+    return (lim[0], lim[1], lim[2])
 
 
 def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
@@ -111,9 +138,12 @@ class GpuVolume:
     volume
         The volume on the GPU: ``source``, or its downsampled version.
     textures
-        One texture per brick along ``k`` (one unless deeper than ``max_texture``).
+        One texture per brick (one unless larger than ``max_texture`` along an axis), ``i``
+        fastest, then ``j``, then ``k``.
+    brick_grid
+        Along ``i``, ``j`` and ``k``: the ``(first, last)`` voxel of each brick.
     brick_ranges
-        ``(first, last)`` slice of each brick.
+        ``(first, last)`` slice of each brick along ``k``.
     notes
         What the user must know (the volume was downsampled).
     """
@@ -139,23 +169,41 @@ class GpuVolume:
             rgb = v[..., :3] if v.shape[-1] >= 3 else np.repeat(v[..., :1], 3, axis=-1)
             data = np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
             z, y, x = self.volume.shape
-            self.brick_ranges = [(0, z - 1)]
+            self.brick_grid = ([(0, x - 1)], [(0, y - 1)], [(0, z - 1)])
             self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
             return
         self.prepared = prepare_volume(volume, self.limits, self.memory_budget)
         self.volume = self.prepared.volume
         self.notes = list(self.prepared.notes)
         nx, ny, nz = self.prepared.dims
-        self.brick_ranges = self._brick_ranges(nz)
-        self.textures = [
-            self._texture3d((nx, ny, k1 - k0 + 1), 1, self.prepared.data[k0 : k1 + 1], "nu2")
-            for k0, k1 in self.brick_ranges
-        ]
+        t = self.max_texture
+        self.brick_grid = (brick_ranges(nx, t), brick_ranges(ny, t), brick_ranges(nz, t))
+        self.textures = [self._texture3d(size, 1, None, "nu2") for size in self._brick_sizes()]
+        p = self.prepared
+        step = slab_slices((nz, ny, nx))
+        for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
+            self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
 
     @property
     def limits(self) -> tuple[int, int, int]:
-        """Largest size along ``(i, j, k)``: deeper volumes are bricked along ``k``."""
-        return volume_limits(self.max_texture)
+        """Largest size along ``(i, j, k)`` (see :func:`volume_limits`)."""
+        return volume_limits(self.max_texture, self.source.shape)
+
+    @property
+    def brick_ranges(self) -> list[tuple[int, int]]:
+        """``(first, last)`` slice of each brick along ``k``."""
+        return list(self.brick_grid[2])
+
+    def _bricks(self) -> list[tuple[tuple[int, int], tuple[int, int], tuple[int, int]]]:
+        """The voxel ranges along i, j, k of each brick, in the textures' order."""
+        gi, gj, gk = self.brick_grid
+        return [(ri, rj, rk) for rk in gk for rj in gj for ri in gi]
+
+    def _brick_sizes(self) -> list[tuple[int, int, int]]:
+        return [
+            (i1 - i0 + 1, j1 - j0 + 1, k1 - k0 + 1)
+            for (i0, i1), (j0, j1), (k0, k1) in self._bricks()
+        ]
 
     def _fit_colour(self, volume: Volume) -> tuple[Volume, list[str]]:
         """A colour volume averaged (by the one rule) to fit one 3D texture of RGB8."""
@@ -166,23 +214,31 @@ class GpuVolume:
         small, note = downsampled(volume, factors, limits, self.memory_budget, "the GPU")
         return small, [note]
 
-    def _brick_ranges(self, nz: int) -> list[tuple[int, int]]:
-        """``(first, last)`` slice of each brick along k (one slice of overlap)."""
-        if nz <= self.max_texture:
-            return [(0, nz - 1)]
-        step = self.max_texture - 1
-        return [(k0, min(k0 + step, nz - 1)) for k0 in range(0, nz - 1, step)]
+    def _write_bricks(self, textures: list[Any], z0: int, slab: npt.NDArray[Any]) -> None:
+        """Write slices ``z0 ..`` (``slab``, ``(n, ny, nx[, c])``) into every brick holding
+        them (bricks overlap by one voxel)."""
+        z1 = z0 + len(slab)
+        for tex, ((i0, i1), (j0, j1), (k0, k1)) in zip(textures, self._bricks(), strict=True):
+            a, b = max(z0, k0), min(z1, k1 + 1)
+            if a < b:
+                part = np.ascontiguousarray(slab[a - z0 : b - z0, j0 : j1 + 1, i0 : i1 + 1])
+                viewport = (0, 0, a - k0, i1 - i0 + 1, j1 - j0 + 1, b - a)
+                tex.write(part.data, viewport=viewport, alignment=1)
 
     def _texture3d(
-        self, size: tuple[int, int, int], components: int, data: npt.NDArray[Any], dtype: str
+        self,
+        size: tuple[int, int, int],
+        components: int,
+        data: npt.NDArray[Any] | None,
+        dtype: str,
     ) -> Any:
-        """A linearly filtered 3D texture, clamped to its edges. moderngl's ``'u2'`` would be an
-        integer texture that a ``sampler3D`` reads as 0, hence the normalised ``'nu2'``."""
+        """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
+        moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
+        the normalised ``'nu2'``."""
         import moderngl
 
-        tex = self.ctx.texture3d(
-            size, components, np.ascontiguousarray(data).tobytes(), dtype=dtype, alignment=1
-        )
+        buf = None if data is None else np.ascontiguousarray(data).data
+        tex = self.ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
@@ -198,14 +254,16 @@ class GpuVolume:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
-            nx, ny, _ = p.dims
+            nx, ny, nz = p.dims
             if gradient_fits(p, self.memory_budget):
-                data = gradient_texels(p.data) if texels is None else texels
                 self._gradients = [
-                    self._texture3d((nx, ny, k1 - k0 + 1), 3, data[k0 : k1 + 1], "nu2")
-                    for k0, k1 in self.brick_ranges
+                    self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
                 ]
-                del data
+                if texels is not None:
+                    self._write_bricks(self._gradients, 0, texels)
+                else:  # slab by slab: the whole 6-bytes-per-voxel array is never held
+                    for z0, part in gradient_slabs((nz, ny, nx), p.slab):
+                        self._write_bricks(self._gradients, z0, part)
         return self._gradients
 
     def bound_texture(self, kind: str) -> Any:
@@ -229,9 +287,10 @@ class GpuVolume:
         z, y, x = self.volume.shape
         values: dict[str, Any] = {"u_dims": (float(x), float(y), float(z))}
         if len(self.textures) > 1:
-            depths = [float(k1 - k0 + 1) for k0, k1 in self.brick_ranges] + [1.0] * MAX_BRICKS
-            values["u_brick_step"] = float(self.max_texture - 1)
-            values["u_brick_depth"] = tuple(depths[:MAX_BRICKS])
+            step = float(self.max_texture - 1)
+            values["u_brick_step"] = (step, step, step)
+            values["u_brick_count"] = tuple(float(len(g)) for g in self.brick_grid)
+            values["u_brick_last"] = tuple(float(g[-1][1] - g[-1][0] + 1) for g in self.brick_grid)
         return values
 
     def texture_units(self) -> dict[str, Any]:

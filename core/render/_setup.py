@@ -22,6 +22,7 @@ import math
 import threading
 import warnings
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,11 @@ __all__ = [
     "downsample_factors",
     "downsampled",
     "frame_for",
+    "gradient_slabs",
     "plane_offsets_mm",
     "prepare_volume",
     "skip_distance",
+    "view_pixel_mm",
 ]
 
 BRICK = 4  # voxels per side of an empty-space-skipping brick
@@ -52,16 +55,43 @@ SHADE = (0.35, 0.65, 0.25, 24.0)
 SHADE_GAIN = 100.0
 
 
+SLAB_VOXELS = 1 << 20  # voxels per slab of slices: bounds every whole-volume pass's temporaries
+
+
+def slab_slices(shape: tuple[int, ...]) -> int:
+    """Slices per slab of a volume of ``shape`` ``(nz, ny, nx, ...)``: about
+    :data:`SLAB_VOXELS` voxels, at least one slice."""
+    return max(1, SLAB_VOXELS // max(1, int(shape[1]) * int(shape[2])))
+
+
+def _quantise(voxels: npt.NDArray[Any], vmin: float, scale: float) -> npt.NDArray[np.uint16]:
+    """``rint((v - vmin) * scale)`` clipped to 0..65535, in float32, a slab at a time."""
+    out = np.empty(voxels.shape, dtype=np.uint16)
+    step = slab_slices(voxels.shape)
+    for k0 in range(0, voxels.shape[0], step):  # no float copy of the whole volume
+        chunk = voxels[k0 : k0 + step].astype(np.float32)
+        np.subtract(chunk, vmin, out=chunk)  # in place, the same float32 maths
+        np.multiply(chunk, scale, out=chunk)
+        np.rint(chunk, out=chunk)
+        np.clip(chunk, 0, 65535, out=chunk)
+        out[k0 : k0 + step] = chunk
+    return out
+
+
 @dataclass
 class PreparedVolume:
     """The voxels as the renderers sample them: uint16, ``0..65535`` spanning the value range.
 
     Both renderers read ``q / 65535`` with trilinear interpolation, so they sample identical
     numbers. ``volume`` is the one that was prepared (downsampled if it had to be).
+
+    The whole quantised copy (:attr:`data`) is made on first use and kept: the array renderer
+    samples it. The GL renderer does not need it: it uploads :meth:`slab` after slab (each
+    quantised from ``volume`` when :attr:`data` was never made), so the host holds no second
+    copy of the volume.
     """
 
     volume: Volume
-    data: npt.NDArray[np.uint16]
     value_min: float
     value_max: float
     block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
@@ -69,11 +99,36 @@ class PreparedVolume:
     notes: list[str]
     # the last skip tables made by frame_for: (key, occupancy, distance)
     last_skip: tuple[Any, ...] | None = field(default=None, repr=False)
+    _data: npt.NDArray[np.uint16] | None = field(default=None, repr=False)
+
+    @property
+    def scale(self) -> float:
+        """Quantisation steps per volume unit: ``q = rint((v - value_min) * scale)``."""
+        return 65535.0 / (self.value_max - self.value_min)
+
+    @property
+    def data(self) -> npt.NDArray[np.uint16]:
+        """The whole quantised volume ``(nz, ny, nx)``, made on first use and kept."""
+        if self._data is None:
+            self._data = _quantise(self.volume.voxels, self.value_min, self.scale)
+        return self._data
+
+    @property
+    def materialised(self) -> bool:
+        """Whether :attr:`data` was made (and is kept)."""
+        return self._data is not None
+
+    def slab(self, k0: int, k1: int) -> npt.NDArray[np.uint16]:
+        """Quantised slices ``k0 .. k1 - 1``: a view of :attr:`data` when it exists, else
+        quantised from the volume (the same numbers)."""
+        if self._data is not None:
+            return self._data[k0:k1]
+        return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
 
     @property
     def dims(self) -> tuple[int, int, int]:
         """``(nx, ny, nz)``: the sizes along ``i``, ``j``, ``k``."""
-        z, y, x = self.data.shape
+        z, y, x = self.volume.shape
         return (x, y, z)
 
     def normalise(self, value: float) -> float:
@@ -140,36 +195,61 @@ def _reduce_blocks(a: npt.NDArray[np.uint16], op: Any, axis: int) -> npt.NDArray
     return r
 
 
+def _widened_reduce(a: npt.NDArray[np.uint16], op: Any, axes: tuple[int, ...]) -> Any:
+    """``op`` over BRICK-runs widened by one voxel on each side, along each of ``axes``."""
+    for axis in axes:
+        n = a.shape[axis]
+        nb = -(-n // BRICK)
+        r = _reduce_blocks(a, op, axis)
+        if nb > 1:
+            cut: list[Any] = [slice(None)] * a.ndim
+            cut[axis] = slice(1, None)
+            prev: list[Any] = [slice(None)] * a.ndim
+            prev[axis] = slice(BRICK - 1, BRICK * (nb - 1), BRICK)  # voxel before block b
+            op(r[tuple(cut)], a[tuple(prev)], out=r[tuple(cut)])
+            cut[axis] = slice(None, -1)
+            nxt: list[Any] = [slice(None)] * a.ndim
+            nxt[axis] = slice(BRICK, BRICK * (nb - 1) + 1, BRICK)  # voxel after block b
+            op(r[tuple(cut)], a[tuple(nxt)], out=r[tuple(cut)])
+        a = r
+    return a
+
+
+def _block_minmax_slabs(
+    shape: tuple[int, int, int], slab: Any
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
+    on every side (trilinear sampling inside a block reads one voxel beyond it), of the
+    quantised volume of ``shape`` whose slices ``k0 .. k1 - 1`` ``slab(k0, k1)`` gives.
+
+    The box is separable: each slab is reduced along ``i`` and ``j`` (each pass shrinking it by
+    BRICK), then the per-slice results, 1/16 of the volume, along ``k``. Per axis: the block's
+    own voxels (:func:`_reduce_blocks`), then the voxel just before it and the one just after
+    it where the volume has them. Min and max commute, so the order of the axes changes
+    nothing."""
+    nz, ny, nx = shape
+    nby, nbx = -(-ny // BRICK), -(-nx // BRICK)
+    lo = np.empty((nz, nby, nbx), dtype=np.uint16)
+    hi = np.empty((nz, nby, nbx), dtype=np.uint16)
+    step = slab_slices(shape)
+    for k0 in range(0, nz, step):
+        q = slab(k0, min(nz, k0 + step))
+        lo[k0 : k0 + len(q)] = _widened_reduce(q, np.minimum, (1, 2))
+        hi[k0 : k0 + len(q)] = _widened_reduce(q, np.maximum, (1, 2))
+        del q
+    scale = np.float32(65535.0)
+    return (
+        _widened_reduce(lo, np.minimum, (0,)).astype(np.float32) / scale,
+        _widened_reduce(hi, np.maximum, (0,)).astype(np.float32) / scale,
+    )
+
+
 def _block_minmax(
     data: npt.NDArray[np.uint16],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Min and max per BRICK^3 block, normalised to 0..1, over the block widened by one voxel
-    on every side (trilinear sampling inside a block reads one voxel beyond it).
-
-    The box is separable, so it is reduced one axis at a time (outermost first, each pass
-    shrinking the array by BRICK): per axis, the block's own voxels (:func:`_reduce_blocks`),
-    then the voxel just before it and the one just after it where the volume has them.
-    """
-
-    def reduce(a: npt.NDArray[np.uint16], op: Any) -> npt.NDArray[np.float32]:
-        for axis in range(3):
-            n = a.shape[axis]
-            nb = -(-n // BRICK)
-            r = _reduce_blocks(a, op, axis)
-            if nb > 1:
-                cut: list[Any] = [slice(None)] * 3
-                cut[axis] = slice(1, None)
-                prev: list[Any] = [slice(None)] * 3
-                prev[axis] = slice(BRICK - 1, BRICK * (nb - 1), BRICK)  # voxel before block b
-                op(r[tuple(cut)], a[tuple(prev)], out=r[tuple(cut)])
-                cut[axis] = slice(None, -1)
-                nxt: list[Any] = [slice(None)] * 3
-                nxt[axis] = slice(BRICK, BRICK * (nb - 1) + 1, BRICK)  # voxel after block b
-                op(r[tuple(cut)], a[tuple(nxt)], out=r[tuple(cut)])
-            a = r
-        return a.astype(np.float32) / np.float32(65535.0)
-
-    return reduce(data, np.minimum), reduce(data, np.maximum)
+    """:func:`_block_minmax_slabs` of a whole quantised volume."""
+    nz, ny, nx = data.shape
+    return _block_minmax_slabs((nz, ny, nx), lambda k0, k1: data[k0:k1])
 
 
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
@@ -254,17 +334,11 @@ def prepare_volume(
     vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
     if not vmax > vmin:
         vmax = vmin + 1.0
-    scale = 65535.0 / (vmax - vmin)
-    data = np.empty(src.shape, dtype=np.uint16)
-    for k0 in range(0, src.shape[0], 16):  # in slabs: no float copy of the whole volume
-        chunk = src.voxels[k0 : k0 + 16].astype(np.float32)
-        np.subtract(chunk, vmin, out=chunk)  # in place, the same float32 maths
-        np.multiply(chunk, scale, out=chunk)
-        np.rint(chunk, out=chunk)
-        np.clip(chunk, 0, 65535, out=chunk)
-        data[k0 : k0 + 16] = chunk
-    bmin, bmax = _block_minmax(data)
-    prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
+    empty = np.empty((0, 0, 0), np.float32)
+    prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
+    # block bounds from quantised slabs: the whole quantised copy is made only when asked for
+    nz, ny, nx = src.shape
+    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), prepared.slab)
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared
@@ -333,6 +407,14 @@ def plane_offsets_mm(volume: Volume, camera: Camera) -> tuple[float, float]:
     centre = volume.index_to_lps([(x - 1) / 2.0, (y - 1) / 2.0, (z - 1) / 2.0])
     along = (volume.index_to_lps(corners) - centre) @ camera.basis_lps()[:, 2]
     return (float(along.min()), float(along.max()))
+
+
+def view_pixel_mm(volume: Volume, camera: Camera, size: tuple[int, int]) -> float:
+    """Size in mm of a pixel of a ``size`` = (w, h) picture of ``volume`` seen by ``camera``
+    (``Frame.pixel_mm`` without preparing the volume: for a scale bar)."""
+    width, height = int(size[0]), int(size[1])
+    half = _fit_half_extent(volume, camera.basis_lps(), width, height, camera.zoom)
+    return 2.0 * half[0] / width
 
 
 def frame_for(
@@ -487,6 +569,53 @@ def _skip_tables(
     return occupancy, distance
 
 
+def gradient_slab(
+    q: npt.NDArray[np.uint16], first: int, z0: int, z1: int, nz: int
+) -> npt.NDArray[np.uint16]:
+    """The gradient texels (see :func:`gradient_texels`) of slices ``z0 .. z1 - 1`` of a volume
+    of ``nz`` slices, from ``q``: its quantised slices ``first ..`` covering ``z0 - 1 .. z1``
+    (where the volume has them)."""
+    _, ny, nx = q.shape
+    out = np.empty((z1 - z0, ny, nx, 3), dtype=np.uint16)
+    u32 = np.uint32
+
+    def half_difference(hi: Any, lo: Any, dst: Any) -> None:
+        g = np.add(hi, u32(65536), dtype=u32)
+        np.subtract(g, lo, out=g)
+        np.right_shift(g, 1, out=g)
+        dst[...] = g
+
+    core = q[z0 - first : z1 - first]
+    # along i (x), one-sided at the ends
+    half_difference(core[:, :, 2:], core[:, :, :-2], out[:, :, 1:-1, 0])
+    half_difference(core[:, :, min(1, nx - 1)], core[:, :, 0], out[:, :, 0, 0])
+    half_difference(core[:, :, -1], core[:, :, max(nx - 2, 0)], out[:, :, -1, 0])
+    # along j (y)
+    half_difference(core[:, 2:], core[:, :-2], out[:, 1:-1, :, 1])
+    half_difference(core[:, min(1, ny - 1)], core[:, 0], out[:, 0, :, 1])
+    half_difference(core[:, -1], core[:, max(ny - 2, 0)], out[:, -1, :, 1])
+    # along k (z): neighbours clamped at the volume's ends
+    zs = np.arange(z0, z1)
+    up = np.minimum(zs + 1, nz - 1) - first
+    down = np.maximum(zs - 1, 0) - first
+    half_difference(q[up], q[down], out[..., 2])
+    return out
+
+
+def gradient_slabs(
+    shape: tuple[int, int, int], slab: Any
+) -> Iterator[tuple[int, npt.NDArray[np.uint16]]]:
+    """``(z0, texels)`` of the gradient (:func:`gradient_texels`) slab after slab, of the
+    quantised volume of ``shape`` whose slices ``k0 .. k1 - 1`` ``slab(k0, k1)`` gives: the
+    whole 6-bytes-per-voxel array is never held."""
+    nz = shape[0]
+    chunk = slab_slices(shape)
+    for z0 in range(0, nz, chunk):
+        z1 = min(nz, z0 + chunk)
+        first = max(z0 - 1, 0)
+        yield z0, gradient_slab(slab(first, min(nz, z1 + 1)), first, z0, z1, nz)
+
+
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
     """Per voxel ``(nz, ny, nx, 3)``: ``32768 + floor((q[i+1] - q[i-1]) / 2)`` along i, j, k
     (indices clamped to the volume): the gradient texture the shaded GL programs sample instead
@@ -496,32 +625,8 @@ def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
     a slab of slices at a time."""
     nz, ny, nx = data.shape
     out = np.empty((nz, ny, nx, 3), dtype=np.uint16)
-    chunk = max(1, (1 << 22) // max(1, nx * ny))  # slices at a time: bounded temporaries
-    u32 = np.uint32
-
-    def half_difference(hi: Any, lo: Any, dst: Any) -> None:
-        g = np.add(hi, u32(65536), dtype=u32)
-        np.subtract(g, lo, out=g)
-        np.right_shift(g, 1, out=g)
-        dst[...] = g
-
-    for z0 in range(0, nz, chunk):
-        z1 = min(nz, z0 + chunk)
-        core = data[z0:z1]
-        o = out[z0:z1]
-        # along i (x), one-sided at the ends
-        half_difference(core[:, :, 2:], core[:, :, :-2], o[:, :, 1:-1, 0])
-        half_difference(core[:, :, min(1, nx - 1)], core[:, :, 0], o[:, :, 0, 0])
-        half_difference(core[:, :, -1], core[:, :, max(nx - 2, 0)], o[:, :, -1, 0])
-        # along j (y)
-        half_difference(core[:, 2:], core[:, :-2], o[:, 1:-1, :, 1])
-        half_difference(core[:, min(1, ny - 1)], core[:, 0], o[:, 0, :, 1])
-        half_difference(core[:, -1], core[:, max(ny - 2, 0)], o[:, -1, :, 1])
-        # along k (z): neighbours clamped at the volume's ends
-        zs = np.arange(z0, z1)
-        up = np.minimum(zs + 1, nz - 1)
-        down = np.maximum(zs - 1, 0)
-        half_difference(data[up], data[down], o[..., 2])
+    for z0, texels in gradient_slabs((nz, ny, nx), lambda k0, k1: data[k0:k1]):
+        out[z0 : z0 + len(texels)] = texels
     return out
 
 

@@ -61,7 +61,7 @@ class SeriesLoader:
         self.gradient: npt.NDArray[np.uint16] | None = None
         self.error: Exception | None = None
         self.shown = False  # set by the viewer once the 2D views show it
-        self._limits = volume_limits(max_texture)
+        self._max_texture = max_texture
         self._budget = memory_budget
         self._want_gradient = gradient
         self._ready = threading.Event()
@@ -75,7 +75,10 @@ class SeriesLoader:
             prepared = None
             if volume.samples == 1:  # colour volumes are uploaded as they are
                 self.stage = "preparing"
-                prepared = prepare_volume(volume, self._limits, self._budget)
+                limits = volume_limits(self._max_texture, volume.shape)  # as GpuVolume's
+                prepared = prepare_volume(volume, limits, self._budget)
+                # quantised here, off the window's thread (the upload then only copies it)
+                prepared.data  # noqa: B018
             self.volume = volume
             self._ready.set()
             if (

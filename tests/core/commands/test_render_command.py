@@ -178,3 +178,24 @@ def test_without_egl_auto_falls_back_visibly_and_gl_fails_in_one_line(tmp_path):
     assert gl.returncode == 2
     assert gl.stderr.startswith("ownscan render: error: cannot create an OpenGL 3.3 context")
     assert gl.stderr.count("\n") == 1 and "--backend cpu" in gl.stderr
+
+
+def test_gpu_budget_averages_down_with_a_note_only_when_needed(tmp_path, capsys):
+    """The phantom's 256x256x128 voxels take 16 MiB on the GPU: a 4 MiB budget draws it
+    averaged down, saying so; 64 MiB draws it as it is, silently."""
+    pictures = {}
+    for budget in ("64", "4"):
+        out = tmp_path / f"mip-{budget}.png"
+        argv = ["render", "--phantom", "--mode", "mip", "--backend", "gl", "--size", "64x64"]
+        assert main([*argv, "--gpu-budget", budget, "-o", str(out)]) == 0
+        pictures[budget] = _png(out).astype(int)
+        err = capsys.readouterr().err
+        assert ("note:" in err and "downsampled by" in err) == (budget == "4"), err
+    full, small = pictures["64"], pictures["4"]
+    assert full.std() > 20 and np.abs(full - small).mean() < 12  # the same body, coarser
+
+
+def test_bad_gpu_budget_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["render", "--phantom", "-o", "x.png", "--gpu-budget", "0"])
+    assert "--gpu-budget takes MiB > 0" in capsys.readouterr().err

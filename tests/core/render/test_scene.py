@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 import pytest
 from scenes import TF, small_ct
@@ -95,12 +99,53 @@ def test_backends():
         auto.close()
 
 
+CUDA_DEVICE = os.path.exists("/dev/nvidiactl")  # the NVIDIA driver's device, without cupy
+
+
+@pytest.mark.skipif(CUDA_DEVICE, reason="a CUDA device is present (cupy is used there)")
 def test_array_renderer_without_cuda_is_numpy():
     r = ArrayRenderer()
-    # no CUDA on CI: the guarded detection must land on numpy without raising
-    assert r.name in ("cpu", "cupy")
+    # no CUDA device: the guarded detection (cupy installed or not) lands on numpy
+    assert r.name == "cpu" and r.xp is np
     img = r.render(Scene(small_ct(), MODES["dvr"], transfer_function=TF), Camera(), (32, 24))
-    assert img.shape == (24, 32, 4) and img.dtype == np.uint8
+    assert img.shape == (24, 32, 4) and img.dtype == np.uint8 and img[..., :3].std() > 5
+
+
+def test_cupy_missing_is_declined_quietly(monkeypatch, caplog):
+    from ownscan.core.render._array import _cupy_if_usable, array_module
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # as if not installed: import fails
+    with caplog.at_level("DEBUG", logger="ownscan.core.render._array"):
+        assert _cupy_if_usable() is None
+    assert "cupy not usable" in caplog.text
+    assert array_module(prefer_gpu=True) is np
+
+
+@pytest.mark.skipif(CUDA_DEVICE, reason="a CUDA device is present")
+def test_cupy_installed_without_cuda_is_declined(caplog):
+    """Real cupy (``pip install ownscan[gpu]``) on a machine without a CUDA driver: its
+    runtime raises on the device count; the renderer says why (debug log) and uses numpy."""
+    pytest.importorskip("cupy")
+    from ownscan.core.render._array import _cupy_if_usable
+
+    with caplog.at_level("DEBUG", logger="ownscan.core.render._array"):
+        assert _cupy_if_usable() is None
+    assert "cupy not usable" in caplog.text and "cuda" in caplog.text.lower()
+
+
+@pytest.mark.skipif(not CUDA_DEVICE, reason="needs a CUDA device")
+def test_cupy_renderer_draws_the_numpy_picture(tmp_path):
+    pytest.importorskip("cupy")
+    from gl_support import assert_same_picture
+
+    gpu, cpu = ArrayRenderer(prefer_gpu=True), ArrayRenderer(prefer_gpu=False)
+    assert gpu.name == "cupy" and cpu.name == "cpu"
+    for mode in ("mip", "dvr"):
+        scene = Scene(small_ct(), MODES[mode], transfer_function=TF)
+        cam = Camera(azimuth=30, elevation=10)
+        a, b = gpu.render(scene, cam, (48, 40)), cpu.render(scene, cam, (48, 40))
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"cupy-{mode}")
 
 
 @pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
@@ -125,6 +170,42 @@ def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path
         bricked.close()
 
 
+@pytest.mark.parametrize(
+    ("shape", "grid"),
+    [((16, 28, 30), (2, 2, 1)), ((30, 16, 29), (2, 1, 2)), ((29, 30, 12), (1, 2, 2))],
+    ids=["ij", "ik", "jk"],
+)
+@pytest.mark.parametrize("mode", ["mpr", "mip", "dvr", "iso"])
+def test_volume_wider_than_a_texture_is_bricked_in_any_axis(
+    gl_ctx, gl_check, tmp_path, mode, shape, grid
+):
+    """Bricked in i, j or k (four bricks at most), the picture is the unbricked one: same
+    bounds as GL against the arrays; no note (nothing averaged down)."""
+    from gl_support import assert_same_picture
+
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom(shape, spacing=(7.0, 6.0, 5.0), seed=4)
+    bricked = GLRenderer(ctx=gl_ctx, max_texture=16)  # 28-30 voxels: bricks 0-15, 15-...
+    whole = GLRenderer(ctx=gl_ctx)
+    try:
+        scene = Scene(vol, MODES[mode], transfer_function=TF, parameters={})
+        cam = Camera.for_plane("coronal") if mode == "mpr" else Camera(azimuth=35, elevation=25)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RenderNote)  # nothing is downsampled
+            a = bricked.render(scene, cam, (72, 64))
+        gpu = bricked.upload(vol)
+        assert tuple(len(g) for g in gpu.brick_grid) == grid and not bricked.notes
+        assert gpu.volume is vol and len(gpu.textures) == grid[0] * grid[1] * grid[2]
+        b = whole.render(scene, cam, (72, 64))
+        assert len(whole.upload(vol).textures) == 1
+        assert a[..., :3].std() > 5
+        assert_same_picture(a, b, tmp_path, f"bricks3d-{mode}")
+    finally:
+        bricked.close()
+        whole.close()
+
+
 def test_render_texture_leaves_the_same_picture_on_the_gpu(gl_renderer, gl_check):
     from ownscan.core.render._setup import to_uint8
 
@@ -135,3 +216,14 @@ def test_render_texture_leaves_the_same_picture_on_the_gpu(gl_renderer, gl_check
     assert tex.size == (80, 60) and tex.components == 4
     on_gpu = np.frombuffer(tex.read(), dtype=np.float32).reshape(60, 80, 4)
     assert np.array_equal(to_uint8(on_gpu), image)
+
+
+@pytest.mark.parametrize(
+    "cam", [Camera(), Camera(azimuth=40, elevation=-20, zoom=1.7), Camera.for_plane("sagittal")]
+)
+def test_view_pixel_mm_is_the_frames_without_preparing(cam):
+    from ownscan.core.render._setup import frame_for, view_pixel_mm
+
+    vol = small_ct()
+    frame = frame_for(prepare_volume(vol), Scene(vol, MODES["mip"]), cam, (90, 50))
+    assert view_pixel_mm(vol, cam, (90, 50)) == frame.pixel_mm

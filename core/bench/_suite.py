@@ -1,0 +1,309 @@
+"""``ownscan bench``: the measurements as one suite, its rows, and the JSON / Markdown / plots.
+
+Every row is one measurement of one tool: ``part`` (``load``: a generated series loaded in
+process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame; ``first-frame``:
+ms from a loaded volume to its first GL picture; ``memory``: peak RSS of one render in a child
+process), the volume, the image size, the mode. Rows of the same part, volume, image and mode
+form a group; the peers are the tools that are not ownscan's (VTK's mappers); each row's
+``ratio`` is the best (smallest) peer value divided by the row's (above 1: better than the best
+peer), None when no peer ran. A volume that does not fit this machine's free memory is
+skipped with a note, before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
+from ownscan.core.bench._memory import render_peak
+from ownscan.core.bench._render import (
+    MODES,
+    bench_volume,
+    first_frame_ms,
+    measure_render,
+    vtk_available,
+)
+
+FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
+FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
+QUICK_SIZES = ("128x128x64", "256x256x128")
+QUICK_IMAGES = ((256, 256),)
+# host bytes a render may take per byte of volume (llvmpipe: volume, its texture, the padded
+# gradient texture, VTK's own copies), plus python, GL and VTK themselves
+PARTS = ("load", "render", "first-frame", "memory")
+MEMORY_FACTOR = 8
+MEMORY_OVERHEAD = 1 << 30
+
+
+@dataclass
+class Row:
+    """One measurement (see the module's docstring)."""
+
+    part: str
+    volume: str
+    image: str
+    mode: str
+    tool: str
+    value: float | None  # ms (render, first-frame) or MiB (memory); None: skipped
+    unit: str
+    ratio: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+def _voxels(spec: str) -> int:
+    nx, ny, nz = (int(v) for v in spec.lower().split("x"))
+    return nx * ny * nz
+
+
+def available_bytes() -> int:
+    """Memory this machine can give now (MemAvailable; total physical memory elsewhere)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def fits_memory(spec: str, available: int | None = None) -> str:
+    """ "" when the int16 volume ``spec`` can be measured here, else why not."""
+    need = MEMORY_FACTOR * 2 * _voxels(spec) + MEMORY_OVERHEAD
+    free = available_bytes() if available is None else available
+    if need <= free:
+        return ""
+    return f"skipped: needs about {need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB available"
+
+
+def with_ratios(rows: Sequence[Row]) -> list[Row]:
+    """``rows`` with ``ratio`` set: best peer value / the row's value, per group."""
+    best: dict[tuple[str, str, str, str], float] = {}
+    for r in rows:
+        if not r.tool.startswith("ownscan") and r.value:
+            key = (r.part, r.volume, r.image, r.mode)
+            best[key] = min(best.get(key, r.value), r.value)
+    for r in rows:
+        peer = best.get((r.part, r.volume, r.image, r.mode))
+        r.ratio = peer / r.value if peer and r.value else None
+    return list(rows)
+
+
+def run_suite(
+    sizes: Sequence[str],
+    images: Sequence[tuple[int, int]],
+    modes: Sequence[str] = MODES,
+    repeat: int = 3,
+    parts: Sequence[str] = PARTS,
+    progress: Callable[[str], None] | None = None,
+    available: int | None = None,
+) -> list[Row]:
+    """Measure ``parts`` on the generated CT of each of ``sizes`` (``"NXxNYxNZ"``) at each
+    image size; a size that does not fit gets one skipped row per part."""
+    say = progress or (lambda line: None)
+    rows: list[Row] = []
+    label = [f"{w}x{h}" for w, h in images]
+    fit = [s for s in sizes if not fits_memory(s, available)]
+    for s in sizes:
+        why = fits_memory(s, available)
+        if why:
+            rows.extend(Row(p, s, "", "", "ownscan-gl", None, "", note=why) for p in parts)
+            say(f"{s}: {why}")
+    small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
+    if "load" in parts:
+        for spec in fit:
+            rows.extend(load_rows(spec, repeat, say))
+    if "render" in parts and fit:
+        # the array renderer takes every sample: only on volumes up to 16M voxels, smallest image
+        cpu_specs = {s for s in fit if _voxels(s) <= 1 << 24}
+        results = measure_render(
+            [(s, functools.partial(bench_volume, s)) for s in fit],
+            list(images),
+            modes,
+            repeat,
+            cpu_sizes=small_image if cpu_specs else (),
+            report=say,
+        )
+        for (spec, (w, h), mode), r in results.items():
+            for tool, ms in r.items():
+                if tool == "array" and spec not in cpu_specs:
+                    continue
+                name = {"gl": "ownscan-gl", "array": "ownscan-array"}.get(tool, tool)
+                rows.append(Row("render", spec, f"{w}x{h}", mode, name, ms, "ms"))
+        if not vtk_available():
+            say("render: no peer (VTK) installed: pip install ownscan[bench]")
+    for spec in fit:
+        if "first-frame" in parts:
+            volume = bench_volume(spec)
+            for mode in ("mip", "dvr"):
+                ms = first_frame_ms(volume, mode, images[0])
+                rows.append(Row("first-frame", spec, label[0], mode, "ownscan-gl", ms, "ms"))
+                say(f"{spec} first frame {mode}: {ms:.0f} ms")
+            del volume
+        if "memory" in parts:
+            for mode in ("mip", "dvr"):
+                for backend in ("gl", "cpu"):
+                    if backend == "cpu" and _voxels(spec) > 1 << 24:
+                        continue
+                    m = render_peak(spec, mode, backend, small_image[0])
+                    tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
+                    if "error" in m:
+                        rows.append(
+                            Row("memory", spec, "", mode, tool, None, "MiB", note=m["error"])
+                        )
+                        continue
+                    extra = {
+                        "x_volume": m["peak_mib"] / m["volume_mib"],
+                        "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
+                        "base_mib": m["base_mib"],
+                        "volume_mib": m["volume_mib"],
+                    }
+                    note = "; ".join(m.get("notes", []))
+                    row = Row(
+                        "memory", spec, "", mode, tool, m["peak_mib"], "MiB", None, extra, note
+                    )
+                    rows.append(row)
+                    say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
+    return with_ratios(rows)
+
+
+def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
+    """The ``load`` part for one size: the generated series (uncompressed, and JPEG 2000
+    lossless when gdcmconv is installed) to NIfTI by ``ownscan export`` and by dcm2niix (when
+    installed; whole processes, median of ``runs``), and loaded in process (time, peak)."""
+    nx, ny, nz = (int(v) for v in spec.split("x"))
+    rows: list[Row] = []
+    root = Path(tempfile.mkdtemp(prefix="ownscan-bench-load-"))
+    try:
+        raw = root / "raw"
+        generate(raw, nz, ny, nx)
+        sources = [("uncompressed", raw)]
+        if shutil.which("gdcmconv"):
+            transcode_j2k(raw, root / "j2k")
+            sources.append(("jpeg2000", root / "j2k"))
+        dcm2niix = bool(shutil.which("dcm2niix"))
+        for syntax, src in sources:
+            load_s, peak, _ = in_process(src, max(1, runs))
+            rows.append(
+                Row("load", spec, "in process", syntax, "ownscan-load", load_s * 1000, "ms")
+            )
+            rows[-1].extra["x_volume"] = peak
+            work = root / f"out-{syntax}"
+            work.mkdir()
+            ours, theirs = whole_process(src, work, max(1, runs), dcm2niix=dcm2niix)
+            for tool, run in (("ownscan-export", ours), ("dcm2niix", theirs)):
+                if run is not None:  # whole processes: wall time, their own peak RSS
+                    extra = {"rss_mib": run.maxrss_mib}
+                    row = Row("load", spec, "process", syntax, tool, run.wall * 1000, "ms")
+                    row.extra.update(extra)
+                    rows.append(row)
+            say(
+                f"{spec} load {syntax}: in process {load_s * 1000:.0f} ms, "
+                f"export {ours.wall * 1000:.0f} ms"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(available_bytes() / 2**30, 1),
+    }
+    try:
+        from ownscan.core.render import GLRenderer
+
+        gl = GLRenderer()
+        info["gl"] = gl.renderer_string
+        gl.close()
+    except Exception as exc:  # no GL here: the JSON says so
+        info["gl"] = f"unavailable ({exc})"
+    return info
+
+
+def _fmt(v: float | None, digits: int = 0) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The rows as a Markdown table (ratio: best peer / row, above 1 is better; memory rows:
+    the peak as a multiple of the volume's bytes, and above the process's RSS before the
+    volume existed)."""
+    lines = [
+        "| part | volume | image | mode | tool | value | unit | x volume | x volume above base "
+        "| ratio vs best peer | note |",
+        "|---|---|---|---|---|---:|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        xv, xb = r.extra.get("x_volume"), r.extra.get("x_volume_above_base")
+        lines.append(
+            f"| {r.part} | {r.volume} | {r.image} | {r.mode} | {r.tool} | {_fmt(r.value)} | "
+            f"{r.unit} | {_fmt(xv, 1)} | {_fmt(xb, 1)} | {_fmt(r.ratio, 2)} | {r.note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plots(rows: Sequence[Row], out: Path) -> list[Path]:
+    """Time and peak memory against volume size (voxels), log-log, one line per tool and
+    mode; nothing (an empty list) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    for part, ylabel in (("render", "ms per frame"), ("memory", "peak RSS (MiB)")):
+        series: dict[str, list[tuple[int, float]]] = {}
+        for r in rows:
+            if r.part == part and r.value:
+                key = f"{r.tool} {r.mode} {r.image}".strip()
+                series.setdefault(key, []).append((_voxels(r.volume), r.value))
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for key, pts in sorted(series.items()):
+            pts.sort()
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=key)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("volume size (voxels)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(True, which="both", alpha=0.3)
+        path = out / f"bench-{part}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_report(rows: Sequence[Row], out: Path, settings: dict[str, Any]) -> list[Path]:
+    """``bench.json``, ``bench.md`` and the plots in ``out``; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    doc = {"machine": info, "settings": settings, "rows": [asdict(r) for r in rows]}
+    json_path = out / "bench.json"
+    json_path.write_text(json.dumps(doc, indent=1) + "\n")
+    md_path = out / "bench.md"
+    md_path.write_text(
+        f"# ownscan bench\n\n{info['gl']}; {info['cpus']} CPUs; python {info['python']}; "
+        f"{sys.platform}\n\n" + markdown(rows)
+    )
+    return [json_path, md_path, *plots(rows, out)]

@@ -1,0 +1,115 @@
+"""``ownscan bench``: the benchmark suite on generated CT, written as JSON, Markdown, plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ownscan.core.errors import UsageError
+
+NAME = "bench"
+HELP = "benchmark ownscan on generated CT beside its peers (JSON, Markdown table, plots)"
+DESCRIPTION = (
+    "Measure series loading (beside dcm2niix), ms per frame per mode and image size (beside "
+    "VTK's mappers when installed: pip install ownscan[bench]), the first frame, and the peak "
+    "memory of one render, on generated "
+    "chest CT (body, fat, lungs, heart, liver, contrast aorta, spine, ribs, noise) of each size. "
+    "Every row carries its ratio against the best peer in the same run. Sizes that do not fit "
+    "this machine's free memory are skipped with a note."
+)
+ORDER = 95
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small volumes, one 256x256 image, one frame each (a couple of minutes)",
+    )
+    parser.add_argument(
+        "--sizes", help="volumes NXxNYxNZ, comma-separated (default: 512x512x300 ... 1024^2x1000)"
+    )
+    parser.add_argument("--images", help="image sizes WxH, comma-separated")
+    parser.add_argument("--modes", help="comma-separated (default: all six)")
+    parser.add_argument(
+        "--parts",
+        default="load,render,first-frame,memory",
+        help="load, render, first-frame, memory (default: all)",
+    )
+    parser.add_argument("--repeat", type=int, help="frames per measurement (median)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-results"), help="folder for the results"
+    )
+
+
+def _triples(text: str, what: str) -> list[str]:
+    specs = [s.strip().lower() for s in text.split(",") if s.strip()]
+    for s in specs:
+        parts = s.split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise UsageError(f"{what} must be NXxNYxNZ, e.g. 512x512x300, got {s!r}")
+    return specs
+
+
+def _pairs(text: str) -> list[tuple[int, int]]:
+    out = []
+    for s in (s.strip().lower() for s in text.split(",") if s.strip()):
+        try:
+            w, h = (int(v) for v in s.split("x"))
+        except ValueError:
+            raise UsageError(f"image sizes must be WxH, e.g. 512x512, got {s!r}") from None
+        if not (1 <= w <= 8192 and 1 <= h <= 8192):
+            raise UsageError(f"image sizes must be within 1..8192 per side, got {s!r}")
+        out.append((w, h))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ownscan.core.bench import (
+        FULL_IMAGES,
+        FULL_SIZES,
+        QUICK_IMAGES,
+        QUICK_SIZES,
+        run_suite,
+        write_report,
+    )
+    from ownscan.core.bench._render import MODES
+    from ownscan.core.bench._suite import PARTS
+    from ownscan.core.commands._library_args import Progress
+
+    sizes = (
+        _triples(args.sizes, "--sizes")
+        if args.sizes
+        else list(QUICK_SIZES if args.quick else FULL_SIZES)
+    )
+    images = (
+        _pairs(args.images) if args.images else list(QUICK_IMAGES if args.quick else FULL_IMAGES)
+    )
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else list(MODES)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise UsageError(f"unknown mode {unknown[0]!r}; valid: {', '.join(MODES)}")
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    bad = [p for p in parts if p not in PARTS]
+    if bad:
+        raise UsageError(f"unknown part {bad[0]!r}; valid: {', '.join(PARTS)}")
+    repeat = args.repeat or (1 if args.quick else 3)
+    # steps: per size, the render modes x images, two first frames, up to four memory children
+    total = len(sizes) * (len(modes) * len(images) * ("render" in parts) + 2 + 4 + 2)
+    bar = Progress("bench", total=total, unit="step")
+
+    def step(line: str) -> None:
+        bar.write(line)
+        if line.startswith("  ") or any(
+            f" {p} " in line for p in ("first frame", "memory", "load")
+        ):
+            bar.update(1)
+
+    try:
+        rows = run_suite(sizes, images, modes, repeat, parts, progress=step)
+    finally:
+        bar.close()
+    settings = {"sizes": sizes, "images": images, "modes": modes, "repeat": repeat, "parts": parts}
+    for path in write_report(rows, args.out, settings):
+        print(f"wrote {path}")
+    return 0

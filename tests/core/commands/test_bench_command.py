@@ -1,0 +1,108 @@
+"""``ownscan bench``: the suite's JSON / Markdown shape on tiny volumes (no timed assertions),
+a size that does not fit, the ratio against the best peer."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+
+import pytest
+
+from ownscan.core.bench import Row, fits_memory, with_ratios
+from ownscan.core.cli import main
+
+FIELDS = {"part", "volume", "image", "mode", "tool", "value", "unit", "ratio", "extra", "note"}
+
+
+def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ["bench", "--quick", "--sizes", "32x32x16,48x40x24", "--images", "48x40"]
+    assert main([*argv, "--modes", "mip,dvr", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote {out / 'bench.json'}" in said and f"wrote {out / 'bench.md'}" in said
+    doc = json.loads((out / "bench.json").read_text())
+    assert doc["settings"]["sizes"] == ["32x32x16", "48x40x24"]
+    assert "gl" in doc["machine"] and doc["machine"]["cpus"] >= 1
+    rows = doc["rows"]
+    assert rows and all(set(r) == FIELDS for r in rows)
+    got = {(r["part"], r["volume"], r["mode"], r["tool"]) for r in rows}
+    for volume in ("32x32x16", "48x40x24"):
+        for mode in ("mip", "dvr"):
+            assert ("render", volume, mode, "ownscan-gl") in got
+            assert ("render", volume, mode, "ownscan-array") in got
+            assert ("first-frame", volume, mode, "ownscan-gl") in got
+            assert ("memory", volume, mode, "ownscan-gl") in got
+            assert ("memory", volume, mode, "ownscan-array") in got
+    for r in rows:
+        assert r["value"] is not None and r["value"] > 0, r
+        assert r["unit"] == ("MiB" if r["part"] == "memory" else "ms")
+        if r["part"] == "render" and r["image"] != "48x40":
+            pytest.fail(f"image size not kept: {r}")
+        if r["part"] == "memory":
+            # the peak includes the volume itself
+            assert r["extra"]["x_volume"] >= 1 and r["value"] >= r["extra"]["base_mib"]
+        for syntax in (
+            ("uncompressed", "jpeg2000") if shutil.which("gdcmconv") else ("uncompressed",)
+        ):
+            assert ("load", volume, syntax, "ownscan-load") in got
+            assert ("load", volume, syntax, "ownscan-export") in got
+            assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
+    export = [r for r in rows if r["tool"] == "ownscan-export"]
+    assert all((r["ratio"] is not None) == bool(shutil.which("dcm2niix")) for r in export)
+    assert all(r["ratio"] is None for r in rows if r["tool"] == "ownscan-load")
+    vtk = importlib.util.find_spec("vtk") is not None
+    own = [r for r in rows if r["part"] == "render" and r["tool"].startswith("ownscan")]
+    assert all((r["ratio"] is not None) == vtk for r in own if r["mode"] != "mpr")
+    table = (out / "bench.md").read_text().splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("| part |"))
+    assert len(table) - header - 2 == len(rows)  # header, rule, one line per row
+    plots = {p.name for p in out.glob("*.png")}
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert plots == {"bench-render.png", "bench-memory.png"}
+    else:
+        assert plots == set()
+
+
+def test_a_size_that_does_not_fit_is_skipped_with_a_note(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["bench", "--sizes", "60000x60000x60000", "--parts", "render,memory"]
+    assert main([*argv, "--out", str(out)]) == 0
+    rows = json.loads((out / "bench.json").read_text())["rows"]
+    assert [r["part"] for r in rows] == ["render", "memory"]  # no load: it would not fit
+    assert all(r["value"] is None and r["note"].startswith("skipped: needs about") for r in rows)
+    assert "skipped: needs about" in (out / "bench.md").read_text()
+
+
+def test_fits_memory_compares_with_what_is_available():
+    assert fits_memory("512x512x2000", available=64 << 30) == ""
+    why = fits_memory("512x512x2000", available=4 << 30)
+    assert why == "skipped: needs about 8.8 GiB, 4.0 GiB available"
+
+
+def test_ratio_is_the_best_peer_over_the_row():
+    rows = with_ratios(
+        [
+            Row("render", "v", "8x8", "mip", "ownscan-gl", 50.0, "ms"),
+            Row("render", "v", "8x8", "mip", "vtk-gpu", 200.0, "ms"),
+            Row("render", "v", "8x8", "mip", "vtk-cpu", 100.0, "ms"),
+            Row("render", "v", "8x8", "dvr", "ownscan-gl", 10.0, "ms"),  # no peer
+        ]
+    )
+    assert [r.ratio for r in rows] == [2.0, 0.5, 1.0, None]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sizes", "512x512"], "--sizes must be NXxNYxNZ"),
+        (["--images", "big"], "image sizes must be WxH"),
+        (["--modes", "mip,glow"], "unknown mode 'glow'"),
+        (["--parts", "speed"], "unknown part 'speed'"),
+    ],
+)
+def test_bad_options_are_one_line(tmp_path, capsys, argv, message):
+    assert main(["bench", *argv, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ownscan bench: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
