@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
@@ -113,15 +113,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ownscan.core.plugin_host import get_host
     from ownscan.core.render import (
-        Camera,
         RenderNote,
-        Scene,
         annotate,
         create_renderer,
         frame_for,
         prepare_volume,
+        scene_for,
     )
-    from ownscan.core.volume import WindowPreset
 
     if (args.window is None) != (args.level is None):
         raise ValueError("give --window and --level together")
@@ -130,46 +128,22 @@ def run(args: argparse.Namespace) -> int:
     volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
-
-    window = None
-    tf = None
-    tfs = {t.name: t for t in host.transfer_functions()}
-    windows = {w.name: w for w in [*volume.windows, *host.window_presets()]}
-    if args.preset is not None:
-        if args.preset in tfs:
-            tf = tfs[args.preset]
-        elif args.preset in windows:
-            window = windows[args.preset]
-        else:
-            valid = ", ".join([*tfs, *windows])
-            raise ValueError(f"unknown preset {args.preset!r}; valid: {valid}")
-    if args.window is not None:
-        window = WindowPreset("command line", args.window, args.level)
-    if mode.uses_transfer_function and tf is None:
-        tf = tfs["ct-soft-tissue" if volume.modality == "CT" else "mr-default"]
-    params: dict[str, Any] = {}
-    if args.iso is not None:
-        params["iso_value"] = args.iso
-    scene = Scene(
+    scene, camera = scene_for(
         volume,
-        mode,
-        window=window,
-        transfer_function=tf,
-        slice_offset_mm=args.offset,
-        slab_mm=args.slab,
-        parameters=params,
+        host,
+        mode=args.mode,
+        preset=args.preset,
+        window=args.window,
+        level=args.level,
+        azimuth=args.azimuth,
+        elevation=args.elevation,
+        zoom=args.zoom,
+        perspective=args.perspective,
+        plane=args.plane,
+        offset=args.offset,
+        slab=args.slab,
+        iso=args.iso,
     )
-    plane = args.plane or mode.default_view
-    camera = Camera.for_plane(
-        plane, zoom=args.zoom, projection="perspective" if args.perspective else "orthographic"
-    )
-    if args.azimuth is not None or args.elevation is not None:
-        camera = Camera(
-            azimuth=camera.azimuth if args.azimuth is None else args.azimuth,
-            elevation=camera.elevation if args.elevation is None else args.elevation,
-            zoom=args.zoom,
-            projection=camera.projection,
-        )
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

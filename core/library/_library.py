@@ -160,7 +160,8 @@ def open_library(path: str | os.PathLike[str] | None = None, *, create: bool = T
     return Library(store)
 
 
-_OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged"})
+# serve/: the private folder of `ownscan serve` (thumbnails, staged uploads)
+_OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged", "serve"})
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ownscan.core.render._scene import (
     TransferFunction,
     VisualisationMode,
 )
+from ownscan.core.render._options import scene_for
 from ownscan.core.render._setup import Frame, frame_for, prepare_volume
 from ownscan.core.render._shaders import load_shader
 
@@ -47,5 +48,6 @@ __all__ = [
     "load_shader",
     "orientation_label",
     "prepare_volume",
+    "scene_for",
     "view_labels",
 ]

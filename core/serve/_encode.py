@@ -1,0 +1,123 @@
+"""Voxels on the wire: the preview level, byte shuffling and gzip.
+
+Why shuffle: CT and MR voxels are 16-bit numbers whose high bytes are nearly constant (a few
+values around 0x00, 0x03, 0xFC for HU) and whose low bytes are noisy. Interleaved, deflate sees
+every other byte change and finds few repeats; sent as all low bytes and then all high bytes
+(the HDF5/Blosc "shuffle" filter), the high-byte half compresses to almost nothing. The page
+un-shuffles in JavaScript with two typed-array passes. float32 volumes are shuffled in four
+planes the same way; 1-byte data goes as it is.
+
+Why gzip: it is the one compression every browser undoes natively (``Content-Encoding:
+gzip``), in its network thread, while the bytes arrive, with no JavaScript decoder to ship.
+The stream is produced chunk by chunk in a worker thread, so the first bytes leave long before
+the whole volume is compressed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["CHUNK", "GZIP_LEVEL", "downsample2", "encoded_chunks", "encoding_of", "level_affine"]
+
+CHUNK = 4 << 20  # bytes of voxels per compression call
+GZIP_LEVEL = 1  # measured in docs/SERVE.md: level 6 saves ~4% more bytes at ~3x the CPU
+
+
+def encoding_of(dtype: np.dtype) -> str:
+    """The ``X-Ownscan-Encoding`` of voxels of this dtype: ``raw``, ``shuffle16`` or
+    ``shuffle32``."""
+    size = np.dtype(dtype).itemsize
+    return {1: "raw", 2: "shuffle16", 4: "shuffle32"}[size]
+
+
+def _planes(voxels: npt.NDArray[np.generic], chunk: int) -> Iterator[bytes | memoryview]:
+    """The voxels in C order, little endian, byte-shuffled, in pieces of about ``chunk``."""
+    flat = np.ascontiguousarray(voxels).reshape(-1)
+    flat = flat.astype(flat.dtype.newbyteorder("<"), copy=False)  # no copy on little endian
+    dt = flat.dtype
+    raw = flat.view(np.uint8)
+    size = dt.itemsize
+    if size == 1:
+        view = memoryview(raw.data)
+        for start in range(0, len(raw), chunk):
+            yield view[start : start + chunk]
+        return
+    bytes_ = raw.reshape(-1, size)
+    n = bytes_.shape[0]
+    for plane in range(size):  # plane 0: the lowest byte of every voxel
+        column = bytes_[:, plane]
+        for start in range(0, n, chunk):
+            yield np.ascontiguousarray(column[start : start + chunk]).tobytes()
+
+
+def encoded_chunks(
+    voxels: npt.NDArray[np.generic], level: int = GZIP_LEVEL, chunk: int = CHUNK
+) -> Iterator[bytes]:
+    """The gzip stream (RFC 1952) of the shuffled voxels, piece by piece.
+
+    Parameters
+    ----------
+    voxels
+        Any array; sent in C order.
+    level
+        zlib compression level.
+    chunk
+        Voxel bytes compressed per call (each call releases the GIL).
+    """
+    comp = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)
+    for piece in _planes(voxels, chunk):
+        out = comp.compress(piece)
+        if out:
+            yield out
+    yield comp.flush()
+
+
+def downsample2(voxels: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """The preview level: the mean of each 2x2x2 block, in the same dtype.
+
+    An axis of odd length loses its last plane (so every preview voxel is the mean of whole
+    blocks and :func:`level_affine` places it exactly); an axis of length 1 is kept as is.
+    """
+    v = voxels
+    factors = [2 if n >= 2 else 1 for n in v.shape[:3]]
+    cut = tuple(slice(0, (n // f) * f) for n, f in zip(v.shape[:3], factors, strict=True))
+    v = v[cut]
+    z, y, x = (n // f for n, f in zip(v.shape[:3], factors, strict=True))
+    fz, fy, fx = factors
+    tail = v.shape[3:]
+    acc = np.float32 if v.dtype == np.float32 else np.int32
+    out = np.empty((z, y, x, *tail), dtype=v.dtype)
+    step = 16  # output slices per pass: no float copy of the whole volume
+    for k0 in range(0, z, step):
+        k1 = min(z, k0 + step)
+        block = v[k0 * fz : k1 * fz].astype(acc)
+        block = block.reshape(k1 - k0, fz, y, fy, x, fx, *tail).sum(axis=(1, 3, 5))
+        mean = block / float(fz * fy * fx)
+        if np.issubdtype(v.dtype, np.integer):
+            mean = np.rint(mean)
+        out[k0:k1] = mean.astype(v.dtype)
+    return out
+
+
+def level_affine(
+    affine: npt.NDArray[np.float64], shape: tuple[int, ...]
+) -> npt.NDArray[np.float64]:
+    """The voxel -> LPS matrix of the preview of a volume of ``shape`` ``(z, y, x, ...)``.
+
+    Preview voxel ``i'`` is the mean of full voxels ``2 i'`` and ``2 i' + 1``: its centre is at
+    full index ``2 i' + 0.5`` (on axes that were halved).
+    """
+    fi, fj, fk = (2.0 if n >= 2 else 1.0 for n in (shape[2], shape[1], shape[0]))
+    scale = np.array(
+        [
+            [fi, 0.0, 0.0, (fi - 1.0) / 2.0],
+            [0.0, fj, 0.0, (fj - 1.0) / 2.0],
+            [0.0, 0.0, fk, (fk - 1.0) / 2.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    return np.asarray(affine, dtype=np.float64) @ scale
