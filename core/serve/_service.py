@@ -230,7 +230,10 @@ class Service:
                     "uses_transfer_function": m.uses_transfer_function,
                     "slab": m.slab,
                     "default_view": m.default_view,
-                    "parameters": dict(m.parameters),
+                    "parameters": {  # JSON has no NaN: a default to be computed is None
+                        k: (float(v) if np.isfinite(float(v)) else None)
+                        for k, v in m.parameters.items()
+                    },
                 }
                 for m in host.modes()
             ],
