@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -54,6 +54,8 @@ def _guarded(fn: Handler) -> Handler:
     async def wrapper(request: Request) -> Response:
         try:
             return await fn(request)
+        except ClientDisconnect:  # the client went away mid-body (a resumable upload's chunk)
+            return Response(status_code=400)
         except ServiceError as exc:
             return _error(exc.status, str(exc))
         except (ValueError, OSError) as exc:

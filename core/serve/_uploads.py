@@ -277,7 +277,9 @@ class Uploads:
     def _run(self, up: _Upload, job: _Job) -> None:
         try:
             self._import(up, job)
-            job.state = "done"
+            with self._lock:
+                job.total = job.done  # the estimate (zip members, folders included) is over
+                job.state = "done"
         except Exception as exc:  # the job says why; the server goes on
             job.error = _clean(str(exc) or type(exc).__name__, up)
             job.state = "failed"
@@ -348,7 +350,9 @@ class Uploads:
                         )
         with self._lock:
             tally = Counter(r["status"] for r in job.results)
-        job.summary = ", ".join(f"{n} {s}" for s, n in tally.items()) or "nothing found"
+        order = ["imported", "duplicate", "conflict", "document", "skipped", "refused", "failed"]
+        order += sorted(set(tally) - set(order))
+        job.summary = ", ".join(f"{tally[s]} {s}" for s in order if tally[s]) or "nothing found"
 
 
 def _append(path: Path, data: bytes, offset: int) -> None:
@@ -365,7 +369,8 @@ def _append(path: Path, data: bytes, offset: int) -> None:
 
 
 def _members(path: Path) -> int:
-    """How many items a zip will give (its members), for the progress bar; 1 otherwise."""
+    """About how many items a zip will give (its members, folders included), for the
+    progress bar; 1 otherwise."""
     import zipfile
 
     try:
