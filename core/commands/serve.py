@@ -121,6 +121,24 @@ def _may_open_browser() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    # Ctrl-C before uvicorn takes the signals (while starting) is a stop as well: noted here,
+    # handed to the server as soon as it exists (uvicorn restores this handler at its end)
+    stop_early = threading.Event()
+    handlers = {
+        sig: signal.signal(sig, lambda _s, _f: stop_early.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return _serve(args, stop_early)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _serve(args: argparse.Namespace, stop_early: Any) -> int:
     import logging
     import secrets
 
@@ -184,9 +202,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     print(f"ownscan serve: library {service.root}; Ctrl-C stops", file=sys.stderr, flush=True)
 
-    app = create_app(
-        service, token, secure=bool(cert), uploads=Uploads(service.root, service.private)
-    )
+    uploads = Uploads(service.root, service.private)
+    app = create_app(service, token, secure=bool(cert), uploads=uploads)
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -203,8 +220,14 @@ def run(args: argparse.Namespace) -> int:
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    server.run(sockets=[sock])
-    sock.close()
+    if stop_early.is_set():
+        server.should_exit = True
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        uploads.close()  # done already when the app shut down; not when it never started
+        service.close()
     print("ownscan serve: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -151,9 +151,13 @@ class Service:
         self._render_backend = render_backend
         self._renderer: Renderer | None = None
         self._thumb_locks: dict[str, threading.Lock] = {}
+        self._closed = False
 
     def close(self) -> None:
-        """Stop the render thread (after its current frame) and close the library."""
+        """Stop the render thread (after its current frame) and close the library (once)."""
+        if self._closed:
+            return
+        self._closed = True
 
         def release() -> None:
             if self._renderer is not None:
@@ -446,8 +450,14 @@ class Service:
         if doc.kind == "dicom-pdf":
             ds = pydicom.dcmread(path)
             data = bytes(ds.EncapsulatedDocument)
-            end = data.rfind(b"%%EOF")  # the element is padded to an even length
-            return (data[: end + 5] if end >= 0 else data), "application/pdf", title
+            # the element is padded to an even length; the length element, where given, says
+            # how long the document is, else a single NUL pad is taken off
+            length = ds.get("EncapsulatedDocumentLength")
+            if length:
+                data = data[: int(length)]
+            elif len(data) % 2 == 0 and data.endswith(b"\x00"):
+                data = data[:-1]
+            return data, "application/pdf", title
         return _sr_html(path, title).encode(), "text/html; charset=utf-8", title
 
 

@@ -67,6 +67,7 @@ class ServeProcess:
         if m is None:
             proc.kill()
             proc.wait()
+            proc.stdout.close()
             raise AssertionError(
                 f"first line of ownscan serve: {first!r}; stderr: {stderr_path.read_text()}"
             )

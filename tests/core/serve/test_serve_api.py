@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
+from library_dicomgen import PDF, encapsulated_pdf
 from serve_process import (
     MINI_PDF,
     STATE,
@@ -37,6 +39,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     files = write_ct_series(src / "ct", n_slices=21, rows=72, cols=80, description="chest")
     (src / "ct" / "report.pdf").write_bytes(MINI_PDF)
     write_report_sr(src / "ct" / "sr.dcm", files[0], FINDING)
+    study = pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID
+    encapsulated_pdf(src / "ct" / "doc.dcm", study, patient=("Phantom^Generated", "GEN001"))
     lib = tmp_path_factory.mktemp("lib") / "library"
     with open_library(lib) as opened:
         from ownscan.core.plugin_host import get_host
@@ -116,7 +120,7 @@ def test_library_lists_the_series_and_documents(server: ServeProcess, library: P
     assert series["description"] == "chest"
     assert series["thumbnail"] == f"/api/series/{expected[0]}/thumbnail.png"
     assert study["modalities"] == ["CT"]
-    assert sorted(d["kind"] for d in study["documents"]) == ["pdf", "sr"]
+    assert sorted(d["kind"] for d in study["documents"]) == ["dicom-pdf", "pdf", "sr"]
 
 
 def test_documents(server: ServeProcess) -> None:
@@ -127,6 +131,8 @@ def test_documents(server: ServeProcess) -> None:
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.headers["content-disposition"].startswith("inline")
     assert r.content == MINI_PDF
+    r = c.get(docs["dicom-pdf"]["url"])  # unwrapped from the DICOM instance
+    assert r.headers["content-type"] == "application/pdf" and r.content == PDF
     r = c.get(docs["sr"]["url"])
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert "Finding: Small left frontal marker, 6 mm; no other finding." in r.text
