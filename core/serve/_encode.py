@@ -15,13 +15,22 @@ the whole volume is compressed.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CHUNK", "GZIP_LEVEL", "downsample2", "encoded_chunks", "encoding_of", "level_affine"]
+__all__ = [
+    "CHUNK",
+    "GZIP_LEVEL",
+    "downsample2",
+    "encoded_chunks",
+    "encoding_of",
+    "level_affine",
+    "preview_shape",
+]
 
 CHUNK = 4 << 20  # bytes of voxels per compression call
 GZIP_LEVEL = 1  # measured in docs/SERVE.md: level 6 saves ~4% more bytes at ~3x the CPU
@@ -55,9 +64,19 @@ def _planes(voxels: npt.NDArray[np.generic], chunk: int) -> Iterator[bytes | mem
 
 
 def encoded_chunks(
-    voxels: npt.NDArray[np.generic], level: int = GZIP_LEVEL, chunk: int = CHUNK
+    voxels: npt.NDArray[np.generic],
+    level: int = GZIP_LEVEL,
+    chunk: int = CHUNK,
+    workers: int | None = None,
 ) -> Iterator[bytes]:
-    """The gzip stream (RFC 1952) of the shuffled voxels, piece by piece.
+    """The gzip stream (RFC 1952) of the shuffled voxels, piece by piece, in order.
+
+    The pieces are compressed in parallel the way pigz does it: each piece is a raw deflate
+    stream of its own, ended by a sync flush (an empty stored block, so the next piece starts
+    on a byte boundary) and the last by the final block; one after the other they are one valid
+    deflate stream, framed by the gzip header and the trailer (CRC-32 and size of the whole).
+    zlib releases the GIL while it compresses, so threads use the cores. Pieces of 4 MiB lose
+    less than 0.1% of the ratio to the lost history between them.
 
     Parameters
     ----------
@@ -66,14 +85,48 @@ def encoded_chunks(
     level
         zlib compression level.
     chunk
-        Voxel bytes compressed per call (each call releases the GIL).
+        Voxel bytes per piece.
+    workers
+        Threads compressing at once (default: the usable cores, at most 8).
     """
-    comp = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)
-    for piece in _planes(voxels, chunk):
-        out = comp.compress(piece)
-        if out:
-            yield out
-    yield comp.flush()
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    n_workers = workers or max(1, min(8, len(_usable_cpus())))
+    # gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown (255)
+    yield b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    crc = 0
+    size = 0
+    pieces = _planes(voxels, chunk)
+
+    def deflate(data: bytes | memoryview, last: bool) -> bytes:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+        return comp.compress(data) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="ownscan-gzip") as pool:
+        pending: list[Future[bytes]] = []
+        current = next(pieces, None)
+        if current is None:
+            pending.append(pool.submit(deflate, b"", True))
+        while current is not None:
+            following = next(pieces, None)
+            crc = zlib.crc32(current, crc)
+            size += len(current)
+            pending.append(pool.submit(deflate, current, following is None))
+            current = following
+            while len(pending) > 2 * n_workers:  # bounded memory: a few pieces in flight
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+    yield struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
+
+
+def _usable_cpus() -> set[int]:
+    import os
+
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # not on Linux
+        return set(range(os.cpu_count() or 1))
 
 
 def downsample2(voxels: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -101,6 +154,11 @@ def downsample2(voxels: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
             mean = np.rint(mean)
         out[k0:k1] = mean.astype(v.dtype)
     return out
+
+
+def preview_shape(shape: tuple[int, ...]) -> list[int]:
+    """The shape :func:`downsample2` gives for voxels of ``shape``."""
+    return [n // 2 if n >= 2 else n for n in shape[:3]] + list(shape[3:])
 
 
 def level_affine(

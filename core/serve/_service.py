@@ -37,7 +37,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError
-from ownscan.core.serve._encode import downsample2, encoded_chunks, encoding_of, level_affine
+from ownscan.core.serve._encode import (
+    downsample2,
+    encoded_chunks,
+    encoding_of,
+    level_affine,
+    preview_shape,
+)
 
 if TYPE_CHECKING:
     from ownscan.core.library import Document, Library
@@ -89,13 +95,80 @@ def check_uid(uid: str) -> str:
     return uid
 
 
+class Stream:
+    """One level's gzip stream, made once on the encoder thread and read by any number of
+    requests while it grows (a second device, a reload, the page asking before it is done)."""
+
+    def __init__(self, make: Callable[[], npt.NDArray[Any]]) -> None:
+        self._make = make
+        self.chunks: list[bytes] = []
+        self.raw_bytes: int | None = None
+        self.done = False
+        self.error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def produce(self) -> None:
+        """Compress (on the encoder thread)."""
+        try:
+            arr = self._make()
+            with self._cond:
+                self.raw_bytes = int(arr.nbytes)
+                self._cond.notify_all()
+            for piece in encoded_chunks(arr):
+                with self._cond:
+                    self.chunks.append(piece)
+                    self._cond.notify_all()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            with self._cond:
+                self.done = True
+                self._cond.notify_all()
+
+    def raw_size(self) -> int:
+        """The decoded size in bytes (waits until the level exists)."""
+        with self._cond:
+            while self.raw_bytes is None and not self.done:
+                self._cond.wait()
+            if self.raw_bytes is None:
+                raise self.error or ServiceError("the voxels could not be made")
+            return self.raw_bytes
+
+    @property
+    def length(self) -> int | None:
+        """The gzip stream's size once complete, else None."""
+        with self._cond:
+            return sum(len(c) for c in self.chunks) if self.done and not self.error else None
+
+    @property
+    def nbytes(self) -> int:
+        with self._cond:
+            return sum(len(c) for c in self.chunks)
+
+    def read(self) -> Iterator[bytes]:
+        """The pieces in order, waiting for those not made yet."""
+        i = 0
+        while True:
+            with self._cond:
+                while i >= len(self.chunks) and not self.done:
+                    self._cond.wait()
+                if i < len(self.chunks):
+                    piece = self.chunks[i]
+                elif self.error is not None:
+                    raise self.error
+                else:
+                    return
+            i += 1
+            yield piece
+
+
 @dataclass
 class Loaded:
-    """A loaded series: the volume, its preview level, compressed streams already made."""
+    """A loaded series: the volume, its preview level, its compressed streams."""
 
     volume: Volume
     previews: dict[int, npt.NDArray[Any]] = field(default_factory=dict)
-    encoded: dict[int, list[bytes]] = field(default_factory=dict)
+    streams: dict[int, Stream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -103,7 +176,7 @@ class Loaded:
         return (
             self.volume.nbytes
             + sum(int(p.nbytes) for p in self.previews.values())
-            + sum(sum(len(c) for c in chunks) for chunks in self.encoded.values())
+            + sum(st.nbytes for st in self.streams.values())
         )
 
     def level(self, n: int) -> npt.NDArray[Any]:
@@ -148,6 +221,8 @@ class Service:
         self._volumes: OrderedDict[str, Future[Loaded]] = OrderedDict()
         self._volumes_lock = threading.Lock()
         self._render_pool = ThreadPoolExecutor(1, thread_name_prefix="ownscan-render")
+        # one level at a time (each uses every core), in the order asked: preview first
+        self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="ownscan-encode")
         self._render_backend = render_backend
         self._renderer: Renderer | None = None
         self._thumb_locks: dict[str, threading.Lock] = {}
@@ -166,6 +241,7 @@ class Service:
 
         self._render_pool.submit(release).result()
         self._render_pool.shutdown(wait=True)
+        self._encode_pool.shutdown(wait=True, cancel_futures=True)
         with self._lib_lock:
             self.lib.close()
 
@@ -305,7 +381,9 @@ class Service:
         # transfer functions in HU fit HU data; relative ones (fractions of the window) fit any
         tfs = [t for t in host.transfer_functions() if t.relative or hu]
         default = v.default_window()
-        preview = loaded.level(1)
+        # the page asks for level 1 then level 0 next: start compressing both now
+        self.stream(loaded, 1)
+        self.stream(loaded, 0)
         levels = [
             {
                 "level": 0,
@@ -315,7 +393,7 @@ class Service:
             },
             {
                 "level": 1,
-                "shape": list(preview.shape),
+                "shape": preview_shape(v.voxels.shape),
                 "affine": _matrix(level_affine(v.affine, v.voxels.shape)),
                 "url": f"/api/series/{uid}/voxels?level=1",
             },
@@ -342,30 +420,34 @@ class Service:
             "levels": levels,
         }
 
-    def voxel_stream(self, uid: str, level: int) -> tuple[Iterator[bytes], int, str, int | None]:
-        """The gzip stream of a level: ``(chunks, raw bytes, encoding, gzip bytes or None)``.
+    def stream(self, loaded: Loaded, level: int) -> Stream:
+        """The gzip stream of a level, started on the encoder thread when first asked."""
+        if level not in (0, 1):
+            raise NotFound(f"no level {level}; levels are 0 (full) and 1 (preview)")
+        with loaded.lock:
+            st = loaded.streams.get(level)
+            if st is None or st.error is not None:
+                st = Stream(lambda: loaded.level(level))
+                loaded.streams[level] = st
+                self._encode_pool.submit(st.produce)
+        return st
 
-        The first request for a level compresses while it sends and keeps the result, so later
-        requests (another device, a reload) get it at once with a Content-Length.
+    def voxel_stream(self, uid: str, level: int) -> tuple[Iterator[bytes], int, str, int | None]:
+        """``(pieces, raw bytes, encoding, gzip bytes when known)`` of a level's voxels.
+
+        A level is compressed once, while the first request sends it, and kept with the
+        volume, so later requests (another device, a reload) get it with a Content-Length.
         """
         loaded = self.loaded(uid)
-        arr = loaded.level(level)
-        encoding = encoding_of(arr.dtype)
-        with loaded.lock:
-            done = loaded.encoded.get(level)
-        if done is not None:
-            return iter(done), int(arr.nbytes), encoding, sum(len(c) for c in done)
+        st = self.stream(loaded, level)
+        raw = st.raw_size()
+        encoding = encoding_of(loaded.volume.voxels.dtype)
 
-        def produce() -> Iterator[bytes]:
-            kept: list[bytes] = []
-            for piece in encoded_chunks(arr):
-                kept.append(piece)
-                yield piece
-            with loaded.lock:
-                loaded.encoded[level] = kept
+        def pieces() -> Iterator[bytes]:
+            yield from st.read()
             self._evict()
 
-        return produce(), int(arr.nbytes), encoding, None
+        return pieces(), raw, encoding, st.length
 
     # -- pictures ------------------------------------------------------------------------------
     async def on_render_thread(self, fn: Callable[[], T]) -> T:
