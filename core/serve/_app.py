@@ -148,8 +148,8 @@ def create_app(
             await run_in_threadpool(lock.acquire)
             try:
                 if not path.is_file():
-                    loaded = await run_in_threadpool(service.loaded, uid)
-                    png = await service.on_render_thread(lambda: service.thumbnail(loaded.volume))
+                    volume = await run_in_threadpool(service.thumbnail_volume, uid)
+                    png = await service.on_render_thread(lambda: service.thumbnail(volume))
                     await run_in_threadpool(_write_private, path, png)
             finally:
                 lock.release()

@@ -177,6 +177,10 @@ class Door:
             recent = [t for t in self._failures.get(client, []) if now - t < _FAIL_WINDOW_S]
             recent.append(now)
             self._failures[client] = recent[-64:]
+            if len(self._failures) > 4096:  # many addresses: forget those without recent tries
+                self._failures = {
+                    c: ts for c, ts in self._failures.items() if ts and now - ts[-1] < 60.0
+                }
             await asyncio.sleep(min(_DELAY_MAX_S, _DELAY_STEP_S * len(recent)))
         if scope.get("path", "").startswith("/api/"):
             body = b'{"error": "not signed in: open the address printed by ownscan serve"}'

@@ -226,6 +226,10 @@ class Service:
         self._render_backend = render_backend
         self._renderer: Renderer | None = None
         self._thumb_locks: dict[str, threading.Lock] = {}
+        # a library page asks for every thumbnail at once: their series are loaded one at a
+        # time and not kept (they would push the series being viewed out of the cache)
+        self._thumb_loads = threading.Semaphore(1)
+        self._loads = threading.Semaphore(2)  # series loaded for viewing at the same time
         self._closed = False
 
     def close(self) -> None:
@@ -335,7 +339,8 @@ class Service:
                 self._volumes.move_to_end(uid)
         if owner:
             try:
-                fut.set_result(Loaded(self._load(uid)))
+                with self._loads:
+                    fut.set_result(Loaded(self._load(uid)))
             except BaseException as exc:
                 with self._volumes_lock:
                     self._volumes.pop(uid, None)
@@ -509,6 +514,16 @@ class Service:
         return self.render_png(
             volume, {"mode": "mpr", "plane": plane}, (THUMBNAIL_SIZE, THUMBNAIL_SIZE)
         )
+
+    def thumbnail_volume(self, uid: str) -> Volume:
+        """The volume to draw a thumbnail from: the cached one if the series is loaded, else
+        loaded for this purpose only (one at a time, not kept)."""
+        with self._volumes_lock:
+            fut = self._volumes.get(uid)
+        if fut is not None and fut.done() and fut.exception() is None:
+            return fut.result().volume
+        with self._thumb_loads:
+            return self._load(uid)
 
     def thumbnail_lock(self, uid: str) -> threading.Lock:
         with self._volumes_lock:
