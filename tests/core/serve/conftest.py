@@ -1,0 +1,110 @@
+"""Shared fixtures of the serve tests: a real ``ownscan serve`` on a generated library, and
+Debian's Chromium driven by Playwright (WebGL2 through SwiftShader; never a downloaded browser).
+
+The browser fixtures fail, never skip: CI installs ``chromium`` (.ci/system-packages.txt) and
+``playwright`` (the dev extra).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from serve_process import ServeProcess
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # ctgen
+sys.path.insert(0, str(HERE.parent / "library"))  # library_dicomgen
+
+PATIENT = ("Phantom^Generated", "GEN001")  # the patient of tests/core/ctgen.py's series
+
+
+def _ownscan(*args: str) -> str:
+    exe = Path(sys.executable).with_name("ownscan")
+    r = subprocess.run([str(exe), *args], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout + r.stderr
+
+
+def write_ct(folder: Path, **kw: Any) -> list[Path]:
+    """A small generated CT (64 x 64 x 40 by default): asymmetric left/right, front/back and
+    head/feet, so a flipped or transposed picture differs."""
+    from ctgen import write_ct_series
+
+    options: dict[str, Any] = {
+        "n_slices": 40,
+        "rows": 64,
+        "cols": 64,
+        "pixel_spacing": (0.9, 0.9),
+        "spacing": 2.0,
+    }
+    options.update(kw)
+    return write_ct_series(folder, **options)
+
+
+@pytest.fixture(scope="module")
+def ct_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library holding one generated CT series and a PDF report in the same study, imported
+    by ``ownscan import``."""
+    import pydicom
+    from library_dicomgen import encapsulated_pdf
+
+    root = tmp_path_factory.mktemp("ctlib")
+    paths = write_ct(root / "src" / "ct")
+    study = pydicom.dcmread(paths[0], stop_before_pixels=True).StudyInstanceUID
+    encapsulated_pdf(root / "src" / "report.dcm", study, patient=PATIENT)
+    _ownscan("import", str(root / "src"), "--library", str(root / "library"))
+    return root / "library"
+
+
+@pytest.fixture(scope="module")
+def served(ct_library: Path) -> Iterator[ServeProcess]:
+    """``ownscan serve`` on :func:`ct_library`; stopped with Ctrl-C (exit status 0)."""
+    server = ServeProcess.start(ct_library)
+    yield server
+    assert server.stop() == 0, server.log
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing (apt-get install chromium)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    """A desktop-sized page (device pixel ratio 1) whose console errors fail the test."""
+    ctx = browser.new_context(viewport={"width": 1000, "height": 760}, device_scale_factor=1)
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    yield page
+    ctx.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A phone: 390 x 844 CSS pixels, touch, mobile (device pixel ratio 1 keeps SwiftShader's
+    work small)."""
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=1,
+    )
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    yield page
+    ctx.close()
+    assert not errors, errors
