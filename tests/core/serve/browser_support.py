@@ -3,7 +3,16 @@ console errors, signing in, opening a series."""
 
 from __future__ import annotations
 
+import base64
+import io
+import sys
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/core: ctgen
 
 CHROMIUM = "/usr/bin/chromium"
 # SwiftShader for WebGL2 on GPU-less machines; no sandbox as root; and no background
@@ -50,3 +59,26 @@ def open_series(page: Any, index: int = 0) -> str:
     page.wait_for_selector(".stage[data-level='0'][data-quality='full']", timeout=120_000)
     page.evaluate("() => window.ownscanViewer.afterDraw()")
     return uid
+
+
+def write_ct(folder: Path, **kw: Any) -> list[Path]:
+    """A small generated CT (64 x 64 x 40 by default): asymmetric left/right, front/back and
+    head/feet, so a flipped or transposed picture differs."""
+    from ctgen import write_ct_series
+
+    options: dict[str, Any] = {
+        "n_slices": 40,
+        "rows": 64,
+        "cols": 64,
+        "pixel_spacing": (0.9, 0.9),
+        "spacing": 2.0,
+    }
+    options.update(kw)
+    return write_ct_series(folder, **options)
+
+
+def canvas_rgb(page: Any, selector: str = ".stage canvas.gl") -> np.ndarray:
+    """The pixels of a canvas (the GL canvas keeps its drawing buffer), RGB, top row first."""
+    url = page.eval_on_selector(selector, "c => c.toDataURL('image/png')")
+    data = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from browser_support import CHROMIUM, CHROMIUM_ARGS, watch_errors, write_ct
 from serve_process import ServeProcess
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # ctgen
 sys.path.insert(0, str(HERE.parent / "library"))  # library_dicomgen
 
 PATIENT = ("Phantom^Generated", "GEN001")  # the patient of tests/core/ctgen.py's series
@@ -29,22 +28,6 @@ def _ownscan(*args: str) -> str:
     r = subprocess.run([str(exe), *args], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr + r.stdout
     return r.stdout + r.stderr
-
-
-def write_ct(folder: Path, **kw: Any) -> list[Path]:
-    """A small generated CT (64 x 64 x 40 by default): asymmetric left/right, front/back and
-    head/feet, so a flipped or transposed picture differs."""
-    from ctgen import write_ct_series
-
-    options: dict[str, Any] = {
-        "n_slices": 40,
-        "rows": 64,
-        "cols": 64,
-        "pixel_spacing": (0.9, 0.9),
-        "spacing": 2.0,
-    }
-    options.update(kw)
-    return write_ct_series(folder, **options)
 
 
 @pytest.fixture(scope="module")

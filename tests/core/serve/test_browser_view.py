@@ -10,25 +10,17 @@ tests use (tests/gl_support.py): at most 3 levels apart, at most 0.1 % of pixels
 
 from __future__ import annotations
 
-import base64
 import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import open_series, sign_in, watch_errors
+from browser_support import canvas_rgb, open_series, sign_in, watch_errors
 from gl_support import assert_same_picture
 from PIL import Image
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
-
-
-def canvas_rgb(page: Any, selector: str = ".stage canvas.gl") -> np.ndarray:
-    """The pixels of a canvas (the GL canvas keeps its drawing buffer), RGB, top row first."""
-    url = page.eval_on_selector(selector, "c => c.toDataURL('image/png')")
-    data = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def server_png(page: Any, url: str) -> np.ndarray:
