@@ -199,3 +199,30 @@ def test_caps_and_abandoned_uploads(empty_library: Path) -> None:
     assert staged.stat().st_size == CHUNK and staged.stat().st_mode & 0o777 == 0o600
     assert s.stop() == 0  # Ctrl-C with a half-finished upload
     assert _staged(empty_library) == [] and _library_files(empty_library) == []
+
+
+def test_ctrl_c_during_an_import(empty_library: Path, tmp_path: Path) -> None:
+    """Ctrl-C while an upload is imported: the import finishes (or, when it had not started,
+    never happens); either way the library is consistent and holds no half import."""
+    import subprocess
+    import sys
+
+    files = write_ct_series(tmp_path / "ct", n_slices=60, rows=96, cols=96)
+    zip_path = tmp_path / "ct.zip"
+    make_ct_zip(tmp_path / "ct", zip_path)
+    data = zip_path.read_bytes()
+    s = ServeProcess.start(empty_library)
+    c = s.client()
+    upload = _announce(c, [("ct.zip", data)])
+    _send(c, upload, 0, data)
+    assert c.post(f"/api/uploads/{upload}/import", headers=STATE).status_code == 202
+    assert s.stop() == 0, s.log
+    check = subprocess.run(
+        [sys.executable, "-m", "ownscan.core.cli", "check", "--library", str(empty_library)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    with open_library(empty_library) as lib:
+        assert [s.images for s in lib.series()] in ([], [len(files)])
+    assert _staged(empty_library) == []
