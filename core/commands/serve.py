@@ -164,6 +164,12 @@ def _serve(args: argparse.Namespace, stop_early: Any) -> int:
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.debug else logging.INFO)
     log.propagate = False
+    if not args.debug:
+        # everything else that logs (importers, uvicorn, Python warnings) may quote a file
+        # name or a value, and those name patients: only where it came from is written
+        logging.captureWarnings(True)
+        for h in logging.getLogger().handlers:
+            h.addFilter(_withhold_details)
 
     service = Service(Path(args.library) if args.library else default_location(), args.backend)
     sock = _listen(host, args.port)
@@ -230,6 +236,18 @@ def _serve(args: argparse.Namespace, stop_early: Any) -> int:
         service.close()
     print("ownscan serve: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _withhold_details(record: Any) -> bool:
+    """A logging filter: the record keeps its level and origin, not its text."""
+    record.msg = (
+        f"{record.levelname.lower()} from {record.name} (details left out of the log because "
+        "they may name patients; --debug shows them)"
+    )
+    record.args = ()
+    record.exc_info = record.exc_text = None
+    record.stack_info = None
+    return True
 
 
 def _server_class() -> type:
