@@ -228,8 +228,14 @@ class Uploads:
         up = self._get(upload_id)
         if up.importing:
             raise Conflict("this upload is being imported; it is removed when the import ends")
+        self._forget(up)
+
+    def _forget(self, up: _Upload) -> None:
+        """Drop an upload from memory and its staged bytes from the disk."""
         with self._lock:
-            self._uploads.pop(upload_id, None)
+            self._uploads.pop(up.upload_id, None)
+            for n in range(len(up.files)):
+                self._file_locks.pop((up.upload_id, n), None)
         shutil.rmtree(up.folder, ignore_errors=True)
 
     def _expire(self) -> None:
@@ -238,10 +244,8 @@ class Uploads:
             old = [
                 u for u in self._uploads.values() if not u.importing and now - u.touched > IDLE_S
             ]
-            for u in old:
-                del self._uploads[u.upload_id]
         for u in old:
-            shutil.rmtree(u.folder, ignore_errors=True)
+            self._forget(u)
 
     # -- importing -----------------------------------------------------------------------------
     def start_import(self, upload_id: str) -> str:
@@ -284,9 +288,7 @@ class Uploads:
             job.error = _clean(str(exc) or type(exc).__name__, up)
             job.state = "failed"
         finally:
-            with self._lock:
-                self._uploads.pop(up.upload_id, None)
-            shutil.rmtree(up.folder, ignore_errors=True)
+            self._forget(up)
 
     def _import(self, up: _Upload, job: _Job) -> None:
         from ownscan.core.errors import OwnscanError
