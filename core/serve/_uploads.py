@@ -67,6 +67,10 @@ class TooLarge(ServiceError):
     status = 413
 
 
+class NoRoom(ServiceError):
+    status = 507  # Insufficient Storage
+
+
 @dataclass
 class _File:
     n: int
@@ -94,6 +98,7 @@ class _Job:
     results: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
     summary: str = ""
+    ended: float | None = None
 
 
 class Uploads:
@@ -160,8 +165,19 @@ class Uploads:
             ext = name.rsplit(".", 1)[-1] if "." in name.rsplit("/", 1)[-1] else ""
             files.append((name, size, ext.lower() if _EXT.match(ext) else ""))
         total = sum(size for _, size, _ in files)
-        if total > self.max_bytes:
-            raise TooLarge(f"{total} bytes: at most {self.max_bytes} bytes in one upload")
+        with self._lock:
+            others = sum(f.size for u in self._uploads.values() for f in u.files)
+        if total + others > self.max_bytes:
+            raise TooLarge(
+                f"{total} bytes: at most {self.max_bytes} bytes staged at a time "
+                f"({others} already announced by other uploads)"
+            )
+        free = shutil.disk_usage(self.folder).free
+        if free < 2 * (total + others):  # staged, then copied into the library
+            raise NoRoom(
+                f"{total} bytes: the disk of the library has {free} bytes free, and an upload "
+                "needs twice its size (staged, then imported)"
+            )
         upload_id = secrets.token_hex(16)
         folder = self.folder / upload_id
         make_private_dir(folder)
@@ -246,6 +262,13 @@ class Uploads:
             ]
         for u in old:
             self._forget(u)
+        with self._lock:  # finished jobs are kept an hour for the page to read
+            for job_id in [
+                j.job_id
+                for j in self._jobs.values()
+                if j.ended is not None and now - j.ended > IDLE_S
+            ]:
+                del self._jobs[job_id]
 
     # -- importing -----------------------------------------------------------------------------
     def start_import(self, upload_id: str) -> str:
@@ -288,6 +311,7 @@ class Uploads:
             job.error = _clean(str(exc) or type(exc).__name__, up)
             job.state = "failed"
         finally:
+            job.ended = time.monotonic()
             self._forget(up)
 
     def _import(self, up: _Upload, job: _Job) -> None:
