@@ -130,14 +130,16 @@ export class Renderer {
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
-    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q: prepared.q, gradient: null };
+    // q is kept (for the gradient texture, made on first use) only when that would fit
+    const q = 12 * nx * ny * nz <= GRADIENT_BUDGET ? prepared.q : null;
+    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null };
   }
 
   // The gradient texture of the current volume, made on first use; null when over budget.
   gradient() {
     const v = this.volume;
+    if (v && v.gradient) return v.gradient;
     if (!v || !v.q) return null;
-    if (v.gradient) return v.gradient;
     const [nx, ny, nz] = v.dims;
     if (12 * nx * ny * nz > GRADIENT_BUDGET) return null;
     const gl = this.gl;
@@ -155,6 +157,7 @@ export class Renderer {
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
     v.gradient = t;
+    v.q = null;
     return t;
   }
 

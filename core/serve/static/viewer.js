@@ -231,6 +231,8 @@ export class Viewer {
         this._fallback(e);
         return;
       }
+      // the GPU has the numbers now; keep only the geometry (a CT's float copy is large)
+      data.values = data.q = data.rgb = null;
       this.level = data;
       this.valueMin = data.valueMin;
       this.valueMax = data.valueMax;
@@ -541,7 +543,9 @@ export class Viewer {
   _serverFrame(view, px, css, params) {
     const q = new URLSearchParams({ width: px.w, height: px.h, window: this.window.width, level: this.window.level });
     for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
-    if (view !== "3d" && this.viewState[view]) q.set("zoom", this.viewState[view].zoom);
+    // the renderer fits the volume with a 4 % margin, the 2D views with 2 %: this zoom makes
+    // the server's frame the picture the overlay (crosshair, scale bar) is drawn for
+    if (view !== "3d" && this.viewState[view]) q.set("zoom", (this.viewState[view].zoom * 1.04) / 1.02);
     const url = `/api/series/${encodeURIComponent(this.uid)}/render.png?${q}`;
     this._frames = this._frames || {};
     const key = view;

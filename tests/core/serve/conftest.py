@@ -32,14 +32,28 @@ def _ownscan(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def ct_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A library holding one generated CT series and a PDF report in the same study, imported
-    by ``ownscan import``."""
+    """A library holding, in one study, a generated CT series (series 1, axis-aligned), the
+    same anatomy scanned obliquely (series 2, "oblique CT": rows turned 25 degrees about the
+    head-feet axis, columns tilted 15 degrees) and a PDF report, imported by ``ownscan
+    import``."""
+    import math
+
     import pydicom
     from library_dicomgen import encapsulated_pdf
 
     root = tmp_path_factory.mktemp("ctlib")
     paths = write_ct(root / "src" / "ct")
     study = pydicom.dcmread(paths[0], stop_before_pixels=True).StudyInstanceUID
+    a, b = math.radians(25.0), math.radians(15.0)
+    iop = (math.cos(a), math.sin(a), 0.0, -math.sin(a) * math.cos(b), math.cos(a) * math.cos(b))
+    write_ct(
+        root / "src" / "oblique",
+        iop=(*iop, math.sin(b)),
+        series_number=2,
+        description="oblique CT",
+        study_uid=study,
+        seed=3,
+    )
     encapsulated_pdf(root / "src" / "report.dcm", study, patient=PATIENT)
     _ownscan("import", str(root / "src"), "--library", str(root / "library"))
     return root / "library"

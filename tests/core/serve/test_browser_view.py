@@ -11,6 +11,8 @@ tests use (tests/gl_support.py): at most 3 levels apart, at most 0.1 % of pixels
 from __future__ import annotations
 
 import io
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +116,18 @@ MODES_3D = [
 ]
 
 
-@pytest.fixture(scope="module")
-def viewer_3d(served, browser):
-    """One desktop page with the series open in the 3D layout, shared by the mode tests
-    (SwiftShader is slow: the page and the volume load once)."""
+@pytest.fixture(scope="module", params=["axis-aligned", "oblique"])
+def viewer_3d(served, browser, request):
+    """One desktop page with a series open in the 3D layout, shared by the mode tests
+    (SwiftShader is slow: the page and the volume load once per volume): series 1 (axis-aligned)
+    or 2 (oblique: its affine has no zero)."""
     ctx = browser.new_context(viewport={"width": 560, "height": 480}, device_scale_factor=1)
     page = ctx.new_page()
     errors = watch_errors(page)
     sign_in(page, served)
-    uid = open_series(page)
+    texts = page.locator(".series").all_inner_texts()
+    oblique = request.param == "oblique"
+    uid = open_series(page, next(n for n, t in enumerate(texts) if ("oblique" in t) == oblique))
     page.click("button[data-layout='3d']")
     yield page, uid
     ctx.close()
@@ -234,7 +239,9 @@ def test_phone_pinch_zooms_and_swipe_scrolls(served, phone):
     assert page.evaluate(state)["window"] > before["window"]
 
 
-def test_phone_screenshot_for_the_readme(served, phone):
+def test_phone_screenshot_for_the_readme(served, phone, tmp_path):
+    """The 3D view on a phone; ``OWNSCAN_UPDATE_DOCS=1`` keeps it as docs/serve-phone.png
+    (the README's picture)."""
     page = phone
     sign_in(page, served)
     open_series(page)
@@ -248,5 +255,41 @@ def test_phone_screenshot_for_the_readme(served, phone):
     )
     rgb = canvas_rgb(page)
     assert rgb.std() > 10
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "serve-phone.png"))
+    shot = tmp_path / "serve-phone.png"
+    page.screenshot(path=str(shot))
+    if os.environ.get("OWNSCAN_UPDATE_DOCS") == "1":
+        shutil.copyfile(shot, DOCS / "serve-phone.png")
+
+
+def test_without_webgl2_the_server_draws(served, desktop, tmp_path):
+    """A browser without WebGL2: every view is a frame rendered on the server (render.png)."""
+    page = desktop
+    page.add_init_script(
+        """(() => {
+            const get = HTMLCanvasElement.prototype.getContext;
+            HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+                return kind === 'webgl2' ? null : get.call(this, kind, ...rest);
+            };
+        })()"""
+    )
+    sign_in(page, served)
+    page.locator(".series").first.click()
+    page.wait_for_selector(".stage[data-renderer='server'][data-level='0']", timeout=120_000)
+    # the four frames arrive one by one: wait until every quarter of the canvas has a picture
+    page.wait_for_function(
+        """() => {
+            const c = document.querySelector('.stage canvas.gl');
+            const g = c.getContext('2d');
+            const w = c.width >> 1, h = c.height >> 1;
+            return [[0, 0], [w, 0], [0, h], [w, h]].every(([x, y]) => {
+                const d = g.getImageData(x, y, w, h).data;
+                for (let i = 0; i < d.length; i += 4) if (d[i] > 40) return true;
+                return false;
+            });
+        }""",
+        timeout=120_000,
+    )
+    rgb = canvas_rgb(page)
+    assert rgb.std() > 10
+    page.screenshot(path=str(tmp_path / "server-frames.png"))
+    assert "rendered on the server" in page.evaluate("() => window.ownscanViewer.notes.join()")
