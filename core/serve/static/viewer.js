@@ -124,8 +124,7 @@ export class Viewer {
   }
 
   _markTabs() {
-    if (!this.tabs) return;
-    for (const b of this.tabs.children) b.classList.toggle("active", b.dataset.layout === this.layout);
+    if (this.tabs) for (const b of this.tabs.children) b.classList.toggle("active", b.dataset.layout === this.layout);
     this.slider.hidden = this.layout === "quad" || this.layout === "3d" || this.layout === "image";
     this._syncSlider();
   }
