@@ -41,6 +41,8 @@ export class Viewer {
     this.cursor = [...this.centre];
     this.window = { width: h.window.width, level: h.window.level, name: h.window.name || "default" };
     this.windowPresets = (h.presets || []).filter((p) => p.kind !== "transfer_function" && p.width !== undefined);
+    // the series' default window is always one of the choices (MR has no presets of its own)
+    if (!this.windowPresets.some((p) => p.name === this.window.name)) this.windowPresets.unshift({ kind: "window", ...this.window });
     this.tfs = (h.presets || []).filter((p) => p.kind === "transfer_function" || p.points);
     this.tf = this._defaultTf();
     this.mode3d = "dvr";

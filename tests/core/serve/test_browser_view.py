@@ -21,6 +21,7 @@ import pytest
 from browser_support import canvas_rgb, open_series, sign_in, watch_errors
 from gl_support import assert_same_picture
 from PIL import Image
+from serve_process import ServeProcess
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -239,17 +240,60 @@ def test_phone_pinch_zooms_and_swipe_scrolls(served, phone):
     assert page.evaluate(state)["window"] > before["window"]
 
 
-def test_phone_screenshot_for_the_readme(served, phone, tmp_path):
-    """The 3D view on a phone; ``OWNSCAN_UPDATE_DOCS=1`` keeps it as docs/serve-phone.png
-    (the README's picture)."""
+@pytest.fixture(scope="module")
+def mr_server(mr_head_dir, tmp_path_factory):
+    """``ownscan serve`` on a library holding the real oblique head MR (384 images)."""
+    import subprocess
+    import sys
+
+    library = tmp_path_factory.mktemp("mr") / "library"
+    exe = Path(sys.executable).with_name("ownscan")
+    r = subprocess.run(
+        [str(exe), "import", str(mr_head_dir), "--library", str(library)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    server = ServeProcess.start(library)
+    yield server
+    assert server.stop() == 0, server.log
+
+
+def test_phone_real_mr_and_the_readme_screenshot(mr_server, phone, tmp_path):
+    """The real (oblique) head MR on a phone: the sagittal view is the server's sagittal frame
+    (the face on the left, as radiology shows it; a flip fails), the 3D view draws;
+    ``OWNSCAN_UPDATE_DOCS=1`` keeps the screenshot as docs/serve-phone.png (the README's
+    picture)."""
     page = phone
-    sign_in(page, served)
+    sign_in(page, mr_server)
     open_series(page)
+    page.click("button[data-layout='sagittal']")
+    info = page.evaluate(
+        """async () => {
+            const v = window.ownscanViewer;
+            v.viewState.sagittal.zoom = 1.02 / 1.04;  // the renderer's margin (see above)
+            await v.afterDraw();
+            const c = document.querySelector('.stage canvas.gl');
+            return {w: c.width, h: c.height, win: v.window, uid: v.uid};
+        }"""
+    )
+    mine = canvas_rgb(page)
+    w, h, win = info["w"], info["h"], info["win"]
+    ref = server_png(
+        page,
+        f"{mr_server.base}/api/series/{info['uid']}/render.png?mode=mpr&plane=sagittal"
+        f"&width={w}&height={h}&window={win['width']}&level={win['level']}",
+    )
+    assert mine.std() > 10
+    diff = np.abs(mine.astype(int) - ref.astype(int)).max(axis=-1)
+    assert (diff > 2).mean() < 0.002, f"{(diff > 2).mean():.4f} of pixels differ"
+    page.screenshot(path=str(tmp_path / "sagittal.png"))
     page.evaluate(
         """async () => {
             const v = window.ownscanViewer;
             await v.setMode('dvr');
-            Object.assign(v.camera, {azimuth: 30, elevation: 15});
+            Object.assign(v.camera, {azimuth: -35, elevation: 10});
             await v.afterDraw();
         }"""
     )
