@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import canvas_rgb, open_series, sign_in, write_ct
+from browser_support import canvas_rgb, open_series, sign_in, watch_errors, write_ct
 from serve_process import ServeProcess, make_ct_zip
 
 from ownscan.core.library import open_library
@@ -128,3 +128,63 @@ def test_upload_folder_then_view(upload_server, empty_library, desktop, tmp_path
     open_series(page, next(n for n, t in enumerate(texts) if "folder upload" in t))
     rgb = canvas_rgb(page)
     assert rgb.std() > 10 and np.count_nonzero(rgb) > rgb.size // 20
+
+
+def test_drop_files_on_the_page(upload_server, empty_library, desktop, tmp_path):
+    """Files dropped on the drop zone (a DataTransfer built in the page, as a drag from the
+    desktop brings it) are uploaded and imported."""
+    import base64
+
+    page = desktop
+    sign_in(page, upload_server)
+    _, before = library_state(empty_library)
+    files = write_ct(tmp_path / "drop", n_slices=3, seed=21, description="dropped")
+    payload = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in files]
+    page.evaluate(
+        """(files) => {
+            const dt = new DataTransfer();
+            for (const [name, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                dt.items.add(new File([bytes], name, {type: 'application/dicom'}));
+            }
+            const zone = document.querySelector('.drop');
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        payload,
+    )
+    page.wait_for_selector(".upload-message.ok, .upload-message.error", timeout=120_000)
+    assert page.locator(".upload-message").inner_text().startswith("Added 3 file(s)")
+    page.locator(".series", has_text="dropped").wait_for()
+    assert len(library_state(empty_library)[1]) == len(before) + 1
+
+
+def test_upload_resumes_after_a_lost_chunk(upload_server, empty_library, browser, tmp_path):
+    """The first PUT of the file is lost on the way (the connection fails): the page asks the
+    server how much arrived, sends again from there, and the import completes."""
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    sign_in(page, upload_server)
+    _, before = library_state(empty_library)
+    write_ct(tmp_path / "resume" / "DICOM", seed=31, n_slices=6, description="resumed")
+    portal = tmp_path / "resume.zip"
+    make_ct_zip(tmp_path / "resume", portal)
+    seen: list[str] = []
+
+    def flaky(route: Any) -> None:
+        seen.append(route.request.method)
+        if len(seen) == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads/*/files/0?offset=*", flaky)
+    message, _ = upload(page, ".files-input", str(portal))
+    ctx.close()
+    assert seen == ["PUT", "PUT"], seen
+    assert message.startswith("Added 6 file(s)"), message
+    assert len(library_state(empty_library)[1]) == len(before) + 1
+    assert staged(empty_library) == []
+    # the one error the page met is the connection this test broke
+    assert len(errors) == 1 and "ERR_CONNECTION_RESET" in errors[0], errors
