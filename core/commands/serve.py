@@ -122,23 +122,38 @@ def _may_open_browser() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
     # Ctrl-C before uvicorn takes the signals (while starting) is a stop as well: noted here,
-    # handed to the server as soon as it exists (uvicorn restores this handler at its end)
-    stop_early = threading.Event()
-    handlers = {
-        sig: signal.signal(sig, lambda _s, _f: stop_early.set())
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    # and handed to the server as soon as it exists (uvicorn restores this handler after its
+    # own, so a signal between the two still reaches the server)
+    stop = _EarlyStop()
+    handlers = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _serve(args, stop_early)
+        return _serve(args, stop)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
 
-def _serve(args: argparse.Namespace, stop_early: Any) -> int:
+class _EarlyStop:
+    """Signals that arrive while uvicorn does not listen for them."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.server: Any = None
+
+    def handle(self, sig: int, frame: Any) -> None:
+        self.asked = True
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def attach(self, server: Any) -> None:
+        self.server = server
+        if self.asked:
+            server.should_exit = True
+
+
+def _serve(args: argparse.Namespace, stop: _EarlyStop) -> int:
     import logging
     import secrets
 
@@ -226,8 +241,7 @@ def _serve(args: argparse.Namespace, stop_early: Any) -> int:
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    if stop_early.is_set():
-        server.should_exit = True
+    stop.attach(server)
     try:
         server.run(sockets=[sock])
     finally:

@@ -104,6 +104,8 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                if self.proc.stdout is not None:
+                    self.proc.stdout.close()
                 raise AssertionError("ownscan serve did not stop on SIGINT") from None
         if self.proc.stdout is not None:
             self.lines += self.proc.stdout.read().splitlines()
