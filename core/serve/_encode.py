@@ -32,7 +32,7 @@ __all__ = [
     "preview_shape",
 ]
 
-CHUNK = 4 << 20  # bytes of voxels per compression call
+CHUNK = 1 << 20  # bytes of shuffled voxels per piece (compressed on its own, in parallel)
 GZIP_LEVEL = 1  # measured in docs/SERVE.md: level 6 saves ~4% more bytes at ~3x the CPU
 
 
@@ -75,7 +75,7 @@ def encoded_chunks(
     stream of its own, ended by a sync flush (an empty stored block, so the next piece starts
     on a byte boundary) and the last by the final block; one after the other they are one valid
     deflate stream, framed by the gzip header and the trailer (CRC-32 and size of the whole).
-    zlib releases the GIL while it compresses, so threads use the cores. Pieces of 4 MiB lose
+    zlib releases the GIL while it compresses, so threads use the cores. Pieces of 1 MiB lose
     less than 0.1% of the ratio to the lost history between them.
 
     Parameters
@@ -130,29 +130,42 @@ def _usable_cpus() -> set[int]:
 
 
 def downsample2(voxels: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    """The preview level: the mean of each 2x2x2 block, in the same dtype.
+    """The preview level: the mean of each 2x2x2 block, in the same dtype (integers rounded
+    half to even, as ``np.rint``).
 
     An axis of odd length loses its last plane (so every preview voxel is the mean of whole
     blocks and :func:`level_affine` places it exactly); an axis of length 1 is kept as is.
+    Slabs of slices are summed in threads (numpy releases the GIL): pairs along z, then y, then
+    x, each a contiguous add, which is several times faster than one reshape-and-sum.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     v = voxels
-    factors = [2 if n >= 2 else 1 for n in v.shape[:3]]
-    cut = tuple(slice(0, (n // f) * f) for n, f in zip(v.shape[:3], factors, strict=True))
-    v = v[cut]
-    z, y, x = (n // f for n, f in zip(v.shape[:3], factors, strict=True))
-    fz, fy, fx = factors
-    tail = v.shape[3:]
-    acc = np.float32 if v.dtype == np.float32 else np.int32
-    out = np.empty((z, y, x, *tail), dtype=v.dtype)
-    step = 16  # output slices per pass: no float copy of the whole volume
-    for k0 in range(0, z, step):
-        k1 = min(z, k0 + step)
-        block = v[k0 * fz : k1 * fz].astype(acc)
-        block = block.reshape(k1 - k0, fz, y, fy, x, fx, *tail).sum(axis=(1, 3, 5))
-        mean = block / float(fz * fy * fx)
+    fz, fy, fx = (2 if n >= 2 else 1 for n in v.shape[:3])
+    z, y, x = v.shape[0] // fz, v.shape[1] // fy, v.shape[2] // fx
+    out = np.empty((z, y, x, *v.shape[3:]), dtype=v.dtype)
+    # sums of at most 8 values: int32 holds them, and float32 holds them exactly (< 2**24 for
+    # 16-bit data), so the mean (a division by a power of two) is exact before rounding
+    acc = np.float64 if v.dtype.itemsize > 2 or v.dtype == np.float32 else np.int32
+    scale = 1.0 / (fz * fy * fx)
+
+    def slab(k0: int, k1: int) -> None:
+        s = v[k0 * fz : k1 * fz : fz, : y * fy, : x * fx].astype(acc)
+        if fz == 2:
+            s += v[k0 * fz + 1 : k1 * fz : 2, : y * fy, : x * fx]
+        if fy == 2:
+            s = s[:, 0::2] + s[:, 1::2]
+        if fx == 2:
+            s = s[:, :, 0::2] + s[:, :, 1::2]
+        mean = s.astype(np.float64 if acc is np.float64 else np.float32) * scale
         if np.issubdtype(v.dtype, np.integer):
-            mean = np.rint(mean)
+            np.rint(mean, out=mean)
         out[k0:k1] = mean.astype(v.dtype)
+
+    step = 8  # output slices per slab: small temporaries, many slabs to share out
+    with ThreadPoolExecutor(max(1, min(8, len(_usable_cpus())))) as pool:
+        for f in [pool.submit(slab, k, min(z, k + step)) for k in range(0, z, step)]:
+            f.result()
     return out
 
 
