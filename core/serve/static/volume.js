@@ -89,19 +89,50 @@ export function gradientTexels(q, dims) {
   return out;
 }
 
+// The grey-value work of one level (decode, range, quantisation): on a worker thread when the
+// browser can start one (the page stays responsive while a large CT is prepared), else here.
+export function prepareGrey(buffer, dtype, encoding, range) {
+  const voxels = decodeVoxels(buffer, dtype, encoding);
+  const [vmin, vmax] = range || valueRange(voxels);
+  const q = quantise(voxels, vmin, vmax);
+  return { q, values: unorm(q), vmin, vmax, n: voxels.length };
+}
+
+function prepareOffThread(buffer, dtype, encoding, range) {
+  return new Promise((resolve, reject) => {
+    let worker;
+    try {
+      worker = new Worker(new URL("./volume-worker.js", import.meta.url), { type: "module" });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    worker.onmessage = (e) => {
+      worker.terminate();
+      if (e.data.error) reject(new Error(e.data.error));
+      else resolve(e.data);
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(new Error(e.message || "the worker failed"));
+    };
+    worker.postMessage({ buffer, dtype, encoding, range }, [buffer]);
+  });
+}
+
 // One level of a series, ready for Renderer.setVolume. `range`: [vmin, vmax] to normalise
 // with (null: this level's own, as prepare_volume does for the volume it draws).
 export async function loadLevel(fetcher, header, level, range) {
   const resp = await fetcher(level.url);
   const encoding = resp.headers.get("X-Ownscan-Encoding") || "raw";
-  const voxels = decodeVoxels(await resp.arrayBuffer(), header.dtype, encoding);
+  const buffer = await resp.arrayBuffer();
   const dims = dimsOf(level.shape);
   const components = header.components || 1;
-  if (voxels.length !== dims[0] * dims[1] * dims[2] * components) {
-    throw new Error(`voxels: got ${voxels.length} values for a ${dims.join("x")}x${components} level`);
-  }
+  const expected = dims[0] * dims[1] * dims[2] * components;
   const out = { level: level.level, shape: level.shape, affine: level.affine, dims };
   if (components !== 1) {
+    const voxels = decodeVoxels(buffer, header.dtype, encoding);
+    if (voxels.length !== expected) throw new Error(`voxels: got ${voxels.length} values, expected ${expected}`);
     // colour: RGB bytes as stored (a 2D image is shown as stored, no window)
     const rgb = new Uint8Array(dims[0] * dims[1] * dims[2] * 3);
     for (let i = 0, n = rgb.length / 3; i < n; i++) for (let c = 0; c < 3; c++) {
@@ -113,10 +144,19 @@ export async function loadLevel(fetcher, header, level, range) {
     out.valueMax = 255;
     return out;
   }
-  const [vmin, vmax] = range || valueRange(voxels);
-  out.q = quantise(voxels, vmin, vmax);
-  out.values = unorm(out.q);
-  out.valueMin = vmin;
-  out.valueMax = vmax;
+  let grey;
+  try {
+    grey = await prepareOffThread(buffer, header.dtype, encoding, range);
+  } catch (e) {
+    // no worker could start (the bytes are still here): the same work on this thread; a
+    // worker that failed after it took the bytes (now detached, length 0) is an error
+    if (buffer.byteLength === 0 && expected !== 0) throw e;
+    grey = prepareGrey(buffer, header.dtype, encoding, range);
+  }
+  if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
+  out.q = grey.q;
+  out.values = grey.values;
+  out.valueMin = grey.vmin;
+  out.valueMax = grey.vmax;
   return out;
 }

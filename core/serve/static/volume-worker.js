@@ -1,0 +1,14 @@
+// The grey-value preparation of volume.js (decode, value range, quantisation) on a worker
+// thread: the page keeps drawing the preview and answering the fingers meanwhile.
+
+import { prepareGrey } from "./volume.js";
+
+self.onmessage = (e) => {
+  const { buffer, dtype, encoding, range } = e.data;
+  try {
+    const r = prepareGrey(buffer, dtype, encoding, range);
+    self.postMessage(r, [r.q.buffer, r.values.buffer]);
+  } catch (err) {
+    self.postMessage({ error: String(err.message || err) });
+  }
+};
