@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -150,14 +151,15 @@ def downsample2(voxels: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     scale = 1.0 / (fz * fy * fx)
 
     def slab(k0: int, k1: int) -> None:
-        s = v[k0 * fz : k1 * fz : fz, : y * fy, : x * fx].astype(acc)
+        s: npt.NDArray[Any] = v[k0 * fz : k1 * fz : fz, : y * fy, : x * fx].astype(acc)
         if fz == 2:
             s += v[k0 * fz + 1 : k1 * fz : 2, : y * fy, : x * fx]
         if fy == 2:
             s = s[:, 0::2] + s[:, 1::2]
         if fx == 2:
             s = s[:, :, 0::2] + s[:, :, 1::2]
-        mean = s.astype(np.float64 if acc is np.float64 else np.float32) * scale
+        mean: npt.NDArray[Any] = s.astype(np.float64 if acc is np.float64 else np.float32)
+        mean *= scale
         if np.issubdtype(v.dtype, np.integer):
             np.rint(mean, out=mean)
         out[k0:k1] = mean.astype(v.dtype)

@@ -227,7 +227,7 @@ class Service:
         self._renderer: Renderer | None = None
         self._thumb_locks: dict[str, threading.Lock] = {}
         # a library page asks for every thumbnail at once: their series are loaded one at a
-        # time and not kept (they would push the series being viewed out of the cache)
+        # time, and kept only where they push nothing out (see thumbnail_volume)
         self._thumb_loads = threading.Semaphore(1)
         self._loads = threading.Semaphore(2)  # series loaded for viewing at the same time
         self._closed = False
@@ -516,14 +516,27 @@ class Service:
         )
 
     def thumbnail_volume(self, uid: str) -> Volume:
-        """The volume to draw a thumbnail from: the cached one if the series is loaded, else
-        loaded for this purpose only (one at a time, not kept)."""
-        with self._volumes_lock:
-            fut = self._volumes.get(uid)
-        if fut is not None and fut.done() and fut.exception() is None:
-            return fut.result().volume
+        """The volume to draw a thumbnail from: the cached one (or the one being loaded) if
+        there is one, else loaded here, one at a time, and kept only where the cache has room
+        without dropping anything (as the oldest entry): the series being viewed stay."""
         with self._thumb_loads:
-            return self._load(uid)
+            with self._volumes_lock:
+                fut = self._volumes.get(uid)
+            if fut is not None:
+                return fut.result().volume
+            volume = self._load(uid)
+            with self._volumes_lock:
+                held = sum(
+                    f.result().nbytes
+                    for f in self._volumes.values()
+                    if f.done() and f.exception() is None
+                )
+                if uid not in self._volumes and held + volume.nbytes <= self._cache_bytes:
+                    kept: Future[Loaded] = Future()
+                    kept.set_result(Loaded(volume))
+                    self._volumes[uid] = kept
+                    self._volumes.move_to_end(uid, last=False)
+            return volume
 
     def thumbnail_lock(self, uid: str) -> threading.Lock:
         with self._volumes_lock:
