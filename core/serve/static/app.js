@@ -68,7 +68,7 @@ async function refresh(list) {
     return;
   }
   list.replaceChildren();
-  if (!data.patients.length) {
+  if (!data.patients.length && !(data.documents || []).length) {
     list.append(text("p", "empty", "The library is empty. Add scans below."));
     return;
   }
@@ -93,6 +93,15 @@ async function refresh(list) {
       }
       card.append(study);
     }
+    list.append(card);
+  }
+  if (data.documents && data.documents.length) {
+    // reports kept without a study to file them under
+    const card = el("article", "patient");
+    card.append(text("h3", "", "Other documents"));
+    const docs = el("div", "documents");
+    for (const d of data.documents) docs.append(documentLink(d));
+    card.append(docs);
     list.append(card);
   }
 }

@@ -148,7 +148,9 @@ function interp(x, xs, ys) {
 //   decides the framing and the sampling step (so the preview frames as the full volume does)
 //   scene: {mode (from /api/shaders/raycast), window {width, level}, tf, iso, offsetMm, slabMm,
 //   valueMin, valueMax, invert}; camera: {azimuth, elevation, zoom, pan: [x, y] mm}.
-export function frameFor(level, original, scene, camera, width, height) {
+//   interactive: core/render/_gl.py's quick pass while dragging (twice the step; the caller
+//   draws half the rays per side)
+export function frameFor(level, original, scene, camera, width, height, interactive = false) {
   const dims = dimsOf(level.shape);
   const spacing = spacingOf(level.affine);
   const basis = cameraBasis(camera);
@@ -165,7 +167,7 @@ export function frameFor(level, original, scene, camera, width, height) {
   const lpsToTex = matMul(toTex, inverse(level.affine));
   const linear = level.affine.slice(0, 3).map((row) => row.slice(0, 3));
   const gradToLps = transpose(inverse(linear));
-  const step = Math.min(...spacingOf(original.affine));
+  const step = Math.min(...spacingOf(original.affine)) * (interactive ? 2 : 1);
   const maxSteps = Math.ceil((2 * radius) / step) + 2;
   const { valueMin: vmin, valueMax: vmax } = scene;
   const normalise = (v) => (v - vmin) / (vmax - vmin);

@@ -143,7 +143,7 @@ export function uploadPanel(onImported) {
         list.append(li);
       }
       const count = (s) => results.filter((r) => r.status === s).length;
-      const imported = count("imported");
+      const imported = count("imported") + count("document"); // a report is added too
       if (job.state === "failed") {
         message.textContent = `Nothing was added: ${job.error || "the import failed"}`;
         message.classList.add("error");

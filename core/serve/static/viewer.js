@@ -504,13 +504,7 @@ export class Viewer {
       iso: info.parameters ? info.parameters.iso_value : null,
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
     };
-    const f = G.frameFor(this.level, this.original, scene, this.camera, w, h);
-    if (interactive) {
-      // core/render/_gl.py's quick pass while dragging: half the rays per side, twice the step
-      f.step *= 2;
-      f.maxSteps = Math.ceil(f.maxSteps / 2) + 1;
-    }
-    return f;
+    return G.frameFor(this.level, this.original, scene, this.camera, w, h, interactive);
   }
 
   _draw3d(px, css, ctx) {

@@ -188,3 +188,20 @@ def test_upload_resumes_after_a_lost_chunk(upload_server, empty_library, browser
     assert staged(empty_library) == []
     # the one error the page met is the connection this test broke
     assert len(errors) == 1 and "ERR_CONNECTION_RESET" in errors[0], errors
+
+
+def test_upload_a_pdf_report(upload_server, desktop, tmp_path):
+    """A PDF on its own (a report the patient was given) is kept and listed with the other
+    documents, and opens as a PDF."""
+    from library_dicomgen import PDF
+
+    page = desktop
+    sign_in(page, upload_server)
+    report = tmp_path / "discharge letter.pdf"
+    report.write_bytes(PDF)
+    message, outcomes = upload(page, ".files-input", str(report))
+    assert message.startswith("Added 1 file(s)"), (message, outcomes)
+    link = page.locator(".patient", has_text="Other documents").locator(".document").first
+    link.wait_for()
+    resp = page.context.request.get(upload_server.base + str(link.get_attribute("href")))
+    assert resp.headers["content-type"] == "application/pdf" and resp.body() == PDF
