@@ -226,3 +226,24 @@ def test_ctrl_c_during_an_import(empty_library: Path, tmp_path: Path) -> None:
     with open_library(empty_library) as lib:
         assert [s.images for s in lib.series()] in ([], [len(files)])
     assert _staged(empty_library) == []
+
+
+def test_disc_image_upload(server: ServeProcess, empty_library: Path, tmp_path: Path) -> None:
+    """An .iso (genisoimage, as a hospital CD) goes to the disc importer."""
+    import shutil
+    import subprocess
+
+    files = write_ct_series(tmp_path / "cd" / "DICOM", n_slices=5, rows=32, cols=32)
+    exe = shutil.which("genisoimage")
+    assert exe is not None, "genisoimage is not installed (CI installs it)"
+    iso = tmp_path / "patient cd.iso"
+    subprocess.run([exe, "-quiet", "-J", "-R", "-o", str(iso), str(tmp_path / "cd")], check=True)
+    data = iso.read_bytes()
+    c = server.client()
+    upload = _announce(c, [("patient cd.iso", data)])
+    _send(c, upload, 0, data)
+    job = _import(c, upload)
+    assert job["summary"] == f"{len(files)} imported", job
+    assert all(r["name"].startswith("patient cd.iso") for r in job["results"])
+    with open_library(empty_library) as lib:
+        assert [s.images for s in lib.series()] == [len(files)]
