@@ -26,6 +26,7 @@ from starlette.types import Scope
 from ownscan.core.serve._door import Door
 from ownscan.core.serve._service import (
     MAX_FRAME,
+    BadRequest,
     Service,
     ServiceError,
     check_uid,
@@ -266,7 +267,7 @@ def _int(request: Request, name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ServiceError(f"{name} must be a whole number, got {raw[:40]!r}") from None
+        raise BadRequest(f"{name} must be a whole number, got {raw[:40]!r}") from None
 
 
 def _float(request: Request, name: str) -> float | None:
@@ -276,9 +277,9 @@ def _float(request: Request, name: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise ServiceError(f"{name} must be a number, got {raw[:40]!r}") from None
+        raise BadRequest(f"{name} must be a number, got {raw[:40]!r}") from None
     if not math.isfinite(value):
-        raise ServiceError(f"{name} must be finite, got {raw[:40]!r}")
+        raise BadRequest(f"{name} must be finite, got {raw[:40]!r}")
     return value
 
 
@@ -288,7 +289,7 @@ def _render_options(request: Request) -> tuple[dict[str, Any], tuple[int, int]]:
     width = _int(request, "width", 512)
     height = _int(request, "height", 512)
     if not (1 <= width <= MAX_FRAME and 1 <= height <= MAX_FRAME):
-        raise ServiceError(f"width and height must be within 1..{MAX_FRAME}")
+        raise BadRequest(f"width and height must be within 1..{MAX_FRAME}")
     zoom = _float(request, "zoom")
     options: dict[str, Any] = {
         "mode": q.get("mode") or None,
@@ -310,15 +311,15 @@ def _render_options(request: Request) -> tuple[dict[str, Any], tuple[int, int]]:
 async def _json_body(request: Request) -> dict[str, Any]:
     body = await request.body()
     if len(body) > 8 << 20:
-        raise ServiceError("request body too large")
+        raise BadRequest("request body too large")
     import json
 
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        raise ServiceError("the body must be JSON") from None
+        raise BadRequest("the body must be JSON") from None
     if not isinstance(data, dict):
-        raise ServiceError("the body must be a JSON object")
+        raise BadRequest("the body must be a JSON object")
     return data
 
 

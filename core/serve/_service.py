@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ownscan.core.render import Renderer
     from ownscan.core.volume import Volume
 
-__all__ = ["NotFound", "Service", "ServiceError", "format_date", "format_name"]
+__all__ = ["BadRequest", "NotFound", "Service", "ServiceError", "format_date", "format_name"]
 
 log = logging.getLogger("ownscan.serve")
 T = TypeVar("T")
@@ -66,6 +66,12 @@ class ServiceError(OwnscanError):
     """A request that cannot be answered (bad parameter, series that is not a volume): 4xx."""
 
     status = 422
+
+
+class BadRequest(ServiceError):
+    """A parameter that cannot be used (the message says which and why)."""
+
+    status = 400
 
 
 class NotFound(ServiceError):
@@ -476,7 +482,7 @@ class Service:
         try:
             scene, camera = scene_for(volume, get_host(), **options)
         except ValueError as exc:
-            raise ServiceError(str(exc)) from exc
+            raise BadRequest(str(exc)) from exc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RenderNote)  # the header's warnings say it
             image = self.renderer().render(scene, camera, size)

@@ -46,7 +46,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ownscan.core.serve._service import NotFound, ServiceError
+from ownscan.core.serve._service import BadRequest, NotFound, ServiceError
 
 __all__ = ["CHUNK_SIZE", "Uploads"]
 
@@ -151,17 +151,17 @@ class Uploads:
 
         self._expire()
         if not isinstance(spec, list) or not spec:
-            raise ServiceError('give "files": [{"name", "size", "relative_path"}, ...]')
+            raise BadRequest('give "files": [{"name", "size", "relative_path"}, ...]')
         if len(spec) > self.max_files:
             raise TooLarge(f"{len(spec)} files: at most {self.max_files} in one upload")
         files: list[tuple[str, int, str]] = []
         for entry in spec:
             if not isinstance(entry, dict):
-                raise ServiceError("each file must be an object {name, size, relative_path}")
+                raise BadRequest("each file must be an object {name, size, relative_path}")
             name = str(entry.get("relative_path") or entry.get("name") or "")[:1000]
             size = entry.get("size")
             if not name or not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise ServiceError("each file needs a name and a size in bytes (a whole number)")
+                raise BadRequest("each file needs a name and a size in bytes (a whole number)")
             ext = name.rsplit(".", 1)[-1] if "." in name.rsplit("/", 1)[-1] else ""
             files.append((name, size, ext.lower() if _EXT.match(ext) else ""))
         total = sum(size for _, size, _ in files)

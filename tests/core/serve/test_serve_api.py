@@ -262,10 +262,10 @@ def test_bad_parameters(server: ServeProcess, series_uid: str) -> None:
     c = server.client()
     base = f"/api/series/{series_uid}/render.png"
     r = c.get(base + "?mode=nosuchmode")
-    assert r.status_code in (400, 422) and "nosuchmode" in r.json()["error"]
-    assert c.get(base + "?width=99999").status_code == 422
-    assert c.get(base + "?zoom=nan").status_code == 422
-    assert c.get(base + "?azimuth=abc").status_code == 422
+    assert r.status_code == 400 and "nosuchmode" in r.json()["error"]
+    assert c.get(base + "?width=99999").status_code == 400
+    assert c.get(base + "?zoom=nan").status_code == 400
+    assert c.get(base + "?azimuth=abc").status_code == 400
     r = c.get("/api/shaders/raycast?mode=nosuchmode")
     assert r.status_code == 400 and "dvr" in r.json()["error"]
 

@@ -190,7 +190,7 @@ def test_caps_and_abandoned_uploads(empty_library: Path) -> None:
     )
     assert r.status_code == 413 and "at most" in r.json()["error"]
     r = c.post("/api/uploads", json={"files": [{"name": "x"}]}, headers=STATE)
-    assert r.status_code == 422
+    assert r.status_code == 400 and "size in bytes" in r.json()["error"]
     upload = _announce(c, [("half.zip", bytes(3 * CHUNK))])
     _send(c, upload, 0, bytes(CHUNK))
     (folder,) = _staged(empty_library)
