@@ -50,7 +50,17 @@ if TYPE_CHECKING:
     from ownscan.core.render import Renderer
     from ownscan.core.volume import Volume
 
-__all__ = ["BadRequest", "NotFound", "Service", "ServiceError", "format_date", "format_name"]
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "NoRoom",
+    "NotFound",
+    "Service",
+    "ServiceError",
+    "TooLarge",
+    "format_date",
+    "format_name",
+]
 
 log = logging.getLogger("ownscan.serve")
 T = TypeVar("T")
@@ -78,6 +88,24 @@ class NotFound(ServiceError):
     """No such series, document, upload or job."""
 
     status = 404
+
+
+class Conflict(ServiceError):
+    """A request that does not fit the state of an upload (wrong offset, being imported)."""
+
+    status = 409
+
+
+class TooLarge(ServiceError):
+    """Over a cap (upload size, file count, chunk)."""
+
+    status = 413
+
+
+class NoRoom(ServiceError):
+    """Not enough free disk for an upload."""
+
+    status = 507  # Insufficient Storage
 
 
 def format_name(pn: str) -> str:

@@ -46,7 +46,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ownscan.core.serve._service import BadRequest, NotFound, ServiceError
+from ownscan.core.serve._service import (
+    BadRequest,
+    Conflict,
+    NoRoom,
+    NotFound,
+    ServiceError,
+    TooLarge,
+)
 
 __all__ = ["CHUNK_SIZE", "Uploads"]
 
@@ -57,18 +64,6 @@ MAX_FILES = 20_000
 IDLE_S = 3600.0
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _EXT = re.compile(r"^[A-Za-z0-9]{1,8}$")
-
-
-class Conflict(ServiceError):
-    status = 409
-
-
-class TooLarge(ServiceError):
-    status = 413
-
-
-class NoRoom(ServiceError):
-    status = 507  # Insufficient Storage
 
 
 @dataclass
