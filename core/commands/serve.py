@@ -171,6 +171,9 @@ def _serve(args: argparse.Namespace, stop: _EarlyStop) -> int:
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0..65535, got {args.port}")
     host = lan_address() if args.lan else (args.host or "127.0.0.1")
+    # an importer may ask for a zip's password on a terminal: never on the server's, where
+    # nobody uploading from a phone would see it (the page sends the password instead)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 (for the process's life)
     token = read_token(Path(args.token_file)) if args.token_file else secrets.token_urlsafe(16)
 
     handler = logging.StreamHandler(sys.stderr)

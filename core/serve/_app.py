@@ -207,7 +207,8 @@ def create_app(
 
     @_guarded
     async def upload_import(request: Request) -> Response:
-        job_id = await run_in_threadpool(up.start_import, request.path_params["upload_id"])
+        options = await _json_body(request)
+        job_id = await run_in_threadpool(up.start_import, request.path_params["upload_id"], options)
         return JSONResponse({"job_id": job_id}, status_code=202)
 
     @_guarded

@@ -266,8 +266,17 @@ class Uploads:
                 del self._jobs[job_id]
 
     # -- importing -----------------------------------------------------------------------------
-    def start_import(self, upload_id: str) -> str:
-        """Start importing a complete upload; the job id."""
+    def start_import(self, upload_id: str, options: Any = None) -> str:
+        """Start importing a complete upload; the job id.
+
+        ``options`` (the request's JSON body) may hold ``"password"``: the password of
+        encrypted zips in the upload.
+        """
+        extra: dict[str, Any] = {}
+        if isinstance(options, dict) and options.get("password") is not None:
+            if not isinstance(options["password"], str):
+                raise BadRequest("password must be a string")
+            extra["password"] = options["password"]
         up = self._get(upload_id)
         if up.importing:
             raise Conflict("this upload is already being imported")
@@ -278,7 +287,7 @@ class Uploads:
         job = _Job(secrets.token_hex(16), total=len(up.files))
         with self._lock:
             self._jobs[job.job_id] = job
-        self._pool.submit(self._run, up, job)
+        self._pool.submit(self._run, up, job, extra)
         return job.job_id
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -296,9 +305,9 @@ class Uploads:
                 "summary": job.summary,
             }
 
-    def _run(self, up: _Upload, job: _Job) -> None:
+    def _run(self, up: _Upload, job: _Job, extra: dict[str, Any]) -> None:
         try:
-            self._import(up, job)
+            self._import(up, job, extra)
             with self._lock:
                 job.total = job.done  # the estimate (zip members, folders included) is over
                 job.state = "done"
@@ -309,7 +318,7 @@ class Uploads:
             job.ended = time.monotonic()
             self._forget(up)
 
-    def _import(self, up: _Upload, job: _Job) -> None:
+    def _import(self, up: _Upload, job: _Job, extra: dict[str, Any]) -> None:
         from ownscan.core.errors import OwnscanError
         from ownscan.core.library import FAILED, ItemResult, LibraryError, open_library
         from ownscan.core.library._store import make_private_dir
@@ -351,7 +360,7 @@ class Uploads:
                 )
 
         with open_library(self.library, create=False) as lib:
-            options = ImportOptions(known_instance=lib.has_instance)
+            options = ImportOptions(extra=extra, known_instance=lib.has_instance)
             for path, importer, client in sources:
                 try:
                     items = importer.iter_items(path, options)
@@ -410,5 +419,7 @@ def _rename(origin: str, names: dict[str, str], up: _Upload) -> str:
 
 
 def _clean(text: str, up: _Upload) -> str:
-    """A message with the staging folder taken out (it says nothing to the user)."""
+    """A message with the staging folder taken out (it says nothing to the user), and the
+    command line's advice said the page's way."""
+    text = text.replace("give its password with --password", "give its password with the import")
     return text.replace(str(up.folder / "loose") + "/", "").replace(str(up.folder), "upload")

@@ -61,8 +61,8 @@ def _send(c: Any, upload: str, n: int, data: bytes, start: int = 0) -> None:
         assert r.json() == {"received": min(len(data), offset + CHUNK)}
 
 
-def _import(c: Any, upload: str) -> dict[str, Any]:
-    r = c.post(f"/api/uploads/{upload}/import", headers=STATE)
+def _import(c: Any, upload: str, **body: str) -> dict[str, Any]:
+    r = c.post(f"/api/uploads/{upload}/import", json=body, headers=STATE)
     assert r.status_code == 202, r.text
     job = r.json()["job_id"]
     deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
@@ -247,3 +247,32 @@ def test_disc_image_upload(server: ServeProcess, empty_library: Path, tmp_path: 
     assert all(r["name"].startswith("patient cd.iso") for r in job["results"])
     with open_library(empty_library) as lib:
         assert [s.images for s in lib.series()] == [len(files)]
+
+
+def test_encrypted_zip_needs_its_password(
+    server: ServeProcess, empty_library: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    files = write_ct_series(tmp_path / "src" / "DICOM", n_slices=3, rows=32, cols=32)
+    exe = shutil.which("zip")
+    assert exe is not None, "Info-ZIP zip is not installed (CI installs it)"
+    zip_path = tmp_path / "locked.zip"
+    subprocess.run(
+        [exe, "-q", "-r", "-P", "s3cret", str(zip_path), "DICOM"], cwd=tmp_path / "src", check=True
+    )
+    data = zip_path.read_bytes()
+    c = server.client()
+    upload = _announce(c, [("locked.zip", data)])
+    _send(c, upload, 0, data)
+    job = _import(c, upload)  # no password: refused, and the server asked nobody
+    (result,) = job["results"]
+    assert result["status"] == "refused" and result["name"] == "locked.zip"
+    assert (
+        "encrypted" in result["reason"] and "give its password with the import" in result["reason"]
+    )
+    upload = _announce(c, [("locked.zip", data)])
+    _send(c, upload, 0, data)
+    job = _import(c, upload, password="s3cret")
+    assert job["summary"] == f"{len(files)} imported", job
