@@ -152,6 +152,7 @@ def create_app(
                     volume = await run_in_threadpool(service.thumbnail_volume, uid)
                     png = await service.on_render_thread(lambda: service.thumbnail(volume))
                     await run_in_threadpool(_write_private, path, png)
+                    await run_in_threadpool(service.drop_stale_thumbnails, path)
             finally:
                 lock.release()
         return FileResponse(path, media_type="image/png")

@@ -252,7 +252,8 @@ class Service:
         make_private_dir(self.thumbnails)
         self._lib_lock = threading.Lock()
         self._cache_bytes = cache_bytes
-        self._volumes: OrderedDict[str, Future[Loaded]] = OrderedDict()
+        # (series UID, version) -> the load, oldest first
+        self._volumes: OrderedDict[tuple[str, tuple[int, int]], Future[Loaded]] = OrderedDict()
         self._volumes_lock = threading.Lock()
         self._render_pool = ThreadPoolExecutor(1, thread_name_prefix="ownscan-render")
         # one level at a time (each uses every core), in the order asked: preview first
@@ -360,24 +361,41 @@ class Service:
         }
 
     # -- volumes -------------------------------------------------------------------------------
+    def version(self, uid: str) -> tuple[int, int]:
+        """``(images, bytes)`` of a series as the library holds it now: what the caches are
+        keyed by, so that images added by an import (here or by ``ownscan import``) are never
+        hidden behind a volume or thumbnail made before."""
+        check_uid(uid)
+        row = self.query(
+            lambda lib: lib.conn.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM instances WHERE series_uid = ?",
+                (uid,),
+            ).fetchone()
+        )
+        if not row or not row[0]:
+            raise NotFound(f"no series {uid} in the library")
+        return int(row[0]), int(row[1])
+
     def loaded(self, uid: str) -> Loaded:
         """The series ``uid`` loaded (blocking: call from a worker thread)."""
-        check_uid(uid)
+        key = (uid, self.version(uid))
         with self._volumes_lock:
-            fut = self._volumes.get(uid)
+            for stale in [k for k in self._volumes if k[0] == uid and k != key]:
+                del self._volumes[stale]
+            fut = self._volumes.get(key)
             owner = fut is None
             if fut is None:
                 fut = Future()
-                self._volumes[uid] = fut
+                self._volumes[key] = fut
             else:
-                self._volumes.move_to_end(uid)
+                self._volumes.move_to_end(key)
         if owner:
             try:
                 with self._loads:
                     fut.set_result(Loaded(self._load(uid)))
             except BaseException as exc:
                 with self._volumes_lock:
-                    self._volumes.pop(uid, None)
+                    self._volumes.pop(key, None)
                 fut.set_exception(exc)
             self._evict()
         return fut.result()
@@ -520,13 +538,17 @@ class Service:
     def thumbnail_path(self, uid: str) -> Path:
         """Where the thumbnail of ``uid`` is cached; the name changes when the series does
         (more images imported), so a stale picture is never shown."""
-        check_uid(uid)
-        rows = self.query(lambda lib: [s for s in lib.series() if s.series_uid == uid])
-        if not rows or rows[0].is_document:
-            raise NotFound(f"no image series {uid}")
-        s = rows[0]
-        key = hashlib.sha256(f"{uid}|{s.images}|{s.size}".encode()).hexdigest()
-        return self.thumbnails / f"{key}.png"
+        images, size = self.version(uid)
+        series_key = hashlib.sha256(uid.encode()).hexdigest()[:32]
+        content_key = hashlib.sha256(f"{images}|{size}".encode()).hexdigest()[:16]
+        return self.thumbnails / f"{series_key}-{content_key}.png"
+
+    def drop_stale_thumbnails(self, path: Path) -> None:
+        """Delete the older thumbnails of the series whose current one is ``path``."""
+        series_key = path.name.split("-")[0]
+        for old in self.thumbnails.glob(f"{series_key}-*.png"):
+            if old != path:
+                old.unlink(missing_ok=True)
 
     def thumbnail(self, volume: Volume) -> bytes:
         """A ``THUMBNAIL_SIZE`` square picture (render thread): the middle slice along the
@@ -554,8 +576,9 @@ class Service:
         there is one, else loaded here, one at a time, and kept only where the cache has room
         without dropping anything (as the oldest entry): the series being viewed stay."""
         with self._thumb_loads:
+            key = (uid, self.version(uid))
             with self._volumes_lock:
-                fut = self._volumes.get(uid)
+                fut = self._volumes.get(key)
             if fut is not None:
                 return fut.result().volume
             volume = self._load(uid)
@@ -565,11 +588,11 @@ class Service:
                     for f in self._volumes.values()
                     if f.done() and f.exception() is None
                 )
-                if uid not in self._volumes and held + volume.nbytes <= self._cache_bytes:
+                if key not in self._volumes and held + volume.nbytes <= self._cache_bytes:
                     kept: Future[Loaded] = Future()
                     kept.set_result(Loaded(volume))
-                    self._volumes[uid] = kept
-                    self._volumes.move_to_end(uid, last=False)
+                    self._volumes[key] = kept
+                    self._volumes.move_to_end(key, last=False)
             return volume
 
     def thumbnail_lock(self, uid: str) -> threading.Lock:

@@ -276,3 +276,32 @@ def test_encrypted_zip_needs_its_password(
     _send(c, upload, 0, data)
     job = _import(c, upload, password="s3cret")
     assert job["summary"] == f"{len(files)} imported", job
+
+
+def test_volume_and_thumbnail_follow_the_series(
+    server: ServeProcess, empty_library: Path, tmp_path: Path
+) -> None:
+    """Images added to a series by a later upload give it a new volume and a new thumbnail
+    (the old one goes): nothing made before hides them."""
+    from pydicom.uid import generate_uid
+
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    common = {"rows": 32, "cols": 32, "study_uid": study, "series_uid": series, "frame_uid": frame}
+    first = write_ct_series(tmp_path / "a", positions=[0, 2.5, 5, 7.5], **common)
+    more = write_ct_series(tmp_path / "b", positions=[10, 12.5], prefix="B", **common)
+    c = server.client()
+    thumbs = empty_library / "serve" / "thumbnails"
+    for batch in (first, more):
+        upload = _announce(c, [(p.name, p.read_bytes()) for p in batch])
+        for n, p in enumerate(batch):
+            _send(c, upload, n, p.read_bytes())
+        assert _import(c, upload)["summary"] == f"{len(batch)} imported"
+        r = c.get(f"/api/series/{series}/thumbnail.png")
+        assert r.status_code == 200
+        (kept,) = thumbs.glob("*.png")
+        assert kept.read_bytes() == r.content
+        if batch is first:
+            old = kept
+        header = c.get(f"/api/series/{series}").json()
+        assert header["shape"][0] == (4 if batch is first else 6)
+    assert kept != old and not old.exists()
