@@ -262,7 +262,7 @@ class Service:
         self._renderer: Renderer | None = None
         self._thumb_locks: dict[str, threading.Lock] = {}
         # a library page asks for every thumbnail at once: their series are loaded one at a
-        # time, and kept only where they push nothing out (see thumbnail_volume)
+        # time, as the oldest entries of the cache (see loaded)
         self._thumb_loads = threading.Semaphore(1)
         self._loads = threading.Semaphore(2)  # series loaded for viewing at the same time
         self._closed = False
@@ -376,8 +376,14 @@ class Service:
             raise NotFound(f"no series {uid} in the library")
         return int(row[0]), int(row[1])
 
-    def loaded(self, uid: str) -> Loaded:
-        """The series ``uid`` loaded (blocking: call from a worker thread)."""
+    def loaded(self, uid: str, for_thumbnail: bool = False) -> Loaded:
+        """The series ``uid`` loaded (blocking: call from a worker thread).
+
+        Every caller of one series version shares one load. ``for_thumbnail``: a library page
+        asks for every thumbnail at once; such a load goes in as the OLDEST entry of the cache
+        (and an entry it finds is not made newer), so it is the first to go when the cache is
+        full, and the series being viewed stay; opened next, it needs no second load.
+        """
         key = (uid, self.version(uid))
         with self._volumes_lock:
             for stale in [k for k in self._volumes if k[0] == uid and k != key]:
@@ -387,7 +393,9 @@ class Service:
             if fut is None:
                 fut = Future()
                 self._volumes[key] = fut
-            else:
+                if for_thumbnail:
+                    self._volumes.move_to_end(key, last=False)
+            elif not for_thumbnail:
                 self._volumes.move_to_end(key)
         if owner:
             try:
@@ -572,28 +580,10 @@ class Service:
         )
 
     def thumbnail_volume(self, uid: str) -> Volume:
-        """The volume to draw a thumbnail from: the cached one (or the one being loaded) if
-        there is one, else loaded here, one at a time, and kept only where the cache has room
-        without dropping anything (as the oldest entry): the series being viewed stay."""
+        """The volume to draw a thumbnail from (see :meth:`loaded`); thumbnails' loads run
+        one at a time."""
         with self._thumb_loads:
-            key = (uid, self.version(uid))
-            with self._volumes_lock:
-                fut = self._volumes.get(key)
-            if fut is not None:
-                return fut.result().volume
-            volume = self._load(uid)
-            with self._volumes_lock:
-                held = sum(
-                    f.result().nbytes
-                    for f in self._volumes.values()
-                    if f.done() and f.exception() is None
-                )
-                if key not in self._volumes and held + volume.nbytes <= self._cache_bytes:
-                    kept: Future[Loaded] = Future()
-                    kept.set_result(Loaded(volume))
-                    self._volumes[key] = kept
-                    self._volumes.move_to_end(key, last=False)
-            return volume
+            return self.loaded(uid, for_thumbnail=True).volume
 
     def thumbnail_lock(self, uid: str) -> threading.Lock:
         with self._volumes_lock:
