@@ -8,7 +8,13 @@ noise), 512x512xN (N = 300 by default), imported into a temporary library and se
 llvmpipe): its times say how the page behaves on a machine without a GPU, not what a GPU
 does; ``--gpu`` leaves Chromium's GPU choice alone.
 
-Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]``.
+With ``--niivue FILE`` (NiiVue's ``dist/niivue.umd.js``, e.g. from ``npm install
+@niivue/niivue`` in a temporary folder; the product never needs Node) the same volume, exported
+to NIfTI by ``ownscan export``, is also drawn by NiiVue (its default 3D render) on a 512x512
+canvas in the same browser, and the frame times are printed side by side.
+
+Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]
+[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js]``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ FIRST = """async () => {
 
 FRAMES = """async ([mode, n]) => {
     const v = window.ownscanViewer;
+    Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
     await v.setMode(mode);
     await v.afterDraw();
     const gl = v.renderer.gl, px = new Uint8Array(4);
@@ -64,6 +71,70 @@ FRAMES = """async ([mode, n]) => {
     return {median: times[n >> 1], min: times[0],
             size: [v.renderer.target.w, v.renderer.target.h]};
 }"""
+
+
+NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
+<canvas id="gl" width="512" height="512" style="width:512px;height:512px"></canvas>
+<script src="niivue.umd.js"></script>
+<script>
+(async () => {
+  const nv = new niivue.Niivue({isResizeCanvas: false, show3Dcrosshair: false});
+  await nv.attachTo("gl");
+  await nv.loadVolumes([{url: "volume.nii.gz"}]);
+  nv.setSliceType(nv.sliceTypeRender);
+  window.nv = nv;
+  window.ready = true;
+})();
+</script></body></html>"""
+
+NIIVUE_FRAMES = """(n) => {
+    const nv = window.nv, gl = nv.gl, px = new Uint8Array(4);
+    nv.drawScene();
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+        nv.scene.renderAzimuth += 2;
+        const t = performance.now();
+        nv.drawScene();
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+        times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const size = [gl.drawingBufferWidth, gl.drawingBufferHeight];
+    return {median: times[n >> 1], min: times[0], size};
+}"""
+
+
+def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, Any]:
+    """NiiVue drawing ``volume`` (NIfTI) on a 512x512 canvas: its frame times."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    folder.mkdir()
+    shutil.copyfile(umd, folder / "niivue.umd.js")
+    shutil.copyfile(volume, folder / "volume.nii.gz")
+    (folder / "index.html").write_text(NIIVUE_PAGE)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ctx = browser.new_context(viewport={"width": 600, "height": 600}, device_scale_factor=1)
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        page.wait_for_function("() => window.ready === true", timeout=300_000)
+        result = page.evaluate(NIIVUE_FRAMES, 5)
+        ctx.close()
+        return dict(result)
+    finally:
+        httpd.shutdown()
 
 
 def _wire_bytes(page: Any) -> int:
@@ -96,11 +167,19 @@ def _load(browser: Any, server: ServeProcess, mbit: float | None) -> dict[str, A
     return marks
 
 
+def _uid(library: Path) -> str:
+    from ownscan.core.library import open_library
+
+    with open_library(library) as lib:
+        return str(lib.series()[0].series_uid)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--slices", type=int, default=300)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--gpu", action="store_true", help="do not force SwiftShader")
+    ap.add_argument("--niivue", type=Path, help="NiiVue's dist/niivue.umd.js: compare with it")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -145,14 +224,30 @@ def main() -> int:
                     " const e = gl.getExtension('WEBGL_debug_renderer_info');"
                     " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
                 )
+                ours = {}
                 for mode in ("dvr", "mip"):
                     f = page.evaluate(FRAMES, [mode, 5])
+                    ours[mode] = f
                     w, h = f["size"]
                     print(
                         f"3D {mode:4s} frame {w}x{h}: median {f['median']:.0f} ms, "
                         f"min {f['min']:.0f} ms ({renderer})"
                     )
                 ctx.close()
+                if args.niivue is not None:
+                    uid = _uid(library)
+                    out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
+                    cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
+                    subprocess.run([*cmd, "-o", str(out)], check=True)
+                    nii = next(out.rglob("*.nii.gz"))
+                    nv = _niivue(browser, args.niivue, nii, Path(tmp) / "niivue")
+                    w, h = nv["size"]
+                    print(
+                        f"NiiVue 3D render frame {w}x{h}: median {nv['median']:.0f} ms, "
+                        f"min {nv['min']:.0f} ms; ownscan dvr / NiiVue: "
+                        f"{ours['dvr']['median'] / nv['median']:.2f}, mip / NiiVue: "
+                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times)"
+                    )
                 browser.close()
         finally:
             server.stop()
