@@ -44,7 +44,11 @@ def _defines(names: list[str]) -> str:
 
 @functools.cache
 def raycast_sources(
-    mode_glsl: str, slab: bool, shading: bool, gradient: bool = False
+    mode_glsl: str,
+    slab: bool,
+    shading: bool,
+    gradient: bool = False,
+    skip: str | None = None,
 ) -> dict[str, str]:
     """Vertex and fragment source of the ray-casting program of one mode, as GLSL ES 3.00.
 
@@ -61,13 +65,16 @@ def raycast_sources(
         Shading reads the precomputed gradient texture (``GRADIENT_TEXTURE``, see
         ``core.render._setup.gradient_texels``) instead of six volume fetches, as the moderngl
         renderer does when the texture fits its memory budget.
+    skip
+        The mode's empty-space skipping (``VisualisationMode.skip``), defined as the moderngl
+        renderer defines it; the page then supplies the skip tables it computes as
+        ``core.render._setup`` does (the picture is the same as without skipping).
 
     Returns
     -------
     dict
-        ``{"vertex": ..., "fragment": ...}``. Empty-space skipping is left out (the skip
-        tables stay on the server; the picture is the same without it), as are the bricks
-        (the page downsamples a volume deeper than its largest 3D texture instead).
+        ``{"vertex": ..., "fragment": ...}``. The bricks of very deep volumes are left out
+        (the page draws the preview of a volume deeper than its largest 3D texture).
     """
     names = []
     if slab:
@@ -76,6 +83,12 @@ def raycast_sources(
         names.append("SHADING 1")
     if gradient:
         names.append("GRADIENT_TEXTURE 1")
+    if skip in ("opacity", "threshold"):
+        names.append("MODE_SKIP 1")
+    elif skip in ("maximum", "minimum"):
+        names.append("MODE_SKIP_RUNNING 1")
+    if skip:
+        names.append(f"MODE_SKIP_{skip.upper()} 1")
     skeleton = load_shader("raycast.frag.glsl")
     mode = expand_includes(mode_glsl)
     fragment = expand_includes(_MODE_INCLUDE.sub(lambda _m: mode, skeleton))
@@ -103,12 +116,13 @@ def mode_sources(mode: VisualisationMode, shading: bool = True) -> dict[str, Any
     non-finite defaults as None, ``default_view``), as JSON-ready data."""
     shade = bool(shading and mode.uses_transfer_function)
     return {
-        **raycast_sources(mode.glsl, mode.slab, shade),
+        **raycast_sources(mode.glsl, mode.slab, shade, skip=mode.skip),
         "fragment_gradient": (
-            raycast_sources(mode.glsl, mode.slab, shade, gradient=True)["fragment"]
+            raycast_sources(mode.glsl, mode.slab, shade, gradient=True, skip=mode.skip)["fragment"]
             if shade
             else None
         ),
+        "skip": mode.skip,
         "mode": mode.name,
         "description": mode.description,
         "slab": mode.slab,

@@ -109,8 +109,7 @@ export class Renderer {
       throw new GLUnavailable(`volume ${nx}x${ny}x${nz} exceeds this GPU's 3D texture limit ${this.maxTexture}`);
     }
     if (this.volume) {
-      gl.deleteTexture(this.volume.texture);
-      if (this.volume.gradient) gl.deleteTexture(this.volume.gradient);
+      for (const tex of [this.volume.texture, this.volume.gradient, this.volume.bound && this.volume.bound.tex, this.volume.skip && this.volume.skip.tex]) if (tex) gl.deleteTexture(tex);
     }
     this.volume = null;
     const t = gl.createTexture();
@@ -132,7 +131,7 @@ export class Renderer {
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
     // q is kept (for the gradient texture, made on first use) only when that would fit
     const q = 12 * nx * ny * nz <= GRADIENT_BUDGET ? prepared.q : null;
-    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null };
+    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null, block: prepared.block || null, bound: null, skip: null };
   }
 
   // The gradient texture of the current volume, made on first use; null when over budget.
@@ -159,6 +158,41 @@ export class Renderer {
     v.gradient = t;
     v.q = null;
     return t;
+  }
+
+  _table3d(shape, internal, format, type, data) {
+    const gl = this.gl;
+    const [nz, ny, nx] = shape;
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_3D, t);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texImage3D(gl.TEXTURE_3D, 0, internal, nx, ny, nz, 0, format, type, data);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
+    return t;
+  }
+
+  // The skip-distance table as an R8 texture (distance / 255, as the desktop's 'f1'), kept
+  // while frames bring the same table.
+  _skipTexture(distance) {
+    const v = this.volume;
+    if (v.skip && v.skip.distance === distance) return v.skip.tex;
+    if (v.skip) this.gl.deleteTexture(v.skip.tex);
+    const gl = this.gl;
+    v.skip = { distance, tex: this._table3d(v.block.shape, gl.R8, gl.RED, gl.UNSIGNED_BYTE, distance) };
+    return v.skip.tex;
+  }
+
+  // Per brick the largest ("maximum") or smallest ("minimum") value, R32F, for MIP / MinIP.
+  _boundTexture(kind) {
+    const v = this.volume;
+    if (v.bound && v.bound.kind === kind) return v.bound.tex;
+    if (v.bound) this.gl.deleteTexture(v.bound.tex);
+    const gl = this.gl;
+    const data = kind === "maximum" ? v.block.bmax : v.block.bmin;
+    v.bound = { kind, tex: this._table3d(v.block.shape, gl.R32F, gl.RED, gl.FLOAT, data) };
+    return v.bound.tex;
   }
 
   _uniforms(program, values) {
@@ -242,7 +276,9 @@ export class Renderer {
       u_invert: ["i", frame.invert],
       u_step_mm: ["f", frame.step],
       u_iso: ["f", frame.iso],
-      u_visible: ["2f", [-1, 2]],
+      u_visible: ["2f", frame.visible || [-1, 2]],
+      u_brick: ["f", 4],
+      u_last_brick: ["3f", this.volume.block ? [this.volume.block.shape[2] - 1, this.volume.block.shape[1] - 1, this.volume.block.shape[0] - 1] : [0, 0, 0]],
       u_shade: ["4f", constants.shade],
       u_shade_gain: ["f", constants.shadeGain],
       u_lps_to_tex: ["m4", frame.lpsToTex],
@@ -253,8 +289,8 @@ export class Renderer {
     this._bind(program, [
       ["u_volume", gl.TEXTURE_3D, this.volume.texture],
       ["u_lut", gl.TEXTURE_2D, lut || this.dummy2d],
-      ["u_skip_distance", gl.TEXTURE_3D, this.dummy3d],
-      ["u_block_bound", gl.TEXTURE_3D, this.dummy3d],
+      ["u_skip_distance", gl.TEXTURE_3D, frame.skipDistance ? this._skipTexture(frame.skipDistance) : this.dummy3d],
+      ["u_block_bound", gl.TEXTURE_3D, frame.skipBound ? this._boundTexture(frame.skipBound) : this.dummy3d],
       ["u_gradient", gl.TEXTURE_3D, gradient || this.dummy3d],
     ]);
     gl.bindVertexArray(this.vao);

@@ -9,6 +9,7 @@
 
 import * as G from "./geometry.js";
 import { GLUnavailable, Renderer } from "./gl.js";
+import { skipTables, visibleRange } from "./skip.js";
 import { loadLevel } from "./volume.js";
 
 const SHADE = [0.35, 0.65, 0.25, 24.0]; // core/render/_setup.py SHADE, SHADE_GAIN
@@ -504,7 +505,22 @@ export class Viewer {
       iso: info.parameters ? info.parameters.iso_value : null,
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
     };
-    return G.frameFor(this.level, this.original, scene, this.camera, w, h, interactive);
+    const f = G.frameFor(this.level, this.original, scene, this.camera, w, h, interactive);
+    // empty-space skipping as the desktop's frame_for sets it up (the same picture, faster)
+    const skip = info.skip;
+    if (skip && !this.level.block) throw new GLUnavailable("no skip tables for this volume");
+    if (f.lut) f.visible = visibleRange(f.lut);
+    if ((skip === "opacity" && f.lut) || skip === "threshold") {
+      let key = `${skip}:`;
+      if (skip === "opacity") for (let e = 0; e < 256; e++) key += f.lut[e * 4 + 3] > 0 ? "1" : "0";
+      else key += f.iso;
+      const cache = this.level.skipCache;
+      if (!cache || cache.key !== key) this.level.skipCache = { key, ...skipTables(this.level.block, skip, f.lut, f.iso) };
+      f.skipDistance = this.level.skipCache.distance;
+    } else if (skip === "maximum" || skip === "minimum") {
+      f.skipBound = skip;
+    }
+    return f;
   }
 
   _draw3d(px, css, ctx) {

@@ -7,6 +7,7 @@
 // the desktop's gradient texture (gradientTexels) when it fits (gl.js).
 
 import { dimsOf } from "./geometry.js";
+import { blockMinMax } from "./skip.js";
 
 const TYPES = { int16: Int16Array, uint16: Uint16Array, uint8: Uint8Array, float32: Float32Array };
 
@@ -91,14 +92,17 @@ export function gradientTexels(q, dims) {
 
 // The grey-value work of one level (decode, range, quantisation): on a worker thread when the
 // browser can start one (the page stays responsive while a large CT is prepared), else here.
-export function prepareGrey(buffer, dtype, encoding, range) {
+export function prepareGrey(buffer, dtype, encoding, range, dims) {
   const voxels = decodeVoxels(buffer, dtype, encoding);
   const [vmin, vmax] = range || valueRange(voxels);
   const q = quantise(voxels, vmin, vmax);
-  return { q, values: unorm(q), vmin, vmax, n: voxels.length };
+  const n = voxels.length;
+  // the empty-space skipping bricks (skip.js), when the size is right (else the caller fails)
+  const block = n === dims[0] * dims[1] * dims[2] ? blockMinMax(q, dims) : null;
+  return { q, values: unorm(q), vmin, vmax, n, block };
 }
 
-function prepareOffThread(buffer, dtype, encoding, range) {
+function prepareOffThread(buffer, dtype, encoding, range, dims) {
   return new Promise((resolve, reject) => {
     let worker;
     try {
@@ -116,7 +120,7 @@ function prepareOffThread(buffer, dtype, encoding, range) {
       worker.terminate();
       reject(new Error(e.message || "the worker failed"));
     };
-    worker.postMessage({ buffer, dtype, encoding, range }, [buffer]);
+    worker.postMessage({ buffer, dtype, encoding, range, dims }, [buffer]);
   });
 }
 
@@ -146,16 +150,17 @@ export async function loadLevel(fetcher, header, level, range) {
   }
   let grey;
   try {
-    grey = await prepareOffThread(buffer, header.dtype, encoding, range);
+    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims);
   } catch (e) {
     // no worker could start (the bytes are still here): the same work on this thread; a
     // worker that failed after it took the bytes (now detached, length 0) is an error
     if (buffer.byteLength === 0 && expected !== 0) throw e;
-    grey = prepareGrey(buffer, header.dtype, encoding, range);
+    grey = prepareGrey(buffer, header.dtype, encoding, range, dims);
   }
   if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
   out.q = grey.q;
   out.values = grey.values;
+  out.block = grey.block;
   out.valueMin = grey.vmin;
   out.valueMax = grey.vmax;
   return out;

@@ -151,12 +151,19 @@ def test_3d_mode_matches_ownscan_render(
             Object.assign(v.camera, {azimuth: az, elevation: el, zoom: 1, pan: [0, 0]});
             await v.afterDraw();
             const r = v.renderer.readRaycast();
+            const cache = v.level.skipCache;
+            const d = cache && cache.key.startsWith(v.modeInfo[mode].skip) ? cache.distance : [];
             return {w: r.width, h: r.height, data: Array.from(r.data), win: v.window,
-                    tf: v.tf ? v.tf.name : null, quality: v.stage.dataset.quality};
+                    tf: v.tf ? v.tf.name : null, quality: v.stage.dataset.quality,
+                    skip: v.modeInfo[mode].skip, empty: d.filter((x) => x > 0).length};
         }""",
         [mode, list(window) if window else None, azimuth, elevation],
     )
     assert shot["quality"] == "full"
+    if shot["skip"] in ("opacity", "threshold"):
+        # empty-space skipping is on (bricks of air around the body): the picture must still
+        # be the one drawn without it
+        assert shot["empty"] > 0
     w, h = shot["w"], shot["h"]
     mine = np.asarray(shot["data"], dtype=np.uint8).reshape(h, w, 4)[..., :3]
     query = (

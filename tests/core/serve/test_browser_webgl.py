@@ -99,3 +99,6 @@ def test_mode_description(shading: bool) -> None:
     assert dvr["uses_transfer_function"] and dvr["shading"] is shading
     assert (dvr["fragment_gradient"] is not None) is shading
     assert mode_sources(PluginHost().mode("mpr"))["slab"] is True
+    # the desktop's empty-space skipping, defined as core/render/_gl.py defines it
+    assert dvr["skip"] == "opacity" and "#define MODE_SKIP_OPACITY 1" in dvr["fragment"]
+    assert "#define MODE_SKIP_RUNNING 1" in mode_sources(PluginHost().mode("minip"))["fragment"]
