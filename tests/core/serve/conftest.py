@@ -67,9 +67,11 @@ def served(ct_library: Path) -> Iterator[ServeProcess]:
     assert server.stop() == 0, server.log
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright."""
+    """Debian's Chromium, headless, through Playwright. Per module, not per session: while
+    Playwright's sync API runs, its event loop is the thread's, and the server's tests that
+    call ``asyncio.run`` must not meet it."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing (apt-get install chromium)"
