@@ -5,12 +5,14 @@ generated CT in a temporary folder; ``bench_load.py --keep DIR`` leaves ``DIR/ra
 ``DIR/j2k``, 400 slices uncompressed and JPEG 2000). For each folder, every file's header is read
 
 * ``pydicom``: ``dcmread(stop_before_pixels=True)`` and the frame records, as before the
-  scanner (``_header._frames_of``, pydicom already imported; the descriptive fields of the
+  scanner (``_frames._frames_of``, pydicom already imported; the descriptive fields of the
   series cached across files, as ``assemble`` does);
-* ``scanner``: ``_header.read_frames``, the scanner and the same frame records;
-* ``scan only``: ``_dcmscan.scan`` of the tags the records need, no records;
+* ``scanner``: ``ownscan.core.dicom.read_frames``, the scanner and the same frame records;
+* ``scan only``: ``ownscan.core.dicom.scan`` of the tags the records need, no records;
+* ``index``: the library's ``read_header`` of the file's bytes (read beforehand, as an import
+  has them for hashing), the same scanner and the index's fields;
 
-the three taking turns N times; the table gives the median per file and files per second, and
+the four taking turns N times; the table gives the median per file and files per second, and
 the ratio to pydicom. Then the start-up: fresh processes that import ``ownscan.core.assembly``
 and read one header, with the scanner and with pydicom (``import pydicom`` added), medians.
 """
@@ -43,7 +45,8 @@ def _per_file_us(fn: Callable[[Path], object], files: list[Path]) -> float:
 
 
 def bench_folder(folder: Path, runs: int) -> None:
-    from ownscan.core import _dcmscan, _header
+    from ownscan.core.dicom import _frames, quiet_pydicom, read_frames, scan
+    from ownscan.core.library._header import read_header
 
     files = _files(folder)
 
@@ -52,20 +55,25 @@ def bench_folder(folder: Path, runs: int) -> None:
     new_cache: dict[Any, Any] = {}
 
     def old(p: Path) -> object:
-        with _header.quiet_pydicom():
-            return _header._frames_of(_header._source_of(p, 0), old_cache)
+        with quiet_pydicom():
+            return _frames._frames_of(_frames._source_of(p, 0), old_cache)
 
     def new(p: Path) -> object:
-        return _header.read_frames(p, 0, new_cache)
+        return read_frames(p, 0, new_cache)
 
     def scan_only(p: Path) -> object:
-        return _dcmscan.scan(p, _header._SCAN_TAGS)
+        return scan(p, _frames._SCAN_TAGS)
+
+    data = {p: p.read_bytes() for p in files}
+
+    def index(p: Path) -> object:
+        return read_header(data[p])
 
     declined = [
-        f for f in files if isinstance(_header._fast_frames(_header._source_of(f, 0), {}), str)
+        f for f in files if isinstance(_frames._fast_frames(_frames._source_of(f, 0), {}), str)
     ]
-    rows: dict[str, list[float]] = {"pydicom": [], "scanner": [], "scan only": []}
-    fns = {"pydicom": old, "scanner": new, "scan only": scan_only}
+    rows: dict[str, list[float]] = {"pydicom": [], "scanner": [], "scan only": [], "index": []}
+    fns = {"pydicom": old, "scanner": new, "scan only": scan_only, "index": index}
     for fn in fns.values():  # warm the page cache and pydicom's imports
         _per_file_us(fn, files[:20])
     for _ in range(runs):
@@ -82,7 +90,7 @@ def bench_folder(folder: Path, runs: int) -> None:
 def bench_startup(file: Path, runs: int) -> None:
     code = (
         "from ownscan.core.assembly import assemble\n"
-        "from ownscan.core._header import read_frames\n"
+        "from ownscan.core.dicom import read_frames\n"
         f"read_frames({str(file)!r})\n"
     )
     variants = {"scanner": code, "with pydicom": "import pydicom\n" + code}

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA_CANDIDATES = [HERE.parent.parent / "shared" / "data", Path("/work/shared/data")]
+sys.path.insert(0, str(HERE.parent / "tests"))  # realdata: the project's own head MR
 
 
 def _tool(*args: str | Path, cwd: Path | None = None) -> None:
@@ -41,11 +41,9 @@ def build(work: Path, n_images: int) -> tuple[Path, Path, Path, int]:
     """Disc folder, ISO image and zip of ``n_images`` explicit-VR MR images."""
     import pydicom
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from realdata import restore_mr_head
 
-    data = next((d for d in DATA_CANDIDATES if (d / "studyforrest-t1w").is_dir()), None)
-    if data is None:
-        sys.exit("bench_media: shared data (studyforrest-t1w) not found")
-    sources = sorted((data / "studyforrest-t1w" / "dicoms").iterdir())
+    sources = sorted(restore_mr_head(work / "studyforrest-t1w").iterdir())
     root = work / "CDROM"
     per_series = max(1, n_images // 20)
     study = root / "DICOM" / "ST000000"

@@ -60,11 +60,13 @@ def main() -> None:
     parser.add_argument("--ct-size", type=int, default=512)
     args = parser.parse_args()
 
-    from conftest import _shared_data
+    import tempfile
+
+    from realdata import restore_mr_head  # the project's own copy of the head MR (tests/data)
 
     from ownscan.core.assembly import load_volume
 
-    mr = load_volume(_shared_data() / "studyforrest-t1w" / "dicoms")
+    mr = load_volume(restore_mr_head(Path(tempfile.mkdtemp(prefix="bench_serve_")) / "mr"))
     _measure("head MR (real) level 0", mr.voxels)
     _measure("head MR (real) level 1", downsample2(mr.voxels))
     rng = np.random.default_rng(1)

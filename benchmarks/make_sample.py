@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/make_sample.py [SOURCE_DICOM_FOLDER] [OUTPUT_FOLDER]
 
-defaults: ../shared/data/studyforrest-t1w/dicoms (beside the repository) and core/sample.
+defaults: the head MR of tests/data/studyforrest-t1w (restored into a temporary folder by
+tests/realdata.py) and core/sample.
 
 What it does, exactly (so the geometry stays right):
 
@@ -24,6 +25,7 @@ What it does, exactly (so the geometry stays right):
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +93,12 @@ def main(src: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    src = (
-        Path(sys.argv[1])
-        if len(sys.argv) > 1
-        else REPO.parent / "shared/data/studyforrest-t1w/dicoms"
-    )
-    if not src.is_dir():
-        src = Path("/work/shared/data/studyforrest-t1w/dicoms")
     dst = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "core" / "sample"
-    main(src, dst)
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]), dst)
+    else:
+        sys.path.insert(0, str(REPO / "tests"))
+        from realdata import restore_mr_head
+
+        with tempfile.TemporaryDirectory() as tmp:
+            main(restore_mr_head(Path(tmp) / "dicoms"), dst)

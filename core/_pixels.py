@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core._header import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core.dicom import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used

@@ -35,15 +35,17 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core._header import Frame, NotDicom, ReadProblem, is_dataset, read_frames
+from ownscan.core.dicom import Frame, NotDicom, ReadProblem, damaged, is_dataset, read_frames
+from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
+from ownscan.core.files import walk_files
 from ownscan.core.plugin_types import DICOM, SourceItem
 from ownscan.core.volume import SeriesInfo, Volume, WindowPreset
 
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
 
-__all__ = ["Assembly", "Problem", "Series", "VoxelFile", "assemble", "load_volume"]
+__all__ = ["Assembly", "Problem", "Series", "Source", "VoxelFile", "assemble", "load_volume"]
 
 Item: TypeAlias = "SourceItem | Dataset | str | os.PathLike[str]"
 
@@ -170,6 +172,12 @@ class Series:
     def files(self) -> list[str]:
         """The files the stack is made of, in slice order (each once)."""
         return list(dict.fromkeys(fr.source.origin for fr in self._frames))
+
+    @property
+    def sources(self) -> list[Source]:
+        """Where the files of :attr:`files` are (path, bytes or dataset), in the same order:
+        what exporters that rewrite the original DICOM (de-identified copies) read."""
+        return list({fr.source.origin: fr.source for fr in self._frames}.values())
 
     @property
     def transfer_syntaxes(self) -> list[str]:
@@ -552,8 +560,6 @@ def _item_origin(item: Item, n: int) -> str:
 
 def _expand(items: Item | Iterable[Item]) -> Iterable[Item]:
     if isinstance(items, str | os.PathLike) and Path(items).is_dir():
-        from ownscan.plugins.folder import walk_files
-
         return walk_files(Path(items))
     if isinstance(items, str | os.PathLike | SourceItem):
         return [items]
@@ -576,7 +582,7 @@ def _read_one(item: Item, n: int, info_cache: dict[tuple[Any, ...], dict[str, An
         return ("error", Problem(_item_origin(item, n), str(exc)))
     except OSError as exc:
         return ("error", Problem(_item_origin(item, n), f"cannot read: {exc.strerror or exc}"))
-    except Exception as exc:  # a header pydicom chokes on: one line, never a traceback
+    except damaged() as exc:  # a header pydicom chokes on: one line, never a traceback
         why = f"unreadable header ({type(exc).__name__}: {exc})".splitlines()[0][:300]
         return ("error", Problem(_item_origin(item, n), why))
 

@@ -4,15 +4,21 @@ Subcommands live one per module in :mod:`ownscan.core.commands`; each module def
 ``HELP``, ``ORDER`` (position in ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``.
 They are found by listing that package, so a new command is a new file. Command modules keep
 their heavy imports (numpy, pydicom, moderngl) inside ``run`` so that ``ownscan --help`` and
-shell completion stay fast.
+shell completion stay fast. A command that sets ``PLUGIN_OPTIONS = True`` also gets the flags
+plugins add for it (the ``ownscan_addoption`` hook): only when it is the command being run, so
+the plugin host is built only for commands that need plugins, never for ``ownscan --help``.
 
 What a user sees when something goes wrong:
 
-- errors that ownscan expects (:class:`~ownscan.core.errors.OwnscanError`, ``ValueError`` from
-  bad arguments, ``OSError`` from files) are one line naming the file and the problem; status 2;
+- errors that ownscan expects are one line naming the file and the problem; status 2. They are
+  :class:`~ownscan.core.errors.OwnscanError` (its :class:`~ownscan.core.errors.UsageError` for
+  a bad option or value, whoever checks it: a command, core or a plugin), and an ``OSError``
+  about the user's own files or disk (one that names a file, a full or read-only disk, a
+  closed pipe);
 - any other exception is a bug, in ownscan or in a plugin: one line with the exception, the
   plugin it came from when it was raised in a third-party plugin's code, and "run with --debug";
-  status 70 (``EX_SOFTWARE``). A raw traceback helps nobody who just wants to see a scan;
+  status 70 (``EX_SOFTWARE``). A plain ``ValueError`` (from numpy, say) is one of these, not a
+  user error. A raw traceback helps nobody who just wants to see a scan;
 - ``--debug`` (before or after the command name) shows debug logging and lets the exception
   propagate with its full traceback.
 """
@@ -20,6 +26,7 @@ What a user sees when something goes wrong:
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.machinery
 import logging
@@ -80,7 +87,9 @@ def _command_modules() -> list[ModuleType]:
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``ownscan`` parser; with ``command``, that subcommand also gets its plugins' flags
+    (when it takes them: ``PLUGIN_OPTIONS``), which loads the plugins."""
     parser = argparse.ArgumentParser(
         prog="ownscan",
         description="See your own CT and MRI scans: import, browse, render and export them.",
@@ -100,12 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
         description = getattr(mod, "DESCRIPTION", mod.HELP)
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=description, parents=[common])
         mod.add_arguments(p)
+        if command == mod.NAME and getattr(mod, "PLUGIN_OPTIONS", False):
+            from ownscan.core.plugin_host import get_host
+
+            get_host().add_options(p, mod.NAME)
         p.set_defaults(_run=mod.run)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is not an option (the top-level
+    options ``--debug``, ``--version`` and ``--help`` take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(_command_in(argv))
+    except Exception as exc:  # a broken built-in plugin (PluginError): ownscan's own bug
+        if "--debug" in argv:
+            raise
+        print(f"ownscan: internal error: {exc} (a bug; run again with --debug)", file=sys.stderr)
+        return EX_SOFTWARE
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
@@ -121,14 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ownscan: interrupted", file=sys.stderr)
         return 130
-    except (OwnscanError, ValueError, OSError) as exc:
+    except Exception as exc:
         if args.debug:
             raise
-        print(f"ownscan {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a bug: say so in one line, the traceback is behind --debug
-        if args.debug:
-            raise
+        if isinstance(exc, OwnscanError) or _users_os_error(exc):
+            print(f"ownscan {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        # a bug: say so in one line, the traceback is behind --debug
         where = _plugin_of(exc)
         origin = f" in plugin {where}" if where else ""
         print(
@@ -140,6 +165,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 EX_SOFTWARE = 70  # sysexits.h: internal software error
+
+# OSErrors about the user's machine rather than about ownscan's code, even without a file name
+_USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPIPE, errno.EIO})
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message: ``FILE: reason`` for an ``OSError`` that names its file (rather than
+    Python's ``[Errno 2] No such file or directory: 'FILE'``), else the exception's text."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def _users_os_error(exc: BaseException) -> bool:
+    """An ``OSError`` about the user's files or disk: it names a file (missing, not allowed, a
+    folder where a file belongs...), or the disk is full or read-only, or the reader of the
+    output went away. Other ``OSError`` s (a library that fails to load, say) are bugs."""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.filename is not None or exc.errno in _USER_ERRNOS
 
 
 def _plugin_of(exc: BaseException) -> str | None:

@@ -1,4 +1,9 @@
-"""Exceptions that callers catch. Each carries the file (or source) and the reason."""
+"""Exceptions that callers catch. Each carries the file (or source) and the reason.
+
+Every exception ownscan raises on purpose derives from :class:`OwnscanError`: the command line
+shows it as one line and exits with status 2. Anything else that reaches the command line
+(a plain ``ValueError`` from numpy, a ``KeyError``...) is a bug and says so (status 70).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,36 @@ import os
 __all__ = [
     "ImportFailed",
     "NoImporter",
+    "NotDicom",
     "OwnscanError",
+    "ReadProblem",
     "UnsupportedTransferSyntax",
+    "UsageError",
 ]
 
 
 class OwnscanError(Exception):
     """Base of the errors the CLI turns into one clear line (no traceback)."""
+
+
+class UsageError(OwnscanError, ValueError):
+    """A value the user (or a caller of the API) gave is not acceptable: a bad option, an
+    unknown name, a parameter out of range. The message says which and what is valid.
+
+    It is also a ``ValueError``, so code that validated arguments with ``ValueError`` before
+    keeps catching it; but only this class, not every ``ValueError``, is a user error to the
+    command line.
+    """
+
+
+class NotDicom(OwnscanError):
+    """An item is not a DICOM image (not DICOM at all, a DICOMDIR, or DICOM without pixel
+    data); the message says which. Importers and assembly skip such items, they do not fail."""
+
+
+class ReadProblem(OwnscanError):
+    """An item is DICOM but cannot be used (damaged, truncated, inconsistent, lacking a UID it
+    must have); the message says why. The item fails; nothing else is lost."""
 
 
 class ImportFailed(OwnscanError):

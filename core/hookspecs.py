@@ -11,12 +11,14 @@ work itself: ownscan asks every plugin once what it offers, lists the offers in
 ``ownscan plugins``, and picks among them (the first importer that claims a source, the exporter
 named by ``--format``...). So a plugin author writes one small class and a three-line hook.
 
-All hooks are called with keyword arguments only (today none takes an argument), each plugin
-on its own so that one failing plugin is isolated, and every result list is concatenated in
-plugin registration order (built-ins first, then third parties sorted by distribution and
-entry-point name). A hook may return a list, a tuple or None. Hook functions must be cheap and
-must not import heavy libraries (numpy, moderngl...) at module level: ``ownscan plugins`` asks
-every hook. See docs/PLUGINS.md.
+All hooks are called through pluggy, with keyword arguments (an implementation may take any
+subset of the arguments its spec names), one plugin at a time so that one failing plugin is
+isolated; pluggy's hook wrappers (``wrapper=True``) wrap each of these calls and its tracing
+sees them. Results are concatenated in plugin registration order (built-ins first, then third
+parties sorted by distribution and entry-point name), except that ``tryfirst`` / ``trylast``
+implementations come first / last. A hook may return a list, a tuple or None. Hook functions
+must be cheap and must not import heavy libraries (numpy, moderngl...) at module level:
+``ownscan plugins`` asks every hook. See docs/PLUGINS.md.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ownscan.core.plugin_types import Exporter, Importer
+    from ownscan.core.plugin_types import Exporter, Importer, OptionParser
     from ownscan.core.render import TransferFunction, VisualisationMode
     from ownscan.core.volume import WindowPreset
 
@@ -36,6 +38,29 @@ __all__ = ["PROJECT", "hookimpl", "hookspec"]
 PROJECT = "ownscan"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+@hookspec
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """Add the command-line flags this plugin understands to the subcommand ``command``.
+
+    Called only for the subcommand being run, and only for subcommands that read sources or
+    talk to servers (``import``, ``info``, ``export``, ``render``, ``search``), once per process
+    (``ownscan --help`` and the library commands never load plugins). ``parser.add_argument``
+    takes argparse's arguments; the value reaches the importer as ``ImportOptions.extra[dest]``
+    (``--password`` -> ``options.get("password")``) and is absent when the user did not give
+    it. A flag that the command or an earlier plugin already has makes this plugin broken.
+
+    Parameters
+    ----------
+    parser
+        A :class:`ownscan.core.plugin_types.OptionParser` for this command.
+    command
+        The subcommand's name; add only the flags that make sense for it.
+    """
 
 
 # ---------------------------------------------------------------------------------------------

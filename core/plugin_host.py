@@ -12,8 +12,12 @@ Loading order (nothing is loaded at import time, only when a :class:`PluginHost`
    makes it broken; then ``check_pending()`` as a last guard.
 
 What plugins contribute (importers, exporters, modes, presets) is asked lazily, the first time
-it is needed, one plugin at a time, and checked: the required attributes must be there and the
-names of importers, exporters and modes must be unique.
+it is needed, and checked: each contribution against its Protocol in
+:data:`ownscan.core.plugin_types.CONTRACTS` (members present, methods callable, simple types
+right), and the names of importers, exporters and modes must be unique. Every hook is called
+through pluggy (``pm.hook.<name>`` narrowed by ``subset_hook_caller`` to one plugin at a time,
+with keyword arguments), so pluggy's tracing and hook wrappers apply, and ``tryfirst`` /
+``trylast`` order the results; the narrowing is what keeps one plugin's failure its own.
 
 A third-party plugin that fails to import, raises while registering or answering a hook, or
 contributes something malformed or clashing, is recorded in :attr:`PluginHost.broken` with the
@@ -23,10 +27,14 @@ ownscan. A broken built-in is a bug in ownscan and raises :class:`PluginError`.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import functools
 import logging
 import os
 import re
 import traceback
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -35,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 from ownscan.core import hookspecs
-from ownscan.core.errors import NoImporter, OwnscanError
+from ownscan.core.errors import NoImporter, OwnscanError, UsageError
 
 if TYPE_CHECKING:
     from ownscan.core.plugin_types import Exporter, Importer
@@ -46,6 +54,7 @@ __all__ = [
     "BUILTIN_DISTRIBUTION",
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
+    "PLUGIN_OPTIONS_ATTR",
     "BrokenPlugin",
     "DisabledPlugin",
     "PluginError",
@@ -53,6 +62,7 @@ __all__ = [
     "PluginInfo",
     "current_host",
     "get_host",
+    "plugin_options",
     "reset_host",
 ]
 
@@ -72,16 +82,10 @@ _KINDS: dict[str, tuple[str, str]] = {
     "ownscan_window_presets": ("window presets", "window preset"),
     "ownscan_transfer_functions": ("transfer functions", "transfer function"),
 }
-# attributes every contribution must have, and which of them must be callable
-_REQUIRED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ownscan_importers": (("name", "priority"), ("claims", "iter_items")),
-    "ownscan_exporters": (("name", "writes_folder"), ("export",)),
-    "ownscan_modes": (("name",), ()),
-    "ownscan_window_presets": (("name", "width", "level"), ()),
-    "ownscan_transfer_functions": (("name",), ()),
-}
 # kinds whose names must be unique (they are chosen by name); presets: the first one wins
 _UNIQUE = frozenset({"ownscan_importers", "ownscan_exporters", "ownscan_modes"})
+# where a command's plugin options go on the argparse namespace: dest -> key in extra
+PLUGIN_OPTIONS_ATTR = "_plugin_options"
 
 
 @dataclass
@@ -246,14 +250,29 @@ class PluginHost:
         callers = self.pm.get_hookcallers(obj) or []
         unknown = sorted(hc.name for hc in callers if hc.spec is None)
         if unknown:
-            known = ", ".join(sorted(_KINDS))
+            known = ", ".join(sorted(self._hook_names()))
             return f"implements unknown hook(s) {', '.join(unknown)}; the hooks are: {known}"
         if not callers:
             return (
                 "implements no ownscan hook (decorate the hook functions with "
                 "ownscan.core.hookimpl)"
             )
+        # each plugin is asked on its own through pm.subset_hook_caller, which tells plugins
+        # apart by their attribute of the hook's name
+        renamed = sorted(hc.name for hc in callers if not hasattr(obj, hc.name))
+        if renamed:
+            return (
+                f"implements {', '.join(renamed)} under another name (specname); name the "
+                "hook function after the hook"
+            )
         return None
+
+    def _hook_names(self) -> list[str]:
+        return [
+            name
+            for name in dir(self.pm.hook)
+            if name.startswith("ownscan_") and getattr(self.pm.hook, name).spec is not None
+        ]
 
     def _mark_broken(self, name: str, dist: str, version: str, reason: str) -> None:
         log.warning("plugin %s (%s %s) skipped: %s", name, dist, version, reason)
@@ -268,23 +287,87 @@ class PluginHost:
         self._mark_broken(info.name, info.distribution, info.version, reason)
 
     # -- asking plugins ------------------------------------------------------------------------
+    def _askers(self, hook_name: str) -> list[tuple[PluginInfo, list[PluginInfo]]]:
+        """The plugins with a (non-wrapper) implementation of ``hook_name``, in the order they
+        are asked: ``tryfirst`` ones, the others, ``trylast`` ones, each group in registration
+        order; with each, the plugins whose wrappers wrap its call."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        by_id = {id(info.module): info for info in self.plugins}
+        plain = {id(i.plugin): i for i in impls if not (i.wrapper or i.hookwrapper)}
+        wrappers = [by_id[id(i.plugin)] for i in impls if i.wrapper or i.hookwrapper]
+        order = [info for info in self.plugins if id(info.module) in plain]
+        order.sort(
+            key=lambda info: (-plain[id(info.module)].tryfirst, plain[id(info.module)].trylast)
+        )
+        return [(info, wrappers) for info in order]
+
+    def _call(
+        self,
+        hook_name: str,
+        info: PluginInfo,
+        leave_out: Sequence[PluginInfo],
+        kwargs: dict[str, Any],
+    ) -> list[Any]:
+        """``pm.hook.<hook_name>(**kwargs)`` narrowed to ``info`` (and the wrappers not in
+        ``leave_out``): pluggy runs it, so its tracing and hook wrappers apply."""
+        others = [
+            p.module
+            for p in self.plugins
+            if p is not info and (p in leave_out or self._plain(p, hook_name))
+        ]
+        caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+        return list(caller(**kwargs))
+
+    def _plain(self, info: PluginInfo, hook_name: str) -> bool:
+        impl = getattr(self.pm.hook, hook_name)
+        return any(
+            i.plugin is info.module and not (i.wrapper or i.hookwrapper)
+            for i in impl.get_hookimpls()
+        )
+
+    def _ask(
+        self, hook_name: str, info: PluginInfo, wrappers: list[PluginInfo], kwargs: dict[str, Any]
+    ) -> list[Any]:
+        """The results of ``info``'s ``hook_name``; when the call fails only with third-party
+        wrappers around it, the failing wrappers' plugins are dropped (their bug is not
+        ``info``'s) and the call is made again without them."""
+        try:
+            return self._call(hook_name, info, (), kwargs)
+        except Exception:
+            suspects = [
+                w for w in wrappers if not w.builtin and w is not info and w in self.plugins
+            ]
+            if not suspects:
+                raise
+            self._call(hook_name, info, suspects, kwargs)  # raises: the fault is its own
+            for w in suspects:
+                alone = [x for x in suspects if x is not w]
+                try:
+                    self._call(hook_name, info, alone, kwargs)
+                except Exception as exc:
+                    self._drop(w, f"its wrapper of {hook_name} raised: {_short(exc)}")
+            return self._call(
+                hook_name, info, [w for w in suspects if w not in self.plugins], kwargs
+            )
+
     def _collect(self, hook_name: str) -> list[Any]:
         """Ask each plugin separately for its ``hook_name`` offers, so one bad plugin is isolated.
 
-        Each plugin is asked once per host; the offers are checked (required attributes, unique
-        names) before they are accepted.
+        Each plugin is asked once per host; the offers are checked (against the Protocol of the
+        kind, unique names) before they are accepted.
         """
         if hook_name not in self._cache:
             kind, what = _KINDS[hook_name]
             self._cache[hook_name] = []
-            impls = getattr(self.pm.hook, hook_name).get_hookimpls()
-            by_plugin = {id(impl.plugin): impl for impl in impls}
-            for info in list(self.plugins):
-                impl = by_plugin.get(id(info.module))
-                if impl is None:
+            for info, wrappers in self._askers(hook_name):
+                if info not in self.plugins:  # dropped meanwhile (a failing wrapper)
                     continue
                 try:
-                    offered = _as_list(impl.function(), hook_name)
+                    offered = [
+                        item
+                        for result in self._ask(hook_name, info, wrappers, {})
+                        for item in _as_list(result, hook_name)
+                    ]
                     for item in offered:
                         _check_item(item, hook_name, what)
                         self._check_clash(item, hook_name, what, info)
@@ -301,6 +384,49 @@ class PluginHost:
                 info.contributes.setdefault(kind, []).extend(_name_of(x) for x in offered)
                 self._cache[hook_name].extend((info, item) for item in offered)
         return [item for _, item in self._cache[hook_name]]
+
+    def add_options(self, parser: argparse.ArgumentParser, command: str) -> None:
+        """Let every plugin add its flags for ``command`` (``ownscan_addoption``) to ``parser``.
+
+        Each plugin's flags go into an argument group of their own (``--help`` shows whose they
+        are); a plugin whose hook raises or whose flags clash with the command's or an earlier
+        plugin's is dropped, with its flags. :func:`plugin_options` reads the values back.
+        """
+        from ownscan.core.plugin_types import OptionParser
+
+        taken = {s: "the command" for a in parser._actions for s in a.option_strings}
+        dests: dict[str, str] = dict(parser.get_default(PLUGIN_OPTIONS_ATTR) or {})
+        for info, wrappers in self._askers("ownscan_addoption"):
+            if info not in self.plugins:
+                continue
+            adder = OptionParser(command)
+            try:
+                self._ask(
+                    "ownscan_addoption", info, wrappers, {"parser": adder, "command": command}
+                )
+                for flag in adder.flags:
+                    if flag in taken:
+                        raise _Unusable(f"its option {flag} clashes with {taken[flag]}")
+            except Exception as exc:
+                if info.builtin:
+                    raise PluginError(
+                        f"built-in plugin {info.name} failed in ownscan_addoption: {_short(exc)}"
+                    ) from exc
+                reason = str(exc)
+                if not isinstance(exc, _Unusable):
+                    reason = f"raised in ownscan_addoption: {_short(exc)}"
+                self._drop(info, reason)
+                continue
+            if not adder.options:
+                continue
+            group = parser.add_argument_group(f"options of plugin {info.name}")
+            for flags, kwargs in adder.options:
+                key = kwargs["dest"]
+                dest = f"_plugin_{info.name}_{key}"
+                group.add_argument(*flags, **{**kwargs, "dest": dest})
+                dests[dest] = key
+                taken.update(dict.fromkeys(flags, f"the one of plugin {info.label}"))
+        parser.set_defaults(**{PLUGIN_OPTIONS_ATTR: dests})
 
     def _check_clash(self, item: object, hook_name: str, what: str, info: PluginInfo) -> None:
         if hook_name not in _UNIQUE:
@@ -406,9 +532,28 @@ def _as_list(offered: object, hook_name: str) -> list[Any]:
     return list(offered)
 
 
+@functools.cache
+def _contract(proto: type) -> tuple[dict[str, Any], list[str]]:
+    """The data members of a Protocol with their types (where they evaluate), and its methods."""
+    members: dict[str, Any] = {}
+    methods: list[str] = []
+    for cls in reversed(proto.__mro__):
+        if cls in (object, typing.Protocol, typing.Generic):
+            continue
+        for name in getattr(cls, "__annotations__", {}):
+            members[name] = Any
+        methods += [n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")]
+    # a hint that does not evaluate at run time: only its presence is checked
+    with contextlib.suppress(Exception):
+        members.update(typing.get_type_hints(proto))
+    return members, methods
+
+
 def _check_item(item: object, hook_name: str, what: str) -> None:
-    attrs, methods = _REQUIRED[hook_name]
-    missing = [a for a in (*attrs, *methods) if not hasattr(item, a)]
+    from ownscan.core.plugin_types import CONTRACTS
+
+    members, methods = _contract(CONTRACTS[hook_name])
+    missing = [a for a in (*members, *methods) if not hasattr(item, a)]
     if missing:
         raise _Unusable(f"its {what} {item!r} lacks {', '.join(missing)}")
     name = item.name  # type: ignore[attr-defined]
@@ -417,10 +562,14 @@ def _check_item(item: object, hook_name: str, what: str) -> None:
     for m in methods:
         if not callable(getattr(item, m)):
             raise _Unusable(f"its {what} {name!r}: {m} is not callable")
-    if hook_name == "ownscan_importers":
-        prio = item.priority  # type: ignore[attr-defined]
-        if isinstance(prio, bool) or not isinstance(prio, int):
-            raise _Unusable(f"its {what} {name!r}: priority must be an int, not {prio!r}")
+    for attr, hint in members.items():
+        value = getattr(item, attr)
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _Unusable(f"its {what} {name!r}: {attr} must be an int, not {value!r}")
+        if hint is str and not isinstance(value, str):
+            raise _Unusable(f"its {what} {name!r}: {attr} must be a str, not {value!r}")
+        if hint is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise _Unusable(f"its {what} {name!r}: {attr} must be a number, not {value!r}")
 
 
 def _first_wins(items: list[T], what: str) -> list[T]:
@@ -441,7 +590,7 @@ def _by_name(items: Sequence[T], name: str, what: str) -> T:
         if _name_of(item) == name:
             return item
     valid = ", ".join(sorted(_name_of(i) for i in items)) or "none installed"
-    raise ValueError(f"unknown {what} {name!r}; valid: {valid}")
+    raise UsageError(f"unknown {what} {name!r}; valid: {valid}")
 
 
 def _name_of(obj: object) -> str:
@@ -467,6 +616,14 @@ def _short(exc: BaseException) -> str:
 
 def _installed_entry_points() -> list[metadata.EntryPoint]:
     return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def plugin_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of the plugin flags (:meth:`PluginHost.add_options`) the user gave, by key:
+    what a command passes on as ``ImportOptions.extra``."""
+    dests: dict[str, str] = getattr(args, PLUGIN_OPTIONS_ATTR, None) or {}
+    values = {key: getattr(args, dest, None) for dest, key in dests.items()}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 _HOST: PluginHost | None = None

@@ -1,11 +1,13 @@
 """What plugins hand to ownscan: importers, exporters and the items importers yield.
 
 A plugin author writes a small class with a few attributes and one or two methods; these
-Protocols only describe the shape (no base class to inherit from). See docs/PLUGINS.md.
+Protocols only describe the shape (no base class to inherit from), and the plugin host checks
+every contribution against them (:data:`CONTRACTS`). See docs/PLUGINS.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +18,16 @@ if TYPE_CHECKING:
     from ownscan.core.volume import Volume
 
 __all__ = [
+    "CONTRACTS",
     "DICOM",
     "Exporter",
     "ImportOptions",
     "Importer",
+    "Named",
+    "OptionParser",
+    "SearchResult",
     "SourceItem",
+    "WindowPresetLike",
 ]
 
 DICOM = "application/dicom"
@@ -154,3 +161,99 @@ class Exporter(Protocol):
     ) -> list[Path]:
         """Write ``volumes`` to ``output`` and return the paths written."""
         ...
+
+
+@runtime_checkable
+class Named(Protocol):
+    """What every contribution has: a name (modes and transfer functions are checked for no
+    more; their fields are documented in :mod:`ownscan.core.render`)."""
+
+    name: str
+
+
+@runtime_checkable
+class WindowPresetLike(Protocol):
+    """The shape of a window preset (:class:`ownscan.core.volume.WindowPreset` has it)."""
+
+    name: str
+    width: float
+    level: float
+
+
+# hook -> the Protocol each contributed object must satisfy (members and simple types are
+# derived from the Protocol by the plugin host; nothing here repeats them)
+CONTRACTS: dict[str, type] = {
+    "ownscan_importers": Importer,
+    "ownscan_exporters": Exporter,
+    "ownscan_modes": Named,
+    "ownscan_window_presets": WindowPresetLike,
+    "ownscan_transfer_functions": Named,
+}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What an importer's optional ``search(source, options)`` returns (``ownscan search``).
+
+    Parameters
+    ----------
+    source
+        The source as the importer names it for people (no credentials).
+    studies
+        One mapping per study: ``study_uid``, ``patient_id``, ``patient_name``, ``date``
+        (``YYYY-MM-DD``), ``description``, ``modalities`` (a list), ``series_count`` and
+        ``instance_count`` (None when unknown). JSON-ready.
+    """
+
+    source: str
+    studies: Sequence[Mapping[str, Any]]
+
+
+class OptionParser:
+    """What ``ownscan_addoption`` receives: ``add_argument`` for one command's options.
+
+    A plugin adds the command-line flags its importer (or exporter) understands; the value the
+    user gives reaches it as ``ImportOptions.extra[key]`` (the exporter: its ``options``), where
+    ``key`` is the option's ``dest`` (``--password`` -> ``password``). Flags are long options
+    only. An option the user did not give is absent from ``extra`` (the plugin's own default
+    applies), unless the plugin gives it a ``default``.
+
+    The flags are checked when added (as :meth:`argparse.ArgumentParser.add_argument` does) and
+    against those the command and earlier plugins already have: a clash makes the later plugin
+    broken, as a clashing importer name does.
+
+    Parameters
+    ----------
+    command
+        The subcommand being set up (``"import"``, ``"search"``...), also passed to the hook.
+    """
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        # (flags, keyword arguments with dest and default filled in), in the order added
+        self.options: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        self._check = argparse.ArgumentParser(add_help=False, prog=f"ownscan {command}")
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> None:
+        """Add a flag, with the keyword arguments of :meth:`argparse.ArgumentParser.add_argument`.
+
+        Raises
+        ------
+        ValueError
+            A flag is not a long option (``--name``), or argparse refuses the arguments.
+        """
+        if not flags or not all(f.startswith("--") and len(f) > 2 for f in flags):
+            raise ValueError(f"plugin options are long flags (--name), got {flags!r}")
+        kwargs = dict(kwargs)
+        kwargs.setdefault("dest", flags[0][2:].replace("-", "_"))
+        kwargs.setdefault("default", None)
+        try:
+            self._check.add_argument(*flags, **kwargs)
+        except (argparse.ArgumentError, TypeError) as exc:
+            raise ValueError(f"option {flags[0]}: {exc}") from None
+        self.options.append((flags, kwargs))
+
+    @property
+    def flags(self) -> list[str]:
+        """Every flag added so far."""
+        return [f for flags, _ in self.options for f in flags]

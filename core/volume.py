@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
+
 __all__ = ["SeriesInfo", "Volume", "WindowPreset"]
 
 
@@ -50,7 +52,7 @@ class WindowPreset:
 
     def __post_init__(self) -> None:
         if not (self.width > 0):
-            raise ValueError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
+            raise UsageError(f"window width must be > 0, got {self.width!r} for {self.name!r}")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ownscan.core.errors import ImportFailed
+from ownscan.core.errors import ImportFailed, OwnscanError, UsageError
 
 if TYPE_CHECKING:
     # requests is imported where it is used: every ownscan command loads this plugin at start-up
@@ -139,9 +139,9 @@ def _is_loopback(url: str) -> bool:
 
 
 def check_uid(uid: str, what: str) -> str:
-    """Return ``uid`` if it is a syntactically valid DICOM UID, else raise ValueError."""
+    """Return ``uid`` if it is a syntactically valid DICOM UID, else raise UsageError."""
     if len(uid) > 64 or not _UID.match(uid):
-        raise ValueError(f"{what} {uid!r} is not a DICOM UID (digits and dots, at most 64)")
+        raise UsageError(f"{what} {uid!r} is not a DICOM UID (digits and dots, at most 64)")
     return uid
 
 
@@ -161,7 +161,7 @@ class Credentials:
         source: str = "",
     ) -> None:
         if kind not in ("none", "basic", "bearer"):
-            raise ValueError(f"unknown credentials kind {kind!r}; valid: none, basic, bearer")
+            raise UsageError(f"unknown credentials kind {kind!r}; valid: none, basic, bearer")
         self.kind = kind
         self.user = user
         self._secret = secret
@@ -190,9 +190,9 @@ class Credentials:
             if _interactive():
                 pw = getpass.getpass(f"DICOMweb password for {user}: ")
                 return cls("basic", user, pw, source="the password prompt")
-            raise ValueError(f"{ENV_USER} is set but {ENV_PASSWORD} is not (and no terminal)")
+            raise UsageError(f"{ENV_USER} is set but {ENV_PASSWORD} is not (and no terminal)")
         if password is not None:
-            raise ValueError(f"{ENV_PASSWORD} is set but {ENV_USER} is not")
+            raise UsageError(f"{ENV_PASSWORD} is set but {ENV_USER} is not")
         return cls()
 
     @classmethod
@@ -597,7 +597,7 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class MultipartError(ValueError):
+class MultipartError(OwnscanError):
     """A WADO-RS response that is not one complete DICOM part."""
 
     def __init__(self, retryable: bool, reason: str) -> None:

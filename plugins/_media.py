@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
+from ownscan.core.errors import ReadProblem
+from ownscan.core.files import is_litter  # core's rule, shared with the folder walk
+
 __all__ = [
     "DicomdirEntry",
     "DicomdirError",
@@ -50,7 +53,6 @@ NON_DICOM_SUFFIXES = frozenset(
     .mp3 .ttf .otf .woff .woff2 .swf .dat .db .plist .nfo .zip .7z .rar .gz .tar .iso
     """.split()  # noqa: SIM905 (a list of 80 words reads better as text)
 )
-_LITTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
 
 
 def normalise_name(name: str) -> str:
@@ -65,14 +67,6 @@ def normalise_name(name: str) -> str:
     if name.endswith(".") and name not in (".", ".."):
         name = name[:-1]
     return name.upper()
-
-
-def is_litter(parts: tuple[str, ...]) -> bool:
-    """True for macOS / Windows litter: ``__MACOSX/``, ``.DS_Store``, ``._x``, ``Thumbs.db``."""
-    if any(p == "__MACOSX" for p in parts[:-1]):
-        return True
-    last = parts[-1]
-    return last.lower() in _LITTER_NAMES or last.startswith("._")
 
 
 def media_type_for(name: str, head: bytes) -> str:
@@ -92,7 +86,7 @@ def media_type_for(name: str, head: bytes) -> str:
     return DICOM
 
 
-class DicomdirError(ValueError):
+class DicomdirError(ReadProblem):
     """The DICOMDIR cannot be used (not a DICOMDIR, unreadable, or its offsets are broken)."""
 
 

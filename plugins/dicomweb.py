@@ -29,14 +29,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import struct
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ownscan.core.dicom import (
+    MEDIA_STORAGE_SOP_INSTANCE,
+    NotDicom,
+    ReadProblem,
+    file_meta,
+    meta_text,
+)
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.plugin_types import ImportOptions, SourceItem
+from ownscan.core.plugin_types import ImportOptions, OptionParser, SearchResult, SourceItem
 from ownscan.plugins._dicomweb import (
     Connection,
     Credentials,
@@ -154,7 +161,7 @@ def parse_since(value: str) -> str:
 
     Raises
     ------
-    ValueError
+    UsageError
         Not a valid calendar date; the message shows the accepted form.
     """
     text = value.strip()
@@ -163,7 +170,7 @@ def parse_since(value: str) -> str:
             return _dt.datetime.strptime(text, fmt).strftime("%Y%m%d")
         except ValueError:
             continue
-    raise ValueError(f"--since {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31")
+    raise UsageError(f"--since {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31")
 
 
 def _bool_option(value: Any) -> bool:
@@ -172,17 +179,27 @@ def _bool_option(value: Any) -> bool:
             return True
         if value.strip().lower() in ("", "0", "false", "no", "off"):
             return False
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise UsageError(f"expected true or false, got {value!r}")
     return bool(value)
+
+
+def _seconds_option(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--option timeout={value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise UsageError(f"--option timeout={value!r} must be more than 0 seconds")
+    return seconds
 
 
 def _parallel_option(value: Any) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"--parallel {value!r} is not a whole number") from None
+        raise UsageError(f"--parallel {value!r} is not a whole number") from None
     if not 1 <= n <= _MAX_PARALLEL:
-        raise ValueError(f"--parallel {n} is out of range; valid: 1 to {_MAX_PARALLEL}")
+        raise UsageError(f"--parallel {n} is out of range; valid: 1 to {_MAX_PARALLEL}")
     return n
 
 
@@ -364,10 +381,24 @@ class DicomwebImporter:
     def claims(self, source: str) -> bool:
         return source.lower().startswith(("http://", "https://"))
 
+    def search(self, source: str, options: ImportOptions) -> SearchResult:
+        """The studies on the server that match the filters in ``options`` (``patient``,
+        ``since``, ``study``), nothing downloaded: what ``ownscan search`` lists."""
+        insecure = _bool_option(options.get("insecure", False))
+        timeout = float(options.get("timeout", 60.0))
+        with connect(source, insecure=insecure, timeout=timeout) as conn:
+            studies = search_studies(
+                conn,
+                patient=options.get("patient"),
+                since=options.get("since"),
+                study=options.get("study"),
+            )
+            return SearchResult(conn.url, [s.as_dict() for s in studies])
+
     def iter_items(self, source: str, options: ImportOptions) -> Iterator[SourceItem]:
         parallel = _parallel_option(options.get("parallel", DEFAULT_PARALLEL))
         insecure = _bool_option(options.get("insecure", False))
-        timeout = float(options.get("timeout", 60.0))
+        timeout = _seconds_option(options.get("timeout", 60.0))
         compress = options.get("compress")
         compress = None if compress is None else _bool_option(compress)
         study = options.get("study")
@@ -535,7 +566,7 @@ def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
     data = conn.retrieve_instance(study, series, sop)
     try:
         got = media_storage_sop_instance_uid(data)
-    except ValueError as exc:
+    except (NotDicom, ReadProblem) as exc:
         raise RequestFailed(
             conn.instance_url(study, series, sop), f"the answer is not a DICOM file ({exc})"
         ) from None
@@ -546,37 +577,22 @@ def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
     return data
 
 
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
-
-
 def media_storage_sop_instance_uid(data: bytes) -> str:
     """The Media Storage SOP Instance UID (0002,0003) of a DICOM file (PS3.10), read from its
-    file meta information alone (always explicit VR little endian), in microseconds.
+    file meta information alone (core's :func:`~ownscan.core.dicom.file_meta`), in
+    microseconds.
 
     Raises
     ------
-    ValueError
-        No ``DICM`` preamble, or a file meta group without (0002,0003).
+    NotDicom
+        No ``DICM`` marker after the 128-byte preamble.
+    ReadProblem
+        File meta information that is cut short, damaged, or without (0002,0003).
     """
-    if data[128:132] != b"DICM":
-        raise ValueError("no DICM marker after the 128-byte preamble")
-    pos, end = 132, len(data)
-    while pos + 8 <= end:
-        group, element = struct.unpack_from("<HH", data, pos)
-        if group != 0x0002:
-            break
-        vr = data[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            (length,) = struct.unpack_from("<I", data, pos + 8)
-            value_at = pos + 12
-        else:
-            (length,) = struct.unpack_from("<H", data, pos + 6)
-            value_at = pos + 8
-        if element == 0x0003:
-            raw = data[value_at : value_at + length]
-            return raw.rstrip(b"\x00 ").decode("ascii", "replace")
-        pos = value_at + length
-    raise ValueError("file meta information without Media Storage SOP Instance UID")
+    uid = meta_text(file_meta(data), MEDIA_STORAGE_SOP_INSTANCE)
+    if not uid:
+        raise ReadProblem("file meta information without Media Storage SOP Instance UID")
+    return uid
 
 
 def _asked(options: ImportOptions) -> str:
@@ -587,3 +603,28 @@ def _asked(options: ImportOptions) -> str:
 @hookimpl
 def ownscan_importers() -> list[DicomwebImporter]:
     return [DicomwebImporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """The filters and connection flags, for ``import`` and ``search``."""
+    if command not in ("import", "search"):
+        return
+    parser.add_argument(
+        "--study", metavar="UID", help="DICOMweb: only the study with this Study Instance UID"
+    )
+    parser.add_argument("--patient", metavar="ID", help="DICOMweb: only studies of this Patient ID")
+    parser.add_argument(
+        "--since", metavar="DATE", help="DICOMweb: only studies on or after this date (YYYY-MM-DD)"
+    )
+    if command == "import":
+        parser.add_argument(
+            "--parallel",
+            metavar="N",
+            help=f"DICOMweb: requests at a time (default {DEFAULT_PARALLEL})",
+        )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="DICOMweb: do not verify the server's TLS certificate (only a server you trust)",
+    )

@@ -116,7 +116,7 @@ class _FolderMedium:
         self.label = str(root)
 
     def files(self) -> list[_File]:
-        from ownscan.plugins.folder import walk_files
+        from ownscan.core.files import walk_files
 
         return [_File(p.relative_to(self.root).parts, p) for p in walk_files(self.root)]
 

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AverageArray", "DvrArray", "IsoArray", "MinipArray", "MipArray", "builtin_modes"]
 
+# the constants of the modes' GLSL, for their array twins
+ISO_COLOUR = (0.92, 0.86, 0.76)  # shaders/mode_iso.glsl: ISO_COLOUR
+EARLY_STOP_ALPHA = 0.99  # shaders/mode_dvr.glsl: early ray termination
+
 
 class MipArray:
     """``shaders/mode_mip.glsl``: acc.x = largest value, acc.y = samples taken."""
@@ -98,7 +102,7 @@ class DvrArray:
         prior[:, :3] += trans[:, None] * rgb
         prior[:, 3] += trans
         acc[idx_s] = prior
-        done[seen] = prior[:, 3] >= _setup().EARLY_STOP_ALPHA
+        done[seen] = prior[:, 3] >= EARLY_STOP_ALPHA
         return done
 
     def end(self, acc: Any, aux: Any, hit: Any, ctx: ArrayContext) -> Any:
@@ -115,17 +119,18 @@ class IsoArray:
     def sample(self, acc: Any, aux: Any, idx: Any, pos_tex: Any, ctx: ArrayContext) -> Any:
         xp = ctx.xp
         v = ctx.sample(pos_tex)
-        over = v >= ctx.iso
+        iso = ctx.parameters["iso_value"]
+        over = v >= iso
         if not over.any():
             return over
         idx_h, pos, v = idx[over], pos_tex[over], v[over]
         prev_pos = pos - ctx.ray_dir_tex[idx_h] * ctx.step_mm
         prev = ctx.sample(prev_pos)
-        below = prev < ctx.iso
+        below = prev < iso
         denom = xp.where(below, v - prev, 1)
-        f = xp.where(below, xp.clip((ctx.iso - prev) / denom, 0, 1), 1).astype(xp.float32)
+        f = xp.where(below, xp.clip((iso - prev) / denom, 0, 1), 1).astype(xp.float32)
         hit_pos = prev_pos + (pos - prev_pos) * f[:, None]
-        colour = xp.broadcast_to(xp.asarray(_setup().ISO_COLOUR, dtype=xp.float32), (len(idx_h), 3))
+        colour = xp.broadcast_to(xp.asarray(ISO_COLOUR, dtype=xp.float32), (len(idx_h), 3))
         shaded = ctx.shade_full(colour, ctx.gradient_lps(hit_pos), ctx.ray_dir_lps[idx_h])
         acc[idx_h, :3] = shaded
         acc[idx_h, 3] = 1
@@ -143,13 +148,6 @@ def _grey(value: Any, ok: Any, ctx: ArrayContext) -> Any:
     out[:, 3] = 1
     out[~ok] = 0
     return out
-
-
-def _setup() -> Any:
-    """``ownscan.core.render._setup`` (the constants GLSL and arrays share), imported late."""
-    from ownscan.core.render import _setup
-
-    return _setup
 
 
 def builtin_modes() -> list[VisualisationMode]:
@@ -205,6 +203,7 @@ def builtin_modes() -> list[VisualisationMode]:
             array=IsoArray(),
             skip="threshold",
             parameters={"iso_value": float("nan")},
+            value_parameters={"iso_value"},
         ),
     ]
 

@@ -18,24 +18,23 @@ export leaves no partial file under a final name. The bytes are those ``nibabel.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
-import itertools
-import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core._unnamed import AVAILABLE, REFUSED, link_unnamed, open_unnamed
+from ownscan.core.errors import UsageError
+from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
+from ownscan.plugins._output import series_stem
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
+    from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
 
-__all__ = ["NiftiExporter", "file_name", "to_nifti"]
+__all__ = ["NiftiExporter", "file_name", "sidecar", "to_nifti"]
 
 # Where the voxels of a single-file NIfTI-1 without extensions start: the 348-byte header
 # and the 4-byte extension flag (nibabel's Nifti1Header.single_vox_offset).
@@ -44,11 +43,7 @@ _VOX_OFFSET = 352
 
 def file_name(volume: Volume, used: set[str], suffix: str) -> str:
     """A safe, unique file name from the series number and description."""
-    label = str(volume.extra.get("label") or "")
-    if not label:
-        num = volume.info.series_number
-        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"
+    stem = series_stem(volume)
     name = stem + suffix
     n = 2
     while name in used:
@@ -85,6 +80,39 @@ def to_nifti(volume: Volume) -> Any:
     return img
 
 
+def sidecar(volume: Volume) -> dict[str, Any]:
+    """The BIDS-style JSON sidecar of ``volume``: what the header knows, under the names
+    dcm2niix's ``-b y`` sidecar uses; no patient identity (as dcm2niix by default)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    info = volume.info
+    d = volume.direction
+    data: dict[str, Any] = {
+        "Modality": info.modality,
+        "Manufacturer": info.manufacturer,
+        "BodyPartExamined": info.body_part,
+        "SeriesDescription": info.series_description,
+        "SeriesNumber": info.series_number,
+        # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
+        "ImageOrientationPatientDICOM": [round(float(v), 8) for v in (*d[:, 0], *d[:, 1])],
+        "ConversionSoftware": "ownscan",
+    }
+    with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
+        data["ConversionSoftwareVersion"] = version("ownscan")
+    return {k: v for k, v in data.items() if v not in ("", None)}
+
+
+def _write_sidecar(nii: Path, volume: Volume) -> Path:
+    """``NAME.json`` beside ``NAME.nii[.gz]``, a new file (never over an existing one)."""
+    import json
+
+    from ownscan.plugins._output import write_new
+
+    stem = nii.name.removesuffix(".gz").removesuffix(".nii")
+    text = json.dumps(sidecar(volume), indent=2) + "\n"
+    return write_new(nii.with_name(stem + ".json"), text.encode("utf-8"))
+
+
 class NiftiExporter:
     """Writes each volume as NIfTI-1 (``.nii.gz``; ``.nii`` with ``uncompressed``)."""
 
@@ -97,7 +125,8 @@ class NiftiExporter:
     ) -> list[Path]:
         """Write one file per volume into the folder ``output`` (created if needed).
 
-        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``.
+        Options: ``uncompressed`` (bool) writes ``.nii`` instead of ``.nii.gz``; ``json``
+        (bool) adds a BIDS-style sidecar ``NAME.json`` (:func:`sidecar`) beside each file.
         """
         import nibabel as nib
 
@@ -109,15 +138,17 @@ class NiftiExporter:
             img = to_nifti(vol)
             header = _single_header(img, vol) if suffix == ".nii" else None
             if header is not None:
-                with _PartFile(output) as part:
+                with PartFile(output) as part:
                     part.write(header, 0)
                     part.write(memoryview(vol.voxels).cast("B"), len(header))  # type: ignore[arg-type]
                     written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
-                continue
-            with _PartFile(output, named=suffix) as part:
-                assert part.path is not None
-                nib.save(img, part.path)
-                written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            else:
+                with PartFile(output, named=suffix) as part:
+                    assert part.path is not None
+                    nib.save(img, part.path)
+                    written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
+            if options.get("json"):
+                written.append(_write_sidecar(written[-1], vol))
         return written
 
     def export_series(
@@ -143,7 +174,7 @@ class NiftiExporter:
         made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)
         used = {p.name for p in output.iterdir()}
-        with _PartFile(output) as part:
+        with PartFile(output) as part:
             try:
                 vol = series.load(out=VoxelFile(part.fd, _VOX_OFFSET))
             except BaseException:
@@ -163,7 +194,10 @@ class NiftiExporter:
                 part.discard()
                 return self.export([vol], output, options)
             part.write(header, 0)
-            return [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+            written = [part.commit(lambda: output / file_name(vol, used, ".nii"))]
+        if options.get("json"):
+            written.append(_write_sidecar(written[0], vol))
+        return written
 
 
 def _import_nibabel_without_pydicom() -> None:
@@ -190,7 +224,7 @@ def _import_nibabel_without_pydicom() -> None:
 def _folder(output: Path) -> Path:
     output = Path(output)
     if output.exists() and not output.is_dir():
-        raise ValueError(f"{output}: --output must be a folder for the nifti format")
+        raise UsageError(f"{output}: --output must be a folder for the nifti format")
     output.mkdir(parents=True, exist_ok=True)
     return output
 
@@ -221,90 +255,17 @@ def _single_header(img: Any, volume: Volume) -> bytes | None:
     return buf.getvalue().ljust(offset, b"\0")
 
 
-# open(O_TMPFILE) errors after which a named .part file is used instead
-_NO_TMPFILE = REFUSED | {errno.ENOENT}
-_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
-_serial = itertools.count()
-
-
-class _PartFile:
-    """A new file in ``folder`` that appears under its final name only once complete.
-
-    Unnamed (``O_TMPFILE``) where the file system allows it, so a killed export leaves
-    nothing; else, or when ``named`` (a suffix: the writer needs a path, as ``nibabel.save``
-    does), a hidden ``.NAME.part`` file in the same folder. :meth:`commit` links it to a
-    name that does not exist yet (never overwriting); leaving the ``with`` block without
-    committing removes it. Permissions are those of ``open(path, "wb")``.
-    """
-
-    def __init__(self, folder: Path, *, named: str | None = None) -> None:
-        self.folder = folder
-        self.path: Path | None = None
-        self.fd = -1
-        if named is None and AVAILABLE:
-            fd = open_unnamed(folder, os.O_RDWR, 0o666, refused=_NO_TMPFILE)
-            if fd is not None:
-                self.fd = fd
-                return
-        self.path = folder / f".ownscan-{os.getpid()}-{next(_serial)}.part{named or ''}"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
-
-    def __enter__(self) -> _PartFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.discard()
-
-    def write(self, data: bytes | memoryview, offset: int) -> None:
-        """Write all of ``data`` at ``offset``."""
-        view = memoryview(data).cast("B")
-        if not hasattr(os, "pwrite"):  # Windows
-            os.lseek(self.fd, offset, os.SEEK_SET)
-        while view:
-            n = (
-                os.pwrite(self.fd, view, offset)
-                if hasattr(os, "pwrite")
-                else os.write(self.fd, view)
-            )
-            view, offset = view[n:], offset + n
-
-    def commit(self, name: Any) -> Path:
-        """Give the file its name: ``name()`` returns a path in the folder to try; it is
-        called again (the name was taken meanwhile) until a free one is found."""
-        while True:
-            final = Path(name())
-            try:
-                if self.path is None:
-                    link_unnamed(self.fd, final)
-                else:
-                    self._link_named(final)
-            except FileExistsError:
-                continue
-            self.discard()
-            return final
-
-    def _link_named(self, final: Path) -> None:
-        assert self.path is not None
-        try:
-            os.link(self.path, final)
-        except OSError as exc:  # no hard links here (FAT, some network shares): rename
-            if exc.errno not in _NO_LINK:
-                raise
-            if final.exists():
-                raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
-            os.rename(self.path, final)
-            self.path = None
-
-    def discard(self) -> None:
-        """Close the file and remove its temporary name, if any (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.path = None
-
-
 @hookimpl
 def ownscan_exporters() -> list[NiftiExporter]:
     return [NiftiExporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    if command == "export":
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            default=None,
+            help="nifti: a BIDS-style sidecar NAME.json beside each file (as dcm2niix -b y)",
+        )

@@ -58,9 +58,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from ownscan.core.errors import ImportFailed
+from ownscan.core.errors import ImportFailed, UsageError
 from ownscan.core.hookspecs import hookimpl
-from ownscan.core.plugin_types import ImportOptions, SourceItem
+from ownscan.core.plugin_types import ImportOptions, OptionParser, SourceItem
 from ownscan.plugins._media import (
     DicomdirError,
     is_litter,
@@ -90,16 +90,16 @@ def parse_size(value: int | float | str) -> int:
 
     Raises
     ------
-    ValueError
+    UsageError
         The value is not a size; the message shows the accepted forms.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not a size: {value!r}")
+        raise UsageError(f"not a size: {value!r}")
     if isinstance(value, int | float):
         return int(value)
     m = _SIZE_RE.match(str(value))
     if not m:
-        raise ValueError(f"not a size: {value!r} (use bytes, or a number with K, M, G or T)")
+        raise UsageError(f"not a size: {value!r} (use bytes, or a number with K, M, G or T)")
     scale = 1024 ** " KMGT".index((m.group(2) or " ").upper())
     return int(float(m.group(1)) * scale)
 
@@ -139,9 +139,9 @@ class ZipLimits:
                 else:
                     values[f.name] = int(raw)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{f.name}={raw!r}: {exc}") from None
+                raise UsageError(f"{f.name}={raw!r}: {exc}") from None
             if values[f.name] <= 0:
-                raise ValueError(f"{f.name} must be > 0, got {raw!r}")
+                raise UsageError(f"{f.name} must be > 0, got {raw!r}")
         return cls(**values)
 
 
@@ -260,7 +260,7 @@ class PortalZipImporter:
             try:
                 codecs.lookup(encoding)
             except LookupError:
-                raise ValueError(
+                raise UsageError(
                     f"name_encoding {encoding!r} is not an encoding Python knows "
                     "(e.g. cp437, cp850, cp866, cp932, utf-8)"
                 ) from None
@@ -494,6 +494,20 @@ def _iter_inner(data: bytes, origin: str, depth: int, state: _State) -> Iterator
         yield from _iter_zip(inner, origin, depth, state)
 
 
+# the commands that read a source through an importer (and so may meet an encrypted zip)
+_READING_COMMANDS = frozenset({"import", "info", "export", "render"})
+
+
 @hookimpl
 def ownscan_importers() -> list[PortalZipImporter]:
     return [PortalZipImporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    if command in _READING_COMMANDS:
+        parser.add_argument(
+            "--password",
+            metavar="PASSWORD",
+            help="password of an encrypted zip (asked for on a terminal when not given)",
+        )

@@ -8,7 +8,6 @@ uniform vec2 u_window;           // normalised low and high end of the grey ramp
 uniform int u_invert;            // MONOCHROME1: low values bright
 uniform mat3 u_grad_to_lps;      // per-voxel (i, j, k) differences -> gradient per mm in LPS
 uniform float u_step_mm;         // distance between samples along a ray
-uniform float u_iso;             // normalised iso value
 uniform vec4 u_shade;            // ambient, diffuse, specular, shininess
 uniform float u_shade_gain;      // gradient (normalised value per mm) that is shaded fully
 

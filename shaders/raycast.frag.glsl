@@ -1,5 +1,6 @@
 // The ray-casting skeleton: one program per mode (the mode is #included, its options are
-// #defines: MODE_SLAB, MODE_SKIP, SHADING).
+// #defines: MODE_SLAB, MODE_SKIP, SHADING; its parameters are uniforms u_<name>, declared in
+// "ownscan/parameters"; its skip rule's can_see() is "ownscan/skip").
 //
 // For each pixel: a point on the focal plane (the plane through the volume's centre facing the
 // camera), a ray through it (orthographic: along -back; perspective: from the eye), carried into
@@ -9,8 +10,8 @@
 // returning true ends the ray (early termination).
 //
 // With MODE_SKIP (empty-space skipping) the mode promises that samples it cannot see change
-// nothing: under MODE_SKIP_OPACITY those where the transfer function is transparent, under
-// MODE_SKIP_THRESHOLD those below the iso value. Whole bricks of such samples are jumped over,
+// nothing: those for which the mode's skip rule says can_see(value) is false (dvr: where the
+// transfer function is transparent; iso: below the iso value). Whole bricks of such samples are jumped over,
 // and so are single samples, so mode_sample only runs where something may be seen. The grid
 // of samples does not move, so the picture is the same as without skipping. The jump uses a
 // distance table: a brick d > 0 bricks (Chebyshev) from the nearest occupied one lies in a
@@ -21,6 +22,7 @@
 // Mirrored by ownscan.core.render._array.ArrayRenderer.
 
 #include "ownscan/common"
+#include "ownscan/parameters"
 #include "ownscan/mode"
 
 uniform vec2 u_size;             // image size in pixels
@@ -76,16 +78,10 @@ int sample_after(float t_out, float t_entry, int n) {
 #endif
 
 #ifdef MODE_SKIP
-// Whether the mode may see a sample of this value (see MODE_SKIP above). A test on the value
-// alone, no table look-up: values outside u_visible are transparent; those inside may be too
-// (a transparent gap in the transfer function), mode_sample then ignores them.
-bool can_see(float value) {
-#ifdef MODE_SKIP_THRESHOLD
-    return value >= u_iso;
-#else
-    return value > u_visible.x && value < u_visible.y;
-#endif
-}
+// bool can_see(float value): whether the mode may see a sample of this value (its skip rule).
+// A test on the value alone, no table look-up: a value it passes may still change nothing
+// (a transparent gap in a transfer function), mode_sample then ignores it.
+#include "ownscan/skip"
 #endif
 
 void main() {

@@ -5,7 +5,9 @@
 // (view pixel -> LPS mm on the plane -> voxel index through the inverse of the Volume's
 // affine -> texel centre). So oblique volumes are resliced into true patient planes, and the
 // geometry lives in one matrix computed (and tested) in Python: ownscan.core.viewer._geometry.
-// The loader prepends "#version 330" and "#define VERTEX_SHADER" or "#define FRAGMENT_SHADER".
+// The texture is the ray-caster's (ownscan.core.render.GpuVolume), sampled and windowed with
+// the same functions (common.glsl). The loader (ownscan.core.render._gpu.program) prepends
+// "#version 330 core" and "#define VERTEX_SHADER" or "#define FRAGMENT_SHADER".
 
 #if defined(VERTEX_SHADER)
 
@@ -21,16 +23,14 @@ void main() {
 
 #elif defined(FRAGMENT_SHADER)
 
+// The ray-caster's sampling and window: sample_volume (bricks included), window_level,
+// u_volume (R16 unorm, q / 65535 over the value range), u_window (normalised), u_invert.
+#include "ownscan/common"
+
 in vec2 v_px_view;
 out vec4 o_colour;
 
-uniform sampler3D u_volume;
 uniform mat4 u_px_to_tex;       // view pixel (x, y, 0, 1) -> texture (s, t, r)
-uniform float u_value_scale;    // stored value = texel * scale + offset
-uniform float u_value_offset;
-uniform float u_window_lo;      // level - width / 2, in stored units (HU for CT)
-uniform float u_window_hi;      // level + width / 2
-uniform bool u_invert;          // MONOCHROME1: low values bright
 uniform bool u_rgb;             // a colour image: its RGB as stored, no window
 
 void main() {
@@ -43,10 +43,7 @@ void main() {
         o_colour = vec4(texture(u_volume, p_tex).rgb, 1.0);
         return;
     }
-    float value = texture(u_volume, p_tex).r * u_value_scale + u_value_offset;
-    float grey = clamp((value - u_window_lo) / (u_window_hi - u_window_lo), 0.0, 1.0);
-    if (u_invert) grey = 1.0 - grey;
-    o_colour = vec4(vec3(grey), 1.0);
+    o_colour = vec4(vec3(window_level(sample_volume(p_tex))), 1.0);
 }
 
 #endif

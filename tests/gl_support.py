@@ -29,9 +29,13 @@ def gl_ctx() -> Iterator[Any]:
 def gl_renderer(gl_ctx: Any) -> Iterator[Any]:
     from ownscan.core.render import GLRenderer
 
-    r = GLRenderer(ctx=gl_ctx)
+    # current while made and closed: a context passed in is the caller's to keep current, and
+    # the first test to ask for the renderer may not have made it current yet
+    with gl_ctx:
+        r = GLRenderer(ctx=gl_ctx)
     yield r
-    r.close()
+    with gl_ctx:
+        r.close()
 
 
 @pytest.fixture(scope="session")

@@ -60,3 +60,16 @@ def test_window_preset_example() -> None:
     host = PluginHost(extra_plugins=[("doc-presets", plugin)])
     (preset,) = [p for p in host.window_presets() if p.name == "temporal bone"]
     assert (preset.width, preset.level) == (4000, 700)
+
+
+def test_addoption_example() -> None:
+    import argparse
+
+    from ownscan.core.plugin_host import plugin_options
+
+    plugin = _plugin_from_doc("def ownscan_addoption")
+    host = PluginHost(extra_plugins=[("doc-options", plugin)])
+    parser = argparse.ArgumentParser()
+    host.add_options(parser, "info")
+    args = parser.parse_args(["--tar-max-member-bytes", "1000"])
+    assert plugin_options(args) == {"tar_max_member_bytes": 1000} and not host.broken

@@ -1,4 +1,7 @@
-"""What the ``info`` and ``export`` commands share: the source argument and reading it."""
+"""What the commands that read a source share (``info``, ``export``, ``render``): the source
+argument and reading it through the importer that claims it. Each of them takes its plugins'
+flags (``PLUGIN_OPTIONS``): a zip's ``--password``, the library importer's ``--library`` for a
+SOURCE written ``library:UID``."""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
-    from ownscan.core.assembly import Assembly
+    from ownscan.core.assembly import Assembly, Series
 
-__all__ = ["LIBRARY_PREFIX", "add_source_arguments", "read_source", "report_problems"]
-
-LIBRARY_PREFIX = "library:"  # SOURCE "library:UID": a series from the library
+__all__ = ["add_source_arguments", "choose_series", "read_source", "report_problems"]
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,41 +29,29 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample", action="store_true", help="use the bundled sample series instead of SOURCE"
     )
     parser.add_argument("--via", metavar="NAME", help="force the importer NAME (see `plugins`)")
-    parser.add_argument(
-        "--library",
-        metavar="DIR",
-        help="the library for a SOURCE written library:UID (a series from `ownscan list`; "
-        "a unique start of the UID is enough)",
-    )
 
 
 def source_of(args: argparse.Namespace) -> str:
     if args.sample and args.source:
-        raise ValueError("give SOURCE or --sample, not both")
+        raise UsageError("give SOURCE or --sample, not both")
     if args.sample:
         from ownscan.core._sample import sample_path
 
         return str(sample_path())
     if not args.source:
-        raise ValueError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
+        raise UsageError("give a SOURCE (folder, file, disc image, zip or URL) or --sample")
     return str(args.source)
 
 
 def read_source(args: argparse.Namespace) -> tuple[str, Assembly]:
     """Find the importer, read its items and assemble them into series."""
     from ownscan.core.assembly import assemble
-    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_host import get_host, plugin_options
     from ownscan.core.plugin_types import ImportOptions
 
     source = source_of(args)
-    if source.startswith(LIBRARY_PREFIX):
-        from ownscan.core.library import open_library
-
-        with open_library(getattr(args, "library", None), create=False) as lib:
-            uid = lib.resolve_series(source[len(LIBRARY_PREFIX) :])
-            return f"library series {uid}", lib.assemble(uid)
     importer = get_host().find_importer(source, args.via)
-    items = importer.iter_items(source, ImportOptions())
+    items = importer.iter_items(source, ImportOptions(extra=plugin_options(args)))
     return source, assemble(items)
 
 
@@ -80,3 +71,32 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
                 f"images (e.g. {first})",
                 file=sys.stderr,
             )
+
+
+def choose_series(
+    found: Assembly,
+    source: str,
+    command: str,
+    number: int | None = None,
+    doing: str = "using",
+    hint: str = "; choose with --series N",
+) -> Series:
+    """Series ``number`` (1-based, as `ownscan info` numbers them), else the largest volume
+    (saying so on stderr, with ``hint``, when the source holds more than one series)."""
+    from ownscan.core.errors import OwnscanError
+
+    if number is not None:
+        if not 1 <= number <= len(found.series):
+            raise UsageError(f"--series {number}: {source} has series 1..{len(found.series)}")
+        return found.series[number - 1]
+    candidates = found.volumes() or found.series
+    if not candidates:
+        raise OwnscanError(f"{source}: no DICOM image series found")
+    chosen = max(candidates, key=lambda s: s.n_images)
+    if len(found.series) > 1:
+        print(
+            f"ownscan {command}: {source} has {len(found.series)} series; {doing} the largest "
+            f"({chosen.label}){hint}",
+            file=sys.stderr,
+        )
+    return chosen

@@ -5,6 +5,14 @@ asked first for each series and may decode it straight into its output (the NIfT
 does for uncompressed grey series); None means "not for this one", and the series is loaded
 and handed to ``export`` as before. Errors and ``Series.load_errors`` are reported the same way
 on both paths.
+
+An exporter that rewrites the original DICOM files (``dicom-anon``, ``share``) offers
+``export_sources(series, output, options) -> list[Path]`` instead: it gets every chosen series
+at once (so that one export maps UIDs and dates consistently across them) and reads their files
+through :attr:`Series.sources`; nothing is decoded here.
+
+``options`` holds ``uncompressed`` and the values of every plugin flag the user gave
+(``ownscan_addoption``; an exporter's own flags such as ``--threshold``, keyed by ``dest``).
 """
 
 from __future__ import annotations
@@ -14,10 +22,12 @@ import sys
 from pathlib import Path
 
 from ownscan.core.commands._common import add_source_arguments, read_source, report_problems
+from ownscan.core.errors import UsageError
 
 NAME = "export"
 HELP = "write the series of a source in another format (e.g. NIfTI)"
 ORDER = 40
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.errors import OwnscanError
-    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_host import get_host, plugin_options
 
     exporter = get_host().exporter(args.format)
     source, found = read_source(args)
@@ -55,19 +65,24 @@ def run(args: argparse.Namespace) -> int:
         valid = range(1, len(found.series) + 1)
         for n in args.series:
             if n not in valid:
-                raise ValueError(f"--series {n}: {source} has series 1..{len(found.series)}")
+                raise UsageError(f"--series {n}: {source} has series 1..{len(found.series)}")
         chosen = [(n, s) for n, s in chosen if n in args.series]
     if not chosen:
         print(f"ownscan {NAME}: no DICOM images found in {source}", file=sys.stderr)
         return 1
     if not exporter.writes_folder and len(chosen) > 1:
-        raise ValueError(
+        raise UsageError(
             f"--format {args.format} writes one file but {source} has {len(chosen)} series; "
             "choose one with --series N (numbers from `ownscan info`)"
         )
+    options = {"uncompressed": args.uncompressed, **plugin_options(args)}
+    export_sources = getattr(exporter, "export_sources", None)
+    if export_sources is not None:
+        for path in export_sources([s for _, s in chosen], args.output, options):
+            print(path)
+        return 1 if found.errors else 0
     failed = 0
     volumes = []
-    options = {"uncompressed": args.uncompressed}
     # optional exporter capability: decode a series straight into its output (None: declined)
     export_series = getattr(exporter, "export_series", None)
     for n, s in chosen:

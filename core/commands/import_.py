@@ -2,9 +2,10 @@
 
 Each SOURCE goes to the importer plugin that claims it (``--via NAME`` picks one). Importer
 options reach the plugin as ``ImportOptions.extra``: ``--option KEY=VALUE`` (repeatable) works
-for every plugin; a plugin whose option deserves its own flag adds one line to
-``NAMED_OPTIONS`` below (flag, key in ``extra``, help). An importer may also offer
-``notes() -> list[str]``: lines about its last source, printed after the summary.
+for every plugin; a plugin whose option deserves its own flag adds it through the
+``ownscan_addoption`` hook (the zip ``--password``, the DICOMweb filters), and its value
+arrives under the same key. An importer may also offer ``notes() -> list[str]``: lines about
+its last source, printed after the summary.
 """
 
 from __future__ import annotations
@@ -13,26 +14,12 @@ import argparse
 import sys
 from typing import Any
 
+from ownscan.core.errors import UsageError
+
 NAME = "import"
 HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
 ORDER = 10
-
-# (flag, key in ImportOptions.extra, help): named flags for importer options.
-NAMED_OPTIONS: list[tuple[str, str, str]] = [
-    ("--password", "password", "password of an encrypted zip (asked for on a terminal)"),
-    ("--study", "study", "DICOMweb: only the study with this Study Instance UID"),
-    ("--patient", "patient", "DICOMweb: only studies of this Patient ID"),
-    ("--since", "since", "DICOMweb: only studies on or after this date (YYYY-MM-DD)"),
-    ("--parallel", "parallel", "DICOMweb: requests at a time (default 4)"),
-]
-# (flag, key in ImportOptions.extra, help): on/off flags; the key is True when given.
-NAMED_SWITCHES: list[tuple[str, str, str]] = [
-    (
-        "--insecure",
-        "insecure",
-        "DICOMweb: do not verify the TLS certificate (trusted servers only)",
-    ),
-]
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,26 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="an option for the importer plugin (repeatable), e.g. --option password=secret",
     )
-    for flag, key, text in NAMED_OPTIONS:
-        parser.add_argument(flag, dest=f"opt_{key}", metavar=key.upper(), help=text)
-    for flag, key, text in NAMED_SWITCHES:
-        parser.add_argument(flag, dest=f"opt_{key}", action="store_const", const=True, help=text)
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="on a terminal, list every file too"
     )
 
 
 def _extra(args: argparse.Namespace) -> dict[str, Any]:
+    from ownscan.core.plugin_host import plugin_options
+
     extra: dict[str, Any] = {}
     for text in args.option:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--option {text!r}: expected KEY=VALUE")
+            raise UsageError(f"--option {text!r}: expected KEY=VALUE")
         extra[key.strip()] = value
-    for _flag, key, _help in NAMED_OPTIONS + NAMED_SWITCHES:
-        value = getattr(args, f"opt_{key}", None)
-        if value is not None:
-            extra[key] = value
+    extra.update(plugin_options(args))  # a plugin's own flag wins over --option
     return extra
 
 
@@ -141,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
                                 totals[IMPORTED] -= 1
                             progress.write(f"failed     {r.origin}: {r.reason}")
                 break
+            except UsageError:
+                raise  # a bad option or name: the whole command is wrong, not this source
             except OwnscanError as exc:
                 source_errors += 1
                 progress.write(f"failed     {exc}")

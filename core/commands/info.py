@@ -10,6 +10,7 @@ from ownscan.core.commands._common import add_source_arguments, read_source, rep
 NAME = "info"
 HELP = "list the patients, studies and series in a source (size, spacing, warnings)"
 ORDER = 20
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.plugin_host import PluginHost
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     host = get_host()
     if args.via is not None and args.source is None:
-        raise ValueError("--via needs --source")
+        raise UsageError("--via needs --source")
     if args.source is not None:
         return _probe(host, args.source, args.via, args.json)
     host.contributions()

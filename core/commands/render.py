@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from ownscan.core.errors import UsageError
+
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
 
@@ -19,6 +21,7 @@ DESCRIPTION = (
     "and a scale bar."
 )
 ORDER = 40
+PLUGIN_OPTIONS = True  # plugins add their flags (ownscan_addoption)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -64,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slab", type=float, default=0.0, help="mpr: slab thickness in mm")
     parser.add_argument("--iso", type=float, help="iso: the iso value (volume units)")
     parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the mode (repeatable), e.g. --param iso_value=300",
+    )
+    parser.add_argument(
         "--series", type=int, metavar="N", help="series N as numbered by `ownscan info`"
     )
     parser.add_argument("--annotate", action="store_true", help="orientation labels, scale bar")
@@ -78,30 +88,15 @@ def _load(args: argparse.Namespace) -> Volume:
     """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
     if args.phantom:
         if args.source or args.sample:
-            raise ValueError("give SOURCE, --sample or --phantom (one of them)")
+            raise UsageError("give SOURCE, --sample or --phantom (one of them)")
         from ownscan.core.render.phantom import ct_phantom
 
         return ct_phantom()
-    from ownscan.core.commands._common import read_source, report_problems
-    from ownscan.core.errors import OwnscanError
+    from ownscan.core.commands._common import choose_series, read_source, report_problems
 
     source, found = read_source(args)
     report_problems(found, NAME, skipped=not args.sample)
-    if args.series is not None:
-        if not 1 <= args.series <= len(found.series):
-            raise ValueError(f"--series {args.series}: {source} has series 1..{len(found.series)}")
-        chosen = found.series[args.series - 1]
-    else:
-        candidates = found.volumes() or found.series
-        if not candidates:
-            raise OwnscanError(f"{source}: no DICOM image series found")
-        chosen = max(candidates, key=lambda s: s.n_images)
-        if len(found.series) > 1:
-            print(
-                f"ownscan {NAME}: {source} has {len(found.series)} series; drawing the largest "
-                f"({chosen.label}); choose with --series N",
-                file=sys.stderr,
-            )
+    chosen = choose_series(found, source, NAME, args.series, doing="drawing")
     return chosen.load()
 
 
@@ -118,32 +113,16 @@ def run(args: argparse.Namespace) -> int:
         create_renderer,
         frame_for,
         prepare_volume,
-        scene_for,
+        view_from_options,
     )
 
-    if (args.window is None) != (args.level is None):
-        raise ValueError("give --window and --level together")
-    host = get_host()
-    mode = host.mode(args.mode or "dvr")
+    if (args.window is None) != (args.level is None):  # before the (slow) load
+        raise UsageError("give --window and --level together")
+    get_host().mode(args.mode or "dvr")  # an unknown mode: also before the load
     volume = _load(args)
     for w in volume.warnings:
         print(f"ownscan render: warning: {w}", file=sys.stderr)
-    scene, camera = scene_for(
-        volume,
-        host,
-        mode=args.mode,
-        preset=args.preset,
-        window=args.window,
-        level=args.level,
-        azimuth=args.azimuth,
-        elevation=args.elevation,
-        zoom=args.zoom,
-        perspective=args.perspective,
-        plane=args.plane,
-        offset=args.offset,
-        slab=args.slab,
-        iso=args.iso,
-    )
+    scene, camera = view_from_options(volume, vars(args))
     renderer = create_renderer(args.backend)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -161,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     renderer.close()
     w, h = args.size
     print(
-        f"wrote {args.output} ({w}x{h}, {mode.name}, {renderer.name} backend, "
+        f"wrote {args.output} ({w}x{h}, {scene.mode.name}, {renderer.name} backend, "
         f"{volume.describe()}, {seconds:.2f} s)"
     )
     return 0

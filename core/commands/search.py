@@ -1,4 +1,9 @@
-"""``ownscan search URL``: list the studies on a DICOMweb server without downloading them."""
+"""``ownscan search URL``: list the studies on a server without downloading them.
+
+The importer that claims URL (``--via NAME`` picks one) does the searching through its optional
+``search(source, options) -> SearchResult`` method (the DICOMweb importer has one); its plugin
+adds the filter flags (``--patient``, ``--since``, ``--study``...) through ``ownscan_addoption``.
+"""
 
 from __future__ import annotations
 
@@ -14,55 +19,48 @@ DESCRIPTION = (
     "prompt on a terminal."
 )
 ORDER = 15
+PLUGIN_OPTIONS = True  # the filters come from the plugin that searches (ownscan_addoption)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", metavar="URL", help="the DICOMweb root, e.g. https://host/dicom-web")
-    add_filter_arguments(parser)
+    parser.add_argument("--via", metavar="NAME", help="use this importer (see ownscan plugins)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
-    """The DICOMweb filters and connection flags (shared with ``ownscan import``)."""
-    parser.add_argument("--patient", metavar="ID", help="only studies of this Patient ID")
-    parser.add_argument(
-        "--since", metavar="DATE", help="only studies on or after this date (YYYY-MM-DD)"
-    )
-    parser.add_argument("--study", metavar="UID", help="only the study with this Study UID")
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the server's TLS certificate (only for a server you trust)",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from ownscan.plugins.dicomweb import connect, search_studies
+    from ownscan.core.plugin_host import get_host, plugin_options
+    from ownscan.core.plugin_types import ImportOptions
 
-    with connect(args.url, insecure=args.insecure) as conn:
-        studies = search_studies(conn, patient=args.patient, since=args.since, study=args.study)
-        url = conn.url
+    importer = get_host().find_importer(args.url, args.via)
+    search = getattr(importer, "search", None)
+    if not callable(search):
+        raise ValueError(
+            f"{args.url}: the {importer.name} importer cannot list studies (it has no search)"
+        )
+    found = search(args.url, ImportOptions(extra=plugin_options(args)))
+    url, studies = found.source, list(found.studies)
     if args.json:
-        print(json.dumps({"url": url, "studies": [s.as_dict() for s in studies]}, indent=2))
+        print(json.dumps({"url": url, "studies": [dict(s) for s in studies]}, indent=2))
         return 0
     if not studies:
         print(f"{url}: no studies match")
         return 0
-    rows = [
-        ("PATIENT", "NAME", "DATE", "DESCRIPTION", "MODALITIES", "SERIES", "IMAGES", "STUDY UID")
+    rows: list[list[str]] = [
+        ["PATIENT", "NAME", "DATE", "DESCRIPTION", "MODALITIES", "SERIES", "IMAGES", "STUDY UID"]
     ]
     for s in studies:
+        counts = [s.get("series_count"), s.get("instance_count")]
         rows.append(
-            (
-                s.patient_id or "-",
-                s.patient_name or "-",
-                s.date or "-",
-                s.description or "-",
-                ",".join(s.modalities) or "-",
-                "?" if s.series_count is None else str(s.series_count),
-                "?" if s.instance_count is None else str(s.instance_count),
-                s.study_uid,
-            )
+            [
+                str(s.get("patient_id") or "-"),
+                str(s.get("patient_name") or "-"),
+                str(s.get("date") or "-"),
+                str(s.get("description") or "-"),
+                ",".join(s.get("modalities") or ()) or "-",
+                *("?" if n is None else str(n) for n in counts),
+                str(s.get("study_uid") or "-"),
+            ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ownscan.core.errors import UsageError
+
 NAME = "serve"
 HELP = "show your library in a web browser (this computer, or a phone or tablet on your network)"
 DESCRIPTION = (
@@ -79,9 +81,9 @@ def read_token(path: Path) -> str:
             f.write(token + "\n")
         return token
     if len(token) < 16 or not token.isascii() or any(c in token for c in " ;,&?#/%\"'"):
-        raise ValueError(f"{path}: not a usable token (16 or more URL-safe characters)")
+        raise UsageError(f"{path}: not a usable token (16 or more URL-safe characters)")
     if os.stat(path).st_mode & 0o077:
-        raise ValueError(f"{path}: others may read the token file; chmod 600 {path}")
+        raise UsageError(f"{path}: others may read the token file; chmod 600 {path}")
     return token
 
 
@@ -163,13 +165,13 @@ def _serve(args: argparse.Namespace, stop: _EarlyStop) -> int:
     from ownscan.core.serve import Service, Uploads, create_app
 
     if (args.cert is None) != (args.key is None):
-        raise ValueError("give --cert and --key together")
+        raise UsageError("give --cert and --key together")
     if args.cert and args.tls_self_signed:
-        raise ValueError("give --cert/--key or --tls-self-signed, not both")
+        raise UsageError("give --cert/--key or --tls-self-signed, not both")
     if args.lan and args.host:
-        raise ValueError("give --lan or --host, not both")
+        raise UsageError("give --lan or --host, not both")
     if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be 0..65535, got {args.port}")
+        raise UsageError(f"--port must be 0..65535, got {args.port}")
     host = lan_address() if args.lan else (args.host or "127.0.0.1")
     # an importer may ask for a zip's password on a terminal: never on the server's, where
     # nobody uploading from a phone would see it (the page sends the password instead)

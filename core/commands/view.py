@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ownscan.core.errors import UsageError
+
 NAME = "view"
 HELP = "open the viewer on your library, the bundled sample, or a SOURCE"
 ORDER = 30
@@ -55,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _size(text: str) -> tuple[int, int]:
     w, sep, h = text.lower().partition("x")
     if not sep or not w.isdigit() or not h.isdigit() or int(w) < 64 or int(h) < 64:
-        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x800 (at least 64)")
+        raise UsageError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x800 (at least 64)")
     return (int(w), int(h))
 
 
@@ -76,7 +78,7 @@ def _direct(source: str, via: str | None, quiet: bool = False) -> list[Any]:
         report_problems(found, NAME)
     entries = entries_from_assembly(found)
     if not entries:
-        raise ValueError(f"{source}: no images found to show")
+        raise UsageError(f"{source}: no images found to show")
     return entries
 
 
@@ -106,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
     size = _size(args.size)
     if args.sample and args.source:
-        raise ValueError("give SOURCE or --sample, not both")
+        raise UsageError("give SOURCE or --sample, not both")
     if args.no_import and not args.source:
-        raise ValueError("--no-import needs a SOURCE")
+        raise UsageError("--no-import needs a SOURCE")
     lib = None
     try:
         if args.sample:
@@ -133,13 +135,13 @@ def run(args: argparse.Namespace) -> int:
             uids = _import(lib, str(args.source), args.via) if lib and args.source else None
             entries = entries_from_library(lib, uids) if lib else []
             if not entries and args.source:
-                raise ValueError(f"{args.source}: nothing to show (no image series imported)")
+                raise UsageError(f"{args.source}: nothing to show (no image series imported)")
             if not entries:
                 from ownscan.core._sample import sample_path
 
                 sample = sample_path()
                 if not sample.is_dir():
-                    raise ValueError(
+                    raise UsageError(
                         f"{where} and no sample is installed; "
                         "give a SOURCE (ownscan view FOLDER) or import one first"
                     )
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             match = [i for i, k in enumerate(keys) if k.startswith(args.series)]
             if len(match) != 1:
                 what = "no" if not match else "more than one"
-                raise ValueError(f"--series {args.series!r}: {what} series matches")
+                raise UsageError(f"--series {args.series!r}: {what} series matches")
             entries.insert(0, entries.pop(match[0]))
         with Viewer(entries, ViewerOptions(size=size)) as viewer:
             if args.screenshot:

@@ -12,7 +12,8 @@ Public API::
                     ...
         volume = lib.load_volume(series_uid)
 
-See :mod:`ownscan.core.library._library` for how imports survive interruption.
+See :mod:`ownscan.core.library._library` for the parts (index, import session, maintenance)
+and :mod:`ownscan.core.library._import` for how imports survive interruption.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ownscan.core.library._model import (
     ItemResult,
     Patient,
     Series,
+    StoredRegistration,
     Study,
 )
 from ownscan.core.library._schema import SCHEMA_VERSION
@@ -66,6 +68,7 @@ __all__ = [
     "Patient",
     "RemoveResult",
     "Series",
+    "StoredRegistration",
     "Study",
     "default_location",
     "open_library",

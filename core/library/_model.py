@@ -1,10 +1,13 @@
-"""Plain dataclasses that the library's queries, imports and checks return."""
+"""Plain dataclasses that the library's queries, imports, removals and checks return, and its
+error."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from ownscan.core.errors import OwnscanError
 
 __all__ = [
     "CONFLICT",
@@ -20,8 +23,11 @@ __all__ = [
     "ImportReport",
     "Instance",
     "ItemResult",
+    "LibraryError",
     "Patient",
+    "RemoveResult",
     "Series",
+    "StoredRegistration",
     "Study",
 ]
 
@@ -82,6 +88,25 @@ class Series:
     size: int
     is_document: bool
     thumbnail: bytes | None = None
+
+
+@dataclass(frozen=True)
+class StoredRegistration:
+    """A registration kept in the index (``ownscan compare`` computes each pair once).
+
+    ``matrix`` is the 4x4 as 4 rows (current series' LPS mm -> prior's); ``details`` holds the
+    rest of the result (JSON text).
+    """
+
+    prior_series_uid: str
+    current_series_uid: str
+    method: str
+    matrix: tuple[tuple[float, ...], ...]
+    metric: float | None
+    quality: float | None
+    overlap: float | None
+    details: str
+    created: str
 
 
 @dataclass(frozen=True)
@@ -207,3 +232,22 @@ class CheckReport:
     @property
     def unrepaired(self) -> list[CheckProblem]:
         return [p for p in self.problems if not p.repaired]
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    """What :meth:`Library.remove` took out."""
+
+    series: int
+    instances: int
+    documents: int
+    size: int
+
+
+class LibraryError(OwnscanError):
+    """A library-level problem: not a library, busy, disk full, too new. One clear line.
+
+    When an import stops on it, ``report`` holds what the import did until then.
+    """
+
+    report: ImportReport | None = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from ownscan.core.errors import OwnscanError
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
 
 _V1 = """
@@ -86,13 +88,36 @@ CREATE TABLE pending_deletes (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: registrations that `ownscan compare` computed, so each pair is registered once.
+# ``matrix`` is JSON (4 rows of 4, current LPS mm -> prior LPS mm); the digests are those of the
+# two series' instances when it was computed (a series that gained or lost images since is
+# registered again); ``details`` is the rest of the result as JSON. Removing either series
+# removes the row (ON DELETE CASCADE).
+_V2 = """
+CREATE TABLE registrations (
+    prior_series_uid   TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
+    current_series_uid TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
+    method             TEXT NOT NULL,
+    prior_digest       TEXT NOT NULL,
+    current_digest     TEXT NOT NULL,
+    matrix             TEXT NOT NULL,
+    metric             REAL,
+    quality            REAL,
+    overlap            REAL,
+    details            TEXT NOT NULL DEFAULT '{}',
+    created            TEXT NOT NULL,
+    PRIMARY KEY (prior_series_uid, current_series_uid, method)
+);
+CREATE INDEX registrations_current ON registrations(current_series_uid);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """SQL scripts; ``MIGRATIONS[n]`` upgrades schema version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(OwnscanError):
     """The index was written by a newer ownscan than this one."""
 
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ownscan.core import _unnamed
+from ownscan.core.errors import OwnscanError
 
 __all__ = ["LibraryBusy", "Store"]
 
@@ -36,7 +37,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-class LibraryBusy(Exception):
+class LibraryBusy(OwnscanError):
     """Another process is writing to the library."""
 
 

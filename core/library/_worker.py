@@ -46,8 +46,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
+from ownscan.core.dicom import NotDicom, ReadProblem
 from ownscan.core.errors import OwnscanError
-from ownscan.core.library._header import NotDicom, read_header
+from ownscan.core.library._header import read_header
 
 __all__: list[str] = []
 
@@ -82,7 +83,7 @@ def examine(data: bytes, dicom: bool) -> Scanned:
         header = read_header(data)
     except NotDicom as exc:
         return (SCAN_SKIPPED, size, sha, None, str(exc), False)
-    except ValueError as exc:
+    except ReadProblem as exc:
         return (SCAN_FAILED, size, sha, None, str(exc), False)
     return (SCAN_OK, size, sha, header, "", False)
 

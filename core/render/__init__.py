@@ -2,7 +2,8 @@
 
 A :class:`Scene` (volume, visualisation mode, window, transfer function, clipping box, slice
 plane) seen by a :class:`Camera` is drawn by a :class:`Renderer`: :class:`GLRenderer` (GLSL
-ray-casting with moderngl, headless through EGL or in a window's context) or
+ray-casting with moderngl, headless through EGL or in a window's context; its volume is a
+:class:`GpuVolume`, which a window's other views may sample too) or
 :class:`ArrayRenderer` (the same maths on arrays: numpy, or cupy on a CUDA GPU). Both return
 RGBA uint8 ``(h, w, 4)`` images, top row first, and agree to a level or two.
 
@@ -15,16 +16,18 @@ from ownscan.core.render._array import ArrayContext, ArrayRenderer, array_module
 from ownscan.core.render._backend import BACKENDS, Renderer, create_renderer
 from ownscan.core.render._camera import PLANES, Camera
 from ownscan.core.render._gl import GLRenderer, GLUnavailable
+from ownscan.core.render._gpu import GpuVolume
 from ownscan.core.render._scene import (
     ArrayMode,
     RenderNote,
     Scene,
+    SkipRule,
     TransferFunction,
     VisualisationMode,
 )
-from ownscan.core.render._options import scene_for
 from ownscan.core.render._setup import Frame, frame_for, prepare_volume
 from ownscan.core.render._shaders import load_shader
+from ownscan.core.render._view import view_from_options
 
 __all__ = [
     "BACKENDS",
@@ -36,9 +39,11 @@ __all__ = [
     "Frame",
     "GLRenderer",
     "GLUnavailable",
+    "GpuVolume",
     "RenderNote",
     "Renderer",
     "Scene",
+    "SkipRule",
     "TransferFunction",
     "VisualisationMode",
     "annotate",
@@ -48,6 +53,6 @@ __all__ = [
     "load_shader",
     "orientation_label",
     "prepare_volume",
-    "scene_for",
+    "view_from_options",
     "view_labels",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import OwnscanError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import Scene, VisualisationMode
 from ownscan.core.render._setup import (
@@ -72,8 +73,11 @@ class ArrayContext:
     ray_dir_lps, ray_dir_tex
         ``(n_rays, 3)``: each ray's unit direction in LPS and its texture-space step per mm
         (index them with the ``idx`` given to ``sample``).
-    step_mm, iso, window, invert
-        As the GLSL uniforms ``u_step_mm``, ``u_iso``, ``u_window``, ``u_invert``.
+    step_mm, window, invert
+        As the GLSL uniforms ``u_step_mm``, ``u_window``, ``u_invert``.
+    parameters
+        The mode's parameters as its GLSL sees them (``u_<name>``; value parameters
+        normalised), as float32.
     """
 
     def __init__(self, xp: ModuleType, prepared: PreparedVolume, frame: Frame) -> None:
@@ -86,7 +90,7 @@ class ArrayContext:
         self.window = frame.window
         self.invert = frame.invert
         self.step_mm = np.float32(frame.step_mm)
-        self.iso = np.float32(frame.iso)
+        self.parameters = {k: np.float32(v) for k, v in frame.parameters.items()}
         self.shading = frame.shading
         self._grad_to_lps = xp.asarray(frame.grad_to_lps, dtype=xp.float32)
         # GL samples a precomputed gradient texture in shaded transfer-function modes (set by
@@ -241,6 +245,9 @@ def cast_rays(
     prepared: PreparedVolume, frame: Frame, mode: VisualisationMode, xp: ModuleType = np
 ) -> npt.NDArray[np.float32]:
     """Premultiplied float RGBA ``(h, w, 4)`` (bottom row first) of ``mode`` over ``frame``."""
+    if mode.array is None:
+        raise OwnscanError(f"mode {mode.name!r} has no array implementation (OpenGL only)")
+    array = mode.array
     f32 = xp.float32
     origin_tex, dir_tex, dir_lps, origin_lps = _rays(frame, xp)
     n_rays = len(origin_tex)
@@ -256,7 +263,7 @@ def cast_rays(
     ctx.gradient_texture = bool(frame.shading and mode.uses_transfer_function)
     acc = xp.zeros((n_rays, 4), dtype=f32)
     aux = xp.zeros((n_rays, 4), dtype=f32)
-    mode.array.begin(acc, aux)
+    array.begin(acc, aux)
     hit = t_exit > t_entry
     step = f32(frame.step_mm)
     if mode.slab:
@@ -270,8 +277,8 @@ def cast_rays(
             hit &= (t_plane >= t_entry) & (t_plane < t_exit)
             idx = xp.nonzero(hit)[0]
             pos = origin_tex[idx] + t_plane[idx, None] * dir_tex[idx]
-            mode.array.sample(acc, aux, idx, pos, ctx)
-            return _host(mode.array.end(acc, aux, hit, ctx)).reshape(frame.height, frame.width, 4)
+            array.sample(acc, aux, idx, pos, ctx)
+            return _host(array.end(acc, aux, hit, ctx)).reshape(frame.height, frame.width, 4)
         half_t = (f32(frame.slab_half_mm) / xp.abs(xp.where(hit, dn, 1))).astype(f32)
         t_entry = xp.where(hit, xp.maximum(t_entry, t_plane - half_t), t_entry)
         t_exit = xp.where(hit, xp.minimum(t_exit, t_plane + half_t), t_exit)
@@ -294,12 +301,12 @@ def cast_rays(
             full = occupancy[brick[:, 2], brick[:, 1], brick[:, 0]] > 0
             idx, pos = idx[full], pos[full]
         if len(idx):
-            done = mode.array.sample(acc, aux, idx, pos, ctx)
+            done = array.sample(acc, aux, idx, pos, ctx)
             if done.any():
                 finished = xp.zeros(n_rays, dtype=bool)
                 finished[idx[done]] = True
                 active = active[~finished[active]]
-    rgba = mode.array.end(acc, aux, hit, ctx)
+    rgba = array.end(acc, aux, hit, ctx)
     return _host(rgba).reshape(frame.height, frame.width, 4)
 
 
@@ -340,6 +347,11 @@ class ArrayRenderer:
         ``interactive`` draws a quick pass (half the rays per side, twice the step) for use
         while the user drags; the result is enlarged to ``size``.
         """
+        if scene.mode.array is None:
+            raise OwnscanError(
+                f"mode {scene.mode.name!r} draws only with OpenGL (it has no array "
+                f"implementation); the {self.name} renderer cannot draw it: use --backend gl"
+            )
         prepared = prepare_volume(scene.volume)
         self.notes = list(prepared.notes)
         w, h = int(size[0]), int(size[1])

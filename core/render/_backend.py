@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._scene import Scene
 
@@ -47,7 +48,7 @@ def create_renderer(backend: str = "auto", quiet: bool = False) -> Renderer:
         Do not print the fallback message.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     from ownscan.core.render._array import ArrayRenderer
 
     if backend == "cpu":

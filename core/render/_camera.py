@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
+
 __all__ = ["PLANES", "Camera"]
 
 # (azimuth, elevation) of the standard planes, viewed as radiology shows them.
@@ -81,13 +83,13 @@ class Camera:
 
     def __post_init__(self) -> None:
         if self.projection not in PROJECTIONS:
-            raise ValueError(
+            raise UsageError(
                 f"unknown projection {self.projection!r}; valid: {', '.join(PROJECTIONS)}"
             )
         if not (self.zoom > 0 and math.isfinite(self.zoom)):
-            raise ValueError(f"zoom must be > 0, got {self.zoom!r}")
+            raise UsageError(f"zoom must be > 0, got {self.zoom!r}")
         if not (1.0 <= self.fov_deg <= 120.0):
-            raise ValueError(f"fov_deg must be within 1..120 degrees, got {self.fov_deg!r}")
+            raise UsageError(f"fov_deg must be within 1..120 degrees, got {self.fov_deg!r}")
 
     @classmethod
     def for_plane(cls, plane: str, **kwargs: float | str | tuple[float, float]) -> Camera:
@@ -103,7 +105,7 @@ class Camera:
         try:
             az, el = PLANES[plane]
         except KeyError:
-            raise ValueError(f"unknown plane {plane!r}; valid: {', '.join(PLANES)}") from None
+            raise UsageError(f"unknown plane {plane!r}; valid: {', '.join(PLANES)}") from None
         return cls(azimuth=az, elevation=el, **kwargs)  # type: ignore[arg-type]
 
     def orbit(self, d_azimuth: float, d_elevation: float) -> Camera:

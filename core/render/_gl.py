@@ -21,35 +21,20 @@ import numpy.typing as npt
 from ownscan.core.errors import OwnscanError
 from ownscan.core.render._array import upscale_nearest
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import Scene, VisualisationMode
-from ownscan.core.render._setup import (
-    BRICK,
-    SHADE,
-    SHADE_GAIN,
-    Frame,
-    PreparedVolume,
-    frame_for,
-    gradient_texels,
-    prepare_volume,
-    to_uint8,
-)
+from ownscan.core.render._gpu import DEFAULT_BUDGET, GpuVolume
+from ownscan.core.render._gpu import gl_matrix as _mat
+from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
+from ownscan.core.render._setup import BRICK, SHADE, SHADE_GAIN, Frame, frame_for, to_uint8
 from ownscan.core.render._shaders import expand_includes, include_table, load_shader
+from ownscan.core.volume import Volume
 
 __all__ = ["GLRenderer", "GLUnavailable"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
-MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
-
 
 class GLUnavailable(OwnscanError, RuntimeError):
     """No OpenGL 3.3 context could be created (no EGL, no driver)."""
-
-
-def _mat(m: npt.ArrayLike) -> bytes:
-    """A numpy matrix as GLSL wants it: column-major float32."""
-    return np.asarray(m, dtype=np.float32).T.tobytes()
 
 
 class GLRenderer:
@@ -100,11 +85,9 @@ class GLRenderer:
         self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
         self.memory_budget = int(memory_budget)
         self.notes: list[str] = []
-        self._programs: dict[tuple[str, str | None, bool, int, bool], tuple[Any, Any]] = {}
-        self._volume: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
-        self._gradient: tuple[weakref.ref[PreparedVolume], list[Any]] | None = None
+        self._programs: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+        self._gpu: GpuVolume | None = None
         self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
-        self._bound: tuple[weakref.ref[PreparedVolume], str, Any] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
@@ -118,21 +101,35 @@ class GLRenderer:
     def _program(
         self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
     ) -> tuple[Any, Any]:
-        key = (mode.name, mode.skip, shading and mode.uses_transfer_function, bricks, gradient)
+        rule = mode.skip_rule
+        shaded = shading and mode.uses_transfer_function
+        key = (
+            mode.name,
+            mode.glsl,
+            tuple(mode.parameters),
+            (rule.name, rule.glsl) if rule is not None else mode.skip,
+            shaded,
+            bricks,
+            gradient,
+        )
         if key not in self._programs:
             for name, text in include_table().items():
                 self.ctx.includes[name] = text
             self.ctx.includes["ownscan/mode"] = expand_includes(mode.glsl)
+            # every mode parameter is a uniform of its own (set in _draw)
+            self.ctx.includes["ownscan/parameters"] = "".join(
+                f"uniform float u_{name};\n" for name in mode.parameters
+            )
+            self.ctx.includes["ownscan/skip"] = rule.glsl if rule is not None else ""
             defines = []
             if mode.slab:
                 defines.append("#define MODE_SLAB 1")
-            if mode.skip in ("opacity", "threshold"):
+            if rule is not None:
                 defines.append("#define MODE_SKIP 1")
-            elif mode.skip in ("maximum", "minimum"):
+            elif mode.skip in RUNNING_SKIPS:
                 defines.append("#define MODE_SKIP_RUNNING 1")
-            if mode.skip:
-                defines.append(f"#define MODE_SKIP_{mode.skip.upper()} 1")
-            if key[2]:
+                defines.append(f"#define MODE_SKIP_{str(mode.skip).upper()} 1")
+            if shaded:
                 defines.append("#define SHADING 1")
             if bricks > 1:
                 defines.append(f"#define BRICKS {bricks}")
@@ -147,52 +144,19 @@ class GLRenderer:
             self._programs[key] = (program, vao)
         return self._programs[key]
 
-    def _brick_ranges(self, nz: int) -> list[tuple[int, int]]:
-        """``(first, last)`` slice of each brick along k (one slice of overlap)."""
-        if nz <= self.max_texture:
-            return [(0, nz - 1)]
-        step = self.max_texture - 1
-        return [(k0, min(k0 + step, nz - 1)) for k0 in range(0, nz - 1, step)]
-
-    def _volume_textures(self, prepared: PreparedVolume) -> list[Any]:
-        if self._volume is not None and self._volume[0]() is prepared:
-            return self._volume[1]
-        if self._volume is not None:
-            for t in self._volume[1]:
-                t.release()
-            self._volume = None
-        self._release_gradient()
-        nx, ny, nz = prepared.dims
-        textures = []
-        for k0, k1 in self._brick_ranges(nz):
-            data = np.ascontiguousarray(prepared.data[k0 : k1 + 1])
-            tex = self.ctx.texture3d((nx, ny, k1 - k0 + 1), 1, data.tobytes(), dtype="nu2")
-            tex.filter = (self._moderngl.LINEAR, self._moderngl.LINEAR)
-            tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
-            textures.append(tex)
-        self._volume = (weakref.ref(prepared), textures)
-        return textures
-
-    def _gradient_textures(self, prepared: PreparedVolume) -> list[Any]:
-        """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
-        as the volume, made once per volume; empty when volume and gradient would not fit the
-        budget together (the shaders then take six volume fetches per gradient)."""
-        if self._gradient is not None and self._gradient[0]() is prepared:
-            return self._gradient[1]
-        self._release_gradient()
-        nx, ny, nz = prepared.dims
-        textures = []
-        if 8 * nx * ny * nz <= self.memory_budget:  # with the volume: 2 + 6 bytes per voxel
-            data = gradient_texels(prepared.data)
-            for k0, k1 in self._brick_ranges(nz):
-                brick = np.ascontiguousarray(data[k0 : k1 + 1])
-                tex = self.ctx.texture3d((nx, ny, k1 - k0 + 1), 3, brick.tobytes(), dtype="nu2")
-                tex.filter = (self._moderngl.LINEAR, self._moderngl.LINEAR)
-                tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
-                textures.append(tex)
-            del data
-        self._gradient = (weakref.ref(prepared), textures)
-        return textures
+    def upload(self, volume: Volume) -> GpuVolume:
+        """``volume`` on the GPU as this renderer samples it: made on first use and kept until
+        another volume is drawn or uploaded (or :meth:`close`). A window that draws other
+        views of the same volume (the viewer's 2D slices) samples these very textures."""
+        if self._gpu is not None and self._gpu.source is volume:
+            return self._gpu
+        with self._scope:
+            if self._gpu is not None:
+                self._gpu.release()
+                self._gpu = None
+            self._release_skip()
+            self._gpu = GpuVolume(self.ctx, volume, self.max_texture, self.memory_budget)
+        return self._gpu
 
     def _skip_texture(self, distance: npt.NDArray[np.uint8]) -> Any:
         """The skip-distance table as a texture (one texel per brick, distance / 255), kept
@@ -207,35 +171,10 @@ class GLRenderer:
         self._skip = (weakref.ref(distance), tex)
         return tex
 
-    def _bound_texture(self, prepared: PreparedVolume, kind: str) -> Any:
-        """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
-        (``block_max`` / ``block_min``, R32F), for MIP / MinIP skipping; kept per volume."""
-        if self._bound is not None and self._bound[0]() is prepared and self._bound[1] == kind:
-            return self._bound[2]
-        self._release_bound()
-        table = prepared.block_max if kind == "maximum" else prepared.block_min
-        nbz, nby, nbx = table.shape
-        data = np.ascontiguousarray(table, dtype=np.float32).tobytes()
-        tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")
-        tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
-        self._bound = (weakref.ref(prepared), kind, tex)
-        return tex
-
-    def _release_bound(self) -> None:
-        if self._bound is not None:
-            self._bound[2].release()
-            self._bound = None
-
     def _release_skip(self) -> None:
         if self._skip is not None:
             self._skip[1].release()
             self._skip = None
-
-    def _release_gradient(self) -> None:
-        if self._gradient is not None:
-            for t in self._gradient[1]:
-                t.release()
-            self._gradient = None
 
     def _target(self, size: tuple[int, int]) -> tuple[Any, Any]:
         if self._fbo is None or self._fbo[0] != size:
@@ -263,9 +202,9 @@ class GLRenderer:
         """
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
+        gpu, frame = self._frame(scene, camera, (rw, rh), interactive)
         with self._scope:
-            rgba = self.draw(prepared, frame, scene.mode)
+            rgba = self.draw(gpu, frame, scene.mode)
         img = to_uint8(rgba)
         return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
 
@@ -281,36 +220,39 @@ class GLRenderer:
         read-back. It stays valid until the next call; do not release it."""
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        prepared, frame = self._frame(scene, camera, (rw, rh), interactive)
+        gpu, frame = self._frame(scene, camera, (rw, rh), interactive)
         with self._scope:
-            self._draw(prepared, frame, scene.mode, read=False)
+            self._draw(gpu, frame, scene.mode, read=False)
         assert self._fbo is not None
         return self._fbo[1]
 
     def _frame(
         self, scene: Scene, camera: Camera, size: tuple[int, int], interactive: bool
-    ) -> tuple[PreparedVolume, Frame]:
-        deepest = MAX_BRICKS * (self.max_texture - 1) + 1
-        limits = (self.max_texture, self.max_texture, deepest)
-        prepared = prepare_volume(scene.volume, limits, self.memory_budget)
-        self.notes = list(prepared.notes)
-        return prepared, frame_for(prepared, scene, camera, size, interactive)
+    ) -> tuple[GpuVolume, Frame]:
+        gpu = self.upload(scene.volume)
+        if gpu.prepared is None:
+            raise ValueError(
+                f"the renderer draws grey volumes; this one has {scene.volume.samples} "
+                "samples per voxel (colour)"
+            )
+        self.notes = list(gpu.notes)
+        return gpu, frame_for(gpu.prepared, scene, camera, size, interactive)
 
     def draw(
-        self, prepared: PreparedVolume, frame: Frame, mode: VisualisationMode
+        self, gpu: GpuVolume, frame: Frame, mode: VisualisationMode
     ) -> npt.NDArray[np.float32]:
         """Premultiplied float RGBA ``(h, w, 4)``, bottom row first, of one frame."""
-        data = self._draw(prepared, frame, mode, read=True)
+        data = self._draw(gpu, frame, mode, read=True)
         return np.frombuffer(data, dtype=np.float32).reshape(frame.height, frame.width, 4)
 
-    def _draw(
-        self, prepared: PreparedVolume, frame: Frame, mode: VisualisationMode, read: bool
-    ) -> bytes:
+    def _draw(self, gpu: GpuVolume, frame: Frame, mode: VisualisationMode, read: bool) -> bytes:
         mgl = self._moderngl
-        volumes = self._volume_textures(prepared)
+        prepared = gpu.prepared
+        assert prepared is not None
+        volumes = gpu.textures
         gradients: list[Any] = []
         if frame.shading and mode.uses_transfer_function:
-            gradients = self._gradient_textures(prepared)
+            gradients = gpu.gradient_textures()
         program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
         lut = None
         if frame.lut is not None:
@@ -322,13 +264,12 @@ class GLRenderer:
         distance = bound = None
         if frame.skip_distance is not None:
             distance = self._skip_texture(frame.skip_distance)
-        if mode.skip in ("maximum", "minimum"):
-            bound = self._bound_texture(prepared, mode.skip)
+        if mode.skip in RUNNING_SKIPS:
+            bound = gpu.bound_texture(str(mode.skip))
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
             b = frame.basis_lps
-            nx, ny, nz = prepared.dims
             values: dict[str, Any] = {
                 "u_size": (float(frame.width), float(frame.height)),
                 "u_centre_lps": tuple(frame.centre_lps),
@@ -346,20 +287,15 @@ class GLRenderer:
                 "u_plane_lps": tuple(frame.plane_lps),
                 "u_brick": float(BRICK),
                 "u_last_brick": last_brick,
-                "u_dims": (float(nx), float(ny), float(nz)),
+                **gpu.volume_uniforms(),
                 "u_window": frame.window,
                 "u_invert": int(frame.invert),
                 "u_step_mm": frame.step_mm,
-                "u_iso": frame.iso,
                 "u_visible": frame.visible_range,
                 "u_shade": SHADE,
                 "u_shade_gain": SHADE_GAIN,
             }
-            if len(volumes) > 1:
-                ranges = self._brick_ranges(nz)
-                depths = [float(k1 - k0 + 1) for k0, k1 in ranges] + [1.0] * 4
-                values["u_brick_step"] = float(self.max_texture - 1)
-                values["u_brick_depth"] = tuple(depths[:4])
+            values.update({f"u_{name}": value for name, value in frame.parameters.items()})
             for name, value in values.items():
                 if name in program:  # the compiler drops what a mode does not use
                     program[name].value = value
@@ -370,8 +306,7 @@ class GLRenderer:
                 if name in program:
                     program[name].write(_mat(matrix))
             units = {
-                "u_volume": volumes[0],
-                **{f"u_volume{b}": volumes[b] for b in range(1, len(volumes))},
+                **gpu.texture_units(),
                 "u_lut": lut if lut is not None else self._dummy2d,
                 "u_skip_distance": distance if distance is not None else self._dummy3d,
                 "u_block_bound": bound if bound is not None else self._dummy3d,
@@ -408,13 +343,10 @@ class GLRenderer:
                 vao.release()
                 program.release()
             self._programs.clear()
-            if self._volume is not None:
-                for t in self._volume[1]:
-                    t.release()
-                self._volume = None
-            self._release_gradient()
+            if self._gpu is not None:
+                self._gpu.release()
+                self._gpu = None
             self._release_skip()
-            self._release_bound()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one
                 self.ctx.detect_framebuffer(0).use()

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
 from ownscan.core.volume import Volume, WindowPreset
 
 if TYPE_CHECKING:
     from ownscan.core.render._array import ArrayContext
 
-__all__ = ["ArrayMode", "RenderNote", "Scene", "TransferFunction", "VisualisationMode"]
+__all__ = [
+    "ArrayMode",
+    "RenderNote",
+    "Scene",
+    "SkipRule",
+    "TransferFunction",
+    "VisualisationMode",
+]
 
 
 class RenderNote(UserWarning):
@@ -113,6 +122,85 @@ class ArrayMode(Protocol):
         ...
 
 
+# per brick: the smallest and largest normalised value (widened by a voxel), the transfer
+# function's table (or None) and the mode's parameters as the shader sees them -> per brick,
+# whether the mode may see anything there (None: no skipping for this picture)
+BlockTest = Callable[
+    [npt.NDArray[np.float32], npt.NDArray[np.float32], "npt.NDArray[np.float32] | None",
+     Mapping[str, float]],
+    "npt.NDArray[np.bool_] | None",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SkipRule:
+    """Empty-space skipping as a mode defines it: which samples it cannot see.
+
+    The mode promises that a sample whose value fails ``can_see`` changes nothing, so both
+    renderers leave out whole bricks (4³ voxels) where no value can pass, and the GL skeleton
+    also single samples that fail, without calling ``mode_sample``. The grid of samples does
+    not move, so the picture is the same as without skipping (bit for bit on GL).
+
+    Parameters
+    ----------
+    name
+        For messages, and to tell compiled programs apart.
+    glsl
+        GLSL defining ``bool can_see(float value)`` for a normalised sample value (0..1 over the
+        volume's value range). It may read the mode's parameters (``u_<name>``), the transfer
+        function's visible range ``u_visible`` and the uniforms of ``shaders/common.glsl``.
+    blocks
+        ``blocks(block_min, block_max, lut, parameters)``: per brick, True where some value
+        between the brick's normalised minimum and maximum may pass ``can_see``; ``lut`` is the
+        256 x 4 transfer-function table (None without one), ``parameters`` the mode's
+        parameters as the shader sees them. None: no skipping for this picture.
+    """
+
+    name: str
+    glsl: str
+    blocks: BlockTest
+
+    @classmethod
+    def opacity(cls) -> SkipRule:
+        """Samples where the transfer function is fully transparent (``dvr``)."""
+        return _OPACITY
+
+    @classmethod
+    def threshold(cls, parameter: str = "iso_value") -> SkipRule:
+        """Samples below the mode's parameter ``parameter`` (``iso``: its ``iso_value``)."""
+
+        def blocks(
+            block_min: Any, block_max: Any, lut: Any, parameters: Mapping[str, float]
+        ) -> Any:
+            return block_max >= parameters[parameter]
+
+        glsl = f"bool can_see(float value) {{\n    return value >= u_{parameter};\n}}\n"
+        return cls(f"threshold:{parameter}", glsl, blocks)
+
+
+def _opacity_blocks(
+    block_min: Any, block_max: Any, lut: Any, parameters: Mapping[str, float]
+) -> Any:
+    """A brick may be seen when any table entry between its min and max has opacity."""
+    if lut is None:
+        return None
+    positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
+    a = np.clip(np.floor(block_min * 255.0).astype(np.int64), 0, 255)
+    b = np.clip(np.ceil(block_max * 255.0).astype(np.int64), 0, 255)
+    return (positive[b + 1] - positive[a]) > 0
+
+
+_OPACITY = SkipRule(
+    "opacity",
+    # values outside u_visible are transparent; those inside may be too (a transparent gap in
+    # the transfer function): mode_sample then ignores them
+    "bool can_see(float value) {\n    return value > u_visible.x && value < u_visible.y;\n}\n",
+    _opacity_blocks,
+)
+# skip kinds that follow the mode's running result (acc.x, with acc.y samples taken): MIP/MinIP
+RUNNING_SKIPS = ("maximum", "minimum")
+
+
 @dataclass(frozen=True)
 class VisualisationMode:
     """A way to turn a volume into a picture, carried by a plugin.
@@ -126,24 +214,30 @@ class VisualisationMode:
         ``shaders/raycast.frag.glsl`` for the contract); built-in modes load theirs from
         ``ownscan.shaders`` with :func:`ownscan.core.render.load_shader`.
     array
-        The array implementation of the same maths (:class:`ArrayMode`).
+        The array implementation of the same maths (:class:`ArrayMode`), for the array
+        renderer (numpy, cupy). None: the mode draws with OpenGL only, and the array renderer
+        says so instead of drawing.
     slab
         True for slice modes: rays are cut to the slab around the slice plane (a single sample
         on the plane when the slab is thin) instead of crossing the whole volume.
     uses_transfer_function
         True when the mode colours samples by a :class:`TransferFunction`.
     skip
-        Empty-space skipping: ``None`` (never skip), ``"opacity"`` (skip bricks where the
-        transfer function is fully transparent) or ``"threshold"`` (skip bricks whose values all
-        lie below the iso value). The mode promises that such samples change nothing: the GL
-        skeleton then also steps over single samples outside the transfer function's visible
-        range (``"opacity"``) or below the iso value (``"threshold"``) without calling
-        ``mode_sample``. ``"maximum"`` / ``"minimum"`` (MIP / MinIP): ``acc.x`` is the running
-        maximum (minimum) and ``acc.y`` the number of samples taken; once there is one, bricks
-        whose values all lie below (above) it are jumped over.
+        Empty-space skipping: None (never skip); a :class:`SkipRule` (the mode's own: which
+        samples it cannot see, in GLSL and per brick); ``"opacity"`` and ``"threshold"``, the
+        built-in rules :meth:`SkipRule.opacity` and :meth:`SkipRule.threshold` (samples below
+        the ``iso_value`` parameter); ``"maximum"`` / ``"minimum"`` (MIP / MinIP): ``acc.x`` is
+        the running maximum (minimum) and ``acc.y`` the number of samples taken; once there is
+        one, bricks whose values all lie below (above) it are jumped over.
     parameters
-        Defaults of the mode's parameters (e.g. ``{"iso_value": 300.0}``), overridable per
-        scene through :attr:`Scene.parameters`.
+        The mode's parameters and their defaults (e.g. ``{"iso_value": nan}``), overridable per
+        scene (:attr:`Scene.parameters`, ``ownscan render --param NAME=VALUE``). Each reaches
+        the GLSL as ``uniform float u_<name>`` (declared by the skeleton: do not declare it)
+        and the array implementation as ``ctx.parameters[name]``.
+    value_parameters
+        The parameters given in the volume's units (Hounsfield units for CT): the shader gets
+        them normalised as it gets the samples (0..1 over the value range). NaN means unset:
+        a quarter of the window below its level (CT W400/L40: -60 HU, the skin).
     default_view
         The camera plane (:data:`ownscan.core.render.PLANES`) the mode is usually looked at.
     """
@@ -151,21 +245,50 @@ class VisualisationMode:
     name: str
     description: str
     glsl: str
-    array: ArrayMode
+    array: ArrayMode | None = None
     slab: bool = False
     uses_transfer_function: bool = False
-    skip: str | None = None
+    skip: str | SkipRule | None = None
     parameters: Mapping[str, float] = field(default_factory=dict)
+    value_parameters: Collection[str] = frozenset()
     default_view: str = "anterior"
 
     def __post_init__(self) -> None:
-        if self.skip not in (None, "opacity", "threshold", "maximum", "minimum"):
-            raise ValueError(
-                f"mode {self.name!r}: skip must be None, 'opacity', 'threshold', 'maximum' or "
-                f"'minimum', got {self.skip!r}"
-            )
         if not self.name.isidentifier():
             raise ValueError(f"mode name must be an identifier, got {self.name!r}")
+        kinds = (None, "opacity", "threshold", *RUNNING_SKIPS)
+        if not isinstance(self.skip, SkipRule) and self.skip not in kinds:
+            raise ValueError(
+                f"mode {self.name!r}: skip must be None, a SkipRule, 'opacity', 'threshold', "
+                f"'maximum' or 'minimum', got {self.skip!r}"
+            )
+        for name in self.parameters:
+            if not name.isidentifier():
+                raise ValueError(
+                    f"mode {self.name!r}: parameter names become GLSL uniforms (u_NAME) and "
+                    f"must be identifiers, got {name!r}"
+                )
+        unknown = set(self.value_parameters) - set(self.parameters)
+        if unknown:
+            raise ValueError(
+                f"mode {self.name!r}: value_parameters {sorted(unknown)} are not parameters"
+            )
+        if self.skip == "threshold" and "iso_value" not in self.parameters:
+            raise ValueError(
+                f"mode {self.name!r}: skip='threshold' compares with the parameter iso_value, "
+                "which the mode lacks (SkipRule.threshold(NAME) takes another)"
+            )
+
+    @property
+    def skip_rule(self) -> SkipRule | None:
+        """The :class:`SkipRule` of ``skip`` (None for no skipping and the running kinds)."""
+        if isinstance(self.skip, SkipRule):
+            return self.skip
+        if self.skip == "opacity":
+            return SkipRule.opacity()
+        if self.skip == "threshold":
+            return SkipRule.threshold("iso_value")
+        return None
 
 
 @dataclass
@@ -217,23 +340,23 @@ class Scene:
     def __post_init__(self) -> None:
         box = np.asarray(self.clip_box, dtype=np.float64)
         if box.shape != (3, 2) or np.any(box[:, 0] >= box[:, 1]) or box.min() < 0 or box.max() > 1:
-            raise ValueError(
+            raise UsageError(
                 f"clip_box must be three (low, high) fractions with 0 <= low < high <= 1, "
                 f"got {self.clip_box!r}"
             )
         if self.slab_mm < 0:
-            raise ValueError(f"slab_mm must be >= 0, got {self.slab_mm!r}")
+            raise UsageError(f"slab_mm must be >= 0, got {self.slab_mm!r}")
         if self.samples_per_mm is not None and not self.samples_per_mm > 0:
-            raise ValueError(f"samples_per_mm must be > 0, got {self.samples_per_mm!r}")
+            raise UsageError(f"samples_per_mm must be > 0, got {self.samples_per_mm!r}")
         if self.volume.samples != 1:
-            raise ValueError(
+            raise UsageError(
                 f"cannot render a colour volume ({self.volume.samples} samples per voxel)"
             )
         if self.mode.uses_transfer_function and self.transfer_function is None:
-            raise ValueError(f"mode {self.mode.name!r} needs a transfer function")
+            raise UsageError(f"mode {self.mode.name!r} needs a transfer function")
         unknown = set(self.parameters) - set(self.mode.parameters)
         if unknown:
-            raise ValueError(
+            raise UsageError(
                 f"mode {self.mode.name!r} has no parameter(s) {sorted(unknown)}; "
                 f"valid: {sorted(self.mode.parameters) or 'none'}"
             )
@@ -241,6 +364,21 @@ class Scene:
     def parameter(self, name: str) -> float:
         """The value of a mode parameter: the scene's override, else the mode's default."""
         return float(self.parameters.get(name, self.mode.parameters[name]))
+
+    def shader_parameters(self, value_min: float, value_max: float) -> dict[str, float]:
+        """Every mode parameter as the shader sees it (``u_<name>``): value parameters
+        normalised over ``value_min .. value_max`` (NaN: a quarter of the window below its
+        level), the others as they are."""
+        win = self.effective_window()
+        out = {}
+        for name in self.mode.parameters:
+            value = self.parameter(name)
+            if name in self.mode.value_parameters:
+                if not math.isfinite(value):
+                    value = win.level - win.width / 4.0
+                value = (value - value_min) / (value_max - value_min)
+            out[name] = float(value)
+        return out
 
     def effective_window(self) -> WindowPreset:
         """The window used: the scene's, else the volume's default."""

@@ -19,6 +19,7 @@ and an oblique volume is drawn where its direction cosines put it.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -27,14 +28,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import RenderNote, Scene
+from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
 __all__ = [
     "BRICK",
     "Frame",
     "PreparedVolume",
+    "downsample_factors",
+    "downsampled",
     "frame_for",
     "prepare_volume",
     "skip_distance",
@@ -45,8 +49,6 @@ BRICK = 4  # voxels per side of an empty-space-skipping brick
 # normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
 SHADE = (0.35, 0.65, 0.25, 24.0)
 SHADE_GAIN = 100.0
-ISO_COLOUR = (0.92, 0.86, 0.76)
-EARLY_STOP_ALPHA = 0.99
 
 
 @dataclass
@@ -77,19 +79,28 @@ class PreparedVolume:
         """A value in volume units as the renderers see it (0..1 over the value range)."""
         return (value - self.value_min) / (self.value_max - self.value_min)
 
+    def window(self, width: float, level: float) -> tuple[float, float]:
+        """The grey ramp ``level -+ width / 2`` normalised: the one window maths of the ray
+        casters and the viewer's 2D views (``window_level`` in shaders/common.glsl)."""
+        return (
+            float(self.normalise(level - width / 2.0)),
+            float(self.normalise(level + width / 2.0)),
+        )
+
 
 def _downsampled(volume: Volume, factors: tuple[int, int, int]) -> Volume:
     """Average ``factors`` = ``(fi, fj, fk)`` voxel blocks; geometry adjusted exactly.
 
     The last block along an axis may be partial: it is completed by repeating the edge voxels,
-    so nothing of the volume is cut off.
+    so nothing of the volume is cut off. Colour samples (a trailing axis) are averaged each.
     """
     fi, fj, fk = factors
     z, y, x = volume.voxels.shape[:3]
+    channels = volume.voxels.shape[3:]
     nz, ny, nx = -(-z // fk), -(-y // fj), -(-x // fi)
-    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x))
+    pad = ((0, nz * fk - z), (0, ny * fj - y), (0, nx * fi - x), *((0, 0) for _ in channels))
     v = np.pad(volume.voxels, pad, mode="edge") if any(p[1] for p in pad) else volume.voxels
-    acc = np.zeros((nz, ny, nx), dtype=np.float32)
+    acc = np.zeros((nz, ny, nx, *channels), dtype=np.float32)
     for dk in range(fk):
         for dj in range(fj):
             for di in range(fi):
@@ -163,6 +174,45 @@ def _block_minmax(
 _CACHE: weakref.WeakKeyDictionary[Volume, dict[tuple[Any, int], PreparedVolume]] = (
     weakref.WeakKeyDictionary()
 )
+_CACHE_LOCK = threading.Lock()  # the viewer prepares the next series on a loader thread
+
+
+def downsample_factors(
+    volume: Volume, limits: tuple[int, int, int], max_bytes: int, bytes_per_voxel: int = 2
+) -> tuple[int, int, int]:
+    """Whole factors along ``(i, j, k)`` by which ``volume`` is averaged so that no axis
+    exceeds ``limits`` and ``bytes_per_voxel`` per voxel stay within ``max_bytes``: the one
+    downsampling rule of everything that puts a volume on the GPU. ``(1, 1, 1)``: fits."""
+    z, y, x = volume.shape
+    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
+    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * bytes_per_voxel > (
+        max_bytes
+    ) or any(-(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)):
+        # halve the finest axis (in mm) first, so the voxels become more isotropic
+        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
+        factors[int(np.argmin(sizes))] *= 2
+    return (factors[0], factors[1], factors[2])
+
+
+def downsampled(
+    volume: Volume,
+    factors: tuple[int, int, int],
+    limits: tuple[int, ...],
+    max_bytes: int,
+    what: str,
+) -> tuple[Volume, str]:
+    """``volume`` averaged by ``factors`` (see :func:`downsample_factors`) and the note that
+    says so (``what`` names the consumer, e.g. "the renderer")."""
+    z, y, x = volume.shape
+    src = _downsampled(volume, factors)
+    nz, ny, nx = src.shape
+    note = (
+        f"volume {x}x{y}x{z} exceeds {what}'s limits (largest "
+        f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
+        f"drawn downsampled by "
+        f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
+    )
+    return src, note
 
 
 def prepare_volume(
@@ -189,28 +239,15 @@ def prepare_volume(
     """
     limits = (max_size,) * 3 if isinstance(max_size, int) else tuple(max_size)
     key = (limits, max_bytes)
-    per_volume = _CACHE.setdefault(volume, {})
-    if key in per_volume:
-        return per_volume[key]
+    with _CACHE_LOCK:
+        per_volume = _CACHE.setdefault(volume, {})
+        if key in per_volume:
+            return per_volume[key]
     notes: list[str] = []
-    z, y, x = volume.shape
-    factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
-    while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * 2 > max_bytes or any(
-        -(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)
-    ):
-        # halve the finest axis (in mm) first, so the voxels become more isotropic
-        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
-        factors[int(np.argmin(sizes))] *= 2
+    factors = downsample_factors(volume, (limits[0], limits[1], limits[2]), max_bytes)
     src = volume
-    if factors != [1, 1, 1]:
-        src = _downsampled(volume, (factors[0], factors[1], factors[2]))
-        nz, ny, nx = src.shape
-        note = (
-            f"volume {x}x{y}x{z} exceeds the renderer's limits (largest "
-            f"{'x'.join(str(v) for v in limits)}, budget {max_bytes / 2**20:.3g} MiB): "
-            f"drawn downsampled by "
-            f"{factors[0]}x{factors[1]}x{factors[2]} to {nx}x{ny}x{nz}"
-        )
+    if factors != (1, 1, 1):
+        src, note = downsampled(volume, factors, limits, max_bytes, "the renderer")
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
     vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
@@ -227,7 +264,8 @@ def prepare_volume(
         data[k0 : k0 + 16] = chunk
     bmin, bmax = _block_minmax(data)
     prepared = PreparedVolume(src, data, vmin, vmax, bmin, bmax, notes)
-    per_volume[key] = prepared
+    with _CACHE_LOCK:
+        per_volume[key] = prepared
     return prepared
 
 
@@ -251,7 +289,8 @@ class Frame:
     max_steps: int
     window: tuple[float, float]  # normalised low and high end of the grey ramp
     invert: bool
-    iso: float  # normalised iso value
+    # the mode's parameters as the shaders see them (u_<name>; value parameters normalised)
+    parameters: dict[str, float]
     lut: npt.NDArray[np.float32] | None
     occupancy: npt.NDArray[np.uint8] | None  # per block: 1 when the mode may see something
     # per block: Chebyshev distance (in blocks, capped) to the nearest block with occupancy 1
@@ -293,7 +332,7 @@ def frame_for(
     """The constants of one picture of ``scene`` seen by ``camera`` at ``size`` = (w, h)."""
     width, height = int(size[0]), int(size[1])
     if width < 1 or height < 1:
-        raise ValueError(f"image size must be at least 1x1, got {width}x{height}")
+        raise UsageError(f"image size must be at least 1x1, got {width}x{height}")
     vol = prepared.volume
     nx, ny, nz = prepared.dims
     dims = np.array([nx, ny, nz], dtype=np.float64)
@@ -320,13 +359,8 @@ def frame_for(
         step *= 2.0
     max_steps = math.ceil(2.0 * radius / step) + 2
     win = scene.effective_window()
-    lo = prepared.normalise(win.level - win.width / 2.0)
-    hi = prepared.normalise(win.level + win.width / 2.0)
-    iso_value = scene.parameters.get("iso_value", scene.mode.parameters.get("iso_value"))
-    if iso_value is None or not math.isfinite(float(iso_value)):
-        # default: a quarter of the window below its level (CT W400/L40: -60 HU, the skin)
-        iso_value = win.level - win.width / 4.0
-    iso = prepared.normalise(float(iso_value))
+    lo, hi = prepared.window(win.width, win.level)
+    parameters = scene.shader_parameters(prepared.value_min, prepared.value_max)
     lut = None
     if scene.transfer_function is not None:
         lut = scene.transfer_function.lut(prepared.value_min, prepared.value_max, win)
@@ -334,8 +368,9 @@ def frame_for(
     if lut is not None:
         visible_range = _visible_range(lut)
     occupancy = distance = None
-    if (scene.mode.skip == "opacity" and lut is not None) or scene.mode.skip == "threshold":
-        occupancy, distance = _skip_tables(prepared, scene.mode.skip, lut, iso)
+    rule = scene.mode.skip_rule
+    if rule is not None:
+        occupancy, distance = _skip_tables(prepared, rule, lut, parameters)
     plane = np.asarray(centre) + basis[:, 2] * scene.slice_offset_mm
     return Frame(
         width=width,
@@ -354,7 +389,7 @@ def frame_for(
         max_steps=max_steps,
         window=(float(lo), float(hi)),
         invert=bool(vol.invert),
-        iso=float(iso),
+        parameters=parameters,
         lut=lut,
         occupancy=occupancy,
         skip_distance=distance,
@@ -411,29 +446,29 @@ def skip_distance(occupancy: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 
 def _skip_tables(
-    prepared: PreparedVolume, skip: str, lut: npt.NDArray[np.float32] | None, iso: float
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """Occupancy and skip distance per block for the mode's ``skip`` rule, kept on
-    ``prepared`` for the last rule and table seen: they change with the transfer function,
-    window or iso value, not with the camera, so a turning view reuses them (and the GL
-    renderer its texture of them)."""
-    if skip == "opacity":
-        assert lut is not None
-        key: tuple[Any, ...] = (skip, (lut[:, 3] > 0).tobytes())
-    else:
-        key = (skip, iso)
+    prepared: PreparedVolume,
+    rule: SkipRule,
+    lut: npt.NDArray[np.float32] | None,
+    parameters: dict[str, float],
+) -> tuple[npt.NDArray[np.uint8] | None, npt.NDArray[np.uint8] | None]:
+    """Occupancy and skip distance per block by the mode's skip ``rule`` (both None when the
+    rule skips nothing in this picture), kept on ``prepared`` for the last rule and inputs
+    seen: they change with the transfer function, window or parameters, not with the camera,
+    so a turning view reuses them (and the GL renderer its texture of them)."""
+    seen = None if lut is None else (lut[:, 3] > 0).tobytes()
+    key: tuple[Any, ...] = (rule.name, rule.glsl, seen, tuple(sorted(parameters.items())))
     cached = prepared.last_skip
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
-    if skip == "opacity":
-        assert lut is not None
-        # a block may be seen when any table entry between its min and max has opacity
-        positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-        a = np.clip(np.floor(prepared.block_min * 255.0).astype(np.int64), 0, 255)
-        b = np.clip(np.ceil(prepared.block_max * 255.0).astype(np.int64), 0, 255)
-        occupancy = ((positive[b + 1] - positive[a]) > 0).astype(np.uint8)
-    else:
-        occupancy = (prepared.block_max >= iso).astype(np.uint8)
+    visible = rule.blocks(prepared.block_min, prepared.block_max, lut, parameters)
+    if visible is None:
+        return None, None
+    occupancy = np.asarray(visible).astype(np.uint8)
+    if occupancy.shape != prepared.block_max.shape:
+        raise ValueError(
+            f"skip rule {rule.name!r}: blocks() gave shape {occupancy.shape}, expected one "
+            f"value per brick {prepared.block_max.shape}"
+        )
     distance = skip_distance(occupancy)
     prepared.last_skip = (key, occupancy, distance)
     return occupancy, distance

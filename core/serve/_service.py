@@ -531,10 +531,10 @@ class Service:
     def render_png(self, volume: Volume, options: dict[str, Any], size: tuple[int, int]) -> bytes:
         """One frame as ``ownscan render`` draws it with the same options (render thread)."""
         from ownscan.core.plugin_host import get_host
-        from ownscan.core.render import RenderNote, scene_for
+        from ownscan.core.render import RenderNote, view_from_options
 
         try:
-            scene, camera = scene_for(volume, get_host(), **options)
+            scene, camera = view_from_options(volume, options, get_host())
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
         with warnings.catch_warnings():

@@ -1,10 +1,11 @@
 """The 3D view: ``ownscan.core.render``'s GL ray-caster drawing in the window's own context.
 
-The renderer returns an RGBA image; it is uploaded into a texture that a quad draws into the
-view's viewport. The image is only re-rendered when what it shows changes (camera, mode,
-window, transfer function, size, quality), so 2D interaction does not pay for ray-casting.
-While the user moves the 3D view, the renderer's ``interactive`` pass (half the rays per side,
-twice the step) is used; the next still frame refines it.
+The renderer leaves its picture on the GPU (:meth:`GLRenderer.render_texture`, a float
+texture) and a quad draws that texture into the view's viewport: no read-back, no upload. The
+picture is only re-rendered when what it shows changes (camera, mode, window, transfer
+function, size, quality), so 2D interaction does not pay for ray-casting. While the user moves
+the 3D view, the renderer's ``interactive`` pass (half the rays per side, twice the step) is
+drawn enlarged by repeating pixels; the next still frame refines it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import moderngl
-import numpy as np
 
-from ownscan.core.viewer._gpu import Quad, gl_viewport, program, set_uniform
+from ownscan.core.render._gpu import program, set_uniform
 from ownscan.core.viewer._layout import Rect
+from ownscan.core.viewer._slices import Quad, gl_viewport
 from ownscan.core.viewer._state import Camera3D
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -28,7 +29,8 @@ class ThreeDView:
     Parameters
     ----------
     ctx
-        The window's moderngl context; the renderer shares it.
+        The window's moderngl context; the renderer shares it. The renderer is this view's
+        alone: its texture holds the last picture until the next :meth:`render`.
     """
 
     def __init__(self, ctx: moderngl.Context) -> None:
@@ -38,7 +40,7 @@ class ThreeDView:
         self.renderer = GLRenderer(ctx)
         self.blit = program(ctx, "viewer_blit.glsl")
         self.quad = Quad(ctx, self.blit)
-        self.texture: moderngl.Texture | None = None
+        self.texture: Any = None  # the renderer's; never released here
         self.key: object = None  # what the texture shows
         self.draft = False
         self.notes: list[str] = []
@@ -53,7 +55,7 @@ class ThreeDView:
         transfer_function: Any,
         interactive: bool,
     ) -> None:
-        """Ray-cast a picture of ``size`` pixels into the view's texture."""
+        """Ray-cast a picture of ``size`` pixels (half of it per side when ``interactive``)."""
         from ownscan.core.render import Camera, Scene
 
         width, level = window
@@ -69,16 +71,8 @@ class ThreeDView:
             zoom=camera.zoom,
             pan_mm=camera.pan_mm,
         )
-        image = self.renderer.render(scene, cam, size, interactive=interactive)
+        self.texture = self.renderer.render_texture(scene, cam, size, interactive=interactive)
         self.notes = list(self.renderer.notes)
-        # the renderer's image is top row first; GL textures start at the bottom row
-        rgba = np.ascontiguousarray(image[::-1])
-        if self.texture is None or self.texture.size != size:
-            if self.texture is not None:
-                self.texture.release()
-            self.texture = self.ctx.texture(size, 4)
-            self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self.texture.write(rgba.tobytes())
         self.draft = interactive
 
     def draw(self, rect: Rect, fb_height: int) -> None:
@@ -88,11 +82,11 @@ class ThreeDView:
         gl_viewport(self.ctx, rect, fb_height)
         self.texture.use(0)
         set_uniform(self.blit, "u_image", 0)
+        set_uniform(self.blit, "u_size_px", (float(rect.w), float(rect.h)))
         self.quad.draw()
 
     def release(self) -> None:
+        self.texture = None
         self.renderer.close()
         self.quad.release()
         self.blit.release()
-        if self.texture is not None:
-            self.texture.release()

@@ -15,6 +15,9 @@ from ownscan.core.cli import EX_SOFTWARE, main
 from ownscan.core.plugin_host import PluginHost
 
 BUGGY = """
+import errno
+
+from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
 from ownscan.core.plugin_types import SourceItem
 
@@ -38,7 +41,7 @@ class Unreadable:
     def claims(self, source):
         return source.endswith(".unreadable")
     def iter_items(self, source, options):
-        raise OSError(f"{source}: cannot read sector 17")
+        raise OSError(errno.EIO, "cannot read sector 17", source)
 
 class Garbage:
     name = "garbage"
@@ -49,9 +52,31 @@ class Garbage:
     def iter_items(self, source, options):
         yield 42
 
+class Failing:
+    # claims *.NAME and then raises exc
+    priority = 5
+    def __init__(self, name, exc):
+        self.name = name
+        self.description = f"claims *.{name} and then raises {type(exc).__name__}"
+        self.exc = exc
+    def claims(self, source):
+        return source.endswith("." + self.name)
+    def iter_items(self, source, options):
+        raise self.exc
+
 @hookimpl
 def ownscan_importers():
-    return [Buggy(), Unreadable(), Garbage()]
+    return [
+        Buggy(),
+        Unreadable(),
+        Garbage(),
+        # as numpy does: a plain ValueError is a bug
+        Failing("numpybug", ValueError("operands could not be broadcast together")),
+        # as a plugin should refuse an option value
+        Failing("picky", UsageError("--option depth='deep' is not a number")),
+        # an OSError about no file of the user's
+        Failing("nofile", OSError("libfoo.so: cannot open shared object")),
+    ]
 """
 
 
@@ -63,7 +88,7 @@ def host_with_buggy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     module = importlib.import_module("buggy_cli_plugin")
     host = PluginHost(extra_plugins=[("buggy", module)])
     monkeypatch.setattr(plugin_host, "_HOST", host)
-    for suffix in ("buggy", "unreadable", "garbage"):
+    for suffix in ("buggy", "unreadable", "garbage", "numpybug", "picky", "nofile"):
         (tmp_path / f"scan.{suffix}").write_bytes(b"")
     yield tmp_path
     sys.modules.pop("buggy_cli_plugin", None)
@@ -106,6 +131,28 @@ def test_expected_errors_are_one_line_with_status_2(host_with_buggy: Path, capsy
     assert main(["plugins", "--source", str(source), "--via", "nosuch"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ownscan plugins: error: unknown importer 'nosuch'; valid: buggy, ")
+
+
+def test_a_plain_value_error_is_a_bug_and_a_usage_error_is_not(
+    host_with_buggy: Path, capsys
+) -> None:
+    """Only UsageError (an OwnscanError) is the user's mistake; a ValueError from deep inside
+    (numpy, say) is a bug: status 70 and the "this is a bug" line."""
+    assert main(["plugins", "--source", str(host_with_buggy / "scan.numpybug")]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "ownscan plugins: internal error in plugin buggy ((registered in code)): ValueError: "
+        "operands could not be broadcast together (a bug;"
+    ), err
+    assert main(["plugins", "--source", str(host_with_buggy / "scan.picky")]) == 2
+    err = capsys.readouterr().err
+    assert err == "ownscan plugins: error: --option depth='deep' is not a number\n"
+
+
+def test_an_os_error_about_no_file_of_the_users_is_a_bug(host_with_buggy: Path, capsys) -> None:
+    assert main(["plugins", "--source", str(host_with_buggy / "scan.nofile")]) == 70
+    err = capsys.readouterr().err
+    assert "internal error in plugin buggy" in err and "OSError: libfoo.so" in err, err
 
 
 def test_nobody_claims_lists_installed_importers(host_with_buggy: Path, capsys) -> None:

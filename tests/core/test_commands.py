@@ -64,7 +64,10 @@ def test_export_series_choice_and_errors(
     assert (
         main(["export", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--format", "nope"]) == 2
     )
-    assert "unknown export format 'nope'; valid: nifti" in capsys.readouterr().err
+    assert (
+        "unknown export format 'nope'; valid: dicom-anon, movie, nifti, obj, ply, png, share, stl"
+        in (capsys.readouterr().err)
+    )
     assert main(["export", "-o", str(tmp_path / "x")]) == 2
     assert "--sample" in capsys.readouterr().err
 

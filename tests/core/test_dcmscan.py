@@ -1,4 +1,4 @@
-"""The pydicom-free header scanner (core/_dcmscan.py): every header it reads gives exactly the
+"""The pydicom-free header scanner (core/_scan.py): every header it reads gives exactly the
 Frame records that pydicom's reading gives, and it declines whatever it is not sure of.
 
 Each file is read both ways: ``_fast_frames`` (the scanner) and ``_frames_of`` (pydicom, the
@@ -24,9 +24,10 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DSequence
 from pydicom.uid import generate_uid
+from realdata import MR_HEAD_DATA
 
-from ownscan.core import _dcmscan, _header
 from ownscan.core._sample import sample_path
+from ownscan.core.dicom import _frames, _scan
 from ownscan.core.plugin_types import SourceItem
 
 Outcome = Any  # list[Frame] | ("declined", reason) | ("error", type name, message)
@@ -43,13 +44,13 @@ def _outcome(fn: Any) -> Outcome:
 
 
 def _both(item: Any) -> tuple[Outcome, Outcome]:
-    src = _header._source_of(item, 0)
+    src = _frames._source_of(item, 0)
 
-    def slow() -> list[_header.Frame]:
-        with _header.quiet_pydicom():
-            return _header._frames_of(src, {})
+    def slow() -> list[_frames.Frame]:
+        with _frames.quiet_pydicom():
+            return _frames._frames_of(src, {})
 
-    return _outcome(lambda: _header._fast_frames(src, {})), _outcome(slow)
+    return _outcome(lambda: _frames._fast_frames(src, {})), _outcome(slow)
 
 
 def _same(item: Any) -> str | None:
@@ -78,17 +79,22 @@ def _same(item: Any) -> str | None:
 
 # file -> words in the scanner's reason for declining it (every other file is read by it)
 SHARED_DECLINES = {
-    "pydicom-data/liver.dcm": "enhanced multi-frame",  # a segmentation (functional groups)
+    "liver.dcm": "enhanced multi-frame",  # a segmentation (functional groups)
 }
 
 
-def test_every_shared_file_reads_the_same(shared_data: Path) -> None:
+def test_every_shared_file_reads_the_same(
+    pydicom_files: dict[str, Path], mr_head_dir: Path
+) -> None:
+    # pydicom's test files, the 384 MR slices, and the data's text files (not DICOM: both decline)
+    texts = [p for p in MR_HEAD_DATA.parent.rglob("*") if p.suffix == ".md" or p.name == "LICENSE"]
+    paths = [*pydicom_files.values(), *sorted(mr_head_dir.iterdir()), *sorted(texts)]
     declined = {}
     n_read = 0
-    for path in sorted(p for p in shared_data.rglob("*") if p.is_file()):
+    for path in paths:
         why = _same(path)
         if why is not None:
-            declined[str(path.relative_to(shared_data))] = why
+            declined[path.name] = why
         else:
             n_read += 1
     assert set(declined) == set(SHARED_DECLINES), declined
@@ -338,7 +344,7 @@ def test_unreadable_items_fail_as_before(tmp_path: Path) -> None:
         fast, slow = _both(item)
         assert fast[0] == "declined", item
         assert slow[0] == "error", item
-        assert _outcome(lambda item=item: _header.read_frames(item)) == slow
+        assert _outcome(lambda item=item: _frames.read_frames(item)) == slow
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,7 +353,7 @@ def test_unreadable_items_fail_as_before(tmp_path: Path) -> None:
 
 def _header_elements(data: bytes) -> list[int]:
     """File offsets of the length fields of the top-level elements before the pixel data."""
-    sc = _dcmscan.scan(data)
+    sc = _scan.scan(data)
     assert sc is not None and sc.pixel_tag_offset is not None
     explicit = not sc.implicit
     offsets = []
@@ -376,7 +382,7 @@ def _header_elements(data: bytes) -> list[int]:
 @pytest.mark.parametrize("name", ["explicit", "implicit"])
 def test_truncated_headers(generated: dict[str, Path], name: str, tmp_path: Path) -> None:
     data = generated[name].read_bytes()
-    sc = _dcmscan.scan(data)
+    sc = _scan.scan(data)
     assert sc is not None and sc.pixel_offset is not None
     cuts = [*range(0, sc.pixel_offset + 16, 5), len(data) - 1, len(data) - 100]
     for n in cuts:
@@ -437,7 +443,7 @@ def test_random_damage_never_gives_another_record(
     ]
     for name in names:
         data = generated[name].read_bytes()
-        sc = _dcmscan.scan(data)
+        sc = _scan.scan(data)
         assert sc is not None and sc.pixel_offset is not None
         for k in range(150):
             bad = bytearray(data)
@@ -457,7 +463,7 @@ def test_scan_finds_the_pixel_data_where_pydicom_stops(generated: dict[str, Path
     names = ("explicit", "implicit", "sequences_implicit_undefined", "j2k", "multiframe_implicit")
     for name in names:
         path = generated[name]
-        sc = _dcmscan.scan(path)
+        sc = _scan.scan(path)
         assert sc is not None, name
         with path.open("rb") as fp:
             dcmread(fp, stop_before_pixels=True)
@@ -478,7 +484,7 @@ def test_scan_finds_the_pixel_data_where_pydicom_stops(generated: dict[str, Path
 
 
 def test_scan_only_keeps_the_tags_asked_for(generated: dict[str, Path]) -> None:
-    sc = _dcmscan.scan(generated["explicit"], {0x00280010})
+    sc = _scan.scan(generated["explicit"], {0x00280010})
     assert sc is not None
     assert set(sc.elements) == {0x00280010}
     assert sc.elements[0x00280010] == ("US", struct.pack("<H", 48))
@@ -487,22 +493,22 @@ def test_scan_only_keeps_the_tags_asked_for(generated: dict[str, Path]) -> None:
 
 
 def test_scan_declines_with_a_reason(generated: dict[str, Path], caplog: Any) -> None:
-    assert _dcmscan.scan(generated["big_endian!"]) is None
-    assert "big endian" in str(_dcmscan.scan_or_reason(generated["big_endian!"]))
-    assert "deflated" in str(_dcmscan.scan_or_reason(generated["deflated!"]))
-    with caplog.at_level("DEBUG", logger="ownscan.core._dcmscan"):
-        _dcmscan.scan(generated["deflated!"])
+    assert _scan.scan(generated["big_endian!"]) is None
+    assert "big endian" in str(_scan.scan_or_reason(generated["big_endian!"]))
+    assert "deflated" in str(_scan.scan_or_reason(generated["deflated!"]))
+    with caplog.at_level("DEBUG", logger="ownscan.core.dicom._scan"):
+        _scan.scan(generated["deflated!"])
     assert "deflated" in caplog.text
     # the header reader logs why pydicom reads a file
     caplog.clear()
-    with caplog.at_level("DEBUG", logger="ownscan.core._header"):
-        frames = _header.read_frames(generated["enhanced!"])
+    with caplog.at_level("DEBUG", logger="ownscan.core.dicom._frames"):
+        frames = _frames.read_frames(generated["enhanced!"])
     assert len(frames) == 3
     assert "enhanced multi-frame" in caplog.text
 
 
 def test_fast_value_rules() -> None:
-    fv = _dcmscan.fast_value
+    fv = _scan.fast_value
     assert fv("DS", b"1.5\\-2e1 ") == [1.5, -20.0]
     assert fv("DS", b" 40 ") == 40.0
     assert fv("IS", b"7.0 ") == 7
@@ -513,14 +519,14 @@ def test_fast_value_rules() -> None:
     assert fv("SS", b"\x00\xf4\x01\x00") == [-3072, 1]
     assert fv("US", b"") is None
     for vr, raw in [("DS", b"abc"), ("US", b"\x01"), ("LO", b"x"), ("IS", b"1\\x")]:
-        with pytest.raises(_dcmscan.Declined):
+        with pytest.raises(_scan.Declined):
             fv(vr, raw)
 
 
 def test_keyword_table_is_pydicoms_dictionary() -> None:
     from pydicom.datadict import dictionary_VR, tag_for_keyword
 
-    for kw, (tag, vr) in _header._TAG_VR.items():
+    for kw, (tag, vr) in _frames._TAG_VR.items():
         assert tag_for_keyword(kw) == tag, kw
         assert dictionary_VR(tag) == vr, kw
 
@@ -529,7 +535,7 @@ def test_transfer_syntax_names() -> None:
     from pydicom.uid import UID
 
     for uid in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.90", "1.2.3.4"):
-        assert _dcmscan.TransferSyntax(uid).name == UID(uid).name
+        assert _scan.TransferSyntax(uid).name == UID(uid).name
 
 
 def test_assemble_and_load_import_no_pydicom(generated: dict[str, Path]) -> None:
@@ -550,8 +556,8 @@ def test_assemble_and_load_import_no_pydicom(generated: dict[str, Path]) -> None
 def test_bytes_and_path_scan_alike(generated: dict[str, Path]) -> None:
     for name in ("explicit", "sequences_explicit_undefined", "raw_implicit"):
         path = generated[name]
-        a = _dcmscan.scan(path)
-        b = _dcmscan.scan(io.BytesIO(path.read_bytes()).getvalue())
+        a = _scan.scan(path)
+        b = _scan.scan(io.BytesIO(path.read_bytes()).getvalue())
         assert a == b, name
 
 
@@ -605,12 +611,12 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
     from pydicom.filereader import read_dataset
 
     rng = np.random.default_rng(2 if implicit else 3)
-    kws = [kw for kw, (_, vr) in _header._TAG_VR.items() if vr != "SQ"]
+    kws = [kw for kw, (_, vr) in _frames._TAG_VR.items() if vr != "SQ"]
     kws.remove("SpecificCharacterSet")
     taken = declined = 0
     for _ in range(40):
         for kw in kws:
-            tag, vr = _header._TAG_VR[kw]
+            tag, vr = _frames._TAG_VR[kw]
             file_vr = {"US or SS": str(rng.choice(["US", "SS"]))}.get(vr, vr)
             if rng.random() < 0.2:
                 file_vr = "UN"  # a known tag stored as UN (explicit VR only)
@@ -620,10 +626,10 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
                 els.append((0x00080005, "CS", charset))
             if vr == "US or SS":
                 els.append((0x00280103, "US", struct.pack("<H", int(rng.integers(0, 2)))))
-            with _header.quiet_pydicom():
+            with _frames.quiet_pydicom():
                 ds = read_dataset(io.BytesIO(_stream(els, implicit)), implicit, True)
-            sc = _dcmscan.Scan(
-                transfer_syntax=_dcmscan.TransferSyntax("1.2.840.10008.1.2"),
+            sc = _scan.Scan(
+                transfer_syntax=_scan.TransferSyntax("1.2.840.10008.1.2"),
                 implicit=implicit,
                 meta={},
                 elements={t: (None if implicit else v, r) for t, v, r in els},
@@ -633,14 +639,14 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
                 pixel_length=None,
                 size=0,
             )
-            sds = _header._ScanDs(sc)
-            sfx = _header._ScanFast(sc, sds)
-            fx = _header._Fast(ds)
+            sds = _frames._ScanDs(sc, _scan.text_rule(sc))
+            sfx = _frames._ScanFast(sc, sds)
+            fx = _frames._Fast(ds)
 
             def uses(d: Any, f: Any, kw: str) -> tuple[Any, ...]:
-                """What _header does with the value: _Fast.get on the raw value, then _s (which
+                """What _frames does with the value: _Fast.get on the raw value, then _s (which
                 converts it in a pydicom Dataset), _Fast.get again, and per keyword."""
-                with _header.quiet_pydicom():
+                with _frames.quiet_pydicom():
                     v = f.get(kw)
                     kind = type(v).__name__  # pydicom's types and what they are used as
                     kind = {"MultiValue": "list", "PersonName": "str", "UID": "str"}.get(kind, kind)
@@ -648,9 +654,9 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
                     got: list[Any] = [(kind, list(v) if kind == "list" else v)]
                     if kw == "ImageType" and isinstance(v, str):
                         got.append(str(d.get("ImageType")).upper())
-                    if _header._TAG_VR[kw][1] in _header._PYDICOM_TEXT:  # read by pydicom too
-                        got.append(_header._s(d, kw))
-                    got.append(_header._s(f, kw))
+                    if _frames._TAG_VR[kw][1] in _frames._PYDICOM_TEXT:  # read by pydicom too
+                        got.append(_frames._s(d, kw))
+                    got.append(_frames._s(f, kw))
                     if kw == "SeriesNumber":
                         num = d.get(kw)
                         try:
@@ -665,7 +671,7 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
 
             try:
                 fast = uses(sds, sfx, kw)
-            except _dcmscan.Declined:
+            except _scan.Declined:
                 declined += 1
                 continue
             try:

@@ -1,4 +1,4 @@
-"""Pixel decoding: every codec in the shared real files, lossless pairs decode identically,
+"""Pixel decoding: every codec in pydicom's real test files, lossless pairs decode identically,
 lossy files match an independent decoder (GDCM), and the pixel-module corner cases."""
 
 from __future__ import annotations
@@ -12,27 +12,12 @@ import pytest
 from ctgen import make_ct_dataset, write_ct_series
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
+from realdata import PYDICOM_FILES
 
 from ownscan.core import UnsupportedTransferSyntax, assemble, load_volume
 
-SHARED = [
-    "JPEG-LL.dcm",
-    "JPGLosslessP14SV1_1s_1f_8b.dcm",
-    "MR-SIEMENS-DICOM-WithOverlays.dcm",
-    "OBXXXX1A_rle.dcm",
-    "RG1_J2KI.dcm",
-    "RG1_UNCR.dcm",
-    "SC_rgb.dcm",
-    "SC_ybr_full_uncompressed.dcm",
-    "US1_J2KI.dcm",
-    "US1_UNCR.dcm",
-    "bad_sequence.dcm",
-    "color3d_jpeg_baseline.dcm",
-    "explicit_VR-UN.dcm",
-    "gdcm-US-ALOKA-16.dcm",
-    "mlut_18.dcm",
-    "vlut_04.dcm",
-]
+# the images among pydicom's files (liver.dcm is a segmentation: skipped, tested below)
+SHARED = [name for name in PYDICOM_FILES if name != "liver.dcm"]
 # files whose pixel data is losslessly compressed: GDCM's decoder must give the same values
 LOSSLESS_SHARED = [
     "JPEG-LL.dcm",
@@ -61,41 +46,43 @@ def _load_one(path: Path):
 
 
 @pytest.mark.parametrize("name", SHARED)
-def test_shared_files_decode(shared_data: Path, name: str) -> None:
-    vol = _load_one(shared_data / "pydicom-data" / name)
+def test_shared_files_decode(pydicom_files: dict[str, Path], name: str) -> None:
+    vol = _load_one(pydicom_files[name])
     assert vol.voxels.size > 0 and vol.voxels.dtype != np.float64
     assert vol.voxels.max() > vol.voxels.min()  # real content, not a blank
 
 
-def test_segmentation_is_skipped_with_a_note(shared_data: Path) -> None:
-    found = assemble([shared_data / "pydicom-data" / "liver.dcm"])
+def test_segmentation_is_skipped_with_a_note(pydicom_files: dict[str, Path]) -> None:
+    found = assemble([pydicom_files["liver.dcm"]])
     assert not found.series and not found.errors
     assert "segmentation" in found.skipped[0].reason
 
 
 @pytest.mark.parametrize("name", LOSSLESS_SHARED)
-def test_lossless_shared_equal_gdcm(shared_data: Path, name: str, tmp_path: Path) -> None:
-    ours = _load_one(shared_data / "pydicom-data" / name)
-    ref = _load_one(_gdcm_raw(shared_data / "pydicom-data" / name, tmp_path / name))
+def test_lossless_shared_equal_gdcm(
+    pydicom_files: dict[str, Path], name: str, tmp_path: Path
+) -> None:
+    ours = _load_one(pydicom_files[name])
+    ref = _load_one(_gdcm_raw(pydicom_files[name], tmp_path / name))
     np.testing.assert_array_equal(ours.voxels, ref.voxels)
 
 
-def test_monochrome1_and_colour(shared_data: Path) -> None:
-    cr = _load_one(shared_data / "pydicom-data" / "RG1_UNCR.dcm")
+def test_monochrome1_and_colour(pydicom_files: dict[str, Path]) -> None:
+    cr = _load_one(pydicom_files["RG1_UNCR.dcm"])
     assert cr.invert and cr.modality == "CR" and cr.is_2d
-    us = _load_one(shared_data / "pydicom-data" / "color3d_jpeg_baseline.dcm")
+    us = _load_one(pydicom_files["color3d_jpeg_baseline.dcm"])
     assert us.voxels.shape == (120, 480, 640, 3) and us.voxels.dtype == np.uint8
-    pal = _load_one(shared_data / "pydicom-data" / "OBXXXX1A_rle.dcm")
+    pal = _load_one(pydicom_files["OBXXXX1A_rle.dcm"])
     assert pal.samples == 3 and pal.voxels.dtype == np.uint8
 
 
-def test_lossy_pairs_close_to_uncompressed(shared_data: Path) -> None:
-    d = shared_data / "pydicom-data"
+def test_lossy_pairs_close_to_uncompressed(pydicom_files: dict[str, Path]) -> None:
     for a, b, tol in (
         ("RG1_UNCR.dcm", "RG1_J2KI.dcm", 0.01),
         ("US1_UNCR.dcm", "US1_J2KI.dcm", 0.02),
     ):
-        va, vb = _load_one(d / a).voxels.astype(np.float64), _load_one(d / b).voxels
+        va = _load_one(pydicom_files[a]).voxels.astype(np.float64)
+        vb = _load_one(pydicom_files[b]).voxels
         rel = np.abs(va - vb).mean() / (va.max() - va.min())
         assert rel < tol, (a, b, rel)
 

@@ -199,3 +199,26 @@ def test_plugins_source_lists_what_was_refused(
         f"        {archive}!scans/link.dcm: is a symbolic link (to '/etc/passwd'); links in "
         in ("\n".join(lines))
     )
+
+
+def test_member_size_limit_from_the_command_line(
+    plugin: ModuleType, archive: Path, dicom_files: list[Path]
+) -> None:
+    """The plugin's own flag (ownscan_addoption) reaches iter_items as the option."""
+    import argparse
+
+    from ownscan.core.plugin_host import plugin_options
+
+    host = PluginHost(extra_plugins=[("tar", plugin)])
+    parser = argparse.ArgumentParser()
+    host.add_options(parser, "import")
+    limit = min(f.stat().st_size for f in dicom_files) - 1
+    args = parser.parse_args(["--tar-max-member-bytes", str(limit), "--password", "x"])
+    extra = plugin_options(args)
+    assert extra["tar_max_member_bytes"] == limit and not host.broken
+    items = list(host.find_importer(str(archive)).iter_items(str(archive), ImportOptions(extra)))
+    assert sum("more than the limit" in (i.problem or "") for i in items) == N_FILES
+    parser = argparse.ArgumentParser()
+    host.add_options(parser, "search")  # not a command that reads archives
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--tar-max-member-bytes", "1"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 from gl_support import assert_same_picture
 
@@ -140,3 +141,102 @@ def test_loading_the_plugin_host_imports_neither_numpy_nor_the_renderer():
 
     assert [w.name for w in presets.WINDOW_PRESETS][:2] == ["brain", "lung"]
     assert "ct-bone" in {t.name for t in presets.TRANSFER_FUNCTIONS}
+
+
+# -- a mode that stands alone: its own parameters, its own skip rule, GL only -------------------
+BAND_GLSL = """
+// band: the first sample whose value lies in [u_low, u_high] (value parameters, normalised);
+// colour (u_gain, u_low, 0.25) there: the parameters come back in the picture
+void mode_begin(inout vec4 acc, inout vec4 aux) { acc = vec4(0.0); aux = vec4(0.0); }
+bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
+    float v = sample_volume(pos_tex);
+    if (v >= u_low && v <= u_high) { acc = vec4(u_gain, u_low, 0.25, 1.0); return true; }
+    return false;
+}
+vec4 mode_end(vec4 acc, vec4 aux, bool hit) { return acc; }
+"""
+
+
+def _band_mode() -> VisualisationMode:
+    from ownscan.core.render import SkipRule
+
+    def blocks(block_min, block_max, lut, parameters):
+        return (block_max >= parameters["low"]) & (block_min <= parameters["high"])
+
+    rule = SkipRule(
+        "band",
+        "bool can_see(float value) { return value >= u_low && value <= u_high; }\n",
+        blocks,
+    )
+    return VisualisationMode(
+        "band",
+        "first value inside a band",
+        BAND_GLSL,  # no array implementation: OpenGL only
+        skip=rule,
+        parameters={"low": 300.0, "high": 5000.0, "gain": 0.5},
+        value_parameters={"low", "high"},
+    )
+
+
+class BandPlugin:
+    @hookimpl
+    def ownscan_modes(self):
+        return [_band_mode()]
+
+
+def test_a_gl_only_mode_with_its_own_parameters_and_skip_rule(gl_renderer, gl_check):
+    from dataclasses import replace
+
+    from ownscan.core.render import frame_for, prepare_volume
+
+    host = PluginHost(extra_plugins=[("band", BandPlugin())])
+    assert not host.broken
+    band = host.mode("band")
+    vol = ct_phantom((40, 48, 48), (0.9, 0.8, 1.3))
+    window = WindowPreset("w", 400, 40)
+    cam = Camera(azimuth=30, elevation=15)
+    scene = Scene(vol, band, window=window, parameters={"gain": 0.75})
+    img = gl_renderer.render(scene, cam, (64, 56))
+    hit = img[..., 3] == 255
+    assert 0.05 < hit.mean() < 0.95 and set(np.unique(img[..., 3])) == {0, 255}
+    # the parameters reached the shader as u_<name>: gain as given, low normalised
+    prepared = prepare_volume(vol)
+    low = prepared.normalise(300.0)
+    assert np.all(img[hit][:, 0] == round(0.75 * 255))
+    assert np.all(img[hit][:, 1] == round(low * 255))
+    assert np.all(img[hit][:, 2] == round(0.25 * 255)) and not img[~hit].any()
+    # with the band reaching past every value it is the built-in iso surface's silhouette
+    iso = Scene(vol, host.mode("iso"), window=window, parameters={"iso_value": 300.0})
+    assert np.array_equal(hit, gl_renderer.render(iso, cam, (64, 56))[..., 3] == 255)
+    # the mode's skip rule was used (bricks out of the band) and changes nothing
+    narrow = replace(scene, parameters={"low": 900.0, "high": 1100.0})
+    frame = frame_for(prepared, narrow, cam, (64, 56))
+    assert frame.occupancy is not None and 0 < frame.occupancy.mean() < 1
+    plain = replace(narrow, mode=replace(band, skip=None))
+    a = gl_renderer.render(narrow, cam, (64, 56))
+    assert np.array_equal(a, gl_renderer.render(plain, cam, (64, 56)))
+    assert 0 < (a[..., 3] == 255).sum() < hit.sum()  # a narrower band hits less
+
+
+def test_the_array_renderer_says_it_cannot_draw_a_gl_only_mode(
+    tmp_path, monkeypatch, capsys, array_renderer
+):
+    from ownscan.core import plugin_host
+    from ownscan.core.cli import main
+    from ownscan.core.errors import OwnscanError
+
+    scene = Scene(ct_phantom((24, 24, 24), (1.0, 1.0, 1.0)), _band_mode())
+    with pytest.raises(OwnscanError, match="mode 'band' draws only with OpenGL"):
+        array_renderer.render(scene, Camera(), (16, 16))
+    monkeypatch.setattr(plugin_host, "_HOST", PluginHost(extra_plugins=[("band", BandPlugin())]))
+    out = tmp_path / "band.png"
+    argv = ["render", "--phantom", "--mode", "band", "--backend", "cpu", "-o", str(out)]
+    assert main([*argv, "--param", "gain=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "ownscan render: error: mode 'band' draws only with OpenGL (it has no array "
+        "implementation); the cpu renderer cannot draw it: use --backend gl\n"
+    )
+    assert not out.exists()
+    assert main([*argv[:-4], "--backend", "gl", "-o", str(out), "--param", "nope=1"]) == 2
+    assert "mode 'band' has no parameter(s) ['nope']" in capsys.readouterr().err

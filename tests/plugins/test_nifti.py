@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from ownscan.core import SeriesInfo, Volume
+from ownscan.core.files import PartFile
 from ownscan.core.plugin_host import PluginHost
-from ownscan.plugins.nifti import NiftiExporter, _PartFile
+from ownscan.plugins.nifti import NiftiExporter
 
 
 def test_registered_through_entry_point() -> None:
@@ -81,7 +82,7 @@ def _visible(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("named", [None, ".nii.gz"], ids=["unnamed", "named"])
 def test_part_file_appears_only_when_committed(tmp_path: Path, named: str | None) -> None:
-    with _PartFile(tmp_path, named=named) as part:
+    with PartFile(tmp_path, named=named) as part:
         part.write(b"0123456789", 0)
         part.write(b"ab", 4)
         if named is None:
@@ -103,7 +104,7 @@ def test_part_file_appears_only_when_committed(tmp_path: Path, named: str | None
 
 @pytest.mark.parametrize("named", [None, ".nii"], ids=["unnamed", "named"])
 def test_part_file_discarded_leaves_nothing(tmp_path: Path, named: str | None) -> None:
-    with pytest.raises(KeyboardInterrupt), _PartFile(tmp_path, named=named) as part:
+    with pytest.raises(KeyboardInterrupt), PartFile(tmp_path, named=named) as part:
         part.write(b"x" * 1000, 0)
         raise KeyboardInterrupt
     assert _visible(tmp_path) == []
@@ -114,11 +115,44 @@ def test_killed_writer_leaves_no_file_under_a_final_name(tmp_path: Path) -> None
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from ownscan.plugins.nifti import _PartFile\n"
-        "part = _PartFile(Path(sys.argv[1]))\n"
+        "from ownscan.core.files import PartFile\n"
+        "part = PartFile(Path(sys.argv[1]))\n"
         "part.write(b'x' * 1_000_000, 352)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
     assert r.returncode == -signal.SIGKILL
     assert _visible(tmp_path) == []
+
+
+@pytest.mark.parametrize("uncompressed", [True, False], ids=["nii-decoded-into-file", "nii.gz"])
+def test_json_sidecar_agrees_with_dcm2niix(tmp_path: Path, uncompressed: bool) -> None:
+    """``--json``: the fields ownscan's sidecar shares with dcm2niix's ``-b y`` one are equal."""
+    import json
+    import shutil
+    import subprocess
+
+    from export_data import write_ct_series
+
+    from ownscan.core.cli import main
+
+    write_ct_series(tmp_path / "in", n_slices=5, iop=(0.9659258, 0.258819, 0, 0, 0, -1),
+                    description="oblique scout")  # fmt: skip
+    args = ["export", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--json"]
+    assert main(args + (["--uncompressed"] if uncompressed else [])) == 0
+    (side,) = (tmp_path / "o").glob("*.json")
+    (nii,) = (tmp_path / "o").glob("*.nii*")
+    assert side.name.removesuffix(".json") == nii.name.removesuffix(".gz").removesuffix(".nii")
+    ours = json.loads(side.read_text())
+    exe = shutil.which("dcm2niix")
+    assert exe, "dcm2niix is not installed"
+    cmd = [exe, "-b", "y", "-z", "n", "-f", "ref", "-o", str(tmp_path), str(tmp_path / "in")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    theirs = json.loads((tmp_path / "ref.json").read_text())
+    for key in ("Modality", "SeriesDescription", "SeriesNumber"):
+        assert ours[key] == theirs[key], key
+    assert ours["Manufacturer"] == "ownscan tests"  # dcm2niix names only vendors it knows
+    np.testing.assert_allclose(
+        ours["ImageOrientationPatientDICOM"], theirs["ImageOrientationPatientDICOM"], atol=1e-6
+    )
+    assert not {"PatientName", "PatientID", "PatientBirthDate"} & set(ours)

@@ -24,7 +24,7 @@ from media_data import (  # noqa: F401 (fixtures)
     zeros_member,
 )
 
-from ownscan.core.errors import ImportFailed
+from ownscan.core.errors import ImportFailed, UsageError
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.plugin_types import DICOM, ImportOptions, SourceItem
 from ownscan.plugins.portal_zip import PortalZipImporter, ZipLimits, parse_size
@@ -170,7 +170,7 @@ def test_windows_and_unflagged_names(tmp_path: Path, dicoms: list[bytes]):
     assert names == {"MÜLLER/IM1", "SØRENSEN/IM2", "Zoë/IM3", "BEFUND/Grün.dcm"}
     forced = {_tail(i, path) for i in _items(path, name_encoding="cp437")}
     assert "S¥RENSEN/IM2" in forced
-    with pytest.raises(ValueError, match="name_encoding 'klingon' is not an encoding"):
+    with pytest.raises(UsageError, match="name_encoding 'klingon' is not an encoding"):
         _items(path, name_encoding="klingon")
 
 
@@ -295,11 +295,11 @@ def test_limits_are_configurable(portal_zip: Path):
     assert ZipLimits.from_options({"max_ratio": "50", "max_nesting": 1}) == ZipLimits(
         max_ratio=50.0, max_nesting=1
     )
-    with pytest.raises(ValueError, match="max_entry_bytes='lots': not a size"):
+    with pytest.raises(UsageError, match="max_entry_bytes='lots': not a size"):
         ZipLimits.from_options({"max_entry_bytes": "lots"})
-    with pytest.raises(ValueError, match="max_nesting='deep': invalid literal"):
+    with pytest.raises(UsageError, match="max_nesting='deep': invalid literal"):
         ZipLimits.from_options({"max_nesting": "deep"})
-    with pytest.raises(ValueError, match="max_ratio must be > 0"):
+    with pytest.raises(UsageError, match="max_ratio must be > 0"):
         ZipLimits.from_options({"max_ratio": "0"})
 
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 # ownscan's public plugin API: everything a plugin needs comes from ownscan.core.
 from ownscan.core import ImportFailed, ImportOptions, SourceItem, hookimpl
+from ownscan.core.plugin_types import OptionParser
 
-__all__ = ["DEFAULT_MAX_MEMBER_BYTES", "TarImporter", "ownscan_importers"]
+__all__ = ["DEFAULT_MAX_MEMBER_BYTES", "TarImporter", "ownscan_addoption", "ownscan_importers"]
 
 # The suffixes this importer claims. tarfile also reads .tar.bz2 / .tar.xz; add them if needed.
 SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -36,7 +37,7 @@ SUFFIXES = (".tar", ".tar.gz", ".tgz")
 # One member is held in memory at a time; refuse members larger than this (a CT or MR
 # instance is rarely above a few hundred MB, a whole multi-frame study can be ~1 GB).
 # Importer-specific options reach iter_items in ImportOptions.extra; this one is
-# "tar_max_member_bytes".
+# "tar_max_member_bytes" (the flag --tar-max-member-bytes, added by ownscan_addoption below).
 DEFAULT_MAX_MEMBER_BYTES = 2 * 1024**3
 
 # Clutter that archivers add and that is never a scan: macOS resource forks ("._name" and the
@@ -152,3 +153,17 @@ def _is_junk(name: str) -> bool:
 def ownscan_importers() -> list[TarImporter]:
     """The importers this plugin adds to ownscan."""
     return [TarImporter()]
+
+
+# The command-line flags of this plugin: added to the commands that read a source, only when
+# one of them runs. The value reaches iter_items as options.get("tar_max_member_bytes").
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    """Add --tar-max-member-bytes to the commands that read sources."""
+    if command in ("import", "info", "export", "render"):
+        parser.add_argument(
+            "--tar-max-member-bytes",
+            type=int,
+            metavar="N",
+            help=f"tar: refuse members larger than N bytes (default {DEFAULT_MAX_MEMBER_BYTES})",
+        )

@@ -163,6 +163,30 @@ def test_not_dicom_skipped_bad_dicom_failed_problem_items_failed(tmp_path, lib):
     assert lib.patients() == [] and lib.check().consistent
 
 
+def test_a_study_naming_two_patients_leaves_no_patient_without_studies(tmp_path, lib):
+    # issue 16: the second patient's row was made although the study stays with the first,
+    # so an uninterrupted import left "1 patients without studies" for check to report
+    study = generate_uid()
+    ct_series(tmp_path / "src" / "a", 2, study=study)
+    ct_series(tmp_path / "src" / "b", 2, study=study, patient=("Doe^J", "P1"), seed=2)
+    rep = lib.import_items(_items(tmp_path / "src"))
+    assert rep.counts[IMPORTED] == 4
+    (note,) = rep.notes
+    assert f"study {study} holds images naming different patients (Doe^J / ID P1" in note
+    (patient,) = lib.patients()
+    assert (patient.name, patient.studies, patient.images) == ("Doe^Jane", 1, 4)
+    check = lib.check()
+    assert check.problems == [] and check.consistent
+    # the same study again: said again, and still one patient; that patient's own study
+    # later makes the patient
+    again = lib.import_items(_items(tmp_path / "src" / "b"))
+    assert again.counts[DUPLICATE] == 2 and again.notes == []
+    ct_series(tmp_path / "own", 1, patient=("Doe^J", "P1"))
+    lib.import_items(_items(tmp_path / "own"))
+    assert [(p.name, p.studies) for p in lib.patients()] == [("Doe^J", 1), ("Doe^Jane", 1)]
+    assert lib.check().problems == []
+
+
 def test_pdf_is_linked_to_the_single_study_of_its_import(tmp_path, lib):
     study = generate_uid()
     ct_series(tmp_path / "src", 2, study=study)

@@ -104,16 +104,21 @@ def mixed(tmp_path_factory) -> list[SourceItem]:
     return items[:20] + extra[:1] + items[20:40] + extra[1:] + items[40:]
 
 
+def _workers(lib: Library) -> list[Worker]:
+    """The worker processes of the import running in ``lib`` (none when none runs)."""
+    return lib._session.workers if lib._session is not None else []
+
+
 def with_workers(lib: Library, items: Iterable[SourceItem]) -> Iterator[SourceItem]:
     """``items``, the first one alone: then wait until the import's workers have started, so
     that the rest goes to them (files are handled in the importing process until then)."""
     it = iter(items)
     yield next(it)
     deadline = time.monotonic() + 60
-    while not (lib._workers and all(w.ready for w in lib._workers)):
+    while not (_workers(lib) and all(w.ready for w in _workers(lib))):
         assert time.monotonic() < deadline, "the workers did not start"
         time.sleep(0.01)
-    workers = list(lib._workers)
+    workers = list(_workers(lib))
     yield from it
     assert all(w.used for w in workers)
 
@@ -161,8 +166,8 @@ def test_workers_that_cannot_start_leave_the_import_to_the_process(tmp_path, mon
             for i, p in enumerate(paths):
                 yield SourceItem(origin=str(p), path=p)
                 if i == 0:  # give the workers time to fail
-                    seen.append(list(lib._workers))
-                    for w in lib._workers:
+                    seen.append(list(_workers(lib)))
+                    for w in _workers(lib):
                         w.proc.wait(timeout=60)
 
         rep = lib.import_items(items())
@@ -180,7 +185,7 @@ def test_a_worker_that_dies_stops_the_import_cleanly(tmp_path):
         def report(result: object) -> None:
             seen.append(result)
             if len(seen) == 30:
-                lib._workers[1].proc.kill()
+                _workers(lib)[1].proc.kill()
 
         with pytest.raises(LibraryError, match="import worker") as exc:
             lib.import_items(with_workers(lib, items), report=report)
@@ -198,7 +203,7 @@ _SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, sys.argv[4])
-    from test_library_workers import with_workers
+    from test_library_workers import _workers, with_workers
     from ownscan.core.library import LibraryError, open_library
     from ownscan.core.plugin_types import ImportOptions
     from ownscan.plugins.folder import FolderImporter
@@ -214,7 +219,7 @@ _SCRIPT = textwrap.dedent(
             global done
             done += 1
             if done == kill_at:
-                print(" ".join(str(w.proc.pid) for w in lib._workers), flush=True)
+                print(" ".join(str(w.proc.pid) for w in _workers(lib)), flush=True)
                 os.kill(os.getpid(), sig)
 
         items = with_workers(lib, FolderImporter().iter_items(src, ImportOptions()))

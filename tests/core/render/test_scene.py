@@ -116,7 +116,8 @@ def test_deep_volume_is_split_into_bricks_not_cropped(gl_ctx, gl_check, tmp_path
         cam = Camera.for_plane("sagittal") if mode == "mpr" else Camera(azimuth=70, elevation=15)
         a = bricked.render(scene, cam, (64, 96))  # no RenderNote: nothing is downsampled
         assert bricked.notes == []
-        assert bricked._volume is not None and len(bricked._volume[1]) == 3
+        gpu = bricked.upload(vol)  # the volume the render just used, not a new upload
+        assert len(gpu.textures) == 3 and gpu.brick_ranges == [(0, 23), (23, 46), (46, 69)]
         b = ArrayRenderer(prefer_gpu=False).render(scene, cam, (64, 96))
         assert a[..., :3].std() > 5
         assert_same_picture(a, b, tmp_path, f"bricks-{mode}")

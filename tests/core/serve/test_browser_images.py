@@ -20,7 +20,7 @@ FILES = {"cr": "RG1_UNCR.dcm", "rgb": "SC_rgb.dcm"}
 
 
 @pytest.fixture(scope="module")
-def image_server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def image_server(pydicom_files: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("images")
     library = str(root / "library")
     exe = Path(sys.executable).with_name("ownscan")
@@ -29,7 +29,7 @@ def image_server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
             [
                 str(exe),
                 "import",
-                str(shared_data / "pydicom-data" / name),
+                str(pydicom_files[name]),
                 "--library",
                 str(library),
             ],
@@ -77,7 +77,7 @@ def test_radiograph_is_one_2d_view_as_the_server_draws_it(image_server, desktop,
     assert (diff > 2).mean() < 0.002, f"{(diff > 2).mean():.4f} of pixels differ"
 
 
-def test_colour_image_is_shown_as_stored(image_server, desktop, shared_data):
+def test_colour_image_is_shown_as_stored(image_server, desktop, pydicom_files):
     import pydicom
 
     page = desktop
@@ -97,7 +97,7 @@ def test_colour_image_is_shown_as_stored(image_server, desktop, shared_data):
         }"""
     )
     assert not info["window"]  # colour has no window/level
-    stored = pydicom.dcmread(shared_data / "pydicom-data" / FILES["rgb"]).pixel_array
+    stored = pydicom.dcmread(pydicom_files[FILES["rgb"]]).pixel_array
     rows, cols = stored.shape[:2]
     mine = canvas_rgb(page)
     y0, x0 = info["h"] // 2 - rows // 2, info["w"] // 2 - cols // 2

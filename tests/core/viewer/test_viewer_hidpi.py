@@ -47,7 +47,7 @@ def test_content_scale_2_doubles_window_panels_and_text(dpi_192: None) -> None:
         assert lay.browser is not None and lay.browser.w == 460
         # the overlay text: 15 px Roboto at scale 1, a line is 15 px high; here twice that
         assert v.font_scale == pytest.approx(2.0)
-        assert v._text_size("Axial", 15.0 * v.font_scale)[1] == pytest.approx(30.0, rel=0.1)
+        assert v.win.text_size("Axial", 15.0 * v.font_scale)[1] == pytest.approx(30.0, rel=0.1)
     for r in lay.views.values():
         part = img[r.y : r.y + r.h, r.x : r.x + r.w]
         assert part.std() > 20

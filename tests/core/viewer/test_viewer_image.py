@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glfw
 import numpy as np
+import pytest
 from viewer_phantom import phantom
 
 from ownscan.core.viewer import Viewer, ViewerOptions
@@ -71,26 +72,48 @@ def test_colour_image_is_shown_in_colour(xvfb: str) -> None:
             assert (band.argmax(axis=-1) == channel).all()
 
 
-def test_volume_larger_than_the_gpu_limit_is_averaged_with_a_note(xvfb: str) -> None:
-    """A volume over the 3D texture size is averaged by whole factors, geometry kept exact."""
-    from ownscan.core.viewer._gpu import GpuVolume
+def test_volume_over_the_gpu_limits_is_bricked_or_averaged_with_a_note(xvfb: str) -> None:
+    """The 2D views sample the ray-caster's GpuVolume: deeper than the largest 3D texture it is
+    split into bricks along k (the picture does not change), wider it is averaged by whole
+    factors with a note on the first view."""
+    from dataclasses import replace
 
-    vol = phantom(n=40, spacing=(1.0, 1.0, 1.5))
-    with Viewer([vol], ViewerOptions(size=(320, 240))) as v:
-        gv = GpuVolume(v.ctx, vol, max_size=16)
+    from ownscan.core.render import GpuVolume, RenderNote
+
+    full = phantom(n=40)
+    deep = replace(full, voxels=np.ascontiguousarray(full.voxels[:, ::2, ::2]), spacing=(2, 2, 1.5))
+    with Viewer([deep], ViewerOptions(size=(480, 360))) as v:
+        v.show_overlays = False
+        whole = v.frame(capture=True)
+        own = v._gpu_volume
+        assert len(own.textures) == 1
+        bricked = GpuVolume(v.ctx, deep, max_texture=20)  # 40 slices: 0-19, 19-38, 38-39
         try:
-            small = gv.volume
-            assert small.shape == (13, 13, 13)  # ceil(40 / 16) = 3 per axis
-            assert small.spacing == (3.0, 3.0, 4.5)
-            # the block of voxels 0..2 is centred where voxel 1 was
-            np.testing.assert_allclose(small.origin, vol.index_to_lps([1.0, 1.0, 1.0]))
-            assert small.voxels.dtype == np.int16
-            assert small.voxels[0, 0, 0] == round(float(vol.voxels[:3, :3, :3].mean()))
-            assert gv.notes and "averaged 3x3x3" in gv.notes[0]
+            assert bricked.brick_ranges == [(0, 19), (19, 38), (38, 39)] and not bricked.notes
+            assert bricked.volume is deep  # nothing averaged: k is bricked, i and j fit
+            v._gpu_volume = bricked
+            split = v.frame(capture=True)
         finally:
-            gv.release()
-        budget = GpuVolume(v.ctx, vol, max_bytes=40 * 40 * 20 * 2)
+            v._gpu_volume = own
+            bricked.release()
+        lay = v.layout()
+        for name in ("axial", "coronal", "sagittal"):
+            r = lay.views[name]
+            a = whole[r.y : r.y + r.h, r.x : r.x + r.w].astype(int)
+            b = split[r.y : r.y + r.h, r.x : r.x + r.w].astype(int)
+            assert a.std() > 20 and np.abs(a - b).max() <= 1, name
+    with Viewer([full], ViewerOptions(size=(480, 360))) as v:
+        with pytest.warns(RenderNote, match="downsampled by 3x3x1"):
+            averaged = GpuVolume(v.ctx, full, max_texture=16)
         try:
-            assert budget.volume.voxels.nbytes <= 40 * 40 * 20 * 2 and budget.notes
+            assert averaged.volume.shape == (40, 14, 14)  # ceil(40 / 16) = 3 along i and j
+            assert averaged.volume.spacing == (3.0, 3.0, 1.5) and len(averaged.textures) == 3
+            assert averaged.notes and "downsampled by 3x3x1" in averaged.notes[0]
+            v._gpu_volume = averaged
+            img = v.frame(capture=True)
         finally:
-            budget.release()
+            v._gpu_volume = v._raycast.renderer.upload(full)
+            averaged.release()
+        r = v.layout().views["axial"]
+        assert _orange(img[r.y : r.y + r.h // 3, r.x : r.x + r.w]).sum() > 20  # the note
+        assert img[r.y : r.y + r.h, r.x : r.x + r.w].std() > 20  # and the body

@@ -17,6 +17,8 @@ import pytest
 import requests
 from dicomweb_server import CREDS, PASSWORD, USER, DwData, Orthanc, TlsProxy, run_ownscan
 
+from ownscan.core.dicom import NotDicom, ReadProblem
+from ownscan.core.errors import UsageError
 from ownscan.plugins._dicomweb import (
     ACCEPT_DICOM_ANY_SYNTAX,
     Credentials,
@@ -75,7 +77,7 @@ def test_credentials_from_environment_and_repr_hides_the_secret():
     s = requests.Session()
     token.apply(s)
     assert s.headers["Authorization"] == f"Bearer {PASSWORD}"
-    with pytest.raises(ValueError, match="OWNSCAN_DICOMWEB_PASSWORD is set but"):
+    with pytest.raises(UsageError, match="OWNSCAN_DICOMWEB_PASSWORD is set but"):
         Credentials.from_environment({"OWNSCAN_DICOMWEB_PASSWORD": PASSWORD})
     assert Credentials.from_environment({}).kind == "none"
 
@@ -183,13 +185,19 @@ def test_qido_pages_with_limit_and_offset(orthanc: Orthanc, dw_data: DwData, mon
     assert [d["00080018"]["Value"][0] for d in exact] == sops
 
 
-def test_media_storage_sop_instance_uid_matches_pydicom(shared_data: Path, dw_data: DwData):
-    files = sorted((shared_data / "pydicom-data").glob("*.dcm")) + dw_data.all_files()
+def test_media_storage_sop_instance_uid_matches_pydicom(
+    pydicom_files: dict[str, Path], dw_data: DwData
+):
+    files = [*pydicom_files.values(), *dw_data.all_files()]
     assert len(files) > 40
     for f in files:
         meta = pydicom.dcmread(f, stop_before_pixels=True).file_meta
         assert media_storage_sop_instance_uid(f.read_bytes()) == meta.MediaStorageSOPInstanceUID
-    with pytest.raises(ValueError, match="no DICM marker"):
+    with pytest.raises(NotDicom, match="no DICM marker"):
         media_storage_sop_instance_uid(b"<html>502 Bad Gateway</html>")
-    with pytest.raises(ValueError, match="without Media Storage SOP Instance UID"):
-        media_storage_sop_instance_uid(files[0].read_bytes()[:140])
+    head = files[0].read_bytes()
+    assert head[132:136] == b"\x02\x00\x00\x00"  # (0002,0000), 4 bytes: a meta group alone
+    with pytest.raises(ReadProblem, match="without Media Storage SOP Instance UID"):
+        media_storage_sop_instance_uid(head[:144])
+    with pytest.raises(ReadProblem, match="truncated in the file meta information"):
+        media_storage_sop_instance_uid(head[:140])

@@ -33,20 +33,30 @@ API
     i.e. encapsulated) and ``size`` (of the file).
 ``scan_or_reason(source, tags=None) -> Scan | str``
     The same, with the reason instead of ``None`` when it declines.
+``scan_strict(source, tags=None) -> Scan``
+    The same, raising :class:`Declined` (:class:`Truncated` for a file cut short).
+``check_complete(data, scan)``
+    Walk the rest of a file in memory, from the pixel data to its end (encapsulated
+    fragments too); :class:`Truncated` when an element runs past the end.
+``text_rule(scan) -> TextRule``
+    The one rule for text values (character set, control characters): which values a caller
+    may decode as Latin-1 itself, and which it leaves to pydicom (see the comment there).
+``file_meta(source) -> dict``
+    The group 0002 elements alone (``NotDicom`` without ``DICM``), e.g. the Media Storage SOP
+    Instance UID of a retrieved file; ``meta_text`` decodes one.
 ``fast_value(vr, raw, default) -> Any``
-    A value decoded the way :mod:`ownscan.core._header` always has (DS, IS, UI, CS from
-    ASCII; US, SS little endian): one value or a list. Raises :class:`Declined` where that
-    decoding has to leave the value to pydicom.
+    A value decoded the way the frame records always have (DS, IS, UI, CS from ASCII; US, SS
+    little endian): one value or a list. Raises :class:`Declined` where that decoding has to
+    leave the value to pydicom.
 ``plain_uid(raw) -> str | None``
     The UID of a value that is plainly one (printable, one value, padding only at the end).
 ``TransferSyntax``
     A ``str`` (the UID) with pydicom's ``.name``, looked up lazily.
 
-What a scan does not judge is left to its caller: which SOP classes, character sets and VRs
-of the values it decodes it trusts (``_header._fast_frames`` declines functional groups,
-DICOMDIR, character sets other than the default, ISO_IR 100 and ASCII ISO_IR 192, and text
-that pydicom would decode differently). ``scan`` raises ``OSError`` when the file cannot be
-read.
+What a scan does not judge is left to its caller: which SOP classes and VRs of the values it
+decodes it trusts (``_frames._fast_frames`` declines functional groups and DICOMDIR,
+``_index`` documents), and, through :func:`text_rule`, which text. ``scan`` raises
+``OSError`` when the file cannot be read.
 """
 
 from __future__ import annotations
@@ -58,20 +68,33 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from ownscan.core.errors import NotDicom, OwnscanError, ReadProblem
+
 __all__ = [
     "DEFLATED_LE",
     "EXPLICIT_BE",
     "EXPLICIT_LE",
     "FAST_ASCII",
     "IMPLICIT_LE",
+    "MEDIA_STORAGE_SOP_CLASS",
+    "MEDIA_STORAGE_SOP_INSTANCE",
     "PIXEL_DATA",
+    "SPECIFIC_CHARACTER_SET",
+    "TRANSFER_SYNTAX",
     "Declined",
     "Scan",
+    "TextRule",
     "TransferSyntax",
+    "Truncated",
+    "check_complete",
     "fast_value",
+    "file_meta",
+    "meta_text",
     "plain_uid",
     "scan",
     "scan_or_reason",
+    "scan_strict",
+    "text_rule",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,7 +124,7 @@ _SHORT = frozenset(
 )  # fmt: skip
 _VR_STR = {vr: vr.decode("ascii") for vr in _LONG | _SHORT}
 FAST_ASCII = frozenset({"DS", "IS", "UI", "CS"})  # the text VRs fast_value decodes
-_PIXEL_LONG = (b"OB", b"OW", b"OF", b"UN", b"OD", b"OL", b"OV")  # as _header._pixel_element
+_PIXEL_LONG = (b"OB", b"OW", b"OF", b"UN", b"OD", b"OL", b"OV")  # as _frames._pixel_element
 
 _UID_CHARS = bytes(b for b in range(0x21, 0x7F) if b != 0x5C)  # printable, no space or "\\"
 
@@ -135,8 +158,29 @@ class TransferSyntax(str):
         return str(UID(str(self)).name)
 
 
-class Declined(Exception):
-    """The scanner is not sure to read this header as pydicom would; the message says why."""
+class Declined(OwnscanError):
+    """The scanner is not sure to read this header as pydicom would; the message says why.
+
+    (Never shown to a user: whoever scans reads the file with pydicom instead.)"""
+
+
+class Truncated(Declined):
+    """An element's declared length runs past the end of the file: the file was cut short.
+
+    pydicom reads many such files without a word (the pixels cut short), so a caller that must
+    refuse them (the library) tells this decline from the others. ``element`` names the
+    top-level element that breaks off (``"element (7FE0,0010) of 8192 bytes"``).
+    """
+
+    def __init__(self, reason: str, element: str = "") -> None:
+        super().__init__(reason)
+        self.element = element
+
+
+def _element(group: int, elem: int, length: int | None = None) -> str:
+    """How a message names an element: ``element (GGGG,EEEE)`` and, when known, its length."""
+    text = f"element ({group:04X},{elem:04X})"
+    return text if length is None else f"{text} of {length} bytes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +244,7 @@ def _skip_sequence(r: _Buffer, p: int, implicit: bool) -> int:
     """
     while True:
         if not r.have(p + 8):
-            raise Declined("truncated inside a sequence")
+            raise Truncated("truncated inside a sequence")
         group, elem, length = _tag_len(r.buf, p - r.base)
         tag = group << 16 | elem
         p += 8
@@ -225,7 +269,7 @@ def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
                 raise Declined("an element runs past the end of its sequence item")
             return p
         if not r.have(p + 8):
-            raise Declined("truncated inside a sequence item")
+            raise Truncated("truncated inside a sequence item")
         q = p - r.base
         buf = r.buf
         if implicit:
@@ -239,7 +283,7 @@ def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
                 length = _u32(buf, q + 4)[0]
             elif vr in _LONG:
                 if not r.have(p + 12):
-                    raise Declined("truncated inside a sequence item")
+                    raise Truncated("truncated inside a sequence item")
                 length = _u32(r.buf, q + 8)[0]
                 hdr = 12
             elif vr not in _SHORT:
@@ -254,7 +298,7 @@ def _skip_item(r: _Buffer, p: int, implicit: bool, end: int | None) -> int:
             p = _skip_undefined(r, p, implicit, vr)
         else:
             if p + length > r.size:
-                raise Declined("truncated inside a sequence item")
+                raise Truncated("truncated inside a sequence item")
             p += length
 
 
@@ -264,7 +308,7 @@ def _skip_undefined(r: _Buffer, p: int, implicit: bool, vr: bytes | None) -> int
         # pydicom decides from its dictionary (or, for unknown tags, by peeking at an item);
         # only a value that starts like a sequence is taken for one here
         if not r.have(p + 4):
-            raise Declined("truncated after an undefined length")
+            raise Truncated("truncated after an undefined length")
         nxt = _u16(r.buf, p - r.base)[0] << 16 | _u16(r.buf, p - r.base + 2)[0]
         if nxt not in (_ITEM, _SEQ_END):
             raise Declined("an undefined-length implicit VR value that is not a sequence")
@@ -319,6 +363,26 @@ def scan_or_reason(
         The file cannot be opened or read.
     """
     try:
+        return scan_strict(source, tags)
+    except Declined as exc:
+        return str(exc)
+
+
+def scan_strict(
+    source: bytes | str | os.PathLike[str], tags: Collection[int] | None = None
+) -> Scan:
+    """As :func:`scan`, raising where it declines.
+
+    Raises
+    ------
+    Truncated
+        An element runs past the end of the file (a :class:`Declined`).
+    Declined
+        The scanner is not sure to read the header as pydicom would; the message says why.
+    OSError
+        The file cannot be opened or read.
+    """
+    try:
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
             return _scan(_Buffer(None, data, len(data)), tags)
@@ -328,11 +392,9 @@ def scan_or_reason(
             return _scan(_Buffer(fd, os.read(fd, _CHUNK), size), tags)
         finally:
             os.close(fd)
-    except Declined as exc:
-        return str(exc)
     except (struct.error, IndexError, KeyError, UnicodeDecodeError) as exc:
         # a case the walk does not foresee: never a wrong answer, pydicom reads the file
-        return f"scanner failed ({type(exc).__name__}: {exc})"
+        raise Declined(f"scanner failed ({type(exc).__name__}: {exc})") from None
 
 
 def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
@@ -340,40 +402,11 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
     if len(buf) >= 132 and buf[128:132] == b"DICM":
         p = 132
     elif len(buf) >= 8 and _u16(buf, 0)[0] in (0x0002, 0x0008) and _u16(buf, 2)[0] <= 0x20:
-        p = 0  # a raw data set, as _header._looks_like_dicom accepts it
+        p = 0  # a raw data set, as _pydicom.looks_like_dicom accepts it
     else:
         raise Declined("not a DICOM file")
 
-    # File meta information: group 0002, explicit VR little endian, up to the first other group.
-    meta: dict[int, tuple[str, bytes]] = {}
-    first = True
-    while True:
-        if not r.have(p + 8):
-            break  # declined below: no data set
-        buf = r.buf
-        q = p - r.base
-        group, elem, mvr, length = _tag_vr_len(buf, q)
-        if group != 2:
-            break
-        if first and not _uppercase(mvr[0], mvr[1]):
-            raise Declined("file meta information in implicit VR")
-        first = False
-        hdr = 8
-        if mvr in _LONG:
-            if not r.have(p + 12):
-                raise Declined("truncated in the file meta information")
-            length = _u32(r.buf, q + 8)[0]
-            hdr = 12
-        elif mvr not in _SHORT:
-            raise Declined(f"unknown VR {mvr!r} in the file meta information")
-        if length == _UNDEFINED:
-            raise Declined("undefined length in the file meta information")
-        end = p + hdr + length
-        if not r.have(end, whole=True):
-            raise Declined("truncated in the file meta information")
-        meta[0x00020000 | elem] = (mvr.decode("ascii"), r.buf[p + hdr - r.base : end - r.base])
-        p = end
-
+    meta, p = _read_meta(r, p)
     if not r.have(p + 8):
         raise Declined("no data set after the file meta information")
     buf = r.buf
@@ -419,7 +452,15 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
         q = p - base
         if q + 12 > nbuf:  # every element here needs 12 bytes (the pixel data's header too)
             if not r.have(p + 12):
-                raise Declined("no pixel data" if p >= size else "truncated in the data set")
+                if p >= size:
+                    raise Declined("no pixel data")
+                # fewer than 12 bytes left: the file ends inside this element or its header
+                r.have(size, whole=True)
+                q = p - r.base
+                if q >= 0 and size - p >= 4:
+                    group, elem = struct.unpack_from("<HH", r.buf, q)
+                    raise Truncated("truncated in the data set", _element(group, elem))
+                raise Truncated("truncated in the data set", "an element header")
             buf = r.buf
             base = r.base
             nbuf = len(buf)
@@ -449,7 +490,10 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
         last = tag
         present.append(tag)
         if length == _UNDEFINED:
-            p = _skip_undefined(r, p + hdr, implicit, vr)
+            try:
+                p = _skip_undefined(r, p + hdr, implicit, vr)
+            except Truncated as exc:
+                raise Truncated(str(exc), _element(group, elem)) from None
             buf = r.buf
             base = r.base
             nbuf = len(buf)
@@ -462,7 +506,7 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
         if want is None or tag in want:
             if end - base > nbuf:
                 if not r.have(end, whole=True):
-                    raise Declined("truncated in the data set")
+                    raise Truncated("truncated in the data set", _element(group, elem, length))
                 buf = r.buf
                 base = r.base
                 nbuf = len(buf)
@@ -471,12 +515,12 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
                 buf[p + hdr - base : end - base],
             )
         elif end > size:
-            raise Declined("truncated in the data set")
+            raise Truncated("truncated in the data set", _element(group, elem, length))
         p = end
 
     if tag != PIXEL_DATA:
         raise Declined("float pixel data")
-    # the value offset and length exactly as _header._pixel_element reads them
+    # the value offset and length exactly as _frames._pixel_element reads them
     head = r.buf[p - r.base : p - r.base + 12] if r.have(min(p + 12, r.size)) else b""
     if len(head) < 12:  # pydicom may fail on a cut element header: leave it the error
         raise Declined("truncated in the pixel data element")
@@ -506,6 +550,52 @@ def _scan(r: _Buffer, tags: Collection[int] | None) -> Scan:
         pixel_length=plen,
         size=r.size,
     )
+
+
+def _read_meta(r: _Buffer, p: int) -> tuple[dict[int, tuple[str, bytes]], int]:
+    """The file meta information (group 0002, explicit VR little endian) from ``p`` up to the
+    first element of another group: ``{tag: (VR, value bytes)}`` and the offset after it."""
+    meta: dict[int, tuple[str, bytes]] = {}
+    buf = r.buf
+    base = r.base
+    top = base + len(buf)  # the buffer is asked for more only when it ends too early
+    first = True
+    while True:
+        if p + 12 > top:
+            if not r.have(p + 8):
+                break  # declined below: no data set
+            buf = r.buf
+            base = r.base
+            top = base + len(buf)
+        q = p - base
+        group, elem, mvr, length = _tag_vr_len(buf, q)
+        if group != 2:
+            break
+        if first and not _uppercase(mvr[0], mvr[1]):
+            raise Declined("file meta information in implicit VR")
+        first = False
+        hdr = 8
+        if mvr in _LONG:
+            if p + 12 > top:
+                raise Truncated("truncated in the file meta information", _element(group, elem))
+            length = _u32(buf, q + 8)[0]
+            hdr = 12
+        elif mvr not in _SHORT:
+            raise Declined(f"unknown VR {mvr!r} in the file meta information")
+        if length == _UNDEFINED:
+            raise Declined("undefined length in the file meta information")
+        end = p + hdr + length
+        if end > top:
+            if not r.have(end, whole=True):
+                raise Truncated(
+                    "truncated in the file meta information", _element(group, elem, length)
+                )
+            buf = r.buf
+            base = r.base
+            top = base + len(buf)
+        meta[0x00020000 | elem] = (_VR_STR[mvr], buf[p + hdr - base : end - base])
+        p = end
+    return meta, p
 
 
 def fast_value(vr: str, raw: bytes | bytearray, default: Any = None) -> Any:
@@ -554,3 +644,185 @@ def fast_value(vr: str, raw: bytes | bytearray, default: Any = None) -> Any:
     except ValueError:
         raise Declined(f"{vr} value {text!r} does not parse") from None
     return vals[0] if len(vals) == 1 else vals
+
+
+# -- text -----------------------------------------------------------------------------------------
+# The one rule for which text the scanner's callers decode themselves (the frame records and the
+# library's index) and which they leave to pydicom. It is the stricter of the two rules ownscan
+# had (the library decoded UTF-8 itself, with errors replaced), and it is the correct one:
+#
+# * Specific Character Set absent, ISO_IR 6 or ISO_IR 100: pydicom decodes every value as
+#   Latin-1, so bytes decoded as Latin-1 here are exactly pydicom's text.
+# * ISO_IR 192 (UTF-8): pydicom applies the character set only to some VRs (PN, LO, SH, LT, ST,
+#   UC, UT) and decodes the others (CS, DA, UI, IS...) as Latin-1, and replaces bytes that are
+#   not UTF-8 in its own way. Only while every text byte is ASCII are all those decodings the
+#   same; beyond ASCII pydicom decodes.
+# * Any other character set, or several (ISO 2022 code extensions): pydicom decodes.
+# * Control characters (C0, DEL, C1) anywhere but in the trailing padding: pydicom decodes.
+#   Readers differ on them (an interior NUL, an ESC that switches character sets).
+_LATIN1_TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100))
+_LATIN1_SETS = (b"", b"ISO_IR 6", b"ISO_IR 100")
+_UTF8_SET = b"ISO_IR 192"
+SPECIFIC_CHARACTER_SET = 0x00080005
+
+
+class TextRule:
+    """Whether the text values of one header may be decoded as Latin-1 here (see
+    :func:`text_rule`)."""
+
+    __slots__ = ("ascii_only",)
+
+    def __init__(self, ascii_only: bool) -> None:
+        self.ascii_only = ascii_only
+
+    def check(self, body: bytes, what: str) -> None:
+        """Raise :class:`Declined` unless ``body`` (a value without its trailing padding)
+        decodes as Latin-1 to exactly the text pydicom gives; ``what`` names it in the
+        reason."""
+        if body.translate(None, _LATIN1_TEXT):
+            raise Declined(f"{what} holds control characters")
+        if self.ascii_only and not body.isascii():
+            raise Declined(f"{what} holds UTF-8 beyond ASCII")
+
+
+_LATIN1_RULE = TextRule(False)
+_ASCII_RULE = TextRule(True)
+
+
+def text_rule(sc: Scan) -> TextRule:
+    """The rule for the text values of the header ``sc`` (its Specific Character Set must be
+    among the scanned elements).
+
+    Raises
+    ------
+    Declined
+        A character set that only pydicom decodes.
+    """
+    el = sc.elements.get(SPECIFIC_CHARACTER_SET)
+    if el is None:
+        return _LATIN1_RULE
+    charset = (el[1] or b"").rstrip(b"\0 ")
+    if charset in _LATIN1_SETS:
+        return _LATIN1_RULE
+    if charset == _UTF8_SET:
+        return _ASCII_RULE
+    raise Declined(f"character set {el[1]!r}")
+
+
+# -- after the header -----------------------------------------------------------------------------
+def check_complete(data: bytes, sc: Scan) -> None:
+    """Walk the elements of ``data`` (the bytes of the whole file that ``sc`` scanned) from the
+    pixel data to the end of the file, and raise if one runs past the end.
+
+    A scan stops at the pixel data; a file cut short in (or after) it reads without a word in
+    pydicom, its pixels cut short. Whoever keeps files (the library) refuses them. Encapsulated
+    (compressed) pixel data is walked fragment by fragment.
+
+    Raises
+    ------
+    Truncated
+        An element (or fragment) runs past the end; ``element`` names the top-level element.
+    Declined
+        Something after the pixel data that this walk does not know (pydicom then reads it).
+    """
+    p = sc.pixel_tag_offset
+    if p is None:
+        return
+    size = len(data)
+    r = _Buffer(None, data, size)
+    while p + 8 <= size:
+        vr: bytes | None
+        if sc.implicit:
+            group, elem, length = _tag_len(data, p)
+            hdr = 8
+            vr = None
+        else:
+            group, elem, vr, length = _tag_vr_len(data, p)
+            hdr = 8
+            if vr in _LONG:
+                if p + 12 > size:
+                    raise Truncated("truncated after the pixel data", _element(group, elem))
+                length = _u32(data, p + 8)[0]
+                hdr = 12
+            elif vr not in _SHORT:
+                raise Declined(f"unknown VR {vr!r} at ({group:04X},{elem:04X})")
+        if length == _UNDEFINED:
+            try:
+                if group << 16 | elem == PIXEL_DATA:
+                    p = _skip_fragments(data, p + hdr)
+                else:
+                    p = _skip_undefined(r, p + hdr, sc.implicit, vr)
+            except Truncated as exc:
+                raise Truncated(str(exc), _element(group, elem)) from None
+            continue
+        p += hdr + length
+        if p > size:
+            raise Truncated("truncated in the pixel data", _element(group, elem, length))
+
+
+def _skip_fragments(data: bytes, p: int) -> int:
+    """The offset after the sequence delimiter of encapsulated pixel data starting at ``p``."""
+    size = len(data)
+    while True:
+        if p + 8 > size:
+            raise Truncated("truncated in the pixel data fragments")
+        group, elem, length = _tag_len(data, p)
+        tag = group << 16 | elem
+        p += 8
+        if tag == _SEQ_END:
+            return p
+        if tag != _ITEM or length == _UNDEFINED:
+            raise Declined(f"({group:04X},{elem:04X}) where a pixel data fragment belongs")
+        p += length
+        if p > size:
+            raise Truncated("truncated in a pixel data fragment")
+
+
+# -- the file meta information alone ------------------------------------------------------------
+MEDIA_STORAGE_SOP_CLASS = 0x00020002
+MEDIA_STORAGE_SOP_INSTANCE = 0x00020003
+TRANSFER_SYNTAX = 0x00020010
+
+
+def file_meta(source: bytes | str | os.PathLike[str]) -> dict[int, tuple[str, bytes]]:
+    """The file meta information (group 0002) of a Part-10 file, without the data set after it:
+    ``{tag: (VR, value bytes)}``, in microseconds.
+
+    Parameters
+    ----------
+    source
+        A path, or the bytes of the file (its first bytes are enough).
+
+    Raises
+    ------
+    NotDicom
+        No ``DICM`` marker after the 128-byte preamble.
+    ReadProblem
+        The meta information is cut short or not explicit VR little endian.
+    OSError
+        The file cannot be read.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        return _file_meta(_Buffer(None, data, len(data)))
+    fd = os.open(source, _O_READ)
+    try:
+        return _file_meta(_Buffer(fd, os.read(fd, _CHUNK), os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
+
+
+def _file_meta(r: _Buffer) -> dict[int, tuple[str, bytes]]:
+    if len(r.buf) < 132 or r.buf[128:132] != b"DICM":
+        raise NotDicom("no DICM marker after the 128-byte preamble")
+    try:
+        return _read_meta(r, 132)[0]
+    except Declined as exc:
+        raise ReadProblem(str(exc)) from None
+
+
+def meta_text(meta: dict[int, tuple[str, bytes]], tag: int) -> str:
+    """A text value of the file meta information (UIDs: ASCII), padding stripped; ``""`` when
+    absent."""
+    el = meta.get(tag)
+    return "" if el is None else el[1].rstrip(b"\0 ").decode("latin-1").strip()

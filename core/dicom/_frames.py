@@ -12,19 +12,17 @@ volume without parsing the file again.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import math
 import struct
-import sys
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
-from ownscan.core._dcmscan import (
+from ownscan.core.dicom._pydicom import damaged, is_dataset, quiet_pydicom, read_dataset
+from ownscan.core.dicom._scan import (
     DEFLATED_LE,
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -33,17 +31,20 @@ from ownscan.core._dcmscan import (
     PIXEL_DATA,
     Declined,
     Scan,
+    TextRule,
     TransferSyntax,
     fast_value,
     plain_uid,
     scan_or_reason,
+    text_rule,
 )
+from ownscan.core.errors import NotDicom, ReadProblem
 from ownscan.core.plugin_types import SourceItem
 
-if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _dcmscan)
+if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _scan)
     from pydicom.dataset import Dataset
 
-__all__ = ["Frame", "NotDicom", "ReadProblem", "read_frames"]
+__all__ = ["NATIVE", "NATIVE_LE", "Frame", "read_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +56,6 @@ _NOT_IMAGES = {
     "1.2.840.10008.5.1.4.1.1.66.4": "segmentation",
     "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
 }
-
-
-class NotDicom(Exception):
-    """The item is not a DICOM image (not DICOM at all, or DICOM without pixel data)."""
-
-
-class ReadProblem(Exception):
-    """The item looks like DICOM but cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -143,13 +136,6 @@ class Frame:
         return self.source.origin
 
 
-def is_dataset(item: object) -> TypeGuard[Dataset]:
-    """Is ``item`` a pydicom ``Dataset``? (Without importing pydicom: if it is not imported
-    yet, nothing can be one.)"""
-    mod = sys.modules.get("pydicom.dataset")
-    return mod is not None and isinstance(item, mod.Dataset)
-
-
 def _source_of(item: SourceItem | Dataset | str | Path, n: int) -> Source:
     if is_dataset(item):
         name = getattr(item, "filename", None)
@@ -161,68 +147,14 @@ def _source_of(item: SourceItem | Dataset | str | Path, n: int) -> Source:
     return Source(str(p), path=p)
 
 
-def _looks_like_dicom(head: bytes) -> bool | None:
-    """True: DICM preamble; None: no preamble but starts like a raw data set; False: neither."""
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return True
-    if len(head) >= 8:
-        group, elem = struct.unpack("<HH", head[:4])
-        # Old files without preamble usually start with group 0002 or 0008, element 0000-0020.
-        if group in (0x0002, 0x0008) and elem <= 0x0020:
-            return None
-    return False
-
-
-@contextlib.contextmanager
-def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's own warnings and log records while reading or decoding (invalid UIDs,
-    odd lengths, a decoder plugin's traceback).
-
-    Those oddities do not change what is shown; what does is reported by ownscan itself, as
-    one line naming the file.
-    """
-    log = logging.getLogger("pydicom")
-    null = logging.NullHandler()
-    old = log.propagate
-    log.addHandler(null)
-    log.propagate = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        log.propagate = old
-        log.removeHandler(null)
-
-
 def _read_dataset(src: Source) -> tuple[Dataset, int | None, int, bytes]:
-    """Parse the header. Returns the dataset, the file offset of the PixelData element (or
-    None when unknown), the total size of the file and the 12 bytes at that offset (the
-    element's header, read while the file is open)."""
-    from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
-
+    """Parse the header with pydicom. Returns the dataset, the file offset of the PixelData
+    element (or None when unknown), the total size of the file and the 12 bytes at that
+    offset (the element's header, read while the file is open)."""
     if src.dataset is not None:
         return src.dataset, None, 0, b""
     with src.open() as fp:
-        head = fp.read(132)
-        kind = _looks_like_dicom(head)
-        if kind is False:
-            raise NotDicom("not a DICOM file")
-        fp.seek(0, io.SEEK_END)
-        size = fp.tell()
-        fp.seek(0)
-        try:
-            ds = dcmread(fp, stop_before_pixels=True, force=kind is None)
-        except InvalidDicomError as exc:
-            raise ReadProblem(f"not readable as DICOM ({exc})") from None
-        except (EOFError, struct.error) as exc:
-            raise ReadProblem(f"header truncated ({type(exc).__name__}: {exc})") from None
-        except Exception as exc:
-            raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
-        pos = fp.tell()
-        head = fp.read(12)
-    return ds, pos, size, head
+        return read_dataset(fp)
 
 
 def _pixel_element(head: bytes, pos: int, little: bool, implicit: bool) -> tuple:
@@ -379,12 +311,6 @@ def _raw(ds: Dataset, kw: str) -> object:
     return None if value is None else str(value)
 
 
-# Bytes a text value may hold for the scanner (besides trailing NUL / space padding): printable
-# ASCII and the printable ISO 8859-1 range, which pydicom decodes the same way (latin-1) for
-# the default character set and ISO_IR 100.
-_TEXT_OK = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100))
-_CHARSETS_OK = (b"", b"ISO_IR 100", b"ISO_IR 6", b"ISO_IR 192")
-_UTF8 = b"ISO_IR 192"  # UTF-8: the same as ASCII while every text byte is ASCII
 _PYDICOM_TEXT = frozenset({"LO", "SH", "CS", "DA", "TM", "PN", "UI", "IS"})
 _CONVERT_TEXT = frozenset({"LO", "SH"})  # pydicom strips each value; CS, DA, TM, UI the whole
 
@@ -396,11 +322,10 @@ class _ScanDs:
     """pydicom's ``Dataset.get`` for the keywords of :data:`_TAG_VR`, from a :class:`Scan`:
     the values pydicom would give, or :class:`Declined` where that is not certain."""
 
-    def __init__(self, sc: Scan) -> None:
+    def __init__(self, sc: Scan, text: TextRule) -> None:
         self.sc = sc
         self.els = sc.elements
-        charset = self.els.get(0x00080005)
-        self.ascii = charset is not None and (charset[1] or b"").rstrip(b"\0 ") == _UTF8
+        self.text = text  # the scanner's one rule for text (character set, control characters)
 
     def __contains__(self, kw: str) -> bool:
         return _tag_vr(kw)[0] in self.sc.present
@@ -431,10 +356,7 @@ class _ScanDs:
         if vr not in _PYDICOM_TEXT:
             raise Declined(f"pydicom's {vr} values are not emulated")
         body = raw.rstrip(b"\0 ")
-        if body.translate(None, _TEXT_OK):
-            raise Declined(f"{kw} holds control characters")
-        if self.ascii and not body.isascii():
-            raise Declined(f"{kw} holds UTF-8 beyond ASCII")
+        self.text.check(body, kw)
         if vr == "IS":
             text = body.decode("latin-1").strip(" ")
             if not text:
@@ -514,7 +436,7 @@ _NOT_FAST = {
 def _fast_frames(
     src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]
 ) -> list[Frame] | str:
-    """The frames of ``src`` with the header read by :mod:`._dcmscan`, or why not (then
+    """The frames of ``src`` with the header read by :mod:`._scan`, or why not (then
     pydicom reads it)."""
     where = src.path if src.path is not None else src.data
     if where is None:
@@ -524,18 +446,15 @@ def _fast_frames(
     except OSError as exc:  # the file cannot be read: pydicom's path raises its own error
         return f"cannot read the file ({exc})"
     if isinstance(sc, str):
-        if sc == "not a DICOM file":  # the same test as _looks_like_dicom
+        if sc == "not a DICOM file":  # the same test as looks_like_dicom
             raise NotDicom("not a DICOM file")
         return sc
     for tag, why in _NOT_FAST.items():
         if tag in sc.present:
             return why
-    charset = sc.elements.get(0x00080005)
-    if charset is not None and (charset[1] or b"").rstrip(b"\0 ") not in _CHARSETS_OK:
-        return f"character set {charset[1]!r}"
-    ds = _ScanDs(sc)
-    fx = _ScanFast(sc, ds)
     try:
+        ds = _ScanDs(sc, text_rule(sc))
+        fx = _ScanFast(sc, ds)
         sop_class = _s(fx, "SOPClassUID")
         if not sop_class:
             return "no SOPClassUID"
@@ -583,9 +502,7 @@ def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
 def _s(ds: Any, keyword: str) -> str:
     try:
         v = ds.get(keyword, "")
-    except Declined:
-        raise
-    except Exception:
+    except damaged():  # a damaged descriptive value reads as empty; the image is still shown
         return ""
     return "" if v is None else str(v).strip()
 
@@ -594,9 +511,7 @@ def _windows(item: Any) -> list[tuple[str, float, float]]:
     try:
         centers = item.get("WindowCenter")
         widths = item.get("WindowWidth")
-    except Declined:
-        raise
-    except Exception:
+    except damaged():  # damaged window values: the viewer's own windows are used
         return []
     if centers is None or widths is None:
         return []

@@ -1,0 +1,133 @@
+"""The pydicom fallback: reading a header with pydicom where the scanner declines.
+
+One function reads a header with pydicom for every reader in ownscan (the frame records of
+assembly, the library's index) with one rule for what is not DICOM at all and one mapping of
+pydicom's failures to :class:`~ownscan.core.errors.NotDicom` and
+:class:`~ownscan.core.errors.ReadProblem`. pydicom is imported only when it is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import struct
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, TypeGuard
+
+from ownscan.core.errors import NotDicom, ReadProblem
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = ["damaged", "is_dataset", "looks_like_dicom", "quiet_pydicom", "read_dataset"]
+
+
+def damaged() -> tuple[type[Exception], ...]:
+    """What pydicom raises while reading a damaged header or converting a damaged value (a
+    length that runs past the end, bytes that do not decode, a value that does not parse, a
+    VR it does not handle). Anything else raised while reading a header is a bug and is not
+    turned into "a damaged file". (A function: evaluated only when an exception is raised,
+    so pydicom is imported only then.)"""
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    return (
+        InvalidDicomError,
+        BytesLengthException,
+        EOFError,
+        OSError,  # pydicom's "No tag to read at file position ..."
+        struct.error,
+        ValueError,  # UnicodeDecodeError and pydicom's value checks included
+        TypeError,  # pydicom's IS / DS of a value that is not a number
+        LookupError,  # KeyError, IndexError, an unknown codec
+        NotImplementedError,
+        OverflowError,
+    )
+
+
+def is_dataset(item: object) -> TypeGuard[Dataset]:
+    """Is ``item`` a pydicom ``Dataset``? (Without importing pydicom: if it is not imported
+    yet, nothing can be one.)"""
+    mod = sys.modules.get("pydicom.dataset")
+    return mod is not None and isinstance(item, mod.Dataset)
+
+
+def looks_like_dicom(head: bytes) -> bool | None:
+    """The one test of "DICOM at all" on the first 132 bytes of an item: True, a ``DICM``
+    preamble; None, no preamble but it starts like a raw data set; False, neither (not
+    DICOM: skipped, never an error)."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) >= 8:
+        group, elem = struct.unpack("<HH", head[:4])
+        # Old files without preamble usually start with group 0002 or 0008, element 0000-0020.
+        if group in (0x0002, 0x0008) and elem <= 0x0020:
+            return None
+    return False
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Silence pydicom's own warnings and log records while reading or decoding (invalid UIDs,
+    odd lengths, a decoder plugin's traceback).
+
+    Those oddities do not change what is shown; what does is reported by ownscan itself, as
+    one line naming the file.
+    """
+    log = logging.getLogger("pydicom")
+    null = logging.NullHandler()
+    old = log.propagate
+    log.addHandler(null)
+    log.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.propagate = old
+        log.removeHandler(null)
+
+
+def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None, int, bytes]:
+    """Read a header with pydicom, up to the pixel data.
+
+    Parameters
+    ----------
+    fp
+        The item, open for reading (binary, seekable), at its start.
+
+    Returns
+    -------
+    tuple
+        The dataset, the file offset where pydicom stopped (the pixel data element, when
+        there is one), the size of the item and the 12 bytes at that offset (the pixel data
+        element's header).
+
+    Raises
+    ------
+    NotDicom
+        The item is not DICOM at all (:func:`looks_like_dicom`).
+    ReadProblem
+        It looks like DICOM but pydicom cannot read its header.
+    """
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    kind = looks_like_dicom(fp.read(132))
+    if kind is False:
+        raise NotDicom("not a DICOM file")
+    fp.seek(0, io.SEEK_END)
+    size = fp.tell()
+    fp.seek(0)
+    try:
+        ds = dcmread(fp, stop_before_pixels=True, force=kind is None)
+    except InvalidDicomError as exc:
+        raise ReadProblem(f"not readable as DICOM ({exc})") from None
+    except (EOFError, struct.error) as exc:
+        raise ReadProblem(f"header truncated ({type(exc).__name__}: {exc})") from None
+    except damaged() as exc:
+        raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
+    pos = fp.tell()
+    return ds, pos, size, fp.read(12)

@@ -1,0 +1,282 @@
+"""The library's index, read: patients, studies, series, instances, documents, conflicts.
+
+:class:`Index` holds the SQLite connection and the store, and answers every query with plain
+frozen dataclasses (``_model``). :class:`~ownscan.core.library._library.Library` is an
+``Index`` that can also write (import, remove, check); the queries may be called at any time,
+since SQLite WAL lets readers go on while an import writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ownscan.core.errors import OwnscanError
+from ownscan.core.library._header import document_kind, is_document_class
+from ownscan.core.library._model import (
+    Conflict,
+    Document,
+    Instance,
+    LibraryError,
+    Patient,
+    Series,
+    StoredRegistration,
+    Study,
+)
+from ownscan.core.library._store import Store
+from ownscan.core.plugin_types import SourceItem
+
+if TYPE_CHECKING:
+    from ownscan.core.assembly import Assembly
+    from ownscan.core.volume import Volume
+
+__all__ = ["Index"]
+
+
+class Index:
+    """The queries of a library: what it holds, read from its index (``index.sqlite``).
+
+    Parameters
+    ----------
+    store
+        The library folder.
+    conn
+        An open connection to its index (the library opens it, sets WAL and migrates).
+    """
+
+    def __init__(self, store: Store, conn: sqlite3.Connection) -> None:
+        self.store = store
+        self.root = store.root
+        self.conn = conn
+
+    # -- queries -------------------------------------------------------------------------------
+    def has_instance(self, sop_instance_uid: str) -> bool:
+        """True when the library holds this SOP Instance UID (for ImportOptions.known_instance)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,)
+        ).fetchone()
+        return row is not None
+
+    def patients(self) -> list[Patient]:
+        """Every patient, by name."""
+        rows = self.conn.execute(
+            """SELECT p.key, p.patient_id, p.name, p.birth_date, p.sex,
+                 (SELECT count(*) FROM studies st WHERE st.patient_key = p.key),
+                 (SELECT count(*) FROM instances i JOIN series se USING (series_uid)
+                    JOIN studies st USING (study_uid) WHERE st.patient_key = p.key),
+                 (SELECT coalesce(sum(i.size), 0) FROM instances i JOIN series se
+                    USING (series_uid) JOIN studies st USING (study_uid)
+                    WHERE st.patient_key = p.key)
+               FROM patients p ORDER BY p.name, p.patient_id, p.key"""
+        ).fetchall()
+        return [Patient(*r) for r in rows]
+
+    def studies(self, patient_key: int | None = None) -> list[Study]:
+        """Studies of one patient (or all), oldest first."""
+        where, args = ("WHERE st.patient_key = ?", (patient_key,)) if patient_key else ("", ())
+        rows = self.conn.execute(
+            f"""SELECT st.study_uid, st.patient_key, p.name, p.patient_id, st.date, st.time,
+                 st.description, st.accession_number,
+                 (SELECT count(*) FROM series se WHERE se.study_uid = st.study_uid),
+                 (SELECT count(*) FROM instances i JOIN series se USING (series_uid)
+                    WHERE se.study_uid = st.study_uid),
+                 (SELECT coalesce(sum(i.size), 0) FROM instances i JOIN series se
+                    USING (series_uid) WHERE se.study_uid = st.study_uid),
+                 (SELECT count(*) FROM documents d WHERE d.study_uid = st.study_uid)
+               FROM studies st JOIN patients p ON p.key = st.patient_key {where}
+               ORDER BY p.name, st.date, st.time, st.study_uid""",
+            args,
+        ).fetchall()
+        return [Study(*r) for r in rows]
+
+    def series(self, study_uid: str | None = None) -> list[Series]:
+        """Series of one study (or all), by series number."""
+        where, args = ("WHERE se.study_uid = ?", (study_uid,)) if study_uid else ("", ())
+        rows = self.conn.execute(
+            f"""SELECT se.series_uid, se.study_uid, se.number, se.modality, se.description,
+                 se.body_part, count(i.sop_instance_uid), coalesce(sum(i.size), 0),
+                 min(i.sop_class_uid), se.thumbnail
+               FROM series se LEFT JOIN instances i USING (series_uid) {where}
+               GROUP BY se.series_uid
+               ORDER BY se.study_uid, se.number IS NULL, se.number, se.series_uid""",
+            args,
+        ).fetchall()
+        return [
+            Series(
+                series_uid=r[0],
+                study_uid=r[1],
+                number=r[2],
+                modality=r[3],
+                description=r[4],
+                body_part=r[5],
+                images=r[6],
+                size=r[7],
+                is_document=is_document_class(r[8] or "") or r[3] in ("SR", "DOC"),
+                thumbnail=r[9],
+            )
+            for r in rows
+        ]
+
+    def instances(self, series_uid: str) -> list[Instance]:
+        """The instances of a series, by instance number (the file order, not the geometry)."""
+        rows = self.conn.execute(
+            """SELECT sop_instance_uid, series_uid, sop_class_uid, instance_number, frames,
+                 transfer_syntax, sha256, size, origin FROM instances WHERE series_uid = ?
+               ORDER BY instance_number IS NULL, instance_number, sop_instance_uid""",
+            (series_uid,),
+        ).fetchall()
+        return [
+            Instance(
+                sop_instance_uid=r[0],
+                series_uid=r[1],
+                sop_class_uid=r[2],
+                instance_number=r[3],
+                frames=r[4],
+                transfer_syntax=r[5],
+                sha256=r[6],
+                size=r[7],
+                path=str(self.store.object_path(r[6])),
+                origin=r[8],
+            )
+            for r in rows
+        ]
+
+    def documents(self, study_uid: str | None = None) -> list[Document]:
+        """Documents of a study (or all): PDFs that came with imports, DICOM Encapsulated PDF
+        and Structured Report instances."""
+        out: list[Document] = []
+        where, args = ("WHERE study_uid = ?", (study_uid,)) if study_uid else ("", ())
+        for title, study, import_id, size, sha, origin in self.conn.execute(
+            f"SELECT title, study_uid, import_id, size, sha256, origin FROM documents {where} "
+            "ORDER BY id",
+            args,
+        ):
+            path = str(self.store.object_path(sha))
+            out.append(Document("pdf", title, study, import_id, size, path, origin))
+        where2 = "WHERE se.study_uid = ?" if study_uid else ""
+        for sop, cls, title, study, import_id, size, sha, origin in self.conn.execute(
+            f"""SELECT i.sop_instance_uid, i.sop_class_uid, i.title, se.study_uid, i.import_id,
+                  i.size, i.sha256, i.origin
+                FROM instances i JOIN series se USING (series_uid) {where2}
+                ORDER BY se.study_uid, i.instance_number""",
+            args,
+        ):
+            if not is_document_class(cls):
+                continue
+            path = str(self.store.object_path(sha))
+            out.append(
+                Document(document_kind(cls), title, study, import_id, size, path, origin, sop)
+            )
+        return out
+
+    def conflicts(self) -> list[Conflict]:
+        """Files kept aside because their SOP Instance UID is held with other bytes."""
+        return [
+            Conflict(r[0], r[1], r[2], r[3], str(self.store.conflict_path(r[1])), r[4])
+            for r in self.conn.execute(
+                "SELECT sop_instance_uid, sha256, existing_sha256, size, origin FROM conflicts "
+                "ORDER BY sop_instance_uid"
+            )
+        ]
+
+    def series_items(self, series_uid: str) -> list[SourceItem]:
+        """The stored files of a series as :class:`SourceItem` (for series assembly).
+
+        ``origin`` names the stored file and where it was imported from.
+        """
+        items = self.instances(series_uid)
+        if not items and not self._exists("series", "series_uid", series_uid):
+            raise LibraryError(f"{self.root}: no series {series_uid} in the library")
+        return [
+            SourceItem(origin=f"{inst.path} (imported from {inst.origin})", path=Path(inst.path))
+            for inst in items
+        ]
+
+    def assemble(self, series_uid: str) -> Assembly:
+        """The series' stored files through series assembly (one or more stacks, warnings)."""
+        from ownscan.core.assembly import assemble
+
+        return assemble(self.series_items(series_uid))
+
+    def load_volume(self, series_uid: str) -> Volume:
+        """Assemble a series into a :class:`~ownscan.core.volume.Volume`.
+
+        Raises
+        ------
+        LibraryError
+            No such series, or it does not make one volume (e.g. it holds two stacks of
+            different orientation: use :meth:`assemble` and choose).
+        """
+        from ownscan.core.assembly import load_volume
+
+        items = self.series_items(series_uid)
+        try:
+            return load_volume(items)
+        except LibraryError:
+            raise
+        except OwnscanError as exc:
+            raise LibraryError(f"series {series_uid} in {self.root}: {exc}") from exc
+
+    def series_digest(self, series_uid: str) -> str:
+        """sha256 over the sorted sha256 of the series' instances: changes when an image is
+        added or removed, so a stored registration can tell it is out of date."""
+        h = hashlib.sha256()
+        for (sha,) in self.conn.execute(
+            "SELECT sha256 FROM instances WHERE series_uid = ? ORDER BY sha256", (series_uid,)
+        ):
+            h.update(sha.encode("ascii"))
+        return h.hexdigest()
+
+    def registration(
+        self, prior_series_uid: str, current_series_uid: str, method: str
+    ) -> StoredRegistration | None:
+        """The stored registration of this pair by this method, or None when there is none or
+        either series changed since it was computed."""
+        row = self.conn.execute(
+            """SELECT prior_digest, current_digest, matrix, metric, quality, overlap, details,
+                 created FROM registrations
+               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?""",
+            (prior_series_uid, current_series_uid, method),
+        ).fetchone()
+        if row is None:
+            return None
+        if (row[0], row[1]) != (
+            self.series_digest(prior_series_uid),
+            self.series_digest(current_series_uid),
+        ):
+            return None
+        matrix = tuple(tuple(float(v) for v in r) for r in json.loads(row[2]))
+        return StoredRegistration(prior_series_uid, current_series_uid, method, matrix, *row[3:])
+
+    def resolve_series(self, text: str) -> str:
+        """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""
+        return self._resolve("series", "series_uid", text)
+
+    def resolve_study(self, text: str) -> str:
+        """A Study Instance UID from a UID or a unique prefix of one."""
+        return self._resolve("studies", "study_uid", text)
+
+    def _resolve(self, table: str, column: str, text: str) -> str:
+        rows = self.conn.execute(
+            f"SELECT {column} FROM {table} WHERE {column} = ? OR substr({column}, 1, ?) = ? "
+            "LIMIT 3",
+            (text, len(text), text),
+        ).fetchall()
+        exact = [r[0] for r in rows if r[0] == text]
+        if exact:
+            return str(exact[0])
+        what = "series" if table == "series" else "study"
+        if not rows:
+            raise LibraryError(f"{self.root}: no {what} {text!r} in the library")
+        if len(rows) > 1:
+            raise LibraryError(f"{text!r} matches more than one {what}; give more of the UID")
+        return str(rows[0][0])
+
+    def _exists(self, table: str, column: str, value: object) -> bool:
+        return (
+            self.conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,)).fetchone()
+            is not None
+        )

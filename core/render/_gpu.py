@@ -1,0 +1,252 @@
+"""A volume on the GPU: one object for every program that samples it.
+
+The ray-caster (:class:`~ownscan.core.render.GLRenderer`) and the viewer's 2D views sample the
+same textures: the voxels of a :class:`~ownscan.core.render.PreparedVolume` (R16 unorm,
+``q / 65535`` over the volume's value range, averaged by whole factors when the volume exceeds
+the GPU's limits or the memory budget, split along ``k`` into up to four bricks that overlap by
+one slice when it is deeper than the largest 3D texture), and, made on first use, the
+precomputed gradient and the per-brick value bounds the ray-caster's skipping reads. One
+upload, one downsampling rule (:func:`~ownscan.core.render._setup.downsample_factors`), one
+window maths (:meth:`PreparedVolume.window`, ``window_level`` in ``shaders/common.glsl``).
+
+A colour volume (ultrasound, secondary capture) is kept as RGB8 for the 2D views; the
+ray-caster draws grey volumes only.
+
+Also here: the small GL helpers both users share (a program from one shader file, setting a
+uniform the compiler may have dropped, a matrix as GLSL wants it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.render._setup import (
+    PreparedVolume,
+    downsample_factors,
+    downsampled,
+    gradient_texels,
+    prepare_volume,
+)
+from ownscan.core.render._shaders import expand_includes, load_shader
+from ownscan.core.volume import Volume
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "MAX_BRICKS",
+    "GpuVolume",
+    "gl_matrix",
+    "gradient_fits",
+    "program",
+    "set_uniform",
+    "volume_limits",
+]
+
+DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
+MAX_BRICKS = 4  # along k; shaders/common.glsl samples at most this many volume textures
+
+
+def volume_limits(max_texture: int) -> tuple[int, int, int]:
+    """Largest volume along ``(i, j, k)`` for 3D textures of ``max_texture`` per side: deeper
+    volumes are split along ``k`` into up to :data:`MAX_BRICKS` bricks."""
+    return (max_texture, max_texture, MAX_BRICKS * (max_texture - 1) + 1)
+
+
+def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
+    """Whether the precomputed gradient (6 bytes per voxel) fits the budget with the volume."""
+    nx, ny, nz = prepared.dims
+    return 8 * nx * ny * nz <= memory_budget
+
+
+def gl_matrix(m: npt.ArrayLike) -> bytes:
+    """A numpy matrix as GLSL wants it: column-major float32 (for ``uniform.write``)."""
+    return np.asarray(m, dtype=np.float32).T.tobytes()
+
+
+def set_uniform(prog: Any, name: str, value: object) -> None:
+    """Set a uniform if the compiler kept it (moderngl raises KeyError for removed ones)."""
+    if name in prog:
+        prog[name].value = value
+
+
+def program(ctx: Any, name: str, defines: Sequence[str] = ()) -> Any:
+    """A moderngl program from one file of ``ownscan.shaders`` holding both stages.
+
+    The file is compiled twice, with ``VERTEX_SHADER`` and with ``FRAGMENT_SHADER`` defined
+    (and ``defines``, e.g. ``"BRICKS 2"``); its ``#include "ownscan/..."`` lines are expanded.
+    """
+    src = expand_includes(load_shader(name))
+    head = "#version 330 core\n" + "".join(f"#define {d}\n" for d in defines)
+    return ctx.program(
+        vertex_shader=head + "#define VERTEX_SHADER\n" + src,
+        fragment_shader=head + "#define FRAGMENT_SHADER\n" + src,
+    )
+
+
+class GpuVolume:
+    """A Volume's voxels as 3D textures, shared by the ray-caster and the viewer's 2D views.
+
+    Parameters
+    ----------
+    ctx
+        The moderngl context the textures live in.
+    volume
+        The data. Grey volumes are prepared (quantised, cached per volume) with
+        :func:`~ownscan.core.render.prepare_volume`; colour volumes are kept as RGB8.
+    max_texture
+        Largest 3D texture side; None: the context's ``GL_MAX_3D_TEXTURE_SIZE``.
+    memory_budget
+        Largest volume texture in bytes; a bigger volume is averaged by whole factors
+        (geometry kept exact) with a note in :attr:`notes`.
+
+    Attributes
+    ----------
+    source
+        The volume given.
+    prepared
+        What the textures hold (None for a colour volume).
+    volume
+        The volume on the GPU: ``source``, or its downsampled version.
+    textures
+        One texture per brick along ``k`` (one unless deeper than ``max_texture``).
+    brick_ranges
+        ``(first, last)`` slice of each brick.
+    notes
+        What the user must know (the volume was downsampled).
+    """
+
+    def __init__(
+        self,
+        ctx: Any,
+        volume: Volume,
+        max_texture: int | None = None,
+        memory_budget: int = DEFAULT_BUDGET,
+    ) -> None:
+        self.ctx = ctx
+        self.source = volume
+        self.max_texture = int(max_texture or ctx.info["GL_MAX_3D_TEXTURE_SIZE"])
+        self.memory_budget = int(memory_budget)
+        self.rgb = volume.samples != 1
+        self.prepared: PreparedVolume | None = None
+        self._gradients: list[Any] | None = None
+        self._bounds: dict[str, Any] = {}
+        if self.rgb:
+            self.volume, self.notes = self._fit_colour(volume)
+            v = self.volume.voxels
+            rgb = v[..., :3] if v.shape[-1] >= 3 else np.repeat(v[..., :1], 3, axis=-1)
+            data = np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+            z, y, x = self.volume.shape
+            self.brick_ranges = [(0, z - 1)]
+            self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
+            return
+        self.prepared = prepare_volume(volume, self.limits, self.memory_budget)
+        self.volume = self.prepared.volume
+        self.notes = list(self.prepared.notes)
+        nx, ny, nz = self.prepared.dims
+        self.brick_ranges = self._brick_ranges(nz)
+        self.textures = [
+            self._texture3d((nx, ny, k1 - k0 + 1), 1, self.prepared.data[k0 : k1 + 1], "nu2")
+            for k0, k1 in self.brick_ranges
+        ]
+
+    @property
+    def limits(self) -> tuple[int, int, int]:
+        """Largest size along ``(i, j, k)``: deeper volumes are bricked along ``k``."""
+        return volume_limits(self.max_texture)
+
+    def _fit_colour(self, volume: Volume) -> tuple[Volume, list[str]]:
+        """A colour volume averaged (by the one rule) to fit one 3D texture of RGB8."""
+        limits = (self.max_texture,) * 3
+        factors = downsample_factors(volume, limits, self.memory_budget, bytes_per_voxel=3)
+        if factors == (1, 1, 1):
+            return volume, []
+        small, note = downsampled(volume, factors, limits, self.memory_budget, "the GPU")
+        return small, [note]
+
+    def _brick_ranges(self, nz: int) -> list[tuple[int, int]]:
+        """``(first, last)`` slice of each brick along k (one slice of overlap)."""
+        if nz <= self.max_texture:
+            return [(0, nz - 1)]
+        step = self.max_texture - 1
+        return [(k0, min(k0 + step, nz - 1)) for k0 in range(0, nz - 1, step)]
+
+    def _texture3d(
+        self, size: tuple[int, int, int], components: int, data: npt.NDArray[Any], dtype: str
+    ) -> Any:
+        """A linearly filtered 3D texture, clamped to its edges. moderngl's ``'u2'`` would be an
+        integer texture that a ``sampler3D`` reads as 0, hence the normalised ``'nu2'``."""
+        import moderngl
+
+        tex = self.ctx.texture3d(
+            size, components, np.ascontiguousarray(data).tobytes(), dtype=dtype, alignment=1
+        )
+        tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
+        return tex
+
+    def gradient_textures(self, texels: npt.NDArray[np.uint16] | None = None) -> list[Any]:
+        """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
+        as the volume, made on first use; empty when volume and gradient would not fit the
+        budget together (the shaders then take six volume fetches per gradient).
+
+        ``texels``: ``gradient_texels(prepared.data)`` computed beforehand (e.g. on a loader
+        thread), uploaded instead of being computed here."""
+        if self._gradients is None:
+            self._gradients = []
+            p = self.prepared
+            assert p is not None, "colour volumes have no gradient"
+            nx, ny, _ = p.dims
+            if gradient_fits(p, self.memory_budget):
+                data = gradient_texels(p.data) if texels is None else texels
+                self._gradients = [
+                    self._texture3d((nx, ny, k1 - k0 + 1), 3, data[k0 : k1 + 1], "nu2")
+                    for k0, k1 in self.brick_ranges
+                ]
+                del data
+        return self._gradients
+
+    def bound_texture(self, kind: str) -> Any:
+        """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
+        (``block_max`` / ``block_min``, R32F), for MIP / MinIP skipping; made on first use."""
+        if kind not in self._bounds:
+            import moderngl
+
+            p = self.prepared
+            assert p is not None, "colour volumes have no value bounds"
+            table = p.block_max if kind == "maximum" else p.block_min
+            nbz, nby, nbx = table.shape
+            data = np.ascontiguousarray(table, dtype=np.float32).tobytes()
+            tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._bounds[kind] = tex
+        return self._bounds[kind]
+
+    def volume_uniforms(self) -> dict[str, Any]:
+        """The uniforms with which ``sample_volume`` (shaders/common.glsl) reads the bricks."""
+        z, y, x = self.volume.shape
+        values: dict[str, Any] = {"u_dims": (float(x), float(y), float(z))}
+        if len(self.textures) > 1:
+            depths = [float(k1 - k0 + 1) for k0, k1 in self.brick_ranges] + [1.0] * MAX_BRICKS
+            values["u_brick_step"] = float(self.max_texture - 1)
+            values["u_brick_depth"] = tuple(depths[:MAX_BRICKS])
+        return values
+
+    def texture_units(self) -> dict[str, Any]:
+        """``u_volume``, ``u_volume1``...: the sampler names of the bricks and their textures."""
+        return {f"u_volume{b or ''}": tex for b, tex in enumerate(self.textures)}
+
+    def window(self, width: float, level: float) -> tuple[float, float]:
+        """The normalised grey ramp of ``width`` / ``level`` in the volume's units."""
+        assert self.prepared is not None, "colour volumes are shown without a window"
+        return self.prepared.window(width, level)
+
+    def release(self) -> None:
+        """Release every texture (the prepared arrays stay cached with the volume)."""
+        for tex in [*self.textures, *(self._gradients or []), *self._bounds.values()]:
+            tex.release()
+        self.textures = []
+        self._gradients = None
+        self._bounds = {}

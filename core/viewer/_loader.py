@@ -1,0 +1,112 @@
+"""Loading a series off the UI thread.
+
+Decoding a series takes seconds; the window must keep drawing meanwhile. A
+:class:`SeriesLoader` runs the CPU half of showing a series on a worker thread: decode the
+pixels (``SeriesEntry.volume()``), quantise them as the
+:class:`~ownscan.core.render.GpuVolume` will hold them (``prepare_volume`` with the same
+limits: cached with the volume, so the upload finds it) and, for shaded 3D modes, the gradient
+texels. The GL half (the texture upload) stays on the window's thread, which polls the loader
+every frame: it shows the 2D views as soon as :attr:`SeriesLoader.ready` (the gradient may
+still be computing) and the 3D view once :attr:`SeriesLoader.done`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.render._gpu import gradient_fits, volume_limits
+from ownscan.core.render._setup import gradient_texels, prepare_volume
+from ownscan.core.viewer._sources import SeriesEntry
+from ownscan.core.volume import Volume
+
+__all__ = ["SeriesLoader"]
+
+log = logging.getLogger(__name__)
+
+
+class SeriesLoader:
+    """Decodes and prepares one series on a daemon thread (started at once).
+
+    Parameters
+    ----------
+    index
+        The entry's index in the viewer's list.
+    entry
+        The series.
+    max_texture, memory_budget
+        The GPU's limits, as the renderer's :class:`~ownscan.core.render.GpuVolume` uses them
+        (so its upload finds the prepared volume in the cache).
+    gradient
+        Also compute the gradient texels (the 3D view shows a shaded mode).
+    """
+
+    def __init__(
+        self,
+        index: int,
+        entry: SeriesEntry,
+        max_texture: int,
+        memory_budget: int,
+        gradient: bool,
+    ) -> None:
+        self.index = index
+        self.entry = entry
+        self.started = time.monotonic()
+        self.stage = "reading the images"
+        self.volume: Volume | None = None
+        self.gradient: npt.NDArray[np.uint16] | None = None
+        self.error: Exception | None = None
+        self.shown = False  # set by the viewer once the 2D views show it
+        self._limits = volume_limits(max_texture)
+        self._budget = memory_budget
+        self._want_gradient = gradient
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"ownscan-load-{index}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            volume = self.entry.volume()
+            prepared = None
+            if volume.samples == 1:  # colour volumes are uploaded as they are
+                self.stage = "preparing"
+                prepared = prepare_volume(volume, self._limits, self._budget)
+            self.volume = volume
+            self._ready.set()
+            if (
+                prepared is not None
+                and self._want_gradient
+                and gradient_fits(prepared, self._budget)
+            ):
+                self.stage = "preparing 3D"
+                self.gradient = gradient_texels(prepared.data)
+        except Exception as exc:  # handed to the window's thread, which decides
+            self.error = exc
+        finally:
+            self.stage = "done"
+            self._ready.set()
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        """The volume is decoded and prepared (or loading failed: see :attr:`error`)."""
+        return self._ready.is_set()
+
+    @property
+    def done(self) -> bool:
+        """Nothing is left to compute (also after a failure)."""
+        return self._done.is_set()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the load started."""
+        return time.monotonic() - self.started
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until done (or ``timeout`` seconds); True when done."""
+        return self._done.wait(timeout)

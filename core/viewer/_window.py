@@ -1,0 +1,285 @@
+"""The viewer's window: a glfw window with its OpenGL context (moderngl) and imgui.
+
+:class:`ViewerWindow` knows nothing of series or views. It opens the window (an EGL context,
+see below), attaches moderngl and imgui (Roboto fonts, HiDPI scales), answers the framebuffer
+and window sizes, converts framebuffer pixels to imgui's coordinates, draws outlined text,
+reads the back buffer for screenshots, and releases all of it in the right order.
+
+HiDPI: layout and GL work in framebuffer pixels, cursor positions arrive in window coordinates
+(:func:`~ownscan.core.viewer.window_to_fb`); panels and text scale with the monitor's content
+scale, and imgui rasterises its fonts at the framebuffer density.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ownscan.core.errors import OwnscanError
+
+__all__ = ["ViewerError", "ViewerWindow"]
+
+log = logging.getLogger(__name__)
+
+
+class ViewerError(OwnscanError):
+    """The viewer cannot start (no display, no OpenGL 3.3, imgui-bundle missing)."""
+
+
+class _Loader:
+    """moderngl asks this for GL functions; glfw knows them for the window's context."""
+
+    def load_opengl_function(self, name: str) -> int:
+        import glfw
+
+        return int(glfw.get_proc_address(name) or 0)
+
+    def release(self) -> None:
+        pass
+
+
+def _ensure_imgui() -> Any:
+    # The window's context is made through EGL (see _create_window), so PyOpenGL, which the
+    # imgui backend uses, must call EGL too. It picks its platform at first import.
+    os.environ["PYOPENGL_PLATFORM"] = "egl"
+    try:
+        from imgui_bundle import imgui
+    except ImportError as exc:  # pragma: no cover - a dependency of ownscan
+        raise ViewerError("the viewer needs imgui-bundle: pip install imgui-bundle") from exc
+    return imgui
+
+
+class ViewerWindow:
+    """A glfw window with an OpenGL 3.3 core context and an imgui context (several may be
+    open; glfw is terminated with the last).
+
+    ``size`` (screen coordinates) and ``title`` are :class:`~ownscan.core.viewer.ViewerOptions`'.
+
+    Raises
+    ------
+    ViewerError
+        No display, no OpenGL 3.3 context, or imgui-bundle missing.
+    """
+
+    _open_windows = 0  # glfw is terminated when the last window closes
+
+    def __init__(self, size: tuple[int, int], title: str) -> None:
+        self.imgui = _ensure_imgui()
+        import glfw
+        import moderngl
+
+        self.glfw = glfw
+        self.handle = self._create_window(size, title)
+        moderngl.init_context(loader=_Loader())
+        self.ctx: moderngl.Context = moderngl.get_context()
+        self._init_imgui()
+        self._released = False
+
+    def _on_glfw_error(self, code: int, description: bytes | str) -> None:
+        text = (
+            description.decode(errors="replace") if isinstance(description, bytes) else description
+        )
+        self._glfw_errors.append(str(text))
+        log.debug("glfw error %s: %s", code, text)
+
+    def _create_window(self, size: tuple[int, int], title: str) -> Any:
+        glfw = self.glfw
+        # glfw's errors become the message of ViewerError (and debug log lines), not warnings
+        self._glfw_errors: list[str] = []
+        glfw.set_error_callback(self._on_glfw_error)
+        if not glfw.init():
+            why = self._glfw_errors[-1] if self._glfw_errors else "no reason given"
+            raise ViewerError(
+                "cannot open a window: glfw failed to initialise "
+                f"(DISPLAY={os.environ.get('DISPLAY', 'unset')}): {why}"
+            )
+        glfw.default_window_hints()
+        # EGL for the window's context: the renderer's headless contexts are EGL too, and GLX and
+        # EGL contexts in one process abort with an X BadAccess error (shared/GL_ON_CI.md).
+        glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        glfw.window_hint(glfw.SCALE_TO_MONITOR, True)
+        w, h = size
+        win = glfw.create_window(w, h, title, None, None)
+        if not win:
+            if ViewerWindow._open_windows == 0:
+                glfw.terminate()
+            why = self._glfw_errors[-1] if self._glfw_errors else "no reason given"
+            raise ViewerError(f"cannot open a window with an OpenGL 3.3 core context: {why}")
+        glfw.make_context_current(win)
+        glfw.swap_interval(1)
+        ViewerWindow._open_windows += 1
+        return win
+
+    def _init_imgui(self) -> None:
+        imgui = self.imgui
+        from imgui_bundle import __file__ as bundle_file
+        from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+        self.imgui_ctx = imgui.create_context()
+        io = imgui.get_io()
+        io.set_ini_filename("")  # no imgui.ini next to the user's files
+        fonts = Path(bundle_file).parent / "assets" / "fonts"
+        cs = self.glfw.get_window_content_scale(self.handle)
+        fb_scale = self.fb_size[0] / max(1, self.window_size[0])
+        # Windows/X11 HiDPI: content scale 2, framebuffer = window -> scale the text by 2.
+        # macOS: content scale 2, framebuffer = 2 x window -> imgui rasterises at the
+        # framebuffer density by itself.
+        self.ui_scale = float(cs[0]) if cs and cs[0] > 0 else 1.0
+        font_scale = max(1.0, self.ui_scale / max(fb_scale, 1.0))
+        regular = fonts / "Roboto" / "Roboto-Regular.ttf"
+        bold = fonts / "Roboto" / "Roboto-Bold.ttf"
+        self.font = io.fonts.add_font_from_file_ttf(str(regular), 15.0)
+        self.font_bold = io.fonts.add_font_from_file_ttf(str(bold), 15.0)
+        io.font_default = self.font
+        style = imgui.get_style()
+        self.font_scale = font_scale  # text size factor in imgui coordinates
+        style.font_scale_dpi = font_scale
+        style.scale_all_sizes(font_scale)
+        style.window_rounding = 4.0
+        self.imgui_renderer = GlfwRenderer(self.handle, attach_callbacks=False)
+
+    # -- each frame ----------------------------------------------------------------------------
+    def make_current(self) -> None:
+        """Make this window's GL context and imgui context current (several windows may be open)."""
+        self.glfw.make_context_current(self.handle)
+        self.imgui.set_current_context(self.imgui_ctx)
+
+    def begin_ui(self) -> None:
+        """Start imgui's frame (after the GL drawing of the images)."""
+        self.imgui_renderer.process_inputs()
+        self.imgui.new_frame()
+
+    def end_ui(self) -> None:
+        """Draw what imgui was given this frame."""
+        self.imgui.render()
+        self.imgui_renderer.render(self.imgui.get_draw_data())
+
+    def swap(self) -> None:
+        self.glfw.swap_buffers(self.handle)
+
+    def set_title(self, title: str) -> None:
+        self.glfw.set_window_title(self.handle, title)
+
+    @property
+    def close_requested(self) -> bool:
+        return bool(self.glfw.window_should_close(self.handle))
+
+    @close_requested.setter
+    def close_requested(self, value: bool) -> None:
+        self.glfw.set_window_should_close(self.handle, value)
+
+    # -- sizes -----------------------------------------------------------------------------------
+    _sizes: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+    def _query_sizes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Framebuffer and window size, asked once and then kept until the window changes
+        (glfw's queries are round trips to the display server: 100 per frame added up)."""
+        if self._sizes is None:
+            fw, fh = self.glfw.get_framebuffer_size(self.handle)
+            ww, wh = self.glfw.get_window_size(self.handle)
+            self._sizes = ((int(fw), int(fh)), (int(ww), int(wh)))
+        return self._sizes
+
+    def sizes_changed(self) -> None:
+        """The framebuffer or window size changed (glfw's callbacks): ask again."""
+        self._sizes = None
+
+    def on_resize(self, width: int, height: int) -> None:
+        """The window was resized to ``width`` x ``height`` screen coordinates."""
+        self._sizes = None
+        self.imgui_renderer.resize_callback(self.handle, width, height)
+
+    @property
+    def fb_size(self) -> tuple[int, int]:
+        """Framebuffer size in pixels (what GL draws and screenshots hold)."""
+        return self._query_sizes()[0]
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        """Window size in screen coordinates (what cursor positions are in)."""
+        return self._query_sizes()[1]
+
+    def ui(self, x: float, y: float) -> Any:
+        """Framebuffer pixel -> imgui coordinates (window coordinates)."""
+        fw, fh = self.fb_size
+        ww, wh = self.window_size
+        return self.imgui.ImVec2(x * ww / max(1, fw), y * wh / max(1, fh))
+
+    # -- text ----------------------------------------------------------------------------------
+    def col(self, r: float, g: float, b: float, a: float = 1.0) -> int:
+        return int(self.imgui.get_color_u32(self.imgui.ImVec4(r, g, b, a)))
+
+    def text(self, dl: Any, x: float, y: float, text: str, col: int, size: float = 15.0) -> None:
+        """Text with a dark outline, readable on any image (coordinates in fb pixels)."""
+        imgui = self.imgui
+        p = self.ui(x, y)
+        shadow = self.col(0, 0, 0, 0.85)
+        for ox, oy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+            dl.add_text(self.font, size, imgui.ImVec2(p.x + ox, p.y + oy), shadow, text)
+        dl.add_text(self.font, size, p, col, text)
+
+    def text_size(self, text: str, size: float) -> tuple[float, float]:
+        """Text extent in framebuffer pixels."""
+        imgui = self.imgui
+        # push_font multiplies by style.font_scale_dpi; add_text(font, size) does not
+        imgui.push_font(self.font, size / self.font_scale)
+        s = imgui.calc_text_size(text)
+        imgui.pop_font()
+        fw, _ = self.fb_size
+        ww, _ = self.window_size
+        k = fw / max(1, ww)
+        return (s.x * k, s.y * k)
+
+    def fit_text(self, text: str, width: float, size: float) -> str:
+        """``text`` cut with an ellipsis to fit ``width`` framebuffer pixels."""
+        if self.text_size(text, size)[0] <= width:
+            return text
+        while len(text) > 1 and self.text_size(text + "…", size)[0] > width:
+            text = text[:-1]
+        return text + "…"
+
+    # -- screenshots -----------------------------------------------------------------------------
+    def read_back(self) -> npt.NDArray[np.uint8]:
+        """What the window shows: the back buffer, read after the UI is drawn and before the
+        swap, ``(height, width, 3)`` uint8, top row first."""
+        import OpenGL.GL as gl
+
+        fw, fh = self.fb_size
+        self.ctx.finish()
+        gl.glReadBuffer(gl.GL_BACK)
+        gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+        data = gl.glReadPixels(0, 0, fw, fh, gl.GL_RGB, gl.GL_UNSIGNED_BYTE)
+        img = np.frombuffer(data, dtype=np.uint8).reshape(fh, fw, 3)
+        return np.ascontiguousarray(img[::-1])
+
+    @staticmethod
+    def save_png(image: npt.NDArray[np.uint8], path: Path) -> None:
+        """Write ``image`` to ``path`` as PNG (folders made as needed)."""
+        from PIL import Image
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+
+    def release(self) -> None:
+        """Release imgui, the GL context and the window (after every GL object made in it)."""
+        if self._released:
+            return
+        self._released = True
+        self.make_current()
+        self.imgui_renderer.shutdown()
+        self.imgui.destroy_context(self.imgui_ctx)
+        self.ctx.release()
+        self.glfw.destroy_window(self.handle)
+        ViewerWindow._open_windows -= 1
+        if ViewerWindow._open_windows == 0:
+            self.glfw.terminate()

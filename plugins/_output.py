@@ -1,0 +1,95 @@
+"""What the exporters share about their outputs: new files only, each nameless until complete
+(:class:`ownscan.core.files.PartFile`), never over an existing name; optional dependencies
+with the pip extra that brings them; progress on a terminal and silence in a pipe."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeVar
+
+from ownscan.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from ownscan.core.volume import Volume
+
+__all__ = ["need", "new_file", "offer_once", "progress", "series_stem", "write_new"]
+
+T = TypeVar("T")
+
+
+def need(module: str, extra: str) -> ModuleType:
+    """Import ``module``, or raise ImportError saying which pip extra of ownscan brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"this export needs {module.split('.')[0]} ({exc}); "
+            f'install it with: pip install "ownscan[{extra}]"'
+        ) from exc
+
+
+def new_file(output: Path, suffixes: tuple[str, ...], fmt: str) -> Path:
+    """Check ``output`` as the one file a single-file format writes: a free name whose folder
+    exists (created if needed), with one of ``suffixes`` (the first is added when it has
+    none of them). FileExistsError (nothing is overwritten) or ValueError otherwise."""
+    output = Path(output)
+    if not output.name.lower().endswith(suffixes):
+        output = output.with_name(output.name + suffixes[0])
+    if output.is_dir():
+        raise UsageError(f"{output}: --output is a folder; the {fmt} format writes one file")
+    if output.exists() or output.is_symlink():
+        raise FileExistsError(
+            errno.EEXIST, "exists; it is not overwritten (choose another name)", str(output)
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def write_new(path: Path, data: bytes | memoryview) -> Path:
+    """Write ``data`` as the new file ``path``: nameless until complete, then linked; raises
+    FileExistsError if the name was taken meanwhile (nothing is replaced)."""
+    from ownscan.core.files import PartFile
+
+    path = Path(path)
+    with PartFile(path.parent) as part:
+        part.write(data, 0)
+        return part.commit(offer_once(path))
+
+
+def offer_once(path: Path) -> Callable[[], Path]:
+    """The name function for :meth:`PartFile.commit` that offers ``path`` and nothing else:
+    when ``path`` is taken, the commit fails with FileExistsError instead of trying another."""
+    offered: list[Path] = []
+
+    def name() -> Path:
+        if offered:
+            raise FileExistsError(errno.EEXIST, "exists; it is not overwritten", str(path))
+        offered.append(path)
+        return path
+
+    return name
+
+
+def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
+    """``items`` with a progress bar on a terminal (stderr), silent when stderr is a pipe."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
+
+
+def series_stem(volume: Volume) -> str:
+    """A safe file-name stem from the series number and description (or the volume's label)."""
+    label = str(volume.extra.get("label") or "")
+    if not label:
+        num = volume.info.series_number
+        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"

@@ -1,0 +1,375 @@
+"""The ``png`` and ``movie`` exporters: pictures of a series drawn by ownscan's own renderer.
+
+Both draw through :mod:`ownscan.core.render` (``view_from_options`` + ``create_renderer``),
+the very code ``ownscan render`` runs, so a picture is what ``ownscan render`` shows with the
+same options (``--mode``, ``--preset``, ``--window``/``--level``, ``--plane``, ``--azimuth``,
+``--elevation``, ``--zoom``, ``--perspective``, ``--slab``, ``--iso-value``, ``--size``,
+``--backend``). They live in one plugin because they share those flags.
+
+``png`` (``--output`` is a folder; one sub-folder per series, never reused):
+
+- a slice mode (``mpr``, the default here): every slice across the volume in the chosen
+  plane (``--plane``, default axial), ``--every N`` for every Nth, or one ``--slice N``
+  (1-based). The slices are one voxel step apart along the plane's normal and pass through the
+  voxel centres of the volume's outermost slices; for a plane that is the acquisition plane they
+  are exactly the acquired slices. Files are ``slice_0001.png``... zero-padded, numbered in
+  anatomical order: feet to head (axial), back to front (coronal), right to left (sagittal).
+- any other mode (``dvr``, ``mip``, ``iso``...): one picture, ``view.png``, of that 3D view.
+
+``movie`` (``--output`` is the file; ``.mp4``, ``.gif`` or ``.webp`` by its suffix):
+
+- a 3D mode (``dvr`` by default): a turntable, ``--frames`` pictures (default 72) turning
+  the camera once around the patient's head-feet axis from the view's azimuth;
+- a slice mode (``--mode mpr``): a cine through the slices, in the same order as ``png``
+  (``--every N`` thins it, ``--frames`` caps it).
+
+``--fps`` (default 24) sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
+numbers) written by the ffmpeg that the imageio-ffmpeg wheel ships (``pip install
+"ownscan[movie]"``); GIF and WebP need only Pillow. A progress bar shows on a terminal (stderr),
+nothing in a pipe. Every file is written nameless (MP4: under a hidden ``.part`` name, as
+ffmpeg needs a path) and linked when complete, never over an existing file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ownscan.core.errors import UsageError
+from ownscan.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ownscan.core.plugin_types import OptionParser
+    from ownscan.core.render import Camera, Renderer, Scene
+    from ownscan.core.volume import Volume
+
+__all__ = ["MovieExporter", "PngExporter", "render_frames", "slice_offsets"]
+
+# the anatomical direction slices are numbered towards, per dominant LPS axis of the normal:
+# x -> patient's left, y -> anterior (-y in LPS), z -> head
+_ANATOMICAL = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0))
+EXTRA = "movie"
+log = logging.getLogger(__name__)
+
+
+def slice_offsets(volume: Volume, camera: Camera) -> list[float]:
+    """The ``slice_offset_mm`` of every slice across ``volume`` seen by ``camera``, in
+    anatomical order (feet to head, back to front, right to left).
+
+    One step is one voxel along the plane's normal (the spacing along it for an acquisition
+    plane); the first and last pass through the voxel centres of the outermost slices.
+    """
+    import numpy as np
+
+    normal = camera.basis_lps()[:, 2]  # towards the viewer: the positive offset
+    per_mm = np.abs(normal @ volume.direction) / np.asarray(volume.spacing)
+    step = 1.0 / float(per_mm.max())
+    nz, ny, nx = volume.voxels.shape[:3]
+    corners = np.array([[i, j, k] for i in (0, nx - 1) for j in (0, ny - 1) for k in (0, nz - 1)])
+    centre = volume.index_to_lps([(nx - 1) / 2.0, (ny - 1) / 2.0, (nz - 1) / 2.0])
+    proj = (volume.index_to_lps(corners) - centre) @ normal
+    lo, hi = float(proj.min()), float(proj.max())
+    count = math.floor((hi - lo) / step + 1e-6) + 1
+    offsets = [lo + m * step for m in range(count)]
+    axis = int(np.argmax(np.abs(normal)))
+    towards = float(np.dot(normal, _ANATOMICAL[axis]))
+    return sorted(offsets, key=lambda o: o * towards)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WxH, e.g. 512x512, got {text!r}") from None
+    if not (1 <= w <= 8192 and 1 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size must be within 1..8192 per side, got {text!r}")
+    return (w, h)
+
+
+def _size_of(value: Any) -> tuple[int, int]:
+    """``--size`` as parsed (a pair) or as text (``"WxH"``, the Python API), checked."""
+    if isinstance(value, tuple | list):
+        value = "x".join(str(v) for v in value)
+    try:
+        return _size(value or "512x512")
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _view(volume: Volume, options: Mapping[str, Any], mode: str) -> tuple[Scene, Camera]:
+    from ownscan.core.render import view_from_options
+
+    opts = dict(options)
+    opts["mode"] = options.get("mode") or mode
+    opts["iso"] = options.get("iso_value")  # --iso is the share exporter's disc image
+    return view_from_options(volume, opts)
+
+
+def _chosen(offsets: list[float], options: Mapping[str, Any]) -> list[tuple[int, float]]:
+    """(1-based number, offset) of the slices ``--slice`` / ``--every`` pick."""
+    numbered = list(enumerate(offsets, start=1))
+    if options.get("slice") is not None:
+        n = int(options["slice"])
+        if not 1 <= n <= len(offsets):
+            raise UsageError(f"--slice {n}: this view has slices 1..{len(offsets)}")
+        return [numbered[n - 1]]
+    every = int(options.get("every") or 1)
+    if every < 1:
+        raise UsageError(f"--every {every}: give 1 or more")
+    return numbered[::every]
+
+
+def render_frames(
+    renderer: Renderer, scene: Scene, cameras: Sequence[Camera], offsets: Sequence[float] | None,
+    size: tuple[int, int],
+) -> Iterator[np.ndarray]:  # fmt: skip
+    """RGB uint8 pictures, one per camera (and slice offset when given), on black."""
+    import dataclasses
+
+    import numpy as np
+
+    from ownscan.core.render import RenderNote
+
+    told: set[str] = set()
+    for n, camera in enumerate(cameras):
+        frame_scene = scene
+        if offsets is not None:
+            frame_scene = dataclasses.replace(scene, slice_offset_mm=offsets[n])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenderNote)
+            image = renderer.render(frame_scene, camera, size)
+        for note in caught:  # what `ownscan render` prints (a volume averaged down...), once
+            if not issubclass(note.category, RenderNote):  # not ours to swallow: passed on
+                warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+            elif str(note.message) not in told:
+                told.add(str(note.message))
+                log.warning("note: %s", note.message)
+        yield np.ascontiguousarray(image[..., :3])
+
+
+def _series_folder(output: Path, volume: Volume) -> Path:
+    """A new folder in ``output`` named after the series (``_2``... when taken)."""
+    from ownscan.plugins._output import series_stem
+
+    stem = series_stem(volume)
+    n = 1
+    while True:
+        folder = output / (stem if n == 1 else f"{stem}_{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class PngExporter:
+    """PNG pictures: every slice (or some) of a slice mode, or one 3D view."""
+
+    name = "png"
+    description = "PNG pictures: slices (--every N, --slice N) or the 3D view, as `render` draws"
+    writes_folder = True
+
+    def export(
+        self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
+    ) -> list[Path]:
+        """Write the pictures of each volume into a new sub-folder of the folder ``output``."""
+        from ownscan.core.render import create_renderer
+        from ownscan.plugins._output import progress, write_new
+
+        output = Path(output)
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"{output}: --output must be a folder for the png format")
+        size = _size_of(options.get("size"))
+        written: list[Path] = []
+        renderer = create_renderer(options.get("backend") or "auto")
+        try:
+            for volume in volumes:
+                scene, camera = _view(volume, options, "mpr")
+                if scene.mode.slab:
+                    picks = _chosen(slice_offsets(volume, camera), options)
+                    width = max(4, len(str(picks[-1][0])))
+                    names = [f"slice_{n:0{width}d}.png" for n, _ in picks]
+                    offsets: list[float] | None = [o for _, o in picks]
+                else:
+                    names, offsets = ["view.png"], None
+                folder = _series_folder(output, volume)
+                frames = render_frames(renderer, scene, [camera] * len(names), offsets, size)
+                for name, rgb in zip(names, progress(frames, len(names), "png"), strict=True):
+                    written.append(write_new(folder / name, _png_bytes(rgb)))
+        finally:
+            renderer.close()
+        return written
+
+
+class MovieExporter:
+    """A turntable of the 3D view or a cine through the slices (MP4, GIF or WebP)."""
+
+    name = "movie"
+    description = "turntable of the 3D view or cine through slices (.mp4, .gif, .webp)"
+    writes_folder = False
+
+    def export(
+        self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
+    ) -> list[Path]:
+        """Write the movie of the one volume in ``volumes`` to the new file ``output``."""
+        from ownscan.core.render import Camera, create_renderer
+        from ownscan.plugins._output import new_file
+
+        if len(volumes) != 1:
+            raise UsageError(f"the movie format writes one series; got {len(volumes)}")
+        volume = volumes[0]
+        path = new_file(output, (".mp4", ".gif", ".webp"), "movie")
+        fps = float(options.get("fps") or 24)
+        if not 0 < fps <= 120:
+            raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
+        w, h = _size_of(options.get("size"))
+        if path.suffix.lower() == ".mp4":
+            _need_ffmpeg()
+            w, h = w + w % 2, h + h % 2  # H.264 4:2:0 needs even sides
+        scene, camera = _view(volume, options, "dvr")
+        frames_opt = options.get("frames")
+        offsets: list[float] | None = None
+        if scene.mode.slab:  # cine through the slices
+            offsets = [o for _, o in _chosen(slice_offsets(volume, camera), options)]
+            if frames_opt:
+                offsets = offsets[: int(frames_opt)]
+            cameras = [camera] * len(offsets)
+        else:  # turntable about the head-feet axis
+            count = int(frames_opt or 72)
+            if count < 1:
+                raise UsageError(f"--frames {count}: give 1 or more")
+            cameras = [
+                Camera(
+                    azimuth=camera.azimuth + 360.0 * n / count,
+                    elevation=camera.elevation,
+                    zoom=camera.zoom,
+                    projection=camera.projection,
+                )
+                for n in range(count)
+            ]
+        renderer = create_renderer(options.get("backend") or "auto")
+        try:
+            frames = render_frames(renderer, scene, cameras, offsets, (w, h))
+            from ownscan.plugins._output import progress
+
+            frames = progress(frames, len(cameras), "movie")
+            if path.suffix.lower() == ".mp4":
+                return [_write_mp4(path, frames, (w, h), fps)]
+            return [_write_pillow(path, frames, fps)]
+        finally:
+            renderer.close()
+
+
+def _need_ffmpeg() -> Any:
+    from ownscan.plugins._output import need
+
+    return need("imageio_ffmpeg", EXTRA)
+
+
+def _write_mp4(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float) -> Path:
+    from ownscan.core.files import PartFile
+    from ownscan.plugins._output import offer_once
+
+    ffmpeg = _need_ffmpeg()
+    with PartFile(path.parent, named=".mp4") as part:
+        assert part.path is not None
+        writer = ffmpeg.write_frames(
+            str(part.path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+            macro_block_size=1, quality=8, ffmpeg_log_level="error",
+        )  # fmt: skip
+        writer.send(None)  # start ffmpeg
+        try:
+            for rgb in frames:
+                writer.send(rgb)
+        finally:
+            writer.close()
+        return part.commit(offer_once(path))
+
+
+def _write_pillow(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
+    from PIL import Image
+
+    from ownscan.plugins._output import write_new
+
+    images = [Image.fromarray(rgb, "RGB") for rgb in frames]
+    fmt = "GIF" if path.suffix.lower() == ".gif" else "WEBP"
+    buf = io.BytesIO()
+    extra: dict[str, Any] = {"lossless": True} if fmt == "WEBP" else {}
+    images[0].save(
+        buf, format=fmt, save_all=True, append_images=images[1:], duration=round(1000 / fps),
+        loop=0, **extra,
+    )  # fmt: skip
+    return write_new(path, buf.getvalue())
+
+
+@hookimpl
+def ownscan_exporters() -> list[PngExporter | MovieExporter]:
+    return [PngExporter(), MovieExporter()]
+
+
+@hookimpl
+def ownscan_addoption(parser: OptionParser, command: str) -> None:
+    if command != "export":
+        return
+    add = parser.add_argument
+    add(
+        "--mode",
+        metavar="MODE",
+        help="png/movie: mpr, mip, minip, xray, dvr, iso (png: mpr; movie: dvr)",
+    )
+    add(
+        "--preset",
+        metavar="NAME",
+        help="png/movie: a transfer function or a window preset (brain, lung...)",
+    )
+    add("--window", type=float, metavar="WIDTH", help="png/movie: window width (with --level)")
+    add("--level", type=float, metavar="LEVEL", help="png/movie: window level (with --window)")
+    add("--plane", metavar="PLANE", help="png/movie: axial, coronal, sagittal... (slices: axial)")
+    add(
+        "--azimuth",
+        type=float,
+        metavar="DEG",
+        help="png/movie: degrees; + turns towards the patient's left",
+    )
+    add(
+        "--elevation",
+        type=float,
+        metavar="DEG",
+        help="png/movie: degrees; + looks from above the head",
+    )
+    add("--zoom", type=float, metavar="Z", help="png/movie: 1 fits the volume (default)")
+    add("--perspective", action="store_true", default=None, help="png/movie: perspective")
+    add("--slab", type=float, metavar="MM", help="png/movie: slab thickness in mm (slice modes)")
+    add(
+        "--iso-value",
+        type=float,
+        metavar="VALUE",
+        help="png/movie: the iso mode's value (volume units)",
+    )
+    add("--size", type=_size, metavar="WxH", help="png/movie: WxH (default 512x512)")
+    add("--backend", choices=("gl", "cpu", "auto"), help="png/movie: renderer (default auto)")
+    add("--every", type=int, metavar="N", help="png/movie: every Nth slice")
+    add("--slice", type=int, metavar="N", help="png: only slice N (1-based, anatomical order)")
+    add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
+    add(
+        "--frames",
+        type=int,
+        metavar="N",
+        help="movie: turntable frames (default 72); cine: at most N",
+    )
