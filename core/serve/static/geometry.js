@@ -146,8 +146,9 @@ function interp(x, xs, ys) {
 // frame_for: every uniform of one ray-cast picture.
 //   level: the volume drawn ({shape, affine}); original: level 0 ({shape, affine}), which
 //   decides the framing and the sampling step (so the preview frames as the full volume does)
-//   scene: {mode (from /api/shaders/raycast), window {width, level}, tf, iso, offsetMm, slabMm,
-//   valueMin, valueMax, invert}; camera: {azimuth, elevation, zoom, pan: [x, y] mm}.
+//   scene: {mode (from /api/shaders/raycast), window {width, level}, tf, parameters (the
+//   scene's overrides of the mode's parameters, may be empty), offsetMm, slabMm, valueMin,
+//   valueMax, invert}; camera: {azimuth, elevation, zoom, pan: [x, y] mm}.
 //   interactive: core/render/_gl.py's quick pass while dragging (twice the step; the caller
 //   draws half the rays per side)
 export function frameFor(level, original, scene, camera, width, height, interactive = false) {
@@ -172,8 +173,6 @@ export function frameFor(level, original, scene, camera, width, height, interact
   const { valueMin: vmin, valueMax: vmax } = scene;
   const normalise = (v) => (v - vmin) / (vmax - vmin);
   const win = scene.window;
-  let isoValue = scene.iso;
-  if (isoValue === null || isoValue === undefined || !Number.isFinite(isoValue)) isoValue = win.level - win.width / 4;
   const back = column(basis, 2);
   return {
     width, height, basis, centre, half,
@@ -181,12 +180,31 @@ export function frameFor(level, original, scene, camera, width, height, interact
     eye, lpsToTex, gradToLps, step, maxSteps,
     window: [normalise(win.level - win.width / 2), normalise(win.level + win.width / 2)],
     invert: scene.invert ? 1 : 0,
-    iso: normalise(isoValue),
+    parameters: shaderParameters(scene.mode, scene.parameters || {}, win, vmin, vmax),
     lut: scene.tf ? transferLut(scene.tf, vmin, vmax, win) : null,
     slabHalf: (scene.slabMm || 0) / 2,
     plane: add(centre, scale(back, scene.offsetMm || 0)),
     pixelMm: (2 * half[0]) / width,
   };
+}
+
+// Scene.shader_parameters: every mode parameter as the shader sees it (u_<name>): value
+// parameters normalised over vmin .. vmax (unset, NaN: a quarter of the window below its
+// level), the others as they are. `mode`: /api/shaders/raycast's answer (defaults, with null
+// for a non-finite one, and value_parameters); `overrides`: the scene's values.
+export function shaderParameters(mode, overrides, win, vmin, vmax) {
+  const out = {};
+  const valueParameters = new Set(mode.value_parameters || []);
+  for (const [name, fallback] of Object.entries(mode.parameters || {})) {
+    let value = name in overrides ? overrides[name] : fallback;
+    if (value === null || value === undefined) value = NaN;
+    if (valueParameters.has(name)) {
+      if (!Number.isFinite(value)) value = win.level - win.width / 4;
+      value = (value - vmin) / (vmax - vmin);
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 // Radiological planes of the 2D views (core/viewer/_geometry.py PLANES): right, down, normal

@@ -275,7 +275,6 @@ export class Renderer {
       u_window: ["2f", frame.window],
       u_invert: ["i", frame.invert],
       u_step_mm: ["f", frame.step],
-      u_iso: ["f", frame.iso],
       u_visible: ["2f", frame.visible || [-1, 2]],
       u_brick: ["f", 4],
       u_last_brick: ["3f", this.volume.block ? [this.volume.block.shape[2] - 1, this.volume.block.shape[1] - 1, this.volume.block.shape[0] - 1] : [0, 0, 0]],
@@ -284,6 +283,8 @@ export class Renderer {
       u_lps_to_tex: ["m4", frame.lpsToTex],
       u_grad_to_lps: ["m3", frame.gradToLps],
     });
+    // the mode's parameters: one uniform u_<name> each (declared by the skeleton)
+    this._uniforms(program, Object.fromEntries(Object.entries(frame.parameters).map(([name, v]) => [`u_${name}`, ["f", v]])));
     let lut = null;
     if (frame.lut) lut = this._texture2d(256, 1, frame.lut);
     this._bind(program, [
@@ -319,8 +320,11 @@ export class Renderer {
     return { width: w, height: h, data: out };
   }
 
-  // A 2D view: viewer_slice.glsl with the px -> tex matrix (geometry.pxToTex).
-  drawSlice(rect, pxToTex, params) {
+  // A 2D view: viewer_slice.glsl with the px -> tex matrix (geometry.pxToTex), sampled and
+  // windowed as the ray-caster does (common.glsl's sample_volume and window_level): `window`
+  // is the normalised [low, high] of the grey ramp (PreparedVolume.window), `invert` for
+  // MONOCHROME1; a colour volume is drawn as stored.
+  drawSlice(rect, pxToTex, window, invert) {
     const gl = this.gl;
     const program = this.programs.get("slice");
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
@@ -329,11 +333,9 @@ export class Renderer {
     this._uniforms(program, {
       u_size_px: ["2f", [rect.w, rect.h]],
       u_px_to_tex: ["m4", pxToTex],
-      u_value_scale: ["f", params.valueScale],
-      u_value_offset: ["f", params.valueOffset],
-      u_window_lo: ["f", params.windowLo],
-      u_window_hi: ["f", params.windowHi],
-      u_invert: ["i", params.invert ? 1 : 0],
+      u_dims: ["3f", this.volume.dims],
+      u_window: ["2f", window],
+      u_invert: ["i", invert ? 1 : 0],
       u_rgb: ["i", this.volume.rgb ? 1 : 0],
     });
     this._bind(program, [["u_volume", gl.TEXTURE_3D, this.volume.texture]]);

@@ -104,8 +104,10 @@ export function skipDistance(occ, shape) {
   return dist;
 }
 
-// _skip_tables: occupancy (may the mode see something in this brick?) and its skip distance
-export function skipTables(block, skip, lut, iso) {
+// _skip_tables: occupancy (may the mode see something in this brick?) and its skip distance,
+// by SkipRule.opacity (from the transfer function's table `lut`) or SkipRule.threshold (the
+// brick's largest value reaches `threshold`, the mode's parameter normalised)
+export function skipTables(block, skip, lut, threshold) {
   const n = block.bmin.length;
   const occ = new Uint8Array(n);
   if (skip === "opacity") {
@@ -119,8 +121,8 @@ export function skipTables(block, skip, lut, iso) {
       occ[i] = positive[b + 1] - positive[a] > 0 ? 1 : 0;
     }
   } else {
-    // numpy compares the float32 table with the iso value rounded to float32
-    const t = Math.fround(iso);
+    // numpy compares the float32 table with the threshold rounded to float32
+    const t = Math.fround(threshold);
     for (let i = 0; i < n; i++) occ[i] = block.bmax[i] >= t ? 1 : 0;
   }
   return { occupancy: occ, distance: skipDistance(occ, block.shape) };

@@ -47,6 +47,9 @@ export class Viewer {
     this.tfs = (h.presets || []).filter((p) => p.kind === "transfer_function" || p.points);
     this.tf = this._defaultTf();
     this.mode3d = "dvr";
+    // per mode, values of its parameters other than the defaults (Scene.parameters), e.g.
+    // {iso: {iso_value: 200}}: value parameters in the volume's units
+    this.parameters = {};
     this.camera = { azimuth: 0, elevation: 0, zoom: 1, pan: [0, 0] };
     this.planes = this.is2d ? { image: G.nativePlane(h.affine) } : { axial: G.VIEW_PLANES.axial, coronal: G.VIEW_PLANES.coronal, sagittal: G.VIEW_PLANES.sagittal };
     this.viewState = {};
@@ -447,12 +450,10 @@ export class Viewer {
     const mm = this.mmPerPx(view, px.w, px.h);
     if (this.renderer) {
       const m = G.pxToTex(this.level.shape, this.level.affine, px.w, px.h, centre, plane, mm);
-      const range = this.valueMax - this.valueMin;
-      this.renderer.drawSlice(px, m, {
-        valueScale: this.rgb ? 255 : range, valueOffset: this.rgb ? 0 : this.valueMin,
-        windowLo: this.window.level - this.window.width / 2, windowHi: this.window.level + this.window.width / 2,
-        invert: !!this.header.invert,
-      });
+      // PreparedVolume.window: the grey ramp normalised as the voxels are (colour: unused)
+      const norm = (v) => (v - this.valueMin) / (this.valueMax - this.valueMin);
+      const win = this.rgb ? [0, 1] : [norm(this.window.level - this.window.width / 2), norm(this.window.level + this.window.width / 2)];
+      this.renderer.drawSlice(px, m, win, !!this.header.invert);
     } else {
       this._serverFrame(view, px, css, { mode: "mpr", plane: view === "image" ? "axial" : view, offset: this._offsetAlong(view) });
     }
@@ -501,8 +502,8 @@ export class Viewer {
   frame3d(w, h, interactive = false) {
     const info = this.modeInfo[this.mode3d];
     const scene = {
-      window: this.window, tf: info.uses_transfer_function ? this.tf : null,
-      iso: info.parameters ? info.parameters.iso_value : null,
+      mode: info, window: this.window, tf: info.uses_transfer_function ? this.tf : null,
+      parameters: this.parameters[this.mode3d] || {},
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
     };
     const f = G.frameFor(this.level, this.original, scene, this.camera, w, h, interactive);
@@ -511,11 +512,13 @@ export class Viewer {
     if (skip && !this.level.block) throw new GLUnavailable("no skip tables for this volume");
     if (f.lut) f.visible = visibleRange(f.lut);
     if ((skip === "opacity" && f.lut) || skip === "threshold") {
+      // a threshold compares with one of the mode's parameters (iso: iso_value), normalised
+      const threshold = skip === "threshold" ? f.parameters[info.skip_parameter] : null;
       let key = `${skip}:`;
       if (skip === "opacity") for (let e = 0; e < 256; e++) key += f.lut[e * 4 + 3] > 0 ? "1" : "0";
-      else key += f.iso;
+      else key += `${info.skip_parameter}=${threshold}`;
       const cache = this.level.skipCache;
-      if (!cache || cache.key !== key) this.level.skipCache = { key, ...skipTables(this.level.block, skip, f.lut, f.iso) };
+      if (!cache || cache.key !== key) this.level.skipCache = { key, ...skipTables(this.level.block, skip, f.lut, threshold) };
       f.skipDistance = this.level.skipCache.distance;
     } else if (skip === "maximum" || skip === "minimum") {
       f.skipBound = skip;
@@ -534,7 +537,7 @@ export class Viewer {
       const f = this.frame3d(w, h, quick);
       this.renderer.drawRaycast(this.mode3d, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
     } else {
-      this._serverFrame("3d", px, css, { mode: this.mode3d, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
+      this._serverFrame("3d", px, css, { mode: this.mode3d, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
     }
     const basis = G.cameraBasis(this.camera);
     const right = G.column(basis, 0), up = G.column(basis, 1);

@@ -107,13 +107,15 @@ def test_axial_slice_is_the_servers_axial_mpr(served, desktop):
     assert (diff > 2).mean() < 0.002, f"{(diff > 2).mean():.4f} of pixels differ"
 
 
-# (mode, window (width, level) or None for the series' default, camera azimuth, elevation)
+# (mode, window (width, level) or None for the series' default, camera azimuth, elevation,
+# iso value in HU or None for the mode's default: a value parameter, normalised by the page)
 MODES_3D = [
-    ("mip", None, 30.0, 20.0),
-    ("minip", (1200.0, -500.0), 0.0, -90.0),
-    ("xray", (1200.0, -500.0), 0.0, 0.0),
-    ("dvr", None, 30.0, 20.0),
-    ("iso", None, 15.0, 25.0),
+    ("mip", None, 30.0, 20.0, None),
+    ("minip", (1200.0, -500.0), 0.0, -90.0, None),
+    ("xray", (1200.0, -500.0), 0.0, 0.0, None),
+    ("dvr", None, 30.0, 20.0, None),
+    ("iso", None, 15.0, 25.0, None),
+    ("iso", None, -40.0, 10.0, -500.0),  # the skin (the default -60 HU: the muscle under the fat)
 ]
 
 
@@ -136,15 +138,18 @@ def viewer_3d(served, browser, request):
 
 
 @pytest.mark.parametrize(
-    ("mode", "window", "azimuth", "elevation"), MODES_3D, ids=[m[0] for m in MODES_3D]
+    ("mode", "window", "azimuth", "elevation", "iso"),
+    MODES_3D,
+    ids=[m[0] + (f"-{m[4]:g}" if m[4] is not None else "") for m in MODES_3D],
 )
 def test_3d_mode_matches_ownscan_render(
-    served, viewer_3d, tmp_path, mode, window, azimuth, elevation
+    served, viewer_3d, tmp_path, mode, window, azimuth, elevation, iso
 ):
     page, uid = viewer_3d
     shot = page.evaluate(
-        """async ([mode, win, az, el]) => {
+        """async ([mode, win, az, el, iso]) => {
             const v = window.ownscanViewer;
+            v.parameters[mode] = iso === null ? {} : {iso_value: iso};
             await v.setMode(mode);
             if (win) v.setWindow(win[0], win[1]);
             else v.setWindow(v.header.window.width, v.header.window.level);
@@ -157,7 +162,7 @@ def test_3d_mode_matches_ownscan_render(
                     tf: v.tf ? v.tf.name : null, quality: v.stage.dataset.quality,
                     skip: v.modeInfo[mode].skip, empty: d.filter((x) => x > 0).length};
         }""",
-        [mode, list(window) if window else None, azimuth, elevation],
+        [mode, list(window) if window else None, azimuth, elevation, iso],
     )
     assert shot["quality"] == "full"
     if shot["skip"] in ("opacity", "threshold"):
@@ -172,6 +177,8 @@ def test_3d_mode_matches_ownscan_render(
     )
     if mode == "dvr":
         query += f"&preset={shot['tf']}"
+    if iso is not None:
+        query += f"&iso={iso}"
     ref = server_png(page, f"{served.base}/api/series/{uid}/render.png?{query}")
     # not blank: a test that cannot fail is no test
     assert (mine.max(axis=-1) > 0).mean() > 0.05 and mine.std() > 5
