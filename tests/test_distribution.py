@@ -160,6 +160,8 @@ def test_wheel_holds_the_three_packages_and_the_entry_point(wheels: Wheels) -> N
         "ownscan/core/commands/plugins.py",
         "ownscan/plugins/folder.py",
         "ownscan/shaders/__init__.py",
+        "ownscan/core/serve/_app.py",
+        "ownscan/core/serve/static/index.html",  # the browser page is package data
     ):
         assert f in names, f
     assert "ownscan/__init__.py" not in names  # ownscan is a namespace: no top-level code

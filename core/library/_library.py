@@ -149,7 +149,8 @@ def _writable(store: Store) -> bool:
     return os.access(store.root, os.W_OK) and os.access(store.index, os.W_OK)
 
 
-_OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged"})
+# serve/: the private folder of `ownscan serve` (thumbnails, staged uploads)
+_OWN_NAMES = frozenset({"index.sqlite", "objects", "conflicts", "tmp", "lock", "damaged", "serve"})
 
 
 class Library(Index):

@@ -3,8 +3,10 @@
 The volume is a 3D texture (R16 unorm: ``'nu2'``; moderngl's ``'u2'`` is an integer texture
 that a ``sampler3D`` reads as 0), the transfer function a 256 x 1 float texture (moderngl has no
 1D textures), the empty-space-skipping bricks a small 3D texture. Each mode is its own program
-(the skeleton ``raycast.frag.glsl`` with the mode ``#include``-d and its options ``#define``-d):
-a run-time mode switch costs a lot on software GL, which runs untaken branches. The picture is
+(``core.render._shaders.raycast_program``: the skeleton ``raycast.frag.glsl`` with the mode, its
+parameters and skip rule included and its options ``#define``-d; the browser's page compiles
+the same text as GLSL ES): a run-time mode switch costs a lot on software GL, which runs
+untaken branches. The picture is
 rendered into a float framebuffer and quantised on the CPU exactly as the array renderer does.
 """
 
@@ -25,7 +27,7 @@ from ownscan.core.render._gpu import DEFAULT_BUDGET, GpuVolume
 from ownscan.core.render._gpu import gl_matrix as _mat
 from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
 from ownscan.core.render._setup import BRICK, SHADE, SHADE_GAIN, Frame, frame_for, to_uint8
-from ownscan.core.render._shaders import expand_includes, include_table, load_shader
+from ownscan.core.render._shaders import raycast_program
 from ownscan.core.volume import Volume
 
 __all__ = ["GLRenderer", "GLUnavailable"]
@@ -115,34 +117,10 @@ class GLRenderer:
             gradient,
         )
         if key not in self._programs:
-            for name, text in include_table().items():
-                self.ctx.includes[name] = text
-            self.ctx.includes["ownscan/mode"] = expand_includes(mode.glsl)
-            # every mode parameter is a uniform of its own (set in _draw)
-            self.ctx.includes["ownscan/parameters"] = "".join(
-                f"uniform float u_{name};\n" for name in mode.parameters
-            )
-            self.ctx.includes["ownscan/skip"] = rule.glsl if rule is not None else ""
-            defines = []
-            if mode.slab:
-                defines.append("#define MODE_SLAB 1")
-            if mode.jitter and not mode.slab:
-                defines.append("#define MODE_JITTER 1")
-            if rule is not None:
-                defines.append("#define MODE_SKIP 1")
-            elif mode.skip in RUNNING_SKIPS:
-                defines.append("#define MODE_SKIP_RUNNING 1")
-                defines.append(f"#define MODE_SKIP_{str(mode.skip).upper()} 1")
-            if shaded:
-                defines.append("#define SHADING 1")
-            if bricks > 1:
-                defines.append(f"#define BRICKS {bricks}")
-            if gradient:
-                defines.append("#define GRADIENT_TEXTURE 1")
-            head = "#version 330 core\n" + "".join(d + "\n" for d in defines)
+            src = raycast_program(mode, shading, bricks, gradient)
             program = self.ctx.program(
-                vertex_shader="#version 330 core\n" + load_shader("fullscreen.vert.glsl"),
-                fragment_shader=head + load_shader("raycast.frag.glsl"),
+                vertex_shader="#version 330 core\n" + src.vertex,
+                fragment_shader="#version 330 core\n" + src.fragment,
             )
             vao = self.ctx.vertex_array(program, [])
             self._programs[key] = (program, vao)

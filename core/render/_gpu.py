@@ -33,7 +33,7 @@ from ownscan.core.render._setup import (
     prepare_volume,
     slab_slices,
 )
-from ownscan.core.render._shaders import expand_includes, load_shader
+from ownscan.core.render._shaders import stage_program
 from ownscan.core.volume import Volume
 
 __all__ = [
@@ -103,13 +103,14 @@ def program(ctx: Any, name: str, defines: Sequence[str] = ()) -> Any:
     """A moderngl program from one file of ``ownscan.shaders`` holding both stages.
 
     The file is compiled twice, with ``VERTEX_SHADER`` and with ``FRAGMENT_SHADER`` defined
-    (and ``defines``, e.g. ``"BRICKS 2"``); its ``#include "ownscan/..."`` lines are expanded.
+    (and ``defines``, e.g. ``"BRICKS 2"``); its ``#include "ownscan/..."`` lines are expanded
+    (:func:`~ownscan.core.render._shaders.stage_program`, which the browser's page compiles
+    too).
     """
-    src = expand_includes(load_shader(name))
-    head = "#version 330 core\n" + "".join(f"#define {d}\n" for d in defines)
+    src = stage_program(name, defines)
     return ctx.program(
-        vertex_shader=head + "#define VERTEX_SHADER\n" + src,
-        fragment_shader=head + "#define FRAGMENT_SHADER\n" + src,
+        vertex_shader="#version 330 core\n" + src.vertex,
+        fragment_shader="#version 330 core\n" + src.fragment,
     )
 
 

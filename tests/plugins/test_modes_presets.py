@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from band_mode import band_mode
 from gl_support import assert_same_picture
 
 from ownscan.core.hookspecs import hookimpl
@@ -144,44 +145,10 @@ def test_loading_the_plugin_host_imports_neither_numpy_nor_the_renderer():
 
 
 # -- a mode that stands alone: its own parameters, its own skip rule, GL only -------------------
-BAND_GLSL = """
-// band: the first sample whose value lies in [u_low, u_high] (value parameters, normalised);
-// colour (u_gain, u_low, 0.25) there: the parameters come back in the picture
-void mode_begin(inout vec4 acc, inout vec4 aux) { acc = vec4(0.0); aux = vec4(0.0); }
-bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
-    float v = sample_volume(pos_tex);
-    if (v >= u_low && v <= u_high) { acc = vec4(u_gain, u_low, 0.25, 1.0); return true; }
-    return false;
-}
-vec4 mode_end(vec4 acc, vec4 aux, bool hit) { return acc; }
-"""
-
-
-def _band_mode() -> VisualisationMode:
-    from ownscan.core.render import SkipRule
-
-    def blocks(block_min, block_max, lut, parameters):
-        return (block_max >= parameters["low"]) & (block_min <= parameters["high"])
-
-    rule = SkipRule(
-        "band",
-        "bool can_see(float value) { return value >= u_low && value <= u_high; }\n",
-        blocks,
-    )
-    return VisualisationMode(
-        "band",
-        "first value inside a band",
-        BAND_GLSL,  # no array implementation: OpenGL only
-        skip=rule,
-        parameters={"low": 300.0, "high": 5000.0, "gain": 0.5},
-        value_parameters={"low", "high"},
-    )
-
-
 class BandPlugin:
     @hookimpl
     def ownscan_modes(self):
-        return [_band_mode()]
+        return [band_mode()]
 
 
 def test_a_gl_only_mode_with_its_own_parameters_and_skip_rule(gl_renderer, gl_check):
@@ -227,7 +194,7 @@ def test_the_array_renderer_says_it_cannot_draw_a_gl_only_mode(
     from ownscan.core.cli import main
     from ownscan.core.errors import OwnscanError
 
-    scene = Scene(ct_phantom((24, 24, 24), (1.0, 1.0, 1.0)), _band_mode())
+    scene = Scene(ct_phantom((24, 24, 24), (1.0, 1.0, 1.0)), band_mode())
     with pytest.raises(OwnscanError, match="mode 'band' draws only with OpenGL"):
         array_renderer.render(scene, Camera(), (16, 16))
     monkeypatch.setattr(plugin_host, "_HOST", PluginHost(extra_plugins=[("band", BandPlugin())]))

@@ -1,0 +1,258 @@
+"""The page of ``ownscan serve`` in headless Chromium: time to the first picture (the preview
+level) and to full resolution, on loopback and through a link throttled to 50 Mbit/s (DevTools
+network emulation), bytes on the wire, and the 3D frame time at 512x512 (dvr and mip).
+
+The series is a generated CT (tests/core/ctgen.py's phantom: body, lungs, spine, liver, 12 HU
+noise), 512x512xN (N = 300 by default), imported into a temporary library and served by a real
+``ownscan serve``. Without a GPU Chromium draws with SwiftShader (a CPU rasteriser like
+llvmpipe): its times say how the page behaves on a machine without a GPU, not what a GPU
+does; ``--gpu`` leaves Chromium's GPU choice alone.
+
+With ``--niivue FILE`` (NiiVue's ``dist/niivue.umd.js``, e.g. from ``npm install
+@niivue/niivue`` in a temporary folder; the product never needs Node) the same volume, exported
+to NIfTI by ``ownscan export``, is also drawn by NiiVue (its default 3D render) on a 512x512
+canvas in the same browser, and the frame times are printed side by side.
+
+Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]
+[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "core"))
+sys.path.insert(0, str(REPO / "tests" / "core" / "serve"))
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from ctgen import write_ct_series  # noqa: E402
+from serve_process import ServeProcess  # noqa: E402
+
+FIRST = """async () => {
+    const t0 = performance.now();
+    const marks = {};
+    await new Promise((resolve) => {
+        const stage = () => document.querySelector('.stage');
+        const poll = () => {
+            const s = stage();
+            const shown = s ? (s.dataset.levelsShown || '') : '';
+            if (!marks.preview && shown.startsWith('1')) marks.preview = performance.now() - t0;
+            if (shown.endsWith('0')) { marks.full = performance.now() - t0; resolve(); return; }
+            requestAnimationFrame(poll);
+        };
+        document.querySelector('.series').click();
+        poll();
+    });
+    return marks;
+}"""
+
+FRAMES = """async ([mode, n]) => {
+    const v = window.ownscanViewer;
+    Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
+    await v.setMode(mode);
+    await v.afterDraw();
+    const gl = v.renderer.gl, px = new Uint8Array(4);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+        v.camera.azimuth += 2;
+        const t = performance.now();
+        await v.afterDraw();
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);  // waits for the GPU
+        times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return {median: times[n >> 1], min: times[0],
+            size: [v.renderer.target.w, v.renderer.target.h]};
+}"""
+
+
+NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
+<canvas id="gl" width="512" height="512" style="width:512px;height:512px"></canvas>
+<script src="niivue.umd.js"></script>
+<script>
+(async () => {
+  const nv = new niivue.Niivue({isResizeCanvas: false, show3Dcrosshair: false});
+  await nv.attachTo("gl");
+  await nv.loadVolumes([{url: "volume.nii.gz"}]);
+  nv.setSliceType(nv.sliceTypeRender);
+  window.nv = nv;
+  window.ready = true;
+})();
+</script></body></html>"""
+
+NIIVUE_FRAMES = """(n) => {
+    const nv = window.nv, gl = nv.gl, px = new Uint8Array(4);
+    nv.drawScene();
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+        nv.scene.renderAzimuth += 2;
+        const t = performance.now();
+        nv.drawScene();
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+        times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const size = [gl.drawingBufferWidth, gl.drawingBufferHeight];
+    return {median: times[n >> 1], min: times[0], size};
+}"""
+
+
+def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, Any]:
+    """NiiVue drawing ``volume`` (NIfTI) on a 512x512 canvas: its frame times."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    folder.mkdir()
+    shutil.copyfile(umd, folder / "niivue.umd.js")
+    shutil.copyfile(volume, folder / "volume.nii.gz")
+    (folder / "index.html").write_text(NIIVUE_PAGE)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ctx = browser.new_context(viewport={"width": 600, "height": 600}, device_scale_factor=1)
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        page.wait_for_function("() => window.ready === true", timeout=300_000)
+        result = page.evaluate(NIIVUE_FRAMES, 5)
+        ctx.close()
+        return dict(result)
+    finally:
+        httpd.shutdown()
+
+
+def _wire_bytes(page: Any) -> int:
+    """Bytes of the voxel responses as they came over the wire (compressed)."""
+    return int(
+        page.evaluate(
+            """() => performance.getEntriesByType('resource')
+                .filter((e) => e.name.includes('/voxels'))
+                .reduce((s, e) => s + e.transferSize, 0)"""
+        )
+    )
+
+
+def _load(browser: Any, server: ServeProcess, mbit: float | None) -> dict[str, Any]:
+    ctx = browser.new_context(viewport={"width": 1000, "height": 800}, device_scale_factor=1)
+    page = ctx.new_page()
+    page.goto(server.url)
+    page.wait_for_selector(".series")
+    if mbit is not None:
+        cdp = ctx.new_cdp_session(page)
+        cdp.send("Network.enable")
+        rate = mbit * 1e6 / 8
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 5, "downloadThroughput": rate, "uploadThroughput": rate},
+        )
+    marks = page.evaluate(FIRST)
+    marks["wire"] = _wire_bytes(page)
+    ctx.close()
+    return marks
+
+
+def _uid(library: Path) -> str:
+    from ownscan.core.library import open_library
+
+    with open_library(library) as lib:
+        return str(lib.series()[0].series_uid)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--slices", type=int, default=300)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--gpu", action="store_true", help="do not force SwiftShader")
+    ap.add_argument("--niivue", type=Path, help="NiiVue's dist/niivue.umd.js: compare with it")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "ct"
+        t0 = time.perf_counter()
+        write_ct_series(
+            src, n_slices=args.slices, rows=args.size, cols=args.size, pixel_spacing=(0.7, 0.7)
+        )
+        exe = Path(sys.executable).with_name("ownscan")
+        library = Path(tmp) / "library"
+        subprocess.run([str(exe), "import", str(src), "--library", str(library)], check=True)
+        print(f"generated and imported in {time.perf_counter() - t0:.1f} s")
+        raw = args.size * args.size * args.slices * 2
+        server = ServeProcess.start(library)
+        flags = [a for a in CHROMIUM_ARGS if not (args.gpu and "swiftshader" in a)]
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+                for label, mbit in (
+                    ("loopback (server cache cold)", None),
+                    ("loopback", None),
+                    ("50 Mbit/s", 50.0),
+                ):
+                    m = _load(browser, server, mbit)
+                    print(
+                        f"{label:30s} first picture (preview) {m['preview'] / 1000:6.2f} s, "
+                        f"full resolution {m['full'] / 1000:6.2f} s, voxels on the wire "
+                        f"{m['wire'] / 1e6:7.1f} MB ({m['wire'] / (raw * 9 / 8):.3f} of raw int16, "
+                        "both levels)"
+                    )
+                ctx = browser.new_context(
+                    viewport={"width": 512, "height": 600}, device_scale_factor=1
+                )
+                page = ctx.new_page()
+                page.goto(server.url)
+                page.wait_for_selector(".series")
+                page.evaluate(FIRST)
+                page.click("button[data-layout='3d']")
+                renderer = page.evaluate(
+                    "() => { const gl = window.ownscanViewer.renderer.gl;"
+                    " const e = gl.getExtension('WEBGL_debug_renderer_info');"
+                    " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
+                )
+                ours = {}
+                for mode in ("dvr", "mip"):
+                    f = page.evaluate(FRAMES, [mode, 5])
+                    ours[mode] = f
+                    w, h = f["size"]
+                    print(
+                        f"3D {mode:4s} frame {w}x{h}: median {f['median']:.0f} ms, "
+                        f"min {f['min']:.0f} ms ({renderer})"
+                    )
+                ctx.close()
+                if args.niivue is not None:
+                    uid = _uid(library)
+                    out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
+                    cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
+                    subprocess.run([*cmd, "-o", str(out)], check=True)
+                    nii = next(out.rglob("*.nii.gz"))
+                    nv = _niivue(browser, args.niivue, nii, Path(tmp) / "niivue")
+                    w, h = nv["size"]
+                    print(
+                        f"NiiVue 3D render frame {w}x{h}: median {nv['median']:.0f} ms, "
+                        f"min {nv['min']:.0f} ms; ownscan dvr / NiiVue: "
+                        f"{ours['dvr']['median'] / nv['median']:.2f}, mip / NiiVue: "
+                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times)"
+                    )
+                browser.close()
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

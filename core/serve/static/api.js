@@ -1,0 +1,39 @@
+// Talking to `ownscan serve` (docs/SERVE.md). The session cookie goes with every request (same
+// origin); state-changing requests carry the X-Ownscan header the server demands of them.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function check(resp) {
+  if (resp.ok) return resp;
+  let message = `${resp.status} ${resp.statusText}`;
+  try {
+    const body = await resp.json();
+    if (body && body.error) message = body.error;
+  } catch {
+    // not JSON (the door's 401 page): the status says it
+  }
+  throw new ApiError(resp.status, message);
+}
+
+export async function apiFetch(url, options = {}) {
+  const method = (options.method || "GET").toUpperCase();
+  const headers = new Headers(options.headers || {});
+  if (method !== "GET" && method !== "HEAD") headers.set("X-Ownscan", "1");
+  return check(await fetch(url, { credentials: "same-origin", ...options, headers }));
+}
+
+export async function apiJson(url, options = {}) {
+  const resp = await apiFetch(url, options);
+  return resp.json();
+}
+
+export function postJson(url, body) {
+  return apiJson(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+export const api = { fetch: apiFetch, json: apiJson, post: postJson };

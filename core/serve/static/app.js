@@ -1,0 +1,134 @@
+// The page: the library (patients -> studies -> series, reports), the upload panel and the
+// viewer, switched by the address's hash (#/ and #/series/UID) so the back button works.
+
+import { api } from "./api.js";
+import { uploadPanel } from "./upload.js";
+import { Viewer, el } from "./viewer.js";
+
+const main = document.querySelector("main");
+let viewer = null;
+
+function text(tag, cls, content) {
+  const e = el(tag, cls);
+  e.textContent = content;
+  return e;
+}
+
+function sexWord(s) {
+  return { F: "female", M: "male", O: "other" }[s] || "";
+}
+
+function seriesCard(series) {
+  const a = el("a", "series");
+  a.href = `#/series/${encodeURIComponent(series.series_uid)}`;
+  a.dataset.uid = series.series_uid;
+  const img = el("img", "thumb");
+  img.loading = "lazy";
+  img.alt = "";
+  img.src = series.thumbnail;
+  img.width = 96;
+  img.height = 96;
+  const body = el("div", "series-text");
+  body.append(
+    text("strong", "", series.description || `Series ${series.number ?? ""}`.trim()),
+    text("span", "meta", [series.modality, series.body_part, `${series.images} image${series.images === 1 ? "" : "s"}`].filter(Boolean).join(" · ")),
+  );
+  a.append(img, body);
+  return a;
+}
+
+function documentLink(doc) {
+  const a = el("a", `document ${doc.kind}`);
+  a.href = doc.url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  a.textContent = `${doc.title || "Report"} (${doc.kind.includes("pdf") ? "PDF" : "text"})`;
+  return a;
+}
+
+async function showLibrary() {
+  if (viewer) viewer.destroy();
+  viewer = null;
+  document.body.classList.remove("viewing");
+  main.innerHTML = "";
+  const lib = el("section", "library");
+  lib.append(text("h2", "", "Your scans"));
+  const list = el("div", "patients");
+  lib.append(list);
+  main.append(lib, uploadPanel(() => refresh(list)));
+  await refresh(list);
+}
+
+async function refresh(list) {
+  let data;
+  try {
+    data = await api.json("/api/library");
+  } catch (e) {
+    list.replaceChildren(text("p", "error", `Could not read the library: ${e.message}`));
+    return;
+  }
+  list.replaceChildren();
+  if (!data.patients.length && !(data.documents || []).length) {
+    list.append(text("p", "empty", "The library is empty. Add scans below."));
+    return;
+  }
+  for (const p of data.patients) {
+    const card = el("article", "patient");
+    const head = el("header");
+    head.append(text("h3", "", p.name || "Unnamed patient"));
+    const facts = [p.birth_date && `born ${p.birth_date}`, sexWord(p.sex), p.patient_id && `ID ${p.patient_id}`].filter(Boolean).join(" · ");
+    if (facts) head.append(text("p", "meta", facts));
+    card.append(head);
+    for (const s of p.studies) {
+      const study = el("section", "study");
+      study.append(text("h4", "", [s.date, s.description || "Study"].filter(Boolean).join(" — ")));
+      if (s.modalities && s.modalities.length) study.append(text("p", "meta", s.modalities.join(", ")));
+      const grid = el("div", "series-grid");
+      for (const se of s.series) grid.append(seriesCard(se));
+      study.append(grid);
+      if (s.documents && s.documents.length) {
+        const docs = el("div", "documents");
+        for (const d of s.documents) docs.append(documentLink(d));
+        study.append(docs);
+      }
+      card.append(study);
+    }
+    list.append(card);
+  }
+  if (data.documents && data.documents.length) {
+    // reports kept without a study to file them under
+    const card = el("article", "patient");
+    card.append(text("h3", "", "Other documents"));
+    const docs = el("div", "documents");
+    for (const d of data.documents) docs.append(documentLink(d));
+    card.append(docs);
+    list.append(card);
+  }
+}
+
+async function showSeries(uid) {
+  if (viewer) viewer.destroy();
+  document.body.classList.add("viewing");
+  main.innerHTML = "";
+  const back = el("a", "back");
+  back.href = "#/";
+  back.textContent = "← Library";
+  const root = el("div");
+  main.append(back, root);
+  viewer = new Viewer(root, api, uid);
+  window.ownscanViewer = viewer; // for the console (and the browser tests)
+  try {
+    await viewer.open();
+  } catch (e) {
+    root.replaceChildren(text("p", "error", `Could not open this series: ${e.message}`));
+  }
+}
+
+function route() {
+  const m = location.hash.match(/^#\/series\/([^/?]+)/);
+  if (m) showSeries(decodeURIComponent(m[1]));
+  else showLibrary();
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,354 @@
+// The browser's rendering core: WebGL2 running the same GLSL as the desktop (shaders/, fetched
+// from the server as GLSL ES 3.00 by core/serve/_webgl.py). One canvas; the 2D views are drawn
+// straight into their rectangle, the 3D view into an offscreen RGBA8 target first (the
+// ray-caster derives its rays from gl_FragCoord, which must start at 0) and then copied.
+//
+// The volume texture is R32F holding q / 65535, q being the uint16 that
+// core/render/_setup.prepare_volume makes (see volume.js): exactly the numbers the desktop's
+// R16 unorm texture returns, filtered linearly (needs OES_texture_float_linear: R16 unorm is
+// not in WebGL2 core, and half floats would round them). Shaded modes read the gradient
+// texture of core/render/_setup.gradient_texels (RGB32F, the same numbers as the desktop's
+// RGB16 unorm) when it fits GRADIENT_BUDGET, else six volume fetches per gradient, as the
+// desktop renderer does beyond its own budget.
+
+import { columnMajor } from "./geometry.js";
+import { gradientTexels } from "./volume.js";
+
+export class GLUnavailable extends Error {}
+
+const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture
+
+function compile(gl, type, source, what) {
+  const shader = gl.createShader(type);
+  gl.shaderSource(shader, source);
+  gl.compileShader(shader);
+  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) {
+    const log = gl.getShaderInfoLog(shader);
+    gl.deleteShader(shader);
+    throw new GLUnavailable(`${what}: ${log}`);
+  }
+  return shader;
+}
+
+function link(gl, sources, what) {
+  const program = gl.createProgram();
+  gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, sources.vertex, `${what} (vertex)`));
+  gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, sources.fragment, `${what} (fragment)`));
+  gl.linkProgram(program);
+  if (!gl.getProgramParameter(program, gl.LINK_STATUS)) {
+    throw new GLUnavailable(`${what}: ${gl.getProgramInfoLog(program)}`);
+  }
+  return program;
+}
+
+export class Renderer {
+  constructor(canvas) {
+    const gl = canvas.getContext("webgl2", {
+      alpha: false, antialias: false, depth: false, preserveDrawingBuffer: true,
+    });
+    if (!gl) throw new GLUnavailable("this browser has no WebGL2");
+    if (!gl.getExtension("OES_texture_float_linear")) {
+      throw new GLUnavailable("WebGL2 without linear filtering of float textures");
+    }
+    this.gl = gl;
+    this.canvas = canvas;
+    this.maxTexture = gl.getParameter(gl.MAX_3D_TEXTURE_SIZE);
+    this.programs = new Map();
+    this.volume = null;
+    this.vao = gl.createVertexArray(); // the ray-caster needs no attributes
+    this.quad = gl.createVertexArray();
+    gl.bindVertexArray(this.quad);
+    const buf = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, -1, 1, 1, -1, 1, 1]), gl.STATIC_DRAW);
+    this.quadBuffer = buf;
+    gl.bindVertexArray(null);
+    this.dummy2d = this._texture2d(1, 1, new Float32Array(4));
+    this.dummy3d = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_3D, this.dummy3d);
+    gl.texImage3D(gl.TEXTURE_3D, 0, gl.R8, 1, 1, 1, 0, gl.RED, gl.UNSIGNED_BYTE, new Uint8Array([255]));
+    this.target = null;
+  }
+
+  // Compile (once) the program of a mode; `sources` as /api/shaders/raycast answers.
+  program(key, sources) {
+    if (!this.programs.has(key)) {
+      this.programs.set(key, link(this.gl, sources, key));
+      if (key === "slice") {
+        const gl = this.gl;
+        const p = this.programs.get(key);
+        gl.bindVertexArray(this.quad);
+        gl.bindBuffer(gl.ARRAY_BUFFER, this.quadBuffer);
+        const loc = gl.getAttribLocation(p, "a_pos_ndc");
+        gl.enableVertexAttribArray(loc);
+        gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+        gl.bindVertexArray(null);
+      }
+    }
+    return this.programs.get(key);
+  }
+
+  _texture2d(w, h, data) {
+    const gl = this.gl;
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, t);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, w, h, 0, gl.RGBA, gl.FLOAT, data);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    return t;
+  }
+
+  // Upload a prepared volume (volume.js): {dims: [nx, ny, nz], values: Float32Array} or, for
+  // colour, {dims, rgb: Uint8Array}. Throws GLUnavailable when the GPU refuses it.
+  setVolume(prepared) {
+    const gl = this.gl;
+    const [nx, ny, nz] = prepared.dims;
+    if (Math.max(nx, ny, nz) > this.maxTexture) {
+      throw new GLUnavailable(`volume ${nx}x${ny}x${nz} exceeds this GPU's 3D texture limit ${this.maxTexture}`);
+    }
+    if (this.volume) {
+      for (const tex of [this.volume.texture, this.volume.gradient, this.volume.bound && this.volume.bound.tex, this.volume.skip && this.volume.skip.tex]) if (tex) gl.deleteTexture(tex);
+    }
+    this.volume = null;
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_3D, t);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    while (gl.getError() !== gl.NO_ERROR); // start from a clean error state
+    if (prepared.rgb) {
+      gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB8, nx, ny, nz, 0, gl.RGB, gl.UNSIGNED_BYTE, prepared.rgb);
+    } else {
+      gl.texImage3D(gl.TEXTURE_3D, 0, gl.R32F, nx, ny, nz, 0, gl.RED, gl.FLOAT, prepared.values);
+    }
+    const err = gl.getError();
+    if (err !== gl.NO_ERROR) {
+      gl.deleteTexture(t);
+      throw new GLUnavailable(`the GPU refused a ${nx}x${ny}x${nz} volume texture (GL error ${err})`);
+    }
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
+    // q is kept (for the gradient texture, made on first use) only when that would fit
+    const q = 12 * nx * ny * nz <= GRADIENT_BUDGET ? prepared.q : null;
+    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null, block: prepared.block || null, bound: null, skip: null };
+  }
+
+  // The gradient texture of the current volume, made on first use; null when over budget.
+  gradient() {
+    const v = this.volume;
+    if (v && v.gradient) return v.gradient;
+    if (!v || !v.q) return null;
+    const [nx, ny, nz] = v.dims;
+    if (12 * nx * ny * nz > GRADIENT_BUDGET) return null;
+    const gl = this.gl;
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_3D, t);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    while (gl.getError() !== gl.NO_ERROR);
+    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, gradientTexels(v.q, v.dims));
+    if (gl.getError() !== gl.NO_ERROR) {
+      gl.deleteTexture(t);
+      v.q = null; // does not fit: six fetches from now on
+      return null;
+    }
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
+    v.gradient = t;
+    v.q = null;
+    return t;
+  }
+
+  _table3d(shape, internal, format, type, data) {
+    const gl = this.gl;
+    const [nz, ny, nx] = shape;
+    const t = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_3D, t);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texImage3D(gl.TEXTURE_3D, 0, internal, nx, ny, nz, 0, format, type, data);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
+    return t;
+  }
+
+  // The skip-distance table as an R8 texture (distance / 255, as the desktop's 'f1'), kept
+  // while frames bring the same table.
+  _skipTexture(distance) {
+    const v = this.volume;
+    if (v.skip && v.skip.distance === distance) return v.skip.tex;
+    if (v.skip) this.gl.deleteTexture(v.skip.tex);
+    const gl = this.gl;
+    v.skip = { distance, tex: this._table3d(v.block.shape, gl.R8, gl.RED, gl.UNSIGNED_BYTE, distance) };
+    return v.skip.tex;
+  }
+
+  // Per brick the largest ("maximum") or smallest ("minimum") value, R32F, for MIP / MinIP.
+  _boundTexture(kind) {
+    const v = this.volume;
+    if (v.bound && v.bound.kind === kind) return v.bound.tex;
+    if (v.bound) this.gl.deleteTexture(v.bound.tex);
+    const gl = this.gl;
+    const data = kind === "maximum" ? v.block.bmax : v.block.bmin;
+    v.bound = { kind, tex: this._table3d(v.block.shape, gl.R32F, gl.RED, gl.FLOAT, data) };
+    return v.bound.tex;
+  }
+
+  _uniforms(program, values) {
+    const gl = this.gl;
+    for (const [name, [kind, v]] of Object.entries(values)) {
+      const loc = gl.getUniformLocation(program, name);
+      if (loc === null) continue; // the compiler drops what a mode does not use
+      if (kind === "f") gl.uniform1f(loc, v);
+      else if (kind === "i") gl.uniform1i(loc, v);
+      else if (kind === "2f") gl.uniform2f(loc, v[0], v[1]);
+      else if (kind === "3f") gl.uniform3f(loc, v[0], v[1], v[2]);
+      else if (kind === "4f") gl.uniform4f(loc, v[0], v[1], v[2], v[3]);
+      else if (kind === "m3") gl.uniformMatrix3fv(loc, false, columnMajor(v));
+      else if (kind === "m4") gl.uniformMatrix4fv(loc, false, columnMajor(v));
+    }
+  }
+
+  _bind(program, units) {
+    const gl = this.gl;
+    let unit = 0;
+    for (const [name, target, tex] of units) {
+      const loc = gl.getUniformLocation(program, name);
+      if (loc === null) continue;
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      gl.bindTexture(target, tex);
+      gl.uniform1i(loc, unit);
+      unit += 1;
+    }
+  }
+
+  _ensureTarget(w, h) {
+    const gl = this.gl;
+    if (this.target && this.target.w === w && this.target.h === h) return this.target;
+    if (this.target) {
+      gl.deleteFramebuffer(this.target.fbo);
+      gl.deleteTexture(this.target.tex);
+    }
+    const tex = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, w, h);
+    const fbo = gl.createFramebuffer();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fbo);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, tex, 0);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    this.target = { w, h, tex, fbo };
+    return this.target;
+  }
+
+  // One ray-cast picture of `frame` (geometry.frameFor) into the offscreen target, then copied
+  // to `rect` = {x, y, w, h} of the canvas (CSS-pixel rect times devicePixelRatio, top-left
+  // origin); a target smaller than rect (a quick pass while dragging) is enlarged.
+  drawRaycast(programKey, frame, rect, constants) {
+    const gl = this.gl;
+    const gradient = this.programs.has(`${programKey}+gradient`) ? this.gradient() : null;
+    const program = this.programs.get(gradient ? `${programKey}+gradient` : programKey);
+    const target = this._ensureTarget(frame.width, frame.height);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, target.fbo);
+    gl.viewport(0, 0, frame.width, frame.height);
+    gl.disable(gl.BLEND);
+    gl.useProgram(program);
+    const [nx, ny, nz] = this.volume.dims;
+    const b = frame.basis;
+    const col = (j) => [b[0][j], b[1][j], b[2][j]];
+    this._uniforms(program, {
+      u_size: ["2f", [frame.width, frame.height]],
+      u_centre_lps: ["3f", frame.centre],
+      u_right_lps: ["3f", col(0)],
+      u_up_lps: ["3f", col(1)],
+      u_back_lps: ["3f", col(2)],
+      u_half_mm: ["2f", frame.half],
+      u_pan_mm: ["2f", frame.pan],
+      u_perspective: ["i", 0],
+      u_eye_mm: ["f", frame.eye],
+      u_box_lo_tex: ["3f", [0, 0, 0]],
+      u_box_hi_tex: ["3f", [1, 1, 1]],
+      u_max_steps: ["i", frame.maxSteps],
+      u_slab_half_mm: ["f", frame.slabHalf],
+      u_plane_lps: ["3f", frame.plane],
+      u_dims: ["3f", [nx, ny, nz]],
+      u_window: ["2f", frame.window],
+      u_invert: ["i", frame.invert],
+      u_step_mm: ["f", frame.step],
+      u_visible: ["2f", frame.visible || [-1, 2]],
+      u_brick: ["f", 4],
+      u_last_brick: ["3f", this.volume.block ? [this.volume.block.shape[2] - 1, this.volume.block.shape[1] - 1, this.volume.block.shape[0] - 1] : [0, 0, 0]],
+      u_shade: ["4f", constants.shade],
+      u_shade_gain: ["f", constants.shadeGain],
+      u_lps_to_tex: ["m4", frame.lpsToTex],
+      u_grad_to_lps: ["m3", frame.gradToLps],
+    });
+    // the mode's parameters: one uniform u_<name> each (declared by the skeleton)
+    this._uniforms(program, Object.fromEntries(Object.entries(frame.parameters).map(([name, v]) => [`u_${name}`, ["f", v]])));
+    let lut = null;
+    if (frame.lut) lut = this._texture2d(256, 1, frame.lut);
+    this._bind(program, [
+      ["u_volume", gl.TEXTURE_3D, this.volume.texture],
+      ["u_lut", gl.TEXTURE_2D, lut || this.dummy2d],
+      ["u_skip_distance", gl.TEXTURE_3D, frame.skipDistance ? this._skipTexture(frame.skipDistance) : this.dummy3d],
+      ["u_block_bound", gl.TEXTURE_3D, frame.skipBound ? this._boundTexture(frame.skipBound) : this.dummy3d],
+      ["u_gradient", gl.TEXTURE_3D, gradient || this.dummy3d],
+    ]);
+    gl.bindVertexArray(this.vao);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+    gl.bindVertexArray(null);
+    if (lut) gl.deleteTexture(lut);
+    // copy into the view's rectangle (GL rows go up: flip the rect's top-left origin)
+    gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.fbo);
+    gl.bindFramebuffer(gl.DRAW_FRAMEBUFFER, null);
+    const y0 = this.canvas.height - rect.y - rect.h;
+    const filter = frame.width === rect.w && frame.height === rect.h ? gl.NEAREST : gl.LINEAR;
+    gl.blitFramebuffer(0, 0, frame.width, frame.height, rect.x, y0, rect.x + rect.w, y0 + rect.h, gl.COLOR_BUFFER_BIT, filter);
+    gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
+  }
+
+  // The last ray-cast picture as RGBA bytes, top row first (what `ownscan render` writes).
+  readRaycast() {
+    const gl = this.gl;
+    const { w, h, fbo } = this.target;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fbo);
+    const px = new Uint8Array(w * h * 4);
+    gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    const out = new Uint8Array(w * h * 4);
+    for (let r = 0; r < h; r++) out.set(px.subarray((h - 1 - r) * w * 4, (h - r) * w * 4), r * w * 4);
+    return { width: w, height: h, data: out };
+  }
+
+  // A 2D view: viewer_slice.glsl with the px -> tex matrix (geometry.pxToTex), sampled and
+  // windowed as the ray-caster does (common.glsl's sample_volume and window_level): `window`
+  // is the normalised [low, high] of the grey ramp (PreparedVolume.window), `invert` for
+  // MONOCHROME1; a colour volume is drawn as stored.
+  drawSlice(rect, pxToTex, window, invert) {
+    const gl = this.gl;
+    const program = this.programs.get("slice");
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(rect.x, this.canvas.height - rect.y - rect.h, rect.w, rect.h);
+    gl.useProgram(program);
+    this._uniforms(program, {
+      u_size_px: ["2f", [rect.w, rect.h]],
+      u_px_to_tex: ["m4", pxToTex],
+      u_dims: ["3f", this.volume.dims],
+      u_window: ["2f", window],
+      u_invert: ["i", invert ? 1 : 0],
+      u_rgb: ["i", this.volume.rgb ? 1 : 0],
+    });
+    this._bind(program, [["u_volume", gl.TEXTURE_3D, this.volume.texture]]);
+    gl.bindVertexArray(this.quad);
+    gl.drawArrays(gl.TRIANGLES, 0, 6);
+    gl.bindVertexArray(null);
+  }
+
+  clear() {
+    const gl = this.gl;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(0, 0, this.canvas.width, this.canvas.height);
+    gl.clearColor(0, 0, 0, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+  }
+}

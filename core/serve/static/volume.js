@@ -1,0 +1,167 @@
+// Voxels from the server (GET /api/series/UID/voxels?level=N, docs/SERVE.md): (z, y, x) C
+// order, little endian, 2-byte types byte-shuffled (all low bytes, then all high bytes), sent
+// gzip-compressed (the browser inflates natively). Prepared here exactly as
+// core/render/_setup.prepare_volume prepares them for the desktop's R16 unorm texture:
+//   q = clip(rint(float32(v - vmin) * float32(65535 / (vmax - vmin))), 0, 65535)
+// and uploaded as q / 65535 (float32), the value the desktop samples. Shaded modes also get
+// the desktop's gradient texture (gradientTexels) when it fits (gl.js).
+
+import { dimsOf } from "./geometry.js";
+import { blockMinMax } from "./skip.js";
+
+const TYPES = { int16: Int16Array, uint16: Uint16Array, uint8: Uint8Array, float32: Float32Array };
+
+// The bytes of a response as the typed array of `dtype`, undoing the byte shuffle.
+export function decodeVoxels(buffer, dtype, encoding) {
+  const Type = TYPES[dtype];
+  if (!Type) throw new Error(`unknown voxel type ${dtype}`);
+  const bytes = new Uint8Array(buffer);
+  const size = Type.BYTES_PER_ELEMENT;
+  if (bytes.length % size !== 0) throw new Error(`voxel data of ${bytes.length} bytes is not a whole number of ${dtype}`);
+  const n = bytes.length / size;
+  const shuffled = encoding && encoding.startsWith("shuffle");
+  if (!shuffled || size === 1) return new Type(bytes.buffer, bytes.byteOffset, n);
+  const out = new Uint8Array(bytes.length);
+  for (let b = 0; b < size; b++) {
+    const plane = bytes.subarray(b * n, (b + 1) * n);
+    for (let i = 0; i < n; i++) out[i * size + b] = plane[i];
+  }
+  return new Type(out.buffer);
+}
+
+// numpy's rint: round half to even
+function rint(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export function valueRange(voxels) {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < voxels.length; i++) {
+    const v = voxels[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!(hi > lo)) hi = lo + 1;
+  return [lo, hi];
+}
+
+// prepare_volume's quantisation: the uint16 q of every voxel
+export function quantise(voxels, vmin, vmax) {
+  const f = Math.fround;
+  const s = f(65535 / (vmax - vmin));
+  const lo = f(vmin);
+  const out = new Uint16Array(voxels.length);
+  for (let i = 0; i < voxels.length; i++) {
+    const q = rint(f(f(f(voxels[i]) - lo) * s));
+    out[i] = q < 0 ? 0 : q > 65535 ? 65535 : q;
+  }
+  return out;
+}
+
+// q / 65535: the numbers the desktop's R16 unorm texture returns
+export function unorm(q) {
+  const out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = q[i] / 65535;
+  return out;
+}
+
+// core/render/_setup.gradient_texels: per voxel (32768 + floor((q[+1] - q[-1]) / 2)) / 65535
+// along i, j, k (indices clamped to the volume), RGB interleaved, for GRADIENT_TEXTURE
+export function gradientTexels(q, dims) {
+  const [nx, ny, nz] = dims;
+  const out = new Float32Array(q.length * 3);
+  const sx = 1, sy = nx, sz = nx * ny;
+  for (let k = 0; k < nz; k++) {
+    const kd = Math.max(k - 1, 0) * sz, ku = Math.min(k + 1, nz - 1) * sz;
+    for (let j = 0; j < ny; j++) {
+      const jd = Math.max(j - 1, 0) * sy, ju = Math.min(j + 1, ny - 1) * sy;
+      for (let i = 0; i < nx; i++) {
+        const id = Math.max(i - 1, 0) * sx, iu = Math.min(i + 1, nx - 1) * sx;
+        const at = k * sz + j * sy + i;
+        const row = at - i, plane = at - j * sy, col = at - k * sz;
+        const o = at * 3;
+        out[o] = ((q[row + iu] + 65536 - q[row + id]) >> 1) / 65535;
+        out[o + 1] = ((q[plane + ju] + 65536 - q[plane + jd]) >> 1) / 65535;
+        out[o + 2] = ((q[col + ku] + 65536 - q[col + kd]) >> 1) / 65535;
+      }
+    }
+  }
+  return out;
+}
+
+// The grey-value work of one level (decode, range, quantisation): on a worker thread when the
+// browser can start one (the page stays responsive while a large CT is prepared), else here.
+export function prepareGrey(buffer, dtype, encoding, range, dims) {
+  const voxels = decodeVoxels(buffer, dtype, encoding);
+  const [vmin, vmax] = range || valueRange(voxels);
+  const q = quantise(voxels, vmin, vmax);
+  const n = voxels.length;
+  // the empty-space skipping bricks (skip.js), when the size is right (else the caller fails)
+  const block = n === dims[0] * dims[1] * dims[2] ? blockMinMax(q, dims) : null;
+  return { q, values: unorm(q), vmin, vmax, n, block };
+}
+
+function prepareOffThread(buffer, dtype, encoding, range, dims) {
+  return new Promise((resolve, reject) => {
+    let worker;
+    try {
+      worker = new Worker(new URL("./volume-worker.js", import.meta.url), { type: "module" });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    worker.onmessage = (e) => {
+      worker.terminate();
+      if (e.data.error) reject(new Error(e.data.error));
+      else resolve(e.data);
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(new Error(e.message || "the worker failed"));
+    };
+    worker.postMessage({ buffer, dtype, encoding, range, dims }, [buffer]);
+  });
+}
+
+// One level of a series, ready for Renderer.setVolume. `range`: [vmin, vmax] to normalise
+// with (null: this level's own, as prepare_volume does for the volume it draws).
+export async function loadLevel(fetcher, header, level, range) {
+  const resp = await fetcher(level.url);
+  const encoding = resp.headers.get("X-Ownscan-Encoding") || "raw";
+  const buffer = await resp.arrayBuffer();
+  const dims = dimsOf(level.shape);
+  const components = header.components || 1;
+  const expected = dims[0] * dims[1] * dims[2] * components;
+  const out = { level: level.level, shape: level.shape, affine: level.affine, dims };
+  if (components !== 1) {
+    const voxels = decodeVoxels(buffer, header.dtype, encoding);
+    if (voxels.length !== expected) throw new Error(`voxels: got ${voxels.length} values, expected ${expected}`);
+    // colour: RGB bytes as stored (a 2D image is shown as stored, no window)
+    const rgb = new Uint8Array(dims[0] * dims[1] * dims[2] * 3);
+    for (let i = 0, n = rgb.length / 3; i < n; i++) for (let c = 0; c < 3; c++) {
+      const v = voxels[i * components + Math.min(c, components - 1)];
+      rgb[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    out.rgb = rgb;
+    out.valueMin = 0;
+    out.valueMax = 255;
+    return out;
+  }
+  let grey;
+  try {
+    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims);
+  } catch (e) {
+    // no worker could start (the bytes are still here): the same work on this thread; a
+    // worker that failed after it took the bytes (now detached, length 0) is an error
+    if (buffer.byteLength === 0 && expected !== 0) throw e;
+    grey = prepareGrey(buffer, header.dtype, encoding, range, dims);
+  }
+  if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
+  out.q = grey.q;
+  out.values = grey.values;
+  out.block = grey.block;
+  out.valueMin = grey.vmin;
+  out.valueMax = grey.vmax;
+  return out;
+}
