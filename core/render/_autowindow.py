@@ -29,12 +29,12 @@ def projection_window(volume: Volume, how: str) -> WindowPreset:
     """
     vox = volume.voxels
     step = max(1, max(vox.shape[:3]) // _SIDE)
-    sub = np.asarray(vox[::step, ::step, ::step], dtype=np.float32)
+    sub = vox[::step, ::step, ::step]  # a view: projections reduce it without a float copy
     if how == "maximum":
-        values = np.concatenate([sub.max(axis=a).ravel() for a in range(3)])
+        values = np.concatenate([sub.max(axis=a).ravel().astype(np.float32) for a in range(3)])
         top = 99.9
     elif how == "average":
-        values = np.concatenate([sub.mean(axis=a).ravel() for a in range(3)])
+        values = np.concatenate([sub.mean(axis=a, dtype=np.float32).ravel() for a in range(3)])
         top = 99.5
     else:
         raise ValueError(f"projection_window: how must be 'maximum' or 'average', got {how!r}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import io
 import logging
 import re
@@ -605,20 +604,12 @@ class Service:
         title = doc.title or ("Report" if doc.kind == "sr" else "Document")
         if doc.kind == "pdf":
             return path.read_bytes(), "application/pdf", title
-        import pydicom
+        # one reader of kept documents for every frontend: ownscan.core.reports
+        from ownscan.core.reports import encapsulated_pdf, read_report, report_html
 
         if doc.kind == "dicom-pdf":
-            ds = pydicom.dcmread(path)
-            data = bytes(ds.EncapsulatedDocument)
-            # the element is padded to an even length; the length element, where given, says
-            # how long the document is, else a single NUL pad is taken off
-            length = ds.get("EncapsulatedDocumentLength")
-            if length:
-                data = data[: int(length)]
-            elif len(data) % 2 == 0 and data.endswith(b"\x00"):
-                data = data[:-1]
-            return data, "application/pdf", title
-        return _sr_html(path, title).encode(), "text/html; charset=utf-8", title
+            return encapsulated_pdf(path)[1], "application/pdf", title
+        return report_html(read_report(path)).encode(), "text/html; charset=utf-8", title
 
 
 def _reduced(volume: Volume, max_side: int) -> Volume:
@@ -670,24 +661,3 @@ def _png(rgb: npt.NDArray[np.uint8]) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, "PNG")
     return buf.getvalue()
-
-
-def _sr_html(path: Path, title: str) -> str:
-    """A Structured Report as a small readable page: one line per content item, indented as
-    the report nests them."""
-    from ownscan.core.viewer._sources import sr_text
-
-    lines = []
-    for line in sr_text(path).splitlines():
-        depth = (len(line) - len(line.lstrip(" "))) // 2
-        lines.append(
-            f'<p style="margin:0.2em 0 0.2em {depth * 1.5}em">{html.escape(line.strip())}</p>'
-        )
-    body = "\n".join(lines) or "<p>(this report holds no text)</p>"
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font:16px/1.4 system-ui,sans-serif;margin:1em;max-width:50em}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
-    )

@@ -86,7 +86,8 @@ def test_two_real_fragments_two_frames_accepted(jpeg_lossless: Path, tmp_path: P
     ds.save_as(tmp_path / "in" / "two.dcm")
     r = capped("info", str(tmp_path / "in"))
     assert r.returncode == 0 and not r.stderr, r.stderr
-    assert "two.dcm frame 2" in r.stdout, r.stdout  # both frames read (same position: warned)
+    # both frames read: at the same position, told apart only by their order (4D, warned)
+    assert "2 image(s)" in r.stdout and "by frame order" in r.stdout, r.stdout
 
 
 def test_huge_image_size_is_refused_before_decoding(jpeg_lossless: Path, tmp_path: Path) -> None:
@@ -194,7 +195,9 @@ def test_nan_position_sets_one_slice_apart(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert_handled(r)
     r = capped("info", str(tmp_path / "in"))
-    assert "CT volume 64x48x4" in r.stdout  # the other four still stack
+    # the other four still stack; the gap the NaN slice leaves is resampled (and said)
+    assert "CT volume 64x48x5 spacing 0.7x0.8x2.5 mm, 4 image(s)" in r.stdout, r.stdout
+    assert "resampled onto a regular grid of 5 slices" in r.stdout
     assert f"(e.g. {files[2]}): ImagePositionPatient 'nan\\0.0\\0.0' is not a position" in r.stdout
 
 
@@ -230,7 +233,8 @@ def test_pixel_spacing_1e300_renders(tmp_path: Path) -> None:
         assert_handled(r)
         assert r.returncode == 0, r.stderr
         assert "PixelSpacing '1e+300\\1e+300' is not a pixel spacing: ignored" in r.stderr
-        assert "spacing 1x1x2.5 mm" in r.stdout
+        # drawn with a stand-in pixel size that the summary does not pass off as a size
+        assert "no pixel spacing" in r.stdout, r.stdout
 
 
 # -- found by the fuzzer (tests/core/test_fuzz.py) -------------------------------------------------

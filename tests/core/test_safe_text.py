@@ -105,7 +105,9 @@ def test_control_characters_are_escaped_everywhere(tmp_path: Path) -> None:
         for ch in RAW:
             assert ch not in text, (r.args, ch, text)
     info, imp, lst, _ = outs
-    assert "Patient Doe\\x1b[2J\\x1b]0;owned\\x07^Jo\\rhn\\nFAKE LINE" in info.stdout
+    # the name as people write it (given names first; CR and LF in it are plain spaces there),
+    # every other control character shown escaped
+    assert "Patient Jo hn FAKE LINE\\u202eevil\\x9b Doe\\x1b[2J\\x1b]0;owned\\x07" in info.stdout
     assert "study\\x1b[31mRED" in info.stdout and "series\\rover" in info.stdout
     assert "x\\x1b[2Jy.dcm" in info.stderr
     assert "x\\x1b[2Jy.dcm" in imp.stdout + imp.stderr

@@ -63,7 +63,8 @@ def test_es_sources_are_the_shader_files_with_a_prologue():
     assert src["fragment"].startswith("#version 300 es\n")
     assert src["vertex"] == ES_PROLOGUE + load_shader("fullscreen.vert.glsl")
     body = src["fragment"].removeprefix(ES_PROLOGUE)
-    assert body.startswith("#define MODE_SKIP 1\n#define SHADING 1\n")
+    # dvr's options: a jittered ray start, skipping, shading (the desktop's own #defines)
+    assert body.startswith("#define MODE_JITTER 1\n#define MODE_SKIP 1\n#define SHADING 1\n")
     assert not re.search(r"^\s*#include", body, re.MULTILINE)
     # every line of the skeleton, common.glsl and the mode is there, unchanged
     for name in ("raycast.frag.glsl", "common.glsl", "mode_dvr.glsl"):

@@ -135,7 +135,7 @@ def test_documents(server: ServeProcess) -> None:
     assert r.headers["content-type"] == "application/pdf" and r.content == PDF
     r = c.get(docs["sr"]["url"])
     assert r.headers["content-type"] == "text/html; charset=utf-8"
-    assert "Finding: Small left frontal marker, 6 mm; no other finding." in r.text
+    assert "<b>Finding:</b> Small left frontal marker, 6 mm; no other finding." in r.text
     assert c.get("/api/documents/" + "0" * 64).status_code == 404
     assert c.get("/api/documents/..%2F..%2Fetc%2Fpasswd").status_code == 404
 
