@@ -255,6 +255,8 @@ class MeshExporter:
         data = mesh.export(file_type=self.name)
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if not isinstance(data, bytes):  # trimesh gives a dict only for formats not asked here
+            raise TypeError(f"trimesh exported {type(data).__name__} for {self.name}")
         return [write_new(path, data)]
 
 
