@@ -263,49 +263,14 @@ def _report_text(documents: Iterable[Any]) -> str | None:
     return joined or None
 
 
-_SR_VALUE = {
-    "DATE": "Date",
-    "TIME": "Time",
-    "DATETIME": "DateTime",
-    "UIDREF": "UID",
-    "PNAME": "PersonName",
-}
+_SR_HEAD = frozenset({"title", "meta"})  # report_lines' lines the viewer shows elsewhere
 
 
 def sr_text(path: Path) -> str:
-    """The readable text of a DICOM Structured Report: concept names and their values."""
-    import pydicom
+    """The readable text of a DICOM Structured Report: concept names and their values, nested
+    as the report nests them (the one SR walk, :func:`ownscan.core.reports.report_lines`,
+    without its title and patient/study lines, which the viewer shows elsewhere)."""
+    from ownscan.core.reports import read_report, report_lines
 
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    lines: list[str] = []
-
-    def walk(items: Any, depth: int) -> None:
-        for item in items:
-            name = ""
-            if "ConceptNameCodeSequence" in item and item.ConceptNameCodeSequence:
-                name = str(item.ConceptNameCodeSequence[0].get("CodeMeaning", ""))
-            value = ""
-            vt = str(item.get("ValueType", ""))
-            if vt == "TEXT":
-                value = str(item.get("TextValue", ""))
-            elif vt == "CODE" and item.get("ConceptCodeSequence"):
-                value = str(item.ConceptCodeSequence[0].get("CodeMeaning", ""))
-            elif vt == "NUM" and item.get("MeasuredValueSequence"):
-                mv = item.MeasuredValueSequence[0]
-                unit = ""
-                if mv.get("MeasurementUnitsCodeSequence"):
-                    unit = str(mv.MeasurementUnitsCodeSequence[0].get("CodeValue", ""))
-                value = f"{mv.get('NumericValue', '')} {unit}".strip()
-            elif vt in _SR_VALUE:
-                value = str(item.get(_SR_VALUE[vt], "") or "")
-            if name or value:
-                indent = "  " * depth
-                lines.append(
-                    f"{indent}{name}: {value}" if name and value else indent + (name or value)
-                )
-            if "ContentSequence" in item:
-                walk(item.ContentSequence, depth + (1 if name else 0))
-
-    if "ContentSequence" in ds:
-        walk(ds.ContentSequence, 0)
-    return "\n".join(lines)
+    lines = report_lines(read_report(path))
+    return "\n".join("  " * depth + text for depth, kind, text in lines if kind not in _SR_HEAD)
