@@ -18,9 +18,9 @@ What this module owns, and why it is separate from the importer:
   byte at a time, or never ends, fails that request in one line instead of hanging.
 * **WADO-RS** of one instance as raw bytes: ``Accept: multipart/related;
   type="application/dicom"; transfer-syntax=*`` so the server sends the stored file without
-  transcoding. dicomweb-client parses what it retrieves into pydicom datasets (re-encoding
-  would change the bytes), so the retrieve is a plain GET on the same session and the
-  multipart body is split here (:func:`split_multipart`).
+  transcoding. The retrieve is a plain GET on the same session (a DICOMweb client library
+  parses what it retrieves into pydicom datasets, and re-encoding would change the bytes) and
+  the multipart body is split here (:func:`split_multipart`).
 * **Retries** with exponential backoff on connection errors, time-outs, truncated bodies and
   HTTP 408/429/5xx; errors that retrying cannot fix (401, 403, 404, TLS) are not retried.
 """
@@ -661,6 +661,7 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
 
     attempt = 0
     while True:
+        failure: Exception
         try:
             result = call()
             conn.answered = True
@@ -675,15 +676,6 @@ def _retrying(call: Callable[[], T], where: str, conn: Connection) -> T:
                 "TLS certificate verification failed; if you trust this server, "
                 "repeat with --insecure",
             ) from None
-        except requests.exceptions.HTTPError as exc:  # raised inside dicomweb-client
-            status = exc.response.status_code if exc.response is not None else 0
-            if status in (401, 403):
-                raise _AuthRequired(status) from None
-            if status not in _RETRY_STATUS:
-                reason = exc.response.reason if exc.response is not None else ""
-                raise RequestFailed(where, f"HTTP {status} {reason}".strip(), status) from None
-            reason = exc.response.reason if exc.response is not None else ""
-            failure: Exception = _Retryable(f"HTTP {status} {reason}".strip(), None, status)
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
