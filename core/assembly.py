@@ -482,6 +482,7 @@ class Series:
                 "repetition_time_ms": first.repetition_time,
                 "philips_fp_scale": _philips_factors(frames, geo),
                 "slice_timing_s": self.slice_timing,
+                "frame_rate": first.frame_rate,  # a cine: (frames per second, attribute)
             },
         )
 

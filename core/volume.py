@@ -167,6 +167,19 @@ class Dimension:
             out["b_vectors_lps"] = [list(v) for v in self.b_vectors]
         return out
 
+    def label(self, index: int) -> str:
+        """Which volume ``index`` (0-based) is, in words, e.g. ``"volume 3/60 · b=1000 s/mm2"``,
+        ``"phase 2/3 · 120 ms"``, ``"volume 5/100 · 8 s"`` (what a viewer's overlay shows)."""
+        n = len(self.values)
+        word = {"cardiac phase": "phase", "acquisition": "acquisition"}.get(self.name, "volume")
+        out = f"{word} {index + 1}/{n}"
+        value = self.values[index] if 0 <= index < n else None
+        if self.name == "diffusion" and self.b_values and 0 <= index < len(self.b_values):
+            out += f" · b={self.b_values[index]:g}" + (f" {self.unit}" if self.unit else "")
+        elif value is not None and self.name in ("time", "cardiac phase"):
+            out += f" · {value:g}" + (f" {self.unit}" if self.unit else "")
+        return out
+
     def describe(self) -> str:
         """One phrase, e.g. ``"30 diffusion volumes (b 0..1000 s/mm2)"``."""
         n = len(self.values)

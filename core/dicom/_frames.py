@@ -141,6 +141,8 @@ class Frame:
     presentation_shape: str = ""  # Presentation LUT Shape: IDENTITY, INVERSE (or none)
     modality_lut: Lut | None = None  # Modality LUT Sequence (first item)
     voi_luts: tuple[Lut, ...] = ()  # VOI LUT Sequence
+    # a cine (multi-frame ultrasound, XA): frames per second and the attribute that said so
+    frame_rate: tuple[float, str] | None = None
 
     @property
     def is_native(self) -> bool:
@@ -228,6 +230,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "StudyTime": (0x00080030, "TM"),
     "AcquisitionTime": (0x00080032, "TM"),
     "AccessionNumber": (0x00080050, "SH"),
+    "RecommendedDisplayFrameRate": (0x00082144, "IS"),
     "Modality": (0x00080060, "CS"),
     "Manufacturer": (0x00080070, "LO"),
     "InstitutionName": (0x00080080, "LO"),
@@ -238,12 +241,14 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "PatientBirthDate": (0x00100030, "DA"),
     "PatientSex": (0x00100040, "CS"),
     "BodyPartExamined": (0x00180015, "CS"),
+    "CineRate": (0x00180040, "IS"),
     "SliceThickness": (0x00180050, "DS"),
     "RepetitionTime": (0x00180080, "DS"),
     "EchoTime": (0x00180081, "DS"),
     "EchoNumbers": (0x00180086, "IS"),
     "SpacingBetweenSlices": (0x00180088, "DS"),
     "TriggerTime": (0x00181060, "DS"),
+    "FrameTime": (0x00181063, "DS"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
     "ModalityLUTSequence": (0x00283000, "SQ"),
@@ -852,6 +857,25 @@ def _philips_scale(ds: Any) -> tuple[float, float] | None:
     return (ss, fl(0x100D) or 0.0)
 
 
+def _frame_rate(fx: Any) -> tuple[float, str] | None:
+    """How fast a multi-frame image plays: ``(frames per second, attribute)``, or None.
+
+    Recommended Display Frame Rate first (the sender's own advice for display), then Frame Time
+    (the real time between frames: plays in real time), then Cine Rate (the acquisition's
+    frames per second). Values that are no rate (zero, negative, over 1000 per second) are
+    passed over.
+    """
+    for kw, to_fps in (
+        ("RecommendedDisplayFrameRate", lambda v: v),
+        ("FrameTime", lambda v: 1000.0 / v if v > 0 else 0.0),
+        ("CineRate", lambda v: v),
+    ):
+        v = _f(fx.get(kw))
+        if v is not None and v > 0 and 0.0 < to_fps(v) <= 1000.0:
+            return (round(float(to_fps(v)), 3), kw)
+    return None
+
+
 def _int_or_none(v: Any) -> int | None:
     try:
         return int(v) if v not in (None, "") else None
@@ -1193,6 +1217,7 @@ def _build(
         **_luts(ds, src, pixel_rep),
         voi_function=_s(fx, "VOILUTFunction").upper(),
         presentation_shape=_s(fx, "PresentationLUTShape").upper(),
+        frame_rate=_frame_rate(fx) if n_frames > 1 else None,
     )
 
     # (``in`` first: ``ds.get`` of an absent keyword costs as much as reading one)

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError, UsageError
+from ownscan.core.viewer._cine import Cine
 from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
@@ -128,6 +129,7 @@ class Viewer:
             raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self.input = InputHandler(self)
         self.panels = Panels(self)
+        self.cine = Cine(self)  # frames, images or volumes of the series shown, and the film
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)
         self._gpu_volume: Any = None
@@ -239,6 +241,7 @@ class Viewer:
             show_browser=self.show_browser,
             show_report=bool(self.entry.report),
             ui_scale=self.ui_scale,
+            cine_bar=self.cine.active,
         )
         if self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
             return one
@@ -250,6 +253,7 @@ class Viewer:
             show_report=bool(self.entry.report),
             ui_scale=self.ui_scale,
             toolbar_rows=2,
+            cine_bar=self.cine.active,
         )
 
     # -- series --------------------------------------------------------------------------------
@@ -265,6 +269,7 @@ class Viewer:
         self.win.set_title(f"{self.options.title}: {caption}")
         self._raycast.key = None
         self.tf_index = self._default_tf(volume)
+        self.cine.attach()
         for w in volume.warnings:
             log.warning("%s: %s", entry.info.series_description or entry.key, w)
 
@@ -468,6 +473,7 @@ class Viewer:
         self.win.make_current()
         self.win.glfw.poll_events()
         self._poll_loader()
+        self.cine.tick()
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -576,6 +582,9 @@ class Viewer:
             timeout = 0.05 if self._loader is not None else 0.5
             if self.draft_3d:
                 timeout = self.options.still_after_s
+            film = self.cine.time_to_next()  # a cine playing: wake for its next picture
+            if film is not None:
+                timeout = min(timeout, max(film, 0.001))
             glfw.wait_events_timeout(timeout)
             self.frame()
 

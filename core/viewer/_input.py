@@ -36,6 +36,8 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Right drag", "zoom"),
     ("Double click / Space", "maximise the view under the mouse, or back to 2x2"),
     ("Up / Down, Page Up / Page Down", "previous / next slice, 10 slices"),
+    ("Left / Right", "previous / next frame, image, volume or phase (a film or a 4D series)"),
+    ("C", "play / pause the film (frames, images, volumes or phases)"),
     ("+ / -", "zoom in / out"),
     ("1 .. 9", "3D mode: DVR, MIP, surface, MinIP, X-ray, MPR, plugins' modes"),
     ("W", "next window/level preset"),
@@ -48,7 +50,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("O", "hide / show the text, labels and crosshair over the images"),
     ("B", "series browser"),
     ("N / P", "next / previous series"),
-    ("H / F1", "this help"),
+    ("H / F1 / ?", "this help"),
     ("Esc", "close help, leave the distance tool"),
     ("Q", "quit"),
 )
@@ -214,7 +216,12 @@ class InputHandler:
         if name == "3d" or self.mods & glfw.MOD_CONTROL:
             self.v.view.zoom(name, 1.15**dy)
         else:
-            self.v.view.scroll(name, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
+            self._scroll(name, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
+
+    def _scroll(self, view: str, steps: float) -> None:
+        """Slices, or the frames / images of a series that has them (``_cine.py``)."""
+        if not self.v.cine.scroll(view, steps):
+            self.v.view.scroll(view, steps)
 
     def on_char(self, codepoint: int) -> None:
         """A character was typed (imgui text fields)."""
@@ -238,10 +245,12 @@ class InputHandler:
         hovered = self.v.layout().view_at(*self.cursor_fb)
         target = hovered or (self.v.maximised or self.v.view.view_names[0])
         repeatable = {
-            glfw.KEY_UP: lambda: self.v.view.scroll(target, 1),
-            glfw.KEY_DOWN: lambda: self.v.view.scroll(target, -1),
-            glfw.KEY_PAGE_UP: lambda: self.v.view.scroll(target, 10),
-            glfw.KEY_PAGE_DOWN: lambda: self.v.view.scroll(target, -10),
+            glfw.KEY_UP: lambda: self._scroll(target, 1),
+            glfw.KEY_DOWN: lambda: self._scroll(target, -1),
+            glfw.KEY_PAGE_UP: lambda: self._scroll(target, 10),
+            glfw.KEY_PAGE_DOWN: lambda: self._scroll(target, -10),
+            glfw.KEY_LEFT: lambda: self.v.cine.step(-1),
+            glfw.KEY_RIGHT: lambda: self.v.cine.step(1),
             glfw.KEY_EQUAL: lambda: self.v.view.zoom(target, 1.2),
             glfw.KEY_KP_ADD: lambda: self.v.view.zoom(target, 1.2),
             glfw.KEY_MINUS: lambda: self.v.view.zoom(target, 1 / 1.2),
@@ -279,7 +288,11 @@ class InputHandler:
             self.v.request_series((self.v.current + 1) % len(self.v.entries))
         elif key == glfw.KEY_P:
             self.v.request_series((self.v.current - 1) % len(self.v.entries))
-        elif key in (glfw.KEY_H, glfw.KEY_F1):
+        elif key == glfw.KEY_C:
+            self.v.cine.toggle()
+        elif key in (glfw.KEY_H, glfw.KEY_F1) or (
+            key == glfw.KEY_SLASH and mods & glfw.MOD_SHIFT  # "?"
+        ):
             self.v.show_help = not self.v.show_help
         elif key == glfw.KEY_SPACE:
             self.v.toggle_maximise(hovered)

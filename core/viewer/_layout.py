@@ -44,12 +44,14 @@ class Rect:
 
 @dataclass(frozen=True)
 class Layout:
-    """The rectangles of one frame: each view, the toolbar, and the side panels (or None)."""
+    """The rectangles of one frame: each view, the toolbar, the side panels and the cine bar
+    under the images (or None)."""
 
     views: dict[str, Rect]
     toolbar: Rect
     browser: Rect | None
     report: Rect | None
+    cine: Rect | None = None
 
     def view_at(self, px: float, py: float) -> str | None:
         """Name of the view under framebuffer pixel ``(px, py)``, or None."""
@@ -79,6 +81,7 @@ def compute_layout(
     ui_scale: float = 1.0,
     gap: int = 2,
     toolbar_rows: int = 1,
+    cine_bar: bool = False,
 ) -> Layout:
     """Lay out a frame.
 
@@ -98,6 +101,8 @@ def compute_layout(
         Pixels between the views of the grid.
     toolbar_rows
         Rows of controls in the toolbar (2 in narrow windows).
+    cine_bar
+        Keep a bar under the images for stepping through frames, images or volumes.
     """
     fw, fh = fb_size
     browser_w = round(230 * ui_scale) if show_browser else 0
@@ -106,7 +111,11 @@ def compute_layout(
     if browser_w + report_w > fw * 2 // 3:
         browser_w = report_w = 0
     toolbar_h = round((34 + 28 * (toolbar_rows - 1)) * ui_scale)
-    area = Rect(browser_w, toolbar_h, max(1, fw - browser_w - report_w), max(1, fh - toolbar_h))
+    cine_h = round(34 * ui_scale) if cine_bar else 0
+    area = Rect(
+        browser_w, toolbar_h, max(1, fw - browser_w - report_w), max(1, fh - toolbar_h - cine_h)
+    )
+    cine = Rect(area.x, area.y + area.h, area.w, cine_h) if cine_h else None
     toolbar = Rect(browser_w, 0, area.w, toolbar_h)
     browser = Rect(0, 0, browser_w, fh) if browser_w else None
     report = Rect(fw - report_w, 0, report_w, fh) if report_w else None
@@ -127,4 +136,4 @@ def compute_layout(
                     half_w if col == 0 else area.w - half_w - gap,
                     half_h if row == 0 else area.h - half_h - gap,
                 )
-    return Layout(rects, toolbar, browser, report)
+    return Layout(rects, toolbar, browser, report, cine)

@@ -15,8 +15,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.viewer import _words
 from ownscan.core.viewer._geometry import orientation_label
-from ownscan.core.viewer._input import SHORTCUTS
+from ownscan.core.viewer._help import draw_help
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._sources import SeriesEntry, decode_thumbnail, thumbnail
@@ -34,14 +35,6 @@ _VIEW_TITLES = {
     "sagittal": "Sagittal",
     "3d": "3D",
     "image": "Image",
-}
-_MODE_TITLES = {
-    "dvr": "DVR",
-    "mip": "MIP",
-    "iso": "Surface",
-    "minip": "MinIP",
-    "xray": "X-ray",
-    "mpr": "MPR",
 }
 
 # the loading box's progress track: a colour no other part of the window uses (tests find it)
@@ -77,6 +70,8 @@ class Panels:
             self._draw_browser(lay.browser)
         if lay.report is not None:
             self._draw_report(lay.report)
+        if lay.cine is not None:
+            self.v.cine.draw_bar(lay.cine)
         if self.v.show_help:
             self._draw_help()
         if self.v.show_fps:
@@ -133,9 +128,10 @@ class Panels:
             cam_mm = v.mm_per_px_3d(rect.size)
             preset = self.v.tf_presets[self.v.tf_index].name
             uses_tf = self.v._mode_objects[self.v.mode].uses_transfer_function
+            word = _words.mode_word(self.v.mode)
             lines = [
-                f"{title}  {_MODE_TITLES.get(self.v.mode, self.v.mode)}"
-                + (f"  ({preset})" if uses_tf else "")
+                (title if word == title else f"{title}  {word}")
+                + (f"  ({_words.preset_word(preset)})" if uses_tf else "")
                 + ("  [preparing 3D ...]" if self.v._preparing_3d() else "")
                 + ("  [draft]" if self.v.draft_3d and not self.v._preparing_3d() else ""),
             ]
@@ -184,6 +180,8 @@ class Panels:
             if not v.is_2d:
                 self._draw_crosshair(dl, name, rect)
             self._draw_measurements(dl, name, rect, fs)
+        if self.v.cine.active and self.v._layout and name == next(iter(self.v._layout.views)):
+            lines.append(self.v.cine.caption())  # "frame 3/120", "volume 3/60 · b=1000 s/mm2"
         for i, line in enumerate(lines):
             self.win.text(dl, x0, y0 + i * line_h, line, white, fs)
         # what the user must know, in orange: the volume's warnings (first 2D view) and the
@@ -294,37 +292,33 @@ class Panels:
         if self._panel("##toolbar", rect, wf.no_title_bar | wf.no_scrollbar):
             width = self.win.ui(rect.w, 0).x / self.win.font_scale  # in unscaled points
             k = self.win.font_scale
-            titles = [_MODE_TITLES.get(m, m) for m in self.v.modes]
-            if width >= 1000:  # room for one radio button per mode
-                for n, mode in enumerate(self.v.modes):
-                    if n:
-                        imgui.same_line()
-                    if imgui.radio_button(f"{titles[n]}##mode", self.v.mode == mode):
-                        self.v.set_mode(mode)
-            else:
-                imgui.align_text_to_frame_padding()
-                imgui.text("3D")
+            # plain words on the controls, technical names in the tooltips (_words.py); a
+            # series without a 3D view (2D images, cines, colour) gets no 3D controls
+            three_d = "3d" in self.v.view.view_names
+            if three_d:
+                self._draw_mode_controls(width, k)
                 imgui.same_line()
-                picked = self._combo("##mode", titles, self.v.modes.index(self.v.mode), 80 * k)
-                if picked is not None:
-                    self.v.set_mode(self.v.modes[picked])
-            imgui.same_line()
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
-            picked = self._combo("##window", names, cur, 95 * k)
+            if not three_d or width >= 1000:
+                imgui.align_text_to_frame_padding()
+                imgui.text(_words.BRIGHTNESS)
+                imgui.same_line()
+            picked = self._combo("##window", [_words.window_word(n) for n in names], cur, 95 * k)
             if picked is not None:
                 p = presets[picked]
                 self.v.view.set_window(p.name, p.width, p.level)
             if imgui.is_item_hovered():
-                imgui.set_tooltip("window/level preset (W); drag in a 2D view to adjust")
-            imgui.same_line()
-            tf_names = [t.name for t in self.v.tf_presets]
-            picked = self._combo("##colours", tf_names, self.v.tf_index, 110 * k)
-            if picked is not None:
-                self.v.tf_index = picked
-            if imgui.is_item_hovered():
-                imgui.set_tooltip("3D colours (T)")
+                imgui.set_tooltip(f"{_words.BRIGHTNESS}: {_words.BRIGHTNESS_TIP}")
+            if three_d:
+                imgui.same_line()
+                tf_names = [_words.preset_word(t.name) for t in self.v.tf_presets]
+                picked = self._combo("##colours", tf_names, self.v.tf_index, 110 * k)
+                if picked is not None:
+                    self.v.tf_index = picked
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(_words.preset_tip(self.v.tf_presets[self.v.tf_index]))
             two_rows = width < TOOLBAR_ONE_ROW
             for n, (label, tip, action) in enumerate(
                 (
@@ -341,7 +335,7 @@ class Panels:
                     ),
                     (
                         "Help",
-                        "every mouse and key action (H)",
+                        "how to use the mouse, keys and touch, in plain words (H, F1 or ?)",
                         lambda: setattr(self.v, "show_help", not self.v.show_help),
                     ),
                 )
@@ -356,6 +350,31 @@ class Panels:
                 imgui.same_line()
                 imgui.text_colored(imgui.ImVec4(0.6, 0.9, 0.6, 1.0), self.v.status)
         imgui.end()
+
+    def _draw_mode_controls(self, width: float, k: float) -> None:
+        """The 3D mode: one radio button per mode in a wide window, else a drop-down."""
+        imgui = self.imgui
+        titles = [_words.mode_word(m) for m in self.v.modes]
+        imgui.align_text_to_frame_padding()
+        imgui.text("3D")
+        imgui.same_line()
+        if width >= 1000:  # room for one radio button per mode
+            for n, mode in enumerate(self.v.modes):
+                if n:
+                    imgui.same_line()
+                if imgui.radio_button(f"{titles[n]}##mode", self.v.mode == mode):
+                    self.v.set_mode(mode)
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(_words.mode_tip(self.v._mode_objects[mode]) + f" ({n + 1})")
+            return
+        picked = self._combo("##mode", titles, self.v.modes.index(self.v.mode), 90 * k)
+        if picked is not None:
+            self.v.set_mode(self.v.modes[picked])
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(
+                "how the 3D picture is drawn (1..9): "
+                + _words.mode_tip(self.v._mode_objects[self.v.mode])
+            )
 
     def _thumbnail_texture(self, entry: SeriesEntry) -> Any:
         """The entry's thumbnail texture, or None while there is nothing to make it from."""
@@ -425,29 +444,7 @@ class Panels:
         imgui.end()
 
     def _draw_help(self) -> None:
-        imgui = self.imgui
-        fw, fh = self.win.fb_size
-        imgui.set_next_window_pos(self.win.ui(fw / 2, fh / 2), 0, imgui.ImVec2(0.5, 0.5))
-        # never larger than the window: a small or HiDPI window scrolls the table instead
-        limit = self.win.ui(fw * 0.95, fh * 0.95)
-        imgui.set_next_window_size_constraints(imgui.ImVec2(0, 0), limit)
-        wf = imgui.WindowFlags_
-        opened, still_open = imgui.begin(
-            "Help: mouse and keys", True, wf.always_auto_resize | wf.no_collapse
-        )
-        if opened and imgui.begin_table("shortcuts", 2, imgui.TableFlags_.row_bg):
-            for keys, what in SHORTCUTS:
-                imgui.table_next_row()
-                imgui.table_next_column()
-                imgui.push_font(self.win.font_bold, 0.0)
-                imgui.text(keys)
-                imgui.pop_font()
-                imgui.table_next_column()
-                imgui.text(what)
-            imgui.end_table()
-        imgui.end()
-        if still_open is False:
-            self.v.show_help = False
+        draw_help(self.v)  # plain words for mouse, touch and keys (_help.py)
 
     def _draw_loading(self, job: SeriesLoader) -> None:
         """A box in the middle: what is being loaded, the step, the seconds so far and a bar

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.names import display_name
+from ownscan.core.viewer._stack import Stack, stack_of_series
 from ownscan.core.volume import SeriesInfo, Volume
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class SeriesEntry:
     info
         What the browser shows: patient, study date, description, modality.
     load
-        Returns the Volume; called when the series is first shown.
+        Returns the Volume, or a :class:`~ownscan.core.viewer._stack.Stack` of them (the
+        volumes of a 4D series, the images of a 2D series: its first is shown first); called
+        when the series is first shown.
     report
         The study's report as text, shown beside the images, or None.
     thumbnail_image
@@ -57,11 +60,13 @@ class SeriesEntry:
 
     key: str
     info: SeriesInfo
-    load: Callable[[], Volume]
+    load: Callable[[], Volume | Stack]
     report: str | None = None
     thumbnail_image: bytes | None = None
     thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
     _volume: Volume | None = field(default=None, repr=False)
+    #: what the series steps through (4D volumes, 2D images), once loaded; None: one picture
+    stack: Stack | None = field(default=None, repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -70,7 +75,11 @@ class SeriesEntry:
     def volume(self) -> Volume:
         """The Volume, loaded once."""
         if self._volume is None:
-            self._volume = self.load()
+            got = self.load()
+            if isinstance(got, Stack):
+                self.stack = got
+                got = got.get(0)
+            self._volume = got
         return self._volume
 
     def caption(self) -> list[str]:
@@ -193,16 +202,31 @@ def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | N
 def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     """Entries for the image series an :func:`ownscan.core.assembly.assemble` found.
 
-    Localizers are left out; each series is loaded (pixels decoded) when first shown.
+    Localizers are left out; each series is loaded (pixels decoded) when first shown. The
+    single images of one Series Instance UID (radiographs, secondary captures) are one entry
+    whose images are stepped through like slices; a 4D series is one entry whose volumes are
+    decoded as they are shown (:class:`~ownscan.core.viewer._stack.Stack`).
     """
     out = []
+    images: dict[str, list[Any]] = {}  # the single images of each Series Instance UID
     for n, s in enumerate(assembly.series):
         if s.kind == "localizer":
             continue
-        key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
+        uid = s.info.series_instance_uid
+        if s.kind == "image" and uid:
+            if uid in images:
+                images[uid].append(s)
+                continue
+            images[uid] = [s]
+        key = f"{uid or 'series'}#{s.part}#{n}"
         files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
         preview = functools.partial(thumbnail_from_files, files) if files else None
-        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview))
+        load: Callable[[], Volume | Stack] = s.load
+        if s.kind == "image" and uid:
+            load = functools.partial(stack_of_series, images[uid])
+        elif s.n_volumes > 1:
+            load = functools.partial(stack_of_series, [s])
+        out.append(SeriesEntry(key, s.info, load, thumbnail_files=preview))
     return out
 
 
@@ -240,7 +264,7 @@ def entries_from_library(
                 body_part=s.body_part,
             )
             uid = s.series_uid
-            load = functools.partial(library.load_volume, uid)
+            load = functools.partial(_library_load, library, uid)
             preview = functools.partial(_library_preview, library, uid)
             out.append(
                 SeriesEntry(
@@ -248,6 +272,18 @@ def entries_from_library(
                 )
             )
     return out
+
+
+def _library_load(library: Any, series_uid: str) -> Volume | Stack:
+    """A library series as the viewer shows it: a 4D series or several 2D images as a stack,
+    else its one volume (what ``Library.load_volume`` refuses, it refuses with its words)."""
+    found = library.assemble(series_uid)
+    shown = found.volumes() or found.series
+    if len(shown) == 1:
+        return stack_of_series(shown) if shown[0].n_volumes > 1 else shown[0].load()
+    if shown and all(s.kind == "image" for s in shown):
+        return stack_of_series(shown)
+    return library.load_volume(series_uid)  # raises LibraryError, naming the series
 
 
 def _report_text(documents: Iterable[Any]) -> str | None:

@@ -94,7 +94,9 @@ class SeriesView:
 
     def __init__(self, volume: Volume) -> None:
         self.volume = volume
-        self.is_2d = volume.is_2d
+        # one pane, shown as stored: a single image, or the frames of a multi-frame image that
+        # has no place in the patient (an ultrasound cine), stepped through like slices
+        self.is_2d = volume.is_2d or volume.extra.get("kind") == "frames"
         if self.is_2d:
             self.view_names: tuple[str, ...] = ("image",)
         elif volume.samples != 1:  # the renderer draws grey volumes only: no 3D view
