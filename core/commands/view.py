@@ -20,8 +20,9 @@ NAME = "view"
 HELP = "open the viewer on your library, the bundled sample, or a SOURCE"
 ORDER = 30
 DESCRIPTION = (
-    "Open the GPU viewer (2x2: axial, coronal, sagittal, 3D). Without SOURCE: your library, or "
-    "the bundled sample when it is empty. Press H in the window for every mouse and key action."
+    "Open the GPU viewer (2x2: axial, coronal, sagittal, 3D; one view for 2D images and "
+    "ultrasound films). Without SOURCE: your library, or the bundled sample when it is empty. "
+    "Press H, F1 or ? in the window for what the mouse, keys and touch do."
 )
 
 

@@ -1,7 +1,9 @@
 """The standalone GPU viewer behind ``ownscan view``: a glfw window with a moderngl context.
 
-The default layout of a 3D series is 2x2 (axial, coronal, sagittal, 3D); a 2D image gets one
-view. Text and controls are drawn with imgui-bundle. See docs/VIEWER.md.
+The default layout of a 3D series is 2x2 (axial, coronal, sagittal, 3D); everything 2D (a single
+image, a series of single images, a multi-frame cine) gets one view without 3D controls, and a
+4D series a volume/phase control and a film. Text and controls are drawn with imgui-bundle, in
+words a patient understands. See docs/VIEWER.md.
 """
 
 from ownscan.core.viewer._app import SHORTCUTS, Viewer, ViewerError, ViewerOptions

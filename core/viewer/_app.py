@@ -354,7 +354,13 @@ class Viewer:
             self._loader = None
             if job.error is not None:
                 raise job.error  # the volume was prepared: a failure now is a bug
-            if job.gradient is not None and self.current == job.index:
+            # the gradient of the volume loaded (not of another volume of its 4D series that
+            # the user stepped to meanwhile)
+            if (
+                job.gradient is not None
+                and self.current == job.index
+                and self._gpu_volume.source is job.volume
+            ):
                 self._gpu_volume.gradient_textures(job.gradient)
             self._follow_next()
 

@@ -232,6 +232,9 @@ class Cine:
             return
         if not self.go(nxt):
             return
+        # a moving picture: the 3D view draws its quick pass while the film plays, and
+        # refines the picture it stops on
+        self.v.input._touch()
         # one picture per tick at most: every frame is shown, even on a slow machine
         self._due = max(self._due + 1.0 / self.fps, now)
         if self.stack is not None:

@@ -1,8 +1,8 @@
 """Words a patient understands for the viewer's controls; the technical names go in tooltips.
 
 A patient does not know "DVR", "MIP", "ct-bone" or "window/level". Each control shows a plain
-word ("3D", "Lifelike", "Brightest", "Bones", "Brightness/contrast") and, when the mouse rests on it, the
-technical name and what it does, so that a radiologist's vocabulary is one hover away. Modes,
+word ("3D", "Lifelike", "Brightest", "Bones", "Brightness/contrast") and, when the mouse rests
+on it, the technical name and what it does, so a radiologist's vocabulary is one hover away. Modes,
 colour presets and window presets from third-party plugins keep their own names (made
 readable), with their descriptions as tooltips.
 """
@@ -29,14 +29,14 @@ BRIGHTNESS_TIP = (
 )
 COLOURS = "Colours"
 
-# mode name -> (word on the control, technical name for the tooltip)
+# mode name -> (word on the control, technical name; the plugin's description follows it)
 _MODES: dict[str, tuple[str, str]] = {
-    "dvr": ("Lifelike", "DVR: direct volume rendering"),
-    "mip": ("Brightest", "MIP: maximum intensity projection"),
-    "iso": ("Surface", "isosurface rendering"),
-    "minip": ("Darkest", "MinIP: minimum intensity projection"),
-    "xray": ("X-ray", "average intensity projection (a radiograph-like picture)"),
-    "mpr": ("Cut", "MPR: multiplanar reformation, a slice facing you"),
+    "dvr": ("Lifelike", "DVR"),
+    "mip": ("Brightest", "MIP"),
+    "iso": ("Surface", "isosurface"),
+    "minip": ("Darkest", "MinIP"),
+    "xray": ("X-ray", "average intensity projection"),
+    "mpr": ("Cut", "MPR"),
 }
 
 # transfer function name -> word
