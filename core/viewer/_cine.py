@@ -98,6 +98,8 @@ class Cine:
         """The viewer now shows another series: find what it steps through (stopped, first
         picture)."""
         entry, volume = self.v.entry, self.v.view.volume
+        if self.stack is not None and self.stack is not entry.stack:
+            self.stack.trim()  # the series left keeps its first picture only (in its entry)
         self.playing = False
         self._index = 0
         self.stack = None

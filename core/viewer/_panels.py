@@ -301,7 +301,7 @@ class Panels:
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
-            if not three_d or width >= 1000:
+            if width >= (1150 if three_d else 560):  # the words, where they fit
                 imgui.align_text_to_frame_padding()
                 imgui.text(_words.BRIGHTNESS)
                 imgui.same_line()

@@ -37,6 +37,8 @@ CACHE_BYTES = 512 * 1024 * 1024
 """Decoded pictures (and their 16-bit GPU copies) a stack keeps, in bytes."""
 MIN_KEPT = 2
 """Pictures a stack keeps whatever their size: the one shown and the next."""
+IDLE_S = 10.0
+"""Seconds without a picture to decode ahead after which the worker thread ends."""
 
 
 class Stack:
@@ -132,6 +134,13 @@ class Stack:
         word = "volume" if self.kind == "volumes" else "image"
         return f"{word} {index + 1}/{self.count}"
 
+    def trim(self) -> None:
+        """Drop every decoded picture (the viewer moved to another series: its entry keeps
+        the first picture, and the rest would hold memory for nothing)."""
+        with self._lock:
+            self._cache.clear()
+            self._wanted = None
+
     def cached_indices(self) -> list[int]:
         """The pictures held decoded, least recently shown first."""
         with self._lock:
@@ -156,7 +165,10 @@ class Stack:
         while True:
             with self._lock:
                 while self._wanted is None:
-                    self._wake.wait()
+                    # idle for a while: the thread ends (the next wish starts another)
+                    if not self._wake.wait(timeout=IDLE_S) and self._wanted is None:
+                        self._worker = None
+                        return
                 index, self._wanted = self._wanted, None
                 if index in self._cache:
                     continue

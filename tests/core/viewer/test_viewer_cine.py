@@ -255,7 +255,12 @@ def test_4d_series_steps_and_plays_through_its_phases(xvfb: str, tmp_path: Path)
         np.testing.assert_array_equal(v.view.volume.voxels[2], voxel_value(k, 2, rows, cols))
 
 
-def test_stack_decodes_on_demand_and_keeps_few_volumes(tmp_path: Path) -> None:
+def test_stack_decodes_on_demand_and_keeps_few_volumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ownscan.core.viewer import _stack
+
+    monkeypatch.setattr(_stack, "IDLE_S", 0.05)  # the worker ends soon after its last wish
     write_4d_series(
         tmp_path / "f", n_vols=6, per_volume=attrs(TemporalPositionIdentifier=lambda v: v + 1)
     )
@@ -281,6 +286,15 @@ def test_stack_decodes_on_demand_and_keeps_few_volumes(tmp_path: Path) -> None:
     assert stack.cached(0) is not None and loads.count(0) == 2
     stack.get(0)
     assert loads.count(0) == 2
+    while stack._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stack._worker is None  # no thread is left waiting for nothing
+    stack.trim()
+    assert stack.cached_indices() == []
+    stack.decode_ahead(5)  # a new wish starts a new worker
+    while stack.cached(5) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stack.cached_indices() == [5]
     tiny = Stack("volumes", 6, load, cache_bytes=1)
     for n in range(6):
         tiny.get(n)
@@ -352,3 +366,25 @@ def test_help_opens_with_question_mark_and_f1(xvfb: str, tmp_path: Path) -> None
             assert not v.show_help
         v.on_key(glfw.KEY_SLASH, glfw.PRESS, 0)  # "/" alone is not "?"
         assert not v.show_help
+
+
+def test_single_slice_cardiac_cine_is_one_pane_with_phases(xvfb: str, tmp_path: Path) -> None:
+    """A cardiac cine MR of one slice: a 4D series whose volumes are single images, shown in
+    one pane and played through its phases."""
+    rows, cols = 24, 20
+    write_4d_series(
+        tmp_path / "cine",
+        n_vols=4,
+        n_slices=1,
+        rows=rows,
+        cols=cols,
+        per_volume=attrs(TriggerTime=lambda v: 50.0 * v, AcquisitionNumber=1),
+    )
+    with Viewer(entries_from_assembly(assemble(tmp_path / "cine")), ViewerOptions(size=SIZE)) as v:
+        assert list(v.layout().views) == ["image"] and v.layout().cine is not None
+        assert (v.cine.kind, v.cine.count, v.cine.fps) == ("volumes", 4, 20.0)
+        v.on_key(glfw.KEY_RIGHT, glfw.PRESS)
+        assert v.cine.caption() == "phase 2/4 · 50 ms"
+        np.testing.assert_array_equal(v.view.volume.voxels[0], voxel_value(1, 0, rows, cols))
+        v.on_key(glfw.KEY_C, glfw.PRESS)
+        assert _play_until_all_seen(v, 4) == {0, 1, 2, 3}
