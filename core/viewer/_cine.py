@@ -189,6 +189,10 @@ class Cine:
         same = old.shape == volume.shape and np.allclose(old.affine, volume.affine, atol=1e-4)
         if same and (self.kind == "volumes" or old.samples == volume.samples):
             v.view.volume = volume
+            if self.kind == "images":  # each image its own window, unless the user set one
+                v.view.auto_window = w = volume.default_window()
+                if v.view.window_name != "custom":
+                    v.view.set_window(w.name, w.width, w.level)
         else:
             v.view = SeriesView(volume)
 

@@ -174,6 +174,24 @@ def test_series_of_radiographs_is_one_entry_stepped_like_slices(xvfb: str, tmp_p
         _assert_bar_shown(v, bar_column(1, sizes[1][1], 3), 0)
 
 
+def test_images_of_one_size_keep_the_view_and_take_their_own_window(
+    xvfb: str, tmp_path: Path
+) -> None:
+    write_radiographs(
+        tmp_path / "cr", [(60, 80)] * 3, windows=[(1000, 2000), (2000, 800), (500, 300)]
+    )
+    with Viewer(entries_from_assembly(assemble(tmp_path / "cr")), ViewerOptions(size=SIZE)) as v:
+        assert v.view.window == (2000.0, 1000.0)
+        v.view.zoom("image", 2.0)
+        v.cine.step(1)
+        assert v.view.views["image"].zoom == 2.0  # one size: the view stays
+        assert v.view.window == (800.0, 2000.0)  # the file's window of this image
+        v.view.window_drag(30.0, 0.0)  # the user's own window is kept from then on
+        mine = v.view.window
+        v.cine.step(1)
+        assert v.view.window == mine and v.view.volume.windows[0].width == 300.0
+
+
 def test_library_series_of_images_and_4d_load_as_stacks(tmp_path: Path) -> None:
     from ownscan.core.library import open_library
     from ownscan.core.plugin_host import get_host

@@ -77,12 +77,15 @@ def write_cine(
 
 
 def write_radiographs(
-    folder: Path, sizes: list[tuple[int, int]], spacing: float | None = 0.2
+    folder: Path,
+    sizes: list[tuple[int, int]],
+    spacing: float | None = 0.2,
+    windows: list[tuple[float, float]] | None = None,
 ) -> list[Path]:
     """Single radiographs of one series, ``sizes`` ``(rows, columns)`` in Instance Number
     order, written under names in the opposite order (the viewer must order them by number).
     Image ``n`` has a bright bar at :func:`bar_column` ``(n, columns, len(sizes))``; each has
-    Patient Orientation L\\F and no position."""
+    Patient Orientation L\\F and no position; ``windows``: each image's (centre, width)."""
     series_uid = generate_uid()
     out = []
     for n, (rows, cols) in enumerate(sizes):
@@ -91,6 +94,8 @@ def write_radiographs(
         ds.PatientOrientation = ["L", "F"]
         if spacing is not None:
             ds.ImagerPixelSpacing = [spacing, spacing]
+        if windows is not None:
+            ds.WindowCenter, ds.WindowWidth = windows[n]
         ds.Rows, ds.Columns = rows, cols
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
