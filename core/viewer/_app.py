@@ -40,6 +40,7 @@ from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._panels import TOOLBAR_ONE_ROW, Panels
+from ownscan.core.viewer._radiologist import RadiologistView
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes
 from ownscan.core.viewer._state import SeriesView
 from ownscan.core.viewer._window import ViewerError, ViewerWindow
@@ -127,6 +128,7 @@ class Viewer:
             self.win.release()
             raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self.input = InputHandler(self)
+        self.radiologist = RadiologistView(self)  # the report's marks on the views
         self.panels = Panels(self)
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)
@@ -237,7 +239,7 @@ class Viewer:
             self.view.view_names,
             maximised=self.maximised,
             show_browser=self.show_browser,
-            show_report=bool(self.entry.report),
+            show_report=bool(self.entry.report or self.entry.documents),
             ui_scale=self.ui_scale,
         )
         if self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
@@ -247,7 +249,7 @@ class Viewer:
             self.view.view_names,
             maximised=self.maximised,
             show_browser=self.show_browser,
-            show_report=bool(self.entry.report),
+            show_report=bool(self.entry.report or self.entry.documents),
             ui_scale=self.ui_scale,
             toolbar_rows=2,
         )

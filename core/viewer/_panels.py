@@ -19,6 +19,7 @@ from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._input import SHORTCUTS
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
+from ownscan.core.viewer._report import ReportPanel
 from ownscan.core.viewer._sources import SeriesEntry, decode_thumbnail, thumbnail
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Panels:
         self.win = viewer.win
         self.imgui = viewer.win.imgui
         self.thumbs: dict[str, Any] = {}  # browser thumbnails (textures) by entry key
+        self.report = ReportPanel(viewer, viewer.radiologist)
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -72,6 +74,7 @@ class Panels:
         if self.v.show_overlays:
             for name, rect in lay.views.items():
                 self._draw_view_overlay(bg, name, rect)
+            self.v.radiologist.draw(bg, lay)
         self._draw_toolbar(lay.toolbar)
         if lay.browser is not None:
             self._draw_browser(lay.browser)
@@ -106,6 +109,7 @@ class Panels:
         for tex in self.thumbs.values():
             tex.release()
         self.thumbs.clear()
+        self.report.release()
 
     def _draw_view_overlay(self, dl: Any, name: str, rect: Rect) -> None:
         """Border, header, corner texts, orientation labels, crosshair and measurements."""
@@ -419,10 +423,7 @@ class Panels:
         imgui.end()
 
     def _draw_report(self, rect: Rect) -> None:
-        imgui = self.imgui
-        if self._panel("Report", rect):
-            imgui.text_wrapped(self.v.entry.report or "")
-        imgui.end()
+        self.report.draw(rect, self._panel)  # _report.py
 
     def _draw_help(self) -> None:
         imgui = self.imgui

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.names import display_name
+from ownscan.core.viewer._marks import StudyDocuments
 from ownscan.core.volume import SeriesInfo, Volume
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class SeriesEntry:
     thumbnail_files
         Makes a preview from one file of the series (cheap), or None. Without either, the
         browser makes one from the Volume once it is loaded (never loading a series for that).
+    documents
+        The study's documents (reports, key images, presentation states) as the report
+        panel shows them (:class:`~ownscan.core.viewer._marks.StudyDocuments`), or None.
     """
 
     key: str
@@ -61,6 +65,7 @@ class SeriesEntry:
     report: str | None = None
     thumbnail_image: bytes | None = None
     thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
+    documents: Any = None
     _volume: Volume | None = field(default=None, repr=False)
 
     @property
@@ -217,15 +222,31 @@ def entries_from_library(
     wanted = set(series_uids) if series_uids is not None else None
     out: list[SeriesEntry] = []
     for study in library.studies():
+        every = library.series(study.study_uid)
+        states = [p for s in every if s.modality == "PR" for p in _presentation_states(library, s)]
+        pr_series = {s.series_uid for s in every if s.modality == "PR"}
         series = [
             s
-            for s in library.series(study.study_uid)
-            if not s.is_document and (wanted is None or s.series_uid in wanted)
+            for s in every
+            if not s.is_document
+            and s.series_uid not in pr_series
+            and (wanted is None or s.series_uid in wanted)
         ]
         if not series:
             continue
         # documents: PDFs that came with an import and DICOM SR / encapsulated PDF instances
-        reports = _report_text(library.documents(study.study_uid))
+        found = library.documents(study.study_uid)
+        reports = _report_text(found)
+        image_uids = tuple(
+            s.series_uid for s in every if not s.is_document and s.series_uid not in pr_series
+        )
+        documents = None
+        if found or states:
+            documents = StudyDocuments(
+                tuple((d.kind, d.title or "", d.path) for d in found),
+                tuple(states),
+                functools.partial(_study_images, library, image_uids),
+            )
         for s in series:
             info = SeriesInfo(
                 patient_name=study.patient_name,
@@ -244,10 +265,36 @@ def entries_from_library(
             preview = functools.partial(_library_preview, library, uid)
             out.append(
                 SeriesEntry(
-                    uid, info, load, reports, thumbnail_image=s.thumbnail, thumbnail_files=preview
+                    uid,
+                    info,
+                    load,
+                    reports,
+                    thumbnail_image=s.thumbnail,
+                    thumbnail_files=preview,
+                    documents=documents,
                 )
             )
     return out
+
+
+def _presentation_states(library: Any, series: Any) -> list[str]:
+    """Paths of a PR series' presentation states (other instances are left alone)."""
+    from ownscan.core.reports import DocumentKind, classify
+
+    return [
+        inst.path
+        for inst in library.instances(series.series_uid)
+        if classify(inst.path) is DocumentKind.PRESENTATION_STATE
+    ]
+
+
+def _study_images(library: Any, series_uids: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Every image of these series: ``{SOP Instance UID: (series UID, path)}``."""
+    return {
+        inst.sop_instance_uid: (uid, inst.path)
+        for uid in series_uids
+        for inst in library.instances(uid)
+    }
 
 
 def _report_text(documents: Iterable[Any]) -> str | None:
