@@ -41,6 +41,7 @@ from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._panels import TOOLBAR_ONE_ROW, Panels
 from ownscan.core.viewer._radiologist import RadiologistView
+from ownscan.core.viewer._save import SaveDialog
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes
 from ownscan.core.viewer._state import SeriesView
 from ownscan.core.viewer._window import ViewerError, ViewerWindow
@@ -129,6 +130,7 @@ class Viewer:
             raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self.input = InputHandler(self)
         self.radiologist = RadiologistView(self)  # the report's marks on the views
+        self.save = SaveDialog(self)  # "Save": the exporters that fit (_save.py)
         self.panels = Panels(self)
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)

@@ -17,9 +17,9 @@ window keeps drawing meanwhile.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.reports import Annotation, DisplayedArea, Marks, OverlayPlane, WindowSetting
+from ownscan.core.viewer._jobs import ThreadJob
 from ownscan.core.volume import Volume
 
 __all__ = [
@@ -437,32 +438,17 @@ def read_study_marks(documents: StudyDocuments, series_uid: str, volume: Volume)
     return out
 
 
-class MarksLoader:
+class MarksLoader(ThreadJob[StudyMarks]):
     """Reads a study's marks on a thread (:func:`read_study_marks`); ``result`` once done."""
 
     def __init__(
         self, key: str, documents: StudyDocuments, series_uid: str, volume: Volume
     ) -> None:
         self.key = key
-        self.result: StudyMarks | None = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(documents, series_uid, volume), daemon=True, name="marks"
+        super().__init__(
+            functools.partial(read_study_marks, documents, series_uid, volume), "ownscan-marks"
         )
-        self._thread.start()
-
-    def _run(self, documents: StudyDocuments, series_uid: str, volume: Volume) -> None:
-        try:
-            self.result = read_study_marks(documents, series_uid, volume)
-        except BaseException as exc:  # handed to the window's thread, which reports it
-            self.error = exc
-        finally:
-            self._done.set()
 
     @property
     def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        return self.finished

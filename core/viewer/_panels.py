@@ -82,6 +82,7 @@ class Panels:
             self._draw_report(lay.report)
         if self.v.show_help:
             self._draw_help()
+        self.v.save.draw()
         if self.v.show_fps:
             self._draw_fps(lay)
         job = self.v._loader
@@ -342,6 +343,11 @@ class Panels:
                         "Save PNG",
                         "screenshot of the window (S)",
                         lambda: setattr(self.v, "_screenshot_requested", True),
+                    ),
+                    (
+                        "Save...",
+                        "export the series: the formats that fit it",
+                        lambda: setattr(self.v.save, "open", not self.v.save.open),
                     ),
                     (
                         "Help",

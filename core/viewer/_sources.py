@@ -54,6 +54,9 @@ class SeriesEntry:
     thumbnail_files
         Makes a preview from one file of the series (cheap), or None. Without either, the
         browser makes one from the Volume once it is loaded (never loading a series for that).
+    sources
+        Returns the series' original files as assembled series (what exporters that rewrite
+        DICOM files take), or None when the viewer does not know them. Called on a thread.
     documents
         The study's documents (reports, key images, presentation states) as the report
         panel shows them (:class:`~ownscan.core.viewer._marks.StudyDocuments`), or None.
@@ -65,6 +68,7 @@ class SeriesEntry:
     report: str | None = None
     thumbnail_image: bytes | None = None
     thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
+    sources: Callable[[], list[Any]] | None = None
     documents: Any = None
     _volume: Volume | None = field(default=None, repr=False)
 
@@ -207,7 +211,8 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
         key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
         files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
         preview = functools.partial(thumbnail_from_files, files) if files else None
-        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview))
+        sources = functools.partial(_listed, s)
+        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview, sources=sources))
     return out
 
 
@@ -272,9 +277,19 @@ def entries_from_library(
                     thumbnail_image=s.thumbnail,
                     thumbnail_files=preview,
                     documents=documents,
+                    sources=functools.partial(_library_sources, library, uid),
                 )
             )
     return out
+
+
+def _listed(series: Any) -> list[Any]:
+    return [series]
+
+
+def _library_sources(library: Any, series_uid: str) -> list[Any]:
+    """A library series' stored files, assembled (localizers left out)."""
+    return [s for s in library.assemble(series_uid).series if s.kind != "localizer"]
 
 
 def _presentation_states(library: Any, series: Any) -> list[str]:
