@@ -40,6 +40,7 @@ from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._panels import TOOLBAR_ONE_ROW, Panels
+from ownscan.core.viewer._persons import PeoplePanel
 from ownscan.core.viewer._radiologist import RadiologistView
 from ownscan.core.viewer._save import SaveDialog
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes
@@ -71,6 +72,9 @@ class ViewerOptions:
         Show the series browser; None: when there is more than one series.
     still_after_s
         Seconds without input after which the 3D view is drawn at full quality again.
+    library
+        The library the series come from (an open ``Library``), or None: the browser then
+        lists its people too (one person, many hospitals; merges proposed and confirmed).
     """
 
     size: tuple[int, int] = (1280, 800)
@@ -78,6 +82,7 @@ class ViewerOptions:
     screenshot_dir: Path = field(default_factory=Path.cwd)
     show_browser: bool | None = None
     still_after_s: float = 0.25
+    library: Any = None
 
 
 def _is_hu(volume: Volume) -> bool:
@@ -131,6 +136,8 @@ class Viewer:
         self.input = InputHandler(self)
         self.radiologist = RadiologistView(self)  # the report's marks on the views
         self.save = SaveDialog(self)  # "Save": the exporters that fit (_save.py)
+        lib = self.options.library
+        self.people = PeoplePanel(self, lib) if lib is not None else None  # _persons.py
         self.panels = Panels(self)
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)
@@ -147,7 +154,7 @@ class Viewer:
         self.show_browser = (
             self.options.show_browser
             if self.options.show_browser is not None
-            else len(self.entries) > 1
+            else len(self.entries) > 1 or self.options.library is not None
         )
         self.status = ""
         self._status_until = 0.0

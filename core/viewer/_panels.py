@@ -394,7 +394,8 @@ class Panels:
 
     def _draw_browser(self, rect: Rect) -> None:
         imgui = self.imgui
-        if self._panel("Series", rect):
+        people = self.v.people  # the Series/People switch of a library (_persons.py)
+        if self._panel("Series", rect) and not (people is not None and people.draw_switch()):
             made_thumb = False
             for i, entry in enumerate(self.v.entries):
                 imgui.push_id(i)
