@@ -65,7 +65,8 @@ class RadiologistView:
         self.picked: MarkShape | None = None
         self.show_overlays = True
         self.marker: np.ndarray | None = None  # LPS of the last jump's spot
-        self._pending: tuple[str, np.ndarray, MarkShape | None] | None = None  # series, spot
+        # a jump waiting for its series to be shown: series, spot, picked mark, image plane
+        self._pending: tuple[str, np.ndarray, MarkShape | None, ImagePlane | None] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -123,29 +124,37 @@ class RadiologistView:
         if plane is None:
             self.v._flash("that image's place in the patient is not known", seconds=6.0)
             return False
-        self._go(plane.series_uid, plane.centre(), None)
+        self._go(plane.series_uid, plane.centre(), None, plane)
         return True
 
     def jump_to_mark(self, shape: MarkShape) -> None:
         """Move the crosshair to a measurement's spot, mark it, and draw it picked."""
         series = shape.plane.series_uid if shape.plane is not None else self._series_uid()
-        self._go(series, shape.centre(), shape)
+        self._go(series, shape.centre(), shape, shape.plane)
 
     def _series_uid(self) -> str:
         return self.v.entry.info.series_instance_uid or self.v.entry.key
 
-    def _go(self, series_uid: str, spot: np.ndarray, shape: MarkShape | None) -> None:
+    def _go(
+        self,
+        series_uid: str,
+        spot: np.ndarray,
+        shape: MarkShape | None,
+        plane: ImagePlane | None,
+    ) -> None:
         if series_uid == self._series_uid():
-            self._arrive(spot, shape)
+            self._arrive(spot, shape, plane)
             return
         for i, e in enumerate(self.v.entries):
             if (e.info.series_instance_uid or e.key) == series_uid:
-                self._pending = (series_uid, spot, shape)
+                self._pending = (series_uid, spot, shape, plane)
                 self.v.request_series(i)
                 return
         self.v._flash("that image is in a series not open here", seconds=6.0)
 
-    def _arrive(self, spot: np.ndarray, shape: MarkShape | None) -> None:
+    def _arrive(self, spot: np.ndarray, shape: MarkShape | None, plane: ImagePlane | None) -> None:
+        if plane is not None:
+            self._face(plane)
         self.v.view.cursor_lps = np.asarray(spot, dtype=np.float64).copy()
         self.marker = self.v.view.cursor_lps.copy()
         self.picked = shape
@@ -165,16 +174,38 @@ class RadiologistView:
         here = [p for p in planes if p.series_uid == self._series_uid()]
         if not here:
             if planes:  # its images are in another series: go there first
-                self._go(planes[0].series_uid, planes[0].centre(), None)
+                self._go(planes[0].series_uid, planes[0].centre(), None, planes[0])
             return
         plane = here[0]
-        self._arrive(plane.centre(), None)
+        self._arrive(plane.centre(), None, plane)
         self.marker = None
         area = ps.areas.get(plane.sop_instance_uid)
         lay = self.v._layout
         name = self._view_of(plane)
         if area is not None and name is not None and lay is not None and name in lay.views:
             self._zoom_to(name, lay.views[name], plane, area)
+
+    def _face(self, plane: ImagePlane) -> None:
+        """Make a 2D view show the image's own plane when none does: an oblique acquisition
+        is shown resliced along the patient's axes, where its marks would cut through the
+        slices; the view most nearly parallel turns to the plane as acquired (R resets)."""
+        view = self.v.view
+        if view.is_2d or self._view_of(plane) is not None:
+            return
+        from ownscan.core.viewer._geometry import PlaneAxes
+
+        n = plane.normal()
+        name = max(view.views, key=lambda k: abs(float(view.views[k].plane.normal() @ n)))
+        right = plane.col_step / float(np.linalg.norm(plane.col_step))
+        down = plane.row_step / float(np.linalg.norm(plane.row_step))
+        normal = np.cross(right, down)
+
+        def t(v: np.ndarray) -> tuple[float, float, float]:
+            return (float(v[0]), float(v[1]), float(v[2]))
+
+        view.views[name].plane = PlaneAxes(f"{name} as acquired", t(right), t(down), t(normal))
+        view.views[name].pan_lps = np.zeros(3)
+        self.v._flash(f"the {name} view shows the images as acquired (R resets)", seconds=8.0)
 
     def _view_of(self, plane: ImagePlane) -> str | None:
         """The 2D view whose plane is the image's (parallel), or None."""
@@ -219,10 +250,10 @@ class RadiologistView:
         """Draw the marks over the 2D views (imgui's background list, after the views'
         texts)."""
         if self._pending is not None:
-            series, spot, shape = self._pending
+            series, spot, shape, plane = self._pending
             if series == self._series_uid() and not self.v.loading():
                 self._pending = None
-                self._arrive(spot, shape)
+                self._arrive(spot, shape, plane)
         marks = self.current()
         for name, rect in lay.views.items():
             if name == "3d":
