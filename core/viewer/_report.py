@@ -39,6 +39,9 @@ class ReportPanel:
         self._pdf: dict[str, PdfPages | str] = {}
         self._page_tex: dict[tuple[str, int], Any] = {}
         self._thumbs: dict[str, Any] = {}
+        #: where its controls were drawn in the last frame, framebuffer pixels (x0, y0, x1, y1)
+        #: by name (``key:N:I``, ``apply:I``, ``measure:I``): for scripts and tests
+        self.places: dict[str, tuple[float, float, float, float]] = {}
 
     def release(self) -> None:
         for tex in [*self._page_tex.values(), *self._thumbs.values()]:
@@ -109,6 +112,15 @@ class ReportPanel:
             self._draw_glossary()
         imgui.end()
 
+    def _place(self, name: str) -> None:
+        """Remember where the last imgui item was drawn, in framebuffer pixels."""
+        imgui = self.v.imgui
+        a, b = imgui.get_item_rect_min(), imgui.get_item_rect_max()
+        fw, fh = self.v.win.fb_size
+        ww, wh = self.v.win.window_size
+        sx, sy = fw / max(1, ww), fh / max(1, wh)
+        self.places[name] = (a.x * sx, a.y * sy, b.x * sx, b.y * sy)
+
     def _heading(self, text: str) -> None:
         imgui = self.v.imgui
         imgui.push_font(self.v.win.font_bold, 0.0)
@@ -145,6 +157,7 @@ class ReportPanel:
                 else:
                     label = f"{i + 1}" if placed else f"{i + 1}\n(not here)"
                     clicked = imgui.button(f"{label}##key", imgui.ImVec2(side, side))
+                self._place(f"key:{n}:{i}")
                 if clicked:
                     self.rv.jump_to_image(sop)
                 if imgui.is_item_hovered():
@@ -162,6 +175,7 @@ class ReportPanel:
                 on = self.rv.applied is ps
                 if imgui.button("Remove" if on else "Apply"):
                     self.rv.apply(None if on else ps)
+                self._place(f"apply:{i}")
                 imgui.same_line()
                 what = ps.label
                 if ps.window is not None:
@@ -176,6 +190,7 @@ class ReportPanel:
                 label = shape.label or f"mark {i + 1}"
                 if imgui.selectable(f"{label}##m{i}", shape is self.rv.picked)[0]:
                     self.rv.jump_to_mark(shape)
+                self._place(f"measure:{i}")
                 if imgui.is_item_hovered():
                     imgui.set_tooltip("go to this measurement on its image")
             imgui.separator()

@@ -252,3 +252,35 @@ def test_pdf_pages_and_plain_words(xvfb: str, marked_library: Any, tmp_path: Pat
         assert "23 mm hypodense nodule" in text  # the SR's text
         terms = {e.term.casefold() for e, _ in explain_terms(text)}
         assert {"hypodense", "nodule", "unremarkable"} <= terms
+
+
+def test_the_panel_controls_act_on_clicks(xvfb: str, marked_library: Any) -> None:
+    """Clicks through the handlers glfw's callbacks call, on the panel's controls."""
+    import glfw
+
+    lib, _ = marked_library
+    with Viewer(entries_from_library(lib), ViewerOptions(size=(1100, 700))) as v:
+        rv, marks = _marks_shown(v)
+        v.frame()
+        places = v.panels.report.places
+
+        def click(name: str) -> None:
+            x0, y0, x1, y1 = places[name]
+            fw, fh = v.fb_size
+            ww, wh = v.window_size
+            v.on_cursor_pos((x0 + x1) / 2 * ww / fw, (y0 + y1) / 2 * wh / fh)
+            v.frame()
+            v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
+            v.frame()
+            v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
+            v.frame()
+
+        click("key:0:1")  # the second key image: the third slice
+        assert v.view.slice_position("axial") == pytest.approx(2.0)
+        click("measure:0")
+        assert rv.picked is marks.measurements()[0]
+        assert v.view.slice_position("axial") == pytest.approx(1.0)
+        click("apply:0")
+        assert rv.applied is marks.presentation_states[0] and v.view.window == (1500.0, -600.0)
+        click("apply:0")  # now "Remove"
+        assert rv.applied is None
