@@ -74,7 +74,7 @@ class Panels:
         if self.v.show_overlays:
             for name, rect in lay.views.items():
                 self._draw_view_overlay(bg, name, rect)
-            self.v.radiologist.draw(bg, lay)
+        self.v.radiologist.draw(bg, lay)  # the radiologist's marks stay when the text hides
         self._draw_toolbar(lay.toolbar)
         if lay.browser is not None:
             self._draw_browser(lay.browser)

@@ -3,48 +3,17 @@ header says, the view turns to the plane as acquired, and the mark is drawn ther
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from marksgen import circle_gsps
 
 from ownscan.core.assembly import assemble
 from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly
 from ownscan.core.viewer._marks import StudyDocuments
 from ownscan.core.viewer._radiologist import MARK_COLOURS
-
-GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
-
-
-def _gsps(image: Dataset, path: Path, centre: tuple[float, float], radius: float) -> None:
-    """A presentation state with a circle on one image (pixel units), written with pydicom."""
-    ds = Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = GSPS, generate_uid()
-    for kw in ("PatientName", "PatientID", "StudyInstanceUID"):
-        setattr(ds, kw, image.get(kw, ""))
-    ds.SeriesInstanceUID, ds.Modality, ds.ContentLabel = generate_uid(), "PR", "CIRCLE"
-    ref = Dataset()
-    ref.ReferencedSOPClassUID = image.SOPClassUID
-    ref.ReferencedSOPInstanceUID = image.SOPInstanceUID
-    series = Dataset()
-    series.SeriesInstanceUID = image.SeriesInstanceUID
-    series.ReferencedImageSequence = [ref]
-    ds.ReferencedSeriesSequence = [series]
-    circle = Dataset()
-    circle.GraphicAnnotationUnits, circle.GraphicDimensions = "PIXEL", 2
-    circle.NumberOfGraphicPoints, circle.GraphicType, circle.GraphicFilled = 2, "CIRCLE", "N"
-    circle.GraphicData = [centre[0], centre[1], centre[0] + radius, centre[1]]
-    ann = Dataset()
-    ann.GraphicLayer = "MARKS"
-    ann.GraphicObjectSequence = [circle]
-    ds.GraphicAnnotationSequence = [ann]
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = GSPS, ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.save_as(path, enforce_file_format=True)
 
 
 def test_a_mark_on_the_oblique_head_mr(xvfb: str, mr_head_dir: Path, tmp_path: Path) -> None:
@@ -54,7 +23,7 @@ def test_a_mark_on_the_oblique_head_mr(xvfb: str, mr_head_dir: Path, tmp_path: P
     target_file = sorted(files)[len(files) // 2]
     target = headers[target_file]
     centre, radius = (100.5, 120.5), 20.0
-    _gsps(target, tmp_path / "pr.dcm", centre, radius)
+    circle_gsps(target, tmp_path / "pr.dcm", centre, radius)
     (entry,) = entries_from_assembly(assemble(mr_head_dir))
     uid = target.SeriesInstanceUID
     assert entry.info.series_instance_uid == uid
@@ -99,3 +68,50 @@ def test_a_mark_on_the_oblique_head_mr(xvfb: str, mr_head_dir: Path, tmp_path: P
         v.screenshot(tmp_path / "oblique.png")
         v.reset()  # R: the standard planes again
         assert all(not pv.plane.name.endswith("as acquired") for pv in v.view.views.values())
+
+
+def test_a_mark_on_a_radiograph_without_position(xvfb: str, tmp_path: Path) -> None:
+    """A CR has no Image Position: its one image is the volume's, and the circle is drawn
+    around the bright block the image holds at the circle's centre (the picture and the
+    mark agree on screen)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "render"))
+    from test_image2d import write_2d
+
+    pixels = np.full((120, 100), 200, np.uint16)
+    pixels[58:62, 38:42] = 4000  # image pixels 38..41, 58..61: centre (40, 60) in DICOM terms
+    folder = tmp_path / "cr"
+    folder.mkdir()
+    path = write_2d(
+        folder / "cr.dcm",
+        "CR",
+        pixels,
+        ImagerPixelSpacing=[0.2, 0.2],
+        PatientOrientation=["L", "F"],
+    )
+    image = pydicom.dcmread(path, stop_before_pixels=True)
+    circle_gsps(image, tmp_path / "pr.dcm", (40.0, 60.0), 15.0)
+    (entry,) = entries_from_assembly(assemble(folder))
+    uid = image.SeriesInstanceUID
+    entry.documents = StudyDocuments(
+        presentation_states=(str(tmp_path / "pr.dcm"),),
+        images=lambda: {image.SOPInstanceUID: (uid, str(path))},
+    )
+    with Viewer([entry], ViewerOptions(size=(700, 600))) as v:
+        marks = v.radiologist.wait()
+        assert marks is not None and image.SOPInstanceUID in marks.planes
+        v.radiologist.apply(marks.presentation_states[0])
+        v.show_overlays = False  # O: no text over the image (the marks stay)
+        v.frame()
+        img = v.frame(capture=True)
+        assert img is not None
+        rect = v.layout().views["image"]
+        view_px = img[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w].astype(np.float64)
+        green = np.all(np.abs(view_px - np.array(MARK_COLOURS["gsps"]) * 255.0) < 40, axis=-1)
+        bright = np.all(view_px > 200, axis=-1)
+        ys, xs = np.nonzero(green)
+        by, bx = np.nonzero(bright)
+        assert green.sum() > 50 and bright.sum() > 4
+        # the circle's centre is the bright block's centre, within a screen pixel
+        assert abs((xs.min() + xs.max()) / 2 - bx.mean()) < 1.5
+        assert abs((ys.min() + ys.max()) / 2 - by.mean()) < 1.5
+        v.screenshot(tmp_path / "radiograph.png")
