@@ -284,3 +284,47 @@ def test_the_panel_controls_act_on_clicks(xvfb: str, marked_library: Any) -> Non
         assert rv.applied is marks.presentation_states[0] and v.view.window == (1500.0, -600.0)
         click("apply:0")  # now "Remove"
         assert rv.applied is None
+
+
+def test_a_key_image_of_another_series_opens_it(xvfb: str, tmp_path: Path) -> None:
+    """The key images are in the study's second series: a click shows that series (loaded on
+    a thread) and then goes to the image."""
+    from ownscan.core.library import open_library
+    from ownscan.core.plugin_host import get_host
+    from ownscan.core.plugin_types import ImportOptions
+
+    first = _images(tmp_path / "first")
+    second = []
+    for n, path in enumerate(
+        ct_series(
+            tmp_path / "second",
+            4,
+            study=first[0].StudyInstanceUID,
+            size=SIZE,
+            series_number=3,
+            description="second",
+            prefix="SE",
+        )
+    ):
+        ds = pydicom.dcmread(path)
+        for kw in ("Manufacturer", "ReferringPhysicianName", "FrameOfReferenceUID", "StudyID"):
+            setattr(ds, kw, first[n].get(kw))
+        ds.ImagePositionPatient = [0.0, 0.0, 10.0 + n]  # further up
+        ds.save_as(path, enforce_file_format=True)
+        second.append(pydicom.dcmread(path))
+    (tmp_path / "docs").mkdir()
+    key_objects(second, tmp_path / "docs" / "ko.dcm")
+    with open_library(tmp_path / "lib") as lib:
+        for src in ("first", "second", "docs"):
+            imp = get_host().find_importer(str(tmp_path / src))
+            assert lib.import_items(imp.iter_items(str(tmp_path / src), ImportOptions())).ok
+        entries = entries_from_library(lib)
+        assert [e.info.series_description for e in entries] == ["Axial 1mm", "second"]
+        with Viewer(entries, ViewerOptions(size=(1000, 640))) as v:
+            rv, _ = _marks_shown(v)
+            assert v.current == 0
+            assert rv.jump_to_image(second[2].SOPInstanceUID)
+            v.wait_until_loaded(timeout=60)
+            v.frame()
+            assert v.current == 1
+            assert v.view.slice_position("axial") == pytest.approx(12.0)
