@@ -11,9 +11,12 @@ the reports use, explained, with their sources. Nothing is sent anywhere.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.viewer._jobs import ThreadJob
 from ownscan.core.viewer._layout import Rect
 from ownscan.core.viewer._marks import StudyDocuments, StudyMarks
 from ownscan.core.viewer._pdf import PdfError, PdfPages, read_pdf, render_pdf
@@ -29,6 +32,15 @@ log = logging.getLogger(__name__)
 PDF_WIDTH = 560  # pixels a PDF page is rendered wide (shown scaled to the panel's width)
 
 
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document at a time
+
+
+def _rendered(kind: str, path: str) -> PdfPages:
+    title, data = read_pdf(kind, path)
+    with _PDFIUM:
+        return render_pdf(data, PDF_WIDTH, title, path)
+
+
 class ReportPanel:
     """Draws the report panel of a viewer and keeps its textures (PDF pages, key images)."""
 
@@ -37,6 +49,8 @@ class ReportPanel:
         self.rv = radiologist
         self._sr: dict[str, list[tuple[int, str, str]] | str] = {}
         self._pdf: dict[str, PdfPages | str] = {}
+        self._pdf_jobs: dict[str, ThreadJob[PdfPages]] = {}
+        self._terms: tuple[str, list[Any]] | None = None
         self._page_tex: dict[tuple[str, int], Any] = {}
         self._thumbs: dict[str, Any] = {}
         #: where its controls were drawn in the last frame, framebuffer pixels (x0, y0, x1, y1)
@@ -64,18 +78,39 @@ class ReportPanel:
             self._sr[path] = found
         return found
 
-    def pdf(self, kind: str, path: str) -> PdfPages | str:
-        """A PDF document's pages, or the reason it cannot be shown."""
+    def pdf(self, kind: str, path: str) -> PdfPages | str | None:
+        """A PDF document's pages, the reason it cannot be shown, or None while PDFium renders
+        it on a thread (the window keeps drawing)."""
         found = self._pdf.get(path)
-        if found is None:
-            try:
-                title, data = read_pdf(kind, path)
-                found = render_pdf(data, PDF_WIDTH, title, path)
-            except PdfError as exc:
-                log.error("%s", exc)
-                found = str(exc)
-            self._pdf[path] = found
+        if found is not None:
+            return found
+        job = self._pdf_jobs.get(path)
+        if job is None:
+            self._pdf_jobs[path] = ThreadJob(
+                functools.partial(_rendered, kind, path), "ownscan-pdf"
+            )
+            return None
+        if not job.finished:
+            return None
+        del self._pdf_jobs[path]
+        if job.error is not None:
+            if not isinstance(job.error, PdfError):
+                raise job.error  # a bug: not a message for the user
+            log.error("%s", job.error)
+            found = str(job.error)
+        else:
+            assert job.result is not None
+            found = job.result
+        self._pdf[path] = found
         return found
+
+    def wait_for_pdfs(self, timeout: float = 60.0) -> None:
+        """Render every PDF of the shown study now (tests, scripts)."""
+        docs = self.rv.documents
+        for kind, _title, path in docs.reports if docs else ():
+            if kind != "sr" and self.pdf(kind, path) is None:
+                self._pdf_jobs[path].wait(timeout)
+                self.pdf(kind, path)
 
     def text(self) -> str:
         """Every word the study's reports say (SR lines, PDF text): what the glossary reads."""
@@ -90,7 +125,7 @@ class ReportPanel:
                     parts += [t for _, _, t in lines]
             else:
                 pages = self.pdf(kind, path)
-                if not isinstance(pages, str):
+                if isinstance(pages, PdfPages):
                     parts.append(pages.text)
         return "\n".join(parts)
 
@@ -255,6 +290,9 @@ class ReportPanel:
     def _draw_pdf(self, kind: str, path: str) -> None:
         imgui = self.v.imgui
         pages = self.pdf(kind, path)
+        if pages is None:
+            imgui.text_disabled("drawing the pages ...")
+            return
         if isinstance(pages, str):
             imgui.text_wrapped(pages)
             return
@@ -280,7 +318,10 @@ class ReportPanel:
         from ownscan.core.reports import explain_terms
 
         imgui = self.v.imgui
-        terms = explain_terms(self.text())
+        text = self.text()
+        if self._terms is None or self._terms[0] != text:  # once per change, not per frame
+            self._terms = (text, explain_terms(text))
+        terms = self._terms[1]
         if not terms:
             return
         imgui.separator()

@@ -230,6 +230,8 @@ def test_pdf_pages_and_plain_words(xvfb: str, marked_library: Any, tmp_path: Pat
     lib, _ = marked_library
     with Viewer(entries_from_library(lib), ViewerOptions(size=(1100, 900))) as v:
         v.radiologist.wait()
+        v.frame()  # the PDF starts rendering on a thread
+        v.panels.report.wait_for_pdfs()
         v.screenshot(tmp_path / "report.png")
         img = v.frame(capture=True)
         assert img is not None
