@@ -148,13 +148,7 @@ class ReportPanel:
         imgui.end()
 
     def _place(self, name: str) -> None:
-        """Remember where the last imgui item was drawn, in framebuffer pixels."""
-        imgui = self.v.imgui
-        a, b = imgui.get_item_rect_min(), imgui.get_item_rect_max()
-        fw, fh = self.v.win.fb_size
-        ww, wh = self.v.win.window_size
-        sx, sy = fw / max(1, ww), fh / max(1, wh)
-        self.places[name] = (a.x * sx, a.y * sy, b.x * sx, b.y * sy)
+        self.places[name] = self.v.win.item_rect()
 
     def _heading(self, text: str) -> None:
         imgui = self.v.imgui

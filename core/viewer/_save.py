@@ -160,6 +160,9 @@ class SaveDialog:
         self.three_d = False  # export "as the 3D view shows it"
         self.path = ""
         self._path_for: tuple[str, str] | None = None  # (series key, format) of the default
+        #: where its controls were drawn in the last frame, framebuffer pixels (x0, y0, x1, y1)
+        #: by name (``format:NAME``, ``path``, ``save``): for scripts and tests
+        self.places: dict[str, tuple[float, float, float, float]] = {}
 
     def choices(self) -> list[tuple[Any, str | None]]:
         from ownscan.core.plugin_host import get_host
@@ -244,6 +247,7 @@ class SaveDialog:
             imgui.begin_disabled(why is not None)
             if imgui.radio_button(f"{ex.name}##fmt", self.choice == i) and why is None:
                 self.choice = i
+            self.places[f"format:{ex.name}"] = self.v.win.item_rect()
             imgui.end_disabled()
             imgui.same_line()
             imgui.text_disabled(why or ex.description)
@@ -259,6 +263,7 @@ class SaveDialog:
         imgui.text("Save to" + (" (a folder)" if exporter.writes_folder else " (a file)"))
         imgui.set_next_item_width(-1)
         _changed, self.path = imgui.input_text("##path", self.path)
+        self.places["path"] = self.v.win.item_rect()
         if not self.v.view.is_2d:
             _changed, self.three_d = imgui.checkbox(
                 "as the 3D view shows it (mode, colours, camera)", self.three_d
@@ -269,6 +274,7 @@ class SaveDialog:
         imgui.begin_disabled(running or why is not None or not self.path.strip())
         if imgui.button("Save"):
             self.start(exporter, Path(self.path.strip()).expanduser())
+        self.places["save"] = self.v.win.item_rect()
         imgui.end_disabled()
         job = self.job
         if job is not None and running:

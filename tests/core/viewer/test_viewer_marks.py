@@ -258,7 +258,7 @@ def test_pdf_pages_and_plain_words(xvfb: str, marked_library: Any, tmp_path: Pat
 
 def test_the_panel_controls_act_on_clicks(xvfb: str, marked_library: Any) -> None:
     """Clicks through the handlers glfw's callbacks call, on the panel's controls."""
-    import glfw
+    from viewer_ui import click_place
 
     lib, _ = marked_library
     with Viewer(entries_from_library(lib), ViewerOptions(size=(1100, 700))) as v:
@@ -267,15 +267,7 @@ def test_the_panel_controls_act_on_clicks(xvfb: str, marked_library: Any) -> Non
         places = v.panels.report.places
 
         def click(name: str) -> None:
-            x0, y0, x1, y1 = places[name]
-            fw, fh = v.fb_size
-            ww, wh = v.window_size
-            v.on_cursor_pos((x0 + x1) / 2 * ww / fw, (y0 + y1) / 2 * wh / fh)
-            v.frame()
-            v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
-            v.frame()
-            v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
-            v.frame()
+            click_place(v, places[name])
 
         click("key:0:1")  # the second key image: the third slice
         assert v.view.slice_position("axial") == pytest.approx(2.0)

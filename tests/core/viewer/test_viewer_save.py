@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from viewer_phantom import phantom
+from viewer_ui import click_place
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "library"))
 
@@ -156,3 +157,24 @@ def test_volumes_in_memory_offer_no_dicom_rewrite_and_save_a_mesh(
         assert job is not None and job.error is None, job.error
         assert job.paths == [tmp_path / "surface.stl"]
         assert trimesh.load(job.paths[0]).is_watertight
+
+
+def test_save_through_the_window(
+    xvfb: str, library_entries: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The toolbar's Save..., the png format picked, the default path in ~/Downloads, Save."""
+    (tmp_path / "Downloads").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with Viewer(library_entries, ViewerOptions(size=(1000, 640))) as v:
+        v.save.open = True
+        v.frame()
+        v.frame()
+        click_place(v, v.save.places["format:png"])
+        assert v.save.path == str(tmp_path / "Downloads" / "2_Axial_1mm-png")
+        click_place(v, v.save.places["save"])
+        job = v.save.job
+        assert job is not None and job.exporter.name == "png"
+        _run(v)
+        assert job.error is None, job.error
+        assert len(job.paths) == 6
+        assert all(p.is_relative_to(tmp_path / "Downloads" / "2_Axial_1mm-png") for p in job.paths)
