@@ -64,6 +64,9 @@ class PeoplePanel:
         self._persons: list[Any] | None = None
         self._proposals: list[Any] = []
         self._timelines: dict[int, list[Any]] = {}
+        #: where its controls were drawn in the last frame, framebuffer pixels (x0, y0, x1, y1)
+        #: by name (``people``, ``same:N``, ``apart:N``, ``undo:KEY``, ``study:UID``)
+        self.places: dict[str, tuple[float, float, float, float]] = {}
 
     # -- the library -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -142,6 +145,7 @@ class PeoplePanel:
         imgui.same_line()
         if imgui.radio_button("People", self.showing):
             self.showing = True
+        self.places["people"] = self.v.win.item_rect()
         imgui.separator()
         if self.showing:
             self._draw_people()
@@ -166,9 +170,11 @@ class PeoplePanel:
             imgui.text_disabled(prop.reason)
             if imgui.button("Same person"):
                 self.merge(prop)
+            self.places[f"same:{n}"] = self.v.win.item_rect()
             imgui.same_line()
             if imgui.button("Not the same"):
                 self.reject(prop)
+            self.places[f"apart:{n}"] = self.v.win.item_rect()
             imgui.separator()
             imgui.pop_id()
         flags = imgui.TreeNodeFlags_.default_open
@@ -185,6 +191,7 @@ class PeoplePanel:
                         imgui.same_line()
                         if imgui.small_button(f"Undo##split{patient.key}"):
                             self.split(patient.key)
+                        self.places[f"undo:{patient.key}"] = self.v.win.item_rect()
                         if imgui.is_item_hovered():
                             imgui.set_tooltip("take this patient ID out of the person")
                 for entry in self.timeline(person):
@@ -193,6 +200,7 @@ class PeoplePanel:
                     head = "  ".join(_what(entry))
                     if imgui.selectable(f"{head}##{entry.study_uid}", False)[0]:
                         self.open_study(entry.study_uid)
+                    self.places[f"study:{entry.study_uid}"] = self.v.win.item_rect()
                     if imgui.is_item_hovered():
                         imgui.set_tooltip("open this study")
                     rest = [", ".join(entry.institutions) or "(hospital not named)"]

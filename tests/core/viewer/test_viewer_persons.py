@@ -15,6 +15,7 @@ from pydicom.uid import generate_uid
 sys.path.insert(0, str(Path(__file__).parent.parent / "library"))
 
 from library_dicomgen import ct_series, encapsulated_pdf
+from viewer_ui import click_place
 
 from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_library
 from ownscan.core.viewer._persons import timeline_line
@@ -69,10 +70,11 @@ def test_people_merge_reject_and_undo(xvfb: str, history: Any, tmp_path: Path) -
     with Viewer(entries, ViewerOptions(size=(1100, 700), library=lib)) as v:
         people = v.people
         assert people is not None and v.show_browser
-        people.showing = True
         v.frame()
+        click_place(v, people.places["people"])  # the browser's Series/People switch
+        assert people.showing
         assert len(people.persons()) == 3
-        (prop,) = people.proposals()
+        assert len(people.proposals()) == 1
         v.screenshot(tmp_path / "proposal.png")
         img = v.frame(capture=True)
         assert img is not None
@@ -80,7 +82,7 @@ def test_people_merge_reject_and_undo(xvfb: str, history: Any, tmp_path: Path) -
         assert b is not None
         assert (img[b.y + 40 : b.y + b.h, b.x : b.x + b.w].max(axis=-1) > 150).mean() > 0.005
 
-        people.merge(prop)
+        click_place(v, people.places["same:0"])  # "Same person"
         assert not people.proposals()
         jane = next(p for p in people.persons() if p.linked)
         assert len(people.persons()) == 2
@@ -94,17 +96,18 @@ def test_people_merge_reject_and_undo(xvfb: str, history: Any, tmp_path: Path) -
         v.screenshot(tmp_path / "timeline.png")
 
         # a study of the timeline that is not open: its series join the browser and show
-        assert people.open_study(study_b)
+        click_place(v, people.places[f"study:{study_b}"])
         v.wait_until_loaded(timeout=60)
         assert v.entry.info.study_instance_uid == study_b
         assert len(v.entries) == 2
 
         # undo for one patient: two persons again, and the library proposes it again
         patient = next(p for p in jane.patients if p.patient_id == "9001")
-        people.split(patient.key)
+        click_place(v, people.places[f"undo:{patient.key}"])
         assert len(people.persons()) == 3 and len(people.proposals()) == 1
         # not the same: kept apart, no longer proposed
-        people.reject(people.proposals()[0])
+        v.frame()
+        click_place(v, people.places["apart:0"])
         assert not people.proposals() and len(people.persons()) == 3
         v.frame()
     assert _stored(lib) == before  # links in the index only: every stored file as it was
