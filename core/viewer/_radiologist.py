@@ -180,7 +180,7 @@ class RadiologistView:
         self._arrive(plane.centre(), None, plane)
         self.marker = None
         area = ps.areas.get(plane.sop_instance_uid)
-        lay = self.v._layout
+        lay = self.v._layout or self.v.layout()  # before the first frame too
         name = self._view_of(plane)
         if area is not None and name is not None and lay is not None and name in lay.views:
             self._zoom_to(name, lay.views[name], plane, area)

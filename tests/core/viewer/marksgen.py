@@ -11,8 +11,15 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
 
 
-def circle_gsps(image: Dataset, path: Path, centre: tuple[float, float], radius: float) -> None:
-    """A presentation state with a circle on one image (pixel units), written with pydicom."""
+def circle_gsps(
+    image: Dataset,
+    path: Path,
+    centre: tuple[float, float],
+    radius: float,
+    area: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> None:
+    """A presentation state with a circle on one image (pixel units), written with pydicom;
+    ``area``: a displayed area (top left, bottom right pixel, 1-based), SCALE TO FIT."""
     ds = Dataset()
     ds.SOPClassUID, ds.SOPInstanceUID = GSPS, generate_uid()
     for kw in ("PatientName", "PatientID", "StudyInstanceUID"):
@@ -33,6 +40,13 @@ def circle_gsps(image: Dataset, path: Path, centre: tuple[float, float], radius:
     ann.GraphicLayer = "MARKS"
     ann.GraphicObjectSequence = [circle]
     ds.GraphicAnnotationSequence = [ann]
+    if area is not None:
+        shown = Dataset()
+        shown.DisplayedAreaTopLeftHandCorner = list(area[0])
+        shown.DisplayedAreaBottomRightHandCorner = list(area[1])
+        shown.PresentationSizeMode = "SCALE TO FIT"
+        shown.PresentationPixelAspectRatio = [1, 1]
+        ds.DisplayedAreaSelectionSequence = [shown]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = GSPS, ds.SOPInstanceUID
     meta.TransferSyntaxUID = ExplicitVRLittleEndian

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from marksgen import circle_gsps
 
 from ownscan.core.assembly import assemble
@@ -89,7 +90,8 @@ def test_a_mark_on_a_radiograph_without_position(xvfb: str, tmp_path: Path) -> N
         PatientOrientation=["L", "F"],
     )
     image = pydicom.dcmread(path, stop_before_pixels=True)
-    circle_gsps(image, tmp_path / "pr.dcm", (40.0, 60.0), 15.0)
+    # shown: pixels 21..60 x 41..80 (40 x 40 pixels, 8 mm), centred on the block
+    circle_gsps(image, tmp_path / "pr.dcm", (40.0, 60.0), 15.0, area=((21, 41), (60, 80)))
     (entry,) = entries_from_assembly(assemble(folder))
     uid = image.SeriesInstanceUID
     entry.documents = StudyDocuments(
@@ -114,4 +116,7 @@ def test_a_mark_on_a_radiograph_without_position(xvfb: str, tmp_path: Path) -> N
         # the circle's centre is the bright block's centre, within a screen pixel
         assert abs((xs.min() + xs.max()) / 2 - bx.mean()) < 1.5
         assert abs((ys.min() + ys.max()) / 2 - by.mean()) < 1.5
+        # the displayed area fills the view: 8 mm across its smaller side, centred
+        assert v.view.mm_per_px("image", rect.size) == pytest.approx(8.0 / min(rect.size))
+        assert abs(bx.mean() - rect.w / 2) < 1.5 and abs(by.mean() - rect.h / 2) < 1.5
         v.screenshot(tmp_path / "radiograph.png")
