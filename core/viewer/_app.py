@@ -584,11 +584,22 @@ class Viewer:
         while not self.close_requested:
             # sleep until something happens; wake up to refine a draft 3D image or to show
             # how a load is going
-            timeout = 0.05 if self._loader is not None else 0.5
+            busy = self._loader is not None or self._working()
+            timeout = 0.05 if busy else 0.5
             if self.draft_3d:
                 timeout = self.options.still_after_s
             glfw.wait_events_timeout(timeout)
             self.frame()
+
+    def _working(self) -> bool:
+        """Work on a thread whose progress or result the window shows: an export, the
+        marks or PDF pages being read."""
+        job = self.save.job
+        return (
+            (job is not None and not job.finished)
+            or self.radiologist.reading()
+            or bool(self.panels.report.rendering())
+        )
 
     def close(self) -> None:
         """Release GL objects and the UI renderer while the context is current, then the window."""

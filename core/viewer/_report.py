@@ -104,6 +104,10 @@ class ReportPanel:
         self._pdf[path] = found
         return found
 
+    def rendering(self) -> bool:
+        """True while a PDF is being rendered on a thread."""
+        return bool(self._pdf_jobs)
+
     def wait_for_pdfs(self, timeout: float = 60.0) -> None:
         """Render every PDF of the shown study now (tests, scripts)."""
         docs = self.rv.documents
