@@ -154,6 +154,15 @@ class ReportPanel:
     def _place(self, name: str) -> None:
         self.places[name] = self.v.win.item_rect()
 
+    def _dim(self, text: str) -> None:
+        """Wrapped text in the disabled colour (sources, notes)."""
+        imgui = self.v.imgui
+        imgui.push_style_color(
+            imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled)
+        )
+        imgui.text_wrapped(text)
+        imgui.pop_style_color()
+
     def _heading(self, text: str) -> None:
         imgui = self.v.imgui
         imgui.push_font(self.v.win.font_bold, 0.0)
@@ -234,7 +243,7 @@ class ReportPanel:
             if changed:
                 self.rv.show_overlays = on
         if marks.not_placed:
-            imgui.text_disabled(
+            self._dim(
                 f"{len(marks.not_placed)} marked image(s) not in this library or without "
                 "a known place: their marks are not drawn"
             )
@@ -308,7 +317,7 @@ class ReportPanel:
             imgui.image(imgui.ImTextureRef(tex.glo), imgui.ImVec2(width, h))
             imgui.text_disabled(f"page {i + 1} of {pages.total}")
         if pages.total > len(pages.pages):
-            imgui.text_disabled(
+            self._dim(
                 f"{pages.total - len(pages.pages)} more pages: open the file to read them: {path}"
             )
 
@@ -324,7 +333,7 @@ class ReportPanel:
             return
         imgui.separator()
         self._heading("Plain words")
-        imgui.text_disabled("what words of the report mean (built in; nothing is sent anywhere)")
+        self._dim("what words of the report mean (built in; nothing is sent anywhere)")
         for entry, written in terms:
             shown = (
                 written
@@ -334,4 +343,4 @@ class ReportPanel:
             self._heading(shown)
             imgui.text_wrapped(entry.text)
             for s in entry.sources:
-                imgui.text_disabled(f"Source: {s.name}, {s.url}")
+                self._dim(f"Source: {s.name}, {s.url}")
