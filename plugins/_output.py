@@ -4,6 +4,8 @@ with the pip extra that brings them; progress on a terminal and silence in a pip
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import importlib
 import re
@@ -18,7 +20,15 @@ from ownscan.core.errors import UsageError
 if TYPE_CHECKING:
     from ownscan.core.volume import Volume
 
-__all__ = ["need", "new_file", "offer_once", "progress", "series_stem", "write_new"]
+__all__ = [
+    "need",
+    "new_file",
+    "offer_once",
+    "progress",
+    "report_progress",
+    "series_stem",
+    "write_new",
+]
 
 T = TypeVar("T")
 
@@ -76,14 +86,42 @@ def offer_once(path: Path) -> Callable[[], Path]:
     return name
 
 
+# who is told how an export goes besides the terminal: the viewer's Save sets it on the thread
+# that runs the export (a context variable: one export's progress never reaches another's)
+_reporter: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "ownscan_export_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def report_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """While inside, :func:`progress` also calls ``callback(done, total)`` after each item."""
+    token = _reporter.set(callback)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
+
+
 def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
-    """``items`` with a progress bar on a terminal (stderr), silent when stderr is a pipe."""
+    """``items`` with a progress bar on a terminal (stderr), silent when stderr is a pipe;
+    and counted to the :func:`report_progress` callback, if one is set."""
+    callback = _reporter.get()
+    if callback is not None:
+        items = _counted(items, total, callback)
     if not sys.stderr.isatty():
         yield from items
         return
     from tqdm import tqdm
 
     yield from tqdm(items, total=total, desc=desc, unit="frame", leave=False, file=sys.stderr)
+
+
+def _counted(items: Iterable[T], total: int, callback: Callable[[int, int], None]) -> Iterator[T]:
+    callback(0, total)
+    for n, item in enumerate(items, 1):
+        yield item
+        callback(n, total)
 
 
 def series_stem(volume: Volume) -> str:

@@ -237,6 +237,15 @@ class MeshExporter:
         self.name = name
         self.description = description
 
+    def fits(self, volume: Volume) -> str | None:
+        """Why a surface cannot be made of ``volume`` (None: it can): a surface needs a grey
+        volume of several slices (what the viewer's Save offers)."""
+        if volume.samples != 1:
+            return "a surface needs a grey volume; this one is in colour"
+        if volume.shape[0] < 2:
+            return "a surface needs a volume of several slices; this is one image"
+        return None
+
     def export(
         self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
     ) -> list[Path]:

@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_import and not args.source:
         raise UsageError("--no-import needs a SOURCE")
     lib = None
+    entries_from_lib = False  # the browser lists the library's people too
     try:
         if args.sample:
             from ownscan.core._sample import sample_path
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 where = f"the library {lib.root} is empty"
             uids = _import(lib, str(args.source), args.via) if lib and args.source else None
             entries = entries_from_library(lib, uids) if lib else []
+            entries_from_lib = bool(entries)
             if not entries and args.source:
                 raise UsageError(f"{args.source}: nothing to show (no image series imported)")
             if not entries:
@@ -159,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
                 what = "no" if not match else "more than one"
                 raise UsageError(f"--series {args.series!r}: {what} series matches")
             entries.insert(0, entries.pop(match[0]))
-        with Viewer(entries, ViewerOptions(size=size)) as viewer:
+        options = ViewerOptions(size=size, library=lib if entries_from_lib else None)
+        with Viewer(entries, options) as viewer:
             if args.screenshot:
                 path = viewer.screenshot(args.screenshot)
                 print(f"ownscan view: saved {path} ({viewer.fb_size[0]}x{viewer.fb_size[1]})")

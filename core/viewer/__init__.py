@@ -9,6 +9,7 @@ words a patient understands. See docs/VIEWER.md.
 from ownscan.core.viewer._app import SHORTCUTS, Viewer, ViewerError, ViewerOptions
 from ownscan.core.viewer._geometry import PLANES, PlaneAxes, orientation_label
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout, window_to_fb
+from ownscan.core.viewer._marks import StudyDocuments
 from ownscan.core.viewer._sources import (
     SeriesEntry,
     entries_from_assembly,
@@ -29,6 +30,7 @@ __all__ = [
     "Rect",
     "SeriesEntry",
     "SeriesView",
+    "StudyDocuments",
     "Viewer",
     "ViewerError",
     "ViewerOptions",

@@ -41,6 +41,9 @@ from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._panels import TOOLBAR_ONE_ROW, Panels
+from ownscan.core.viewer._persons import PeoplePanel
+from ownscan.core.viewer._radiologist import RadiologistView
+from ownscan.core.viewer._save import SaveDialog
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes
 from ownscan.core.viewer._state import SeriesView
 from ownscan.core.viewer._window import ViewerError, ViewerWindow
@@ -70,6 +73,9 @@ class ViewerOptions:
         Show the series browser; None: when there is more than one series.
     still_after_s
         Seconds without input after which the 3D view is drawn at full quality again.
+    library
+        The library the series come from (an open ``Library``), or None: the browser then
+        lists its people too (one person, many hospitals; merges proposed and confirmed).
     """
 
     size: tuple[int, int] = (1280, 800)
@@ -77,6 +83,7 @@ class ViewerOptions:
     screenshot_dir: Path = field(default_factory=Path.cwd)
     show_browser: bool | None = None
     still_after_s: float = 0.25
+    library: Any = None
 
 
 def _is_hu(volume: Volume) -> bool:
@@ -128,6 +135,10 @@ class Viewer:
             self.win.release()
             raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self.input = InputHandler(self)
+        self.radiologist = RadiologistView(self)  # the report's marks on the views
+        self.save = SaveDialog(self)  # "Save": the exporters that fit (_save.py)
+        lib = self.options.library
+        self.people = PeoplePanel(self, lib) if lib is not None else None  # _persons.py
         self.panels = Panels(self)
         self.cine = Cine(self)  # frames, images or volumes of the series shown, and the film
         self._slices = SliceDrawer(self.ctx)
@@ -145,7 +156,7 @@ class Viewer:
         self.show_browser = (
             self.options.show_browser
             if self.options.show_browser is not None
-            else len(self.entries) > 1
+            else len(self.entries) > 1 or self.options.library is not None
         )
         self.status = ""
         self._status_until = 0.0
@@ -239,7 +250,7 @@ class Viewer:
             self.view.view_names,
             maximised=self.maximised,
             show_browser=self.show_browser,
-            show_report=bool(self.entry.report),
+            show_report=bool(self.entry.report or self.entry.documents),
             ui_scale=self.ui_scale,
             cine_bar=self.cine.active,
         )
@@ -250,7 +261,7 @@ class Viewer:
             self.view.view_names,
             maximised=self.maximised,
             show_browser=self.show_browser,
-            show_report=bool(self.entry.report),
+            show_report=bool(self.entry.report or self.entry.documents),
             ui_scale=self.ui_scale,
             toolbar_rows=2,
             cine_bar=self.cine.active,
@@ -585,7 +596,8 @@ class Viewer:
         while not self.close_requested:
             # sleep until something happens; wake up to refine a draft 3D image or to show
             # how a load is going
-            timeout = 0.05 if self._loader is not None else 0.5
+            busy = self._loader is not None or self._working()
+            timeout = 0.05 if busy else 0.5
             if self.draft_3d:
                 timeout = self.options.still_after_s
             film = self.cine.time_to_next()  # a cine playing: wake for its next picture
@@ -593,6 +605,16 @@ class Viewer:
                 timeout = min(timeout, max(film, 0.001))
             glfw.wait_events_timeout(timeout)
             self.frame()
+
+    def _working(self) -> bool:
+        """Work on a thread whose progress or result the window shows: an export, the
+        marks or PDF pages being read."""
+        job = self.save.job
+        return (
+            (job is not None and not job.finished)
+            or self.radiologist.reading()
+            or bool(self.panels.report.rendering())
+        )
 
     def close(self) -> None:
         """Release GL objects and the UI renderer while the context is current, then the window."""

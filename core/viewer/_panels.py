@@ -20,6 +20,7 @@ from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._help import draw_help
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
+from ownscan.core.viewer._report import ReportPanel
 from ownscan.core.viewer._sources import SeriesEntry, decode_thumbnail, thumbnail
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Panels:
         self.win = viewer.win
         self.imgui = viewer.win.imgui
         self.thumbs: dict[str, Any] = {}  # browser thumbnails (textures) by entry key
+        self.report = ReportPanel(viewer, viewer.radiologist)
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -65,6 +67,7 @@ class Panels:
         if self.v.show_overlays:
             for name, rect in lay.views.items():
                 self._draw_view_overlay(bg, name, rect)
+        self.v.radiologist.draw(bg, lay)  # the radiologist's marks stay when the text hides
         self._draw_toolbar(lay.toolbar)
         if lay.browser is not None:
             self._draw_browser(lay.browser)
@@ -74,6 +77,7 @@ class Panels:
             self.v.cine.draw_bar(lay.cine)
         if self.v.show_help:
             self._draw_help()
+        self.v.save.draw()
         if self.v.show_fps:
             self._draw_fps(lay)
         job = self.v._loader
@@ -101,6 +105,7 @@ class Panels:
         for tex in self.thumbs.values():
             tex.release()
         self.thumbs.clear()
+        self.report.release()
 
     def _draw_view_overlay(self, dl: Any, name: str, rect: Rect) -> None:
         """Border, header, corner texts, orientation labels, crosshair and measurements."""
@@ -334,6 +339,11 @@ class Panels:
                         lambda: setattr(self.v, "_screenshot_requested", True),
                     ),
                     (
+                        "Save...",
+                        "export the series: the formats that fit it",
+                        lambda: setattr(self.v.save, "open", not self.v.save.open),
+                    ),
+                    (
                         "Help",
                         "how to use the mouse, keys and touch, in plain words (H, F1 or ?)",
                         lambda: setattr(self.v, "show_help", not self.v.show_help),
@@ -403,7 +413,8 @@ class Panels:
 
     def _draw_browser(self, rect: Rect) -> None:
         imgui = self.imgui
-        if self._panel("Series", rect):
+        people = self.v.people  # the Series/People switch of a library (_persons.py)
+        if self._panel("Series", rect) and not (people is not None and people.draw_switch()):
             made_thumb = False
             for i, entry in enumerate(self.v.entries):
                 imgui.push_id(i)
@@ -438,10 +449,7 @@ class Panels:
         imgui.end()
 
     def _draw_report(self, rect: Rect) -> None:
-        imgui = self.imgui
-        if self._panel("Report", rect):
-            imgui.text_wrapped(self.v.entry.report or "")
-        imgui.end()
+        self.report.draw(rect, self._panel)  # _report.py
 
     def _draw_help(self) -> None:
         draw_help(self.v)  # plain words for mouse, touch and keys (_help.py)

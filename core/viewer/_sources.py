@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.names import display_name
+from ownscan.core.viewer._marks import StudyDocuments
 from ownscan.core.viewer._stack import Stack, stack_of_series
 from ownscan.core.volume import SeriesInfo, Volume
 
@@ -56,6 +57,12 @@ class SeriesEntry:
     thumbnail_files
         Makes a preview from one file of the series (cheap), or None. Without either, the
         browser makes one from the Volume once it is loaded (never loading a series for that).
+    sources
+        Returns the series' original files as assembled series (what exporters that rewrite
+        DICOM files take), or None when the viewer does not know them. Called on a thread.
+    documents
+        The study's documents (reports, key images, presentation states) as the report
+        panel shows them (:class:`~ownscan.core.viewer._marks.StudyDocuments`), or None.
     """
 
     key: str
@@ -64,6 +71,8 @@ class SeriesEntry:
     report: str | None = None
     thumbnail_image: bytes | None = None
     thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
+    sources: Callable[[], list[Any]] | None = None
+    documents: Any = None
     _volume: Volume | None = field(default=None, repr=False)
     #: what the series steps through (4D volumes, 2D images), once loaded; None: one picture
     stack: Stack | None = field(default=None, repr=False)
@@ -226,7 +235,9 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
             load = functools.partial(stack_of_series, images[uid])
         elif s.n_volumes > 1:
             load = functools.partial(stack_of_series, [s])
-        out.append(SeriesEntry(key, s.info, load, thumbnail_files=preview))
+        # the marks are placed with the files of what the entry shows: every image of a stack
+        sources = functools.partial(_listed, images[uid] if s.kind == "image" and uid else [s])
+        out.append(SeriesEntry(key, s.info, load, thumbnail_files=preview, sources=sources))
     return out
 
 
@@ -241,15 +252,31 @@ def entries_from_library(
     wanted = set(series_uids) if series_uids is not None else None
     out: list[SeriesEntry] = []
     for study in library.studies():
+        every = library.series(study.study_uid)
+        states = [p for s in every if s.modality == "PR" for p in _presentation_states(library, s)]
+        pr_series = {s.series_uid for s in every if s.modality == "PR"}
         series = [
             s
-            for s in library.series(study.study_uid)
-            if not s.is_document and (wanted is None or s.series_uid in wanted)
+            for s in every
+            if not s.is_document
+            and s.series_uid not in pr_series
+            and (wanted is None or s.series_uid in wanted)
         ]
         if not series:
             continue
         # documents: PDFs that came with an import and DICOM SR / encapsulated PDF instances
-        reports = _report_text(library.documents(study.study_uid))
+        found = library.documents(study.study_uid)
+        reports = _report_text(found)
+        image_uids = tuple(
+            s.series_uid for s in every if not s.is_document and s.series_uid not in pr_series
+        )
+        documents = None
+        if found or states:
+            documents = StudyDocuments(
+                tuple((d.kind, d.title or "", d.path) for d in found),
+                tuple(states),
+                functools.partial(_study_images, library, image_uids),
+            )
         for s in series:
             info = SeriesInfo(
                 patient_name=study.patient_name,
@@ -268,7 +295,14 @@ def entries_from_library(
             preview = functools.partial(_library_preview, library, uid)
             out.append(
                 SeriesEntry(
-                    uid, info, load, reports, thumbnail_image=s.thumbnail, thumbnail_files=preview
+                    uid,
+                    info,
+                    load,
+                    reports,
+                    thumbnail_image=s.thumbnail,
+                    thumbnail_files=preview,
+                    documents=documents,
+                    sources=functools.partial(_library_sources, library, uid),
                 )
             )
     return out
@@ -284,6 +318,35 @@ def _library_load(library: Any, series_uid: str) -> Volume | Stack:
     if shown and all(s.kind == "image" for s in shown):
         return stack_of_series(shown)
     return library.load_volume(series_uid)  # raises LibraryError, naming the series
+
+
+def _listed(series: list[Any]) -> list[Any]:
+    return list(series)
+
+
+def _library_sources(library: Any, series_uid: str) -> list[Any]:
+    """A library series' stored files, assembled (localizers left out)."""
+    return [s for s in library.assemble(series_uid).series if s.kind != "localizer"]
+
+
+def _presentation_states(library: Any, series: Any) -> list[str]:
+    """Paths of a PR series' presentation states (other instances are left alone)."""
+    from ownscan.core.reports import DocumentKind, classify
+
+    return [
+        inst.path
+        for inst in library.instances(series.series_uid)
+        if classify(inst.path) is DocumentKind.PRESENTATION_STATE
+    ]
+
+
+def _study_images(library: Any, series_uids: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Every image of these series: ``{SOP Instance UID: (series UID, path)}``."""
+    return {
+        inst.sop_instance_uid: (uid, inst.path)
+        for uid in series_uids
+        for inst in library.instances(uid)
+    }
 
 
 def _report_text(documents: Iterable[Any]) -> str | None:

@@ -241,6 +241,15 @@ class ViewerWindow:
         k = fw / max(1, ww)
         return (s.x * k, s.y * k)
 
+    def item_rect(self) -> tuple[float, float, float, float]:
+        """Where imgui drew its last item: ``(x0, y0, x1, y1)`` in framebuffer pixels (panels
+        remember their controls' places with it, for scripts and tests)."""
+        a, b = self.imgui.get_item_rect_min(), self.imgui.get_item_rect_max()
+        fw, fh = self.fb_size
+        ww, wh = self.window_size
+        sx, sy = fw / max(1, ww), fh / max(1, wh)
+        return (a.x * sx, a.y * sy, b.x * sx, b.y * sy)
+
     def fit_text(self, text: str, width: float, size: float) -> str:
         """``text`` cut with an ellipsis to fit ``width`` framebuffer pixels."""
         if self.text_size(text, size)[0] <= width:
