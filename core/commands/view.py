@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 what = "no" if not match else "more than one"
                 raise UsageError(f"--series {args.series!r}: {what} series matches")
             entries.insert(0, entries.pop(match[0]))
-        with Viewer(entries, ViewerOptions(size=size)) as viewer:
+        with Viewer(entries, ViewerOptions(size=size, library=lib)) as viewer:
             if args.screenshot:
                 path = viewer.screenshot(args.screenshot)
                 print(f"ownscan view: saved {path} ({viewer.fb_size[0]}x{viewer.fb_size[1]})")

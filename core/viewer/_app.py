@@ -69,6 +69,9 @@ class ViewerOptions:
         Show the series browser; None: when there is more than one series.
     still_after_s
         Seconds without input after which the 3D view is drawn at full quality again.
+    library
+        The open library the series come from, or None: "compare with..." proposes its
+        priors and keeps registrations in it.
     """
 
     size: tuple[int, int] = (1280, 800)
@@ -76,6 +79,7 @@ class ViewerOptions:
     screenshot_dir: Path = field(default_factory=Path.cwd)
     show_browser: bool | None = None
     still_after_s: float = 0.25
+    library: Any = None
 
 
 def _is_hu(volume: Volume) -> bool:
@@ -128,6 +132,10 @@ class Viewer:
             raise ViewerError("no visualisation modes or transfer functions: see ownscan plugins")
         self.input = InputHandler(self)
         self.panels = Panels(self)
+        from ownscan.core.viewer._compare import CompareMenu, CompareView
+
+        self.compare: CompareView | None = None  # a comparison with a prior (_compare.py)
+        self.compare_menu = CompareMenu(self)
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)
         self._gpu_volume: Any = None
@@ -241,8 +249,8 @@ class Viewer:
             ui_scale=self.ui_scale,
         )
         if self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
-            return one
-        return compute_layout(
+            return self.compare.layout(one) if self.compare is not None else one
+        two = compute_layout(
             self.fb_size,
             self.view.view_names,
             maximised=self.maximised,
@@ -251,11 +259,13 @@ class Viewer:
             ui_scale=self.ui_scale,
             toolbar_rows=2,
         )
+        return self.compare.layout(two) if self.compare is not None else two
 
     # -- series --------------------------------------------------------------------------------
     def _select(self, index: int) -> None:
         entry = self.entries[index]
         volume = entry.volume()
+        self.end_compare()  # a comparison is of the series it was started on
         # one upload for both the 2D views and the ray-caster (which owns and releases it)
         self._gpu_volume = self._raycast.renderer.upload(volume)
         self.current = index
@@ -427,6 +437,45 @@ class Viewer:
         self.view.reset()
         self.maximised = None
 
+    # -- comparing with a prior (_compare.py) ---------------------------------------------------
+    def compare_with(self, index: int, force: bool = False, register: bool = True) -> None:
+        """Compare the open series with ``entries[index]`` (the prior) side by side, linked.
+
+        The prior loads and registers on a thread; the panes show scanner coordinates (and say
+        so) until it is done. A different patient is refused unless ``force``.
+
+        Raises
+        ------
+        UsageError
+            ``index`` is the open series or out of range, or a different patient, not forced.
+        """
+        from ownscan.core.viewer._compare import CompareView, refusal
+
+        if not 0 <= index < len(self.entries) or index == self.current:
+            raise UsageError(f"cannot compare series {self.current} with series {index}")
+        if self.view.is_2d:
+            raise UsageError("comparing needs a 3D series (this one is a single image)")
+        same, differences = refusal(self, index)
+        if not same and not force:
+            raise UsageError("not the same patient: " + "; ".join(differences))
+        self.end_compare()
+        self.maximised = None
+        self.compare = CompareView(self, index, register, () if same else differences)
+
+    def end_compare(self) -> None:
+        """Back to the open series alone."""
+        cmp, self.compare = getattr(self, "compare", None), None
+        if cmp is not None:
+            self.win.make_current()
+            cmp.release()
+
+    def target(self, name: str) -> tuple[SeriesView, str]:
+        """The viewing state a view's mouse and keys act on, and the view's name in it (a
+        comparison's prior pane acts on the prior's own state when unlinked)."""
+        if self.compare is not None:
+            return self.compare.target(name)
+        return self.view, name
+
     def _flash(self, text: str, seconds: float = 4.0) -> None:
         self.status = text
         self._status_until = time.monotonic() + seconds
@@ -468,6 +517,8 @@ class Viewer:
         self.win.make_current()
         self.win.glfw.poll_events()
         self._poll_loader()
+        if self.compare is not None:
+            self.compare.poll()
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -477,7 +528,9 @@ class Viewer:
         ctx.clear(0.08, 0.08, 0.09)
         gv = self._gpu_volume
         for name, rect in lay.views.items():
-            if name == "3d":
+            if self.compare is not None and self.compare.draws(name):
+                self.compare.draw(name, rect, fh)
+            elif name == "3d":
                 self._draw_3d(rect, fh)
             else:
                 self._slices.draw(
@@ -576,6 +629,8 @@ class Viewer:
             timeout = 0.05 if self._loader is not None else 0.5
             if self.draft_3d:
                 timeout = self.options.still_after_s
+            if self.compare is not None and self.compare.animating():
+                timeout = min(timeout, 0.1)  # registration progress, flicker
             glfw.wait_events_timeout(timeout)
             self.frame()
 
@@ -586,6 +641,7 @@ class Viewer:
         self._closing = True
         self.win.make_current()
         self.panels.release()
+        self.end_compare()
         self._gpu_volume = None
         self._slices.release()
         self._raycast.release()

@@ -47,6 +47,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("F", "frames per second overlay"),
     ("O", "hide / show the text, labels and crosshair over the images"),
     ("B", "series browser"),
+    ("C", "compare with another series (a prior): linked side-by-side views"),
     ("N / P", "next / previous series"),
     ("H / F1", "this help"),
     ("Esc", "close help, leave the distance tool"),
@@ -134,21 +135,20 @@ class InputHandler:
             return
         glfw = self.win.glfw
         self._touch()
+        view, name = self.v.target(d.view)  # a compared prior's pane may have its own state
         if d.button == glfw.MOUSE_BUTTON_MIDDLE or (
             d.button == glfw.MOUSE_BUTTON_LEFT and d.mods & glfw.MOD_SHIFT
         ):
-            self.v.view.pan(d.view, rect.size, dx, dy)
+            view.pan(name, rect.size, dx, dy)
         elif d.button == glfw.MOUSE_BUTTON_RIGHT:
-            self.v.view.zoom(d.view, float(np.exp(-dy / 200.0)))
+            view.zoom(name, float(np.exp(-dy / 200.0)))
         elif d.button == glfw.MOUSE_BUTTON_LEFT:
             if d.measurement is not None:
-                d.measurement.b_lps = self.v.view.pixel_to_lps(
-                    d.view, rect.size, *rect.local(fx, fy)
-                )
-            elif d.view == "3d":
-                self.v.view.camera.rotate(dx, dy)
+                d.measurement.b_lps = view.pixel_to_lps(name, rect.size, *rect.local(fx, fy))
+            elif name == "3d":
+                view.camera.rotate(dx, dy)
             else:
-                self.v.view.window_drag(dx, dy)
+                view.window_drag(dx, dy)
 
     def on_cursor_enter(self, entered: bool) -> None:
         """The mouse entered or left the window: when it leaves, nothing is hovered."""
@@ -169,12 +169,11 @@ class InputHandler:
             if name is None:
                 return
             self.drag = _Drag(name, button, (fx, fy), (fx, fy), mods)
-            if self.v.measure_tool and button == glfw.MOUSE_BUTTON_LEFT and name != "3d":
-                p = self.v.view.pixel_to_lps(
-                    name, lay.views[name].size, *lay.views[name].local(fx, fy)
-                )
-                m = Measurement(name, p, p.copy())
-                self.v.view.measurements.append(m)
+            view, base = self.v.target(name)
+            if self.v.measure_tool and button == glfw.MOUSE_BUTTON_LEFT and base != "3d":
+                p = view.pixel_to_lps(base, lay.views[name].size, *lay.views[name].local(fx, fy))
+                m = Measurement(base, p, p.copy())
+                view.measurements.append(m)
                 self.drag.measurement = m
             return
         d = self.drag
@@ -184,7 +183,7 @@ class InputHandler:
         self._touch()
         if d.measurement is not None:
             if d.measurement.length_mm <= 0.0:
-                self.v.view.measurements.remove(d.measurement)
+                self.v.target(d.view)[0].measurements.remove(d.measurement)
             else:
                 self.v._flash(f"distance {d.measurement.length_mm:.1f} mm")
             return
@@ -197,9 +196,10 @@ class InputHandler:
             self.last_click = (-1.0, -1.0, -1e9)
             return
         self.last_click = (fx, fy, now)
-        if d.view != "3d":
+        view, base = self.v.target(d.view)
+        if base != "3d":
             rect = self.v.layout().views[d.view]
-            self.v.view.click(d.view, rect.size, *rect.local(fx, fy))
+            view.click(base, rect.size, *rect.local(fx, fy))
 
     def on_scroll(self, dx: float, dy: float) -> None:
         """Mouse wheel: ``dy`` notches (positive: away from the user)."""
@@ -211,10 +211,11 @@ class InputHandler:
             return
         glfw = self.win.glfw
         self._touch()
-        if name == "3d" or self.mods & glfw.MOD_CONTROL:
-            self.v.view.zoom(name, 1.15**dy)
+        view, base = self.v.target(name)
+        if base == "3d" or self.mods & glfw.MOD_CONTROL:
+            view.zoom(base, 1.15**dy)
         else:
-            self.v.view.scroll(name, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
+            view.scroll(base, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
 
     def on_char(self, codepoint: int) -> None:
         """A character was typed (imgui text fields)."""
@@ -236,16 +237,16 @@ class InputHandler:
         if action == glfw.RELEASE or self.imgui.get_io().want_text_input:
             return
         hovered = self.v.layout().view_at(*self.cursor_fb)
-        target = hovered or (self.v.maximised or self.v.view.view_names[0])
+        view, target = self.v.target(hovered or (self.v.maximised or self.v.view.view_names[0]))
         repeatable = {
-            glfw.KEY_UP: lambda: self.v.view.scroll(target, 1),
-            glfw.KEY_DOWN: lambda: self.v.view.scroll(target, -1),
-            glfw.KEY_PAGE_UP: lambda: self.v.view.scroll(target, 10),
-            glfw.KEY_PAGE_DOWN: lambda: self.v.view.scroll(target, -10),
-            glfw.KEY_EQUAL: lambda: self.v.view.zoom(target, 1.2),
-            glfw.KEY_KP_ADD: lambda: self.v.view.zoom(target, 1.2),
-            glfw.KEY_MINUS: lambda: self.v.view.zoom(target, 1 / 1.2),
-            glfw.KEY_KP_SUBTRACT: lambda: self.v.view.zoom(target, 1 / 1.2),
+            glfw.KEY_UP: lambda: view.scroll(target, 1),
+            glfw.KEY_DOWN: lambda: view.scroll(target, -1),
+            glfw.KEY_PAGE_UP: lambda: view.scroll(target, 10),
+            glfw.KEY_PAGE_DOWN: lambda: view.scroll(target, -10),
+            glfw.KEY_EQUAL: lambda: view.zoom(target, 1.2),
+            glfw.KEY_KP_ADD: lambda: view.zoom(target, 1.2),
+            glfw.KEY_MINUS: lambda: view.zoom(target, 1 / 1.2),
+            glfw.KEY_KP_SUBTRACT: lambda: view.zoom(target, 1 / 1.2),
         }
         if key in repeatable:
             repeatable[key]()
@@ -275,6 +276,8 @@ class InputHandler:
             self.v.show_overlays = not self.v.show_overlays
         elif key == glfw.KEY_B:
             self.v.show_browser = not self.v.show_browser
+        elif key == glfw.KEY_C:
+            self.v.compare_menu.toggle()
         elif key == glfw.KEY_N:
             self.v.request_series((self.v.current + 1) % len(self.v.entries))
         elif key == glfw.KEY_P:
