@@ -71,3 +71,18 @@ def write_ct_pair(root: Path) -> dict[str, object]:
         description="CT chest 2025",
     )
     return {"root": root, "prior": prior, "current": load_volume(root / "current"), "truth": truth}
+
+
+def ownscan_import(source: Path, library: Path) -> None:
+    """``ownscan import SOURCE --library LIBRARY`` as a user runs it (the venv's command)."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("ownscan")
+    done = subprocess.run(
+        [str(exe), "import", str(source), "--library", str(library)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout

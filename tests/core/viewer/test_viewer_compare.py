@@ -28,7 +28,7 @@ for _p in (_HERE.parent, _HERE.parent / "compare"):  # ctgen.py; volgen.py, ctpa
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from ctpair import LESION, write_ct_pair  # noqa: E402
+from ctpair import LESION, ownscan_import, write_ct_pair  # noqa: E402
 from volgen import moved_copy, rigid  # noqa: E402
 
 pytest.importorskip("SimpleITK")  # the compare extra; the dev extra has it
@@ -117,6 +117,17 @@ def test_a_click_in_either_pane_puts_the_crosshair_on_the_same_anatomy(
             a = _patch(img, pr.x + px, pr.y + py, r=40)
             b = _patch(img, cr.x + px, cr.y + py, r=40)
             assert _corr(a, b) > 0.8, _corr(a, b)
+
+        # a window drag in the prior's pane changes the one window
+        w0 = v.view.window
+        v.on_cursor_pos(pr.x + pr.w / 2, pr.y + pr.h / 2)
+        v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
+        v.on_cursor_pos(pr.x + pr.w / 2 + 40, pr.y + pr.h / 2 + 20)
+        v.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
+        assert v.view.window[0] > w0[0] and v.view.window[1] > w0[1]
+        assert v.compare.state.prior_window()[0] == pytest.approx(
+            v.view.window[0] / v.compare.state.scale
+        )
 
         # scroll and zoom in the prior's pane move both (one state)
         before = v.view.slice_position("axial")
@@ -259,3 +270,71 @@ def test_different_patients_are_refused_unless_forced(xvfb: str) -> None:
         v.on_key(glfw.KEY_N, glfw.PRESS, 0)  # another series ends the comparison
         v.frame()
         assert v.compare is None
+
+
+def test_library_priors_are_proposed_and_the_registration_is_kept(
+    xvfb: str, tmp_path: Path
+) -> None:
+    """From a library: the prior is proposed first, the registration made on the viewer's
+    thread is kept in the library, and the next comparison of the pair reads it back."""
+    from ownscan.core.library import open_library
+    from ownscan.core.viewer import entries_from_library
+
+    pair = write_ct_pair(tmp_path / "src")
+    ownscan_import(tmp_path / "src", tmp_path / "lib")
+    prior_uid = pair["prior"].info.series_instance_uid  # type: ignore[attr-defined]
+    current_uid = pair["current"].info.series_instance_uid  # type: ignore[attr-defined]
+    with open_library(tmp_path / "lib", create=False) as lib:
+        entries = entries_from_library(lib)
+        entries.sort(key=lambda e: e.key != current_uid)  # the current first
+        options = ViewerOptions(size=(900, 600), show_browser=False, library=lib)
+        with Viewer(entries, options) as v:
+            v.compare_menu.toggle()
+            first = v.compare_menu.choices[0]
+            assert first.proposed and v.entries[first.index].key == prior_uid
+            assert any("same patient" in r for r in first.reasons)
+            v.frame()  # the menu drawn
+            v.compare_menu.pick(first)
+            assert v.compare is not None and not v.compare.reused
+            v.compare.wait(300)
+            made = v.compare.registration
+            assert made is not None and not made.poor
+            kept = lib.registration(prior_uid, current_uid, made.method)
+            assert kept is not None
+            np.testing.assert_allclose(kept.matrix, made.matrix)
+            v.end_compare()
+            v.compare_with(first.index)
+            assert v.compare is not None and v.compare.reused  # read back, not registered
+            v.compare.wait(120)
+            assert v.compare.registration is not None
+            np.testing.assert_allclose(v.compare.registration.matrix, made.matrix)
+            img = v.frame(capture=True)
+            assert img is not None
+
+
+def test_a_poor_registration_is_a_red_banner_on_every_pane(
+    xvfb: str, head_pair: dict[str, object]
+) -> None:
+    """The head MR against a CT phantom said to be of the same patient: registration cannot
+    agree them; every pane says so in red."""
+    from viewer_phantom import phantom
+
+    current = head_pair["current"]
+    assert isinstance(current, Volume)
+    ct = phantom(n=48)
+    ct.info = dataclasses.replace(
+        current.info, series_instance_uid="2.25.77", study_date="20190101", modality="CT"
+    )
+    with Viewer([current, ct], ViewerOptions(size=(900, 600), show_browser=False)) as v:
+        v.compare_with(1)
+        assert v.compare is not None
+        v.compare.wait(300)
+        reg = v.compare.registration
+        assert reg is not None and reg.poor, reg.to_dict()
+        assert v.compare.notes()[0][0].startswith("POOR REGISTRATION")
+        img = v.frame(capture=True)
+        assert img is not None
+        for r in v.layout().views.values():
+            top = img[r.y : r.y + r.h // 3, r.x : r.x + r.w].astype(int)
+            banner = (top[..., 0] > 170) & (top[..., 1] < 40) & (top[..., 2] < 40)
+            assert banner.sum() > 300, r
