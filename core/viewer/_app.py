@@ -453,8 +453,8 @@ class Viewer:
 
         if not 0 <= index < len(self.entries) or index == self.current:
             raise UsageError(f"cannot compare series {self.current} with series {index}")
-        if self.view.is_2d:
-            raise UsageError("comparing needs a 3D series (this one is a single image)")
+        if self.view.is_2d or self.view.volume.samples != 1:
+            raise UsageError("comparing needs a grey 3D series (this one is an image or colour)")
         same, differences = refusal(self, index)
         if not same and not force:
             raise UsageError("not the same patient: " + "; ".join(differences))

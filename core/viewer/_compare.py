@@ -44,7 +44,7 @@ from ownscan.core.compare import (
     sample,
     scanner_registration,
 )
-from ownscan.core.errors import OwnscanError
+from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.viewer._compare_state import (
     COMPARE_MODES,
     COMPARE_PLANES,
@@ -116,11 +116,13 @@ class CompareJob:
         from ownscan.core.compare import register
 
         try:
-            self.loader._ready.wait()
+            self.loader.wait_ready()
             if self.loader.error is not None and self.loader.volume is None:
                 raise self.loader.error
             prior = self.loader.volume
             assert prior is not None
+            if prior.is_2d or prior.samples != 1:
+                raise UsageError("the prior is a single image or in colour: nothing to register")
             self.prior_view = SeriesView(prior)  # its default window: percentiles, here
             if self.stored is not None:
                 reg = self.stored
@@ -253,8 +255,8 @@ class CompareView:
         loader = job.loader
         if self._gpu is None and loader.ready and loader.volume is not None:
             self._gpu = self._threed.renderer.upload(loader.volume)
-        if loader.done and loader.gradient is not None and not self._saved_gradient:
-            if self._gpu is not None:
+        if loader.done and self._gpu is not None and not self._saved_gradient:
+            if loader.gradient is not None:  # else the shader computes it (over the budget)
                 self._gpu.gradient_textures(loader.gradient)
             self._saved_gradient = True
         if self.state is None and job.prior_view is not None:
@@ -328,10 +330,8 @@ class CompareView:
         gap = 2
         h = max(1, y1 - y0 - panel_h - gap)
         w = max(1, (x1 - x0 - gap * (len(names) - 1)) // len(names))
-        views = {
-            n: Rect(x0 + i * (w + gap), y0, w if i < len(names) - 1 else x1 - x0 - i * (w + gap), h)
-            for i, n in enumerate(names)
-        }
+        # panes of one size: the same scale, and one pixel is one point in each
+        views = {n: Rect(x0 + i * (w + gap), y0, w, h) for i, n in enumerate(names)}
         self.panel_rect = Rect(x0, y0 + h + gap, x1 - x0, y1 - y0 - h - gap)
         return Layout(views, base.toolbar, base.browser, base.report)
 

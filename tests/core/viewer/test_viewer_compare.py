@@ -338,3 +338,39 @@ def test_a_poor_registration_is_a_red_banner_on_every_pane(
             top = img[r.y : r.y + r.h // 3, r.x : r.x + r.w].astype(int)
             banner = (top[..., 0] > 170) & (top[..., 1] < 40) & (top[..., 2] < 40)
             assert banner.sum() > 300, r
+
+
+def test_flicker_alternates_the_prior_and_the_current_in_the_third_pane(
+    xvfb: str, head_pair: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ownscan.core.viewer import _compare
+    from ownscan.core.viewer._compare_state import FLICKER_S
+
+    prior, current = head_pair["prior"], head_pair["current"]
+    assert isinstance(prior, Volume) and isinstance(current, Volume)
+    with Viewer([current, prior], ViewerOptions(size=(1200, 560), show_browser=False)) as v:
+        v.compare_with(1)
+        assert v.compare is not None
+        v.compare.wait(300)
+        st = v.compare.state
+        assert st is not None
+        st.set_mode("flicker")
+        v.show_overlays = False
+        shown = {}
+        for phase, t in (("prior", 0.1 * FLICKER_S), ("current", 1.1 * FLICKER_S)):
+            monkeypatch.setattr(_compare.time, "monotonic", lambda t=t: 1000 * FLICKER_S + t)
+            img = v.frame(capture=True)
+            assert img is not None
+            lay = v.layout()
+            panes = {
+                n: img[r.y + r.h // 4 : r.y + r.h - 10, r.x + 10 : r.x + r.w - 10].astype(int)
+                for n, r in lay.views.items()
+            }
+            w = min(p.shape[1] for p in panes.values())
+            h = min(p.shape[0] for p in panes.values())
+            fused = panes["fused:axial"][:h, :w]
+            shown[phase] = {n: np.abs(fused - p[:h, :w]).mean() for n, p in panes.items()}
+        monkeypatch.undo()
+        # the third pane is the prior's picture, then the current's
+        assert shown["prior"]["prior:axial"] < 1.0 < shown["prior"]["axial"]
+        assert shown["current"]["axial"] < 1.0 < shown["current"]["prior:axial"]
