@@ -114,7 +114,9 @@ class Comparisons:
             ]
             taken = {p["series_uid"] for p in proposed} | {uid_full}
             others = [item(u) for u in info if u not in taken]
-            others.sort(key=lambda o: (not o["same_patient"], o["study_date"]), reverse=False)
+            # same patient first, then the most recent first (as the desktop lists them)
+            others.sort(key=lambda o: o["study_date"], reverse=True)
+            others.sort(key=lambda o: not o["same_patient"])
             return {"series_uid": uid_full, "proposed": proposed, "others": others}
 
         return self.service.query(build)
@@ -252,29 +254,38 @@ class Comparisons:
         from PIL import Image
 
         from ownscan.core.compare import (
-            compare_planes,
             difference_rgb,
             difference_scale,
             grey_rgb,
             overlay_rgb,
             plane_through,
+            sample,
         )
 
         if which not in PANES:
             raise NotFound(f"no pane {which!r}; panes: {', '.join(PANES)}")
-        reg, _match, _reused, _diff = self.registration(prior_uid, current_uid, register, force)
+        reg, (scale, offset, _note), _reused, _diff = self.registration(
+            prior_uid, current_uid, register, force
+        )
         prior, current = self._volumes(prior_uid, current_uid)
-        planes = compare_planes(prior, current, reg, plane_through(current, plane))
+        # compare_planes' sampling, with the intensity match made once with the registration
+        points = plane_through(current, plane).points()
         win = current.default_window()
         width, level = window if window is not None else (win.width, win.level)
+        cur = sample(current, points) if which != "prior" else None
+        pri = sample(prior, reg.apply(points)) * scale + offset if which != "current" else None
         if which == "prior":
-            rgb = grey_rgb(planes.prior_matched, width, level)
+            assert pri is not None
+            rgb = grey_rgb(pri, width, level)
         elif which == "current":
-            rgb = grey_rgb(planes.current, width, level)
+            assert cur is not None
+            rgb = grey_rgb(cur, width, level)
         elif which == "difference":
-            rgb = difference_rgb(planes.difference, difference_scale(prior, current, width)[0])
+            assert cur is not None and pri is not None
+            rgb = difference_rgb(cur - pri, difference_scale(prior, current, width)[0])
         else:
-            rgb = overlay_rgb(planes.current, planes.prior_matched, width, level)
+            assert cur is not None and pri is not None
+            rgb = overlay_rgb(cur, pri, width, level)
         out = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, format="PNG")
         return out.getvalue()
