@@ -20,7 +20,6 @@ from serve_process import ServeProcess
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "compare"))  # ctpair.py, volgen.py
 
-pytest.importorskip("SimpleITK")  # the compare extra; the dev extra has it
 
 from ctpair import LESION, ownscan_import, write_ct_pair  # noqa: E402
 from volgen import write_volume_series  # noqa: E402

@@ -31,8 +31,6 @@ for _p in (_HERE.parent, _HERE.parent / "compare"):  # ctgen.py; volgen.py, ctpa
 from ctpair import LESION, ownscan_import, write_ct_pair  # noqa: E402
 from volgen import moved_copy, rigid  # noqa: E402
 
-pytest.importorskip("SimpleITK")  # the compare extra; the dev extra has it
-
 
 @pytest.fixture(scope="module")
 def head_pair(mr_head_dir: Path) -> dict[str, object]:
