@@ -109,9 +109,9 @@ def generate(folder: Path, scale: float) -> None:
     from ownscan.core.volume import Volume
 
     sys.path.insert(0, str(REPO / "tests"))
-    from conftest import _shared_data
+    from realdata import restore_mr_head  # the real head MR, restored from tests/data
 
-    head = load_volume(_shared_data() / "studyforrest-t1w" / "dicoms")
+    head = load_volume(restore_mr_head(folder / "head-mr"))
     n = max(16, round(256 * scale))
     sp = 256.0 / n
     centre = head.index_to_lps((np.asarray(head.shape[::-1]) - 1) / 2.0)

@@ -39,7 +39,12 @@ __all__ = [
     "ComparisonPlanes",
     "Plane",
     "compare_planes",
+    "difference_rgb",
+    "difference_scale",
     "draw_comparison",
+    "grey_rgb",
+    "intensity_match",
+    "overlay_rgb",
     "plane_through",
     "sample",
 ]
@@ -193,14 +198,17 @@ def compare_planes(
     return ComparisonPlanes(plane, pri, cur, pri_m, cur - pri_m, matched)
 
 
-def _match_intensities(
-    prior: Volume,
-    current: Volume,
-    registration: Registration,
-    prior_plane: npt.NDArray[np.float32],
-) -> tuple[npt.NDArray[np.float32], str]:
-    """The prior's plane mapped linearly onto the current's intensities (percentiles 5/95 of
-    the signal in a sparse sample of the current's voxels and the corresponding prior's)."""
+def intensity_match(
+    prior: Volume, current: Volume, registration: Registration
+) -> tuple[float, float, str]:
+    """How the prior's intensities are put on the current's scale: ``current ~ prior * scale +
+    offset`` (``(1, 0, "")`` for a CT pair, in HU both, or when too little signal overlaps).
+
+    The 5th and 95th percentiles of the signal in a sparse sample of the current's voxels and
+    of the prior at the same (registered) points are matched; ``note`` says so for the user.
+    """
+    if prior.modality == current.modality == "CT":
+        return 1.0, 0.0, ""
     z, y, x = current.shape
     step = max(1, round((x * y * z / 200_000) ** (1 / 3)))
     grid = np.asarray(np.mgrid[0:z:step, 0:y:step, 0:x:step])
@@ -210,14 +218,27 @@ def _match_intensities(
     lo_c, hi_c = np.percentile(cur, [1, 99])
     use = np.isfinite(pri) & (cur > lo_c + 0.1 * (hi_c - lo_c))
     if use.sum() < 100:
-        return prior_plane, ""
+        return 1.0, 0.0, ""
     c5, c95 = np.percentile(cur[use], [5, 95])
     p5, p95 = np.percentile(pri[use], [5, 95])
     if p95 <= p5:
+        return 1.0, 0.0, ""
+    scale = float((c95 - c5) / (p95 - p5))
+    note = f"prior intensities scaled x{scale:.3g} onto the current's (5th-95th percentile)"
+    return scale, float(c5 - p5 * scale), note
+
+
+def _match_intensities(
+    prior: Volume,
+    current: Volume,
+    registration: Registration,
+    prior_plane: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.float32], str]:
+    """The prior's plane mapped linearly onto the current's intensities (intensity_match)."""
+    scale, offset, note = intensity_match(prior, current, registration)
+    if not note:
         return prior_plane, ""
-    scale = (c95 - c5) / (p95 - p5)
-    out = ((prior_plane - p5) * scale + c5).astype(np.float32)
-    return out, f"prior intensities scaled x{scale:.3g} onto the current's (5th-95th percentile)"
+    return (prior_plane * scale + offset).astype(np.float32), note
 
 
 @dataclass(frozen=True)
@@ -229,7 +250,7 @@ class ComparisonPicture:
     panels: tuple[tuple[int, int], ...]
 
 
-def _grey(values: npt.NDArray[np.float32], width: float, level: float) -> npt.NDArray[np.uint8]:
+def grey_rgb(values: npt.NDArray[np.float32], width: float, level: float) -> npt.NDArray[np.uint8]:
     """Windowed grey RGB; NaN (no data) in the 'outside' colour."""
     g = np.clip((values - (level - width / 2.0)) / width, 0.0, 1.0)
     rgb = np.repeat((np.nan_to_num(g) * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
@@ -237,7 +258,7 @@ def _grey(values: npt.NDArray[np.float32], width: float, level: float) -> npt.ND
     return rgb
 
 
-def _diverging(values: npt.NDArray[np.float32], scale: float) -> npt.NDArray[np.uint8]:
+def difference_rgb(values: npt.NDArray[np.float32], scale: float) -> npt.NDArray[np.uint8]:
     """Black at 0, red for positive (brighter in the current), blue for negative."""
     t = np.clip(np.nan_to_num(values) / scale, -1.0, 1.0)
     rgb = np.zeros((*values.shape, 3), dtype=np.uint8)
@@ -247,6 +268,26 @@ def _diverging(values: npt.NDArray[np.float32], scale: float) -> npt.NDArray[np.
     rgb[..., 2] = (255 * neg + 0.5).astype(np.uint8)
     rgb[~np.isfinite(values)] = _OUTSIDE
     return rgb
+
+
+def overlay_rgb(
+    current: npt.NDArray[np.float32],
+    prior: npt.NDArray[np.float32],
+    width: float,
+    level: float,
+) -> npt.NDArray[np.uint8]:
+    """The current in magenta over the prior in green, both windowed (grey where they agree)."""
+    a = np.nan_to_num(np.clip((current - (level - width / 2)) / width, 0, 1))
+    b = np.nan_to_num(np.clip((prior - (level - width / 2)) / width, 0, 1))
+    return (np.stack([a, b, a], axis=-1) * 255 + 0.5).astype(np.uint8)
+
+
+def difference_scale(prior: Volume, current: Volume, window_width: float) -> tuple[float, str]:
+    """The difference that reaches full colour, and its units: 100 HU for a CT pair, otherwise
+    a fifth of the current's window (its intensities have no fixed scale)."""
+    if prior.modality == current.modality == "CT":
+        return _CT_DIFFERENCE_HU, "HU"
+    return window_width / 5.0, "(current's units)"
 
 
 def _wrap(draw: Any, text: str, font: Any, width: float) -> list[str]:
@@ -285,24 +326,19 @@ def draw_comparison(
     win = current.default_window()
     # CT: one window for both (equal HU look equal); otherwise the prior on the current's scale
     panels = [
-        _grey(planes.prior_matched, win.width, win.level),
-        _grey(planes.current, win.width, win.level),
+        grey_rgb(planes.prior_matched, win.width, win.level),
+        grey_rgb(planes.current, win.width, win.level),
     ]
     titles = [
         "PRIOR  " + _label(prior.info.study_date, prior.info.series_description),
         "CURRENT  " + _label(current.info.study_date, current.info.series_description),
     ]
-    ct = prior.modality == current.modality == "CT"
-    scale = _CT_DIFFERENCE_HU if ct else win.width / 5.0
-    units = "HU" if ct else "(current's units)"
+    scale, units = difference_scale(prior, current, win.width)
     if mode == "difference":
-        panels.append(_diverging(planes.difference, scale))
+        panels.append(difference_rgb(planes.difference, scale))
         titles.append(f"CURRENT - PRIOR  red +, blue -, full at {scale:g} {units}")
     elif mode == "overlay":
-        a = np.clip((planes.current - (win.level - win.width / 2)) / win.width, 0, 1)
-        b = np.clip((planes.prior_matched - (win.level - win.width / 2)) / win.width, 0, 1)
-        over = np.stack([np.nan_to_num(a), np.nan_to_num(b), np.nan_to_num(a)], axis=-1)
-        panels.append((over * 255 + 0.5).astype(np.uint8))
+        panels.append(overlay_rgb(planes.current, planes.prior_matched, win.width, win.level))
         titles.append("OVERLAY  current magenta, prior green")
 
     h, w = panels[0].shape[:2]

@@ -23,6 +23,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from ownscan.core.serve._compare import compare_routes
 from ownscan.core.serve._door import Door
 from ownscan.core.serve._service import (
     MAX_FRAME,
@@ -236,6 +237,7 @@ def create_app(
         Route("/api/uploads/{upload_id}/files/{n:int}", upload_put, methods=["PUT"]),
         Route("/api/uploads/{upload_id}/import", upload_import, methods=["POST"]),
         Route("/api/jobs/{job_id}", job),
+        *compare_routes(service, _guarded),  # priors, registration, panes (_compare.py)
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False)),
         Route("/{rest:path}", not_found),
     ]

@@ -75,7 +75,8 @@ class ViewerOptions:
         Seconds without input after which the 3D view is drawn at full quality again.
     library
         The library the series come from (an open ``Library``), or None: the browser then
-        lists its people too (one person, many hospitals; merges proposed and confirmed).
+        lists its people too (one person, many hospitals; merges proposed and confirmed), and
+        "compare with..." proposes its priors and keeps registrations in it.
     """
 
     size: tuple[int, int] = (1280, 800)
@@ -141,6 +142,10 @@ class Viewer:
         self.people = PeoplePanel(self, lib) if lib is not None else None  # _persons.py
         self.panels = Panels(self)
         self.cine = Cine(self)  # frames, images or volumes of the series shown, and the film
+        from ownscan.core.viewer._compare import CompareMenu, CompareView
+
+        self.compare: CompareView | None = None  # a comparison with a prior (_compare.py)
+        self.compare_menu = CompareMenu(self)
         self._slices = SliceDrawer(self.ctx)
         self._raycast = ThreeDView(self.ctx)
         self._gpu_volume: Any = None
@@ -255,8 +260,8 @@ class Viewer:
             cine_bar=self.cine.active,
         )
         if self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
-            return one
-        return compute_layout(
+            return self.compare.layout(one) if self.compare is not None else one
+        two = compute_layout(
             self.fb_size,
             self.view.view_names,
             maximised=self.maximised,
@@ -266,11 +271,13 @@ class Viewer:
             toolbar_rows=2,
             cine_bar=self.cine.active,
         )
+        return self.compare.layout(two) if self.compare is not None else two
 
     # -- series --------------------------------------------------------------------------------
     def _select(self, index: int) -> None:
         entry = self.entries[index]
         volume = entry.volume()
+        self.end_compare()  # a comparison is of the series it was started on
         # one upload for both the 2D views and the ray-caster (which owns and releases it)
         self._gpu_volume = self._raycast.renderer.upload(volume)
         self.current = index
@@ -449,6 +456,45 @@ class Viewer:
         self.view.reset()
         self.maximised = None
 
+    # -- comparing with a prior (_compare.py) ---------------------------------------------------
+    def compare_with(self, index: int, force: bool = False, register: bool = True) -> None:
+        """Compare the open series with ``entries[index]`` (the prior) side by side, linked.
+
+        The prior loads and registers on a thread; the panes show scanner coordinates (and say
+        so) until it is done. A different patient is refused unless ``force``.
+
+        Raises
+        ------
+        UsageError
+            ``index`` is the open series or out of range, or a different patient, not forced.
+        """
+        from ownscan.core.viewer._compare import CompareView, refusal
+
+        if not 0 <= index < len(self.entries) or index == self.current:
+            raise UsageError(f"cannot compare series {self.current} with series {index}")
+        if self.view.is_2d or self.view.volume.samples != 1:
+            raise UsageError("comparing needs a grey 3D series (this one is an image or colour)")
+        same, differences = refusal(self, index)
+        if not same and not force:
+            raise UsageError("not the same patient: " + "; ".join(differences))
+        self.end_compare()
+        self.maximised = None
+        self.compare = CompareView(self, index, register, () if same else differences)
+
+    def end_compare(self) -> None:
+        """Back to the open series alone."""
+        cmp, self.compare = getattr(self, "compare", None), None
+        if cmp is not None:
+            self.win.make_current()
+            cmp.release()
+
+    def target(self, name: str) -> tuple[SeriesView, str]:
+        """The viewing state a view's mouse and keys act on, and the view's name in it (a
+        comparison's prior pane acts on the prior's own state when unlinked)."""
+        if self.compare is not None:
+            return self.compare.target(name)
+        return self.view, name
+
     def _flash(self, text: str, seconds: float = 4.0) -> None:
         self.status = text
         self._status_until = time.monotonic() + seconds
@@ -491,6 +537,8 @@ class Viewer:
         self.win.glfw.poll_events()
         self._poll_loader()
         self.cine.tick()
+        if self.compare is not None:
+            self.compare.poll()
         self._layout = lay = self.layout()
         fw, fh = self.fb_size
         ctx = self.ctx
@@ -500,7 +548,9 @@ class Viewer:
         ctx.clear(0.08, 0.08, 0.09)
         gv = self._gpu_volume
         for name, rect in lay.views.items():
-            if name == "3d":
+            if self.compare is not None and self.compare.draws(name):
+                self.compare.draw(name, rect, fh)
+            elif name == "3d":
                 self._draw_3d(rect, fh)
             else:
                 self._slices.draw(
@@ -603,6 +653,8 @@ class Viewer:
             film = self.cine.time_to_next()  # a cine playing: wake for its next picture
             if film is not None:
                 timeout = min(timeout, max(film, 0.001))
+            if self.compare is not None and self.compare.animating():
+                timeout = min(timeout, 0.1)  # registration progress, flicker
             glfw.wait_events_timeout(timeout)
             self.frame()
 
@@ -623,6 +675,7 @@ class Viewer:
         self._closing = True
         self.win.make_current()
         self.panels.release()
+        self.end_compare()
         self._gpu_volume = None
         self._slices.release()
         self._raycast.release()

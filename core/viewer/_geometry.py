@@ -196,10 +196,13 @@ def px_to_tex_matrix(
     centre_lps: npt.ArrayLike,
     plane: PlaneAxes,
     mm_per_px: float,
+    lps_map: npt.ArrayLike | None = None,
 ) -> Vec:
     """4x4 matrix taking ``(px, py, 0, 1)`` of a view to 3D texture coordinates ``(s, t, r)``.
 
     Texture coordinates are ``(i + 0.5) / nx`` etc.: texel centres, as GL samples them.
+    ``lps_map`` (4x4), when given, takes the plane's LPS points into ``volume``'s LPS first:
+    a registered prior drawn on the current's plane.
     """
     w, h = size_px
     c = np.asarray(centre_lps, dtype=np.float64)
@@ -212,6 +215,8 @@ def px_to_tex_matrix(
     screen_to_lps[:3, 3] -= (h / 2.0) * mm_per_px * plane.down()
     # LPS -> voxel index (i, j, k): inverse of the Volume's affine
     lps_to_ijk = np.linalg.inv(volume.affine)
+    if lps_map is not None:
+        lps_to_ijk = lps_to_ijk @ np.asarray(lps_map, dtype=np.float64)
     # voxel index -> texture coordinate of the texel centre
     z, y, x = volume.shape
     ijk_to_tex = np.diag([1.0 / x, 1.0 / y, 1.0 / z, 1.0])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ownscan.core.viewer._layout import window_to_fb
-from ownscan.core.viewer._state import Measurement
+from ownscan.core.viewer._state import Measurement, SeriesView
 
 if TYPE_CHECKING:
     from ownscan.core.viewer._app import Viewer
@@ -53,6 +53,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("F", "drawing speed (frames per second)"),
     ("O", "hide / show the text, labels and crosshair over the images"),
     ("B", "list of series (browser)"),
+    ("V", "compare with another series, e.g. an older scan (linked side-by-side views)"),
     ("N / P", "next / previous series"),
     ("H / F1 / ?", "this help"),
     ("Esc", "close help, leave the distance tool"),
@@ -140,21 +141,20 @@ class InputHandler:
             return
         glfw = self.win.glfw
         self._touch()
+        view, name = self.v.target(d.view)  # a compared prior's pane may have its own state
         if d.button == glfw.MOUSE_BUTTON_MIDDLE or (
             d.button == glfw.MOUSE_BUTTON_LEFT and d.mods & glfw.MOD_SHIFT
         ):
-            self.v.view.pan(d.view, rect.size, dx, dy)
+            view.pan(name, rect.size, dx, dy)
         elif d.button == glfw.MOUSE_BUTTON_RIGHT:
-            self.v.view.zoom(d.view, float(np.exp(-dy / 200.0)))
+            view.zoom(name, float(np.exp(-dy / 200.0)))
         elif d.button == glfw.MOUSE_BUTTON_LEFT:
             if d.measurement is not None:
-                d.measurement.b_lps = self.v.view.pixel_to_lps(
-                    d.view, rect.size, *rect.local(fx, fy)
-                )
-            elif d.view == "3d":
-                self.v.view.camera.rotate(dx, dy)
+                d.measurement.b_lps = view.pixel_to_lps(name, rect.size, *rect.local(fx, fy))
+            elif name == "3d":
+                view.camera.rotate(dx, dy)
             else:
-                self.v.view.window_drag(dx, dy)
+                view.window_drag(dx, dy)
 
     def on_cursor_enter(self, entered: bool) -> None:
         """The mouse entered or left the window: when it leaves, nothing is hovered."""
@@ -175,12 +175,11 @@ class InputHandler:
             if name is None:
                 return
             self.drag = _Drag(name, button, (fx, fy), (fx, fy), mods)
-            if self.v.measure_tool and button == glfw.MOUSE_BUTTON_LEFT and name != "3d":
-                p = self.v.view.pixel_to_lps(
-                    name, lay.views[name].size, *lay.views[name].local(fx, fy)
-                )
-                m = Measurement(name, p, p.copy())
-                self.v.view.measurements.append(m)
+            view, base = self.v.target(name)
+            if self.v.measure_tool and button == glfw.MOUSE_BUTTON_LEFT and base != "3d":
+                p = view.pixel_to_lps(base, lay.views[name].size, *lay.views[name].local(fx, fy))
+                m = Measurement(base, p, p.copy())
+                view.measurements.append(m)
                 self.drag.measurement = m
             return
         d = self.drag
@@ -190,7 +189,7 @@ class InputHandler:
         self._touch()
         if d.measurement is not None:
             if d.measurement.length_mm <= 0.0:
-                self.v.view.measurements.remove(d.measurement)
+                self.v.target(d.view)[0].measurements.remove(d.measurement)
             else:
                 self.v._flash(f"distance {d.measurement.length_mm:.1f} mm")
             return
@@ -203,9 +202,10 @@ class InputHandler:
             self.last_click = (-1.0, -1.0, -1e9)
             return
         self.last_click = (fx, fy, now)
-        if d.view != "3d":
+        view, base = self.v.target(d.view)
+        if base != "3d":
             rect = self.v.layout().views[d.view]
-            self.v.view.click(d.view, rect.size, *rect.local(fx, fy))
+            view.click(base, rect.size, *rect.local(fx, fy))
 
     def on_scroll(self, dx: float, dy: float) -> None:
         """Mouse wheel: ``dy`` notches (positive: away from the user)."""
@@ -217,15 +217,19 @@ class InputHandler:
             return
         glfw = self.win.glfw
         self._touch()
-        if name == "3d" or self.mods & glfw.MOD_CONTROL:
-            self.v.view.zoom(name, 1.15**dy)
+        view, base = self.v.target(name)
+        if base == "3d" or self.mods & glfw.MOD_CONTROL:
+            view.zoom(base, 1.15**dy)
         else:
-            self._scroll(name, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
+            self._scroll(view, base, dy * (10 if self.mods & glfw.MOD_SHIFT else 1))
 
-    def _scroll(self, view: str, steps: float) -> None:
-        """Slices, or the frames / images of a series that has them (``_cine.py``)."""
-        if not self.v.cine.scroll(view, steps):
-            self.v.view.scroll(view, steps)
+    def _scroll(self, view: SeriesView, name: str, steps: float) -> None:
+        """Slices, or the frames / images of a series that has them (``_cine.py``); ``view``
+        is the state the pane acts on (:meth:`Viewer.target`: a compare's prior when
+        unlinked), whose own slices the frames of the series shown never replace."""
+        if view is self.v.view and self.v.cine.scroll(name, steps):
+            return
+        view.scroll(name, steps)
 
     def on_char(self, codepoint: int) -> None:
         """A character was typed (imgui text fields)."""
@@ -247,18 +251,18 @@ class InputHandler:
         if action == glfw.RELEASE or self.imgui.get_io().want_text_input:
             return
         hovered = self.v.layout().view_at(*self.cursor_fb)
-        target = hovered or (self.v.maximised or self.v.view.view_names[0])
+        view, target = self.v.target(hovered or (self.v.maximised or self.v.view.view_names[0]))
         repeatable = {
-            glfw.KEY_UP: lambda: self._scroll(target, 1),
-            glfw.KEY_DOWN: lambda: self._scroll(target, -1),
-            glfw.KEY_PAGE_UP: lambda: self._scroll(target, 10),
-            glfw.KEY_PAGE_DOWN: lambda: self._scroll(target, -10),
+            glfw.KEY_UP: lambda: self._scroll(view, target, 1),
+            glfw.KEY_DOWN: lambda: self._scroll(view, target, -1),
+            glfw.KEY_PAGE_UP: lambda: self._scroll(view, target, 10),
+            glfw.KEY_PAGE_DOWN: lambda: self._scroll(view, target, -10),
             glfw.KEY_LEFT: lambda: self.v.cine.step(-1),
             glfw.KEY_RIGHT: lambda: self.v.cine.step(1),
-            glfw.KEY_EQUAL: lambda: self.v.view.zoom(target, 1.2),
-            glfw.KEY_KP_ADD: lambda: self.v.view.zoom(target, 1.2),
-            glfw.KEY_MINUS: lambda: self.v.view.zoom(target, 1 / 1.2),
-            glfw.KEY_KP_SUBTRACT: lambda: self.v.view.zoom(target, 1 / 1.2),
+            glfw.KEY_EQUAL: lambda: view.zoom(target, 1.2),
+            glfw.KEY_KP_ADD: lambda: view.zoom(target, 1.2),
+            glfw.KEY_MINUS: lambda: view.zoom(target, 1 / 1.2),
+            glfw.KEY_KP_SUBTRACT: lambda: view.zoom(target, 1 / 1.2),
         }
         if key in repeatable:
             repeatable[key]()
@@ -288,6 +292,8 @@ class InputHandler:
             self.v.show_overlays = not self.v.show_overlays
         elif key == glfw.KEY_B:
             self.v.show_browser = not self.v.show_browser
+        elif key == glfw.KEY_V:
+            self.v.compare_menu.toggle()
         elif key == glfw.KEY_N:
             self.v.request_series((self.v.current + 1) % len(self.v.entries))
         elif key == glfw.KEY_P:

@@ -113,3 +113,7 @@ class SeriesLoader:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until done (or ``timeout`` seconds); True when done."""
         return self._done.wait(timeout)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until :attr:`ready` (or ``timeout`` seconds); True when ready."""
+        return self._ready.wait(timeout)

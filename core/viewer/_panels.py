@@ -64,11 +64,17 @@ class Panels:
         imgui = self.imgui
         self.win.begin_ui()
         bg = imgui.get_background_draw_list()
-        if self.v.show_overlays:
-            for name, rect in lay.views.items():
+        cmp = self.v.compare
+        for name, rect in lay.views.items():
+            if self.v.show_overlays and (cmp is None or not cmp.draws(name)):
                 self._draw_view_overlay(bg, name, rect)
+            if cmp is not None:  # its banners (a poor registration) show even without text
+                cmp.draw_overlay(bg, name, rect, self.v.show_overlays)
         self.v.radiologist.draw(bg, lay)  # the radiologist's marks stay when the text hides
         self._draw_toolbar(lay.toolbar)
+        if cmp is not None:
+            cmp.draw_panel()
+        self.v.compare_menu.draw()
         if lay.browser is not None:
             self._draw_browser(lay.browser)
         if lay.report is not None:
@@ -356,6 +362,11 @@ class Panels:
                     action()
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(tip)
+            imgui.same_line()
+            if imgui.button("Compare..."):
+                self.v.compare_menu.toggle()
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("compare with a prior (V)")
             if self.v.status and time.monotonic() < self.v._status_until:
                 imgui.same_line()
                 imgui.text_colored(imgui.ImVec4(0.6, 0.9, 0.6, 1.0), self.v.status)

@@ -256,7 +256,7 @@ class RadiologistView:
                 self._arrive(spot, shape, plane)
         marks = self.current()
         for name, rect in lay.views.items():
-            if name == "3d":
+            if name == "3d" or ":" in name:  # a compare pane ("prior:axial") shows the prior
                 continue
             if marks is not None:
                 if self.show_overlays:

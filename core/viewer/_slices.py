@@ -71,9 +71,11 @@ class SliceDrawer:
         centre_lps: npt.ArrayLike,
         mm_per_px: float,
         window: tuple[float, float],
+        lps_map: npt.ArrayLike | None = None,
     ) -> None:
-        """Draw one 2D view. ``window`` is ``(width, level)`` in the volume's units."""
-        m = px_to_tex_matrix(gv.volume, rect.size, centre_lps, plane, mm_per_px)
+        """Draw one 2D view. ``window`` is ``(width, level)`` in the volume's units;
+        ``lps_map`` takes the plane's LPS points into the volume's (a registered prior)."""
+        m = px_to_tex_matrix(gv.volume, rect.size, centre_lps, plane, mm_per_px, lps_map)
         prog, quad = self._program(len(gv.textures))
         gl_viewport(self.ctx, rect, fb_height)
         for unit, (name, tex) in enumerate(gv.texture_units().items()):

@@ -49,13 +49,14 @@ class ThreeDView:
         self,
         volume: Volume,
         size: tuple[int, int],
-        camera: Camera3D,
+        camera: Camera3D | Any,
         mode: Any,
         window: tuple[float, float],
         transfer_function: Any,
         interactive: bool,
     ) -> None:
-        """Ray-cast a picture of ``size`` pixels (half of it per side when ``interactive``)."""
+        """Ray-cast a picture of ``size`` pixels (half of it per side when ``interactive``);
+        ``camera`` may also be the renderer's own Camera (a compared prior's, with roll)."""
         from ownscan.core.render import Camera, Scene
 
         width, level = window
@@ -65,11 +66,15 @@ class ThreeDView:
             window=WindowPreset("view", max(width, 1e-3), level),
             transfer_function=transfer_function if mode.uses_transfer_function else None,
         )
-        cam = Camera(
-            azimuth=camera.azimuth,
-            elevation=camera.elevation,
-            zoom=camera.zoom,
-            pan_mm=camera.pan_mm,
+        cam = (
+            camera
+            if isinstance(camera, Camera)
+            else Camera(
+                azimuth=camera.azimuth,
+                elevation=camera.elevation,
+                zoom=camera.zoom,
+                pan_mm=camera.pan_mm,
+            )
         )
         self.texture = self.renderer.render_texture(scene, cam, size, interactive=interactive)
         self.notes = list(self.renderer.notes)

@@ -2,6 +2,7 @@
 // viewer, switched by the address's hash (#/ and #/series/UID) so the back button works.
 
 import { api } from "./api.js";
+import { CompareView } from "./compare.js";
 import { uploadPanel } from "./upload.js";
 import { Viewer, el } from "./viewer.js";
 
@@ -124,7 +125,27 @@ async function showSeries(uid) {
   }
 }
 
+async function showCompare(current, prior, force) {
+  if (viewer) viewer.destroy();
+  document.body.classList.add("viewing");
+  main.innerHTML = "";
+  const back = el("a", "back");
+  back.href = `#/series/${encodeURIComponent(current)}`;
+  back.textContent = "← Series";
+  const root = el("div");
+  main.append(back, root);
+  viewer = new CompareView(root, api, current, prior, force);
+  window.ownscanCompare = viewer; // for the console (and the browser tests)
+  try {
+    await viewer.open();
+  } catch (e) {
+    root.replaceChildren(text("p", "error", `Could not compare: ${e.message}`));
+  }
+}
+
 function route() {
+  const c = location.hash.match(/^#\/compare\/([^/?]+)\/([^/?]+)(\?force=1)?/);
+  if (c) return showCompare(decodeURIComponent(c[1]), decodeURIComponent(c[2]), !!c[3]);
   const m = location.hash.match(/^#\/series\/([^/?]+)/);
   if (m) showSeries(decodeURIComponent(m[1]));
   else showLibrary();

@@ -7,6 +7,7 @@
 // two fingers pinch (zoom) and pan. The first picture comes from the preview level; the full
 // level replaces it. Without WebGL2 the views show frames rendered on the server (render.png).
 
+import { compareButton } from "./compare.js";
 import * as G from "./geometry.js";
 import { GLUnavailable, Renderer } from "./gl.js";
 import { skipTables, visibleRange } from "./skip.js";
@@ -109,6 +110,7 @@ export class Viewer {
       bar.append(m, t);
     }
     bar.append(button("Reset", () => this.reset()));
+    if (!this.is2d) bar.append(compareButton(this.api, this.uid)); // compare.js
     const stage = el("div", "stage");
     this.canvas = el("canvas", "gl");
     this.overlay = el("canvas", "overlay");

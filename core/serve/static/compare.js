@@ -1,0 +1,365 @@
+// Compare a series with a prior (docs/SERVE_PAGE.md, "Comparing"): the "Compare…" button of
+// the viewer lists the library's proposed priors (best first) and every other series
+// (GET /api/series/UID/priors); #/compare/CURRENT/PRIOR shows PRIOR | CURRENT [| difference,
+// flicker or overlay] for one plane. The server registers the pair once (POST /api/compare/...,
+// kept in the library) and draws each pane as `ownscan compare -o` draws its panels: the
+// current's plane, the prior sampled through the registration. So one pixel is one point of the
+// current's patient space in every pane: the crosshair (a point in the current's LPS mm), the
+// slice (its coordinate along the plane's axis), zoom, pan and window are one state for all.
+
+const PANE_TITLES = { prior: "PRIOR", current: "CURRENT", difference: "CURRENT − PRIOR", overlay: "OVERLAY", flicker: "FLICKER" };
+const MODES = [["side-by-side", "Side by side"], ["difference", "Difference"], ["flicker", "Flicker"], ["overlay", "Overlay"]];
+const FLICKER_MS = 600;
+const DRAG_THRESHOLD = 4;
+
+function el(tag, cls, content) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (content !== undefined) e.textContent = content;
+  return e;
+}
+
+function fmt(v, digits = 1) {
+  return Number(v).toFixed(digits);
+}
+
+// The viewer's toolbar button: the list of series to compare with, in a panel under it.
+export function compareButton(api, uid) {
+  const wrap = el("span", "compare-menu");
+  const b = el("button", "compare-button", "Compare…");
+  b.type = "button";
+  const panel = el("div", "compare-list");
+  panel.hidden = true;
+  b.addEventListener("click", async () => {
+    if (!panel.hidden) {
+      panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    panel.replaceChildren(el("p", "meta", "Finding priors…"));
+    try {
+      const data = await api.json(`/api/series/${encodeURIComponent(uid)}/priors`);
+      fillList(panel, uid, data);
+    } catch (e) {
+      panel.replaceChildren(el("p", "error", `Could not list the series: ${e.message}`));
+    }
+  });
+  wrap.append(b, panel);
+  return wrap;
+}
+
+function fillList(panel, uid, data) {
+  panel.replaceChildren();
+  const section = (title, items) => {
+    if (!items.length) return;
+    panel.append(el("p", "meta", title));
+    for (const it of items) {
+      const a = el("a", "compare-choice");
+      a.dataset.uid = it.series_uid;
+      const line = [it.study_date, it.modality, it.description].filter(Boolean).join("  ");
+      a.textContent = it.same_patient ? line : `${line}  [different patient]`;
+      if (it.reasons) a.title = `score ${it.score}: ${it.reasons.join("; ")}`;
+      const target = `#/compare/${encodeURIComponent(uid)}/${encodeURIComponent(it.series_uid)}`;
+      if (it.same_patient) {
+        a.href = target;
+      } else {
+        // refused: say why, and compare only on a second, explicit click
+        a.href = "#";
+        a.addEventListener("click", (e) => {
+          e.preventDefault();
+          const why = el("p", "error refusal", `Not the same patient: ${it.patient_differences.join("; ")}. `);
+          const force = el("a", "force", "Compare anyway");
+          force.href = `${target}?force=1`;
+          why.append(force);
+          a.after(why);
+        }, { once: true });
+      }
+      panel.append(a);
+    }
+  };
+  section("Proposed priors (same patient, modality, earlier), best first", data.proposed);
+  section("Other series", data.others);
+  if (!data.proposed.length && !data.others.length) panel.append(el("p", "meta", "No other series in the library."));
+}
+
+export class CompareView {
+  // root: the element to build into; api: app.js's fetch helpers
+  constructor(root, api, currentUid, priorUid, force = false) {
+    this.root = root;
+    this.api = api;
+    this.current = currentUid;
+    this.prior = priorUid;
+    this.force = force;
+    this.register = true;
+    this.mode = "side-by-side";
+    this.plane = "axial";
+    this.zoom = 1;
+    this.pan = [0, 0]; // CSS pixels, the same for every pane
+    this.gestures = new Map();
+    this.destroyed = false;
+    this.loading = 0;
+  }
+
+  async open() {
+    await this._register();
+    this.window = { ...this.info.window };
+    const c = this.info.planes;
+    // the crosshair starts at the middle of the current series
+    this.cursor = [0, 1, 2].map((a) => {
+      const p = c[["sagittal", "coronal", "axial"][a]];
+      return (p.range[0] + p.range[1]) / 2;
+    });
+    this._build();
+    this._timer = setInterval(() => this._flicker(), FLICKER_MS);
+    // the panes' size decides the pictures' (square pixels): follow it
+    this._resize = new ResizeObserver(() => this.update());
+    this._resize.observe(this.panes);
+    this.update();
+  }
+
+  destroy() {
+    this.destroyed = true;
+    clearInterval(this._timer);
+    this._resize.disconnect();
+  }
+
+  async _register() {
+    const url = `/api/compare/${encodeURIComponent(this.prior)}/${encodeURIComponent(this.current)}`;
+    this.info = await this.api.post(url, { register: this.register, force: this.force });
+  }
+
+  // -- DOM ----------------------------------------------------------------------------------
+  _build() {
+    const r = this.root;
+    r.innerHTML = "";
+    r.classList.add("viewer", "compare");
+    const bar = el("div", "toolbar");
+    const tabs = el("div", "tabs");
+    for (const p of ["axial", "coronal", "sagittal"]) {
+      const b = el("button", "", p[0].toUpperCase() + p.slice(1));
+      b.type = "button";
+      b.dataset.plane = p;
+      b.addEventListener("click", () => { this.plane = p; this.update(); });
+      tabs.append(b);
+    }
+    const mode = el("select", "compare-mode");
+    for (const [k, t] of MODES) {
+      const o = el("option", "", t);
+      o.value = k;
+      mode.append(o);
+    }
+    mode.addEventListener("change", () => { this.mode = mode.value; this.update(); });
+    const reg = el("label", "select");
+    const box = el("input");
+    box.type = "checkbox";
+    box.checked = true;
+    box.className = "compare-register";
+    box.addEventListener("change", async () => {
+      this.register = box.checked;
+      await this._register();
+      this.update();
+    });
+    reg.append(box, el("span", "", "registration (off: scanner coordinates)"));
+    const reset = el("button", "", "Reset");
+    reset.type = "button";
+    reset.addEventListener("click", () => { this.zoom = 1; this.pan = [0, 0]; this.window = { ...this.info.window }; this.update(); });
+    bar.append(tabs, mode, reg, reset);
+    this.tabs = tabs;
+    this.banners = el("div", "compare-banners");
+    this.panes = el("div", "compare-panes");
+    this.details = el("div", "compare-details meta");
+    r.append(bar, this.banners, this.panes, this.details);
+    this._bindInput();
+  }
+
+  _paneNames() {
+    return this.mode === "side-by-side" ? ["prior", "current"] : ["prior", "current", this.mode];
+  }
+
+  _geometry() {
+    const g = this.info.planes[this.plane];
+    const corner = [...g.corner];
+    corner[g.axis] = this.cursor[g.axis];
+    return { ...g, corner };
+  }
+
+  _url(which) {
+    const q = new URLSearchParams({
+      which,
+      plane: `${this.plane}:${this.cursor[this._geometry().axis]}`,
+      width: String(this.window.width),
+      level: String(this.window.level),
+      register: this.register ? "1" : "0",
+      force: this.force ? "1" : "0",
+    });
+    return `/api/compare/${encodeURIComponent(this.prior)}/${encodeURIComponent(this.current)}/pane.png?${q}`;
+  }
+
+  // Rebuild the panes when their set changed, then point every image at the current state.
+  update() {
+    if (this.destroyed) return;
+    for (const b of this.tabs.children) b.classList.toggle("active", b.dataset.plane === this.plane);
+    this._details(); // first: its text takes the room the panes do not get
+    const names = this._paneNames();
+    if (this.panes.dataset.names !== names.join(",")) {
+      this.panes.replaceChildren();
+      this.paneEls = {};
+      for (const name of names) {
+        const pane = el("div", "compare-pane");
+        pane.dataset.pane = name;
+        const inner = el("div", "compare-inner");
+        const imgs = name === "flicker" ? ["prior", "current"] : [name];
+        for (const which of imgs) {
+          const img = el("img");
+          img.alt = "";
+          img.dataset.which = which;
+          img.draggable = false;
+          inner.append(img);
+        }
+        const h = el("div", "cross-h");
+        const v = el("div", "cross-v");
+        inner.append(h, v);
+        const title = el("div", "compare-title");
+        pane.append(inner, title);
+        this.panes.append(pane);
+        this.paneEls[name] = { pane, inner, title, h, v };
+      }
+      this.panes.dataset.names = names.join(",");
+    }
+    const g = this._geometry();
+    const pos = this.cursor[g.axis];
+    const i = this.info;
+    for (const name of names) {
+      const p = this.paneEls[name];
+      for (const img of p.inner.querySelectorAll("img")) {
+        const src = this._url(img.dataset.which);
+        if (img.getAttribute("src") !== src) {
+          this.loading += 1;
+          const done = () => { this.loading -= 1; this._status(); };
+          img.addEventListener("load", done, { once: true });
+          img.addEventListener("error", done, { once: true });
+          img.src = src;
+        }
+      }
+      const series = name === "prior" ? i.prior : i.current;
+      let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${series.description || ""}` : ""}`;
+      if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
+      if (name === "overlay") title += " current magenta, prior green";
+      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmt(this.window.width, 0)} L ${fmt(this.window.level, 0)}`;
+      p.inner.style.transform = `translate(calc(-50% + ${this.pan[0]}px), calc(-50% + ${this.pan[1]}px)) scale(${this.zoom})`;
+      // the picture fits its pane with square pixels (never stretched)
+      const fit = Math.min(p.pane.clientWidth / g.size[0], p.pane.clientHeight / g.size[1]);
+      p.inner.style.width = `${g.size[0] * fit}px`;
+      p.inner.style.height = `${g.size[1] * fit}px`;
+      // the crosshair: the cursor's pixel on this plane, as a fraction of the picture
+      const d = [0, 1, 2].map((a) => this.cursor[a] - g.corner[a]);
+      const col = (d[0] * g.right[0] + d[1] * g.right[1] + d[2] * g.right[2]) / g.pixel_mm;
+      const row = (d[0] * g.down[0] + d[1] * g.down[1] + d[2] * g.down[2]) / g.pixel_mm;
+      p.h.style.top = `${((row + 0.5) / g.size[1]) * 100}%`;
+      p.v.style.left = `${((col + 0.5) / g.size[0]) * 100}%`;
+    }
+    this._flicker(true);
+    this.root.dataset.cursor = this.cursor.map((v) => v.toFixed(3)).join(",");
+    this.root.dataset.mode = this.mode;
+  }
+
+  _status() {
+    this.root.dataset.loading = String(this.loading);
+  }
+
+  _flicker(keep = false) {
+    const p = this.paneEls && this.paneEls.flicker;
+    if (!p) return;
+    if (!keep) this.flickerPrior = !this.flickerPrior;
+    for (const img of p.inner.querySelectorAll("img")) img.hidden = (img.dataset.which === "prior") !== !!this.flickerPrior;
+    p.pane.dataset.showing = this.flickerPrior ? "prior" : "current";
+  }
+
+  _details() {
+    const i = this.info;
+    const banners = [];
+    if (i.patient_differences.length) banners.push(["bad", `DIFFERENT PATIENTS (forced): ${i.patient_differences.join("; ")}`]);
+    if (i.poor) banners.push(["bad", `POOR REGISTRATION (quality ${i.quality === null ? "?" : fmt(i.quality, 2)}, overlap ${i.overlap === null ? "?" : Math.round(i.overlap * 100) + "%"}): the panes may not show the same anatomy`]);
+    for (const n of i.notes) if (!/poor/.test(n)) banners.push(["warn", n]);
+    this.banners.replaceChildren(...banners.map(([cls, t]) => el("p", `banner ${cls}`, t)));
+    const m = i.transform.slice(0, 3).map((row) => `[${row.map((v) => v.toFixed(3)).join(" ")}]`).join(" ");
+    this.details.replaceChildren(
+      el("div", "", `Prior ${i.prior.study_date} ${i.prior.description || ""} → current ${i.current.study_date} ${i.current.description || ""}`),
+      el("div", i.poor ? "error" : "", `${i.method}: rotation ${fmt(i.rotation_degrees, 2)}°, translation ${fmt(i.translation_mm)} mm${i.quality === null ? "" : `, quality ${fmt(i.quality, 2)}`}${i.overlap === null ? "" : `, overlap ${Math.round(i.overlap * 100)}%`}${i.reused ? " (kept in the library)" : ""}`),
+      el("div", "", `M (current → prior, mm): ${m}${i.intensity_match.note ? `; ${i.intensity_match.note}` : ""}`),
+    );
+  }
+
+  // -- input: one state for every pane --------------------------------------------------------
+  _pixel(e, pane) {
+    // the picture's pixel under the pointer (the inner element is the picture, transformed)
+    const r = pane.querySelector(".compare-inner").getBoundingClientRect();
+    const g = this._geometry();
+    return [((e.clientX - r.left) / r.width) * g.size[0] - 0.5, ((e.clientY - r.top) / r.height) * g.size[1] - 0.5];
+  }
+
+  clickAt(pane, col, row) {
+    const g = this._geometry();
+    this.cursor = [0, 1, 2].map((a) => g.corner[a] + col * g.pixel_mm * g.right[a] + row * g.pixel_mm * g.down[a]);
+    this.update();
+  }
+
+  scroll(steps) {
+    const g = this._geometry();
+    const lo = g.range[0], hi = g.range[1];
+    this.cursor[g.axis] = Math.min(hi, Math.max(lo, this.cursor[g.axis] + steps * g.step));
+    this.update();
+  }
+
+  _bindInput() {
+    const panes = this.panes;
+    panes.addEventListener("contextmenu", (e) => e.preventDefault());
+    panes.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const dy = e.deltaY < 0 ? 1 : -1;
+      if (e.ctrlKey) {
+        this.zoom = Math.min(20, Math.max(0.2, this.zoom * 1.15 ** dy));
+        this.update();
+      } else {
+        this.scroll(dy * (e.shiftKey ? 10 : 1));
+      }
+    }, { passive: false });
+    panes.addEventListener("pointerdown", (e) => {
+      const pane = e.target.closest(".compare-pane");
+      if (!pane) return;
+      panes.setPointerCapture(e.pointerId);
+      this.gestures.set(e.pointerId, { x: e.clientX, y: e.clientY, x0: e.clientX, y0: e.clientY, button: e.button, shift: e.shiftKey, pane, moved: false });
+    });
+    panes.addEventListener("pointermove", (e) => {
+      const g = this.gestures.get(e.pointerId);
+      if (!g) return;
+      const dx = e.clientX - g.x, dy = e.clientY - g.y;
+      if (!g.moved && Math.hypot(e.clientX - g.x0, e.clientY - g.y0) < DRAG_THRESHOLD) return;
+      g.moved = true;
+      g.x = e.clientX;
+      g.y = e.clientY;
+      if (g.button === 1 || (g.button === 0 && g.shift)) {
+        this.pan = [this.pan[0] + dx, this.pan[1] + dy];
+        this.update();
+      } else if (g.button === 2) {
+        this.zoom = Math.min(20, Math.max(0.2, this.zoom * Math.exp(-dy / 200)));
+        this.update();
+      } else if (g.button === 0) {
+        // the desktop's window drag: right widens, down raises the level
+        const w = Math.max(this.window.width * Math.exp(dx / 150), 1e-3);
+        this.window = { width: w, level: this.window.level + (dy * w) / 300 };
+        clearTimeout(this._wlTimer); // ask the server once the drag pauses
+        this._wlTimer = setTimeout(() => this.update(), 120);
+      }
+    });
+    const end = (e) => {
+      const g = this.gestures.get(e.pointerId);
+      this.gestures.delete(e.pointerId);
+      if (!g || g.moved || g.button !== 0) return;
+      const [col, row] = this._pixel(e, g.pane);
+      this.clickAt(g.pane.dataset.pane, col, row);
+    };
+    panes.addEventListener("pointerup", end);
+    panes.addEventListener("pointercancel", (e) => this.gestures.delete(e.pointerId));
+  }
+}
