@@ -168,11 +168,36 @@ class Series:
     @property
     def slice_timing(self) -> tuple[float, ...] | None:
         """When each slice was acquired within its volume, in seconds, in slice order (what
-        dcm2niix writes as SliceTiming; from a Siemens mosaic's CSA header), else None."""
-        times = [fr.slice_time for fr in self._frames]
-        if self._geometry.zmap is not None or any(t is None for t in times):
+        dcm2niix writes as SliceTiming), else None: from a Siemens mosaic's CSA header, or,
+        for Siemens and UIH MR, from the slices' AcquisitionTime (see
+        :func:`_slice_times_from_acquisition`)."""
+        if self._geometry.zmap is not None:
             return None
-        return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+        times = [fr.slice_time for fr in self._frames]
+        if all(t is not None for t in times):
+            return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+        return _slice_times_from_acquisition(self._frames, self.info.manufacturer, self.modality)
+
+    def acquisition(self, volume: int = 0) -> dict[str, Any]:
+        """What the frame records of ``volume`` say about the acquisition, under the names and
+        in the units of dcm2niix's BIDS sidecar: EchoTime, RepetitionTime (s), SliceTiming,
+        and Philips' scale factors (``PhilipsRescaleSlope``, ``PhilipsRescaleIntercept``,
+        ``PhilipsScaleSlope``). The rest of the sidecar comes from the header of the
+        volume's first image (``ownscan.core.dicom._acquisition``)."""
+        first = self._volumes[volume][0]
+        out: dict[str, Any] = {}
+        if first.echo_time is not None:
+            out["EchoTime"] = round(first.echo_time / 1000.0, 6)
+        if first.repetition_time is not None:
+            out["RepetitionTime"] = round(first.repetition_time / 1000.0, 6)
+        timing = self.slice_timing
+        if timing is not None:
+            out["SliceTiming"] = list(timing)
+        if first.philips_scale is not None:
+            out["PhilipsRescaleSlope"] = first.slope
+            out["PhilipsRescaleIntercept"] = first.intercept
+            out["PhilipsScaleSlope"] = first.philips_scale[0]
+        return out
 
     @property
     def n_volumes(self) -> int:
@@ -482,8 +507,38 @@ class Series:
                 "repetition_time_ms": first.repetition_time,
                 "philips_fp_scale": _philips_factors(frames, geo),
                 "slice_timing_s": self.slice_timing,
+                # the NIfTI sidecar: these, and the header of the volume's first image
+                "acquisition": self.acquisition(volume),
+                "header_source": first.source,
             },
         )
+
+
+# dcm2niix takes slice times from AcquisitionTime only for these vendors (GE's are in a
+# private protocol block, Philips' AcquisitionTime is the volume's, not the slice's)
+_SLICE_TIME_VENDORS = ("SIEMENS", "UIH", "UNITED IMAGING")
+
+
+def _slice_times_from_acquisition(
+    frames: list[Frame], manufacturer: str, modality: str
+) -> tuple[float, ...] | None:
+    """SliceTiming (s, slice order) from the AcquisitionTime of the slices of one volume, as
+    dcm2niix derives it for Siemens and UIH MR without a CSA slice-time list: each slice's
+    time after the earliest. None when any is missing or when all are equal (a 3D or
+    single-shot acquisition: nothing says when each slice was taken). Times spread over
+    more than a repetition time are kept, as dcm2niix keeps them (several concatenations of
+    a 2D acquisition take that long)."""
+    maker = manufacturer.upper()
+    if modality != "MR" or not any(v in maker for v in _SLICE_TIME_VENDORS):
+        return None
+    times = [fr.acquisition_time for fr in frames]
+    if len(times) < 2 or any(t is None for t in times):
+        return None
+    t0 = min(t for t in times if t is not None)
+    rel = [t - t0 for t in times if t is not None]
+    if max(rel) <= 0:
+        return None
+    return tuple(round(t, 6) for t in rel)
 
 
 def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] | None:
