@@ -477,6 +477,10 @@ _NOT_FAST = {
     0x00189089: "diffusion values",
     0x0019100C: "diffusion values",
     0x0019100E: "diffusion values",
+    0x00431039: "diffusion values",  # GE
+    0x001910BB: "diffusion values",  # GE
+    0x20011003: "diffusion values",  # Philips
+    0x200510B0: "diffusion values",  # Philips
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
@@ -789,34 +793,50 @@ def _floats(v: Any) -> list[float] | None:
         return None
 
 
-def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | None]:
-    """(b-value, gradient direction in LPS) from the standard attributes of ``item`` (a
-    dataset, or an MR Diffusion functional group), or from Siemens' private ones (the same
-    tags dcm2niix reads: (0019,100C) b-value, (0019,100E) direction, LPS), else Nones.
+def _diffusion(
+    item: Any, iop: Any = None
+) -> tuple[float | None, tuple[float, float, float] | None, str]:
+    """(b-value, unit gradient direction in LPS, note) from the standard attributes of
+    ``item`` (a dataset, or an MR Diffusion functional group), else from the vendors' private
+    ones as dcm2niix reads them: Siemens (0019,100C) b-value and (0019,100E) direction (LPS);
+    GE (0043,1039) b-value and (0019,10BB/BC/BD) direction in the image's frame (see
+    :func:`_ge_direction`; ``iop``: the image's orientation); Philips (2001,1003) b-value,
+    (2001,1004) direction label and (2005,10B0/B1/B2) direction (LPS). ``note``: a warning
+    for the series ("" when none).
 
     Only a pydicom dataset can hold them: the scanner declines files that carry them."""
     if not hasattr(item, "get_item"):
-        return None, None
+        return None, None, ""
+    note = ""
     b = _floats(item.get("DiffusionBValue"))
     g = _floats(item.get("DiffusionGradientOrientation"))
     if g is None and "DiffusionGradientDirectionSequence" in item:
         seq = item.DiffusionGradientDirectionSequence
         g = _floats(seq[0].get("DiffusionGradientOrientation")) if seq else None
     if b is None:
-        creator = item.get((0x0019, 0x0010))
-        if creator is not None and "SIEMENS" in str(creator.value).upper():
-            el = item.get((0x0019, 0x100C))
-            if el is not None:
-                raw = el.value
-                if isinstance(raw, bytes):
-                    raw = raw.decode("latin-1").strip("\0 ")
-                b = _floats([raw]) if raw not in (None, "") else None
-            el = item.get((0x0019, 0x100E))
-            if el is not None:
-                raw = el.value
-                if isinstance(raw, bytes) and len(raw) == 24:
-                    raw = struct.unpack("<3d", raw)
-                g = _floats(raw)
+        if _creator(item, 0x0019, "SIEMENS"):
+            b = _private_numbers(item, 0x0019100C, 1)
+            g = _private_numbers(item, 0x0019100E, 3)
+        elif _creator(item, 0x0043, "GEMS_PARM") and _creator(item, 0x0019, "GEMS_ACQU"):
+            raw = _private_numbers(item, 0x00431039, 1)
+            # GE adds 10^9 to the b-value (a flag of its own): dcm2niix's "slop"
+            b = [raw[0] % 1e9] if raw else None
+            logical = [_private_numbers(item, t, 1) for t in (0x001910BB, 0x001910BC, 0x001910BD)]
+            if b is not None and all(x is not None for x in logical):
+                pe = str(item.get("InPlanePhaseEncodingDirection", "") or "").upper()
+                g, note = _ge_direction([x[0] for x in logical if x is not None], iop, pe)
+        elif _creator(item, 0x2001, "PHILIPS IMAGING") and _creator(item, 0x2005, "PHILIPS MR"):
+            b = _private_numbers(item, 0x20011003, 1)
+            g = [
+                x[0]
+                for t in (0x200510B0, 0x200510B1, 0x200510B2)
+                if (x := _private_numbers(item, t, 1)) is not None
+            ]
+            label = item.get(0x20011004)
+            text = label.value if label is not None else ""
+            text = text.decode("latin-1") if isinstance(text, bytes) else str(text or "")
+            if text.strip("\0 ").upper() == "I":  # isotropic: a trace image, no direction
+                g = [0.0, 0.0, 0.0]
     bval = b[0] if b else None
     vec = None
     if g is not None and len(g) == 3 and all(math.isfinite(x) for x in g):
@@ -824,7 +844,71 @@ def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | No
         vec = (g[0] / n, g[1] / n, g[2] / n) if n > 1e-6 else (0.0, 0.0, 0.0)
     if bval is not None and bval == 0:
         vec = (0.0, 0.0, 0.0)
-    return bval, vec
+    return bval, vec, note
+
+
+def _creator(item: Any, group: int, name: str) -> bool:
+    """Whether private block 0x10 of ``group`` belongs to a creator whose name holds ``name``
+    (the block dcm2niix reads these private tags from)."""
+    el = item.get((group, 0x0010))
+    value = el.value if el is not None else ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return name in str(value).upper()
+
+
+_NUMBER_TEXT = b"0123456789.+-eE\\ \0"  # the bytes of IS and DS text
+
+
+def _private_numbers(item: Any, tag: int, n: int) -> list[float] | None:
+    """The first ``n`` numbers of private element ``tag``: text (IS, DS) or binary (FL, FD;
+    a private value read without its VR arrives as bytes), else None."""
+    el = item.get(tag)
+    if el is None:
+        return None
+    raw = el.value
+    if isinstance(raw, bytes):
+        binary = el.VR in ("FL", "FD") or (el.VR == "UN" and raw.strip(_NUMBER_TEXT) != b"")
+        if binary:
+            size = len(raw) // n
+            if size not in (4, 8) or size * n != len(raw):
+                return None
+            vals = list(struct.unpack("<" + ("f" if size == 4 else "d") * n, raw))
+        else:
+            vals = _floats(raw.decode("latin-1").strip("\0 ").split("\\")) or []
+    elif isinstance(raw, Sequence) and not isinstance(raw, str):
+        vals = _floats(raw) or []
+    else:
+        vals = _floats([raw]) or []
+    vals = [v for v in vals if math.isfinite(v)]
+    return vals[:n] if len(vals) >= n else None
+
+
+def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] | None, str]:
+    """A GE gradient direction (0019,10BB/BC/BD), stored in the image's frame, in LPS.
+
+    With ``r``, ``c`` the row and column direction cosines and ``n = r x c``, as dcm2niix
+    turns them into its ``.bvec`` (the rule was read off dcm2niix's output for each case:
+    tests/core/test_vendor_diffusion.py): phase encoding along columns (COL)
+    ``-x r - y c + z n``; along rows (ROW) ``x c - y r + z n``; phase direction not given
+    ``x r - y c + z n`` (dcm2niix warns it cannot tell; so does the note)."""
+    if iop is None or len(iop) != 6:
+        return None, ""
+    r, c = iop[:3], iop[3:]
+    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    x, y, z = logical
+    note = ""
+    if pe in ("COL", "COLUMN"):
+        a, u, b_, v = -x, r, -y, c
+    elif pe == "ROW":
+        a, u, b_, v = x, c, -y, r
+    else:
+        a, u, b_, v = x, r, -y, c
+        note = (
+            "GE diffusion directions without In-plane Phase Encoding Direction (0018,1312): "
+            "taken as dcm2niix takes them, which may be wrong; check the .bvec"
+        )
+    return [a * u[k] + b_ * v[k] + z * n[k] for k in range(3)], note
 
 
 def _philips_scale(ds: Any) -> tuple[float, float] | None:
@@ -1162,7 +1246,7 @@ def _build(
         return us, (() if us is not None else tuple(notes))
 
     acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
-    b_value, b_vector = _diffusion(ds)
+    b_value, b_vector, diff_note = _diffusion(ds, _fl(fx.get("ImageOrientationPatient") or (), 6))
     common = dict(
         source=src,
         n_frames=n_frames,
@@ -1222,7 +1306,11 @@ def _build(
             content = _group(fi, None, "FrameContentSequence")
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
             diff = _group(fi, shared, "MRDiffusionSequence")
-            fb, fg = _diffusion(diff) if diff is not None else (b_value, b_vector)
+            fb, fg, fnote = (
+                _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
+            )
+            if fnote:
+                notes += (fnote,)
             dim = content.get("DimensionIndexValues") if content is not None else None
             fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
             ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
@@ -1266,6 +1354,8 @@ def _build(
     notes += size_notes
     spacing, sp_notes = base_spacing(None)
     notes += sp_notes
+    if diff_note:
+        notes += (diff_note,)
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
