@@ -17,8 +17,13 @@ _OBLIQUE = (0.9848, 0.0, -0.1736, 0.0302, 0.9848, 0.1710)
 _AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 # b = 0 twice, then unit directions along each axis and oblique ones (fourdgen's table)
-_TABLE = diffusion_table(3) + [(1000.0, (1.0, 0.0, 0.0)), (1000.0, (0.0, 1.0, 0.0)),
-                               (1000.0, (0.0, 0.0, 1.0))] + diffusion_table(4)[1:2]  # fmt: skip
+_TABLE = [
+    *diffusion_table(3),
+    (1000.0, (1.0, 0.0, 0.0)),
+    (1000.0, (0.0, 1.0, 0.0)),
+    (1000.0, (0.0, 0.0, 1.0)),
+    *diffusion_table(4)[1:2],
+]
 
 
 def _ge(pe: str | None):
