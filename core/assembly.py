@@ -1056,9 +1056,59 @@ def _diffusion_key(fr: Frame) -> tuple[float, tuple[float, float, float]] | None
     return (fr.b_value, tuple(round(x, 4) for x in fr.b_vector or (0.0, 0.0, 0.0)))  # type: ignore[return-value]
 
 
+# Dimension Index Pointers that say where a frame is within a volume: its stack's slice
+# (In-Stack Position Number, Image Position (Patient)); the other indices of an enhanced
+# file's DimensionIndexValues (Stack ID, Temporal Position Index, b-value, gradient
+# direction, trigger delay...) say which volume (and which stack) it belongs to
+_SPATIAL_POINTERS = frozenset({0x00209057, 0x00200032})
+_POINTER_NAMES = {
+    0x00209056: "StackID",
+    0x00209128: "TemporalPositionIndex",
+    0x00189087: "DiffusionBValue",
+    0x00189089: "DiffusionGradientOrientation",
+    0x00209153: "NominalCardiacTriggerDelayTime",
+    0x00189082: "EffectiveEchoTime",
+    0x00200100: "TemporalPositionIdentifier",
+    0x00181060: "TriggerTime",
+}
+
+
+def _index_key(fr: Frame) -> tuple[int, ...] | None:
+    """The volume (and stack) of an enhanced multi-frame frame by its DimensionIndexValues:
+    the values of every dimension but the slice's own (see ``_SPATIAL_POINTERS``), or None
+    when the file does not say which index is which."""
+    ptrs, values = fr.dimension_pointers, fr.stack_key
+    if ptrs is None or values is None or len(ptrs) != len(values):
+        return None
+    if not any(p in _SPATIAL_POINTERS for p in ptrs):
+        return None  # nothing says which index is the slice: not trusted to name volumes
+    return tuple(v for p, v in zip(ptrs, values, strict=True) if p not in _SPATIAL_POINTERS)
+
+
+def _temporal_index(fr: Frame) -> int | None:
+    """The temporal position of a frame: its attribute, else its Temporal Position Index
+    entry of DimensionIndexValues."""
+    if fr.temporal_position is not None:
+        return fr.temporal_position
+    ptrs, values = fr.dimension_pointers or (), fr.stack_key or ()
+    for p, v in zip(ptrs, values, strict=False):
+        if p == 0x00209128:
+            return v
+    return None
+
+
+def _index_source(frames: list[Frame]) -> str:
+    """``DimensionIndexValues (TemporalPositionIndex)``: what the volumes' indices index."""
+    ptrs = frames[0].dimension_pointers or ()
+    names = [_POINTER_NAMES.get(p, f"({p >> 16:04X},{p & 0xFFFF:04X})") for p in ptrs
+             if p not in _SPATIAL_POINTERS]  # fmt: skip
+    return f"DimensionIndexValues ({', '.join(names)})"
+
+
 # Attributes whose value *is* the volume, tried in this order: (name, value of a frame, order
 # of the volumes: by the value itself, or by when the volume was acquired)
 _VOLUME_KEYS: list[tuple[str, Any, bool]] = [
+    ("DimensionIndexValues", _index_key, True),
     ("TemporalPositionIdentifier", lambda fr: fr.temporal_position, True),
     ("TriggerTime", lambda fr: fr.trigger_time, True),
     ("DiffusionBValue+GradientOrientation", _diffusion_key, False),
@@ -1100,6 +1150,8 @@ def _volumes_of(
         parts: dict[frozenset[int], list[list[Frame]]] = {}
         for g in ordered:
             parts.setdefault(frozenset(keys[i] for i in g), []).append([frames[i] for i in g])
+        if source == "DimensionIndexValues":
+            source = _index_source(frames)
         if len(parts) > 1:
             warnings.append(
                 f"the images of this series differ in {source} and cover {len(parts)} different "
@@ -1164,7 +1216,9 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
         min((fr.acquisition_time for fr in v if fr.acquisition_time is not None), default=None)
         for v in volumes
     ]
-    if source == "TriggerTime":
+    if source == "TriggerTime" or (
+        "TriggerDelay" in source and all(fr.trigger_time is not None for fr in firsts)
+    ):
         name, unit = "cardiac phase", "ms"
         values = tuple(fr.trigger_time for fr in firsts)
     elif all(t is not None for t in times):
@@ -1172,8 +1226,8 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
         assert t0 is not None
         name = "acquisition" if source == "AcquisitionNumber" else "time"
         values, unit = tuple(round(t - t0, 4) for t in times if t is not None), "s"
-    elif source == "TemporalPositionIdentifier":
-        name, values = "time", tuple(fr.temporal_position for fr in firsts)
+    elif source == "TemporalPositionIdentifier" or "TemporalPosition" in source:
+        name, values = "time", tuple(_temporal_index(fr) for fr in firsts)
     elif source == "AcquisitionNumber":
         name, values = "acquisition", tuple(fr.acquisition_number for fr in firsts)
     return Dimension(name, source, values, unit, b_values, b_vectors)

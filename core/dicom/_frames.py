@@ -124,6 +124,9 @@ class Frame:
     echo_time: float | None = None  # ms
     repetition_time: float | None = None  # ms
     stack_key: tuple[int, ...] | None = None  # enhanced multi-frame: DimensionIndexValues
+    # enhanced multi-frame: the attribute (tag) each of those values indexes (Dimension Index
+    # Sequence's Dimension Index Pointers), when the file says
+    dimension_pointers: tuple[int, ...] | None = None
     variant: int = 0  # >0: a second instance with an already-seen SOP Instance UID
     # one slice of a Siemens mosaic: (tile index, tiles per side, the mosaic's rows, columns);
     # rows and columns above are then the slice's
@@ -936,6 +939,21 @@ def _philips_scale(ds: Any) -> tuple[float, float] | None:
     return (ss, fl(0x100D) or 0.0)
 
 
+def _dimension_pointers(ds: Any) -> tuple[int, ...] | None:
+    """The Dimension Index Pointer of each item of an enhanced file's Dimension Index
+    Sequence (the attribute each DimensionIndexValues entry indexes), or None when absent or
+    unreadable."""
+    try:
+        items = ds.get("DimensionIndexSequence") if "DimensionIndexSequence" in ds else None
+        if not items:
+            return None
+        return tuple(int(item.DimensionIndexPointer) for item in items)
+    except AttributeError:  # an item without a pointer: the indices are not named
+        return None
+    except damaged():
+        return None
+
+
 def _int_or_none(v: Any) -> int | None:
     try:
         return int(v) if v not in (None, "") else None
@@ -1287,6 +1305,7 @@ def _build(
     if n_frames > 1 and (per_frame is not None or shared is not None):
         if per_frame is not None and len(per_frame) != n_frames:
             raise ReadProblem(f"{len(per_frame)} per-frame functional groups for {n_frames} frames")
+        pointers = _dimension_pointers(ds)
         frames = []
         for k in range(n_frames):
             fi = per_frame[k] if per_frame is not None else None
@@ -1306,6 +1325,7 @@ def _build(
             content = _group(fi, None, "FrameContentSequence")
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
             diff = _group(fi, shared, "MRDiffusionSequence")
+            timing = _group(fi, shared, "MRTimingAndRelatedParametersSequence")
             fb, fg, fnote = (
                 _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
             )
@@ -1340,8 +1360,13 @@ def _build(
                     stack_key=tuple(int(x) for x in dim)
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
+                    dimension_pointers=pointers,
                     notes=notes + sp_notes,
-                    **common,
+                    **(
+                        common
+                        if timing is None or "RepetitionTime" not in timing
+                        else {**common, "repetition_time": _f(timing.get("RepetitionTime"))}
+                    ),
                 )
             )
         return frames
