@@ -484,6 +484,7 @@ _NOT_FAST = {
     0x001910BB: "diffusion values",  # GE
     0x20011003: "diffusion values",  # Philips
     0x200510B0: "diffusion values",  # Philips
+    0x00651050: "a UIH grid (the slices of one image)",
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
@@ -1408,6 +1409,9 @@ def _build(
         )
         for k in range(n_frames)
     ]
+    uih = _uih_count(ds) if n_frames == 1 else 0
+    if uih:
+        return _uih_tiles(ds, frames[0], uih)
     if "MOSAIC" in image_type and n_frames == 1:
         return _mosaic_tiles(ds, frames[0])
     return frames
@@ -1457,6 +1461,20 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
             )
         dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
         ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
+    return _cut(fr, n, side, rows, cols, ipp, times)
+
+
+def _cut(
+    fr: Frame,
+    n: int,
+    side: int,
+    rows: int,
+    cols: int,
+    ipp: list[tuple[float, ...]] | None,
+    times: list[float] | None = None,
+) -> list[Frame]:
+    """The ``n`` slice records of a grid image ``fr`` (Siemens mosaic, UIH grid): tile ``k``
+    is ``rows x cols`` at grid row ``k // side``, column ``k % side``, placed at ``ipp[k]``."""
     return [
         dataclasses.replace(
             fr,
@@ -1468,3 +1486,62 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         )
         for k in range(n)
     ]
+
+
+_UIH_CREATOR = "IMAGE PRIVATE HEADER"
+
+
+def _uih_count(ds: Any) -> int:
+    """UIH's number of images in a grid ((0065,1050) of "Image Private Header"), or 0 when
+    the file is not a UIH grid (dcm2niix unpacks every image with a count above one)."""
+    if not hasattr(ds, "get_item") or not _creator(ds, 0x0065, _UIH_CREATOR):
+        return 0
+    got = _private_numbers(ds, 0x00651050, 1)
+    return int(got[0]) if got and got[0] > 1 and got[0] == int(got[0]) else 0
+
+
+def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
+    """The slices of a UIH grid image (United Imaging's mosaic), placed where acquired.
+
+    UIH lays ``n`` slices out ``ceil(sqrt(n))`` to a row of tiles, in as many rows as they
+    need (dcm2niix's reading). Unlike a Siemens mosaic, ImagePositionPatient is already the
+    first slice's corner (dcm2niix applies no correction); the slices' own positions are in
+    the private MRVFrameSequence (0065,1051), used when it holds one per slice; otherwise
+    slice ``k`` lies ``k`` slice spacings along the private slice normal (0065,1014), else
+    along row x column, said in a note (dcm2niix warns it cannot tell the slice direction).
+    """
+    side = math.ceil(math.sqrt(n))
+    down = math.ceil(n / side)
+    if fr.rows % down or fr.columns % side:
+        raise ReadProblem(
+            f"UIH grid of {n} images ({side} x {down} tiles) does not fit {fr.columns}x{fr.rows}"
+        )
+    rows, cols = fr.rows // down, fr.columns // side
+    if fr.iop is None or fr.ipp is None:
+        return _cut(fr, n, side, rows, cols, None)
+    ipp: list[tuple[float, ...]] = []
+    seq_el = ds.get((0x0065, 0x1051))
+    for item in (seq_el.value if seq_el is not None and seq_el.VR == "SQ" else [])[:n]:
+        p = _fl(item.get("ImagePositionPatient"), 3)
+        if p is None or not all(math.isfinite(v) and abs(v) <= MAX_MM for v in p):
+            break
+        ipp.append(p)
+    if len(ipp) == n:
+        return _cut(fr, n, side, rows, cols, ipp)
+    normal = _private_numbers(ds, 0x00651014, 3)
+    if normal is None or abs(math.sqrt(sum(v * v for v in normal)) - 1.0) > 0.01:
+        r, c = fr.iop[:3], fr.iop[3:]
+        normal = [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]]
+        fr = dataclasses.replace(
+            fr,
+            notes=(
+                *fr.notes,
+                "UIH grid without slice positions or slice normal: slices placed along "
+                "row x column, which may be reversed",
+            ),
+        )
+    dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
+    first = fr.ipp
+    assert first is not None  # checked above; dataclasses.replace keeps it
+    ipp = [tuple(first[a] + k * dz * normal[a] for a in range(3)) for k in range(n)]
+    return _cut(fr, n, side, rows, cols, ipp)
