@@ -485,6 +485,7 @@ _NOT_FAST = {
     0x20011003: "diffusion values",  # Philips
     0x200510B0: "diffusion values",  # Philips
     0x00651050: "a UIH grid (the slices of one image)",
+    0x00651009: "diffusion values",  # UIH
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
@@ -804,7 +805,8 @@ def _diffusion(
     ``item`` (a dataset, or an MR Diffusion functional group), else from the vendors' private
     ones as dcm2niix reads them: Siemens (0019,100C) b-value and (0019,100E) direction (LPS);
     GE (0043,1039) b-value and (0019,10BB/BC/BD) direction in the image's frame (see
-    :func:`_ge_direction`; ``iop``: the image's orientation); Philips (2001,1003) b-value,
+    :func:`_ge_direction`; ``iop``: the image's orientation); UIH (0065,1009) b-value and
+    (0065,1037) direction along row, column and normal; Philips (2001,1003) b-value,
     (2001,1004) direction label and (2005,10B0/B1/B2) direction (LPS). ``note``: a warning
     for the series ("" when none).
 
@@ -829,6 +831,11 @@ def _diffusion(
             if b is not None and all(x is not None for x in logical):
                 pe = str(item.get("InPlanePhaseEncodingDirection", "") or "").upper()
                 g, note = _ge_direction([x[0] for x in logical if x is not None], iop, pe)
+        elif _creator(item, 0x0065, _UIH_CREATOR):
+            b = _private_numbers(item, 0x00651009, 1)
+            along = _private_numbers(item, 0x00651037, 3)
+            if b is not None and along is not None:
+                g = _image_to_patient(along, iop)
         elif _creator(item, 0x2001, "PHILIPS IMAGING") and _creator(item, 0x2005, "PHILIPS MR"):
             b = _private_numbers(item, 0x20011003, 1)
             g = [
@@ -888,6 +895,16 @@ def _private_numbers(item: Any, tag: int, n: int) -> list[float] | None:
     return vals[:n] if len(vals) >= n else None
 
 
+def _image_to_patient(v: list[float], iop: Any) -> list[float] | None:
+    """A direction given along the image's row, column and normal (UIH's (0065,1037), as
+    dcm2niix reads it) in LPS: ``x r + y c + z (r x c)``."""
+    if iop is None or len(iop) != 6:
+        return None
+    r, c = iop[:3], iop[3:]
+    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    return [v[0] * r[k] + v[1] * c[k] + v[2] * n[k] for k in range(3)]
+
+
 def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] | None, str]:
     """A GE gradient direction (0019,10BB/BC/BD), stored in the image's frame, in LPS.
 
@@ -896,23 +913,19 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
     tests/core/test_vendor_diffusion.py): phase encoding along columns (COL)
     ``-x r - y c + z n``; along rows (ROW) ``x c - y r + z n``; phase direction not given
     ``x r - y c + z n`` (dcm2niix warns it cannot tell; so does the note)."""
-    if iop is None or len(iop) != 6:
-        return None, ""
-    r, c = iop[:3], iop[3:]
-    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
     x, y, z = logical
     note = ""
     if pe in ("COL", "COLUMN"):
-        a, u, b_, v = -x, r, -y, c
+        along = [-x, -y, z]
     elif pe == "ROW":
-        a, u, b_, v = x, c, -y, r
+        along = [-y, x, z]  # x along the column direction, y against the row direction
     else:
-        a, u, b_, v = x, r, -y, c
+        along = [x, -y, z]
         note = (
             "GE diffusion directions without In-plane Phase Encoding Direction (0018,1312): "
             "taken as dcm2niix takes them, which may be wrong; check the .bvec"
         )
-    return [a * u[k] + b_ * v[k] + z * n[k] for k in range(3)], note
+    return _image_to_patient(along, iop), note
 
 
 def _philips_scale(ds: Any) -> tuple[float, float] | None:

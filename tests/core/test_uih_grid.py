@@ -6,12 +6,13 @@ and compared with dcm2niix (shape, affine within 0.01 mm, every voxel)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
-from niicompare import compare, dcm2niix, ownscan_export
+from niicompare import compare, dcm2niix, ownscan_export, world_bvecs
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DSequence
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
@@ -37,11 +38,13 @@ def write_uih_grid(
     iop: tuple[float, ...] = _AXIAL,
     positions: bool = True,
     normal: bool = True,
+    per_volume: Callable[[Dataset, int], None] | None = None,
 ) -> list[np.ndarray]:
     """``n_vols`` UIH grid files of ``n`` slices each (``ceil(sqrt(n))`` tiles to a row, as
     many rows as needed), slices 3 mm apart along ``row x column``. ``positions``: the
     private MRVFrameSequence with each slice's position; ``normal``: the private slice
-    normal (0065,1014). Returns the slice positions (LPS)."""
+    normal (0065,1014); ``per_volume(ds, vol)`` adds to each file. Returns the slice
+    positions (LPS)."""
     side = math.ceil(math.sqrt(n))
     down = math.ceil(n / side)
     r, c = np.array(iop[:3]), np.array(iop[3:])
@@ -85,6 +88,8 @@ def write_uih_grid(
                 item.ImagePositionPatient = [round(float(x), 4) for x in p]
                 items.append(item)
             block.add_new(0x51, "SQ", DSequence(items))
+        if per_volume is not None:
+            per_volume(ds, v)
         ds.save_as(folder / f"grid{v}.dcm", enforce_file_format=True)
     return pos
 
@@ -134,3 +139,30 @@ def test_uih_grid_that_does_not_fit_is_an_error(tmp_path: Path) -> None:
     found = assemble(tmp_path / "in")
     assert not found.series and len(found.errors) == 1
     assert "UIH grid of 26 images" in found.errors[0].reason
+
+
+_DWI = [(0.0, (0.0, 0.0, 0.0)), (1000.0, (1.0, 0.0, 0.0)), (1000.0, (0.0, 1.0, 0.0)),
+        (0.0, (0.0, 0.0, 0.0)), (1000.0, (0.0, 0.0, 1.0)), (1000.0, (0.6, 0.8, 0.0))]  # fmt: skip
+
+
+@pytest.mark.parametrize("iop", [_AXIAL, _OBLIQUE], ids=["axial", "oblique"])
+def test_uih_diffusion_grid_like_dcm2niix(iop: tuple, tmp_path: Path) -> None:
+    """UIH's private b-value (0065,1009) and direction (0065,1037, along the image's row,
+    column and normal): the .bval and the directions in the patient are dcm2niix's."""
+
+    def dwi(ds: Dataset, v: int) -> None:
+        block = ds.private_block(0x0065, "Image Private Header")
+        block.add_new(0x09, "FD", _DWI[v][0])
+        block.add_new(0x37, "FD", list(_DWI[v][1]))
+
+    write_uih_grid(tmp_path / "in", n=4, n_vols=len(_DWI), iop=iop, per_volume=dwi)
+    (s,) = assemble(tmp_path / "in").series
+    assert s.dimension is not None and s.dimension.name == "diffusion"
+    assert list(s.dimension.b_values) == [b for b, _ in _DWI]
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 1
+    compare(ours[0], theirs[0])
+    bval = [np.loadtxt(p.with_suffix(".bval")).tolist() for p in (ours[0], theirs[0])]
+    assert bval[0] == bval[1]
+    np.testing.assert_allclose(world_bvecs(ours[0]), world_bvecs(theirs[0]), atol=2e-4)
