@@ -139,6 +139,7 @@ _PLAIN: tuple[tuple[str, str, str], ...] = (
     ("KVP", "KVP", "num"),
     ("XRayTubeCurrent", "XRayTubeCurrent", "num"),
     ("ExposureTime", "ExposureTime", "ms"),
+    ("XRayExposure", "Exposure", "num"),
 )
 
 

@@ -28,11 +28,12 @@ FIELDS = (
     "PercentSampling", "PhaseEncodingSteps", "AcquisitionMatrixPE", "ReconMatrixPE",
     "PixelBandwidth", "BandwidthPerPixelPhaseEncode", "PhaseEncodingAxis",
     "InPlanePhaseEncodingDirectionDICOM", "PhilipsRescaleSlope", "PhilipsRescaleIntercept",
-    "PhilipsScaleSlope", "UsePhilipsFloatNotDisplayScaling",
+    "PhilipsScaleSlope", "UsePhilipsFloatNotDisplayScaling", "ConvolutionKernel",
+    "XRayTubeCurrent", "ExposureTime", "XRayExposure",
 )  # fmt: skip
 
 
-EXTRA = ("AcquisitionMatrixPE", "AcquisitionTime")
+EXTRA = ("AcquisitionMatrixPE", "AcquisitionTime", "SliceThickness")
 
 
 def _dcm2niix_json(indir: Path, outdir: Path, *flags: str) -> list[Path]:
@@ -77,7 +78,8 @@ def compare_sidecars(ours: Path, theirs: Path) -> dict:
             assert _same(a[key], b[key]), f"{key}: ours {a[key]!r}, dcm2niix {b[key]!r}"
         elif key in a:  # written where dcm2niix writes nothing: only these, explained
             # the phase steps of AcquisitionMatrix (dcm2niix uses the CSA's for Siemens), the
-            # first image's time (dcm2niix drops it for time series)
+            # first image's time (dcm2niix drops it for time series), SliceThickness (dcm2niix
+            # writes it for MR only)
             assert key in EXTRA, f"{key}: ours {a[key]!r}, dcm2niix none"
     assert ("PhaseEncodingDirection" in a) == ("PhaseEncodingDirection" in b)
     if "PhaseEncodingDirection" in b:
@@ -199,3 +201,18 @@ def test_philips_sidecar_says_which_scaling(fp: bool, n_vols: int, tmp_path: Pat
     got = compare_sidecars(ours, theirs)
     assert got["UsePhilipsFloatNotDisplayScaling"] == (1 if fp else 0)
     assert got["PhilipsScaleSlope"] == pytest.approx(0.04)
+
+
+def test_ct_sidecar_matches_dcm2niix(tmp_path: Path) -> None:
+    from ctgen import write_ct_series
+    from pydicom import dcmread
+
+    for f in write_ct_series(tmp_path / "in", n_slices=4, rows=16, cols=16):
+        ds = dcmread(f)
+        ds.Manufacturer, ds.KVP, ds.XRayTubeCurrent, ds.ExposureTime = "SIEMENS", 120, 200, 500
+        ds.Exposure, ds.ConvolutionKernel = 100, "B30f"
+        ds.save_as(f)
+    (ours,) = _ours(tmp_path / "in", tmp_path / "ours")
+    (theirs,) = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
+    got = compare_sidecars(ours, theirs)
+    assert got["ExposureTime"] == 0.5 and got["XRayExposure"] == 100 and got["KVP"] == 120
