@@ -121,7 +121,7 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
 def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     """The BIDS-style JSON sidecar of ``volume``: the acquisition fields dcm2niix's ``-b y``
     sidecar carries where the header knows them (TR, TE, flip angle, field strength, slice
-    timing, phase encoding...; ``ownscan.core.dicom._acquisition``), under its names and in
+    timing, phase encoding...; ``ownscan.core.dicom.acquisition_fields``), under its names and in
     its units, and which values the NIfTI holds for Philips MR (``UsePhilipsFloatNotDisplay
     Scaling``: 1 with ``philips_float``). No patient identity (as dcm2niix by default).
 
@@ -129,7 +129,7 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     ``_acquisition``; dcm2niix's rows run the other way, so its ``j-`` is ``j`` here)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from ownscan.core.dicom._acquisition import read_header_fields
+    from ownscan.core.dicom import acquisition_fields
 
     info = volume.info
     d = volume.direction
@@ -142,7 +142,7 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     }
     source = volume.extra.get("header_source")
     if source is not None:
-        data.update(read_header_fields(source))
+        data.update(acquisition_fields(source))
     data.update(volume.extra.get("acquisition") or {})
     if "PhilipsScaleSlope" in data:
         data["UsePhilipsFloatNotDisplayScaling"] = 1 if philips_float else 0

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from ownscan.core.dicom._frames import Source
 
-__all__ = ["header_fields", "manufacturer_name", "read_header_fields"]
+__all__ = ["acquisition_fields", "header_fields", "manufacturer_name"]
 
 # Manufacturer (0008,0070) as dcm2niix writes it (it names vendors, not their companies)
 _VENDORS = (
@@ -247,7 +247,7 @@ def _siemens_csa(ds: Dataset) -> dict[str, Any]:
     return out
 
 
-def read_header_fields(source: Source) -> dict[str, Any]:
+def acquisition_fields(source: Source) -> dict[str, Any]:
     """:func:`header_fields` of the header at ``source`` (read with pydicom), or {} when it
     can no longer be read (the sidecar then holds what the frame records know)."""
     try:
