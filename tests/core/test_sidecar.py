@@ -216,3 +216,15 @@ def test_ct_sidecar_matches_dcm2niix(tmp_path: Path) -> None:
     (theirs,) = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
     got = compare_sidecars(ours, theirs)
     assert got["ExposureTime"] == 0.5 and got["XRayExposure"] == 100 and got["KVP"] == 120
+
+
+def test_enhanced_sidecar_matches_dcm2niix(tmp_path: Path) -> None:
+    """An enhanced MR file: TR from the MR Timing functional group, the rest from the top
+    level, as dcm2niix reads them."""
+    from mfgen import enhanced_mr_4d
+
+    enhanced_mr_4d(tmp_path / "in" / "e.dcm", n_vols=3)
+    (ours,) = _ours(tmp_path / "in", tmp_path / "ours")
+    (theirs,) = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
+    got = compare_sidecars(ours, theirs)
+    assert got["RepetitionTime"] == 2 and got["Manufacturer"] == "Philips"
