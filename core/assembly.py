@@ -1247,24 +1247,25 @@ def _sorted_like(frames: list[Frame]) -> list[Frame]:
 
 
 _Part: TypeAlias = (
-    "tuple[list[Frame], _Geometry, list[list[Frame]] | None, Dimension | None, list[str]]"
+    "tuple[list[Frame], _Geometry, list[list[Frame]] | None, Dimension | None, list[str], str]"
 )
 
 
 def _stack_parts(group: list[Frame], warnings: list[str]) -> list[_Part]:
-    """One stack -> its parts: ``(frames, geometry, volumes, dimension, warnings)``."""
+    """One stack -> its parts: ``(frames, geometry, volumes, dimension, warnings, tag)``,
+    ``tag`` what to add to the stack's name (``"TRACEW"`` for trace volumes set apart)."""
     own: list[str] = []
     found = _volumes_of(group, own)
     if found is None:
         w = list(warnings)
         frames, geo = _stack_geometry(group, w)
-        return [(frames, geo, None, None, w)]
+        return [(frames, geo, None, None, w, "")]
     out: list[_Part] = []
     for vols, source in found:
         w = list(warnings) + own
         first, geo = _stack_geometry(vols[0], w)
         if len(vols) == 1:
-            out.append((first, geo, None, None, w))
+            out.append((first, geo, None, None, w, ""))
             continue
         rest = [_sorted_like(v) for v in vols[1:]]
         if not all(_same_slices(first, v) for v in rest):
@@ -1273,11 +1274,47 @@ def _stack_parts(group: list[Frame], warnings: list[str]) -> list[_Part]:
             for v in [first, *rest]:
                 ww = list(warnings)
                 f2, g2 = _stack_geometry(v, ww)
-                out.append((f2, g2, None, None, ww))
+                out.append((f2, g2, None, None, ww, ""))
             continue
         volumes = [first, *rest]
-        out.append((first, geo, volumes, _dimension(volumes, source, w), w))
+        dimension = _dimension(volumes, source, w)
+        trace = _trace_volumes(dimension)
+        if not trace:
+            out.append((first, geo, volumes, dimension, w, ""))
+            continue
+        # isotropic (trace) images among directional ones: a b > 0 without a direction
+        # would spoil the .bvec, so they are a series of their own, as dcm2niix removes them
+        said = (
+            f"{len(trace)} isotropic (trace) diffusion volume(s) of this series, b > 0 without "
+            f"a gradient direction, are kept apart (TRACEW) from its {len(volumes) - len(trace)} "
+            "directional volume(s), as dcm2niix removes them"
+        )
+        for picked, tag in (
+            ([v for i, v in enumerate(volumes) if i not in trace], ""),
+            ([volumes[i] for i in sorted(trace)], "TRACEW"),
+        ):
+            ww = [*w, said]
+            many = len(picked) > 1
+            dim = _dimension(picked, source, ww) if many else None
+            out.append((picked[0], geo, picked if many else None, dim, ww, tag))
     return out
+
+
+def _trace_volumes(dim: Dimension) -> set[int]:
+    """The volumes of a diffusion series that are isotropic (trace) images: b > 0 and no
+    direction, in a series that also has directional b > 0 volumes (a series of trace images
+    alone, b 0/500/1000, keeps them all)."""
+    if dim.name != "diffusion" or not dim.b_vectors:
+        return set()
+    iso = {
+        i
+        for i, (b, g) in enumerate(zip(dim.b_values, dim.b_vectors, strict=True))
+        if b > 0 and not any(g)
+    }
+    directional = sum(
+        1 for b, g in zip(dim.b_values, dim.b_vectors, strict=True) if b > 0 and any(g)
+    )
+    return iso if directional else set()
 
 
 def _same_content(a: Frame, b: Frame) -> bool:
@@ -1388,8 +1425,9 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                 )
         else:
             warnings.append("localizer (scout) image: kept out of the 3D volume")
-        for part_frames, geo, volumes, dimension, w in _stack_parts(group, warnings):
+        for part_frames, geo, volumes, dimension, w, extra in _stack_parts(group, warnings):
             part_kind = kind
+            part_tag = f"{tag}_{extra}" if tag and extra else tag or extra
             if part_kind == "volume" and len(part_frames) == 1 and volumes is None:
                 part_kind = "image"
             out.append(
@@ -1400,7 +1438,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                     warnings=w,
                     volumes=volumes,
                     dimension=dimension,
-                    tag=tag,
+                    tag=part_tag,
                 )
             )
     for kind, group in singles:

@@ -8,7 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from fourdgen import diffusion_table, write_4d_series
+from fourdgen import diffusion_table, voxel_value, write_4d_series
 from niicompare import compare, dcm2niix, ownscan_export, world_bvecs
 
 from ownscan.core import assemble
@@ -107,3 +107,35 @@ def test_ge_directions_are_in_the_image_frame(tmp_path: Path) -> None:
         if np.linalg.norm(want) > 0:
             want = want / np.linalg.norm(want)
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_philips_trace_volume_is_kept_apart_like_dcm2niix(tmp_path: Path) -> None:
+    """Philips exports the isotropic (trace) image, b 1000 without a direction (label I),
+    with the directional ones: it would put a b > 0 without a vector in the .bvec, so it is
+    a series of its own (TRACEW), and the DWI equals dcm2niix's, which removes it."""
+    table = [*_TABLE, (1000.0, (0.0, 0.0, 0.0))]
+
+    def philips(ds, v: int, z: int) -> None:
+        b, g = table[v]
+        ds.Manufacturer = "Philips Medical Systems"
+        img = ds.private_block(0x2001, "Philips Imaging DD 001", create=True)
+        img.add_new(0x03, "FL", b)
+        img.add_new(0x04, "CS", "I" if not any(g) else "O")
+        mr = ds.private_block(0x2005, "Philips MR Imaging DD 001", create=True)
+        for el, x in zip((0xB0, 0xB1, 0xB2), g, strict=True):
+            mr.add_new(el, "FL", x)
+
+    n = len(table)
+    write_4d_series(tmp_path / "in", n_vols=n, iop=_OBLIQUE, per_volume=philips)
+    dwi, trace = assemble(tmp_path / "in").series
+    assert (dwi.label, trace.label) == ("7 fmri", "7 fmri TRACEW")
+    assert dwi.n_volumes == n - 1 and trace.n_volumes == 1
+    assert all(any("isotropic (trace)" in w for w in s.warnings) for s in (dwi, trace))
+    np.testing.assert_array_equal(trace.load().voxels[2], voxel_value(n - 1, 2, 12, 10))
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
+    theirs = [p for p in dcm2niix(tmp_path / "in", tmp_path / "theirs") if "_ADC" not in p.name]
+    assert [p.name for p in ours] == ["7_fmri.nii", "7_fmri_TRACEW.nii"] and len(theirs) == 1
+    compare(ours[0], theirs[0])
+    bval = [np.loadtxt(p.with_suffix(".bval")).tolist() for p in (ours[0], theirs[0])]
+    assert bval[0] == bval[1] == [b for b, _ in _TABLE]
+    np.testing.assert_allclose(world_bvecs(ours[0]), world_bvecs(theirs[0]), atol=2e-4)
