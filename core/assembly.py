@@ -180,16 +180,20 @@ class Series:
 
     def acquisition(self, volume: int = 0) -> dict[str, Any]:
         """What the frame records of ``volume`` say about the acquisition, under the names and
-        in the units of dcm2niix's BIDS sidecar: EchoTime, RepetitionTime (s), SliceTiming,
-        and Philips' scale factors (``PhilipsRescaleSlope``, ``PhilipsRescaleIntercept``,
-        ``PhilipsScaleSlope``). The rest of the sidecar comes from the header of the
-        volume's first image (``ownscan.core.dicom._acquisition``)."""
+        in the units of dcm2niix's BIDS sidecar: EchoTime, RepetitionTime (s), EchoNumber (of
+        a stack that is one of several echoes), SliceTiming, and Philips' scale factors
+        (``PhilipsRescaleSlope``, ``PhilipsRescaleIntercept``, ``PhilipsScaleSlope``). The
+        rest of the sidecar comes from the header of the volume's first image
+        (``ownscan.core.dicom.acquisition_fields``)."""
         first = self._volumes[volume][0]
         out: dict[str, Any] = {}
         if first.echo_time is not None:
             out["EchoTime"] = round(first.echo_time / 1000.0, 6)
         if first.repetition_time is not None:
             out["RepetitionTime"] = round(first.repetition_time / 1000.0, 6)
+        echo = self.tag.split("_")[0]
+        if echo[:1] == "e" and echo[1:].isdigit():  # one of several echoes (even the first)
+            out["EchoNumber"] = int(echo[1:])  # its rank, as the tag (enhanced: no number)
         timing = self.slice_timing
         if timing is not None:
             out["SliceTiming"] = list(timing)

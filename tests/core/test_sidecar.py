@@ -240,3 +240,22 @@ def test_real_head_mr_sidecar_matches_dcm2niix(mr_head_dir: Path, tmp_path: Path
     shared = [k for k in FIELDS if k in b]
     assert len(shared) >= 10, shared  # (the published files keep few acquisition fields)
     assert got["Manufacturer"] == "BIOLAB" and "Manufacturer" not in b
+
+
+def test_multi_echo_sidecars_match_dcm2niix(tmp_path: Path) -> None:
+    """Each echo's file has its own EchoTime and EchoNumber, as dcm2niix's ``_e2``."""
+    from pydicom.uid import generate_uid
+
+    uid = generate_uid()
+    for e in (1, 2, 3):
+        write_4d_series(tmp_path / "in", n_vols=2, series_uid=uid, prefix=f"e{e}",
+                        per_volume=_mr(EchoNumbers=e, EchoTime=12.5 * e))  # fmt: skip
+    ours = _ours(tmp_path / "in", tmp_path / "ours")
+    theirs = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 3
+    by_te = {json.loads(p.with_suffix(".json").read_text())["EchoTime"]: p for p in theirs}
+    for nii in ours:
+        got = json.loads(nii.with_suffix(".json").read_text())
+        compare_sidecars(nii, by_te[got["EchoTime"]])
+    echoes = sorted(json.loads(p.with_suffix(".json").read_text())["EchoTime"] for p in ours)
+    assert echoes == [0.0125, 0.025, 0.0375]
