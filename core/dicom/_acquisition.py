@@ -204,13 +204,19 @@ def _phase_encoding(ds: Dataset, maker: str) -> dict[str, Any]:
         pe = []
     if len(pe) == 2 and max(pe) > 0:
         out["AcquisitionMatrixPE"] = max(pe)
+    from ownscan.core.dicom._frames import _uih_count
+
     rows, cols = _number(ds.get("Rows")), _number(ds.get("Columns"))
     csa = _siemens_csa(ds) if manufacturer_name(maker) == "Siemens" else {}
     n_mosaic = _number(csa.get("NumberOfImagesInMosaic"))
+    n_grid = _uih_count(ds)
     if rows and cols:
         if n_mosaic and n_mosaic > 1:  # the size of one tile of the mosaic
             side = math.ceil(math.sqrt(n_mosaic))
             rows, cols = rows // side, cols // side
+        elif n_grid:  # a UIH grid: ceil(sqrt(n)) tiles to a row, as many rows as needed
+            side = math.ceil(math.sqrt(n_grid))
+            rows, cols = rows // math.ceil(n_grid / side), cols // side
         out["ReconMatrixPE"] = int(rows if rc != "ROW" else cols)
     bw = _number(csa.get("BandwidthPerPixelPhaseEncode"))
     if bw is not None:

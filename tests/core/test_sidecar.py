@@ -259,3 +259,17 @@ def test_multi_echo_sidecars_match_dcm2niix(tmp_path: Path) -> None:
         compare_sidecars(nii, by_te[got["EchoTime"]])
     echoes = sorted(json.loads(p.with_suffix(".json").read_text())["EchoTime"] for p in ours)
     assert echoes == [0.0125, 0.025, 0.0375]
+
+
+def test_uih_grid_sidecar_matches_dcm2niix(tmp_path: Path) -> None:
+    """A UIH grid: the matrix of one slice, not of the grid."""
+    from test_uih_grid import write_uih_grid
+
+    def pe(ds, v: int) -> None:
+        ds.InPlanePhaseEncodingDirection, ds.AcquisitionMatrix = "COL", [0, 10, 8, 0]
+
+    write_uih_grid(tmp_path / "in", n=6, per_volume=pe)
+    (ours,) = _ours(tmp_path / "in", tmp_path / "ours")
+    (theirs,) = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
+    got = compare_sidecars(ours, theirs)
+    assert got["ReconMatrixPE"] == 8 and got["Manufacturer"] == "UIH"
