@@ -1522,6 +1522,8 @@ def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
     the private MRVFrameSequence (0065,1051), used when it holds one per slice; otherwise
     slice ``k`` lies ``k`` slice spacings along the private slice normal (0065,1014), else
     along row x column, said in a note (dcm2niix warns it cannot tell the slice direction).
+    The items' AcquisitionTime, when each has one, give the slice times (dcm2niix's
+    SliceTiming).
     """
     side = math.ceil(math.sqrt(n))
     down = math.ceil(n / side)
@@ -1534,13 +1536,20 @@ def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
         return _cut(fr, n, side, rows, cols, None)
     ipp: list[tuple[float, ...]] = []
     seq_el = ds.get((0x0065, 0x1051))
-    for item in (seq_el.value if seq_el is not None and seq_el.VR == "SQ" else [])[:n]:
+    items = (seq_el.value if seq_el is not None and seq_el.VR == "SQ" else [])[:n]
+    # each slice's AcquisitionTime in the items: its slice time (ms after the earliest)
+    clock = [_tm_seconds(str(item.get("AcquisitionTime", "") or "")) for item in items]
+    times = None
+    if len(clock) == n and all(t is not None for t in clock):
+        t0 = min(t for t in clock if t is not None)
+        times = [round((t - t0) * 1000.0, 3) for t in clock if t is not None]
+    for item in items:
         p = _fl(item.get("ImagePositionPatient"), 3)
         if p is None or not all(math.isfinite(v) and abs(v) <= MAX_MM for v in p):
             break
         ipp.append(p)
     if len(ipp) == n:
-        return _cut(fr, n, side, rows, cols, ipp)
+        return _cut(fr, n, side, rows, cols, ipp, times)
     normal = _private_numbers(ds, 0x00651014, 3)
     if normal is None or abs(math.sqrt(sum(v * v for v in normal)) - 1.0) > 0.01:
         r, c = fr.iop[:3], fr.iop[3:]
@@ -1557,4 +1566,4 @@ def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
     first = fr.ipp
     assert first is not None  # checked above; dataclasses.replace keeps it
     ipp = [tuple(first[a] + k * dz * normal[a] for a in range(3)) for k in range(n)]
-    return _cut(fr, n, side, rows, cols, ipp)
+    return _cut(fr, n, side, rows, cols, ipp, times)

@@ -262,14 +262,20 @@ def test_multi_echo_sidecars_match_dcm2niix(tmp_path: Path) -> None:
 
 
 def test_uih_grid_sidecar_matches_dcm2niix(tmp_path: Path) -> None:
-    """A UIH grid: the matrix of one slice, not of the grid."""
+    """A UIH grid: the matrix of one slice, not of the grid; the slice times from the
+    private MRVFrameSequence's AcquisitionTime."""
     from test_uih_grid import write_uih_grid
+
+    order = [0, 3, 1, 4, 2, 5]  # interleaved, 0.3 s apart
 
     def pe(ds, v: int) -> None:
         ds.InPlanePhaseEncodingDirection, ds.AcquisitionMatrix = "COL", [0, 10, 8, 0]
+        for k, item in enumerate(ds[0x0065, 0x1051].value):  # each slice's time
+            item.AcquisitionTime = f"1010{10 + 2 * v + 0.3 * order[k]:09.6f}"
 
     write_uih_grid(tmp_path / "in", n=6, per_volume=pe)
     (ours,) = _ours(tmp_path / "in", tmp_path / "ours")
     (theirs,) = _dcm2niix_json(tmp_path / "in", tmp_path / "theirs")
     got = compare_sidecars(ours, theirs)
     assert got["ReconMatrixPE"] == 8 and got["Manufacturer"] == "UIH"
+    assert got["SliceTiming"] == pytest.approx([0.3 * k for k in order])
