@@ -989,15 +989,17 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
 
 def _untrue_values(frames: list[Frame]) -> list[str]:
     """One warning per kind of untrue header value among ``frames`` (with how many images and
-    an example), for every part of their series."""
-    seen: dict[str, list[Frame]] = defaultdict(list)
-    for fr in frames:
-        for note in fr.notes:
-            seen[note].append(fr)
+    an example), and one per doubt the headers leave (``Frame.doubts``), for every part of
+    their series."""
     out = []
-    for note, where in seen.items():
-        n = len({id(fr.source) for fr in where})
-        out.append(f"untrue header value in {n} image(s) (e.g. {where[0].where}): {note}")
+    for prefix, kind in (("untrue header value in ", "notes"), ("", "doubts")):
+        seen: dict[str, list[Frame]] = defaultdict(list)
+        for fr in frames:
+            for note in getattr(fr, kind):
+                seen[note].append(fr)
+        for note, where in seen.items():
+            n = len({id(fr.source) for fr in where})
+            out.append(f"{prefix}{n} image(s) (e.g. {where[0].where}): {note}")
     return out
 
 

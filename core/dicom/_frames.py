@@ -114,6 +114,8 @@ class Frame:
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # header values set aside as untrue (assembly warns with them)
+    # what the header leaves uncertain though nothing in it is untrue (assembly warns too)
+    doubts: tuple[str, ...] = ()
     # What tells the volumes of a 4D series apart (None where the header does not say):
     temporal_position: int | None = None  # TemporalPositionIdentifier / TemporalPositionIndex
     acquisition_number: int | None = None
@@ -1343,8 +1345,7 @@ def _build(
             fb, fg, fnote = (
                 _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
             )
-            if fnote:
-                notes += (fnote,)
+            doubts = (fnote,) if fnote else ()
             dim = content.get("DimensionIndexValues") if content is not None else None
             fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
             ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
@@ -1376,6 +1377,7 @@ def _build(
                     else ((int(dim),) if dim is not None else None),
                     dimension_pointers=pointers,
                     notes=notes + sp_notes,
+                    doubts=doubts,
                     **(
                         common
                         if timing is None or "RepetitionTime" not in timing
@@ -1393,8 +1395,6 @@ def _build(
     notes += size_notes
     spacing, sp_notes = base_spacing(None)
     notes += sp_notes
-    if diff_note:
-        notes += (diff_note,)
     slope = _f(fx.get("RescaleSlope"), 1.0)
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
@@ -1418,6 +1418,7 @@ def _build(
             b_value=b_value,
             b_vector=b_vector,
             notes=notes,
+            doubts=(diff_note,) if diff_note else (),
             **common,
         )
         for k in range(n_frames)
@@ -1556,8 +1557,8 @@ def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
         normal = [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]]
         fr = dataclasses.replace(
             fr,
-            notes=(
-                *fr.notes,
+            doubts=(
+                *fr.doubts,
                 "UIH grid without slice positions or slice normal: slices placed along "
                 "row x column, which may be reversed",
             ),
