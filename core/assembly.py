@@ -168,11 +168,40 @@ class Series:
     @property
     def slice_timing(self) -> tuple[float, ...] | None:
         """When each slice was acquired within its volume, in seconds, in slice order (what
-        dcm2niix writes as SliceTiming; from a Siemens mosaic's CSA header), else None."""
-        times = [fr.slice_time for fr in self._frames]
-        if self._geometry.zmap is not None or any(t is None for t in times):
+        dcm2niix writes as SliceTiming), else None: from a Siemens mosaic's CSA header, or,
+        for Siemens and UIH MR, from the slices' AcquisitionTime (see
+        :func:`_slice_times_from_acquisition`)."""
+        if self._geometry.zmap is not None:
             return None
-        return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+        times = [fr.slice_time for fr in self._frames]
+        if all(t is not None for t in times):
+            return tuple(round(t / 1000.0, 6) for t in times if t is not None)
+        return _slice_times_from_acquisition(self._frames, self.info.manufacturer, self.modality)
+
+    def acquisition(self, volume: int = 0) -> dict[str, Any]:
+        """What the frame records of ``volume`` say about the acquisition, under the names and
+        in the units of dcm2niix's BIDS sidecar: EchoTime, RepetitionTime (s), EchoNumber (of
+        a stack that is one of several echoes), SliceTiming, and Philips' scale factors
+        (``PhilipsRescaleSlope``, ``PhilipsRescaleIntercept``, ``PhilipsScaleSlope``). The
+        rest of the sidecar comes from the header of the volume's first image
+        (``ownscan.core.dicom.acquisition_fields``)."""
+        first = self._volumes[volume][0]
+        out: dict[str, Any] = {}
+        if first.echo_time is not None:
+            out["EchoTime"] = round(first.echo_time / 1000.0, 6)
+        if first.repetition_time is not None:
+            out["RepetitionTime"] = round(first.repetition_time / 1000.0, 6)
+        echo = self.tag.split("_")[0]
+        if echo[:1] == "e" and echo[1:].isdigit():  # one of several echoes (even the first)
+            out["EchoNumber"] = int(echo[1:])  # its rank, as the tag (enhanced: no number)
+        timing = self.slice_timing
+        if timing is not None:
+            out["SliceTiming"] = list(timing)
+        if first.philips_scale is not None:
+            out["PhilipsRescaleSlope"] = first.slope
+            out["PhilipsRescaleIntercept"] = first.intercept
+            out["PhilipsScaleSlope"] = first.philips_scale[0]
+        return out
 
     @property
     def n_volumes(self) -> int:
@@ -483,8 +512,38 @@ class Series:
                 "philips_fp_scale": _philips_factors(frames, geo),
                 "slice_timing_s": self.slice_timing,
                 "frame_rate": first.frame_rate,  # a cine: (frames per second, attribute)
+                # the NIfTI sidecar: these, and the header of the volume's first image
+                "acquisition": self.acquisition(volume),
+                "header_source": first.source,
             },
         )
+
+
+# dcm2niix takes slice times from AcquisitionTime only for these vendors (GE's are in a
+# private protocol block, Philips' AcquisitionTime is the volume's, not the slice's)
+_SLICE_TIME_VENDORS = ("SIEMENS", "UIH", "UNITED IMAGING")
+
+
+def _slice_times_from_acquisition(
+    frames: list[Frame], manufacturer: str, modality: str
+) -> tuple[float, ...] | None:
+    """SliceTiming (s, slice order) from the AcquisitionTime of the slices of one volume, as
+    dcm2niix derives it for Siemens and UIH MR without a CSA slice-time list: each slice's
+    time after the earliest. None when any is missing or when all are equal (a 3D or
+    single-shot acquisition: nothing says when each slice was taken). Times spread over
+    more than a repetition time are kept, as dcm2niix keeps them (several concatenations of
+    a 2D acquisition take that long)."""
+    maker = manufacturer.upper()
+    if modality != "MR" or not any(v in maker for v in _SLICE_TIME_VENDORS):
+        return None
+    times = [fr.acquisition_time for fr in frames]
+    if len(times) < 2 or any(t is None for t in times):
+        return None
+    t0 = min(t for t in times if t is not None)
+    rel = [t - t0 for t in times if t is not None]
+    if max(rel) <= 0:
+        return None
+    return tuple(round(t, 6) for t in rel)
 
 
 def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] | None:
@@ -931,15 +990,17 @@ def assemble(items: Item | Iterable[Item], *, workers: int | None = None) -> Ass
 
 def _untrue_values(frames: list[Frame]) -> list[str]:
     """One warning per kind of untrue header value among ``frames`` (with how many images and
-    an example), for every part of their series."""
-    seen: dict[str, list[Frame]] = defaultdict(list)
-    for fr in frames:
-        for note in fr.notes:
-            seen[note].append(fr)
+    an example), and one per doubt the headers leave (``Frame.doubts``), for every part of
+    their series."""
     out = []
-    for note, where in seen.items():
-        n = len({id(fr.source) for fr in where})
-        out.append(f"untrue header value in {n} image(s) (e.g. {where[0].where}): {note}")
+    for prefix, kind in (("untrue header value in ", "notes"), ("", "doubts")):
+        seen: dict[str, list[Frame]] = defaultdict(list)
+        for fr in frames:
+            for note in getattr(fr, kind):
+                seen[note].append(fr)
+        for note, where in seen.items():
+            n = len({id(fr.source) for fr in where})
+            out.append(f"{prefix}{n} image(s) (e.g. {where[0].where}): {note}")
     return out
 
 
@@ -1002,9 +1063,59 @@ def _diffusion_key(fr: Frame) -> tuple[float, tuple[float, float, float]] | None
     return (fr.b_value, tuple(round(x, 4) for x in fr.b_vector or (0.0, 0.0, 0.0)))  # type: ignore[return-value]
 
 
+# Dimension Index Pointers that say where a frame is within a volume: its stack's slice
+# (In-Stack Position Number, Image Position (Patient)); the other indices of an enhanced
+# file's DimensionIndexValues (Stack ID, Temporal Position Index, b-value, gradient
+# direction, trigger delay...) say which volume (and which stack) it belongs to
+_SPATIAL_POINTERS = frozenset({0x00209057, 0x00200032})
+_POINTER_NAMES = {
+    0x00209056: "StackID",
+    0x00209128: "TemporalPositionIndex",
+    0x00189087: "DiffusionBValue",
+    0x00189089: "DiffusionGradientOrientation",
+    0x00209153: "NominalCardiacTriggerDelayTime",
+    0x00189082: "EffectiveEchoTime",
+    0x00200100: "TemporalPositionIdentifier",
+    0x00181060: "TriggerTime",
+}
+
+
+def _index_key(fr: Frame) -> tuple[int, ...] | None:
+    """The volume (and stack) of an enhanced multi-frame frame by its DimensionIndexValues:
+    the values of every dimension but the slice's own (see ``_SPATIAL_POINTERS``), or None
+    when the file does not say which index is which."""
+    ptrs, values = fr.dimension_pointers, fr.stack_key
+    if ptrs is None or values is None or len(ptrs) != len(values):
+        return None
+    if not any(p in _SPATIAL_POINTERS for p in ptrs):
+        return None  # nothing says which index is the slice: not trusted to name volumes
+    return tuple(v for p, v in zip(ptrs, values, strict=True) if p not in _SPATIAL_POINTERS)
+
+
+def _temporal_index(fr: Frame) -> int | None:
+    """The temporal position of a frame: its attribute, else its Temporal Position Index
+    entry of DimensionIndexValues."""
+    if fr.temporal_position is not None:
+        return fr.temporal_position
+    ptrs, values = fr.dimension_pointers or (), fr.stack_key or ()
+    for p, v in zip(ptrs, values, strict=False):
+        if p == 0x00209128:
+            return v
+    return None
+
+
+def _index_source(frames: list[Frame]) -> str:
+    """``DimensionIndexValues (TemporalPositionIndex)``: what the volumes' indices index."""
+    ptrs = frames[0].dimension_pointers or ()
+    names = [_POINTER_NAMES.get(p, f"({p >> 16:04X},{p & 0xFFFF:04X})") for p in ptrs
+             if p not in _SPATIAL_POINTERS]  # fmt: skip
+    return f"DimensionIndexValues ({', '.join(names)})"
+
+
 # Attributes whose value *is* the volume, tried in this order: (name, value of a frame, order
 # of the volumes: by the value itself, or by when the volume was acquired)
 _VOLUME_KEYS: list[tuple[str, Any, bool]] = [
+    ("DimensionIndexValues", _index_key, True),
     ("TemporalPositionIdentifier", lambda fr: fr.temporal_position, True),
     ("TriggerTime", lambda fr: fr.trigger_time, True),
     ("DiffusionBValue+GradientOrientation", _diffusion_key, False),
@@ -1046,6 +1157,8 @@ def _volumes_of(
         parts: dict[frozenset[int], list[list[Frame]]] = {}
         for g in ordered:
             parts.setdefault(frozenset(keys[i] for i in g), []).append([frames[i] for i in g])
+        if source == "DimensionIndexValues":
+            source = _index_source(frames)
         if len(parts) > 1:
             warnings.append(
                 f"the images of this series differ in {source} and cover {len(parts)} different "
@@ -1110,7 +1223,9 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
         min((fr.acquisition_time for fr in v if fr.acquisition_time is not None), default=None)
         for v in volumes
     ]
-    if source == "TriggerTime":
+    if source == "TriggerTime" or (
+        "TriggerDelay" in source and all(fr.trigger_time is not None for fr in firsts)
+    ):
         name, unit = "cardiac phase", "ms"
         values = tuple(fr.trigger_time for fr in firsts)
     elif all(t is not None for t in times):
@@ -1118,8 +1233,8 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
         assert t0 is not None
         name = "acquisition" if source == "AcquisitionNumber" else "time"
         values, unit = tuple(round(t - t0, 4) for t in times if t is not None), "s"
-    elif source == "TemporalPositionIdentifier":
-        name, values = "time", tuple(fr.temporal_position for fr in firsts)
+    elif source == "TemporalPositionIdentifier" or "TemporalPosition" in source:
+        name, values = "time", tuple(_temporal_index(fr) for fr in firsts)
     elif source == "AcquisitionNumber":
         name, values = "acquisition", tuple(fr.acquisition_number for fr in firsts)
     return Dimension(name, source, values, unit, b_values, b_vectors)
@@ -1139,24 +1254,25 @@ def _sorted_like(frames: list[Frame]) -> list[Frame]:
 
 
 _Part: TypeAlias = (
-    "tuple[list[Frame], _Geometry, list[list[Frame]] | None, Dimension | None, list[str]]"
+    "tuple[list[Frame], _Geometry, list[list[Frame]] | None, Dimension | None, list[str], str]"
 )
 
 
 def _stack_parts(group: list[Frame], warnings: list[str]) -> list[_Part]:
-    """One stack -> its parts: ``(frames, geometry, volumes, dimension, warnings)``."""
+    """One stack -> its parts: ``(frames, geometry, volumes, dimension, warnings, tag)``,
+    ``tag`` what to add to the stack's name (``"TRACEW"`` for trace volumes set apart)."""
     own: list[str] = []
     found = _volumes_of(group, own)
     if found is None:
         w = list(warnings)
         frames, geo = _stack_geometry(group, w)
-        return [(frames, geo, None, None, w)]
+        return [(frames, geo, None, None, w, "")]
     out: list[_Part] = []
     for vols, source in found:
         w = list(warnings) + own
         first, geo = _stack_geometry(vols[0], w)
         if len(vols) == 1:
-            out.append((first, geo, None, None, w))
+            out.append((first, geo, None, None, w, ""))
             continue
         rest = [_sorted_like(v) for v in vols[1:]]
         if not all(_same_slices(first, v) for v in rest):
@@ -1165,11 +1281,47 @@ def _stack_parts(group: list[Frame], warnings: list[str]) -> list[_Part]:
             for v in [first, *rest]:
                 ww = list(warnings)
                 f2, g2 = _stack_geometry(v, ww)
-                out.append((f2, g2, None, None, ww))
+                out.append((f2, g2, None, None, ww, ""))
             continue
         volumes = [first, *rest]
-        out.append((first, geo, volumes, _dimension(volumes, source, w), w))
+        dimension = _dimension(volumes, source, w)
+        trace = _trace_volumes(dimension)
+        if not trace:
+            out.append((first, geo, volumes, dimension, w, ""))
+            continue
+        # isotropic (trace) images among directional ones: a b > 0 without a direction
+        # would spoil the .bvec, so they are a series of their own, as dcm2niix removes them
+        said = (
+            f"{len(trace)} isotropic (trace) diffusion volume(s) of this series, b > 0 without "
+            f"a gradient direction, are kept apart (TRACEW) from its {len(volumes) - len(trace)} "
+            "directional volume(s), as dcm2niix removes them"
+        )
+        for picked, tag in (
+            ([v for i, v in enumerate(volumes) if i not in trace], ""),
+            ([volumes[i] for i in sorted(trace)], "TRACEW"),
+        ):
+            ww = [*w, said]
+            many = len(picked) > 1
+            dim = _dimension(picked, source, ww) if many else None
+            out.append((picked[0], geo, picked if many else None, dim, ww, tag))
     return out
+
+
+def _trace_volumes(dim: Dimension) -> set[int]:
+    """The volumes of a diffusion series that are isotropic (trace) images: b > 0 and no
+    direction, in a series that also has directional b > 0 volumes (a series of trace images
+    alone, b 0/500/1000, keeps them all)."""
+    if dim.name != "diffusion" or not dim.b_vectors:
+        return set()
+    iso = {
+        i
+        for i, (b, g) in enumerate(zip(dim.b_values, dim.b_vectors, strict=True))
+        if b > 0 and not any(g)
+    }
+    directional = sum(
+        1 for b, g in zip(dim.b_values, dim.b_vectors, strict=True) if b > 0 and any(g)
+    )
+    return iso if directional else set()
 
 
 def _same_content(a: Frame, b: Frame) -> bool:
@@ -1280,8 +1432,9 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                 )
         else:
             warnings.append("localizer (scout) image: kept out of the 3D volume")
-        for part_frames, geo, volumes, dimension, w in _stack_parts(group, warnings):
+        for part_frames, geo, volumes, dimension, w, extra in _stack_parts(group, warnings):
             part_kind = kind
+            part_tag = f"{tag}_{extra}" if tag and extra else tag or extra
             if part_kind == "volume" and len(part_frames) == 1 and volumes is None:
                 part_kind = "image"
             out.append(
@@ -1292,7 +1445,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                     warnings=w,
                     volumes=volumes,
                     dimension=dimension,
-                    tag=tag,
+                    tag=part_tag,
                 )
             )
     for kind, group in singles:

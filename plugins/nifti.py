@@ -118,10 +118,18 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
     return img
 
 
-def sidecar(volume: Volume) -> dict[str, Any]:
-    """The BIDS-style JSON sidecar of ``volume``: what the header knows, under the names
-    dcm2niix's ``-b y`` sidecar uses; no patient identity (as dcm2niix by default)."""
+def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
+    """The BIDS-style JSON sidecar of ``volume``: the acquisition fields dcm2niix's ``-b y``
+    sidecar carries where the header knows them (TR, TE, flip angle, field strength, slice
+    timing, phase encoding...; ``ownscan.core.dicom.acquisition_fields``), under its names and in
+    its units, and which values the NIfTI holds for Philips MR (``UsePhilipsFloatNotDisplay
+    Scaling``: 1 with ``philips_float``). No patient identity (as dcm2niix by default).
+
+    Phase encoding and slice timing refer to the voxel axes of ownscan's NIfTI (see
+    ``_acquisition``; dcm2niix's rows run the other way, so its ``j-`` is ``j`` here)."""
     from importlib.metadata import PackageNotFoundError, version
+
+    from ownscan.core.dicom import acquisition_fields
 
     info = volume.info
     d = volume.direction
@@ -131,23 +139,32 @@ def sidecar(volume: Volume) -> dict[str, Any]:
         "BodyPartExamined": info.body_part,
         "SeriesDescription": info.series_description,
         "SeriesNumber": info.series_number,
-        # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
-        "ImageOrientationPatientDICOM": [round(float(v), 8) for v in (*d[:, 0], *d[:, 1])],
-        "ConversionSoftware": "ownscan",
     }
+    source = volume.extra.get("header_source")
+    if source is not None:
+        data.update(acquisition_fields(source))
+    data.update(volume.extra.get("acquisition") or {})
+    if "PhilipsScaleSlope" in data:
+        data["UsePhilipsFloatNotDisplayScaling"] = 1 if philips_float else 0
+    # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
+    data["ImageOrientationPatientDICOM"] = [round(float(v), 8) for v in (*d[:, 0], *d[:, 1])]
+    pe = data.pop("InPlanePhaseEncodingDirectionDICOM", None)
+    if pe:  # after the orientation, where dcm2niix writes it
+        data["InPlanePhaseEncodingDirectionDICOM"] = pe
+    data["ConversionSoftware"] = "ownscan"
     with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
         data["ConversionSoftwareVersion"] = version("ownscan")
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
-def _write_sidecar(nii: Path, volume: Volume) -> Path:
+def _write_sidecar(nii: Path, volume: Volume, *, philips_float: bool = False) -> Path:
     """``NAME.json`` beside ``NAME.nii[.gz]``, a new file (never over an existing one)."""
     import json
 
     from ownscan.plugins._output import write_new
 
     stem = nii.name.removesuffix(".gz").removesuffix(".nii")
-    text = json.dumps(sidecar(volume), indent=2) + "\n"
+    text = json.dumps(sidecar(volume, philips_float=philips_float), indent=2) + "\n"
     return write_new(nii.with_name(stem + ".json"), text.encode("utf-8"))
 
 
@@ -190,7 +207,7 @@ class NiftiExporter:
                     nib.save(img, part.path)
                     written.append(part.commit(lambda v=vol: output / file_name(v, used, suffix)))
             if options.get("json"):
-                written.append(_write_sidecar(written[-1], vol))
+                written.append(_write_sidecar(written[-1], vol, philips_float=fp))
         return written
 
     def export_series(
@@ -285,6 +302,9 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
         name = file_name(first, used, suffix)
         nii = part.commit(lambda: output / name)
         written.append(nii)
+    if options.get("json"):
+        philips = fp and first.extra.get("philips_fp_scale") is not None
+        written.append(_write_sidecar(nii, first, philips_float=philips))
     dim = series.dimension
     if dim is not None and dim.b_values:
         stem = nii.name[: -len(suffix)]

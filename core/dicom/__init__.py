@@ -9,6 +9,7 @@ file meta information of a retrieved instance). Public API::
     frames = read_frames(path)               # list[Frame]: one record per image frame
     sc = scan(path, {0x00100010})            # the raw top level of a header, or None
     meta = file_meta(data)                   # group 0002 of a Part-10 file
+    fields = acquisition_fields(frame.source)  # TR, TE, ... under dcm2niix's BIDS names
 
 The scanner (:func:`scan`) reads the top level of the common headers without pydicom and
 *declines* whatever it is not sure to read exactly as pydicom would; the caller then reads the
@@ -57,6 +58,7 @@ from ownscan.core.dicom._scan import (
 from ownscan.core.errors import NotDicom, ReadProblem
 
 if TYPE_CHECKING:
+    from ownscan.core.dicom._acquisition import acquisition_fields
     from ownscan.core.dicom._frames import NATIVE, NATIVE_LE, Frame, read_frames
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "TextRule",
     "TransferSyntax",
     "Truncated",
+    "acquisition_fields",
     "check_complete",
     "damaged",
     "file_meta",
@@ -105,4 +108,8 @@ def __getattr__(name: str) -> Any:
         from ownscan.core.dicom import _frames
 
         return getattr(_frames, name)
+    if name == "acquisition_fields":  # the NIfTI sidecar's, read only when one is written
+        from ownscan.core.dicom._acquisition import acquisition_fields
+
+        return acquisition_fields
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -114,6 +114,8 @@ class Frame:
     gantry_tilt: float
     info: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # header values set aside as untrue (assembly warns with them)
+    # what the header leaves uncertain though nothing in it is untrue (assembly warns too)
+    doubts: tuple[str, ...] = ()
     # What tells the volumes of a 4D series apart (None where the header does not say):
     temporal_position: int | None = None  # TemporalPositionIdentifier / TemporalPositionIndex
     acquisition_number: int | None = None
@@ -124,6 +126,9 @@ class Frame:
     echo_time: float | None = None  # ms
     repetition_time: float | None = None  # ms
     stack_key: tuple[int, ...] | None = None  # enhanced multi-frame: DimensionIndexValues
+    # enhanced multi-frame: the attribute (tag) each of those values indexes (Dimension Index
+    # Sequence's Dimension Index Pointers), when the file says
+    dimension_pointers: tuple[int, ...] | None = None
     variant: int = 0  # >0: a second instance with an already-seen SOP Instance UID
     # one slice of a Siemens mosaic: (tile index, tiles per side, the mosaic's rows, columns);
     # rows and columns above are then the slice's
@@ -482,6 +487,12 @@ _NOT_FAST = {
     0x00189089: "diffusion values",
     0x0019100C: "diffusion values",
     0x0019100E: "diffusion values",
+    0x00431039: "diffusion values",  # GE
+    0x001910BB: "diffusion values",  # GE
+    0x20011003: "diffusion values",  # Philips
+    0x200510B0: "diffusion values",  # Philips
+    0x00651050: "a UIH grid (the slices of one image)",
+    0x00651009: "diffusion values",  # UIH
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
     0x52009230: "enhanced multi-frame (functional groups)",
@@ -794,34 +805,56 @@ def _floats(v: Any) -> list[float] | None:
         return None
 
 
-def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | None]:
-    """(b-value, gradient direction in LPS) from the standard attributes of ``item`` (a
-    dataset, or an MR Diffusion functional group), or from Siemens' private ones (the same
-    tags dcm2niix reads: (0019,100C) b-value, (0019,100E) direction, LPS), else Nones.
+def _diffusion(
+    item: Any, iop: Any = None
+) -> tuple[float | None, tuple[float, float, float] | None, str]:
+    """(b-value, unit gradient direction in LPS, note) from the standard attributes of
+    ``item`` (a dataset, or an MR Diffusion functional group), else from the vendors' private
+    ones as dcm2niix reads them: Siemens (0019,100C) b-value and (0019,100E) direction (LPS);
+    GE (0043,1039) b-value and (0019,10BB/BC/BD) direction in the image's frame (see
+    :func:`_ge_direction`; ``iop``: the image's orientation); UIH (0065,1009) b-value and
+    (0065,1037) direction along row, column and normal; Philips (2001,1003) b-value,
+    (2001,1004) direction label and (2005,10B0/B1/B2) direction (LPS). ``note``: a warning
+    for the series ("" when none).
 
     Only a pydicom dataset can hold them: the scanner declines files that carry them."""
     if not hasattr(item, "get_item"):
-        return None, None
+        return None, None, ""
+    note = ""
     b = _floats(item.get("DiffusionBValue"))
     g = _floats(item.get("DiffusionGradientOrientation"))
     if g is None and "DiffusionGradientDirectionSequence" in item:
         seq = item.DiffusionGradientDirectionSequence
         g = _floats(seq[0].get("DiffusionGradientOrientation")) if seq else None
     if b is None:
-        creator = item.get((0x0019, 0x0010))
-        if creator is not None and "SIEMENS" in str(creator.value).upper():
-            el = item.get((0x0019, 0x100C))
-            if el is not None:
-                raw = el.value
-                if isinstance(raw, bytes):
-                    raw = raw.decode("latin-1").strip("\0 ")
-                b = _floats([raw]) if raw not in (None, "") else None
-            el = item.get((0x0019, 0x100E))
-            if el is not None:
-                raw = el.value
-                if isinstance(raw, bytes) and len(raw) == 24:
-                    raw = struct.unpack("<3d", raw)
-                g = _floats(raw)
+        if _creator(item, 0x0019, "SIEMENS"):
+            b = _private_numbers(item, 0x0019100C, 1)
+            g = _private_numbers(item, 0x0019100E, 3)
+        elif _creator(item, 0x0043, "GEMS_PARM") and _creator(item, 0x0019, "GEMS_ACQU"):
+            raw = _private_numbers(item, 0x00431039, 1)
+            # GE adds 10^9 to the b-value (a flag of its own): dcm2niix's "slop"
+            b = [raw[0] % 1e9] if raw else None
+            logical = [_private_numbers(item, t, 1) for t in (0x001910BB, 0x001910BC, 0x001910BD)]
+            if b is not None and all(x is not None for x in logical):
+                pe = str(item.get("InPlanePhaseEncodingDirection", "") or "").upper()
+                g, note = _ge_direction([x[0] for x in logical if x is not None], iop, pe)
+        elif _creator(item, 0x0065, _UIH_CREATOR):
+            b = _private_numbers(item, 0x00651009, 1)
+            along = _private_numbers(item, 0x00651037, 3)
+            if b is not None and along is not None:
+                g = _image_to_patient(along, iop)
+        elif _creator(item, 0x2001, "PHILIPS IMAGING") and _creator(item, 0x2005, "PHILIPS MR"):
+            b = _private_numbers(item, 0x20011003, 1)
+            g = [
+                x[0]
+                for t in (0x200510B0, 0x200510B1, 0x200510B2)
+                if (x := _private_numbers(item, t, 1)) is not None
+            ]
+            label = item.get(0x20011004)
+            text = label.value if label is not None else ""
+            text = text.decode("latin-1") if isinstance(text, bytes) else str(text or "")
+            if text.strip("\0 ").upper() == "I":  # isotropic: a trace image, no direction
+                g = [0.0, 0.0, 0.0]
     bval = b[0] if b else None
     vec = None
     if g is not None and len(g) == 3 and all(math.isfinite(x) for x in g):
@@ -829,7 +862,77 @@ def _diffusion(item: Any) -> tuple[float | None, tuple[float, float, float] | No
         vec = (g[0] / n, g[1] / n, g[2] / n) if n > 1e-6 else (0.0, 0.0, 0.0)
     if bval is not None and bval == 0:
         vec = (0.0, 0.0, 0.0)
-    return bval, vec
+    return bval, vec, note
+
+
+def _creator(item: Any, group: int, name: str) -> bool:
+    """Whether private block 0x10 of ``group`` belongs to a creator whose name holds ``name``
+    (the block dcm2niix reads these private tags from)."""
+    el = item.get((group, 0x0010))
+    value = el.value if el is not None else ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return name in str(value).upper()
+
+
+_NUMBER_TEXT = b"0123456789.+-eE\\ \0"  # the bytes of IS and DS text
+
+
+def _private_numbers(item: Any, tag: int, n: int) -> list[float] | None:
+    """The first ``n`` numbers of private element ``tag``: text (IS, DS) or binary (FL, FD;
+    a private value read without its VR arrives as bytes), else None."""
+    el = item.get(tag)
+    if el is None:
+        return None
+    raw = el.value
+    if isinstance(raw, bytes):
+        binary = el.VR in ("FL", "FD") or (el.VR == "UN" and raw.strip(_NUMBER_TEXT) != b"")
+        if binary:
+            size = len(raw) // n
+            if size not in (4, 8) or size * n != len(raw):
+                return None
+            vals = list(struct.unpack("<" + ("f" if size == 4 else "d") * n, raw))
+        else:
+            vals = _floats(raw.decode("latin-1").strip("\0 ").split("\\")) or []
+    elif isinstance(raw, Sequence) and not isinstance(raw, str):
+        vals = _floats(raw) or []
+    else:
+        vals = _floats([raw]) or []
+    vals = [v for v in vals if math.isfinite(v)]
+    return vals[:n] if len(vals) >= n else None
+
+
+def _image_to_patient(v: list[float], iop: Any) -> list[float] | None:
+    """A direction given along the image's row, column and normal (UIH's (0065,1037), as
+    dcm2niix reads it) in LPS: ``x r + y c + z (r x c)``."""
+    if iop is None or len(iop) != 6:
+        return None
+    r, c = iop[:3], iop[3:]
+    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    return [v[0] * r[k] + v[1] * c[k] + v[2] * n[k] for k in range(3)]
+
+
+def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] | None, str]:
+    """A GE gradient direction (0019,10BB/BC/BD), stored in the image's frame, in LPS.
+
+    With ``r``, ``c`` the row and column direction cosines and ``n = r x c``, as dcm2niix
+    turns them into its ``.bvec`` (the rule was read off dcm2niix's output for each case:
+    tests/core/test_vendor_diffusion.py): phase encoding along columns (COL)
+    ``-x r - y c + z n``; along rows (ROW) ``x c - y r + z n``; phase direction not given
+    ``x r - y c + z n`` (dcm2niix warns it cannot tell; so does the note)."""
+    x, y, z = logical
+    note = ""
+    if pe in ("COL", "COLUMN"):
+        along = [-x, -y, z]
+    elif pe == "ROW":
+        along = [-y, x, z]  # x along the column direction, y against the row direction
+    else:
+        along = [x, -y, z]
+        note = (
+            "GE diffusion directions without In-plane Phase Encoding Direction (0018,1312): "
+            "taken as dcm2niix takes them, which may be wrong; check the .bvec"
+        )
+    return _image_to_patient(along, iop), note
 
 
 def _philips_scale(ds: Any) -> tuple[float, float] | None:
@@ -874,6 +977,21 @@ def _frame_rate(fx: Any) -> tuple[float, str] | None:
         if v is not None and v > 0 and 0.0 < to_fps(v) <= 1000.0:
             return (round(float(to_fps(v)), 3), kw)
     return None
+
+
+def _dimension_pointers(ds: Any) -> tuple[int, ...] | None:
+    """The Dimension Index Pointer of each item of an enhanced file's Dimension Index
+    Sequence (the attribute each DimensionIndexValues entry indexes), or None when absent or
+    unreadable."""
+    try:
+        items = ds.get("DimensionIndexSequence") if "DimensionIndexSequence" in ds else None
+        if not items:
+            return None
+        return tuple(int(item.DimensionIndexPointer) for item in items)
+    except AttributeError:  # an item without a pointer: the indices are not named
+        return None
+    except damaged():
+        return None
 
 
 def _int_or_none(v: Any) -> int | None:
@@ -1186,7 +1304,7 @@ def _build(
         return us, (() if us is not None else tuple(notes))
 
     acq_time = _tm_seconds(_s(fx, "AcquisitionTime"))
-    b_value, b_vector = _diffusion(ds)
+    b_value, b_vector, diff_note = _diffusion(ds, _fl(fx.get("ImageOrientationPatient") or (), 6))
     common = dict(
         source=src,
         n_frames=n_frames,
@@ -1228,6 +1346,7 @@ def _build(
     if n_frames > 1 and (per_frame is not None or shared is not None):
         if per_frame is not None and len(per_frame) != n_frames:
             raise ReadProblem(f"{len(per_frame)} per-frame functional groups for {n_frames} frames")
+        pointers = _dimension_pointers(ds)
         frames = []
         for k in range(n_frames):
             fi = per_frame[k] if per_frame is not None else None
@@ -1247,7 +1366,11 @@ def _build(
             content = _group(fi, None, "FrameContentSequence")
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
             diff = _group(fi, shared, "MRDiffusionSequence")
-            fb, fg = _diffusion(diff) if diff is not None else (b_value, b_vector)
+            timing = _group(fi, shared, "MRTimingAndRelatedParametersSequence")
+            fb, fg, fnote = (
+                _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
+            )
+            doubts = (fnote,) if fnote else ()
             dim = content.get("DimensionIndexValues") if content is not None else None
             fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
             ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
@@ -1277,8 +1400,14 @@ def _build(
                     stack_key=tuple(int(x) for x in dim)
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
+                    dimension_pointers=pointers,
                     notes=notes + sp_notes,
-                    **common,
+                    doubts=doubts,
+                    **(
+                        common
+                        if timing is None or "RepetitionTime" not in timing
+                        else {**common, "repetition_time": _f(timing.get("RepetitionTime"))}
+                    ),
                 )
             )
         return frames
@@ -1314,10 +1443,14 @@ def _build(
             b_value=b_value,
             b_vector=b_vector,
             notes=notes,
+            doubts=(diff_note,) if diff_note else (),
             **common,
         )
         for k in range(n_frames)
     ]
+    uih = _uih_count(ds) if n_frames == 1 else 0
+    if uih:
+        return _uih_tiles(ds, frames[0], uih)
     if "MOSAIC" in image_type and n_frames == 1:
         return _mosaic_tiles(ds, frames[0])
     return frames
@@ -1367,6 +1500,20 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
             )
         dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
         ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
+    return _cut(fr, n, side, rows, cols, ipp, times)
+
+
+def _cut(
+    fr: Frame,
+    n: int,
+    side: int,
+    rows: int,
+    cols: int,
+    ipp: list[tuple[float, ...]] | None,
+    times: list[float] | None = None,
+) -> list[Frame]:
+    """The ``n`` slice records of a grid image ``fr`` (Siemens mosaic, UIH grid): tile ``k``
+    is ``rows x cols`` at grid row ``k // side``, column ``k % side``, placed at ``ipp[k]``."""
     return [
         dataclasses.replace(
             fr,
@@ -1378,3 +1525,71 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         )
         for k in range(n)
     ]
+
+
+_UIH_CREATOR = "IMAGE PRIVATE HEADER"
+
+
+def _uih_count(ds: Any) -> int:
+    """UIH's number of images in a grid ((0065,1050) of "Image Private Header"), or 0 when
+    the file is not a UIH grid (dcm2niix unpacks every image with a count above one)."""
+    if not hasattr(ds, "get_item") or not _creator(ds, 0x0065, _UIH_CREATOR):
+        return 0
+    got = _private_numbers(ds, 0x00651050, 1)
+    return int(got[0]) if got and got[0] > 1 and got[0] == int(got[0]) else 0
+
+
+def _uih_tiles(ds: Dataset, fr: Frame, n: int) -> list[Frame]:
+    """The slices of a UIH grid image (United Imaging's mosaic), placed where acquired.
+
+    UIH lays ``n`` slices out ``ceil(sqrt(n))`` to a row of tiles, in as many rows as they
+    need (dcm2niix's reading). Unlike a Siemens mosaic, ImagePositionPatient is already the
+    first slice's corner (dcm2niix applies no correction); the slices' own positions are in
+    the private MRVFrameSequence (0065,1051), used when it holds one per slice; otherwise
+    slice ``k`` lies ``k`` slice spacings along the private slice normal (0065,1014), else
+    along row x column, said in a note (dcm2niix warns it cannot tell the slice direction).
+    The items' AcquisitionTime, when each has one, give the slice times (dcm2niix's
+    SliceTiming).
+    """
+    side = math.ceil(math.sqrt(n))
+    down = math.ceil(n / side)
+    if fr.rows % down or fr.columns % side:
+        raise ReadProblem(
+            f"UIH grid of {n} images ({side} x {down} tiles) does not fit {fr.columns}x{fr.rows}"
+        )
+    rows, cols = fr.rows // down, fr.columns // side
+    if fr.iop is None or fr.ipp is None:
+        return _cut(fr, n, side, rows, cols, None)
+    ipp: list[tuple[float, ...]] = []
+    seq_el = ds.get((0x0065, 0x1051))
+    items = (seq_el.value if seq_el is not None and seq_el.VR == "SQ" else [])[:n]
+    # each slice's AcquisitionTime in the items: its slice time (ms after the earliest)
+    clock = [_tm_seconds(str(item.get("AcquisitionTime", "") or "")) for item in items]
+    times = None
+    if len(clock) == n and all(t is not None for t in clock):
+        t0 = min(t for t in clock if t is not None)
+        times = [round((t - t0) * 1000.0, 3) for t in clock if t is not None]
+    for item in items:
+        p = _fl(item.get("ImagePositionPatient"), 3)
+        if p is None or not all(math.isfinite(v) and abs(v) <= MAX_MM for v in p):
+            break
+        ipp.append(p)
+    if len(ipp) == n:
+        return _cut(fr, n, side, rows, cols, ipp, times)
+    normal = _private_numbers(ds, 0x00651014, 3)
+    if normal is None or abs(math.sqrt(sum(v * v for v in normal)) - 1.0) > 0.01:
+        r, c = fr.iop[:3], fr.iop[3:]
+        normal = [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]]
+        fr = dataclasses.replace(
+            fr,
+            doubts=(
+                *fr.doubts,
+                "UIH grid without slice positions or slice normal: slices placed along "
+                "row x column, which may be reversed",
+            ),
+        )
+    dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
+    first = fr.ipp
+    assert first is not None  # checked above; dataclasses.replace keeps it
+    ipp = [tuple(first[a] + k * dz * normal[a] for a in range(3)) for k in range(n)]
+    return _cut(fr, n, side, rows, cols, ipp, times)

@@ -10,7 +10,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["canonical", "compare", "dcm2niix", "gdcm_transcode", "ownscan_export"]
+__all__ = [
+    "canonical",
+    "compare",
+    "dcm2niix",
+    "gdcm_transcode",
+    "ownscan_export",
+    "world_bvecs",
+]
 
 
 def dcm2niix(indir: Path, outdir: Path) -> list[Path]:
@@ -85,3 +92,15 @@ def gdcm_transcode(src: Path, dst: Path, tool: list[str]) -> None:
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(one, sorted(src.iterdir())))
+
+
+def world_bvecs(nii: Path) -> np.ndarray:
+    """The .bvec beside ``nii`` as world (RAS) unit vectors, (n, 3): FSL's voxel-axis
+    convention undone with the file's own affine, so that two files whose voxel axes differ
+    can be compared."""
+    a = nib.load(nii).affine[:3, :3]
+    axes = a / np.linalg.norm(a, axis=0)
+    v = np.loadtxt(nii.with_suffix(".bvec"), ndmin=2).copy()
+    if np.linalg.det(a) > 0:
+        v[0] = -v[0]
+    return (axes @ v).T

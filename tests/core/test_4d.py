@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from ctgen import write_ct_series
 from fourdgen import attrs, diffusion_table, voxel_value, write_4d_series
-from niicompare import canonical, compare, dcm2niix, ownscan_export
+from niicompare import canonical, compare, dcm2niix, ownscan_export, world_bvecs
 from pydicom import dcmread
 from pydicom.uid import generate_uid
 
@@ -110,16 +110,6 @@ def test_volumes_are_kept_in_order(kind: str, tmp_path: Path) -> None:
         s.load(volume=6)
 
 
-def _world_bvecs(nii: Path) -> np.ndarray:
-    """The .bvec beside ``nii`` as LPS-free world (RAS) unit vectors, (n, 3)."""
-    a = nib.load(nii).affine[:3, :3]
-    axes = a / np.linalg.norm(a, axis=0)
-    v = np.loadtxt(nii.with_suffix(".bvec"), ndmin=2).copy()
-    if np.linalg.det(a) > 0:
-        v[0] = -v[0]
-    return (axes @ v).T
-
-
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("oblique", [False, True], ids=["axial", "oblique"])
 def test_4d_nifti_matches_dcm2niix(kind: str, oblique: bool, tmp_path: Path) -> None:
@@ -132,7 +122,7 @@ def test_4d_nifti_matches_dcm2niix(kind: str, oblique: bool, tmp_path: Path) -> 
     if want["name"] == "diffusion":
         a, b = ours[0].with_suffix(".bval"), theirs[0].with_suffix(".bval")
         assert np.loadtxt(a).tolist() == np.loadtxt(b).tolist() == want["b"]
-        np.testing.assert_allclose(_world_bvecs(ours[0]), _world_bvecs(theirs[0]), atol=2e-4)
+        np.testing.assert_allclose(world_bvecs(ours[0]), world_bvecs(theirs[0]), atol=2e-4)
     else:
         assert not ours[0].with_suffix(".bval").exists()
 
@@ -430,7 +420,7 @@ def test_enhanced_multiframe_4d(kind: str, tmp_path: Path) -> None:
     compare(ours[0], theirs[0])
     if kind == "diffusion":
         assert np.loadtxt(ours[0].with_suffix(".bval")).tolist() == [0.0, 1000.0, 0.0, 1000.0]
-        np.testing.assert_allclose(_world_bvecs(ours[0]), _world_bvecs(theirs[0]), atol=2e-4)
+        np.testing.assert_allclose(world_bvecs(ours[0]), world_bvecs(theirs[0]), atol=2e-4)
 
 
 def test_echoes_and_derived_maps_named_like_dcm2niix(tmp_path: Path) -> None:
