@@ -54,26 +54,33 @@ SOBEL_OFFSETS: tuple[tuple[tuple[int, int, int], tuple[float, float, float]], ..
 SOBEL_SCALE = 1.0 / 32.0  # weights sum to 16 per side; a half difference: 1 / (2 * 16)
 
 
-def _clamped(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Indices of the previous and the next voxel along an axis of ``n``, clamped."""
-    idx = np.arange(n)
-    return np.maximum(idx - 1, 0), np.minimum(idx + 1, n - 1)
+def _along(axis: int, part: slice | int) -> tuple[Any, ...]:
+    """An index taking ``part`` along ``axis`` (and everything along the others)."""
+    return (slice(None),) * axis + (part,)
 
 
 def _smooth(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
-    """``[1, 2, 1]`` along ``axis`` (indices clamped)."""
-    down, up = _clamped(a.shape[axis])
-    out = np.take(a, down, axis=axis)
-    out += np.take(a, up, axis=axis)
-    out += 2 * a
+    """``[1, 2, 1]`` along ``axis`` (indices clamped), by whole-array slices."""
+    n = a.shape[axis]
+    out = a + a
+    out[_along(axis, slice(1, None))] += a[_along(axis, slice(None, n - 1))]
+    out[_along(axis, 0)] += a[_along(axis, 0)]
+    out[_along(axis, slice(None, n - 1))] += a[_along(axis, slice(1, None))]
+    out[_along(axis, n - 1)] += a[_along(axis, n - 1)]
     return out
 
 
 def _difference(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
     """``a[+1] - a[-1]`` along ``axis`` (indices clamped: one-sided at the ends)."""
-    down, up = _clamped(a.shape[axis])
-    out = np.take(a, up, axis=axis)
-    out -= np.take(a, down, axis=axis)
+    n = a.shape[axis]
+    out = np.empty_like(a)
+    np.subtract(
+        a[_along(axis, slice(2, None))],
+        a[_along(axis, slice(None, n - 2))],
+        out=out[_along(axis, slice(1, n - 1))],
+    )
+    out[_along(axis, 0)] = a[_along(axis, min(1, n - 1))] - a[_along(axis, 0)]
+    out[_along(axis, n - 1)] = a[_along(axis, n - 1)] - a[_along(axis, max(n - 2, 0))]
     return out
 
 
@@ -91,17 +98,17 @@ def sobel_texels(
     ``z0 - 1 .. z1`` (where the volume has them)."""
     _, ny, nx = q.shape
     out = np.empty((z1 - z0, ny, nx, 3), dtype=np.uint16)
-    zs = np.arange(z0, z1)
-    up = np.minimum(zs + 1, nz - 1) - first
-    down = np.maximum(zs - 1, 0) - first
-    mid = zs - first
-    a = q[min(down) : max(up) + 1].astype(np.int32)
-    base = min(down)
-    up, down, mid = up - base, down - base, mid - base
+    # slices z0 - 1 .. z1, the volume's first and last slice repeated beyond its ends (the
+    # clamped indices), so that the neighbours along k are whole-array slices
+    a = q[max(z0 - 1, 0) - first : min(z1, nz - 1) + 1 - first].astype(np.int32)
+    if z0 == 0:
+        a = np.concatenate([a[:1], a])
+    if z1 == nz:
+        a = np.concatenate([a, a[-1:]])
 
     def along_k(b: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:  # [1, 2, 1] over k
-        s = b[down] + b[up]
-        s += 2 * b[mid]
+        s = b[:-2] + b[2:]
+        s += 2 * b[1:-1]
         return s
 
     # i: difference along i, smoothed along j and k
@@ -110,6 +117,5 @@ def sobel_texels(
     _texel(along_k(_smooth(_difference(a, 1), 2)), out[..., 1])
     # k: difference along k, smoothed along i and j
     smooth_ij = _smooth(_smooth(a, 2), 1)
-    d = smooth_ij[up] - smooth_ij[down]
-    _texel(d, out[..., 2])
+    _texel(smooth_ij[2:] - smooth_ij[:-2], out[..., 2])
     return out
