@@ -104,3 +104,25 @@ def test_the_gradient_texture_and_the_26_fetches_draw_the_same_picture(gl_ctx, t
         without.close()
     assert (a[..., 3] > 0).mean() > 0.2
     assert_same_picture(a, b, tmp_path, "texture-vs-fetches")
+
+
+def test_the_chest_phantoms_surface_has_no_voxel_staircase(gl_renderer, tmp_path):
+    """``render --phantom --mode iso``: the body wall is an elliptic cylinder; with hard-edged
+    organs its shaded surface showed the voxel staircase as vertical stripes (12 grey levels
+    RMS of high frequencies on main, 6.9 with the Sobel gradient alone; 2.2 with partial
+    volume at the edges)."""
+    from ownscan.core.render import view_from_options
+    from ownscan.core.render.phantom import ct_phantom
+
+    vol = ct_phantom()
+    scene, camera = view_from_options(vol, {"mode": "iso"})
+    image = gl_renderer.render(scene, camera, (512, 512))
+    from PIL import Image
+
+    Image.fromarray(image[..., :3]).save(tmp_path / "phantom-iso.png")
+    hf = high_frequency(image)
+    assert hf < 4.0, f"high-frequency energy {hf:.2f} (see {tmp_path})"
+    # partial volume: the fat-to-muscle edge has values between the two along a row
+    row = vol.voxels[vol.shape[0] // 2, vol.shape[1] // 2].astype(float)
+    between = (row > -70) & (row < 10)  # fat -100, muscle 40, noise 12 HU
+    assert between.sum() >= 2
