@@ -368,7 +368,7 @@ class Scene:
         if self.volume.samples != 1:
             raise UsageError(
                 f"cannot ray-cast a colour volume ({self.volume.samples} samples per voxel); "
-                "draw it as a colour MPR (ownscan.core.render.colour_mpr)"
+                "`ownscan render` draws it as a colour MPR (ownscan.core.render.colour_mpr)"
             )
         if self.mode.uses_transfer_function and self.transfer_function is None:
             raise UsageError(f"mode {self.mode.name!r} needs a transfer function")
