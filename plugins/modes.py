@@ -23,6 +23,7 @@ __all__ = ["AverageArray", "DvrArray", "IsoArray", "MinipArray", "MipArray", "bu
 # the constants of the modes' GLSL, for their array twins
 ISO_COLOUR = (0.92, 0.86, 0.76)  # shaders/mode_iso.glsl: ISO_COLOUR
 EARLY_STOP_ALPHA = 0.99  # shaders/mode_dvr.glsl: early ray termination
+ISO_REFINE = 4  # shaders/mode_iso.glsl: regula falsi steps refining the hit
 
 
 class MipArray:
@@ -110,7 +111,7 @@ class DvrArray:
 
 
 class IsoArray:
-    """``shaders/mode_iso.glsl``: first hit of the iso value, refined, shaded."""
+    """``shaders/mode_iso.glsl``: first hit of the iso value, refined by regula falsi, shaded."""
 
     def begin(self, acc: Any, aux: Any) -> None:
         acc[:] = 0
@@ -124,12 +125,23 @@ class IsoArray:
         if not over.any():
             return over
         idx_h, pos, v = idx[over], pos_tex[over], v[over]
-        prev_pos = pos - ctx.ray_dir_tex[idx_h] * ctx.step_mm
-        prev = ctx.sample(prev_pos)
-        below = prev < iso
-        denom = xp.where(below, v - prev, 1)
-        f = xp.where(below, xp.clip((iso - prev) / denom, 0, 1), 1).astype(xp.float32)
-        hit_pos = prev_pos + (pos - prev_pos) * f[:, None]
+        a_pos = pos - ctx.ray_dir_tex[idx_h] * ctx.step_mm  # the previous sample
+        fa = ctx.sample(a_pos) - iso
+        b_pos, fb = pos, v - iso
+        below = fa < 0  # else the ray starts inside: the hit is the sample
+        hit_pos = pos
+        if below.any():
+            a_pos, fa, b_pos, fb = a_pos[below], fa[below], b_pos[below], fb[below]
+            for _ in range(ISO_REFINE):  # regula falsi on the interpolated field
+                m_pos = _mix(a_pos, b_pos, xp.clip(fa / (fa - fb), 0, 1))
+                fm = ctx.sample(m_pos) - iso
+                low = fm < 0
+                a_pos = xp.where(low[:, None], m_pos, a_pos)
+                fa = xp.where(low, fm, fa)
+                b_pos = xp.where(low[:, None], b_pos, m_pos)
+                fb = xp.where(low, fb, fm)
+            hit_pos = pos.copy()
+            hit_pos[below] = _mix(a_pos, b_pos, xp.clip(fa / (fa - fb), 0, 1))
         colour = xp.broadcast_to(xp.asarray(ISO_COLOUR, dtype=xp.float32), (len(idx_h), 3))
         shaded = ctx.shade_full(colour, ctx.gradient_lps(hit_pos), ctx.ray_dir_lps[idx_h])
         acc[idx_h, :3] = shaded
@@ -138,6 +150,11 @@ class IsoArray:
 
     def end(self, acc: Any, aux: Any, hit: Any, ctx: ArrayContext) -> Any:
         return acc
+
+
+def _mix(a: Any, b: Any, t: Any) -> Any:
+    """GLSL's ``mix(a, b, t)`` for rows of points ``a``, ``b`` and weights ``t``."""
+    return a * (1 - t)[:, None] + b * t[:, None]
 
 
 def _grey(value: Any, ok: Any, ctx: ArrayContext) -> Any:

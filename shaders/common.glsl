@@ -59,11 +59,13 @@ float sample_volume(vec3 pos_tex) {
 #endif
 
 #ifdef GRADIENT_TEXTURE
-// Central differences one voxel apart along i, j, k, computed once per volume on upload:
-// texel (i, j, k) holds 32768 + floor((q[i+1] - q[i-1]) / 2) per axis (indices clamped to the
-// volume) as RGB16 unorm, q being the R16 voxels. Sampled trilinearly this equals the six
-// fetches below (trilinear interpolation is linear in the texels) except within half a voxel
-// of the volume's faces, in one fetch instead of six.
+// The Sobel gradient (the central difference along an axis smoothed by [1, 2, 1] / 4 along the
+// two others: the gradient of a lightly smoothed field, so that a surface's normal does not
+// follow the voxel grid as wood grain), computed once per volume on upload: texel (i, j, k)
+// holds 32768 + floor(S / 32) per axis as RGB16 unorm (ownscan.core.render._gradient, indices
+// clamped to the volume), q being the R16 voxels. Sampled trilinearly this equals the 26
+// fetches below (trilinear interpolation commutes with whole-voxel shifts) except within half a
+// voxel of the volume's faces, in one fetch instead of 26.
 // Bricked like the volume (same slices per brick).
 uniform sampler3D u_gradient;
 
@@ -97,15 +99,27 @@ vec3 gradient_lps(vec3 pos_tex) {
     return u_grad_to_lps * g_ijk;
 }
 #else
-// Central differences one voxel apart along i, j, k, carried to LPS (anisotropy, obliquity).
+// The Sobel gradient from the interpolated field at the 26 whole-voxel offsets around the
+// sample (offset o weighs o_axis * (2 - |o_other1|) * (2 - |o_other2|) on each axis; the
+// weights sum to 16 per side), carried to LPS (anisotropy, obliquity). Same order of
+// offsets as the array renderer (k, then j, then i).
 vec3 gradient_lps(vec3 pos_tex) {
     vec3 d_tex = 1.0 / u_dims;
-    vec3 g_ijk = vec3(
-        sample_volume(pos_tex + vec3(d_tex.x, 0.0, 0.0)) - sample_volume(pos_tex - vec3(d_tex.x, 0.0, 0.0)),
-        sample_volume(pos_tex + vec3(0.0, d_tex.y, 0.0)) - sample_volume(pos_tex - vec3(0.0, d_tex.y, 0.0)),
-        sample_volume(pos_tex + vec3(0.0, 0.0, d_tex.z)) - sample_volume(pos_tex - vec3(0.0, 0.0, d_tex.z))
-    ) * 0.5;
-    return u_grad_to_lps * g_ijk;
+    vec3 g_ijk = vec3(0.0);
+    for (int k = -1; k <= 1; k++) {
+        for (int j = -1; j <= 1; j++) {
+            for (int i = -1; i <= 1; i++) {
+                if (i == 0 && j == 0 && k == 0) {
+                    continue;
+                }
+                vec3 o = vec3(float(i), float(j), float(k));
+                vec3 w = 2.0 - abs(o);
+                float v = sample_volume(pos_tex + o * d_tex);
+                g_ijk += v * (o * vec3(w.y * w.z, w.x * w.z, w.x * w.y));
+            }
+        }
+    }
+    return u_grad_to_lps * (g_ijk * (1.0 / 32.0));
 }
 #endif
 

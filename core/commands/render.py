@@ -186,6 +186,12 @@ def run(args: argparse.Namespace) -> int:
     volume = _load(args)
     for w in volume.warnings:
         print(escape_controls(f"ownscan render: warning: {w}"), file=sys.stderr)
+    from ownscan.core.render._colour import spatial_colour
+
+    if spatial_colour(volume):
+        from ownscan.core.commands._render_colour import run_colour
+
+        return run_colour(args, volume, mode.name)
     if volume.is_2d or volume.samples > 1:
         window, _ = window_from_options(volume, vars(args), host)
         return _run_2d(args, volume, mode.name, window)
@@ -238,7 +244,10 @@ def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) ->
 
     n = volume.shape[0]
     what = "a colour series" if volume.samples > 1 and n > 1 else "a single 2D image"
-    if mode not in _SLICE_MODES:
+    if volume.samples > 1 and n > 1:  # frames without slice positions: a cine, not a volume
+        what = "colour frames without slice positions (a cine loop or sweep, not a volume)"
+        print(f"ownscan render: note: {what}: no MPR or 3D, drawn frame by frame", file=sys.stderr)
+    elif mode not in _SLICE_MODES:
         print(
             f"ownscan render: note: {what}: drawn as a 2D picture (mode {mode} needs a 3D volume)",
             file=sys.stderr,

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError
 from ownscan.core.render._camera import Camera
+from ownscan.core.render._gradient import SOBEL_OFFSETS, SOBEL_SCALE
 from ownscan.core.render._scene import Scene, VisualisationMode
 from ownscan.core.render._setup import (
     BRICK,
@@ -27,6 +28,7 @@ from ownscan.core.render._setup import (
     Frame,
     PreparedVolume,
     frame_for,
+    gradient_texels,
     prepare_volume,
     to_uint8,
 )
@@ -96,6 +98,7 @@ class ArrayContext:
         # GL samples a precomputed gradient texture in shaded transfer-function modes (set by
         # cast_rays from the mode); the same texels are computed here at each sample's corners
         self.gradient_texture = False
+        self._texels: Any = None  # the gradient texture, made on first use
         self.ray_dir_lps: Any = None
         self.ray_dir_tex: Any = None
 
@@ -125,7 +128,21 @@ class ArrayContext:
 
     def _gradient_texels(self, pos_tex: Any) -> Any:
         """Trilinear samples of the gradient texture (``gradient_texels`` in _setup, RGB16
-        unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised voxel units."""
+        unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised voxel units.
+
+        The texels are the very ones GL uploads (made once per frame with the same function)."""
+        xp = self.xp
+        if self._texels is None:
+            nx, ny, nz = self.dims
+            q = _host(self._data).reshape(nz, ny, nx)
+            self._texels = xp.asarray(gradient_texels(q)).reshape(-1, 3)
+        return self._trilinear(self._texels, pos_tex) * np.float32(1.0 / 65535.0) - np.float32(
+            32768.0 / 65535.0
+        )
+
+    def _trilinear(self, texels: Any, pos_tex: Any) -> Any:
+        """Trilinear samples ``(m, c)`` of ``texels`` ``(nx * ny * nz, c)`` (GL's LINEAR,
+        CLAMP_TO_EDGE) at ``pos_tex`` ``(m, 3)``, in texel units."""
         xp = self.xp
         nx, ny, nz = self.dims
         u = pos_tex * self._dims_f - np.float32(0.5)
@@ -134,36 +151,26 @@ class ArrayContext:
         lim = xp.asarray([nx - 1, ny - 1, nz - 1])
         lo = xp.clip(f0.astype(xp.int64), 0, lim)
         hi = xp.clip(f0.astype(xp.int64) + 1, 0, lim)
-        d = self._data
-        strides = (1, nx, nx * ny)
-        out = xp.zeros((len(pos_tex), 3), dtype=xp.float32)
+        out = xp.zeros((len(pos_tex), texels.shape[1]), dtype=xp.float32)
         for ck, wk in ((lo[:, 2], 1 - frac[:, 2]), (hi[:, 2], frac[:, 2])):
             for cj, wj in ((lo[:, 1], 1 - frac[:, 1]), (hi[:, 1], frac[:, 1])):
                 for ci, wi in ((lo[:, 0], 1 - frac[:, 0]), (hi[:, 0], frac[:, 0])):
-                    w = wk * wj * wi
-                    corner = (ci, cj, ck)
-                    base = ck * (nx * ny) + cj * nx + ci
-                    for axis in range(3):
-                        c = corner[axis]
-                        up = base + (xp.minimum(c + 1, lim[axis]) - c) * strides[axis]
-                        down = base + (xp.maximum(c - 1, 0) - c) * strides[axis]
-                        s = (d[up].astype(xp.int32) - d[down].astype(xp.int32)) >> 1
-                        unorm = (s + 32768).astype(xp.float32) * np.float32(1.0 / 65535.0)
-                        out[:, axis] += w * unorm
-        return out - np.float32(32768.0 / 65535.0)
+                    w = (wk * wj * wi)[:, None]
+                    out += w * texels[ck * (nx * ny) + cj * nx + ci].astype(xp.float32)
+        return out
 
     def gradient_lps(self, pos_tex: Any) -> Any:
-        """Central differences one voxel apart, carried to LPS per mm: ``(m, 3)``."""
+        """The Sobel gradient (``_gradient``), carried to LPS per mm: ``(m, 3)``."""
         xp = self.xp
         if self.gradient_texture:
             return self._gradient_texels(pos_tex) @ self._grad_to_lps.T
-        cols = []
-        for axis in range(3):
-            d = xp.zeros(3, dtype=xp.float32)
-            d[axis] = np.float32(1.0) / self._dims_f[axis]
-            cols.append(self.sample(pos_tex + d) - self.sample(pos_tex - d))
-        g_ijk = xp.stack(cols, axis=1) * np.float32(0.5)
-        return g_ijk @ self._grad_to_lps.T
+        d_tex = np.float32(1.0) / self._dims_f
+        g_ijk = xp.zeros((len(pos_tex), 3), dtype=xp.float32)
+        for offset, weight in SOBEL_OFFSETS:  # GLSL's order of offsets
+            o = xp.asarray(offset, dtype=xp.float32)
+            v = self.sample(pos_tex + o * d_tex)
+            g_ijk += v[:, None] * xp.asarray(weight, dtype=xp.float32)
+        return (g_ijk * np.float32(SOBEL_SCALE)) @ self._grad_to_lps.T
 
     def transfer(self, value: Any) -> Any:
         """RGBA ``(m, 4)`` of the transfer function (linear between the 256 entries)."""

@@ -245,9 +245,9 @@ class GpuVolume:
         return tex
 
     def gradient_textures(self, texels: npt.NDArray[np.uint16] | None = None) -> list[Any]:
-        """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
+        """The precomputed Sobel gradient (RGB16 unorm, see ``gradient_texels``), bricked
         as the volume, made on first use; empty when volume and gradient would not fit the
-        budget together (the shaders then take six volume fetches per gradient).
+        budget together (the shaders then take 26 volume fetches per gradient).
 
         ``texels``: ``gradient_texels(prepared.data)`` computed beforehand (e.g. on a loader
         thread), uploaded instead of being computed here."""

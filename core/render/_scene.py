@@ -367,7 +367,8 @@ class Scene:
             raise UsageError(f"samples_per_mm must be > 0, got {self.samples_per_mm!r}")
         if self.volume.samples != 1:
             raise UsageError(
-                f"cannot render a colour volume ({self.volume.samples} samples per voxel)"
+                f"cannot ray-cast a colour volume ({self.volume.samples} samples per voxel); "
+                "`ownscan render` draws it as a colour MPR (ownscan.core.render.colour_mpr)"
             )
         if self.mode.uses_transfer_function and self.transfer_function is None:
             raise UsageError(f"mode {self.mode.name!r} needs a transfer function")

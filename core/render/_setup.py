@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
+from ownscan.core.render._gradient import sobel_texels
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -575,31 +576,7 @@ def gradient_slab(
     """The gradient texels (see :func:`gradient_texels`) of slices ``z0 .. z1 - 1`` of a volume
     of ``nz`` slices, from ``q``: its quantised slices ``first ..`` covering ``z0 - 1 .. z1``
     (where the volume has them)."""
-    _, ny, nx = q.shape
-    out = np.empty((z1 - z0, ny, nx, 3), dtype=np.uint16)
-    u32 = np.uint32
-
-    def half_difference(hi: Any, lo: Any, dst: Any) -> None:
-        g = np.add(hi, u32(65536), dtype=u32)
-        np.subtract(g, lo, out=g)
-        np.right_shift(g, 1, out=g)
-        dst[...] = g
-
-    core = q[z0 - first : z1 - first]
-    # along i (x), one-sided at the ends
-    half_difference(core[:, :, 2:], core[:, :, :-2], out[:, :, 1:-1, 0])
-    half_difference(core[:, :, min(1, nx - 1)], core[:, :, 0], out[:, :, 0, 0])
-    half_difference(core[:, :, -1], core[:, :, max(nx - 2, 0)], out[:, :, -1, 0])
-    # along j (y)
-    half_difference(core[:, 2:], core[:, :-2], out[:, 1:-1, :, 1])
-    half_difference(core[:, min(1, ny - 1)], core[:, 0], out[:, 0, :, 1])
-    half_difference(core[:, -1], core[:, max(ny - 2, 0)], out[:, -1, :, 1])
-    # along k (z): neighbours clamped at the volume's ends
-    zs = np.arange(z0, z1)
-    up = np.minimum(zs + 1, nz - 1) - first
-    down = np.maximum(zs - 1, 0) - first
-    half_difference(q[up], q[down], out[..., 2])
-    return out
+    return sobel_texels(q, first, z0, z1, nz)
 
 
 def gradient_slabs(
@@ -617,12 +594,10 @@ def gradient_slabs(
 
 
 def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
-    """Per voxel ``(nz, ny, nx, 3)``: ``32768 + floor((q[i+1] - q[i-1]) / 2)`` along i, j, k
-    (indices clamped to the volume): the gradient texture the shaded GL programs sample instead
-    of six volume fetches per sample (``GRADIENT_TEXTURE`` in shaders/common.glsl).
-
-    Computed as ``(q[i+1] + 65536 - q[i-1]) >> 1`` in uint32 (the same number, never negative),
-    a slab of slices at a time."""
+    """Per voxel ``(nz, ny, nx, 3)``: the Sobel gradient along i, j, k, ``32768 + floor(S /
+    32)`` (``_gradient.sobel_texels``; indices clamped to the volume): the gradient texture the
+    shaded GL programs sample instead of 26 volume fetches per gradient (``GRADIENT_TEXTURE``
+    in shaders/common.glsl), a slab of slices at a time."""
     nz, ny, nx = data.shape
     out = np.empty((nz, ny, nx, 3), dtype=np.uint16)
     for z0, texels in gradient_slabs((nz, ny, nx), lambda k0, k1: data[k0:k1]):

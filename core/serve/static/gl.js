@@ -8,7 +8,7 @@
 // R16 unorm texture returns, filtered linearly (needs OES_texture_float_linear: R16 unorm is
 // not in WebGL2 core, and half floats would round them). Shaded modes read the gradient
 // texture of core/render/_setup.gradient_texels (RGB32F, the same numbers as the desktop's
-// RGB16 unorm) when it fits GRADIENT_BUDGET, else six volume fetches per gradient, as the
+// RGB16 unorm) when it fits GRADIENT_BUDGET, else 26 volume fetches per gradient, as the
 // desktop renderer does beyond its own budget.
 
 import { columnMajor } from "./geometry.js";
@@ -149,7 +149,7 @@ export class Renderer {
     gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, gradientTexels(v.q, v.dims));
     if (gl.getError() !== gl.NO_ERROR) {
       gl.deleteTexture(t);
-      v.q = null; // does not fit: six fetches from now on
+      v.q = null; // does not fit: 26 fetches from now on
       return null;
     }
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);

@@ -66,24 +66,36 @@ export function unorm(q) {
   return out;
 }
 
-// core/render/_setup.gradient_texels: per voxel (32768 + floor((q[+1] - q[-1]) / 2)) / 65535
-// along i, j, k (indices clamped to the volume), RGB interleaved, for GRADIENT_TEXTURE
+// core/render/_setup.gradient_texels (core/render/_gradient.py): per voxel and axis the Sobel
+// sum S = sum over the 26 neighbours of o_axis * (2 - |o_other1|) * (2 - |o_other2|) * q[+o]
+// (indices clamped to the volume), stored as (32768 + floor(S / 32)) / 65535 = ((S + 2^20) >> 5)
+// / 65535, RGB interleaved, for GRADIENT_TEXTURE
 export function gradientTexels(q, dims) {
   const [nx, ny, nz] = dims;
   const out = new Float32Array(q.length * 3);
-  const sx = 1, sy = nx, sz = nx * ny;
+  const sy = nx, sz = nx * ny;
+  const clampTo = (v, n) => (v < 0 ? 0 : v >= n ? n - 1 : v);
   for (let k = 0; k < nz; k++) {
-    const kd = Math.max(k - 1, 0) * sz, ku = Math.min(k + 1, nz - 1) * sz;
     for (let j = 0; j < ny; j++) {
-      const jd = Math.max(j - 1, 0) * sy, ju = Math.min(j + 1, ny - 1) * sy;
       for (let i = 0; i < nx; i++) {
-        const id = Math.max(i - 1, 0) * sx, iu = Math.min(i + 1, nx - 1) * sx;
-        const at = k * sz + j * sy + i;
-        const row = at - i, plane = at - j * sy, col = at - k * sz;
-        const o = at * 3;
-        out[o] = ((q[row + iu] + 65536 - q[row + id]) >> 1) / 65535;
-        out[o + 1] = ((q[plane + ju] + 65536 - q[plane + jd]) >> 1) / 65535;
-        out[o + 2] = ((q[col + ku] + 65536 - q[col + kd]) >> 1) / 65535;
+        let gx = 0, gy = 0, gz = 0;
+        for (let c = -1; c <= 1; c++) {
+          const kk = clampTo(k + c, nz) * sz, wc = 2 - Math.abs(c);
+          for (let b = -1; b <= 1; b++) {
+            const jj = clampTo(j + b, ny) * sy, wb = 2 - Math.abs(b);
+            for (let a = -1; a <= 1; a++) {
+              if (a === 0 && b === 0 && c === 0) continue;
+              const v = q[kk + jj + clampTo(i + a, nx)], wa = 2 - Math.abs(a);
+              gx += a * wb * wc * v;
+              gy += b * wa * wc * v;
+              gz += c * wa * wb * v;
+            }
+          }
+        }
+        const o = (k * sz + j * sy + i) * 3;
+        out[o] = ((gx + 1048576) >> 5) / 65535;
+        out[o + 1] = ((gy + 1048576) >> 5) / 65535;
+        out[o + 2] = ((gz + 1048576) >> 5) / 65535;
       }
     }
   }

@@ -223,16 +223,38 @@ def test_skipping_draws_the_same_picture(
 @pytest.mark.parametrize(
     "shape", [(5, 7, 9), (1, 1, 1), (3, 1, 6), (2, 5, 1), (40, 33, 17)], ids=str
 )
-def test_gradient_texels_are_clamped_central_differences(shape):
-    """The gradient texture: 32768 + floor((q[i+1] - q[i-1]) / 2) per axis, indices clamped."""
+def test_gradient_texels_are_clamped_sobel_differences(shape):
+    """The gradient texture: 32768 + floor(S / 32) per axis, S the Sobel sum (the difference
+    along the axis weighted (1, 2, 1) x (1, 2, 1) across it), indices clamped."""
     rng = np.random.default_rng(1)
     q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
     q.flat[0], q.flat[-1] = 0, 65535  # the extremes of the differences
     got = gradient_texels(q)
     assert got.shape == (*shape, 3) and got.dtype == np.uint16
-    v = q.astype(np.int64)
-    for channel, axis in enumerate((2, 1, 0)):  # i, j, k are the array's last, middle, first
-        n = shape[axis]
-        up = np.take(v, np.minimum(np.arange(n) + 1, n - 1), axis=axis)
-        down = np.take(v, np.maximum(np.arange(n) - 1, 0), axis=axis)
-        np.testing.assert_array_equal(got[..., channel], 32768 + np.floor_divide(up - down, 2))
+    p = np.pad(q.astype(np.int64), 1, mode="edge")  # clamped indices, the independent way
+    nz, ny, nx = shape
+    w = {-1: 1, 0: 2, 1: 1}
+    for channel in range(3):  # i, j, k: the array's last, middle, first axis
+        s = np.zeros(shape, dtype=np.int64)
+        for a in (-1, 0, 1):
+            for b in (-1, 0, 1):
+                lo, hi = [1, 1, 1], [1, 1, 1]  # offsets (k, j, i) into the padded array
+                across = [ax for ax in (0, 1, 2) if ax != 2 - channel]
+                for ax, o in zip(across, (a, b), strict=True):
+                    lo[ax] += o
+                    hi[ax] += o
+                lo[2 - channel] -= 1
+                hi[2 - channel] += 1
+                up = p[hi[0] : hi[0] + nz, hi[1] : hi[1] + ny, hi[2] : hi[2] + nx]
+                down = p[lo[0] : lo[0] + nz, lo[1] : lo[1] + ny, lo[2] : lo[2] + nx]
+                s += w[a] * w[b] * (up - down)
+        np.testing.assert_array_equal(got[..., channel], 32768 + np.floor_divide(s, 32))
+
+
+def test_gradient_texels_reach_both_ends_of_the_range():
+    """A full-range step: the texels stay inside 16 bits at both signs."""
+    q = np.zeros((3, 3, 4), dtype=np.uint16)
+    q[..., 2:] = 65535
+    up = gradient_texels(q)[..., 0]
+    down = gradient_texels(q[..., ::-1].copy())[..., 0]
+    assert up.max() == 65535 and down.min() == 0  # 32768 + floor(+-32767.5)
