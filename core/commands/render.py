@@ -192,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
         from ownscan.core.commands._render_colour import run_colour
 
         return run_colour(args, volume, mode.name)
-    if volume.is_2d or volume.samples > 1:
+    # frames without slice positions (an ultrasound or angiography cine, grey or colour) are
+    # pictures in time, not a volume: the viewer shows them in one pane, and so does render
+    if volume.is_2d or volume.samples > 1 or volume.extra.get("kind") == "frames":
         window, _ = window_from_options(volume, vars(args), host)
         return _run_2d(args, volume, mode.name, window)
     scene, camera = view_from_options(volume, vars(args), host)
@@ -243,9 +245,10 @@ def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) ->
     from ownscan.core.render import annotate, draw_image, image_labels, scale_words
 
     n = volume.shape[0]
-    what = "a colour series" if volume.samples > 1 and n > 1 else "a single 2D image"
-    if volume.samples > 1 and n > 1:  # frames without slice positions: a cine, not a volume
-        what = "colour frames without slice positions (a cine loop or sweep, not a volume)"
+    what = "a single 2D image"
+    if n > 1:  # frames without slice positions: a cine, not a volume
+        colour = "colour " if volume.samples > 1 else ""
+        what = f"{colour}frames without slice positions (a cine loop or sweep, not a volume)"
         print(f"ownscan render: note: {what}: no MPR or 3D, drawn frame by frame", file=sys.stderr)
     elif mode not in _SLICE_MODES:
         print(

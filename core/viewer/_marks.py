@@ -268,9 +268,9 @@ def shapes_of(
         else:
             polylines, flags, spots = _outline(a.shape, pts)
             if a.shape == "ARROW" and len(pts) >= 2:
-                # PS3.3 C.10.5.1.3: drawn with its head at the second point, the spot it
-                # points to (as the test documents write it)
-                heads.append((plane.to_lps(*pts[-1]), plane.to_lps(*pts[-2])))
+                # PS3.3 C.10.5.1.3: the arrow points at its first point (its head); the
+                # second is the end of its tail. The page (static/marks.js) draws it so too.
+                heads.append((plane.to_lps(*pts[0]), plane.to_lps(*pts[1])))
             if a.shape == "RULER" and len(pts) >= 2:
                 p, q = plane.to_lps(*pts[0]), plane.to_lps(*pts[-1])
                 texts.append((q, f"{float(np.linalg.norm(q - p)):.1f} mm"))
