@@ -114,13 +114,17 @@ def create_app(
     @_guarded
     async def series_header(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
-        return JSONResponse(await run_in_threadpool(service.header, uid))
+        volume = _int(request, "volume", 0)
+        return JSONResponse(await run_in_threadpool(service.header, uid, volume))
 
     @_guarded
     async def voxels(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
         level = _int(request, "level", 0)
-        chunks, raw, encoding, length = await run_in_threadpool(service.voxel_stream, uid, level)
+        volume = _int(request, "volume", 0)
+        chunks, raw, encoding, length = await run_in_threadpool(
+            service.voxel_stream, uid, level, volume
+        )
         headers = {
             "content-encoding": "gzip",
             "x-ownscan-encoding": encoding,
@@ -134,7 +138,7 @@ def create_app(
     async def render(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
         options, size = _render_options(request)
-        loaded = await run_in_threadpool(service.loaded, uid)
+        loaded = await run_in_threadpool(service.loaded, uid, False, _int(request, "volume", 0))
         png = await service.on_render_thread(
             lambda: service.render_png(loaded.volume, options, size)
         )
@@ -216,6 +220,33 @@ def create_app(
     async def job(request: Request) -> Response:
         return JSONResponse(up.job(request.path_params["job_id"]))
 
+    # -- persons and what the radiologist marked (_persons.py, _marks.py) ---------------------
+    @_guarded
+    async def persons(request: Request) -> Response:
+        from ownscan.core.serve._persons import persons_json
+
+        return JSONResponse(await run_in_threadpool(service.query, persons_json))
+
+    @_guarded
+    async def persons_change(request: Request) -> Response:
+        from ownscan.core.serve._persons import merge_request
+
+        body = await _json_body(request)
+        action = request.path_params["action"]
+        return JSONResponse(
+            await run_in_threadpool(service.query, lambda lib: merge_request(lib, action, body))
+        )
+
+    @_guarded
+    async def marks(request: Request) -> Response:
+        from ownscan.core.serve._marks import marks_json
+
+        uid = check_uid(request.path_params["uid"])
+        volume = (await run_in_threadpool(service.loaded, uid)).volume
+        return JSONResponse(
+            await run_in_threadpool(service.query, lambda lib: marks_json(lib, uid, volume))
+        )
+
     async def not_found(request: Request) -> Response:
         return _error(404, "no such route")
 
@@ -227,6 +258,9 @@ def create_app(
         Route("/api/series/{uid}/voxels", voxels),
         Route("/api/series/{uid}/render.png", render),
         Route("/api/series/{uid}/thumbnail.png", thumbnail),
+        Route("/api/series/{uid}/marks", marks),
+        Route("/api/persons", persons),
+        Route("/api/persons/{action}", persons_change, methods=["POST"]),
         Route("/api/documents/{doc_id}", document),
         Route("/api/shaders/raycast", shaders_raycast),
         Route("/api/shaders/slice", shaders_slice),
