@@ -10,6 +10,7 @@
 import * as G from "./geometry.js";
 import { GLUnavailable, Renderer } from "./gl.js";
 import { skipTables, visibleRange } from "./skip.js";
+import { escapeControls } from "./text.js";
 import { loadLevel } from "./volume.js";
 
 const SHADE = [0.35, 0.65, 0.25, 24.0]; // core/render/_setup.py SHADE, SHADE_GAIN
@@ -35,7 +36,9 @@ export class Viewer {
   async open() {
     this.header = await this.api.json(`/api/series/${encodeURIComponent(this.uid)}`);
     const h = this.header;
-    this.is2d = !!h.is_2d;
+    // a multi-frame image without slice geometry (an ultrasound cine) is one view of its
+    // frames, played by cine.js, never MPR or 3D
+    this.is2d = !!h.is_2d || h.kind === "frames";
     this.rgb = (h.components || 1) !== 1;
     this.original = { shape: h.shape, affine: h.affine };
     this.centre = G.volumeCentre(h.shape, h.affine);
@@ -57,6 +60,8 @@ export class Viewer {
     const wide = window.innerWidth >= 900;
     this.layout = this.is2d ? "image" : wide ? "quad" : "axial";
     this._build();
+    // cine.js, marks.js (app.js sets them): controls of their own and hooks on the 2D views
+    this.attached = (this.extensions || []).map((attach) => attach(this)).filter(Boolean);
     this._bindInput();
     this._startGl();
     await this._loadLevels();
@@ -265,7 +270,7 @@ export class Viewer {
   }
 
   _say(text, error = false) {
-    this.status.textContent = text;
+    this.status.textContent = escapeControls(text);
     this.status.classList.toggle("error", error);
     this.status.hidden = !text;
   }
@@ -463,6 +468,7 @@ export class Viewer {
       top: G.orientationLabel(plane.down.map((v) => -v)), bottom: G.orientationLabel(plane.down),
     });
     scaleBar(ctx, css, mmCss);
+    for (const x of this.attached || []) if (x.draw2d) x.draw2d(ctx, view, css, mmCss);
     if (!this.is2d && this.layout === "quad") {
       // the crosshair: where the other planes cut this one
       const [cx, cy] = G.lpsToPixel(this.cursor, css.w, css.h, this.viewCentre(view), plane, mmCss);
@@ -557,6 +563,7 @@ export class Viewer {
   _serverFrame(view, px, css, params) {
     const q = new URLSearchParams({ width: px.w, height: px.h, window: this.window.width, level: this.window.level });
     for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
+    if (this.volumeIndex) q.set("volume", this.volumeIndex); // a 4D series' volume (cine.js)
     // the renderer fits the volume with a 4 % margin, the 2D views with 2 %: this zoom makes
     // the server's frame the picture the overlay (crosshair, scale bar) is drawn for
     if (view !== "3d" && this.viewState[view]) q.set("zoom", (this.viewState[view].zoom * 1.04) / 1.02);
@@ -692,6 +699,7 @@ export class Viewer {
 
   destroy() {
     this.destroyed = true;
+    for (const x of this.attached || []) if (x.destroy) x.destroy();
     window.removeEventListener("keydown", this.keyHandler);
     if (this.resizeObserver) this.resizeObserver.disconnect();
     if (this.renderer) {
@@ -731,7 +739,7 @@ function select(label, options, onChange, custom = false) {
   for (const [value, text] of options) {
     const o = el("option");
     o.value = value;
-    o.textContent = text;
+    o.textContent = escapeControls(text); // preset names come from files
     s.append(o);
   }
   s.addEventListener("change", () => onChange(s.value));

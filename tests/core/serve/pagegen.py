@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ IMPRESSION = "Otherwise unremarkable."
 
 
 def _patient(ds: Dataset, name: str, pid: str, institution: str) -> None:
-    ds.PatientName, ds.PatientID = name, pid
+    with warnings.catch_warnings():  # "=" in a hostile name makes 5 PN groups: as files come
+        warnings.simplefilter("ignore")
+        ds.PatientName = name
+    ds.PatientID = pid
     ds.PatientBirthDate, ds.PatientSex = "19700101", "F"
     ds.InstitutionName = institution
 
