@@ -498,6 +498,9 @@ class Service:
             "warnings": list(v.warnings),
             "levels": levels,
             "kind": v.extra.get("kind", "volume"),
+            # no labels or scale bar where the file gives no orientation or no pixel size
+            "orientation_known": v.orientation_known,
+            "spacing_known": v.spacing_known,
             "cine": cine_json(v, loaded.series),
             **four_d_json(v),
         }

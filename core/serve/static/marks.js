@@ -221,7 +221,9 @@ class Marks {
       drawn++;
     }
     ctx.restore();
-    v.stage.dataset.marksDrawn = String(drawn);
+    // what each view shows, for the tests: "axial:6 coronal:1 sagittal:1"
+    this.drawnBy = { ...(this.drawnBy || {}), [view]: drawn };
+    v.stage.dataset.marksDrawn = Object.entries(this.drawnBy).map(([k, n]) => `${k}:${n}`).join(" ");
   }
 
   destroy() {}

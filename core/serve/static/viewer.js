@@ -463,11 +463,12 @@ export class Viewer {
       this._serverFrame(view, px, css, { mode: "mpr", plane: view === "image" ? "axial" : view, offset: this._offsetAlong(view) });
     }
     const mmCss = this.mmPerPx(view, css.w, css.h);
-    labels(ctx, css, {
+    // never invented: no letters without an orientation, no bar without a pixel size (#15)
+    if (this.header.orientation_known !== false) labels(ctx, css, {
       right: G.orientationLabel(plane.right), left: G.orientationLabel(plane.right.map((v) => -v)),
       top: G.orientationLabel(plane.down.map((v) => -v)), bottom: G.orientationLabel(plane.down),
     });
-    scaleBar(ctx, css, mmCss);
+    if (this.header.spacing_known !== false) scaleBar(ctx, css, mmCss);
     for (const x of this.attached || []) if (x.draw2d) x.draw2d(ctx, view, css, mmCss);
     if (!this.is2d && this.layout === "quad") {
       // the crosshair: where the other planes cut this one

@@ -101,6 +101,7 @@ def test_a_multi_frame_clip_is_frames_with_its_rate(server):
     assert h["kind"] == "frames" and h["n_volumes"] == 1
     assert h["cine"] == {"frames": 6, "fps": 10.0}  # Frame Time 100 ms
     assert h["shape"][0] == 6 and h["components"] == 1
+    assert h["orientation_known"] is False and h["spacing_known"] is False
     colour = next(se for se in found if se["description"].endswith("colour"))
     h = c.get(f"/api/series/{colour['series_uid']}").json()
     assert h["cine"] == {"frames": 4, "fps": 10.0} and h["components"] == 3
