@@ -19,7 +19,7 @@ from ownscan.core.errors import OwnscanError
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
-    from ownscan.core.files import SourceItem
+    from ownscan.core.plugin_types import SourceItem
     from ownscan.core.volume import Volume
 
 __all__ = ["Assemblies", "cine_json", "four_d_json"]

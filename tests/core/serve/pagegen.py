@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,17 @@ sys.path.insert(0, str(HERE.parent / "library"))  # library_dicomgen
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 # what the page must show as text: markup, an event handler, ESC, BEL, CR/LF, a bidi override
-HOSTILE_NAME = '<script>window.pwned=1</script>^<img src=x onerror="window.pwned=2">'
-HOSTILE_DESCRIPTION = "cine \x1b[31mred\x07\r\nforged\u202eline <b>bold</b>"
+# ("=" separates a person name's groups, so the name's markup has none)
+HOSTILE_NAME = "<script>window.pwned++</script>^<b>Eve</b>"
+HOSTILE_DESCRIPTION = (
+    'cine \x1b[31m\x07\r\n\u202e<img src=x onerror="window.pwned=2">'
+)
 FINDINGS = "A hypodense nodule in the left lower lobe, 23.5 mm."
 IMPRESSION = "Otherwise unremarkable."
 
 
 def _patient(ds: Dataset, name: str, pid: str, institution: str) -> None:
-    with warnings.catch_warnings():  # "=" in a hostile name makes 5 PN groups: as files come
-        warnings.simplefilter("ignore")
-        ds.PatientName = name
+    ds.PatientName = name
     ds.PatientID = pid
     ds.PatientBirthDate, ds.PatientSex = "19700101", "F"
     ds.InstitutionName = institution
