@@ -8,6 +8,7 @@ import { uploadPanel } from "./upload.js";
 import { Viewer, el } from "./viewer.js";
 import { attachCine } from "./cine.js";
 import { attachMarks } from "./marks.js";
+import { attachParams } from "./params.js";
 
 const main = document.querySelector("main");
 let viewer = null;
@@ -123,7 +124,8 @@ async function showSeries(uid) {
   const root = el("div");
   main.append(back, root);
   viewer = new Viewer(root, api, uid);
-  viewer.extensions = [attachCine, attachMarks]; // 4D and cine; report, key images, marks
+  // 4D and cine; report, key images, marks; the 3D mode's parameters
+  viewer.extensions = [attachCine, attachMarks, attachParams];
   window.ownscanViewer = viewer; // for the console (and the browser tests)
   try {
     await viewer.open();

@@ -156,6 +156,7 @@ export class Viewer {
     } catch (e) {
       this._fail(e);
     }
+    for (const x of this.attached || []) if (x.modeChanged) x.modeChanged(mode); // params.js
     this.redraw();
   }
 

@@ -156,6 +156,20 @@ def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
     page.wait_for_function("() => document.querySelector('.stage').dataset.volume !== '3'")
     page.locator(".cine-play").click()
     assert page.get_attribute(".stage", "data-playing") is None
+    # the surface mode's threshold as a control (params.js), in the volume's units
+    page.evaluate("() => window.ownscanViewer.setMode('iso')")
+    page.wait_for_selector(".mode-param input[data-param='iso_value']")
+    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    before = canvas_rgb(page)
+    lo, hi = page.evaluate("() => window.ownscanViewer.header.value_range")  # the volume shown
+    want = round(lo + 0.6 * (hi - lo))
+    page.locator(".mode-param input[data-param='iso_value']").fill(str(want))
+    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    got = page.evaluate("() => window.ownscanViewer.parameters.iso.iso_value")
+    assert abs(got - want) <= (hi - lo) / 1000  # the slider's step
+    assert f"{round(got)}" in page.inner_text(".mode-param output")
+    assert np.abs(canvas_rgb(page).astype(int) - before).max() > 20  # another surface
+    _shot(page, "dwi-iso-threshold", tmp_path)
     # the grey ultrasound clip: one view, frames played at the file's rate
     page.goto(history_server.base + "/#/")
     page.wait_for_selector(".series")
