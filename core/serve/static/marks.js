@@ -86,7 +86,7 @@ class Marks {
       const sec = section(panel, "What the radiologist marked");
       for (const w of d.windows) {
         const label = `Radiologist's window${w.explanation ? ` (${w.explanation})` : ""}: ${fmt(w.width)}/${fmt(w.center)}`;
-        sec.append(button(label, "apply-window", () => v.setWindow(w.width, w.center, w.explanation || "radiologist")));
+        sec.append(button(label, "apply-window", () => this.applyWindow(w)));
       }
       const show = document.createElement("label");
       show.className = "show-marks";
@@ -158,6 +158,20 @@ class Marks {
       sec.append(textEl("p", "meta", "Plain words to help you read; what the report means for you is for your doctor to say."));
     }
     for (const p of d.problems) panel.append(textEl("p", "error", p));
+  }
+
+  // The presentation state's window, also offered in the window menu under its own name.
+  applyWindow(w) {
+    const v = this.v;
+    const name = `radiologist${w.explanation ? `: ${w.explanation}` : ""}`;
+    if (v.windowSelect && !v.windowPresets.some((p) => p.name === name)) {
+      v.windowPresets.push({ kind: "window", name, width: w.width, level: w.center });
+      const o = document.createElement("option");
+      o.value = name;
+      o.textContent = escapeControls(`${name} (${fmt(w.width)}/${fmt(w.center)})`);
+      v.windowSelect.append(o);
+    }
+    v.setWindow(w.width, w.center, name);
   }
 
   setPanel(open) {

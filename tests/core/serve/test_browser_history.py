@@ -112,7 +112,8 @@ def test_report_key_images_window_and_marks(history_server, desktop, phone, tmp_
     # the radiologist's window
     page.locator(".apply-window").click()
     w = page.evaluate("() => window.ownscanViewer.window")
-    assert (w["width"], w["level"], w["name"]) == (1500, -600, "LUNG")
+    assert (w["width"], w["level"], w["name"]) == (1500, -600, "radiologist: LUNG")
+    assert page.eval_on_selector(".window-select select", "s => s.value") == "radiologist: LUNG"
     # the SR measurement: jump to image 2, the outline and the GSPS marks drawn there
     page.locator(".mark.sr").click()
     page.evaluate("() => window.ownscanViewer.afterDraw()")
