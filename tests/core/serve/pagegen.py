@@ -30,9 +30,7 @@ US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 # what the page must show as text: markup, an event handler, ESC, BEL, CR/LF, a bidi override
 # ("=" separates a person name's groups, so the name's markup has none)
 HOSTILE_NAME = "<script>window.pwned++</script>^<b>Eve</b>"
-HOSTILE_DESCRIPTION = (
-    'cine \x1b[31m\x07\r\n\u202e<img src=x onerror="window.pwned=2">'
-)
+HOSTILE_DESCRIPTION = 'cine \x1b[31m\x07\r\n\u202e<img src=x onerror="window.pwned=2">'
 FINDINGS = "A hypodense nodule in the left lower lobe, 23.5 mm."
 IMPRESSION = "Otherwise unremarkable."
 
