@@ -179,6 +179,11 @@ def create_app(
         name = request.query_params.get("mode", "dvr")
         shading = request.query_params.get("shading", "1") != "0"
         mode = get_host().mode(name)  # ValueError names the valid modes
+        if request.query_params.get("slab") == "1" and not mode.slab:
+            import dataclasses
+
+            # a slab of a projection (MinIP), as view_from_options makes it for `render`
+            mode = dataclasses.replace(mode, slab=True)
         return JSONResponse(await run_in_threadpool(mode_sources, mode, shading))
 
     @_guarded
@@ -338,7 +343,8 @@ def _render_options(request: Request) -> tuple[dict[str, Any], tuple[int, int]]:
         "perspective": q.get("perspective", "0") not in ("0", "", "false"),
         "plane": q.get("plane") or None,
         "offset": _float(request, "offset") or 0.0,
-        "slab": _float(request, "slab") or 0.0,
+        # absent: the mode's default, as `ownscan render` (a MinIP's 10 mm slab)
+        "slab": _float(request, "slab"),
         "iso": _float(request, "iso"),
     }
     return options, (width, height)

@@ -18,6 +18,9 @@ const SHADE_GAIN = 100.0;
 const MODES_3D = ["dvr", "mip", "minip", "xray", "iso"];
 const MODE_TITLES = { dvr: "Volume", mip: "MIP", minip: "MinIP", xray: "X-ray", iso: "Surface" };
 const DRAG_THRESHOLD = 4;
+// core/render/_view.py MINIP_SLAB_MM: `ownscan render --mode minip` looks through a 10 mm slab
+// facing the camera by default (through a whole head or chest a MinIP shows only the air)
+const MINIP_SLAB_MM = 10;
 
 export class Viewer {
   // root: the element to build into; api: app.js's fetch helpers; uid: the series
@@ -192,14 +195,28 @@ export class Viewer {
     }
   }
 
+  // A mode's slab thickness in mm (0: the whole depth); params.js sets this.slabs[mode].
+  slabMm(mode) {
+    const set = (this.slabs || {})[mode];
+    if (set !== undefined) return set;
+    return mode === "minip" ? MINIP_SLAB_MM : 0;
+  }
+
+  // The program of a mode: its own, or built for a slab (MODE_SLAB) when one is asked for.
+  programKey(mode) {
+    return this.slabMm(mode) > 0 ? `${mode}+slab` : mode;
+  }
+
   async _ensureProgram(mode) {
-    if (!this.renderer || this.renderer.programs.has(mode)) return;
-    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}`);
+    const key = this.programKey(mode);
+    if (!this.renderer || this.renderer.programs.has(key)) return;
+    const slab = key !== mode ? "&slab=1" : "";
+    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}`);
     this.modeInfo = this.modeInfo || {};
-    this.modeInfo[mode] = src;
+    this.modeInfo[mode] = this.modeInfo[key] = src;
     try {
-      this.renderer.program(mode, src);
-      if (src.fragment_gradient) this.renderer.program(`${mode}+gradient`, { vertex: src.vertex, fragment: src.fragment_gradient });
+      this.renderer.program(key, src);
+      if (src.fragment_gradient) this.renderer.program(`${key}+gradient`, { vertex: src.vertex, fragment: src.fragment_gradient });
     } catch (e) {
       this._fallback(e);
     }
@@ -508,9 +525,10 @@ export class Viewer {
 
   // The uniforms of the 3D view's picture (also what the tests compare with render.png).
   frame3d(w, h, interactive = false) {
-    const info = this.modeInfo[this.mode3d];
+    const info = this.modeInfo[this.programKey(this.mode3d)];
     const scene = {
       mode: info, window: this.window, tf: info.uses_transfer_function ? this.tf : null,
+      slabMm: info.slab ? this.slabMm(this.mode3d) : 0, offsetMm: 0,
       parameters: this.parameters[this.mode3d] || {},
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
     };
@@ -536,16 +554,17 @@ export class Viewer {
 
   _draw3d(px, css, ctx) {
     if (this.renderer) {
-      if (!this.renderer.programs.has(this.mode3d)) {
+      const key = this.programKey(this.mode3d);
+      if (!this.renderer.programs.has(key)) {
         this._ensureProgram(this.mode3d).then(() => this.redraw(), (e) => this._fail(e));
         return;
       }
       const quick = this.interactive;
       const w = quick ? Math.max(1, px.w >> 1) : px.w, h = quick ? Math.max(1, px.h >> 1) : px.h;
       const f = this.frame3d(w, h, quick);
-      this.renderer.drawRaycast(this.mode3d, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
+      this.renderer.drawRaycast(key, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
     } else {
-      this._serverFrame("3d", px, css, { mode: this.mode3d, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
+      this._serverFrame("3d", px, css, { mode: this.mode3d, slab: this.mode3d === "minip" ? this.slabMm("minip") : undefined, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
     }
     const basis = G.cameraBasis(this.camera);
     const right = G.column(basis, 0), up = G.column(basis, 1);

@@ -171,6 +171,20 @@ def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
     assert f"{round(got)}" in page.inner_text(".mode-param output")
     assert np.abs(canvas_rgb(page).astype(int) - before).max() > 20  # another surface
     _shot(page, "dwi-iso-threshold", tmp_path)
+    # MinIP through the 10 mm slab `ownscan render` uses by default, or the whole depth
+    page.evaluate("() => window.ownscanViewer.setMode('minip')")
+    slab = page.locator(".mode-param input[data-param='slab']")
+    assert slab.input_value() == "10" and "10 mm" in page.inner_text(".mode-params")
+    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    key = page.evaluate("() => window.ownscanViewer.programKey('minip')")
+    assert key == "minip+slab"
+    thin = canvas_rgb(page)
+    slab.fill("0")
+    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    assert page.evaluate("() => window.ownscanViewer.programKey('minip')") == "minip"
+    assert "whole depth" in page.inner_text(".mode-params")
+    assert np.abs(canvas_rgb(page).astype(int) - thin).max() > 10  # the rows outside count now
     # the grey ultrasound clip: one view, frames played at the file's rate
     page.goto(history_server.base + "/#/")
     page.wait_for_selector(".series")
