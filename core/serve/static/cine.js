@@ -72,6 +72,23 @@ class Player {
     this.bar = bar;
     source.start(this);
     this._label();
+    // keys: [ and ] step (a clip's frames also with the arrows and PageUp/PageDown, which
+    // scroll nothing in its one view), p plays or pauses
+    this.keys = (e) => {
+      if (e.target && /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
+      const clip = source.noun === "frame";
+      const step = { "]": 1, "[": -1, ...(clip ? { ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } : {}) }[e.key];
+      if (step) {
+        e.preventDefault();
+        this.stop(false);
+        this.go(Math.min(Math.max(this.index + step, 0), this.count - 1));
+      } else if (e.key === "p") {
+        e.preventDefault();
+        if (this.playing) this.stop();
+        else this.play();
+      }
+    };
+    window.addEventListener("keydown", this.keys);
   }
 
   _label() {
@@ -110,6 +127,7 @@ class Player {
 
   destroy() {
     this.playing = false;
+    window.removeEventListener("keydown", this.keys);
   }
 }
 

@@ -148,7 +148,10 @@ def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
     label = page.locator(".cine-label")
     assert label.inner_text() == "volume 1/5 · b=0 s/mm²"
     assert page.evaluate("() => window.ownscanViewer.valueMin") == 100  # fourdgen: volume 0
-    page.locator(".cine-slider").fill("3")
+    page.locator(".cine-slider").fill("2")
+    page.wait_for_selector(".stage[data-volume='2']")
+    page.locator(".stage canvas.overlay").click()  # the keys go to the picture, not the slider
+    page.keyboard.press("]")
     page.wait_for_selector(".stage[data-volume='3']")
     assert label.inner_text() == "volume 4/5 · b=1000 s/mm²"
     assert page.evaluate("() => window.ownscanViewer.valueMin") == 3100  # volume 3's voxels
@@ -207,7 +210,9 @@ def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
         return float(xs.mean())
 
     first = square_x()
-    page.locator(".cine-slider").fill("3")
+    page.locator(".stage canvas.overlay").click()
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
     page.wait_for_selector(".stage[data-frame='3']")
     later = square_x()
     # the square moves 6 pixels right per frame: 18 image pixels, wider on the screen
