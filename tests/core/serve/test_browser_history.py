@@ -141,7 +141,7 @@ def test_report_key_images_window_and_marks(history_server, desktop, phone, tmp_
     _shot(phone, "marks-phone", tmp_path)
 
 
-def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
+def test_4d_volumes_and_cine(history_server, desktop, phone, tmp_path):
     page = desktop
     sign_in(page, history_server)
     _open(page, "DWI")
@@ -235,3 +235,9 @@ def test_4d_volumes_and_cine(history_server, desktop, tmp_path):
     assert (rgb[..., 0] > 200).sum() > 0 and (rgb[..., 2] > 60).sum() > 0  # red on blue
     _shot(page, "us-colour-cine", tmp_path)
     assert HOSTILE_NAME  # the clips belong to the hostile patient (first test)
+    # on a phone: the volume bar under the picture
+    sign_in(phone, history_server)
+    _open(phone, "DWI")
+    phone.wait_for_selector(".cine-label")
+    assert phone.locator(".cine-label").is_visible()
+    _shot(phone, "dwi-phone", tmp_path)
