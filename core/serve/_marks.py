@@ -31,7 +31,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ownscan.core.library import Library
-    from ownscan.core.reports import Annotation, ImageRef
+    from ownscan.core.reports import Annotation, ImageRef, Marks
     from ownscan.core.volume import Volume
 
 __all__ = ["marks_json"]
@@ -148,7 +148,8 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
     for a in marks.annotations:
         for ref in a.images:
             if ref.sop_instance_uid in images:
-                annotations.append(_annotation(a, ref, place(ref), planes))
+                display = _display_area(marks, a.document, ref) if a.units == "DISPLAY" else None
+                annotations.append(_annotation(a, ref, place(ref), planes, display))
         if not a.images and a.units == "MM":  # SCOORD3D: patient mm, no image needed
             annotations.append(_annotation(a, None, None, planes))
     terms = explain_terms("\n".join(report_text))
@@ -181,8 +182,33 @@ def _marking_files(lib: Library, study_uid: str) -> list[str]:
     return paths
 
 
+def _display_area(
+    marks: Marks, document: str, ref: ImageRef
+) -> tuple[float, float, float, float] | None:
+    """The specified displayed area of an image, as corner-based pixel coordinates
+    ``(left, top, right, bottom)``, that a presentation state's DISPLAY units are fractions
+    of (PS3.3 C.10.5.1.1); ``(0, 0, 0, 0)`` when the image is rotated or flipped (the display
+    space is then turned against the pixels: not placed rather than misplaced); None: no
+    displayed area given (the whole image)."""
+    if marks.rotation.get(ref.sop_instance_uid, (0, False)) != (0, False):
+        return (0.0, 0.0, 0.0, 0.0)
+    for area in marks.displayed_areas:
+        if area.document != document:
+            continue
+        if area.images and not any(r.sop_instance_uid == ref.sop_instance_uid for r in area.images):
+            continue
+        (c1, r1), (c2, r2) = area.top_left, area.bottom_right
+        # 1-based pixel numbers: from the left edge of pixel c1 to the right edge of pixel c2
+        return (c1 - 1.0, r1 - 1.0, c2, r2)
+    return None
+
+
 def _annotation(
-    a: Annotation, ref: ImageRef | None, image: dict[str, Any] | None, planes: _Planes
+    a: Annotation,
+    ref: ImageRef | None,
+    image: dict[str, Any] | None,
+    planes: _Planes,
+    display: tuple[float, float, float, float] | None = None,
 ) -> dict[str, Any]:
     frame = ref.frames[0] if ref is not None and ref.frames else 1
     plane = None if ref is None else planes.get(ref.sop_instance_uid, frame)
@@ -193,8 +219,11 @@ def _annotation(
         if plane is None or len(p) < 2:
             return None
         col, row = float(p[0]), float(p[1])
-        if a.units == "DISPLAY":  # fractions of the displayed image
-            col, row = col * plane.columns, row * plane.rows
+        if a.units == "DISPLAY":  # fractions of the specified displayed area
+            left, top, right, bottom = display or (0.0, 0.0, plane.columns, plane.rows)
+            if right <= left or bottom <= top:
+                return None
+            col, row = left + col * (right - left), top + row * (bottom - top)
         return plane.lps(col, row)
 
     points = [to_lps(p) for p in a.points]

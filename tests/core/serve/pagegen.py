@@ -74,9 +74,33 @@ def write_marked_ct(folder: Path) -> list[Any]:
     docs.mkdir()
     measurement_report(images, docs / "sr.dcm")
     key_objects(images, docs / "ko.dcm")
-    presentation_state(images, docs / "pr.dcm")
+    _zoomed_with_display_point(presentation_state(images, docs / "pr.dcm"), docs / "pr.dcm")
     text_report(images, docs / "report.dcm", findings=FINDINGS, impression=IMPRESSION)
     return images
+
+
+DISPLAY_POINT = (0.25, 0.75)  # a point in DISPLAY units: fractions of the displayed area
+DISPLAYED_AREA = ((17, 17), (48, 48))  # 1-based pixel numbers: the middle half of 64 x 64
+
+
+def _zoomed_with_display_point(pr: Any, path: Path) -> None:
+    """The presentation state zoomed to the middle of the image, with a point given in
+    DISPLAY units (so it lies at pixel 16 + 0.25 * 32 = 24, 16 + 0.75 * 32 = 40, not where
+    fractions of the whole image would put it)."""
+    from pydicom.dataset import Dataset as Ds
+
+    area = pr.DisplayedAreaSelectionSequence[0]
+    area.DisplayedAreaTopLeftHandCorner = list(DISPLAYED_AREA[0])
+    area.DisplayedAreaBottomRightHandCorner = list(DISPLAYED_AREA[1])
+    point = Ds()
+    point.GraphicAnnotationUnits = "DISPLAY"
+    point.GraphicDimensions = 2
+    point.NumberOfGraphicPoints = 1
+    point.GraphicData = list(DISPLAY_POINT)
+    point.GraphicType = "POINT"
+    point.GraphicFilled = "N"
+    pr.GraphicAnnotationSequence[0].GraphicObjectSequence.append(point)
+    pr.save_as(path, enforce_file_format=True)
 
 
 def write_dwi(folder: Path) -> list[Path]:

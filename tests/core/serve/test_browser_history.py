@@ -119,7 +119,7 @@ def test_report_key_images_window_and_marks(history_server, desktop, phone, tmp_
     page.evaluate("() => window.ownscanViewer.afterDraw()")
     assert page.get_attribute(".stage", "data-jumped").split(",")[2] == "1.00"
     drawn = dict(x.split(":") for x in page.get_attribute(".stage", "data-marks-drawn").split())
-    assert int(drawn["axial"]) == 6, drawn  # 5 marks of image 2 and the marker
+    assert int(drawn["axial"]) == 7, drawn  # 6 marks of image 2 and the marker
     # the marks are on the picture: the SR outline's green and the GSPS orange in the overlay
     over = canvas_rgb(page, ".stage canvas.overlay")
     green = np.all(np.abs(over.astype(int) - (61, 245, 167)) < 30, axis=-1).sum()

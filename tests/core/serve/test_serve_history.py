@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from pagegen import HOSTILE_DESCRIPTION, make_sources
+from pagegen import DISPLAY_POINT, DISPLAYED_AREA, HOSTILE_DESCRIPTION, make_sources
 from serve_process import STATE, ServeProcess, unshuffle
 
 from ownscan.core import assemble
@@ -178,7 +178,14 @@ def test_marks_reports_and_glossary_of_a_series(server, history_library):
     for got, (col, row) in zip(sr["points"], corners, strict=True):
         assert np.allclose(got, _pixel_lps(path2, col, row), atol=1e-3)
     shapes = sorted(a["shape"] for a in m["annotations"] if a["source"] == "gsps")
-    assert shapes == ["ARROW", "CIRCLE", "POLYLINE", "TEXT"]
+    assert shapes == ["ARROW", "CIRCLE", "POINT", "POLYLINE", "TEXT"]
+    # a point in DISPLAY units: a fraction of the displayed area (pixels 17..48), not of the image
+    (point,) = [a for a in m["annotations"] if a["shape"] == "POINT"]
+    (c1, r1), (c2, r2) = DISPLAYED_AREA
+    fx, fy = DISPLAY_POINT
+    col, row = c1 - 1 + fx * (c2 - c1 + 1), r1 - 1 + fy * (r2 - r1 + 1)
+    assert (col, row) == (24.0, 40.0)
+    assert np.allclose(point["points"][0], _pixel_lps(path2, col, row), atol=1e-3)
     (text,) = [a for a in m["annotations"] if a["shape"] == "TEXT"]
     assert text["text"] == "nodule"
     assert np.allclose(text["anchor"], _pixel_lps(path2, 8.0, 8.0), atol=1e-3)
