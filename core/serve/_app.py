@@ -115,13 +115,17 @@ def create_app(
     @_guarded
     async def series_header(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
-        return JSONResponse(await run_in_threadpool(service.header, uid))
+        volume = _int(request, "volume", 0)
+        return JSONResponse(await run_in_threadpool(service.header, uid, volume))
 
     @_guarded
     async def voxels(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
         level = _int(request, "level", 0)
-        chunks, raw, encoding, length = await run_in_threadpool(service.voxel_stream, uid, level)
+        volume = _int(request, "volume", 0)
+        chunks, raw, encoding, length = await run_in_threadpool(
+            service.voxel_stream, uid, level, volume
+        )
         headers = {
             "content-encoding": "gzip",
             "x-ownscan-encoding": encoding,
@@ -135,7 +139,7 @@ def create_app(
     async def render(request: Request) -> Response:
         uid = check_uid(request.path_params["uid"])
         options, size = _render_options(request)
-        loaded = await run_in_threadpool(service.loaded, uid)
+        loaded = await run_in_threadpool(service.loaded, uid, False, _int(request, "volume", 0))
         png = await service.on_render_thread(
             lambda: service.render_png(loaded.volume, options, size)
         )
@@ -176,6 +180,11 @@ def create_app(
         name = request.query_params.get("mode", "dvr")
         shading = request.query_params.get("shading", "1") != "0"
         mode = get_host().mode(name)  # ValueError names the valid modes
+        if request.query_params.get("slab") == "1" and not mode.slab:
+            import dataclasses
+
+            # a slab of a projection (MinIP), as view_from_options makes it for `render`
+            mode = dataclasses.replace(mode, slab=True)
         return JSONResponse(await run_in_threadpool(mode_sources, mode, shading))
 
     @_guarded
@@ -217,6 +226,33 @@ def create_app(
     async def job(request: Request) -> Response:
         return JSONResponse(up.job(request.path_params["job_id"]))
 
+    # -- persons and what the radiologist marked (_persons.py, _marks.py) ---------------------
+    @_guarded
+    async def persons(request: Request) -> Response:
+        from ownscan.core.serve._persons import persons_json
+
+        return JSONResponse(await run_in_threadpool(service.query, persons_json))
+
+    @_guarded
+    async def persons_change(request: Request) -> Response:
+        from ownscan.core.serve._persons import merge_request
+
+        body = await _json_body(request)
+        action = request.path_params["action"]
+        return JSONResponse(
+            await run_in_threadpool(service.query, lambda lib: merge_request(lib, action, body))
+        )
+
+    @_guarded
+    async def marks(request: Request) -> Response:
+        from ownscan.core.serve._marks import marks_json
+
+        uid = check_uid(request.path_params["uid"])
+        volume = (await run_in_threadpool(service.loaded, uid)).volume
+        return JSONResponse(
+            await run_in_threadpool(service.query, lambda lib: marks_json(lib, uid, volume))
+        )
+
     async def not_found(request: Request) -> Response:
         return _error(404, "no such route")
 
@@ -228,6 +264,9 @@ def create_app(
         Route("/api/series/{uid}/voxels", voxels),
         Route("/api/series/{uid}/render.png", render),
         Route("/api/series/{uid}/thumbnail.png", thumbnail),
+        Route("/api/series/{uid}/marks", marks),
+        Route("/api/persons", persons),
+        Route("/api/persons/{action}", persons_change, methods=["POST"]),
         Route("/api/documents/{doc_id}", document),
         Route("/api/shaders/raycast", shaders_raycast),
         Route("/api/shaders/slice", shaders_slice),
@@ -306,7 +345,8 @@ def _render_options(request: Request) -> tuple[dict[str, Any], tuple[int, int]]:
         "perspective": q.get("perspective", "0") not in ("0", "", "false"),
         "plane": q.get("plane") or None,
         "offset": _float(request, "offset") or 0.0,
-        "slab": _float(request, "slab") or 0.0,
+        # absent: the mode's default, as `ownscan render` (a MinIP's 10 mm slab)
+        "slab": _float(request, "slab"),
         "iso": _float(request, "iso"),
     }
     return options, (width, height)

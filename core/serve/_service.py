@@ -43,6 +43,7 @@ from ownscan.core.serve._encode import (
     level_affine,
     preview_shape,
 )
+from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
     from ownscan.core.library import Document, Library
@@ -200,6 +201,7 @@ class Loaded:
     """A loaded series: the volume, its preview level, its compressed streams."""
 
     volume: Volume
+    series: Any = None  # the assembled Series it came from (4D: one volume of it)
     previews: dict[int, npt.NDArray[Any]] = field(default_factory=dict)
     streams: dict[int, Stream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -252,7 +254,8 @@ class Service:
         self._lib_lock = threading.Lock()
         self._cache_bytes = cache_bytes
         # (series UID, version) -> the load, oldest first
-        self._volumes: OrderedDict[tuple[str, tuple[int, int]], Future[Loaded]] = OrderedDict()
+        self._volumes: OrderedDict[tuple[str, tuple[int, int], int], Future[Loaded]] = OrderedDict()
+        self._assemblies = Assemblies()  # a 4D series is assembled once for all its volumes
         self._volumes_lock = threading.Lock()
         self._render_pool = ThreadPoolExecutor(1, thread_name_prefix="ownscan-render")
         # one level at a time (each uses every core), in the order asked: preview first
@@ -297,7 +300,12 @@ class Service:
             for p in lib.patients():
                 studies = []
                 for st in lib.studies(p.key):
-                    series = [s for s in lib.series(st.study_uid) if not s.is_document]
+                    # presentation states (PR) are marks on images, shown in the viewer
+                    series = [
+                        s
+                        for s in lib.series(st.study_uid)
+                        if not s.is_document and s.modality != "PR"
+                    ]
                     docs = lib.documents(st.study_uid)
                     studies.append(
                         {
@@ -375,17 +383,18 @@ class Service:
             raise NotFound(f"no series {uid} in the library")
         return int(row[0]), int(row[1])
 
-    def loaded(self, uid: str, for_thumbnail: bool = False) -> Loaded:
+    def loaded(self, uid: str, for_thumbnail: bool = False, volume: int = 0) -> Loaded:
         """The series ``uid`` loaded (blocking: call from a worker thread).
 
         Every caller of one series version shares one load. ``for_thumbnail``: a library page
         asks for every thumbnail at once; such a load goes in as the OLDEST entry of the cache
         (and an entry it finds is not made newer), so it is the first to go when the cache is
         full, and the series being viewed stay; opened next, it needs no second load.
+        ``volume``: which volume of a 4D series (each is loaded and kept on its own).
         """
-        key = (uid, self.version(uid))
+        key = (uid, self.version(uid), volume)
         with self._volumes_lock:
-            for stale in [k for k in self._volumes if k[0] == uid and k != key]:
+            for stale in [k for k in self._volumes if k[0] == uid and k[1] != key[1]]:
                 del self._volumes[stale]
             fut = self._volumes.get(key)
             owner = fut is None
@@ -399,7 +408,7 @@ class Service:
         if owner:
             try:
                 with self._loads:
-                    fut.set_result(Loaded(self._load(uid)))
+                    fut.set_result(self._load(uid, key[1], volume))
             except BaseException as exc:
                 with self._volumes_lock:
                     self._volumes.pop(key, None)
@@ -407,8 +416,7 @@ class Service:
             self._evict()
         return fut.result()
 
-    def _load(self, uid: str) -> Volume:
-        from ownscan.core.assembly import load_volume
+    def _load(self, uid: str, version: tuple[int, int], volume: int) -> Loaded:
         from ownscan.core.library import LibraryError
 
         try:
@@ -416,7 +424,12 @@ class Service:
         except LibraryError as exc:
             raise NotFound(f"no series {uid} in the library") from exc
         try:
-            return load_volume(items)
+            series = self._assemblies.series(uid, version, items)
+            if not 0 <= volume < series.n_volumes:
+                raise NotFound(f"no volume {volume}; series {uid} has 0..{series.n_volumes - 1}")
+            return Loaded(series.load(volume=volume), series)
+        except ServiceError:
+            raise
         except OwnscanError as exc:
             raise ServiceError(f"series {uid}: {exc}") from exc
 
@@ -430,11 +443,12 @@ class Service:
                 total -= f.result().nbytes
                 del self._volumes[u]
 
-    def header(self, uid: str) -> dict[str, Any]:
-        """``/api/series/UID``: shape, dtype, geometry, display defaults, levels."""
+    def header(self, uid: str, volume: int = 0) -> dict[str, Any]:
+        """``/api/series/UID[?volume=N]``: shape, dtype, geometry, display defaults, levels;
+        for a 4D series, which volume of how many and what they are."""
         from ownscan.core.plugin_host import get_host
 
-        loaded = self.loaded(uid)
+        loaded = self.loaded(uid, volume=volume)
         v = loaded.volume
         host = get_host()
         hu = v.modality == "CT" or v.units == "HU"
@@ -448,18 +462,19 @@ class Service:
         # the page asks for level 1 then level 0 next: start compressing both now
         self.stream(loaded, 1)
         self.stream(loaded, 0)
+        which = f"&volume={volume}" if volume else ""
         levels = [
             {
                 "level": 0,
                 "shape": list(v.voxels.shape),
                 "affine": _matrix(v.affine),
-                "url": f"/api/series/{uid}/voxels?level=0",
+                "url": f"/api/series/{uid}/voxels?level=0{which}",
             },
             {
                 "level": 1,
                 "shape": preview_shape(v.voxels.shape),
                 "affine": _matrix(level_affine(v.affine, v.voxels.shape)),
-                "url": f"/api/series/{uid}/voxels?level=1",
+                "url": f"/api/series/{uid}/voxels?level=1{which}",
             },
         ]
         lo, hi = v.value_range
@@ -482,6 +497,12 @@ class Service:
             "is_2d": v.is_2d,
             "warnings": list(v.warnings),
             "levels": levels,
+            "kind": v.extra.get("kind", "volume"),
+            # no labels or scale bar where the file gives no orientation or no pixel size
+            "orientation_known": v.orientation_known,
+            "spacing_known": v.spacing_known,
+            "cine": cine_json(v, loaded.series),
+            **four_d_json(v),
         }
 
     def stream(self, loaded: Loaded, level: int) -> Stream:
@@ -496,13 +517,15 @@ class Service:
                 self._encode_pool.submit(st.produce)
         return st
 
-    def voxel_stream(self, uid: str, level: int) -> tuple[Iterator[bytes], int, str, int | None]:
+    def voxel_stream(
+        self, uid: str, level: int, volume: int = 0
+    ) -> tuple[Iterator[bytes], int, str, int | None]:
         """``(pieces, raw bytes, encoding, gzip bytes when known)`` of a level's voxels.
 
         A level is compressed once, while the first request sends it, and kept with the
         volume, so later requests (another device, a reload) get it with a Content-Length.
         """
-        loaded = self.loaded(uid)
+        loaded = self.loaded(uid, volume=volume)
         st = self.stream(loaded, level)
         raw = st.raw_size()
         encoding = encoding_of(loaded.volume.voxels.dtype)

@@ -3,15 +3,20 @@
 
 import { api } from "./api.js";
 import { CompareView } from "./compare.js";
+import { renderPersons } from "./persons.js";
+import { escapeControls } from "./text.js";
 import { uploadPanel } from "./upload.js";
 import { Viewer, el } from "./viewer.js";
+import { attachCine } from "./cine.js";
+import { attachMarks } from "./marks.js";
+import { attachParams } from "./params.js";
 
 const main = document.querySelector("main");
 let viewer = null;
 
 function text(tag, cls, content) {
   const e = el(tag, cls);
-  e.textContent = content;
+  e.textContent = escapeControls(content); // text from files: never HTML, controls escaped
   return e;
 }
 
@@ -43,7 +48,7 @@ function documentLink(doc) {
   a.href = doc.url;
   a.target = "_blank";
   a.rel = "noopener";
-  a.textContent = `${doc.title || "Report"} (${doc.kind.includes("pdf") ? "PDF" : "text"})`;
+  a.textContent = escapeControls(`${doc.title || "Report"} (${doc.kind.includes("pdf") ? "PDF" : "text"})`);
   return a;
 }
 
@@ -73,7 +78,10 @@ async function refresh(list) {
     list.append(text("p", "empty", "The library is empty. Add scans below."));
     return;
   }
-  for (const p of data.patients) {
+  // grouped by person, each with their timeline (persons.js); patients as below without it
+  const persons = await api.json("/api/persons").catch(() => null);
+  if (persons) renderPersons(list, data, persons, { api, seriesCard, documentLink, refresh: () => refresh(list) });
+  for (const p of persons ? [] : data.patients) {
     const card = el("article", "patient");
     const head = el("header");
     head.append(text("h3", "", p.name || "Unnamed patient"));
@@ -117,6 +125,8 @@ async function showSeries(uid) {
   const root = el("div");
   main.append(back, root);
   viewer = new Viewer(root, api, uid);
+  // 4D and cine; report, key images, marks; the 3D mode's parameters
+  viewer.extensions = [attachCine, attachMarks, attachParams];
   window.ownscanViewer = viewer; // for the console (and the browser tests)
   try {
     await viewer.open();

@@ -7,6 +7,8 @@
 // current's patient space in every pane: the crosshair (a point in the current's LPS mm), the
 // slice (its coordinate along the plane's axis), zoom, pan and window are one state for all.
 
+import { escapeControls } from "./text.js";
+
 const PANE_TITLES = { prior: "PRIOR", current: "CURRENT", difference: "CURRENT − PRIOR", overlay: "OVERLAY", flicker: "FLICKER" };
 const MODES = [["side-by-side", "Side by side"], ["difference", "Difference"], ["flicker", "Flicker"], ["overlay", "Overlay"]];
 const FLICKER_MS = 600;
@@ -15,7 +17,7 @@ const DRAG_THRESHOLD = 4;
 function el(tag, cls, content) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
-  if (content !== undefined) e.textContent = content;
+  if (content !== undefined) e.textContent = escapeControls(content); // text from files
   return e;
 }
 
@@ -57,8 +59,8 @@ function fillList(panel, uid, data) {
       const a = el("a", "compare-choice");
       a.dataset.uid = it.series_uid;
       const line = [it.study_date, it.modality, it.description].filter(Boolean).join("  ");
-      a.textContent = it.same_patient ? line : `${line}  [different patient]`;
-      if (it.reasons) a.title = `score ${it.score}: ${it.reasons.join("; ")}`;
+      a.textContent = escapeControls(it.same_patient ? line : `${line}  [different patient]`);
+      if (it.reasons) a.title = escapeControls(`score ${it.score}: ${it.reasons.join("; ")}`);
       const target = `#/compare/${encodeURIComponent(uid)}/${encodeURIComponent(it.series_uid)}`;
       if (it.same_patient) {
         a.href = target;
@@ -242,7 +244,7 @@ export class CompareView {
         }
       }
       const series = name === "prior" ? i.prior : i.current;
-      let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${series.description || ""}` : ""}`;
+      let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${escapeControls(series.description || "")}` : ""}`;
       if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
       if (name === "overlay") title += " current magenta, prior green";
       p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmt(this.window.width, 0)} L ${fmt(this.window.level, 0)}`;

@@ -3,6 +3,7 @@
 // server how much arrived and goes on from there), then imported by the same importers as
 // `ownscan import`. The page shows the progress and every file's outcome.
 
+import { escapeControls } from "./text.js";
 import { ApiError, api } from "./api.js";
 import { el } from "./viewer.js";
 
@@ -139,13 +140,13 @@ export function uploadPanel(onImported) {
       const results = job.results || [];
       for (const r of results) {
         const li = el("li", `outcome ${r.status}`);
-        li.textContent = `${r.name}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`;
+        li.textContent = escapeControls(`${r.name}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`);
         list.append(li);
       }
       const count = (s) => results.filter((r) => r.status === s).length;
       const imported = count("imported") + count("document"); // a report is added too
       if (job.state === "failed") {
-        message.textContent = `Nothing was added: ${job.error || "the import failed"}`;
+        message.textContent = escapeControls(`Nothing was added: ${job.error || "the import failed"}`);
         message.classList.add("error");
       } else if (!imported && !count("duplicate")) {
         message.textContent = "Nothing was added: no readable scans in what was sent.";
@@ -157,7 +158,7 @@ export function uploadPanel(onImported) {
       text.textContent = "";
       onImported();
     } catch (e) {
-      message.textContent = `Upload failed: ${e.message}`;
+      message.textContent = escapeControls(`Upload failed: ${e.message}`);
       message.classList.add("error");
       text.textContent = "";
     } finally {

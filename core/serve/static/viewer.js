@@ -11,6 +11,7 @@ import { compareButton } from "./compare.js";
 import * as G from "./geometry.js";
 import { GLUnavailable, Renderer } from "./gl.js";
 import { skipTables, visibleRange } from "./skip.js";
+import { escapeControls } from "./text.js";
 import { loadLevel } from "./volume.js";
 
 const SHADE = [0.35, 0.65, 0.25, 24.0]; // core/render/_setup.py SHADE, SHADE_GAIN
@@ -18,6 +19,9 @@ const SHADE_GAIN = 100.0;
 const MODES_3D = ["dvr", "mip", "minip", "xray", "iso"];
 const MODE_TITLES = { dvr: "Volume", mip: "MIP", minip: "MinIP", xray: "X-ray", iso: "Surface" };
 const DRAG_THRESHOLD = 4;
+// core/render/_view.py MINIP_SLAB_MM: `ownscan render --mode minip` looks through a 10 mm slab
+// facing the camera by default (through a whole head or chest a MinIP shows only the air)
+const MINIP_SLAB_MM = 10;
 
 export class Viewer {
   // root: the element to build into; api: app.js's fetch helpers; uid: the series
@@ -36,7 +40,9 @@ export class Viewer {
   async open() {
     this.header = await this.api.json(`/api/series/${encodeURIComponent(this.uid)}`);
     const h = this.header;
-    this.is2d = !!h.is_2d;
+    // a multi-frame image without slice geometry (an ultrasound cine) is one view of its
+    // frames, played by cine.js, never MPR or 3D
+    this.is2d = !!h.is_2d || h.kind === "frames";
     this.rgb = (h.components || 1) !== 1;
     this.original = { shape: h.shape, affine: h.affine };
     this.centre = G.volumeCentre(h.shape, h.affine);
@@ -58,6 +64,8 @@ export class Viewer {
     const wide = window.innerWidth >= 900;
     this.layout = this.is2d ? "image" : wide ? "quad" : "axial";
     this._build();
+    // cine.js, marks.js (app.js sets them): controls of their own and hooks on the 2D views
+    this.attached = (this.extensions || []).map((attach) => attach(this)).filter(Boolean);
     this._bindInput();
     this._startGl();
     await this._loadLevels();
@@ -153,6 +161,7 @@ export class Viewer {
     } catch (e) {
       this._fail(e);
     }
+    for (const x of this.attached || []) if (x.modeChanged) x.modeChanged(mode); // params.js
     this.redraw();
   }
 
@@ -188,14 +197,28 @@ export class Viewer {
     }
   }
 
+  // A mode's slab thickness in mm (0: the whole depth); params.js sets this.slabs[mode].
+  slabMm(mode) {
+    const set = (this.slabs || {})[mode];
+    if (set !== undefined) return set;
+    return mode === "minip" ? MINIP_SLAB_MM : 0;
+  }
+
+  // The program of a mode: its own, or built for a slab (MODE_SLAB) when one is asked for.
+  programKey(mode) {
+    return this.slabMm(mode) > 0 ? `${mode}+slab` : mode;
+  }
+
   async _ensureProgram(mode) {
-    if (!this.renderer || this.renderer.programs.has(mode)) return;
-    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}`);
+    const key = this.programKey(mode);
+    if (!this.renderer || this.renderer.programs.has(key)) return;
+    const slab = key !== mode ? "&slab=1" : "";
+    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}`);
     this.modeInfo = this.modeInfo || {};
-    this.modeInfo[mode] = src;
+    this.modeInfo[mode] = this.modeInfo[key] = src;
     try {
-      this.renderer.program(mode, src);
-      if (src.fragment_gradient) this.renderer.program(`${mode}+gradient`, { vertex: src.vertex, fragment: src.fragment_gradient });
+      this.renderer.program(key, src);
+      if (src.fragment_gradient) this.renderer.program(`${key}+gradient`, { vertex: src.vertex, fragment: src.fragment_gradient });
     } catch (e) {
       this._fallback(e);
     }
@@ -267,7 +290,7 @@ export class Viewer {
   }
 
   _say(text, error = false) {
-    this.status.textContent = text;
+    this.status.textContent = escapeControls(text);
     this.status.classList.toggle("error", error);
     this.status.hidden = !text;
   }
@@ -460,11 +483,13 @@ export class Viewer {
       this._serverFrame(view, px, css, { mode: "mpr", plane: view === "image" ? "axial" : view, offset: this._offsetAlong(view) });
     }
     const mmCss = this.mmPerPx(view, css.w, css.h);
-    labels(ctx, css, {
+    // never invented: no letters without an orientation, no bar without a pixel size (#15)
+    if (this.header.orientation_known !== false) labels(ctx, css, {
       right: G.orientationLabel(plane.right), left: G.orientationLabel(plane.right.map((v) => -v)),
       top: G.orientationLabel(plane.down.map((v) => -v)), bottom: G.orientationLabel(plane.down),
     });
-    scaleBar(ctx, css, mmCss);
+    if (this.header.spacing_known !== false) scaleBar(ctx, css, mmCss);
+    for (const x of this.attached || []) if (x.draw2d) x.draw2d(ctx, view, css, mmCss);
     if (!this.is2d && this.layout === "quad") {
       // the crosshair: where the other planes cut this one
       const [cx, cy] = G.lpsToPixel(this.cursor, css.w, css.h, this.viewCentre(view), plane, mmCss);
@@ -502,9 +527,10 @@ export class Viewer {
 
   // The uniforms of the 3D view's picture (also what the tests compare with render.png).
   frame3d(w, h, interactive = false) {
-    const info = this.modeInfo[this.mode3d];
+    const info = this.modeInfo[this.programKey(this.mode3d)];
     const scene = {
       mode: info, window: this.window, tf: info.uses_transfer_function ? this.tf : null,
+      slabMm: info.slab ? this.slabMm(this.mode3d) : 0, offsetMm: 0,
       parameters: this.parameters[this.mode3d] || {},
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
     };
@@ -530,16 +556,17 @@ export class Viewer {
 
   _draw3d(px, css, ctx) {
     if (this.renderer) {
-      if (!this.renderer.programs.has(this.mode3d)) {
+      const key = this.programKey(this.mode3d);
+      if (!this.renderer.programs.has(key)) {
         this._ensureProgram(this.mode3d).then(() => this.redraw(), (e) => this._fail(e));
         return;
       }
       const quick = this.interactive;
       const w = quick ? Math.max(1, px.w >> 1) : px.w, h = quick ? Math.max(1, px.h >> 1) : px.h;
       const f = this.frame3d(w, h, quick);
-      this.renderer.drawRaycast(this.mode3d, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
+      this.renderer.drawRaycast(key, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
     } else {
-      this._serverFrame("3d", px, css, { mode: this.mode3d, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
+      this._serverFrame("3d", px, css, { mode: this.mode3d, slab: this.mode3d === "minip" ? this.slabMm("minip") : undefined, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
     }
     const basis = G.cameraBasis(this.camera);
     const right = G.column(basis, 0), up = G.column(basis, 1);
@@ -559,6 +586,7 @@ export class Viewer {
   _serverFrame(view, px, css, params) {
     const q = new URLSearchParams({ width: px.w, height: px.h, window: this.window.width, level: this.window.level });
     for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
+    if (this.volumeIndex) q.set("volume", this.volumeIndex); // a 4D series' volume (cine.js)
     // the renderer fits the volume with a 4 % margin, the 2D views with 2 %: this zoom makes
     // the server's frame the picture the overlay (crosshair, scale bar) is drawn for
     if (view !== "3d" && this.viewState[view]) q.set("zoom", (this.viewState[view].zoom * 1.04) / 1.02);
@@ -694,6 +722,7 @@ export class Viewer {
 
   destroy() {
     this.destroyed = true;
+    for (const x of this.attached || []) if (x.destroy) x.destroy();
     window.removeEventListener("keydown", this.keyHandler);
     if (this.resizeObserver) this.resizeObserver.disconnect();
     if (this.renderer) {
@@ -733,7 +762,7 @@ function select(label, options, onChange, custom = false) {
   for (const [value, text] of options) {
     const o = el("option");
     o.value = value;
-    o.textContent = text;
+    o.textContent = escapeControls(text); // preset names come from files
     s.append(o);
   }
   s.addEventListener("change", () => onChange(s.value));

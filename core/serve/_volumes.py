@@ -1,0 +1,128 @@
+"""Series of more than one picture for the page: 4D series (volume by volume) and multi-frame
+2D images (an ultrasound cine).
+
+A 4D series is an ordered sequence of 3D volumes sharing one geometry (docs/ARCHITECTURE.md);
+the page shows one at a time and asks for the next (``?volume=N`` on the header, the voxels and
+``render.png``). Assembling a series reads every header of it (6,000 files for an fMRI run), so
+the assembled :class:`~ownscan.core.assembly.Series` is kept per series version and every volume
+is decoded from it, instead of assembling the files again for each volume.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ownscan.core.errors import OwnscanError
+
+if TYPE_CHECKING:
+    from ownscan.core.assembly import Series
+    from ownscan.core.plugin_types import SourceItem
+    from ownscan.core.volume import Volume
+
+__all__ = ["Assemblies", "cine_json", "four_d_json"]
+
+
+class Assemblies:
+    """Assembled series by ``(uid, version)``, the newest ``keep`` of them.
+
+    Parameters
+    ----------
+    keep
+        How many assemblies to keep (each holds its frames' header records, not voxels).
+    """
+
+    def __init__(self, keep: int = 4) -> None:
+        self._keep = keep
+        self._items: OrderedDict[tuple[str, tuple[int, int]], Series] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def series(self, uid: str, version: tuple[int, int], items: list[SourceItem]) -> Series:
+        """The one series of ``items`` (assembled once per version), as ``load_volume``
+        chooses it: the 3D stack, else the only picture.
+
+        Raises
+        ------
+        OwnscanError
+            No image in the series, or several stacks (the message names them).
+        """
+        key = (uid, version)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        from ownscan.core.assembly import assemble
+
+        assembly = assemble(items)
+        stacks = assembly.volumes() or assembly.series
+        if not stacks:
+            why = "; ".join(str(p) for p in (assembly.errors + assembly.skipped)[:3])
+            raise OwnscanError("no DICOM image found" + (f" ({why})" if why else ""))
+        if len(stacks) > 1:
+            names = ", ".join(s.label for s in stacks)
+            raise OwnscanError(f"{len(stacks)} stacks found ({names}); the page shows one")
+        with self._lock:
+            for stale in [k for k in self._items if k[0] == uid]:
+                del self._items[stale]
+            self._items[key] = stacks[0]
+            while len(self._items) > self._keep:
+                self._items.popitem(last=False)
+        return stacks[0]
+
+
+def four_d_json(volume: Volume) -> dict[str, Any]:
+    """The header's 4th dimension: which volume this is, how many, and what they are.
+
+    ``dimension`` is :meth:`ownscan.core.volume.Dimension.to_dict` (``name``: time, diffusion,
+    cardiac phase, acquisition or repetition; ``values`` per volume in ``unit``; ``b_values``
+    and ``b_vectors_lps`` for diffusion), or None for a 3D series.
+    """
+    from ownscan.core.volume import Dimension
+
+    dim = volume.extra.get("dimension")
+    return {
+        "volume": int(volume.extra.get("volume") or 0),
+        "n_volumes": int(volume.extra.get("n_volumes") or 1),
+        "dimension": dim.to_dict() if isinstance(dim, Dimension) else None,
+    }
+
+
+def cine_json(volume: Volume, series: Series | None) -> dict[str, Any] | None:
+    """For a multi-frame image without slice geometry (``kind`` frames: an ultrasound cine, a
+    secondary-capture clip), the frame count and the rate the file asks to be played at
+    (Recommended Display Frame Rate, else Cine Rate, else 1000 / Frame Time; None when the file
+    says none); else None."""
+    if volume.extra.get("kind") != "frames":
+        return None
+    sources = series.sources if series is not None else []
+    path = sources[0].path if len(sources) == 1 else None
+    return {"frames": int(volume.shape[0]), "fps": None if path is None else _frame_rate(path)}
+
+
+def _frame_rate(path: Path) -> float | None:
+    try:
+        import pydicom
+
+        from ownscan.core.dicom import quiet_pydicom
+
+        with quiet_pydicom():
+            ds = pydicom.dcmread(
+                path,
+                stop_before_pixels=True,
+                specific_tags=[0x00082144, 0x00180040, 0x00181063],
+            )
+            for keyword, per_second in (
+                ("RecommendedDisplayFrameRate", True),
+                ("CineRate", True),
+                ("FrameTime", False),
+            ):
+                raw = ds.get(keyword)
+                value = float(raw) if raw not in (None, "") else 0.0
+                if value > 0:
+                    return round(value if per_second else 1000.0 / value, 3)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # the rate is a nicety; the frames are shown whatever it is
+    return None
