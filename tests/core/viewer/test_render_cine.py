@@ -16,7 +16,7 @@ def _bar_x(path) -> float:
     """The image column (0..1 of the width) of the bright bar: the mean x of the bright pixels."""
     with Image.open(path) as im:
         grey = np.asarray(im.convert("L"), dtype=np.float32)
-    ys, xs = np.nonzero(grey > 0.75 * grey.max())
+    _, xs = np.nonzero(grey > 0.75 * grey.max())
     assert xs.size, "no bright bar drawn"
     return float(xs.mean()) / grey.shape[1]
 
