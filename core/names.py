@@ -1,8 +1,15 @@
-"""How people's names from DICOM files are written for people to read."""
+"""How people's names from DICOM files are written for people to read, and series for file
+names."""
 
 from __future__ import annotations
 
-__all__ = ["display_name"]
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ownscan.core.volume import Volume
+
+__all__ = ["display_name", "series_stem"]
 
 
 def display_name(person_name: str | None, empty: str = "(no name)") -> str:
@@ -26,3 +33,12 @@ def display_name(person_name: str | None, empty: str = "(no name)") -> str:
     family, given, middle, prefix, suffix = parts[:5]
     words = [w for w in (prefix, given, middle, family, suffix) if w]
     return " ".join(" ".join(words).split()) or empty
+
+
+def series_stem(volume: Volume) -> str:
+    """A safe file-name stem from the series number and description (or the volume's label)."""
+    label = str(volume.extra.get("label") or "")
+    if not label:
+        num = volume.info.series_number
+        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"

@@ -4,21 +4,17 @@ with the pip extra that brings them; progress on a terminal and silence in a pip
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import errno
 import importlib
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ownscan.core.errors import UsageError
-
-if TYPE_CHECKING:
-    from ownscan.core.volume import Volume
+from ownscan.core.names import series_stem
+from ownscan.core.progress import report_progress, reporter
 
 __all__ = [
     "need",
@@ -86,27 +82,10 @@ def offer_once(path: Path) -> Callable[[], Path]:
     return name
 
 
-# who is told how an export goes besides the terminal: the viewer's Save sets it on the thread
-# that runs the export (a context variable: one export's progress never reaches another's)
-_reporter: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "ownscan_export_progress", default=None
-)
-
-
-@contextlib.contextmanager
-def report_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
-    """While inside, :func:`progress` also calls ``callback(done, total)`` after each item."""
-    token = _reporter.set(callback)
-    try:
-        yield
-    finally:
-        _reporter.reset(token)
-
-
 def progress(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
     """``items`` with a progress bar on a terminal (stderr), silent when stderr is a pipe;
-    and counted to the :func:`report_progress` callback, if one is set."""
-    callback = _reporter.get()
+    and counted to the :func:`ownscan.core.progress.report_progress` callback, if one is set."""
+    callback = reporter()
     if callback is not None:
         items = _counted(items, total, callback)
     if not sys.stderr.isatty():
@@ -122,12 +101,3 @@ def _counted(items: Iterable[T], total: int, callback: Callable[[int, int], None
     for n, item in enumerate(items, 1):
         yield item
         callback(n, total)
-
-
-def series_stem(volume: Volume) -> str:
-    """A safe file-name stem from the series number and description (or the volume's label)."""
-    label = str(volume.extra.get("label") or "")
-    if not label:
-        num = volume.info.series_number
-        label = f"{num if num is not None else 'series'} {volume.info.series_description}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "series"

@@ -123,7 +123,7 @@ class SaveJob(ThreadJob[list[Path]]):
     def _export(
         self, volume: Volume, sources: Callable[[], list[Any]] | None, options: dict[str, Any]
     ) -> list[Path]:
-        from ownscan.plugins._output import report_progress
+        from ownscan.core.progress import report_progress
 
         with report_progress(self._progress):
             export_sources = getattr(self.exporter, "export_sources", None)
@@ -256,7 +256,7 @@ class SaveDialog:
         exporter, why = choices[self.choice]
         key = (entry.key, exporter.name)
         if self._path_for != key:
-            from ownscan.plugins._output import series_stem
+            from ownscan.core.names import series_stem
 
             self.path = str(default_output(exporter, series_stem(self.v.view.volume)))
             self._path_for = key
