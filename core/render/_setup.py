@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
+from ownscan.core.render._pages import release_pages
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -75,7 +76,21 @@ def _quantise(voxels: npt.NDArray[Any], vmin: float, scale: float) -> npt.NDArra
         np.rint(chunk, out=chunk)
         np.clip(chunk, 0, 65535, out=chunk)
         out[k0 : k0 + step] = chunk
+        release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
     return out
+
+
+def _value_range(voxels: npt.NDArray[Any]) -> tuple[float, float]:
+    """The smallest and largest voxel, a slab at a time (letting a file-backed volume's
+    pages go behind the pass, :func:`~ownscan.core.render._pages.release_pages`)."""
+    step = slab_slices(voxels.shape)
+    lows, highs = [], []
+    for k0 in range(0, voxels.shape[0], step):
+        slab = voxels[k0 : k0 + step]
+        lows.append(slab.min())
+        highs.append(slab.max())
+        release_pages(slab)
+    return float(np.min(lows)), float(np.max(highs))  # NaN as the whole-array min/max
 
 
 @dataclass
@@ -331,7 +346,7 @@ def prepare_volume(
         src, note = downsampled(volume, factors, limits, max_bytes, "the renderer")
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
-    vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
+    vmin, vmax = _value_range(src.voxels)
     if not vmax > vmin:
         vmax = vmin + 1.0
     empty = np.empty((0, 0, 0), np.float32)
