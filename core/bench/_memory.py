@@ -1,14 +1,15 @@
-"""Peak host memory of one render, measured in a child process (its own peak RSS).
+"""Peak host memory of ``ownscan render``, measured in a child process (its own peak RSS).
 
-``python -m ownscan.core.bench._memory SPEC MODE BACKEND WxH`` generates the CT of ``SPEC``
-(:func:`~ownscan.core.bench._render.bench_volume`), draws one picture as ``ownscan render``
-does (:func:`~ownscan.core.render.create_renderer`) and prints one JSON line: the peak RSS, the
-RSS before the volume existed (python, imports) and the volume's own bytes.
+``python -m ownscan.core.bench._memory SERIES MODE BACKEND WxH`` runs the command itself
+(``ownscan.core.cli.main(["render", SERIES, ...])``: reading the series, the scratch file its
+voxels go to, upload, the picture, the PNG) and prints one JSON line: the peak RSS and the RSS
+before the series was read (python and ownscan imported).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -32,11 +33,19 @@ def peak_rss_mib() -> float:
 
 
 def render_peak(
-    spec: str, mode: str, backend: str, size: tuple[int, int], timeout_s: float = 900.0
+    series: str | os.PathLike[str],
+    volume_bytes: int,
+    mode: str,
+    backend: str,
+    size: tuple[int, int],
+    timeout_s: float = 900.0,
 ) -> dict[str, Any]:
-    """Run the child and return its measurement: ``peak_mib``, ``base_mib`` (before the
-    volume), ``volume_mib``, ``renderer``; ``error`` instead when the child failed."""
-    cmd = [sys.executable, "-m", __name__, spec, mode, backend, f"{size[0]}x{size[1]}"]
+    """Run ``ownscan render SERIES --mode MODE --backend BACKEND`` in a child and return its
+    measurement: ``peak_mib``, ``base_mib`` (python and ownscan imported, before the series is
+    read), ``volume_mib`` (``volume_bytes``), ``notes`` (its stderr notes); ``error`` instead
+    when it failed."""
+    cmd = [sys.executable, "-m", __name__, os.fspath(series), mode, backend]
+    cmd.append(f"{size[0]}x{size[1]}")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -46,33 +55,26 @@ def render_peak(
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"exit {done.returncode}: {tail}"}
     result: dict[str, Any] = json.loads(lines[-1])
+    result["volume_mib"] = volume_bytes / 2**20
+    result["notes"] = [
+        line.split("note: ", 1)[1] for line in done.stderr.splitlines() if "note: " in line
+    ]
     return result
 
 
-def _child(spec: str, mode: str, backend: str, size_text: str) -> None:
-    import warnings
+def _child(series: str, mode: str, backend: str, size_text: str) -> None:
+    import tempfile
 
-    from ownscan.core.bench._render import _scene, bench_volume
-    from ownscan.core.render import RenderNote, create_renderer
+    from ownscan.core.cli import main
+    from ownscan.core.commands import render  # noqa: F401  (imported before the baseline)
 
-    w, h = (int(v) for v in size_text.split("x"))
-    renderer = create_renderer(backend, quiet=True)
-    _scene(bench_volume("8x8x8"), mode)  # the plugin host and modes: before the baseline
     base = peak_rss_mib()
-    volume = bench_volume(spec)
-    scene, cam = _scene(volume, mode)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RenderNote)  # in renderer.notes
-        renderer.render(scene, cam, (w, h))
-    result = {
-        "peak_mib": peak_rss_mib(),
-        "base_mib": base,
-        "volume_mib": volume.nbytes / 2**20,
-        "renderer": renderer.name,
-        "notes": list(renderer.notes),
-    }
-    renderer.close()
-    print(json.dumps(result))
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["render", series, "-o", os.path.join(tmp, "bench.png"), "--mode", mode]
+        rc = main([*argv, "--backend", backend, "--size", size_text])
+    if rc != 0:
+        raise SystemExit(rc)
+    print(json.dumps({"peak_mib": peak_rss_mib(), "base_mib": base}))
 
 
 if __name__ == "__main__":

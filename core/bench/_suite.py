@@ -1,13 +1,14 @@
 """``ownscan bench``: the measurements as one suite, its rows, and the JSON / Markdown / plots.
 
 Every row is one measurement of one tool: ``part`` (``load``: a generated series loaded in
-process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame; ``first-frame``:
-ms from a loaded volume to its first GL picture; ``memory``: peak RSS of one render in a child
-process), the volume, the image size, the mode. Rows of the same part, volume, image and mode
-form a group; the peers are the tools that are not ownscan's (VTK's mappers); each row's
-``ratio`` is the best (smallest) peer value divided by the row's (above 1: better than the best
-peer), None when no peer ran. A volume that does not fit this machine's free memory is
-skipped with a note, before anything is allocated.
+process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame;
+``first-frame``: ms from a loaded volume to its first GL picture; ``memory``: peak RSS of
+``ownscan render`` of the written series in a child process), the volume, the image size,
+the mode. Rows of the same part, volume, image and mode form a group; the peers are the tools
+that are not ownscan's (VTK's mappers); each row's ``ratio`` is the best (smallest) peer
+value divided by the row's (above 1: better than the best peer), None when no peer ran. A
+volume that does not fit this machine's free memory is skipped with a note, before anything
+is allocated.
 """
 
 from __future__ import annotations
@@ -120,9 +121,18 @@ def run_suite(
             rows.extend(Row(p, s, "", "", "ownscan-gl", None, "", note=why) for p in parts)
             say(f"{s}: {why}")
     small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
-    if "load" in parts:
-        for spec in fit:
-            rows.extend(load_rows(spec, repeat, say))
+    for spec in fit:
+        if "load" in parts or "memory" in parts:  # one written series for both parts
+            root = Path(tempfile.mkdtemp(prefix="ownscan-bench-series-"))
+            try:
+                nx, ny, nz = (int(v) for v in spec.split("x"))
+                generate(root / "raw", nz, ny, nx)
+                if "load" in parts:
+                    rows.extend(load_rows(spec, root, repeat, say))
+                if "memory" in parts:
+                    rows.extend(memory_rows(spec, root / "raw", small_image[0], say))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
     if "render" in parts and fit:
         # the array renderer takes every sample: only on volumes up to 16M voxels, smallest image
         cpu_specs = {s for s in fit if _voxels(s) <= 1 << 24}
@@ -150,43 +160,49 @@ def run_suite(
                 rows.append(Row("first-frame", spec, label[0], mode, "ownscan-gl", ms, "ms"))
                 say(f"{spec} first frame {mode}: {ms:.0f} ms")
             del volume
-        if "memory" in parts:
-            for mode in ("mip", "dvr"):
-                for backend in ("gl", "cpu"):
-                    if backend == "cpu" and _voxels(spec) > 1 << 24:
-                        continue
-                    m = render_peak(spec, mode, backend, small_image[0])
-                    tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
-                    if "error" in m:
-                        rows.append(
-                            Row("memory", spec, "", mode, tool, None, "MiB", note=m["error"])
-                        )
-                        continue
-                    extra = {
-                        "x_volume": m["peak_mib"] / m["volume_mib"],
-                        "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
-                        "base_mib": m["base_mib"],
-                        "volume_mib": m["volume_mib"],
-                    }
-                    note = "; ".join(m.get("notes", []))
-                    row = Row(
-                        "memory", spec, "", mode, tool, m["peak_mib"], "MiB", None, extra, note
-                    )
-                    rows.append(row)
-                    say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
     return with_ratios(rows)
 
 
-def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
-    """The ``load`` part for one size: the generated series (uncompressed, and JPEG 2000
-    lossless when gdcmconv is installed) to NIfTI by ``ownscan export`` and by dcm2niix (when
-    installed; whole processes, median of ``runs``), and loaded in process (time, peak)."""
-    nx, ny, nz = (int(v) for v in spec.split("x"))
+def memory_rows(
+    spec: str, series: Path, image: tuple[int, int], say: Callable[[str], None]
+) -> list[Row]:
+    """The ``memory`` part for one size: the peak RSS of ``ownscan render`` of the written
+    ``series`` (mip, dvr; GL and, up to 16M voxels, arrays), each in a child process."""
     rows: list[Row] = []
-    root = Path(tempfile.mkdtemp(prefix="ownscan-bench-load-"))
+    volume_bytes = 2 * _voxels(spec)  # the generated CT is int16
+    for mode in ("mip", "dvr"):
+        for backend in ("gl", "cpu"):
+            if backend == "cpu" and _voxels(spec) > 1 << 24:
+                continue
+            m = render_peak(series, volume_bytes, mode, backend, image)
+            tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
+            if "error" in m:
+                rows.append(Row("memory", spec, "", mode, tool, None, "MiB", note=m["error"]))
+                continue
+            extra = {
+                "x_volume": m["peak_mib"] / m["volume_mib"],
+                "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
+                "base_mib": m["base_mib"],
+                "volume_mib": m["volume_mib"],
+            }
+            note = "; ".join(m.get("notes", []))
+            w, h = image
+            label = f"{w}x{h}"
+            rows.append(
+                Row("memory", spec, label, mode, tool, m["peak_mib"], "MiB", None, extra, note)
+            )
+            say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
+    return rows
+
+
+def load_rows(spec: str, root: Path, runs: int, say: Callable[[str], None]) -> list[Row]:
+    """The ``load`` part for one size: the generated series in ``root / "raw"``
+    (uncompressed, and JPEG 2000 lossless when gdcmconv is installed) to NIfTI by ``ownscan
+    export`` and by dcm2niix (when installed; whole processes, median of ``runs``), and
+    loaded in process (time, peak)."""
+    rows: list[Row] = []
     try:
         raw = root / "raw"
-        generate(raw, nz, ny, nx)
         sources = [("uncompressed", raw)]
         if shutil.which("gdcmconv"):
             transcode_j2k(raw, root / "j2k")
@@ -212,7 +228,8 @@ def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
                 f"export {ours.wall * 1000:.0f} ms"
             )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for part in ("j2k", "out-uncompressed", "out-jpeg2000"):
+            shutil.rmtree(root / part, ignore_errors=True)
     return rows
 
 
