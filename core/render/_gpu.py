@@ -163,6 +163,8 @@ class GpuVolume:
         self.rgb = volume.samples != 1
         self.prepared: PreparedVolume | None = None
         self._gradients: list[Any] | None = None
+        self._gradient_partial: list[Any] | None = None  # being written by write_gradient_slab
+        self._gradient_next = 0  # the slice write_gradient_slab expects next
         self._bounds: dict[str, Any] = {}
         if self.rgb:
             self.volume, self.notes = self._fit_colour(volume)
@@ -244,13 +246,12 @@ class GpuVolume:
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
 
-    def gradient_textures(self, texels: npt.NDArray[np.uint16] | None = None) -> list[Any]:
+    def gradient_textures(self) -> list[Any]:
         """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
-        as the volume, made on first use; empty when volume and gradient would not fit the
-        budget together (the shaders then take six volume fetches per gradient).
-
-        ``texels``: ``gradient_texels(prepared.data)`` computed beforehand (e.g. on a loader
-        thread), uploaded instead of being computed here."""
+        as the volume, made on first use (slab by slab: the whole 6-bytes-per-voxel array is
+        never held) unless :meth:`write_gradient_slab` brought them; empty when volume and
+        gradient would not fit the budget together (the shaders then take six volume fetches
+        per gradient)."""
         if self._gradients is None:
             self._gradients = []
             p = self.prepared
@@ -260,12 +261,42 @@ class GpuVolume:
                 self._gradients = [
                     self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
                 ]
-                if texels is not None:
-                    self._write_bricks(self._gradients, 0, texels)
-                else:  # slab by slab: the whole 6-bytes-per-voxel array is never held
-                    for z0, part in gradient_slabs((nz, ny, nx), p.slab):
-                        self._write_bricks(self._gradients, z0, part)
+                for z0, part in gradient_slabs((nz, ny, nx), p.slab):
+                    self._write_bricks(self._gradients, z0, part)
+            self._release_partial_gradient()
         return self._gradients
+
+    def write_gradient_slab(self, z0: int, texels: npt.NDArray[np.uint16]) -> bool:
+        """Write slices ``z0 ..`` of the precomputed gradient, computed elsewhere (the
+        viewer's loader thread streams ``gradient_slabs``): slabs in order from slice 0; the
+        textures serve :meth:`gradient_textures` once the last slab is in. False (nothing
+        written) when the gradient does not fit the budget or is made already.
+
+        Raises
+        ------
+        ValueError
+            A slab out of order (a gap would leave part of the gradient unwritten).
+        """
+        p = self.prepared
+        assert p is not None, "colour volumes have no gradient"
+        if self._gradients is not None or not gradient_fits(p, self.memory_budget):
+            return False
+        if z0 != self._gradient_next:
+            raise ValueError(f"gradient slab at slice {z0}, expected {self._gradient_next}")
+        if self._gradient_partial is None:
+            self._gradient_partial = [
+                self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
+            ]
+        self._write_bricks(self._gradient_partial, z0, texels)
+        self._gradient_next = z0 + len(texels)
+        if self._gradient_next >= p.dims[2]:  # complete
+            self._gradients, self._gradient_partial = self._gradient_partial, None
+        return True
+
+    def _release_partial_gradient(self) -> None:
+        for tex in self._gradient_partial or []:
+            tex.release()
+        self._gradient_partial = None
 
     def bound_texture(self, kind: str) -> Any:
         """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
@@ -307,6 +338,8 @@ class GpuVolume:
         """Release every texture (the prepared arrays stay cached with the volume)."""
         for tex in [*self.textures, *(self._gradients or []), *self._bounds.values()]:
             tex.release()
+        self._release_partial_gradient()
         self.textures = []
         self._gradients = None
+        self._gradient_next = 0
         self._bounds = {}

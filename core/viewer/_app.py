@@ -292,8 +292,7 @@ class Viewer:
                     raise job.error
                 if not job.shown or self.current != index:
                     self._select(index)
-                if job.gradient is not None:
-                    self._gpu_volume.gradient_textures(job.gradient)
+                self._write_gradient(job)
                 return
         if index != self.current:
             self._select(index)
@@ -345,13 +344,19 @@ class Viewer:
                 self._follow_next()
                 return
             self._show_ready(job)
-        if job.done and self._loader is job:
+        done = job.done  # before taking the slabs: then every slab is taken
+        if self._loader is job and job.shown and self.current == job.index:
+            self._write_gradient(job)
+        if done and self._loader is job:
             self._loader = None
             if job.error is not None:
                 raise job.error  # the volume was prepared: a failure now is a bug
-            if job.gradient is not None and self.current == job.index:
-                self._gpu_volume.gradient_textures(job.gradient)
             self._follow_next()
+
+    def _write_gradient(self, job: SeriesLoader) -> None:
+        """Write the gradient slabs the loader has computed into the current GpuVolume."""
+        for z0, texels in job.take_gradient():
+            self._gpu_volume.write_gradient_slab(z0, texels)
 
     def _show_ready(self, job: SeriesLoader) -> None:
         """Select a loaded series (its volume and the prepared copy are cached: an upload)."""

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.names import display_name
+from ownscan.core.render._pages import load_file_backed
 from ownscan.core.volume import SeriesInfo, Volume
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,9 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
         key = f"{s.info.series_instance_uid or 'series'}#{s.part}#{n}"
         files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
         preview = functools.partial(thumbnail_from_files, files) if files else None
-        out.append(SeriesEntry(key, s.info, s.load, thumbnail_files=preview))
+        # the voxels in a scratch file whose pages the render path gives back (_pages.py)
+        load = functools.partial(load_file_backed, s)
+        out.append(SeriesEntry(key, s.info, load, thumbnail_files=preview))
     return out
 
 
