@@ -133,11 +133,17 @@ class PreparedVolume:
         """Whether :attr:`data` was made (and is kept)."""
         return self._data is not None
 
+    def release_data(self) -> None:
+        """Forget :attr:`data` (made again on next use): for a holder that has uploaded it
+        and samples the GPU's copy (the viewer after its upload)."""
+        self._data = None
+
     def slab(self, k0: int, k1: int) -> npt.NDArray[np.uint16]:
         """Quantised slices ``k0 .. k1 - 1``: a view of :attr:`data` when it exists, else
         quantised from the volume (the same numbers)."""
-        if self._data is not None:
-            return self._data[k0:k1]
+        data = self._data  # read once: another thread may release it meanwhile
+        if data is not None:
+            return data[k0:k1]
         return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
 
     @property

@@ -258,6 +258,8 @@ class Viewer:
         volume = entry.volume()
         # one upload for both the 2D views and the ray-caster (which owns and releases it)
         self._gpu_volume = self._raycast.renderer.upload(volume)
+        if self._gpu_volume.prepared is not None:  # the views sample the GPU's copy now
+            self._gpu_volume.prepared.release_data()
         self.current = index
         self.view = SeriesView(volume)
         self.maximised = None

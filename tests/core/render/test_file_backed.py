@@ -20,7 +20,7 @@ from scenes import TF
 from ownscan.core.assembly import assemble
 from ownscan.core.bench._ctgen import write_ct_series
 from ownscan.core.plugin_host import PluginHost
-from ownscan.core.render import Camera, GLRenderer, Scene, _setup
+from ownscan.core.render import Camera, GLRenderer, Scene, _setup, prepare_volume
 from ownscan.core.render._pages import (
     load_file_backed,
     on_disk,
@@ -132,3 +132,13 @@ def test_gl_pictures_of_a_file_backed_volume_are_identical(
             renderer.close()
     assert pictures[0].any()
     np.testing.assert_array_equal(pictures[1], pictures[0])
+
+
+def test_a_released_quantised_copy_is_made_again_the_same(ct_series):
+    backed = load_file_backed(ct_series)
+    prep = prepare_volume(backed)
+    whole = prep.data.copy()
+    prep.release_data()
+    assert not prep.materialised
+    np.testing.assert_array_equal(prep.slab(3, 11), whole[3:11])  # from the file's voxels
+    np.testing.assert_array_equal(prep.data, whole)
