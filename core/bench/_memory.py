@@ -4,18 +4,25 @@
 (``ownscan.core.cli.main(["render", SERIES, ...])``: reading the series, the scratch file its
 voxels go to, upload, the picture, the PNG) and prints one JSON line: the peak RSS and the RSS
 before the series was read (python and ownscan imported).
+``python -m ownscan.core.bench._memory --view SERIES WxH`` does the same for the desktop
+viewer (:func:`view_peak`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["peak_rss_mib", "render_peak"]
+__all__ = ["peak_rss_mib", "render_peak", "view_peak", "x_display"]
 
 
 def peak_rss_mib() -> float:
@@ -62,6 +69,83 @@ def render_peak(
     return result
 
 
+def view_peak(
+    series: str | os.PathLike[str],
+    volume_bytes: int,
+    size: tuple[int, int],
+    display: str,
+    timeout_s: float = 900.0,
+) -> dict[str, Any]:
+    """Peak RSS of the desktop viewer (``ownscan view``'s :class:`~ownscan.core.viewer.Viewer`)
+    showing ``series`` in a ``size`` window on X ``display``, in a child: opened, the series
+    loaded (2D views, then the 3D view's shading), two frames drawn, closed. Keys as
+    :func:`render_peak`'s."""
+    cmd = [sys.executable, "-m", __name__, "--view", os.fspath(series), f"{size[0]}x{size[1]}"]
+    env = dict(os.environ, DISPLAY=display)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no answer within {timeout_s:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {tail}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["volume_mib"] = volume_bytes / 2**20
+    return result
+
+
+@contextlib.contextmanager
+def x_display() -> Iterator[str | None]:
+    """An X display for the viewer: ``$DISPLAY`` when set, else a private Xvfb (when
+    installed) on the first free display from :99 for as long as the block runs; None when
+    there is neither."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        yield None
+        return
+    for n in range(99, 120):
+        if Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists():
+            continue
+        args = [exe, f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20.0
+        while proc.poll() is None and time.monotonic() < deadline:
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.05)
+        if proc.poll() is not None:  # taken meanwhile: the next one
+            continue
+        try:
+            yield f":{n}"
+        finally:
+            proc.terminate()
+            proc.wait()
+        return
+    yield None
+
+
+def _view_child(series: str, size_text: str) -> None:
+    import glfw
+
+    from ownscan.core.assembly import assemble
+    from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly
+
+    w, h = (int(v) for v in size_text.split("x"))
+    base = peak_rss_mib()
+    entries = entries_from_assembly(assemble(series))
+    with Viewer(entries, ViewerOptions(size=(w, h))) as viewer:
+        viewer.wait_until_loaded(timeout=600)
+        viewer.frame()
+        viewer.frame()
+        mode = viewer.mode
+    glfw.terminate()
+    print(json.dumps({"peak_mib": peak_rss_mib(), "base_mib": base, "mode": mode}))
+
+
 def _child(series: str, mode: str, backend: str, size_text: str) -> None:
     import tempfile
 
@@ -78,4 +162,7 @@ def _child(series: str, mode: str, backend: str, size_text: str) -> None:
 
 
 if __name__ == "__main__":
-    _child(*sys.argv[1:5])
+    if sys.argv[1] == "--view":
+        _view_child(*sys.argv[2:4])
+    else:
+        _child(*sys.argv[1:5])

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
-from ownscan.core.bench._memory import render_peak
+from ownscan.core.bench._memory import render_peak, view_peak, x_display
 from ownscan.core.bench._render import (
     MODES,
     bench_volume,
@@ -163,35 +163,44 @@ def run_suite(
     return with_ratios(rows)
 
 
+def _memory_row(spec: str, image: str, mode: str, tool: str, m: dict[str, Any], note: str) -> Row:
+    """A ``memory`` row from a child's measurement (``error``: a row without a value)."""
+    if "error" in m:
+        return Row("memory", spec, image, mode, tool, None, "MiB", note=m["error"])
+    extra = {
+        "x_volume": m["peak_mib"] / m["volume_mib"],
+        "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
+        "base_mib": m["base_mib"],
+        "volume_mib": m["volume_mib"],
+    }
+    return Row("memory", spec, image, mode, tool, m["peak_mib"], "MiB", None, extra, note)
+
+
 def memory_rows(
     spec: str, series: Path, image: tuple[int, int], say: Callable[[str], None]
 ) -> list[Row]:
     """The ``memory`` part for one size: the peak RSS of ``ownscan render`` of the written
-    ``series`` (mip, dvr; GL and, up to 16M voxels, arrays), each in a child process."""
+    ``series`` (mip, dvr; GL and, up to 16M voxels, arrays) and of the desktop viewer showing
+    it (a 1280x800 window on ``$DISPLAY`` or a private Xvfb), each in a child process."""
     rows: list[Row] = []
     volume_bytes = 2 * _voxels(spec)  # the generated CT is int16
+    label = f"{image[0]}x{image[1]}"
     for mode in ("mip", "dvr"):
         for backend in ("gl", "cpu"):
             if backend == "cpu" and _voxels(spec) > 1 << 24:
                 continue
             m = render_peak(series, volume_bytes, mode, backend, image)
             tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
-            if "error" in m:
-                rows.append(Row("memory", spec, "", mode, tool, None, "MiB", note=m["error"]))
-                continue
-            extra = {
-                "x_volume": m["peak_mib"] / m["volume_mib"],
-                "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
-                "base_mib": m["base_mib"],
-                "volume_mib": m["volume_mib"],
-            }
-            note = "; ".join(m.get("notes", []))
-            w, h = image
-            label = f"{w}x{h}"
-            rows.append(
-                Row("memory", spec, label, mode, tool, m["peak_mib"], "MiB", None, extra, note)
-            )
-            say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
+            rows.append(_memory_row(spec, label, mode, tool, m, "; ".join(m.get("notes", []))))
+            say(f"{spec} memory {mode} {backend}: {rows[-1].value or 0:.0f} MiB")
+    with x_display() as display:
+        if display is None:
+            m = {"error": "no X display and no Xvfb: the viewer was not measured"}
+        else:
+            m = view_peak(series, volume_bytes, (1280, 800), display)
+    note = f"the viewer showing the series, 3D view in {m.get('mode', '?')}"
+    rows.append(_memory_row(spec, "1280x800", "view", "ownscan-view", m, note))
+    say(f"{spec} memory view: {rows[-1].value or 0:.0f} MiB")
     return rows
 
 
