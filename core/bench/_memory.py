@@ -39,22 +39,14 @@ def peak_rss_mib() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def render_peak(
-    series: str | os.PathLike[str],
-    volume_bytes: int,
-    mode: str,
-    backend: str,
-    size: tuple[int, int],
-    timeout_s: float = 900.0,
+def _measure(
+    args: list[str], volume_bytes: int, timeout_s: float, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Run ``ownscan render SERIES --mode MODE --backend BACKEND`` in a child and return its
-    measurement: ``peak_mib``, ``base_mib`` (python and ownscan imported, before the series is
-    read), ``volume_mib`` (``volume_bytes``), ``notes`` (its stderr notes); ``error`` instead
-    when it failed."""
-    cmd = [sys.executable, "-m", __name__, os.fspath(series), mode, backend]
-    cmd.append(f"{size[0]}x{size[1]}")
+    """Run this module with ``args`` in a child; its JSON line with ``volume_mib`` and the
+    ``notes`` of its stderr, or ``error``."""
+    cmd = [sys.executable, "-m", __name__, *args]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"no answer within {timeout_s:.0f} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -69,6 +61,22 @@ def render_peak(
     return result
 
 
+def render_peak(
+    series: str | os.PathLike[str],
+    volume_bytes: int,
+    mode: str,
+    backend: str,
+    size: tuple[int, int],
+    timeout_s: float = 900.0,
+) -> dict[str, Any]:
+    """Run ``ownscan render SERIES --mode MODE --backend BACKEND`` in a child and return its
+    measurement: ``peak_mib``, ``base_mib`` (python and ownscan imported, before the series is
+    read), ``volume_mib`` (``volume_bytes``), ``notes`` (its stderr notes); ``error`` instead
+    when it failed."""
+    args = [os.fspath(series), mode, backend, f"{size[0]}x{size[1]}"]
+    return _measure(args, volume_bytes, timeout_s)
+
+
 def view_peak(
     series: str | os.PathLike[str],
     volume_bytes: int,
@@ -79,20 +87,9 @@ def view_peak(
     """Peak RSS of the desktop viewer (``ownscan view``'s :class:`~ownscan.core.viewer.Viewer`)
     showing ``series`` in a ``size`` window on X ``display``, in a child: opened, the series
     loaded (2D views, then the 3D view's shading), two frames drawn, closed. Keys as
-    :func:`render_peak`'s."""
-    cmd = [sys.executable, "-m", __name__, "--view", os.fspath(series), f"{size[0]}x{size[1]}"]
-    env = dict(os.environ, DISPLAY=display)
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"no answer within {timeout_s:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {done.returncode}: {tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    result["volume_mib"] = volume_bytes / 2**20
-    return result
+    :func:`render_peak`'s, and ``mode``: the 3D view's."""
+    args = ["--view", os.fspath(series), f"{size[0]}x{size[1]}"]
+    return _measure(args, volume_bytes, timeout_s, dict(os.environ, DISPLAY=display))
 
 
 @contextlib.contextmanager

@@ -48,6 +48,13 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
+_SMALLEST_BUDGET = 1 << 20  # below this a refused volume is an error, not averaged further
+
+
+class _NoRoom(Exception):
+    """The GL refused a texture's storage (GL_OUT_OF_MEMORY): the texture would have none."""
+
+
 MAX_BRICKS = 4  # in all; shaders/common.glsl samples at most this many volume textures
 
 
@@ -165,6 +172,7 @@ class GpuVolume:
         self._gradients: list[Any] | None = None
         self._gradient_partial: list[Any] | None = None  # being written by write_gradient_slab
         self._gradient_next = 0  # the slice write_gradient_slab expects next
+        self._gradient_refused = False  # the GL had no room for the gradient textures
         self._bounds: dict[str, Any] = {}
         if self.rgb:
             self.volume, self.notes = self._fit_colour(volume)
@@ -173,15 +181,34 @@ class GpuVolume:
             data = np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
             z, y, x = self.volume.shape
             self.brick_grid = ([(0, x - 1)], [(0, y - 1)], [(0, z - 1)])
-            self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
+            try:
+                self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
+            except _NoRoom as exc:
+                raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
             return
-        self.prepared = prepare_volume(volume, self.limits, self.memory_budget)
-        self.volume = self.prepared.volume
-        self.notes = list(self.prepared.notes)
-        nx, ny, nz = self.prepared.dims
-        t = self.max_texture
-        self.brick_grid = (brick_ranges(nx, t), brick_ranges(ny, t), brick_ranges(nz, t))
-        self.textures = [self._texture3d(size, 1, None, "nu2") for size in self._brick_sizes()]
+        budget = self.memory_budget
+        while True:
+            self.prepared = prepare_volume(volume, self.limits, budget)
+            self.volume = self.prepared.volume
+            self.notes = list(self.prepared.notes)
+            nx, ny, nz = self.prepared.dims
+            t = self.max_texture
+            self.brick_grid = (brick_ranges(nx, t), brick_ranges(ny, t), brick_ranges(nz, t))
+            try:
+                self.textures = self._textures(1)
+                break
+            except _NoRoom as exc:
+                # the GL refused the storage (llvmpipe: a texture of more than about 1.6
+                # GiB): averaged down by the one rule, to half of what was refused
+                budget = min(budget, 2 * nx * ny * nz) // 2
+                if budget < _SMALLEST_BUDGET:
+                    raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
+                self.memory_budget = budget
+        if self.memory_budget != memory_budget:
+            self.notes.append(
+                f"the GPU refused a texture of the volume's size: drawn within "
+                f"{self.memory_budget / 2**20:.0f} MiB"
+            )
         p = self.prepared
         step = slab_slices((nz, ny, nx))
         for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
@@ -228,6 +255,19 @@ class GpuVolume:
                 viewport = (0, 0, a - k0, i1 - i0 + 1, j1 - j0 + 1, b - a)
                 tex.write(part.data, viewport=viewport, alignment=1)
 
+    def _textures(self, components: int) -> list[Any]:
+        """One empty R16 (``components`` 1) or RGB16 (3) texture per brick; raises _NoRoom
+        (after releasing those made) when the GL refuses one."""
+        made: list[Any] = []
+        try:
+            for size in self._brick_sizes():
+                made.append(self._texture3d(size, components, None, "nu2"))
+        except _NoRoom:
+            for tex in made:
+                tex.release()
+            raise
+        return made
+
     def _texture3d(
         self,
         size: tuple[int, int, int],
@@ -242,6 +282,9 @@ class GpuVolume:
 
         buf = None if data is None else np.ascontiguousarray(data).data
         tex = self.ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
+        if self.ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
+            tex.release()
+            raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
@@ -250,19 +293,21 @@ class GpuVolume:
         """The precomputed central differences (RGB16 unorm, see ``gradient_texels``), bricked
         as the volume, made on first use (slab by slab: the whole 6-bytes-per-voxel array is
         never held) unless :meth:`write_gradient_slab` brought them; empty when volume and
-        gradient would not fit the budget together (the shaders then take six volume fetches
-        per gradient)."""
+        gradient would not fit the budget together, or the GL refused their storage (the
+        shaders then take six volume fetches per gradient)."""
         if self._gradients is None:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
             nx, ny, nz = p.dims
-            if gradient_fits(p, self.memory_budget):
-                self._gradients = [
-                    self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
-                ]
-                for z0, part in gradient_slabs((nz, ny, nx), p.slab):
-                    self._write_bricks(self._gradients, z0, part)
+            if gradient_fits(p, self.memory_budget) and not self._gradient_refused:
+                try:
+                    self._gradients = self._textures(3)
+                except _NoRoom:  # six fetches per gradient, as over the budget
+                    self._gradient_refused = True
+                else:
+                    for z0, part in gradient_slabs((nz, ny, nx), p.slab):
+                        self._write_bricks(self._gradients, z0, part)
             self._release_partial_gradient()
         return self._gradients
 
@@ -281,12 +326,16 @@ class GpuVolume:
         assert p is not None, "colour volumes have no gradient"
         if self._gradients is not None or not gradient_fits(p, self.memory_budget):
             return False
+        if self._gradient_refused:
+            return False
         if z0 != self._gradient_next:
             raise ValueError(f"gradient slab at slice {z0}, expected {self._gradient_next}")
         if self._gradient_partial is None:
-            self._gradient_partial = [
-                self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
-            ]
+            try:
+                self._gradient_partial = self._textures(3)
+            except _NoRoom:  # six fetches per gradient, as over the budget
+                self._gradient_refused = True
+                return False
         self._write_bricks(self._gradient_partial, z0, texels)
         self._gradient_next = z0 + len(texels)
         if self._gradient_next >= p.dims[2]:  # complete
