@@ -34,6 +34,7 @@ from ownscan.core.bench._render import (
     measure_render,
     vtk_available,
 )
+from ownscan.core.bench._vispy import vispy_available
 
 FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
 FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
@@ -150,8 +151,8 @@ def run_suite(
                     continue
                 name = {"gl": "ownscan-gl", "array": "ownscan-array"}.get(tool, tool)
                 rows.append(Row("render", spec, f"{w}x{h}", mode, name, ms, "ms"))
-        if not vtk_available():
-            say("render: no peer (VTK) installed: pip install ownscan[bench]")
+        if not vtk_available() or not vispy_available():
+            say("render: a peer (VTK, vispy) is not installed: pip install ownscan[bench]")
     for spec in fit:
         if "first-frame" in parts:
             volume = bench_volume(spec)
