@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["peak_rss_mib", "render_peak", "view_peak", "x_display"]
+__all__ = ["json_child", "peak_rss_mib", "render_peak", "view_peak", "x_display"]
 
 
 def peak_rss_mib() -> float:
@@ -39,25 +39,35 @@ def peak_rss_mib() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 1024)
 
 
+def json_child(
+    module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Run ``python -m module args`` in a child: the last JSON line it printed (or
+    ``{"error": why}``) and its stderr."""
+    cmd = [sys.executable, "-m", module, *args]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no answer within {timeout_s:.0f} s"}, ""
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {tail}"}, done.stderr
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result, done.stderr
+
+
 def _measure(
     args: list[str], volume_bytes: int, timeout_s: float, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Run this module with ``args`` in a child; its JSON line with ``volume_mib`` and the
     ``notes`` of its stderr, or ``error``."""
-    cmd = [sys.executable, "-m", __name__, *args]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"no answer within {timeout_s:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {done.returncode}: {tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    result["volume_mib"] = volume_bytes / 2**20
-    result["notes"] = [
-        line.split("note: ", 1)[1] for line in done.stderr.splitlines() if "note: " in line
-    ]
+    result, stderr = json_child(__name__, args, timeout_s, env)
+    if "error" not in result:
+        result["volume_mib"] = volume_bytes / 2**20
+        result["notes"] = [
+            line.split("note: ", 1)[1] for line in stderr.splitlines() if "note: " in line
+        ]
     return result
 
 

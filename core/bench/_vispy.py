@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
 import numpy as np
+
+from ownscan.core.bench._memory import json_child
 
 __all__ = ["TEXTURE_LIMIT", "vispy_available", "vispy_mip_ms"]
 
@@ -46,18 +47,12 @@ def vispy_mip_ms(
     """ms per MIP frame of vispy (median of ``repeat`` after a warm-up frame) on the bench CT
     ``spec`` seen from the front (along ``j``), ``height_mm`` high: ``{"ms": ...}``, or
     ``{"error": why}``."""
-    cmd = [sys.executable, "-m", __name__, spec, str(size[0]), str(size[1])]
-    cmd += [str(float(step_voxels)), str(float(height_mm)), str(repeat)]
+    args = [spec, str(size[0]), str(size[1])]
+    args += [str(float(step_voxels)), str(float(height_mm)), str(repeat)]
     env = dict(os.environ, EGL_PLATFORM="surfaceless")
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"vispy: no answer within {timeout_s:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"vispy: exit {done.returncode}: {tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
+    result, _ = json_child(__name__, args, timeout_s, env)
+    if "error" in result:
+        result["error"] = f"vispy: {result['error']}"
     return result
 
 
