@@ -187,32 +187,65 @@ class GpuVolume:
                 raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
             return
         budget = self.memory_budget
+        written: list[int] = []  # slices the preparation wrote into the textures
         while True:
-            self.prepared = prepare_volume(volume, self.limits, budget)
-            self.volume = self.prepared.volume
-            self.notes = list(self.prepared.notes)
-            nx, ny, nz = self.prepared.dims
-            t = self.max_texture
-            self.brick_grid = (brick_ranges(nx, t), brick_ranges(ny, t), brick_ranges(nz, t))
             try:
-                self.textures = self._textures(1)
+                self._prepare_grey(volume, budget, written)
                 break
             except _NoRoom as exc:
                 # the GL refused the storage (llvmpipe: a texture of more than about 1.6
                 # GiB): averaged down by the one rule, to half of what was refused
+                nx, ny, nz = self._dims
                 budget = min(budget, 2 * nx * ny * nz) // 2
                 if budget < _SMALLEST_BUDGET:
                     raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
                 self.memory_budget = budget
+                written.clear()
         if self.memory_budget != memory_budget:
             self.notes.append(
                 f"the GPU refused a texture of the volume's size: drawn within "
                 f"{self.memory_budget / 2**20:.0f} MiB"
             )
         p = self.prepared
-        step = slab_slices((nz, ny, nx))
-        for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
-            self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
+        assert p is not None
+        nx, ny, nz = p.dims
+        if sum(written) != nz:  # prepared before (cached): written from its slabs
+            step = slab_slices((nz, ny, nx))
+            for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
+                self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
+
+    def _prepare_grey(self, volume: Volume, budget: int, written: list[int]) -> None:
+        """Prepare ``volume`` within ``budget`` and make its textures. A volume kept at full
+        size gets its textures first and each quantised slab written as the preparation makes
+        it (one quantisation pass, not two; ``written`` collects the slices); otherwise they
+        are made after. Raises _NoRoom when the GL refuses a texture."""
+        factors = downsample_factors(volume, self.limits, budget)
+        full = factors == (1, 1, 1)
+        if full:
+            z, y, x = volume.shape[:3]
+            self._set_grid((x, y, z))
+            self.textures = self._textures(1)
+
+            def write(k0: int, q: npt.NDArray[np.uint16]) -> None:
+                self._write_bricks(self.textures, k0, q)
+                written.append(len(q))
+
+        self.prepared = prepare_volume(volume, self.limits, budget, on_slab=write if full else None)
+        self.volume = self.prepared.volume
+        self.notes = list(self.prepared.notes)
+        if not full:
+            self._set_grid(self.prepared.dims)
+            self.textures = self._textures(1)
+
+    def _set_grid(self, dims: tuple[int, int, int]) -> None:
+        """The bricks of a volume of ``dims`` ``(nx, ny, nz)``."""
+        self._dims = dims
+        t = self.max_texture
+        self.brick_grid = (
+            brick_ranges(dims[0], t),
+            brick_ranges(dims[1], t),
+            brick_ranges(dims[2], t),
+        )
 
     @property
     def limits(self) -> tuple[int, int, int]:

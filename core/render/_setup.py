@@ -22,7 +22,7 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,6 +321,7 @@ def prepare_volume(
     volume: Volume,
     max_size: int | tuple[int, int, int] = 1 << 30,
     max_bytes: int = 1 << 62,
+    on_slab: Callable[[int, npt.NDArray[np.uint16]], None] | None = None,
 ) -> PreparedVolume:
     """Quantise ``volume`` for rendering (cached per volume).
 
@@ -333,6 +334,10 @@ def prepare_volume(
         ``k``, where it splits the volume into bricks).
     max_bytes
         Memory budget for the uint16 copy.
+    on_slab
+        Called with ``(k0, slab)`` for each quantised slab of slices as the block bounds are
+        made, in order (a :class:`~ownscan.core.render.GpuVolume` writes it into its texture:
+        one quantisation pass for both); not called when the result comes from the cache.
 
     Warns
     -----
@@ -359,7 +364,15 @@ def prepare_volume(
     prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
     # block bounds from quantised slabs: the whole quantised copy is made only when asked for
     nz, ny, nx = src.shape
-    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), prepared.slab)
+    slab = prepared.slab
+    if on_slab is not None:
+
+        def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
+            q = prepared.slab(k0, k1)
+            on_slab(k0, q)
+            return q
+
+    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), slab)
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared
