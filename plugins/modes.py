@@ -188,8 +188,8 @@ def builtin_modes() -> list[VisualisationMode]:
             glsl=load_shader("mode_mip.glsl"),
             array=MipArray(),
             auto_window="maximum",
-            # skip="maximum" is exact too, but made MIP 10-20% slower on llvmpipe (a CT's
-            # running maximum seldom rises above whole bricks); MinIP gains (air is lowest)
+            # bricks not above max(running maximum, window's low end) are jumped over
+            skip="maximum",
         ),
         VisualisationMode(
             name="minip",

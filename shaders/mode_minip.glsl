@@ -7,7 +7,8 @@ void mode_begin(inout vec4 acc, inout vec4 aux) {
 bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
     acc.x = min(acc.x, sample_volume(pos_tex));
     acc.y += 1.0;
-    return acc.x <= 0.0;
+    // from the window's low end down the picture is saturated (nothing is below the range)
+    return acc.x <= max(u_window.x, 0.0);
 }
 
 vec4 mode_end(vec4 acc, vec4 aux, bool hit) {

@@ -7,7 +7,8 @@ void mode_begin(inout vec4 acc, inout vec4 aux) {
 bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
     acc.x = max(acc.x, sample_volume(pos_tex));
     acc.y += 1.0;
-    return acc.x >= 1.0;  // nothing is brighter than the top of the range
+    // from the window's top on the picture is saturated (and nothing is above the range's top)
+    return acc.x >= min(u_window.y, 1.0);
 }
 
 vec4 mode_end(vec4 acc, vec4 aux, bool hit) {

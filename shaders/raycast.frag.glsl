@@ -44,7 +44,8 @@ uniform float u_slab_half_mm;    // MODE_SLAB: half thickness; 0 is a single sam
 uniform vec3 u_plane_lps;        // MODE_SLAB: a point of the slice plane (normal: u_back_lps)
 uniform vec2 u_visible;          // MODE_SKIP_OPACITY: normalised values outside are transparent
 uniform sampler3D u_block_bound;  // MODE_SKIP_RUNNING: per brick the largest (MODE_SKIP_MAXIMUM)
-                                  // or smallest (MODE_SKIP_MINIMUM) value, widened by a voxel
+                                  // or smallest (MODE_SKIP_MINIMUM) value, widened by a voxel;
+                                  // the mode shows acc.x through window_level (u_window)
 uniform sampler3D u_skip_distance;  // MODE_SKIP: per brick, distance (bricks) / 255 to the
                                     // nearest brick with something to see (0: this one)
 uniform float u_brick;           // MODE_SKIP: voxels per brick side
@@ -203,8 +204,10 @@ void main() {
         while (n < u_max_steps) {
             float t = t_entry + (float(n) + g_offset) * u_step_mm;
             // once a sample was taken (acc.y), jump over bricks whose values cannot change
-            // the running maximum / minimum (acc.x); each brick is looked at once, on entry
-            // (a margin far above float rounding keeps the test on the safe side)
+            // the picture: not above the running maximum (below the minimum), nor above the
+            // window's low end (below its top), where window_level shows every value alike;
+            // each brick is looked at once, on entry (a margin far above float rounding
+            // keeps the test on the safe side)
             while (t < t_exit && acc.y > 0.0 && t >= t_checked) {
                 vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                    u_last_brick);
@@ -212,9 +215,9 @@ void main() {
                                       inv_dir_tex);
                 float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
 #ifdef MODE_SKIP_MAXIMUM
-                bool skip = bound + 1e-5 < acc.x;
+                bool skip = bound + 1e-5 < max(acc.x, u_window.x);
 #else
-                bool skip = bound - 1e-5 > acc.x;
+                bool skip = bound - 1e-5 > min(acc.x, u_window.y);
 #endif
                 if (!skip) {
                     t_checked = t_out;

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ownscan.core.bench._vispy import vispy_available, vispy_mip_ms
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import ArrayRenderer, Camera, GLRenderer, Scene, frame_for, prepare_volume
 from ownscan.core.render.phantom import ct_phantom
@@ -112,9 +113,12 @@ def measure_render(
     cpu_sizes: Iterable[tuple[int, int]] = (),
     vtk: bool = True,
     report: Callable[[str], None] = print,
+    vispy: bool = True,
 ) -> dict[tuple[str, tuple[int, int], str], dict[str, float]]:
     """ms per frame, ``{(volume spec, (w, h), mode): {tool: ms}}``; tools ``gl``, ``array``
-    (at ``cpu_sizes`` only: slow), ``vtk-gpu``, ``vtk-cpu`` (when ``vtk`` and installed).
+    (at ``cpu_sizes`` only: slow), ``vtk-gpu``, ``vtk-cpu`` (when ``vtk`` and installed) and,
+    for mip on a bench CT (``spec`` given to :func:`bench_volume` again in a child),
+    ``vispy`` (when installed; :mod:`ownscan.core.bench._vispy`).
 
     All of ownscan first, VTK after: once VTK's EGL window has run, our context is unusable.
     A volume given as a callable is made when needed (and again for VTK), not kept."""
@@ -126,6 +130,7 @@ def measure_render(
     report(f"ownscan GL: {gl.renderer_string}; array renderer: {cpu.name}; {os.cpu_count()} CPUs")
     results: dict[tuple[str, tuple[int, int], str], dict[str, float]] = {}
     frames = {}
+    voxels_per_mm: dict[str, float] = {}
     for spec, make in volumes:
         volume = make() if callable(make) else make
         report(f"{spec}: {volume.describe()}")
@@ -138,8 +143,20 @@ def measure_render(
                     r["array"] = time_ms(functools.partial(cpu.render, scene, cam, size), 1)
                 frames[(spec, size, name)] = frame_for(prepare_volume(volume), scene, cam, size)
                 report(f"  {size[0]}x{size[1]} {name}: {r}")
+        if "mip" in modes:  # vispy steps in voxels: ours (mm) times the ray's voxels per mm
+            back = frames[(spec, sizes[0], "mip")].basis_lps[:, 2]
+            per_mm = np.linalg.solve(volume.affine[:3, :3], back)
+            voxels_per_mm[spec] = float(np.linalg.norm(per_mm))
         del volume
     gl.close()
+    for spec, _ in volumes if vispy and "mip" in modes and vispy_available() else []:
+        for size in sizes:
+            frame = frames[(spec, size, "mip")]
+            step = frame.step_mm * voxels_per_mm[spec]
+            got = vispy_mip_ms(spec, size, step, 2 * frame.half_mm[1], repeat)
+            if "ms" in got:
+                results[(spec, size, "mip")]["vispy"] = got["ms"]
+            report(f"  {spec} {size[0]}x{size[1]} mip: vispy {got.get('ms', got.get('error'))}")
     for spec, make in volumes if vtk and vtk_available() else []:
         volume = make() if callable(make) else make
         for name in modes:

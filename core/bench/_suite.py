@@ -1,13 +1,14 @@
 """``ownscan bench``: the measurements as one suite, its rows, and the JSON / Markdown / plots.
 
 Every row is one measurement of one tool: ``part`` (``load``: a generated series loaded in
-process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame; ``first-frame``:
-ms from a loaded volume to its first GL picture; ``memory``: peak RSS of one render in a child
-process), the volume, the image size, the mode. Rows of the same part, volume, image and mode
-form a group; the peers are the tools that are not ownscan's (VTK's mappers); each row's
-``ratio`` is the best (smallest) peer value divided by the row's (above 1: better than the best
-peer), None when no peer ran. A volume that does not fit this machine's free memory is
-skipped with a note, before anything is allocated.
+process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame;
+``first-frame``: ms from a loaded volume to its first GL picture; ``memory``: peak RSS of
+``ownscan render`` of the written series in a child process), the volume, the image size,
+the mode. Rows of the same part, volume, image and mode form a group; the peers are the tools
+that are not ownscan's (VTK's mappers); each row's ``ratio`` is the best (smallest) peer
+value divided by the row's (above 1: better than the best peer), None when no peer ran. A
+volume that does not fit this machine's free memory is skipped with a note, before anything
+is allocated.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
-from ownscan.core.bench._memory import render_peak
+from ownscan.core.bench._memory import render_peak, view_peak, x_display
 from ownscan.core.bench._render import (
     MODES,
     bench_volume,
@@ -33,6 +34,7 @@ from ownscan.core.bench._render import (
     measure_render,
     vtk_available,
 )
+from ownscan.core.bench._vispy import vispy_available
 
 FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
 FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
@@ -120,9 +122,18 @@ def run_suite(
             rows.extend(Row(p, s, "", "", "ownscan-gl", None, "", note=why) for p in parts)
             say(f"{s}: {why}")
     small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
-    if "load" in parts:
-        for spec in fit:
-            rows.extend(load_rows(spec, repeat, say))
+    for spec in fit:
+        if "load" in parts or "memory" in parts:  # one written series for both parts
+            root = Path(tempfile.mkdtemp(prefix="ownscan-bench-series-"))
+            try:
+                nx, ny, nz = (int(v) for v in spec.split("x"))
+                generate(root / "raw", nz, ny, nx)
+                if "load" in parts:
+                    rows.extend(load_rows(spec, root, repeat, say))
+                if "memory" in parts:
+                    rows.extend(memory_rows(spec, root / "raw", small_image[0], say))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
     if "render" in parts and fit:
         # the array renderer takes every sample: only on volumes up to 16M voxels, smallest image
         cpu_specs = {s for s in fit if _voxels(s) <= 1 << 24}
@@ -140,8 +151,8 @@ def run_suite(
                     continue
                 name = {"gl": "ownscan-gl", "array": "ownscan-array"}.get(tool, tool)
                 rows.append(Row("render", spec, f"{w}x{h}", mode, name, ms, "ms"))
-        if not vtk_available():
-            say("render: no peer (VTK) installed: pip install ownscan[bench]")
+        if not vtk_available() or not vispy_available():
+            say("render: a peer (VTK, vispy) is not installed: pip install ownscan[bench]")
     for spec in fit:
         if "first-frame" in parts:
             volume = bench_volume(spec)
@@ -150,43 +161,58 @@ def run_suite(
                 rows.append(Row("first-frame", spec, label[0], mode, "ownscan-gl", ms, "ms"))
                 say(f"{spec} first frame {mode}: {ms:.0f} ms")
             del volume
-        if "memory" in parts:
-            for mode in ("mip", "dvr"):
-                for backend in ("gl", "cpu"):
-                    if backend == "cpu" and _voxels(spec) > 1 << 24:
-                        continue
-                    m = render_peak(spec, mode, backend, small_image[0])
-                    tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
-                    if "error" in m:
-                        rows.append(
-                            Row("memory", spec, "", mode, tool, None, "MiB", note=m["error"])
-                        )
-                        continue
-                    extra = {
-                        "x_volume": m["peak_mib"] / m["volume_mib"],
-                        "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
-                        "base_mib": m["base_mib"],
-                        "volume_mib": m["volume_mib"],
-                    }
-                    note = "; ".join(m.get("notes", []))
-                    row = Row(
-                        "memory", spec, "", mode, tool, m["peak_mib"], "MiB", None, extra, note
-                    )
-                    rows.append(row)
-                    say(f"{spec} memory {mode} {backend}: {m['peak_mib']:.0f} MiB")
     return with_ratios(rows)
 
 
-def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
-    """The ``load`` part for one size: the generated series (uncompressed, and JPEG 2000
-    lossless when gdcmconv is installed) to NIfTI by ``ownscan export`` and by dcm2niix (when
-    installed; whole processes, median of ``runs``), and loaded in process (time, peak)."""
-    nx, ny, nz = (int(v) for v in spec.split("x"))
+def _memory_row(spec: str, image: str, mode: str, tool: str, m: dict[str, Any], note: str) -> Row:
+    """A ``memory`` row from a child's measurement (``error``: a row without a value)."""
+    if "error" in m:
+        return Row("memory", spec, image, mode, tool, None, "MiB", note=m["error"])
+    extra = {
+        "x_volume": m["peak_mib"] / m["volume_mib"],
+        "x_volume_above_base": (m["peak_mib"] - m["base_mib"]) / m["volume_mib"],
+        "base_mib": m["base_mib"],
+        "volume_mib": m["volume_mib"],
+    }
+    return Row("memory", spec, image, mode, tool, m["peak_mib"], "MiB", None, extra, note)
+
+
+def memory_rows(
+    spec: str, series: Path, image: tuple[int, int], say: Callable[[str], None]
+) -> list[Row]:
+    """The ``memory`` part for one size: the peak RSS of ``ownscan render`` of the written
+    ``series`` (mip, dvr; GL and, up to 16M voxels, arrays) and of the desktop viewer showing
+    it (a 1280x800 window on ``$DISPLAY`` or a private Xvfb), each in a child process."""
     rows: list[Row] = []
-    root = Path(tempfile.mkdtemp(prefix="ownscan-bench-load-"))
+    volume_bytes = 2 * _voxels(spec)  # the generated CT is int16
+    label = f"{image[0]}x{image[1]}"
+    for mode in ("mip", "dvr"):
+        for backend in ("gl", "cpu"):
+            if backend == "cpu" and _voxels(spec) > 1 << 24:
+                continue
+            m = render_peak(series, volume_bytes, mode, backend, image)
+            tool = f"ownscan-{'array' if backend == 'cpu' else 'gl'}"
+            rows.append(_memory_row(spec, label, mode, tool, m, "; ".join(m.get("notes", []))))
+            say(f"{spec} memory {mode} {backend}: {rows[-1].value or 0:.0f} MiB")
+    with x_display() as display:
+        if display is None:
+            m = {"error": "no X display and no Xvfb: the viewer was not measured"}
+        else:
+            m = view_peak(series, volume_bytes, (1280, 800), display)
+    note = f"the viewer showing the series, 3D view in {m.get('mode', '?')}"
+    rows.append(_memory_row(spec, "1280x800", "view", "ownscan-view", m, note))
+    say(f"{spec} memory view: {rows[-1].value or 0:.0f} MiB")
+    return rows
+
+
+def load_rows(spec: str, root: Path, runs: int, say: Callable[[str], None]) -> list[Row]:
+    """The ``load`` part for one size: the generated series in ``root / "raw"``
+    (uncompressed, and JPEG 2000 lossless when gdcmconv is installed) to NIfTI by ``ownscan
+    export`` and by dcm2niix (when installed; whole processes, median of ``runs``), and
+    loaded in process (time, peak)."""
+    rows: list[Row] = []
     try:
         raw = root / "raw"
-        generate(raw, nz, ny, nx)
         sources = [("uncompressed", raw)]
         if shutil.which("gdcmconv"):
             transcode_j2k(raw, root / "j2k")
@@ -212,7 +238,8 @@ def load_rows(spec: str, runs: int, say: Callable[[str], None]) -> list[Row]:
                 f"export {ours.wall * 1000:.0f} ms"
             )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for part in ("j2k", "out-uncompressed", "out-jpeg2000"):
+            shutil.rmtree(root / part, ignore_errors=True)
     return rows
 
 

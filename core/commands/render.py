@@ -157,7 +157,11 @@ def _load(args: argparse.Namespace) -> Volume:
         raise UsageError(
             f"--volume {volume}: series {chosen.label} has volume(s) 1..{chosen.n_volumes}"
         )
-    return chosen.load(volume=volume - 1)
+    from ownscan.core.render._pages import load_file_backed
+
+    # the voxels in a scratch file: the render path lets their pages go behind each pass,
+    # so the host volume and its texture are not both held (docs/RENDER.md, Large volumes)
+    return load_file_backed(chosen, volume - 1)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ownscan.core.render._pages import release_pages
 from ownscan.core.volume import Volume, WindowPreset
 
 __all__ = ["projection_window"]
@@ -38,6 +39,7 @@ def projection_window(volume: Volume, how: str) -> WindowPreset:
         top = 99.5
     else:
         raise ValueError(f"projection_window: how must be 'maximum' or 'average', got {how!r}")
+    release_pages(vox)  # a file-backed volume: the pages the strided view touched
     lo, hi = (float(x) for x in np.percentile(values, [1.0, top]))
     if hi <= lo:
         hi = lo + 1.0

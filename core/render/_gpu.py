@@ -48,6 +48,13 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
+_SMALLEST_BUDGET = 1 << 20  # below this a refused volume is an error, not averaged further
+
+
+class _NoRoom(Exception):
+    """The GL refused a texture's storage (GL_OUT_OF_MEMORY): the texture would have none."""
+
+
 MAX_BRICKS = 4  # in all; shaders/common.glsl samples at most this many volume textures
 
 
@@ -163,6 +170,9 @@ class GpuVolume:
         self.rgb = volume.samples != 1
         self.prepared: PreparedVolume | None = None
         self._gradients: list[Any] | None = None
+        self._gradient_partial: list[Any] | None = None  # being written by write_gradient_slab
+        self._gradient_next = 0  # the slice write_gradient_slab expects next
+        self._gradient_refused = False  # the GL had no room for the gradient textures
         self._bounds: dict[str, Any] = {}
         if self.rgb:
             self.volume, self.notes = self._fit_colour(volume)
@@ -171,19 +181,71 @@ class GpuVolume:
             data = np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
             z, y, x = self.volume.shape
             self.brick_grid = ([(0, x - 1)], [(0, y - 1)], [(0, z - 1)])
-            self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
+            try:
+                self.textures = [self._texture3d((x, y, z), 3, data, "nu1")]
+            except _NoRoom as exc:
+                raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
             return
-        self.prepared = prepare_volume(volume, self.limits, self.memory_budget)
+        budget = self.memory_budget
+        written: list[int] = []  # slices the preparation wrote into the textures
+        while True:
+            try:
+                self._prepare_grey(volume, budget, written)
+                break
+            except _NoRoom as exc:
+                # the GL refused the storage (llvmpipe: a texture of more than about 1.6
+                # GiB): averaged down by the one rule, to half of what was refused
+                nx, ny, nz = self._dims
+                budget = min(budget, 2 * nx * ny * nz) // 2
+                if budget < _SMALLEST_BUDGET:
+                    raise MemoryError(f"the GPU cannot hold this volume: {exc}") from None
+                self.memory_budget = budget
+                written.clear()
+        if self.memory_budget != memory_budget:
+            self.notes.append(
+                f"the GPU refused a texture of the volume's size: drawn within "
+                f"{self.memory_budget / 2**20:.0f} MiB"
+            )
+        p = self.prepared
+        assert p is not None
+        nx, ny, nz = p.dims
+        if sum(written) != nz:  # prepared before (cached): written from its slabs
+            step = slab_slices((nz, ny, nx))
+            for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
+                self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
+
+    def _prepare_grey(self, volume: Volume, budget: int, written: list[int]) -> None:
+        """Prepare ``volume`` within ``budget`` and make its textures. A volume kept at full
+        size gets its textures first and each quantised slab written as the preparation makes
+        it (one quantisation pass, not two; ``written`` collects the slices); otherwise they
+        are made after. Raises _NoRoom when the GL refuses a texture."""
+        factors = downsample_factors(volume, self.limits, budget)
+        full = factors == (1, 1, 1)
+        if full:
+            z, y, x = volume.shape[:3]
+            self._set_grid((x, y, z))
+            self.textures = self._textures(1)
+
+            def write(k0: int, q: npt.NDArray[np.uint16]) -> None:
+                self._write_bricks(self.textures, k0, q)
+                written.append(len(q))
+
+        self.prepared = prepare_volume(volume, self.limits, budget, on_slab=write if full else None)
         self.volume = self.prepared.volume
         self.notes = list(self.prepared.notes)
-        nx, ny, nz = self.prepared.dims
+        if not full:
+            self._set_grid(self.prepared.dims)
+            self.textures = self._textures(1)
+
+    def _set_grid(self, dims: tuple[int, int, int]) -> None:
+        """The bricks of a volume of ``dims`` ``(nx, ny, nz)``."""
+        self._dims = dims
         t = self.max_texture
-        self.brick_grid = (brick_ranges(nx, t), brick_ranges(ny, t), brick_ranges(nz, t))
-        self.textures = [self._texture3d(size, 1, None, "nu2") for size in self._brick_sizes()]
-        p = self.prepared
-        step = slab_slices((nz, ny, nx))
-        for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
-            self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
+        self.brick_grid = (
+            brick_ranges(dims[0], t),
+            brick_ranges(dims[1], t),
+            brick_ranges(dims[2], t),
+        )
 
     @property
     def limits(self) -> tuple[int, int, int]:
@@ -226,6 +288,19 @@ class GpuVolume:
                 viewport = (0, 0, a - k0, i1 - i0 + 1, j1 - j0 + 1, b - a)
                 tex.write(part.data, viewport=viewport, alignment=1)
 
+    def _textures(self, components: int) -> list[Any]:
+        """One empty R16 (``components`` 1) or RGB16 (3) texture per brick; raises _NoRoom
+        (after releasing those made) when the GL refuses one."""
+        made: list[Any] = []
+        try:
+            for size in self._brick_sizes():
+                made.append(self._texture3d(size, components, None, "nu2"))
+        except _NoRoom:
+            for tex in made:
+                tex.release()
+            raise
+        return made
+
     def _texture3d(
         self,
         size: tuple[int, int, int],
@@ -240,32 +315,70 @@ class GpuVolume:
 
         buf = None if data is None else np.ascontiguousarray(data).data
         tex = self.ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
+        if self.ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
+            tex.release()
+            raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
         return tex
 
-    def gradient_textures(self, texels: npt.NDArray[np.uint16] | None = None) -> list[Any]:
-        """The precomputed Sobel gradient (RGB16 unorm, see ``gradient_texels``), bricked
-        as the volume, made on first use; empty when volume and gradient would not fit the
-        budget together (the shaders then take 26 volume fetches per gradient).
-
-        ``texels``: ``gradient_texels(prepared.data)`` computed beforehand (e.g. on a loader
-        thread), uploaded instead of being computed here."""
+    def gradient_textures(self) -> list[Any]:
+        """The precomputed Sobel gradient (RGB16 unorm, see ``gradient_texels``), bricked as
+        the volume, made on first use (slab by slab: the whole 6-bytes-per-voxel array is
+        never held) unless :meth:`write_gradient_slab` brought them; empty when volume and
+        gradient would not fit the budget together, or the GL refused their storage (the
+        shaders then take 26 volume fetches per gradient)."""
         if self._gradients is None:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
             nx, ny, nz = p.dims
-            if gradient_fits(p, self.memory_budget):
-                self._gradients = [
-                    self._texture3d(size, 3, None, "nu2") for size in self._brick_sizes()
-                ]
-                if texels is not None:
-                    self._write_bricks(self._gradients, 0, texels)
-                else:  # slab by slab: the whole 6-bytes-per-voxel array is never held
+            if gradient_fits(p, self.memory_budget) and not self._gradient_refused:
+                try:
+                    self._gradients = self._textures(3)
+                except _NoRoom:  # 26 fetches per gradient, as over the budget
+                    self._gradient_refused = True
+                else:
                     for z0, part in gradient_slabs((nz, ny, nx), p.slab):
                         self._write_bricks(self._gradients, z0, part)
+            self._release_partial_gradient()
         return self._gradients
+
+    def write_gradient_slab(self, z0: int, texels: npt.NDArray[np.uint16]) -> bool:
+        """Write slices ``z0 ..`` of the precomputed gradient, computed elsewhere (the
+        viewer's loader thread streams ``gradient_slabs``): slabs in order from slice 0; the
+        textures serve :meth:`gradient_textures` once the last slab is in. False (nothing
+        written) when the gradient does not fit the budget or is made already.
+
+        Raises
+        ------
+        ValueError
+            A slab out of order (a gap would leave part of the gradient unwritten).
+        """
+        p = self.prepared
+        assert p is not None, "colour volumes have no gradient"
+        if self._gradients is not None or not gradient_fits(p, self.memory_budget):
+            return False
+        if self._gradient_refused:
+            return False
+        if z0 != self._gradient_next:
+            raise ValueError(f"gradient slab at slice {z0}, expected {self._gradient_next}")
+        if self._gradient_partial is None:
+            try:
+                self._gradient_partial = self._textures(3)
+            except _NoRoom:  # 26 fetches per gradient, as over the budget
+                self._gradient_refused = True
+                return False
+        self._write_bricks(self._gradient_partial, z0, texels)
+        self._gradient_next = z0 + len(texels)
+        if self._gradient_next >= p.dims[2]:  # complete
+            self._gradients, self._gradient_partial = self._gradient_partial, None
+        return True
+
+    def _release_partial_gradient(self) -> None:
+        for tex in self._gradient_partial or []:
+            tex.release()
+        self._gradient_partial = None
 
     def bound_texture(self, kind: str) -> Any:
         """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
@@ -307,6 +420,8 @@ class GpuVolume:
         """Release every texture (the prepared arrays stay cached with the volume)."""
         for tex in [*self.textures, *(self._gradients or []), *self._bounds.values()]:
             tex.release()
+        self._release_partial_gradient()
         self.textures = []
         self._gradients = None
+        self._gradient_next = 0
         self._bounds = {}

@@ -22,7 +22,7 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy.typing as npt
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gradient import sobel_texels
+from ownscan.core.render._pages import release_pages
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -76,7 +77,21 @@ def _quantise(voxels: npt.NDArray[Any], vmin: float, scale: float) -> npt.NDArra
         np.rint(chunk, out=chunk)
         np.clip(chunk, 0, 65535, out=chunk)
         out[k0 : k0 + step] = chunk
+        release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
     return out
+
+
+def _value_range(voxels: npt.NDArray[Any]) -> tuple[float, float]:
+    """The smallest and largest voxel, a slab at a time (letting a file-backed volume's
+    pages go behind the pass, :func:`~ownscan.core.render._pages.release_pages`)."""
+    step = slab_slices(voxels.shape)
+    lows, highs = [], []
+    for k0 in range(0, voxels.shape[0], step):
+        slab = voxels[k0 : k0 + step]
+        lows.append(slab.min())
+        highs.append(slab.max())
+        release_pages(slab)
+    return float(np.min(lows)), float(np.max(highs))  # NaN as the whole-array min/max
 
 
 @dataclass
@@ -119,11 +134,17 @@ class PreparedVolume:
         """Whether :attr:`data` was made (and is kept)."""
         return self._data is not None
 
+    def release_data(self) -> None:
+        """Forget :attr:`data` (made again on next use): for a holder that has uploaded it
+        and samples the GPU's copy (the viewer after its upload)."""
+        self._data = None
+
     def slab(self, k0: int, k1: int) -> npt.NDArray[np.uint16]:
         """Quantised slices ``k0 .. k1 - 1``: a view of :attr:`data` when it exists, else
         quantised from the volume (the same numbers)."""
-        if self._data is not None:
-            return self._data[k0:k1]
+        data = self._data  # read once: another thread may release it meanwhile
+        if data is not None:
+            return data[k0:k1]
         return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
 
     @property
@@ -301,6 +322,7 @@ def prepare_volume(
     volume: Volume,
     max_size: int | tuple[int, int, int] = 1 << 30,
     max_bytes: int = 1 << 62,
+    on_slab: Callable[[int, npt.NDArray[np.uint16]], None] | None = None,
 ) -> PreparedVolume:
     """Quantise ``volume`` for rendering (cached per volume).
 
@@ -313,6 +335,10 @@ def prepare_volume(
         ``k``, where it splits the volume into bricks).
     max_bytes
         Memory budget for the uint16 copy.
+    on_slab
+        Called with ``(k0, slab)`` for each quantised slab of slices as the block bounds are
+        made, in order (a :class:`~ownscan.core.render.GpuVolume` writes it into its texture:
+        one quantisation pass for both); not called when the result comes from the cache.
 
     Warns
     -----
@@ -332,14 +358,22 @@ def prepare_volume(
         src, note = downsampled(volume, factors, limits, max_bytes, "the renderer")
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
-    vmin, vmax = (float(v) for v in (src.voxels.min(), src.voxels.max()))
+    vmin, vmax = _value_range(src.voxels)
     if not vmax > vmin:
         vmax = vmin + 1.0
     empty = np.empty((0, 0, 0), np.float32)
     prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
     # block bounds from quantised slabs: the whole quantised copy is made only when asked for
     nz, ny, nx = src.shape
-    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), prepared.slab)
+    slab = prepared.slab
+    if on_slab is not None:
+
+        def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
+            q = prepared.slab(k0, k1)
+            on_slab(k0, q)
+            return q
+
+    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), slab)
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared

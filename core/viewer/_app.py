@@ -280,6 +280,8 @@ class Viewer:
         self.end_compare()  # a comparison is of the series it was started on
         # one upload for both the 2D views and the ray-caster (which owns and releases it)
         self._gpu_volume = self._raycast.renderer.upload(volume)
+        if self._gpu_volume.prepared is not None:  # the views sample the GPU's copy now
+            self._gpu_volume.prepared.release_data()
         self.current = index
         self.view = SeriesView(volume)
         self.maximised = None
@@ -315,8 +317,7 @@ class Viewer:
                     raise job.error
                 if not job.shown or self.current != index:
                     self._select(index)
-                if job.gradient is not None:
-                    self._gpu_volume.gradient_textures(job.gradient)
+                self._write_gradient(job)
                 return
         if index != self.current:
             self._select(index)
@@ -368,19 +369,25 @@ class Viewer:
                 self._follow_next()
                 return
             self._show_ready(job)
-        if job.done and self._loader is job:
+        done = job.done  # before taking the slabs: then every slab is taken
+        # the gradient of the volume loaded (not of another volume of its 4D series that the
+        # user stepped to meanwhile: its slabs are dropped, and that volume's shader computes
+        # its own gradient)
+        if self._loader is job and job.shown and self.current == job.index:
+            if self._gpu_volume is not None and self._gpu_volume.source is job.volume:
+                self._write_gradient(job)
+            else:
+                job.take_gradient()
+        if done and self._loader is job:
             self._loader = None
             if job.error is not None:
                 raise job.error  # the volume was prepared: a failure now is a bug
-            # the gradient of the volume loaded (not of another volume of its 4D series that
-            # the user stepped to meanwhile)
-            if (
-                job.gradient is not None
-                and self.current == job.index
-                and self._gpu_volume.source is job.volume
-            ):
-                self._gpu_volume.gradient_textures(job.gradient)
             self._follow_next()
+
+    def _write_gradient(self, job: SeriesLoader) -> None:
+        """Write the gradient slabs the loader has computed into the current GpuVolume."""
+        for z0, texels in job.take_gradient():
+            self._gpu_volume.write_gradient_slab(z0, texels)
 
     def _show_ready(self, job: SeriesLoader) -> None:
         """Select a loaded series (its volume and the prepared copy are cached: an upload)."""

@@ -255,10 +255,13 @@ class CompareView:
         loader = job.loader
         if self._gpu is None and loader.ready and loader.volume is not None:
             self._gpu = self._threed.renderer.upload(loader.volume)
-        if loader.done and self._gpu is not None and not self._saved_gradient:
-            if loader.gradient is not None:  # else the shader computes it (over the budget)
-                self._gpu.gradient_textures(loader.gradient)
-            self._saved_gradient = True
+        if self._gpu is not None and not self._saved_gradient:
+            done = loader.done  # before taking the slabs: then every slab is taken
+            # the gradient slabs as the loader computes them (over the budget: none, and the
+            # shader computes the gradient)
+            for z0, texels in loader.take_gradient():
+                self._gpu.write_gradient_slab(z0, texels)
+            self._saved_gradient = done
         if self.state is None and job.prior_view is not None:
             # until registered: scanner coordinates, and the panes say so
             self.state = CompareState(self.v.view, job.prior_view, np.eye(4))

@@ -5,14 +5,16 @@ Decoding a series takes seconds; the window must keep drawing meanwhile. A
 pixels (``SeriesEntry.volume()``), quantise them as the
 :class:`~ownscan.core.render.GpuVolume` will hold them (``prepare_volume`` with the same
 limits: cached with the volume, so the upload finds it) and, for shaded 3D modes, the gradient
-texels. The GL half (the texture upload) stays on the window's thread, which polls the loader
-every frame: it shows the 2D views as soon as :attr:`SeriesLoader.ready` (the gradient may
-still be computing) and the 3D view once :attr:`SeriesLoader.done`.
+texels slab by slab. The GL half (the texture uploads) stays on the window's thread, which
+polls the loader every frame: it shows the 2D views as soon as :attr:`SeriesLoader.ready`,
+writes the gradient slabs computed so far into the texture (the whole 6-bytes-per-voxel
+gradient never waits in memory) and shows the 3D view once :attr:`SeriesLoader.done`.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 
@@ -20,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._gpu import gradient_fits, volume_limits
-from ownscan.core.render._setup import gradient_texels, prepare_volume
+from ownscan.core.render._setup import gradient_slabs, prepare_volume
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.volume import Volume
 
@@ -58,7 +60,10 @@ class SeriesLoader:
         self.started = time.monotonic()
         self.stage = "reading the images"
         self.volume: Volume | None = None
-        self.gradient: npt.NDArray[np.uint16] | None = None
+        # the gradient's slabs, computed here, taken by the window's thread as they come
+        self._gradient_parts: queue.SimpleQueue[tuple[int, npt.NDArray[np.uint16]]] = (
+            queue.SimpleQueue()
+        )
         self.error: Exception | None = None
         self.shown = False  # set by the viewer once the 2D views show it
         self._max_texture = max_texture
@@ -87,13 +92,28 @@ class SeriesLoader:
                 and gradient_fits(prepared, self._budget)
             ):
                 self.stage = "preparing 3D"
-                self.gradient = gradient_texels(prepared.data)
+                # slab by slab: the window's thread writes each into the texture (take_gradient),
+                # so the whole 6-bytes-per-voxel array never waits in memory
+                nx, ny, nz = prepared.dims
+                for part in gradient_slabs((nz, ny, nx), prepared.slab):
+                    self._gradient_parts.put(part)
         except Exception as exc:  # handed to the window's thread, which decides
             self.error = exc
         finally:
             self.stage = "done"
             self._ready.set()
             self._done.set()
+
+    def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
+        """The gradient slabs ``(z0, texels)`` computed since the last call, in order (for
+        :meth:`~ownscan.core.render.GpuVolume.write_gradient_slab`); all of them once
+        :attr:`done`."""
+        parts = []
+        while True:
+            try:
+                parts.append(self._gradient_parts.get_nowait())
+            except queue.Empty:
+                return parts
 
     @property
     def ready(self) -> bool:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.names import display_name
+from ownscan.core.render._pages import load_file_backed
 from ownscan.core.viewer._marks import StudyDocuments
 from ownscan.core.viewer._stack import Stack, stack_of_series
 from ownscan.core.volume import SeriesInfo, Volume
@@ -230,7 +231,8 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
         key = f"{uid or 'series'}#{s.part}#{n}"
         files = [f for f in s.files if Path(f).is_file()]  # origins that are plain files
         preview = functools.partial(thumbnail_from_files, files) if files else None
-        load: Callable[[], Volume | Stack] = s.load
+        # the voxels in a scratch file whose pages the render path gives back (_pages.py)
+        load: Callable[[], Volume | Stack] = functools.partial(load_file_backed, s)
         if s.kind == "image" and uid:
             load = functools.partial(stack_of_series, images[uid])
         elif s.n_volumes > 1:
@@ -314,7 +316,9 @@ def _library_load(library: Any, series_uid: str) -> Volume | Stack:
     found = library.assemble(series_uid)
     shown = found.volumes() or found.series
     if len(shown) == 1:
-        return stack_of_series(shown) if shown[0].n_volumes > 1 else shown[0].load()
+        if shown[0].n_volumes > 1:
+            return stack_of_series(shown)
+        return load_file_backed(shown[0])  # pages the render path gives back (_pages.py)
     if shown and all(s.kind == "image" for s in shown):
         return stack_of_series(shown)
     return library.load_volume(series_uid)  # raises LibraryError, naming the series

@@ -34,6 +34,7 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
             assert ("first-frame", volume, mode, "ownscan-gl") in got
             assert ("memory", volume, mode, "ownscan-gl") in got
             assert ("memory", volume, mode, "ownscan-array") in got
+        assert ("memory", volume, "view", "ownscan-view") in got  # Xvfb when no display
     for r in rows:
         assert r["value"] is not None and r["value"] > 0, r
         assert r["unit"] == ("MiB" if r["part"] == "memory" else "ms")

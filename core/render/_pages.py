@@ -1,0 +1,136 @@
+"""Voxels that live in a file instead of anonymous memory, and giving their pages back.
+
+``ownscan render`` draws a volume it needs only while the textures are written. Held in
+anonymous memory, the host volume and its texture (which llvmpipe, a software GPU, keeps in
+host memory too) would both count for the whole run. Loaded into an unnamed scratch file on
+disk instead (:func:`scratch_voxel_file`, :meth:`ownscan.core.assembly.Series.load` with
+``out``), the voxels are a read-only shared mapping of that file: every whole-volume pass of
+the render path (value range, block bounds, quantised slabs for the upload, the automatic
+window) calls :func:`release_pages` behind itself, which drops the pages it read from the
+process (``madvise(MADV_DONTNEED)``). The bytes stay in the file, so reading them again gives
+the same numbers (the kernel fetches them from its page cache or the disk); what the kernel
+keeps cached is clean and can be reclaimed under memory pressure, which anonymous memory
+cannot without swap.
+
+Only mappings registered here (made by :func:`map_scratch`) are ever released: dropping the
+pages of anonymous or private memory would lose data.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from ownscan.core.assembly import Series
+    from ownscan.core.volume import Volume
+
+__all__ = ["load_file_backed", "on_disk", "register_mapping", "release_pages", "scratch_file"]
+
+# read-only views of file mappings that release_pages may drop (shared, file-backed: the
+# bytes are in the file)
+_FILE_MAPPINGS: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+_PAGE = mmap.PAGESIZE
+_MEMORY_FILESYSTEMS = {"tmpfs", "ramfs", "hugetlbfs", "devtmpfs"}
+
+
+def on_disk(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is on a file system whose clean pages the kernel can drop (not
+    tmpfs or ramfs, which live in memory). False where ``/proc/self/mountinfo`` is missing."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    target = os.path.realpath(folder)
+    best, fstype = "", ""
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fstype = point, right.split()[0]
+    return bool(best) and fstype not in _MEMORY_FILESYSTEMS
+
+
+def scratch_file() -> int | None:
+    """An unnamed temporary file on disk for a volume's voxels (deleted when closed and
+    unmapped), or None when the temporary folder is in memory (tmpfs) or unwritable: the
+    volume is then better held in anonymous memory."""
+    folder = tempfile.gettempdir()
+    if not on_disk(folder):
+        return None
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:  # O_TMPFILE where there is one
+            return os.dup(f.fileno())  # the caller closes it; a mapping keeps its own
+    except OSError:
+        return None
+
+
+def _mapping_of(array: npt.NDArray[Any]) -> mmap.mmap | None:
+    base: object = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return base if isinstance(base, mmap.mmap) else None
+
+
+def register_mapping(array: npt.NDArray[Any]) -> bool:
+    """Allow :func:`release_pages` on ``array`` (and its views): only for an array that is a
+    shared mapping of a file on disk (``Series.load(out=VoxelFile(...))`` into
+    :func:`scratch_file`). True when it is such a mapping."""
+    mm = _mapping_of(array)
+    if mm is None:
+        return False
+    _FILE_MAPPINGS.add(mm)
+    return True
+
+
+def release_pages(array: npt.NDArray[Any]) -> None:
+    """Drop the process's pages of the bytes ``array`` spans, when it is a view of a
+    registered file mapping (see :func:`register_mapping`); else nothing. The data are
+    unchanged: the next read fetches them from the file."""
+    mm = _mapping_of(array)
+    if mm is None or mm not in _FILE_MAPPINGS or array.size == 0:
+        return
+    lo = hi = array.__array_interface__["data"][0]
+    for n, stride in zip(array.shape, array.strides, strict=True):  # numpy's byte_bounds
+        if stride < 0:
+            lo += (n - 1) * stride
+        else:
+            hi += (n - 1) * stride
+    hi += array.itemsize
+    start = lo - np.frombuffer(mm, np.uint8, count=1).__array_interface__["data"][0]
+    first = start - start % _PAGE  # madvise wants a page-aligned start
+    mm.madvise(mmap.MADV_DONTNEED, first, min(len(mm), start + (hi - lo)) - first)
+
+
+def load_file_backed(series: Series, volume: int = 0) -> Volume:
+    """Volume ``volume`` of ``series``, its voxels decoded into a :func:`scratch_file` and
+    registered for :func:`release_pages`; in memory as :meth:`Series.load` does when there is
+    no such file (tmpfs) or it cannot be written (a full disk)."""
+    from ownscan.core.assembly import VoxelFile
+
+    fd = scratch_file()
+    if fd is not None:
+        try:
+            loaded = series.load(volume=volume, out=VoxelFile(fd, 0))
+        except OSError:  # no room on the disk: memory, as without a scratch file
+            loaded = None
+        finally:
+            os.close(fd)  # the mapping keeps the (unnamed) file
+        if loaded is not None:
+            if register_mapping(loaded.voxels):
+                release_pages(loaded.voxels)  # what decoding through the mapping touched
+            return loaded
+    return series.load(volume=volume)
