@@ -127,6 +127,8 @@ class ImportSession:
         self.store = lib.store
         self.root = lib.root
         self.workers: list[Worker] = []
+        # files that importers wrote for this import (SourceItem.temporary), not yet read
+        self._temporary: set[Path] = set()
 
     def run(
         self,
@@ -197,6 +199,9 @@ class ImportSession:
             # the oldest chunk's items, decided and reported in their order, as if read here
             chunk_items, worker, number = pipeline.popleft()
             scanned = worker.result(number)
+            for item, result in zip(chunk_items, scanned, strict=True):
+                if result[0] != SCAN_BIG:  # the worker has read it (and keeps its bytes)
+                    self._release(item)
             self._remote = (worker, number, [])
             for key, (item, result) in enumerate(zip(chunk_items, scanned, strict=True)):
                 if result[0] == SCAN_BIG:
@@ -207,6 +212,8 @@ class ImportSession:
 
         try:
             for item in items:
+                if item.temporary and item.path is not None:
+                    self._temporary.add(item.path)
                 if not parallel and item.path is not None and inline <= 0 and self.lib.processes:
                     if not started:
                         started = True
@@ -258,6 +265,9 @@ class ImportSession:
         finally:
             self._remote = None
             self._syncing = None
+            for path in self._temporary:  # an importer's downloads never read (a failure)
+                path.unlink(missing_ok=True)
+            self._temporary.clear()
             for worker in self.workers:
                 worker.close()
             self.workers = []
@@ -299,12 +309,20 @@ class ImportSession:
             data = item.read_bytes()
         except OSError as exc:
             return ItemResult(origin, FAILED, f"cannot read: {exc.strerror or exc}")
+        finally:
+            self._release(item)
 
         def write(final: Path) -> None:
             self._write(data, final, batch, origin)
 
         scanned = examine(data, item.media_type == DICOM)
         return self._decide(item, scanned, write, batch, ctx)
+
+    def _release(self, item: SourceItem) -> None:
+        """Remove an importer's download (``SourceItem.temporary``) once its bytes are read."""
+        if item.temporary and item.path is not None:
+            item.path.unlink(missing_ok=True)
+            self._temporary.discard(item.path)
 
     def _import_scanned(
         self, item: SourceItem, key: int, scanned: Scanned, batch: _Pending, ctx: _ImportContext
