@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
         root = lib.root
     for p in rep.problems:
-        state = "repaired" if p.repaired else "PROBLEM "
+        # what an interrupted import left is expected and set right: information, not alarm
+        state = "info    " if p.info else "repaired" if p.repaired else "PROBLEM "
         print(escape_controls(f"{state}  {p.kind:<18} {p.path}: {p.message}"))
     left = rep.unrepaired
     hashed = "" if args.quick else ", hashes verified"
@@ -53,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
         hint = "" if args.repair else "; run `ownscan check --repair` to fix what is safe"
         print(f"ownscan check: {root}: {len(left)} problem(s) left ({summary}){hint}")
         return 1
-    fixed = len(rep.problems)
-    print(
-        f"ownscan check: {root}: consistent ({summary}" + (f"; {fixed} repaired)" if fixed else ")")
-    )
+    informed = len(rep.information)
+    fixed = len(rep.problems) - informed
+    notes = [f"{fixed} repaired"] if fixed else []
+    if informed:
+        notes.append(f"{informed} left by an interrupted import or removal, set right")
+    print(f"ownscan check: {root}: consistent ({'; '.join([summary, *notes])})")
     return 0
