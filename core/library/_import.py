@@ -580,24 +580,7 @@ class ImportSession:
         try:
             for h, sha, size, origin in batch.instances:
                 self._index_parents(h, ctx, rep)
-                conn.execute(
-                    """INSERT INTO instances (sop_instance_uid, series_uid, sop_class_uid,
-                         instance_number, frames, transfer_syntax, title, sha256, size, origin,
-                         import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-                    (
-                        h.sop_instance_uid,
-                        h.series_uid,
-                        h.sop_class_uid,
-                        h.instance_number,
-                        h.frames,
-                        h.transfer_syntax,
-                        h.title,
-                        sha,
-                        size,
-                        origin,
-                        ctx.import_id,
-                    ),
-                )
+                self._insert_instance(h, sha, size, origin, ctx.import_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO conflicts (sha256, sop_instance_uid, existing_sha256, "
                 "size, origin, import_id) VALUES (?,?,?,?,?,?)",
@@ -626,6 +609,26 @@ class ImportSession:
                 (self.root / rel).unlink(missing_ok=True)
         if any(gone):
             conn.execute("DELETE FROM pending_deletes")
+
+    def _insert_instance(self, h: Header, sha: str, size: int, origin: str, import_id: int) -> None:
+        self.conn.execute(
+            """INSERT INTO instances (sop_instance_uid, series_uid, sop_class_uid,
+                 instance_number, frames, transfer_syntax, title, sha256, size, origin,
+                 import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                h.sop_instance_uid,
+                h.series_uid,
+                h.sop_class_uid,
+                h.instance_number,
+                h.frames,
+                h.transfer_syntax,
+                h.title,
+                sha,
+                size,
+                origin,
+                import_id,
+            ),
+        )
 
     def _settle(self, batch: _Pending) -> list[_Swap]:
         """Which new conflicts of the batch replace the held copy: those whose image decodes
@@ -665,24 +668,8 @@ class ImportSession:
         if row is None or row[0] != held:
             return []
         self._index_parents(h, ctx, rep)
-        conn.execute(
-            """UPDATE instances SET series_uid=?, sop_class_uid=?, instance_number=?, frames=?,
-                 transfer_syntax=?, title=?, sha256=?, size=?, origin=?, import_id=?
-               WHERE sop_instance_uid=?""",
-            (
-                h.series_uid,
-                h.sop_class_uid,
-                h.instance_number,
-                h.frames,
-                h.transfer_syntax,
-                h.title,
-                sha,
-                size,
-                origin,
-                ctx.import_id,
-                h.sop_instance_uid,
-            ),
-        )
+        conn.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (h.sop_instance_uid,))
+        self._insert_instance(h, sha, size, origin, ctx.import_id)
         conn.execute("DELETE FROM conflicts WHERE sha256 = ?", (sha,))
         conn.execute(
             "INSERT OR IGNORE INTO conflicts (sha256, sop_instance_uid, existing_sha256, "
