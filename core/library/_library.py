@@ -425,6 +425,8 @@ class Library(Index):
     def _fill_if_free(self) -> None:
         """Fill missing hospitals once, when no other writer holds the library (the queries
         read them from the files meanwhile, so the answer is the same either way)."""
+        if self.read_only:  # (the queries read them from the files)
+            return
         if self.conn.execute("SELECT 1 FROM series WHERE institution IS NULL LIMIT 1").fetchone():
             try:
                 self.store.lock(0.0)
