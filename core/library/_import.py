@@ -104,7 +104,13 @@ class _Pending:
     started: float = field(default_factory=time.monotonic)
 
     def __len__(self) -> int:
-        return len(self.instances) + len(self.documents) + len(self.conflicts) + self.files
+        return (
+            len(self.instances)
+            + len(self.documents)
+            + len(self.conflicts)
+            + len(self.contests)
+            + self.files
+        )
 
     def clear(self) -> None:
         """After the commit: nothing is pending any more (a second flush does nothing)."""
@@ -414,7 +420,9 @@ class ImportSession:
             ):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
                 batch.conflict_shas.add(sha)
-                batch.contests.append((h, sha, size, origin, held))
+            # settled at commit, also for a conflict kept aside before (by an ownscan that
+            # kept the first copy whatever it was): the one that decodes is held
+            batch.contests.append((h, sha, size, origin, held))
             return ItemResult(
                 origin,
                 CONFLICT,

@@ -143,3 +143,25 @@ def test_through_worker_processes(pairs: dict[str, tuple[Path, Path]], tmp_path:
         assert c.sha256 == _sha(bad) and len(lib.instances(lib.series()[0].series_uid)) >= 1
         held = {i.sha256 for s in lib.series() for i in lib.instances(s.series_uid)}
         assert _sha(good) in held and _sha(bad) not in held and len(held) == len(others) + 1
+
+
+def test_a_good_copy_kept_aside_before_is_held_at_its_next_import(
+    pairs: dict[str, tuple[Path, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a library where an older ownscan kept the damaged copy and set the good one aside:
+    # importing the good copy again puts it in place
+    from ownscan.core.library._import import ImportSession
+
+    good, bad = pairs["jpeg-scrambled"]
+    lib = tmp_path / "lib"
+    with open_library(lib, create=True) as library:
+        library.import_items(FolderImporter().iter_items(str(bad), ImportOptions()))
+        with monkeypatch.context() as m:
+            m.setattr(ImportSession, "_settle", lambda self, batch: [])  # as before
+            library.import_items(FolderImporter().iter_items(str(good), ImportOptions()))
+        (c,) = library.conflicts()
+        assert c.sha256 == _sha(good)  # the good copy aside: what this test starts from
+        rep = library.import_items(FolderImporter().iter_items(str(good), ImportOptions()))
+        (r,) = rep.results
+        assert r.status == CONFLICT and "kept this copy" in r.reason, r
+    _assert_good_kept(lib, good, bad)
