@@ -30,6 +30,7 @@ re-run resumes; wrong or missing credentials end it with a one-line message. Cre
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -599,11 +600,25 @@ def _list_instances(
 def _fetch(conn: Connection, study: str, series: str, sop: str, spool: Path | None) -> bytes | Path:
     """Retrieve one instance and check that it is the DICOM file that was asked for: written
     to a new file in ``spool`` as it arrives (the library's), else held in memory."""
-    data: bytes | Path = (
-        conn.retrieve_instance(study, series, sop)
-        if spool is None
-        else conn.retrieve_instance_to(study, series, sop, spool)
-    )
+    if spool is None:
+        data: bytes | Path = conn.retrieve_instance(study, series, sop)
+    else:
+        try:
+            data = conn.retrieve_instance_to(study, series, sop, spool)
+        except OSError as exc:  # the library's disk (full, read-only): the import stops
+            import requests
+
+            if isinstance(exc, requests.exceptions.RequestException):
+                raise  # (requests' errors are OSErrors too: not about the disk)
+            hint = (
+                "; free some space"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                else ""
+            )
+            raise DicomwebError(
+                conn.url,
+                f"cannot write the download to the library ({exc.strerror or exc}){hint}",
+            ) from None
     try:
         try:
             got = meta_text(file_meta(data), MEDIA_STORAGE_SOP_INSTANCE)

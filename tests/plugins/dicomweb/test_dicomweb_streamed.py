@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +103,31 @@ def test_a_large_part_under_the_cap_is_imported_in_bounded_memory(
     assert "internal error" not in out and "MemoryError" not in out, out
     # one copy of the instance (the library's read), not the response and the part as well
     assert peak < size + (250 << 20), f"peak RSS {peak >> 20} MiB"
+    assert list((lib / "tmp").iterdir()) == []
+
+
+def _full_disk() -> None:
+    """A full disk as the import sees it: writes past 400 kB fail (EFBIG), no SIGXFSZ."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+
+def test_a_full_disk_stops_the_import_in_one_line(files: list[Path], tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    with misbehaving(files, instance="huge-part-2000000") as srv:
+        r = subprocess.run(
+            [EXE, "import", "--library", str(lib), srv.url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            preexec_fn=_full_disk,
+        )
+    out = r.stdout + r.stderr
+    assert r.returncode in (1, 2), out
+    assert "internal error" not in out and "Traceback" not in out, out
+    assert "cannot write the download to the library (File too large); free some space" in out
+    assert "Run the same import again" in out
     assert list((lib / "tmp").iterdir()) == []
 
 
