@@ -232,7 +232,12 @@ def check(
             continue
         orphans.append(path)
     if orphans:
-        problems.extend(adopt(lib, orphans, repair))
+        adopted = adopt(lib, orphans, repair)
+        problems.extend(adopted)
+        # the counts say what the library holds now, the adopted files (read whole) included
+        rep.files_checked += sum(p.info for p in adopted)
+        rep.instances = conn.execute("SELECT count(*) FROM instances").fetchone()[0]
+        rep.documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
     # folders' permissions
     for d in _walk_dirs(lib.root):
         mode = d.stat().st_mode & 0o777

@@ -128,6 +128,7 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
             # every orphan was adopted: the index names every object file there is
             on_disk = {p.name for p in (lib / "objects").rglob("*") if p.is_file()}
             assert adopted >= partial and on_disk == adopted
+            assert f"consistent ({len(adopted)} instances" in check.stdout, check.stdout
             assert not list((lib / "tmp").iterdir())
             repair = ownscan("check", "--repair", "--library", lib)
             assert repair.returncode == 0, repair.stdout + repair.stderr
