@@ -54,6 +54,10 @@ class SourceItem:
     problem
         Set when the importer refused or could not read the item (e.g. a zip entry escaping its
         folder). Such items carry no content and are reported, never imported.
+    temporary
+        ``path`` is the importer's own copy in :attr:`ImportOptions.spool` (a DICOMweb answer
+        written there as it arrived): the library removes it once it has read it, and when
+        the import ends at the latest.
     """
 
     origin: str
@@ -61,6 +65,7 @@ class SourceItem:
     data: bytes | None = None
     media_type: str = DICOM
     problem: str | None = None
+    temporary: bool = False
 
     def __post_init__(self) -> None:
         if self.problem is None and (self.path is None) == (self.data is None):
@@ -95,10 +100,15 @@ class ImportOptions:
         Given by the library: ``known_instance(sop_instance_uid)`` is True when the library
         already holds that instance, so an importer that can tell the UID before fetching the
         bytes (DICOMweb, a DICOMDIR) may skip it. None outside the library.
+    spool
+        Given by the library: a folder of its own (on the same disk) where an importer may
+        write what it downloads, so that nothing large is held in memory; such files are
+        yielded as ``SourceItem(path=..., temporary=True)``. None outside the library.
     """
 
     extra: Mapping[str, Any] = field(default_factory=dict)
     known_instance: Callable[[str], bool] | None = None
+    spool: Path | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.extra.get(key, default)

@@ -31,6 +31,7 @@ import email.utils
 import functools
 import getpass
 import io
+import itertools
 import json
 import logging
 import os
@@ -40,10 +41,12 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ownscan.core.errors import ImportFailed, OwnscanError, UsageError
+from ownscan.core.files import PartFile
 
 if TYPE_CHECKING:
     # requests is imported where it is used: every ownscan command loads this plugin at start-up
@@ -59,6 +62,7 @@ __all__ = [
     "Credentials",
     "DicomwebError",
     "MultipartError",
+    "MultipartReader",
     "RequestFailed",
     "ServerUnreachable",
     "check_url",
@@ -87,6 +91,7 @@ _READ = 1 << 16
 # the UID that identifies a QIDO-RS result, per level (deduplication)
 _QIDO_KEY = {1: "0020000D", 3: "0020000E", 5: "00080018"}
 
+_names = itertools.count()  # names of retrieved files, unique in this process
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -449,16 +454,33 @@ class Connection:
     def _body(
         self, url: str, params: Any, accept: str, cap: int, cap_name: str
     ) -> tuple[str, bytes]:
-        """GET ``url`` and read its whole (decoded) answer under the bounds: at most ``cap``
-        bytes, within :attr:`deadline`, at :attr:`min_rate` or faster once the connect/read
-        ``timeout`` has passed. Returns the Content-Type and the body.
+        """GET ``url`` and its whole answer in memory, under the bounds of :meth:`_stream`.
+        Returns the Content-Type and the body."""
+        # BytesIO: getvalue() hands over its buffer without a copy
+        body = io.BytesIO()
+        ctype = self._stream(url, params, accept, cap, cap_name, lambda _ctype: body.write)
+        return ctype, body.getvalue()
 
-        Reads with ``read1`` (what one network read brings), so the checks run as data
-        arrives, however slowly it comes."""
+    def _stream(
+        self,
+        url: str,
+        params: Any,
+        accept: str,
+        cap: int,
+        cap_name: str,
+        start: Callable[[str], Callable[[bytes], object]],
+    ) -> str:
+        """GET ``url`` and hand its (decoded) answer, piece by piece as it arrives, to the
+        function that ``start(content_type)`` returns; returns the Content-Type.
+
+        The bounds: at most ``cap`` bytes, within :attr:`deadline`, at :attr:`min_rate` or
+        faster once the connect/read ``timeout`` has passed. Reads with ``read1`` (what one
+        network read brings), so the checks run as data arrives, however slowly it comes;
+        nothing is held here beyond one read."""
         import requests
         import urllib3.exceptions
 
-        start = time.monotonic()
+        started = time.monotonic()
         resp = self.session().get(
             url, params=params, headers={"Accept": accept}, timeout=self.timeout, stream=True
         )
@@ -468,9 +490,8 @@ class Connection:
             encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
             if declared.isdigit() and int(declared) > cap and not encoded:
                 raise _Failed(_too_big(int(declared), cap, cap_name))
-            # BytesIO: getvalue() hands over its buffer without a copy (a bytearray's
-            # bytes() would double the peak for a 1 GiB instance)
-            body = io.BytesIO()
+            ctype = resp.headers.get("Content-Type", "")
+            take = start(ctype)
             got = 0
             grace = self.timeout[1]
             while True:
@@ -484,11 +505,11 @@ class Connection:
                     raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
                 if not chunk:
                     break
-                body.write(chunk)
                 got += len(chunk)
                 if got > cap:
                     raise _Failed(_too_big(got, cap, cap_name))
-                elapsed = time.monotonic() - start
+                take(chunk)
+                elapsed = time.monotonic() - started
                 if elapsed > self.deadline:
                     raise _Failed(
                         f"no complete answer within the deadline of {self.deadline:g} s "
@@ -499,7 +520,7 @@ class Connection:
                         f"the server sends too slowly ({got / elapsed:.0f} bytes/s, "
                         f"below {self.min_rate:g}; set --option min_rate=BYTES_PER_SECOND)"
                     )
-            return resp.headers.get("Content-Type", ""), body.getvalue()
+            return ctype
         finally:
             resp.close()
 
@@ -509,25 +530,79 @@ class Connection:
         return f"{self.url}/studies/{study}/series/{series}/instances/{instance}"
 
     def retrieve_instance(self, study: str, series: str, instance: str) -> bytes:
-        """The stored DICOM file of one instance, byte for byte (no transcoding)."""
+        """The stored DICOM file of one instance, byte for byte (no transcoding), in memory
+        (at most ``max_instance_bytes``); :meth:`retrieve_instance_to` writes it to a file."""
+        body = io.BytesIO()
+
+        def attempt() -> Callable[[bytes], object]:
+            body.seek(0)
+            body.truncate()
+            return body.write
+
+        self._retrieve(study, series, instance, attempt)
+        return body.getvalue()
+
+    def retrieve_instance_to(self, study: str, series: str, instance: str, folder: Path) -> Path:
+        """The stored DICOM file of one instance, written to a new file in ``folder`` as it
+        arrives: nameless until complete (:class:`~ownscan.core.files.PartFile`), so nothing
+        is held in memory and an interrupted or refused transfer leaves nothing behind.
+        Returns the file's (hidden) name; it belongs to the caller."""
+        part: list[PartFile] = []
+
+        def attempt() -> Callable[[bytes], object]:
+            for old in part:  # a failed attempt's file goes
+                old.discard()
+            part[:] = [PartFile(folder)]
+            offset = 0
+
+            def write(data: bytes) -> None:
+                nonlocal offset
+                part[0].write(data, offset)
+                offset += len(data)
+
+            return write
+
+        try:
+            self._retrieve(study, series, instance, attempt)
+            return part[0].commit(lambda: folder / f".wado-{os.getpid()}-{next(_names)}.dcm")
+        finally:
+            for old in part:
+                old.discard()
+
+    def _retrieve(
+        self,
+        study: str,
+        series: str,
+        instance: str,
+        attempt: Callable[[], Callable[[bytes], object]],
+    ) -> None:
+        """Retrieve one instance, its one DICOM part going to what ``attempt()`` returns
+        (called again, and fresh, for each try)."""
         url = self.instance_url(study, series, instance)
 
-        def call() -> bytes:
-            ctype, body = self._body(
-                url,
-                None,
-                ACCEPT_DICOM_ANY_SYNTAX,
-                self.max_instance_bytes,
-                "max_instance_bytes",
-            )
+        def call() -> None:
+            reader: list[MultipartReader] = []
+
+            def start(ctype: str) -> Callable[[bytes], object]:
+                reader.append(MultipartReader(ctype, attempt()))
+                return reader[0].feed
+
             try:
-                return split_multipart(ctype, body, url)
+                self._stream(
+                    url,
+                    None,
+                    ACCEPT_DICOM_ANY_SYNTAX,
+                    self.max_instance_bytes,
+                    "max_instance_bytes",
+                    start,
+                )
+                reader[0].finish()
             except MultipartError as exc:
                 if exc.retryable:
                     raise _Retryable(exc.reason) from None
                 raise _Failed(exc.reason) from None
 
-        return self._with_auth(lambda: _retrying(call, url, self))
+        self._with_auth(lambda: _retrying(call, url, self))
 
     # -- errors ----------------------------------------------------------------------------
     def _where(self, path: str) -> str:
@@ -746,10 +821,150 @@ class MultipartError(OwnscanError):
 
 
 _BOUNDARY = re.compile(r'boundary\s*=\s*"?([^";]+)"?', re.IGNORECASE)
+# what may come before the first boundary, and a part's headers: more is not a DICOM answer
+_MAX_HEAD = 64 << 10
+
+
+class MultipartReader:
+    """The one ``application/dicom`` part of a WADO-RS instance response, split as the
+    response arrives: :meth:`feed` each piece of the body, then :meth:`finish`.
+
+    The part's bytes go to ``out`` as they come (the library's nameless file, or memory
+    outside a library); only a window as long as the boundary is held back, so memory stays
+    bounded whatever the part's size. A bare ``application/dicom`` body (sent by some
+    non-conforming servers) is taken as it is.
+
+    Parameters
+    ----------
+    content_type
+        The response's Content-Type (``multipart/related; type=...; boundary=...``).
+    out
+        Called with each piece of the part's content, in order.
+
+    Raises
+    ------
+    MultipartError
+        ``retryable`` True: the body ends early (truncated), another attempt may succeed;
+        False: not a DICOM response, or not exactly one part.
+    """
+
+    def __init__(self, content_type: str, out: Callable[[bytes], object]) -> None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        self._out = out
+        self.size = 0  # bytes of the (first) part so far
+        self._buf = bytearray()
+        self._parts = 0
+        self._declared: int | None = None
+        if media == "application/dicom":
+            self._state = "bare"
+            return
+        if media != "multipart/related":
+            raise MultipartError(
+                False, f"expected multipart/related DICOM, got {media or 'no Content-Type'}"
+            )
+        m = _BOUNDARY.search(content_type)
+        if m is None:
+            raise MultipartError(False, "multipart/related response without a boundary")
+        self._delimiter = b"--" + m.group(1).strip().encode("ascii", "replace")
+        self._end = b"\r\n" + self._delimiter  # a part's content ends here
+        self._state = "preamble"
+
+    def feed(self, data: bytes) -> None:
+        """Take the next piece of the response body."""
+        if self._state == "bare":
+            self._emit(data)
+            return
+        if self._state == "done":
+            return  # the epilogue after the closing boundary is ignored
+        self._buf += data
+        while self._step():
+            pass
+
+    def _emit(self, data: bytes | bytearray) -> None:
+        if self._parts <= 1 and data:  # a second part is only counted, never kept
+            self.size += len(data)
+            self._out(bytes(data))
+
+    def _step(self) -> bool:
+        """Advance through what is buffered; True while there may be more to do now."""
+        buf = self._buf
+        if self._state == "preamble":
+            at = buf.find(self._delimiter)
+            if at < 0:
+                if len(buf) > _MAX_HEAD:
+                    raise MultipartError(False, "multipart response without its boundary")
+                return False
+            del buf[: at + len(self._delimiter)]
+            self._state = "head"
+            return True
+        if self._state == "head":
+            if len(buf) >= 2 and buf[:2] == b"--":  # the closing delimiter
+                self._state = "done"
+                buf.clear()
+                return False
+            at = buf.find(b"\r\n\r\n")
+            if at < 0:
+                if len(buf) > _MAX_HEAD:
+                    raise MultipartError(
+                        False, "malformed multipart part (no blank line after its headers)"
+                    )
+                return False
+            self._header(bytes(buf[:at]))
+            del buf[: at + 4]
+            self._parts += 1
+            self._state = "content"
+            return True
+        # content: everything up to CRLF + delimiter; keep a tail that may begin the marker
+        at = buf.find(self._end)
+        if at < 0:
+            keep = len(self._end) - 1
+            if len(buf) > keep:
+                self._emit(buf[: len(buf) - keep])
+                del buf[: len(buf) - keep]
+            return False
+        self._emit(buf[:at])
+        del buf[: at + len(self._end)]
+        if self._parts == 1:
+            self._check_length()
+        self._state = "head"
+        return True
+
+    def _header(self, head: bytes) -> None:
+        headers = head.decode("latin-1").lower()
+        ctype = re.search(r"content-type:\s*([^\s;]+)", headers)
+        if ctype is not None and ctype.group(1) != "application/dicom":
+            raise MultipartError(
+                False, f"part of type {ctype.group(1)}, expected application/dicom"
+            )
+        length = re.search(r"content-length:\s*(\d+)", headers)
+        if self._parts == 0 and length is not None:
+            self._declared = int(length.group(1))
+
+    def _check_length(self) -> None:
+        if self._declared is not None and self._declared != self.size:
+            raise MultipartError(
+                True, f"part is {self.size} bytes, its header says {self._declared} (truncated?)"
+            )
+
+    def finish(self) -> None:
+        """The body has ended: check that it held exactly one complete part."""
+        if self._state == "bare":
+            return
+        if self._state == "preamble":
+            raise MultipartError(True, "response body without its multipart boundary (truncated?)")
+        if self._state != "done":
+            raise MultipartError(
+                True, "multipart response ends before its closing boundary (truncated)"
+            )
+        if self._parts != 1:
+            raise MultipartError(
+                False, f"expected one DICOM part for one instance, got {self._parts}"
+            )
 
 
 def split_multipart(content_type: str, body: bytes, url: str) -> bytes:
-    """The one ``application/dicom`` part of a WADO-RS instance response.
+    """The one ``application/dicom`` part of a whole WADO-RS instance response
+    (:class:`MultipartReader` over a body in memory).
 
     Parameters
     ----------
@@ -764,50 +979,13 @@ def split_multipart(content_type: str, body: bytes, url: str) -> bytes:
     Raises
     ------
     MultipartError
-        ``retryable`` True: the body ends early (truncated), another attempt may succeed;
-        False: not a DICOM response, or not exactly one part.
+        As :class:`MultipartReader`.
     """
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/dicom":
+    if content_type.split(";", 1)[0].strip().lower() == "application/dicom":
         log.debug("%s: server sent application/dicom instead of multipart/related", url)
         return body
-    if media != "multipart/related":
-        raise MultipartError(
-            False, f"expected multipart/related DICOM, got {media or 'no Content-Type'}"
-        )
-    m = _BOUNDARY.search(content_type)
-    if m is None:
-        raise MultipartError(False, "multipart/related response without a boundary")
-    delimiter = b"--" + m.group(1).strip().encode("ascii", "replace")
-    start = body.find(delimiter)
-    if start < 0:
-        raise MultipartError(True, "response body without its multipart boundary (truncated?)")
-    closing = body.rfind(b"\r\n" + delimiter + b"--")
-    if closing < 0:
-        raise MultipartError(
-            True, "multipart response ends before its closing boundary (truncated)"
-        )
-    chunks = body[start + len(delimiter) : closing].split(b"\r\n" + delimiter)
-    parts: list[bytes] = []
-    for chunk in chunks:
-        head, sep, content = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            raise MultipartError(
-                False, "malformed multipart part (no blank line after its headers)"
-            )
-        headers = head.decode("latin-1").lower()
-        ctype = re.search(r"content-type:\s*([^\s;]+)", headers)
-        if ctype is not None and ctype.group(1) != "application/dicom":
-            raise MultipartError(
-                False, f"part of type {ctype.group(1)}, expected application/dicom"
-            )
-        length = re.search(r"content-length:\s*(\d+)", headers)
-        if length is not None and int(length.group(1)) != len(content):
-            raise MultipartError(
-                True,
-                f"part is {len(content)} bytes, its header says {length.group(1)} (truncated?)",
-            )
-        parts.append(content)
-    if len(parts) != 1:
-        raise MultipartError(False, f"expected one DICOM part for one instance, got {len(parts)}")
-    return parts[0]
+    out = io.BytesIO()
+    reader = MultipartReader(content_type, out.write)
+    reader.feed(body)
+    reader.finish()
+    return out.getvalue()

@@ -12,8 +12,10 @@ and then:
    makes an interrupted import resumable: run it again and only what is missing is fetched.
 3. **WADO-RS** retrieves the rest, one instance per request, ``parallel`` requests at a time
    (default 4), asking for ``transfer-syntax=*`` so the server sends the stored file unchanged.
-   Each answer is checked (a DICOM file, the SOP Instance UID that was asked for) and yielded
-   as ``SourceItem(data=bytes, origin=<instance URL>)`` as soon as it arrives.
+   Each answer is written as it arrives to a nameless file in the library's ``spool`` folder
+   (:attr:`ImportOptions.spool`; held in memory outside a library), checked (a DICOM file,
+   the SOP Instance UID that was asked for) and yielded as ``SourceItem(path=..., temporary=True,
+   origin=<instance URL>)`` (the library removes the file once read) as soon as it is complete.
 4. Every series is complete only when all its instances are in the library; the
    :class:`RetrievalSummary` (``DicomwebImporter.last_summary``, and the ``on_summary`` callback
    if the caller passes one in ``extra``) says so per series.
@@ -28,10 +30,12 @@ re-run resumes; wrong or missing credentials end it with a one-line message. Cre
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ownscan.core.dicom import (
@@ -476,7 +480,7 @@ class DicomwebImporter:
             len(summary.series),
             len(todo),
         )
-        yield from self._retrieve(conn, todo, summary, parallel)
+        yield from self._retrieve(conn, todo, summary, parallel, options.spool)
 
     @staticmethod
     def _plan_series(
@@ -518,9 +522,10 @@ class DicomwebImporter:
         todo: list[tuple[SeriesStatus, str]],
         summary: RetrievalSummary,
         parallel: int,
+        spool: Path | None,
     ) -> Iterator[SourceItem]:
         fatal: DicomwebError | None = None
-        pending: dict[Future[bytes], tuple[SeriesStatus, str]] = {}
+        pending: dict[Future[bytes | Path], tuple[SeriesStatus, str]] = {}
         queue = iter(todo)
         with ThreadPoolExecutor(parallel, thread_name_prefix="wado") as pool:
             try:
@@ -530,7 +535,7 @@ class DicomwebImporter:
                         if job is None:
                             break
                         st, sop = job
-                        fut = pool.submit(_fetch, conn, st.study_uid, st.series_uid, sop)
+                        fut = pool.submit(_fetch, conn, st.study_uid, st.series_uid, sop, spool)
                         pending[fut] = job
                     if not pending:
                         break
@@ -551,10 +556,19 @@ class DicomwebImporter:
                                     del pending[other]  # queued, never started
                             continue
                         st.retrieved += 1
-                        yield SourceItem(origin=url, data=data)
+                        if isinstance(data, Path):  # the library's file: it removes it
+                            yield SourceItem(origin=url, path=data, temporary=True)
+                        else:
+                            yield SourceItem(origin=url, data=data)
             finally:
                 for fut in pending:
                     fut.cancel()
+                # retrieved files the library never took (the import stopped): removed
+                for fut in pending:
+                    if not fut.cancelled() and fut.exception() is None:
+                        left = fut.result()
+                        if isinstance(left, Path):
+                            left.unlink(missing_ok=True)
         if fatal is not None:
             got = summary.retrieved + sum(s.known for s in summary.series)
             reason = fatal.reason
@@ -583,20 +597,49 @@ def _list_instances(
     return series_uid, list(dict.fromkeys(sops))  # a server listing one instance twice
 
 
-def _fetch(conn: Connection, study: str, series: str, sop: str) -> bytes:
-    """Retrieve one instance and check that it is the DICOM file that was asked for."""
-    data = conn.retrieve_instance(study, series, sop)
+def _fetch(conn: Connection, study: str, series: str, sop: str, spool: Path | None) -> bytes | Path:
+    """Retrieve one instance and check that it is the DICOM file that was asked for: written
+    to a new file in ``spool`` as it arrives (the library's), else held in memory."""
+    if spool is None:
+        data: bytes | Path = conn.retrieve_instance(study, series, sop)
+    else:
+        try:
+            data = conn.retrieve_instance_to(study, series, sop, spool)
+        except OSError as exc:  # the library's disk (full, read-only): the import stops
+            import requests
+
+            if isinstance(exc, requests.exceptions.RequestException):
+                raise  # (requests' errors are OSErrors too: not about the disk)
+            hint = (
+                "; free some space"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                else ""
+            )
+            raise DicomwebError(
+                conn.url,
+                f"cannot write the download to the library ({exc.strerror or exc}){hint}",
+            ) from None
     try:
-        got = media_storage_sop_instance_uid(data)
-    except (NotDicom, ReadProblem) as exc:
-        raise RequestFailed(
-            conn.instance_url(study, series, sop), f"the answer is not a DICOM file ({exc})"
-        ) from None
-    if got != sop:
-        raise RequestFailed(
-            conn.instance_url(study, series, sop), f"the server sent instance {got} instead"
-        )
+        try:
+            got = meta_text(file_meta(data), MEDIA_STORAGE_SOP_INSTANCE)
+            if not got:
+                raise ReadProblem(_NO_SOP)
+        except (NotDicom, ReadProblem, OSError) as exc:
+            raise RequestFailed(
+                conn.instance_url(study, series, sop), f"the answer is not a DICOM file ({exc})"
+            ) from None
+        if got != sop:
+            raise RequestFailed(
+                conn.instance_url(study, series, sop), f"the server sent instance {got} instead"
+            )
+    except BaseException:
+        if isinstance(data, Path):
+            data.unlink(missing_ok=True)
+        raise
     return data
+
+
+_NO_SOP = "file meta information without Media Storage SOP Instance UID"
 
 
 def media_storage_sop_instance_uid(data: bytes) -> str:
@@ -613,7 +656,7 @@ def media_storage_sop_instance_uid(data: bytes) -> str:
     """
     uid = meta_text(file_meta(data), MEDIA_STORAGE_SOP_INSTANCE)
     if not uid:
-        raise ReadProblem("file meta information without Media Storage SOP Instance UID")
+        raise ReadProblem(_NO_SOP)
     return uid
 
 

@@ -145,16 +145,16 @@ class _IsoMedium:
 
     def __init__(self, path: Path) -> None:
         import pycdlib
-        from pycdlib.pycdlibexception import PyCdlibException
 
         self.label = str(path)
         self.iso = pycdlib.PyCdlib()
         self.fp = path.open("rb")
+        self._listed: list[_File] | None = None
         try:
             self.iso.open_fp(self.fp)
-        except (PyCdlibException, OSError, ValueError, IndexError, struct.error) as exc:
+        except _pycdlib_errors() as exc:
             self.fp.close()
-            raise ImportFailed(str(path), f"not a readable ISO 9660 image ({exc})") from exc
+            raise _Refused(str(exc)) from exc
         if self.iso.has_rock_ridge():
             self.namespace, self.encoding = "rr_path", "utf-8"
         elif self.iso.has_joliet():
@@ -185,6 +185,14 @@ class _IsoMedium:
         return bytes(raw).decode(self.encoding, errors="replace")
 
     def files(self) -> list[_File]:
+        if self._listed is None:
+            try:
+                self._listed = self._files()
+            except _pycdlib_errors() as exc:
+                raise _Refused(str(exc)) from exc
+        return list(self._listed)
+
+    def _files(self) -> list[_File]:
         out: list[_File] = []
         stack: list[tuple[str, tuple[str, ...]]] = [("/", ())]
         seen: set[int] = set()
@@ -219,12 +227,27 @@ class _IsoMedium:
         return self.iso.open_file_from_iso(**{self.namespace: f.ref})
 
     def head(self, f: _File) -> bytes:
-        with self._open(f) as fp:
-            return bytes(fp.read(_HEAD))
+        try:
+            with self._open(f) as fp:
+                return bytes(fp.read(_HEAD))
+        except _pycdlib_errors():
+            return self._extent(f, _HEAD)
 
     def read(self, f: _File) -> bytes:
-        with self._open(f) as fp:
-            return bytes(fp.read())
+        try:
+            with self._open(f) as fp:
+                return bytes(fp.read())
+        except _pycdlib_errors():
+            return self._extent(f, f.size)
+
+    def _extent(self, f: _File, n: int) -> bytes:
+        """The first ``n`` bytes of ``f`` read from its extent, without pycdlib (which lists
+        a file of a damaged image that it then cannot find again)."""
+        start = f.extent * self.block
+        if f.extent <= 16 or start + f.size > self.file_size:
+            raise OSError(f"its extent ({f.extent}, {f.size} bytes) lies outside the image")
+        self.fp.seek(start)
+        return self.fp.read(min(n, f.size))
 
     def size(self, f: _File) -> int:
         return f.size
@@ -251,6 +274,76 @@ class _IsoMedium:
             log.debug("closing %s: %s", self.label, exc)
         finally:
             self.fp.close()
+
+
+class _Refused(Exception):
+    """pycdlib refused the image (its strict checks): recovery is tried."""
+
+
+def _pycdlib_errors() -> tuple[type[BaseException], ...]:
+    from pycdlib.pycdlibexception import PyCdlibException
+
+    return (PyCdlibException, OSError, ValueError, IndexError, KeyError, struct.error)
+
+
+class _RecoveredIso(_IsoMedium):
+    """A damaged ISO image that pycdlib refuses: the files whose records and extents are
+    sound (:func:`ownscan.plugins._iso.recover`), read from their extents."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        from ownscan.plugins._iso import recover
+
+        self.label = str(path)
+        self.fp = path.open("rb")
+        self.file_size = path.stat().st_size
+        self.truncated = False
+        try:
+            found = recover(self.fp, self.file_size)
+        except (OSError, struct.error) as exc:
+            found = None
+            why = f"{why}; {exc}"
+        if found is None:
+            self.fp.close()
+            raise ImportFailed(str(path), f"not a readable ISO 9660 image ({why})")
+        self.block = found.block
+        self.names = found.names
+        self.recovered = [_File(f.parts, f.parts, f.extent, f.size) for f in found.files]
+        shown = "; ".join(found.skipped[:10])
+        more = f"; and {len(found.skipped) - 10} more" if len(found.skipped) > 10 else ""
+        log.warning(
+            "%s: the image is damaged (%s): %d file(s) recovered whose records and extents "
+            "are sound%s",
+            self.label,
+            why,
+            len(self.recovered),
+            f"; skipped: {shown}{more}" if found.skipped else "",
+        )
+
+    def files(self) -> list[_File]:
+        return list(self.recovered)
+
+    def head(self, f: _File) -> bytes:
+        return self._extent(f, _HEAD)
+
+    def read(self, f: _File) -> bytes:
+        return self._extent(f, f.size)
+
+    def close(self) -> None:
+        self.fp.close()
+
+
+def _open_iso(path: Path) -> _IsoMedium:
+    """The image read by pycdlib, or, where its strict checks refuse it, recovered."""
+    try:
+        medium = _IsoMedium(path)
+    except _Refused as exc:
+        return _RecoveredIso(path, str(exc))
+    try:
+        medium.files()  # pycdlib reads folders when listed: damage may show only now
+    except _Refused as exc:
+        medium.close()
+        return _RecoveredIso(path, str(exc))
+    return medium
 
 
 _Medium = _FolderMedium | _IsoMedium
@@ -286,7 +379,7 @@ class DiscImporter:
         elif path.is_file() and normalise_name(path.name) == "DICOMDIR":
             medium = _FolderMedium(path.parent)
         elif path.is_file():
-            medium = _IsoMedium(path)
+            medium = _open_iso(path)
             log.debug("%s: reading %s names", source, medium.names)
         else:
             raise ImportFailed(source, "not a folder, DICOMDIR or disc image")

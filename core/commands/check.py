@@ -10,6 +10,7 @@ from ownscan.core.text import escape_controls
 NAME = "check"
 HELP = "verify your library (index against files) and repair what is safe to repair"
 ORDER = 80
+_INFO_SHOWN = 3  # information lines of one kind named one by one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +41,19 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         root = lib.root
+    shown: dict[tuple[str, str], int] = {}
     for p in rep.problems:
-        state = "repaired" if p.repaired else "PROBLEM "
+        # what an interrupted import left is expected and set right: information, not alarm;
+        # a killed import can leave thousands of files, so a few of each kind are named
+        state = "info    " if p.info else "repaired" if p.repaired else "PROBLEM "
+        if p.info:
+            seen = shown[p.kind, p.message] = shown.get((p.kind, p.message), 0) + 1
+            if seen > _INFO_SHOWN:
+                continue
         print(escape_controls(f"{state}  {p.kind:<18} {p.path}: {p.message}"))
+    for (kind, message), n in shown.items():
+        if n > _INFO_SHOWN:
+            print(escape_controls(f"info      {kind:<18} and {n - _INFO_SHOWN} more: {message}"))
     left = rep.unrepaired
     hashed = "" if args.quick else ", hashes verified"
     summary = (
@@ -53,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         hint = "" if args.repair else "; run `ownscan check --repair` to fix what is safe"
         print(f"ownscan check: {root}: {len(left)} problem(s) left ({summary}){hint}")
         return 1
-    fixed = len(rep.problems)
-    print(
-        f"ownscan check: {root}: consistent ({summary}" + (f"; {fixed} repaired)" if fixed else ")")
-    )
+    informed = len(rep.information)
+    fixed = len(rep.problems) - informed
+    notes = [f"{fixed} repaired"] if fixed else []
+    if informed:
+        notes.append(f"{informed} left by an interrupted import or removal, set right")
+    print(f"ownscan check: {root}: consistent ({'; '.join([summary, *notes])})")
     return 0

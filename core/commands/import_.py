@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         known_skipped += held
         return held
 
-    options = ImportOptions(extra=extra, known_instance=known_instance)
+    options = ImportOptions(extra=extra, known_instance=known_instance, spool=lib.store.tmp)
     totals: dict[str, int] = {}
     notes: list[str] = []
     source_errors = 0

@@ -44,11 +44,10 @@ def _date(d: str) -> str:
 
 
 def _text(value: str) -> str:
-    """Text from a file, safe for a terminal: control characters shown escaped.
+    """Text from a file, safe for a terminal: control characters shown escaped."""
+    from ownscan.core.text import escape_controls
 
-    Replace with the shared escaping function from ownscan.core once it lands (another
-    branch adds it)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return escape_controls(value)
 
 
 def _name(dicom_name: str) -> str:
@@ -59,7 +58,8 @@ def _name(dicom_name: str) -> str:
     return _text(parts[0] + (", " + " ".join(parts[1:]) if len(parts) > 1 else ""))
 
 
-def _person_dict(p: Person) -> dict[str, Any]:
+def person_dict(p: Person) -> dict[str, Any]:
+    """A person as ``--json`` gives it (``ownscan person`` and ``ownscan list``)."""
     return {
         "key": p.key,
         "linked": p.linked,
@@ -71,7 +71,8 @@ def _person_dict(p: Person) -> dict[str, Any]:
     }
 
 
-def _entry_dict(e: TimelineEntry) -> dict[str, Any]:
+def entry_dict(e: TimelineEntry) -> dict[str, Any]:
+    """A study of a timeline as ``--json`` gives it, with ``has_report``."""
     out = dict(e.__dict__)
     out["has_report"] = e.has_report
     return out
@@ -120,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
             entries = lib.timeline(person)
             if args.json:
                 out = {
-                    "person": _person_dict(person),
-                    "timeline": [_entry_dict(e) for e in entries],
+                    "person": person_dict(person),
+                    "timeline": [entry_dict(e) for e in entries],
                 }
                 print(json.dumps(out, indent=2))
                 return 0
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "persons": [_person_dict(p) for p in people],
+                    "persons": [person_dict(p) for p in people],
                     "proposed_merges": [dict(m.__dict__) for m in proposed],
                 },
                 indent=2,

@@ -91,7 +91,7 @@ def _import(lib: Any, source: str, via: str | None) -> list[str]:
     from ownscan.core.plugin_types import ImportOptions
 
     importer = get_host().find_importer(source, via)
-    options = ImportOptions(known_instance=lib.has_instance)
+    options = ImportOptions(known_instance=lib.has_instance, spool=lib.store.tmp)
     report = lib.import_items(importer.iter_items(source, options), sources=[source])
     for r in report.results:
         if r.status in (FAILED, CONFLICT):

@@ -44,7 +44,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.library._decodes import why_not_decodable
 from ownscan.core.library._header import Header
+from ownscan.core.library._maintenance import drop_empty_parents
 from ownscan.core.library._model import (
     CONFLICT,
     DOCUMENT,
@@ -76,6 +78,11 @@ __all__ = ["ImportSession"]
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 
 
+# a conflict settled for the new copy: its header, sha256, size, origin; the sha256 held
+# until then and why that copy does not decode
+_Swap = tuple[Header, str, int, str, str, str]
+
+
 @dataclass
 class _Pending:
     """A batch: files written (renamed into place) whose rows are not yet committed."""
@@ -86,6 +93,9 @@ class _Pending:
     uids: dict[str, str] = field(default_factory=dict)
     doc_shas: set[str] = field(default_factory=set)
     conflict_shas: set[str] = field(default_factory=set)
+    # new conflicts to settle at commit (the copy that decodes is kept): the new copy's
+    # header, sha256, size and origin, and the sha256 held when it came
+    contests: list[tuple[Header, str, int, str, str]] = field(default_factory=list)
     writes: list[tuple[Future[None], Path, str]] = field(default_factory=list)
     queued: set[Path] = field(default_factory=set)  # files being written for this batch
     failed_origins: list[tuple[str, str]] = field(default_factory=list)
@@ -94,13 +104,20 @@ class _Pending:
     started: float = field(default_factory=time.monotonic)
 
     def __len__(self) -> int:
-        return len(self.instances) + len(self.documents) + len(self.conflicts) + self.files
+        return (
+            len(self.instances)
+            + len(self.documents)
+            + len(self.conflicts)
+            + len(self.contests)
+            + self.files
+        )
 
     def clear(self) -> None:
         """After the commit: nothing is pending any more (a second flush does nothing)."""
         self.instances.clear()
         self.documents.clear()
         self.conflicts.clear()
+        self.contests.clear()
         self.writes.clear()
         self.queued.clear()
         self.files = self.bytes = 0
@@ -127,6 +144,8 @@ class ImportSession:
         self.store = lib.store
         self.root = lib.root
         self.workers: list[Worker] = []
+        # files that importers wrote for this import (SourceItem.temporary), not yet read
+        self._temporary: set[Path] = set()
 
     def run(
         self,
@@ -197,6 +216,9 @@ class ImportSession:
             # the oldest chunk's items, decided and reported in their order, as if read here
             chunk_items, worker, number = pipeline.popleft()
             scanned = worker.result(number)
+            for item, result in zip(chunk_items, scanned, strict=True):
+                if result[0] != SCAN_BIG:  # the worker has read it (and keeps its bytes)
+                    self._release(item)
             self._remote = (worker, number, [])
             for key, (item, result) in enumerate(zip(chunk_items, scanned, strict=True)):
                 if result[0] == SCAN_BIG:
@@ -207,6 +229,8 @@ class ImportSession:
 
         try:
             for item in items:
+                if item.temporary and item.path is not None:
+                    self._temporary.add(item.path)
                 if not parallel and item.path is not None and inline <= 0 and self.lib.processes:
                     if not started:
                         started = True
@@ -214,7 +238,9 @@ class ImportSession:
                     # until all have started (~50 ms) the files are handled here; a worker
                     # that cannot start leaves the whole import to this process
                     parallel = bool(self.workers) and all(w.ready for w in self.workers)
-                if parallel and item.path is not None:
+                if parallel and item.path is not None and not item.temporary:
+                    # (a download is read here: it arrives one by one, and its file goes
+                    # once read, so a conflict could not read it again)
                     chunk.append(item)
                     if len(chunk) >= self.lib.chunk_files:
                         send_chunk()
@@ -258,6 +284,9 @@ class ImportSession:
         finally:
             self._remote = None
             self._syncing = None
+            for path in self._temporary:  # an importer's downloads never read (a failure)
+                path.unlink(missing_ok=True)
+            self._temporary.clear()
             for worker in self.workers:
                 worker.close()
             self.workers = []
@@ -299,12 +328,20 @@ class ImportSession:
             data = item.read_bytes()
         except OSError as exc:
             return ItemResult(origin, FAILED, f"cannot read: {exc.strerror or exc}")
+        finally:
+            self._release(item)
 
         def write(final: Path) -> None:
             self._write(data, final, batch, origin)
 
         scanned = examine(data, item.media_type == DICOM)
         return self._decide(item, scanned, write, batch, ctx)
+
+    def _release(self, item: SourceItem) -> None:
+        """Remove an importer's download (``SourceItem.temporary``) once its bytes are read."""
+        if item.temporary and item.path is not None:
+            item.path.unlink(missing_ok=True)
+            self._temporary.discard(item.path)
 
     def _import_scanned(
         self, item: SourceItem, key: int, scanned: Scanned, batch: _Pending, ctx: _ImportContext
@@ -383,6 +420,9 @@ class ImportSession:
             ):
                 batch.conflicts.append((sha, h.sop_instance_uid, held, size, origin))
                 batch.conflict_shas.add(sha)
+            # settled at commit, also for a conflict kept aside before (by an ownscan that
+            # kept the first copy whatever it was): the one that decodes is held
+            batch.contests.append((h, sha, size, origin, held))
             return ItemResult(
                 origin,
                 CONFLICT,
@@ -543,28 +583,12 @@ class ImportSession:
     def _commit(self, batch: _Pending, ctx: _ImportContext, rep: ImportReport) -> None:
         """Index the batch in one transaction (its files are complete and synced)."""
         conn = self.conn
+        swaps = self._settle(batch)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for h, sha, size, origin in batch.instances:
                 self._index_parents(h, ctx, rep)
-                conn.execute(
-                    """INSERT INTO instances (sop_instance_uid, series_uid, sop_class_uid,
-                         instance_number, frames, transfer_syntax, title, sha256, size, origin,
-                         import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-                    (
-                        h.sop_instance_uid,
-                        h.series_uid,
-                        h.sop_class_uid,
-                        h.instance_number,
-                        h.frames,
-                        h.transfer_syntax,
-                        h.title,
-                        sha,
-                        size,
-                        origin,
-                        ctx.import_id,
-                    ),
-                )
+                self._insert_instance(h, sha, size, origin, ctx.import_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO conflicts (sha256, sop_instance_uid, existing_sha256, "
                 "size, origin, import_id) VALUES (?,?,?,?,?,?)",
@@ -575,6 +599,7 @@ class ImportSession:
                 "import_id) VALUES (?,?,?,?,?,?)",
                 [(*d, ctx.import_id) for d in batch.documents],
             )
+            gone = [self._swap(swap, ctx, rep) for swap in swaps]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -587,6 +612,103 @@ class ImportSession:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+        for paths in gone:  # the copies now held elsewhere (pending_deletes until done)
+            for rel in paths:
+                (self.root / rel).unlink(missing_ok=True)
+        if any(gone):
+            conn.execute("DELETE FROM pending_deletes")
+
+    def _insert_instance(self, h: Header, sha: str, size: int, origin: str, import_id: int) -> None:
+        self.conn.execute(
+            """INSERT INTO instances (sop_instance_uid, series_uid, sop_class_uid,
+                 instance_number, frames, transfer_syntax, title, sha256, size, origin,
+                 import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                h.sop_instance_uid,
+                h.series_uid,
+                h.sop_class_uid,
+                h.instance_number,
+                h.frames,
+                h.transfer_syntax,
+                h.title,
+                sha,
+                size,
+                origin,
+                import_id,
+            ),
+        )
+
+    def _settle(self, batch: _Pending) -> list[_Swap]:
+        """Which new conflicts of the batch replace the held copy: those whose image decodes
+        when the held one's does not (so the good copy is kept whatever the order they came
+        in). Their files are put in place before the rows: the new copy linked into
+        ``objects/``, the held one into ``conflicts/``, synced."""
+        swaps: list[_Swap] = []
+        held_now: dict[str, str] = {}
+        for h, sha, size, origin, held in batch.contests:
+            held = held_now.get(h.sop_instance_uid, held)
+            new_path = self.store.conflict_path(sha)
+            old_path = self.store.object_path(held)
+            if not (new_path.is_file() and old_path.is_file()):
+                continue  # one of them could not be written: nothing to choose
+            if why_not_decodable(new_path) is not None:
+                continue  # the held copy stays, as any conflict
+            why = why_not_decodable(old_path)
+            if why is None:
+                continue  # both decode: the first one stays
+            self.store.place(new_path, self.store.object_path(sha))
+            self.store.place(old_path, self.store.conflict_path(held))
+            held_now[h.sop_instance_uid] = sha
+            swaps.append((h, sha, size, origin, held, why))
+        if swaps and self.lib.durable:
+            self.store.sync()
+        return swaps
+
+    def _swap(self, swap: _Swap, ctx: _ImportContext, rep: ImportReport) -> list[str]:
+        """In the commit's transaction: the instance row names the new copy, the held one
+        becomes a conflict; returns the files to remove after the commit."""
+        h, sha, size, origin, held, why = swap
+        conn = self.conn
+        row = conn.execute(
+            "SELECT sha256, size, origin FROM instances WHERE sop_instance_uid = ?",
+            (h.sop_instance_uid,),
+        ).fetchone()
+        if row is None or row[0] != held:
+            return []
+        self._index_parents(h, ctx, rep)
+        conn.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (h.sop_instance_uid,))
+        self._insert_instance(h, sha, size, origin, ctx.import_id)
+        conn.execute("DELETE FROM conflicts WHERE sha256 = ?", (sha,))
+        conn.execute(
+            "INSERT OR IGNORE INTO conflicts (sha256, sop_instance_uid, existing_sha256, "
+            "size, origin, import_id) VALUES (?,?,?,?,?,?)",
+            (held, h.sop_instance_uid, sha, row[1], row[2], ctx.import_id),
+        )
+        conn.execute(
+            "UPDATE conflicts SET existing_sha256 = ? WHERE sop_instance_uid = ?",
+            (sha, h.sop_instance_uid),
+        )
+        drop_empty_parents(self.lib)
+        gone = [
+            self.store.relative(self.store.conflict_path(sha)),
+            self.store.relative(self.store.object_path(held)),
+        ]
+        conn.executemany(
+            "INSERT OR IGNORE INTO pending_deletes (path) VALUES (?)", [(p,) for p in gone]
+        )
+        aside = self.store.relative(self.store.conflict_path(held))
+        said = (
+            f"kept this copy of SOP Instance UID {h.sop_instance_uid}: its image decodes, the "
+            f"copy held from {row[2]} does not ({why}); that one is kept aside in {aside}"
+        )
+        rep.notes.append(f"{origin}: {said}")
+        rep.results = [
+            dataclasses.replace(r, reason=said)
+            if r.origin == origin and r.status == CONFLICT
+            else r
+            for r in rep.results
+        ]
+        return gone
 
     def _index_parents(self, h: Header, ctx: _ImportContext, rep: ImportReport) -> None:
         """The study and series rows of an instance, and its patient's row with a new study.

@@ -309,11 +309,14 @@ class Library(Index):
     ) -> CheckReport:
         """Verify the index against the files; with ``repair``, fix what can be fixed safely.
 
-        Finds: partial files of interrupted writes and unfinished removals (repair: delete),
-        indexed files that are missing or damaged (not repairable: re-import the source, or
-        remove the series; repair moves a damaged file to ``damaged/`` so a re-import restores
-        it), orphan files without a row (repair: adopt them into the index), wrong permissions
-        (repair: 0700/0600), empty series/studies/patients (repair: drop) and a damaged index.
+        What an interrupted import or removal leaves is expected and set right by the check
+        itself, reported with ``info`` set: partial files of interrupted writes and files of
+        unfinished removals (deleted), orphan files without a row (adopted into the index).
+        Problems (real damage): indexed files that are missing or damaged (not repairable:
+        re-import the source, or remove the series; repair moves a damaged file to
+        ``damaged/`` so a re-import restores it), an orphan whose content is not its name
+        (repair: delete), wrong permissions (repair: 0700/0600), empty
+        series/studies/patients (repair: drop) and a damaged index.
 
         Parameters
         ----------
@@ -422,6 +425,8 @@ class Library(Index):
     def _fill_if_free(self) -> None:
         """Fill missing hospitals once, when no other writer holds the library (the queries
         read them from the files meanwhile, so the answer is the same either way)."""
+        if self.read_only:  # (the queries read them from the files)
+            return
         if self.conn.execute("SELECT 1 FROM series WHERE institution IS NULL LIMIT 1").fetchone():
             try:
                 self.store.lock(0.0)

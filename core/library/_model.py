@@ -211,12 +211,18 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class CheckProblem:
-    """One inconsistency found by :meth:`Library.check`; ``repaired`` says if it was fixed."""
+    """One finding of :meth:`Library.check`; ``repaired`` says if it was fixed.
+
+    ``info``: not damage but what an interrupted import or removal is expected to leave (an
+    orphan file, a partial file in ``tmp/``, a file of a removal), set right by the check
+    itself and reported for information.
+    """
 
     kind: str
     path: str
     message: str
     repaired: bool = False
+    info: bool = False
 
 
 @dataclass
@@ -235,6 +241,11 @@ class CheckReport:
     @property
     def unrepaired(self) -> list[CheckProblem]:
         return [p for p in self.problems if not p.repaired]
+
+    @property
+    def information(self) -> list[CheckProblem]:
+        """What an interrupted import or removal left, set right by the check itself."""
+        return [p for p in self.problems if p.info]
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,17 @@ class Store:
         os.close(fd)
         os.replace(tmp, final)
 
+    def place(self, src: Path, final: Path) -> None:
+        """Make the complete file ``src`` also appear as ``final`` (a hard link, or a copy
+        where the file system has none); nothing when ``final`` exists already."""
+        make_private_dir(final.parent)
+        try:
+            os.link(src, final)
+        except FileExistsError:
+            return
+        except OSError:  # no hard links here (FAT, some network shares)
+            self.write(src.read_bytes(), final)
+
     def _write_unnamed(self, data: bytes, parent: str, final: Path) -> bool:
         """Write ``data`` to an unnamed file in ``parent`` and link it as ``final``.
 

@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+import pydicom
 import pytest
-from library_dicomgen import ct_series, limit_file_size
+from library_dicomgen import ct_series, limit_file_size, with_same_uid_other_bytes
 
 OWNSCAN = [sys.executable, "-m", "ownscan.core.cli"]
 N_FILES = 400
@@ -101,6 +102,7 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
     expected = _source_hashes(source)
     rng = random.Random(20240131)
     killed = 0
+    orphans_seen = 0
     # An import can finish before the kill lands on a quiet machine: such attempts are checked
     # too, and attempts go on until six were really killed.
     for run in range(20):
@@ -115,14 +117,23 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
         partial = _library_hashes(lib)
         assert partial <= expected
         if run % 2 == 0:
-            # check reports what the kill left (orphans, partial files) and repairs it
+            # what the kill left (orphans, partial files) is expected: check sets it right,
+            # says it as information and exits 0; nothing is left for a repair
             check = ownscan("check", "--library", lib)
-            assert check.returncode in (0, 1), check.stderr
-            if check.returncode == 1:
-                assert "orphan" in check.stdout or "partial" in check.stdout, check.stdout
+            assert check.returncode == 0, check.stdout + check.stderr
+            assert "PROBLEM" not in check.stdout, check.stdout
+            infos = [ln for ln in check.stdout.splitlines() if ln.startswith("info")]
+            assert all(" orphan " in ln or " partial " in ln for ln in infos), check.stdout
+            adopted = _library_hashes(lib)
+            # every orphan was adopted: the index names every object file there is
+            on_disk = {p.name for p in (lib / "objects").rglob("*") if p.is_file()}
+            assert adopted >= partial and on_disk == adopted
+            assert f"consistent ({len(adopted)} instances" in check.stdout, check.stdout
+            assert not list((lib / "tmp").iterdir())
             repair = ownscan("check", "--repair", "--library", lib)
             assert repair.returncode == 0, repair.stdout + repair.stderr
-            assert _library_hashes(lib) >= partial
+            assert "info" not in repair.stdout and "repaired" not in repair.stdout
+            orphans_seen += sum(" orphan " in ln for ln in infos)
         # running the import again completes the library
         again = ownscan("import", source, "--library", lib)
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr
@@ -132,6 +143,28 @@ def test_sigkill_at_random_moments_then_check_and_reimport_complete_it(tmp_path,
         assert f"{N_FILES} instances" in final.stdout
         assert not list((lib / "tmp").iterdir())
     assert killed == 6, "the kills should interrupt the imports"
+    assert orphans_seen, "some kill should land between a batch's files and its rows"
+
+
+def test_an_uninterrupted_import_leaves_nothing_for_check(tmp_path, source):
+    # two patients, three series, a study with an image naming another patient, and a
+    # conflict: nothing for check to say, not even information ("1 patients without
+    # studies" was once left here)
+    extra = tmp_path / "extra"
+    first = sorted((source / "a").rglob("*.dcm"))[0]
+    other = with_same_uid_other_bytes(first, extra / "conflict.dcm")
+    ds = pydicom.dcmread(sorted((source / "c").rglob("*.dcm"))[0])
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.PatientName, ds.PatientID = "Else^Someone", "P9"
+    ds.save_as(extra / "other_patient.dcm", enforce_file_format=True)
+    lib = tmp_path / "lib"
+    for src in (source, extra):
+        r = ownscan("import", src, "--library", lib)
+        assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert "conflict" in r.stdout and other.exists()
+    check = ownscan("check", "--library", lib)
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.count("\n") == 1 and "consistent" in check.stdout, check.stdout
 
 
 def test_ctrl_c_keeps_what_is_complete_and_reimport_completes(tmp_path, source):

@@ -42,10 +42,12 @@ def test_list_fits_the_terminal_and_writes_names_as_people_do(library, capsys, m
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line) < 80 for line in lines), lines
     assert "SERIES UID" not in lines[0]  # left out before the names are cut
-    jan = next(line for line in lines if "Jan Citizen (P1)" in line)
-    assert "Citizen^Jan" not in "\n".join(lines) and " CT " in jan
-    unnamed = next(line for line in lines if line.startswith("(no name) (P2)"))
-    assert " CT " in unnamed and "20" in unnamed  # with its date and modality
+    assert "Citizen^Jan" not in "\n".join(lines)
+    # a person's heading (name, patient ID, birth date), its study under it
+    jan = next(k for k, line in enumerate(lines) if line.startswith("Jan Citizen (P1)"))
+    assert " CT " in lines[jan + 1] and lines[jan + 1].startswith("20")
+    unnamed = next(k for k, line in enumerate(lines) if line.startswith("(no name) (P2)"))
+    assert " CT " in lines[unnamed + 1] and lines[unnamed + 1].startswith("20")
     monkeypatch.setenv("COLUMNS", "250")
     assert main(["list", "--library", str(library)]) == 0
     assert "SERIES UID" in capsys.readouterr().out.splitlines()[0]

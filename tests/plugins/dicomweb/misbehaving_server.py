@@ -3,7 +3,8 @@
 It serves one real study (the DICOM files given) through QIDO-RS and WADO-RS like a conforming
 server, except where a *fault* is set for a kind of request (``studies``, ``series``,
 ``instances``, ``instance``): malformed JSON, a JSON object instead of a list, a list repeated
-whatever the offset, an endless answer, a body dripped one byte at a time, HTTP 500 or 503
+whatever the offset, an endless answer or part, a part of any size made on the fly, a
+body dripped one byte at a time, HTTP 500 or 503
 with Retry-After. Each request is recorded (path, query, time) for the tests to check.
 """
 
@@ -151,8 +152,12 @@ def _handler(state: Misbehaving) -> type[BaseHTTPRequestHandler]:
                 + f"\r\n--{BOUNDARY}--\r\n".encode()
             )
             ctype = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
-            if fault == "endless":
+            if fault == "endless":  # a part that never ends
+                self._endless(ctype, b"\0" * 65536, body[: body.index(b"\r\n\r\n") + 4])
+            elif fault == "garbage":  # no boundary, ever
                 self._endless(ctype, b"\0" * 65536)
+            elif fault.startswith("huge-part"):  # huge-part-N: the file padded to N bytes
+                self._huge(ctype, sop, int(fault.rsplit("-", 1)[1]))
             elif fault == "drip":
                 self._drip(ctype, body)
             elif fault == "huge-declared":
@@ -164,16 +169,42 @@ def _handler(state: Misbehaving) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(200, ctype, body)
 
-        def _endless(self, ctype: str, unit: bytes) -> None:
-            """A chunked answer that never ends (until the client goes away)."""
+        def _endless(self, ctype: str, unit: bytes, first: bytes = b"") -> None:
+            """A chunked answer (``first``, then ``unit`` again and again) that never ends
+            (until the client goes away)."""
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             chunk = f"{len(unit):x}\r\n".encode() + unit + b"\r\n"
             try:
+                if first:
+                    self.wfile.write(f"{len(first):x}\r\n".encode() + first + b"\r\n")
                 while not state.stop.is_set():
                     self.wfile.write(chunk * 16)
+            except OSError:
+                pass
+
+        def _huge(self, ctype: str, sop: str, size: int) -> None:
+            """One part of ``size`` bytes made on the fly (the real file, then zeros), sent
+            chunked and never whole in memory."""
+            data = state.by_sop[sop][0].read_bytes()
+            head = f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+            tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            zeros = b"\0" * (1 << 20)
+            left = max(0, size - len(data))
+            try:
+                for piece in (head, data):
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                while left > 0 and not state.stop.is_set():
+                    piece = zeros[: min(left, len(zeros))]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    left -= len(piece)
+                self.wfile.write(f"{len(tail):x}\r\n".encode() + tail + b"\r\n0\r\n\r\n")
             except OSError:
                 pass
 
