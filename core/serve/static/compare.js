@@ -10,7 +10,8 @@
 // window, still on the current's grid through the registration); on again, the prior is back at
 // the current's point through the transform. The 3D tab shows the prior and the current drawn by
 // the server's renderer (render.png); one camera: the prior's is the current's turned by the
-// registration on the server (ownscan.core.compare.linked_camera), so dragging either turns both.
+// registration on the server (ownscan.core.compare.linked_camera), so dragging either turns both
+// (unlinked, the prior's own camera, in the current's space, is turned the same way).
 
 import { escapeControls } from "./text.js";
 
@@ -251,8 +252,9 @@ export class CompareView {
     return `/api/compare/${encodeURIComponent(this.prior)}/${encodeURIComponent(this.current)}/pane.png?${q}`;
   }
 
-  // A 3D frame of `size` pixels. Linked, the server turns the prior's camera by the
-  // registration; unlinked, the prior is drawn alone with its own camera, its own coordinates.
+  // A 3D frame of `size` pixels. The server turns the prior's camera by the registration; its
+  // own camera while unlinked is, like its own slice, one of the current's space (so unlinking
+  // changes nothing on the screen until the prior's pane is turned).
   _url3d(which, st, size) {
     const c = st.camera;
     const q = new URLSearchParams({
@@ -264,16 +266,10 @@ export class CompareView {
       height: String(size[1]),
     });
     if (WINDOWED_3D.has(this.mode3d)) {
-      let { width, level } = st.window;
-      if (which === "prior" && !this.linked) {
-        // the own window is on the current's scale (as the 2D pane draws it): the prior's values
-        const m = this.info.intensity_match;
-        [width, level] = [width / m.scale, (level - m.offset) / m.scale];
-      }
-      q.set("window", width.toFixed(3));
-      q.set("level", level.toFixed(3));
+      // on the current's scale; the server maps the prior's through the intensity match
+      q.set("window", st.window.width.toFixed(3));
+      q.set("level", st.window.level.toFixed(3));
     }
-    if (which === "prior" && !this.linked) return `/api/series/${encodeURIComponent(this.prior)}/render.png?${q}`;
     q.set("which", which);
     q.set("register", this.register ? "1" : "0");
     q.set("force", this.force ? "1" : "0");
@@ -380,7 +376,7 @@ export class CompareView {
       p.inner.style.transform = `translate(calc(-50% + ${st.pan[0]}px), calc(-50% + ${st.pan[1]}px))`;
       const series = name === "prior" ? i.prior : i.current;
       const c = st.camera;
-      const how = name === "current" ? "" : this.linked ? "  (camera turned by the registration)" : " [unlinked: its own camera]";
+      const how = name === "current" ? "" : `  (camera turned by the registration)${this.linked ? "" : " [unlinked]"}`;
       p.title.textContent = `${PANE_TITLES[name]}  ${series.study_date}  ${escapeControls(series.description || "")}${how}\n3D ${this.mode3d.toUpperCase()}  azimuth ${fmt(c.azimuth)}° elevation ${fmt(c.elevation)}° zoom ${fmt(c.zoom, 2)}`;
     }
     this._data();

@@ -163,5 +163,36 @@ def test_the_3d_panes_share_one_camera_turned_by_the_registration(
     linked1 = _corr(prior1, current1)
     print("3D turned: linked", linked1)
     assert linked1 > 0.93, linked1
+
+    # unlinked: a drag in the CURRENT pane turns the current only; linked again, the prior
+    # follows the current's camera through the registration
+    page.locator(".compare-linked").uncheck()
+    cb = page.locator(".compare-pane[data-pane='current']").bounding_box()
+    x, y = cb["x"] + cb["width"] / 2, cb["y"] + cb["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(x + 20 * k, y)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.querySelector('.compare').dataset.camera.startsWith('-20.00,16.00')"
+    )
+    page.wait_for_timeout(200)
+    _loaded(page)
+    page.screenshot(path=str(tmp_path / "3d-unlinked.png"))
+    prior2, current2 = _pane(page, "prior"), _pane(page, "current")
+    assert _corr(prior2, prior1) > 0.99 and _corr(current2, current1) < 0.9
+    page.locator(".compare-linked").check()
+    page.wait_for_timeout(200)
+    _loaded(page)
+    prior3, current3 = _pane(page, "prior"), _pane(page, "current")
+    relinked = _corr(prior3, current3)
+    print("3D relinked", relinked)
+    assert _corr(current3, current2) > 0.99 and relinked > 0.93, relinked
     ctx.close()
     assert not errors, errors
+    # the route names what it draws
+    bad = served_heads.client().get(
+        f"/api/compare/{prior_uid}/{current_uid}/render.png?which=difference&mode=mip"
+    )
+    assert bad.status_code == 404 and "prior, current" in bad.json()["error"]
