@@ -327,11 +327,15 @@ class Comparisons:
             _scene, camera = view_from_options(current, options, get_host())
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
-        mapped = dict(options)
+        # the current's window (given, else its default, which its frame is drawn with)
+        # through the intensity match, as the 2D panes are drawn: a window-relative transfer
+        # function (MR) then colours the same tissue alike in both panes
         if options.get("window") is not None and options.get("level") is not None:
-            # the current's window through the intensity match, as the 2D panes are drawn
-            mapped["window"] = float(options["window"]) / scale
-            mapped["level"] = (float(options["level"]) - offset) / scale
+            width, level = float(options["window"]), float(options["level"])
+        else:
+            win = current.default_window()
+            width, level = win.width, win.level
+        mapped = {**options, "window": width / scale, "level": (level - offset) / scale}
         return prior, mapped, linked_camera(camera, current, prior, reg.matrix, size)
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ AXIS, DEGREES, SHIFT = (0.3, 1.0, 0.5), 12.0, (8.0, -10.0, 6.0)
 @pytest.fixture(scope="module")
 def head_pair(mr_head_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A library with the head MR at half resolution (the prior, 2024) and that head moved
-    (the current, 2025, 2 mm axial grid, a new Frame of Reference UID)."""
+    (the current, 2025, 2 mm axial grid, a new Frame of Reference UID, intensities x0.6)."""
     root = tmp_path_factory.mktemp("cmp3d")
     head = load_volume(mr_head_dir)
     prior = Volume(
@@ -65,7 +66,8 @@ def head_pair(mr_head_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     origin = centre - np.asarray(spacing) * (np.asarray(shape[::-1]) - 1) / 2.0
     write_volume_series(
         root / "src" / "current",
-        moved_copy(prior, truth, shape=shape, spacing=spacing, origin=origin),
+        # another scanner's gain: the intensity match (x0.6) maps the prior's window
+        0.6 * moved_copy(prior, truth, shape=shape, spacing=spacing, origin=origin),
         spacing=spacing,
         origin=origin,
         direction=np.eye(3),
@@ -122,6 +124,7 @@ def test_the_3d_panes_share_one_camera_turned_by_the_registration(
     assert page.locator(".banner.bad").count() == 0  # a good registration
     reg = page.evaluate("() => window.ownscanCompare.info")
     assert reg["rotation_degrees"] == pytest.approx(DEGREES, abs=0.5)
+    assert reg["intensity_match"]["scale"] == pytest.approx(0.6, rel=0.05)
 
     page.locator(".tabs button[data-plane='3d']").click()
     page.select_option(".compare-mode3d", "mip")  # a MIP: every voxel of the head counts
@@ -129,20 +132,40 @@ def test_the_3d_panes_share_one_camera_turned_by_the_registration(
     page.screenshot(path=str(tmp_path / "3d-front.png"))
     prior0, current0 = _pane(page, "prior"), _pane(page, "current")
     linked0 = _corr(prior0, current0)
+    # the same brightness: the prior's window is the current's through the intensity match
+    # (the current's window on the prior's values would be 1/0.6 too bright)
+    brightness = prior0[40:].mean() / current0[40:].mean()
+    print("3D front: brightness prior/current", brightness)
+    assert abs(brightness - 1.0) < 0.1, brightness
 
     # the same prior drawn with the current's camera NOT turned: the registration matters
     box = page.locator(".compare-pane[data-pane='prior'] img").bounding_box()
     assert box is not None
     size = (round(box["width"]), round(box["height"]))
     src = page.locator(".compare-pane[data-pane='prior'] img").get_attribute("src")
-    plain_url = src.replace(f"/api/compare/{prior_uid}/{current_uid}/", f"/api/series/{prior_uid}/")
-    plain_png = served_heads.client().get(plain_url.split("&which=")[0]).content
+    q = dict(parse_qsl(urlsplit(src).query))
+    match = reg["intensity_match"]  # the prior's window, as the server maps it
+    q["window"] = str(float(q["window"]) / match["scale"])
+    q["level"] = str((float(q["level"]) - match["offset"]) / match["scale"])
+    for k in ("which", "register", "force"):
+        q.pop(k)
+    plain_png = served_heads.client().get(f"/api/series/{prior_uid}/render.png", params=q).content
     plain = np.asarray(Image.open(io.BytesIO(plain_png)).convert("L")).astype(np.float64)
     assert plain.shape == (size[1], size[0])
     unturned = _corr(plain, current0)
     print("3D front: linked", linked0, "camera not turned", unturned)
     assert linked0 > 0.93, linked0
     assert linked0 > unturned + 0.03, (linked0, unturned)
+    # DVR (MR's window-relative colours: the prior gets the current's window through the
+    # intensity match)
+    page.select_option(".compare-mode3d", "dvr")
+    _loaded(page)
+    page.screenshot(path=str(tmp_path / "3d-dvr.png"))
+    dvr = _corr(_pane(page, "prior"), _pane(page, "current"))
+    print("3D DVR: linked", dvr)
+    assert dvr > 0.9, dvr
+    page.select_option(".compare-mode3d", "mip")
+    _loaded(page)
 
     # a drag in the PRIOR pane turns both panes' one camera
     pb = page.locator(".compare-pane[data-pane='prior']").bounding_box()
