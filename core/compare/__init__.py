@@ -14,6 +14,7 @@ docs/COMPARE.md tells the whole story.
 
 from __future__ import annotations
 
+from ownscan.core.compare._camera import linked_camera
 from ownscan.core.compare._picture import (
     MODES,
     ComparisonPicture,
@@ -66,6 +67,7 @@ __all__ = [
     "grey_rgb",
     "intensity_match",
     "is_available",
+    "linked_camera",
     "load_registration",
     "overlay_rgb",
     "patient_check",

@@ -12,6 +12,12 @@
   axial:POS&width=W&level=L&register=1&force=0``: one pane, drawn exactly as ``ownscan compare
   -o`` draws its panels (``ownscan.core.compare``: the current's plane, the prior sampled
   through the registration, trilinear, dark blue where a series has no data).
+* ``GET /api/compare/{prior}/{current}/render.png?which=prior|current&mode=&azimuth=&elevation=
+  &zoom=&window=&level=&width=&height=&register=1&force=0``: a 3D pane, drawn by the server's
+  renderer as ``render.png`` draws it. The options are the current's camera; the prior's frame
+  is drawn with that camera turned by the registration (:func:`ownscan.core.compare.
+  linked_camera`, the desktop viewer's maths) and the window mapped through the intensity
+  match, so both panes show the same anatomy from the same side.
 
 The page links the panes itself: the crosshair is a point of the current's patient space, and
 the prior's pane at the same pixel shows the prior at ``M p``.
@@ -25,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core.serve._service import Conflict, NotFound, format_date
+from ownscan.core.serve._service import BadRequest, Conflict, NotFound, format_date
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from starlette.routing import Route
 
     from ownscan.core.compare import Registration
+    from ownscan.core.render import Camera
     from ownscan.core.serve._service import Service
     from ownscan.core.volume import Volume
 
@@ -290,6 +297,47 @@ class Comparisons:
         Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, format="PNG")
         return out.getvalue()
 
+    def frame(
+        self,
+        prior_uid: str,
+        current_uid: str,
+        which: str,
+        options: dict[str, Any],
+        size: tuple[int, int],
+        register: bool,
+        force: bool,
+    ) -> tuple[Volume, dict[str, Any], Camera | None]:
+        """What ``render.png?which=`` draws: the volume, its render options and, for the prior,
+        the camera turned by the registration (:func:`ownscan.core.compare.linked_camera`: the
+        current's view directions turned by ``M``'s rotation, the same point at the centre,
+        the same mm per pixel). Blocking: call from a worker thread."""
+        from ownscan.core.compare import linked_camera
+        from ownscan.core.plugin_host import get_host
+        from ownscan.core.render import view_from_options
+
+        if which not in ("prior", "current"):
+            raise NotFound(f"no 3D pane {which!r}; panes: prior, current")
+        reg, (scale, offset, _note), _reused, _diff = self.registration(
+            prior_uid, current_uid, register, force
+        )
+        prior, current = self._volumes(prior_uid, current_uid)
+        if which == "current":
+            return current, options, None
+        try:
+            _scene, camera = view_from_options(current, options, get_host())
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        # the current's window (given, else its default, which its frame is drawn with)
+        # through the intensity match, as the 2D panes are drawn: a window-relative transfer
+        # function (MR) then colours the same tissue alike in both panes
+        if options.get("window") is not None and options.get("level") is not None:
+            width, level = float(options["window"]), float(options["level"])
+        else:
+            win = current.default_window()
+            width, level = win.width, win.level
+        mapped = {**options, "window": width / scale, "level": (level - offset) / scale}
+        return prior, mapped, linked_camera(camera, current, prior, reg.matrix, size)
+
 
 def compare_routes(service: Service, guarded: Callable[[Handler], Handler]) -> list[Route]:
     """The routes above, each behind ``guarded`` (the app's JSON errors)."""
@@ -297,7 +345,7 @@ def compare_routes(service: Service, guarded: Callable[[Handler], Handler]) -> l
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from ownscan.core.serve._service import BadRequest, check_uid
+    from ownscan.core.serve._service import check_uid
 
     comparisons = Comparisons(service)
 
@@ -348,8 +396,27 @@ def compare_routes(service: Service, guarded: Callable[[Handler], Handler]) -> l
         )
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
+    async def render(request: Request) -> Response:
+        from ownscan.core.serve._app import _render_options
+
+        prior, current = (check_uid(request.path_params[k]) for k in ("prior", "current"))
+        options, size = _render_options(request)
+        volume, opts, camera = await run_in_threadpool(
+            comparisons.frame,
+            prior,
+            current,
+            request.query_params.get("which", "current"),
+            options,
+            size,
+            flag(request, "register", True),
+            flag(request, "force", False),
+        )
+        png = await service.on_render_thread(lambda: service.render_png(volume, opts, size, camera))
+        return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+
     return [
         Route("/api/series/{uid}/priors", guarded(priors)),
         Route("/api/compare/{prior}/{current}", guarded(registration), methods=["POST"]),
         Route("/api/compare/{prior}/{current}/pane.png", guarded(pane)),
+        Route("/api/compare/{prior}/{current}/render.png", guarded(render)),
     ]

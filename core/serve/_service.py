@@ -47,7 +47,7 @@ from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
     from ownscan.core.library import Document, Library
-    from ownscan.core.render import Renderer
+    from ownscan.core.render import Camera, Renderer
     from ownscan.core.volume import Volume
 
 __all__ = [
@@ -550,15 +550,23 @@ class Service:
             log.info("frames are drawn by the %s renderer", self._renderer.name)
         return self._renderer
 
-    def render_png(self, volume: Volume, options: dict[str, Any], size: tuple[int, int]) -> bytes:
-        """One frame as ``ownscan render`` draws it with the same options (render thread)."""
+    def render_png(
+        self,
+        volume: Volume,
+        options: dict[str, Any],
+        size: tuple[int, int],
+        camera: Camera | None = None,
+    ) -> bytes:
+        """One frame as ``ownscan render`` draws it with the same options (render thread);
+        ``camera``, when given, replaces the options' (the compare view's turned prior)."""
         from ownscan.core.plugin_host import get_host
         from ownscan.core.render import RenderNote, view_from_options
 
         try:
-            scene, camera = view_from_options(volume, options, get_host())
+            scene, from_options = view_from_options(volume, options, get_host())
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
+        camera = from_options if camera is None else camera
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RenderNote)  # the header's warnings say it
             image = self.renderer().render(scene, camera, size)

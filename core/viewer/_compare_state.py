@@ -20,7 +20,6 @@ coordinates") ``M`` is the identity.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError
-from ownscan.core.viewer._geometry import volume_centre_lps
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.viewer._state import SeriesView
 
@@ -134,37 +132,20 @@ def linked_camera(
     current: SeriesView, prior: SeriesView, matrix: npt.ArrayLike, size: tuple[int, int]
 ) -> Any:
     """The prior's 3D camera that shows what the current's camera shows, through ``matrix``
-    (current LPS -> prior LPS): the current's view directions turned by its rotation, the same
-    point at the picture's centre and the same mm per pixel.
+    (current LPS -> prior LPS): :func:`ownscan.core.compare.linked_camera` (the page's compare
+    view uses the same) with the viewer's own pixel size of the current's 3D view.
 
     Returns an :class:`ownscan.core.render.Camera` (with roll: a rotation has three angles).
     """
-    from ownscan.core.render import Camera
-    from ownscan.core.render._setup import view_pixel_mm
+    from ownscan.core.compare import linked_camera as turned
 
-    m = np.asarray(matrix, dtype=np.float64)
-    cam = current.camera
-    basis = cam.basis_lps()
-    turned = m[:3, :3] @ basis
-    back = turned[:, 2]
-    # back = (sin az cos el, -cos az cos el, sin el) for Camera's azimuth and elevation
-    elevation = math.degrees(math.asin(float(np.clip(back[2], -1.0, 1.0))))
-    azimuth = math.degrees(math.atan2(float(back[0]), float(-back[1])))
-    plain = Camera(azimuth=azimuth, elevation=elevation).basis_lps()
-    r = plain.T @ turned  # what is left is a turn about the viewing axis
-    roll = math.degrees(math.atan2(float(r[1, 0]), float(r[0, 0])))
-    pan_x, pan_y = cam.pan_mm
-    centre = current.centre_lps + basis[:, 0] * pan_x + basis[:, 1] * pan_y
-    mapped = m[:3, :3] @ centre + m[:3, 3]
-    offset = mapped - volume_centre_lps(prior.volume)
-    unzoomed = Camera(azimuth=azimuth, elevation=elevation, roll=roll)
-    zoom = view_pixel_mm(prior.volume, unzoomed, size) / current.mm_per_px_3d(size)
-    return Camera(
-        azimuth=azimuth,
-        elevation=elevation,
-        roll=roll,
-        zoom=float(zoom),
-        pan_mm=(float(offset @ turned[:, 0]), float(offset @ turned[:, 1])),
+    return turned(
+        current.camera,
+        current.volume,
+        prior.volume,
+        matrix,
+        size,
+        mm_per_px=current.mm_per_px_3d(size),
     )
 
 

@@ -6,6 +6,12 @@
 // current's plane, the prior sampled through the registration. So one pixel is one point of the
 // current's patient space in every pane: the crosshair (a point in the current's LPS mm), the
 // slice (its coordinate along the plane's axis), zoom, pan and window are one state for all.
+// "Linked" off gives the prior's pane a state of its own (its crosshair, slice, zoom, pan and
+// window, still on the current's grid through the registration); on again, the prior is back at
+// the current's point through the transform. The 3D tab shows the prior and the current drawn by
+// the server's renderer (render.png); one camera: the prior's is the current's turned by the
+// registration on the server (ownscan.core.compare.linked_camera), so dragging either turns both
+// (unlinked, the prior's own camera, in the current's space, is turned the same way).
 
 import { escapeControls } from "./text.js";
 
@@ -13,12 +19,42 @@ const PANE_TITLES = { prior: "PRIOR", current: "CURRENT", difference: "CURRENT �
 const MODES = [["side-by-side", "Side by side"], ["difference", "Difference"], ["flicker", "Flicker"], ["overlay", "Overlay"]];
 const FLICKER_MS = 600;
 const DRAG_THRESHOLD = 4;
+const MODES_3D = ["dvr", "mip", "minip", "xray", "iso"];
+const WINDOWED_3D = new Set(["mip", "minip", "xray"]); // the others take the preset's colours
+const MAX_3D = 640; // the long side of a 3D frame (the server draws it)
+
+// The viewing state one pane acts on: the shared one, or the prior's own while unlinked.
+function copyState(s) {
+  return { cursor: [...s.cursor], zoom: s.zoom, pan: [...s.pan], window: { ...s.window }, camera: { ...s.camera } };
+}
 
 function el(tag, cls, content) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
   if (content !== undefined) e.textContent = escapeControls(content); // text from files
   return e;
+}
+
+// A <select> of [value, text] pairs, and a ticked checkbox with its label.
+function select(cls, options) {
+  const s = el("select", cls);
+  for (const [k, t] of options) {
+    const o = el("option", "", t);
+    o.value = k;
+    s.append(o);
+  }
+  return s;
+}
+
+function checkbox(cls, text, onChange) {
+  const label = el("label", "select");
+  const box = el("input");
+  box.type = "checkbox";
+  box.checked = true;
+  box.className = cls;
+  box.addEventListener("change", () => onChange(box.checked));
+  label.append(box, el("span", "", text));
+  return label;
 }
 
 function fmt(v, digits = 1) {
@@ -97,6 +133,10 @@ export class CompareView {
     this.plane = "axial";
     this.zoom = 1;
     this.pan = [0, 0]; // CSS pixels, the same for every pane
+    this.camera = { azimuth: 0, elevation: 0, zoom: 1 }; // the 3D panes' one camera
+    this.mode3d = "dvr";
+    this.linked = true;
+    this.own = null; // the prior's own state while unlinked (copyState)
     this.gestures = new Map();
     this.destroyed = false;
     this.loading = 0;
@@ -137,35 +177,35 @@ export class CompareView {
     r.classList.add("viewer", "compare");
     const bar = el("div", "toolbar");
     const tabs = el("div", "tabs");
-    for (const p of ["axial", "coronal", "sagittal"]) {
-      const b = el("button", "", p[0].toUpperCase() + p.slice(1));
+    for (const p of ["axial", "coronal", "sagittal", "3d"]) {
+      const b = el("button", "", p === "3d" ? "3D" : p[0].toUpperCase() + p.slice(1));
       b.type = "button";
       b.dataset.plane = p;
       b.addEventListener("click", () => { this.plane = p; this.update(); });
       tabs.append(b);
     }
-    const mode = el("select", "compare-mode");
-    for (const [k, t] of MODES) {
-      const o = el("option", "", t);
-      o.value = k;
-      mode.append(o);
-    }
+    const mode = select("compare-mode", MODES);
     mode.addEventListener("change", () => { this.mode = mode.value; this.update(); });
-    const reg = el("label", "select");
-    const box = el("input");
-    box.type = "checkbox";
-    box.checked = true;
-    box.className = "compare-register";
-    box.addEventListener("change", async () => {
-      this.register = box.checked;
+    const reg = checkbox("compare-register", "registration (off: scanner coordinates)", async (on) => {
+      this.register = on;
       await this._register();
       this.update();
     });
-    reg.append(box, el("span", "", "registration (off: scanner coordinates)"));
+    const mode3d = select("compare-mode3d", MODES_3D.map((k) => [k, k.toUpperCase()]));
+    mode3d.addEventListener("change", () => { this.mode3d = mode3d.value; this.update(); });
+    const link = checkbox("compare-linked", "linked (off: the prior keeps its own slice, zoom, pan, window, 3D angle)", (on) => this.setLinked(on));
     const reset = el("button", "", "Reset");
     reset.type = "button";
-    reset.addEventListener("click", () => { this.zoom = 1; this.pan = [0, 0]; this.window = { ...this.info.window }; this.update(); });
-    bar.append(tabs, mode, reg, reset);
+    reset.addEventListener("click", () => {
+      this.zoom = 1;
+      this.pan = [0, 0];
+      this.window = { ...this.info.window };
+      this.camera = { azimuth: 0, elevation: 0, zoom: 1 };
+      if (this.own) this.own = copyState(this);
+      this.update();
+    });
+    bar.append(tabs, mode, mode3d, link, reg, reset);
+    this.mode3dSelect = mode3d;
     this.tabs = tabs;
     this.banners = el("div", "compare-banners");
     this.panes = el("div", "compare-panes");
@@ -175,34 +215,78 @@ export class CompareView {
   }
 
   _paneNames() {
-    return this.mode === "side-by-side" ? ["prior", "current"] : ["prior", "current", this.mode];
+    if (this.plane === "3d" || this.mode === "side-by-side") return ["prior", "current"];
+    return ["prior", "current", this.mode];
   }
 
-  _geometry() {
+  // The state a pane shows and its input acts on: the prior's own while unlinked, else the one.
+  _state(name) {
+    return name === "prior" && !this.linked ? this.own : this;
+  }
+
+  // Unlink: the prior starts where the linked panes were. Link: the prior shows the current's
+  // point through the transform again (its pane is the current's plane sampled at M p).
+  setLinked(on) {
+    if (on === this.linked) return;
+    this.linked = on;
+    this.own = on ? null : copyState(this);
+    this.update();
+  }
+
+  _geometry(st = this) {
     const g = this.info.planes[this.plane];
     const corner = [...g.corner];
-    corner[g.axis] = this.cursor[g.axis];
+    corner[g.axis] = st.cursor[g.axis];
     return { ...g, corner };
   }
 
-  _url(which) {
+  _url(which, st = this) {
     const q = new URLSearchParams({
       which,
-      plane: `${this.plane}:${this.cursor[this._geometry().axis]}`,
-      width: String(this.window.width),
-      level: String(this.window.level),
+      plane: `${this.plane}:${st.cursor[this._geometry(st).axis]}`,
+      width: String(st.window.width),
+      level: String(st.window.level),
       register: this.register ? "1" : "0",
       force: this.force ? "1" : "0",
     });
     return `/api/compare/${encodeURIComponent(this.prior)}/${encodeURIComponent(this.current)}/pane.png?${q}`;
   }
 
+  // A 3D frame of `size` pixels. The server turns the prior's camera by the registration; its
+  // own camera while unlinked is, like its own slice, one of the current's space (so unlinking
+  // changes nothing on the screen until the prior's pane is turned).
+  _url3d(which, st, size) {
+    const c = st.camera;
+    const q = new URLSearchParams({
+      mode: this.mode3d,
+      azimuth: c.azimuth.toFixed(2),
+      elevation: c.elevation.toFixed(2),
+      zoom: c.zoom.toFixed(4),
+      width: String(size[0]),
+      height: String(size[1]),
+    });
+    if (WINDOWED_3D.has(this.mode3d)) {
+      // on the current's scale; the server maps the prior's through the intensity match
+      q.set("window", st.window.width.toFixed(3));
+      q.set("level", st.window.level.toFixed(3));
+    }
+    q.set("which", which);
+    q.set("register", this.register ? "1" : "0");
+    q.set("force", this.force ? "1" : "0");
+    return `/api/compare/${encodeURIComponent(this.prior)}/${encodeURIComponent(this.current)}/render.png?${q}`;
+  }
+
   // Rebuild the panes when their set changed, then point every image at the current state.
   update() {
     if (this.destroyed) return;
     for (const b of this.tabs.children) b.classList.toggle("active", b.dataset.plane === this.plane);
+    this.mode3dSelect.hidden = this.plane !== "3d";
     this._details(); // first: its text takes the room the panes do not get
     const names = this._paneNames();
+    if (this.plane === "3d") {
+      this._update3d(names);
+      return;
+    }
     if (this.panes.dataset.names !== names.join(",")) {
       this.panes.replaceChildren();
       this.paneEls = {};
@@ -228,41 +312,74 @@ export class CompareView {
       }
       this.panes.dataset.names = names.join(",");
     }
-    const g = this._geometry();
-    const pos = this.cursor[g.axis];
     const i = this.info;
     for (const name of names) {
       const p = this.paneEls[name];
-      for (const img of p.inner.querySelectorAll("img")) {
-        const src = this._url(img.dataset.which);
-        if (img.getAttribute("src") !== src) {
-          this.loading += 1;
-          const done = () => { this.loading -= 1; this._status(); };
-          img.addEventListener("load", done, { once: true });
-          img.addEventListener("error", done, { once: true });
-          img.src = src;
-        }
-      }
+      const st = this._state(name);
+      const g = this._geometry(st);
+      const pos = st.cursor[g.axis];
+      p.h.hidden = p.v.hidden = false;
+      for (const img of p.inner.querySelectorAll("img")) this._load(img, this._url(img.dataset.which, st));
       const series = name === "prior" ? i.prior : i.current;
       let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${escapeControls(series.description || "")}` : ""}`;
       if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
       if (name === "overlay") title += " current magenta, prior green";
-      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmt(this.window.width, 0)} L ${fmt(this.window.level, 0)}`;
-      p.inner.style.transform = `translate(calc(-50% + ${this.pan[0]}px), calc(-50% + ${this.pan[1]}px)) scale(${this.zoom})`;
+      if (name === "prior" && !this.linked) title += " [unlinked]";
+      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmt(st.window.width, 0)} L ${fmt(st.window.level, 0)}`;
+      p.inner.style.transform = `translate(calc(-50% + ${st.pan[0]}px), calc(-50% + ${st.pan[1]}px)) scale(${st.zoom})`;
       // the picture fits its pane with square pixels (never stretched)
       const fit = Math.min(p.pane.clientWidth / g.size[0], p.pane.clientHeight / g.size[1]);
       p.inner.style.width = `${g.size[0] * fit}px`;
       p.inner.style.height = `${g.size[1] * fit}px`;
       // the crosshair: the cursor's pixel on this plane, as a fraction of the picture
-      const d = [0, 1, 2].map((a) => this.cursor[a] - g.corner[a]);
+      const d = [0, 1, 2].map((a) => st.cursor[a] - g.corner[a]);
       const col = (d[0] * g.right[0] + d[1] * g.right[1] + d[2] * g.right[2]) / g.pixel_mm;
       const row = (d[0] * g.down[0] + d[1] * g.down[1] + d[2] * g.down[2]) / g.pixel_mm;
       p.h.style.top = `${((row + 0.5) / g.size[1]) * 100}%`;
       p.v.style.left = `${((col + 0.5) / g.size[0]) * 100}%`;
     }
     this._flicker(true);
-    this.root.dataset.cursor = this.cursor.map((v) => v.toFixed(3)).join(",");
-    this.root.dataset.mode = this.mode;
+    this._data();
+  }
+
+  _data() {
+    const r = this.root.dataset;
+    r.cursor = this.cursor.map((v) => v.toFixed(3)).join(",");
+    r.mode = this.mode;
+    r.plane = this.plane;
+    r.linked = String(this.linked);
+    r.camera = [this.camera.azimuth, this.camera.elevation, this.camera.zoom].map((v) => v.toFixed(2)).join(",");
+  }
+
+  _load(img, src) {
+    if (img.getAttribute("src") === src) return;
+    this.loading += 1;
+    const done = () => { this.loading -= 1; this._status(); };
+    img.addEventListener("load", done, { once: true });
+    img.addEventListener("error", done, { once: true });
+    img.src = src;
+  }
+
+  // The 3D pair: each pane one server frame of the pane's size (so one frame pixel is one
+  // screen pixel and the two panes' pixels are the same mm), panned by CSS like the 2D panes.
+  _update3d(names) {
+    const i = this.info;
+    for (const name of names) {
+      const p = this.paneEls[name];
+      const st = this._state(name);
+      p.h.hidden = p.v.hidden = true;
+      const k = Math.min(1, MAX_3D / Math.max(p.pane.clientWidth, p.pane.clientHeight, 1));
+      const size = [Math.max(8, Math.round(p.pane.clientWidth * k)), Math.max(8, Math.round(p.pane.clientHeight * k))];
+      for (const img of p.inner.querySelectorAll("img")) this._load(img, this._url3d(name, st, size));
+      p.inner.style.width = `${p.pane.clientWidth}px`;
+      p.inner.style.height = `${p.pane.clientHeight}px`;
+      p.inner.style.transform = `translate(calc(-50% + ${st.pan[0]}px), calc(-50% + ${st.pan[1]}px))`;
+      const series = name === "prior" ? i.prior : i.current;
+      const c = st.camera;
+      const how = name === "current" ? "" : `  (camera turned by the registration)${this.linked ? "" : " [unlinked]"}`;
+      p.title.textContent = `${PANE_TITLES[name]}  ${series.study_date}  ${escapeControls(series.description || "")}${how}\n3D ${this.mode3d.toUpperCase()}  azimuth ${fmt(c.azimuth)}° elevation ${fmt(c.elevation)}° zoom ${fmt(c.zoom, 2)}`;
+    }
+    this._data();
   }
 
   _status() {
@@ -301,29 +418,50 @@ export class CompareView {
   }
 
   clickAt(pane, col, row) {
-    const g = this._geometry();
-    this.cursor = [0, 1, 2].map((a) => g.corner[a] + col * g.pixel_mm * g.right[a] + row * g.pixel_mm * g.down[a]);
+    if (this.plane === "3d") return;
+    const st = this._state(pane);
+    const g = this._geometry(st);
+    st.cursor = [0, 1, 2].map((a) => g.corner[a] + col * g.pixel_mm * g.right[a] + row * g.pixel_mm * g.down[a]);
     this.update();
   }
 
-  scroll(steps) {
-    const g = this._geometry();
+  // Scroll the slices of `pane` (every pane while linked).
+  scroll(steps, pane = "current") {
+    if (this.plane === "3d") return;
+    const st = this._state(pane);
+    const g = this._geometry(st);
     const lo = g.range[0], hi = g.range[1];
-    this.cursor[g.axis] = Math.min(hi, Math.max(lo, this.cursor[g.axis] + steps * g.step));
+    st.cursor[g.axis] = Math.min(hi, Math.max(lo, st.cursor[g.axis] + steps * g.step));
     this.update();
+  }
+
+  // Turn the 3D camera of `pane` (both while linked) by a drag of (dx, dy) pixels: the
+  // desktop's 0.4 degrees per pixel, the elevation kept within +-89 degrees.
+  rotate(dx, dy, pane = "current") {
+    const c = this._state(pane).camera;
+    c.azimuth = ((c.azimuth - dx * 0.4 + 540) % 360) - 180;
+    c.elevation = Math.min(89, Math.max(-89, c.elevation + dy * 0.4));
+    clearTimeout(this._rotTimer); // one frame per pause of the drag
+    this._rotTimer = setTimeout(() => this.update(), 60);
+    this._data();
   }
 
   _bindInput() {
     const panes = this.panes;
     panes.addEventListener("contextmenu", (e) => e.preventDefault());
+    const paneOf = (e) => { const p = e.target.closest(".compare-pane"); return p ? p.dataset.pane : "current"; };
+    const zoomBy = (st, f) => {
+      if (this.plane === "3d") st.camera.zoom = Math.min(20, Math.max(0.2, st.camera.zoom * f));
+      else st.zoom = Math.min(20, Math.max(0.2, st.zoom * f));
+    };
     panes.addEventListener("wheel", (e) => {
       e.preventDefault();
       const dy = e.deltaY < 0 ? 1 : -1;
-      if (e.ctrlKey) {
-        this.zoom = Math.min(20, Math.max(0.2, this.zoom * 1.15 ** dy));
+      if (e.ctrlKey || this.plane === "3d") {
+        zoomBy(this._state(paneOf(e)), 1.15 ** dy);
         this.update();
       } else {
-        this.scroll(dy * (e.shiftKey ? 10 : 1));
+        this.scroll(dy * (e.shiftKey ? 10 : 1), paneOf(e));
       }
     }, { passive: false });
     panes.addEventListener("pointerdown", (e) => {
@@ -340,16 +478,19 @@ export class CompareView {
       g.moved = true;
       g.x = e.clientX;
       g.y = e.clientY;
+      const st = this._state(g.pane.dataset.pane);
       if (g.button === 1 || (g.button === 0 && g.shift)) {
-        this.pan = [this.pan[0] + dx, this.pan[1] + dy];
+        st.pan = [st.pan[0] + dx, st.pan[1] + dy];
         this.update();
       } else if (g.button === 2) {
-        this.zoom = Math.min(20, Math.max(0.2, this.zoom * Math.exp(-dy / 200)));
+        zoomBy(st, Math.exp(-dy / 200));
         this.update();
+      } else if (g.button === 0 && this.plane === "3d") {
+        this.rotate(dx, dy, g.pane.dataset.pane);
       } else if (g.button === 0) {
         // the desktop's window drag: right widens, down raises the level
-        const w = Math.max(this.window.width * Math.exp(dx / 150), 1e-3);
-        this.window = { width: w, level: this.window.level + (dy * w) / 300 };
+        const w = Math.max(st.window.width * Math.exp(dx / 150), 1e-3);
+        st.window = { width: w, level: st.window.level + (dy * w) / 300 };
         clearTimeout(this._wlTimer); // ask the server once the drag pauses
         this._wlTimer = setTimeout(() => this.update(), 120);
       }

@@ -142,14 +142,20 @@ def _patch(img: np.ndarray, box: dict[str, float], fx: float, fy: float, r: int 
     return img[y - r : y + r, x - r : x + r].mean(axis=-1)
 
 
+def _signed_in(browser: Any, server: ServeProcess) -> tuple[Any, Any, list[str]]:
+    """A 1200x760 page signed in to ``server``: its context, the page and its errors."""
+    ctx = browser.new_context(viewport={"width": 1200, "height": 760}, device_scale_factor=1)
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    sign_in(page, server)
+    return ctx, page, errors
+
+
 def test_the_page_compares_linked_with_difference_and_flicker(
     served_pair, pair_library, browser, tmp_path
 ) -> None:
     prior_uid, current_uid = _uids(pair_library)
-    ctx = browser.new_context(viewport={"width": 1200, "height": 760}, device_scale_factor=1)
-    page = ctx.new_page()
-    errors = watch_errors(page)
-    sign_in(page, served_pair)
+    ctx, page, errors = _signed_in(browser, served_pair)
     page.locator(f".series[data-uid='{current_uid}']").click()
     page.wait_for_selector(".stage[data-level='0'][data-quality='full']", timeout=120_000)
     page.get_by_role("button", name="Compare…").click()
@@ -242,5 +248,63 @@ def test_the_page_compares_linked_with_difference_and_flicker(
     scanner = float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
     print("correlations linked", linked, "scanner", scanner)
     assert scanner < linked - 0.1, (scanner, linked)
+    ctx.close()
+    assert not errors, errors
+
+
+def _plane_of(page: Any, name: str) -> str:
+    src = page.locator(f".compare-pane[data-pane='{name}'] img").get_attribute("src")
+    return str(dict(p.split("=", 1) for p in src.split("?", 1)[1].split("&"))["plane"])
+
+
+def test_unlinked_panes_scroll_alone_and_relink_at_the_current_point(
+    served_pair, pair_library, browser, tmp_path
+) -> None:
+    prior_uid, current_uid = _uids(pair_library)
+    ctx, page, errors = _signed_in(browser, served_pair)
+    page.evaluate(f"() => {{ location.hash = '#/compare/{current_uid}/{prior_uid}' }}")
+    page.wait_for_selector(".compare .compare-pane[data-pane='prior']", timeout=120_000)
+    _loaded(page)
+    pb, cb = _pane_box(page, "prior"), _pane_box(page, "current")
+    before = _shot(page)
+    plane = _plane_of(page, "current")
+    assert _plane_of(page, "prior") == plane  # linked: one slice
+
+    page.locator(".compare-linked").uncheck()
+    assert page.locator(".compare").get_attribute("data-linked") == "false"
+    page.mouse.move(pb["x"] + pb["width"] / 2, pb["y"] + pb["height"] / 2)
+    for _ in range(8):
+        page.mouse.wheel(0, -100)  # up: 8 slices on in the PRIOR pane only
+    _loaded(page)
+    page.screenshot(path=str(tmp_path / "unlinked.png"))
+    after = _shot(page)
+    assert _plane_of(page, "current") == plane
+    assert _plane_of(page, "prior") != plane
+    crop = {
+        k: (round(b["y"]), round(b["y"] + b["height"]), round(b["x"]), round(b["x"] + b["width"]))
+        for k, b in (("prior", pb), ("current", cb))
+    }
+
+    def region(img: np.ndarray, k: str) -> np.ndarray:
+        y0, y1, x0, x1 = crop[k]
+        return img[y0 + 40 : y1, x0:x1]  # below the title's text
+
+    assert np.abs(region(after, "prior") - region(before, "prior")).mean() > 2.0
+    assert np.abs(region(after, "current") - region(before, "current")).mean() < 0.5
+    # its own window: a drag in the prior pane leaves the current's window alone
+    w0 = page.evaluate("() => window.ownscanCompare.window.width")
+    page.mouse.move(pb["x"] + pb["width"] / 2, pb["y"] + pb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(pb["x"] + pb["width"] / 2 + 60, pb["y"] + pb["height"] / 2)
+    page.mouse.up()
+    own = page.evaluate("() => window.ownscanCompare.own.window.width")
+    assert page.evaluate("() => window.ownscanCompare.window.width") == w0 and own > w0 * 1.3
+
+    # linked again: the prior is back at the current's point through the transform
+    page.locator(".compare-linked").check()
+    _loaded(page)
+    assert _plane_of(page, "prior") == _plane_of(page, "current") == plane
+    relinked = _shot(page)
+    assert np.abs(region(relinked, "prior") - region(before, "prior")).mean() < 0.5
     ctx.close()
     assert not errors, errors
