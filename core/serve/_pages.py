@@ -5,7 +5,7 @@ PDFium through pypdfium2), so a phone needs no PDF viewer of its own.
 * ``GET /api/documents/{id}/pages``: ``{"title", "pages": N, "shown": n, "sizes": [[w, h]]}``,
   the page count and each page's size in points (the page reserves the room before the
   pictures come); ``shown`` is at most :data:`~ownscan.core.reports.MAX_PAGES`. A damaged
-  PDF is one 422 line: ``This PDF cannot be shown (...)``.
+  PDF is one 422 line: ``This PDF cannot be shown: ...``.
 * ``GET /api/documents/{id}/page/{n}.png?width=W``: page ``n`` (1-based) ``W`` pixels wide,
   white paper. ``W`` is rounded up to a multiple of :data:`WIDTH_STEP` (at most
   :data:`MAX_WIDTH`), so a few sizes per page are ever made; each is kept in the library's
@@ -87,7 +87,7 @@ class PdfPageCache:
             return title, read_pdf(doc.kind, doc.path)[1]
         except PdfError as exc:
             # the message names a library path: say what is wrong, not where it is stored
-            raise DamagedPdf(f"This PDF cannot be shown ({_reason(exc, doc.path)})") from exc
+            raise DamagedPdf(f"This PDF cannot be shown: {_reason(exc, doc.path)}") from exc
 
     def _doc_lock(self, doc_id: str) -> threading.Lock:
         with self._lock:
@@ -104,7 +104,7 @@ class PdfPageCache:
         try:
             sizes = pdf_page_sizes(data, title)
         except PdfError as exc:
-            raise DamagedPdf(f"This PDF cannot be shown ({_reason(exc, title)})") from exc
+            raise DamagedPdf(f"This PDF cannot be shown: {_reason(exc, title)}") from exc
         out = {
             "title": title,
             "pages": len(sizes),
@@ -134,7 +134,7 @@ class PdfPageCache:
             try:
                 rgb = render_pdf_page(data, number - 1, w, title)
             except PdfError as exc:
-                raise DamagedPdf(f"This PDF cannot be shown ({_reason(exc, title)})") from exc
+                raise DamagedPdf(f"This PDF cannot be shown: {_reason(exc, title)}") from exc
             from ownscan.core.serve._app import _write_private
 
             _write_private(path, _png(rgb))

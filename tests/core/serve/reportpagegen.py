@@ -83,3 +83,21 @@ def make_sources(root: Path) -> Path:
     damaged = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> broken beyond repair\n"
     _pdf_document(src / "stanne" / "docs" / "bad.dcm", study, "Damaged report", damaged)
     return src
+
+
+def make_library(root: Path) -> Path:
+    """The sources imported by ``ownscan import`` into ``root/library``; returns it."""
+    import subprocess
+    import sys
+
+    src = make_sources(root)
+    exe = Path(sys.executable).with_name("ownscan")
+    library = root / "library"
+    r = subprocess.run(
+        [str(exe), "import", str(src), "--library", str(library)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    return library

@@ -6,8 +6,6 @@ the overlay bits."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-from reportpagegen import OVERLAY_BLOCK, OVERLAY_SHAPE, PIXEL_MM, RED, make_sources
+from reportpagegen import OVERLAY_BLOCK, OVERLAY_SHAPE, PIXEL_MM, RED, make_library
 from serve_process import ServeProcess
 
 from ownscan.core import assemble
@@ -26,17 +24,7 @@ from ownscan.core.serve._overlays import OVERLAY_RGB, read_series_overlays
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pages")
-    src = make_sources(root)
-    exe = Path(sys.executable).with_name("ownscan")
-    r = subprocess.run(
-        [str(exe), "import", str(src), "--library", str(root / "library")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr
-    return root / "library"
+    return make_library(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +137,7 @@ def test_a_damaged_pdf_is_one_line(server, library):
         r = c.get(url)
         assert r.status_code == 422, r.text
         message = r.json()["error"]
-        assert message.startswith("This PDF cannot be shown (cannot open the PDF"), message
+        assert message.startswith("This PDF cannot be shown: cannot open the PDF"), message
         assert "\n" not in message and str(library) not in message
     # the PDF itself is still given as it is kept (the browser may say more)
     assert c.get(f"/api/documents/{doc}").headers["content-type"] == "application/pdf"
