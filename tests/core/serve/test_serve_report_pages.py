@@ -6,6 +6,8 @@ the overlay bits."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,42 @@ def test_the_presentation_state_carries_its_displayed_area(server):
     assert area["centre"] == pytest.approx([(lo + hi) / 2, (lo + hi) / 2, 1.0])
     assert area["normal"] == pytest.approx([0, 0, 1]) and area["pixel_mm"] == PIXEL_MM
     assert area["size_mode"] in ("SCALE TO FIT", "TRUE SIZE", "MAGNIFY")
+
+
+def test_a_real_siemens_overlay_is_served_where_its_image_lies(pydicom_files, tmp_path):
+    """pydicom's MR-SIEMENS-DICOM-WithOverlays.dcm (484 x 484, one graphics overlay whose bits
+    tests/core/reports checks against dcmtk's dcm2pnm) imported and served."""
+    path = pydicom_files["MR-SIEMENS-DICOM-WithOverlays.dcm"]
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "mr.dcm").write_bytes(path.read_bytes())
+    exe = Path(sys.executable).with_name("ownscan")
+    r = subprocess.run(
+        [str(exe), "import", str(src), "--library", str(tmp_path / "lib")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    s = ServeProcess.start(tmp_path / "lib")
+    try:
+        c = s.client()
+        study = c.get("/api/library").json()["patients"][0]["studies"][0]
+        uid = study["series"][0]["series_uid"]
+        listing = c.get(f"/api/series/{uid}/overlays").json()
+        [ov] = listing["overlays"]
+        ds = pydicom.dcmread(path)
+        ipp = np.array([float(v) for v in ds.ImagePositionPatient])
+        row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
+        # origin (1, 1): the overlay's corner is the image's, half a pixel before the first
+        # pixel's centre along the rows and the columns (IOP 1,0,0 / 0,1,0)
+        assert ov["corner"] == pytest.approx(list(ipp - [col_mm / 2, row_mm / 2, 0]), abs=1e-3)
+        assert ov["right"] == pytest.approx([col_mm, 0, 0]) and ov["down"] == pytest.approx(
+            [0, row_mm, 0]
+        )
+        assert (ov["group"], ov["rows"], ov["columns"]) == ("6000", 484, 484)
+        png = Image.open(io.BytesIO(c.get(ov["url"]).content)).convert("RGBA")
+        bits = np.asarray(png)[..., 3] == 255
+        assert np.array_equal(bits, ds.overlay_array(0x6000).astype(bool))
+    finally:
+        assert s.stop() == 0, s.log
