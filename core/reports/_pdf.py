@@ -25,6 +25,7 @@ __all__ = [
     "PdfError",
     "PdfPages",
     "pdf_page_sizes",
+    "pdf_text",
     "read_pdf",
     "render_pdf",
     "render_pdf_page",
@@ -95,6 +96,14 @@ def _render_page(page: Any, width: int) -> npt.NDArray[np.uint8]:
     return rgb.astype(np.uint8, copy=False)
 
 
+def _page_text(page: Any) -> str:
+    textpage = page.get_textpage()
+    try:
+        return str(textpage.get_text_range())
+    finally:
+        textpage.close()
+
+
 def render_pdf(data: bytes, width: int, title: str = "", name: str = "PDF") -> PdfPages:
     """Render the first :data:`MAX_PAGES` pages of a PDF ``width`` pixels wide (aspect
     kept), white paper, with the text of those pages.
@@ -113,9 +122,7 @@ def render_pdf(data: bytes, width: int, title: str = "", name: str = "PDF") -> P
             for i in range(min(total, MAX_PAGES)):
                 page = doc[i]
                 pages.append(_render_page(page, width))
-                textpage = page.get_textpage()
-                texts.append(textpage.get_text_range())
-                textpage.close()
+                texts.append(_page_text(page))
                 page.close()
         finally:
             doc.close()
@@ -168,3 +175,24 @@ def render_pdf_page(
                 page.close()
         finally:
             doc.close()
+
+
+def pdf_text(data: bytes, name: str = "PDF") -> str:
+    """The text of the first :data:`MAX_PAGES` pages (what the glossary reads).
+
+    Raises
+    ------
+    PdfError
+        PDFium cannot open the document; ``name`` names it.
+    """
+    with PDFIUM_LOCK:
+        doc = _open(data, name)
+        try:
+            texts = []
+            for i in range(min(len(doc), MAX_PAGES)):
+                page = doc[i]
+                texts.append(_page_text(page))
+                page.close()
+        finally:
+            doc.close()
+    return "\n".join(texts)

@@ -116,6 +116,8 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
                 lines = report_lines(report)
                 entry["lines"] = [[d, kind, text] for d, kind, text in lines]
                 report_text += [text for _, kind, text in lines if kind in ("item", "more")]
+            elif doc.kind in ("pdf", "dicom-pdf"):  # its words feed the glossary too
+                report_text.append(_pdf_words(doc.kind, doc.path))
             documents.append(entry)
         for path in _marking_files(lib, study_uid):
             try:
@@ -176,6 +178,17 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
         "presentation_states": presentation_states_json(states, images, place, planes.get),
         "problems": problems,
     }
+
+
+def _pdf_words(kind: str, path: str) -> str:
+    """The text of a kept PDF for the glossary; "" when PDFium cannot read it (the page's
+    pages route says so: ``_pages.py``)."""
+    from ownscan.core.reports import PdfError, pdf_text, read_pdf
+
+    try:
+        return pdf_text(read_pdf(kind, path)[1], "PDF")
+    except PdfError:
+        return ""
 
 
 def _marking_files(lib: Library, study_uid: str) -> list[str]:

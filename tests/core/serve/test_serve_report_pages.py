@@ -199,3 +199,14 @@ def test_a_real_siemens_overlay_is_served_where_its_image_lies(pydicom_files, tm
         assert np.array_equal(bits, ds.overlay_array(0x6000).astype(bool))
     finally:
         assert s.stop() == 0, s.log
+
+
+def test_the_words_of_a_pdf_report_are_explained(server):
+    """ "lesion" is written only in the PDF ("Hypodense lesion"): the glossary reads the PDF's
+    text as the desktop's does; the damaged PDF costs nothing else."""
+    c = server.client()
+    uid, _ = _ct_and_documents(c)
+    marks = c.get(f"/api/series/{uid}/marks").json()
+    terms = {g["term"]: g["as_written"] for g in marks["glossary"]}
+    assert terms.get("lesion") == "lesion", terms
+    assert "hypodense" in terms and marks["problems"] == []
