@@ -177,6 +177,21 @@ def test_overlays_pdf_pages_and_the_radiologists_zoom(pages_server, browser, tmp
         box = _overlay_box(page)
         assert box is not None and np.abs(np.array(box) - want).max() <= 1.5, (box, want)
         _shot(page, "zoom-desktop", tmp_path)
+        # the size modes (PS3.3 C.10.4) on the same area: MAGNIFY 4 shows each image pixel 4
+        # screen pixels wide; TRUE SIZE is shown as SCALE TO FIT
+        zooms = page.evaluate(
+            """async () => { const { zoomToArea } = await import('/static/display.js');
+            const v = window.ownscanViewer;
+            const marks = await v.api.json(`/api/series/${v.uid}/marks`);
+            const area = marks.presentation_states[0].area, out = {};
+            const modes = [['MAGNIFY', 4], ['TRUE SIZE', null], ['SCALE TO FIT', null]];
+            for (const [mode, mag] of modes) {
+              zoomToArea(v, { ...area, size_mode: mode, magnification: mag });
+              out[mode] = v.viewState.axial.zoom; }
+            return out; }"""
+        )
+        assert zooms["MAGNIFY"] == pytest.approx(_fit(page) / (PIXEL_MM / 4), rel=1e-6)
+        assert zooms["TRUE SIZE"] == pytest.approx(2.04, abs=1e-3) == zooms["SCALE TO FIT"]
         page.locator(
             ".report-panel section", has_text="Radiology report"
         ).scroll_into_view_if_needed()
