@@ -12,6 +12,8 @@ Public API::
     marks = read_marks("GSPS.dcm")             # Marks: key images, windows, zoom, annotations
     explain_terms(text)                        # glossary terms found in a text
     read_overlays("IM0001")                    # [OverlayPlane]: 60xx overlay bitmaps of an image
+    title, data = read_pdf("dicom-pdf", path)  # a kept PDF's bytes; render_pdf(data, width),
+    render_pdf_page(data, 0, 800)              # one page as RGB; pdf_page_sizes(data) (PDFium)
 
 docs/REPORTS.md describes the records and what is read from each document.
 """
@@ -29,6 +31,16 @@ from ownscan.core.reports._marks import (
     read_marks,
 )
 from ownscan.core.reports._overlays import OverlayPlane, read_overlays
+from ownscan.core.reports._pdf import (
+    MAX_PAGES,
+    PdfError,
+    PdfPages,
+    pdf_page_sizes,
+    pdf_text,
+    read_pdf,
+    render_pdf,
+    render_pdf_page,
+)
 from ownscan.core.reports._render import (
     report_html,
     report_text,
@@ -45,6 +57,7 @@ from ownscan.core.reports._sr import (
 )
 
 __all__ = [
+    "MAX_PAGES",
     "Annotation",
     "Code",
     "DisplayedArea",
@@ -54,6 +67,8 @@ __all__ = [
     "KeyImages",
     "Marks",
     "OverlayPlane",
+    "PdfError",
+    "PdfPages",
     "ReportError",
     "ReportItem",
     "Source",
@@ -63,9 +78,14 @@ __all__ = [
     "encapsulated_pdf",
     "explain_terms",
     "glossary",
+    "pdf_page_sizes",
+    "pdf_text",
     "read_marks",
     "read_overlays",
+    "read_pdf",
     "read_report",
+    "render_pdf",
+    "render_pdf_page",
     "report_html",
     "report_lines",
     "report_text",

@@ -25,6 +25,8 @@ from starlette.types import Scope
 
 from ownscan.core.serve._compare import compare_routes
 from ownscan.core.serve._door import Door
+from ownscan.core.serve._overlays import overlay_routes
+from ownscan.core.serve._pages import page_routes
 from ownscan.core.serve._service import (
     MAX_FRAME,
     BadRequest,
@@ -277,6 +279,8 @@ def create_app(
         Route("/api/uploads/{upload_id}/import", upload_import, methods=["POST"]),
         Route("/api/jobs/{job_id}", job),
         *compare_routes(service, _guarded),  # priors, registration, panes (_compare.py)
+        *page_routes(service, _guarded),  # PDF reports as pages (_pages.py)
+        *overlay_routes(service, _guarded),  # overlay planes (60xx) placed (_overlays.py)
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False)),
         Route("/{rest:path}", not_found),
     ]

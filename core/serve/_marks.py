@@ -67,7 +67,8 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
         ``{"documents": [{"id", "kind", "title", "url", "lines"}], "glossary": [{"term",
         "as_written", "text", "sources": [{"name", "url"}]}], "key_images": [{"title",
         "description", "images": [{"sop_instance_uid", "frame", "number", "lps"}]}],
-        "windows": [{"center", "width", "explanation"}], "annotations": [{"source", "shape",
+        "windows": [{"center", "width", "explanation"}], "presentation_states": [...]
+        (:func:`._display.presentation_states_json`), "annotations": [{"source", "shape",
         "text", "points", "anchor", "filled", "image": {...}}], "problems": [str]}``.
         ``points``/``anchor`` are LPS mm (None where the image cannot be placed); ``number``
         is the image's 1-based position in the series (instance order).
@@ -91,6 +92,7 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
     documents: list[dict[str, Any]] = []
     report_text: list[str] = []
     marks = Marks()
+    states: list[Marks] = []
     if study_uid is not None:
         for doc in lib.documents(study_uid):
             from pathlib import Path
@@ -114,10 +116,14 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
                 lines = report_lines(report)
                 entry["lines"] = [[d, kind, text] for d, kind, text in lines]
                 report_text += [text for _, kind, text in lines if kind in ("item", "more")]
+            elif doc.kind in ("pdf", "dicom-pdf"):  # its words feed the glossary too
+                report_text.append(_pdf_words(doc.kind, doc.path))
             documents.append(entry)
         for path in _marking_files(lib, study_uid):
             try:
-                marks.extend(read_marks(path))
+                found = read_marks(path)
+                marks.extend(found)
+                states.append(found)  # each presentation state on its own (_display.py)
             except ReportError:
                 problems.append("a presentation state or key image note could not be read")
 
@@ -152,6 +158,8 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
                 annotations.append(_annotation(a, ref, place(ref), planes, display))
         if not a.images and a.units == "MM":  # SCOORD3D: patient mm, no image needed
             annotations.append(_annotation(a, None, None, planes))
+    from ownscan.core.serve._display import presentation_states_json
+
     terms = explain_terms("\n".join(report_text))
     return {
         "documents": documents,
@@ -167,8 +175,20 @@ def marks_json(lib: Library, series_uid: str, volume: Volume) -> dict[str, Any]:
         "key_images": key_images,
         "windows": windows,
         "annotations": annotations,
+        "presentation_states": presentation_states_json(states, images, place, planes.get),
         "problems": problems,
     }
+
+
+def _pdf_words(kind: str, path: str) -> str:
+    """The text of a kept PDF for the glossary; "" when PDFium cannot read it (the page's
+    pages route says so: ``_pages.py``)."""
+    from ownscan.core.reports import PdfError, pdf_text, read_pdf
+
+    try:
+        return pdf_text(read_pdf(kind, path)[1], "PDF")
+    except PdfError:
+        return ""
 
 
 def _marking_files(lib: Library, study_uid: str) -> list[str]:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.reports import PdfError, PdfPages, read_pdf, render_pdf
 from ownscan.core.viewer._jobs import ThreadJob
 from ownscan.core.viewer._layout import Rect
 from ownscan.core.viewer._marks import StudyDocuments, StudyMarks
-from ownscan.core.viewer._pdf import PdfError, PdfPages, read_pdf, render_pdf
 from ownscan.core.viewer._radiologist import RadiologistView
 
 if TYPE_CHECKING:
@@ -32,13 +31,9 @@ log = logging.getLogger(__name__)
 PDF_WIDTH = 560  # pixels a PDF page is rendered wide (shown scaled to the panel's width)
 
 
-_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document at a time
-
-
 def _rendered(kind: str, path: str) -> PdfPages:
     title, data = read_pdf(kind, path)
-    with _PDFIUM:
-        return render_pdf(data, PDF_WIDTH, title, path)
+    return render_pdf(data, PDF_WIDTH, title, path)  # holds PDFium's one lock
 
 
 class ReportPanel:

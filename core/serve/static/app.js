@@ -9,6 +9,7 @@ import { uploadPanel } from "./upload.js";
 import { Viewer, el } from "./viewer.js";
 import { attachCine } from "./cine.js";
 import { attachMarks } from "./marks.js";
+import { attachOverlays } from "./overlays.js";
 import { attachParams } from "./params.js";
 
 const main = document.querySelector("main");
@@ -126,7 +127,7 @@ async function showSeries(uid) {
   main.append(back, root);
   viewer = new Viewer(root, api, uid);
   // 4D and cine; report, key images, marks; the 3D mode's parameters
-  viewer.extensions = [attachCine, attachMarks, attachParams];
+  viewer.extensions = [attachCine, attachOverlays, attachMarks, attachParams];
   window.ownscanViewer = viewer; // for the console (and the browser tests)
   try {
     await viewer.open();

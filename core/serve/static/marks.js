@@ -10,7 +10,9 @@
 // Every mark comes in LPS mm, so it is drawn on whichever plane passes through it (within half
 // a slice). All text from files is set as text (text.js), never as HTML.
 
-import * as G from "./geometry.js";
+import { zoomToArea } from "./display.js";
+import { clipTo, countDrawn, sliceTools } from "./inslice.js";
+import { pdfPages } from "./pdfpages.js";
 import { escapeControls, textEl } from "./text.js";
 
 const COLOURS = { gsps: "#ff9f1c", sr: "#3df5a7" };
@@ -43,7 +45,8 @@ class Marks {
     const d = await v.api.json(`/api/series/${encodeURIComponent(v.uid)}/marks`);
     if (v.destroyed) return;
     this.data = d;
-    const any = d.documents.length || d.key_images.length || d.windows.length || d.annotations.length;
+    const states = d.presentation_states || [];
+    const any = d.documents.length || d.key_images.length || d.windows.length || d.annotations.length || states.length;
     if (!any) return;
     this._build(d);
     v.redraw();
@@ -82,8 +85,15 @@ class Marks {
       row.before(strip);
     }
 
-    if (d.windows.length || d.annotations.length) {
+    if (d.windows.length || d.annotations.length || (d.presentation_states || []).length) {
       const sec = section(panel, "What the radiologist marked");
+      // a presentation state as the radiologist saw it: window, image and zoom (display.js)
+      for (const ps of d.presentation_states || []) {
+        const what = [ps.window && `window ${fmt(ps.window.width)}/${fmt(ps.window.center)}`, ps.area && "zoom", ps.image && ps.image.number && `image ${ps.image.number}`].filter(Boolean).join(", ");
+        const b = button(`Apply the radiologist's view (${ps.label}): ${what}`, "apply-state", () => this.applyState(ps));
+        if (ps.rotated) b.title = "its rotation or flip is not applied";
+        sec.append(b);
+      }
       for (const w of d.windows) {
         const label = `Radiologist's window${w.explanation ? ` (${w.explanation})` : ""}: ${fmt(w.width)}/${fmt(w.center)}`;
         sec.append(button(label, "apply-window", () => this.applyWindow(w)));
@@ -123,12 +133,7 @@ class Marks {
           sec.append(e);
         }
       } else {
-        const a = document.createElement("a");
-        a.href = doc.url;
-        a.target = "_blank";
-        a.rel = "noopener";
-        a.textContent = "Open the PDF";
-        sec.append(a);
+        pdfPages(sec, doc, v.api); // the pages drawn by the server, and the link (pdfpages.js)
       }
     }
 
@@ -174,6 +179,20 @@ class Marks {
     v.setWindow(w.width, w.center, name);
   }
 
+  // A presentation state applied: its window, then its image's displayed area (zoom) on the
+  // view of that plane, else the cursor to its image. Rotation and flip are not applied.
+  applyState(ps) {
+    const v = this.v;
+    if (ps.window) this.applyWindow(ps.window);
+    const view = ps.area ? zoomToArea(v, ps.area) : null;
+    if (!view && ps.image && ps.image.lps) {
+      v.cursor = [...ps.image.lps];
+      v._syncSlider();
+    }
+    v.stage.dataset.applied = view ? `${view}:${v.viewState[view].zoom.toFixed(4)}` : "no zoom";
+    v.redraw();
+  }
+
   setPanel(open) {
     if (!this.panel) return;
     this.panel.hidden = !open;
@@ -196,19 +215,9 @@ class Marks {
   // Marks of this plane (within half a slice of it), on the 2D view `view` (viewer.js hook).
   draw2d(ctx, view, css, mmPerPx) {
     const v = this.v;
-    const plane = v.planes[view];
-    if (!plane || !this.data) return;
-    const centre = v.viewCentre(view);
-    const half = G.sliceStepMm(v.original.affine, plane.normal) / 2 + 1e-3;
-    const near = (p) => Math.abs(G.dot(p.map((x, i) => x - centre[i]), plane.normal)) <= half;
-    const px = (p) => {
-      const [x, y] = G.lpsToPixel(p, css.w, css.h, centre, plane, mmPerPx);
-      return [css.x + x, css.y + y];
-    };
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(css.x, css.y, css.w, css.h);
-    ctx.clip();
+    if (!v.planes[view] || !this.data) return;
+    const { near, px } = sliceTools(v, view, css, mmPerPx);
+    clipTo(ctx, css);
     let drawn = 0;
     if (this.show) {
       this.data.annotations.forEach((a, i) => {
@@ -235,9 +244,7 @@ class Marks {
       drawn++;
     }
     ctx.restore();
-    // what each view shows, for the tests: "axial:6 coronal:1 sagittal:1"
-    this.drawnBy = { ...(this.drawnBy || {}), [view]: drawn };
-    v.stage.dataset.marksDrawn = Object.entries(this.drawnBy).map(([k, n]) => `${k}:${n}`).join(" ");
+    countDrawn(this, v, view, drawn, "marksDrawn"); // for the tests: "axial:6 coronal:1 sagittal:1"
   }
 
   destroy() {}

@@ -32,13 +32,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-def watch_errors(page: Any) -> list[str]:
-    """Uncaught exceptions and console errors of ``page`` (a 401 the test asked for aside)."""
+def watch_errors(page: Any, expected: str = "401") -> list[str]:
+    """Uncaught exceptions and console errors of ``page`` (those holding ``expected``, e.g.
+    the 401 the test asked for, aside)."""
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
 
     def console(msg: Any) -> None:
-        if msg.type == "error" and "401" not in msg.text and "favicon" not in msg.text:
+        if msg.type == "error" and expected not in msg.text and "favicon" not in msg.text:
             errors.append(f"console: {msg.text}")
 
     page.on("console", console)

@@ -29,8 +29,8 @@ def test_a_pdf_from_the_cd_is_kept_and_rendered(tmp_path: Path) -> None:
     from ownscan.core.library import open_library
     from ownscan.core.plugin_host import get_host
     from ownscan.core.plugin_types import ImportOptions
+    from ownscan.core.reports import read_pdf, render_pdf
     from ownscan.core.viewer import entries_from_library
-    from ownscan.core.viewer._pdf import read_pdf, render_pdf
 
     cd = tmp_path / "cd"
     ct_series(cd / "DICOM", 2, size=16)
@@ -52,7 +52,7 @@ def test_a_pdf_from_the_cd_is_kept_and_rendered(tmp_path: Path) -> None:
 
 
 def test_damaged_pdfs_are_named(tmp_path: Path) -> None:
-    from ownscan.core.viewer._pdf import PdfError, read_pdf, render_pdf
+    from ownscan.core.reports import PdfError, read_pdf, render_pdf
 
     not_pdf = tmp_path / "notes.pdf"
     not_pdf.write_bytes(b"hello")
@@ -68,7 +68,7 @@ def test_damaged_pdfs_are_named(tmp_path: Path) -> None:
 
 
 def test_long_pdfs_show_their_first_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ownscan.core.viewer import _pdf
+    from ownscan.core.reports import _pdf
 
     monkeypatch.setattr(_pdf, "MAX_PAGES", 2)
     pages = _pdf.render_pdf(_pdf_text("page", pages=3), 100)
