@@ -198,41 +198,48 @@ void main() {
             n += 1;
         }
 #elif defined(MODE_SKIP_RUNNING)
+        // Brick by brick (u_block_bound's bricks, u_brick voxels a side): one look at the
+        // brick's bound where the ray enters it, then its samples in a loop of their own with
+        // no test but the ray's end (llvmpipe pays for every branch any pixel of a lock-step
+        // group takes, so the per-sample loop is kept bare). Early termination is tested once
+        // per brick: max and min are monotone, and window_level shows every value past the
+        // window's end alike, so the samples taken after it was met change nothing. The first
+        // sample is taken alone: it starts the skipping, and a MinIP ray starting in air ends
+        // at once.
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
-        float t_checked = 0.0;  // the ray up to here lies in bricks found worth sampling
-        while (n < u_max_steps) {
-            float t = t_entry + (float(n) + g_offset) * u_step_mm;
+        float t = t_entry + g_offset * u_step_mm;
+        while (n < u_max_steps && t < t_exit) {
+            vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
+                               u_last_brick);
+            float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex, inv_dir_tex);
+            int n_next = acc.y > 0.0 ? min(sample_after(t_out, t_entry, n), u_max_steps) : n + 1;
             // once a sample was taken (acc.y), jump over bricks whose values cannot change
             // the picture: not above the running maximum (below the minimum), nor above the
-            // window's low end (below its top), where window_level shows every value alike;
-            // each brick is looked at once, on entry (a margin far above float rounding
-            // keeps the test on the safe side)
-            while (t < t_exit && acc.y > 0.0 && t >= t_checked) {
-                vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
-                                   u_last_brick);
-                float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex,
-                                      inv_dir_tex);
-                float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
+            // window's low end (below its top), where window_level shows every value alike
+            // (a margin far above float rounding keeps the test on the safe side)
+            float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
 #ifdef MODE_SKIP_MAXIMUM
-                bool skip = bound + 1e-5 < max(acc.x, u_window.x);
+            bool skip = acc.y > 0.0 && bound + 1e-5 < max(acc.x, u_window.x);
 #else
-                bool skip = bound - 1e-5 > min(acc.x, u_window.y);
+            bool skip = acc.y > 0.0 && bound - 1e-5 > min(acc.x, u_window.y);
 #endif
-                if (!skip) {
-                    t_checked = t_out;
-                    break;
+            bool stop = false;
+            if (skip) {
+                n = n_next;
+            } else {
+                for (; n < n_next; n++) {
+                    t = t_entry + (float(n) + g_offset) * u_step_mm;
+                    if (t >= t_exit) {
+                        break;
+                    }
+                    stop = mode_sample(acc, aux, origin_tex + t * dir_tex) || stop;
                 }
-                n = sample_after(t_out, t_entry, n);
-                t = t_entry + (float(n) + g_offset) * u_step_mm;
             }
-            if (t >= t_exit) {
+            if (stop) {
                 break;
             }
-            if (mode_sample(acc, aux, origin_tex + t * dir_tex)) {
-                break;
-            }
-            n += 1;
+            t = t_entry + (float(n) + g_offset) * u_step_mm;
         }
 #else
         while (n < u_max_steps) {

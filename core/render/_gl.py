@@ -26,7 +26,15 @@ from ownscan.core.render._camera import Camera
 from ownscan.core.render._gpu import DEFAULT_BUDGET, GpuVolume
 from ownscan.core.render._gpu import gl_matrix as _mat
 from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
-from ownscan.core.render._setup import BRICK, SHADE, SHADE_GAIN, Frame, frame_for, to_uint8
+from ownscan.core.render._setup import (
+    BRICK,
+    RUNNING_BRICK,
+    SHADE,
+    SHADE_GAIN,
+    Frame,
+    frame_for,
+    to_uint8,
+)
 from ownscan.core.render._shaders import raycast_program
 from ownscan.core.volume import Volume
 
@@ -246,8 +254,12 @@ class GLRenderer:
         distance = bound = None
         if frame.skip_distance is not None:
             distance = self._skip_texture(frame.skip_distance)
+        brick = float(BRICK)
         if mode.skip in RUNNING_SKIPS:
             bound = gpu.bound_texture(str(mode.skip))
+            brick = float(RUNNING_BRICK)  # the bound table's bricks are larger
+            nbx, nby, nbz = bound.size
+            last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
@@ -267,7 +279,7 @@ class GLRenderer:
                 "u_max_steps": frame.max_steps,
                 "u_slab_half_mm": frame.slab_half_mm,
                 "u_plane_lps": tuple(frame.plane_lps),
-                "u_brick": float(BRICK),
+                "u_brick": brick,
                 "u_last_brick": last_brick,
                 **gpu.volume_uniforms(),
                 "u_window": frame.window,

@@ -30,6 +30,7 @@ from ownscan.core.render._setup import (
     downsample_factors,
     downsampled,
     gradient_slabs,
+    pooled_bounds,
     prepare_volume,
     slab_slices,
 )
@@ -381,16 +382,18 @@ class GpuVolume:
         self._gradient_partial = None
 
     def bound_texture(self, kind: str) -> Any:
-        """Per brick the largest (``kind`` "maximum") or smallest ("minimum") normalised value
-        (``block_max`` / ``block_min``, R32F), for MIP / MinIP skipping; made on first use."""
+        """Per RUNNING_BRICK brick the largest (``kind`` "maximum") or smallest ("minimum")
+        normalised value (``block_max`` / ``block_min`` pooled, R32F), for MIP / MinIP
+        skipping; made on first use."""
         if kind not in self._bounds:
             import moderngl
 
             p = self.prepared
             assert p is not None, "colour volumes have no value bounds"
-            table = p.block_max if kind == "maximum" else p.block_min
+            largest = kind == "maximum"
+            table = pooled_bounds(p.block_max if largest else p.block_min, largest)
             nbz, nby, nbx = table.shape
-            data = np.ascontiguousarray(table, dtype=np.float32).tobytes()
+            data = table.tobytes()
             tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._bounds[kind] = tex

@@ -38,6 +38,7 @@ from ownscan.core.volume import Volume
 
 __all__ = [
     "BRICK",
+    "RUNNING_BRICK",
     "Frame",
     "PreparedVolume",
     "downsample_factors",
@@ -45,12 +46,17 @@ __all__ = [
     "frame_for",
     "gradient_slabs",
     "plane_offsets_mm",
+    "pooled_bounds",
     "prepare_volume",
     "skip_distance",
     "view_pixel_mm",
 ]
 
 BRICK = 4  # voxels per side of an empty-space-skipping brick
+# Voxels per side of a MIP / MinIP bound brick (a multiple of BRICK): the running-bound skip
+# looks at one brick where the ray enters it and then takes its samples in a bare loop, so
+# larger bricks pay less per sample (measured on llvmpipe: 16 beats 4 and 8; docs/BENCH.md).
+RUNNING_BRICK = 16
 # Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
 # normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
 SHADE = (0.35, 0.65, 0.25, 24.0)
@@ -264,6 +270,20 @@ def _block_minmax_slabs(
         _widened_reduce(lo, np.minimum, (0,)).astype(np.float32) / scale,
         _widened_reduce(hi, np.maximum, (0,)).astype(np.float32) / scale,
     )
+
+
+def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[np.float32]:
+    """A per-BRICK bound table (``block_max`` when ``largest``, else ``block_min``) over bricks
+    of RUNNING_BRICK voxels: the largest (smallest) of the BRICK blocks in each. Each BRICK
+    bound covers its block widened by one voxel, so the pooled one covers the larger brick
+    widened by one voxel too. A partial brick at the far end pools the blocks it has."""
+    f = RUNNING_BRICK // BRICK
+    pad = [(0, -n % f) for n in table.shape]
+    t = np.pad(table, pad, mode="edge") if any(p[1] for p in pad) else table
+    nz, ny, nx = (n // f for n in t.shape)
+    blocks = t.reshape(nz, f, ny, f, nx, f)
+    pooled = blocks.max(axis=(1, 3, 5)) if largest else blocks.min(axis=(1, 3, 5))
+    return np.ascontiguousarray(pooled, dtype=np.float32)
 
 
 def _block_minmax(
