@@ -1,6 +1,7 @@
 """The page of ``ownscan serve`` in headless Chromium: time to the first picture (the preview
 level) and to full resolution, on loopback and through a link throttled to 50 Mbit/s (DevTools
-network emulation), bytes on the wire, and the 3D frame time at 512x512 (dvr and mip).
+network emulation), bytes on the wire, and the 3D frame time at 512x512 (dvr and mip; still
+frames and the quick pass drawn while dragging).
 
 The series is a generated CT (tests/core/ctgen.py's phantom: body, lungs, spine, liver, 12 HU
 noise), 512x512xN (N = 300 by default), imported into a temporary library and served by a real
@@ -53,13 +54,14 @@ FIRST = """async () => {
     return marks;
 }"""
 
-FRAMES = """async ([mode, n]) => {
+FRAMES = """async ([mode, n, quick]) => {
     const v = window.ownscanViewer;
     Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
     await v.setMode(mode);
     await v.afterDraw();
     const gl = v.renderer.gl, px = new Uint8Array(4);
     const times = [];
+    v.interactive = quick;  // afterDraw keeps it: the quick pass of a drag
     for (let i = 0; i < n; i++) {
         v.camera.azimuth += 2;
         const t = performance.now();
@@ -67,9 +69,14 @@ FRAMES = """async ([mode, n]) => {
         gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);  // waits for the GPU
         times.push(performance.now() - t);
     }
+    const size = [v.renderer.target.w, v.renderer.target.h];
+    const shot = v.renderer.readRaycast().data;  // the share of rays that drew something
+    let lit = 0;
+    for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
+    await new Promise((resolve) => { v._waiters = [...(v._waiters || []), resolve]; v.redraw(); });
     times.sort((a, b) => a - b);
-    return {median: times[n >> 1], min: times[0],
-            size: [v.renderer.target.w, v.renderer.target.h]};
+    return {median: times[n >> 1], min: times[0], size, lit: lit / (shot.length / 4),
+            gradient: !!(v.renderer.volume && v.renderer.volume.gradient)};
 }"""
 
 
@@ -101,7 +108,12 @@ NIIVUE_FRAMES = """(n) => {
     }
     times.sort((a, b) => a - b);
     const size = [gl.drawingBufferWidth, gl.drawingBufferHeight];
-    return {median: times[n >> 1], min: times[0], size};
+    const shot = new Uint8Array(size[0] * size[1] * 4);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.readPixels(0, 0, size[0], size[1], gl.RGBA, gl.UNSIGNED_BYTE, shot);
+    let lit = 0;
+    for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
+    return {median: times[n >> 1], min: times[0], size, lit: lit / (size[0] * size[1])};
 }"""
 
 
@@ -225,13 +237,17 @@ def main() -> int:
                     " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
                 )
                 ours = {}
-                for mode in ("dvr", "mip"):
-                    f = page.evaluate(FRAMES, [mode, 5])
-                    ours[mode] = f
+                for mode, quick in (("dvr", False), ("mip", False), ("dvr", True), ("mip", True)):
+                    f = page.evaluate(FRAMES, [mode, 5, quick])
+                    ours[mode + ("-quick" if quick else "")] = f
                     w, h = f["size"]
+                    what = "quick pass (drag: 2x step)" if quick else "still frame"
+                    shading = "gradient texture" if f["gradient"] else "26-fetch gradient"
+                    shading = f", shading from the {shading}" if mode == "dvr" else ""
                     print(
-                        f"3D {mode:4s} frame {w}x{h}: median {f['median']:.0f} ms, "
-                        f"min {f['min']:.0f} ms ({renderer})"
+                        f"3D {mode:4s} {what} {w}x{h}: median {f['median']:.0f} ms, "
+                        f"min {f['min']:.0f} ms, {100 * f['lit']:.0f} % of pixels drawn "
+                        f"({renderer}{shading})"
                     )
                 ctx.close()
                 if args.niivue is not None:
@@ -244,9 +260,13 @@ def main() -> int:
                     w, h = nv["size"]
                     print(
                         f"NiiVue 3D render frame {w}x{h}: median {nv['median']:.0f} ms, "
-                        f"min {nv['min']:.0f} ms; ownscan dvr / NiiVue: "
+                        f"min {nv['min']:.0f} ms, {100 * nv['lit']:.0f} % of pixels drawn; "
+                        "ownscan dvr / NiiVue: "
                         f"{ours['dvr']['median'] / nv['median']:.2f}, mip / NiiVue: "
-                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times)"
+                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times); "
+                        "quick passes while dragging / NiiVue: dvr "
+                        f"{ours['dvr-quick']['median'] / nv['median']:.2f}, mip "
+                        f"{ours['mip-quick']['median'] / nv['median']:.2f}"
                     )
                 browser.close()
         finally:
