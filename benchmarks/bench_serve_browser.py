@@ -15,16 +15,18 @@ to NIfTI by ``ownscan export``, is also drawn by NiiVue (its default 3D render) 
 canvas in the same browser, and the frame times are printed side by side.
 
 Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]
-[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js]``.
+[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js] [--rounds 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +77,7 @@ FRAMES = """async ([mode, n, quick]) => {
     for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
     await new Promise((resolve) => { v._waiters = [...(v._waiters || []), resolve]; v.redraw(); });
     times.sort((a, b) => a - b);
-    return {median: times[n >> 1], min: times[0], size, lit: lit / (shot.length / 4),
+    return {median: times[n >> 1], min: times[0], times, size, lit: lit / (shot.length / 4),
             gradient: !!(v.renderer.volume && v.renderer.volume.gradient)};
 }"""
 
@@ -113,12 +115,14 @@ NIIVUE_FRAMES = """(n) => {
     gl.readPixels(0, 0, size[0], size[1], gl.RGBA, gl.UNSIGNED_BYTE, shot);
     let lit = 0;
     for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
-    return {median: times[n >> 1], min: times[0], size, lit: lit / (size[0] * size[1])};
+    return {median: times[n >> 1], min: times[0], times, size, lit: lit / (size[0] * size[1])};
 }"""
 
 
-def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, Any]:
-    """NiiVue drawing ``volume`` (NIfTI) on a 512x512 canvas: its frame times."""
+@contextlib.contextmanager
+def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> Iterator[Any]:
+    """A page where NiiVue draws ``volume`` (NIfTI) on a 512x512 canvas, served from
+    ``folder``; time its frames with ``NIIVUE_FRAMES``."""
     import functools
     import http.server
     import shutil
@@ -142,11 +146,15 @@ def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, An
         page = ctx.new_page()
         page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
         page.wait_for_function("() => window.ready === true", timeout=300_000)
-        result = page.evaluate(NIIVUE_FRAMES, 5)
+        yield page
         ctx.close()
-        return dict(result)
     finally:
         httpd.shutdown()
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def _wire_bytes(page: Any) -> int:
@@ -192,6 +200,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--gpu", action="store_true", help="do not force SwiftShader")
     ap.add_argument("--niivue", type=Path, help="NiiVue's dist/niivue.umd.js: compare with it")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of frame times")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -236,38 +245,57 @@ def main() -> int:
                     " const e = gl.getExtension('WEBGL_debug_renderer_info');"
                     " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
                 )
-                ours = {}
-                for mode, quick in (("dvr", False), ("mip", False), ("dvr", True), ("mip", True)):
-                    f = page.evaluate(FRAMES, [mode, 5, quick])
-                    ours[mode + ("-quick" if quick else "")] = f
+                kinds = [("dvr", False), ("mip", False), ("dvr", True), ("mip", True)]
+                with contextlib.ExitStack() as stack:
+                    niivue = None
+                    if args.niivue is not None:
+                        uid = _uid(library)
+                        out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
+                        cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
+                        subprocess.run([*cmd, "-o", str(out)], check=True)
+                        nii = next(out.rglob("*.nii.gz"))
+                        folder = Path(tmp) / "niivue"
+                        niivue = stack.enter_context(_niivue(browser, args.niivue, nii, folder))
+                    # rounds alternate between the two pages so that a change in the shared
+                    # machine's load falls on both; a ratio is taken within each round
+                    times: dict[str, list[float]] = {}
+                    ratios: dict[str, list[float]] = {}
+                    last: dict[str, Any] = {}
+                    for _ in range(args.rounds):
+                        nv = niivue.evaluate(NIIVUE_FRAMES, 3) if niivue is not None else None
+                        for mode, quick in kinds:
+                            key = mode + ("-quick" if quick else "")
+                            f = page.evaluate(FRAMES, [mode, 3, quick])
+                            last[key] = f
+                            times.setdefault(key, []).extend(f["times"])
+                            if nv is not None:
+                                ratios.setdefault(key, []).append(f["median"] / nv["median"])
+                        if nv is not None:
+                            last["niivue"] = nv
+                            times.setdefault("niivue", []).extend(nv["times"])
+                for mode, quick in kinds:
+                    key = mode + ("-quick" if quick else "")
+                    f = last[key]
                     w, h = f["size"]
                     what = "quick pass (drag: 2x step)" if quick else "still frame"
                     shading = "gradient texture" if f["gradient"] else "26-fetch gradient"
                     shading = f", shading from the {shading}" if mode == "dvr" else ""
+                    ratio = f", / NiiVue {_median(ratios[key]):.2f}" if key in ratios else ""
                     print(
-                        f"3D {mode:4s} {what} {w}x{h}: median {f['median']:.0f} ms, "
-                        f"min {f['min']:.0f} ms, {100 * f['lit']:.0f} % of pixels drawn "
-                        f"({renderer}{shading})"
+                        f"3D {mode:4s} {what} {w}x{h}: median {_median(times[key]):.0f} ms, "
+                        f"min {min(times[key]):.0f} ms, {100 * f['lit']:.0f} % of pixels drawn"
+                        f"{ratio} ({renderer}{shading})"
+                    )
+                if "niivue" in last:
+                    w, h = last["niivue"]["size"]
+                    nvt = times["niivue"]
+                    print(
+                        f"NiiVue 3D render frame {w}x{h}: median {_median(nvt):.0f} ms, min "
+                        f"{min(nvt):.0f} ms, {100 * last['niivue']['lit']:.0f} % of pixels drawn "
+                        f"(ratios: median over {args.rounds} alternating rounds of the ratio of "
+                        "the round's median frame times)"
                     )
                 ctx.close()
-                if args.niivue is not None:
-                    uid = _uid(library)
-                    out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
-                    cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
-                    subprocess.run([*cmd, "-o", str(out)], check=True)
-                    nii = next(out.rglob("*.nii.gz"))
-                    nv = _niivue(browser, args.niivue, nii, Path(tmp) / "niivue")
-                    w, h = nv["size"]
-                    print(
-                        f"NiiVue 3D render frame {w}x{h}: median {nv['median']:.0f} ms, "
-                        f"min {nv['min']:.0f} ms, {100 * nv['lit']:.0f} % of pixels drawn; "
-                        "ownscan dvr / NiiVue: "
-                        f"{ours['dvr']['median'] / nv['median']:.2f}, mip / NiiVue: "
-                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times); "
-                        "quick passes while dragging / NiiVue: dvr "
-                        f"{ours['dvr-quick']['median'] / nv['median']:.2f}, mip "
-                        f"{ours['mip-quick']['median'] / nv['median']:.2f}"
-                    )
                 browser.close()
         finally:
             server.stop()
