@@ -56,14 +56,20 @@ FIRST = """async () => {
     return marks;
 }"""
 
-FRAMES = """async ([mode, n, quick]) => {
+PREPARE = """async ([mode, quick]) => {
     const v = window.ownscanViewer;
     Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
     await v.setMode(mode);
     await v.afterDraw();
+    v.renderer.gl.readPixels(0, 0, 1, 1, v.renderer.gl.RGBA, v.renderer.gl.UNSIGNED_BYTE,
+                             new Uint8Array(4));  // the GPU is done: nothing spills over
+    v.interactive = quick;  // afterDraw keeps it: the quick pass of a drag
+}"""
+
+FRAMES = """async (n) => {
+    const v = window.ownscanViewer;
     const gl = v.renderer.gl, px = new Uint8Array(4);
     const times = [];
-    v.interactive = quick;  // afterDraw keeps it: the quick pass of a drag
     for (let i = 0; i < n; i++) {
         v.camera.azimuth += 2;
         const t = performance.now();
@@ -71,15 +77,44 @@ FRAMES = """async ([mode, n, quick]) => {
         gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);  // waits for the GPU
         times.push(performance.now() - t);
     }
+    times.sort((a, b) => a - b);
+    return {median: times[n >> 1], min: times[0], times};
+}"""
+
+FINISH = """async () => {
+    const v = window.ownscanViewer;
     const size = [v.renderer.target.w, v.renderer.target.h];
     const shot = v.renderer.readRaycast().data;  // the share of rays that drew something
     let lit = 0;
     for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
     await new Promise((resolve) => { v._waiters = [...(v._waiters || []), resolve]; v.redraw(); });
-    times.sort((a, b) => a - b);
-    return {median: times[n >> 1], min: times[0], times, size, lit: lit / (shot.length / 4),
+    v.renderer.gl.readPixels(0, 0, 1, 1, v.renderer.gl.RGBA, v.renderer.gl.UNSIGNED_BYTE,
+                             new Uint8Array(4));
+    return {size, lit: lit / (shot.length / 4),
             gradient: !!(v.renderer.volume && v.renderer.volume.gradient)};
 }"""
+
+
+def _gpu_process_seconds() -> float | None:
+    """CPU seconds (user + system) used so far by the browser's GPU process, where SwiftShader
+    rasterises: on a shared machine a steadier measure of a frame's work than wall time.
+    None when it cannot be read (not Linux, no such process)."""
+    import os
+
+    total, found = 0.0, False
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"--type=gpu-process" not in cmd:
+                continue
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        found = True
+    return total if found else None
 
 
 NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
@@ -98,8 +133,6 @@ NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
 
 NIIVUE_FRAMES = """(n) => {
     const nv = window.nv, gl = nv.gl, px = new Uint8Array(4);
-    nv.drawScene();
-    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
     const times = [];
     for (let i = 0; i < n; i++) {
         nv.scene.renderAzimuth += 2;
@@ -109,14 +142,29 @@ NIIVUE_FRAMES = """(n) => {
         times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
+    return {median: times[n >> 1], min: times[0], times};
+}"""
+
+NIIVUE_FINISH = """() => {
+    const gl = window.nv.gl;
     const size = [gl.drawingBufferWidth, gl.drawingBufferHeight];
     const shot = new Uint8Array(size[0] * size[1] * 4);
+    window.nv.drawScene();  // the canvas keeps no picture between tasks: draw, then read
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.readPixels(0, 0, size[0], size[1], gl.RGBA, gl.UNSIGNED_BYTE, shot);
     let lit = 0;
     for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
-    return {median: times[n >> 1], min: times[0], times, size, lit: lit / (size[0] * size[1])};
+    return {size, lit: lit / (size[0] * size[1])};
 }"""
+
+
+def _timed(page: Any, script: str, n: int) -> dict[str, Any]:
+    """``script``'s ``n`` frames, with the GPU process's CPU seconds per frame (``cpu``)."""
+    c0 = _gpu_process_seconds()
+    f = dict(page.evaluate(script, n))
+    c1 = _gpu_process_seconds()
+    f["cpu"] = (c1 - c0) / n if c0 is not None and c1 is not None else None
+    return f
 
 
 @contextlib.contextmanager
@@ -259,42 +307,62 @@ def main() -> int:
                     # rounds alternate between the two pages so that a change in the shared
                     # machine's load falls on both; a ratio is taken within each round
                     times: dict[str, list[float]] = {}
+                    cpu: dict[str, list[float]] = {}
                     ratios: dict[str, list[float]] = {}
+                    cpu_ratios: dict[str, list[float]] = {}
                     last: dict[str, Any] = {}
                     for _ in range(args.rounds):
-                        nv = niivue.evaluate(NIIVUE_FRAMES, 3) if niivue is not None else None
+                        nv = None
+                        if niivue is not None:
+                            niivue.evaluate(NIIVUE_FRAMES, 1)  # a first frame, not timed
+                            nv = _timed(niivue, NIIVUE_FRAMES, 3)
+                            last["niivue"] = {**nv, **niivue.evaluate(NIIVUE_FINISH)}
+                            times.setdefault("niivue", []).extend(nv["times"])
+                            if nv["cpu"] is not None:
+                                cpu.setdefault("niivue", []).append(nv["cpu"])
                         for mode, quick in kinds:
                             key = mode + ("-quick" if quick else "")
-                            f = page.evaluate(FRAMES, [mode, 3, quick])
-                            last[key] = f
+                            page.evaluate(PREPARE, [mode, quick])
+                            f = _timed(page, FRAMES, 3)
+                            last[key] = {**f, **page.evaluate(FINISH)}
                             times.setdefault(key, []).extend(f["times"])
+                            if f["cpu"] is not None:
+                                cpu.setdefault(key, []).append(f["cpu"])
                             if nv is not None:
                                 ratios.setdefault(key, []).append(f["median"] / nv["median"])
-                        if nv is not None:
-                            last["niivue"] = nv
-                            times.setdefault("niivue", []).extend(nv["times"])
-                for mode, quick in kinds:
-                    key = mode + ("-quick" if quick else "")
+                                if f["cpu"] is not None and nv["cpu"]:
+                                    cpu_ratios.setdefault(key, []).append(f["cpu"] / nv["cpu"])
+                for key in [m + ("-quick" if q else "") for m, q in kinds] + ["niivue"]:
+                    if key not in last:
+                        continue
                     f = last[key]
                     w, h = f["size"]
-                    what = "quick pass (drag: 2x step)" if quick else "still frame"
-                    shading = "gradient texture" if f["gradient"] else "26-fetch gradient"
-                    shading = f", shading from the {shading}" if mode == "dvr" else ""
-                    ratio = f", / NiiVue {_median(ratios[key]):.2f}" if key in ratios else ""
-                    print(
-                        f"3D {mode:4s} {what} {w}x{h}: median {_median(times[key]):.0f} ms, "
-                        f"min {min(times[key]):.0f} ms, {100 * f['lit']:.0f} % of pixels drawn"
-                        f"{ratio} ({renderer}{shading})"
+                    if key == "niivue":
+                        what = "NiiVue 3D render"
+                    else:
+                        what = f"3D {key.split('-')[0]:4s} " + (
+                            "quick pass (drag: 2x step)" if key.endswith("quick") else "still frame"
+                        )
+                    line = (
+                        f"{what} {w}x{h}: median {_median(times[key]):.0f} ms, "
+                        f"min {min(times[key]):.0f} ms"
                     )
-                if "niivue" in last:
-                    w, h = last["niivue"]["size"]
-                    nvt = times["niivue"]
-                    print(
-                        f"NiiVue 3D render frame {w}x{h}: median {_median(nvt):.0f} ms, min "
-                        f"{min(nvt):.0f} ms, {100 * last['niivue']['lit']:.0f} % of pixels drawn "
-                        f"(ratios: median over {args.rounds} alternating rounds of the ratio of "
-                        "the round's median frame times)"
-                    )
+                    if key in cpu:
+                        line += f", GPU process CPU {1000 * _median(cpu[key]):.0f} ms/frame"
+                    line += f", {100 * f['lit']:.0f} % of pixels drawn"
+                    if key in ratios:
+                        line += f"; / NiiVue: wall {_median(ratios[key]):.2f}"
+                    if key in cpu_ratios:
+                        line += f", CPU {_median(cpu_ratios[key]):.2f}"
+                    if key.startswith("dvr"):
+                        line += ", shaded from the " + (
+                            "gradient texture" if f["gradient"] else "26-fetch gradient"
+                        )
+                    print(line)
+                print(
+                    f"({renderer}; ratios: median over {args.rounds} rounds alternating between "
+                    "the pages of the ratio within the round)"
+                )
                 ctx.close()
                 browser.close()
         finally:
