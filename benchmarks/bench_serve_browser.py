@@ -1,6 +1,7 @@
 """The page of ``ownscan serve`` in headless Chromium: time to the first picture (the preview
 level) and to full resolution, on loopback and through a link throttled to 50 Mbit/s (DevTools
-network emulation), bytes on the wire, and the 3D frame time at 512x512 (dvr and mip).
+network emulation), bytes on the wire, and the 3D frame time at 512x512 (dvr and mip; still
+frames and the quick pass drawn while dragging).
 
 The series is a generated CT (tests/core/ctgen.py's phantom: body, lungs, spine, liver, 12 HU
 noise), 512x512xN (N = 300 by default), imported into a temporary library and served by a real
@@ -14,16 +15,18 @@ to NIfTI by ``ownscan export``, is also drawn by NiiVue (its default 3D render) 
 canvas in the same browser, and the frame times are printed side by side.
 
 Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]
-[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js]``.
+[--niivue node_modules/@niivue/niivue/dist/niivue.umd.js] [--rounds 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +56,18 @@ FIRST = """async () => {
     return marks;
 }"""
 
-FRAMES = """async ([mode, n]) => {
+PREPARE = """async ([mode, quick]) => {
     const v = window.ownscanViewer;
     Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
     await v.setMode(mode);
     await v.afterDraw();
+    v.renderer.gl.readPixels(0, 0, 1, 1, v.renderer.gl.RGBA, v.renderer.gl.UNSIGNED_BYTE,
+                             new Uint8Array(4));  // the GPU is done: nothing spills over
+    v.interactive = quick;  // afterDraw keeps it: the quick pass of a drag
+}"""
+
+FRAMES = """async (n) => {
+    const v = window.ownscanViewer;
     const gl = v.renderer.gl, px = new Uint8Array(4);
     const times = [];
     for (let i = 0; i < n; i++) {
@@ -68,9 +78,43 @@ FRAMES = """async ([mode, n]) => {
         times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
-    return {median: times[n >> 1], min: times[0],
-            size: [v.renderer.target.w, v.renderer.target.h]};
+    return {median: times[n >> 1], min: times[0], times};
 }"""
+
+FINISH = """async () => {
+    const v = window.ownscanViewer;
+    const size = [v.renderer.target.w, v.renderer.target.h];
+    const shot = v.renderer.readRaycast().data;  // the share of rays that drew something
+    let lit = 0;
+    for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
+    await new Promise((resolve) => { v._waiters = [...(v._waiters || []), resolve]; v.redraw(); });
+    v.renderer.gl.readPixels(0, 0, 1, 1, v.renderer.gl.RGBA, v.renderer.gl.UNSIGNED_BYTE,
+                             new Uint8Array(4));
+    return {size, lit: lit / (shot.length / 4),
+            gradient: !!(v.renderer.volume && v.renderer.volume.gradient)};
+}"""
+
+
+def _gpu_process_seconds() -> float | None:
+    """CPU seconds (user + system) used so far by the browser's GPU process, where SwiftShader
+    rasterises: on a shared machine a steadier measure of a frame's work than wall time.
+    None when it cannot be read (not Linux, no such process)."""
+    import os
+
+    total, found = 0.0, False
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"--type=gpu-process" not in cmd:
+                continue
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        found = True
+    return total if found else None
 
 
 NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
@@ -89,8 +133,6 @@ NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
 
 NIIVUE_FRAMES = """(n) => {
     const nv = window.nv, gl = nv.gl, px = new Uint8Array(4);
-    nv.drawScene();
-    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
     const times = [];
     for (let i = 0; i < n; i++) {
         nv.scene.renderAzimuth += 2;
@@ -100,13 +142,35 @@ NIIVUE_FRAMES = """(n) => {
         times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
+    return {median: times[n >> 1], min: times[0], times};
+}"""
+
+NIIVUE_FINISH = """() => {
+    const gl = window.nv.gl;
     const size = [gl.drawingBufferWidth, gl.drawingBufferHeight];
-    return {median: times[n >> 1], min: times[0], size};
+    const shot = new Uint8Array(size[0] * size[1] * 4);
+    window.nv.drawScene();  // the canvas keeps no picture between tasks: draw, then read
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.readPixels(0, 0, size[0], size[1], gl.RGBA, gl.UNSIGNED_BYTE, shot);
+    let lit = 0;
+    for (let i = 0; i < shot.length; i += 4) if (shot[i] || shot[i + 1] || shot[i + 2]) lit += 1;
+    return {size, lit: lit / (size[0] * size[1])};
 }"""
 
 
-def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, Any]:
-    """NiiVue drawing ``volume`` (NIfTI) on a 512x512 canvas: its frame times."""
+def _timed(page: Any, script: str, n: int) -> dict[str, Any]:
+    """``script``'s ``n`` frames, with the GPU process's CPU seconds per frame (``cpu``)."""
+    c0 = _gpu_process_seconds()
+    f = dict(page.evaluate(script, n))
+    c1 = _gpu_process_seconds()
+    f["cpu"] = (c1 - c0) / n if c0 is not None and c1 is not None else None
+    return f
+
+
+@contextlib.contextmanager
+def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> Iterator[Any]:
+    """A page where NiiVue draws ``volume`` (NIfTI) on a 512x512 canvas, served from
+    ``folder``; time its frames with ``NIIVUE_FRAMES``."""
     import functools
     import http.server
     import shutil
@@ -130,11 +194,15 @@ def _niivue(browser: Any, umd: Path, volume: Path, folder: Path) -> dict[str, An
         page = ctx.new_page()
         page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
         page.wait_for_function("() => window.ready === true", timeout=300_000)
-        result = page.evaluate(NIIVUE_FRAMES, 5)
+        yield page
         ctx.close()
-        return dict(result)
     finally:
         httpd.shutdown()
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def _wire_bytes(page: Any) -> int:
@@ -180,6 +248,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--gpu", action="store_true", help="do not force SwiftShader")
     ap.add_argument("--niivue", type=Path, help="NiiVue's dist/niivue.umd.js: compare with it")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of frame times")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -224,30 +293,77 @@ def main() -> int:
                     " const e = gl.getExtension('WEBGL_debug_renderer_info');"
                     " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
                 )
-                ours = {}
-                for mode in ("dvr", "mip"):
-                    f = page.evaluate(FRAMES, [mode, 5])
-                    ours[mode] = f
+                kinds = [("dvr", False), ("mip", False), ("dvr", True), ("mip", True)]
+                with contextlib.ExitStack() as stack:
+                    niivue = None
+                    if args.niivue is not None:
+                        uid = _uid(library)
+                        out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
+                        cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
+                        subprocess.run([*cmd, "-o", str(out)], check=True)
+                        nii = next(out.rglob("*.nii.gz"))
+                        folder = Path(tmp) / "niivue"
+                        niivue = stack.enter_context(_niivue(browser, args.niivue, nii, folder))
+                    # rounds alternate between the two pages so that a change in the shared
+                    # machine's load falls on both; a ratio is taken within each round
+                    times: dict[str, list[float]] = {}
+                    cpu: dict[str, list[float]] = {}
+                    ratios: dict[str, list[float]] = {}
+                    cpu_ratios: dict[str, list[float]] = {}
+                    last: dict[str, Any] = {}
+                    for _ in range(args.rounds):
+                        nv = None
+                        if niivue is not None:
+                            niivue.evaluate(NIIVUE_FRAMES, 1)  # a first frame, not timed
+                            nv = _timed(niivue, NIIVUE_FRAMES, 3)
+                            last["niivue"] = {**nv, **niivue.evaluate(NIIVUE_FINISH)}
+                            times.setdefault("niivue", []).extend(nv["times"])
+                            if nv["cpu"] is not None:
+                                cpu.setdefault("niivue", []).append(nv["cpu"])
+                        for mode, quick in kinds:
+                            key = mode + ("-quick" if quick else "")
+                            page.evaluate(PREPARE, [mode, quick])
+                            f = _timed(page, FRAMES, 3)
+                            last[key] = {**f, **page.evaluate(FINISH)}
+                            times.setdefault(key, []).extend(f["times"])
+                            if f["cpu"] is not None:
+                                cpu.setdefault(key, []).append(f["cpu"])
+                            if nv is not None:
+                                ratios.setdefault(key, []).append(f["median"] / nv["median"])
+                                if f["cpu"] is not None and nv["cpu"]:
+                                    cpu_ratios.setdefault(key, []).append(f["cpu"] / nv["cpu"])
+                for key in [m + ("-quick" if q else "") for m, q in kinds] + ["niivue"]:
+                    if key not in last:
+                        continue
+                    f = last[key]
                     w, h = f["size"]
-                    print(
-                        f"3D {mode:4s} frame {w}x{h}: median {f['median']:.0f} ms, "
-                        f"min {f['min']:.0f} ms ({renderer})"
+                    if key == "niivue":
+                        what = "NiiVue 3D render"
+                    else:
+                        what = f"3D {key.split('-')[0]:4s} " + (
+                            "quick pass (drag: 2x step)" if key.endswith("quick") else "still frame"
+                        )
+                    line = (
+                        f"{what} {w}x{h}: median {_median(times[key]):.0f} ms, "
+                        f"min {min(times[key]):.0f} ms"
                     )
+                    if key in cpu:
+                        line += f", GPU process CPU {1000 * _median(cpu[key]):.0f} ms/frame"
+                    line += f", {100 * f['lit']:.0f} % of pixels drawn"
+                    if key in ratios:
+                        line += f"; / NiiVue: wall {_median(ratios[key]):.2f}"
+                    if key in cpu_ratios:
+                        line += f", CPU {_median(cpu_ratios[key]):.2f}"
+                    if key.startswith("dvr"):
+                        line += ", shaded from the " + (
+                            "gradient texture" if f["gradient"] else "26-fetch gradient"
+                        )
+                    print(line)
+                print(
+                    f"({renderer}; ratios: median over {args.rounds} rounds alternating between "
+                    "the pages of the ratio within the round)"
+                )
                 ctx.close()
-                if args.niivue is not None:
-                    uid = _uid(library)
-                    out = Path(tmp) / "nifti"  # export writes a folder of .nii.gz
-                    cmd = [str(exe), "export", f"library:{uid}", "--library", str(library)]
-                    subprocess.run([*cmd, "-o", str(out)], check=True)
-                    nii = next(out.rglob("*.nii.gz"))
-                    nv = _niivue(browser, args.niivue, nii, Path(tmp) / "niivue")
-                    w, h = nv["size"]
-                    print(
-                        f"NiiVue 3D render frame {w}x{h}: median {nv['median']:.0f} ms, "
-                        f"min {nv['min']:.0f} ms; ownscan dvr / NiiVue: "
-                        f"{ours['dvr']['median'] / nv['median']:.2f}, mip / NiiVue: "
-                        f"{ours['mip']['median'] / nv['median']:.2f} (median frame times)"
-                    )
                 browser.close()
         finally:
             server.stop()

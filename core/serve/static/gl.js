@@ -54,6 +54,8 @@ export class Renderer {
     this.canvas = canvas;
     this.maxTexture = gl.getParameter(gl.MAX_3D_TEXTURE_SIZE);
     this.programs = new Map();
+    this.locations = new Map(); // program -> (uniform name -> location)
+    this.lut = null; // {tex, values}: the transfer function's table (_lutTexture)
     this.volume = null;
     this.vao = gl.createVertexArray(); // the ray-caster needs no attributes
     this.quad = gl.createVertexArray();
@@ -195,10 +197,33 @@ export class Renderer {
     return v.bound.tex;
   }
 
+  // A uniform's location, looked up once per program (a lookup is a string search in the
+  // driver; a frame sets some 30 uniforms)
+  _location(program, name) {
+    let locations = this.locations.get(program);
+    if (!locations) this.locations.set(program, (locations = new Map()));
+    if (!locations.has(name)) locations.set(name, this.gl.getUniformLocation(program, name));
+    return locations.get(name);
+  }
+
+  // The transfer function's 256 x 1 table, one texture kept and refilled only when the table
+  // changes (not a new texture every frame)
+  _lutTexture(lut) {
+    const gl = this.gl;
+    if (this.lut && this.lut.values.length === lut.length && this.lut.values.every((v, i) => v === lut[i])) return this.lut.tex;
+    if (!this.lut) this.lut = { tex: this._texture2d(256, 1, lut), values: null };
+    else {
+      gl.bindTexture(gl.TEXTURE_2D, this.lut.tex);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, 256, 1, gl.RGBA, gl.FLOAT, lut);
+    }
+    this.lut.values = Float32Array.from(lut);
+    return this.lut.tex;
+  }
+
   _uniforms(program, values) {
     const gl = this.gl;
     for (const [name, [kind, v]] of Object.entries(values)) {
-      const loc = gl.getUniformLocation(program, name);
+      const loc = this._location(program, name);
       if (loc === null) continue; // the compiler drops what a mode does not use
       if (kind === "f") gl.uniform1f(loc, v);
       else if (kind === "i") gl.uniform1i(loc, v);
@@ -214,7 +239,7 @@ export class Renderer {
     const gl = this.gl;
     let unit = 0;
     for (const [name, target, tex] of units) {
-      const loc = gl.getUniformLocation(program, name);
+      const loc = this._location(program, name);
       if (loc === null) continue;
       gl.activeTexture(gl.TEXTURE0 + unit);
       gl.bindTexture(target, tex);
@@ -285,8 +310,7 @@ export class Renderer {
     });
     // the mode's parameters: one uniform u_<name> each (declared by the skeleton)
     this._uniforms(program, Object.fromEntries(Object.entries(frame.parameters).map(([name, v]) => [`u_${name}`, ["f", v]])));
-    let lut = null;
-    if (frame.lut) lut = this._texture2d(256, 1, frame.lut);
+    const lut = frame.lut ? this._lutTexture(frame.lut) : null;
     this._bind(program, [
       ["u_volume", gl.TEXTURE_3D, this.volume.texture],
       ["u_lut", gl.TEXTURE_2D, lut || this.dummy2d],
@@ -297,7 +321,6 @@ export class Renderer {
     gl.bindVertexArray(this.vao);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
     gl.bindVertexArray(null);
-    if (lut) gl.deleteTexture(lut);
     // copy into the view's rectangle (GL rows go up: flip the rect's top-left origin)
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.fbo);
     gl.bindFramebuffer(gl.DRAW_FRAMEBUFFER, null);
