@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ownscan.core.errors import OwnscanError
+from ownscan.core.names import display_name
 
 __all__ = [
     "Code",
@@ -367,7 +368,7 @@ def report_lines(report: StructuredReport) -> list[tuple[int, str, str]]:
     """
     out: list[tuple[int, str, str]] = [(0, "title", report.title)]
     meta = [
-        f"Patient: {report.patient_name or '(no name)'}"
+        f"Patient: {display_name(report.patient_name)}"
         + (f" (ID {report.patient_id})" if report.patient_id else ""),
         f"Study: {format_date(report.study_date) or '(no date)'} {report.study_description}",
     ]
@@ -377,7 +378,8 @@ def report_lines(report: StructuredReport) -> list[tuple[int, str, str]]:
     if state:
         meta.append(f"Status: {state.lower()}")
     if report.verifying_observers:
-        meta.append(f"Verified by: {'; '.join(report.verifying_observers)}")
+        names = (display_name(o, empty="(no name)") for o in report.verifying_observers)
+        meta.append(f"Verified by: {'; '.join(names)}")
     out += [(0, "meta", m) for m in meta]
     for depth, item in report.walk():
         if item.value_type == "CONTAINER":
