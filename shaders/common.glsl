@@ -15,7 +15,18 @@ uniform float u_shade_gain;      // gradient (normalised value per mm) that is s
 vec3 g_ray_dir_lps;
 vec3 g_ray_dir_tex;
 
-#ifdef BRICKS
+#if defined(SEGMENT)
+// One brick of a volume drawn brick by brick in several passes (shaders/segment.glsl): the
+// resident texture holds voxels u_seg_first .. u_seg_first + u_seg_size - 1 of the whole
+// volume (the brick's own voxels and a halo around them); pos_tex stays in the whole volume's
+// texture coordinates, so every pass computes the same sample positions.
+uniform vec3 u_seg_first;        // first voxel (i, j, k) the texture holds
+uniform vec3 u_seg_size;         // voxels it holds along i, j, k
+
+float sample_volume(vec3 pos_tex) {
+    return texture(u_volume, (pos_tex * u_dims - u_seg_first) / u_seg_size).r;
+}
+#elif defined(BRICKS)
 // A volume larger than the largest 3D texture is split into a grid of BRICKS textures
 // (u_brick_count along i, j, k; i fastest, then j, then k) that overlap by one voxel along
 // each split axis: brick b holds voxels b * u_brick_step .. b * u_brick_step + size - 1 there,

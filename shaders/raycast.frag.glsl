@@ -156,8 +156,14 @@ void main() {
         hit = t_exit > t_entry;
     }
 #endif
+    int n_first = 0;  // the first sample of the grid this program walks
+#ifdef SEGMENT
+    // one brick of a volume drawn in several passes (shaders/segment.glsl): only the part of
+    // the ray about the brick's own box is walked, on the whole ray's grid of samples
+    hit = hit && segment_range(origin_tex, inv_dir_tex, t_entry, g_offset, t_exit, n_first);
+#endif
     if (hit) {
-        int n = 0;
+        int n = n_first;
 #ifdef MODE_SKIP
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
@@ -208,7 +214,7 @@ void main() {
         // at once.
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
-        float t = t_entry + g_offset * u_step_mm;
+        float t = t_entry + (float(n) + g_offset) * u_step_mm;
         while (n < u_max_steps && t < t_exit) {
             vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                u_last_brick);

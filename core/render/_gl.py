@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from ownscan.core.render._array import upscale_nearest
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gpu import DEFAULT_BUDGET, GpuVolume
 from ownscan.core.render._gpu import gl_matrix as _mat
+from ownscan.core.render._outofcore import OutOfCore, accepts_texture, composition, fits_one_pass
 from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
 from ownscan.core.render._setup import (
     BRICK,
@@ -32,6 +35,7 @@ from ownscan.core.render._setup import (
     SHADE,
     SHADE_GAIN,
     Frame,
+    PreparedVolume,
     frame_for,
     to_uint8,
 )
@@ -97,10 +101,17 @@ class GLRenderer:
         self.notes: list[str] = []
         self._programs: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._gpu: GpuVolume | None = None
+        self._bricks: OutOfCore | None = None  # a volume drawn brick by brick
         self._skip: tuple[weakref.ref[npt.NDArray[np.uint8]], Any] | None = None
         self._fbo: tuple[tuple[int, int], Any, Any] | None = None
         self._dummy3d = ctx.texture3d((1, 1, 1), 1, b"\xff", dtype="f1")
         self._dummy2d = ctx.texture((1, 1), 4, np.zeros(4, np.float32).tobytes(), dtype="f4")
+
+    @property
+    def bricks(self) -> OutOfCore | None:
+        """The volume drawn brick by brick in several passes (None: none so far), kept until
+        another such volume is drawn."""
+        return self._bricks
 
     @property
     def renderer_string(self) -> str:
@@ -109,8 +120,15 @@ class GLRenderer:
 
     # -- resources -----------------------------------------------------------------------------
     def _program(
-        self, mode: VisualisationMode, shading: bool, bricks: int = 1, gradient: bool = False
+        self,
+        mode: VisualisationMode,
+        shading: bool,
+        bricks: int = 1,
+        gradient: bool = False,
+        segment: str = "",
     ) -> tuple[Any, Any]:
+        """The program (and its vertex array) drawing ``mode`` with these options (see
+        :func:`~ownscan.core.render._shaders.raycast_program`), compiled on first use."""
         rule = mode.skip_rule
         shaded = shading and mode.uses_transfer_function
         key = (
@@ -123,9 +141,10 @@ class GLRenderer:
             shaded,
             bricks,
             gradient,
+            segment,
         )
         if key not in self._programs:
-            src = raycast_program(mode, shading, bricks, gradient)
+            src = raycast_program(mode, shading, bricks, gradient, segment=segment)
             program = self.ctx.program(
                 vertex_shader="#version 330 core\n" + src.vertex,
                 fragment_shader="#version 330 core\n" + src.fragment,
@@ -192,10 +211,8 @@ class GLRenderer:
         """
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        gpu, frame = self._frame(scene, camera, (rw, rh), interactive)
-        with self._scope:
-            rgba = self.draw(gpu, frame, scene.mode)
-        img = to_uint8(rgba)
+        data = self._render(scene, camera, (rw, rh), interactive, read=True)
+        img = to_uint8(np.frombuffer(data, dtype=np.float32).reshape(rh, rw, 4))
         return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
 
     def render_texture(
@@ -210,11 +227,51 @@ class GLRenderer:
         read-back. It stays valid until the next call; do not release it."""
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        gpu, frame = self._frame(scene, camera, (rw, rh), interactive)
-        with self._scope:
-            self._draw(gpu, frame, scene.mode, read=False)
+        self._render(scene, camera, (rw, rh), interactive, read=False)
         assert self._fbo is not None
         return self._fbo[1]
+
+    def _render(
+        self, scene: Scene, camera: Camera, size: tuple[int, int], interactive: bool, read: bool
+    ) -> bytes:
+        """Draw into the float target: in one pass, or brick by brick (``_outofcore.py``)
+        when the volume exceeds the GPU's limits and the mode can be drawn so."""
+        bricked = self._bricked(scene)
+        if bricked is not None:
+            frame = bricked.frame(scene, camera, size, interactive)
+            self.notes = []  # drawn at full resolution
+            with self._scope:
+                return bricked.draw(self, scene.mode, frame, read)
+        gpu, frame = self._frame(scene, camera, size, interactive)
+        with self._scope:
+            return self._draw(gpu, frame, scene.mode, read)
+
+    def _bricked(self, scene: Scene) -> OutOfCore | None:
+        """The volume's bricks when it is drawn brick by brick: a grey volume beyond the
+        largest 3D texture (in up to four bricks), the memory budget or what the GL accepts,
+        in a mode whose passes compose (:func:`~ownscan.core.render._outofcore.composition`).
+        None: one pass (averaged down when it does not fit, with a note)."""
+        volume = scene.volume
+        if volume.samples != 1 or composition(scene.mode) is None:
+            return None
+        if self._bricks is not None and self._bricks.source is volume:
+            return self._bricks
+        budget = self.memory_budget
+        if fits_one_pass(volume, self.max_texture, budget):
+            with self._scope:
+                accepted = accepts_texture(self.ctx, volume, self.max_texture)
+            if accepted:
+                return None
+            budget = min(budget, 2 * math.prod(volume.shape)) // 2  # half of what was refused
+        with self._scope:
+            if self._bricks is not None:
+                self._bricks.release()
+                self._bricks = None
+            try:
+                self._bricks = OutOfCore(self.ctx, volume, self.max_texture, budget)
+            except ValueError as exc:  # no bricks that small: averaged down, with a note
+                log.info("%s", exc)
+        return self._bricks
 
     def _frame(
         self, scene: Scene, camera: Camera, size: tuple[int, int], interactive: bool
@@ -226,6 +283,11 @@ class GLRenderer:
                 "samples per voxel (colour)"
             )
         self.notes = list(gpu.notes)
+        if gpu.volume is not scene.volume and composition(scene.mode) is None:
+            self.notes.append(
+                f"mode {scene.mode.name!r} is not one the renderer can draw brick by brick "
+                "(its state along a ray is its own), so it is drawn from the averaged-down volume"
+            )
         return gpu, frame_for(gpu.prepared, scene, camera, size, interactive)
 
     def draw(
@@ -244,75 +306,19 @@ class GLRenderer:
         if frame.shading and mode.uses_transfer_function:
             gradients = gpu.gradient_textures()
         program, vao = self._program(mode, frame.shading, len(volumes), bool(gradients))
-        lut = None
-        if frame.lut is not None:
-            lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
-            lut.filter = (mgl.LINEAR, mgl.LINEAR)
-            lut.repeat_x = lut.repeat_y = False
-        nbz, nby, nbx = prepared.block_max.shape
-        last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
-        distance = bound = None
-        if frame.skip_distance is not None:
-            distance = self._skip_texture(frame.skip_distance)
-        brick = float(BRICK)
-        if mode.skip in RUNNING_SKIPS:
-            bound = gpu.bound_texture(str(mode.skip))
-            brick = float(RUNNING_BRICK)  # the bound table's bricks are larger
-            nbx, nby, nbz = bound.size
-            last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
+        lut = self.lut_texture(frame)
         previous = self.ctx.fbo  # a window's framebuffer: bound again afterwards
         try:
             _, fbo = self._target((frame.width, frame.height))
-            b = frame.basis_lps
-            values: dict[str, Any] = {
-                "u_size": (float(frame.width), float(frame.height)),
-                "u_centre_lps": tuple(frame.centre_lps),
-                "u_right_lps": tuple(b[:, 0]),
-                "u_up_lps": tuple(b[:, 1]),
-                "u_back_lps": tuple(b[:, 2]),
-                "u_half_mm": frame.half_mm,
-                "u_pan_mm": frame.pan_mm,
-                "u_perspective": int(frame.perspective),
-                "u_eye_mm": frame.eye_distance_mm,
-                "u_box_lo_tex": tuple(frame.box_lo_tex),
-                "u_box_hi_tex": tuple(frame.box_hi_tex),
-                "u_max_steps": frame.max_steps,
-                "u_slab_half_mm": frame.slab_half_mm,
-                "u_plane_lps": tuple(frame.plane_lps),
-                "u_brick": brick,
-                "u_last_brick": last_brick,
-                **gpu.volume_uniforms(),
-                "u_window": frame.window,
-                "u_invert": int(frame.invert),
-                "u_step_mm": frame.step_mm,
-                "u_visible": frame.visible_range,
-                "u_shade": SHADE,
-                "u_shade_gain": SHADE_GAIN,
-            }
-            values.update({f"u_{name}": value for name, value in frame.parameters.items()})
-            for name, value in values.items():
-                if name in program:  # the compiler drops what a mode does not use
-                    program[name].value = value
-            for name, matrix in (
-                ("u_lps_to_tex", frame.lps_to_tex),
-                ("u_grad_to_lps", frame.grad_to_lps),
-            ):
-                if name in program:
-                    program[name].write(_mat(matrix))
             units = {
                 **gpu.texture_units(),
-                "u_lut": lut if lut is not None else self._dummy2d,
-                "u_skip_distance": distance if distance is not None else self._dummy3d,
-                "u_block_bound": bound if bound is not None else self._dummy3d,
                 **{
                     f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
                     for b in range(len(volumes))
                 },
             }
-            for unit, (name, tex) in enumerate(units.items()):
-                if name in program:
-                    tex.use(location=unit)
-                    program[name].value = unit
+            tables = (prepared, gpu.bound_texture, lut)
+            self.bind_frame(program, frame, mode, tables, gpu.volume_uniforms(), units)
             fbo.use()
             self.ctx.disable(mgl.BLEND | mgl.DEPTH_TEST)
             fbo.viewport = (0, 0, frame.width, frame.height)
@@ -321,11 +327,98 @@ class GLRenderer:
         finally:
             if lut is not None:
                 lut.release()
-            if previous is not None and previous is not self._fbo_object():
-                # AttributeError: it was released meanwhile (moderngl's InvalidObject)
-                with contextlib.suppress(AttributeError):
-                    previous.use()
+            self.rebind(previous)
         return bytes(data)
+
+    def rebind(self, previous: Any) -> None:
+        """Bind ``previous`` (the framebuffer bound before drawing: a window's) again."""
+        if previous is not None and previous is not self._fbo_object():
+            # AttributeError: it was released meanwhile (moderngl's InvalidObject)
+            with contextlib.suppress(AttributeError):
+                previous.use()
+
+    def lut_texture(self, frame: Frame) -> Any:
+        """The frame's transfer function as a 256 x 1 float texture (None without one); the
+        caller releases it."""
+        if frame.lut is None:
+            return None
+        mgl = self._moderngl
+        lut = self.ctx.texture((256, 1), 4, frame.lut.tobytes(), dtype="f4")
+        lut.filter = (mgl.LINEAR, mgl.LINEAR)
+        lut.repeat_x = lut.repeat_y = False
+        return lut
+
+    def bind_frame(
+        self,
+        program: Any,
+        frame: Frame,
+        mode: VisualisationMode,
+        tables: tuple[PreparedVolume, Callable[[str], Any], Any],
+        volume_uniforms: dict[str, Any],
+        volume_units: dict[str, Any],
+    ) -> None:
+        """Set the uniforms of a ray-casting ``program`` for ``frame`` and bind its textures:
+        ``tables`` are the prepared volume, the maker of its MIP / MinIP bound texture and the
+        transfer function's texture (or None); ``volume_uniforms`` / ``volume_units`` say how
+        to sample the volume (and its gradient)."""
+        prepared, bound_texture, lut = tables
+        nbz, nby, nbx = prepared.block_max.shape
+        last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
+        distance = bound = None
+        if frame.skip_distance is not None:
+            distance = self._skip_texture(frame.skip_distance)
+        brick = float(BRICK)
+        if mode.skip in RUNNING_SKIPS:
+            bound = bound_texture(str(mode.skip))
+            brick = float(RUNNING_BRICK)  # the bound table's bricks are larger
+            nbx, nby, nbz = bound.size
+            last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
+        b = frame.basis_lps
+        values: dict[str, Any] = {
+            "u_size": (float(frame.width), float(frame.height)),
+            "u_centre_lps": tuple(frame.centre_lps),
+            "u_right_lps": tuple(b[:, 0]),
+            "u_up_lps": tuple(b[:, 1]),
+            "u_back_lps": tuple(b[:, 2]),
+            "u_half_mm": frame.half_mm,
+            "u_pan_mm": frame.pan_mm,
+            "u_perspective": int(frame.perspective),
+            "u_eye_mm": frame.eye_distance_mm,
+            "u_box_lo_tex": tuple(frame.box_lo_tex),
+            "u_box_hi_tex": tuple(frame.box_hi_tex),
+            "u_max_steps": frame.max_steps,
+            "u_slab_half_mm": frame.slab_half_mm,
+            "u_plane_lps": tuple(frame.plane_lps),
+            "u_brick": brick,
+            "u_last_brick": last_brick,
+            **volume_uniforms,
+            "u_window": frame.window,
+            "u_invert": int(frame.invert),
+            "u_step_mm": frame.step_mm,
+            "u_visible": frame.visible_range,
+            "u_shade": SHADE,
+            "u_shade_gain": SHADE_GAIN,
+        }
+        values.update({f"u_{name}": value for name, value in frame.parameters.items()})
+        for name, value in values.items():
+            if name in program:  # the compiler drops what a mode does not use
+                program[name].value = value
+        for name, matrix in (
+            ("u_lps_to_tex", frame.lps_to_tex),
+            ("u_grad_to_lps", frame.grad_to_lps),
+        ):
+            if name in program:
+                program[name].write(_mat(matrix))
+        units = {
+            **volume_units,
+            "u_lut": lut if lut is not None else self._dummy2d,
+            "u_skip_distance": distance if distance is not None else self._dummy3d,
+            "u_block_bound": bound if bound is not None else self._dummy3d,
+        }
+        for unit, (name, tex) in enumerate(units.items()):
+            if name in program:
+                tex.use(location=unit)
+                program[name].value = unit
 
     def _fbo_object(self) -> Any:
         return self._fbo[2] if self._fbo is not None else None
@@ -340,6 +433,9 @@ class GLRenderer:
             if self._gpu is not None:
                 self._gpu.release()
                 self._gpu = None
+            if self._bricks is not None:
+                self._bricks.release()
+                self._bricks = None
             self._release_skip()
             if self._fbo is not None:
                 # bind the default framebuffer first: moderngl would re-bind a deleted one

@@ -45,6 +45,7 @@ __all__ = [
     "gradient_fits",
     "program",
     "set_uniform",
+    "texture3d",
     "volume_limits",
 ]
 
@@ -120,6 +121,28 @@ def program(ctx: Any, name: str, defines: Sequence[str] = ()) -> Any:
         vertex_shader="#version 330 core\n" + src.vertex,
         fragment_shader="#version 330 core\n" + src.fragment,
     )
+
+
+def texture3d(
+    ctx: Any,
+    size: tuple[int, int, int],
+    components: int,
+    data: npt.NDArray[Any] | None,
+    dtype: str,
+) -> Any:
+    """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
+    moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
+    the normalised ``'nu2'``. Raises _NoRoom when the GL refuses its storage."""
+    import moderngl
+
+    buf = None if data is None else np.ascontiguousarray(data).data
+    tex = ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
+    if ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
+        tex.release()
+        raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
+    tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+    tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
+    return tex
 
 
 class GpuVolume:
@@ -309,19 +332,8 @@ class GpuVolume:
         data: npt.NDArray[Any] | None,
         dtype: str,
     ) -> Any:
-        """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
-        moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
-        the normalised ``'nu2'``."""
-        import moderngl
-
-        buf = None if data is None else np.ascontiguousarray(data).data
-        tex = self.ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
-        if self.ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
-            tex.release()
-            raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
-        tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        tex.repeat_x = tex.repeat_y = tex.repeat_z = False  # clamp to edge
-        return tex
+        """See :func:`texture3d`."""
+        return texture3d(self.ctx, size, components, data, dtype)
 
     def gradient_textures(self) -> list[Any]:
         """The precomputed Sobel gradient (RGB16 unorm, see ``gradient_texels``), bricked as

@@ -153,6 +153,19 @@ class PreparedVolume:
             return data[k0:k1]
         return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
 
+    def box(
+        self, first: tuple[int, int, int], size: tuple[int, int, int]
+    ) -> npt.NDArray[np.uint16]:
+        """Quantised voxels ``first`` .. ``first + size - 1`` along ``(i, j, k)``, as ``(nk, nj,
+        ni)``: cut from :attr:`data` when it exists, else quantised from the volume (the same
+        numbers)."""
+        (i0, j0, k0), (ni, nj, nk) = first, size
+        cut = (slice(k0, k0 + nk), slice(j0, j0 + nj), slice(i0, i0 + ni))
+        data = self._data
+        if data is not None:
+            return np.ascontiguousarray(data[cut])
+        return _quantise(self.volume.voxels[cut], self.value_min, self.scale)
+
     @property
     def dims(self) -> tuple[int, int, int]:
         """``(nx, ny, nz)``: the sizes along ``i``, ``j``, ``k``."""

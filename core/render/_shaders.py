@@ -18,6 +18,7 @@ __all__ = [
     "include_table",
     "load_shader",
     "raycast_program",
+    "segment_finish_program",
     "stage_program",
 ]
 
@@ -108,12 +109,33 @@ def stage_program(name: str, defines: Sequence[str] = ()) -> ProgramSource:
     )
 
 
+def _mode_includes(mode: VisualisationMode) -> dict[str, str]:
+    """The generated includes of a program drawing ``mode``: its GLSL and its parameters."""
+    return {
+        "ownscan/mode": mode.glsl,
+        # every mode parameter is a uniform of its own, set by the renderer from
+        # Scene.shader_parameters (value parameters normalised as the samples are)
+        "ownscan/parameters": "".join(f"uniform float u_{name};\n" for name in mode.parameters),
+    }
+
+
+def segment_finish_program(mode: VisualisationMode) -> ProgramSource:
+    """The last pass of ``mode`` drawn brick by brick (see :func:`raycast_program`): each
+    pixel's ``acc`` through the mode's own ``mode_end`` (``segment_finish.frag.glsl``)."""
+    fragment = expand_includes(load_shader("segment_finish.frag.glsl"), _mode_includes(mode))
+    return ProgramSource(
+        vertex=expand_includes(load_shader("fullscreen.vert.glsl")),
+        fragment=fragment,
+    )
+
+
 def raycast_program(
     mode: VisualisationMode,
     shading: bool,
     bricks: int = 1,
     gradient: bool = False,
     skipping: bool = True,
+    segment: str = "",
 ) -> ProgramSource:
     """The ray-casting program of ``mode``: the one assembly of both targets (the moderngl
     renderer and the browser's WebGL2), so the two never differ but by their ``#version``.
@@ -137,6 +159,11 @@ def raycast_program(
         ``MODE_SKIP_RUNNING`` and ``MODE_SKIP_MAXIMUM`` / ``MODE_SKIP_MINIMUM`` for the running
         kinds). False draws every sample (for a target that cannot compute the rule's skip
         tables): the same picture, slower.
+    segment
+        One brick's pass of a volume drawn brick by brick (``core.render._outofcore``), the
+        mode's composition kind (``"under"``, ``"maximum"``, ``"minimum"``, ``"sum"``):
+        ``SEGMENT`` and ``SEGMENT_<KIND>``, ``shaders/segment.glsl`` appended to the mode.
+        Empty: the whole volume in one pass.
     """
     from ownscan.core.render._scene import RUNNING_SKIPS
 
@@ -157,13 +184,11 @@ def raycast_program(
         defines.append(f"BRICKS {bricks}")
     if gradient:
         defines.append("GRADIENT_TEXTURE 1")
-    generated = {
-        "ownscan/mode": mode.glsl,
-        # every mode parameter is a uniform of its own, set by the renderer from
-        # Scene.shader_parameters (value parameters normalised as the samples are)
-        "ownscan/parameters": "".join(f"uniform float u_{name};\n" for name in mode.parameters),
-        "ownscan/skip": rule.glsl if rule is not None else "",
-    }
+    generated = _mode_includes(mode)
+    if segment:
+        defines += ["SEGMENT 1", f"SEGMENT_{segment.upper()} 1"]
+        generated["ownscan/mode"] += '\n#include "ownscan/segment"\n'
+    generated["ownscan/skip"] = rule.glsl if rule is not None else ""
     return ProgramSource(
         vertex=expand_includes(load_shader("fullscreen.vert.glsl")),
         fragment=_defines(defines) + expand_includes(load_shader("raycast.frag.glsl"), generated),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -68,11 +69,20 @@ def test_quantisation_keeps_the_values():
 
 
 def test_too_large_volume_is_downsampled_with_a_note(gl_ctx, gl_check, tmp_path):
+    """Over the budget, a mode the renderer cannot draw brick by brick (a third party's GLSL:
+    here mip's with a comment) is drawn averaged down, with the note; mip itself is drawn at
+    full resolution through bricks (tests/core/render/test_out_of_core.py), silently."""
     vol = small_ct()
     small_budget = GLRenderer(ctx=gl_ctx, memory_budget=vol.voxels.size)  # half of what R16 needs
+    own_mip = replace(MODES["mip"], name="own_mip", glsl=MODES["mip"].glsl + "// a copy\n")
     with pytest.warns(RenderNote, match=r"downsampled by .* to \d+x\d+x\d+"):
-        img = small_budget.render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
+        img = small_budget.render(Scene(vol, own_mip), Camera(), (96, 96))
     assert small_budget.notes and "exceeds" in small_budget.notes[0]
+    assert "brick by brick" in small_budget.notes[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RenderNote)
+        small_budget.render(Scene(vol, MODES["mip"]), Camera(), (96, 96))
+    assert small_budget.notes == [] and small_budget.bricks is not None
     with pytest.warns(RenderNote):
         prep = prepare_volume(vol, max_bytes=vol.voxels.size)
     assert prep.data.nbytes <= vol.voxels.size
