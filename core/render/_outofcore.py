@@ -60,6 +60,7 @@ from ownscan.core.render._setup import (
     frame_for,
     pooled_bounds,
     prepare_volume,
+    slab_slices,
 )
 from ownscan.core.render._shaders import load_shader, segment_finish_program
 from ownscan.core.volume import Volume
@@ -93,6 +94,7 @@ _KINDS = {
 }
 _PROBE_BYTES = 1 << 30  # textures from this size on are asked for before a one-pass upload
 _MARGIN_TEX = 1e-4  # texture units: a brick this far outside the clipping box is still drawn
+_UPLOAD_BYTES = 64 << 20  # a brick is uploaded in slabs of about this size
 
 
 def composition(mode: VisualisationMode) -> str | None:
@@ -346,7 +348,27 @@ class _Store:
         self._buffer: Any = self._map if self._map is not None else bytearray(total)
         if self._map is not None:
             register_mapping(np.frombuffer(self._map, np.uint8, count=1))
-        self.ready: set[int] = set()
+        self._bricks = list(bricks)
+        self._next = 0  # the slice write() expects next
+        self.filled = False
+
+    def write(self, z0: int, slab: npt.NDArray[np.uint16]) -> None:
+        """Write quantised slices ``z0 ..`` (``(n, ny, nx)``, in order from slice 0) into every
+        brick holding them, giving the written pages back (they are in the file)."""
+        if z0 == 0:
+            self._next = 0
+        if z0 != self._next:  # a slab out of order: the store stays unfilled
+            return
+        z1 = z0 + len(slab)
+        for brick in self._bricks:
+            (i0, j0, k0), (ni, nj, nk) = brick.first, brick.size
+            a, b = max(z0, k0), min(z1, k0 + nk)
+            if a < b:
+                part = self.array(brick)[a - k0 : b - k0]
+                part[...] = slab[a - z0 : b - z0, j0 : j0 + nj, i0 : i0 + ni]
+                release_pages(part)
+        self._next = z1
+        self.filled = z1 >= max(b.first[2] + b.size[2] for b in self._bricks)
 
     def array(self, brick: Brick) -> npt.NDArray[np.uint16]:
         """The brick's voxels ``(nk, nj, ni)`` (written or to be written)."""
@@ -394,7 +416,6 @@ class OutOfCore:
         self.source = volume
         self.max_texture = int(max_texture)
         self.memory_budget = int(memory_budget)
-        self.prepared: PreparedVolume = prepare_volume(volume)
         self.uploaded_bytes = 0
         self.last_passes: dict[str, int] = {}
         self._textures: dict[int, Any] = {}  # brick index -> its texture, while resident
@@ -402,23 +423,31 @@ class OutOfCore:
         self._bounds: dict[str, Any] = {}
         self._constants: list[Any] = []
         self._targets: dict[str, tuple[tuple[int, int], Any, Any]] = {}
-        self._plan(HALO)
+        z, y, x = volume.shape[:3]
+        self._plan((x, y, z), HALO)
+        # streamed bricks are stored as the preparation quantises the volume: one pass
+        store = self._store
+        self.prepared: PreparedVolume = prepare_volume(
+            volume, on_slab=store.write if store is not None else None
+        )
 
-    def _plan(self, halo: int) -> None:
+    def _plan(self, dims: tuple[int, int, int], halo: int) -> None:
         self.release_bricks()
-        self.plan = plan_bricks(self.prepared.dims, self.max_texture, self.memory_budget, halo)
+        self.plan = plan_bricks(dims, self.max_texture, self.memory_budget, halo)
         self._bricks = self.plan.bricks
         if not self.plan.resident:
             self._store = _Store(self._bricks)
+        largest = max(b.nbytes for b in self._bricks)
+        kept = self.memory_budget // largest  # bricks that fit at once
         log.info(
             "volume %dx%dx%d drawn in %d bricks (%s); %s",
-            *self.prepared.dims,
+            *dims,
             len(self._bricks),
             "x".join(str(len(c) - 1) for c in self.plan.cuts),
             "all resident"
             if self.plan.resident
-            else f"streamed: about {(self.plan.nbytes - self.memory_budget) / 2**20:.0f} MiB "
-            "uploaded per frame",
+            else f"{kept} kept at once, the others uploaded each frame (up to "
+            f"{(self.plan.nbytes - max(0, kept - 1) * largest) / 2**20:.0f} MiB)",
         )
 
     # -- frames --------------------------------------------------------------------------------
@@ -431,7 +460,7 @@ class OutOfCore:
         steps = frame.step_mm / min(self.prepared.volume.spacing)
         halo = max(HALO, math.ceil(steps) + 2)
         if halo > self.plan.halo:
-            self._plan(halo)
+            self._plan(self.plan.dims, halo)
         return frame
 
     def _visible(self, brick: Brick, frame: Frame, mode: VisualisationMode, kind: str) -> str:
@@ -468,18 +497,17 @@ class OutOfCore:
 
     # -- textures ------------------------------------------------------------------------------
     def _voxels(self, brick: Brick) -> npt.NDArray[np.uint16]:
-        """The brick's quantised voxels: from the store once written there, else quantised
-        from the volume (and kept in the store when bricks are streamed)."""
+        """The brick's quantised voxels: from the store (filled on first use when the
+        preparation did not fill it), else quantised from the volume."""
         store = self._store
-        if store is not None and brick.index in store.ready:
-            return store.array(brick)
-        data = self.prepared.box(brick.first, brick.size)
-        if store is not None:
-            kept = store.array(brick)
-            kept[...] = data
-            store.ready.add(brick.index)
-            return kept
-        return data
+        if store is None:
+            return self.prepared.box(brick.first, brick.size)
+        if not store.filled:
+            nz, ny, nx = self.prepared.volume.shape
+            step = slab_slices((nz, ny, nx))
+            for z0 in range(0, nz, step):
+                store.write(z0, self.prepared.slab(z0, min(nz, z0 + step)))
+        return store.array(brick)
 
     def _texture(self, brick: Brick, future: Sequence[int]) -> Any:
         """The brick's texture, uploaded unless resident; when the budget is full the
@@ -488,18 +516,29 @@ class OutOfCore:
         if tex is not None:
             return tex
         held = sum(self._bricks[i].nbytes for i in self._textures)
+        tex = None
         while self._textures and held + brick.nbytes > self.memory_budget:
 
             def next_use(index: int) -> int:
                 return future.index(index) if index in future else len(future)
 
             gone = max(self._textures, key=next_use)
-            self._textures.pop(gone).release()
+            old = self._textures.pop(gone)
             held -= self._bricks[gone].nbytes
+            if tex is None and old.size == brick.size:
+                tex = old  # written over: a texture released while a draw still reads it
+                # may keep its storage meanwhile (llvmpipe), a new one would add its own
+            else:
+                old.release()
         data = self._voxels(brick)
-        tex = texture3d(self.ctx, brick.size, 1, None, "nu2")
-        tex.write(data.data, alignment=1)
-        release_pages(data)
+        if tex is None:
+            tex = texture3d(self.ctx, brick.size, 1, None, "nu2")
+        ni, nj, nk = brick.size
+        step = max(1, _UPLOAD_BYTES // (2 * ni * nj))
+        for k0 in range(0, nk, step):  # slab by slab, each slab's pages given back after
+            part = data[k0 : k0 + step]
+            tex.write(part.data, viewport=(0, 0, k0, ni, nj, len(part)), alignment=1)
+            release_pages(part)
         self.uploaded_bytes += brick.nbytes
         self._textures[brick.index] = tex
         return tex
@@ -557,7 +596,7 @@ class OutOfCore:
                 largest = max(b.nbytes for b in self._bricks)
                 self.memory_budget = min(self.memory_budget, largest) // 2
                 try:
-                    self._plan(self.plan.halo)
+                    self._plan(self.plan.dims, self.plan.halo)
                 except ValueError:
                     raise MemoryError(
                         f"the GPU cannot hold a brick of this volume: {exc}"
