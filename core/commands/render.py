@@ -83,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_mib,
         metavar="MiB",
         help="gl: GPU memory the volume may take (default 2048); a larger volume is drawn "
-        "averaged down, with a note",
+        "brick by brick at full resolution, the bricks beyond the budget uploaded again each "
+        "frame (a third party's mode: averaged down, with a note)",
     )
     parser.add_argument("--size", default="512x512", help="WxH (default 512x512)")
     parser.add_argument("--azimuth", type=float, help="degrees; + turns towards the patient's left")

@@ -59,12 +59,15 @@ class GLRenderer:
     ctx
         An existing moderngl context (a window's); None creates a headless one through EGL.
     memory_budget
-        Largest volume texture in bytes; bigger volumes are drawn downsampled, with a
-        :class:`~ownscan.core.render.RenderNote`.
+        Bytes the volume's textures may take; a grey volume beyond it is drawn brick by brick
+        at full resolution (``core.render._outofcore``; the bricks that do not fit uploaded
+        again each frame). Drawn downsampled, with a :class:`~ownscan.core.render.RenderNote`:
+        a mode the renderer cannot draw brick by brick (a third party's), or a budget too
+        small for any brick.
     max_texture
-        Largest 3D texture side; None: the context's ``GL_MAX_3D_TEXTURE_SIZE``. A volume with
-        voxels along any axes is split into up to four bricks in all (sampled seamlessly); one
-        that needs more bricks is drawn downsampled with a note.
+        Largest 3D texture side; None: the context's ``GL_MAX_3D_TEXTURE_SIZE``. A volume
+        larger along any axes is split into up to four bricks in all, sampled seamlessly in
+        one pass; one that needs more is drawn brick by brick, as over the budget.
 
     Raises
     ------
@@ -256,19 +259,24 @@ class GLRenderer:
             return None
         if self._bricks is not None and self._bricks.source is volume:
             return self._bricks
-        budget = self.memory_budget
-        if fits_one_pass(volume, self.max_texture, budget):
+        gpu = self._gpu
+        if gpu is not None and gpu.source is volume and gpu.volume is volume:
+            return None  # on the GPU at full resolution already
+        largest = None
+        if fits_one_pass(volume, self.max_texture, self.memory_budget):
             with self._scope:
                 accepted = accepts_texture(self.ctx, volume, self.max_texture)
             if accepted:
                 return None
-            budget = min(budget, 2 * math.prod(volume.shape)) // 2  # half of what was refused
+            largest = 2 * math.prod(volume.shape) // 2  # bricks of half what was refused
         with self._scope:
             if self._bricks is not None:
                 self._bricks.release()
                 self._bricks = None
             try:
-                self._bricks = OutOfCore(self.ctx, volume, self.max_texture, budget)
+                self._bricks = OutOfCore(
+                    self.ctx, volume, self.max_texture, self.memory_budget, largest
+                )
             except ValueError as exc:  # no bricks that small: averaged down, with a note
                 log.info("%s", exc)
         return self._bricks

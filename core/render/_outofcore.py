@@ -190,11 +190,16 @@ def _held(n: int, count: int, halo: int) -> int:
 
 
 def plan_bricks(
-    dims: Sequence[int], max_texture: int, memory_budget: int, halo: int = HALO
+    dims: Sequence[int],
+    max_texture: int,
+    memory_budget: int,
+    halo: int = HALO,
+    largest_brick: int | None = None,
 ) -> BrickPlan:
     """The fewest bricks (most even along each axis) of a volume of ``dims`` ``(nx, ny, nz)``
-    whose textures fit ``max_texture`` per side and, each, ``memory_budget`` bytes; all of them
-    stay on the GPU when together they fit the budget.
+    whose textures fit ``max_texture`` per side and, each, ``memory_budget`` bytes (and
+    ``largest_brick``: what the GL accepts in one texture, when known); all of them stay on the
+    GPU when together they fit the budget.
 
     Raises
     ------
@@ -229,9 +234,10 @@ def plan_bricks(
         )
         return BrickPlan((n[0], n[1], n[2]), cuts, halo, resident)
 
-    if plan(True).nbytes <= memory_budget:
+    cap = memory_budget if largest_brick is None else min(memory_budget, largest_brick)
+    if plan(True).nbytes <= memory_budget and largest() <= cap:
         return plan(True)
-    while largest() > memory_budget:  # split the longest held side: bricks near cubes
+    while largest() > cap:  # split the longest held side: bricks near cubes
         grow(int(np.argmax([_held(n[a], counts[a], halo) for a in range(3)])))
     whole = plan(True)
     return whole if whole.nbytes <= memory_budget else plan(False)
@@ -397,6 +403,8 @@ class OutOfCore:
         Largest 3D texture side.
     memory_budget
         Bytes the bricks' textures may take on the GPU at once.
+    largest_brick
+        Bytes of the largest texture the GL accepts, when known (it refused a larger one).
 
     Attributes
     ----------
@@ -411,11 +419,19 @@ class OutOfCore:
         their bound) and ``"skip"`` (not drawn).
     """
 
-    def __init__(self, ctx: Any, volume: Volume, max_texture: int, memory_budget: int) -> None:
+    def __init__(
+        self,
+        ctx: Any,
+        volume: Volume,
+        max_texture: int,
+        memory_budget: int,
+        largest_brick: int | None = None,
+    ) -> None:
         self.ctx = ctx
         self.source = volume
         self.max_texture = int(max_texture)
         self.memory_budget = int(memory_budget)
+        self.largest_brick = largest_brick
         self.uploaded_bytes = 0
         self.last_passes: dict[str, int] = {}
         self._textures: dict[int, Any] = {}  # brick index -> its texture, while resident
@@ -424,16 +440,41 @@ class OutOfCore:
         self._constants: list[Any] = []
         self._targets: dict[str, tuple[tuple[int, int], Any, Any]] = {}
         z, y, x = volume.shape[:3]
-        self._plan((x, y, z), HALO)
-        # streamed bricks are stored as the preparation quantises the volume: one pass
-        store = self._store
-        self.prepared: PreparedVolume = prepare_volume(
-            volume, on_slab=store.write if store is not None else None
-        )
+        # the bricks are written (into their textures when they all stay, else into the
+        # host store) as the preparation quantises the volume: one pass, a slab at a time
+        while True:
+            self._plan((x, y, z), HALO)
+            try:
+                self.prepared: PreparedVolume = prepare_volume(volume, on_slab=self._write_slab)
+                break
+            except _NoRoom:  # the GL refused a brick's texture: bricks of half its size
+                self.largest_brick = max(b.nbytes for b in self._bricks) // 2
+
+    def _write_slab(self, z0: int, slab: npt.NDArray[np.uint16]) -> None:
+        """Quantised slices ``z0 ..`` (in order from 0) into the store, or into the textures
+        of all bricks (made here) when they all stay on the GPU."""
+        if self._store is not None:
+            self._store.write(z0, slab)
+            return
+        z1 = z0 + len(slab)
+        for brick in self._bricks:
+            (i0, j0, k0), (ni, nj, nk) = brick.first, brick.size
+            a, b = max(z0, k0), min(z1, k0 + nk)
+            if a < b:
+                tex = self._textures.get(brick.index)
+                if tex is None:
+                    tex = self._textures[brick.index] = texture3d(
+                        self.ctx, brick.size, 1, None, "nu2"
+                    )
+                    self.uploaded_bytes += brick.nbytes
+                part = np.ascontiguousarray(slab[a - z0 : b - z0, j0 : j0 + nj, i0 : i0 + ni])
+                tex.write(part.data, viewport=(0, 0, a - k0, ni, nj, b - a), alignment=1)
 
     def _plan(self, dims: tuple[int, int, int], halo: int) -> None:
         self.release_bricks()
-        self.plan = plan_bricks(dims, self.max_texture, self.memory_budget, halo)
+        self.plan = plan_bricks(
+            dims, self.max_texture, self.memory_budget, halo, self.largest_brick
+        )
         self._bricks = self.plan.bricks
         if not self.plan.resident:
             self._store = _Store(self._bricks)
@@ -500,7 +541,7 @@ class OutOfCore:
         """The brick's quantised voxels: from the store (filled on first use when the
         preparation did not fill it), else quantised from the volume."""
         store = self._store
-        if store is None:
+        if store is None:  # all bricks stay, the preparation was cached: made once
             return self.prepared.box(brick.first, brick.size)
         if not store.filled:
             nz, ny, nx = self.prepared.volume.shape
@@ -593,8 +634,7 @@ class OutOfCore:
             try:
                 return self._draw(renderer, mode, frame, read)
             except _NoRoom as exc:
-                largest = max(b.nbytes for b in self._bricks)
-                self.memory_budget = min(self.memory_budget, largest) // 2
+                self.largest_brick = max(b.nbytes for b in self._bricks) // 2
                 try:
                     self._plan(self.plan.dims, self.plan.halo)
                 except ValueError:
