@@ -654,14 +654,15 @@ class OutOfCore:
         todo = []
         for brick in view_order(self._bricks, plan, frame):
             what = self._visible(brick, frame, mode, kind)
-            if what != "skip":
-                todo.append((brick, what))
+            rect = _footprint(brick, self.prepared.volume, frame)
+            if what != "skip" and (rect is None or rect[2] * rect[3] > 0):  # out of the view
+                todo.append((brick, what, rect))
         self.last_passes = {
-            "draw": sum(what == "draw" for _, what in todo),
-            "constant": sum(what == "constant" for _, what in todo),
+            "draw": sum(what == "draw" for _, what, _ in todo),
+            "constant": sum(what == "constant" for _, what, _ in todo),
             "skip": len(self._bricks) - len(todo),
         }
-        future = [b.index for b, what in todo if what == "draw"]
+        future = [b.index for b, what, _ in todo if what == "draw"]
         future += future  # the next frame most likely needs them again, in this order
         lut = renderer.lut_texture(frame)
         previous = self.ctx.fbo
@@ -678,7 +679,7 @@ class OutOfCore:
             state_fbo.clear(1.0 if kind == "minimum" else 0.0, 0.0, 0.0, 0.0)  # mode_begin's acc
             self.ctx.disable(mgl.BLEND | mgl.DEPTH_TEST)
             tables = (self.prepared, self.bound_texture, lut)
-            for brick, what in todo:
+            for brick, what, rect in todo:
                 held = brick.size
                 if what == "constant":
                     tex = self._constant(self._bound(brick, kind))
@@ -698,7 +699,6 @@ class OutOfCore:
                 renderer.bind_frame(program, frame, mode, tables, uniforms, units)
                 # the rays' acc so far, read by the pass (a texture is not read where it is
                 # drawn): copied within the brick's footprint (the scissor holds for the copy)
-                rect = _footprint(brick, self.prepared.volume, frame)
                 before_fbo.scissor = rect
                 before_fbo.use()
                 self.ctx.copy_framebuffer(before_fbo, state_fbo)

@@ -94,7 +94,7 @@ def bricked(gl_ctx, request):
         r.close()
 
 
-def _same(bricked, one_pass, scene, camera, tmp_path, name, grid=GRID):
+def _same(bricked, one_pass, scene, camera, tmp_path, name, grid=GRID, coverage=0.05):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RenderNote)  # nothing is averaged down
         a = bricked.render(scene, camera, SIZE)
@@ -105,7 +105,7 @@ def _same(bricked, one_pass, scene, camera, tmp_path, name, grid=GRID):
         assert tuple(len(c) - 1 for c in bricks.plan.cuts) == grid
     b = one_pass.render(scene, camera, SIZE)
     assert one_pass.bricks is None and one_pass.upload(scene.volume).volume is scene.volume
-    assert (a[..., 3] > 0).mean() > 0.05 and a[..., :3].std() > 5
+    assert (a[..., 3] > 0).mean() > coverage and a[..., :3].std() > 5
     assert_same_picture(a, b, tmp_path, name)
     return a
 
@@ -143,6 +143,16 @@ def test_bricks_that_cannot_change_the_picture_are_not_drawn(bricked, one_pass, 
     bone = WindowPreset("bone", 2000.0, 300.0)  # low end -700 HU: air shows black
     _same(bricked, one_pass, Scene(vol, MODES["mip"], window=bone), cam, tmp_path, "mip")
     assert bricked.bricks.last_passes["constant"] >= 6
+
+
+@pytest.mark.parametrize("projection", ["orthographic", "perspective"])
+def test_bricks_out_of_the_view_are_not_drawn(bricked, one_pass, tmp_path, projection):
+    """Zoomed in on a corner: the bricks whose footprint misses the picture are neither drawn
+    nor uploaded, and the picture stays the one-pass one."""
+    cam = Camera(azimuth=10, elevation=5, zoom=3.0, pan_mm=(-60.0, 40.0), projection=projection)
+    scene = Scene(_ct(), MODES["mip"])
+    _same(bricked, one_pass, scene, cam, tmp_path, f"zoomed-{projection}", coverage=0.5)
+    assert bricked.bricks.last_passes["skip"] >= 3
 
 
 def test_a_coarse_step_widens_the_halo(bricked, one_pass, tmp_path):
