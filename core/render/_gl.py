@@ -282,6 +282,7 @@ class GLRenderer:
                 "u_brick": brick,
                 "u_last_brick": last_brick,
                 **gpu.volume_uniforms(),
+                **(gpu.gradient_uniforms() if gradients else {}),
                 "u_window": frame.window,
                 "u_invert": int(frame.invert),
                 "u_step_mm": frame.step_mm,
@@ -305,7 +306,8 @@ class GLRenderer:
                 "u_skip_distance": distance if distance is not None else self._dummy3d,
                 "u_block_bound": bound if bound is not None else self._dummy3d,
                 **{
-                    f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
+                    # the gradient has as many bricks as the volume or fewer
+                    f"u_gradient{b or ''}": gradients[b] if b < len(gradients) else self._dummy3d
                     for b in range(len(volumes))
                 },
             }
