@@ -4,7 +4,7 @@
 // core/render/_setup.prepare_volume prepares them for the desktop's R16 unorm texture:
 //   q = clip(rint(float32(v - vmin) * float32(65535 / (vmax - vmin))), 0, 65535)
 // and uploaded as q / 65535 (float32), the value the desktop samples. Shaded modes also get
-// the desktop's gradient texture (gradientTexels) when it fits (gl.js).
+// the desktop's compact gradient texture (gradientTexels) when it fits (gl.js).
 
 import { dimsOf } from "./geometry.js";
 import { blockMinMax } from "./skip.js";
@@ -66,36 +66,64 @@ export function unorm(q) {
   return out;
 }
 
-// core/render/_setup.gradient_texels (core/render/_gradient.py): per voxel and axis the Sobel
-// sum S = sum over the 26 neighbours of o_axis * (2 - |o_other1|) * (2 - |o_other2|) * q[+o]
-// (indices clamped to the volume), stored as (32768 + floor(S / 32)) / 65535 = ((S + 2^20) >> 5)
-// / 65535, RGB interleaved, for GRADIENT_TEXTURE
-export function gradientTexels(q, dims) {
+// core/render/_setup.gradient_texels (core/render/_gradient.py): the compact gradient texture.
+// `factors` [fi, fj, fk] (1 or 2; the server's `gradient_factors` of the level): texel t is the
+// block of voxels f t .. f t + f - 1 (indices clamped: an odd last block counts its last voxel
+// twice); A its voxel sum (B = fi fj fk voxels). Per texel and axis the Sobel sum S = sum over
+// the 26 neighbouring blocks of o_axis * (2 - |o_other1|) * (2 - |o_other2|) * A[+o] (block
+// indices clamped), stored as (32768 + floor(S / (32 B f_axis))) / 65535 =
+// ((S + 2^(15 + shift)) >> shift) / 65535, RGB interleaved, for GRADIENT_TEXTURE. Exact
+// integers all along (|S| < 2^24), so these are the desktop's RGB16 texels as floats.
+export function gradientTexels(q, dims, factors) {
   const [nx, ny, nz] = dims;
-  const out = new Float32Array(q.length * 3);
-  const sy = nx, sz = nx * ny;
+  const [fi, fj, fk] = factors;
+  const mx = Math.ceil(nx / fi), my = Math.ceil(ny / fj), mz = Math.ceil(nz / fk);
+  const a = new Int32Array(mx * my * mz);
+  const cols = new Int32Array(mx * fi); // the voxel columns of each block, clamped
+  for (let c = 0; c < cols.length; c++) cols[c] = Math.min(c, nx - 1);
+  for (let k = 0; k < mz; k++) {
+    for (let dk = 0; dk < fk; dk++) {
+      const kk = Math.min(k * fk + dk, nz - 1) * nx * ny;
+      for (let j = 0; j < my; j++) {
+        for (let dj = 0; dj < fj; dj++) {
+          const row = kk + Math.min(j * fj + dj, ny - 1) * nx;
+          const o = (k * my + j) * mx;
+          for (let i = 0; i < mx; i++) {
+            let s = 0;
+            for (let di = 0; di < fi; di++) s += q[row + cols[i * fi + di]];
+            a[o + i] += s;
+          }
+        }
+      }
+    }
+  }
+  const block = Math.log2(fi * fj * fk);
+  const [si, sj, sk] = [fi, fj, fk].map((f) => 5 + block + Math.log2(f));
+  const [oi, oj, ok] = [si, sj, sk].map((sh) => 2 ** (15 + sh));
+  const out = new Float32Array(mx * my * mz * 3);
+  const sy = mx, sz = mx * my;
   const clampTo = (v, n) => (v < 0 ? 0 : v >= n ? n - 1 : v);
-  for (let k = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      for (let i = 0; i < nx; i++) {
+  for (let k = 0; k < mz; k++) {
+    for (let j = 0; j < my; j++) {
+      for (let i = 0; i < mx; i++) {
         let gx = 0, gy = 0, gz = 0;
         for (let c = -1; c <= 1; c++) {
-          const kk = clampTo(k + c, nz) * sz, wc = 2 - Math.abs(c);
+          const kk = clampTo(k + c, mz) * sz, wc = 2 - Math.abs(c);
           for (let b = -1; b <= 1; b++) {
-            const jj = clampTo(j + b, ny) * sy, wb = 2 - Math.abs(b);
-            for (let a = -1; a <= 1; a++) {
-              if (a === 0 && b === 0 && c === 0) continue;
-              const v = q[kk + jj + clampTo(i + a, nx)], wa = 2 - Math.abs(a);
-              gx += a * wb * wc * v;
+            const jj = clampTo(j + b, my) * sy, wb = 2 - Math.abs(b);
+            for (let d = -1; d <= 1; d++) {
+              if (d === 0 && b === 0 && c === 0) continue;
+              const v = a[kk + jj + clampTo(i + d, mx)], wa = 2 - Math.abs(d);
+              gx += d * wb * wc * v;
               gy += b * wa * wc * v;
               gz += c * wa * wb * v;
             }
           }
         }
         const o = (k * sz + j * sy + i) * 3;
-        out[o] = ((gx + 1048576) >> 5) / 65535;
-        out[o + 1] = ((gy + 1048576) >> 5) / 65535;
-        out[o + 2] = ((gz + 1048576) >> 5) / 65535;
+        out[o] = ((gx + oi) >> si) / 65535;
+        out[o + 1] = ((gy + oj) >> sj) / 65535;
+        out[o + 2] = ((gz + ok) >> sk) / 65535;
       }
     }
   }
@@ -172,6 +200,8 @@ export async function loadLevel(fetcher, header, level, range) {
   if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
   out.q = grey.q;
   out.values = grey.values;
+  // voxels per texel of the compact gradient texture: the desktop's rule, from the server
+  out.gradientFactors = level.gradient_factors || null;
   out.block = grey.block;
   out.valueMin = grey.vmin;
   out.valueMax = grey.vmax;
