@@ -5,7 +5,7 @@ llvmpipe refuses a 3D texture of more than about 1.6 GiB (measured: 512x512x800 
 to 8 bytes per voxel, 1.56 GiB, is made; 512x512x900, 1.76 GiB, is refused), well inside the
 2 GiB budget. A 512x512x900 volume's gradient at one texel per voxel was refused there (the
 shaders then took 26 fetches per gradient); its compact gradient (one texel per 2x2x2 voxels,
-220 MiB padded) is made, read back without a pending GL error, and sampled. Since the compact
+225 MiB padded) is made, read back without a pending GL error, and sampled. Since the compact
 layout a gradient texture is at most half the size of its volume's R16 texture, so llvmpipe
 refuses the volume (averaged down, see docs/RENDER.md) before it could refuse the gradient;
 the refusal branch stays for GPUs that run out of memory."""
