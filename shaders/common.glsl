@@ -38,15 +38,20 @@ uniform vec3 u_brick_step;       // voxels between the starts of two bricks, per
 uniform vec3 u_brick_count;      // bricks along i, j, k
 uniform vec3 u_brick_last;       // voxels of the last brick along i, j, k
 
-// The brick holding the sample at pos_tex, and the sample's coordinates in it (an axis that
-// is not split keeps pos_tex as it is).
+// The brick of a grid (step, count, last as the uniforms below) holding the texel at
+// continuous index u of a texture whose coordinate there is tex, and the coordinates in that
+// brick (an axis that is not split keeps tex as it is).
+int brick_in(vec3 u, vec3 tex, vec3 step, vec3 count, vec3 last, out vec3 brick_tex) {
+    vec3 b = clamp(floor(u / step), vec3(0.0), count - 1.0);
+    vec3 size = mix(step + 1.0, last, vec3(equal(b, count - 1.0)));
+    brick_tex = mix((u - b * step + 0.5) / size, tex, vec3(equal(count, vec3(1.0))));
+    return int(b.x + count.x * (b.y + count.y * b.z) + 0.5);
+}
+
+// The brick holding the sample at pos_tex, and the sample's coordinates in it.
 int brick_at(vec3 pos_tex, out vec3 brick_tex) {
     vec3 u = pos_tex * u_dims - 0.5;  // continuous voxel index
-    vec3 b = clamp(floor(u / u_brick_step), vec3(0.0), u_brick_count - 1.0);
-    vec3 size = mix(u_brick_step + 1.0, u_brick_last, vec3(equal(b, u_brick_count - 1.0)));
-    brick_tex = mix((u - b * u_brick_step + 0.5) / size, pos_tex,
-                    vec3(equal(u_brick_count, vec3(1.0))));
-    return int(b.x + u_brick_count.x * (b.y + u_brick_count.y * b.z) + 0.5);
+    return brick_in(u, pos_tex, u_brick_step, u_brick_count, u_brick_last, brick_tex);
 }
 
 float sample_volume(vec3 pos_tex) {
@@ -70,24 +75,38 @@ float sample_volume(vec3 pos_tex) {
 #endif
 
 #ifdef GRADIENT_TEXTURE
-// The Sobel gradient (the central difference along an axis smoothed by [1, 2, 1] / 4 along the
-// two others: the gradient of a lightly smoothed field, so that a surface's normal does not
-// follow the voxel grid as wood grain), computed once per volume on upload: texel (i, j, k)
-// holds 32768 + floor(S / 32) per axis as RGB16 unorm (ownscan.core.render._gradient, indices
-// clamped to the volume), q being the R16 voxels. Sampled trilinearly this equals the 26
-// fetches below (trilinear interpolation commutes with whole-voxel shifts) except within half a
-// voxel of the volume's faces, in one fetch instead of 26.
-// Bricked like the volume (same slices per brick).
+// The compact gradient texture, computed once per volume on upload: texel t holds, per axis,
+// 32768 + floor(S / (32 B f)) as RGB16 unorm, S the Sobel sum (the central difference along the
+// axis smoothed by [1, 2, 1] / 4 along the two others: the gradient of a lightly smoothed field,
+// so that a surface's normal does not follow the voxel grid as wood grain) of the voxel sums A
+// of the blocks of B = f_i f_j f_k voxels (f = u_gradient_step) around it, block indices
+// clamped to the volume: the gradient per voxel, q being the R16 voxels. Texel t is the block
+// of voxels f t .. f t + f - 1, centred on voxel f t + (f - 1) / 2; 1/8 of the voxels when
+// every axis is halved. Sampled trilinearly, in one fetch instead of 26.
 uniform sampler3D u_gradient;
+uniform vec3 u_gradient_step;    // f: voxels per texel along i, j, k (1 or 2)
+uniform vec3 u_gradient_dims;    // texels along i, j, k: ceil(u_dims / f)
+
+// The texture coordinate of the sample at pos_tex: texel index pos_tex * u_dims / f - 0.5 (not
+// pos_tex itself when an odd axis was halved: the last texel's block reaches past the volume).
+vec3 gradient_tex(vec3 pos_tex) {
+    return pos_tex * (u_dims / (u_gradient_step * u_gradient_dims));
+}
 
 #ifdef BRICKS
+// Bricked on its own grid (its size is the volume's / f, so never more bricks along an axis).
 uniform sampler3D u_gradient1;
 uniform sampler3D u_gradient2;
 uniform sampler3D u_gradient3;
+uniform vec3 u_gradient_brick_step;
+uniform vec3 u_gradient_brick_count;
+uniform vec3 u_gradient_brick_last;
 
 vec3 sample_gradient(vec3 pos_tex) {
+    vec3 g = gradient_tex(pos_tex);
     vec3 brick_tex;
-    int b = brick_at(pos_tex, brick_tex);
+    int b = brick_in(g * u_gradient_dims - 0.5, g, u_gradient_brick_step, u_gradient_brick_count,
+                     u_gradient_brick_last, brick_tex);
     if (b == 0) {
         return texture(u_gradient, brick_tex).rgb;
     }
@@ -101,7 +120,7 @@ vec3 sample_gradient(vec3 pos_tex) {
 }
 #else
 vec3 sample_gradient(vec3 pos_tex) {
-    return texture(u_gradient, pos_tex).rgb;
+    return texture(u_gradient, gradient_tex(pos_tex)).rgb;
 }
 #endif
 
@@ -110,9 +129,11 @@ vec3 gradient_lps(vec3 pos_tex) {
     return u_grad_to_lps * g_ijk;
 }
 #else
-// The Sobel gradient from the interpolated field at the 26 whole-voxel offsets around the
-// sample (offset o weighs o_axis * (2 - |o_other1|) * (2 - |o_other2|) on each axis; the
-// weights sum to 16 per side), carried to LPS (anisotropy, obliquity). Same order of
+// The full-resolution Sobel gradient from the interpolated field at the 26 whole-voxel offsets
+// around the sample (offset o weighs o_axis * (2 - |o_other1|) * (2 - |o_other2|) on each axis;
+// the weights sum to 16 per side), carried to LPS (anisotropy, obliquity): iso's hit normal,
+// and shaded dvr beyond the memory budget (finer than the texture's block gradient: a little
+// more detail and noise in the shading, the same colours and opacities). Same order of
 // offsets as the array renderer (k, then j, then i).
 vec3 gradient_lps(vec3 pos_tex) {
     vec3 d_tex = 1.0 / u_dims;

@@ -28,6 +28,7 @@ from ownscan.core.render._setup import (
     Frame,
     PreparedVolume,
     frame_for,
+    gradient_layout,
     gradient_texels,
     prepare_volume,
     to_uint8,
@@ -96,8 +97,9 @@ class ArrayContext:
         self.shading = frame.shading
         self._grad_to_lps = xp.asarray(frame.grad_to_lps, dtype=xp.float32)
         # GL samples a precomputed gradient texture in shaded transfer-function modes (set by
-        # cast_rays from the mode); the same texels are computed here at each sample's corners
+        # cast_rays from the mode); the same texels are made here, sampled the same way
         self.gradient_texture = False
+        self._gradient = gradient_layout(prepared)
         self._texels: Any = None  # the gradient texture, made on first use
         self.ray_dir_lps: Any = None
         self.ray_dir_tex: Any = None
@@ -127,25 +129,33 @@ class ArrayContext:
         return out * np.float32(1.0 / 65535.0)
 
     def _gradient_texels(self, pos_tex: Any) -> Any:
-        """Trilinear samples of the gradient texture (``gradient_texels`` in _setup, RGB16
-        unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised voxel units.
+        """Trilinear samples of the compact gradient texture (``gradient_texels`` in _setup,
+        RGB16 unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised units per
+        voxel.
 
-        The texels are the very ones GL uploads (made once per frame with the same function)."""
+        The texels are the very ones GL uploads (made once per frame with the same function),
+        read at the same coordinates (``gradient_tex`` in common.glsl)."""
         xp = self.xp
+        layout = self._gradient
+        mx, my, mz = layout.texel_dims
         if self._texels is None:
             nx, ny, nz = self.dims
             q = _host(self._data).reshape(nz, ny, nx)
-            self._texels = xp.asarray(gradient_texels(q)).reshape(-1, 3)
-        return self._trilinear(self._texels, pos_tex) * np.float32(1.0 / 65535.0) - np.float32(
-            32768.0 / 65535.0
-        )
+            self._texels = xp.asarray(gradient_texels(q, layout)).reshape(-1, 3)
+        f32 = xp.float32
+        texel_dims = xp.asarray([mx, my, mz], dtype=f32)
+        scale = self._dims_f / (xp.asarray(layout.factors, dtype=f32) * texel_dims)
+        return self._trilinear(self._texels, pos_tex * scale, (mx, my, mz)) * np.float32(
+            1.0 / 65535.0
+        ) - np.float32(32768.0 / 65535.0)
 
-    def _trilinear(self, texels: Any, pos_tex: Any) -> Any:
-        """Trilinear samples ``(m, c)`` of ``texels`` ``(nx * ny * nz, c)`` (GL's LINEAR,
-        CLAMP_TO_EDGE) at ``pos_tex`` ``(m, 3)``, in texel units."""
+    def _trilinear(self, texels: Any, pos_tex: Any, dims: tuple[int, int, int]) -> Any:
+        """Trilinear samples ``(m, c)`` of ``texels`` ``(nx * ny * nz, c)`` of a texture of
+        ``dims`` ``(nx, ny, nz)`` (GL's LINEAR, CLAMP_TO_EDGE) at its coordinates ``pos_tex``
+        ``(m, 3)``, in texel units."""
         xp = self.xp
-        nx, ny, nz = self.dims
-        u = pos_tex * self._dims_f - np.float32(0.5)
+        nx, ny, nz = dims
+        u = pos_tex * xp.asarray(dims, dtype=xp.float32) - np.float32(0.5)
         f0 = xp.floor(u)
         frac = (u - f0).astype(xp.float32)
         lim = xp.asarray([nx - 1, ny - 1, nz - 1])
@@ -164,6 +174,8 @@ class ArrayContext:
         xp = self.xp
         if self.gradient_texture:
             return self._gradient_texels(pos_tex) @ self._grad_to_lps.T
+        # the full-resolution Sobel gradient from 26 fetches: iso's hit normal (the shaded
+        # transfer-function modes read the texture above, as GL does within its budget)
         d_tex = np.float32(1.0) / self._dims_f
         g_ijk = xp.zeros((len(pos_tex), 3), dtype=xp.float32)
         for offset, weight in SOBEL_OFFSETS:  # GLSL's order of offsets

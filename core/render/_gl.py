@@ -321,12 +321,14 @@ class GLRenderer:
             units = {
                 **gpu.texture_units(),
                 **{
-                    f"u_gradient{b or ''}": gradients[b] if gradients else self._dummy3d
+                    # the gradient has as many bricks as the volume or fewer
+                    f"u_gradient{b or ''}": gradients[b] if b < len(gradients) else self._dummy3d
                     for b in range(len(volumes))
                 },
             }
             tables = (prepared, gpu.bound_texture, lut)
-            self.bind_frame(program, frame, mode, tables, gpu.volume_uniforms(), units)
+            uniforms = {**gpu.volume_uniforms(), **(gpu.gradient_uniforms() if gradients else {})}
+            self.bind_frame(program, frame, mode, tables, uniforms, units)
             fbo.use()
             self.ctx.disable(mgl.BLEND | mgl.DEPTH_TEST)
             fbo.viewport = (0, 0, frame.width, frame.height)

@@ -29,6 +29,7 @@ from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
     downsampled,
+    gradient_layout,
     gradient_slabs,
     pooled_bounds,
     prepare_volume,
@@ -51,6 +52,10 @@ __all__ = [
 
 DEFAULT_BUDGET = 2 << 30  # bytes of GPU memory the volume texture may take
 _SMALLEST_BUDGET = 1 << 20  # below this a refused volume is an error, not averaged further
+
+
+_Range = tuple[int, int]  # (first, last) voxel or texel of a brick along an axis
+_Grid = tuple[list[_Range], list[_Range], list[_Range]]  # the ranges along i, j and k
 
 
 class _NoRoom(Exception):
@@ -92,9 +97,10 @@ def volume_limits(max_texture: int, shape: Sequence[int] | None = None) -> tuple
 
 
 def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
-    """Whether the precomputed gradient (6 bytes per voxel) fits the budget with the volume."""
+    """Whether the precomputed gradient (6 bytes per texel of its compact layout, about 0.75
+    bytes per voxel) fits the budget with the volume (2 bytes per voxel)."""
     nx, ny, nz = prepared.dims
-    return 8 * nx * ny * nz <= memory_budget
+    return 2 * nx * ny * nz + 6 * gradient_layout(prepared).texels <= memory_budget
 
 
 def gl_matrix(m: npt.ArrayLike) -> bytes:
@@ -195,7 +201,7 @@ class GpuVolume:
         self.prepared: PreparedVolume | None = None
         self._gradients: list[Any] | None = None
         self._gradient_partial: list[Any] | None = None  # being written by write_gradient_slab
-        self._gradient_next = 0  # the slice write_gradient_slab expects next
+        self._gradient_next = 0  # the texel slice write_gradient_slab expects next
         self._gradient_refused = False  # the GL had no room for the gradient textures
         self._bounds: dict[str, Any] = {}
         if self.rgb:
@@ -281,16 +287,27 @@ class GpuVolume:
         """``(first, last)`` slice of each brick along ``k``."""
         return list(self.brick_grid[2])
 
-    def _bricks(self) -> list[tuple[tuple[int, int], tuple[int, int], tuple[int, int]]]:
-        """The voxel ranges along i, j, k of each brick, in the textures' order."""
-        gi, gj, gk = self.brick_grid
+    def _bricks(self, grid: _Grid | None = None) -> list[tuple[_Range, _Range, _Range]]:
+        """The voxel (texel) ranges along i, j, k of each brick of ``grid`` (the volume's
+        when None), in the textures' order."""
+        gi, gj, gk = grid or self.brick_grid
         return [(ri, rj, rk) for rk in gk for rj in gj for ri in gi]
 
-    def _brick_sizes(self) -> list[tuple[int, int, int]]:
+    def _brick_sizes(self, grid: _Grid | None = None) -> list[tuple[int, int, int]]:
         return [
             (i1 - i0 + 1, j1 - j0 + 1, k1 - k0 + 1)
-            for (i0, i1), (j0, j1), (k0, k1) in self._bricks()
+            for (i0, i1), (j0, j1), (k0, k1) in self._bricks(grid)
         ]
+
+    @property
+    def gradient_grid(self) -> _Grid:
+        """Along i, j and k: the ``(first, last)`` texel of each brick of the gradient
+        texture, split by the volume's rule on its own (compact) size: never more bricks
+        along an axis than the volume has."""
+        assert self.prepared is not None, "colour volumes have no gradient"
+        t = self.max_texture
+        mx, my, mz = gradient_layout(self.prepared).texel_dims
+        return (brick_ranges(mx, t), brick_ranges(my, t), brick_ranges(mz, t))
 
     def _fit_colour(self, volume: Volume) -> tuple[Volume, list[str]]:
         """A colour volume averaged (by the one rule) to fit one 3D texture of RGB8."""
@@ -301,23 +318,26 @@ class GpuVolume:
         small, note = downsampled(volume, factors, limits, self.memory_budget, "the GPU")
         return small, [note]
 
-    def _write_bricks(self, textures: list[Any], z0: int, slab: npt.NDArray[Any]) -> None:
-        """Write slices ``z0 ..`` (``slab``, ``(n, ny, nx[, c])``) into every brick holding
-        them (bricks overlap by one voxel)."""
+    def _write_bricks(
+        self, textures: list[Any], z0: int, slab: npt.NDArray[Any], grid: _Grid | None = None
+    ) -> None:
+        """Write slices ``z0 ..`` (``slab``, ``(n, ny, nx[, c])``) into every brick of
+        ``grid`` (the volume's when None) holding them (bricks overlap by one voxel)."""
         z1 = z0 + len(slab)
-        for tex, ((i0, i1), (j0, j1), (k0, k1)) in zip(textures, self._bricks(), strict=True):
+        for tex, ((i0, i1), (j0, j1), (k0, k1)) in zip(textures, self._bricks(grid), strict=True):
             a, b = max(z0, k0), min(z1, k1 + 1)
             if a < b:
                 part = np.ascontiguousarray(slab[a - z0 : b - z0, j0 : j1 + 1, i0 : i1 + 1])
                 viewport = (0, 0, a - k0, i1 - i0 + 1, j1 - j0 + 1, b - a)
                 tex.write(part.data, viewport=viewport, alignment=1)
 
-    def _textures(self, components: int) -> list[Any]:
-        """One empty R16 (``components`` 1) or RGB16 (3) texture per brick; raises _NoRoom
-        (after releasing those made) when the GL refuses one."""
+    def _textures(self, components: int, grid: _Grid | None = None) -> list[Any]:
+        """One empty R16 (``components`` 1) or RGB16 (3) texture per brick of ``grid`` (the
+        volume's when None); raises _NoRoom (after releasing those made) when the GL refuses
+        one."""
         made: list[Any] = []
         try:
-            for size in self._brick_sizes():
+            for size in self._brick_sizes(grid):
                 made.append(self._texture3d(size, components, None, "nu2"))
         except _NoRoom:
             for tex in made:
@@ -336,8 +356,9 @@ class GpuVolume:
         return texture3d(self.ctx, size, components, data, dtype)
 
     def gradient_textures(self) -> list[Any]:
-        """The precomputed Sobel gradient (RGB16 unorm, see ``gradient_texels``), bricked as
-        the volume, made on first use (slab by slab: the whole 6-bytes-per-voxel array is
+        """The precomputed Sobel gradient in its compact layout (RGB16 unorm, one texel per
+        block of voxels, see ``_gradient`` and ``gradient_texels``), bricked by
+        :attr:`gradient_grid`, made on first use (slab by slab: the whole texel array is
         never held) unless :meth:`write_gradient_slab` brought them; empty when volume and
         gradient would not fit the budget together, or the GL refused their storage (the
         shaders then take 26 volume fetches per gradient)."""
@@ -345,20 +366,20 @@ class GpuVolume:
             self._gradients = []
             p = self.prepared
             assert p is not None, "colour volumes have no gradient"
-            nx, ny, nz = p.dims
             if gradient_fits(p, self.memory_budget) and not self._gradient_refused:
+                grid = self.gradient_grid
                 try:
-                    self._gradients = self._textures(3)
+                    self._gradients = self._textures(3, grid)
                 except _NoRoom:  # 26 fetches per gradient, as over the budget
                     self._gradient_refused = True
                 else:
-                    for z0, part in gradient_slabs((nz, ny, nx), p.slab):
-                        self._write_bricks(self._gradients, z0, part)
+                    for g0, part in gradient_slabs(gradient_layout(p), p.slab):
+                        self._write_bricks(self._gradients, g0, part, grid)
             self._release_partial_gradient()
         return self._gradients
 
-    def write_gradient_slab(self, z0: int, texels: npt.NDArray[np.uint16]) -> bool:
-        """Write slices ``z0 ..`` of the precomputed gradient, computed elsewhere (the
+    def write_gradient_slab(self, g0: int, texels: npt.NDArray[np.uint16]) -> bool:
+        """Write texel slices ``g0 ..`` of the precomputed gradient, computed elsewhere (the
         viewer's loader thread streams ``gradient_slabs``): slabs in order from slice 0; the
         textures serve :meth:`gradient_textures` once the last slab is in. False (nothing
         written) when the gradient does not fit the budget or is made already.
@@ -366,7 +387,8 @@ class GpuVolume:
         Raises
         ------
         ValueError
-            A slab out of order (a gap would leave part of the gradient unwritten).
+            A slab out of order (a gap would leave part of the gradient unwritten), or of
+            another layout than this volume's.
         """
         p = self.prepared
         assert p is not None, "colour volumes have no gradient"
@@ -374,19 +396,43 @@ class GpuVolume:
             return False
         if self._gradient_refused:
             return False
-        if z0 != self._gradient_next:
-            raise ValueError(f"gradient slab at slice {z0}, expected {self._gradient_next}")
+        if g0 != self._gradient_next:
+            raise ValueError(f"gradient slab at slice {g0}, expected {self._gradient_next}")
+        mx, my, mz = gradient_layout(p).texel_dims
+        if texels.shape[1:] != (my, mx, 3) or g0 + len(texels) > mz:
+            raise ValueError(
+                f"gradient slab of {texels.shape[:3]} texels at slice {g0}: this volume's "
+                f"gradient is {mz}x{my}x{mx} texels"
+            )
+        grid = self.gradient_grid
         if self._gradient_partial is None:
             try:
-                self._gradient_partial = self._textures(3)
+                self._gradient_partial = self._textures(3, grid)
             except _NoRoom:  # 26 fetches per gradient, as over the budget
                 self._gradient_refused = True
                 return False
-        self._write_bricks(self._gradient_partial, z0, texels)
-        self._gradient_next = z0 + len(texels)
-        if self._gradient_next >= p.dims[2]:  # complete
+        self._write_bricks(self._gradient_partial, g0, texels, grid)
+        self._gradient_next = g0 + len(texels)
+        if self._gradient_next >= mz:  # complete
             self._gradients, self._gradient_partial = self._gradient_partial, None
         return True
+
+    def gradient_uniforms(self) -> dict[str, Any]:
+        """The uniforms with which ``sample_gradient`` (shaders/common.glsl) reads the compact
+        gradient texture: voxels per texel, texels, and its own bricks."""
+        p = self.prepared
+        assert p is not None, "colour volumes have no gradient"
+        layout = gradient_layout(p)
+        values: dict[str, Any] = {
+            "u_gradient_step": tuple(float(f) for f in layout.factors),
+            "u_gradient_dims": tuple(float(m) for m in layout.texel_dims),
+        }
+        if len(self.textures) > 1:
+            grid = self.gradient_grid
+            values["u_gradient_brick_step"] = (float(self.max_texture - 1),) * 3
+            values["u_gradient_brick_count"] = tuple(float(len(g)) for g in grid)
+            values["u_gradient_brick_last"] = tuple(float(g[-1][1] - g[-1][0] + 1) for g in grid)
+        return values
 
     def _release_partial_gradient(self) -> None:
         for tex in self._gradient_partial or []:

@@ -1,4 +1,4 @@
-"""The surface normal's gradient: a Sobel operator on the quantised voxels.
+"""The surface normal's gradient: a Sobel operator on the quantised voxels, in one compact texture.
 
 Central differences one voxel apart (the textbook gradient of a ray-caster) follow the voxel
 grid: on a smooth surface sampled by a few voxels across its edge, the normal's direction swings
@@ -8,31 +8,74 @@ staircase of voxels). The Sobel operator (the central difference along an axis, 
 ``[1, 2, 1] / 4`` along the two others) gives the gradient of a lightly smoothed field, as
 volume renderers do for shading (e.g. VTK's and Voreen's gradient filters).
 
-One gradient, three places that compute it:
+The compact layout (:class:`GradientLayout`)
+--------------------------------------------
+Shaded dvr reads the gradient from a precomputed texture. One texel per voxel cost 6 bytes per
+voxel (RGB16; llvmpipe pads it to RGBA16: 4x the int16 volume; the page's RGB32F: 6x), the
+largest part of a shaded picture's memory. So the gradient is the Sobel gradient of the volume
+*averaged over blocks* of ``f_i x f_j x f_k`` voxels (``f`` = 2 along every axis whose spacing
+is at most 1.5x the finest and that has at least 16 voxels, else 1: a 2.5 mm axis beside
+0.5 mm ones keeps its resolution, :func:`gradient_factors`), one texel per block, sampled
+trilinearly at the block's centre (texel ``t`` holds voxels ``f t .. f t + f - 1``; an odd last
+block repeats the last voxel, as the indices are clamped). Isotropic: 1/8 of the texels,
+RGB16 padded 1 byte per voxel (0.5x the volume), RGB32F 1.5. A normal is a direction: what
+the texture loses is detail finer than two voxels in where the surface turns, never a value,
+a colour or an opacity (the transfer function reads the full-resolution volume). And it is
+8x cheaper to compute.
 
-- the gradient texture (``GRADIENT_TEXTURE`` in ``shaders/common.glsl``): these texels, one per
-  voxel, made on upload (:func:`sobel_texels`);
-- GLSL without that texture (``gradient_lps`` in ``common.glsl``) and the array renderer:
-  the same weights on the trilinearly interpolated field at the 26 integer offsets around the
-  sample. Shifting by whole voxels commutes with trilinear interpolation, so this is the
-  interpolated texel except within half a voxel of the volume's faces (clamping) and for the
-  texels' rounding;
-- the browser (``gradientTexels`` in ``core/serve/static/volume.js``), line by line.
+Texel of block ``t``: ``32768 + floor(S / (32 B f_axis))`` per axis, ``S = sum over the 3 x 3
+neighbouring blocks across the axis of w (A[+1] - A[-1])``, ``w = (1, 2, 1) x (1, 2, 1)`` (16 in
+all), ``A`` the blocks' voxel sums (``B = f_i f_j f_k`` voxels each: exact integers, never
+rounded), block indices clamped to the volume: the smoothed half difference of the block means
+``2 f`` voxels apart, per voxel (the units of the full-resolution texel: with ``f = 1`` it
+is exactly the old ``32768 + floor(S / 32)``). Every divisor is a power of two: computed as
+``(S >> shift) + 32768`` in int32 (an arithmetic shift floors; never negative, at most 65535).
 
-Texel: ``32768 + floor(S / 32)`` per axis, ``S = sum over the 3 x 3 neighbours across the
-axis of w (q[+1] - q[-1])``, ``w = (1, 2, 1) x (1, 2, 1)`` (16 in all), indices clamped to
-the volume: ``S / 32`` is the smoothed half difference, as ``floor((q[+1] - q[-1]) / 2)`` was.
-Computed as ``(S + 2^20) >> 5`` in int32 (never negative, at most 65535).
+One gradient, the places that compute it:
+
+- the gradient texture (``GRADIENT_TEXTURE`` in ``shaders/common.glsl``, ``GpuVolume``): these
+  texels, made slab by slab (:func:`sobel_texels`, ``gradient_slabs`` in ``_setup``);
+- the array renderer: the same texels, sampled at the same coordinates (``ArrayContext``);
+- the browser (``gradientTexels`` in ``core/serve/static/volume.js``), line by line, with the
+  factors the server gives per level (:func:`gradient_factors`).
+
+Without the texture (over the memory budget; iso's hit normal, read once per ray) GLSL and the
+array renderer take the full-resolution Sobel gradient: the same weights on the trilinearly
+interpolated field at the 26 whole-voxel offsets around the sample (:data:`SOBEL_OFFSETS`),
+which equals the interpolated one-texel-per-voxel gradient except within half a voxel of the
+faces. It is a little finer than the texture's (more detail and noise in the shading; the
+same opacities and colours before shading): 26 fetches at two-voxel offsets, which would give
+the block gradient at the blocks' centres, alias between them (they showed wood grain).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SOBEL_OFFSETS", "SOBEL_SCALE", "sobel_texels"]
+__all__ = [
+    "HALVE_UP_TO",
+    "SHORTEST_HALVED",
+    "SOBEL_OFFSETS",
+    "SOBEL_SCALE",
+    "GradientLayout",
+    "gradient_factors",
+    "sobel_texels",
+]
+
+# An axis is halved when its spacing is at most this many times the finest (with a relative
+# tolerance far above float noise and far below any real spacing ratio, so that a spacing
+# computed from an affine decides as the stored one does): isotropic and mildly anisotropic
+# volumes (0.7 x 0.7 x 1.0 mm CT, 1 x 1 x 1.5 mm) are halved along every axis, while a
+# 0.5 x 0.5 x 2.5 mm series keeps its 2.5 mm axis (halved, its normals would follow 5 mm).
+HALVE_UP_TO = 1.5
+# ...and has at least this many voxels: a shorter axis would keep too few texels for a
+# gradient with an inside (and halving it saves little).
+SHORTEST_HALVED = 16
 
 # The 26 offsets around a sample with their weight on the gradient along i, j, k:
 # offset o (voxels) contributes o_axis * (2 - |o_other1|) * (2 - |o_other2|) to that axis.
@@ -52,6 +95,67 @@ SOBEL_OFFSETS: tuple[tuple[tuple[int, int, int], tuple[float, float, float]], ..
     if (i, j, k) != (0, 0, 0)
 )
 SOBEL_SCALE = 1.0 / 32.0  # weights sum to 16 per side; a half difference: 1 / (2 * 16)
+
+
+def gradient_factors(dims: Sequence[int], spacing: Sequence[float]) -> tuple[int, int, int]:
+    """Voxels per gradient texel along ``(i, j, k)`` (1 or 2) of a volume of ``dims``
+    ``(nx, ny, nz)`` voxels with ``spacing`` ``(sx, sy, sz)`` mm (see the module)."""
+    finest = min(float(s) for s in spacing)
+    limit = HALVE_UP_TO * finest * (1.0 + 1e-6)
+    f = [
+        2 if int(n) >= SHORTEST_HALVED and float(s) <= limit else 1
+        for n, s in zip(dims, spacing, strict=True)
+    ]
+    return (f[0], f[1], f[2])
+
+
+@dataclass(frozen=True)
+class GradientLayout:
+    """Where the compact gradient's texels lie (see the module).
+
+    Attributes
+    ----------
+    dims
+        The volume's voxels along ``(i, j, k)``.
+    factors
+        Voxels per texel along ``(i, j, k)``: 1 or 2.
+    """
+
+    dims: tuple[int, int, int]
+    factors: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, dims: Sequence[int], spacing: Sequence[float]) -> GradientLayout:
+        """The layout of a volume of ``dims`` ``(nx, ny, nz)`` and ``spacing`` (mm)."""
+        d = (int(dims[0]), int(dims[1]), int(dims[2]))
+        return cls(d, gradient_factors(d, spacing))
+
+    @property
+    def texel_dims(self) -> tuple[int, int, int]:
+        """Texels along ``(i, j, k)``: ``ceil(dims / factors)``."""
+        m = [-(-n // f) for n, f in zip(self.dims, self.factors, strict=True)]
+        return (m[0], m[1], m[2])
+
+    @property
+    def texels(self) -> int:
+        """Texels in all."""
+        mx, my, mz = self.texel_dims
+        return mx * my * mz
+
+    @property
+    def scale(self) -> tuple[float, float, float]:
+        """``dims / (factors * texel_dims)`` per axis: the gradient texture's coordinate of a
+        sample is its volume texture coordinate times this (1 unless an odd axis was halved:
+        the texture then reaches half a voxel beyond the volume). ``gradient_tex`` in GLSL."""
+        s = [n / (f * m) for n, f, m in zip(self.dims, self.factors, self.texel_dims, strict=True)]
+        return (s[0], s[1], s[2])
+
+    def slices_for(self, g0: int, g1: int) -> tuple[int, int]:
+        """The volume's slices ``k0 .. k1 - 1`` that texel slices ``g0 .. g1 - 1`` are made
+        from: their blocks and the neighbouring block on each side (the halo), within the
+        volume."""
+        fk, nz, mz = self.factors[2], self.dims[2], self.texel_dims[2]
+        return fk * max(g0 - 1, 0), min(nz, fk * (min(g1, mz - 1) + 1))
 
 
 def _along(axis: int, part: slice | int) -> tuple[Any, ...]:
@@ -84,27 +188,48 @@ def _difference(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
     return out
 
 
-def _texel(s: npt.NDArray[np.int32], dst: Any) -> None:
-    # (S + 2^20) >> 5 == (S >> 5) + 2^15 (an arithmetic shift floors): two passes, not three
-    np.right_shift(s, 5, out=s)
+def _pairs(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
+    """Sums of the voxel pairs ``2 t, 2 t + 1`` along ``axis``; an odd last voxel counts twice
+    (the index clamped to the volume)."""
+    n = a.shape[axis]
+    out = a[_along(axis, slice(0, None, 2))].copy()  # (n + 1) // 2 entries
+    out[_along(axis, slice(0, n // 2))] += a[_along(axis, slice(1, None, 2))]
+    if n % 2:
+        out[_along(axis, n // 2)] *= 2
+    return out
+
+
+def _texel(s: npt.NDArray[np.int32], shift: int, dst: Any) -> None:
+    # (S + 2^(15 + shift)) >> shift == (S >> shift) + 2^15 (an arithmetic shift floors)
+    np.right_shift(s, shift, out=s)
     np.add(s, 1 << 15, out=dst, casting="unsafe")  # 0 .. 65535: the cast changes nothing
 
 
 def sobel_texels(
-    q: npt.NDArray[np.uint16], first: int, z0: int, z1: int, nz: int
+    q: npt.NDArray[np.uint16], first: int, g0: int, g1: int, layout: GradientLayout
 ) -> npt.NDArray[np.uint16]:
-    """The gradient texels ``(z1 - z0, ny, nx, 3)`` (see the module) of slices ``z0 .. z1 - 1``
-    of a volume of ``nz`` slices, from ``q``: its quantised slices ``first ..`` covering
-    ``z0 - 1 .. z1`` (where the volume has them)."""
-    _, ny, nx = q.shape
-    out = np.empty((z1 - z0, ny, nx, 3), dtype=np.uint16)
-    # slices z0 - 1 .. z1, the volume's first and last slice repeated beyond its ends (the
-    # clamped indices), so that the neighbours along k are whole-array slices
-    a = q[max(z0 - 1, 0) - first : min(z1, nz - 1) + 1 - first].astype(np.int32)
-    if z0 == 0:
+    """The gradient texels ``(g1 - g0, my, mx, 3)`` (see the module) of texel slices
+    ``g0 .. g1 - 1`` of ``layout``, from ``q``: the volume's quantised slices ``first ..``
+    covering ``layout.slices_for(g0, g1)``."""
+    fi, fj, fk = layout.factors
+    mx, my, mz = layout.texel_dims
+    k0, k1 = layout.slices_for(g0, g1)
+    out = np.empty((g1 - g0, my, mx, 3), dtype=np.uint16)
+    # the block sums of texel slices g0 - 1 .. g1 (exact integers: at most 8 x 65535)
+    a = q[k0 - first : k1 - first].astype(np.int32)
+    for axis, f in ((0, fk), (1, fj), (2, fi)):
+        if f == 2:
+            a = _pairs(a, axis)
+    # the first and last block slice repeated beyond the volume's ends (the clamped indices),
+    # so that the neighbours along k are whole-array slices
+    if g0 == 0:
         a = np.concatenate([a[:1], a])
-    if z1 == nz:
+    if g1 == mz:
         a = np.concatenate([a, a[-1:]])
+    # S / (32 B f_axis) = S >> shift: B = fi fj fk voxels per block, f_axis the block's length
+    # along the axis (the difference spans 2 f_axis voxels)
+    block = (fi * fj * fk).bit_length() - 1
+    shift_i, shift_j, shift_k = (5 + block + f.bit_length() - 1 for f in (fi, fj, fk))
 
     def along_k(b: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:  # [1, 2, 1] over k
         s = b[:-2] + b[2:]
@@ -116,11 +241,11 @@ def sobel_texels(
     # gradients (three whole-slab passes fewer than one per gradient).
     smooth_k = along_k(a)
     # i: difference along i, smoothed along j and k
-    _texel(_difference(_smooth(smooth_k, 1), 2), out[..., 0])
+    _texel(_difference(_smooth(smooth_k, 1), 2), shift_i, out[..., 0])
     # j: difference along j, smoothed along i and k
-    _texel(_difference(_smooth(smooth_k, 2), 1), out[..., 1])
+    _texel(_difference(_smooth(smooth_k, 2), 1), shift_j, out[..., 1])
     del smooth_k
     # k: difference along k, smoothed along i and j
     smooth_ij = _smooth(_smooth(a, 2), 1)
-    _texel(smooth_ij[2:] - smooth_ij[:-2], out[..., 2])
+    _texel(smooth_ij[2:] - smooth_ij[:-2], shift_k, out[..., 2])
     return out

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._gradient import sobel_texels
+from ownscan.core.render._gradient import GradientLayout, sobel_texels
 from ownscan.core.render._pages import release_pages
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
@@ -44,6 +44,7 @@ __all__ = [
     "downsample_factors",
     "downsampled",
     "frame_for",
+    "gradient_layout",
     "gradient_slabs",
     "plane_offsets_mm",
     "pooled_bounds",
@@ -637,38 +638,38 @@ def _skip_tables(
     return occupancy, distance
 
 
-def gradient_slab(
-    q: npt.NDArray[np.uint16], first: int, z0: int, z1: int, nz: int
-) -> npt.NDArray[np.uint16]:
-    """The gradient texels (see :func:`gradient_texels`) of slices ``z0 .. z1 - 1`` of a volume
-    of ``nz`` slices, from ``q``: its quantised slices ``first ..`` covering ``z0 - 1 .. z1``
-    (where the volume has them)."""
-    return sobel_texels(q, first, z0, z1, nz)
+def gradient_layout(prepared: PreparedVolume) -> GradientLayout:
+    """Where the compact gradient texture of ``prepared``'s voxels lies: one texel per block
+    of 1 or 2 voxels along each axis, by the volume drawn's spacing (``_gradient``)."""
+    return GradientLayout.of(prepared.dims, prepared.volume.spacing)
 
 
 def gradient_slabs(
-    shape: tuple[int, int, int], slab: Any
+    layout: GradientLayout, slab: Any
 ) -> Iterator[tuple[int, npt.NDArray[np.uint16]]]:
-    """``(z0, texels)`` of the gradient (:func:`gradient_texels`) slab after slab, of the
-    quantised volume of ``shape`` whose slices ``k0 .. k1 - 1`` ``slab(k0, k1)`` gives: the
-    whole 6-bytes-per-voxel array is never held."""
-    nz = shape[0]
-    chunk = slab_slices(shape)
-    for z0 in range(0, nz, chunk):
-        z1 = min(nz, z0 + chunk)
-        first = max(z0 - 1, 0)
-        yield z0, gradient_slab(slab(first, min(nz, z1 + 1)), first, z0, z1, nz)
+    """``(g0, texels)`` of the gradient texture (:func:`gradient_texels`) of ``layout``, slab
+    after slab of texel slices, from the quantised volume whose slices ``k0 .. k1 - 1``
+    ``slab(k0, k1)`` gives (each slab read with its halo: the blocks beside it): the whole
+    texel array is never held."""
+    nx, ny, nz = layout.dims
+    mz = layout.texel_dims[2]
+    chunk = max(1, slab_slices((nz, ny, nx)) // layout.factors[2])
+    for g0 in range(0, mz, chunk):
+        g1 = min(mz, g0 + chunk)
+        k0, k1 = layout.slices_for(g0, g1)
+        yield g0, sobel_texels(slab(k0, k1), k0, g0, g1, layout)
 
 
-def gradient_texels(data: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
-    """Per voxel ``(nz, ny, nx, 3)``: the Sobel gradient along i, j, k, ``32768 + floor(S /
-    32)`` (``_gradient.sobel_texels``; indices clamped to the volume): the gradient texture the
-    shaded GL programs sample instead of 26 volume fetches per gradient (``GRADIENT_TEXTURE``
-    in shaders/common.glsl), a slab of slices at a time."""
-    nz, ny, nx = data.shape
-    out = np.empty((nz, ny, nx, 3), dtype=np.uint16)
-    for z0, texels in gradient_slabs((nz, ny, nx), lambda k0, k1: data[k0:k1]):
-        out[z0 : z0 + len(texels)] = texels
+def gradient_texels(data: npt.NDArray[np.uint16], layout: GradientLayout) -> npt.NDArray[np.uint16]:
+    """The whole gradient texture ``(mz, my, mx, 3)`` of ``layout`` from the quantised volume
+    ``data``: per block of voxels the Sobel gradient along i, j, k of the block means
+    (``_gradient.sobel_texels``; indices clamped to the volume), which the shaded GL programs
+    sample instead of 26 volume fetches per gradient (``GRADIENT_TEXTURE`` in
+    shaders/common.glsl), made a slab at a time."""
+    mx, my, mz = layout.texel_dims
+    out = np.empty((mz, my, mx, 3), dtype=np.uint16)
+    for g0, texels in gradient_slabs(layout, lambda k0, k1: data[k0:k1]):
+        out[g0 : g0 + len(texels)] = texels
     return out
 
 

@@ -26,7 +26,7 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -463,18 +463,24 @@ class Service:
         self.stream(loaded, 1)
         self.stream(loaded, 0)
         which = f"&volume={volume}" if volume else ""
+        preview = preview_shape(v.voxels.shape)
+        preview_affine = level_affine(v.affine, v.voxels.shape)
         levels = [
             {
                 "level": 0,
                 "shape": list(v.voxels.shape),
                 "affine": _matrix(v.affine),
                 "url": f"/api/series/{uid}/voxels?level=0{which}",
+                "gradient_factors": _gradient_factors(v.voxels.shape, v.spacing),
             },
             {
                 "level": 1,
-                "shape": preview_shape(v.voxels.shape),
-                "affine": _matrix(level_affine(v.affine, v.voxels.shape)),
+                "shape": preview,
+                "affine": _matrix(preview_affine),
                 "url": f"/api/series/{uid}/voxels?level=1{which}",
+                "gradient_factors": _gradient_factors(
+                    preview, np.linalg.norm(preview_affine[:3, :3], axis=0)
+                ),
             },
         ]
         lo, hi = v.value_range
@@ -641,6 +647,16 @@ class Service:
         if doc.kind == "dicom-pdf":
             return encapsulated_pdf(path)[1], "application/pdf", title
         return report_html(read_report(path)).encode(), "text/html; charset=utf-8", title
+
+
+def _gradient_factors(shape: Sequence[int], spacing: Sequence[float]) -> list[int]:
+    """Voxels per texel along i, j, k of the page's compact gradient texture of a level of
+    ``shape`` ``(z, y, x, ...)``: the desktop's rule (``gradient_factors``), decided here so
+    that the page never needs a second copy of it."""
+    from ownscan.core.render._gradient import gradient_factors
+
+    z, y, x = (int(n) for n in shape[:3])
+    return list(gradient_factors((x, y, z), [float(s) for s in spacing]))
 
 
 def _reduced(volume: Volume, max_side: int) -> Volume:

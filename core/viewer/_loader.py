@@ -7,8 +7,8 @@ pixels (``SeriesEntry.volume()``), quantise them as the
 limits: cached with the volume, so the upload finds it) and, for shaded 3D modes, the gradient
 texels slab by slab. The GL half (the texture uploads) stays on the window's thread, which
 polls the loader every frame: it shows the 2D views as soon as :attr:`SeriesLoader.ready`,
-writes the gradient slabs computed so far into the texture (the whole 6-bytes-per-voxel
-gradient never waits in memory) and shows the 3D view once :attr:`SeriesLoader.done`.
+writes the gradient slabs computed so far into the texture (the whole gradient texture never
+waits in memory) and shows the 3D view once :attr:`SeriesLoader.done`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._gpu import gradient_fits, volume_limits
-from ownscan.core.render._setup import gradient_slabs, prepare_volume
+from ownscan.core.render._setup import gradient_layout, gradient_slabs, prepare_volume
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.volume import Volume
 
@@ -93,9 +93,8 @@ class SeriesLoader:
             ):
                 self.stage = "preparing 3D"
                 # slab by slab: the window's thread writes each into the texture (take_gradient),
-                # so the whole 6-bytes-per-voxel array never waits in memory
-                nx, ny, nz = prepared.dims
-                for part in gradient_slabs((nz, ny, nx), prepared.slab):
+                # so the whole texel array never waits in memory
+                for part in gradient_slabs(gradient_layout(prepared), prepared.slab):
                     self._gradient_parts.put(part)
         except Exception as exc:  # handed to the window's thread, which decides
             self.error = exc
@@ -105,7 +104,7 @@ class SeriesLoader:
             self._done.set()
 
     def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
-        """The gradient slabs ``(z0, texels)`` computed since the last call, in order (for
+        """The gradient slabs ``(g0, texels)`` computed since the last call, in order (for
         :meth:`~ownscan.core.render.GpuVolume.write_gradient_slab`); all of them once
         :attr:`done`."""
         parts = []

@@ -6,17 +6,18 @@
 // The volume texture is R32F holding q / 65535, q being the uint16 that
 // core/render/_setup.prepare_volume makes (see volume.js): exactly the numbers the desktop's
 // R16 unorm texture returns, filtered linearly (needs OES_texture_float_linear: R16 unorm is
-// not in WebGL2 core, and half floats would round them). Shaded modes read the gradient
-// texture of core/render/_setup.gradient_texels (RGB32F, the same numbers as the desktop's
-// RGB16 unorm) when it fits GRADIENT_BUDGET, else 26 volume fetches per gradient, as the
-// desktop renderer does beyond its own budget.
+// not in WebGL2 core, and half floats would round them). Shaded modes read the compact
+// gradient texture of core/render/_setup.gradient_texels (one texel per block of up to 2x2x2
+// voxels, RGB32F: the same numbers as the desktop's RGB16 unorm, 1.5 bytes per voxel) when it
+// fits GRADIENT_BUDGET, else 26 volume fetches per gradient, as the desktop renderer does
+// beyond its own budget.
 
 import { columnMajor } from "./geometry.js";
 import { gradientTexels } from "./volume.js";
 
 export class GLUnavailable extends Error {}
 
-const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture
+const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture (12 per texel)
 
 function compile(gl, type, source, what) {
   const shader = gl.createShader(type);
@@ -131,9 +132,12 @@ export class Renderer {
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
-    // q is kept (for the gradient texture, made on first use) only when that would fit
-    const q = 12 * nx * ny * nz <= GRADIENT_BUDGET ? prepared.q : null;
-    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null, block: prepared.block || null, bound: null, skip: null };
+    // q is kept (for the gradient texture, made on first use) only when that would fit; a
+    // level without gradient factors gets no texture (26 fetches per gradient)
+    const factors = prepared.gradientFactors || null;
+    const gdims = factors ? [0, 1, 2].map((a) => Math.ceil(prepared.dims[a] / factors[a])) : null;
+    const q = gdims && 12 * gdims[0] * gdims[1] * gdims[2] <= GRADIENT_BUDGET ? prepared.q : null;
+    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
   }
 
   // The gradient texture of the current volume, made on first use; null when over budget.
@@ -141,14 +145,13 @@ export class Renderer {
     const v = this.volume;
     if (v && v.gradient) return v.gradient;
     if (!v || !v.q) return null;
-    const [nx, ny, nz] = v.dims;
-    if (12 * nx * ny * nz > GRADIENT_BUDGET) return null;
+    const [nx, ny, nz] = v.gradientDims;
     const gl = this.gl;
     const t = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_3D, t);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     while (gl.getError() !== gl.NO_ERROR);
-    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, gradientTexels(v.q, v.dims));
+    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, gradientTexels(v.q, v.dims, v.gradientFactors));
     if (gl.getError() !== gl.NO_ERROR) {
       gl.deleteTexture(t);
       v.q = null; // does not fit: 26 fetches from now on
@@ -307,6 +310,9 @@ export class Renderer {
       u_shade_gain: ["f", constants.shadeGain],
       u_lps_to_tex: ["m4", frame.lpsToTex],
       u_grad_to_lps: ["m3", frame.gradToLps],
+      // the compact gradient texture's layout (sample_gradient in common.glsl)
+      u_gradient_step: ["3f", this.volume.gradientFactors || [1, 1, 1]],
+      u_gradient_dims: ["3f", this.volume.gradientDims || [nx, ny, nz]],
     });
     // the mode's parameters: one uniform u_<name> each (declared by the skeleton)
     this._uniforms(program, Object.fromEntries(Object.entries(frame.parameters).map(([name, v]) => [`u_${name}`, ["f", v]])));

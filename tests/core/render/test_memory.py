@@ -13,7 +13,12 @@ from scenes import TF
 
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import ArrayRenderer, Camera, GLRenderer, Scene, _setup, prepare_volume
-from ownscan.core.render._setup import _block_minmax, gradient_slabs, gradient_texels
+from ownscan.core.render._setup import (
+    _block_minmax,
+    gradient_layout,
+    gradient_slabs,
+    gradient_texels,
+)
 from ownscan.core.volume import Volume
 
 MODES = {m.name: m for m in PluginHost().modes()}
@@ -58,10 +63,9 @@ def test_slabs_give_the_same_numbers_as_the_whole_copy(small_slabs):
     np.testing.assert_array_equal(lo, wlo)
     np.testing.assert_array_equal(hi, whi)
     # gradients slab by slab are the whole-array ones, slab edges included
-    full = gradient_texels(whole)
-    got = np.concatenate(
-        [t for _, t in gradient_slabs(whole.shape, lambda a, b: prep.slab(a, b))]  # type: ignore[arg-type]
-    )
+    layout = gradient_layout(prep)
+    full = gradient_texels(whole, layout)
+    got = np.concatenate([t for _, t in gradient_slabs(layout, prep.slab)])
     np.testing.assert_array_equal(got, full)
 
 
@@ -77,10 +81,10 @@ def test_gl_render_holds_no_second_copy_of_the_volume(gl_ctx, gl_check, small_sl
         gpu = renderer.upload(vol)
         assert gpu.prepared is not None and not gpu.prepared.materialised
         if mode == "dvr":
-            assert gpu.gradient_textures()  # the 6-bytes-per-voxel gradient was uploaded
+            assert gpu.gradient_textures()  # the compact gradient was uploaded
     finally:
         renderer.close()
-    # slab temporaries and small tables only: no whole uint16 (1x), float32 (2x) or gradient (3x)
+    # slab temporaries and small tables only: no whole uint16 (1x), float32 (2x) or gradient
     assert peak < 0.75 * vol.nbytes, f"{peak / vol.nbytes:.2f}x the volume"
 
 

@@ -21,6 +21,7 @@ from ownscan.core.render import (
     frame_for,
     prepare_volume,
 )
+from ownscan.core.render._gradient import GradientLayout
 from ownscan.core.render._setup import (
     BRICK,
     SKIP_DISTANCE_CAP,
@@ -260,6 +261,12 @@ def test_skipping_draws_the_same_picture(
     np.testing.assert_array_equal(quick, gl_renderer.render(plain, camera, SIZE, interactive=True))
 
 
+def _full(q: np.ndarray) -> GradientLayout:
+    """The gradient texture's layout with one texel per voxel."""
+    nz, ny, nx = q.shape
+    return GradientLayout((nx, ny, nz), (1, 1, 1))
+
+
 @pytest.mark.parametrize(
     "shape", [(5, 7, 9), (1, 1, 1), (3, 1, 6), (2, 5, 1), (40, 33, 17)], ids=str
 )
@@ -269,7 +276,7 @@ def test_gradient_texels_are_clamped_sobel_differences(shape):
     rng = np.random.default_rng(1)
     q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
     q.flat[0], q.flat[-1] = 0, 65535  # the extremes of the differences
-    got = gradient_texels(q)
+    got = gradient_texels(q, _full(q))  # one texel per voxel (test_gradient_compact: blocks)
     assert got.shape == (*shape, 3) and got.dtype == np.uint16
     p = np.pad(q.astype(np.int64), 1, mode="edge")  # clamped indices, the independent way
     nz, ny, nx = shape
@@ -295,6 +302,6 @@ def test_gradient_texels_reach_both_ends_of_the_range():
     """A full-range step: the texels stay inside 16 bits at both signs."""
     q = np.zeros((3, 3, 4), dtype=np.uint16)
     q[..., 2:] = 65535
-    up = gradient_texels(q)[..., 0]
-    down = gradient_texels(q[..., ::-1].copy())[..., 0]
+    up = gradient_texels(q, _full(q))[..., 0]
+    down = gradient_texels(q[..., ::-1].copy(), _full(q))[..., 0]
     assert up.max() == 65535 and down.min() == 0  # 32768 + floor(+-32767.5)

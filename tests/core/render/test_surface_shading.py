@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gl_support import assert_same_picture
 
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import Camera, GLRenderer, Scene, TransferFunction, prepare_volume
 from ownscan.core.render._gpu import gradient_fits
+from ownscan.core.render._setup import gradient_layout
 from ownscan.core.volume import Volume
 
 pytestmark = pytest.mark.usefixtures("gl_check")
@@ -83,27 +83,39 @@ def test_a_smooth_surface_is_shaded_smoothly(gl_renderer, array_renderer, tmp_pa
     assert grey.max() - np.percentile(grey, 5) > 60
 
 
-def test_the_gradient_texture_and_the_26_fetches_draw_the_same_picture(gl_ctx, tmp_path):
-    """Shaded dvr reads the Sobel texels when they fit the memory budget, else computes the
-    same gradient from 26 volume fetches: the same picture (the ellipsoid is away from the
-    volume's faces, where the two may differ)."""
+def test_the_gradient_texture_and_the_26_fetches_draw_nearly_the_same_picture(gl_ctx, tmp_path):
+    """Shaded dvr reads the compact Sobel texels (the gradient of 2x2x2 block means) when they
+    fit the memory budget, else the full-resolution Sobel gradient from 26 volume fetches: the
+    same opacities (the gradient shades, it never decides what is seen), shading within a few
+    grey levels, and the texture's a little smoother (measured: 0.45 against 0.71 grey levels
+    of high frequencies, at most 12 levels apart, 0.8 on average)."""
     vol = ellipsoid()
     scene = Scene(vol, MODES["dvr"], transfer_function=SURFACE)
     prepared = prepare_volume(vol)
+    layout = gradient_layout(prepared)
+    assert layout.factors == (2, 2, 2)  # 1 x 1 x 1.5 mm: every axis halved
     r16 = vol.voxels.size * 2
     with_texture = GLRenderer(ctx=gl_ctx)
-    without = GLRenderer(ctx=gl_ctx, memory_budget=r16 * 3)  # R16 fits, the gradient not
+    # R16 fits, the gradient (6 bytes per texel) not
+    without = GLRenderer(ctx=gl_ctx, memory_budget=r16 + 6 * layout.texels - 1)
     try:
         assert gradient_fits(prepared, with_texture.memory_budget)
         assert not gradient_fits(prepared, without.memory_budget)
         a = with_texture.render(scene, CAMERA, SIZE)
         b = without.render(scene, CAMERA, SIZE)
+        assert with_texture.upload(vol).gradient_textures()
         assert without.upload(vol).gradient_textures() == []  # it really took the fetches
     finally:
         with_texture.close()
         without.close()
+    from PIL import Image
+
+    Image.fromarray(np.concatenate([a, b], axis=1)[..., :3]).save(tmp_path / "texture-fetches.png")
     assert (a[..., 3] > 0).mean() > 0.2
-    assert_same_picture(a, b, tmp_path, "texture-vs-fetches")
+    np.testing.assert_array_equal(a[..., 3], b[..., 3])
+    diff = np.abs(a[..., :3].astype(int) - b[..., :3].astype(int))
+    assert diff.max() <= 16 and diff.mean() < 1.5, (diff.max(), diff.mean(), tmp_path)
+    assert high_frequency(a) <= high_frequency(b)
 
 
 def test_the_chest_phantoms_surface_has_no_voxel_staircase(gl_renderer, tmp_path):

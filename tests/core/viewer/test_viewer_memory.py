@@ -13,7 +13,7 @@ from pathlib import Path
 from ownscan.core.assembly import assemble
 from ownscan.core.bench._ctgen import write_ct_series
 from ownscan.core.render._pages import on_disk, register_mapping
-from ownscan.core.render._setup import gradient_texels
+from ownscan.core.render._setup import gradient_layout, gradient_texels
 from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly
 
 
@@ -31,7 +31,7 @@ def test_a_shown_series_lives_in_gpu_textures(xvfb: str, tmp_path: Path) -> None
         assert register_mapping(v.view.volume.voxels) == on_disk(tempfile.gettempdir())
         grads = gpu._gradients
         assert grads, "the streamed gradient was not completed"
-        want = gradient_texels(prep.data)  # made again from the file's voxels
+        want = gradient_texels(prep.data, gradient_layout(prep))  # again from the file's voxels
         assert [t.read(alignment=1) for t in grads] == [want.tobytes()]
         r = v.layout().views["3d"]
         assert shot[r.y + 40 : r.y + r.h - 40, r.x + 40 : r.x + r.w - 40].std() > 10
