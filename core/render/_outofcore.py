@@ -29,9 +29,9 @@ texture of its own voxels and a halo around them (:data:`HALO` voxels: trilinear
   use goes first): a frame then uploads about the volume's bytes less the budget; the
   quantised bricks wait on the host in an unnamed scratch file whose pages are given back
   after each upload (:mod:`~ownscan.core.render._pages`), else in memory.
-* Shading takes the 26-fetch Sobel gradient (no gradient texture): the one-pass program's
-  gradient texture gives the same except within half a voxel of the volume's faces and for
-  its quantisation (docs/RENDER.md).
+* Shading takes the 26-fetch Sobel gradient of the voxels themselves (no gradient texture):
+  the one-pass program's compact gradient texture is the Sobel gradient of 2x2x2 block means,
+  a slightly smoother normal (docs/RENDER.md, "Surface normals").
 """
 
 from __future__ import annotations
