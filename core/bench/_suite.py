@@ -133,11 +133,13 @@ def run_suite(
     available: int | None = None,
     syntaxes: Sequence[str] = SYNTAXES,
     import_files: int = 0,
+    series_sizes: Sequence[str] | None = None,
 ) -> list[Row]:
     """Measure ``parts`` on the generated CT of each of ``sizes`` (``"NXxNYxNZ"``) at each
     image size, the ``load`` part in each of ``syntaxes``; a size that does not fit gets one
     skipped row per part. ``import_files``: the ``import`` part also takes that many small
-    instances (``benchmarks/bench_import.py``'s source; 0: not)."""
+    instances (``benchmarks/bench_import.py``'s source; 0: not). ``series_sizes``: the sizes
+    the ``load`` and ``import`` parts measure (None: all; ``--quick``: the first)."""
     say = progress or (lambda line: None)
     rows: list[Row] = []
     label = [f"{w}x{h}" for w, h in images]
@@ -154,9 +156,10 @@ def run_suite(
             try:
                 nx, ny, nz = (int(v) for v in spec.split("x"))
                 generate(root / "raw", nz, ny, nx)
-                if "load" in parts:
+                on_series = series_sizes is None or spec in series_sizes
+                if "load" in parts and on_series:
                     rows.extend(load_rows(spec, root, repeat, say, syntaxes))
-                if "import" in parts:
+                if "import" in parts and on_series:
                     rows.extend(import_rows(spec, "series", root / "raw", root, repeat, say))
                 if "memory" in parts:
                     rows.extend(memory_rows(spec, root / "raw", small_image[0], say))

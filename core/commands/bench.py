@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small volumes, one 256x256 image, one frame each (a couple of minutes)",
+        help="small volumes, one 256x256 image, one frame each; load and import on the "
+        "smallest volume only (about a minute)",
     )
     parser.add_argument(
         "--sizes", help="volumes NXxNYxNZ, comma-separated (default: 512x512x300 ... 1024^2x1000)"
@@ -123,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
     repeat = args.repeat or (1 if args.quick else 3)
     # steps: per size, the render modes x images, each syntax's load, the import, the two
     # uploads, two first frames, up to five memory children; the small-files import
-    per_size = len(modes) * len(images) * ("render" in parts) + len(syntaxes) + 1 + 2 + 2 + 5
-    total = len(sizes) * per_size + (import_files > 0)
+    per_size = len(modes) * len(images) * ("render" in parts) + 2 + 2 + 5
+    series = 1 if args.quick else len(sizes)  # sizes with the load and import parts
+    total = len(sizes) * per_size + series * (len(syntaxes) + 1) + (import_files > 0)
     bar = Progress("bench", total=total, unit="step")
 
     def step(line: str) -> None:
@@ -144,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             progress=step,
             syntaxes=syntaxes,
             import_files=import_files if "import" in parts else 0,
+            series_sizes=sizes[:1] if args.quick else None,
         )
     finally:
         bar.close()

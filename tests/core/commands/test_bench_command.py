@@ -23,6 +23,8 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
     assert f"wrote {out / 'bench.json'}" in said and f"wrote {out / 'bench.md'}" in said
     doc = json.loads((out / "bench.json").read_text())
     assert doc["settings"]["sizes"] == ["32x32x16", "48x40x24"]
+    assert doc["settings"]["syntaxes"] == list(QUICK_SYNTAXES)
+    assert doc["settings"]["import_files"] == 0
     assert "gl" in doc["machine"] and doc["machine"]["cpus"] >= 1
     rows = doc["rows"]
     assert rows and all(set(r) == FIELDS for r in rows)
@@ -49,15 +51,17 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
         if r["part"] in ("load", "import") and r["image"] == "process":
             assert r["extra"]["rss_mib"] > 0, r  # whole processes: their own peak RSS
     sitk = importlib.util.find_spec("SimpleITK") is not None
+    assert not any("VOXELS DIFFER" in r["note"] for r in rows), rows
+    volume = "32x32x16"  # --quick: the load and import parts on the smallest volume only
+    for syntax in QUICK_SYNTAXES:  # the quick suite's syntaxes, by their real encoders
+        assert ("load", volume, syntax, "ownscan-load") in got
+        assert ("load", volume, syntax, "ownscan-export") in got
+        assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
+        assert (("load", volume, syntax, "simpleitk") in got) == sitk
+    for tool in ("cp -r", "cp -r + sync", "ownscan-import"):
+        assert ("import", volume, "series", tool) in got
+    assert not any(r["part"] in ("load", "import") and r["volume"] != volume for r in rows)
     for volume in ("32x32x16", "48x40x24"):
-        for syntax in QUICK_SYNTAXES:  # the quick suite's syntaxes, by their real encoders
-            assert not any("VOXELS DIFFER" in r["note"] for r in rows), rows
-            assert ("load", volume, syntax, "ownscan-load") in got
-            assert ("load", volume, syntax, "ownscan-export") in got
-            assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
-            assert (("load", volume, syntax, "simpleitk") in got) == sitk
-        for tool in ("cp -r", "cp -r + sync", "ownscan-import"):
-            assert ("import", volume, "series", tool) in got
         for kind in ("fresh", "prepared"):
             assert ("upload", volume, kind, "ownscan-gl") in got
     export = [r for r in rows if r["tool"] == "ownscan-export"]
