@@ -51,6 +51,7 @@ from ownscan.core.bench._render import (
 )
 from ownscan.core.bench._vispy import vispy_available
 from ownscan.core.errors import OwnscanError
+from ownscan.core.volume import Volume
 
 FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
 FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
@@ -151,15 +152,17 @@ def run_suite(
             say(f"{s}: {why}")
     small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
     for spec in fit:
-        if {"load", "import", "memory"} & set(parts):  # one written series for all three
+        on_series = {"load", "import"} & set(parts)
+        if series_sizes is not None and spec not in series_sizes:
+            on_series = set()
+        if on_series or "memory" in parts:  # one written series for the three parts
             root = Path(tempfile.mkdtemp(prefix="ownscan-bench-series-"))
             try:
                 nx, ny, nz = (int(v) for v in spec.split("x"))
                 generate(root / "raw", nz, ny, nx)
-                on_series = series_sizes is None or spec in series_sizes
-                if "load" in parts and on_series:
+                if "load" in on_series:
                     rows.extend(load_rows(spec, root, repeat, say, syntaxes))
-                if "import" in parts and on_series:
+                if "import" in on_series:
                     rows.extend(import_rows(spec, "series", root / "raw", root, repeat, say))
                 if "memory" in parts:
                     rows.extend(memory_rows(spec, root / "raw", small_image[0], say))
@@ -192,28 +195,35 @@ def run_suite(
                 rows.append(Row("render", spec, f"{w}x{h}", mode, name, ms, "ms"))
         if not vtk_available() or not vispy_available():
             say("render: a peer (VTK, vispy) is not installed: pip install ownscan[bench]")
-    for spec in fit:
-        if "upload" in parts or "first-frame" in parts:
-            volume = bench_volume(spec)
+    for spec in fit if {"upload", "first-frame"} & set(parts) else []:
+        volume = bench_volume(spec)
         if "upload" in parts:
-            for kind, ms in upload_ms(volume).items():
-                extra = {"mib_per_s": 2 * _voxels(spec) / 2**20 / (ms / 1000.0)}
-                note = {
-                    "fresh": "a volume never drawn: quantised, bounds made and written in one pass",
-                    "prepared": "its preparation cached: the textures alone",
-                }[kind]
-                rows.append(
-                    Row("upload", spec, "", kind, "ownscan-gl", ms, "ms", None, extra, note)
-                )
-                say(f"{spec} upload {kind}: {ms:.0f} ms")
+            rows.extend(upload_rows(spec, volume, say))
         if "first-frame" in parts:
             for mode in ("mip", "dvr"):
                 ms = first_frame_ms(volume, mode, images[0])
                 rows.append(Row("first-frame", spec, label[0], mode, "ownscan-gl", ms, "ms"))
                 say(f"{spec} first frame {mode}: {ms:.0f} ms")
-        if "upload" in parts or "first-frame" in parts:
-            del volume
+        del volume
     return with_ratios(rows)
+
+
+_UPLOAD_NOTES = {
+    "fresh": "a volume never drawn: quantised, bounds made and written in one pass",
+    "prepared": "its preparation cached: the textures alone",
+}
+
+
+def upload_rows(spec: str, volume: Volume, say: Callable[[str], None]) -> list[Row]:
+    """The ``upload`` part for one size: ms to put ``volume`` into GL textures, fresh and with
+    its preparation cached (:func:`~ownscan.core.bench._render.upload_ms`); no peer."""
+    rows = []
+    for kind, ms in upload_ms(volume).items():
+        extra = {"mib_per_s": volume.nbytes / 2**20 / (ms / 1000.0)}
+        rows.append(Row("upload", spec, "", kind, "ownscan-gl", ms, "ms", None, extra))
+        rows[-1].note = _UPLOAD_NOTES[kind]
+        say(f"{spec} upload {kind}: {ms:.0f} ms")
+    return rows
 
 
 def _memory_row(spec: str, image: str, mode: str, tool: str, m: dict[str, Any], note: str) -> Row:
