@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help="small volumes, one 256x256 image, one frame each; load and import on the "
-        "smallest volume only (about a minute)",
+        "smallest volume only (one to two minutes)",
     )
     parser.add_argument(
         "--sizes", help="volumes NXxNYxNZ, comma-separated (default: 512x512x300 ... 1024^2x1000)"
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--syntaxes",
         help="transfer syntaxes of the load part: uncompressed, jpeg2000, jpeg-ls, "
-        "jpeg-lossless, rle, htj2k (default: all; --quick: uncompressed, jpeg2000, htj2k)",
+        "jpeg-lossless, rle, htj2k (default: all; --quick: uncompressed, htj2k)",
     )
     parser.add_argument(
         "--import-files",
@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the import part also takes this many small instances in 10 series "
         "(default 10000; --quick: 0, none)",
     )
-    parser.add_argument("--repeat", type=int, help="frames per measurement (median)")
+    parser.add_argument(
+        "--repeat", type=int, help="frames, runs or rounds per measurement (median)"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("bench-results"), help="folder for the results"
     )
