@@ -6,17 +6,14 @@ keeps the generated files in DIR and reuses them on the next run (they are made 
 fixed seed). ``--baseline COMMIT`` adds an A/B in the same rounds: the library API of that
 commit (``git archive``) and of this tree, each in a fresh process and timed inside it.
 
-How the numbers are kept honest on a shared, noisy machine:
-
-* all contenders read the same source files from the page cache (one warm-up read first) and
-  write to the same file system;
-* the contenders take turns within each round (interleaved), so load from elsewhere hits them
-  alike; before each one the previous destination is removed and the file system synced,
-  untimed, so no contender pays for another one's write-back or deletions;
-* ``cp -r``'s time is mostly kernel time and varies several-fold between rounds (the first copy
-  is slow, later ones meet a busier page cache), so a best-of-N ratio mostly measures how lucky
-  ``cp -r``'s best round was. Both are printed; the target (issue #4: within 2x of ``cp -r``)
-  is judged on the MEDIAN ratio, the ratio of the medians over all rounds.
+The measuring is :mod:`ownscan.core.bench._import` (the ``import`` part of ``ownscan bench``,
+which runs the whole-process contenders below on the same generated instances): the source,
+the page-cache warm-up, the interleaved rounds with untimed syncs between contenders. This
+script adds the in-process API contenders and the A/B against another commit. ``cp -r``'s
+time is mostly kernel time and varies several-fold between rounds (the first copy is slow,
+later ones meet a busier page cache), so a best-of-N ratio mostly measures how lucky
+``cp -r``'s best round was. Both are printed; the target (issue #4: within 2x of ``cp -r``)
+is judged on the MEDIAN ratio, the ratio of the medians over all rounds.
 
 Contenders:
 
@@ -25,68 +22,31 @@ Contenders:
 * ``library API``: ``Library.import_items`` over the folder importer's items (durable: one
   ``syncfs`` per batch before each index commit). The number that counts.
 * ``library API, no sync``: the same without the syncs (what a kill -9 alone would need).
-* ``ownscan import`` (CLI): the command as a user runs it, Python start-up included.
+* ``ownscan import`` (CLI): the command as a user runs it, Python start-up included (its peak
+  RSS is printed too).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-
-def generate(folder: Path, n: int) -> int:
-    """Write ``n`` small CT slices (64x64 int16), 10 series of one study; return bytes."""
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = CTImageStorage
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Bench^Mark", "B1", "19700101"
-    ds.StudyInstanceUID, ds.StudyDate, ds.StudyDescription = generate_uid(), "20240131", "Bench"
-    ds.Modality = "CT"
-    ds.Rows = ds.Columns = 64
-    ds.BitsAllocated = ds.BitsStored = 16
-    ds.HighBit, ds.PixelRepresentation, ds.SamplesPerPixel = 15, 1, 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing = [0.7, 0.7]
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    per_series = max(1, n // 10)
-    total = 0
-    for i in range(n):
-        if i % per_series == 0:
-            ds.SeriesInstanceUID = generate_uid()
-            ds.SeriesNumber = i // per_series + 1
-            sub = folder / f"S{ds.SeriesNumber:03d}"
-            sub.mkdir()
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.InstanceNumber = i % per_series + 1
-        ds.ImagePositionPatient = [0.0, 0.0, float(i % per_series)]
-        ds.PixelData = rng.integers(-1000, 2000, (64, 64), dtype=np.int16).tobytes()
-        path = sub / f"IM{i:06d}"
-        ds.save_as(path, enforce_file_format=True)
-        total += path.stat().st_size
-    return total
-
-
-def _timed(fn) -> float:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+from ownscan.core.bench._import import (
+    Sample,
+    copy,
+    copy_sync,
+    interleaved,
+    ownscan_import,
+    source,
+    warm,
+)
 
 
 def _args() -> argparse.Namespace:
@@ -102,20 +62,6 @@ def _args() -> argparse.Namespace:
         "process (an A/B in the same rounds)",
     )
     return parser.parse_args()
-
-
-def _source(folder: Path, n: int) -> int:
-    """The generated source in ``folder`` (made once; reused when it holds ``n`` files)."""
-    marker = folder.parent / f"{folder.name}.complete"
-    if marker.exists():
-        return int(marker.read_text())
-    if folder.exists():
-        shutil.rmtree(folder)
-    t = time.perf_counter()
-    nbytes = generate(folder, n)
-    marker.write_text(str(nbytes))
-    print(f"generated {n} instances, {nbytes / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s")
-    return nbytes
 
 
 _ONE_IMPORT = """
@@ -145,8 +91,8 @@ def _checkout(commit: str, dest: Path) -> Path:
     return dest
 
 
-def _import_in_process(src: Path, dest: Path, n: int, pythonpath: Path | None) -> float:
-    """Seconds of one import (the API, timed inside a fresh process)."""
+def _import_in_process(src: Path, dest: Path, n: int, pythonpath: Path | None) -> Sample:
+    """One import through the API, timed inside a fresh process (start-up excluded)."""
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
@@ -158,7 +104,7 @@ def _import_in_process(src: Path, dest: Path, n: int, pythonpath: Path | None) -
         text=True,
     ).stdout.split()
     assert int(out[1]) == n, out
-    return float(out[0])
+    return Sample(float(out[0]))
 
 
 def main() -> None:
@@ -171,36 +117,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ownscan-bench-", dir=os.environ.get("TMPDIR")) as tmp:
         root = Path(tmp)
         src = args.data / f"src-{n}" if args.data else root / "src"
-        nbytes = _source(src, n)
-        for p in src.rglob("*"):  # warm the page cache for every contender alike
-            if p.is_file():
-                p.read_bytes()
-        os.sync()
+        nbytes = source(src, n)
+        warm(src)
 
-        def cp(dest: Path) -> None:
-            subprocess.run(["cp", "-r", str(src), str(dest)], check=True)
-
-        def cp_sync(dest: Path) -> None:
-            cp(dest)
-            os.sync()
-
-        def api(dest: Path, durable: bool = True) -> None:
+        def api(dest: Path, durable: bool = True) -> Sample:
+            t = time.perf_counter()
             with open_library(dest) as lib:
                 lib.durable = durable
                 items = FolderImporter().iter_items(str(src), ImportOptions())
                 rep = lib.import_items(items)
                 assert rep.counts["imported"] == n, rep.summary()
+            return Sample(time.perf_counter() - t)
 
-        def cli(dest: Path) -> None:
-            cmd = [sys.executable, "-m", "ownscan.core.cli", "import", str(src)]
-            subprocess.run([*cmd, "--library", str(dest)], check=True, stdout=subprocess.DEVNULL)
-
-        contenders = {
-            "cp -r": cp,
-            "cp -r + sync": cp_sync,
+        contenders: dict[str, Callable[[Path], Sample]] = {
+            "cp -r": lambda dest: copy(src, dest),
+            "cp -r + sync": lambda dest: copy_sync(src, dest),
             "library API": api,
             "library API, no sync": lambda dest: api(dest, durable=False),
-            "ownscan import (CLI)": cli,
+            "ownscan import (CLI)": lambda dest: ownscan_import(src, dest, n),
         }
         if args.baseline:
             old = _checkout(args.baseline, root / "baseline")
@@ -215,17 +149,10 @@ def main() -> None:
                 choices = list(contenders)
                 raise SystemExit(f"--only: unknown {sorted(unknown)}; choose from {choices}")
             contenders = {k: v for k, v in contenders.items() if k in wanted}
-        times: dict[str, list[float]] = {name: [] for name in contenders}
-        for r in range(rounds):  # interleaved, so that load from elsewhere hits all alike
-            for i, (name, fn) in enumerate(contenders.items()):
-                dest = root / f"out{r}-{i}"
-                os.sync()  # untimed: nobody pays for the previous contender's write-back
-                if name.endswith("(proc)"):  # timed inside the process, start-up excluded
-                    times[name].append(fn(dest))
-                else:
-                    times[name].append(_timed(lambda fn=fn, dest=dest: fn(dest)))
-                shutil.rmtree(dest)
-                os.sync()  # untimed: nor for its deletion
+        work = root / "out"
+        work.mkdir()
+        samples = interleaved(contenders, work, rounds)
+        times = {name: [s.wall for s in got] for name, got in samples.items()}
         rows = [(name, min(t), statistics.median(t), max(t)) for name, t in times.items()]
         best0, med0 = rows[0][1], rows[0][2]
         load = os.getloadavg()
@@ -235,12 +162,14 @@ def main() -> None:
         )
         print(
             f"{'':<22} {'best s':>7} {'median s':>9} {'worst s':>8} {'files/s':>8} {'MB/s':>6} "
-            f"{'best/cp':>8} {'median/cp':>10}"
+            f"{'best/cp':>8} {'median/cp':>10} {'RSS MiB':>8}"
         )
         for name, best, med, worst in rows:
+            rss = max((s.rss_mib for s in samples[name] if s.rss_mib is not None), default=None)
             print(
                 f"{name:<22} {best:7.2f} {med:9.2f} {worst:8.2f} {n / med:8.0f} "
-                f"{nbytes / med / 1e6:6.1f} {best / best0:7.2f}x {med / med0:9.2f}x"
+                f"{nbytes / med / 1e6:6.1f} {best / best0:7.2f}x {med / med0:9.2f}x "
+                f"{'' if rss is None else f'{rss:.0f}':>8}"
             )
         print("files/s and MB/s from the median; the target is judged on median/cp")
         for name, t in times.items():

@@ -1,23 +1,25 @@
-"""Benchmark: DICOM series -> uncompressed NIfTI, ownscan vs dcm2niix, and in-process loading.
+"""Benchmark: a DICOM series in each transfer syntax -> uncompressed NIfTI, ownscan beside
+dcm2niix and SimpleITK, and in-process loading.
 
 Usage::
 
-    python benchmarks/bench_load.py [--slices 400] [--size 512] [--runs 5] [--keep DIR]
+    python benchmarks/bench_load.py [--slices 400] [--size 512] [--runs 5]
+        [--syntaxes uncompressed,jpeg2000,...] [--keep DIR]
 
-The measuring is :mod:`ownscan.core.bench._load` (also a part of ``ownscan bench``).
-Generates a realistic CT series (the HU phantom of ownscan.core.bench._ctgen: body, lungs, spine,
-noise; int16 stored values) once uncompressed and once as JPEG 2000 lossless (gdcmconv --j2k,
-two processes), then for each:
+The measuring is the ``load`` part of ``ownscan bench`` (:func:`ownscan.core.bench._suite.
+load_rows`, :mod:`ownscan.core.bench._load`); this script runs it on one size and prints its
+rows. The generated CT (the HU phantom of ownscan.core.bench._ctgen: body, lungs, spine, noise;
+int16 stored values) is written uncompressed once and transcoded by real encoders (gdcmconv:
+JPEG 2000, JPEG-LS, JPEG lossless, RLE; ojph_compress: HTJ2K), each checked to carry its
+transfer syntax and to decode to the uncompressed series' voxels. For each syntax:
 
-* whole process: ``ownscan export SRC --format nifti --uncompressed`` and
-  ``dcm2niix -z n -f %s_%d``, alternated, ``--runs`` times each; medians;
-* in process: ``assemble(SRC).series[0].load()`` time (median of ``--runs // 2``), and, in one
-  more run under tracemalloc, the peak of Python/numpy memory (this process; decoding workers
-  hold a frame or two each) against the volume;
-  a volume decoded by worker processes lives in shared memory (an mmap tracemalloc does not
-  see), so its bytes are added to that peak.
-
-Prints a table with the ratios ownscan / dcm2niix and peak / volume.
+* whole process: ``ownscan export SRC --format nifti --uncompressed``, ``dcm2niix -z n`` and
+  SimpleITK's ImageSeriesReader writing NIfTI (``python -m ownscan.core.bench._sitk``),
+  alternated, ``--runs`` times each; medians, their peak RSS, ratio best peer / ownscan;
+  a tool that cannot read a syntax (dcm2niix: JPEG-LS, HTJ2K) gets a row saying why;
+* in process: ``assemble(SRC).series[0].load()`` time (median of ``--runs``), and, in one more
+  run under tracemalloc, the peak of Python/numpy memory against the volume (a volume decoded
+  by worker processes into shared memory, which tracemalloc misses, is added).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
+from ownscan.core.bench import SYNTAXES, with_ratios
+from ownscan.core.bench._load import generate
+from ownscan.core.bench._suite import load_rows, markdown
 
 
 def main() -> None:
@@ -37,55 +41,28 @@ def main() -> None:
     ap.add_argument("--slices", type=int, default=400)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--keep", type=Path, help="generate into (or reuse) this folder")
+    ap.add_argument("--syntaxes", default=",".join(SYNTAXES), help="comma-separated")
+    ap.add_argument("--keep", type=Path, help="generate into (or reuse) DIR/raw")
     args = ap.parse_args()
-    for tool in ("dcm2niix", "gdcmconv"):
-        if not shutil.which(tool):
-            sys.exit(f"bench_load: {tool} is not installed")
+    syntaxes = [s.strip() for s in args.syntaxes.split(",") if s.strip()]
+    unknown = set(syntaxes) - set(SYNTAXES)
+    if unknown:
+        sys.exit(f"bench_load: unknown syntax {sorted(unknown)}; valid: {', '.join(SYNTAXES)}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="ownscan-bench-"))
-    raw, j2k = root / "raw", root / "j2k"
+    spec = f"{args.size}x{args.size}x{args.slices}"
     try:
-        if not raw.is_dir():
-            print(f"generating {args.size}x{args.size}x{args.slices} CT in {raw} ...", flush=True)
-            generate(raw, args.slices, args.size)
-        if not j2k.is_dir():
-            print("transcoding to JPEG 2000 lossless (gdcmconv --j2k) ...", flush=True)
-            transcode_j2k(raw, j2k)
-        rows = []
-        for name, src in (("uncompressed", raw), ("JPEG 2000 lossless", j2k)):
-            work = Path(tempfile.mkdtemp(prefix="ownscan-bench-out-"))
-            try:
-                ours, maybe = whole_process(src, work, args.runs)
-                assert maybe is not None  # dcm2niix is checked for above
-                theirs = maybe
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            load_t, peak, nbytes = in_process(src, max(1, args.runs // 2))
-            rows.append((name, ours, theirs, load_t, peak, nbytes))
-        print()
+        if not (root / "raw").is_dir():
+            print(f"generating {spec} CT in {root / 'raw'} ...", flush=True)
+            generate(root / "raw", args.slices, args.size)
+        rows = with_ratios(load_rows(spec, root, args.runs, print, syntaxes))
         print(
-            f"{args.size}x{args.size}x{args.slices} CT, medians of {args.runs} runs, "
-            f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}"
+            f"\n{spec} CT, medians of {args.runs} runs, {os.cpu_count()} CPU(s), "
+            f"load average {os.getloadavg()[0]:.1f}\n"
         )
-        head = (
-            f"{'data':<19} {'ownscan wall':>12} {'dcm2niix':>9} {'ratio':>6} "
-            f"{'ownscan cpu':>11} {'dcm2niix':>9} {'RSS MiB o/d':>12} "
-            f"{'load()':>8} {'peak/vol':>8}"
-        )
-        print(head)
-        print("-" * len(head))
-        for name, ours, theirs, load_t, peak, _ in rows:
-            print(
-                f"{name:<19} {ours.wall:>10.2f} s {theirs.wall:>7.2f} s "
-                f"{ours.wall / theirs.wall:>6.2f} {ours.cpu:>9.2f} s {theirs.cpu:>7.2f} s "
-                f"{ours.maxrss_mib:>6.0f}/{theirs.maxrss_mib:<5.0f} {load_t:>6.2f} s "
-                f"{peak:>8.2f}"
-            )
+        print(markdown(rows))
         print(
-            f"(volume {rows[0][5] / 2**20:.0f} MiB int16. ratio = ownscan / dcm2niix wall "
-            "time; targets: uncompressed <= 1.0, JPEG 2000 <= 0.6, peak/volume < 1.5. "
-            "load() = assemble + Series.load in process; peak/vol = tracemalloc peak of "
-            "that call over the volume's bytes)"
+            "(ratio = best peer's wall time / the row's: above 1 is faster than the best peer; "
+            "x volume = tracemalloc peak of the in-process load over the volume's bytes)"
         )
     finally:
         if args.keep is None:

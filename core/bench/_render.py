@@ -11,6 +11,7 @@ Used by ``ownscan bench`` and ``benchmarks/bench_render.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import statistics
@@ -36,6 +37,7 @@ __all__ = [
     "gpu_target",
     "measure_render",
     "time_ms",
+    "upload_ms",
     "vtk_available",
 ]
 
@@ -103,6 +105,28 @@ def first_frame_ms(volume: Volume, mode: str, size: tuple[int, int]) -> float:
         return (time.perf_counter() - t0) * 1000.0
     finally:
         gl.close()
+
+
+def upload_ms(volume: Volume) -> dict[str, float]:
+    """ms to put ``volume`` into GL textures (``GLRenderer.upload`` until the GL has finished),
+    each in a fresh renderer: ``fresh``, the volume as never drawn (its quantisation, block
+    bounds and value range made as the slabs are written: one pass), then ``prepared``, the
+    same again with its preparation cached (the textures alone: allocation and writes).
+    Measured on a new Volume sharing ``volume``'s voxels, so that ``volume``'s own cached
+    preparation is neither used nor made."""
+    own = dataclasses.replace(volume)  # a new identity: preparations are cached per Volume
+    out = {}
+    for kind in ("fresh", "prepared"):
+        gl = GLRenderer()
+        try:
+            t0 = time.perf_counter()
+            gl.upload(own)
+            with gl.ctx:
+                gl.ctx.finish()
+            out[kind] = (time.perf_counter() - t0) * 1000.0
+        finally:
+            gl.close()
+    return out
 
 
 def measure_render(

@@ -1,11 +1,14 @@
 """``ownscan bench``: the measurements as one suite, its rows, and the JSON / Markdown / plots.
 
-Every row is one measurement of one tool: ``part`` (``load``: a generated series loaded in
-process, and to NIfTI by whole processes beside dcm2niix; ``render``: ms per frame;
-``first-frame``: ms from a loaded volume to its first GL picture; ``memory``: peak RSS of
-``ownscan render`` of the written series in a child process), the volume, the image size,
-the mode. Rows of the same part, volume, image and mode form a group; the peers are the tools
-that are not ownscan's (VTK's mappers); each row's ``ratio`` is the best (smallest) peer
+Every row is one measurement of one tool: ``part`` (``load``: a generated series in each
+transfer syntax loaded in process, and to NIfTI by whole processes beside dcm2niix and
+SimpleITK; ``import``: ``ownscan import`` into a new library beside ``cp -r``; ``render``: ms
+per frame; ``upload``: ms to put a volume into GL textures; ``first-frame``: ms from a loaded
+volume to its first GL picture; ``memory``: peak RSS of ``ownscan render`` of the written
+series in a child process), the volume, the image size, the mode (for ``load`` the transfer
+syntax). Rows of the same part, volume, image and mode form a group; the peers are the tools
+that are not ownscan's (VTK's mappers, vispy, dcm2niix, SimpleITK, ``cp -r``); each row's
+``ratio`` is the best (smallest) peer
 value divided by the row's (above 1: better than the best peer), None when no peer ran. A
 volume that does not fit this machine's free memory is skipped with a note, before anything
 is allocated.
@@ -18,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,24 +29,41 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ownscan.core.bench._load import generate, in_process, transcode_j2k, whole_process
+from ownscan.core.bench._import import contenders, interleaved, source, warm
+from ownscan.core.bench._load import (
+    PROCESS_TOOLS,
+    SYNTAXES,
+    ToolFailed,
+    generate,
+    in_process,
+    peer_missing,
+    transcode,
+    whole_process,
+)
 from ownscan.core.bench._memory import render_peak, view_peak, x_display
 from ownscan.core.bench._render import (
     MODES,
     bench_volume,
     first_frame_ms,
     measure_render,
+    upload_ms,
     vtk_available,
 )
 from ownscan.core.bench._vispy import vispy_available
+from ownscan.core.errors import OwnscanError
+from ownscan.core.volume import Volume
 
 FULL_SIZES = ("512x512x300", "512x512x1000", "512x512x2000", "1024x1024x1000")
 FULL_IMAGES = ((512, 512), (1024, 1024), (1920, 1080))
 QUICK_SIZES = ("128x128x64", "256x256x128")
 QUICK_IMAGES = ((256, 256),)
+# --quick: the uncompressed path and the newest codec (OpenJPH's encoder, OpenJPEG's decoder)
+QUICK_SYNTAXES = ("uncompressed", "htj2k")
+# the many-small-files import of benchmarks/bench_import.py (a CD holds thousands of files)
+FULL_IMPORT_FILES = 10_000
+PARTS = ("load", "import", "render", "upload", "first-frame", "memory")
 # host bytes a render may take per byte of volume (llvmpipe: volume, its texture, the padded
 # gradient texture, VTK's own copies), plus python, GL and VTK themselves
-PARTS = ("load", "render", "first-frame", "memory")
 MEMORY_FACTOR = 8
 MEMORY_OVERHEAD = 1 << 30
 
@@ -56,7 +77,9 @@ class Row:
     image: str
     mode: str
     tool: str
-    value: float | None  # ms (render, first-frame) or MiB (memory); None: skipped
+    value: (
+        float | None
+    )  # ms (load, import, render, upload, first-frame), MiB (memory); None: not measured
     unit: str
     ratio: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -109,9 +132,15 @@ def run_suite(
     parts: Sequence[str] = PARTS,
     progress: Callable[[str], None] | None = None,
     available: int | None = None,
+    syntaxes: Sequence[str] = SYNTAXES,
+    import_files: int = 0,
+    series_sizes: Sequence[str] | None = None,
 ) -> list[Row]:
     """Measure ``parts`` on the generated CT of each of ``sizes`` (``"NXxNYxNZ"``) at each
-    image size; a size that does not fit gets one skipped row per part."""
+    image size, the ``load`` part in each of ``syntaxes``; a size that does not fit gets one
+    skipped row per part. ``import_files``: the ``import`` part also takes that many small
+    instances (``benchmarks/bench_import.py``'s source; 0: not). ``series_sizes``: the sizes
+    the ``load`` and ``import`` parts measure (None: all; ``--quick``: the first)."""
     say = progress or (lambda line: None)
     rows: list[Row] = []
     label = [f"{w}x{h}" for w, h in images]
@@ -123,17 +152,30 @@ def run_suite(
             say(f"{s}: {why}")
     small_image = [min(images, key=lambda wh: wh[0] * wh[1])]
     for spec in fit:
-        if "load" in parts or "memory" in parts:  # one written series for both parts
+        on_series = {"load", "import"} & set(parts)
+        if series_sizes is not None and spec not in series_sizes:
+            on_series = set()
+        if on_series or "memory" in parts:  # one written series for the three parts
             root = Path(tempfile.mkdtemp(prefix="ownscan-bench-series-"))
             try:
                 nx, ny, nz = (int(v) for v in spec.split("x"))
                 generate(root / "raw", nz, ny, nx)
-                if "load" in parts:
-                    rows.extend(load_rows(spec, root, repeat, say))
+                if "load" in on_series:
+                    rows.extend(load_rows(spec, root, repeat, say, syntaxes))
+                if "import" in on_series:
+                    rows.extend(import_rows(spec, "series", root / "raw", root, repeat, say))
                 if "memory" in parts:
                     rows.extend(memory_rows(spec, root / "raw", small_image[0], say))
             finally:
                 shutil.rmtree(root, ignore_errors=True)
+    if "import" in parts and import_files > 0:
+        root = Path(tempfile.mkdtemp(prefix="ownscan-bench-import-"))
+        try:
+            source(root / "src", import_files, say)
+            many = f"64x64x{import_files}"  # bench_import.py's 64x64 slices, 10 series
+            rows.extend(import_rows(many, "files", root / "src", root, repeat, say))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
     if "render" in parts and fit:
         # the array renderer takes every sample: only on volumes up to 16M voxels, smallest image
         cpu_specs = {s for s in fit if _voxels(s) <= 1 << 24}
@@ -153,15 +195,35 @@ def run_suite(
                 rows.append(Row("render", spec, f"{w}x{h}", mode, name, ms, "ms"))
         if not vtk_available() or not vispy_available():
             say("render: a peer (VTK, vispy) is not installed: pip install ownscan[bench]")
-    for spec in fit:
+    for spec in fit if {"upload", "first-frame"} & set(parts) else []:
+        volume = bench_volume(spec)
+        if "upload" in parts:
+            rows.extend(upload_rows(spec, volume, say))
         if "first-frame" in parts:
-            volume = bench_volume(spec)
             for mode in ("mip", "dvr"):
                 ms = first_frame_ms(volume, mode, images[0])
                 rows.append(Row("first-frame", spec, label[0], mode, "ownscan-gl", ms, "ms"))
                 say(f"{spec} first frame {mode}: {ms:.0f} ms")
-            del volume
+        del volume
     return with_ratios(rows)
+
+
+_UPLOAD_NOTES = {
+    "fresh": "a volume never drawn: quantised, bounds made and written in one pass",
+    "prepared": "its preparation cached: the textures alone",
+}
+
+
+def upload_rows(spec: str, volume: Volume, say: Callable[[str], None]) -> list[Row]:
+    """The ``upload`` part for one size: ms to put ``volume`` into GL textures, fresh and with
+    its preparation cached (:func:`~ownscan.core.bench._render.upload_ms`); no peer."""
+    rows = []
+    for kind, ms in upload_ms(volume).items():
+        extra = {"mib_per_s": volume.nbytes / 2**20 / (ms / 1000.0)}
+        rows.append(Row("upload", spec, "", kind, "ownscan-gl", ms, "ms", None, extra))
+        rows[-1].note = _UPLOAD_NOTES[kind]
+        say(f"{spec} upload {kind}: {ms:.0f} ms")
+    return rows
 
 
 def _memory_row(spec: str, image: str, mode: str, tool: str, m: dict[str, Any], note: str) -> Row:
@@ -205,41 +267,135 @@ def memory_rows(
     return rows
 
 
-def load_rows(spec: str, root: Path, runs: int, say: Callable[[str], None]) -> list[Row]:
-    """The ``load`` part for one size: the generated series in ``root / "raw"``
-    (uncompressed, and JPEG 2000 lossless when gdcmconv is installed) to NIfTI by ``ownscan
-    export`` and by dcm2niix (when installed; whole processes, median of ``runs``), and
-    loaded in process (time, peak)."""
+def load_rows(
+    spec: str,
+    root: Path,
+    runs: int,
+    say: Callable[[str], None],
+    syntaxes: Sequence[str] = SYNTAXES,
+) -> list[Row]:
+    """The ``load`` part for one size: the generated series in ``root / "raw"``, transcoded to
+    each of ``syntaxes`` by its real encoder (a row saying why when it cannot be), loaded in
+    process (time, peak; its voxels checked against the uncompressed series') and to NIfTI by
+    whole processes: ``ownscan export`` beside dcm2niix and SimpleITK when installed (median
+    of ``runs``; a row with the reason where a tool cannot read the syntax)."""
+    rows: list[Row] = []
+    raw = root / "raw"
+    tools = [PROCESS_TOOLS[0]]
+    for peer in PROCESS_TOOLS[1:]:
+        why = peer_missing(peer)
+        if why:
+            say(f"{spec}: {why}")
+        else:
+            tools.append(peer)
+    digests: dict[str, str] = {}
+    for syntax in syntaxes:
+        src = raw if syntax == "uncompressed" else root / syntax
+        work = root / f"out-{syntax}"
+        try:
+            if src != raw:
+                try:
+                    transcode(raw, src, syntax)
+                except (ToolFailed, ValueError) as exc:
+                    note = f"not measured: no {syntax} series ({exc})"
+                    rows.append(
+                        Row(
+                            "load",
+                            spec,
+                            "in process",
+                            syntax,
+                            "ownscan-load",
+                            None,
+                            "ms",
+                            note=note,
+                        )
+                    )
+                    say(f"{spec} load {syntax}: {note}")
+                    continue
+            rows.extend(_load_syntax(spec, syntax, src, work, runs, tools, digests))
+            said = ", ".join(f"{r.tool} {_fmt(r.value)}" for r in rows if r.mode == syntax)
+            say(f"{spec} load {syntax}: {said} ms")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if src != raw:
+                shutil.rmtree(src, ignore_errors=True)
+    return rows
+
+
+def _load_syntax(
+    spec: str,
+    syntax: str,
+    src: Path,
+    work: Path,
+    runs: int,
+    tools: Sequence[str],
+    digests: dict[str, str],
+) -> list[Row]:
+    """The ``load`` rows of one written series ``src`` (see :func:`load_rows`); ``digests``
+    collects each syntax's voxel digest (the first one given is the reference)."""
     rows: list[Row] = []
     try:
-        raw = root / "raw"
-        sources = [("uncompressed", raw)]
-        if shutil.which("gdcmconv"):
-            transcode_j2k(raw, root / "j2k")
-            sources.append(("jpeg2000", root / "j2k"))
-        dcm2niix = bool(shutil.which("dcm2niix"))
-        for syntax, src in sources:
-            load_s, peak, _ = in_process(src, max(1, runs))
+        got = in_process(src, max(1, runs))
+    except OwnscanError as exc:  # ownscan cannot read it: the row says so
+        rows.append(
+            Row("load", spec, "in process", syntax, "ownscan-load", None, "ms", note=str(exc))
+        )
+    else:
+        note = ""
+        reference = next(iter(digests.values()), got.digest)
+        digests[syntax] = got.digest
+        if got.digest != reference:
+            note = f"VOXELS DIFFER from the {next(iter(digests))} series"
+        row = Row("load", spec, "in process", syntax, "ownscan-load", got.seconds * 1000, "ms")
+        row.extra["x_volume"] = got.peak_x_volume
+        row.note = note
+        rows.append(row)
+    work.mkdir()
+    for tool, run in whole_process(src, work, max(1, runs), tools).items():
+        if isinstance(run, str):  # the tool failed on this syntax (dcm2niix: JPEG-LS, HTJ2K)
+            rows.append(Row("load", spec, "process", syntax, tool, None, "ms", note=run))
+        else:  # whole processes: wall time, their own peak RSS and CPU
+            extra = {"rss_mib": run.maxrss_mib, "cpu_s": run.cpu}
             rows.append(
-                Row("load", spec, "in process", syntax, "ownscan-load", load_s * 1000, "ms")
+                Row("load", spec, "process", syntax, tool, run.wall * 1000, "ms", None, extra)
             )
-            rows[-1].extra["x_volume"] = peak
-            work = root / f"out-{syntax}"
-            work.mkdir()
-            ours, theirs = whole_process(src, work, max(1, runs), dcm2niix=dcm2niix)
-            for tool, run in (("ownscan-export", ours), ("dcm2niix", theirs)):
-                if run is not None:  # whole processes: wall time, their own peak RSS
-                    extra = {"rss_mib": run.maxrss_mib}
-                    row = Row("load", spec, "process", syntax, tool, run.wall * 1000, "ms")
-                    row.extra.update(extra)
-                    rows.append(row)
-            say(
-                f"{spec} load {syntax}: in process {load_s * 1000:.0f} ms, "
-                f"export {ours.wall * 1000:.0f} ms"
-            )
+    return rows
+
+
+_IMPORT_NOTES = {
+    "cp -r": "no fsync: the kernel writes later",
+    "cp -r + sync": "made durable (sync), as the library is",
+    "ownscan-import": "a new library each round, durable; Python's start-up included",
+}
+
+
+def import_rows(
+    volume: str, mode: str, src: Path, root: Path, runs: int, say: Callable[[str], None]
+) -> list[Row]:
+    """The ``import`` part on the folder ``src``: ``ownscan import`` into a new library beside
+    ``cp -r`` (and made durable), whole processes taking turns for ``runs`` rounds under
+    ``root`` (:mod:`ownscan.core.bench._import`); median wall ms, peak RSS in ``extra``."""
+    files, nbytes = warm(src)
+    dest = root / "import"
+    dest.mkdir()
+    try:
+        samples = interleaved(contenders(src, files), dest, max(1, runs))
     finally:
-        for part in ("j2k", "out-uncompressed", "out-jpeg2000"):
-            shutil.rmtree(root / part, ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
+    rows = []
+    for tool, got in samples.items():
+        extra: dict[str, Any] = {
+            "rss_mib": max(s.rss_mib or 0.0 for s in got),
+            "files": files,
+            "mb": nbytes / 1e6,
+            "rounds_ms": [s.wall * 1000 for s in got],
+        }
+        ms = statistics.median(s.wall for s in got) * 1000
+        rows.append(
+            Row("import", volume, "process", mode, tool, ms, "ms", None, extra, _IMPORT_NOTES[tool])
+        )
+    said = ", ".join(f"{r.tool} {r.value:.0f}" for r in rows)
+    say(f"{volume} import {mode} ({files} files): {said} ms")
     return rows
 
 
@@ -269,17 +425,19 @@ def _fmt(v: float | None, digits: int = 0) -> str:
 def markdown(rows: Sequence[Row]) -> str:
     """The rows as a Markdown table (ratio: best peer / row, above 1 is better; memory rows:
     the peak as a multiple of the volume's bytes, and above the process's RSS before the
-    volume existed)."""
+    volume existed; whole-process rows: their peak RSS)."""
     lines = [
-        "| part | volume | image | mode | tool | value | unit | x volume | x volume above base "
-        "| ratio vs best peer | note |",
-        "|---|---|---|---|---|---:|---|---:|---:|---:|---|",
+        "| part | volume | image | mode | tool | value | unit | peak RSS MiB | x volume "
+        "| x volume above base | ratio vs best peer | note |",
+        "|---|---|---|---|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         xv, xb = r.extra.get("x_volume"), r.extra.get("x_volume_above_base")
+        rss = r.value if r.part == "memory" else r.extra.get("rss_mib")
         lines.append(
             f"| {r.part} | {r.volume} | {r.image} | {r.mode} | {r.tool} | {_fmt(r.value)} | "
-            f"{r.unit} | {_fmt(xv, 1)} | {_fmt(xb, 1)} | {_fmt(r.ratio, 2)} | {r.note} |"
+            f"{r.unit} | {_fmt(rss)} | {_fmt(xv, 1)} | {_fmt(xb, 1)} | {_fmt(r.ratio, 2)} | "
+            f"{r.note.replace('|', '/')} |"
         )
     return "\n".join(lines) + "\n"
 

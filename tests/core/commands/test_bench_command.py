@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from ownscan.core.bench import Row, fits_memory, with_ratios
+from ownscan.core.bench import QUICK_SYNTAXES, Row, fits_memory, with_ratios
 from ownscan.core.cli import main
 
 FIELDS = {"part", "volume", "image", "mode", "tool", "value", "unit", "ratio", "extra", "note"}
@@ -23,6 +23,8 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
     assert f"wrote {out / 'bench.json'}" in said and f"wrote {out / 'bench.md'}" in said
     doc = json.loads((out / "bench.json").read_text())
     assert doc["settings"]["sizes"] == ["32x32x16", "48x40x24"]
+    assert doc["settings"]["syntaxes"] == list(QUICK_SYNTAXES)
+    assert doc["settings"]["import_files"] == 0
     assert "gl" in doc["machine"] and doc["machine"]["cpus"] >= 1
     rows = doc["rows"]
     assert rows and all(set(r) == FIELDS for r in rows)
@@ -36,22 +38,37 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
             assert ("memory", volume, mode, "ownscan-array") in got
         assert ("memory", volume, "view", "ownscan-view") in got  # Xvfb when no display
     for r in rows:
-        assert r["value"] is not None and r["value"] > 0, r
+        if r["value"] is None:  # only a peer that cannot read a syntax, with the reason
+            assert r["part"] == "load" and r["tool"] == "dcm2niix" and r["note"], r
+            continue
+        assert r["value"] > 0, r
         assert r["unit"] == ("MiB" if r["part"] == "memory" else "ms")
         if r["part"] == "render" and r["image"] != "48x40":
             pytest.fail(f"image size not kept: {r}")
         if r["part"] == "memory":
             # the peak includes the volume itself
             assert r["extra"]["x_volume"] >= 1 and r["value"] >= r["extra"]["base_mib"]
-        for syntax in (
-            ("uncompressed", "jpeg2000") if shutil.which("gdcmconv") else ("uncompressed",)
-        ):
-            assert ("load", volume, syntax, "ownscan-load") in got
-            assert ("load", volume, syntax, "ownscan-export") in got
-            assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
+        if r["part"] in ("load", "import") and r["image"] == "process":
+            assert r["extra"]["rss_mib"] > 0, r  # whole processes: their own peak RSS
+    sitk = importlib.util.find_spec("SimpleITK") is not None
+    assert not any("VOXELS DIFFER" in r["note"] for r in rows), rows
+    volume = "32x32x16"  # --quick: the load and import parts on the smallest volume only
+    for syntax in QUICK_SYNTAXES:  # the quick suite's syntaxes, by their real encoders
+        assert ("load", volume, syntax, "ownscan-load") in got
+        assert ("load", volume, syntax, "ownscan-export") in got
+        assert (("load", volume, syntax, "dcm2niix") in got) == bool(shutil.which("dcm2niix"))
+        assert (("load", volume, syntax, "simpleitk") in got) == sitk
+    for tool in ("cp -r", "cp -r + sync", "ownscan-import"):
+        assert ("import", volume, "series", tool) in got
+    assert not any(r["part"] in ("load", "import") and r["volume"] != volume for r in rows)
+    for volume in ("32x32x16", "48x40x24"):
+        for kind in ("fresh", "prepared"):
+            assert ("upload", volume, kind, "ownscan-gl") in got
     export = [r for r in rows if r["tool"] == "ownscan-export"]
-    assert all((r["ratio"] is not None) == bool(shutil.which("dcm2niix")) for r in export)
+    peers = bool(shutil.which("dcm2niix")) or sitk
+    assert all((r["ratio"] is not None) == peers for r in export)
     assert all(r["ratio"] is None for r in rows if r["tool"] == "ownscan-load")
+    assert all(r["ratio"] is not None for r in rows if r["tool"] == "ownscan-import")
     vtk = importlib.util.find_spec("vtk") is not None
     own = [r for r in rows if r["part"] == "render" and r["tool"].startswith("ownscan")]
     # a ratio needs a peer in the same run: VTK's mappers (every mode) or vispy (MIP only)
@@ -106,6 +123,8 @@ def test_ratio_is_the_best_peer_over_the_row():
         (["--images", "big"], "image sizes must be WxH"),
         (["--modes", "mip,glow"], "unknown mode 'glow'"),
         (["--parts", "speed"], "unknown part 'speed'"),
+        (["--syntaxes", "raw,jpeg-xl"], "unknown transfer syntax 'raw'"),
+        (["--import-files", "-1"], "--import-files must be 0 or more"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path, capsys, argv, message):
