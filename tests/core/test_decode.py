@@ -219,8 +219,9 @@ STANDARD_SYNTAXES = [
 
 @pytest.mark.parametrize("uid", STANDARD_SYNTAXES)
 def test_every_standard_syntax_has_an_installed_decoder(uid: str) -> None:
-    """What `pip install ownscan` installs decodes every standard syntax (HTJ2K included:
-    no free encoder is at hand to make test files, so this checks the backend is present)."""
+    """What `pip install ownscan` installs has a decoder for every standard syntax (the voxels
+    of files written by real encoders, HTJ2K by OpenJPH's ojph_compress included, are compared
+    in tests/core/commands/test_bench_parts.py)."""
     from pydicom.pixels import get_decoder
     from pydicom.uid import UID
 
