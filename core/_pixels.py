@@ -187,6 +187,21 @@ def _decode_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
         return _decode_group_quiet(frames)
 
 
+# JPEG-LS: pydicom picks pylibjpeg's libjpeg first when both are installed; CharLS (pyjpegls,
+# the reference JPEG-LS codec, a dependency) decodes the same stream about 2.5-3.5x faster
+# (0.8 vs 2.0 ms a 64x64 MR frame, 10 vs 35 ms a 512x512 CT frame).
+_JPEG_LS = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
+
+
+def _preferred_plugin(ts: str) -> str:
+    """The pydicom decoding plugin to ask for syntax ``ts`` ("" = pydicom's own choice)."""
+    if ts not in _JPEG_LS:
+        return ""
+    from pydicom.pixels import get_decoder
+
+    return "pyjpegls" if "pyjpegls" in get_decoder(ts).available_plugins else ""
+
+
 def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     from pydicom import dcmread
     from pydicom.pixels import apply_color_lut, iter_pixels
@@ -209,7 +224,10 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
         else:
             target = src.open()
         indices = [fr.frame for fr in frames]
-        opts = {"indices": indices} if first.n_frames > 1 else {}
+        opts: dict[str, Any] = {"indices": indices} if first.n_frames > 1 else {}
+        plugin = _preferred_plugin(first.transfer_syntax)
+        if plugin:
+            opts["decoding_plugin"] = plugin
         arrays: Any = iter_pixels(target, **opts)  # type: ignore[arg-type]
         try:
             for fr, arr in zip(frames, arrays, strict=False):
