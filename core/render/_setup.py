@@ -371,7 +371,7 @@ def _slab_pass(
     return lo, hi
 
 
-def slab_pool(nz: int, step: int) -> ThreadPoolExecutor | None:
+def _slab_pool(nz: int, step: int) -> ThreadPoolExecutor | None:
     """Threads for a pass over ``nz`` slices ``step`` at a time (None: one slab, or
     :data:`WORKERS` 0)."""
     slabs = -(-nz // step)
@@ -385,7 +385,7 @@ def each_slab(
     (:meth:`PreparedVolume.slab`) in order, on the calling thread, the slabs made a few ahead
     on up to :data:`WORKERS` threads: for writing a prepared volume into textures."""
     nz = prepared.volume.shape[0]
-    pool = slab_pool(nz, slab_slices(prepared.volume.shape))
+    pool = _slab_pool(nz, slab_slices(prepared.volume.shape))
     try:
         _slab_pass(prepared, pool, on_slab, bounds=False)
     finally:
@@ -507,7 +507,7 @@ def prepare_volume(
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
     nz, ny, nx = src.shape
-    pool = slab_pool(nz, slab_slices((nz, ny, nx)))
+    pool = _slab_pool(nz, slab_slices((nz, ny, nx)))
     try:
         vmin, vmax = _value_range(src.voxels, pool)
         if not vmax > vmin:
