@@ -204,33 +204,79 @@ void main() {
             n += 1;
         }
 #elif defined(MODE_SKIP_RUNNING)
-        // Brick by brick (u_block_bound's bricks, u_brick voxels a side): one look at the
-        // brick's bound where the ray enters it, then its samples in a loop of their own with
-        // no test but the ray's end (llvmpipe pays for every branch any pixel of a lock-step
-        // group takes, so the per-sample loop is kept bare). Early termination is tested once
-        // per brick: max and min are monotone, and window_level shows every value past the
-        // window's end alike, so the samples taken after it was met change nothing. The first
-        // sample is taken alone: it starts the skipping, and a MinIP ray starting in air ends
-        // at once.
+        // Brick by brick (u_block_bound's bricks, u_brick voxels a side), in three walks:
+        // (1) the ray's bricks, bound looks only, to find the brick whose bound could raise the
+        // picture most (the highest for a MIP, the lowest for a MinIP); (2) that brick's samples
+        // first, so that the running maximum (minimum) is high (low) from the start; (3) every
+        // brick in order, one bound look where the ray enters it, then its samples in a loop of
+        // their own with no test but the ray's end (llvmpipe pays for every branch any pixel of
+        // a lock-step group takes, so the per-sample loop is kept bare), jumping over the
+        // bricks whose values cannot change the picture. Max and min do not care about order,
+        // so the picture is the one of the plain loop; walk (2) only makes walk (3) skip more
+        // (a bone met first hides the soft tissue in front of it). Early termination is tested
+        // once per brick: max and min are monotone, and window_level shows every value past
+        // the window's end alike, so the samples taken after it was met change nothing.
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
-        float t = t_entry + (float(n) + g_offset) * u_step_mm;
-        while (n < u_max_steps && t < t_exit) {
+#ifdef MODE_SKIP_MAXIMUM
+        float sign = 1.0;  // bounds compared as sign * bound: larger is brighter for a MIP
+#else
+        float sign = -1.0;  // ... and darker for a MinIP
+#endif
+        int n0 = n;  // 0, or a brick's first grid sample (SEGMENT)
+        float t = t_entry + (float(n0) + g_offset) * u_step_mm;
+        // the first sample alone: a MinIP ray starting in air ends at once
+        bool stop = t < t_exit && mode_sample(acc, aux, origin_tex + t * dir_tex);
+        float best = -2.0;  // sign * the best bound met
+        int best_n = 0;     // that brick's samples: best_n .. best_end - 1
+        int best_end = 0;
+        while (!stop && n < u_max_steps && t < t_exit) {
             vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                u_last_brick);
             float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex, inv_dir_tex);
-            int n_next = acc.y > 0.0 ? min(sample_after(t_out, t_entry, n), u_max_steps) : n + 1;
-            // once a sample was taken (acc.y), jump over bricks whose values cannot change
-            // the picture: not above the running maximum (below the minimum), nor above the
-            // window's low end (below its top), where window_level shows every value alike
-            // (a margin far above float rounding keeps the test on the safe side)
-            float bound = texelFetch(u_block_bound, ivec3(brick), 0).r;
+            int n_next = min(sample_after(t_out, t_entry, n), u_max_steps);
+            float bound = sign * texelFetch(u_block_bound, ivec3(brick), 0).r;
+            if (bound > best) {
+                best = bound;
+                best_n = n;
+                best_end = n_next;
+            }
+            n = n_next;
+            t = t_entry + (float(n) + g_offset) * u_step_mm;
+        }
+        // the window's low end (MinIP: top) as sign * value: a brick not past it is shown as
+        // black (white) whatever its values, like every lower one (a margin far above float
+        // rounding keeps the test on the safe side)
 #ifdef MODE_SKIP_MAXIMUM
-            bool skip = acc.y > 0.0 && bound + 1e-5 < max(acc.x, u_window.x);
+        float shown = u_window.x;
 #else
-            bool skip = acc.y > 0.0 && bound - 1e-5 > min(acc.x, u_window.y);
+        float shown = -u_window.y;
 #endif
-            bool stop = false;
+        if (best + 1e-5 < max(sign * acc.x, shown)) {
+            best_end = best_n;  // nothing in the ray can change the picture
+        }
+        for (n = best_n; n < best_end; n++) {
+            t = t_entry + (float(n) + g_offset) * u_step_mm;
+            if (t >= t_exit) {
+                break;
+            }
+            stop = mode_sample(acc, aux, origin_tex + t * dir_tex) || stop;
+        }
+        n = n0;
+        t = t_entry + (float(n0) + g_offset) * u_step_mm;
+        // (past the best bound nothing left can change the picture)
+        while (!stop && best + 1e-5 >= max(sign * acc.x, shown) && n < u_max_steps
+               && t < t_exit) {
+            vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
+                               u_last_brick);
+            float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex, inv_dir_tex);
+            int n_next = min(sample_after(t_out, t_entry, n), u_max_steps);
+            // jump over bricks whose values cannot change the picture: not above the running
+            // maximum (below the minimum), nor above the window's low end (below its top); and
+            // over the one walk (2) took, when it is the very same run of samples
+            float bound = sign * texelFetch(u_block_bound, ivec3(brick), 0).r;
+            bool skip = bound + 1e-5 < max(sign * acc.x, shown)
+                || (n == best_n && n_next == best_end);
             if (skip) {
                 n = n_next;
             } else {
@@ -241,9 +287,6 @@ void main() {
                     }
                     stop = mode_sample(acc, aux, origin_tex + t * dir_tex) || stop;
                 }
-            }
-            if (stop) {
-                break;
             }
             t = t_entry + (float(n) + g_offset) * u_step_mm;
         }

@@ -29,11 +29,11 @@ from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
     downsampled,
+    each_slab,
     gradient_layout,
     gradient_slabs,
     pooled_bounds,
     prepare_volume,
-    slab_slices,
 )
 from ownscan.core.render._shaders import stage_program
 from ownscan.core.volume import Volume
@@ -238,11 +238,10 @@ class GpuVolume:
             )
         p = self.prepared
         assert p is not None
-        nx, ny, nz = p.dims
+        nz = p.dims[2]
         if sum(written) != nz:  # prepared before (cached): written from its slabs
-            step = slab_slices((nz, ny, nx))
-            for z0 in range(0, nz, step):  # slab by slab: no second host copy of the volume
-                self._write_bricks(self.textures, z0, p.slab(z0, min(nz, z0 + step)))
+            # slab by slab (quantised on other threads): no second host copy of the volume
+            each_slab(p, lambda z0, q: self._write_bricks(self.textures, z0, q))
 
     def _prepare_grey(self, volume: Volume, budget: int, written: list[int]) -> None:
         """Prepare ``volume`` within ``budget`` and make its textures. A volume kept at full

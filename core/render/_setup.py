@@ -19,10 +19,13 @@ and an oblique volume is drawn where its direction cosines put it.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +46,7 @@ __all__ = [
     "PreparedVolume",
     "downsample_factors",
     "downsampled",
+    "each_slab",
     "frame_for",
     "gradient_layout",
     "gradient_slabs",
@@ -73,32 +77,36 @@ def slab_slices(shape: tuple[int, ...]) -> int:
     return max(1, SLAB_VOXELS // max(1, int(shape[1]) * int(shape[2])))
 
 
+# Threads for the whole-volume passes of prepare_volume (numpy lets go of the GIL in its
+# loops), one CPU left to the calling thread (it writes the slabs into the GL's textures
+# meanwhile) and the rest of the machine; 0: all on the calling thread.
+WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def _quantise_chunk(
+    chunk: npt.NDArray[Any], vmin: float, scale: float, out: npt.NDArray[np.uint16]
+) -> None:
+    """``out = rint((chunk - vmin) * scale)`` clipped to 0..65535, in float32: the one
+    quantisation maths. Monotone (never decreasing) in the value, each float32 step rounding
+    to nearest, so it commutes with min and max: the quantised bound of a block is the bound
+    of its voxels, quantised (what :func:`prepare_volume` relies on)."""
+    f = chunk.astype(np.float32)
+    np.subtract(f, vmin, out=f)  # in place, the same float32 maths
+    np.multiply(f, scale, out=f)
+    np.rint(f, out=f)
+    np.clip(f, 0, 65535, out=f)
+    np.copyto(out, f, casting="unsafe")
+
+
 def _quantise(voxels: npt.NDArray[Any], vmin: float, scale: float) -> npt.NDArray[np.uint16]:
-    """``rint((v - vmin) * scale)`` clipped to 0..65535, in float32, a slab at a time."""
+    """:func:`_quantise_chunk` of ``voxels``, a slab at a time (no float copy of the whole
+    volume; a file-backed volume's pages let go behind the pass)."""
     out = np.empty(voxels.shape, dtype=np.uint16)
     step = slab_slices(voxels.shape)
-    for k0 in range(0, voxels.shape[0], step):  # no float copy of the whole volume
-        chunk = voxels[k0 : k0 + step].astype(np.float32)
-        np.subtract(chunk, vmin, out=chunk)  # in place, the same float32 maths
-        np.multiply(chunk, scale, out=chunk)
-        np.rint(chunk, out=chunk)
-        np.clip(chunk, 0, 65535, out=chunk)
-        out[k0 : k0 + step] = chunk
+    for k0 in range(0, voxels.shape[0], step):
+        _quantise_chunk(voxels[k0 : k0 + step], vmin, scale, out[k0 : k0 + step])
         release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
     return out
-
-
-def _value_range(voxels: npt.NDArray[Any]) -> tuple[float, float]:
-    """The smallest and largest voxel, a slab at a time (letting a file-backed volume's
-    pages go behind the pass, :func:`~ownscan.core.render._pages.release_pages`)."""
-    step = slab_slices(voxels.shape)
-    lows, highs = [], []
-    for k0 in range(0, voxels.shape[0], step):
-        slab = voxels[k0 : k0 + step]
-        lows.append(slab.min())
-        highs.append(slab.max())
-        release_pages(slab)
-    return float(np.min(lows)), float(np.max(highs))  # NaN as the whole-array min/max
 
 
 @dataclass
@@ -286,6 +294,119 @@ def _block_minmax_slabs(
     )
 
 
+def _value_range(voxels: npt.NDArray[Any], pool: ThreadPoolExecutor | None) -> tuple[float, float]:
+    """The smallest and largest voxel, a slab at a time on ``pool`` (inline without one),
+    letting a file-backed volume's pages go behind the pass
+    (:func:`~ownscan.core.render._pages.release_pages`)."""
+    step = slab_slices(voxels.shape)
+
+    def extremes(k0: int) -> tuple[Any, Any]:
+        slab = voxels[k0 : k0 + step]
+        found = (slab.min(), slab.max())
+        release_pages(slab)
+        return found
+
+    starts = range(0, voxels.shape[0], step)
+    found = list(pool.map(extremes, starts) if pool is not None else map(extremes, starts))
+    # NaN as the whole-array min/max
+    return float(np.min([f[0] for f in found])), float(np.max([f[1] for f in found]))
+
+
+def _slab_bounds(voxels: npt.NDArray[Any], k0: int, k1: int, op: Any) -> npt.NDArray[Any]:
+    """``op`` (np.minimum / np.maximum) per BRICK^3 block over the block widened by one voxel
+    on every side where the volume has one, of slices ``k0 .. k1 - 1`` (``k0`` a multiple of
+    BRICK, ``k1`` too unless it is the volume's end): ``(blocks, ny / BRICK, nx / BRICK)``.
+    Along ``k`` first, in whole-slice passes (contiguous, the cheapest), so that the strided
+    passes along ``j`` and ``i`` see a quarter of the voxels."""
+    nz = voxels.shape[0]
+    v = voxels[k0:k1]
+    r = _reduce_blocks(v, op, 0)
+    nb = len(r)
+    if nb > 1:  # the slice before each block and the one after it, inside the slab
+        op(r[1:], v[BRICK - 1 : BRICK * (nb - 1) : BRICK], out=r[1:])
+        op(r[:-1], v[BRICK : BRICK * (nb - 1) + 1 : BRICK], out=r[:-1])
+    for edge, k in ((0, k0 - 1), (nb - 1, k1)):  # ... and beyond it, from its neighbours
+        if 0 <= k < nz:
+            op(r[edge], voxels[k], out=r[edge])
+            release_pages(voxels[k : k + 1])
+    return _widened_reduce(r, op, (1, 2))
+
+
+def _slab_pass(
+    prepared: PreparedVolume,
+    pool: ThreadPoolExecutor | None,
+    on_slab: Callable[[int, npt.NDArray[np.uint16]], None] | None,
+    bounds: bool = True,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """One pass over ``prepared``: per slab of slices (with ``bounds``) its voxels' min and
+    max per BRICK^3 block widened by one voxel (:func:`_slab_bounds`, in the voxels' own
+    type), and, with ``on_slab``, the slab quantised (:meth:`PreparedVolume.slab`) and given
+    to ``on_slab(k0, slab)`` in order on the calling thread. The slabs are worked on ``pool``
+    (inline without one), a few ahead of ``on_slab`` (no more are held besides the volume).
+    Returns the block tables (``(0, 0, 0)`` without ``bounds``)."""
+    voxels = prepared.volume.voxels
+    nz, ny, nx = voxels.shape[:3]
+    blocks = tuple(-(-n // BRICK) for n in (nz, ny, nx)) if bounds else (0, 0, 0)
+    lo = np.empty(blocks, dtype=voxels.dtype)
+    hi = np.empty_like(lo)
+    step = -(-slab_slices((nz, ny, nx)) // BRICK) * BRICK  # whole blocks along k
+
+    def work(k0: int) -> npt.NDArray[np.uint16] | None:
+        k1 = min(nz, k0 + step)
+        if bounds:
+            b = k0 // BRICK
+            lo[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.minimum)
+            hi[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.maximum)
+        if on_slab is not None:  # the slab is still in the cache (and mapped)
+            return prepared.slab(k0, k1)
+        release_pages(voxels[k0:k1])  # a file-backed volume: read, then let go
+        return None
+
+    starts = range(0, nz, step)
+    ahead: deque[tuple[int, Future[npt.NDArray[np.uint16] | None]]] = deque()
+    todo = iter(starts)
+
+    def submit() -> None:
+        k0 = next(todo, None)
+        if k0 is not None and pool is not None:
+            ahead.append((k0, pool.submit(work, k0)))
+
+    for _ in range(2 * WORKERS if on_slab is not None else len(starts)):
+        submit()
+    for k0 in starts:
+        if pool is None:
+            q = work(k0)
+        else:
+            task = ahead.popleft()[1]
+            submit()
+            q = task.result()
+        if on_slab is not None and q is not None:
+            on_slab(k0, q)
+    return lo, hi
+
+
+def _slab_pool(nz: int, step: int) -> ThreadPoolExecutor | None:
+    """Threads for a pass over ``nz`` slices ``step`` at a time (None: one slab, or
+    :data:`WORKERS` 0)."""
+    slabs = -(-nz // step)
+    return ThreadPoolExecutor(min(WORKERS, slabs)) if WORKERS > 0 and slabs > 1 else None
+
+
+def each_slab(
+    prepared: PreparedVolume, on_slab: Callable[[int, npt.NDArray[np.uint16]], None]
+) -> None:
+    """``on_slab(k0, slab)`` for each quantised slab of ``prepared``
+    (:meth:`PreparedVolume.slab`) in order, on the calling thread, the slabs made a few ahead
+    on up to :data:`WORKERS` threads: for writing a prepared volume into textures."""
+    nz = prepared.volume.shape[0]
+    pool = _slab_pool(nz, slab_slices(prepared.volume.shape))
+    try:
+        _slab_pass(prepared, pool, on_slab, bounds=False)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
 def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[np.float32]:
     """A per-BRICK bound table (``block_max`` when ``largest``, else ``block_min``) over bricks
     of RUNNING_BRICK voxels: the largest (smallest) of the BRICK blocks in each. Each BRICK
@@ -360,6 +481,12 @@ def prepare_volume(
 ) -> PreparedVolume:
     """Quantise ``volume`` for rendering (cached per volume).
 
+    Two passes over the voxels, slab by slab on up to :data:`WORKERS` threads (numpy lets go
+    of the GIL in its loops): the value range, then per slab its block bounds and, for
+    ``on_slab``, its quantised slices (while the slab is in the cache). The bounds are taken
+    of the voxels and quantised once, after: the quantisation is monotone, so they equal the
+    bounds of the quantised voxels, to the bit.
+
     Parameters
     ----------
     volume
@@ -372,7 +499,8 @@ def prepare_volume(
     on_slab
         Called with ``(k0, slab)`` for each quantised slab of slices as the block bounds are
         made, in order (a :class:`~ownscan.core.render.GpuVolume` writes it into its texture:
-        one quantisation pass for both); not called when the result comes from the cache.
+        no second host copy of the volume), on the calling thread (where a GL context is
+        current); not called when the result comes from the cache.
 
     Warns
     -----
@@ -392,22 +520,22 @@ def prepare_volume(
         src, note = downsampled(volume, factors, limits, max_bytes, "the renderer")
         notes.append(note)
         warnings.warn(note, RenderNote, stacklevel=3)
-    vmin, vmax = _value_range(src.voxels)
-    if not vmax > vmin:
-        vmax = vmin + 1.0
-    empty = np.empty((0, 0, 0), np.float32)
-    prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
-    # block bounds from quantised slabs: the whole quantised copy is made only when asked for
     nz, ny, nx = src.shape
-    slab = prepared.slab
-    if on_slab is not None:
-
-        def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
-            q = prepared.slab(k0, k1)
-            on_slab(k0, q)
-            return q
-
-    prepared.block_min, prepared.block_max = _block_minmax_slabs((nz, ny, nx), slab)
+    pool = _slab_pool(nz, slab_slices((nz, ny, nx)))
+    try:
+        vmin, vmax = _value_range(src.voxels, pool)
+        if not vmax > vmin:
+            vmax = vmin + 1.0
+        empty = np.empty((0, 0, 0), np.float32)
+        prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
+        lo, hi = _slab_pass(prepared, pool, on_slab)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    for name, table in (("block_min", lo), ("block_max", hi)):
+        q = np.empty(table.shape, np.uint16)
+        _quantise_chunk(table, vmin, prepared.scale, q)  # monotone: the bounds of q
+        setattr(prepared, name, q.astype(np.float32) / np.float32(65535.0))
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared

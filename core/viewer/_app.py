@@ -169,6 +169,9 @@ class Viewer:
         self._frame_times: list[float] = []
         self._last_3d_ms = 0.0
         self.draft_3d = False  # the 3D view on screen is a reduced-quality image
+        # a series just shown: its first 3D picture is the quick pass, refined at once
+        self._first_3d = False
+        self._refine_at_once = False  # the draft on screen is such a first picture
         self._closing = False
         self._layout: Layout | None = None
 
@@ -288,6 +291,7 @@ class Viewer:
         caption = " ".join(x for x in entry.caption() if not x.startswith("("))
         self.win.set_title(f"{self.options.title}: {caption}")
         self._raycast.key = None
+        self._first_3d = True
         self.tf_index = self._default_tf(volume)
         self.cine.attach()
         for w in volume.warnings:
@@ -592,7 +596,10 @@ class Viewer:
         if self._preparing_3d():  # the 2D views first; the title says "preparing 3D"
             return
         v = self.view
-        moving = time.monotonic() - self._last_motion < self.options.still_after_s
+        dragging = time.monotonic() - self._last_motion < self.options.still_after_s
+        first, self._first_3d = self._first_3d, False
+        moving = dragging or first  # a series' first picture: the quick pass (docs/BENCH.md)
+        self._refine_at_once = first and not dragging
         size = (max(8, rect.w), max(8, rect.h))
         tf = self.tf_presets[self.tf_index]
         cam = v.camera
@@ -655,8 +662,8 @@ class Viewer:
             # how a load is going
             busy = self._loader is not None or self._working()
             timeout = 0.05 if busy else 0.5
-            if self.draft_3d:
-                timeout = self.options.still_after_s
+            if self.draft_3d:  # a first picture is refined at once, a drag's once still
+                timeout = 0.0 if self._refine_at_once else self.options.still_after_s
             film = self.cine.time_to_next()  # a cine playing: wake for its next picture
             if film is not None:
                 timeout = min(timeout, max(film, 0.001))
