@@ -127,25 +127,37 @@ FINISH = """async () => {
 
 
 def _gpu_process_seconds() -> float | None:
-    """CPU seconds (user + system) used so far by the browser's GPU process, where SwiftShader
-    rasterises: on a shared machine a steadier measure of a frame's work than wall time.
-    None when it cannot be read (not Linux, no such process)."""
+    """CPU seconds (user + system) used so far by this benchmark's browser's GPU process, where
+    SwiftShader rasterises: on a shared machine a steadier measure of a frame's work than wall
+    time. Only GPU processes descending from this Python process count (other browsers on the
+    machine, another benchmark's or a test's, are not ours). None when it cannot be read (not
+    Linux, no such process)."""
     import os
 
-    total, found = 0.0, False
-    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+    if not os.path.isdir("/proc"):
+        return None
+    parent: dict[int, int] = {}
+    gpu: dict[int, float] = {}
+    for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"--type=gpu-process" not in cmd:
-                continue
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parent[int(pid)] = int(stat[1])
+            if b"--type=gpu-process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                gpu[int(pid)] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
             continue
-        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-        found = True
-    return total if found else None
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    mine = [seconds for pid, seconds in gpu.items() if ours(pid)]
+    return sum(mine) if mine else None
 
 
 NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
