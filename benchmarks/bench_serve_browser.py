@@ -11,8 +11,23 @@ does; ``--gpu`` leaves Chromium's GPU choice alone.
 
 With ``--niivue FILE`` (NiiVue's ``dist/niivue.umd.js``, e.g. from ``npm install
 @niivue/niivue`` in a temporary folder; the product never needs Node) the same volume, exported
-to NIfTI by ``ownscan export``, is also drawn by NiiVue (its default 3D render) on a 512x512
-canvas in the same browser, and the frame times are printed side by side.
+to NIfTI by ``ownscan export``, is also drawn by NiiVue on a 512x512 canvas in the same browser,
+and the frame times are printed side by side. Like for like (the rule, checked in NiiVue
+0.69.0's shaders):
+
+- shading: NiiVue's default 3D render is unshaded (``gradientAmount`` 0: no gradient, no
+  lighting); ``setVolumeRenderIllumination(g > 0)`` switches to its gradient-lit shader (a
+  gradient texture and a matcap look-up per sample). So our unshaded dvr (the page's
+  ``shading=0`` program) is compared with NiiVue's default, and our shaded dvr (the page's
+  default) with NiiVue's illuminated render;
+- sampling: NiiVue steps one voxel along the ray in voxel-index space (``len / lenVox``),
+  i.e. ``1 / |dir / spacing|`` mm; ours steps the smallest spacing. Both cameras orbit at
+  elevation 0 (NiiVue's default is 10 degrees), where NiiVue's step is the in-plane spacing
+  too: the benchmark computes NiiVue's step from its view and prints both;
+- early termination differs and is kept as each ships it (NiiVue 0.95, then it rescales the
+  alpha; ours 0.99, the picture ``ownscan render`` draws); so does the framing (the share of
+  the canvas each draws is printed);
+- same 512x512 canvas, same browser, frames timed to ``readPixels`` of one pixel.
 
 Run: ``python benchmarks/bench_serve_browser.py [--slices 300] [--size 512] [--gpu]
 [--niivue node_modules/@niivue/niivue/dist/niivue.umd.js] [--rounds 3]``.
@@ -56,10 +71,26 @@ FIRST = """async () => {
     return marks;
 }"""
 
-PREPARE = """async ([mode, quick]) => {
+PREPARE = """async ([mode, quick, flat]) => {
     const v = window.ownscanViewer;
     Object.assign(v.stage.style, {flex: 'none', width: '512px', height: '512px'});
     await v.setMode(mode);
+    if (mode === 'dvr') {
+        // the shaded (default) and the unshaded (shading=0) programs of dvr, swapped in
+        const r = v.renderer, kept = (v.benchPrograms = v.benchPrograms || {});
+        kept.shaded = kept.shaded || [r.programs.get('dvr'), r.programs.get('dvr+gradient')];
+        if (flat && !kept.flat) {
+            const src = await v.api.json('/api/shaders/raycast?mode=dvr&shading=0');
+            r.programs.delete('dvr+gradient');
+            r.programs.delete('dvr');
+            r.program('dvr', src);
+            kept.flat = [r.programs.get('dvr'), null];
+        }
+        const [program, gradient] = kept[flat ? 'flat' : 'shaded'];
+        r.programs.set('dvr', program);
+        if (gradient) r.programs.set('dvr+gradient', gradient);
+        else r.programs.delete('dvr+gradient');
+    }
     await v.afterDraw();
     v.renderer.gl.readPixels(0, 0, 1, 1, v.renderer.gl.RGBA, v.renderer.gl.UNSIGNED_BYTE,
                              new Uint8Array(4));  // the GPU is done: nothing spills over
@@ -96,25 +127,37 @@ FINISH = """async () => {
 
 
 def _gpu_process_seconds() -> float | None:
-    """CPU seconds (user + system) used so far by the browser's GPU process, where SwiftShader
-    rasterises: on a shared machine a steadier measure of a frame's work than wall time.
-    None when it cannot be read (not Linux, no such process)."""
+    """CPU seconds (user + system) used so far by this benchmark's browser's GPU process, where
+    SwiftShader rasterises: on a shared machine a steadier measure of a frame's work than wall
+    time. Only GPU processes descending from this Python process count (other browsers on the
+    machine, another benchmark's or a test's, are not ours). None when it cannot be read (not
+    Linux, no such process)."""
     import os
 
-    total, found = 0.0, False
-    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+    if not os.path.isdir("/proc"):
+        return None
+    parent: dict[int, int] = {}
+    gpu: dict[int, float] = {}
+    for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"--type=gpu-process" not in cmd:
-                continue
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parent[int(pid)] = int(stat[1])
+            if b"--type=gpu-process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                gpu[int(pid)] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
             continue
-        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-        found = True
-    return total if found else None
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    mine = [seconds for pid, seconds in gpu.items() if ours(pid)]
+    return sum(mine) if mine else None
 
 
 NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
@@ -126,10 +169,28 @@ NIIVUE_PAGE = """<!doctype html><html><body style="margin:0">
   await nv.attachTo("gl");
   await nv.loadVolumes([{url: "volume.nii.gz"}]);
   nv.setSliceType(nv.sliceTypeRender);
+  nv.scene.renderElevation = 0;  // as the page's camera: in-plane rays, one step = one voxel
   window.nv = nv;
   window.ready = true;
 })();
 </script></body></html>"""
+
+NIIVUE_SHADING = """async (amount) => {
+    // 0: NiiVue's default (unshaded) render; > 0: its gradient-lit shader
+    await window.nv.setVolumeRenderIllumination(amount);
+    return window.nv.renderShader === window.nv.renderGradientShader;
+}"""
+
+# NiiVue's step (kRenderInit: sliceSize = len / lenVox, one voxel in index space) in mm for its
+# current view direction, next to the page's (the smallest spacing)
+NIIVUE_STEP = """() => {
+    const nv = window.nv, vol = nv.volumes[0];
+    const az = (nv.scene.renderAzimuth * Math.PI) / 180;
+    const el = (nv.scene.renderElevation * Math.PI) / 180;
+    const dir = [Math.cos(el) * Math.sin(az), Math.cos(el) * Math.cos(az), Math.sin(el)];
+    const mm = vol.pixDimsRAS.slice(1, 4);
+    return 1 / Math.hypot(...dir.map((d, a) => d / mm[a]));
+}"""
 
 NIIVUE_FRAMES = """(n) => {
     const nv = window.nv, gl = nv.gl, px = new Uint8Array(4);
@@ -293,7 +354,14 @@ def main() -> int:
                     " const e = gl.getExtension('WEBGL_debug_renderer_info');"
                     " return e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : '?' }"
                 )
-                kinds = [("dvr", False), ("mip", False), ("dvr", True), ("mip", True)]
+                # (key, mode, quick pass, unshaded, the NiiVue render it is compared with)
+                kinds = [
+                    ("dvr", "dvr", False, False, "niivue-lit"),
+                    ("dvr-unshaded", "dvr", False, True, "niivue"),
+                    ("mip", "mip", False, False, "niivue"),
+                    ("dvr-quick", "dvr", True, False, "niivue-lit"),
+                    ("mip-quick", "mip", True, False, "niivue"),
+                ]
                 with contextlib.ExitStack() as stack:
                     niivue = None
                     if args.niivue is not None:
@@ -312,56 +380,76 @@ def main() -> int:
                     cpu_ratios: dict[str, list[float]] = {}
                     last: dict[str, Any] = {}
                     for _ in range(args.rounds):
-                        nv = None
+                        nv: dict[str, dict[str, Any]] = {}
                         if niivue is not None:
-                            niivue.evaluate(NIIVUE_FRAMES, 1)  # a first frame, not timed
-                            nv = _timed(niivue, NIIVUE_FRAMES, 3)
-                            last["niivue"] = {**nv, **niivue.evaluate(NIIVUE_FINISH)}
-                            times.setdefault("niivue", []).extend(nv["times"])
-                            if nv["cpu"] is not None:
-                                cpu.setdefault("niivue", []).append(nv["cpu"])
-                        for mode, quick in kinds:
-                            key = mode + ("-quick" if quick else "")
-                            page.evaluate(PREPARE, [mode, quick])
+                            for key, amount in (("niivue", 0.0), ("niivue-lit", 0.5)):
+                                lit = niivue.evaluate(NIIVUE_SHADING, amount)
+                                assert lit == (amount > 0), "NiiVue's shader is not the one asked"
+                                niivue.evaluate(NIIVUE_FRAMES, 1)  # a first frame, not timed
+                                nv[key] = _timed(niivue, NIIVUE_FRAMES, 3)
+                                last[key] = {
+                                    **nv[key],
+                                    **niivue.evaluate(NIIVUE_FINISH),
+                                    "step": niivue.evaluate(NIIVUE_STEP),
+                                }
+                                times.setdefault(key, []).extend(nv[key]["times"])
+                                if nv[key]["cpu"] is not None:
+                                    cpu.setdefault(key, []).append(nv[key]["cpu"])
+                        for key, mode, quick, flat, peer in kinds:
+                            page.evaluate(PREPARE, [mode, quick, flat])
                             f = _timed(page, FRAMES, 3)
                             last[key] = {**f, **page.evaluate(FINISH)}
                             times.setdefault(key, []).extend(f["times"])
                             if f["cpu"] is not None:
                                 cpu.setdefault(key, []).append(f["cpu"])
-                            if nv is not None:
-                                ratios.setdefault(key, []).append(f["median"] / nv["median"])
-                                if f["cpu"] is not None and nv["cpu"]:
-                                    cpu_ratios.setdefault(key, []).append(f["cpu"] / nv["cpu"])
-                for key in [m + ("-quick" if q else "") for m, q in kinds] + ["niivue"]:
+                            if peer in nv:
+                                ratios.setdefault(key, []).append(f["median"] / nv[peer]["median"])
+                                if f["cpu"] is not None and nv[peer]["cpu"]:
+                                    cpu_ratios.setdefault(key, []).append(
+                                        f["cpu"] / nv[peer]["cpu"]
+                                    )
+                    page.evaluate(PREPARE, ["dvr", False, False])  # the page's own program back
+                peers = {k[0]: k[4] for k in kinds}
+                titles = {
+                    "dvr": "3D dvr  still frame (shaded)",
+                    "dvr-unshaded": "3D dvr  still frame (unshaded)",
+                    "mip": "3D mip  still frame",
+                    "dvr-quick": "3D dvr  quick pass (drag: 2x step)",
+                    "mip-quick": "3D mip  quick pass (drag: 2x step)",
+                    "niivue": "NiiVue 3D render (its default: unshaded)",
+                    "niivue-lit": "NiiVue 3D render (illuminated, gradientAmount 0.5)",
+                }
+                for key in [*titles]:
                     if key not in last:
                         continue
                     f = last[key]
                     w, h = f["size"]
-                    if key == "niivue":
-                        what = "NiiVue 3D render"
-                    else:
-                        what = f"3D {key.split('-')[0]:4s} " + (
-                            "quick pass (drag: 2x step)" if key.endswith("quick") else "still frame"
-                        )
                     line = (
-                        f"{what} {w}x{h}: median {_median(times[key]):.0f} ms, "
+                        f"{titles[key]} {w}x{h}: median {_median(times[key]):.0f} ms, "
                         f"min {min(times[key]):.0f} ms"
                     )
                     if key in cpu:
                         line += f", GPU process CPU {1000 * _median(cpu[key]):.0f} ms/frame"
                     line += f", {100 * f['lit']:.0f} % of pixels drawn"
+                    if "step" in f:
+                        line += f", step {f['step']:.2f} mm"
                     if key in ratios:
-                        line += f"; / NiiVue: wall {_median(ratios[key]):.2f}"
+                        line += f"; / {peers[key]}: wall {_median(ratios[key]):.2f}"
                     if key in cpu_ratios:
                         line += f", CPU {_median(cpu_ratios[key]):.2f}"
-                    if key.startswith("dvr"):
+                    if key.startswith("dvr") and key != "dvr-unshaded":
                         line += ", shaded from the " + (
                             "gradient texture" if f["gradient"] else "26-fetch gradient"
                         )
                     print(line)
+                step = page.evaluate(
+                    "() => { const v = window.ownscanViewer; return v.frame3d(8, 8).step; }"
+                )
+                print(f"(the page's step: {step:.2f} mm for still frames, twice that in a drag)")
                 print(
                     f"({renderer}; ratios: median over {args.rounds} rounds alternating between "
-                    "the pages of the ratio within the round)"
+                    "the pages of the ratio within the round; dvr and its quick pass are compared "
+                    "with NiiVue's illuminated render, the rest with its default)"
                 )
                 ctx.close()
                 browser.close()

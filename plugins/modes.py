@@ -80,7 +80,8 @@ class AverageArray:
 
 
 class DvrArray:
-    """``shaders/mode_dvr.glsl``: front-to-back compositing with opacity correction."""
+    """``shaders/mode_dvr.glsl``: front-to-back compositing (the table's opacity is already
+    that of one step)."""
 
     def begin(self, acc: Any, aux: Any) -> None:
         acc[:] = 0
@@ -94,7 +95,7 @@ class DvrArray:
         if not seen.any():
             return done
         idx_s, c, pos = idx[seen], c[seen], pos_tex[seen]
-        a = 1 - (1 - xp.minimum(c[:, 3], 1)) ** ctx.step_mm
+        a = c[:, 3]
         rgb = c[:, :3]
         if ctx.shading:
             rgb = ctx.shade(rgb, ctx.gradient_lps(pos), ctx.ray_dir_lps[idx_s])

@@ -3,7 +3,8 @@
 
 uniform sampler3D u_volume;      // R16 unorm: q / 65535 over the volume's value range
 uniform vec3 u_dims;             // (nx, ny, nz) voxels along i, j, k
-uniform sampler2D u_lut;         // 256 x 1 RGBA float transfer function over 0..1
+uniform sampler2D u_lut;         // 256 x 1 RGBA float transfer function over 0..1, its alpha
+                                 // the opacity of one step (of u_step_mm; _setup.step_lut)
 uniform vec2 u_window;           // normalised low and high end of the grey ramp
 uniform int u_invert;            // MONOCHROME1: low values bright
 uniform mat3 u_grad_to_lps;      // per-voxel (i, j, k) differences -> gradient per mm in LPS
@@ -14,6 +15,9 @@ uniform float u_shade_gain;      // gradient (normalised value per mm) that is s
 // Set by the skeleton for each ray before the first sample (unit vector / per mm).
 vec3 g_ray_dir_lps;
 vec3 g_ray_dir_tex;
+// With MODE_SKIP: sample_volume(pos_tex) at the position mode_sample is given, already read by
+// the skeleton for the skip rule's can_see (a mode may use it instead of reading it again).
+float g_skip_value;
 
 #if defined(SEGMENT)
 // One brick of a volume drawn brick by brick in several passes (shaders/segment.glsl): the
@@ -155,7 +159,7 @@ vec3 gradient_lps(vec3 pos_tex) {
 }
 #endif
 
-// Entry e of the 256-entry table holds the value e / 255.
+// Entry e of the 256-entry table holds the value e / 255; alpha: the opacity of one step.
 vec4 transfer(float value) {
     return texture(u_lut, vec2(value * (255.0 / 256.0) + 0.5 / 256.0, 0.5));
 }

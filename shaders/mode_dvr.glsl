@@ -1,18 +1,24 @@
 // dvr: front-to-back compositing of transfer-function colours, premultiplied by opacity.
-// The table's alpha is the opacity of 1 mm; opacity correction turns it into the opacity of one
-// step: a = 1 - (1 - alpha)^(step / 1 mm), so the picture does not depend on the sampling rate.
+// The transfer function's alpha is the opacity of 1 mm; the table u_lut already holds the
+// opacity of one step, 1 - (1 - alpha)^(step / 1 mm) (corrected once on the CPU,
+// ownscan.core.render._setup.step_lut), so the picture does not depend on the sampling rate
+// and no sample pays for a pow.
 void mode_begin(inout vec4 acc, inout vec4 aux) {
     acc = vec4(0.0);
     aux = vec4(0.0);
 }
 
 bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
+#ifdef MODE_SKIP
+    float value = g_skip_value;  // the skeleton read it at pos_tex for the skip test
+#else
     float value = sample_volume(pos_tex);
+#endif
     vec4 c = transfer(value);
     if (c.a <= 0.0) {
         return false;
     }
-    float a = 1.0 - pow(1.0 - min(c.a, 1.0), u_step_mm);
+    float a = c.a;
 #ifdef SHADING
     vec3 rgb = shade(c.rgb, gradient_lps(pos_tex), g_ray_dir_lps);
 #else

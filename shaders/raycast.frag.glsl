@@ -14,7 +14,8 @@
 // With MODE_SKIP (empty-space skipping) the mode promises that samples it cannot see change
 // nothing: those for which the mode's skip rule says can_see(value) is false (dvr: where the
 // transfer function is transparent; iso: below the iso value). Whole bricks of such samples are jumped over,
-// and so are single samples, so mode_sample only runs where something may be seen. The grid
+// and so are single samples, so mode_sample only runs where something may be seen (the value
+// the skip test read there is in g_skip_value, for the mode to use). The grid
 // of samples does not move, so the picture is the same as without skipping. The jump uses a
 // distance table: a brick d > 0 bricks (Chebyshev) from the nearest occupied one lies in a
 // cube of (2d - 1)^3 empty bricks, and the ray jumps to the first grid sample past that cube.
@@ -192,7 +193,8 @@ void main() {
                 if (t >= t_exit) {
                     break;
                 }
-                if (can_see(sample_volume(pos_tex))) {
+                g_skip_value = sample_volume(pos_tex);
+                if (can_see(g_skip_value)) {
                     found = true;
                     break;
                 }

@@ -185,7 +185,8 @@ class ArrayContext:
         return (g_ijk * np.float32(SOBEL_SCALE)) @ self._grad_to_lps.T
 
     def transfer(self, value: Any) -> Any:
-        """RGBA ``(m, 4)`` of the transfer function (linear between the 256 entries)."""
+        """RGBA ``(m, 4)`` of the transfer function (linear between the 256 entries), the
+        opacity that of one step (``Frame.lut``, as GLSL's ``transfer``)."""
         if self._lut is None:
             raise ValueError("this scene has no transfer function")
         xp = self.xp

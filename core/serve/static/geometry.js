@@ -2,7 +2,7 @@
 // viewer use, so the browser draws the same picture from the same numbers:
 //   camera basis        <- core/render/_camera.py (Camera.basis_lps)
 //   frame uniforms      <- core/render/_setup.py (frame_for, _fit_half_extent)
-//   transfer function   <- core/render/_scene.py (TransferFunction.lut)
+//   transfer function   <- core/render/_scene.py (TransferFunction.lut), _setup.py (step_lut)
 //   2D slice matrix     <- core/viewer/_geometry.py (px_to_tex_matrix, fit_mm_per_px)
 //   labels, scale bar   <- core/render/_annotate.py (orientation_label, _nice_length)
 // Matrices are arrays of rows (row-major, as numpy prints them); `columnMajor` turns one into
@@ -127,6 +127,14 @@ export function transferLut(tf, vmin, vmax, window) {
   return out;
 }
 
+// _setup.step_lut: the table with each entry's opacity of 1 mm turned into the opacity of one
+// step of `stepMm` (what the shaders' transfer() returns; computed in double, kept as float32)
+export function stepLut(lut, stepMm) {
+  const out = Float32Array.from(lut);
+  for (let e = 0; e < 256; e++) out[e * 4 + 3] = 1 - Math.pow(1 - Math.min(out[e * 4 + 3], 1), stepMm);
+  return out;
+}
+
 // numpy.interp: linear between points, the end values outside them
 function interp(x, xs, ys) {
   if (x <= xs[0]) return ys[0];
@@ -181,7 +189,7 @@ export function frameFor(level, original, scene, camera, width, height, interact
     window: [normalise(win.level - win.width / 2), normalise(win.level + win.width / 2)],
     invert: scene.invert ? 1 : 0,
     parameters: shaderParameters(scene.mode, scene.parameters || {}, win, vmin, vmax),
-    lut: scene.tf ? transferLut(scene.tf, vmin, vmax, win) : null,
+    lut: scene.tf ? stepLut(transferLut(scene.tf, vmin, vmax, win), step) : null,
     slabHalf: (scene.slabMm || 0) / 2,
     plane: add(centre, scale(back, scene.offsetMm || 0)),
     pixelMm: (2 * half[0]) / width,
