@@ -14,6 +14,7 @@
 
 import { columnMajor } from "./geometry.js";
 import { gradientTexels } from "./volume.js";
+import { RUNNING_BRICK, pooledBounds } from "./skip.js";
 
 export class GLUnavailable extends Error {}
 
@@ -189,15 +190,18 @@ export class Renderer {
     return v.skip.tex;
   }
 
-  // Per brick the largest ("maximum") or smallest ("minimum") value, R32F, for MIP / MinIP.
+  // Per brick of RUNNING_BRICK voxels the largest ("maximum") or smallest ("minimum") value,
+  // R32F, for MIP / MinIP, which walk their rays brick by brick (as the desktop: the bound
+  // table pooled from the 4^3 blocks, pooled_bounds).
   _boundTexture(kind) {
     const v = this.volume;
-    if (v.bound && v.bound.kind === kind) return v.bound.tex;
+    if (v.bound && v.bound.kind === kind) return v.bound;
     if (v.bound) this.gl.deleteTexture(v.bound.tex);
     const gl = this.gl;
-    const data = kind === "maximum" ? v.block.bmax : v.block.bmin;
-    v.bound = { kind, tex: this._table3d(v.block.shape, gl.R32F, gl.RED, gl.FLOAT, data) };
-    return v.bound.tex;
+    const largest = kind === "maximum";
+    const pooled = pooledBounds(largest ? v.block.bmax : v.block.bmin, v.block.shape, largest);
+    v.bound = { kind, shape: pooled.shape, tex: this._table3d(pooled.shape, gl.R32F, gl.RED, gl.FLOAT, pooled.data) };
+    return v.bound;
   }
 
   // A uniform's location, looked up once per program (a lookup is a string search in the
@@ -284,6 +288,8 @@ export class Renderer {
     const [nx, ny, nz] = this.volume.dims;
     const b = frame.basis;
     const col = (j) => [b[0][j], b[1][j], b[2][j]];
+    const bound = frame.skipBound ? this._boundTexture(frame.skipBound) : null;
+    const bricks = bound ? bound.shape : this.volume.block ? this.volume.block.shape : null;
     this._uniforms(program, {
       u_size: ["2f", [frame.width, frame.height]],
       u_centre_lps: ["3f", frame.centre],
@@ -304,8 +310,9 @@ export class Renderer {
       u_invert: ["i", frame.invert],
       u_step_mm: ["f", frame.step],
       u_visible: ["2f", frame.visible || [-1, 2]],
-      u_brick: ["f", 4],
-      u_last_brick: ["3f", this.volume.block ? [this.volume.block.shape[2] - 1, this.volume.block.shape[1] - 1, this.volume.block.shape[0] - 1] : [0, 0, 0]],
+      // the skip tables' bricks: 4^3 blocks, or RUNNING_BRICK^3 for MIP / MinIP's bound table
+      u_brick: ["f", bound ? RUNNING_BRICK : 4],
+      u_last_brick: ["3f", bricks ? [bricks[2] - 1, bricks[1] - 1, bricks[0] - 1] : [0, 0, 0]],
       u_shade: ["4f", constants.shade],
       u_shade_gain: ["f", constants.shadeGain],
       u_lps_to_tex: ["m4", frame.lpsToTex],
@@ -321,7 +328,7 @@ export class Renderer {
       ["u_volume", gl.TEXTURE_3D, this.volume.texture],
       ["u_lut", gl.TEXTURE_2D, lut || this.dummy2d],
       ["u_skip_distance", gl.TEXTURE_3D, frame.skipDistance ? this._skipTexture(frame.skipDistance) : this.dummy3d],
-      ["u_block_bound", gl.TEXTURE_3D, frame.skipBound ? this._boundTexture(frame.skipBound) : this.dummy3d],
+      ["u_block_bound", gl.TEXTURE_3D, bound ? bound.tex : this.dummy3d],
       ["u_gradient", gl.TEXTURE_3D, gradient || this.dummy3d],
     ]);
     gl.bindVertexArray(this.vao);

@@ -5,6 +5,30 @@
 
 export const BRICK = 4; // voxels per side of a brick (core/render/_setup.BRICK)
 export const SKIP_DISTANCE_CAP = 32;
+// voxels per side of the bricks MIP / MinIP walk (core/render/_setup.RUNNING_BRICK)
+export const RUNNING_BRICK = 16;
+
+// core/render/_setup.pooled_bounds: the per-block bound table (shape [nz, ny, nx] of BRICK
+// blocks) pooled to bricks of RUNNING_BRICK voxels, the largest (smallest) of the blocks in
+// each; a partial brick at the far end pools the blocks it has. Returns { shape, data }.
+export function pooledBounds(table, shape, largest) {
+  const f = RUNNING_BRICK / BRICK;
+  const [nz, ny, nx] = shape;
+  const [pz, py, px] = [Math.ceil(nz / f), Math.ceil(ny / f), Math.ceil(nx / f)];
+  const out = new Float32Array(pz * py * px).fill(largest ? -Infinity : Infinity);
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      const row = (z * ny + y) * nx;
+      const prow = (Math.floor(z / f) * py + Math.floor(y / f)) * px;
+      for (let x = 0; x < nx; x++) {
+        const v = table[row + x];
+        const i = prow + Math.floor(x / f);
+        if (largest ? v > out[i] : v < out[i]) out[i] = v;
+      }
+    }
+  }
+  return { shape: [pz, py, px], data: out };
+}
 
 // Per brick the smallest and largest q / 65535 (float32) over the brick widened by one voxel
 // on every side (trilinear sampling inside a brick reads one voxel beyond it).
