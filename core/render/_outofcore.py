@@ -41,7 +41,7 @@ import logging
 import math
 import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -334,6 +334,20 @@ def _footprint(brick: Brick, volume: Volume, frame: Frame) -> tuple[int, int, in
     return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
 
+def _slab_parts(
+    bricks: Sequence[Brick], z0: int, slab: npt.NDArray[np.uint16]
+) -> Iterator[tuple[Brick, int, npt.NDArray[np.uint16]]]:
+    """For quantised slices ``z0 ..`` of the whole volume (``(n, ny, nx)``), each brick holding
+    some of them, the first of those slices in the brick's own numbering, and their voxels
+    within the brick (a view of ``slab``)."""
+    z1 = z0 + len(slab)
+    for brick in bricks:
+        (i0, j0, k0), (ni, nj, nk) = brick.first, brick.size
+        a, b = max(z0, k0), min(z1, k0 + nk)
+        if a < b:
+            yield brick, a - k0, slab[a - z0 : b - z0, j0 : j0 + nj, i0 : i0 + ni]
+
+
 class _Store:
     """The quantised bricks on the host, each contiguous, for bricks uploaded again and again:
     in an unnamed scratch file whose pages are given back after each use, else in memory."""
@@ -365,16 +379,12 @@ class _Store:
             self._next = 0
         if z0 != self._next:  # a slab out of order: the store stays unfilled
             return
-        z1 = z0 + len(slab)
-        for brick in self._bricks:
-            (i0, j0, k0), (ni, nj, nk) = brick.first, brick.size
-            a, b = max(z0, k0), min(z1, k0 + nk)
-            if a < b:
-                part = self.array(brick)[a - k0 : b - k0]
-                part[...] = slab[a - z0 : b - z0, j0 : j0 + nj, i0 : i0 + ni]
-                release_pages(part)
-        self._next = z1
-        self.filled = z1 >= max(b.first[2] + b.size[2] for b in self._bricks)
+        for brick, k, part in _slab_parts(self._bricks, z0, slab):
+            stored = self.array(brick)[k : k + len(part)]
+            stored[...] = part
+            release_pages(stored)
+        self._next = z0 + len(slab)
+        self.filled = self._next >= max(b.first[2] + b.size[2] for b in self._bricks)
 
     def array(self, brick: Brick) -> npt.NDArray[np.uint16]:
         """The brick's voxels ``(nk, nj, ni)`` (written or to be written)."""
@@ -456,19 +466,14 @@ class OutOfCore:
         if self._store is not None:
             self._store.write(z0, slab)
             return
-        z1 = z0 + len(slab)
-        for brick in self._bricks:
-            (i0, j0, k0), (ni, nj, nk) = brick.first, brick.size
-            a, b = max(z0, k0), min(z1, k0 + nk)
-            if a < b:
-                tex = self._textures.get(brick.index)
-                if tex is None:
-                    tex = self._textures[brick.index] = texture3d(
-                        self.ctx, brick.size, 1, None, "nu2"
-                    )
-                    self.uploaded_bytes += brick.nbytes
-                part = np.ascontiguousarray(slab[a - z0 : b - z0, j0 : j0 + nj, i0 : i0 + ni])
-                tex.write(part.data, viewport=(0, 0, a - k0, ni, nj, b - a), alignment=1)
+        for brick, k, part in _slab_parts(self._bricks, z0, slab):
+            tex = self._textures.get(brick.index)
+            if tex is None:
+                tex = self._textures[brick.index] = texture3d(self.ctx, brick.size, 1, None, "nu2")
+                self.uploaded_bytes += brick.nbytes
+            ni, nj, _ = brick.size
+            data = np.ascontiguousarray(part)
+            tex.write(data.data, viewport=(0, 0, k, ni, nj, len(part)), alignment=1)
 
     def _plan(self, dims: tuple[int, int, int], halo: int) -> None:
         self.release_bricks()
