@@ -160,6 +160,13 @@ def test_4d_volumes_and_cine(history_server, desktop, phone, tmp_path):
     page.wait_for_function("() => document.querySelector('.stage').dataset.volume !== '3'")
     page.locator(".cine-play").click()
     assert page.get_attribute(".stage", "data-playing") is None
+    # the pause refines the volume it stopped at; a volume still on its way when the pause
+    # came may be shown after it: go on once the shown volume is the player's (its header and
+    # value range with it)
+    page.wait_for_function(
+        "() => document.querySelector('.stage').dataset.volume"
+        " === document.querySelector('.cine-slider').value"
+    )
     # the surface mode's threshold as a control (params.js), in the volume's units
     page.evaluate("() => window.ownscanViewer.setMode('iso')")
     page.wait_for_selector(".mode-param input[data-param='iso_value']")
