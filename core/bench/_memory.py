@@ -1,11 +1,15 @@
-"""Peak host memory of ``ownscan render``, measured in a child process (its own peak RSS).
+"""Peak host memory of ``ownscan render`` and of the desktop viewer, each a whole process.
 
-``python -m ownscan.core.bench._memory SERIES MODE BACKEND WxH`` runs the command itself
-(``ownscan.core.cli.main(["render", SERIES, ...])``: reading the series, the scratch file its
-voxels go to, upload, the picture, the PNG) and prints one JSON line: the peak RSS and the RSS
-before the series was read (python and ownscan imported).
-``python -m ownscan.core.bench._memory --view SERIES WxH`` does the same for the desktop
-viewer (:func:`view_peak`).
+:func:`render_peak` runs the ``ownscan render`` command a user runs (the script beside this
+Python) under the bench's small starter (``_load._SPAWN``: a fork of ``python -S`` whose
+``wait4`` gives the peak RSS of the command alone), so the figure is the command's own:
+reading the series, the scratch file its voxels go to, upload, the picture, the PNG. Its base
+is a second process that only imports what the command imports before it reads the series.
+:func:`view_peak` runs the viewer (:data:`_VIEW_CHILD`, a ``python -c`` program that imports
+what ``ownscan view`` imports and nothing of the bench) the same way. (Before, both ran as
+``python -m ownscan.core.bench._memory``, whose import of the bench package added some 17 MiB
+to every figure.) ``python -m ownscan.core.bench._stages`` splits one render or view into
+stages (docs/BENCH.md, Memory).
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["json_child", "peak_rss_mib", "render_peak", "view_peak", "x_display"]
+__all__ = ["json_child", "peak_rss_mib", "render_peak", "view_peak", "whole_process", "x_display"]
 
 
 def peak_rss_mib() -> float:
@@ -44,7 +49,12 @@ def json_child(
 ) -> tuple[dict[str, Any], str]:
     """Run ``python -m module args`` in a child: the last JSON line it printed (or
     ``{"error": why}``) and its stderr."""
-    cmd = [sys.executable, "-m", module, *args]
+    return _json_of([sys.executable, "-m", module, *args], timeout_s, env)
+
+
+def _json_of(
+    cmd: list[str], timeout_s: float, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
@@ -57,18 +67,61 @@ def json_child(
     return result, done.stderr
 
 
-def _measure(
-    args: list[str], volume_bytes: int, timeout_s: float, env: dict[str, str] | None = None
+def whole_process(
+    cmd: list[str], timeout_s: float, env: dict[str, str] | None = None
+) -> tuple[float, int, str]:
+    """Run ``cmd`` under the bench's starter: its peak RSS in MiB (``wait4`` of the program
+    alone), exit status and output (stdout and stderr)."""
+    from ownscan.core.bench._load import _SPAWN
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "run"
+        spawn = [sys.executable, "-S", "-c", _SPAWN, str(report), *cmd]
+        try:
+            done = subprocess.run(spawn, capture_output=True, text=True, timeout=timeout_s, env=env)
+        except subprocess.TimeoutExpired:
+            return 0.0, 124, f"no answer within {timeout_s:.0f} s"
+        if not report.exists():
+            return 0.0, done.returncode or 1, done.stdout + done.stderr
+        maxrss_kib = float(report.read_text().split()[2])
+    return maxrss_kib / 1024, done.returncode, done.stdout + done.stderr
+
+
+def _result(
+    peak: float, code: int, out: str, volume_bytes: int, base: dict[str, Any]
 ) -> dict[str, Any]:
-    """Run this module with ``args`` in a child; its JSON line with ``volume_mib`` and the
-    ``notes`` of its stderr, or ``error``."""
-    result, stderr = json_child(__name__, args, timeout_s, env)
-    if "error" not in result:
-        result["volume_mib"] = volume_bytes / 2**20
-        result["notes"] = [
-            line.split("note: ", 1)[1] for line in stderr.splitlines() if "note: " in line
-        ]
-    return result
+    """The measurement: ``peak_mib``, ``base_mib``, ``volume_mib`` and the ``notes`` in the
+    output, or ``error`` (the last line of the output) when the program failed."""
+    if code != 0 or peak <= 0:
+        tail = (out.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {code}: {tail}"}
+    if "error" in base:
+        return base
+    notes = [line.split("note: ", 1)[1] for line in out.splitlines() if "note: " in line]
+    fields = [line for line in out.splitlines() if line.startswith("{")]
+    found = json.loads(fields[-1]) if fields else {}
+    return {
+        **found,
+        "peak_mib": peak,
+        "base_mib": base["base_mib"],
+        "volume_mib": volume_bytes / 2**20,
+        "notes": notes,
+    }
+
+
+# what the command has imported before it reads the series: its baseline
+_RENDER_BASE = """
+import json
+from ownscan.core import cli
+from ownscan.core.commands import render
+import numpy, PIL.Image
+from ownscan.core.plugin_host import get_host
+from ownscan.core.render import create_renderer
+get_host().mode("mip")
+with open("/proc/self/status") as f:
+    hwm = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0]
+print(json.dumps({"base_mib": hwm / 1024}))
+"""
 
 
 def render_peak(
@@ -79,12 +132,47 @@ def render_peak(
     size: tuple[int, int],
     timeout_s: float = 900.0,
 ) -> dict[str, Any]:
-    """Run ``ownscan render SERIES --mode MODE --backend BACKEND`` in a child and return its
-    measurement: ``peak_mib``, ``base_mib`` (python and ownscan imported, before the series is
-    read), ``volume_mib`` (``volume_bytes``), ``notes`` (its stderr notes); ``error`` instead
-    when it failed."""
-    args = [os.fspath(series), mode, backend, f"{size[0]}x{size[1]}"]
-    return _measure(args, volume_bytes, timeout_s)
+    """Run ``ownscan render SERIES --mode MODE --backend BACKEND --size WxH`` as a whole
+    process and return its measurement: ``peak_mib`` (its peak RSS), ``base_mib`` (a process
+    that has imported what the command imports before it reads the series), ``volume_mib``
+    (``volume_bytes``), ``notes`` (the command's notes); ``error`` instead when it failed."""
+    from ownscan.core.bench._load import ownscan_command
+
+    base, _ = json_child_code(_RENDER_BASE, 120.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [*ownscan_command(), "render", os.fspath(series), "-o", f"{tmp}/bench.png"]
+        cmd += ["--mode", mode, "--backend", backend, "--size", f"{size[0]}x{size[1]}"]
+        peak, code, out = whole_process(cmd, timeout_s)
+    return _result(peak, code, out, volume_bytes, base)
+
+
+def json_child_code(code: str, timeout_s: float) -> tuple[dict[str, Any], str]:
+    """Run ``python -c code``: the last JSON line it printed (or ``{"error": why}``) and its
+    stderr."""
+    return _json_of([sys.executable, "-c", code], timeout_s)
+
+
+# the viewer as ``ownscan view SERIES`` opens it, closed once the series is shown (its 3D view
+# ready) and two more frames are drawn; prints the RSS before the series was read and the
+# 3D view's mode. Nothing of the bench is imported.
+_VIEW_CHILD = """
+import json, sys
+from ownscan.core import cli
+import glfw
+from ownscan.core.assembly import assemble
+from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly
+with open("/proc/self/status") as f:
+    base = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0] / 1024
+w, h = (int(v) for v in sys.argv[2].split("x"))
+entries = entries_from_assembly(assemble(sys.argv[1]))
+with Viewer(entries, ViewerOptions(size=(w, h))) as viewer:
+    viewer.wait_until_loaded(timeout=600)
+    viewer.frame()
+    viewer.frame()
+    mode = viewer.mode
+glfw.terminate()
+print(json.dumps({"base_mib": base, "mode": mode}))
+"""
 
 
 def view_peak(
@@ -95,11 +183,15 @@ def view_peak(
     timeout_s: float = 900.0,
 ) -> dict[str, Any]:
     """Peak RSS of the desktop viewer (``ownscan view``'s :class:`~ownscan.core.viewer.Viewer`)
-    showing ``series`` in a ``size`` window on X ``display``, in a child: opened, the series
-    loaded (2D views, then the 3D view's shading), two frames drawn, closed. Keys as
-    :func:`render_peak`'s, and ``mode``: the 3D view's."""
-    args = ["--view", os.fspath(series), f"{size[0]}x{size[1]}"]
-    return _measure(args, volume_bytes, timeout_s, dict(os.environ, DISPLAY=display))
+    showing ``series`` in a ``size`` window on X ``display``, a whole process: opened, the
+    series loaded (2D views, then the 3D view's shading), two frames drawn, closed. Keys as
+    :func:`render_peak`'s (``base_mib``: its RSS before the series was read), and ``mode``:
+    the 3D view's."""
+    cmd = [sys.executable, "-c", _VIEW_CHILD, os.fspath(series), f"{size[0]}x{size[1]}"]
+    peak, code, out = whole_process(cmd, timeout_s, dict(os.environ, DISPLAY=display))
+    fields = [line for line in out.splitlines() if line.startswith("{")]
+    base = json.loads(fields[-1]) if fields else {"error": "no output"}
+    return _result(peak, code, out, volume_bytes, base)
 
 
 @contextlib.contextmanager
@@ -133,43 +225,3 @@ def x_display() -> Iterator[str | None]:
             proc.wait()
         return
     yield None
-
-
-def _view_child(series: str, size_text: str) -> None:
-    import glfw
-
-    from ownscan.core.assembly import assemble
-    from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly
-
-    w, h = (int(v) for v in size_text.split("x"))
-    base = peak_rss_mib()
-    entries = entries_from_assembly(assemble(series))
-    with Viewer(entries, ViewerOptions(size=(w, h))) as viewer:
-        viewer.wait_until_loaded(timeout=600)
-        viewer.frame()
-        viewer.frame()
-        mode = viewer.mode
-    glfw.terminate()
-    print(json.dumps({"peak_mib": peak_rss_mib(), "base_mib": base, "mode": mode}))
-
-
-def _child(series: str, mode: str, backend: str, size_text: str) -> None:
-    import tempfile
-
-    from ownscan.core.cli import main
-    from ownscan.core.commands import render  # noqa: F401  (imported before the baseline)
-
-    base = peak_rss_mib()
-    with tempfile.TemporaryDirectory() as tmp:
-        argv = ["render", series, "-o", os.path.join(tmp, "bench.png"), "--mode", mode]
-        rc = main([*argv, "--backend", backend, "--size", size_text])
-    if rc != 0:
-        raise SystemExit(rc)
-    print(json.dumps({"peak_mib": peak_rss_mib(), "base_mib": base}))
-
-
-if __name__ == "__main__":
-    if sys.argv[1] == "--view":
-        _view_child(*sys.argv[2:4])
-    else:
-        _child(*sys.argv[1:5])
