@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from ownscan.core.assembly import Series
     from ownscan.core.volume import Volume
 
-__all__ = ["load_file_backed", "on_disk", "register_mapping", "release_pages", "scratch_file"]
+__all__ = [
+    "load_file_backed",
+    "on_disk",
+    "register_mapping",
+    "release_pages",
+    "scratch_file",
+    "scratch_like",
+]
 
 # read-only views of file mappings that release_pages may drop (shared, file-backed: the
 # bytes are in the file)
@@ -113,6 +120,40 @@ def release_pages(array: npt.NDArray[Any]) -> None:
     start = lo - np.frombuffer(mm, np.uint8, count=1).__array_interface__["data"][0]
     first = start - start % _PAGE  # madvise wants a page-aligned start
     mm.madvise(mmap.MADV_DONTNEED, first, min(len(mm), start + (hi - lo)) - first)
+
+
+def is_released(array: npt.NDArray[Any]) -> bool:
+    """Whether :func:`release_pages` can drop ``array``'s pages (a view of a registered file
+    mapping)."""
+    mm = _mapping_of(array)
+    return mm is not None and mm in _FILE_MAPPINGS
+
+
+def scratch_like(
+    source: npt.NDArray[Any], shape: tuple[int, ...], dtype: npt.DTypeLike
+) -> npt.NDArray[Any]:
+    """An array of ``shape`` and ``dtype`` for a whole-volume result made from ``source``: in
+    a new :func:`scratch_file`, registered for :func:`release_pages`, when ``source`` is such
+    a file-backed array (so that a derived copy, e.g. the quantised volume the viewer keeps
+    for its upload, can let its pages go behind the pass that writes it, as its source
+    does); otherwise (or without a scratch file, or on a full disk) ``np.empty`` in memory.
+    Its contents are undefined (zeros in a file) until written."""
+    if not is_released(source):
+        return np.empty(shape, dtype=dtype)
+    from ownscan.core import _pixels
+
+    fd = scratch_file()
+    if fd is None:
+        return np.empty(shape, dtype=dtype)
+    try:
+        plan = _pixels.DecodePlan(np.dtype(dtype), tuple(shape), False, False, 0)
+        out = _pixels.map_file(fd, 0, plan)
+    except OSError:  # no room on the disk: memory
+        return np.empty(shape, dtype=dtype)
+    finally:
+        os.close(fd)  # the mapping keeps the (unnamed) file
+    register_mapping(out)
+    return out
 
 
 def load_file_backed(series: Series, volume: int = 0) -> Volume:

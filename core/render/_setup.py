@@ -35,7 +35,7 @@ import numpy.typing as npt
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gradient import GradientLayout, sobel_texels
-from ownscan.core.render._pages import release_pages
+from ownscan.core.render._pages import is_released, release_pages, scratch_like
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -102,11 +102,19 @@ def _quantise_chunk(
 def _quantise(voxels: npt.NDArray[Any], vmin: float, scale: float) -> npt.NDArray[np.uint16]:
     """:func:`_quantise_chunk` of ``voxels``, a slab at a time (no float copy of the whole
     volume; a file-backed volume's pages let go behind the pass)."""
-    out = np.empty(voxels.shape, dtype=np.uint16)
+    return _quantise_into(voxels, vmin, scale, np.empty(voxels.shape, dtype=np.uint16))
+
+
+def _quantise_into(
+    voxels: npt.NDArray[Any], vmin: float, scale: float, out: npt.NDArray[np.uint16]
+) -> npt.NDArray[np.uint16]:
+    """:func:`_quantise` into ``out``; a file-backed ``out``'s pages are let go behind the
+    pass too (written: in its file, not in this process)."""
     step = slab_slices(voxels.shape)
     for k0 in range(0, voxels.shape[0], step):
         _quantise_chunk(voxels[k0 : k0 + step], vmin, scale, out[k0 : k0 + step])
         release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
+        release_pages(out[k0 : k0 + step])
     return out
 
 
@@ -142,7 +150,12 @@ class PreparedVolume:
     def data(self) -> npt.NDArray[np.uint16]:
         """The whole quantised volume ``(nz, ny, nx)``, made on first use and kept."""
         if self._data is None:
-            self._data = _quantise(self.volume.voxels, self.value_min, self.scale)
+            vox = self.volume.voxels
+            if is_released(vox):  # file-backed: so is the copy, its pages let go as written
+                out = scratch_like(vox, vox.shape, np.uint16)
+                self._data = _quantise_into(vox, self.value_min, self.scale, out)
+            else:
+                self._data = _quantise(vox, self.value_min, self.scale)
         return self._data
 
     @property
@@ -383,6 +396,7 @@ def _slab_pass(
             q = task.result()
         if on_slab is not None and q is not None:
             on_slab(k0, q)
+            release_pages(q)  # a view of a file-backed quantised volume: let go once written
     return lo, hi
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._gpu import gradient_fits, volume_limits
+from ownscan.core.render._pages import release_pages
 from ownscan.core.render._setup import gradient_layout, gradient_slabs, prepare_volume
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.volume import Volume
@@ -82,7 +83,9 @@ class SeriesLoader:
                 self.stage = "preparing"
                 limits = volume_limits(self._max_texture, volume.shape)  # as GpuVolume's
                 prepared = prepare_volume(volume, limits, self._budget)
-                # quantised here, off the window's thread (the upload then only copies it)
+                # quantised here, off the window's thread (the upload then only copies it);
+                # a file-backed volume's copy is file-backed too, its pages let go as written
+                # and again behind the upload and the gradient: not resident beside the texture
                 prepared.data  # noqa: B018
             self.volume = volume
             self._ready.set()
@@ -94,8 +97,16 @@ class SeriesLoader:
                 self.stage = "preparing 3D"
                 # slab by slab: the window's thread writes each into the texture (take_gradient),
                 # so the whole texel array never waits in memory
-                for part in gradient_slabs(gradient_layout(prepared), prepared.slab):
+                read: list[npt.NDArray[np.uint16]] = []  # the slabs the last part read
+
+                def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
+                    read.append(prepared.slab(k0, k1))
+                    return read[-1]
+
+                for part in gradient_slabs(gradient_layout(prepared), slab):
                     self._gradient_parts.put(part)
+                    while read:  # a file-backed quantised volume: its pages let go again
+                        release_pages(read.pop())
         except Exception as exc:  # handed to the window's thread, which decides
             self.error = exc
         finally:
