@@ -7,8 +7,18 @@ VmHWM (what the bench's memory part reports), and VmRSS split into anonymous mem
 (``RssAnon``: the heap, numpy arrays, llvmpipe's textures and JIT code), file-backed pages
 (``RssFile``: shared libraries' pages read so far, mapped files such as the scratch file of
 the voxels) and shared memory (``RssShmem``). At the end the mappings holding the most
-resident memory (``/proc/self/smaps``). Every figure is MiB; ``x vol`` is VmHWM over the
-volume's bytes. The stages are the command's own, in its order (docs/BENCH.md, Memory).
+resident memory (``/proc/self/smaps``). The peak column is VmHWM within the stage (started
+again from VmRSS at the end of the one before: ``/proc/self/clear_refs``). Every figure is
+MiB; ``x vol`` is the stage's peak over the volume's bytes. The stages are the command's own,
+in its order (docs/BENCH.md, Memory).
+
+``python -m ownscan.core.bench._stages --view SERIES [WxH]`` samples the desktop viewer every
+5 ms while it opens, loads (labelled with its loader's stage) and draws: the largest sample
+per stage.
+
+Running as ``-m ownscan.core.bench._stages`` imports the bench package first: every row is
+some 20 MiB above the command's own (the bench's memory part measures the command itself,
+:mod:`ownscan.core.bench._memory`); the differences between rows are the stages'.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["status_mib", "top_mappings"]
+__all__ = ["pss_mib", "reset_peak", "status_mib", "top_mappings"]
 
 _KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 
@@ -37,6 +47,19 @@ def status_mib() -> dict[str, float]:
         if key in _KEYS:
             out[key] = int(rest.split()[0]) / 1024
     return out
+
+
+def pss_mib() -> float:
+    """This process's proportional set size, MiB (``/proc/self/smaps_rollup``: each shared
+    page divided among the processes mapping it; 0 where it is missing). RSS counts a shared
+    library's pages in full in every process that maps them (libLLVM's some 50 MiB)."""
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def reset_peak() -> bool:
@@ -128,7 +151,7 @@ def _stages(series: str, mode_name: str, size: tuple[int, int]) -> None:
             f"{st.get('RssShmem', 0):6.0f} {st.get('VmHWM', 0) * 2**20 / nbytes:5.2f} {sec:5.2f}"
         )
     peak = max(st.get("VmHWM", 0) for _, st, _ in rows)
-    print(f"peak {peak:.0f} MiB, {peak * 2**20 / nbytes:.2f}x the volume")
+    print(f"peak {peak:.0f} MiB, {peak * 2**20 / nbytes:.2f}x the volume; Pss now {pss_mib():.0f}")
     print("largest mappings now (MiB: resident, of which anonymous):")
     for name, rss, anon in top_mappings():
         print(f"  {name:40} {rss:7.1f} {anon:7.1f}")
