@@ -12,6 +12,12 @@ the same numbers (the kernel fetches them from its page cache or the disk); what
 keeps cached is clean and can be reclaimed under memory pressure, which anonymous memory
 cannot without swap.
 
+A whole-volume copy derived from such a volume (the quantised copy the viewer keeps for its
+upload) goes to a scratch file of its own (:func:`scratch_like`) and lets its pages go as it is
+written: dropping written pages of a *shared* file mapping keeps what was written (it is in
+the file's page cache, written back to the disk by the kernel), only the process's mapping of
+them goes. A slab-sized result stays in memory.
+
 Only mappings registered here (made by :func:`map_scratch`) are ever released: dropping the
 pages of anonymous or private memory would lose data.
 """
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from ownscan.core.volume import Volume
 
 __all__ = [
+    "is_released",
     "load_file_backed",
     "on_disk",
     "register_mapping",
