@@ -369,7 +369,8 @@ class ImportSession:
                 self._write(data, final, batch, item.origin)
                 return
             kept = True
-            self._queue(lambda: staged.keep(final), final, batch, item.origin)
+            # a link, done here: no descriptor waits in the write queue (a batch holds 500)
+            self._queue(lambda: staged.keep(final), final, batch, item.origin, now=True)
 
         try:
             return self._decide(item, scanned, write, batch, ctx)
@@ -518,8 +519,16 @@ class ImportSession:
         """Queue ``data`` to be written to ``final`` (see _hand_off)."""
         self._queue(lambda: self.store.write(data, final), final, batch, origin)
 
-    def _queue(self, write: Callable[[], None], final: Path, batch: _Pending, origin: str) -> None:
-        """Queue ``write``, which makes the file ``final`` appear complete (see _hand_off)."""
+    def _queue(
+        self,
+        write: Callable[[], None],
+        final: Path,
+        batch: _Pending,
+        origin: str,
+        now: bool = False,
+    ) -> None:
+        """Queue ``write``, which makes the file ``final`` appear complete (see _hand_off);
+        ``now``: run it here at once (its failure is reported the same way)."""
 
         def run() -> None:
             try:
@@ -528,7 +537,16 @@ class ImportSession:
                 self._write_error = True
                 raise
 
-        batch.writes.append((self._writer.submit(run), final, origin))
+        if now:
+            future: Future[None] = Future()
+            try:
+                run()
+                future.set_result(None)
+            except Exception as exc:
+                future.set_exception(exc)
+        else:
+            future = self._writer.submit(run)
+        batch.writes.append((future, final, origin))
         batch.queued.add(final)
 
     def _wait_writes(self, batch: _Pending) -> _WriteFailed | None:

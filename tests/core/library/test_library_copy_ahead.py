@@ -111,6 +111,23 @@ def test_the_bytes_kept_are_the_bytes_named(tmp_path, monkeypatch):
     assert all(p.read_bytes().startswith(b"changed") for p in paths)
 
 
+def test_an_incomplete_file_under_the_final_name_is_replaced(tmp_path):
+    """What an interrupted write left under an object's name (cut short) is replaced by the
+    complete copy, as the writes that are not copied ahead do."""
+    (path,) = ct_series(tmp_path / "src", 1, size=64)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    with open_library(tmp_path / "lib") as lib:
+        final = lib.store.object_path(sha)
+        final.parent.mkdir(parents=True)
+        final.write_bytes(data[:1000])
+        lib.copy_ahead_size = 1
+        rep = lib.import_items([SourceItem(origin=str(path), path=path)])
+        assert rep.counts[IMPORTED] == 1 and lib.check().consistent
+        assert final.read_bytes() == data
+    assert not list((tmp_path / "lib" / "tmp").iterdir())
+
+
 def test_a_stopped_import_drops_the_copies_not_reached(tmp_path):
     paths = ct_series(tmp_path / "src", 20, size=64)
 
