@@ -86,6 +86,16 @@ def copier_count() -> int:
     return max(2, min(4, cores))
 
 
+def drop(read: Future[Read]) -> None:
+    """Drop the copy of a file copied ahead that will not be decided (the import stopped)."""
+    if read.cancel():
+        return
+    with contextlib.suppress(Exception):  # (a failure of a file not decided is not reported)
+        staged = read.result()[2]
+        if staged is not None:
+            staged.discard()
+
+
 class ReadAhead:
     """Copies the large files of an item stream ahead (see the module's docstring).
 
@@ -126,11 +136,8 @@ class ReadAhead:
         finally:
             # the import stopped before these: drop their copies
             for _, left, _ in window:
-                if left is not None and not left.cancel():
-                    with contextlib.suppress(Exception):  # (its failure is not reported)
-                        staged = left.result()[2]
-                        if staged is not None:
-                            staged.discard()
+                if left is not None:
+                    drop(left)
 
     def _stream(
         self,

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core.library._ahead import Read, ReadAhead
+from ownscan.core.library._ahead import Read, ReadAhead, drop
 from ownscan.core.library._decodes import why_not_decodable
 from ownscan.core.library._header import Header
 from ownscan.core.library._maintenance import drop_empty_parents
@@ -239,9 +239,13 @@ class ImportSession:
         try:
             for item, read in stream:
                 if read is not None:
-                    send_chunk()  # the items before it first, in order
-                    while pipeline:
-                        take_chunk()
+                    try:
+                        send_chunk()  # the items before it first, in order
+                        while pipeline:
+                            take_chunk()
+                    except BaseException:
+                        drop(read)
+                        raise
                     done(self._import_read(item, read, batch, ctx))
                     continue
                 if not parallel and item.path is not None and inline <= 0 and self.lib.processes:
