@@ -12,9 +12,10 @@ How an import stays consistent when it is interrupted
 Items are handled in batches. For each item the bytes are hashed (sha256) and the header is
 read; a new instance's bytes are written as an unnamed file and linked as
 ``objects/ab/<sha256>`` when complete (or, where that cannot be done, written to ``tmp/`` and
-renamed; see ``Store.write``). At the end of a batch the file system is synced once
-(``syncfs``) and then one SQLite transaction adds the index rows of the whole batch. A kill at
-any moment therefore leaves:
+renamed; see ``Store.write``); a large file is copied as an unnamed file before its decision
+and linked the same way once decided (``_ahead``, ``Store.stage``). At the end of a batch the
+file system is synced once (``syncfs``) and then one SQLite transaction adds the index rows of
+the whole batch. A kill at any moment therefore leaves:
 
 * before the link (rename): nothing, or a partial file in ``tmp/`` (removed by the next writer
   or by ``check``);
