@@ -12,9 +12,10 @@ How an import stays consistent when it is interrupted
 Items are handled in batches. For each item the bytes are hashed (sha256) and the header is
 read; a new instance's bytes are written as an unnamed file and linked as
 ``objects/ab/<sha256>`` when complete (or, where that cannot be done, written to ``tmp/`` and
-renamed; see ``Store.write``). At the end of a batch the file system is synced once
-(``syncfs``) and then one SQLite transaction adds the index rows of the whole batch. A kill at
-any moment therefore leaves:
+renamed; see ``Store.write``); a large file is copied as an unnamed file before its decision
+and linked the same way once decided (``_ahead``, ``Store.stage``). At the end of a batch the
+file system is synced once (``syncfs``) and then one SQLite transaction adds the index rows of
+the whole batch. A kill at any moment therefore leaves:
 
 * before the link (rename): nothing, or a partial file in ``tmp/`` (removed by the next writer
   or by ``check``);
@@ -44,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.library._ahead import Read, ReadAhead, drop
 from ownscan.core.library._decodes import why_not_decodable
 from ownscan.core.library._header import Header
 from ownscan.core.library._maintenance import drop_empty_parents
@@ -227,10 +229,26 @@ class ImportSession:
                     done(self._import_scanned(item, key, result, batch, ctx))
             self._send_remote(release=True)
 
+        def seen(item: SourceItem) -> None:
+            if item.temporary and item.path is not None:
+                self._temporary.add(item.path)
+
+        # large files are copied, hashed and parsed by threads ahead of their decision (_ahead)
+        lib = self.lib
+        ahead = ReadAhead(self.store, lib.copiers, lib.copy_ahead_size, lib.copy_ahead_bytes)
+        stream = ahead.iterate(items, seen)
         try:
-            for item in items:
-                if item.temporary and item.path is not None:
-                    self._temporary.add(item.path)
+            for item, read in stream:
+                if read is not None:
+                    try:
+                        send_chunk()  # the items before it first, in order
+                        while pipeline:
+                            take_chunk()
+                    except BaseException:
+                        drop(read)
+                        raise
+                    done(self._import_read(item, read, batch, ctx))
+                    continue
                 if not parallel and item.path is not None and inline <= 0 and self.lib.processes:
                     if not started:
                         started = True
@@ -282,6 +300,8 @@ class ImportSession:
             self._flush_after_error(batch, ctx, rep)
             raise
         finally:
+            stream.close()  # drops the copies of items not reached
+            ahead.close()
             self._remote = None
             self._syncing = None
             for path in self._temporary:  # an importer's downloads never read (a failure)
@@ -336,6 +356,32 @@ class ImportSession:
 
         scanned = examine(data, item.media_type == DICOM)
         return self._decide(item, scanned, write, batch, ctx)
+
+    def _import_read(
+        self, item: SourceItem, read: Future[Read], batch: _Pending, ctx: _ImportContext
+    ) -> ItemResult:
+        """:meth:`_import_one` for a file a thread has copied, hashed and parsed (_ahead)."""
+        try:
+            scanned, data, staged = read.result()
+        finally:
+            self._release(item)
+        kept = False
+
+        def write(final: Path) -> None:
+            nonlocal kept
+            if staged is None:  # the library could not take the copy: written as read
+                assert data is not None  # only a file examined as usable is written
+                self._write(data, final, batch, item.origin)
+                return
+            kept = True
+            # a link, done here: no descriptor waits in the write queue (a batch holds 500)
+            self._queue(lambda: staged.keep(final), final, batch, item.origin, now=True)
+
+        try:
+            return self._decide(item, scanned, write, batch, ctx)
+        finally:
+            if staged is not None and not kept:  # a duplicate, or refused: dropped unnamed
+                staged.discard()
 
     def _release(self, item: SourceItem) -> None:
         """Remove an importer's download (``SourceItem.temporary``) once its bytes are read."""
@@ -476,15 +522,36 @@ class ImportSession:
 
     def _write(self, data: bytes, final: Path, batch: _Pending, origin: str) -> None:
         """Queue ``data`` to be written to ``final`` (see _hand_off)."""
+        self._queue(lambda: self.store.write(data, final), final, batch, origin)
 
-        def write() -> None:
+    def _queue(
+        self,
+        write: Callable[[], None],
+        final: Path,
+        batch: _Pending,
+        origin: str,
+        now: bool = False,
+    ) -> None:
+        """Queue ``write``, which makes the file ``final`` appear complete (see _hand_off);
+        ``now``: run it here at once (its failure is reported the same way)."""
+
+        def run() -> None:
             try:
-                self.store.write(data, final)
+                write()
             except BaseException:
                 self._write_error = True
                 raise
 
-        batch.writes.append((self._writer.submit(write), final, origin))
+        if now:
+            future: Future[None] = Future()
+            try:
+                run()
+                future.set_result(None)
+            except Exception as exc:
+                future.set_exception(exc)
+        else:
+            future = self._writer.submit(run)
+        batch.writes.append((future, final, origin))
         batch.queued.add(final)
 
     def _wait_writes(self, batch: _Pending) -> _WriteFailed | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ownscan.core.library import _maintenance, _persons
+from ownscan.core.library._ahead import copier_count
 from ownscan.core.library._import import ImportSession
 from ownscan.core.library._index import Index
 from ownscan.core.library._model import (
@@ -172,6 +173,12 @@ class Library(Index):
     processes = worker_count()
     parallel_after = 200
     chunk_files = 32
+    # files of at least copy_ahead_size bytes are copied into the library, hashed and parsed
+    # by this many threads instead (_ahead: kernel copies, no GIL in hashing), at most
+    # copy_ahead_bytes of them at once; 0 copiers: none
+    copiers = copier_count()
+    copy_ahead_size = 256 * 1024
+    copy_ahead_bytes = 64 * 1024 * 1024
     lock_wait = 5.0  # seconds to wait for another writer before raising "busy"
 
     def __init__(self, store: Store, *, read_only: bool = False) -> None:

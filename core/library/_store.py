@@ -31,7 +31,7 @@ from pathlib import Path
 from ownscan.core import _unnamed
 from ownscan.core.errors import OwnscanError
 
-__all__ = ["LibraryBusy", "Store"]
+__all__ = ["LibraryBusy", "Staged", "Store"]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -138,6 +138,32 @@ class Store:
             os.close(fd)
         return True
 
+    def stage(self, src: int, size: int) -> Staged:
+        """Copy ``size`` bytes of the open file ``src`` into a new file of the library that
+        has no final name yet (an unnamed file, or a name in ``tmp/``), in the kernel
+        (``copy_file_range``, else ``sendfile``, else read and write). Thread-safe.
+
+        The caller reads the copy back (:meth:`Staged.read`), so the bytes it hashes and
+        parses are those kept, whatever happens to the source meanwhile; then it names the
+        copy (:meth:`Staged.keep`) or drops it (:meth:`Staged.discard`). A crash before
+        ``keep`` leaves nothing, or a file in ``tmp/`` (removed by the next writer).
+        """
+        fd = tmp = None
+        if self._unnamed:
+            fd = _unnamed.open_unnamed(self.objects, os.O_RDWR, FILE_MODE)
+            if fd is None:  # refused by the file system or kernel: tmp/ from now on
+                self._unnamed = False
+        if fd is None:
+            tmp = self.tmp / f"stage.{os.getpid()}.{next(self._serial)}.part"
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        staged = Staged(self, fd, tmp, size)
+        try:
+            _copy_all(src, fd, size)
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
+
     def sync(self) -> None:
         """Make every file written so far durable (data and directory entries)."""
         fd = os.open(self.root, os.O_RDONLY)
@@ -188,6 +214,107 @@ class Store:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+class Staged:
+    """A complete copy made by :meth:`Store.stage`, not yet named (see there)."""
+
+    def __init__(self, store: Store, fd: int, tmp: Path | None, size: int) -> None:
+        self._store = store
+        self._fd: int | None = fd
+        self._tmp = tmp  # its name in tmp/ (None: an unnamed file)
+        self.size = size
+
+    def read(self) -> bytes:
+        """The copy's bytes (as written: no one else can write to it)."""
+        assert self._fd is not None
+        parts = []
+        done = 0
+        while done < self.size:
+            part = os.pread(self._fd, self.size - done, done)
+            if not part:
+                raise OSError(errno.EIO, "the library's copy is shorter than written")
+            parts.append(part)
+            done += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def keep(self, final: Path) -> None:
+        """Name the copy ``final`` (never over a complete file: an existing ``final`` is one
+        an interrupted write left, and is replaced) and close it."""
+        assert self._fd is not None
+        store = self._store
+        parent = final.parent
+        key = str(parent)
+        if key not in store._dirs_made:
+            make_private_dir(parent)
+            store._dirs_made.add(key)
+        try:
+            if self._tmp is None:
+                try:
+                    _unnamed.link_unnamed(self._fd, final)
+                    return
+                except FileExistsError:  # name it in tmp/ first, then replace
+                    self._tmp = store.tmp / f"{final.name}.{os.getpid()}.{next(store._serial)}.part"
+                    _unnamed.link_unnamed(self._fd, self._tmp)
+            os.replace(self._tmp, final)
+            self._tmp = None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the copy (nothing when it was named or dropped already)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+
+# what copy_file_range and sendfile fail with where they cannot copy between these two files
+_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
+
+
+def _copy_all(src: int, dst: int, size: int) -> None:
+    """Copy ``size`` bytes from offset 0 of ``src`` to ``dst`` (at its offset 0), in the
+    kernel where it can (no copy through this process's memory)."""
+    done = 0
+    for copy in (_copy_file_range, _sendfile):
+        try:
+            while done < size:
+                n = copy(src, dst, size - done, done)
+                if n == 0:
+                    raise OSError(errno.EIO, "the file ended while it was copied")
+                done += n
+            return
+        except OSError as exc:
+            if exc.errno not in _NO_KERNEL_COPY or done:
+                raise
+    while done < size:  # neither: through this process
+        data = os.pread(src, min(size - done, 1 << 24), done)
+        if not data:
+            raise OSError(errno.EIO, "the file ended while it was copied")
+        _write_all_at(dst, data, done)
+        done += len(data)
+
+
+def _copy_file_range(src: int, dst: int, count: int, offset: int) -> int:
+    if not hasattr(os, "copy_file_range"):
+        raise OSError(errno.ENOSYS, "no copy_file_range")
+    return os.copy_file_range(src, dst, count, offset, offset)
+
+
+def _sendfile(src: int, dst: int, count: int, offset: int) -> int:
+    os.lseek(dst, offset, os.SEEK_SET)
+    return os.sendfile(dst, src, offset, count)
+
+
+def _write_all_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -146,14 +146,20 @@ class GLRenderer:
             gradient,
             segment,
         )
+        return self.kept_program(
+            key, lambda: raycast_program(mode, shading, bricks, gradient, segment=segment)
+        )
+
+    def kept_program(self, key: tuple[Any, ...], source: Callable[[], Any]) -> tuple[Any, Any]:
+        """The program (and its vertex array) kept under ``key`` with this renderer's others,
+        compiled from ``source()`` (a ``ProgramSource``) on first use; released by close."""
         if key not in self._programs:
-            src = raycast_program(mode, shading, bricks, gradient, segment=segment)
+            src = source()
             program = self.ctx.program(
                 vertex_shader="#version 330 core\n" + src.vertex,
                 fragment_shader="#version 330 core\n" + src.fragment,
             )
-            vao = self.ctx.vertex_array(program, [])
-            self._programs[key] = (program, vao)
+            self._programs[key] = (program, self.ctx.vertex_array(program, []))
         return self._programs[key]
 
     def upload(self, volume: Volume) -> GpuVolume:

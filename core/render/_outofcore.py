@@ -730,15 +730,7 @@ class OutOfCore:
     def _finish_program(self, renderer: GLRenderer, mode: VisualisationMode) -> Any:
         """The last pass: each pixel's acc through the mode's ``mode_end``."""
         key = ("segment-finish", mode.name, mode.glsl, tuple(mode.parameters))
-        programs = renderer._programs
-        if key not in programs:
-            src = segment_finish_program(mode)
-            program = self.ctx.program(
-                vertex_shader="#version 330 core\n" + src.vertex,
-                fragment_shader="#version 330 core\n" + src.fragment,
-            )
-            programs[key] = (program, self.ctx.vertex_array(program, []))
-        return programs[key]
+        return renderer.kept_program(key, lambda: segment_finish_program(mode))
 
     def release_bricks(self) -> None:
         """Release the bricks' textures and host store (made again as frames need them)."""

@@ -25,7 +25,6 @@ draws), at most ~400 pixels on the long side, recomputed only when what they sho
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,7 @@ from ownscan.core.viewer._compare_state import (
     prior_choices,
 )
 from ownscan.core.viewer._geometry import orientation_label
+from ownscan.core.viewer._jobs import Job
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._state import SeriesView
@@ -76,7 +76,7 @@ def _date(d: str) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else (d or "no date")
 
 
-class CompareJob:
+class CompareJob(Job):
     """Loads the prior and registers it onto the current, on a thread (started at once).
 
     Parameters
@@ -98,69 +98,48 @@ class CompareJob:
         register: bool,
         stored: Registration | None,
     ) -> None:
+        super().__init__("ownscan-compare", "loading the prior")
         self.loader = loader
         self.current = current
         self.register = register
         self.stored = stored
-        self.started = time.monotonic()
-        self.stage = "loading the prior"
         self.prior_view: SeriesView | None = None
         self.registration: Registration | None = None
         self.match: tuple[float, float, str] = (1.0, 0.0, "")
-        self.error: Exception | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ownscan-compare", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _run(self) -> None:
+    def work(self) -> None:
         from ownscan.core.compare import register
 
-        try:
-            self.loader.wait_ready()
-            if self.loader.error is not None and self.loader.volume is None:
-                raise self.loader.error
-            prior = self.loader.volume
-            assert prior is not None
-            if prior.is_2d or prior.samples != 1:
-                raise UsageError("the prior is a single image or in colour: nothing to register")
-            self.prior_view = SeriesView(prior)  # its default window: percentiles, here
-            if self.stored is not None:
-                reg = self.stored
-            elif not self.register:
-                reg = scanner_registration(prior, self.current)
-            elif not is_available():
-                reg = scanner_registration(prior, self.current)
-                reg = Registration(
-                    reg.matrix,
-                    reg.method,
-                    notes=(
-                        "registration needs SimpleITK (pip install ownscan[compare]): "
-                        "scanner coordinates shown",
-                        *reg.notes,
-                    ),
-                )
-            else:
-                self.stage = "registering"
-                reg = register(prior, self.current)
-            self.stage = "matching intensities"
-            self.match = intensity_match(prior, self.current, reg)
-            self.registration = reg
-        except Exception as exc:  # handed to the window's thread
-            self.error = exc
-        finally:
-            self.stage = "done"
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        self.loader.wait_ready()
+        if self.loader.error is not None and self.loader.volume is None:
+            raise self.loader.error
+        prior = self.loader.volume
+        assert prior is not None
+        if prior.is_2d or prior.samples != 1:
+            raise UsageError("the prior is a single image or in colour: nothing to register")
+        self.prior_view = SeriesView(prior)  # its default window: percentiles, here
+        if self.stored is not None:
+            reg = self.stored
+        elif not self.register:
+            reg = scanner_registration(prior, self.current)
+        elif not is_available():
+            reg = scanner_registration(prior, self.current)
+            reg = Registration(
+                reg.matrix,
+                reg.method,
+                notes=(
+                    "registration needs SimpleITK (pip install ownscan[compare]): "
+                    "scanner coordinates shown",
+                    *reg.notes,
+                ),
+            )
+        else:
+            self.stage = "registering"
+            reg = register(prior, self.current)
+        self.stage = "matching intensities"
+        self.match = intensity_match(prior, self.current, reg)
+        self.registration = reg
 
 
 class CompareView:

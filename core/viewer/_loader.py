@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +23,7 @@ import numpy.typing as npt
 from ownscan.core.render._gpu import gradient_fits, volume_limits
 from ownscan.core.render._pages import release_pages
 from ownscan.core.render._setup import gradient_layout, gradient_slabs, prepare_volume
+from ownscan.core.viewer._jobs import Job
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.volume import Volume
 
@@ -32,7 +32,7 @@ __all__ = ["SeriesLoader"]
 log = logging.getLogger(__name__)
 
 
-class SeriesLoader:
+class SeriesLoader(Job):
     """Decodes and prepares one series on a daemon thread (started at once).
 
     Parameters
@@ -56,63 +56,51 @@ class SeriesLoader:
         memory_budget: int,
         gradient: bool,
     ) -> None:
+        super().__init__(f"ownscan-load-{index}", "reading the images")
         self.index = index
         self.entry = entry
-        self.started = time.monotonic()
-        self.stage = "reading the images"
         self.volume: Volume | None = None
         # the gradient's slabs, computed here, taken by the window's thread as they come
         self._gradient_parts: queue.SimpleQueue[tuple[int, npt.NDArray[np.uint16]]] = (
             queue.SimpleQueue()
         )
-        self.error: Exception | None = None
         self.shown = False  # set by the viewer once the 2D views show it
         self._max_texture = max_texture
         self._budget = memory_budget
         self._want_gradient = gradient
         self._ready = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"ownscan-load-{index}", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _run(self) -> None:
-        try:
-            volume = self.entry.volume()
-            prepared = None
-            if volume.samples == 1:  # colour volumes are uploaded as they are
-                self.stage = "preparing"
-                limits = volume_limits(self._max_texture, volume.shape)  # as GpuVolume's
-                prepared = prepare_volume(volume, limits, self._budget)
-                # quantised here, off the window's thread (the upload then only copies it);
-                # a file-backed volume's copy is file-backed too, its pages let go as written
-                # and again behind the upload and the gradient: not resident beside the texture
-                prepared.data  # noqa: B018
-            self.volume = volume
-            self._ready.set()
-            if (
-                prepared is not None
-                and self._want_gradient
-                and gradient_fits(prepared, self._budget)
-            ):
-                self.stage = "preparing 3D"
-                # slab by slab: the window's thread writes each into the texture (take_gradient),
-                # so the whole texel array never waits in memory
-                read: list[npt.NDArray[np.uint16]] = []  # the slabs the last part read
+    def work(self) -> None:
+        volume = self.entry.volume()
+        prepared = None
+        if volume.samples == 1:  # colour volumes are uploaded as they are
+            self.stage = "preparing"
+            limits = volume_limits(self._max_texture, volume.shape)  # as GpuVolume's
+            prepared = prepare_volume(volume, limits, self._budget)
+            # quantised here, off the window's thread (the upload then only copies it);
+            # a file-backed volume's copy is file-backed too, its pages let go as written
+            # and again behind the upload and the gradient: not resident beside the texture
+            prepared.data  # noqa: B018
+        self.volume = volume
+        self._ready.set()
+        if prepared is not None and self._want_gradient and gradient_fits(prepared, self._budget):
+            self.stage = "preparing 3D"
+            # slab by slab: the window's thread writes each into the texture (take_gradient),
+            # so the whole texel array never waits in memory
+            read: list[npt.NDArray[np.uint16]] = []  # the slabs the last part read
 
-                def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
-                    read.append(prepared.slab(k0, k1))
-                    return read[-1]
+            def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
+                read.append(prepared.slab(k0, k1))
+                return read[-1]
 
-                for part in gradient_slabs(gradient_layout(prepared), slab):
-                    self._gradient_parts.put(part)
-                    while read:  # a file-backed quantised volume: its pages let go again
-                        release_pages(read.pop())
-        except Exception as exc:  # handed to the window's thread, which decides
-            self.error = exc
-        finally:
-            self.stage = "done"
-            self._ready.set()
-            self._done.set()
+            for part in gradient_slabs(gradient_layout(prepared), slab):
+                self._gradient_parts.put(part)
+                while read:  # a file-backed quantised volume: its pages let go again
+                    release_pages(read.pop())
+
+    def _ended(self) -> None:
+        self._ready.set()  # a failure too: the window's thread then sees the error
 
     def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
         """The gradient slabs ``(g0, texels)`` computed since the last call, in order (for
@@ -129,20 +117,6 @@ class SeriesLoader:
     def ready(self) -> bool:
         """The volume is decoded and prepared (or loading failed: see :attr:`error`)."""
         return self._ready.is_set()
-
-    @property
-    def done(self) -> bool:
-        """Nothing is left to compute (also after a failure)."""
-        return self._done.is_set()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the load started."""
-        return time.monotonic() - self.started
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until done (or ``timeout`` seconds); True when done."""
-        return self._done.wait(timeout)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until :attr:`ready` (or ``timeout`` seconds); True when ready."""
