@@ -415,6 +415,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "memory_gib": round(available_bytes() / 2**30, 1),
+        # huge pages for the GL driver's blocks (core/_hugepages.py): changes the upload
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
     }
     try:
         from ownscan.core.render import GLRenderer
