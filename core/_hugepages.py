@@ -52,10 +52,11 @@ log = logging.getLogger(__name__)
 TUNABLE = "glibc.malloc.hugetlb=1"
 SWITCH = "OWNSCAN_HUGE_PAGES"  # "1": start again for huge pages where it helps; "0": never
 # Without SWITCH: off. On this project's 2-core Firecracker VM the texture's page faults drop
-# 38,400 -> 76 and its storage 81 -> 17 ms of CPU, but a whole `ownscan render` of a
-# 512x512x300 series took about twice the kernel time (0.39 -> 0.84 s, median of 6
-# alternated pairs at load 9-11: fresh 2 MiB pages seem to cost the VM's host more than the
-# 4 KiB pages the guest recycles; docs/RENDER.md). Until a quiet machine says otherwise.
+# 38,400 -> 76 and its storage 81 -> 17 ms of CPU, but a fresh process's upload of a series
+# read from DICOM took 2-5x longer (0.27-0.74 -> 0.72-2.14 s, 5 alternated pairs at load
+# 6-7) and a whole `ownscan render` twice the kernel time: fresh 2 MiB pages seem to cost
+# the VM's host more than the 4 KiB pages the guest recycles (docs/RENDER.md). Until a quiet
+# machine or bare metal says otherwise.
 DEFAULT_ON = False
 # Set in the environment of the process started again, and taken out of it there (its own
 # children do not inherit it): a second start can never follow, whatever glibc does with
