@@ -125,7 +125,19 @@ def _command_in(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+# Commands that put volumes into GL textures: started again with glibc's huge pages for the
+# driver's large blocks (the texture's page faults were 40 % of a CT's upload; _hugepages).
+_HUGE_PAGE_COMMANDS = frozenset({"render", "view", "serve", "bench"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (the process's own, ``sys.argv[1:]``, when None: then a
+    command in ``_HUGE_PAGE_COMMANDS`` may first start the process again with huge pages);
+    returns the exit status."""
+    if argv is None and _command_in(sys.argv[1:]) in _HUGE_PAGE_COMMANDS:
+        from ownscan.core._hugepages import reexec_for_huge_pages
+
+        reexec_for_huge_pages()  # returns only when not started again
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(_command_in(argv))
@@ -140,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_EscapingFormatter("ownscan: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
+    from ownscan.core._hugepages import started_again
+
+    if started_again():
+        logging.getLogger(__name__).debug(
+            "started again with GLIBC_TUNABLES=%s (huge pages; OWNSCAN_HUGE_PAGES=0 turns "
+            "this off)",
+            os.environ.get("GLIBC_TUNABLES"),
+        )
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0

@@ -5,7 +5,8 @@ transfer syntax loaded in process, and to NIfTI by whole processes beside dcm2ni
 SimpleITK; ``import``: ``ownscan import`` into a new library beside ``cp -r``; ``render``: ms
 per frame; ``upload``: ms to put a volume into GL textures; ``first-picture`` /
 ``first-frame``: ms from a loaded volume to the first GL picture (the quick pass the viewer
-shows first) and to the first full frame after it; ``memory``: peak RSS of ``ownscan render``
+shows first) and to the first full frame after it; ``first-frame-only``: to the full frame
+drawn at once, as ``ownscan render`` draws it; ``memory``: peak RSS of ``ownscan render``
 of the written series in a child process), the volume, the image size, the mode (for
 ``load`` the transfer syntax). Rows of the same part, volume, image and mode form a group;
 the peers are the tools that are not ownscan's (VTK's mappers, vispy, dcm2niix, SimpleITK,
@@ -69,6 +70,7 @@ PARTS = ("load", "import", "render", "upload", "first-frame", "memory")
 FIRST_FRAME_ROWS = (
     ("first-picture", "first_picture", "first picture (quick pass)"),
     ("first-frame", "first_full_frame", "first full frame"),
+    ("first-frame-only", "full_frame_only", "first frame without the quick pass"),
 )
 MEMORY_FACTOR = 8
 MEMORY_OVERHEAD = 1 << 30
@@ -415,6 +417,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "memory_gib": round(available_bytes() / 2**30, 1),
+        # huge pages for the GL driver's blocks (core/_hugepages.py): changes the upload
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
     }
     try:
         from ownscan.core.render import GLRenderer

@@ -35,6 +35,7 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
             assert ("render", volume, mode, "ownscan-array") in got
             assert ("first-frame", volume, mode, "ownscan-gl") in got
             assert ("first-picture", volume, mode, "ownscan-gl") in got  # the quick pass
+            assert ("first-frame-only", volume, mode, "ownscan-gl") in got  # no quick pass
             assert ("memory", volume, mode, "ownscan-gl") in got
             assert ("memory", volume, mode, "ownscan-array") in got
         assert ("memory", volume, "view", "ownscan-view") in got  # Xvfb when no display
