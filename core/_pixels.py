@@ -16,6 +16,7 @@ are alive besides it, so peak memory stays near the size of the volume.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import io
@@ -209,6 +210,8 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     first = frames[0]
     src = first.source
     out: list[np.ndarray | str] = []
+    if first.fragments is not None and first.photometric != "PALETTE COLOR":
+        return _decode_fragments(frames)
     try:
         if first.photometric == "PALETTE COLOR":
             ds = src.dataset if src.dataset is not None else dcmread(src.open())
@@ -246,6 +249,58 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
         out += ["fewer frames in the pixel data than NumberOfFrames says"] * (
             len(frames) - len(out)
         )
+    return out
+
+
+def _decode_fragments(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    """Decode frames of one file whose fragments the header reader found itself
+    (``Frame.fragments``: the offset table is untrue or absent), each from its own bytes."""
+    from pydicom.encaps import encapsulate
+    from pydicom.pixels import get_decoder
+
+    first = frames[0]
+    decoder = get_decoder(first.transfer_syntax)
+    opts: dict[str, Any] = {
+        "rows": first.rows,
+        "columns": first.columns,
+        "number_of_frames": 1,
+        "samples_per_pixel": first.samples,
+        "bits_allocated": first.bits_allocated,
+        "bits_stored": first.bits_stored,
+        "pixel_representation": first.pixel_representation,
+        "photometric_interpretation": first.photometric,
+    }
+    if first.samples > 1:
+        opts["planar_configuration"] = first.planar_configuration
+    plugin = _preferred_plugin(first.transfer_syntax)
+    if plugin:
+        opts["decoding_plugin"] = plugin
+    out: list[np.ndarray | str] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            ds = first.source.dataset
+            if ds is not None:
+                value = ds.PixelData
+                fp: Any = None
+            else:
+                fp = stack.enter_context(first.source.open())
+            for fr in frames:
+                assert fr.fragments is not None
+                parts = []
+                for offset, length in fr.fragments:
+                    if fp is None:
+                        parts.append(bytes(value[offset : offset + length]))
+                    else:
+                        fp.seek(offset)
+                        parts.append(fp.read(length))
+                try:
+                    arr, _ = decoder.as_array(encapsulate([b"".join(parts)]), **opts)
+                except Exception as exc:  # a damaged stream: this frame only
+                    out.append(_decode_failure(exc, fr))
+                    continue
+                out.append(_to_uint8_rgb(arr, fr) if fr.is_colour else np.ascontiguousarray(arr))
+    except OSError as exc:
+        return out + [f"cannot read: {exc.strerror or exc}"] * (len(frames) - len(out))
     return out
 
 
