@@ -343,6 +343,8 @@ class Series:
         ------
         UnsupportedTransferSyntax
             No installed decoder handles the files' transfer syntax.
+        ReadProblem
+            Not one frame of the volume could be decoded (there is no picture to show).
         OSError
             ``out`` cannot be resized, reserved (a full disk) or written.
         """
@@ -400,6 +402,14 @@ class Series:
                     on_error=lambda k, why: errors.__setitem__(k, why),
                     file=None if direct is None else (direct.fd, direct.offset),
                 )
+                if frames and len(errors) == len(frames):
+                    # nothing decoded: a volume of padding would be a picture of nothing,
+                    # shown, rendered or exported as if it were the scan
+                    k, why = min(errors.items())
+                    raise ReadProblem(
+                        f"{frames[k].where}: no image of {self.label} could be decoded "
+                        f"({len(frames)} of {len(frames)} failed; the first: {why})"
+                    )
                 return vox, errors, plan
             except _pixels._Overflow:
                 del vox
