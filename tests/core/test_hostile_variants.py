@@ -1,0 +1,265 @@
+"""Hostile and odd-vendor variants of real-looking series, by class, through the front doors.
+
+Each variant is made here from a generated CT series (tests/core/ctgen.py) by the change one
+vendor or one broken tool makes; every file is read by ``assemble``/``Series.load`` and the
+commands (``export``, ``render``, ``info``) in subprocesses under a memory cap and a time
+bound (tests/core/hostile.py). The classes:
+
+* **Odd but valid encodings**: garbage above BitsStored (signed and unsigned), no Pixel
+  Representation, 8- and 32-bit allocation, no Photometric Interpretation, a padding pair of
+  bytes, Number of Frames 0, implicit VR, big endian. The NIfTI written equals dcm2niix's
+  (voxels identical, affine within 0.01 mm).
+* **Untrue offset tables** of encapsulated multi-frame data (offsets past the data, offsets
+  out of order, one offset missing, none with each frame in several fragments): every frame
+  holds its own image, equal to the uncompressed original (pydicom trusts such a table and
+  used to give frames other frames' pictures, or none).
+* **Nothing decodable**: a series none of whose frames decodes (an unknown Photometric
+  Interpretation, a transfer syntax that says JPEG 2000 over native bytes) is one line naming
+  the file, never a volume of padding: ``export`` writes no file, ``render`` no picture.
+* **Rescale Slope 0**: used as 1, with a warning that names the file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from ctgen import write_ct_series
+from hostile import assert_handled, capped
+from niicompare import compare, dcm2niix
+
+from ownscan.core import assemble
+from ownscan.core.dicom import ReadProblem
+
+N_SLICES = 4
+
+
+def _edit(fn: Callable[[pydicom.Dataset, int], None]) -> Callable[[Path], None]:
+    """A variant made by ``fn(dataset, slice index)`` on every file of the folder."""
+
+    def make(folder: Path) -> None:
+        for k, f in enumerate(sorted(folder.glob("*.dcm"))):
+            ds = pydicom.dcmread(f)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fn(ds, k)
+                ds.save_as(f)
+
+    return make
+
+
+def _garbage_unsigned(ds: pydicom.Dataset, k: int) -> None:
+    a = np.frombuffer(ds.PixelData, np.uint16)
+    ds.PixelData = ((a & 0x0FFF) | 0xA000).astype(np.uint16).tobytes()  # BitsStored 12
+
+
+def _garbage_signed(ds: pydicom.Dataset, k: int) -> None:
+    a = np.clip(np.frombuffer(ds.PixelData, np.int16).astype(np.int32), -2048, 2047)
+    ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 12, 11, "0"
+    ds.PixelData = ((a & 0x0FFF) | 0x5000).astype(np.uint16).tobytes()
+
+
+def _bits32(ds: pydicom.Dataset, k: int) -> None:
+    a = np.frombuffer(ds.PixelData, np.int16).astype(np.int32)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.PixelData = a.tobytes()
+
+
+def _bits8(ds: pydicom.Dataset, k: int) -> None:
+    a = np.frombuffer(ds.PixelData, np.uint16)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = (a >> 4).astype(np.uint8).tobytes()
+
+
+def _dcmconv(flag: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        for f in sorted(folder.glob("*.dcm")):
+            subprocess.run(["dcmconv", flag, str(f), str(f)], check=True, capture_output=True)
+
+    return make
+
+
+# name -> (unsigned data?, how to make it from the folder of a good series)
+VALID: dict[str, tuple[bool, Callable[[Path], None]]] = {
+    "bits-above-stored-unsigned": (True, _edit(_garbage_unsigned)),
+    "bits-above-stored-signed": (False, _edit(_garbage_signed)),
+    "no-pixel-representation": (False, _edit(lambda ds, k: delattr(ds, "PixelRepresentation"))),
+    "bits-allocated-32": (False, _edit(_bits32)),
+    "bits-allocated-8": (True, _edit(_bits8)),
+    "no-photometric": (False, _edit(lambda ds, k: delattr(ds, "PhotometricInterpretation"))),
+    "pixel-data-padded": (
+        False,
+        _edit(lambda ds, k: setattr(ds, "PixelData", ds.PixelData + b"\0\0")),
+    ),
+    "number-of-frames-0": (False, _edit(lambda ds, k: setattr(ds, "NumberOfFrames", 0))),
+    "implicit-vr": (False, _dcmconv("+ti")),
+    "big-endian": (False, _dcmconv("+tb")),
+}
+
+
+@pytest.mark.parametrize("name", list(VALID))
+def test_valid_odd_encodings_equal_dcm2niix(name: str, tmp_path: Path) -> None:
+    unsigned, make = VALID[name]
+    folder = tmp_path / "in"
+    write_ct_series(folder, n_slices=N_SLICES, signed=not unsigned)
+    make(folder)
+    r = capped("export", str(folder), "-o", str(tmp_path / "ours"), "--uncompressed")
+    assert_handled(r)
+    assert r.returncode == 0, r.stderr
+    ours = sorted((tmp_path / "ours").glob("*.nii"))
+    theirs = dcm2niix(folder, tmp_path / "theirs")
+    assert len(ours) == len(theirs) == 1, (ours, theirs)
+    compare(ours[0], theirs[0])
+
+
+# -- encapsulated multi-frame data with an untrue offset table ----------------------------------
+def _multiframe_j2k(folder: Path, tmp: Path) -> tuple[list[bytes], np.ndarray]:
+    """The J2K frames (one codestream each) of a generated CT and its stored values."""
+    from pydicom.encaps import generate_frames
+
+    files = write_ct_series(tmp / "src", n_slices=N_SLICES)
+    frames, stored = [], []
+    for f in files:
+        out = tmp / "src" / f"j{f.name}"
+        subprocess.run(["gdcmconv", "--j2k", str(f), str(out)], check=True)
+        frames.append(next(generate_frames(pydicom.dcmread(out).PixelData, number_of_frames=1)))
+        stored.append(pydicom.dcmread(f).pixel_array)
+    return frames, np.stack(stored)
+
+
+def _item(data: bytes) -> bytes:
+    return b"\xfe\xff\x00\xe0" + len(data).to_bytes(4, "little") + data
+
+
+def _encapsulated(
+    frames: list[bytes], table: Callable[[list[int]], list[int]], split: int
+) -> bytes:
+    """Pixel Data: an offset table made by ``table(true offsets)``, each frame in ``split``
+    fragments (cut at even lengths: a fragment's length is even)."""
+    items, offsets, pos = [], [], 0
+    for fr in frames:
+        offsets.append(pos)
+        n = (len(fr) // split) & ~1
+        cuts = [fr[i * n : (i + 1) * n] for i in range(split - 1)] + [fr[(split - 1) * n :]]
+        for c in cuts:
+            c = c + b"\0" * (len(c) % 2)
+            items.append(_item(c))
+            pos += 8 + len(c)
+    bot = b"".join(int(v).to_bytes(4, "little") for v in table(offsets))
+    return _item(bot) + b"".join(items) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+TABLES: dict[str, tuple[Callable[[list[int]], list[int]], int]] = {
+    "offsets-past-the-data": (lambda t: [123456789 * (k + 1) for k in range(len(t))], 1),
+    "offsets-out-of-order": (lambda t: t[1:] + t[:1], 1),
+    "one-offset-missing": (lambda t: t[:-1], 1),
+    "offsets-between-fragments": (lambda t: [v + 8 for v in t], 2),
+    "no-table-several-fragments": (lambda t: [], 3),
+    "true-table-several-fragments": (lambda t: t, 3),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_untrue_offset_tables_give_every_frame_its_own_image(name: str, tmp_path: Path) -> None:
+    table, split = TABLES[name]
+    frames, stored = _multiframe_j2k(tmp_path / "in", tmp_path)
+    first = sorted((tmp_path / "src").glob("jIM*.dcm"))[0]
+    ds = pydicom.dcmread(first)
+    ds.NumberOfFrames = N_SLICES
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"
+    ds.PixelData = _encapsulated(frames, table, split)
+    ds["PixelData"].is_undefined_length = True
+    (tmp_path / "in").mkdir()
+    mf = tmp_path / "in" / "mf.dcm"
+    ds.save_as(mf)
+    shutil.rmtree(tmp_path / "src")
+
+    found = assemble(tmp_path / "in")
+    assert not found.errors, found.errors
+    (s,) = found.series
+    got = np.concatenate([v.voxels for v in s.load_volumes()])  # frames as repetitions
+    assert s.load_errors == []
+    np.testing.assert_array_equal(got.reshape(stored.shape), stored - 1024)
+    # and the command line's export of the same file (a worker process decodes it)
+    r = capped("export", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--uncompressed")
+    assert_handled(r)
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_offset_table_that_cannot_be_sorted_out_is_one_line(tmp_path: Path) -> None:
+    # an untrue table over frames in several fragments none of which begins a codestream
+    frames, _ = _multiframe_j2k(tmp_path / "in", tmp_path)
+    first = sorted((tmp_path / "src").glob("jIM*.dcm"))[0]
+    ds = pydicom.dcmread(first)
+    ds.NumberOfFrames = N_SLICES
+    ds.PixelData = _encapsulated([b"\0\0" + f for f in frames], lambda t: t[::-1], 2)
+    ds["PixelData"].is_undefined_length = True
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "mf.dcm")
+    found = assemble(tmp_path / "in")
+    assert not found.series
+    (p,) = found.errors
+    assert p.origin.endswith("mf.dcm") and "offset table is untrue" in p.reason, p
+
+
+# -- series of which nothing decodes ------------------------------------------------------------
+def _say_j2k(folder: Path) -> None:
+    """The transfer syntax says JPEG 2000; the pixel data is native (a lying re-writer)."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    for f in sorted(folder.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.90"
+        head = DicomBytesIO()
+        head.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(head, ds.file_meta, enforce_standard=True)
+        body = DicomBytesIO()
+        body.is_little_endian, body.is_implicit_VR = True, False
+        write_dataset(body, ds)
+        f.write_bytes(head.getvalue() + body.getvalue())
+
+
+UNDECODABLE: dict[str, Callable[[Path], None]] = {
+    "unknown-photometric": _edit(lambda ds, k: setattr(ds, "PhotometricInterpretation", "FOO")),
+    "native-bytes-said-to-be-j2k": _say_j2k,
+}
+
+
+@pytest.mark.parametrize("name", list(UNDECODABLE))
+def test_nothing_decodable_is_one_line_and_no_output(name: str, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    files = write_ct_series(folder, n_slices=N_SLICES)
+    UNDECODABLE[name](folder)
+    (s,) = assemble(folder).series
+    with pytest.raises(ReadProblem, match=r"no image of .* could be decoded"):
+        s.load()
+    out = tmp_path / "out"
+    r = capped("export", str(folder), "-o", str(out), "--uncompressed")
+    assert_handled(r)
+    assert r.returncode == 1 and files[0].name in r.stderr, r.stderr
+    assert "could be decoded" in r.stderr, r.stderr
+    assert not list(out.glob("*")) if out.exists() else True  # no file, not even a part
+    png = tmp_path / "r.png"
+    r = capped("render", str(folder), "-o", str(png), "--size", "64x64", "--backend", "cpu")
+    assert_handled(r)
+    assert r.returncode == 2 and "could be decoded" in r.stderr and not png.exists(), r.stderr
+
+
+def test_rescale_slope_zero_is_used_as_one_and_said(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    files = write_ct_series(folder, n_slices=N_SLICES)
+    stored = np.stack([pydicom.dcmread(f).pixel_array for f in files]).astype(np.int32)
+    _edit(lambda ds, k: setattr(ds, "RescaleSlope", "0"))(folder)
+    (s,) = assemble(folder).series
+    assert any("RescaleSlope '0" in w and "used 1" in w for w in s.warnings), s.warnings
+    np.testing.assert_array_equal(s.load().voxels, stored - 1024)
+    r = capped("info", str(folder))
+    assert_handled(r)
+    assert "RescaleSlope" in r.stdout + r.stderr and files[0].name in r.stdout + r.stderr
