@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core.dicom import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core.dicom import DEFLATED_LE, NATIVE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import ReadProblem, UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
@@ -228,6 +228,10 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts: dict[str, Any] = {"indices": indices} if first.n_frames > 1 else {}
+        if first.samples > 1 and first.transfer_syntax in NATIVE:
+            # Planar Configuration is required for colour, yet some writers leave it out:
+            # 0 (interleaved, the header reader's default) as dcm2niix and dcmtk read it
+            opts["planar_configuration"] = first.planar_configuration
         plugin = _preferred_plugin(first.transfer_syntax)
         if plugin:
             opts["decoding_plugin"] = plugin

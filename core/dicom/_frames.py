@@ -1189,6 +1189,9 @@ def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
     return max(count, 0)
 
 
+# colour stored at half the horizontal resolution (4:2:2)
+_SUBSAMPLED = frozenset({"YBR_FULL_422", "YBR_PARTIAL_422"})
+
 # The first bytes of a compressed frame (PS3.5 A.4: every frame starts a new fragment): JPEG,
 # JPEG-LS (SOI) and JPEG 2000 / HTJ2K (a codestream's SOC + SIZ, or a JP2 file's signature).
 _FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  ")
@@ -1319,6 +1322,10 @@ def _build(
     pixel_length: int | None = None
     size_notes: tuple[str, ...] = ()
     frame_bytes = rows * cols * samples * bits_alloc // 8
+    if samples == 3 and photometric in _SUBSAMPLED and ts in NATIVE:
+        # uncompressed 4:2:2 (PS3.3 C.7.6.3.1.2): two Y values share one CB and one CR, so
+        # four samples hold two pixels: two thirds of what three samples a pixel would need
+        frame_bytes = rows * cols * 2 * bits_alloc // 8
     # Every allocation a header value drives is checked here, before any is made: the frame
     # records (one per frame) and, later, the decoded volume (frames x frame bytes).
     groups = _check_claims(src, ds, ts, n_frames, frame_bytes, size, encap)

@@ -263,3 +263,55 @@ def test_rescale_slope_zero_is_used_as_one_and_said(tmp_path: Path) -> None:
     r = capped("info", str(folder))
     assert_handled(r)
     assert "RescaleSlope" in r.stdout + r.stderr and files[0].name in r.stdout + r.stderr
+
+
+# -- colour as writers store it -----------------------------------------------------------------
+def _ybr(ds: pydicom.Dataset, subsampled: bool) -> None:
+    from pydicom.pixels import convert_color_space
+
+    ybr = convert_color_space(ds.pixel_array, "RGB", "YBR_FULL")
+    if subsampled:  # uncompressed 4:2:2: Y0 Y1 CB CR for each pair of pixels
+        pairs = np.empty((ybr.shape[0], ybr.shape[1] // 2, 4), np.uint8)
+        pairs[..., 0], pairs[..., 1] = ybr[:, 0::2, 0], ybr[:, 1::2, 0]
+        pairs[..., 2], pairs[..., 3] = ybr[:, 0::2, 1], ybr[:, 0::2, 2]
+        ybr = pairs
+    ds.PhotometricInterpretation = "YBR_FULL_422" if subsampled else "YBR_FULL"
+    ds.PixelData = np.ascontiguousarray(ybr).tobytes()
+
+
+def _planar1(ds: pydicom.Dataset) -> None:
+    rgb = ds.pixel_array  # read before the header says planar
+    ds.PlanarConfiguration = 1
+    ds.PixelData = np.ascontiguousarray(rgb.transpose(2, 0, 1)).tobytes()
+
+
+COLOUR: dict[str, Callable[[pydicom.Dataset], None]] = {
+    "planar-configuration-1": _planar1,
+    "planar-configuration-missing": lambda ds: delattr(ds, "PlanarConfiguration"),
+    "ybr-full-uncompressed": lambda ds: _ybr(ds, False),
+    "ybr-full-422-uncompressed": lambda ds: _ybr(ds, True),
+}
+
+
+@pytest.mark.parametrize("name", list(COLOUR))
+def test_colour_variants_equal_dcmtk(
+    name: str, pydicom_files: dict[str, Path], tmp_path: Path
+) -> None:
+    original = pydicom_files["SC_rgb.dcm"]
+    ds = pydicom.dcmread(original)
+    COLOUR[name](ds)
+    (tmp_path / "in").mkdir()
+    f = tmp_path / "in" / "c.dcm"
+    ds.save_as(f)
+    from PIL import Image
+
+    # every variant stores the original's picture: dcmtk's decoding of the original is the
+    # truth (dcmtk refuses a missing Planar Configuration and leaves uncompressed YBR_FULL
+    # unconverted, so it cannot judge every variant itself); RGB -> YBR -> RGB rounds by 3 at
+    # most (PS3.3 C.7.6.3.1.2)
+    subprocess.run(["dcm2pnm", str(original), str(tmp_path / "c.ppm")], check=True)
+    truth = np.asarray(Image.open(tmp_path / "c.ppm")).astype(int)
+    (s,) = assemble(tmp_path / "in").series
+    got = s.load().voxels[0].astype(int)
+    assert got.shape == truth.shape
+    assert np.abs(got - truth).max() <= (3 if "ybr" in name else 0)
