@@ -165,27 +165,34 @@ TABLES: dict[str, tuple[Callable[[list[int]], list[int]], int]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(TABLES))
-def test_untrue_offset_tables_give_every_frame_its_own_image(name: str, tmp_path: Path) -> None:
-    table, split = TABLES[name]
-    frames, stored = _multiframe_j2k(tmp_path / "in", tmp_path)
-    first = sorted((tmp_path / "src").glob("jIM*.dcm"))[0]
-    ds = pydicom.dcmread(first)
+def write_multiframe_j2k(
+    folder: Path, tmp: Path, table: Callable[[list[int]], list[int]], split: int
+) -> tuple[Path, np.ndarray]:
+    """A 4-frame JPEG 2000 file in ``folder`` (a generated CT's slices as its frames) whose
+    offset table is ``table(true offsets)`` and whose frames are in ``split`` fragments each;
+    and the values it holds (HU), frame by frame."""
+    frames, stored = _multiframe_j2k(folder, tmp)
+    ds = pydicom.dcmread(sorted((tmp / "src").glob("jIM*.dcm"))[0])
     ds.NumberOfFrames = N_SLICES
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"
     ds.PixelData = _encapsulated(frames, table, split)
     ds["PixelData"].is_undefined_length = True
-    (tmp_path / "in").mkdir()
-    mf = tmp_path / "in" / "mf.dcm"
-    ds.save_as(mf)
-    shutil.rmtree(tmp_path / "src")
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "mf.dcm")
+    shutil.rmtree(tmp / "src")
+    return folder / "mf.dcm", stored - 1024
 
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_untrue_offset_tables_give_every_frame_its_own_image(name: str, tmp_path: Path) -> None:
+    table, split = TABLES[name]
+    _, expected = write_multiframe_j2k(tmp_path / "in", tmp_path, table, split)
     found = assemble(tmp_path / "in")
     assert not found.errors, found.errors
     (s,) = found.series
     got = np.concatenate([v.voxels for v in s.load_volumes()])  # frames as repetitions
     assert s.load_errors == []
-    np.testing.assert_array_equal(got.reshape(stored.shape), stored - 1024)
+    np.testing.assert_array_equal(got.reshape(expected.shape), expected)
     # and the command line's export of the same file (a worker process decodes it)
     r = capped("export", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--uncompressed")
     assert_handled(r)
