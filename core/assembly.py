@@ -676,6 +676,12 @@ def _single_geometry(fr: Frame) -> _Geometry:
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
 
 
+_SPACING_NAMES = {
+    "detector": "the detector (Imager Pixel Spacing)",
+    "scanned": "the film scanner (Nominal Scanned Pixel Spacing)",
+}
+
+
 def _single_warnings(fr: Frame) -> list[str]:
     """What ``info`` must say about an image without a position: orientation and scale."""
     out = []
@@ -753,6 +759,13 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
     if ps is None:
         warnings.append("no PixelSpacing: assuming 1 mm pixels, distances are not reliable")
         ps = (1.0, 1.0)
+    elif first.spacing_source in ("detector", "scanned"):
+        # a stack with a position but no Pixel Spacing: the sizes used are the detector's
+        # (or the film scanner's), larger than the patient's by the magnification
+        warnings.append(
+            f"no PixelSpacing: sizes from {_SPACING_NAMES[first.spacing_source]}, "
+            "not measured in the patient"
+        )
     if len(frames) == 1:
         geo = _single_geometry(frames[0])
         return frames, geo

@@ -322,3 +322,23 @@ def test_colour_variants_equal_dcmtk(
     got = s.load().voxels[0].astype(int)
     assert got.shape == truth.shape
     assert np.abs(got - truth).max() <= (3 if "ybr" in name else 0)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "said"),
+    [("ImagerPixelSpacing", "the detector"), ("NominalScannedPixelSpacing", "the film scanner")],
+)
+def test_a_stack_without_pixel_spacing_says_where_its_sizes_come_from(
+    keyword: str, said: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    write_ct_series(folder, n_slices=N_SLICES)
+
+    def move(ds: pydicom.Dataset, k: int) -> None:
+        setattr(ds, keyword, ds.PixelSpacing)
+        del ds.PixelSpacing
+
+    _edit(move)(folder)
+    (s,) = assemble(folder).series
+    assert s.spacing[:2] == pytest.approx((0.7, 0.8))  # used (as before), and said
+    assert any(f"sizes from {said}" in w for w in s.warnings), s.warnings
