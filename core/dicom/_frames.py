@@ -1234,8 +1234,10 @@ def _frame_fragments(
         if len(item) < 8:
             break
         group, elem, length = struct.unpack("<HHL", item)
-        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF or p + 8 + length > size:
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
             break
+        # a file cut short: its last fragment is what is left (that frame fails alone)
+        length = min(length, size - p - 8)
         frags.append((p - first, length))
         p += 8 + length
     starts = {pos: k for k, (pos, _) in enumerate(frags)}

@@ -152,7 +152,7 @@ def _encapsulated(
             items.append(_item(c))
             pos += 8 + len(c)
     bot = b"".join(int(v).to_bytes(4, "little") for v in table(offsets))
-    return _item(bot) + b"".join(items) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    return _item(bot) + b"".join(items)  # pydicom writes the sequence delimiter
 
 
 TABLES: dict[str, tuple[Callable[[list[int]], list[int]], int]] = {
@@ -342,3 +342,32 @@ def test_a_stack_without_pixel_spacing_says_where_its_sizes_come_from(
     (s,) = assemble(folder).series
     assert s.spacing[:2] == pytest.approx((0.7, 0.8))  # used (as before), and said
     assert any(f"sizes from {said}" in w for w in s.warnings), s.warnings
+
+
+@pytest.mark.parametrize("name", ["offsets-out-of-order", "true-table-several-fragments"])
+def test_a_multiframe_file_cut_short_loses_its_last_frame_only(name: str, tmp_path: Path) -> None:
+    table, split = TABLES[name]
+    mf, expected = write_multiframe_j2k(tmp_path / "in", tmp_path, table, split)
+    data = mf.read_bytes()
+    mf.write_bytes(data[: len(data) - 200])  # into the last frame's codestream
+    found = assemble(tmp_path / "in")
+    assert not found.errors, found.errors
+    (s,) = found.series
+    got = np.concatenate([v.voxels for v in s.load_volumes()]).reshape(expected.shape)
+    assert [p.origin.endswith("mf.dcm frame 4") for p in s.load_errors] == [True], s.load_errors
+    np.testing.assert_array_equal(got[:3], expected[:3])
+
+
+def test_a_4d_series_none_of_whose_volumes_decodes_is_one_line(tmp_path: Path) -> None:
+    mf, _ = write_multiframe_j2k(tmp_path / "in", tmp_path, lambda t: t, 1)
+    _edit(lambda ds, k: setattr(ds, "PhotometricInterpretation", "FOO"))(tmp_path / "in")
+    (s,) = assemble(tmp_path / "in").series
+    assert s.n_volumes == N_SLICES  # one frame a volume (repetitions by frame order)
+    with pytest.raises(ReadProblem, match=r"no image of .* could be decoded"):
+        s.load_volumes()
+    with pytest.raises(ReadProblem, match=r"no image of .* could be decoded"):
+        s.load(volume=2)
+    r = capped("export", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--uncompressed")
+    assert_handled(r)
+    assert r.returncode == 1 and "could be decoded" in r.stderr and mf.name in r.stderr
+    assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
