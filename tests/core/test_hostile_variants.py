@@ -156,7 +156,7 @@ def _encapsulated(
 
 
 TABLES: dict[str, tuple[Callable[[list[int]], list[int]], int]] = {
-    "offsets-past-the-data": (lambda t: [123456789 * (k + 1) for k in range(len(t))], 1),
+    "offsets-past-the-data": (lambda t: [(123456789 * (k + 1)) % 2**32 for k in range(len(t))], 1),
     "offsets-out-of-order": (lambda t: t[1:] + t[:1], 1),
     "one-offset-missing": (lambda t: t[:-1], 1),
     "offsets-between-fragments": (lambda t: [v + 8 for v in t], 2),
@@ -371,3 +371,34 @@ def test_a_4d_series_none_of_whose_volumes_decodes_is_one_line(tmp_path: Path) -
     assert_handled(r)
     assert r.returncode == 1 and "could be decoded" in r.stderr and mf.name in r.stderr
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+
+
+def _with_table(data: bytes, table: Callable[[list[int]], list[int]]) -> bytes:
+    """A file whose (last) encapsulated Pixel Data gets the offset table ``table(true
+    offsets)``, each frame being one fragment (as in the real file used)."""
+    import struct
+
+    at = data.rindex(b"\xe0\x7f\x10\x00") + 12  # the offset table's item
+    old = struct.unpack_from("<L", data, at + 4)[0]
+    p, offsets = at + 8 + old, []
+    while data[p : p + 4] == b"\xfe\xff\x00\xe0":
+        offsets.append(p - (at + 8 + old))
+        p += 8 + struct.unpack_from("<L", data, p + 4)[0]
+    bot = b"".join(struct.pack("<L", v) for v in table(offsets))
+    return data[:at] + _item(bot) + data[at + 8 + old :]
+
+
+@pytest.mark.parametrize("name", ["offsets-out-of-order", "offsets-past-the-data"])
+def test_a_real_multiframe_file_with_an_untrue_table(
+    name: str, pydicom_files: dict[str, Path], tmp_path: Path
+) -> None:
+    # a real 3D ultrasound: 120 JPEG baseline frames, YBR_FULL_422, no offset table
+    real = pydicom_files["color3d_jpeg_baseline.dcm"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "us.dcm").write_bytes(_with_table(real.read_bytes(), TABLES[name][0]))
+    (s,) = assemble(tmp_path / "in").series
+    (truth,) = assemble([real]).series
+    got = np.concatenate([v.voxels for v in s.load_volumes()])
+    want = np.concatenate([v.voxels for v in truth.load_volumes()])
+    assert s.load_errors == [] and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
