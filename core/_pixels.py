@@ -313,6 +313,12 @@ def _decode_failure(exc: BaseException, fr: Frame) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     if len(lines) > 1 and "all available plugins" in lines[0]:
         lines = lines[1:]
+    if any("parsing the Basic Offset Table item" in ln for ln in lines):
+        # pydicom's words for plain bytes where fragments should be: say it in the reader's
+        return (
+            f"the pixel data is stored as plain bytes, not in fragments as its transfer "
+            f"syntax ({fr.transfer_syntax.name}) requires: the file's transfer syntax is untrue"
+        )
     detail = "; ".join(lines) or type(exc).__name__
     return f"cannot decode the {fr.transfer_syntax.name} pixel data ({detail[:300]})"
 

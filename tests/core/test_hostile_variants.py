@@ -252,6 +252,8 @@ def test_nothing_decodable_is_one_line_and_no_output(name: str, tmp_path: Path) 
     assert_handled(r)
     assert r.returncode == 1 and files[0].name in r.stderr, r.stderr
     assert "could be decoded" in r.stderr, r.stderr
+    if name == "native-bytes-said-to-be-j2k":
+        assert "stored as plain bytes, not in fragments" in r.stderr, r.stderr
     assert not list(out.glob("*")) if out.exists() else True  # no file, not even a part
     png = tmp_path / "r.png"
     r = capped("render", str(folder), "-o", str(png), "--size", "64x64", "--backend", "cpu")
