@@ -16,6 +16,7 @@ are alive besides it, so peak memory stays near the size of the volume.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import io
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core.dicom import DEFLATED_LE, NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core.dicom import DEFLATED_LE, NATIVE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import ReadProblem, UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
@@ -209,6 +210,8 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     first = frames[0]
     src = first.source
     out: list[np.ndarray | str] = []
+    if first.fragments is not None and first.photometric != "PALETTE COLOR":
+        return _decode_fragments(frames)
     try:
         if first.photometric == "PALETTE COLOR":
             ds = src.dataset if src.dataset is not None else dcmread(src.open())
@@ -225,6 +228,10 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             target = src.open()
         indices = [fr.frame for fr in frames]
         opts: dict[str, Any] = {"indices": indices} if first.n_frames > 1 else {}
+        if first.samples > 1 and first.transfer_syntax in NATIVE:
+            # Planar Configuration is required for colour, yet some writers leave it out:
+            # 0 (interleaved, the header reader's default) as dcm2niix and dcmtk read it
+            opts["planar_configuration"] = first.planar_configuration
         plugin = _preferred_plugin(first.transfer_syntax)
         if plugin:
             opts["decoding_plugin"] = plugin
@@ -249,11 +256,69 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     return out
 
 
+def _decode_fragments(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    """Decode frames of one file whose fragments the header reader found itself
+    (``Frame.fragments``: the offset table is untrue or absent), each from its own bytes."""
+    from pydicom.encaps import encapsulate
+    from pydicom.pixels import get_decoder
+
+    first = frames[0]
+    decoder = get_decoder(first.transfer_syntax)
+    opts: dict[str, Any] = {
+        "rows": first.rows,
+        "columns": first.columns,
+        "number_of_frames": 1,
+        "samples_per_pixel": first.samples,
+        "bits_allocated": first.bits_allocated,
+        "bits_stored": first.bits_stored,
+        "pixel_representation": first.pixel_representation,
+        "photometric_interpretation": first.photometric,
+    }
+    if first.samples > 1:
+        opts["planar_configuration"] = first.planar_configuration
+    plugin = _preferred_plugin(first.transfer_syntax)
+    if plugin:
+        opts["decoding_plugin"] = plugin
+    out: list[np.ndarray | str] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            ds = first.source.dataset
+            if ds is not None:
+                value = ds.PixelData
+                fp: Any = None
+            else:
+                fp = stack.enter_context(first.source.open())
+            for fr in frames:
+                assert fr.fragments is not None
+                parts = []
+                for offset, length in fr.fragments:
+                    if fp is None:
+                        parts.append(bytes(value[offset : offset + length]))
+                    else:
+                        fp.seek(offset)
+                        parts.append(fp.read(length))
+                try:
+                    arr, _ = decoder.as_array(encapsulate([b"".join(parts)]), **opts)
+                except Exception as exc:  # a damaged stream: this frame only
+                    out.append(_decode_failure(exc, fr))
+                    continue
+                out.append(_to_uint8_rgb(arr, fr) if fr.is_colour else np.ascontiguousarray(arr))
+    except OSError as exc:
+        return out + [f"cannot read: {exc.strerror or exc}"] * (len(frames) - len(out))
+    return out
+
+
 def _decode_failure(exc: BaseException, fr: Frame) -> str:
     """One line: which syntax failed and what each decoder said."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     if len(lines) > 1 and "all available plugins" in lines[0]:
         lines = lines[1:]
+    if any("parsing the Basic Offset Table item" in ln for ln in lines):
+        # pydicom's words for plain bytes where fragments should be: say it in the reader's
+        return (
+            f"the pixel data is stored as plain bytes, not in fragments as its transfer "
+            f"syntax ({fr.transfer_syntax.name}) requires: the file's transfer syntax is untrue"
+        )
     detail = "; ".join(lines) or type(exc).__name__
     return f"cannot decode the {fr.transfer_syntax.name} pixel data ({detail[:300]})"
 

@@ -343,9 +343,19 @@ class Series:
         ------
         UnsupportedTransferSyntax
             No installed decoder handles the files' transfer syntax.
+        ReadProblem
+            Not one frame of the volume could be decoded (there is no picture to show).
+            :meth:`load_volumes` raises it only when no volume of the series decodes.
         OSError
             ``out`` cannot be resized, reserved (a full disk) or written.
         """
+        return self._load(workers, out, volume, whole=True)
+
+    def _load(
+        self, workers: int | None, out: VoxelFile | None, volume: int, *, whole: bool
+    ) -> Volume:
+        """:meth:`load`; ``whole`` False: a volume none of whose frames decodes is padding
+        with warnings (one volume among others, :meth:`load_volumes` judges the series)."""
         from ownscan.core import _pixels
         from ownscan.core.errors import UsageError
 
@@ -357,7 +367,7 @@ class Series:
         sheared = geo.shear is not None and geo.grid_size is not None and self.samples == 1
         # a sheared or irregular stack is decoded in memory, then resampled into the file
         direct = out if out is not None and not sheared and geo.zmap is None else None
-        vox, errors, plan = self._decode(frames, direct, workers)
+        vox, errors, plan = self._decode(frames, direct, workers, whole)
         warnings = list(self.warnings)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
         for p in self.load_errors:
@@ -376,11 +386,12 @@ class Series:
         return self._volume_of(vox, volume, warnings)
 
     def _decode(
-        self, frames: list[Frame], direct: VoxelFile | None, workers: int | None
+        self, frames: list[Frame], direct: VoxelFile | None, workers: int | None, whole: bool
     ) -> tuple[np.ndarray, dict[int, str], Any]:
         """Decode ``frames`` (into ``direct``'s file, else memory): the voxels, the frames
         that failed (index -> why) and the plan. A checked int16 plan that overflows makes
-        this series int32 from then on (every volume of it) and decodes again."""
+        this series int32 from then on (every volume of it) and decodes again. ``whole``:
+        none of ``frames`` decoding is a ReadProblem."""
         from ownscan.core import _pixels
 
         plan = self._plan(len(frames), self._force_int32)
@@ -400,11 +411,23 @@ class Series:
                     on_error=lambda k, why: errors.__setitem__(k, why),
                     file=None if direct is None else (direct.fd, direct.offset),
                 )
+                if whole:
+                    self._refuse_nothing(frames, errors)
                 return vox, errors, plan
             except _pixels._Overflow:
                 del vox
                 self._force_int32 = True
                 plan = self._plan(len(frames), True)
+
+    def _refuse_nothing(self, frames: Sequence[Frame], errors: dict[int, str]) -> None:
+        """Raise when not one of ``frames`` decoded: a volume of padding would be a picture
+        of nothing, shown, rendered or exported as if it were the scan."""
+        if frames and len(errors) == len(frames):
+            k, why = min(errors.items())
+            raise ReadProblem(
+                f"{frames[k].where}: no image of {self.label} could be decoded "
+                f"({len(frames)} of {len(frames)} failed; the first: {why})"
+            )
 
     def _plan(self, n_slices: int, force: bool) -> Any:
         """The decode plan for ``n_slices`` frames: one dtype for every volume, made from the
@@ -437,17 +460,19 @@ class Series:
                 vols, errs, offset = [], [], None if out is None else out.offset
                 for k in range(self.n_volumes):
                     where = None if offset is None else VoxelFile(out.fd, offset)  # type: ignore[union-attr]
-                    vols.append(self.load(workers=workers, out=where, volume=k))
+                    vols.append(self._load(workers, where, k, whole=False))
                     errs += self.load_errors
                     offset = None if offset is None else offset + vols[-1].nbytes
                 if len({v.voxels.dtype for v in vols}) == 1:
+                    every = [fr for v in self._volumes for fr in v]
+                    self._refuse_nothing(every, {k: p.reason for k, p in enumerate(errs)})
                     self.load_errors = errs
                     return vols
                 # a later volume overflowed int16: every volume again, as int32
         assert out is not None
         every = [fr for v in self._volumes for fr in v]
         nz = len(self._frames)
-        vox, errors, _ = self._decode(every, out, workers)
+        vox, errors, _ = self._decode(every, out, workers, True)
         self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
         vols = []
         for n in range(self.n_volumes):
@@ -666,6 +691,12 @@ def _single_geometry(fr: Frame) -> _Geometry:
     return _Geometry((ps[1], ps[0], float(abs(thick))), tuple(origin), direction)  # type: ignore[arg-type]
 
 
+_SPACING_NAMES = {
+    "detector": "the detector (Imager Pixel Spacing)",
+    "scanned": "the film scanner (Nominal Scanned Pixel Spacing)",
+}
+
+
 def _single_warnings(fr: Frame) -> list[str]:
     """What ``info`` must say about an image without a position: orientation and scale."""
     out = []
@@ -743,6 +774,13 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
     if ps is None:
         warnings.append("no PixelSpacing: assuming 1 mm pixels, distances are not reliable")
         ps = (1.0, 1.0)
+    elif first.spacing_source in ("detector", "scanned"):
+        # a stack with a position but no Pixel Spacing: the sizes used are the detector's
+        # (or the film scanner's), larger than the patient's by the magnification
+        warnings.append(
+            f"no PixelSpacing: sizes from {_SPACING_NAMES[first.spacing_source]}, "
+            "not measured in the patient"
+        )
     if len(frames) == 1:
         geo = _single_geometry(frames[0])
         return frames, geo

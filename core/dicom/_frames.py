@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import logging
 import math
 import struct
@@ -136,6 +137,10 @@ class Frame:
     # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
     philips_scale: tuple[float, float] | None = None
     slice_time: float | None = None  # ms from the start of its volume (Siemens mosaics' CSA)
+    # encapsulated multi-frame data whose offset table is absent, or untrue, and whose frames
+    # pydicom would take wrongly: this frame's fragments as (offset, length) of their values,
+    # in the file (or in the dataset's Pixel Data); None where pydicom finds the frames itself
+    fragments: tuple[tuple[int, int], ...] | None = None
     # -- 2D pictures (issue 15): where a picture's scale and orientation come from ------------
     # "pixel" (Pixel Spacing), "detector" (Imager Pixel Spacing), "scanned" (Nominal Scanned
     # Pixel Spacing), "ultrasound" (Ultrasound Regions' physical deltas), "" (none: pixels only)
@@ -571,6 +576,18 @@ def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) ->
             f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
         )
     return ()
+
+
+def _slope(raw: Any) -> tuple[float, tuple[str, ...]]:
+    """Rescale Slope (1 when absent or unreadable) and a note when it is 0: no scan stores
+    every pixel as the intercept, so 1 is used (as dcm2niix does) and the note says so."""
+    slope = _f(raw, 1.0)
+    if slope == 0:
+        return 1.0, (
+            f"RescaleSlope {_shown(raw)} cannot be true (every pixel would be the intercept): "
+            "used 1, values may be off",
+        )
+    return (1.0 if slope is None else slope), ()
 
 
 def _geometry_of(ipp_raw: Any, iop_raw: Any) -> tuple[Any, Any, tuple[str, ...]]:
@@ -1099,13 +1116,20 @@ def _check_claims(
     frame_bytes: int,
     size: int,
     encap: int | None,
-) -> None:
+) -> list[tuple[tuple[int, int], ...]] | None:
     """Refuse a header whose Number of Frames or image size the file cannot hold, before any
     record or pixel buffer is allocated from them.
 
     Native pixel data is checked against its length later (its bytes must all be there);
     here: the ceilings, each encapsulated frame needing a fragment of its own (PS3.5 A.4: a
     fragment never holds data of two frames) and a deflated file's most possible expansion.
+
+    Returns
+    -------
+    list or None
+        For encapsulated multi-frame data whose Basic Offset Table is untrue (or absent, with
+        frames in several fragments), each frame's fragments (see :func:`_frame_fragments`);
+        None when pydicom's own reading finds the right bytes.
 
     Raises
     ------
@@ -1127,20 +1151,23 @@ def _check_claims(
             f"a deflated file of {size} bytes can hold"
         )
     if ts in NATIVE or n_frames == 1:
-        return
+        return None
     if src.dataset is not None:
         raw = ds.get("PixelData") if "PixelData" in ds else None
-        found = _count_fragments(io.BytesIO(raw or b""), 0, len(raw or b""), n_frames)
+        fp: Any = io.BytesIO(raw or b"")
+        offset, end = 0, len(raw or b"")
     elif encap is not None:
-        with src.open() as fp:
-            found = _count_fragments(fp, encap, size, n_frames)
+        fp, offset, end = src.open(), encap, size
     else:
-        return
-    if found < n_frames:
-        raise ReadProblem(
-            f"Number of Frames is {n_frames} but the compressed pixel data holds only "
-            f"{found} fragment(s) (one at least per frame)"
-        )
+        return None
+    with fp:
+        found = _count_fragments(fp, offset, end, n_frames)
+        if found < n_frames:
+            raise ReadProblem(
+                f"Number of Frames is {n_frames} but the compressed pixel data holds only "
+                f"{found} fragment(s) (one at least per frame)"
+            )
+        return _frame_fragments(fp, offset, end, n_frames, ts)
 
 
 def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
@@ -1160,6 +1187,89 @@ def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
         p += 8 + length
         fp.seek(p)
     return max(count, 0)
+
+
+# colour stored at half the horizontal resolution (4:2:2)
+_SUBSAMPLED = frozenset({"YBR_FULL_422", "YBR_PARTIAL_422"})
+
+# The first bytes of a compressed frame (PS3.5 A.4: every frame starts a new fragment): JPEG,
+# JPEG-LS (SOI) and JPEG 2000 / HTJ2K (a codestream's SOC + SIZ, or a JP2 file's signature).
+_FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  ")
+
+
+def _frame_fragments(
+    fp: Any, offset: int, size: int, n_frames: int, ts: str
+) -> list[tuple[tuple[int, int], ...]] | None:
+    """Each frame's fragments, as (value offset, length), when pydicom's own reading of the
+    encapsulated value at ``offset`` would take the wrong bytes for some frame; else None.
+
+    pydicom trusts a Basic Offset Table as it is; one that lies (offsets past the data, out
+    of order, between fragments: a hand-edited or badly re-encoded file) gives every frame
+    another frame's bytes, or parts of two: a wrong picture, or slices in the wrong order.
+    The table is believed only when it has one offset per frame, starting at 0, increasing,
+    each at a fragment's start. Otherwise the frames are found in the data itself: one
+    fragment each when there are as many fragments as frames, else at the fragments that
+    begin a JPEG / JPEG-LS / JPEG 2000 codestream (as many as there are frames, the first
+    fragment among them). With no table and no untrue one, pydicom's way is kept.
+
+    Raises
+    ------
+    ReadProblem
+        The table is untrue and the frames cannot be told apart in the data.
+    """
+    fp.seek(offset)
+    head = fp.read(8)
+    if len(head) < 8:
+        return None
+    group, elem, bot_len = struct.unpack("<HHL", head)
+    if (group, elem) != (0xFFFE, 0xE000) or bot_len % 4 or offset + 8 + bot_len > size:
+        return None
+    table = struct.unpack(f"<{bot_len // 4}L", fp.read(bot_len)) if bot_len else ()
+    first = offset + 8 + bot_len  # the first fragment's item tag
+    frags: list[tuple[int, int]] = []  # (position from `first`, length)
+    p = first
+    while p + 8 <= size:
+        fp.seek(p)
+        item = fp.read(8)
+        if len(item) < 8:
+            break
+        group, elem, length = struct.unpack("<HHL", item)
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            break
+        # a file cut short: its last fragment is what is left (that frame fails alone)
+        length = min(length, size - p - 8)
+        frags.append((p - first, length))
+        p += 8 + length
+    starts = {pos: k for k, (pos, _) in enumerate(frags)}
+    if not table and len(frags) == n_frames:
+        return None  # one fragment a frame: pydicom takes them so
+    if table:
+        true = (
+            len(table) == n_frames
+            and table[0] == 0
+            and all(a < b for a, b in itertools.pairwise(table))
+            and all(t in starts for t in table)
+        )
+        if true:
+            return None
+    values = [(first + pos + 8, length) for pos, length in frags]
+    if len(frags) == n_frames:
+        return [(v,) for v in values]
+    begins = []
+    for k, (value, length) in enumerate(values):
+        fp.seek(value)
+        lead = fp.read(min(length, 12))
+        if any(lead.startswith(m) for m in _FRAME_STARTS):
+            begins.append(k)
+    if len(begins) == n_frames and begins[0] == 0:
+        ends = [*begins[1:], len(values)]
+        return [tuple(values[a:b]) for a, b in zip(begins, ends, strict=True)]
+    if not table:
+        return None  # pydicom looks for each frame's end marker itself
+    raise ReadProblem(
+        f"the compressed pixel data's offset table is untrue ({len(table)} offset(s) for "
+        f"{n_frames} frames in {len(frags)} fragments) and the frames cannot be told apart"
+    )
 
 
 def _build(
@@ -1214,9 +1324,13 @@ def _build(
     pixel_length: int | None = None
     size_notes: tuple[str, ...] = ()
     frame_bytes = rows * cols * samples * bits_alloc // 8
+    if samples == 3 and photometric in _SUBSAMPLED and ts in NATIVE:
+        # uncompressed 4:2:2 (PS3.3 C.7.6.3.1.2): two Y values share one CB and one CR, so
+        # four samples hold two pixels: two thirds of what three samples a pixel would need
+        frame_bytes = rows * cols * 2 * bits_alloc // 8
     # Every allocation a header value drives is checked here, before any is made: the frame
     # records (one per frame) and, later, the decoded volume (frames x frame bytes).
-    _check_claims(src, ds, ts, n_frames, frame_bytes, size, encap)
+    groups = _check_claims(src, ds, ts, n_frames, frame_bytes, size, encap)
     if pixel is not None:
         off, length = pixel
         if off is not None and length is not None:
@@ -1383,7 +1497,7 @@ def _build(
                     spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
                     spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
-                    slope=_f(pvt.get("RescaleSlope"), 1.0) if pvt else 1.0,  # type: ignore[arg-type]
+                    slope=_slope(pvt.get("RescaleSlope") if pvt else None)[0],
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
                     echo_time=echo,
@@ -1401,7 +1515,7 @@ def _build(
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
                     dimension_pointers=pointers,
-                    notes=notes + sp_notes,
+                    notes=notes + sp_notes + _slope(pvt.get("RescaleSlope") if pvt else None)[1],
                     doubts=doubts,
                     **(
                         common
@@ -1410,7 +1524,7 @@ def _build(
                     ),
                 )
             )
-        return frames
+        return _with_fragments(frames, groups)
 
     if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):
         raise Declined("a Siemens mosaic (its CSA header is read by nibabel from pydicom's)")
@@ -1420,7 +1534,8 @@ def _build(
     notes += size_notes
     spacing, sp_notes = base_spacing(None)
     notes += sp_notes
-    slope = _f(fx.get("RescaleSlope"), 1.0)
+    slope, slope_notes = _slope(fx.get("RescaleSlope"))
+    notes += slope_notes
     intercept = _f(fx.get("RescaleIntercept"), 0.0)
     echo = _f(fx.get("EchoNumbers"))
     frames = [
@@ -1432,7 +1547,7 @@ def _build(
             spacing_source=spacing_from,
             slice_thickness=_f(fx.get("SliceThickness")),
             spacing_between_slices=_f(fx.get("SpacingBetweenSlices")),
-            slope=slope if slope else 1.0,
+            slope=slope,
             intercept=intercept or 0.0,
             echo_number=echo,
             echo_time=_f(fx.get("EchoTime")),
@@ -1453,7 +1568,17 @@ def _build(
         return _uih_tiles(ds, frames[0], uih)
     if "MOSAIC" in image_type and n_frames == 1:
         return _mosaic_tiles(ds, frames[0])
-    return frames
+    return _with_fragments(frames, groups)
+
+
+def _with_fragments(
+    frames: list[Frame], groups: list[tuple[tuple[int, int], ...]] | None
+) -> list[Frame]:
+    """``frames`` each given its fragments where pydicom would not find them right
+    (:func:`_frame_fragments`; ``groups`` None: it does)."""
+    if groups is None:
+        return frames
+    return [dataclasses.replace(fr, fragments=groups[fr.frame]) for fr in frames]
 
 
 def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
