@@ -233,6 +233,9 @@ def test_rapid_switching_rotation_and_history(chromium, server, tmp_path):
         )
         views = drawn_texts(page)["views"]
         assert views["axial"]["labels"] == mpr_labels("axial")
+        # the slice slider on the screen without scrolling (landscape: 390 px high)
+        slider = page.locator(".slice-slider").bounding_box()
+        assert slider is not None and slider["y"] + slider["height"] <= size["height"], slider
         assert view_pixels(page, canvas_rgb(page), "axial").std() > 3
         page.screenshot(path=str(tmp_path / f"turned-{size['width']}.png"))
     # back to the library and forward to the series again

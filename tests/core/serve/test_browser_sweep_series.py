@@ -208,13 +208,14 @@ def _modes_3d(page: Any, phone: bool, out: Path) -> None:
     _not_blank(page, "3d")
 
 
-def _xray_is_renders(page: Any, texts: list[str], out: Path) -> None:
-    """With the series' default window shown, an X-ray is drawn as ``ownscan render --mode
-    xray`` without ``--window`` draws it: through the average projection's own window (a CT
-    through its soft-tissue window would be black), and the 3D view says so."""
+def _xray_is_renders(page: Any, texts: list[str], out: Path, mode: str = "xray") -> None:
+    """With the series' default window shown, an X-ray (or an MR's MIP) is drawn as ``ownscan
+    render --mode xray`` without ``--window`` draws it: through the projection's own window (a
+    CT through its soft-tissue window would be black), and the 3D view says so."""
     from gl_support import assert_same_picture
 
-    assert "window: auto (average projection)" in texts, texts
+    how = "average" if mode == "xray" else "maximum"
+    assert f"window: auto ({how} projection)" in texts, texts
     shot = page.evaluate(
         """async () => {
             const v = window.ownscanViewer;
@@ -226,13 +227,13 @@ def _xray_is_renders(page: Any, texts: list[str], out: Path) -> None:
     )
     w, h = shot["w"], shot["h"]
     mine = np.asarray(shot["data"], dtype=np.uint8).reshape(h, w, 4)[..., :3]
-    query = f"mode=xray&width={w}&height={h}&volume={shot['volume']}"
+    query = f"mode={mode}&width={w}&height={h}&volume={shot['volume']}"
     url = f"/api/series/{shot['uid']}/render.png?{query}"
     resp = page.context.request.get(page.url.split("/#")[0] + url)
     assert resp.status == 200
     ref = np.asarray(Image.open(io.BytesIO(resp.body())).convert("RGB"))
     assert mine.std() > 5
-    assert_same_picture(mine, ref, out, "sweep-xray")
+    assert_same_picture(mine, ref, out, f"sweep-{mode}")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -300,3 +301,51 @@ def test_every_kind_of_series(
         page.wait_for_selector(f".stage[data-frame='{n - 1}']")
         last = view_pixels(page, canvas_rgb(page), "image").max(axis=-1)
         assert np.abs(first.astype(int) - last.astype(int)).mean() > 1
+
+
+@pytest.fixture(scope="module")
+def head_server(mr_head_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``ownscan serve`` on the real oblique head MR (384 images)."""
+    import subprocess
+    import sys
+
+    library = tmp_path_factory.mktemp("head") / "library"
+    exe = Path(sys.executable).with_name("ownscan")
+    cmd = [str(exe), "import", str(mr_head_dir), "--library", str(library)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    s = ServeProcess.start(library)
+    yield s
+    assert s.stop() == 0, s.log
+
+
+def test_the_oblique_head_mr(head_server: Any, desktop: Any, tmp_path: Path) -> None:
+    """The real oblique head MR on a desktop: the desktop's letters on the three planes, every
+    3D mode drawn with ownscan render's letters, its X-ray and MIP (MR: the projections' own
+    windows) as ownscan render draws them, scrolling to both ends."""
+    page = desktop
+    page.add_init_script(RECORD_TEXT)
+    sign_in(page, head_server)
+    page.locator(".series").first.click()
+    page.wait_for_selector(".stage[data-level='0'][data-quality='full']", timeout=180_000)
+    views = drawn_texts(page)["views"]
+    for name in ("axial", "coronal", "sagittal"):
+        _not_blank(page, name)
+        assert views[name]["labels"] == mpr_labels(name), name
+        assert [t for t in views[name]["texts"] if BAR.match(t)]
+        _scroll_to_both_ends(page, name, phone=False)
+    page.get_by_role("button", name="Reset").click()
+    for mode in MODES:
+        page.select_option(".mode-select select", mode)
+        page.wait_for_function(
+            """(mode) => { const v = window.ownscanViewer;
+                return v.mode3d === mode && v.renderer.programs.has(v.programKey(mode)); }""",
+            arg=mode,
+            timeout=60_000,
+        )
+        views = drawn_texts(page)["views"]
+        _not_blank(page, "3d")
+        assert views["3d"]["labels"] == camera_labels(0, 0)
+        if mode in ("xray", "mip"):
+            _xray_is_renders(page, views["3d"]["texts"], tmp_path, mode)
+    page.screenshot(path=str(tmp_path / "head-mr.png"))
