@@ -478,7 +478,9 @@ export class Viewer {
     }
     ctx.fillStyle = "#ffe600";
     ctx.font = "12px system-ui, sans-serif";
-    this.notes.forEach((n, i) => ctx.fillText(n, 6, 16 + i * 14));
+    // wrapped to the stage's width (a phone's is 390 px: a note in one line was cut off)
+    const W = this.stage.clientWidth - 12;
+    this.notes.flatMap((n) => wrap(ctx, n, W)).forEach((line, i) => ctx.fillText(line, 6, 16 + i * 14));
     this.stage.dataset.drawn = String((Number(this.stage.dataset.drawn) || 0) + 1);
     this.stage.dataset.quality = this.interactive ? "quick" : "full";
     const waiters = this._waiters || [];
@@ -838,6 +840,20 @@ function warningsEl(warnings) {
   }
   box.append(summary, list);
   return [box];
+}
+
+// `text` in lines no wider than `width` pixels of ctx's font, broken between words
+function wrap(ctx, text, width) {
+  const lines = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && ctx.measureText(next).width > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  return line ? [...lines, line] : lines;
 }
 
 const fmt = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));

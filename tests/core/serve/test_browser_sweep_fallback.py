@@ -78,6 +78,17 @@ def _open(page: Any, server: Any, text: str) -> None:
     page.wait_for_selector(".stage[data-renderer='server'][data-level='0']", timeout=120_000)
     notes = page.evaluate("() => window.ownscanViewer.notes.join()")
     assert "rendered on the server" in notes
+    # the note is on the picture in lines that fit it (a phone's 390 px too)
+    drawn = page.evaluate(
+        """async () => { const v = window.ownscanViewer; window.__texts = [];
+            await v.afterDraw(); const c = v.overlay.getContext('2d');
+            return window.__texts.filter((t) => t.x === 6 && t.font.startsWith('12px'))
+                .map((t) => { c.font = t.font;
+                              return [t.text, c.measureText(t.text).width]; }); }"""
+    )
+    assert " ".join(t for t, _ in drawn).startswith("pictures rendered on the server")
+    width = page.evaluate("() => window.ownscanViewer.stage.clientWidth")
+    assert all(w <= width - 12 for _, w in drawn), (drawn, width)
 
 
 def test_volume_2d_and_3d_from_server_frames(fallback_server, page, tmp_path):
