@@ -37,8 +37,15 @@ def report_text(report: StructuredReport, indent: int = 2) -> str:
     return "\n".join(out) + "\n"
 
 
+def _html_text(text: str) -> str:
+    """Text from a file for HTML: control characters shown as escapes (a right-to-left
+    override would reorder what is read, as on a terminal), then markup escaped."""
+    return html.escape(escape_controls(text))
+
+
 def report_html(report: StructuredReport, extra: str = "") -> str:
-    """A self-contained HTML page of the report (no scripts, no outside resources).
+    """A self-contained HTML page of the report (no scripts, no outside resources); text as
+    text, control characters escaped.
 
     ``extra`` is HTML appended to the body (already escaped by the caller: the glossary and
     the marks lists of ``ownscan report``).
@@ -46,7 +53,7 @@ def report_html(report: StructuredReport, extra: str = "") -> str:
     body: list[str] = []
     open_meta = False
     for depth, kind, text in report_lines(report):
-        t = html.escape(text)
+        t = _html_text(text)
         if kind != "meta" and open_meta:
             body.append("</ul>")
             open_meta = False
@@ -64,11 +71,11 @@ def report_html(report: StructuredReport, extra: str = "") -> str:
             body.append(f'<p class="more" style="margin-left:{depth * 1.5 + 1}em">{t}</p>')
         else:
             name, sep, value = text.partition(": ")
-            shown = f"<b>{html.escape(name)}:</b> {html.escape(value)}" if sep else t
+            shown = f"<b>{_html_text(name)}:</b> {_html_text(value)}" if sep else t
             body.append(f'<p style="margin-left:{depth * 1.5}em">{shown}</p>')
     if open_meta:
         body.append("</ul>")
-    title = html.escape(report.title)
+    title = _html_text(report.title)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{title}</title>"

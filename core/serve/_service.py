@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError
+from ownscan.core.serve._edges import image_edges_json, projection_windows_json
 from ownscan.core.serve._encode import (
     downsample2,
     encoded_chunks,
@@ -507,6 +508,11 @@ class Service:
             # no labels or scale bar where the file gives no orientation or no pixel size
             "orientation_known": v.orientation_known,
             "spacing_known": v.spacing_known,
+            # a 2D picture's edge letters and scale words as the desktop and `ownscan render`
+            # draw them (Patient Orientation when that is all the file says; the affine of
+            # such an image is a stand-in, its letters would be wrong)
+            **image_edges_json(v),
+            **projection_windows_json(v),
             "cine": cine_json(v, loaded.series),
             **four_d_json(v),
         }

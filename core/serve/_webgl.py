@@ -127,4 +127,7 @@ def mode_sources(mode: VisualisationMode, shading: bool = True) -> dict[str, Any
         "parameters": {k: _finite(v) for k, v in mode.parameters.items()},
         "value_parameters": sorted(mode.value_parameters),
         "default_view": mode.default_view,
+        # "maximum" / "average": the window the mode draws with when none is chosen
+        # (Scene.effective_window; the header's projection_windows hold its numbers)
+        "auto_window": mode.auto_window,
     }

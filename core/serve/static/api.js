@@ -24,7 +24,16 @@ export async function apiFetch(url, options = {}) {
   const method = (options.method || "GET").toUpperCase();
   const headers = new Headers(options.headers || {});
   if (method !== "GET" && method !== "HEAD") headers.set("X-Ownscan", "1");
-  return check(await fetch(url, { credentials: "same-origin", ...options, headers }));
+  let resp;
+  try {
+    resp = await fetch(url, { credentials: "same-origin", ...options, headers });
+  } catch (e) {
+    if (e && e.name === "AbortError") throw e;
+    // no answer at all (status 0): the server stopped or restarting, the network gone; said
+    // in words, where fetch says only "Failed to fetch" (uploads retry these)
+    throw new ApiError(0, "ownscan serve cannot be reached (stopped, or the network is down); try again once it runs");
+  }
+  return check(resp);
 }
 
 export async function apiJson(url, options = {}) {

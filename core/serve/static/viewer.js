@@ -133,7 +133,7 @@ export class Viewer {
     slider.setAttribute("aria-label", "slice");
     slider.addEventListener("input", () => this._sliderMoved());
     this.slider = slider;
-    r.append(bar, stage, slider);
+    r.append(bar, ...warningsEl(this.header.warnings), stage, slider);
     this._markTabs();
     this.resizeObserver = new ResizeObserver(() => this.redraw());
     this.resizeObserver.observe(stage);
@@ -158,9 +158,15 @@ export class Viewer {
     this._markTabs();
     try {
       await this._ensureProgram(mode);
+      if (this.modeFailed) this._say(""); // the server is back: the error is gone
+      this.modeFailed = false;
     } catch (e) {
       this._fail(e);
+      this.modeFailed = true;
     }
+    // another mode chosen while this one's program was on its way (rapid switching): that
+    // one's controls, not these
+    if (this.mode3d !== mode || this.destroyed) return;
     for (const x of this.attached || []) if (x.modeChanged) x.modeChanged(mode); // params.js
     this.redraw();
   }
@@ -248,9 +254,11 @@ export class Viewer {
         // both levels normalised over the full volume's range: the same window on each
         data = await loadLevel(this.api.fetch, this.header, level, level.level > 0 ? range : null);
       } catch (e) {
-        this._say(`Could not load the images: ${e.message}`, true);
+        if (!this.destroyed) this._say(`Could not load the images: ${e.message}`, true);
         return;
       }
+      // left (back to the library, another series) while the voxels were on their way
+      if (this.destroyed || !this.renderer) return;
       try {
         this.renderer.setVolume(data);
       } catch (e) {
@@ -411,6 +419,15 @@ export class Viewer {
   click(view, rect, px, py) {
     if (!this.planes[view] || this.is2d) return;
     this.cursor = G.pixelToLps(px, py, rect.w, rect.h, this.viewCentre(view), this.planes[view], this.mmPerPx(view, rect.w, rect.h));
+    // a click beside the volume (the margin of a narrow series) keeps the other planes on
+    // their first or last slice, not past it (blank, "slice 0/n")
+    for (const other of Object.keys(this.planes)) {
+      const n = this.planes[other].normal;
+      const step = G.sliceStepMm(this.original.affine, n);
+      const [lo, hi] = this.sliceRange(other);
+      const pos = G.dot(this.cursor, n);
+      this.cursor = G.add(this.cursor, G.scale(n, Math.min(Math.max(pos, lo + step / 2), hi - step / 2) - pos));
+    }
     this._syncSlider();
     this.redraw();
   }
@@ -461,7 +478,9 @@ export class Viewer {
     }
     ctx.fillStyle = "#ffe600";
     ctx.font = "12px system-ui, sans-serif";
-    this.notes.forEach((n, i) => ctx.fillText(n, 6, 16 + i * 14));
+    // wrapped to the stage's width (a phone's is 390 px: a note in one line was cut off)
+    const W = this.stage.clientWidth - 12;
+    this.notes.flatMap((n) => wrap(ctx, n, W)).forEach((line, i) => ctx.fillText(line, 6, 16 + i * 14));
     this.stage.dataset.drawn = String((Number(this.stage.dataset.drawn) || 0) + 1);
     this.stage.dataset.quality = this.interactive ? "quick" : "full";
     const waiters = this._waiters || [];
@@ -483,12 +502,16 @@ export class Viewer {
       this._serverFrame(view, px, css, { mode: "mpr", plane: view === "image" ? "axial" : view, offset: this._offsetAlong(view) });
     }
     const mmCss = this.mmPerPx(view, css.w, css.h);
-    // never invented: no letters without an orientation, no bar without a pixel size (#15)
-    if (this.header.orientation_known !== false) labels(ctx, css, {
+    // never invented: no letters without an orientation, no bar without a pixel size (#15).
+    // A 2D picture's letters and scale words are the server's (`edge_labels`: the desktop's,
+    // from Patient Orientation where that is all the file says; its affine is a stand-in)
+    const edges = view === "image" ? this.header.edge_labels : null;
+    if (edges) labels(ctx, css, edges);
+    else if (this.header.orientation_known !== false) labels(ctx, css, {
       right: G.orientationLabel(plane.right), left: G.orientationLabel(plane.right.map((v) => -v)),
       top: G.orientationLabel(plane.down.map((v) => -v)), bottom: G.orientationLabel(plane.down),
     });
-    if (this.header.spacing_known !== false) scaleBar(ctx, css, mmCss);
+    scaleBar(ctx, css, this.header.spacing_known !== false ? mmCss : null, this.header.scale_words || "");
     for (const x of this.attached || []) if (x.draw2d) x.draw2d(ctx, view, css, mmCss);
     if (!this.is2d && this.layout === "quad") {
       // the crosshair: where the other planes cut this one
@@ -529,7 +552,7 @@ export class Viewer {
   frame3d(w, h, interactive = false) {
     const info = this.modeInfo[this.programKey(this.mode3d)];
     const scene = {
-      mode: info, window: this.window, tf: info.uses_transfer_function ? this.tf : null,
+      mode: info, window: this.window3d(info), tf: info.uses_transfer_function ? this.tf : null,
       slabMm: info.slab ? this.slabMm(this.mode3d) : 0, offsetMm: 0,
       parameters: this.parameters[this.mode3d] || {},
       valueMin: this.valueMin, valueMax: this.valueMax, invert: !!this.header.invert,
@@ -566,7 +589,18 @@ export class Viewer {
       const f = this.frame3d(w, h, quick);
       this.renderer.drawRaycast(key, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });
     } else {
-      this._serverFrame("3d", px, css, { mode: this.mode3d, slab: this.mode3d === "minip" ? this.slabMm("minip") : undefined, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
+      // no window while none is chosen: the server's render picks the mode's own, as above
+      const chosen = this.windowChosen();
+      this._serverFrame("3d", px, css, { window: chosen ? this.window.width : null, level: chosen ? this.window.level : null, mode: this.mode3d, slab: this.mode3d === "minip" ? this.slabMm("minip") : undefined, iso: (this.parameters[this.mode3d] || {}).iso_value, azimuth: this.camera.azimuth, elevation: this.camera.elevation, zoom: this.camera.zoom, preset: this.tf && this._modeUsesTf() ? this.tf.name : undefined });
+    }
+    const w3 = this.window3d();
+    if (w3 !== this.window) {
+      // the 3D view's own window, said on it (the toolbar's is the 2D views')
+      ctx.fillStyle = "#ddd";
+      ctx.font = "12px system-ui, sans-serif";
+      ctx.textAlign = "right"; // where a 2D view says its slice
+      ctx.fillText(`window: ${w3.name}`, css.x + css.w - 6, css.y + css.h - 8);
+      ctx.textAlign = "left";
     }
     const basis = G.cameraBasis(this.camera);
     const right = G.column(basis, 0), up = G.column(basis, 1);
@@ -578,6 +612,22 @@ export class Viewer {
     scaleBar(ctx, css, (2 * half[0]) / css.w);
   }
 
+  // Scene.effective_window: the chosen window, or, while none is chosen (the series' default
+  // is shown), the mode's automatic one (a CT's X-ray through the soft-tissue window is black;
+  // `ownscan render --mode xray` without --window draws the average projection's window)
+  window3d(info = this.modeInfo && this.modeInfo[this.programKey(this.mode3d)]) {
+    const how = info && info.auto_window;
+    const auto = (this.header.projection_windows || {})[how];
+    if (this.windowChosen() || !auto || (how === "maximum" && this.header.modality === "CT")) return this.window;
+    return auto;
+  }
+
+  // whether a window other than the series' default is shown (a preset, a drag)
+  windowChosen() {
+    const d = this.header.window;
+    return this.window.name !== (d.name || "default") || this.window.width !== d.width || this.window.level !== d.level;
+  }
+
   _modeUsesTf() {
     return this.mode3d === "dvr";
   }
@@ -585,7 +635,10 @@ export class Viewer {
   // the fallback: a frame rendered on the server, drawn when it arrives
   _serverFrame(view, px, css, params) {
     const q = new URLSearchParams({ width: px.w, height: px.h, window: this.window.width, level: this.window.level });
-    for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
+    for (const [k, v] of Object.entries(params)) {
+      if (v === null) q.delete(k);
+      else if (v !== undefined) q.set(k, v);
+    }
     if (this.volumeIndex) q.set("volume", this.volumeIndex); // a 4D series' volume (cine.js)
     // the renderer fits the volume with a 4 % margin, the 2D views with 2 %: this zoom makes
     // the server's frame the picture the overlay (crosshair, scale bar) is drawn for
@@ -770,6 +823,39 @@ function select(label, options, onChange, custom = false) {
   return wrap;
 }
 
+// What the user must know about the series (the header's warnings: a slice missing and
+// resampled, no pixel size, ...), as the desktop shows them in orange: the first in the summary
+// line, all of them when opened. Text from files: escaped, never HTML.
+function warningsEl(warnings) {
+  if (!warnings || !warnings.length) return [];
+  const box = el("details", "warnings");
+  const more = warnings.length > 1 ? ` (+${warnings.length - 1} more)` : "";
+  const summary = el("summary");
+  summary.textContent = escapeControls(`Warning: ${warnings[0]}${more}`);
+  const list = el("ul");
+  for (const w of warnings) {
+    const li = el("li");
+    li.textContent = escapeControls(w);
+    list.append(li);
+  }
+  box.append(summary, list);
+  return [box];
+}
+
+// `text` in lines no wider than `width` pixels of ctx's font, broken between words
+function wrap(ctx, text, width) {
+  const lines = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && ctx.measureText(next).width > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  return line ? [...lines, line] : lines;
+}
+
 const fmt = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));
 
 // orientation labels at the middle of the four edges (core/render/_annotate.py's layout)
@@ -787,17 +873,29 @@ function labels(ctx, r, text) {
     ctx.strokeText(t, x, y);
     ctx.fillText(t, x, y);
   };
-  put(text.top, r.x + r.w / 2, r.y + pad, "center", "top");
-  put(text.bottom, r.x + r.w / 2, r.y + r.h - pad, "center", "bottom");
-  put(text.left, r.x + pad, r.y + r.h / 2, "left", "middle");
-  put(text.right, r.x + r.w - pad, r.y + r.h / 2, "right", "middle");
+  if (text.top) put(text.top, r.x + r.w / 2, r.y + pad, "center", "top");
+  if (text.bottom) put(text.bottom, r.x + r.w / 2, r.y + r.h - pad, "center", "bottom");
+  if (text.left) put(text.left, r.x + pad, r.y + r.h / 2, "left", "middle");
+  if (text.right) put(text.right, r.x + r.w - pad, r.y + r.h / 2, "right", "middle");
   ctx.restore();
 }
 
-// a 1-2-5 scale bar, a quarter of the width at most, bottom left (as `ownscan render --annotate`)
-function scaleBar(ctx, r, mmPerPx) {
+// a 1-2-5 scale bar, a quarter of the width at most, bottom left (as `ownscan render --annotate`);
+// `words` (the header's scale_words: "at detector", ...) follow its length, or stand alone
+// where mmPerPx is null (no pixel size: no bar)
+function scaleBar(ctx, r, mmPerPx, words = "") {
   const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28));
   const pad = Math.max(3, Math.floor(size / 3));
+  if (mmPerPx === null) {
+    if (!words) return;
+    ctx.save();
+    ctx.fillStyle = "#fff";
+    ctx.font = `${size}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    ctx.fillText(words, r.x + 2 * pad + size, r.y + r.h - 2 * pad - size);
+    ctx.restore();
+    return;
+  }
   const lengthMm = G.niceLength(0.25 * r.w * mmPerPx);
   const lengthPx = lengthMm / mmPerPx;
   const x0 = r.x + 2 * pad + size, y0 = r.y + r.h - 2 * pad - size;
@@ -816,6 +914,10 @@ function scaleBar(ctx, r, mmPerPx) {
   ctx.font = `${size}px system-ui, sans-serif`;
   ctx.textAlign = "center";
   ctx.textBaseline = "bottom";
-  ctx.fillText(lengthMm < 10 ? `${lengthMm} mm` : `${lengthMm / 10} cm`, x0 + lengthPx / 2, y0 - pad - 1);
+  const length = lengthMm < 10 ? `${lengthMm} mm` : `${lengthMm / 10} cm`;
+  if (words) {
+    ctx.textAlign = "left"; // a longer text: from the bar's left end
+    ctx.fillText(`${length} ${words}`, x0, y0 - pad - 1);
+  } else ctx.fillText(length, x0 + lengthPx / 2, y0 - pad - 1);
   ctx.restore();
 }
