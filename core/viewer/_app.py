@@ -42,6 +42,7 @@ from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
 from ownscan.core.viewer._panels import TOOLBAR_ONE_ROW, Panels
 from ownscan.core.viewer._persons import PeoplePanel
+from ownscan.core.viewer._projection_window import window_3d
 from ownscan.core.viewer._radiologist import RadiologistView
 from ownscan.core.viewer._save import SaveDialog
 from ownscan.core.viewer._sources import SeriesEntry, entries_from_volumes
@@ -603,19 +604,20 @@ class Viewer:
         size = (max(8, rect.w), max(8, rect.h))
         tf = self.tf_presets[self.tf_index]
         cam = v.camera
+        window, _ = window_3d(v, self._mode_objects[self.mode])  # a projection's own
         key = (
             size,
             moving,
             self.mode,
             tf.name,
-            v.window,
+            window,
             (cam.azimuth, cam.elevation, cam.zoom, cam.pan_mm),
             id(self._gpu_volume),
         )
         if key != self._raycast.key:
             t = time.perf_counter()
             self._raycast.render(
-                v.volume, size, cam, self._mode_objects[self.mode], v.window, tf, moving
+                v.volume, size, cam, self._mode_objects[self.mode], window, tf, moving
             )
             self._last_3d_ms = (time.perf_counter() - t) * 1000.0
             self._raycast.key = key

@@ -56,6 +56,7 @@ from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._jobs import Job
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
+from ownscan.core.viewer._projection_window import prior_window_3d
 from ownscan.core.viewer._state import SeriesView
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ class CompareView:
             cam = Camera(azimuth=c.azimuth, elevation=c.elevation, zoom=c.zoom, pan_mm=c.pan_mm)
         moving = time.monotonic() - self.v._last_motion < self.v.options.still_after_s
         tf = self.v.tf_presets[self.v.tf_index]
-        window = st.prior_window()
+        window, _ = prior_window_3d(st, self.v._mode_objects[self.v.mode])
         key = (size, moving, self.v.mode, tf.name, window, cam, id(self._gpu))
         if key != self._threed.key:
             self._threed.render(
@@ -556,7 +557,9 @@ class CompareView:
     def _pane_lines(self, kind: str, base: str, rect: Rect, st: CompareState) -> list[str]:
         view, _ = st.target(f"{kind}:{base}")
         if base == "3d":
-            return ["3D  linked camera" if st.linked else "3D  own camera"]
+            _, auto = prior_window_3d(st, self.v._mode_objects[self.v.mode])
+            head = "3D  linked camera" if st.linked else "3D  own camera"
+            return [head] + ([f"window: {auto}"] if auto else [])
         pos = view.slice_position(base)
         axis = orientation_label(view.views[base].plane.normal() * (1.0 if pos >= 0 else -1.0))
         where = "current's" if view is st.current else "prior's"

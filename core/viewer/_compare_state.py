@@ -221,12 +221,12 @@ class CompareState:
         p = np.asarray(p_lps, dtype=np.float64)
         return p @ inv[:3, :3].T + inv[:3, 3]
 
-    def prior_window(self) -> tuple[float, float]:
-        """The window the prior is drawn with: linked, the current's through the intensity
-        match; unlinked, its own."""
+    def prior_window(self, current: tuple[float, float] | None = None) -> tuple[float, float]:
+        """The window the prior is drawn with: linked, the current's (or ``current``: the
+        current's 3D window) through the intensity match; unlinked, its own."""
         if not self.linked:
             return self.prior.window
-        width, level = self.current.window
+        width, level = self.current.window if current is None else current
         return (width / self.scale, (level - self.offset) / self.scale)
 
     def set_linked(self, linked: bool) -> None:

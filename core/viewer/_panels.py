@@ -20,6 +20,7 @@ from ownscan.core.viewer._geometry import orientation_label
 from ownscan.core.viewer._help import draw_help
 from ownscan.core.viewer._layout import Layout, Rect
 from ownscan.core.viewer._loader import SeriesLoader
+from ownscan.core.viewer._projection_window import window_3d
 from ownscan.core.viewer._report import ReportPanel
 from ownscan.core.viewer._sources import SeriesEntry, decode_thumbnail, thumbnail
 
@@ -146,6 +147,9 @@ class Panels:
                 + ("  [preparing 3D ...]" if self.v._preparing_3d() else "")
                 + ("  [draft]" if self.v.draft_3d and not self.v._preparing_3d() else ""),
             ]
+            (width, level), auto = window_3d(v, self.v._mode_objects[self.v.mode])
+            if auto:  # a projection's own window, as `ownscan render` takes it
+                lines.append(f"window: {auto}")
             corner_left = f"W {width:.0f}  L {level:.0f}"
             corner_right = f"zoom {v.camera.zoom:.2f}x  {cam_mm:.2f} mm/px"
             labels = (

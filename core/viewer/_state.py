@@ -170,17 +170,27 @@ class SeriesView:
         """Move the view's slice ``steps`` slices along its normal (clamped to the volume)."""
         if view not in self.views:
             return
+        pos = self.slice_position(view) + steps * self.slice_step(view)
+        self.cursor_lps = self._on_a_slice(view, self.cursor_lps, pos)
+
+    def _on_a_slice(self, view: str, p_lps: Vec, pos: float) -> Vec:
+        """``p_lps`` moved along the view's normal to ``pos`` (mm), clamped to the middle of the
+        view's first / last slice."""
         n = self.views[view].plane.normal()
         step = self.slice_step(view)
         lo, hi = self.slice_range_mm(view)
-        pos = self.slice_position(view)
-        new = min(max(pos + steps * step, lo + step / 2.0), hi - step / 2.0)
-        self.cursor_lps = self.cursor_lps + (new - pos) * n
+        new = min(max(pos, lo + step / 2.0), hi - step / 2.0)
+        return p_lps + (new - float(p_lps @ n)) * n
 
     def click(self, view: str, size: tuple[int, int], px: float, py: float) -> None:
         """Move the cursor (crosshair) to the point under ``(px, py)``: the other views' slices
-        go through it."""
-        self.cursor_lps = self.pixel_to_lps(view, size, px, py)
+        go through it. A click beside the volume puts them on its first / last slice, never
+        outside it (an empty slice would pass for the edge of the data)."""
+        p = self.pixel_to_lps(view, size, px, py)
+        for other in self.views:
+            if other != view:
+                p = self._on_a_slice(other, p, float(p @ self.views[other].plane.normal()))
+        self.cursor_lps = p
 
     def zoom(self, view: str, factor: float) -> None:
         if view == "3d":
