@@ -192,6 +192,7 @@ export class Viewer {
   _startGl() {
     try {
       this.renderer = new Renderer(this.canvas);
+      this.renderer.onGradient = () => this.redraw(); // the gradient texels came (volume.js)
     } catch (e) {
       this._fallback(e);
     }
