@@ -55,6 +55,10 @@ export class Renderer {
     this.gl = gl;
     this.canvas = canvas;
     this.maxTexture = gl.getParameter(gl.MAX_3D_TEXTURE_SIZE);
+    // SwiftShader (WebGL2 on the CPU) runs 4 pixels in lock-step: the ray-caster's loops are
+    // shaped for that (NARROW_LOCKSTEP, core/serve/_webgl.py; the same samples and picture)
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    this.narrow = /swiftshader/i.test(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
     this.programs = new Map();
     this.locations = new Map(); // program -> (uniform name -> location)
     this.lut = null; // {tex, values}: the transfer function's table (_lutTexture)

@@ -214,7 +214,8 @@ export class Viewer {
     const key = this.programKey(mode);
     if (!this.renderer || this.renderer.programs.has(key)) return;
     const slab = key !== mode ? "&slab=1" : "";
-    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}`);
+    const narrow = this.renderer.narrow ? "&narrow=1" : ""; // SwiftShader's loops (gl.js)
+    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}${narrow}`);
     this.modeInfo = this.modeInfo || {};
     this.modeInfo[mode] = this.modeInfo[key] = src;
     try {
