@@ -173,14 +173,14 @@ void main() {
 #ifdef MODE_SKIP
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
-#ifdef NARROW_LOCKSTEP
         while (true) {
-            // advance to the next sample the mode can see (each turn a jump or a sample), or
-            // leave the volume
+            // advance to the next sample the mode can see, or leave the volume
             bool found = false;
             vec3 pos_tex;
             while (n < u_max_steps) {
                 float t = t_entry + (float(n) + g_offset) * u_step_mm;
+#ifdef NARROW_LOCKSTEP
+                // a jump is a turn of this loop (SwiftShader: see the top)
                 if (t >= t_exit) {
                     break;
                 }
@@ -189,30 +189,11 @@ void main() {
                 float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
                 if (d > 0.0) {
                     // past the cube of empty bricks around this one (no volume fetch)
-                    float t_out = t_leave(brick, d, exit_side, brick_scale, origin_tex,
-                                          inv_dir_tex);
-                    n = sample_after(t_out, t_entry, n);
+                    n = sample_after(t_leave(brick, d, exit_side, brick_scale, origin_tex,
+                                             inv_dir_tex), t_entry, n);
                     continue;
                 }
-                g_skip_value = sample_volume(pos_tex);
-                if (can_see(g_skip_value)) {
-                    found = true;
-                    break;
-                }
-                n += 1;
-            }
-            if (!found || mode_sample(acc, aux, pos_tex)) {
-                break;
-            }
-            n += 1;
-        }
 #else
-        while (true) {
-            // advance to the next sample the mode can see, or leave the volume
-            bool found = false;
-            vec3 pos_tex;
-            while (n < u_max_steps) {
-                float t = t_entry + (float(n) + g_offset) * u_step_mm;
                 // jump over empty bricks without touching the volume (a loop of its own, so
                 // that rays jumping together do not also pay for a volume fetch)
                 while (t < t_exit) {
@@ -232,6 +213,7 @@ void main() {
                 if (t >= t_exit) {
                     break;
                 }
+#endif
                 g_skip_value = sample_volume(pos_tex);
                 if (can_see(g_skip_value)) {
                     found = true;
@@ -244,7 +226,6 @@ void main() {
             }
             n += 1;
         }
-#endif
 #elif defined(MODE_SKIP_RUNNING)
         // Brick by brick (u_block_bound's bricks, u_brick voxels a side), in three walks:
         // (1) the ray's bricks, bound looks only, to find the brick whose bound could raise the
