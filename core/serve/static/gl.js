@@ -156,6 +156,11 @@ export class Renderer {
     }
   }
 
+  // Whether the program `key` shades with gradient texels still on their way.
+  gradientPending(key) {
+    return !!(this.volume && this.volume.pending) && this.programs.has(`${key}+gradient`);
+  }
+
   // A promise settled once the current volume's gradient texels are here (or will not come).
   gradientSettled() {
     return (this.volume && this.volume.pending) || Promise.resolve();

@@ -465,7 +465,8 @@ export class Viewer {
     ctx.font = "12px system-ui, sans-serif";
     this.notes.forEach((n, i) => ctx.fillText(n, 6, 16 + i * 14));
     this.stage.dataset.drawn = String((Number(this.stage.dataset.drawn) || 0) + 1);
-    this.stage.dataset.quality = this.interactive ? "quick" : "full";
+    this.stage.dataset.quality = this.interactive || this.pendingQuick ? "quick" : "full";
+    this.pendingQuick = false;
     const waiters = this._waiters || [];
     this._waiters = [];
     for (const w of waiters) w();
@@ -563,7 +564,10 @@ export class Viewer {
         this._ensureProgram(this.mode3d).then(() => this.redraw(), (e) => this._fail(e));
         return;
       }
-      const quick = this.interactive;
+      // while the gradient texels are on their way (volume.js), a shaded mode's quick pass
+      // (26 fetches a gradient); the still frame comes when they arrive (onGradient)
+      const quick = this.interactive || this.renderer.gradientPending(key);
+      this.pendingQuick = quick && !this.interactive; // data-quality says "quick" meanwhile
       const w = quick ? Math.max(1, px.w >> 1) : px.w, h = quick ? Math.max(1, px.h >> 1) : px.h;
       const f = this.frame3d(w, h, quick);
       this.renderer.drawRaycast(key, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });

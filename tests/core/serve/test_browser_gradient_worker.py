@@ -96,10 +96,15 @@ def test_the_shaded_dvr_uses_the_workers_texels(served: Any, desktop: Any) -> No
             await v.renderer.gradientSettled();
             await v.afterDraw();
             const r = v.renderer.volume;
+            const px = v.rects()['3d'];
             return {gradient: !!r.gradient, q: r.q, texels: r.texels,
-                    program: v.renderer.programs.has('dvr+gradient')};
+                    program: v.renderer.programs.has('dvr+gradient'),
+                    quality: v.stage.dataset.quality,
+                    full: v.renderer.target.w === Math.round(px.w * (devicePixelRatio || 1))};
         }"""
     )
     # the texture was made from the worker's texels (no q kept to make them here), which
-    # were then let go
-    assert got == {"gradient": True, "q": None, "texels": None, "program": True}
+    # were then let go; the still frame (not the quick pass drawn while they were on their
+    # way) at full size
+    want = {"gradient": True, "q": None, "texels": None, "program": True}
+    assert got == {**want, "quality": "full", "full": True}
