@@ -80,7 +80,8 @@ PREPARE = """async ([mode, quick, flat]) => {
         const r = v.renderer, kept = (v.benchPrograms = v.benchPrograms || {});
         kept.shaded = kept.shaded || [r.programs.get('dvr'), r.programs.get('dvr+gradient')];
         if (flat && !kept.flat) {
-            const src = await v.api.json('/api/shaders/raycast?mode=dvr&shading=0');
+            const narrow = r.narrow ? '&narrow=1' : '';  // as the page asks (gl.js)
+            const src = await v.api.json('/api/shaders/raycast?mode=dvr&shading=0' + narrow);
             r.programs.delete('dvr+gradient');
             r.programs.delete('dvr');
             r.program('dvr', src);

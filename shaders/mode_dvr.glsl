@@ -15,9 +15,8 @@ bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
     float value = sample_volume(pos_tex);
 #endif
     vec4 c = transfer(value);
-    if (c.a <= 0.0) {
-        return false;
-    }
+    // no early return where c.a is 0 (a transparent gap inside the skip rule's visible range):
+    // it then adds exactly nothing, and the branch cost every sample on software rasterisers
     float a = c.a;
 #ifdef SHADING
     vec3 rgb = shade(c.rgb, gradient_lps(pos_tex), g_ray_dir_lps);

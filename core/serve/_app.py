@@ -187,7 +187,8 @@ def create_app(
 
             # a slab of a projection (MinIP), as view_from_options makes it for `render`
             mode = dataclasses.replace(mode, slab=True)
-        return JSONResponse(await run_in_threadpool(mode_sources, mode, shading))
+        narrow = request.query_params.get("narrow") == "1"  # few pixels in lock-step (gl.js)
+        return JSONResponse(await run_in_threadpool(mode_sources, mode, shading, narrow))
 
     @_guarded
     async def shaders_slice(request: Request) -> Response:

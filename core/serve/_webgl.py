@@ -27,7 +27,7 @@ from ownscan.core.render._shaders import raycast_program, stage_program
 if TYPE_CHECKING:
     from ownscan.core.render import VisualisationMode
 
-__all__ = ["ES_PROLOGUE", "mode_sources", "raycast_sources", "slice_sources"]
+__all__ = ["ES_PROLOGUE", "NARROW_LOCKSTEP", "mode_sources", "raycast_sources", "slice_sources"]
 
 ES_PROLOGUE = (
     "#version 300 es\n"
@@ -36,6 +36,12 @@ ES_PROLOGUE = (
     "precision highp sampler2D;\n"
     "precision highp sampler3D;\n"
 )
+
+# After the prologue, for a rasteriser that runs few pixels in lock-step (SwiftShader: a 2x2
+# quad; the page asks for it, gl.js): the ray-caster's empty-space jump as a turn of the loop
+# that finds the next visible sample (shaders/raycast.frag.glsl). The same samples, the same
+# picture; only the loops' shape differs.
+NARROW_LOCKSTEP = "#define NARROW_LOCKSTEP 1\n"
 
 
 def _page_skip(mode: VisualisationMode) -> tuple[str | None, str | None]:
@@ -65,13 +71,15 @@ def raycast_sources(
     shading: bool,
     gradient: bool = False,
     skipping: bool = True,
+    narrow: bool = False,
 ) -> dict[str, str]:
     """Vertex and fragment source of the ray-casting program of ``mode``, as GLSL ES 3.00:
     :func:`ownscan.core.render._shaders.raycast_program` (the moderngl renderer's own assembly;
     its parameters mean the same here) behind the ES prologue instead of ``#version 330
     core``. One volume texture (no ``BRICKS``: the page draws the preview of a volume deeper
     than its largest 3D texture); ``skipping`` False for a skip rule the page cannot compute
-    tables for.
+    tables for; ``narrow`` for a rasteriser running few pixels in lock-step
+    (:data:`NARROW_LOCKSTEP` after the prologue).
 
     Returns
     -------
@@ -79,7 +87,8 @@ def raycast_sources(
         ``{"vertex": ..., "fragment": ...}``.
     """
     src = raycast_program(mode, shading, gradient=gradient, skipping=skipping)
-    return {"vertex": ES_PROLOGUE + src.vertex, "fragment": ES_PROLOGUE + src.fragment}
+    prologue = ES_PROLOGUE + (NARROW_LOCKSTEP if narrow else "")
+    return {"vertex": ES_PROLOGUE + src.vertex, "fragment": prologue + src.fragment}
 
 
 @functools.cache
@@ -95,7 +104,9 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(float(value)) else None
 
 
-def mode_sources(mode: VisualisationMode, shading: bool = True) -> dict[str, Any]:
+def mode_sources(
+    mode: VisualisationMode, shading: bool = True, narrow: bool = False
+) -> dict[str, Any]:
     """What the page needs to draw ``mode``, as JSON-ready data.
 
     The GLSL ES sources (:func:`raycast_sources`; shading applies only to modes that use a
@@ -105,15 +116,18 @@ def mode_sources(mode: VisualisationMode, shading: bool = True) -> dict[str, Any
     ``skip_parameter`` (a threshold's parameter), and the mode's description: ``slab``,
     ``uses_transfer_function``, ``parameters`` (defaults; non-finite ones as None, JSON has no
     NaN), ``value_parameters`` (those in volume units, which the page normalises as
-    ``Scene.shader_parameters`` does) and ``default_view``.
+    ``Scene.shader_parameters`` does) and ``default_view``. ``narrow``: the programs for a
+    rasteriser running few pixels in lock-step (:func:`raycast_sources`).
     """
     shade = bool(shading and mode.uses_transfer_function)
     skip, skip_parameter = _page_skip(mode)
     skipping = skip is not None
     return {
-        **raycast_sources(mode, shade, skipping=skipping),
+        **raycast_sources(mode, shade, skipping=skipping, narrow=narrow),
         "fragment_gradient": (
-            raycast_sources(mode, shade, gradient=True, skipping=skipping)["fragment"]
+            raycast_sources(mode, shade, gradient=True, skipping=skipping, narrow=narrow)[
+                "fragment"
+            ]
             if shade
             else None
         ),

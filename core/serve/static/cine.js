@@ -153,9 +153,9 @@ class VolumeSource {
     const seq = ++this.seq;
     const h = await v.api.json(`/api/series/${encodeURIComponent(v.uid)}?volume=${n}`);
     if (seq !== this.seq || v.destroyed) return;
-    v.header = h;
-    v.volumeIndex = n;
     if (!v.renderer) {
+      v.header = h;
+      v.volumeIndex = n;
       // server frames (no WebGL2): the next frames are asked for with ?volume=n
       v.stage.dataset.volume = String(n);
       await v.afterDraw();
@@ -182,10 +182,15 @@ class VolumeSource {
         return;
       }
       data.values = data.q = data.rgb = null;
+      // the header changes with the voxels, never before them: the controls (window, iso
+      // value) read the value range of the volume drawn, not of one still on its way
+      v.header = h;
+      v.volumeIndex = n;
       v.level = data;
       v.valueMin = data.valueMin;
       v.valueMax = data.valueMax;
       v.stage.dataset.level = String(level.level);
+      for (const x of v.attached || []) if (x.volumeChanged) x.volumeChanged(); // params.js
     }
     v.stage.dataset.volume = String(n);
     await v.afterDraw();

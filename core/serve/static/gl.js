@@ -10,15 +10,15 @@
 // gradient texture of core/render/_setup.gradient_texels (one texel per block of up to 2x2x2
 // voxels, RGB32F: the same numbers as the desktop's RGB16 unorm, 1.5 bytes per voxel) when it
 // fits GRADIENT_BUDGET, else 26 volume fetches per gradient, as the desktop renderer does
-// beyond its own budget.
+// beyond its own budget. The texels come from the volume's worker (volume.js) a moment after
+// the grey values; until then shaded frames take the 26 fetches (the same shading, finer), and
+// `onGradient` is called when they arrive (the viewer draws again).
 
 import { columnMajor } from "./geometry.js";
-import { gradientTexels } from "./volume.js";
+import { gradientDims, gradientTexels } from "./volume.js";
 import { RUNNING_BRICK, pooledBounds } from "./skip.js";
 
 export class GLUnavailable extends Error {}
-
-const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture (12 per texel)
 
 function compile(gl, type, source, what) {
   const shader = gl.createShader(type);
@@ -55,6 +55,10 @@ export class Renderer {
     this.gl = gl;
     this.canvas = canvas;
     this.maxTexture = gl.getParameter(gl.MAX_3D_TEXTURE_SIZE);
+    // SwiftShader (WebGL2 on the CPU) runs 4 pixels in lock-step: the ray-caster's loops are
+    // shaped for that (NARROW_LOCKSTEP, core/serve/_webgl.py; the same samples and picture)
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    this.narrow = /swiftshader/i.test(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
     this.programs = new Map();
     this.locations = new Map(); // program -> (uniform name -> location)
     this.lut = null; // {tex, values}: the transfer function's table (_lutTexture)
@@ -72,6 +76,7 @@ export class Renderer {
     gl.bindTexture(gl.TEXTURE_3D, this.dummy3d);
     gl.texImage3D(gl.TEXTURE_3D, 0, gl.R8, 1, 1, 1, 0, gl.RED, gl.UNSIGNED_BYTE, new Uint8Array([255]));
     this.target = null;
+    this.onGradient = null; // called when a volume's gradient texels arrive from its worker
   }
 
   // Compile (once) the program of a mode; `sources` as /api/shaders/raycast answers.
@@ -133,36 +138,57 @@ export class Renderer {
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
-    // q is kept (for the gradient texture, made on first use) only when that would fit; a
-    // level without gradient factors gets no texture (26 fetches per gradient)
+    // the gradient texture's texels: from the worker (prepared.gradientTexels, a promise), or
+    // made here from q at first use when no worker could (q is kept only when that would
+    // fit); a level without gradient factors, or over budget, gets no texture (26 fetches)
     const factors = prepared.gradientFactors || null;
-    const gdims = factors ? [0, 1, 2].map((a) => Math.ceil(prepared.dims[a] / factors[a])) : null;
-    const q = gdims && 12 * gdims[0] * gdims[1] * gdims[2] <= GRADIENT_BUDGET ? prepared.q : null;
-    this.volume = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
+    const gdims = gradientDims(prepared.dims, factors);
+    const q = gdims ? prepared.q || null : null;
+    const v = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, texels: null, pending: null, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
+    this.volume = v;
+    if (gdims && prepared.gradientTexels) {
+      v.pending = prepared.gradientTexels.then((texels) => {
+        v.pending = null;
+        if (this.volume !== v || !texels) return; // another volume, or none made
+        v.texels = texels;
+        if (this.onGradient) this.onGradient();
+      });
+    }
   }
 
-  // The gradient texture of the current volume, made on first use; null when over budget.
+  // Whether the program `key` shades with gradient texels still on their way.
+  gradientPending(key) {
+    return !!(this.volume && this.volume.pending) && this.programs.has(`${key}+gradient`);
+  }
+
+  // A promise settled once the current volume's gradient texels are here (or will not come).
+  gradientSettled() {
+    return (this.volume && this.volume.pending) || Promise.resolve();
+  }
+
+  // The gradient texture of the current volume, uploaded at first use once its texels are
+  // here; null while they are on their way, and when over budget.
   gradient() {
     const v = this.volume;
     if (v && v.gradient) return v.gradient;
-    if (!v || !v.q) return null;
+    if (!v || !(v.texels || v.q)) return null;
     const [nx, ny, nz] = v.gradientDims;
     const gl = this.gl;
     const t = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_3D, t);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     while (gl.getError() !== gl.NO_ERROR);
-    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, gradientTexels(v.q, v.dims, v.gradientFactors));
+    const texels = v.texels || gradientTexels(v.q, v.dims, v.gradientFactors);
+    v.texels = v.q = null;
+    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, texels);
     if (gl.getError() !== gl.NO_ERROR) {
       gl.deleteTexture(t);
-      v.q = null; // does not fit: 26 fetches from now on
-      return null;
+      return null; // does not fit: 26 fetches from now on
     }
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
     v.gradient = t;
-    v.q = null;
     return t;
   }
 

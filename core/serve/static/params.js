@@ -25,9 +25,26 @@ class ModeParameters {
     viewer.root.querySelector(".toolbar").append(this.box);
   }
 
+  // cine.js calls this when another volume of a 4D series is drawn: a value parameter's
+  // slider takes that volume's value range (its header came with its voxels); a value set on
+  // another volume is kept within it, so that the slider shows the value drawn
+  volumeChanged() {
+    const v = this.v;
+    const [lo, hi] = v.header.value_range;
+    if (!this.mode || `${lo},${hi}` === this.range) return;
+    const info = v.modeInfo && v.modeInfo[this.mode];
+    const set = v.parameters[this.mode];
+    for (const name of (info && info.value_parameters) || []) {
+      if (set && Number.isFinite(set[name])) set[name] = Math.min(hi, Math.max(lo, set[name]));
+    }
+    this.modeChanged(this.mode);
+  }
+
   // viewer.js calls this once the mode's program (and so its description) is there
   modeChanged(mode) {
     const v = this.v;
+    this.mode = mode;
+    this.range = v.header.value_range.join();
     const info = v.modeInfo && v.modeInfo[mode];
     this.box.replaceChildren();
     const params = info ? Object.entries(info.parameters || {}) : [];

@@ -198,6 +198,7 @@ export class Viewer {
   _startGl() {
     try {
       this.renderer = new Renderer(this.canvas);
+      this.renderer.onGradient = () => this.redraw(); // the gradient texels came (volume.js)
     } catch (e) {
       this._fallback(e);
     }
@@ -219,7 +220,8 @@ export class Viewer {
     const key = this.programKey(mode);
     if (!this.renderer || this.renderer.programs.has(key)) return;
     const slab = key !== mode ? "&slab=1" : "";
-    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}`);
+    const narrow = this.renderer.narrow ? "&narrow=1" : ""; // SwiftShader's loops (gl.js)
+    const src = await this.api.json(`/api/shaders/raycast?mode=${encodeURIComponent(mode)}${slab}${narrow}`);
     this.modeInfo = this.modeInfo || {};
     this.modeInfo[mode] = this.modeInfo[key] = src;
     try {
@@ -482,7 +484,8 @@ export class Viewer {
     const W = this.stage.clientWidth - 12;
     this.notes.flatMap((n) => wrap(ctx, n, W)).forEach((line, i) => ctx.fillText(line, 6, 16 + i * 14));
     this.stage.dataset.drawn = String((Number(this.stage.dataset.drawn) || 0) + 1);
-    this.stage.dataset.quality = this.interactive ? "quick" : "full";
+    this.stage.dataset.quality = this.interactive || this.pendingQuick ? "quick" : "full";
+    this.pendingQuick = false;
     const waiters = this._waiters || [];
     this._waiters = [];
     for (const w of waiters) w();
@@ -584,7 +587,10 @@ export class Viewer {
         this._ensureProgram(this.mode3d).then(() => this.redraw(), (e) => this._fail(e));
         return;
       }
-      const quick = this.interactive;
+      // while the gradient texels are on their way (volume.js), a shaded mode's quick pass
+      // (26 fetches a gradient); the still frame comes when they arrive (onGradient)
+      const quick = this.interactive || this.renderer.gradientPending(key);
+      this.pendingQuick = quick && !this.interactive; // data-quality says "quick" meanwhile
       const w = quick ? Math.max(1, px.w >> 1) : px.w, h = quick ? Math.max(1, px.h >> 1) : px.h;
       const f = this.frame3d(w, h, quick);
       this.renderer.drawRaycast(key, f, px, { shade: SHADE, shadeGain: SHADE_GAIN });

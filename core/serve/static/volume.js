@@ -4,12 +4,23 @@
 // core/render/_setup.prepare_volume prepares them for the desktop's R16 unorm texture:
 //   q = clip(rint(float32(v - vmin) * float32(65535 / (vmax - vmin))), 0, 65535)
 // and uploaded as q / 65535 (float32), the value the desktop samples. Shaded modes also get
-// the desktop's compact gradient texture (gradientTexels) when it fits (gl.js).
+// the desktop's compact gradient texture (gradientTexels) when it fits GRADIENT_BUDGET, made
+// on the worker after the grey values are sent (the page draws meanwhile, see loadLevel).
 
 import { dimsOf } from "./geometry.js";
 import { blockMinMax } from "./skip.js";
 
 const TYPES = { int16: Int16Array, uint16: Uint16Array, uint8: Uint8Array, float32: Float32Array };
+
+export const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture (12 per texel)
+
+// The compact gradient texture's size in texels [mx, my, mz] for `dims` and the level's
+// `factors` (voxels per texel), or null: no factors (26 fetches per gradient), or over budget.
+export function gradientDims(dims, factors) {
+  if (!factors) return null;
+  const g = [0, 1, 2].map((a) => Math.ceil(dims[a] / factors[a]));
+  return 12 * g[0] * g[1] * g[2] <= GRADIENT_BUDGET ? g : null;
+}
 
 // The bytes of a response as the typed array of `dtype`, undoing the byte shuffle.
 export function decodeVoxels(buffer, dtype, encoding) {
@@ -156,7 +167,11 @@ export function prepareGrey(buffer, dtype, encoding, range, dims) {
   return { q, values: unorm(q), vmin, vmax, n, block };
 }
 
-function prepareOffThread(buffer, dtype, encoding, range, dims) {
+// The grey values of one level from the worker (volume-worker.js), and with them `gradient`:
+// a promise of the compact gradient texels (null: none), which the worker makes after it has
+// sent the grey values, so that the page uploads and draws them meanwhile. Rejects when no
+// worker could start (the bytes are then still here).
+function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
   return new Promise((resolve, reject) => {
     let worker;
     try {
@@ -165,16 +180,35 @@ function prepareOffThread(buffer, dtype, encoding, range, dims) {
       reject(e);
       return;
     }
-    worker.onmessage = (e) => {
+    let settle = null; // the gradient promise's resolve, once the grey values came
+    const done = (texels) => {
       worker.terminate();
-      if (e.data.error) reject(new Error(e.data.error));
-      else resolve(e.data);
+      if (settle) settle(texels);
+    };
+    worker.onmessage = (e) => {
+      if (e.data.error) {
+        // after the grey values: no gradient texture (26 fetches per gradient); before: failed
+        if (settle) done(null);
+        else {
+          worker.terminate();
+          reject(new Error(e.data.error));
+        }
+      } else if (e.data.kind === "grey") {
+        const gradient = new Promise((r) => (settle = r));
+        resolve({ ...e.data, gradient });
+        if (!e.data.gradientPending) done(null);
+      } else {
+        done(e.data.texels);
+      }
     };
     worker.onerror = (e) => {
-      worker.terminate();
-      reject(new Error(e.message || "the worker failed"));
+      if (settle) done(null);
+      else {
+        worker.terminate();
+        reject(new Error(e.message || "the worker failed"));
+      }
     };
-    worker.postMessage({ buffer, dtype, encoding, range, dims }, [buffer]);
+    worker.postMessage({ buffer, dtype, encoding, range, dims, factors }, [buffer]);
   });
 }
 
@@ -202,20 +236,24 @@ export async function loadLevel(fetcher, header, level, range) {
     out.valueMax = 255;
     return out;
   }
+  // voxels per texel of the compact gradient texture: the desktop's rule, from the server
+  const factors = level.gradient_factors || null;
+  const withGradient = gradientDims(dims, factors) ? factors : null;
   let grey;
   try {
-    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims);
+    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims, withGradient);
   } catch (e) {
-    // no worker could start (the bytes are still here): the same work on this thread; a
-    // worker that failed after it took the bytes (now detached, length 0) is an error
+    // no worker could start (the bytes are still here): the same work on this thread, and
+    // the gradient texture made from q on this thread at its first use (gl.js); a worker
+    // that failed after it took the bytes (now detached, length 0) is an error
     if (buffer.byteLength === 0 && expected !== 0) throw e;
     grey = prepareGrey(buffer, header.dtype, encoding, range, dims);
   }
   if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
-  out.q = grey.q;
+  out.q = grey.q || null;
+  out.gradientTexels = grey.gradient || null;
   out.values = grey.values;
-  // voxels per texel of the compact gradient texture: the desktop's rule, from the server
-  out.gradientFactors = level.gradient_factors || null;
+  out.gradientFactors = factors;
   out.block = grey.block;
   out.valueMin = grey.vmin;
   out.valueMax = grey.vmax;

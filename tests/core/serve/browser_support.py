@@ -53,12 +53,17 @@ def sign_in(page: Any, server: Any) -> None:
 
 
 def open_series(page: Any, index: int = 0) -> str:
-    """Click a series of the library and wait until full resolution is drawn; its UID."""
+    """Click a series of the library and wait until full resolution is drawn (with its
+    gradient texels); its UID."""
     card = page.locator(".series").nth(index)
     uid = str(card.get_attribute("data-uid"))
     card.click()
     page.wait_for_selector(".stage[data-level='0'][data-quality='full']", timeout=120_000)
-    page.evaluate("() => window.ownscanViewer.afterDraw()")
+    # and its gradient texels, which the volume's worker sends after the grey values
+    page.evaluate(
+        """async () => { const v = window.ownscanViewer;
+            if (v.renderer) await v.renderer.gradientSettled(); await v.afterDraw(); }"""
+    )
     return uid
 
 
