@@ -98,6 +98,9 @@ class SeriesLoader(Job):
                 self._gradient_parts.put(part)
                 while read:  # a file-backed quantised volume: its pages let go again
                     release_pages(read.pop())
+            # the slabs are made a few ahead on the pool's threads (gradient_slabs), so one
+            # let go above may have been read again after; all of them are done now
+            release_pages(prepared.data)
 
     def _ended(self) -> None:
         self._ready.set()  # a failure too: the window's thread then sees the error
