@@ -71,6 +71,28 @@ def _frame(page: Any, view: str, before: np.ndarray | None = None) -> np.ndarray
     raise AssertionError(f"{view}: no new server frame")
 
 
+def _settled_frame(page: Any, view: str) -> tuple[int, int, np.ndarray]:
+    """``(w, h, pixels)`` of ``view`` once the server frame drawn in it was asked for at the
+    view's present size: a mode's controls arriving after its first frame change the toolbar's
+    height (a phone's view grows or shrinks), and the page then asks for a frame of the new
+    size; comparing before that compares two sizes."""
+    for _ in range(240):
+        state = page.evaluate(
+            f"""() => {{ const v = window.ownscanViewer, f = v._frames[{view!r}];
+                const r = v.rects()[{view!r}];
+                return {{ src: f.src, loaded: f.complete && f.naturalWidth > 0,
+                          w: Math.round(r.w), h: Math.round(r.h) }}; }}"""
+        )
+        w, h = state["w"], state["h"]
+        if state["loaded"] and f"width={w}&height={h}" in state["src"]:
+            page.evaluate("() => window.ownscanViewer.afterDraw()")
+            pixels = view_pixels(page, canvas_rgb(page), view)
+            if pixels.shape[:2] == (h, w) and pixels.std() > 3:
+                return w, h, pixels
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{view}: no server frame of the view's size")
+
+
 def _open(page: Any, server: Any, text: str) -> None:
     sign_in(page, server)
     assert not page.evaluate("() => !!document.createElement('canvas').getContext('webgl2')")
@@ -117,8 +139,7 @@ def test_volume_2d_and_3d_from_server_frames(fallback_server, page, tmp_path):
         if mode == "xray":
             # the series' default window shown: render's own X-ray window (never black)
             assert "window=" not in src
-            r = page.evaluate("() => window.ownscanViewer.rects()['3d']")
-            w, h = round(r["w"]), round(r["h"])
+            w, h, last = _settled_frame(page, "3d")
             query = f"mode=xray&width={w}&height={h}&azimuth=0&elevation=0&zoom=1"
             uid = page.evaluate("() => window.ownscanViewer.uid")
             resp = page.context.request.get(
