@@ -1,6 +1,6 @@
 """Text from files and URLs made safe to show and to keep.
 
-Two small functions, each the one place for its rule:
+Small functions, each the one place for its rule:
 
 * :func:`escape_controls`: text read from a file (a patient's name, a series description, a
   file name inside a zip) may hold control characters. Printed as they are, ESC starts a
@@ -8,6 +8,9 @@ Two small functions, each the one place for its rule:
   worse), CR overwrites the line, LF forges a new one. Every printer of ownscan's command line
   passes such text through this function; formatters (column widths, name display) compose
   with it.
+* :func:`escape_html`: the same text for an HTML page (the SR report page, ``ownscan report
+  --html``): control characters escaped as above (a right-to-left override would reorder what
+  is read), then markup escaped.
 * :func:`redact_url`: a URL may carry a user name and password (``user:pass@host``) or a
   token in its query (``?access_token=...``). Nothing secret is written into the library
   (the imports' sources, the instances' origins) or to a log: the library applies this
@@ -16,10 +19,11 @@ Two small functions, each the one place for its rule:
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["escape_controls", "redact_url"]
+__all__ = ["escape_controls", "escape_html", "redact_url"]
 
 # C0 controls, DEL, C1 controls, and the Unicode characters that reorder or break a line on a
 # terminal (bidirectional overrides and isolates, line and paragraph separators)
@@ -56,6 +60,11 @@ def escape_controls(text: str) -> str:
     if _CONTROL.search(text) is None:  # the common case: nothing to do, no copy
         return text
     return _CONTROL.sub(_escaped, text)
+
+
+def escape_html(text: str) -> str:
+    """``text`` from a file as HTML text: :func:`escape_controls`, then ``html.escape``."""
+    return html.escape(escape_controls(text))
 
 
 # query parameters whose value is a secret (OAuth tokens, signed URLs, API keys, passwords)

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownscan.core.text import escape_html
+
 if TYPE_CHECKING:
     from ownscan.core.reports import Marks, StructuredReport
 
@@ -174,7 +176,7 @@ def _write_outputs(
         if marks_lines:
             extra_html = (
                 "<h2>Marked on the images</h2><ul>"
-                + "".join(f"<li>{_html_text(m)}</li>" for m in marks_lines)
+                + "".join(f"<li>{escape_html(m)}</li>" for m in marks_lines)
                 + "</ul>"
                 + extra_html
             )
@@ -198,15 +200,6 @@ def _write_outputs(
                 fh.write(data)
             lines.append(f"wrote {target} ({len(data)} bytes)")
     return lines
-
-
-def _html_text(text: str) -> str:
-    """``text`` for the HTML page: control characters escaped as the terminal shows them
-    (a right-to-left override in a name would otherwise reorder the line), then HTML-escaped.
-    """
-    from ownscan.core.text import escape_controls
-
-    return html.escape(escape_controls(text))
 
 
 def _refuse_existing(path: Path) -> Path:
@@ -238,7 +231,7 @@ def _glossary_out(report: StructuredReport) -> tuple[str, list[str]]:
             f'<a href="{html.escape(s.url)}">{html.escape(s.name)}</a>' for s in entry.sources
         )
         parts.append(
-            f"<dt>{_html_text(written)}</dt><dd>{html.escape(entry.text)} "
+            f"<dt>{escape_html(written)}</dt><dd>{html.escape(entry.text)} "
             f"<small>Sources: {links}</small></dd>"
         )
     parts.append(

@@ -3,12 +3,11 @@ as PDF (fpdf2, pure Python)."""
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
 from ownscan.core.reports._sr import StructuredReport, report_lines
-from ownscan.core.text import escape_controls
+from ownscan.core.text import escape_controls, escape_html
 
 __all__ = ["report_html", "report_text", "write_report_pdf"]
 
@@ -37,12 +36,6 @@ def report_text(report: StructuredReport, indent: int = 2) -> str:
     return "\n".join(out) + "\n"
 
 
-def _html_text(text: str) -> str:
-    """Text from a file for HTML: control characters shown as escapes (a right-to-left
-    override would reorder what is read, as on a terminal), then markup escaped."""
-    return html.escape(escape_controls(text))
-
-
 def report_html(report: StructuredReport, extra: str = "") -> str:
     """A self-contained HTML page of the report (no scripts, no outside resources); text as
     text, control characters escaped.
@@ -53,7 +46,7 @@ def report_html(report: StructuredReport, extra: str = "") -> str:
     body: list[str] = []
     open_meta = False
     for depth, kind, text in report_lines(report):
-        t = _html_text(text)
+        t = escape_html(text)
         if kind != "meta" and open_meta:
             body.append("</ul>")
             open_meta = False
@@ -71,11 +64,11 @@ def report_html(report: StructuredReport, extra: str = "") -> str:
             body.append(f'<p class="more" style="margin-left:{depth * 1.5 + 1}em">{t}</p>')
         else:
             name, sep, value = text.partition(": ")
-            shown = f"<b>{_html_text(name)}:</b> {_html_text(value)}" if sep else t
+            shown = f"<b>{escape_html(name)}:</b> {escape_html(value)}" if sep else t
             body.append(f'<p style="margin-left:{depth * 1.5}em">{shown}</p>')
     if open_meta:
         body.append("</ul>")
-    title = _html_text(report.title)
+    title = escape_html(report.title)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{title}</title>"
