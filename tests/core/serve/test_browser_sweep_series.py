@@ -183,17 +183,22 @@ def _crosshair(page: Any) -> None:
         assert 1 <= i <= n, text
 
 
+def _show_mode(page: Any, mode: str) -> None:
+    """Choose the 3D ``mode`` and wait until it is the one shown, its program ready."""
+    page.select_option(".mode-select select", mode)
+    page.wait_for_function(
+        """(mode) => { const v = window.ownscanViewer;
+            return v.mode3d === mode && v.renderer.programs.has(v.programKey(mode)); }""",
+        arg=mode,
+        timeout=60_000,
+    )
+
+
 def _modes_3d(page: Any, phone: bool, out: Path) -> None:
     if phone:
         page.click("button[data-layout='3d']")
     for mode in MODES:
-        page.select_option(".mode-select select", mode)
-        page.wait_for_function(
-            """(mode) => { const v = window.ownscanViewer;
-                return v.mode3d === mode && v.renderer.programs.has(v.programKey(mode)); }""",
-            arg=mode,
-            timeout=60_000,
-        )
+        _show_mode(page, mode)
         views = drawn_texts(page)["views"]
         _not_blank(page, "3d")
         assert views["3d"]["labels"] == camera_labels(0, 0), (mode, views["3d"]["labels"])
@@ -336,13 +341,7 @@ def test_the_oblique_head_mr(head_server: Any, desktop: Any, tmp_path: Path) -> 
         _scroll_to_both_ends(page, name, phone=False)
     page.get_by_role("button", name="Reset").click()
     for mode in MODES:
-        page.select_option(".mode-select select", mode)
-        page.wait_for_function(
-            """(mode) => { const v = window.ownscanViewer;
-                return v.mode3d === mode && v.renderer.programs.has(v.programKey(mode)); }""",
-            arg=mode,
-            timeout=60_000,
-        )
+        _show_mode(page, mode)
         views = drawn_texts(page)["views"]
         _not_blank(page, "3d")
         assert views["3d"]["labels"] == camera_labels(0, 0)
