@@ -218,7 +218,9 @@ class FrameSource {
     const v = this.v;
     const [nx, ny] = G.dimsOf(v.original.shape);
     v.cursor = G.indexToLps(v.original.affine, [(nx - 1) / 2, (ny - 1) / 2, k]);
-    v.stage.dataset.frame = String(k);
+    this.latest = k;
     await v.afterDraw();
+    // the stage says what is shown: the frame once drawn (a later show's own draw says its)
+    if (this.latest === k) v.stage.dataset.frame = String(k);
   }
 }
