@@ -79,7 +79,8 @@ class _Overflow(Exception):
 
 def _stored_dtype(fr: Frame) -> np.dtype:
     kind = "i" if fr.pixel_representation else "u"
-    return np.dtype(f"{kind}{max(1, fr.bits_allocated // 8)}")
+    # packed 12-bit data is unpacked into 16-bit values
+    return np.dtype(f"{kind}{max(1, (fr.bits_allocated + 7) // 8)}")
 
 
 def _stored_range(fr: Frame) -> tuple[int, int]:
@@ -141,13 +142,68 @@ def _raw_native(fr: Frame, fp: io.BufferedIOBase | io.BytesIO) -> np.ndarray:
     buf = fp.read(fr.frame_bytes)
     if len(buf) != fr.frame_bytes:
         raise ValueError(f"pixel data ends early ({len(buf)} of {fr.frame_bytes} bytes)")
+    if fr.bits_allocated == 12:
+        return _packed12_frame(buf, fr)
     arr = np.frombuffer(buf, dtype=dt).reshape(fr.rows, fr.columns)
     return _fix_bits(arr.astype(dt.newbyteorder("="), copy=False), fr)
 
 
+def unpack12(data: bytes | memoryview, n: int) -> np.ndarray:
+    """``n`` pixels of packed 12-bit data (Bits Allocated 12) as uint16.
+
+    The packing of ACR-NEMA and of PS3.5's retired Bits Allocated 12 (as dcmtk and GDCM read
+    it): pixels fill 16-bit little-endian words from the low bit up, so every three bytes
+    ``b0 b1 b2`` hold two pixels, ``b0 | (b1 & 0x0F) << 8`` and ``b1 >> 4 | b2 << 4``.
+    (dcm2niix v1.0.20220720 reads the bytes in another order and gives other values.)
+    """
+    groups = (n + 1) // 2
+    raw = np.frombuffer(data, np.uint8, count=min(len(data), 3 * groups))
+    if len(raw) < 3 * groups - (1 if n % 2 else 0):
+        raise ValueError(f"pixel data ends early ({len(raw)} bytes for {n} 12-bit pixels)")
+    flat = np.zeros(3 * groups, np.uint16)
+    flat[: len(raw)] = raw
+    b = flat.reshape(groups, 3)
+    out = np.empty(2 * groups, np.uint16)
+    out[0::2] = b[:, 0] | ((b[:, 1] & 0x0F) << 8)
+    out[1::2] = (b[:, 1] >> 4) | (b[:, 2] << 4)
+    return out[:n]
+
+
+def _packed12_frame(data: bytes | memoryview, fr: Frame) -> np.ndarray:
+    """One frame of packed 12-bit data: stored values (uint16, or int16 sign-extended from
+    BitsStored for signed data) of shape (rows, columns)."""
+    arr = unpack12(data, fr.rows * fr.columns).view(_stored_dtype(fr))
+    return _fix_bits(arr.reshape(fr.rows, fr.columns), fr)
+
+
+def _decode_packed12(frames: Sequence[Frame]) -> list[np.ndarray | str]:
+    """Frames of one file of packed 12-bit data held in memory or deflated (pydicom has no
+    decoder for Bits Allocated 12): unpacked from the data set's Pixel Data."""
+    from pydicom import dcmread
+
+    src = frames[0].source
+    try:
+        if src.dataset is not None:
+            value = src.dataset.PixelData
+        else:
+            with src.open() as fp:
+                value = dcmread(fp).PixelData
+    except Exception as exc:  # damaged deflate stream or data set: these frames fail
+        return [f"cannot read the pixel data ({exc})"] * len(frames)
+    out: list[np.ndarray | str] = []
+    for fr in frames:
+        start = fr.frame * fr.frame_bytes
+        try:
+            out.append(_packed12_frame(memoryview(value)[start : start + fr.frame_bytes], fr))
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
 def _fix_bits(arr: np.ndarray, fr: Frame) -> np.ndarray:
     """Clear bits above BitsStored (unsigned) or sign-extend from BitsStored (signed)."""
-    shift = fr.bits_allocated - fr.bits_stored
+    # the container's width: Bits Allocated, except for packed 12-bit data unpacked into 16
+    shift = arr.dtype.itemsize * 8 - fr.bits_stored
     if shift <= 0:
         return arr
     if not arr.flags.writeable:
@@ -184,6 +240,8 @@ def _decode_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
             r0, c0 = (k // side) * fr.rows, (k % side) * fr.columns
             out.append(np.ascontiguousarray(got[r0 : r0 + fr.rows, c0 : c0 + fr.columns]))
         return out
+    if frames[0].bits_allocated == 12:
+        return _decode_packed12(frames)
     with quiet_pydicom():
         return _decode_group_quiet(frames)
 
@@ -356,7 +414,7 @@ def _native_ok(fr: Frame) -> bool:
         and fr.transfer_syntax in NATIVE_LE
         and fr.samples == 1
         and fr.photometric in ("MONOCHROME1", "MONOCHROME2")
-        and fr.bits_allocated in (8, 16, 32)
+        and fr.bits_allocated in (8, 12, 16, 32)
         and fr.source.dataset is None
     )
 
@@ -451,6 +509,8 @@ def _direct_ok(fr: Frame, plan: DecodePlan) -> bool:
     """Can this frame be read straight into its slot? Native grey data whose stored item size
     equals the integer output's (see :func:`_store_direct` for why that is exact)."""
     if not _native_ok(fr) or plan.colour or plan.dtype.kind not in "iu":
+        return False
+    if fr.bits_allocated == 12:  # packed: unpacked first (_raw_native)
         return False
     return _stored_dtype(fr).itemsize == plan.dtype.itemsize
 

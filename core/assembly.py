@@ -255,7 +255,7 @@ class Series:
     def sources(self) -> list[Source]:
         """Where the files of :attr:`files` are (path, bytes or dataset), in the same order:
         what exporters that rewrite the original DICOM (de-identified copies) read."""
-        return list({fr.source.origin: fr.source for fr in self._frames}.values())
+        return list({id(fr.source): fr.source for fr in self._frames}.values())
 
     @property
     def transfer_syntaxes(self) -> list[str]:
@@ -734,12 +734,8 @@ def _stack_geometry(frames: list[Frame], warnings: list[str]) -> tuple[list[Fram
     """Sort a stack along its normal, drop duplicates, check spacing, detect tilt."""
     first = frames[0]
     assert first.iop is not None
+    # (the header reader made row and column perpendicular, or set the frame apart: _frames)
     row, col = _unit(first.iop[:3]), _unit(first.iop[3:])
-    if abs(float(row @ col)) > 1e-3:
-        warnings.append(
-            f"row and column directions are not perpendicular (cos={row @ col:.4f}); "
-            "geometry may be wrong"
-        )
     normal = _unit(np.cross(row, col))
     pos = np.array([fr.ipp for fr in frames], dtype=np.float64)
     dist = pos @ normal
@@ -1156,6 +1152,7 @@ _VOLUME_KEYS: list[tuple[str, Any, bool]] = [
     ("DimensionIndexValues", _index_key, True),
     ("TemporalPositionIdentifier", lambda fr: fr.temporal_position, True),
     ("TriggerTime", lambda fr: fr.trigger_time, True),
+    ("FrameTime", lambda fr: fr.cine_time, True),  # a legacy multi-frame cine
     ("DiffusionBValue+GradientOrientation", _diffusion_key, False),
     ("AcquisitionNumber", lambda fr: fr.acquisition_number, True),
 ]
@@ -1261,7 +1258,10 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
         min((fr.acquisition_time for fr in v if fr.acquisition_time is not None), default=None)
         for v in volumes
     ]
-    if source == "TriggerTime" or (
+    if source == "FrameTime":
+        name, unit = "time", "s"
+        values = tuple(fr.cine_time for fr in firsts)
+    elif source == "TriggerTime" or (
         "TriggerDelay" in source and all(fr.trigger_time is not None for fr in firsts)
     ):
         name, unit = "cardiac phase", "ms"

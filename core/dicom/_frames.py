@@ -137,6 +137,9 @@ class Frame:
     # Philips' private floating-point scale (MR Scale Slope, MR Scale Intercept), when present
     philips_scale: tuple[float, float] | None = None
     slice_time: float | None = None  # ms from the start of its volume (Siemens mosaics' CSA)
+    # a legacy multi-frame cine (Frame Increment Pointer to Frame Time or Frame Time Vector):
+    # seconds from the file's first frame
+    cine_time: float | None = None
     # encapsulated multi-frame data whose offset table is absent, or untrue, and whose frames
     # pydicom would take wrongly: this frame's fragments as (offset, length) of their values,
     # in the file (or in the dataset's Pixel Data); None where pydicom finds the frames itself
@@ -160,7 +163,9 @@ class Frame:
 
     @property
     def frame_bytes(self) -> int:
-        return self.rows * self.columns * self.samples * self.bits_allocated // 8
+        # (rounded up: packed 12-bit data holds two pixels in three bytes, and a frame of an
+        # odd number of pixels ends in a half-filled byte)
+        return (self.rows * self.columns * self.samples * self.bits_allocated + 7) // 8
 
     @property
     def is_colour(self) -> bool:
@@ -259,6 +264,10 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SpacingBetweenSlices": (0x00180088, "DS"),
     "TriggerTime": (0x00181060, "DS"),
     "FrameTime": (0x00181063, "DS"),
+    "FrameTimeVector": (0x00181065, "DS"),
+    "SliceLocationVector": (0x00182005, "DS"),
+    "SliceVector": (0x00540080, "US"),
+    "FrameIncrementPointer": (0x00280009, "AT"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
     "ModalityLUTSequence": (0x00283000, "SQ"),
@@ -410,6 +419,8 @@ class _ScanDs:
             return struct.unpack("<H" if fvr == "US" else "<h", raw)[0]
         if fvr is not None and fvr != vr:
             raise Declined(f"{kw} has VR {fvr}, not {vr}")
+        if vr == "AT":  # (only asked for by a legacy multi-frame file with a position)
+            raise Declined(f"{kw}: tags are read by pydicom")
         if vr not in _PYDICOM_TEXT:
             raise Declined(f"pydicom's {vr} values are not emulated")
         body = raw.rstrip(b"\0 ")
@@ -567,6 +578,27 @@ def _shown(v: Any) -> str:
     return "'" + text[:60] + ("..." if len(text) > 60 else "") + "'"
 
 
+def _check_packed12(ts: TransferSyntax, samples: int, pixels: int, n_frames: int) -> None:
+    """Refuse, in words, the packed 12-bit data (Bits Allocated 12, the ACR-NEMA packing
+    PS3.5 once described: two pixels in three bytes) that :mod:`ownscan.core._pixels` does not
+    unpack. It unpacks grey, uncompressed little-endian data, as dcmtk and GDCM read it;
+    compressed streams never hold packed pixels (a codec's samples fill 16 bits), big endian
+    packs across byte-swapped words, and a multi-frame file whose frames hold an odd number of
+    pixels starts each second frame in the middle of a byte."""
+    if ts not in NATIVE_LE and ts != DEFLATED_LE:
+        raise ReadProblem(
+            "packed 12-bit pixel data (BitsAllocated 12) is read only uncompressed little "
+            f"endian, not {ts.name}"
+        )
+    if samples != 1:
+        raise ReadProblem(f"packed 12-bit pixel data with {samples} samples per pixel")
+    if n_frames > 1 and pixels % 2:
+        raise ReadProblem(
+            f"packed 12-bit pixel data in {n_frames} frames of an odd number of pixels "
+            f"({pixels}): frames do not start on a byte"
+        )
+
+
 def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) -> tuple[str, ...]:
     """A note when native pixel data holds far more than Rows x Columns need (Columns 1 with
     210 KB of pixels): the image size is probably untrue, and the image is shown cut."""
@@ -590,11 +622,18 @@ def _slope(raw: Any) -> tuple[float, tuple[str, ...]]:
     return (1.0 if slope is None else slope), ()
 
 
-def _geometry_of(ipp_raw: Any, iop_raw: Any) -> tuple[Any, Any, tuple[str, ...]]:
+def _geometry_of(
+    ipp_raw: Any,
+    iop_raw: Any,
+    size: tuple[int, int],
+    spacing: tuple[float, float] | None,
+) -> tuple[Any, Any, tuple[str, ...], tuple[str, ...]]:
     """Image Position and Orientation (Patient) of one frame, each None when absent or untrue
-    (not finite, beyond :data:`MAX_MM`, not two perpendicular unit vectors), and the notes
-    that say which was set aside: such a frame is then shown on its own, without 3D position,
-    rather than breaking (or silently splitting) its series."""
+    (not finite, beyond :data:`MAX_MM`, not two perpendicular unit vectors: see
+    :func:`_orientation`), the notes that say which was set aside (such a frame is then shown
+    on its own, without 3D position, rather than breaking or silently splitting its series),
+    and the doubts about an orientation used after correction. ``size`` is (rows, columns),
+    ``spacing`` the frame's pixel spacing (between rows, between columns) or None."""
     notes: list[str] = []
     ipp = _fl(ipp_raw, 3) if ipp_raw is not None else None
     if ipp_raw is not None and (
@@ -605,28 +644,90 @@ def _geometry_of(ipp_raw: Any, iop_raw: Any) -> tuple[Any, Any, tuple[str, ...]]
             "shown on its own, without 3D position"
         )
         ipp = None
-    iop = _valid_iop(_fl(iop_raw, 6)) if iop_raw is not None else None
-    if iop_raw is not None and iop is None:
+    if iop_raw is None:
+        return ipp, None, tuple(notes), ()
+    iop, why, doubt = _orientation(_fl(iop_raw, 6), size, spacing)
+    if iop is None:
         notes.append(
             f"ImageOrientationPatient {_shown(iop_raw)} is not two perpendicular unit "
-            "vectors: shown on its own, without 3D position"
+            f"vectors{why}: shown on its own, without 3D position"
         )
-    return ipp, iop, tuple(notes)
+    return ipp, iop, tuple(notes), ((doubt,) if doubt else ())
 
 
-def _valid_iop(iop: tuple[float, ...] | None) -> tuple[float, ...] | None:
-    """ImageOrientationPatient if it is two (nearly) unit, non-parallel vectors, else None:
-    such an image is then treated as having no 3D geometry rather than a wrong one."""
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _orientation(
+    iop: tuple[float, ...] | None,
+    size: tuple[int, int],
+    spacing: tuple[float, float] | None,
+) -> tuple[tuple[float, ...] | None, str, str]:
+    """Image Orientation (Patient) as used: ``(iop, why not, doubt)``.
+
+    The rule (docs/CORE.md, "Orientation"):
+
+    * vectors not finite, of no length, or (nearly) parallel: None (no 3D position);
+    * lengths other than 1: their directions are used, as dcm2niix does; a doubt when a
+      length is off by more than 1 % (within that it is rounding in the header);
+    * not perpendicular: both vectors are turned by half the excess angle, symmetrically in
+      their plane (the closest perpendicular pair). That moves a pixel by at most ``shift``
+      mm (at the image's far corner). Up to a tenth of a pixel this is taken as rounding in
+      the header, silently; up to half a pixel it is done with a doubt naming the angle and
+      the shift; beyond, no place in 3D is right for every pixel (dcm2niix writes the
+      shear into its affine, which no viewer's slice is made of), so None and the frame is
+      an image of its own. Below a cosine of 1e-4 nothing is changed.
+    """
     if iop is None or not all(math.isfinite(v) for v in iop):
-        return None
+        return None, "", ""
     r, c = iop[:3], iop[3:]
     nr = math.sqrt(sum(v * v for v in r))
     nc = math.sqrt(sum(v * v for v in c))
-    if not (0.9 < nr < 1.1 and 0.9 < nc < 1.1):
-        return None
-    if abs(sum(a * b for a, b in zip(r, c, strict=True))) / (nr * nc) > 0.1:
-        return None
-    return iop
+    if not (1e-6 < nr <= MAX_MM and 1e-6 < nc <= MAX_MM):
+        return None, "", ""
+    ru = [v / nr for v in r]
+    cu = [v / nc for v in c]
+    cos = sum(a * b for a, b in zip(ru, cu, strict=True))
+    if abs(cos) > 0.5:
+        return None, f" (rows and columns {math.degrees(math.acos(cos)):.1f} degrees apart)", ""
+    doubt = ""
+    if abs(nr - 1.0) > 0.01 or abs(nc - 1.0) > 0.01:
+        doubt = (
+            f"ImageOrientationPatient's row and column vectors have lengths {nr:.4g} and "
+            f"{nc:.4g}, not 1: their directions are used (as dcm2niix does)"
+        )
+    if abs(cos) <= 1e-4:
+        changed = abs(nr - 1.0) > 0.01 or abs(nc - 1.0) > 0.01
+        return (tuple(ru + cu) if changed else iop), "", doubt
+    # the closest perpendicular pair: the bisectors of the two vectors, turned back by 45°
+    s_ = [a + b for a, b in zip(ru, cu, strict=True)]
+    d_ = [a - b for a, b in zip(ru, cu, strict=True)]
+    ns, nd = math.sqrt(sum(v * v for v in s_)), math.sqrt(sum(v * v for v in d_))
+    s_ = [v / ns for v in s_]
+    d_ = [v / nd for v in d_]
+    r2 = [(a + b) * _SQRT_HALF for a, b in zip(s_, d_, strict=True)]
+    c2 = [(a - b) * _SQRT_HALF for a, b in zip(s_, d_, strict=True)]
+    rows, cols = size
+    dr, dc = spacing if spacing is not None else (1.0, 1.0)
+    move_r = math.sqrt(sum((a - b) ** 2 for a, b in zip(ru, r2, strict=True)))
+    move_c = math.sqrt(sum((a - b) ** 2 for a, b in zip(cu, c2, strict=True)))
+    shift = (cols - 1) * dc * move_r + (rows - 1) * dr * move_c
+    pixel = min(dr, dc)
+    angle = math.degrees(math.acos(cos))
+    if shift > 0.5 * pixel:
+        return (
+            None,
+            f" (rows and columns {angle:.3f} degrees apart: made perpendicular, pixels would "
+            f"move by up to {shift:.2f} mm, more than half a pixel)",
+            "",
+        )
+    if shift > 0.1 * pixel:
+        made = (
+            f"ImageOrientationPatient's rows and columns are {angle:.3f} degrees apart: made "
+            f"perpendicular, which moves pixels by up to {shift:.2f} mm (under half a pixel)"
+        )
+        doubt = f"{doubt}; {made}" if doubt else made
+    return tuple(r2 + c2), "", doubt
 
 
 # -- 2D pictures (issue 15): scale and orientation without Image Orientation (Patient) ------
@@ -1312,8 +1413,10 @@ def _build(
         n_frames = int(fx.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError, OverflowError):
         n_frames = 1
-    if bits_alloc not in (1, 8, 16, 32):
-        raise ReadProblem(f"BitsAllocated {bits_alloc} is not supported (1, 8, 16 or 32)")
+    if bits_alloc not in (1, 8, 12, 16, 32):
+        raise ReadProblem(f"BitsAllocated {bits_alloc} is not supported (1, 8, 12, 16 or 32)")
+    if bits_alloc == 12:
+        _check_packed12(ts, samples, rows * cols, n_frames)
     if bits_alloc == 1:
         raise NotDicom("a 1-bit (binary) image, not a scan")
     if not 0 < bits_stored <= bits_alloc:
@@ -1323,7 +1426,7 @@ def _build(
     pixel_offset: int | None = None
     pixel_length: int | None = None
     size_notes: tuple[str, ...] = ()
-    frame_bytes = rows * cols * samples * bits_alloc // 8
+    frame_bytes = (rows * cols * samples * bits_alloc + 7) // 8
     if samples == 3 and photometric in _SUBSAMPLED and ts in NATIVE:
         # uncompressed 4:2:2 (PS3.3 C.7.6.3.1.2): two Y values share one CB and one CR, so
         # four samples hold two pixels: two thirds of what three samples a pixel would need
@@ -1470,12 +1573,14 @@ def _build(
             pvt = _group(fi, shared, "PixelValueTransformationSequence")
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
-            ipp, iop, notes = _geometry_of(
+            sp, sp_notes = base_spacing(meas)
+            ipp, iop, notes, iop_doubts = _geometry_of(
                 pos_item.get("ImagePositionPatient") if pos_item else None,
                 ori_item.get("ImageOrientationPatient") if ori_item else None,
+                (rows, cols),
+                sp,
             )
             notes += size_notes
-            sp, sp_notes = base_spacing(meas)
             echo = _f(mr_echo.get("EffectiveEchoTime")) if mr_echo is not None else None
             content = _group(fi, None, "FrameContentSequence")
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
@@ -1484,7 +1589,7 @@ def _build(
             fb, fg, fnote = (
                 _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
             )
-            doubts = (fnote,) if fnote else ()
+            doubts = iop_doubts + ((fnote,) if fnote else ())
             dim = content.get("DimensionIndexValues") if content is not None else None
             fdt = str(content.get("FrameAcquisitionDateTime", "")) if content else ""
             ftime = _tm_seconds(fdt[8:14] + fdt[14:].split("+")[0].split("-")[0])
@@ -1528,11 +1633,11 @@ def _build(
 
     if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):
         raise Declined("a Siemens mosaic (its CSA header is read by nibabel from pydicom's)")
-    ipp, iop, notes = _geometry_of(
-        fx.get("ImagePositionPatient"), fx.get("ImageOrientationPatient")
+    spacing, sp_notes = base_spacing(None)
+    ipp, iop, notes, iop_doubts = _geometry_of(
+        fx.get("ImagePositionPatient"), fx.get("ImageOrientationPatient"), (rows, cols), spacing
     )
     notes += size_notes
-    spacing, sp_notes = base_spacing(None)
     notes += sp_notes
     slope, slope_notes = _slope(fx.get("RescaleSlope"))
     notes += slope_notes
@@ -1558,7 +1663,7 @@ def _build(
             b_value=b_value,
             b_vector=b_vector,
             notes=notes,
-            doubts=(diff_note,) if diff_note else (),
+            doubts=iop_doubts + ((diff_note,) if diff_note else ()),
             **common,
         )
         for k in range(n_frames)
@@ -1568,7 +1673,165 @@ def _build(
         return _uih_tiles(ds, frames[0], uih)
     if "MOSAIC" in image_type and n_frames == 1:
         return _mosaic_tiles(ds, frames[0])
+    if n_frames > 1:
+        frames = _legacy_frames(frames, fx)
     return _with_fragments(frames, groups)
+
+
+# -- legacy multi-frame: frames that share the file's one Image Position ---------------------
+# Frame Increment Pointer (0028,0009) names the attribute whose values step from frame to frame
+_TIME_POINTERS = {0x00181063: "FrameTime", 0x00181065: "FrameTimeVector"}
+_SPACE_POINTERS = {0x00182005: "SliceLocationVector", 0x00540080: "SliceVector"}
+_DIRECTION_DOUBT = (
+    "the file gives one Image Position for its {n} frames: frame k is placed {how} along "
+    "the normal (row x column) from it; which way the slices run is not recorded (dcm2niix "
+    "assumes the same): check head/feet before relying on it"
+)
+
+
+def _pointers(fx: Any) -> tuple[int, ...]:
+    """Frame Increment Pointer's tags (none when absent or unreadable)."""
+    if "FrameIncrementPointer" not in fx:
+        return ()
+    try:
+        v = fx.get("FrameIncrementPointer")
+        vals = v if isinstance(v, Sequence) and not isinstance(v, str | bytes) else [v]
+        return tuple(int(x) for x in vals if x is not None)
+    except (TypeError, ValueError):
+        return ()
+    except damaged():
+        return ()
+
+
+def _vector(fx: Any, kw: str, n: int) -> list[float] | None:
+    """A per-frame vector attribute (``n`` finite values), else None."""
+    if kw not in fx:
+        return None
+    try:
+        v = fx.get(kw)
+        vals = [
+            float(x) for x in (v if isinstance(v, Sequence) and not isinstance(v, str) else [v])
+        ]
+    except (TypeError, ValueError):
+        return None
+    except damaged():
+        return None
+    return vals if len(vals) == n and all(math.isfinite(x) for x in vals) else None
+
+
+def _placed(frames: list[Frame], steps: list[float], doubt: str) -> list[Frame]:
+    """``frames`` moved ``steps[k]`` mm along the normal from the file's one position."""
+    assert frames[0].ipp is not None and frames[0].iop is not None
+    r, c = frames[0].iop[:3], frames[0].iop[3:]
+    nrm = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    ln = math.sqrt(sum(x * x for x in nrm)) or 1.0
+    p = frames[0].ipp
+    return [
+        dataclasses.replace(
+            fr,
+            ipp=tuple(p[a] + steps[k] * nrm[a] / ln for a in range(3)),  # type: ignore[arg-type]
+            doubts=(*fr.doubts, doubt),
+        )
+        for k, fr in enumerate(frames)
+    ]
+
+
+def _legacy_frames(frames: list[Frame], fx: Any) -> list[Frame]:
+    """The frames of a legacy (not enhanced) multi-frame image, which all have the file's one
+    Image Position: where each lies (a volume) or when (a cine), from the file's own words.
+
+    * Frame Increment Pointer to Frame Time / Frame Time Vector: a cine at one position, the
+      frames ``Frame.cine_time`` apart (assembly makes them the volumes of a 4D series);
+    * to Slice Location Vector (mm) or Slice Vector (slice numbers, Spacing Between Slices or
+      else Slice Thickness apart): a volume, each frame moved along the normal;
+    * no pointer: Frame Time alone says cine; Spacing Between Slices alone says a volume,
+      as dcm2niix stacks such a file;
+    * anything else (no word on it, both kinds of pointer, pointers to other attributes):
+      left at one position with a doubt that says why, and assembly shows the frames as
+      repetitions in frame order with its own warning. dcm2niix stacks them at Slice
+      Thickness (or 1 mm), which for a cine puts time points into space.
+
+    A volume's direction along the normal is not recorded anywhere in such a file: the
+    placement says so in a doubt (a warning on the series)."""
+    first = frames[0]
+    n = len(frames)
+    if first.ipp is None or first.iop is None or any(fr.ipp != first.ipp for fr in frames):
+        return frames
+    pointers = _pointers(fx)
+    time = [t for t in pointers if t in _TIME_POINTERS]
+    space = [t for t in pointers if t in _SPACE_POINTERS]
+    others = [
+        f"({t >> 16:04X},{t & 0xFFFF:04X})"
+        for t in pointers
+        if t not in _TIME_POINTERS and t not in _SPACE_POINTERS
+    ]
+    frame_time = _f(fx.get("FrameTime"))
+    sbs = first.spacing_between_slices
+    thick = first.slice_thickness
+    if time and not space and not others:
+        times: list[float] | None = None
+        if time[0] == 0x00181063 and frame_time is not None and frame_time > 0:
+            times = [k * frame_time / 1000.0 for k in range(n)]
+        elif time[0] == 0x00181065:
+            inc = _vector(fx, "FrameTimeVector", n)
+            if inc is not None and all(x >= 0 for x in inc[1:]) and sum(inc[1:]) > 0:
+                times = [sum(inc[1 : k + 1]) / 1000.0 for k in range(n)]
+        if times is not None:
+            return [
+                dataclasses.replace(fr, cine_time=round(t, 6))
+                for fr, t in zip(frames, times, strict=True)
+            ]
+        why = f"its Frame Increment Pointer names {_TIME_POINTERS[time[0]]}, without a usable value"
+    elif space and not time and not others:
+        if space[0] == 0x00182005:
+            loc = _vector(fx, "SliceLocationVector", n)
+            if loc is not None and len({round(x, 3) for x in loc}) == n:
+                steps = [x - loc[0] for x in loc]
+                return _placed(
+                    frames, steps, _DIRECTION_DOUBT.format(n=n, how="by its Slice Location Vector")
+                )
+        else:
+            num = _vector(fx, "SliceVector", n)
+            step = sbs if sbs is not None and sbs > 0 else thick
+            if num is not None and step is not None and step > 0 and len(set(num)) == n:
+                src = "Spacing Between Slices" if step == sbs else "Slice Thickness"
+                return _placed(
+                    frames,
+                    [(x - num[0]) * step for x in num],
+                    _DIRECTION_DOUBT.format(
+                        n=n, how=f"by its Slice Vector, {step:g} mm ({src}) a slice"
+                    ),
+                )
+        why = (
+            f"its Frame Increment Pointer names {_SPACE_POINTERS[space[0]]}, without a usable value"
+        )
+    elif not pointers and frame_time is not None and frame_time > 0 and not sbs:
+        return [
+            dataclasses.replace(fr, cine_time=round(k * frame_time / 1000.0, 6))
+            for k, fr in enumerate(frames)
+        ]
+    elif not pointers and sbs is not None and 0 < sbs <= MAX_MM and frame_time is None:
+        return _placed(
+            frames,
+            [k * sbs for k in range(n)],
+            _DIRECTION_DOUBT.format(n=n, how=f"k x {sbs:g} mm (Spacing Between Slices)"),
+        )
+    elif not pointers:
+        why = "it has no Frame Increment Pointer" + (
+            ", and both Frame Time (a cine) and Spacing Between Slices (a volume)"
+            if frame_time and sbs
+            else ", Frame Time or Spacing Between Slices"
+        )
+        if thick:
+            why += f" (dcm2niix stacks such frames {thick:g} mm apart, the Slice Thickness)"
+    else:
+        names = [*(_TIME_POINTERS[t] for t in time), *(_SPACE_POINTERS[t] for t in space), *others]
+        why = "its Frame Increment Pointer names " + ", ".join(names)
+    doubt = (
+        f"the file's {n} frames share one Image Position and {why}: whether they are time "
+        "points or slices is not known; shown in frame order at that position"
+    )
+    return [dataclasses.replace(fr, doubts=(*fr.doubts, doubt)) for fr in frames]
 
 
 def _with_fragments(
