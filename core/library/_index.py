@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -189,13 +190,19 @@ class Index:
     def series_items(self, series_uid: str) -> list[SourceItem]:
         """The stored files of a series as :class:`SourceItem` (for series assembly).
 
-        ``origin`` names the stored file and where it was imported from.
+        ``origin`` is the file the user imported (where the library recorded it came from),
+        so that every warning and error about it names that file, never the library's stored
+        copy (a name of hashes inside the library folder, which means nothing to the user).
+        Only an instance without a recorded origin is named by its stored copy; two instances
+        recorded from the same place (a file re-imported after it changed) are told apart by
+        their copies.
         """
         items = self.instances(series_uid)
         if not items and not self._exists("series", "series_uid", series_uid):
             raise LibraryError(f"{self.root}: no series {series_uid} in the library")
+        seen = Counter(inst.origin for inst in items)
         return [
-            SourceItem(origin=f"{inst.path} (imported from {inst.origin})", path=Path(inst.path))
+            SourceItem(origin=_shown_origin(inst, seen[inst.origin] > 1), path=Path(inst.path))
             for inst in items
         ]
 
@@ -336,3 +343,13 @@ class Index:
             self.conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,)).fetchone()
             is not None
         )
+
+
+def _shown_origin(inst: Instance, shared: bool) -> str:
+    """How messages name a stored instance: the file it was imported from; its stored copy
+    only where no origin was recorded, or beside an origin that other instances share."""
+    if not inst.origin:
+        return f"{inst.path} (library copy; where it was imported from is not recorded)"
+    if shared:
+        return f"{inst.origin} (library copy {Path(inst.path).name[:12]})"
+    return inst.origin

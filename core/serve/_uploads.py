@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -363,7 +363,12 @@ class Uploads:
             options = ImportOptions(extra=extra, known_instance=lib.has_instance)
             for path, importer, client in sources:
                 try:
-                    items = importer.iter_items(path, options)
+                    # the library records each item's origin: the client's name, not
+                    # the staging path (which every later message would quote)
+                    items = (
+                        replace(it, origin=_rename(it.origin, names, up))
+                        for it in importer.iter_items(path, options)
+                    )
                     lib.import_items(items, report=on_item, sources=[client or "upload"])
                 except LibraryError:
                     raise
