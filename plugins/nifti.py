@@ -328,10 +328,14 @@ def _nifti_4d(first: Volume, data: Any, n: int, *, philips_float: bool = False) 
     out = nib.Nifti1Image(data, img.affine, hdr)
     out.header.set_data_shape(shape)
     tr = first.extra.get("repetition_time_ms")
-    zooms = (*out.header.get_zooms()[:3], float(tr) / 1000.0 if tr else 1.0)
+    step = float(tr) / 1000.0 if tr else 1.0
+    dim = first.extra.get("dimension")
+    if dim is not None and dim.source == "FrameTime" and len(dim.values) > 1:
+        # a legacy multi-frame cine: the time between its frames (Frame Time), not a TR
+        step = float(dim.values[1]) - float(dim.values[0])
+    zooms = (*out.header.get_zooms()[:3], step)
     out.header.set_zooms(zooms)
     out.header.set_xyzt_units(xyz="mm", t="sec")
-    dim = first.extra.get("dimension")
     if dim is not None:
         desc = f"ownscan {first.modality} 4D {dim.name} ({dim.source})"
         if first.extra.get("philips_fp_scale") is not None:

@@ -697,7 +697,8 @@ def _orientation(
             f"{nc:.4g}, not 1: their directions are used (as dcm2niix does)"
         )
     if abs(cos) <= 1e-4:
-        changed = abs(nr - 1.0) > 0.01 or abs(nc - 1.0) > 0.01
+        # unit vectors from here on (a mosaic's tiles are placed with them, by mm)
+        changed = abs(nr - 1.0) > 1e-6 or abs(nc - 1.0) > 1e-6
         return (tuple(ru + cu) if changed else iop), "", doubt
     # the closest perpendicular pair: the bisectors of the two vectors, turned back by 45°
     s_ = [a + b for a, b in zip(ru, cu, strict=True)]
@@ -1025,9 +1026,15 @@ def _image_to_patient(v: list[float], iop: Any) -> list[float] | None:
     dcm2niix reads it) in LPS: ``x r + y c + z (r x c)``."""
     if iop is None or len(iop) != 6:
         return None
-    r, c = iop[:3], iop[3:]
-    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
-    return [v[0] * r[k] + v[1] * c[k] + v[2] * n[k] for k in range(3)]
+    # by direction only: vectors of another length are used so for the image too (_orientation)
+    lr = math.sqrt(sum(x * x for x in iop[:3]))
+    lc = math.sqrt(sum(x * x for x in iop[3:]))
+    if not (lr > 1e-6 and lc > 1e-6):
+        return None
+    r, c = [x / lr for x in iop[:3]], [x / lc for x in iop[3:]]
+    n = [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]]
+    ln = math.sqrt(sum(x * x for x in n)) or 1.0
+    return [v[0] * r[k] + v[1] * c[k] + v[2] * n[k] / ln for k in range(3)]
 
 
 def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] | None, str]:

@@ -139,6 +139,7 @@ def test_a_cine_the_file_says_is_time(name: str, tmp_path: Path) -> None:
     a = np.asarray(nib.load(ours).dataobj)
     b = np.asarray(nib.load(theirs).dataobj)
     assert a.shape == (64, 48, 1, N) and b.shape == (64, 48, N)
+    assert nib.load(ours).header.get_zooms()[3] == pytest.approx(step)  # seconds a frame
     assert np.array_equal(a[:, :, 0, :], b[:, ::-1, :])  # dcm2niix flips the rows
 
 
