@@ -93,7 +93,11 @@ def _orientation(index: Index, series_uid: str) -> str:
         return ""
     if len(iop) != 6:
         return ""
-    normal = np.abs(np.cross(iop[:3], iop[3:]))
+    normal = np.cross(iop[:3], iop[3:])
+    length = float(np.linalg.norm(normal))
+    if not length > 1e-6:  # parallel or empty vectors: no plane (assembly sets them apart)
+        return ""
+    normal = np.abs(normal / length)  # by direction: vectors of another length (docs/CORE.md)
     axis = int(np.argmax(normal))
     if normal[axis] < 0.9:  # more than ~25 degrees off every main plane
         return "oblique"

@@ -152,3 +152,18 @@ def test_real_head_mr_with_doubled_vectors_equals_its_original(
     assert len(ours) == len(theirs) == 1
     compare(ours[0], theirs[0])
     shutil.rmtree(tmp_path / "ours")
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_prior_matching_reads_the_plane_by_direction(tmp_path: Path, scale: float) -> None:
+    """Priors are matched by plane (axial, coronal...): vectors of another length name the
+    same plane (a 0.5 scale once made an axial series 'oblique')."""
+    from ownscan.core.compare._priors import _orientation
+    from ownscan.core.library import open_library
+
+    folder = tmp_path / "in"
+    files = _write(folder, [scale * v for v in (1, 0, 0, 0, 1, 0)], (1, 0, 0, 0, 1, 0))
+    r = capped("import", str(folder), "--library", str(tmp_path / "lib"))
+    assert r.returncode == 0, r.stderr
+    with open_library(tmp_path / "lib") as lib:
+        assert _orientation(lib, str(pydicom.dcmread(files[0]).SeriesInstanceUID)) == "axial"
