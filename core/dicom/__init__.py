@@ -59,7 +59,13 @@ from ownscan.core.errors import NotDicom, ReadProblem
 
 if TYPE_CHECKING:
     from ownscan.core.dicom._acquisition import acquisition_fields
-    from ownscan.core.dicom._frames import NATIVE, NATIVE_LE, Frame, read_frames
+    from ownscan.core.dicom._frames import (
+        NATIVE,
+        NATIVE_LE,
+        Frame,
+        image_orientation,
+        read_frames,
+    )
 
 __all__ = [
     "DEFLATED_LE",
@@ -85,6 +91,7 @@ __all__ = [
     "check_complete",
     "damaged",
     "file_meta",
+    "image_orientation",
     "is_dataset",
     "looks_like_dicom",
     "meta_text",
@@ -100,7 +107,7 @@ __all__ = [
 
 # The frame records are imported when first asked for: every ownscan command loads the DICOMweb
 # importer at start-up, and it needs the scanner (``file_meta``), not the record builder.
-_LAZY = frozenset({"NATIVE", "NATIVE_LE", "Frame", "read_frames"})
+_LAZY = frozenset({"NATIVE", "NATIVE_LE", "Frame", "image_orientation", "read_frames"})
 
 
 def __getattr__(name: str) -> Any:

@@ -47,7 +47,7 @@ from ownscan.core.volume import Lut
 if TYPE_CHECKING:  # pydicom is imported only where a header needs it (see _scan)
     from pydicom.dataset import Dataset
 
-__all__ = ["NATIVE", "NATIVE_LE", "Frame", "read_frames"]
+__all__ = ["NATIVE", "NATIVE_LE", "Frame", "image_orientation", "read_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -656,6 +656,39 @@ def _geometry_of(
 
 
 _SQRT_HALF = math.sqrt(0.5)
+
+
+def image_orientation(
+    iop: Sequence[Any] | None, size: tuple[int, int], spacing: tuple[float, float] | None
+) -> tuple[float, ...] | None:
+    """Image Orientation (Patient) as series assembly uses it: unit vectors, made
+    perpendicular where that moves no pixel by more than half a pixel, or None where no 3D
+    placement is right (docs/CORE.md, "Orientation"). For readers of a header outside the
+    frame records (marks placed on an image), so that they place its pixels where the image
+    is shown. ``size`` is (rows, columns), ``spacing`` (between rows, between columns).
+
+    Parameters
+    ----------
+    iop : sequence of six numbers, or None
+        The header's value.
+    size : tuple of int
+        Rows and columns.
+    spacing : tuple of float, or None
+        Pixel Spacing (1 mm each when None).
+
+    Returns
+    -------
+    tuple of six floats, or None
+    """
+    if iop is None:
+        return None
+    got = _orientation(_fl(iop, 6), size, spacing)[0]
+    if got is None:
+        return None
+    r, c = got[:3], got[3:]
+    lr = math.sqrt(sum(v * v for v in r))
+    lc = math.sqrt(sum(v * v for v in c))
+    return tuple([v / lr for v in r] + [v / lc for v in c])
 
 
 def _orientation(

@@ -279,7 +279,7 @@ class _Planes:
     def _read(self, path: str, frame: int) -> _Plane | None:
         import pydicom
 
-        from ownscan.core.dicom import quiet_pydicom
+        from ownscan.core.dicom import image_orientation, quiet_pydicom
 
         try:
             with quiet_pydicom():
@@ -289,8 +289,10 @@ class _Planes:
         except (OSError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
             log.warning("marks: an image header could not be read (%s)", type(exc).__name__)
             return None
-        if ipp is not None and iop is not None and spacing is not None:
-            x, y = np.asarray(iop[:3], float), np.asarray(iop[3:], float)
+        # the orientation as assembly places the image (unit, perpendicular), or none
+        used = image_orientation(iop, (rows, cols), spacing) if iop is not None else None
+        if ipp is not None and used is not None and spacing is not None:
+            x, y = np.asarray(used[:3], float), np.asarray(used[3:], float)
             return _Plane(
                 np.asarray(ipp, float),  # the centre of the first pixel
                 spacing[1] * x,

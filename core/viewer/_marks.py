@@ -99,6 +99,8 @@ def image_plane(ds: Any, series_uid: str, volume: Volume | None = None) -> Image
     An image without Image Position/Orientation (Patient) is placed only when it is the one
     image of ``volume`` (a radiograph, a secondary capture): then its pixels are the volume's.
     """
+    from ownscan.core.dicom import image_orientation
+
     sop = str(ds.get("SOPInstanceUID", ""))
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     ipp, iop, spacing = (
@@ -109,10 +111,13 @@ def image_plane(ds: Any, series_uid: str, volume: Volume | None = None) -> Image
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     for_uid = str(ds.get("FrameOfReferenceUID", "") or "")
     if frames == 1 and ipp is not None and iop is not None and len(iop) == 6 and rows and cols:
-        row_dir = np.array([float(v) for v in iop[:3]])
-        col_dir = np.array([float(v) for v in iop[3:]])
         # Pixel Spacing is (between rows, between columns)
         sr, sc = (float(v) for v in spacing) if spacing else (1.0, 1.0)
+        # the orientation as assembly places the image (unit, perpendicular), or none
+        iop = image_orientation(iop, (rows, cols), (sr, sc))
+    if frames == 1 and ipp is not None and iop is not None and rows and cols:
+        row_dir = np.array(iop[:3])
+        col_dir = np.array(iop[3:])
         return ImagePlane(
             sop,
             series_uid,

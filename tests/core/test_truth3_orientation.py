@@ -167,3 +167,21 @@ def test_prior_matching_reads_the_plane_by_direction(tmp_path: Path, scale: floa
     assert r.returncode == 0, r.stderr
     with open_library(tmp_path / "lib") as lib:
         assert _orientation(lib, str(pydicom.dcmread(files[0]).SeriesInstanceUID)) == "axial"
+
+
+def test_marks_are_placed_on_the_image_as_it_is_shown(tmp_path: Path) -> None:
+    """Marks (presentation states, SR) are placed through the image's plane: with vectors of
+    length 2 the plane is the unit one (pixels where the image is shown), and a plane 3
+    degrees off perpendicular is none (the image has no 3D place)."""
+    from ownscan.core.viewer._marks import image_plane
+
+    files = write_ct_series(tmp_path / "in", n_slices=1)
+    ds = pydicom.dcmread(files[0])
+    unit = image_plane(ds, "s")
+    ds.ImageOrientationPatient = [2, 0, 0, 0, 2, 0]
+    doubled = image_plane(ds, "s")
+    assert unit is not None and doubled is not None
+    for name in ("corner", "col_step", "row_step"):
+        np.testing.assert_allclose(getattr(doubled, name), getattr(unit, name), atol=1e-9)
+    ds.ImageOrientationPatient = [1, 0, 0, 0.05, 1, 0]
+    assert image_plane(ds, "s") is None
