@@ -1,29 +1,29 @@
-"""A steady C heap for the commands that draw volumes: glibc's ``mmap`` threshold held fixed.
+"""A steady C heap for the commands that draw volumes: one glibc malloc arena for all threads.
 
 Why
 ---
-glibc serves an allocation of ``M_MMAP_THRESHOLD`` bytes or more (128 KiB at start) with its
-own ``mmap``, given back to the system when freed. But each time such a block is freed, glibc
-raises the threshold to the block's size (up to 32 MiB on 64-bit), and the trim threshold to
-twice that: from then on the render path's temporaries (numpy's slab buffers of a few MiB:
-the quantisation's float32 slabs, the gradient's int32 sums, the block bounds) come from the
-heap and the threads' arenas, and once freed they stay resident there, in pieces the heap
-cannot give back. Measured on a 512x512x300 CT (``ownscan render``, peak RSS of the command
-alone, ``OWNSCAN_STEADY_HEAP=0`` against held at 1 MiB): mip 308 -> 297 MiB, shaded dvr 396
--> 376 MiB (docs/BENCH.md, Memory; 256 KiB gave the same). Holding it
-(``mallopt(M_MMAP_THRESHOLD, ...)``, which also stops the dynamic change of the trim
-threshold) keeps every large temporary an ``mmap`` of its own, returned whole when freed.
+glibc gives each thread that allocates while another holds the heap's lock an arena of its
+own, and memory freed in an arena is kept there for that arena's next allocations (given
+back only when its top is large enough). The render path makes its slab temporaries (the
+quantisation's float32 slabs, the gradient's int32 block sums, a few MiB each) on the pool's
+worker threads and the next stage's on the calling thread: each freed lot stayed resident in
+its own arena while the next stage took fresh memory in another. With one arena
+(``mallopt(M_ARENA_MAX, 1)``) the next stage reuses what the last one freed. Measured on a
+512x512x300 CT (``ownscan render``, peak RSS of the command alone, ``OWNSCAN_STEADY_HEAP=0``
+against one arena): mip 310 -> 297 MiB, shaded dvr 392 -> 376 MiB (docs/BENCH.md, Memory).
 
-The cost is a fresh mapping (its page faults) per large temporary instead of reused heap:
-:data:`MMAP_THRESHOLD` is 1 MiB, so the slab-sized buffers are mapped and the many small ones
-are not.
+Holding glibc's mmap threshold fixed (``M_MMAP_THRESHOLD`` at 256 KiB to 8 MiB, so that large
+temporaries are mmaps of their own) saved the same but made the upload and the gradient take
+60-90 % more CPU on this VM (a fresh mapping's page faults per temporary, and the heap's top
+given back and faulted in again at every free). One arena costs little: the worker threads
+and the calling thread rarely allocate at the same moment (numpy's loops hold no lock).
 
 When
 ----
 Only the commands that put volumes into GL textures (``cli._HUGE_PAGE_COMMANDS``: ``render``,
-``view``, ``serve``, ``bench``), once at start, on glibc; not when the user set the threshold
-(``MALLOC_MMAP_THRESHOLD_`` or ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``).
-``OWNSCAN_STEADY_HEAP=0`` turns it off.
+``view``, ``serve``, ``bench``), once at start, before any thread; on glibc; not when the
+user set the arenas (``MALLOC_ARENA_MAX`` or ``glibc.malloc.arena_max`` in
+``GLIBC_TUNABLES``). ``OWNSCAN_STEADY_HEAP=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-__all__ = ["MMAP_THRESHOLD", "SWITCH", "hold_mmap_threshold", "user_chose"]
+__all__ = ["SWITCH", "one_arena", "user_chose"]
 
-MMAP_THRESHOLD = 1 << 20  # bytes: a block this large or larger is an mmap of its own
-SWITCH = "OWNSCAN_STEADY_HEAP"  # "0": leave glibc's dynamic threshold as it is
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+SWITCH = "OWNSCAN_STEADY_HEAP"  # "0": leave glibc's arenas as they are
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 
 @cache
@@ -58,16 +57,16 @@ def _libc() -> Any | None:
 
 
 def user_chose(environ: Mapping[str, str]) -> bool:
-    """Whether ``environ`` sets glibc's mmap threshold itself, or turns this off."""
-    if environ.get(SWITCH) == "0" or "MALLOC_MMAP_THRESHOLD_" in environ:
+    """Whether ``environ`` sets glibc's arenas itself, or turns this off."""
+    if environ.get(SWITCH) == "0" or "MALLOC_ARENA_MAX" in environ:
         return True
-    return "glibc.malloc.mmap_threshold" in environ.get("GLIBC_TUNABLES", "")
+    return "glibc.malloc.arena_max" in environ.get("GLIBC_TUNABLES", "")
 
 
-def hold_mmap_threshold(environ: Mapping[str, str] | None = None) -> bool:
-    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD` (see the module). True when set;
+def one_arena(environ: Mapping[str, str] | None = None) -> bool:
+    """Let every thread allocate from glibc's one main arena (see the module). True when set;
     False without glibc or when the user chose (:func:`user_chose`)."""
     libc = _libc()
     if libc is None or user_chose(os.environ if environ is None else environ):
         return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return bool(libc.mallopt(_M_ARENA_MAX, 1))
