@@ -177,13 +177,7 @@ class PreparedVolume:
         data = self._data  # read once: another thread may release it meanwhile
         if data is not None:
             return data[k0:k1]
-        voxels = self.volume.voxels
-        q = _quantise(voxels[k0:k1], self.value_min, self.scale)
-        # a file-backed volume: its pages are let go behind the quantisation, and those before
-        # the slab too: a read maps the page-cache folio around it (some MiB on this kernel),
-        # so the slice before a slab (the gradient's halo) kept its neighbours resident
-        release_pages(voxels[:k1])
-        return q
+        return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
 
     def box(
         self, first: tuple[int, int, int], size: tuple[int, int, int]
@@ -384,7 +378,7 @@ def _slab_pass(
         q = prepared.slab(k0, k1) if on_slab is not None else None  # still in the cache
         # a file-backed volume: read, then let go, from the start: a read of the slice
         # beside a slab (the halo of the bounds) maps the page-cache folio around it, which
-        # stayed resident every few slices (18 MiB of a 512x512x300 CT; PreparedVolume.slab)
+        # stayed resident every few slices (18 MiB of a 512x512x300 CT after its upload)
         release_pages(voxels[:k1])
         return q
 
