@@ -138,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ownscan.core._hugepages import reexec_for_huge_pages
 
         reexec_for_huge_pages()  # returns only when not started again
+    if _command_in(sys.argv[1:] if argv is None else argv) in _HUGE_PAGE_COMMANDS:
+        from ownscan.core._heap import one_arena
+
+        one_arena()  # what one stage frees, the next reuses (_heap)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(_command_in(argv))

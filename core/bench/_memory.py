@@ -158,6 +158,8 @@ def json_child_code(code: str, timeout_s: float) -> tuple[dict[str, Any], str]:
 _VIEW_CHILD = """
 import json, sys
 from ownscan.core import cli
+from ownscan.core._heap import one_arena
+one_arena()  # as cli.main does for ownscan view
 import glfw
 from ownscan.core.assembly import assemble
 from ownscan.core.viewer import Viewer, ViewerOptions, entries_from_assembly

@@ -221,6 +221,9 @@ def _view_stages(series: str, size: tuple[int, int]) -> None:
 
 
 if __name__ == "__main__":
+    from ownscan.core._heap import one_arena
+
+    one_arena()  # as cli.main does for render and view (core/_heap.py)
     argv = sys.argv[1:]
     if not argv:
         raise SystemExit(__doc__)

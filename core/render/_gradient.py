@@ -188,14 +188,25 @@ def _difference(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
     return out
 
 
-def _pairs(a: npt.NDArray[np.int32], axis: int) -> npt.NDArray[np.int32]:
-    """Sums of the voxel pairs ``2 t, 2 t + 1`` along ``axis``; an odd last voxel counts twice
-    (the index clamped to the volume)."""
+def _pairs(a: npt.NDArray[Any], axis: int) -> npt.NDArray[np.int32]:
+    """Sums of the voxel pairs ``2 t, 2 t + 1`` along ``axis``, as int32 (``a`` uint16 or
+    int32); an odd last voxel counts twice (the index clamped to the volume). Reads ``a``
+    once and writes half of it: no int32 copy of the whole of ``a`` first."""
     n = a.shape[axis]
-    out = a[_along(axis, slice(0, None, 2))].copy()  # (n + 1) // 2 entries
-    out[_along(axis, slice(0, n // 2))] += a[_along(axis, slice(1, None, 2))]
+    shape = list(a.shape)
+    shape[axis] = (n + 1) // 2
+    out = np.empty(shape, dtype=np.int32)
+    even, odd = a[_along(axis, slice(0, n - 1, 2))], a[_along(axis, slice(1, n, 2))]
+    whole = out[_along(axis, slice(0, n // 2))]
+    if a.dtype == np.int32:
+        np.add(even, odd, out=whole)
+    else:  # a widening copy, then an add in int32: 3x faster than one casting add
+        np.copyto(whole, even)
+        whole += odd
     if n % 2:
-        out[_along(axis, n // 2)] *= 2
+        last = out[_along(axis, n // 2)]
+        np.copyto(last, a[_along(axis, n - 1)])
+        last *= 2
     return out
 
 
@@ -216,10 +227,12 @@ def sobel_texels(
     k0, k1 = layout.slices_for(g0, g1)
     out = np.empty((g1 - g0, my, mx, 3), dtype=np.uint16)
     # the block sums of texel slices g0 - 1 .. g1 (exact integers: at most 8 x 65535)
-    a = q[k0 - first : k1 - first].astype(np.int32)
-    for axis, f in ((0, fk), (1, fj), (2, fi)):
+    a: npt.NDArray[Any] = q[k0 - first : k1 - first]
+    for axis, f in ((0, fk), (1, fj), (2, fi)):  # the contiguous axes first: less to stride
         if f == 2:
             a = _pairs(a, axis)
+    if a.dtype != np.int32:  # no axis halved
+        a = a.astype(np.int32)
     # the first and last block slice repeated beyond the volume's ends (the clamped indices),
     # so that the neighbours along k are whole-array slices
     if g0 == 0:

@@ -375,10 +375,12 @@ def _slab_pass(
             b = k0 // BRICK
             lo[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.minimum)
             hi[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.maximum)
-        if on_slab is not None:  # the slab is still in the cache (and mapped)
-            return prepared.slab(k0, k1)
-        release_pages(voxels[k0:k1])  # a file-backed volume: read, then let go
-        return None
+        q = prepared.slab(k0, k1) if on_slab is not None else None  # still in the cache
+        # a file-backed volume: read, then let go, from the start: a read of the slice
+        # beside a slab (the halo of the bounds) maps the page-cache folio around it, which
+        # stayed resident every few slices (18 MiB of a 512x512x300 CT after its upload)
+        release_pages(voxels[:k1])
+        return q
 
     starts = range(0, nz, step)
     depth = 2 * WORKERS if on_slab is not None else len(starts)
