@@ -952,6 +952,15 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
     return _image_to_patient(along, iop), note
 
 
+def _as_stored16(value: int, pixel_rep: int) -> int:
+    """A 16-bit padding value as the pixels hold it: its two bytes read with the pixels'
+    sign (Pixel Representation 1: signed), whichever VR (US or SS) the header gave it."""
+    if not -0x8000 <= value <= 0xFFFF:
+        return value  # not 16 bits at all: left as it is (it then matches no pixel)
+    value &= 0xFFFF
+    return value - 0x10000 if pixel_rep == 1 and value >= 0x8000 else value
+
+
 def _philips_scale(ds: Any) -> tuple[float, float] | None:
     """Philips' MR Scale Slope and Intercept ((2005,100E), (2005,100D) in the block of
     "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
@@ -1363,6 +1372,10 @@ def _build(
             p0 = int(pad)
             lim = fx.get("PixelPaddingRangeLimit")
             p1 = int(lim) if lim is not None and not isinstance(lim, bytes | bytearray) else p0
+            if bits_alloc == 16:
+                # the value as the pixels store it: GE writes the padding of signed pixels
+                # with VR US (-2000 as 63536), and the reverse happens; the 16 bits are meant
+                p0, p1 = (_as_stored16(v, pixel_rep) for v in (p0, p1))
             padding = (min(p0, p1), max(p0, p1))
         except (TypeError, ValueError):
             padding = None
@@ -1457,22 +1470,32 @@ def _build(
     per_frame = ds.get(pf) if pf in ds else None
     shared_seq = ds.get(sf) if sf in ds else None
     shared = shared_seq[0] if shared_seq else None
-    if n_frames > 1 and (per_frame is not None or shared is not None):
+    # An enhanced file of one frame (Siemens XA and Philips write them) holds its geometry and
+    # rescale in the functional groups as one of many frames does: read it the same way.
+    if (n_frames > 1 and (per_frame is not None or shared is not None)) or (
+        n_frames == 1 and per_frame
+    ):
         if per_frame is not None and len(per_frame) != n_frames:
             raise ReadProblem(f"{len(per_frame)} per-frame functional groups for {n_frames} frames")
         pointers = _dimension_pointers(ds)
+        # What a writer left at the top level instead of in the functional groups (dcm2niix
+        # reads it there too): the orientation and the rescale hold for every frame; a
+        # position only for a file of one frame (for many it would stack them all in one place).
+        top_iop = fx.get("ImageOrientationPatient")
+        top_ipp = fx.get("ImagePositionPatient") if n_frames == 1 else None
+        top_pvt = fx if "RescaleSlope" in fx or "RescaleIntercept" in fx else None
         frames = []
         for k in range(n_frames):
             fi = per_frame[k] if per_frame is not None else None
             pos_item = _group(fi, shared, "PlanePositionSequence")
             ori_item = _group(fi, shared, "PlaneOrientationSequence")
             meas = _group(fi, shared, "PixelMeasuresSequence")
-            pvt = _group(fi, shared, "PixelValueTransformationSequence")
+            pvt = _group(fi, shared, "PixelValueTransformationSequence") or top_pvt
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
             ipp, iop, notes = _geometry_of(
-                pos_item.get("ImagePositionPatient") if pos_item else None,
-                ori_item.get("ImageOrientationPatient") if ori_item else None,
+                pos_item.get("ImagePositionPatient") if pos_item else top_ipp,
+                ori_item.get("ImageOrientationPatient") if ori_item else top_iop,
             )
             notes += size_notes
             sp, sp_notes = base_spacing(meas)
