@@ -523,6 +523,8 @@ def _fast_frames(
     for tag, why in _NOT_FAST.items():
         if tag in sc.present:
             return why
+    if any(t >> 16 == 0x2005 and t & 0xFF == 0x0E and t & 0xFF00 > 0x1000 for t in sc.present):
+        return "Philips private scale slope (in a relocated private block)"
     try:
         ds = _ScanDs(sc, text_rule(sc))
         fx = _ScanFast(sc, ds)
@@ -966,12 +968,22 @@ def _philips_scale(ds: Any) -> tuple[float, float] | None:
     "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
     if not hasattr(ds, "get_item"):
         return None
-    creator = ds.get((0x2005, 0x0010))
-    if creator is None or "PHILIPS MR IMAGING DD 001" not in str(creator.value).upper():
+    # the block is wherever the creator is: anonymisers and archives move private blocks
+    # (dcm2niix finds them there too)
+    block = next(
+        (
+            t & 0xFF
+            for t in ds.keys()  # noqa: SIM118 (iterating a Dataset yields elements)
+            if 0x20050010 <= t <= 0x200500FF
+            and "PHILIPS MR IMAGING DD 001" in str(ds[t].value).upper()
+        ),
+        None,
+    )
+    if block is None:
         return None
 
     def fl(tag: int) -> float | None:
-        el = ds.get((0x2005, tag))
+        el = ds.get((0x2005, (block << 8) | (tag & 0xFF)))
         if el is None:
             return None
         raw = el.value
