@@ -954,6 +954,36 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
     return _image_to_patient(along, iop), note
 
 
+# The functional group that holds an enhanced frame's own Frame Type, by modality
+_FRAME_TYPE_GROUPS = (
+    "MRImageFrameTypeSequence",
+    "CTImageFrameTypeSequence",
+    "PETFrameTypeSequence",
+    "XRay3DFrameTypeSequence",
+    "UltrasoundImageFrameTypeSequence",
+    "FrameTypeSequence",
+)
+
+
+def _frame_type(frame_item: Dataset | None, shared: Dataset | None) -> tuple[str, ...]:
+    """An enhanced frame's own image type: its Frame Type (the ImageType of one frame: the
+    file's may say MIXED) followed by its Complex Image Component, so that the magnitude and
+    phase frames of one file (Philips stores both) are told apart as the magnitude and phase
+    files of a classic series are, and a LOCALIZER frame is a localizer; ``()`` when the
+    frame has none (the file's ImageType then holds)."""
+    for seq in _FRAME_TYPE_GROUPS:
+        item = _group(frame_item, shared, seq)
+        if item is None:
+            continue
+        ft = item.get("FrameType")
+        values = [ft] if isinstance(ft, str) else list(ft or ())
+        complex_part = str(item.get("ComplexImageComponent") or "").strip()
+        if complex_part:
+            values.append(complex_part)
+        return tuple(str(v).strip().upper() for v in values)
+    return ()
+
+
 def _as_stored16(value: int, pixel_rep: int) -> int:
     """A 16-bit padding value as the pixels hold it: its two bytes read with the pixels'
     sign (Pixel Representation 1: signed), whichever VR (US or SS) the header gave it."""
@@ -1505,6 +1535,7 @@ def _build(
             pvt = _group(fi, shared, "PixelValueTransformationSequence") or top_pvt
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
+            frame_type = _frame_type(fi, shared)
             ipp, iop, notes = _geometry_of(
                 pos_item.get("ImagePositionPatient") if pos_item else top_ipp,
                 ori_item.get("ImageOrientationPatient") if ori_item else top_iop,
@@ -1552,11 +1583,15 @@ def _build(
                     dimension_pointers=pointers,
                     notes=notes + sp_notes + _slope(pvt.get("RescaleSlope") if pvt else None)[1],
                     doubts=doubts,
-                    **(
-                        common
-                        if timing is None or "RepetitionTime" not in timing
-                        else {**common, "repetition_time": _f(timing.get("RepetitionTime"))}
-                    ),
+                    **{
+                        **common,
+                        **(
+                            {}
+                            if timing is None or "RepetitionTime" not in timing
+                            else {"repetition_time": _f(timing.get("RepetitionTime"))}
+                        ),
+                        **({"image_type": frame_type} if frame_type else {}),
+                    },
                 )
             )
         return _with_fragments(frames, groups)

@@ -140,3 +140,57 @@ def test_padding_given_in_the_other_vr_is_air(tmp_path: Path) -> None:
         assert (vol.voxels[:, :, 3:] > -1024).any()
         got[name] = vol.voxels
     np.testing.assert_array_equal(got["us"], got["ss"])
+
+
+def _magnitude_and_phase(out: Path, *, dimension_index: bool) -> None:
+    """One Philips-style Enhanced MR file holding a magnitude and a phase volume at the same
+    positions, told apart only by each frame's MR Image Frame Type (Frame Type and Complex
+    Image Component); ``dimension_index`` keeps a Dimension Index that numbers them as
+    "temporal" positions too (as Philips does), else they have no index at all."""
+    from mfgen import _item, enhanced_mr_4d
+    from pydicom.sequence import Sequence as DSequence
+
+    enhanced_mr_4d(out, n_vols=2)
+    ds = pydicom.dcmread(out)
+    if not dimension_index:
+        del ds.DimensionIndexSequence
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        content = item.FrameContentSequence[0]
+        v = content.DimensionIndexValues[2] - 1
+        del content.TemporalPositionIndex
+        if not dimension_index:
+            del content.DimensionIndexValues
+        item.MRImageFrameTypeSequence = DSequence([_item(
+            FrameType=["ORIGINAL", "PRIMARY", "M_FFE" if v == 0 else "P_FFE", "NONE"],
+            ComplexImageComponent=("MAGNITUDE", "PHASE")[v],
+        )])  # fmt: skip
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "MIXED", "NONE"]
+    ds.save_as(out)
+
+
+def test_magnitude_and_phase_of_one_enhanced_file_are_two_series(tmp_path: Path) -> None:
+    """They used to be one 4D series whose "volumes" were the magnitude and the phase (by
+    the Dimension Index, or by frame order with a warning)."""
+    from fourdgen import voxel_value
+
+    for indexed in (True, False):
+        folder = tmp_path / f"indexed_{indexed}"
+        _magnitude_and_phase(folder / "mf.dcm", dimension_index=indexed)
+        found = assemble(folder)
+        assert len(found.series) == 2, [s.label for s in found.series]
+        by_tag = {s.tag: s for s in found.series}
+        assert set(by_tag) == {"", "ph"}, by_tag
+        for tag, v in (("", 0), ("ph", 1)):
+            s = by_tag[tag]
+            assert s.n_volumes == 1 and s.shape == (4, 12, 10), (s.n_volumes, s.shape)
+            vol = s.load()
+            for z in range(4):
+                np.testing.assert_array_equal(vol.voxels[z], voxel_value(v, z, 12, 10))
+    # where dcm2niix splits them too (with the index), the files are equal
+    folder = tmp_path / "indexed_True"
+    ours = ownscan_export(folder, tmp_path / "ours")
+    theirs = dcm2niix(folder, tmp_path / "theirs")
+    assert [p.name.endswith("_ph.nii") for p in ours] == [False, True], ours
+    assert [p.name.endswith("_ph.nii") for p in theirs] == [False, True], theirs
+    for o, t in zip(ours, theirs, strict=True):
+        compare(o, t)
