@@ -497,6 +497,7 @@ _NOT_FAST = {
     0x20011003: "diffusion values",  # Philips
     0x200510B0: "diffusion values",  # Philips
     0x00651050: "a UIH grid (the slices of one image)",
+    0x0019100A: "a Siemens mosaic (NumberOfImagesInMosaic)",
     0x00651009: "diffusion values",  # UIH
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
@@ -1636,7 +1637,7 @@ def _build(
     uih = _uih_count(ds) if n_frames == 1 else 0
     if uih:
         return _uih_tiles(ds, frames[0], uih)
-    if "MOSAIC" in image_type and n_frames == 1:
+    if n_frames == 1 and ("MOSAIC" in image_type or _siemens_mosaic_count(ds) > 1):
         return _mosaic_tiles(ds, frames[0])
     return _with_fragments(frames, groups)
 
@@ -1675,7 +1676,23 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
     except Exception as exc:  # a damaged CSA header: one line, the file kept flat
         raise ReadProblem(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
     if n <= 0:
-        raise ReadProblem("Siemens mosaic without NumberOfImagesInMosaic in its CSA header")
+        # the CSA header removed (by an anonymiser) but Siemens' own count kept: dcm2niix
+        # reads that one too; the slice direction is then row x column, said as a doubt
+        n = _siemens_mosaic_count(ds)
+        if n > 1 and normal is None:
+            fr = dataclasses.replace(
+                fr,
+                doubts=(
+                    *fr.doubts,
+                    "Siemens mosaic without its CSA header: slices placed along row x "
+                    "column (the CSA SliceNormalVector is missing), which may be reversed",
+                ),
+            )
+    if n <= 0:
+        raise ReadProblem(
+            "Siemens mosaic without NumberOfImagesInMosaic (neither in its CSA header nor in "
+            "(0019,100A)): its slices cannot be cut out"
+        )
     side = math.ceil(math.sqrt(n))
     rows, cols = fr.rows // side, fr.columns // side
     if rows <= 0 or cols <= 0:
@@ -1696,6 +1713,25 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
         ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
     return _cut(fr, n, side, rows, cols, ipp, times)
+
+
+def _siemens_mosaic_count(ds: Any) -> int:
+    """Siemens' NumberOfImagesInMosaic ((0019,100A) of "SIEMENS MR HEADER"), or 0: dcm2niix
+    cuts a file into that many slices whatever its ImageType says (an anonymiser may have
+    rewritten it) and without the CSA header."""
+    if not hasattr(ds, "get_item") or not _creator(ds, 0x0019, "SIEMENS MR HEADER"):
+        return 0
+    el = ds.get((0x0019, 0x100A))
+    if el is None:
+        return 0
+    raw = el.value
+    if isinstance(raw, bytes):  # read without its VR (implicit VR): US, little endian
+        raw = struct.unpack("<H", raw[:2])[0] if len(raw) >= 2 else 0
+    try:
+        n = int(raw[0] if isinstance(raw, Sequence) and not isinstance(raw, str) else raw)
+    except (TypeError, ValueError, IndexError):
+        return 0
+    return n if 1 < n <= 4096 else 0
 
 
 def _cut(
