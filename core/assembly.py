@@ -369,6 +369,9 @@ class Series:
         direct = out if out is not None and not sheared and geo.zmap is None else None
         vox, errors, plan = self._decode(frames, direct, workers, whole)
         warnings = list(self.warnings)
+        vox, lying = _unsigned_that_is_signed(vox, frames, self.modality)
+        if lying:
+            warnings.append(lying)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
         for p in self.load_errors:
             warnings.append(f"could not decode {p}; that slice is blank")
@@ -584,6 +587,42 @@ def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] |
             return None
         f = [f[0]] * len(geo.zmap[0])
     return tuple(f)
+
+
+def _unsigned_that_is_signed(
+    vox: np.ndarray, frames: Sequence[Frame], modality: str
+) -> tuple[np.ndarray, str]:
+    """Read again as signed the CT pixels whose header says unsigned (Pixel Representation 0)
+    but whose values cannot be unsigned: above 32767 HU once rescaled, which no CT holds
+    (the extended scale ends near 31000), while two's complement gives air and bone (-2000
+    padding stored as 63536, air -1000 as 64536). dcm2niix believes the header and shows air
+    as 64512 HU: white where black belongs. Stored values (uint16) are viewed as int16 (the
+    same bytes); rescaled ones are mended in place frame by frame (each has its own
+    rescale). Returns the voxels and the warning that says so (``""``: nothing changed)."""
+    if modality != "CT" or vox.dtype == np.int16 or vox.ndim != 3 or len(vox) != len(frames):
+        return vox, ""  # int16 holds nothing above 32767: the header's word stands
+    if not len(vox) or not all(
+        fr.pixel_representation == 0 and fr.bits_stored == 16 and fr.samples == 1 for fr in frames
+    ):
+        return vox, ""
+    if float(vox.max()) <= 32767:
+        return vox, ""
+    if vox.dtype == np.uint16:  # stored values, no rescale
+        fixed = int(np.count_nonzero(vox > 32767))
+        vox = vox.view(np.int16)
+    else:
+        fixed = 0
+        for k, fr in enumerate(frames):
+            if fr.slope <= 0:
+                continue
+            first_negative = fr.slope * 32768 + fr.intercept  # what stored 0x8000 became
+            wrong = vox[k] >= first_negative - 0.5 * fr.slope
+            fixed += int(np.count_nonzero(wrong))
+            vox[k][wrong] -= vox.dtype.type(fr.slope * 65536)
+    return vox, (
+        f"Pixel Representation 0 (unsigned) cannot be true for {frames[0].where}: "
+        f"{fixed} pixel(s) would be above 32767 HU; read as signed (two's complement)"
+    )
 
 
 def _unshear(
