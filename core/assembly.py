@@ -476,10 +476,11 @@ class Series:
         every = [fr for v in self._volumes for fr in v]
         nz = len(self._frames)
         vox, errors, _ = self._decode(every, out, workers, True)
+        vox, lying = _unsigned_that_is_signed(vox, every, self.modality)
         self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
         vols = []
         for n in range(self.n_volumes):
-            warnings = list(self.warnings)
+            warnings = list(self.warnings) + ([lying] if lying else [])
             for k, why in sorted(errors.items()):
                 if n * nz <= k < (n + 1) * nz:
                     warnings.append(

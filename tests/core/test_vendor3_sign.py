@@ -73,3 +73,39 @@ def test_possible_unsigned_ct_keeps_its_header(tmp_path: Path) -> None:
     vol = assemble(tmp_path / "in").series[0].load()
     assert vol.voxels.max() == 30000 and vol.voxels.min() >= -1024
     assert not any("Pixel Representation" in w for w in vol.warnings)
+
+
+def test_a_4d_ct_written_in_one_pass_is_mended_too(tmp_path: Path) -> None:
+    """Two acquisitions at the same positions (a 4D CT): ``load_volumes`` into a file decodes
+    them in one pass, and mends them as ``load`` does."""
+    import os
+
+    from pydicom.uid import generate_uid
+
+    from ownscan.core.assembly import VoxelFile
+
+    uids = {k: generate_uid() for k in ("series_uid", "study_uid", "frame_uid")}
+    for acq in (1, 2):
+        write_ct_series(tmp_path / "true", n_slices=3, prefix=f"a{acq}_", seed=acq, **uids)
+    for f in (tmp_path / "true").glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.AcquisitionNumber = int(f.name[1])
+        ds.save_as(f)
+    _signed(tmp_path / "true", 0, "1")
+    (tmp_path / "lie").mkdir()
+    for f in sorted((tmp_path / "true").glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        ds.PixelRepresentation = 0
+        ds.save_as(tmp_path / "lie" / f.name)
+    (want_s,) = assemble(tmp_path / "true").series
+    want = want_s.load_volumes()
+    (s,) = assemble(tmp_path / "lie").series
+    assert s.n_volumes == 2
+    fd = os.open(tmp_path / "out.bin", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        got = s.load_volumes(out=VoxelFile(fd, 0))
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.voxels, w.voxels)
+            assert any("cannot be true" in x for x in g.warnings)
+    finally:
+        os.close(fd)
