@@ -1438,6 +1438,26 @@ def _same_content(a: Frame, b: Frame) -> bool:
     return True
 
 
+def _echoes_by_time(frames: list[Frame]) -> dict[int, float]:
+    """The echo of each frame (``id(frame)`` -> 1, 2, ... by Echo Time) when the echoes of a
+    multi-echo series are told apart by Echo Time alone (every frame the same Echo Numbers,
+    or none), as dcm2niix splits them; empty otherwise (Echo Numbers then say the echo).
+
+    Only the signature of a multi-echo acquisition counts: two to 32 echo times, each held
+    by the same number of frames, so a stray value on one slice never splits a volume."""
+    if len({fr.echo_number for fr in frames}) != 1:
+        return {}
+    by_te: dict[float, int] = defaultdict(int)
+    for fr in frames:
+        if fr.echo_time is None:
+            return {}
+        by_te[fr.echo_time] += 1
+    if not 2 <= len(by_te) <= 32 or len(set(by_te.values())) != 1:
+        return {}
+    rank = {te: float(k) for k, te in enumerate(sorted(by_te), 1)}
+    return {id(fr): rank[fr.echo_time] for fr in frames if fr.echo_time is not None}
+
+
 def _split_series(frames: list[Frame]) -> list[Series]:
     """One Series Instance UID -> its stacks (volumes, 4D series, images, localizers).
 
@@ -1449,6 +1469,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
     stacks: dict[tuple, list[Frame]] = defaultdict(list)
     singles: list[tuple[str, list[Frame]]] = []
     per_file: dict[int, list[Frame]] = defaultdict(list)
+    echo_of = _echoes_by_time(frames)
     for fr in frames:
         if fr.ipp is None or fr.iop is None:
             per_file[id(fr.source)].append(fr)
@@ -1460,7 +1481,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
             fr.rows,
             fr.columns,
             fr.is_colour,
-            fr.echo_number,
+            echo_of.get(id(fr), fr.echo_number),
             fr.info.get("series_number"),
             _component(fr),
             fr.variant,
