@@ -1485,6 +1485,11 @@ def _split_series(frames: list[Frame]) -> list[Series]:
             fr.info.get("series_number"),
             _component(fr),
             fr.variant,
+            # two pixel spacings are two stacks (one volume would show half of it at the
+            # wrong size); rounded to a micrometre against header rounding
+            None
+            if fr.pixel_spacing is None
+            else (round(fr.pixel_spacing[0], 3), round(fr.pixel_spacing[1], 3)),
         )
         stacks[key].append(fr)
     for group in per_file.values():
@@ -1498,6 +1503,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
     numbers = {k[6] for k in volume_keys}
     components = {k[7] for k in volume_keys}
     variants = {k[8] for k in volume_keys}
+    spacings = {k[9] for k in volume_keys}
     for key, group in stacks.items():
         warnings: list[str] = []
         kind = key[0]
@@ -1525,6 +1531,14 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                     )
                 if len(variants) > 1:
                     why.append("instances sharing a SOP Instance UID with different content")
+                if len(spacings) > 1:
+                    why.append(
+                        "pixel spacings "
+                        + ", ".join(
+                            "none" if sp is None else f"{sp[1]:g}x{sp[0]:g} mm"
+                            for sp in sorted(spacings, key=lambda sp: sp or (0.0, 0.0))
+                        )
+                    )
                 warnings.append(
                     f"this series was split into {len(volume_keys)} stacks ({'; '.join(why)}); "
                     f"this one is {key[3]}x{key[2]}, {len(group)} image(s)"

@@ -1,11 +1,14 @@
-"""The echoes of a multi-echo series told apart by Echo Time alone (every image Echo
-Numbers 1, as some GE and older exports have it).
+"""Grouping a series into stacks where vendors leave the usual attributes out or alike.
 
-Both echoes lie at the same positions; Echo Numbers did not separate them, so the second
-echo was reported as duplicate positions and dropped (one warning). dcm2niix splits them by
-Echo Time (``..._0_.nii`` and ``..._0_a.nii``); they are now two series tagged ``e1`` and
-``e2`` by rising Echo Time, each equal to dcm2niix's file. A stray Echo Time on one slice
-splits nothing.
+* **Echoes told apart by Echo Time alone** (every image Echo Numbers 1, as some GE and
+  older exports have it). Both echoes lie at the same positions; Echo Numbers did not
+  separate them, so the second echo was reported as duplicate positions and dropped (one
+  warning). dcm2niix splits them by Echo Time (``..._0_.nii`` and ``..._0_a.nii``); they
+  are now two series tagged ``e1`` and ``e2`` by rising Echo Time, each equal to
+  dcm2niix's file. A stray Echo Time on one slice splits nothing.
+* **Two pixel spacings in one series** (same size, orientation and slice direction): they
+  were one volume sized by the first image's spacing, half of it shown at the wrong size
+  (dcm2niix does the same, without a word); they are now two stacks, said in a warning.
 """
 
 from __future__ import annotations
@@ -57,3 +60,26 @@ def test_one_stray_echo_time_splits_nothing(tmp_path: Path) -> None:
         ds.save_as(f)
     (s,) = assemble(tmp_path / "in").series
     assert s.n_images == 6 and s.kind == "volume"
+
+
+def test_two_pixel_spacings_are_two_stacks(tmp_path: Path) -> None:
+    files = write_ct_series(tmp_path / "in", n_slices=8)
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        if k % 2:  # interleaved, so that neither half alone looks like a gap
+            ds.PixelSpacing = ["1.2", "1.1"]
+        ds.save_as(f)
+    found = assemble(tmp_path / "in")
+    assert len(found.series) == 2, [s.label for s in found.series]
+    for s in found.series:
+        assert s.n_images == 4
+        assert any("pixel spacings 0.7x0.8 mm, 1.1x1.2 mm" in w for w in s.warnings), s.warnings
+        sp = {tuple(pydicom.dcmread(f).PixelSpacing) for f in s.files}
+        assert len(sp) == 1 and s.spacing[:2] == tuple(reversed([float(v) for v in sp.pop()]))
+    # the same spacing written with other rounding stays one stack
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.PixelSpacing = ["0.8000001", "0.7"] if f == files[3] else ["0.8", "0.7"]
+        ds.save_as(f)
+    (s,) = assemble(tmp_path / "in").series
+    assert s.n_images == 8
