@@ -194,3 +194,21 @@ def test_magnitude_and_phase_of_one_enhanced_file_are_two_series(tmp_path: Path)
     assert [p.name.endswith("_ph.nii") for p in theirs] == [False, True], theirs
     for o, t in zip(ours, theirs, strict=True):
         compare(o, t)
+
+
+def test_a_localizer_frame_of_an_enhanced_file_is_a_localizer(tmp_path: Path) -> None:
+    """Frame Type LOCALIZER on one frame (CT Image Frame Type), the file's ImageType AXIAL:
+    the frame is a localizer of its own, not the first slice of the volume."""
+    from mfgen import _item
+    from pydicom.sequence import Sequence as DSequence
+
+    def edit(ds: pydicom.Dataset) -> None:
+        for item in ds.PerFrameFunctionalGroupsSequence:
+            kind = "LOCALIZER" if item is ds.PerFrameFunctionalGroupsSequence[0] else "AXIAL"
+            item.CTImageFrameTypeSequence = DSequence(
+                [_item(FrameType=["ORIGINAL", "PRIMARY", kind, "NONE"])]
+            )
+
+    folder = _enhanced(tmp_path, edit)
+    kinds = sorted((s.kind, s.n_images) for s in assemble(folder).series)
+    assert kinds == [("localizer", 1), ("volume", 4)], kinds
