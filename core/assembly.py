@@ -1454,6 +1454,11 @@ def _echoes_by_time(frames: list[Frame]) -> dict[int, float]:
         by_te[fr.echo_time] += 1
     if not 2 <= len(by_te) <= 32 or len(set(by_te.values())) != 1:
         return {}
+    # echoes share positions: a stack whose every image has its own place is one volume,
+    # whatever its Echo Times (a vendor that rounds TE per slice)
+    places = {tuple(round(v, 2) for v in fr.ipp) for fr in frames if fr.ipp is not None}
+    if len(places) == len(frames):
+        return {}
     rank = {te: float(k) for k, te in enumerate(sorted(by_te), 1)}
     return {id(fr): rank[fr.echo_time] for fr in frames if fr.echo_time is not None}
 

@@ -52,11 +52,17 @@ def test_echoes_told_apart_by_echo_time_like_dcm2niix(tmp_path: Path) -> None:
         compare(o, t)
 
 
-def test_one_stray_echo_time_splits_nothing(tmp_path: Path) -> None:
+def test_stray_echo_times_split_nothing(tmp_path: Path) -> None:
     files = write_ct_series(tmp_path / "in", n_slices=6)
     for k, f in enumerate(files):
         ds = pydicom.dcmread(f)
         ds.EchoTime = 12.0 if k != 3 else 12.5
+        ds.save_as(f)
+    (s,) = assemble(tmp_path / "in").series
+    assert s.n_images == 6 and s.kind == "volume"
+    for k, f in enumerate(files):  # every slice its own Echo Time: still one volume
+        ds = pydicom.dcmread(f)
+        ds.EchoTime = 12.0 + 0.1 * k
         ds.save_as(f)
     (s,) = assemble(tmp_path / "in").series
     assert s.n_images == 6 and s.kind == "volume"
