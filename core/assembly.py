@@ -369,6 +369,9 @@ class Series:
         direct = out if out is not None and not sheared and geo.zmap is None else None
         vox, errors, plan = self._decode(frames, direct, workers, whole)
         warnings = list(self.warnings)
+        vox, lying = _unsigned_that_is_signed(vox, frames, self.modality)
+        if lying:
+            warnings.append(lying)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
         for p in self.load_errors:
             warnings.append(f"could not decode {p}; that slice is blank")
@@ -473,10 +476,11 @@ class Series:
         every = [fr for v in self._volumes for fr in v]
         nz = len(self._frames)
         vox, errors, _ = self._decode(every, out, workers, True)
+        vox, lying = _unsigned_that_is_signed(vox, every, self.modality)
         self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
         vols = []
         for n in range(self.n_volumes):
-            warnings = list(self.warnings)
+            warnings = list(self.warnings) + ([lying] if lying else [])
             for k, why in sorted(errors.items()):
                 if n * nz <= k < (n + 1) * nz:
                     warnings.append(
@@ -584,6 +588,42 @@ def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] |
             return None
         f = [f[0]] * len(geo.zmap[0])
     return tuple(f)
+
+
+def _unsigned_that_is_signed(
+    vox: np.ndarray, frames: Sequence[Frame], modality: str
+) -> tuple[np.ndarray, str]:
+    """Read again as signed the CT pixels whose header says unsigned (Pixel Representation 0)
+    but whose values cannot be unsigned: above 32767 HU once rescaled, which no CT holds
+    (the extended scale ends near 31000), while two's complement gives air and bone (-2000
+    padding stored as 63536, air -1000 as 64536). dcm2niix believes the header and shows air
+    as 64512 HU: white where black belongs. Stored values (uint16) are viewed as int16 (the
+    same bytes); rescaled ones are mended in place frame by frame (each has its own
+    rescale). Returns the voxels and the warning that says so (``""``: nothing changed)."""
+    if modality != "CT" or vox.dtype == np.int16 or vox.ndim != 3 or len(vox) != len(frames):
+        return vox, ""  # int16 holds nothing above 32767: the header's word stands
+    if not len(vox) or not all(
+        fr.pixel_representation == 0 and fr.bits_stored == 16 and fr.samples == 1 for fr in frames
+    ):
+        return vox, ""
+    if float(vox.max()) <= 32767:
+        return vox, ""
+    if vox.dtype == np.uint16:  # stored values, no rescale
+        fixed = int(np.count_nonzero(vox > 32767))
+        vox = vox.view(np.int16)
+    else:
+        fixed = 0
+        for k, fr in enumerate(frames):
+            if fr.slope <= 0:
+                continue
+            first_negative = fr.slope * 32768 + fr.intercept  # what stored 0x8000 became
+            wrong = vox[k] >= first_negative - 0.5 * fr.slope
+            fixed += int(np.count_nonzero(wrong))
+            vox[k][wrong] -= vox.dtype.type(fr.slope * 65536)
+    return vox, (
+        f"Pixel Representation 0 (unsigned) cannot be true for {frames[0].where}: "
+        f"{fixed} pixel(s) would be above 32767 HU; read as signed (two's complement)"
+    )
 
 
 def _unshear(
@@ -1398,6 +1438,31 @@ def _same_content(a: Frame, b: Frame) -> bool:
     return True
 
 
+def _echoes_by_time(frames: list[Frame]) -> dict[int, float]:
+    """The echo of each frame (``id(frame)`` -> 1, 2, ... by Echo Time) when the echoes of a
+    multi-echo series are told apart by Echo Time alone (every frame the same Echo Numbers,
+    or none), as dcm2niix splits them; empty otherwise (Echo Numbers then say the echo).
+
+    Only the signature of a multi-echo acquisition counts: two to 32 echo times, each held
+    by the same number of frames, so a stray value on one slice never splits a volume."""
+    if len({fr.echo_number for fr in frames}) != 1:
+        return {}
+    by_te: dict[float, int] = defaultdict(int)
+    for fr in frames:
+        if fr.echo_time is None:
+            return {}
+        by_te[fr.echo_time] += 1
+    if not 2 <= len(by_te) <= 32 or len(set(by_te.values())) != 1:
+        return {}
+    # echoes share positions: a stack whose every image has its own place is one volume,
+    # whatever its Echo Times (a vendor that rounds TE per slice)
+    places = {tuple(round(v, 2) for v in fr.ipp) for fr in frames if fr.ipp is not None}
+    if len(places) == len(frames):
+        return {}
+    rank = {te: float(k) for k, te in enumerate(sorted(by_te), 1)}
+    return {id(fr): rank[fr.echo_time] for fr in frames if fr.echo_time is not None}
+
+
 def _split_series(frames: list[Frame]) -> list[Series]:
     """One Series Instance UID -> its stacks (volumes, 4D series, images, localizers).
 
@@ -1409,6 +1474,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
     stacks: dict[tuple, list[Frame]] = defaultdict(list)
     singles: list[tuple[str, list[Frame]]] = []
     per_file: dict[int, list[Frame]] = defaultdict(list)
+    echo_of = _echoes_by_time(frames)
     for fr in frames:
         if fr.ipp is None or fr.iop is None:
             per_file[id(fr.source)].append(fr)
@@ -1420,10 +1486,15 @@ def _split_series(frames: list[Frame]) -> list[Series]:
             fr.rows,
             fr.columns,
             fr.is_colour,
-            fr.echo_number,
+            echo_of.get(id(fr), fr.echo_number),
             fr.info.get("series_number"),
             _component(fr),
             fr.variant,
+            # two pixel spacings are two stacks (one volume would show half of it at the
+            # wrong size); rounded to a micrometre against header rounding
+            None
+            if fr.pixel_spacing is None
+            else (round(fr.pixel_spacing[0], 3), round(fr.pixel_spacing[1], 3)),
         )
         stacks[key].append(fr)
     for group in per_file.values():
@@ -1437,6 +1508,7 @@ def _split_series(frames: list[Frame]) -> list[Series]:
     numbers = {k[6] for k in volume_keys}
     components = {k[7] for k in volume_keys}
     variants = {k[8] for k in volume_keys}
+    spacings = {k[9] for k in volume_keys}
     for key, group in stacks.items():
         warnings: list[str] = []
         kind = key[0]
@@ -1464,6 +1536,14 @@ def _split_series(frames: list[Frame]) -> list[Series]:
                     )
                 if len(variants) > 1:
                     why.append("instances sharing a SOP Instance UID with different content")
+                if len(spacings) > 1:
+                    why.append(
+                        "pixel spacings "
+                        + ", ".join(
+                            "none" if sp is None else f"{sp[1]:g}x{sp[0]:g} mm"
+                            for sp in sorted(spacings, key=lambda sp: sp or (0.0, 0.0))
+                        )
+                    )
                 warnings.append(
                     f"this series was split into {len(volume_keys)} stacks ({'; '.join(why)}); "
                     f"this one is {key[3]}x{key[2]}, {len(group)} image(s)"

@@ -217,6 +217,15 @@ def read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
     DicomdirError
         Not a DICOMDIR, unreadable, or its record offsets are broken (point nowhere, loop).
     """
+    from ownscan.core.dicom import quiet_pydicom
+
+    # pydicom's own warnings (a name that is not valid in its character set...) would reach
+    # the terminal raw; what matters is said by ownscan, naming the file
+    with quiet_pydicom():
+        return _read_dicomdir(source)
+
+
+def _read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
     import pydicom
     from pydicom.errors import InvalidDicomError
 

@@ -508,6 +508,7 @@ _NOT_FAST = {
     0x20011003: "diffusion values",  # Philips
     0x200510B0: "diffusion values",  # Philips
     0x00651050: "a UIH grid (the slices of one image)",
+    0x0019100A: "a Siemens mosaic (NumberOfImagesInMosaic)",
     0x00651009: "diffusion values",  # UIH
     0x2005100E: "Philips private scale slope",
     0x52009229: "enhanced multi-frame (functional groups)",
@@ -534,6 +535,8 @@ def _fast_frames(
     for tag, why in _NOT_FAST.items():
         if tag in sc.present:
             return why
+    if any(t >> 16 == 0x2005 and t & 0xFF == 0x0E and t & 0xFF00 > 0x1000 for t in sc.present):
+        return "Philips private scale slope (in a relocated private block)"
     try:
         ds = _ScanDs(sc, text_rule(sc))
         fx = _ScanFast(sc, ds)
@@ -1093,17 +1096,66 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
     return _image_to_patient(along, iop), note
 
 
+# The functional group that holds an enhanced frame's own Frame Type, by modality
+_FRAME_TYPE_GROUPS = (
+    "MRImageFrameTypeSequence",
+    "CTImageFrameTypeSequence",
+    "PETFrameTypeSequence",
+    "XRay3DFrameTypeSequence",
+    "UltrasoundImageFrameTypeSequence",
+    "FrameTypeSequence",
+)
+
+
+def _frame_type(frame_item: Dataset | None, shared: Dataset | None) -> tuple[str, ...]:
+    """An enhanced frame's own image type: its Frame Type (the ImageType of one frame: the
+    file's may say MIXED) followed by its Complex Image Component, so that the magnitude and
+    phase frames of one file (Philips stores both) are told apart as the magnitude and phase
+    files of a classic series are, and a LOCALIZER frame is a localizer; ``()`` when the
+    frame has none (the file's ImageType then holds)."""
+    for seq in _FRAME_TYPE_GROUPS:
+        item = _group(frame_item, shared, seq)
+        if item is None:
+            continue
+        ft = item.get("FrameType")
+        values = [ft] if isinstance(ft, str) else list(ft or ())
+        complex_part = str(item.get("ComplexImageComponent") or "").strip()
+        if complex_part:
+            values.append(complex_part)
+        return tuple(str(v).strip().upper() for v in values)
+    return ()
+
+
+def _as_stored16(value: int, pixel_rep: int) -> int:
+    """A 16-bit padding value as the pixels hold it: its two bytes read with the pixels'
+    sign (Pixel Representation 1: signed), whichever VR (US or SS) the header gave it."""
+    if not -0x8000 <= value <= 0xFFFF:
+        return value  # not 16 bits at all: left as it is (it then matches no pixel)
+    value &= 0xFFFF
+    return value - 0x10000 if pixel_rep == 1 and value >= 0x8000 else value
+
+
 def _philips_scale(ds: Any) -> tuple[float, float] | None:
     """Philips' MR Scale Slope and Intercept ((2005,100E), (2005,100D) in the block of
     "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
     if not hasattr(ds, "get_item"):
         return None
-    creator = ds.get((0x2005, 0x0010))
-    if creator is None or "PHILIPS MR IMAGING DD 001" not in str(creator.value).upper():
+    # the block is wherever the creator is: anonymisers and archives move private blocks
+    # (dcm2niix finds them there too)
+    block = next(
+        (
+            t & 0xFF
+            for t in ds.keys()  # noqa: SIM118 (iterating a Dataset yields elements)
+            if 0x20050010 <= t <= 0x200500FF
+            and "PHILIPS MR IMAGING DD 001" in str(ds[t].value).upper()
+        ),
+        None,
+    )
+    if block is None:
         return None
 
     def fl(tag: int) -> float | None:
-        el = ds.get((0x2005, tag))
+        el = ds.get((0x2005, (block << 8) | (tag & 0xFF)))
         if el is None:
             return None
         raw = el.value
@@ -1506,6 +1558,10 @@ def _build(
             p0 = int(pad)
             lim = fx.get("PixelPaddingRangeLimit")
             p1 = int(lim) if lim is not None and not isinstance(lim, bytes | bytearray) else p0
+            if bits_alloc == 16:
+                # the value as the pixels store it: GE writes the padding of signed pixels
+                # with VR US (-2000 as 63536), and the reverse happens; the 16 bits are meant
+                p0, p1 = (_as_stored16(v, pixel_rep) for v in (p0, p1))
             padding = (min(p0, p1), max(p0, p1))
         except (TypeError, ValueError):
             padding = None
@@ -1600,23 +1656,34 @@ def _build(
     per_frame = ds.get(pf) if pf in ds else None
     shared_seq = ds.get(sf) if sf in ds else None
     shared = shared_seq[0] if shared_seq else None
-    if n_frames > 1 and (per_frame is not None or shared is not None):
+    # An enhanced file of one frame (Siemens XA and Philips write them) holds its geometry and
+    # rescale in the functional groups as one of many frames does: read it the same way.
+    if (n_frames > 1 and (per_frame is not None or shared is not None)) or (
+        n_frames == 1 and per_frame
+    ):
         if per_frame is not None and len(per_frame) != n_frames:
             raise ReadProblem(f"{len(per_frame)} per-frame functional groups for {n_frames} frames")
         pointers = _dimension_pointers(ds)
+        # What a writer left at the top level instead of in the functional groups (dcm2niix
+        # reads it there too): the orientation and the rescale hold for every frame; a
+        # position only for a file of one frame (for many it would stack them all in one place).
+        top_iop = fx.get("ImageOrientationPatient")
+        top_ipp = fx.get("ImagePositionPatient") if n_frames == 1 else None
+        top_pvt = fx if "RescaleSlope" in fx or "RescaleIntercept" in fx else None
         frames = []
         for k in range(n_frames):
             fi = per_frame[k] if per_frame is not None else None
             pos_item = _group(fi, shared, "PlanePositionSequence")
             ori_item = _group(fi, shared, "PlaneOrientationSequence")
             meas = _group(fi, shared, "PixelMeasuresSequence")
-            pvt = _group(fi, shared, "PixelValueTransformationSequence")
+            pvt = _group(fi, shared, "PixelValueTransformationSequence") or top_pvt
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
+            frame_type = _frame_type(fi, shared)
             sp, sp_notes = base_spacing(meas)
             ipp, iop, notes, iop_doubts = _geometry_of(
-                pos_item.get("ImagePositionPatient") if pos_item else None,
-                ori_item.get("ImageOrientationPatient") if ori_item else None,
+                pos_item.get("ImagePositionPatient") if pos_item else top_ipp,
+                ori_item.get("ImageOrientationPatient") if ori_item else top_iop,
                 (rows, cols),
                 sp,
             )
@@ -1662,11 +1729,15 @@ def _build(
                     dimension_pointers=pointers,
                     notes=notes + sp_notes + _slope(pvt.get("RescaleSlope") if pvt else None)[1],
                     doubts=doubts,
-                    **(
-                        common
-                        if timing is None or "RepetitionTime" not in timing
-                        else {**common, "repetition_time": _f(timing.get("RepetitionTime"))}
-                    ),
+                    **{
+                        **common,
+                        **(
+                            {}
+                            if timing is None or "RepetitionTime" not in timing
+                            else {"repetition_time": _f(timing.get("RepetitionTime"))}
+                        ),
+                        **({"image_type": frame_type} if frame_type else {}),
+                    },
                 )
             )
         return _with_fragments(frames, groups)
@@ -1711,7 +1782,7 @@ def _build(
     uih = _uih_count(ds) if n_frames == 1 else 0
     if uih:
         return _uih_tiles(ds, frames[0], uih)
-    if "MOSAIC" in image_type and n_frames == 1:
+    if n_frames == 1 and ("MOSAIC" in image_type or _siemens_mosaic_count(ds) > 1):
         return _mosaic_tiles(ds, frames[0])
     if n_frames > 1:
         frames = _legacy_frames(frames, fx)
@@ -1908,7 +1979,23 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
     except Exception as exc:  # a damaged CSA header: one line, the file kept flat
         raise ReadProblem(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
     if n <= 0:
-        raise ReadProblem("Siemens mosaic without NumberOfImagesInMosaic in its CSA header")
+        # the CSA header removed (by an anonymiser) but Siemens' own count kept: dcm2niix
+        # reads that one too; the slice direction is then row x column, said as a doubt
+        n = _siemens_mosaic_count(ds)
+        if n > 1 and normal is None:
+            fr = dataclasses.replace(
+                fr,
+                doubts=(
+                    *fr.doubts,
+                    "Siemens mosaic without its CSA header: slices placed along row x "
+                    "column (the CSA SliceNormalVector is missing), which may be reversed",
+                ),
+            )
+    if n <= 0:
+        raise ReadProblem(
+            "Siemens mosaic without NumberOfImagesInMosaic (neither in its CSA header nor in "
+            "(0019,100A)): its slices cannot be cut out"
+        )
     side = math.ceil(math.sqrt(n))
     rows, cols = fr.rows // side, fr.columns // side
     if rows <= 0 or cols <= 0:
@@ -1929,6 +2016,25 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         dz = fr.spacing_between_slices or fr.slice_thickness or 1.0
         ipp = [tuple(corner[a] + k * dz * float(normal[a]) for a in range(3)) for k in range(n)]
     return _cut(fr, n, side, rows, cols, ipp, times)
+
+
+def _siemens_mosaic_count(ds: Any) -> int:
+    """Siemens' NumberOfImagesInMosaic ((0019,100A) of "SIEMENS MR HEADER"), or 0: dcm2niix
+    cuts a file into that many slices whatever its ImageType says (an anonymiser may have
+    rewritten it) and without the CSA header."""
+    if not hasattr(ds, "get_item") or not _creator(ds, 0x0019, "SIEMENS MR HEADER"):
+        return 0
+    el = ds.get((0x0019, 0x100A))
+    if el is None:
+        return 0
+    raw = el.value
+    if isinstance(raw, bytes):  # read without its VR (implicit VR): US, little endian
+        raw = struct.unpack("<H", raw[:2])[0] if len(raw) >= 2 else 0
+    try:
+        n = int(raw[0] if isinstance(raw, Sequence) and not isinstance(raw, str) else raw)
+    except (TypeError, ValueError, IndexError):
+        return 0
+    return n if 1 < n <= 4096 else 0
 
 
 def _cut(

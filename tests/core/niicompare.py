@@ -20,13 +20,14 @@ __all__ = [
 ]
 
 
-def dcm2niix(indir: Path, outdir: Path) -> list[Path]:
-    """``dcm2niix -z n -f %s_%d``; fails the test if the tool is missing or fails."""
+def dcm2niix(indir: Path, outdir: Path, *extra: str) -> list[Path]:
+    """``dcm2niix -z n -f %s_%d`` (and ``extra`` options); fails the test if the tool is
+    missing or fails."""
     exe = shutil.which("dcm2niix")
     assert exe, "dcm2niix is not installed (Debian package dcm2niix; .ci/run installs it)"
     outdir.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(
-        [exe, "-z", "n", "-f", "%s_%d", "-o", str(outdir), str(indir)],
+        [exe, *extra, "-z", "n", "-f", "%s_%d", "-o", str(outdir), str(indir)],
         capture_output=True,
         text=True,
         check=False,

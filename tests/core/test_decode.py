@@ -172,9 +172,11 @@ def test_float_rescale_and_int32_fallback(tmp_path: Path) -> None:
     vol = _single(tmp_path, ds)
     assert vol.voxels.dtype == np.float32
     np.testing.assert_array_equal(vol.voxels[0], [[0, 50], [100, 150]])
-    # unsigned 16 bits used in full: int16 cannot hold the rescaled values
+    # unsigned 16 bits used in full: int16 cannot hold the rescaled values (an MR: a CT
+    # above 32767 HU is read as signed, test_vendor3_sign.py)
     ds = _ct(np.zeros((2, 2), dtype=np.int16))
     ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 15, 0
+    ds.Modality = "MR"
     ds.PixelData = np.array([[0, 1024], [40000, 65535]], dtype=np.uint16).tobytes()
     vol = _single(tmp_path, ds, "u.dcm")
     assert vol.voxels.dtype == np.int32
