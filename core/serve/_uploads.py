@@ -325,6 +325,8 @@ class Uploads:
         from ownscan.core.plugin_host import get_host
         from ownscan.core.plugin_types import ImportOptions
 
+        from ._origins import renamed_items
+
         host = get_host()
         loose = up.folder / "loose"
         make_private_dir(loose)
@@ -363,7 +365,10 @@ class Uploads:
             options = ImportOptions(extra=extra, known_instance=lib.has_instance)
             for path, importer, client in sources:
                 try:
-                    items = importer.iter_items(path, options)
+                    # stored under the names the browser gave, not the staging paths
+                    items = renamed_items(
+                        importer.iter_items(path, options), lambda o: _rename(o, names, up)
+                    )
                     lib.import_items(items, report=on_item, sources=[client or "upload"])
                 except LibraryError:
                     raise
