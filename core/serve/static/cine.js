@@ -157,8 +157,7 @@ class VolumeSource {
       v.header = h;
       v.volumeIndex = n;
       // server frames (no WebGL2): the next frames are asked for with ?volume=n
-      v.stage.dataset.volume = String(n);
-      await v.afterDraw();
+      await this._drawn(n, seq);
       return;
     }
     const levels = [...h.levels].sort((a, b) => b.level - a.level); // coarse first
@@ -191,9 +190,15 @@ class VolumeSource {
       v.valueMax = data.valueMax;
       v.stage.dataset.level = String(level.level);
       for (const x of v.attached || []) if (x.volumeChanged) x.volumeChanged(); // params.js
+      await this._drawn(n, seq); // the preview of a large one is volume n too
     }
-    v.stage.dataset.volume = String(n);
-    await v.afterDraw();
+  }
+
+  // The stage says what is shown: volume n once its picture is drawn, and only while it is
+  // the latest asked for (a later show's own draw says its own)
+  async _drawn(n, seq) {
+    await this.v.afterDraw();
+    if (seq === this.seq && !this.v.destroyed) this.v.stage.dataset.volume = String(n);
   }
 }
 
