@@ -350,7 +350,8 @@ class Uploads:
         def on_item(r: ItemResult) -> None:
             status, reason = r.status, r.reason
             if status == FAILED and reason.startswith("refused"):
-                status = "refused"
+                # said once: "x.zip!../a.dcm: refused (path climbs out ...)"
+                status, reason = "refused", reason.removeprefix("refused").lstrip(": ")
             with self._lock:
                 job.done += 1
                 job.results.append(
@@ -423,8 +424,13 @@ def _rename(origin: str, names: dict[str, str], up: _Upload) -> str:
     return _clean(origin, up)
 
 
+_CLI_OPTION = re.compile(r"; -o [a-z_]+=[A-Z]+ raises it")
+
+
 def _clean(text: str, up: _Upload) -> str:
     """A message with the staging folder taken out (it says nothing to the user), and the
     command line's advice said the page's way."""
     text = text.replace("give its password with --password", "give its password with the import")
+    # the command line's options (-o max_ratio=N raises it) are not the page's to give
+    text = _CLI_OPTION.sub("", text)
     return text.replace(str(up.folder / "loose") + "/", "").replace(str(up.folder), "upload")

@@ -152,8 +152,11 @@ export function uploadPanel(onImported) {
         message.textContent = "Nothing was added: no readable scans in what was sent.";
         message.classList.add("error");
       } else {
-        message.textContent = `Added ${imported} file(s)` + (count("duplicate") ? `, ${count("duplicate")} already in the library` : "") + ".";
+        // files that were not added among those that were: said here, not only in the list
+        const left = results.length - imported - count("duplicate");
+        message.textContent = `Added ${imported} file(s)` + (count("duplicate") ? `, ${count("duplicate")} already in the library` : "") + (left ? `; ${left} not added (why: in the list below)` : "") + ".";
         message.classList.add("ok");
+        if (left) message.classList.add("partly"); // in orange
       }
       text.textContent = "";
       onImported();
