@@ -72,12 +72,11 @@ class Player {
     this.bar = bar;
     source.start(this);
     this._label();
-    // keys: [ and ] step (a clip's frames also with the arrows and PageUp/PageDown, which
-    // scroll nothing in its one view), p plays or pauses
+    // keys: [ and ] step (a clip's frames also with the arrows and PageUp/PageDown: the
+    // viewer's scrolling keys, through scroll() below), p plays or pauses
     this.keys = (e) => {
       if (e.target && /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
-      const clip = source.noun === "frame";
-      const step = { "]": 1, "[": -1, ...(clip ? { ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } : {}) }[e.key];
+      const step = { "]": 1, "[": -1 }[e.key];
       if (step) {
         e.preventDefault();
         this.stop(false);
@@ -102,6 +101,14 @@ class Player {
     this.index = ((n % this.count) + this.count) % this.count;
     this._label();
     await this.source.show(this.index, quick);
+  }
+
+  // viewer.js: the wheel or a swipe on a clip's one view steps its frames (a 4D series'
+  // views scroll their slices, and [ ] step its volumes)
+  scroll(steps) {
+    if (this.source.noun !== "frame") return;
+    this.stop(false);
+    this.go(Math.min(Math.max(this.index + steps, 0), this.count - 1));
   }
 
   async play() {

@@ -22,7 +22,11 @@ class ModeParameters {
     this.box = document.createElement("span");
     this.box.className = "mode-params";
     this.box.hidden = true;
-    viewer.root.querySelector(".toolbar").append(this.box);
+    // beside the mode's menu (the toolbar is one row that scrolls: near where the mode is chosen)
+    const toolbar = viewer.root.querySelector(".toolbar");
+    const menu = toolbar.querySelector(".mode-select");
+    if (menu) menu.after(this.box);
+    else toolbar.append(this.box);
   }
 
   // cine.js calls this when another volume of a 4D series is drawn: a value parameter's
@@ -91,6 +95,8 @@ class ModeParameters {
       wrap.append(span, input, out);
       this.box.append(wrap);
     }
+    // a phone's toolbar is one row that scrolls sideways: the new controls into sight
+    if (!this.box.hidden && this.box.scrollIntoView) this.box.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 }
 
