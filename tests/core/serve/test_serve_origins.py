@@ -143,3 +143,35 @@ def test_shown_origin(tmp_path: Path) -> None:
     assert shown_origin(f"{staged}/loose/f000007.dcm", lib) == UPLOADED
     assert shown_origin(f"{lib}/tmp/x/IM9", lib) == "IM9"  # nothing of the library's folders
     assert shown_origin("https://pacs.example/studies/1", lib) == "https://pacs.example/studies/1"
+
+
+def test_a_stored_file_that_cannot_be_read_is_said_by_its_name(tmp_path: Path) -> None:
+    """A stored copy damaged after the import (a disk fault): the series is shown without it,
+    and the page says which of the user's files was left out and why, not only a gap."""
+    src = tmp_path / "cd"
+    files = write_ct_series(src, n_slices=9, rows=24, cols=20, description="damaged")
+    lib = tmp_path / "library"
+    exe = Path(sys.executable).with_name("ownscan")
+    r = subprocess.run(
+        [str(exe), "import", str(src), "--library", str(lib)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    with open_library(lib) as opened:
+        (series,) = opened.series()
+        (inst,) = [i for i in opened.instances(series.series_uid) if i.origin == str(files[4])]
+    stored = Path(inst.path)
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes()[:-400])  # into its pixels
+    s = ServeProcess.start(lib)
+    try:
+        c = s.client()
+        warnings = _warnings(c)["damaged"]
+        left_out = [w for w in warnings if w.startswith("left out, could not be read: ")]
+        assert len(left_out) == 1 and str(files[4]) in left_out[0], warnings
+        for w in warnings:
+            _no_library_path(w.replace(str(files[4]), "").replace(str(files[3]), ""), lib)
+    finally:
+        assert s.stop() == 0, s.log
