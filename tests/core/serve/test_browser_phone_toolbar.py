@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_support import open_series, sign_in
+from browser_support import open_series, sign_in, watch_errors
 
 MODES = ("iso", "minip", "dvr", "xray", "mip", "iso")
 
@@ -41,7 +41,26 @@ def _inside_screen(page: Any, selector: str) -> None:
 
 
 def test_the_picture_keeps_its_size_while_controls_arrive(served: Any, phone: Any) -> None:
-    page = phone
+    _keeps_its_size(phone, served)
+
+
+def test_turned_to_landscape_too(served: Any, browser: Any) -> None:
+    ctx = browser.new_context(
+        viewport={"width": 844, "height": 390},
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=1,
+    )
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    try:
+        _keeps_its_size(page, served)
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def _keeps_its_size(page: Any, served: Any) -> None:
     # the marks (and with them the Report button) arrive late, as on a slow network
     page.route(
         "**/marks",
