@@ -190,6 +190,7 @@ export class Viewer {
   setWindow(width, level, name = "custom") {
     this.window = { width, level, name };
     if (this.windowSelect) this.windowSelect.value = this.windowPresets.some((p) => p.name === name) ? name : "";
+    for (const x of this.attached || []) if (x.windowChanged) x.windowChanged(); // params.js
     this.redraw();
   }
 
