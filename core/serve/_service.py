@@ -420,8 +420,11 @@ class Service:
     def _load(self, uid: str, version: tuple[int, int], volume: int) -> Loaded:
         from ownscan.core.library import LibraryError
 
+        from ._origins import served_items
+
         try:
-            items = self.query(lambda lib: lib.series_items(uid))
+            # named as the user imported them, never by the library's stored copies
+            items = self.query(lambda lib: served_items(lib, uid))
         except LibraryError as exc:
             raise NotFound(f"no series {uid} in the library") from exc
         try:

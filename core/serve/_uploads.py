@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +325,8 @@ class Uploads:
         from ownscan.core.plugin_host import get_host
         from ownscan.core.plugin_types import ImportOptions
 
+        from ._origins import renamed_items
+
         host = get_host()
         loose = up.folder / "loose"
         make_private_dir(loose)
@@ -348,7 +350,8 @@ class Uploads:
         def on_item(r: ItemResult) -> None:
             status, reason = r.status, r.reason
             if status == FAILED and reason.startswith("refused"):
-                status = "refused"
+                # said once: "x.zip!../a.dcm: refused (path climbs out ...)"
+                status, reason = "refused", reason.removeprefix("refused").lstrip(": ")
             with self._lock:
                 job.done += 1
                 job.results.append(
@@ -363,11 +366,9 @@ class Uploads:
             options = ImportOptions(extra=extra, known_instance=lib.has_instance)
             for path, importer, client in sources:
                 try:
-                    # the library records each item's origin: the client's name, not
-                    # the staging path (which every later message would quote)
-                    items = (
-                        replace(it, origin=_rename(it.origin, names, up))
-                        for it in importer.iter_items(path, options)
+                    # stored under the names the browser gave, not the staging paths
+                    items = renamed_items(
+                        importer.iter_items(path, options), lambda o: _rename(o, names, up)
                     )
                     lib.import_items(items, report=on_item, sources=[client or "upload"])
                 except LibraryError:
@@ -423,8 +424,13 @@ def _rename(origin: str, names: dict[str, str], up: _Upload) -> str:
     return _clean(origin, up)
 
 
+_CLI_OPTION = re.compile(r"; -o [a-z_]+=[A-Z]+ raises it")
+
+
 def _clean(text: str, up: _Upload) -> str:
     """A message with the staging folder taken out (it says nothing to the user), and the
     command line's advice said the page's way."""
     text = text.replace("give its password with --password", "give its password with the import")
+    # the command line's options (-o max_ratio=N raises it) are not the page's to give
+    text = _CLI_OPTION.sub("", text)
     return text.replace(str(up.folder / "loose") + "/", "").replace(str(up.folder), "upload")

@@ -64,6 +64,11 @@ class Assemblies:
         if len(stacks) > 1:
             names = ", ".join(s.label for s in stacks)
             raise OwnscanError(f"{len(stacks)} stacks found ({names}); the page shows one")
+        # a file of the series that could not be read is said, not only seen as a gap
+        for problem in assembly.errors:
+            note = f"left out, could not be read: {problem}"
+            if note not in stacks[0].warnings:
+                stacks[0].warnings.append(note)
         with self._lock:
             for stale in [k for k in self._items if k[0] == uid]:
                 del self._items[stale]

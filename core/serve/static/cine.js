@@ -72,12 +72,11 @@ class Player {
     this.bar = bar;
     source.start(this);
     this._label();
-    // keys: [ and ] step (a clip's frames also with the arrows and PageUp/PageDown, which
-    // scroll nothing in its one view), p plays or pauses
+    // keys: [ and ] step (a clip's frames also with the arrows and PageUp/PageDown: the
+    // viewer's scrolling keys, through scroll() below), p plays or pauses
     this.keys = (e) => {
       if (e.target && /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
-      const clip = source.noun === "frame";
-      const step = { "]": 1, "[": -1, ...(clip ? { ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } : {}) }[e.key];
+      const step = { "]": 1, "[": -1 }[e.key];
       if (step) {
         e.preventDefault();
         this.stop(false);
@@ -102,6 +101,14 @@ class Player {
     this.index = ((n % this.count) + this.count) % this.count;
     this._label();
     await this.source.show(this.index, quick);
+  }
+
+  // viewer.js: the wheel or a swipe on a clip's one view steps its frames (a 4D series'
+  // views scroll their slices, and [ ] step its volumes)
+  scroll(steps) {
+    if (this.source.noun !== "frame") return;
+    this.stop(false);
+    this.go(Math.min(Math.max(this.index + steps, 0), this.count - 1));
   }
 
   async play() {
@@ -157,8 +164,7 @@ class VolumeSource {
       v.header = h;
       v.volumeIndex = n;
       // server frames (no WebGL2): the next frames are asked for with ?volume=n
-      v.stage.dataset.volume = String(n);
-      await v.afterDraw();
+      await this._drawn(n, seq);
       return;
     }
     const levels = [...h.levels].sort((a, b) => b.level - a.level); // coarse first
@@ -191,9 +197,15 @@ class VolumeSource {
       v.valueMax = data.valueMax;
       v.stage.dataset.level = String(level.level);
       for (const x of v.attached || []) if (x.volumeChanged) x.volumeChanged(); // params.js
+      await this._drawn(n, seq); // the preview of a large one is volume n too
     }
-    v.stage.dataset.volume = String(n);
-    await v.afterDraw();
+  }
+
+  // The stage says what is shown: volume n once its picture is drawn, and only while it is
+  // the latest asked for (a later show's own draw says its own)
+  async _drawn(n, seq) {
+    await this.v.afterDraw();
+    if (seq === this.seq && !this.v.destroyed) this.v.stage.dataset.volume = String(n);
   }
 }
 

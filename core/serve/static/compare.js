@@ -74,6 +74,10 @@ export function compareButton(api, uid) {
       return;
     }
     panel.hidden = false;
+    // under the button, within the window (the list is fixed: the toolbar scrolls sideways)
+    const r = b.getBoundingClientRect();
+    panel.style.top = `${r.bottom + 2}px`;
+    panel.style.left = `${Math.max(4, Math.min(r.left, window.innerWidth - panel.offsetWidth - 4))}px`;
     panel.replaceChildren(el("p", "meta", "Finding priors…"));
     try {
       const data = await api.json(`/api/series/${encodeURIComponent(uid)}/priors`);

@@ -22,7 +22,11 @@ class ModeParameters {
     this.box = document.createElement("span");
     this.box.className = "mode-params";
     this.box.hidden = true;
-    viewer.root.querySelector(".toolbar").append(this.box);
+    // beside the mode's menu (the toolbar is one row that scrolls: near where the mode is chosen)
+    const toolbar = viewer.root.querySelector(".toolbar");
+    const menu = toolbar.querySelector(".mode-select");
+    if (menu) menu.after(this.box);
+    else toolbar.append(this.box);
   }
 
   // cine.js calls this when another volume of a 4D series is drawn: a value parameter's
@@ -40,6 +44,12 @@ class ModeParameters {
     this.modeChanged(this.mode);
   }
 
+  // viewer.js calls this when the window changes (a preset, a drag, Reset): an unset value
+  // parameter is drawn at a quarter of the window below its level, and its slider says so
+  windowChanged() {
+    for (const f of this.follow || []) f();
+  }
+
   // viewer.js calls this once the mode's program (and so its description) is there
   modeChanged(mode) {
     const v = this.v;
@@ -47,6 +57,7 @@ class ModeParameters {
     this.range = v.header.value_range.join();
     const info = v.modeInfo && v.modeInfo[mode];
     this.box.replaceChildren();
+    this.follow = []; // value parameters left unset: they follow the window (windowChanged)
     const params = info ? Object.entries(info.parameters || {}) : [];
     this.box.hidden = !params.length && mode !== "minip";
     if (mode === "minip") this.box.append(slabControl(this.v, mode));
@@ -64,7 +75,11 @@ class ModeParameters {
       const current = () => {
         const set = (v.parameters[mode] || {})[name];
         if (set !== undefined) return set;
-        if (values.has(name) && (fallback === null || !Number.isFinite(fallback))) return v.window.level - v.window.width / 4;
+        // the renderer's default (geometry.js shaderParameters), of the 3D view's window
+        if (values.has(name) && (fallback === null || !Number.isFinite(fallback))) {
+          const w = v.window3d();
+          return w.level - w.width / 4;
+        }
         return fallback ?? 0;
       };
       if (values.has(name)) {
@@ -88,9 +103,16 @@ class ModeParameters {
       };
       input.addEventListener("input", () => apply(false));
       input.addEventListener("change", () => apply(true));
+      this.follow.push(() => {
+        if ((v.parameters[mode] || {})[name] !== undefined) return; // the user's own value
+        input.value = String(current());
+        out.textContent = `${fmt(current())}${unit}`;
+      });
       wrap.append(span, input, out);
       this.box.append(wrap);
     }
+    // a phone's toolbar is one row that scrolls sideways: the new controls into sight
+    if (!this.box.hidden && this.box.scrollIntoView) this.box.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 }
 

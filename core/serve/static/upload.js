@@ -43,15 +43,73 @@ async function putChunk(uploadId, n, offset, blob) {
   });
 }
 
+// An upload cut by a reload (or a closed tab's restore) goes on where it stopped when the
+// same files are chosen again: the staged upload's id is kept in this tab's sessionStorage,
+// under the files' names, sizes and dates, until its import starts; the server says how much
+// of each file it has (GET /api/uploads/{id}). An id the server no longer knows (finished,
+// expired, another server) starts a new upload.
+const RESUME = "ownscan-upload:";
+
+function resumeKey(items) {
+  return RESUME + JSON.stringify(items.map(({ file, path }) => [path, file.size, file.lastModified || 0]));
+}
+
+async function resumable(items, spec) {
+  const key = resumeKey(items);
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(key) || "null");
+  } catch {
+    kept = null; // storage refused (private mode): a new upload
+  }
+  if (kept && kept.id) {
+    try {
+      const status = await api.json(`/api/uploads/${encodeURIComponent(kept.id)}`);
+      if (!status.importing && (status.files || []).length === items.length) {
+        return { id: kept.id, chunk: kept.chunk, key, received: items.map((_, n) => receivedOf(status, n)) };
+      }
+    } catch {
+      // gone: start again
+    }
+  }
+  const { upload_id: id, chunk_size: chunk } = await api.post("/api/uploads", { files: spec });
+  try {
+    sessionStorage.setItem(key, JSON.stringify({ id, chunk }));
+  } catch {
+    // no storage: this upload cannot outlive a reload, and works as before
+  }
+  return { id, chunk, key, received: items.map(() => 0) };
+}
+
+// whether this tab holds an upload that a reload cut short
+function cutShort() {
+  try {
+    for (let i = 0; i < sessionStorage.length; i++) if (sessionStorage.key(i).startsWith(RESUME)) return true;
+  } catch {
+    // no storage
+  }
+  return false;
+}
+
+function forget(key) {
+  try {
+    sessionStorage.removeItem(key);
+  } catch {
+    // no storage: nothing kept
+  }
+}
+
 // Send every file in chunks; onProgress(sentBytes, totalBytes). Returns the upload id.
 export async function sendFiles(items, onProgress) {
   const spec = items.map(({ file, path }) => ({ name: file.name, size: file.size, relative_path: path }));
-  const { upload_id: id, chunk_size: chunk } = await api.post("/api/uploads", { files: spec });
+  const { id, chunk, key, received } = await resumable(items, spec);
   const total = items.reduce((s, i) => s + i.file.size, 0);
-  let done = 0;
+  let done = received.reduce((a, b) => a + b, 0);
+  if (done) onProgress(done, total);
   for (let n = 0; n < items.length; n++) {
     const file = items[n].file;
-    let offset = 0;
+    let offset = received[n];
+    if (offset >= file.size && file.size > 0) continue; // already there before the reload
     let failures = 0;
     let first = true; // an empty file still sends one (empty) chunk
     while (first || offset < file.size) {
@@ -64,6 +122,7 @@ export async function sendFiles(items, onProgress) {
         failures = 0;
         onProgress(done, total);
       } catch (e) {
+        if (e instanceof ApiError && e.status === 404) forget(key); // gone: the next pick starts anew
         // a refusal (bad request, too large) is final; a lost connection is retried
         if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 409) throw e;
         failures += 1;
@@ -76,6 +135,7 @@ export async function sendFiles(items, onProgress) {
       }
     }
   }
+  forget(key); // all sent: the import follows
   return id;
 }
 
@@ -116,6 +176,9 @@ export function uploadPanel(onImported) {
   const message = panel.querySelector(".upload-message");
   const list = panel.querySelector(".outcomes");
   let busy = false;
+  if (cutShort()) {
+    message.textContent = "An upload was cut short when the page was left: choose the same files again and it goes on where it stopped.";
+  }
 
   async function run(items) {
     if (busy || !items.length) return;
@@ -152,8 +215,11 @@ export function uploadPanel(onImported) {
         message.textContent = "Nothing was added: no readable scans in what was sent.";
         message.classList.add("error");
       } else {
-        message.textContent = `Added ${imported} file(s)` + (count("duplicate") ? `, ${count("duplicate")} already in the library` : "") + ".";
+        // files that were not added among those that were: said here, not only in the list
+        const left = results.length - imported - count("duplicate");
+        message.textContent = `Added ${imported} file(s)` + (count("duplicate") ? `, ${count("duplicate")} already in the library` : "") + (left ? `; ${left} not added (why: in the list below)` : "") + ".";
         message.classList.add("ok");
+        if (left) message.classList.add("partly"); // in orange
       }
       text.textContent = "";
       onImported();

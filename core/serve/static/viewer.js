@@ -118,6 +118,13 @@ export class Viewer {
       bar.append(m, t);
     }
     bar.append(button("Reset", () => this.reset()));
+    // the toolbar is one row that scrolls sideways (style.css): a mouse's wheel scrolls it too
+    bar.addEventListener("wheel", (e) => {
+      if (e.deltaY && bar.scrollWidth > bar.clientWidth && !e.target.closest("select, input")) {
+        bar.scrollLeft += e.deltaY;
+        e.preventDefault();
+      }
+    }, { passive: false });
     if (!this.is2d) bar.append(compareButton(this.api, this.uid)); // compare.js
     const stage = el("div", "stage");
     this.canvas = el("canvas", "gl");
@@ -183,6 +190,7 @@ export class Viewer {
   setWindow(width, level, name = "custom") {
     this.window = { width, level, name };
     if (this.windowSelect) this.windowSelect.value = this.windowPresets.some((p) => p.name === name) ? name : "";
+    for (const x of this.attached || []) if (x.windowChanged) x.windowChanged(); // params.js
     this.redraw();
   }
 
@@ -286,6 +294,8 @@ export class Viewer {
 
   _fallback(error) {
     if (this.renderer === null && this.fallback) return;
+    // left while a program or voxels were on their way: destroy() lost the context on purpose
+    if (this.destroyed) return;
     console.warn("ownscan: WebGL2 unavailable, using server frames:", error);
     this.renderer = null;
     this.fallback = true;
@@ -350,6 +360,8 @@ export class Viewer {
   }
 
   scroll(view, steps) {
+    // a clip's frames are its slices (cine.js): the wheel and a swipe step through them
+    if (this.is2d) for (const x of this.attached || []) if (x.scroll) x.scroll(steps);
     if (!this.planes[view] || this.is2d) return;
     const n = this.planes[view].normal;
     const step = G.sliceStepMm(this.original.affine, n);
@@ -746,7 +758,7 @@ export class Viewer {
       this.click(g.view, g.rect, g.x - g.rect.x, g.y - g.rect.y);
     } else if (e.pointerType === "touch" && !g.pinched && g.view !== "3d" && dt < 350 && Math.abs(dy) > 40 && Math.abs(dy) > 2 * Math.abs(dx)) {
       // a swipe: scroll slices instead of the window change the drag made on the way
-      this.window = g.window;
+      this.setWindow(g.window.width, g.window.level, g.window.name); // its menu too
       const steps = -Math.sign(dy) * Math.max(1, Math.round(Math.abs(dy) / 20));
       this.scroll(g.view, steps);
     }
