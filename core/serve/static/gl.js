@@ -322,7 +322,8 @@ export class Renderer {
   // origin); a target smaller than rect (a quick pass while dragging) is enlarged.
   drawRaycast(programKey, frame, rect, constants) {
     const gl = this.gl;
-    const gradient = this.programs.has(`${programKey}+gradient`) ? this.gradient() : null;
+    // (a shaded draw asks for the texels, if the viewer's gradientPending did not yet)
+    const gradient = this.programs.has(`${programKey}+gradient`) && !this.gradientPending(programKey) ? this.gradient() : null;
     const program = this.programs.get(gradient ? `${programKey}+gradient` : programKey);
     const target = this._ensureTarget(frame.width, frame.height);
     gl.bindFramebuffer(gl.FRAMEBUFFER, target.fbo);
