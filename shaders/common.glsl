@@ -91,10 +91,14 @@ uniform sampler3D u_gradient;
 uniform vec3 u_gradient_step;    // f: voxels per texel along i, j, k (1 or 2)
 uniform vec3 u_gradient_dims;    // texels along i, j, k: ceil(u_dims / f)
 
+// u_dims / (u_gradient_step * u_gradient_dims), set once per ray by the skeleton: SwiftShader's
+// JIT (the page without a GPU) does not lift a uniform expression out of the sample loop.
+vec3 g_gradient_scale;
+
 // The texture coordinate of the sample at pos_tex: texel index pos_tex * u_dims / f - 0.5 (not
 // pos_tex itself when an odd axis was halved: the last texel's block reaches past the volume).
 vec3 gradient_tex(vec3 pos_tex) {
-    return pos_tex * (u_dims / (u_gradient_step * u_gradient_dims));
+    return pos_tex * g_gradient_scale;
 }
 
 #ifdef BRICKS
@@ -179,8 +183,16 @@ vec3 shade_full(vec3 color, vec3 grad_lps, vec3 dir_lps) {
     return color * (u_shade.x + u_shade.y * d) + vec3(u_shade.z * pow(d, u_shade.w));
 }
 
-// Shading weighted by the gradient's strength: homogeneous regions keep their colour.
+// Shading weighted by the gradient's strength: homogeneous regions keep their colour. The same
+// sums as mix(color, shade_full(color, grad_lps, dir_lps), clamp(|grad| * gain, 0, 1)), with
+// one inverse square root for both the length and the normal and no branch: a gradient of 0
+// has w = 0, so the colour as it is, as shade_full's flat case under w = 0 (dvr shades every
+// visible sample: on SwiftShader this took 7 % off the page's shaded frame, docs/SERVE_PAGE.md).
 vec3 shade(vec3 color, vec3 grad_lps, vec3 dir_lps) {
-    float w = clamp(length(grad_lps) * u_shade_gain, 0.0, 1.0);
-    return mix(color, shade_full(color, grad_lps, dir_lps), w);
+    float g2 = dot(grad_lps, grad_lps);
+    float inv = inversesqrt(max(g2, 1e-30));  // 1 / |grad| (finite where grad is 0)
+    float w = clamp(g2 * inv * u_shade_gain, 0.0, 1.0);
+    float d = abs(dot(grad_lps, dir_lps)) * inv;
+    vec3 lit = color * (u_shade.x + u_shade.y * d) + vec3(u_shade.z * pow(d, u_shade.w));
+    return mix(color, lit, w);
 }

@@ -23,8 +23,9 @@ bool mode_sample(inout vec4 acc, inout vec4 aux, vec3 pos_tex) {
 #else
     vec3 rgb = c.rgb;
 #endif
-    acc.rgb += (1.0 - acc.a) * a * rgb;
-    acc.a += (1.0 - acc.a) * a;
+    float weight = (1.0 - acc.a) * a;  // once (SwiftShader's JIT would compute it twice)
+    acc.rgb += weight * rgb;
+    acc.a += weight;
     return acc.a >= 0.99;  // early ray termination
 }
 

@@ -86,20 +86,26 @@ vec2 intersect_box(vec3 origin_tex, vec3 inv_dir_tex, vec3 lo_tex, vec3 hi_tex) 
 }
 
 #if defined(MODE_SKIP) || defined(MODE_SKIP_RUNNING)
+// Per ray, not per sample (SwiftShader's JIT does not lift uniform expressions out of loops):
+// a brick's size in texture units (u_brick / u_dims) and 1 / u_step_mm.
+vec3 g_brick_tex;
+float g_inv_step;
+
 // Where a ray leaves the cube of bricks reaching d - 1 bricks around ``brick`` (d = 1: the
 // brick itself), through the face its direction points to (exit_side: 1 where it leaves via
-// the high face), as t in mm along the ray.
-float t_leave(vec3 brick, float d, vec3 exit_side, vec3 brick_scale, vec3 origin_tex,
-              vec3 inv_dir_tex) {
-    vec3 face_tex = (brick + exit_side * d + (1.0 - exit_side) * (1.0 - d)) / brick_scale;
+// the high face: brick + d; else brick + 1 - d, whole numbers either way), as t in mm along
+// the ray.
+float t_leave(vec3 brick, float d, vec3 exit_side, vec3 origin_tex, vec3 inv_dir_tex) {
+    vec3 face_tex = (brick + (1.0 - d) + exit_side * (2.0 * d - 1.0)) * g_brick_tex;
     vec3 t_face = (face_tex - origin_tex) * inv_dir_tex;
     return min(min(t_face.x, t_face.y), t_face.z);
 }
 
 // The first grid sample at or past t_out (t_n = t_entry + (n + g_offset) * u_step_mm), at
-// least the one after n: where a jump lands, on the grid, so the picture does not change.
+// least the one after n: where a jump lands, on the grid, so the picture does not change
+// (the 0.01 of a step it keeps in hand is far above the rounding of g_inv_step).
 int sample_after(float t_out, float t_entry, int n) {
-    return max(n + 1, int(ceil((t_out - t_entry) / u_step_mm - g_offset - 0.01)));
+    return max(n + 1, int(ceil((t_out - t_entry) * g_inv_step - g_offset - 0.01)));
 }
 #endif
 
@@ -113,6 +119,13 @@ int sample_after(float t_out, float t_entry, int n) {
 void main() {
 #ifdef MODE_JITTER
     g_offset = ray_offset();
+#endif
+#ifdef GRADIENT_TEXTURE
+    g_gradient_scale = u_dims / (u_gradient_step * u_gradient_dims);
+#endif
+#if defined(MODE_SKIP) || defined(MODE_SKIP_RUNNING)
+    g_brick_tex = u_brick / u_dims;
+    g_inv_step = 1.0 / u_step_mm;
 #endif
     vec2 pos_ndc = gl_FragCoord.xy / u_size * 2.0 - 1.0;
     vec3 focal_lps = u_centre_lps
@@ -189,8 +202,8 @@ void main() {
                 float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
                 if (d > 0.0) {
                     // past the cube of empty bricks around this one (no volume fetch)
-                    n = sample_after(t_leave(brick, d, exit_side, brick_scale, origin_tex,
-                                             inv_dir_tex), t_entry, n);
+                    n = sample_after(t_leave(brick, d, exit_side, origin_tex, inv_dir_tex),
+                                     t_entry, n);
                     continue;
                 }
 #else
@@ -205,8 +218,7 @@ void main() {
                     }
                     // past the cube of empty bricks around this one: the first grid sample
                     // beyond the face the ray leaves it through
-                    float t_out = t_leave(brick, d, exit_side, brick_scale, origin_tex,
-                                          inv_dir_tex);
+                    float t_out = t_leave(brick, d, exit_side, origin_tex, inv_dir_tex);
                     n = sample_after(t_out, t_entry, n);
                     t = t_entry + (float(n) + g_offset) * u_step_mm;
                 }
@@ -256,7 +268,7 @@ void main() {
         while (!stop && n < u_max_steps && t < t_exit) {
             vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                u_last_brick);
-            float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex, inv_dir_tex);
+            float t_out = t_leave(brick, 1.0, exit_side, origin_tex, inv_dir_tex);
             int n_next = min(sample_after(t_out, t_entry, n), u_max_steps);
             float bound = sign * texelFetch(u_block_bound, ivec3(brick), 0).r;
             if (bound > best) {
@@ -292,7 +304,7 @@ void main() {
                && t < t_exit) {
             vec3 brick = clamp(floor((origin_tex + t * dir_tex) * brick_scale), vec3(0.0),
                                u_last_brick);
-            float t_out = t_leave(brick, 1.0, exit_side, brick_scale, origin_tex, inv_dir_tex);
+            float t_out = t_leave(brick, 1.0, exit_side, origin_tex, inv_dir_tex);
             int n_next = min(sample_after(t_out, t_entry, n), u_max_steps);
             // jump over bricks whose values cannot change the picture: not above the running
             // maximum (below the minimum), nor above the window's low end (below its top); and

@@ -179,7 +179,10 @@ class VolumeSource {
         v._say(`Could not load volume ${n + 1}: ${e.message}`, true);
         return;
       }
-      if (seq !== this.seq || v.destroyed || !v.renderer) return;
+      if (seq !== this.seq || v.destroyed || !v.renderer) {
+        if (data.release) data.release(); // its worker, keeping q for gradient texels
+        return;
+      }
       try {
         v.renderer.setVolume(data);
       } catch (e) {

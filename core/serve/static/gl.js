@@ -10,9 +10,10 @@
 // gradient texture of core/render/_setup.gradient_texels (one texel per block of up to 2x2x2
 // voxels, RGB32F: the same numbers as the desktop's RGB16 unorm, 1.5 bytes per voxel) when it
 // fits GRADIENT_BUDGET, else 26 volume fetches per gradient, as the desktop renderer does
-// beyond its own budget. The texels come from the volume's worker (volume.js) a moment after
-// the grey values; until then shaded frames take the 26 fetches (the same shading, finer), and
-// `onGradient` is called when they arrive (the viewer draws again).
+// beyond its own budget. The texels come from the volume's worker (volume.js), asked for when a
+// shaded program is first drawn (a series never shown shaded costs none); until they arrive
+// shaded frames are the quick pass (viewer.js), and `onGradient` is called when they are here
+// (the viewer draws again).
 
 import { columnMajor } from "./geometry.js";
 import { gradientDims, gradientTexels } from "./volume.js";
@@ -115,12 +116,10 @@ export class Renderer {
     const gl = this.gl;
     const [nx, ny, nz] = prepared.dims;
     if (Math.max(nx, ny, nz) > this.maxTexture) {
+      if (prepared.release) prepared.release();
       throw new GLUnavailable(`volume ${nx}x${ny}x${nz} exceeds this GPU's 3D texture limit ${this.maxTexture}`);
     }
-    if (this.volume) {
-      for (const tex of [this.volume.texture, this.volume.gradient, this.volume.bound && this.volume.bound.tex, this.volume.skip && this.volume.skip.tex]) if (tex) gl.deleteTexture(tex);
-    }
-    this.volume = null;
+    this.dropVolume();
     const t = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_3D, t);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
@@ -133,37 +132,56 @@ export class Renderer {
     const err = gl.getError();
     if (err !== gl.NO_ERROR) {
       gl.deleteTexture(t);
+      if (prepared.release) prepared.release();
       throw new GLUnavailable(`the GPU refused a ${nx}x${ny}x${nz} volume texture (GL error ${err})`);
     }
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_3D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     for (const p of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T, gl.TEXTURE_WRAP_R]) gl.texParameteri(gl.TEXTURE_3D, p, gl.CLAMP_TO_EDGE);
-    // the gradient texture's texels: from the worker (prepared.gradientTexels, a promise), or
-    // made here from q at first use when no worker could (q is kept only when that would
-    // fit); a level without gradient factors, or over budget, gets no texture (26 fetches)
+    // the gradient texture's texels: from the worker (prepared.gradientTexels, a function
+    // asking for them), or made here from q at first use when no worker could (q is kept only
+    // when that would fit); a level without gradient factors, or over budget, gets no texture
+    // (26 fetches)
     const factors = prepared.gradientFactors || null;
     const gdims = gradientDims(prepared.dims, factors);
     const q = gdims ? prepared.q || null : null;
-    const v = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, texels: null, pending: null, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
+    const ask = gdims ? prepared.gradientTexels || null : null;
+    const v = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, ask, release: prepared.release || null, texels: null, pending: null, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
     this.volume = v;
-    if (gdims && prepared.gradientTexels) {
-      v.pending = prepared.gradientTexels.then((texels) => {
+  }
+
+  // Whether the program `key` shades with gradient texels still on their way. The first time a
+  // shaded program asks, the volume's worker is asked to make them (volume.js).
+  gradientPending(key) {
+    const v = this.volume;
+    if (!v || !this.programs.has(`${key}+gradient`)) return false;
+    if (v.ask) {
+      const ask = v.ask;
+      v.ask = null;
+      v.pending = ask().then((texels) => {
         v.pending = null;
         if (this.volume !== v || !texels) return; // another volume, or none made
         v.texels = texels;
         if (this.onGradient) this.onGradient();
       });
     }
+    return !!v.pending;
   }
 
-  // Whether the program `key` shades with gradient texels still on their way.
-  gradientPending(key) {
-    return !!(this.volume && this.volume.pending) && this.programs.has(`${key}+gradient`);
-  }
-
-  // A promise settled once the current volume's gradient texels are here (or will not come).
+  // A promise settled once the current volume's gradient texels are here (or will not come,
+  // or were never asked for: no shaded view drawn yet).
   gradientSettled() {
     return (this.volume && this.volume.pending) || Promise.resolve();
+  }
+
+  // Let the current volume go (its textures, and its worker, still keeping q for gradient
+  // texels never asked for).
+  dropVolume() {
+    const v = this.volume;
+    this.volume = null;
+    if (!v) return;
+    if (v.release) v.release();
+    for (const tex of [v.texture, v.gradient, v.bound && v.bound.tex, v.skip && v.skip.tex]) if (tex) this.gl.deleteTexture(tex);
   }
 
   // The gradient texture of the current volume, uploaded at first use once its texels are
@@ -304,7 +322,8 @@ export class Renderer {
   // origin); a target smaller than rect (a quick pass while dragging) is enlarged.
   drawRaycast(programKey, frame, rect, constants) {
     const gl = this.gl;
-    const gradient = this.programs.has(`${programKey}+gradient`) ? this.gradient() : null;
+    // (a shaded draw asks for the texels, if the viewer's gradientPending did not yet)
+    const gradient = this.programs.has(`${programKey}+gradient`) && !this.gradientPending(programKey) ? this.gradient() : null;
     const program = this.programs.get(gradient ? `${programKey}+gradient` : programKey);
     const target = this._ensureTarget(frame.width, frame.height);
     gl.bindFramebuffer(gl.FRAMEBUFFER, target.fbo);

@@ -268,7 +268,10 @@ export class Viewer {
         return;
       }
       // left (back to the library, another series) while the voxels were on their way
-      if (this.destroyed || !this.renderer) return;
+      if (this.destroyed || !this.renderer) {
+        if (data.release) data.release(); // its worker, keeping q for gradient texels
+        return;
+      }
       try {
         this.renderer.setVolume(data);
       } catch (e) {
@@ -797,6 +800,7 @@ export class Viewer {
     window.removeEventListener("keydown", this.keyHandler);
     if (this.resizeObserver) this.resizeObserver.disconnect();
     if (this.renderer) {
+      this.renderer.dropVolume(); // and its worker (gl.js)
       const lose = this.renderer.gl.getExtension("WEBGL_lose_context");
       if (lose) lose.loseContext();
     }

@@ -5,7 +5,7 @@
 //   q = clip(rint(float32(v - vmin) * float32(65535 / (vmax - vmin))), 0, 65535)
 // and uploaded as q / 65535 (float32), the value the desktop samples. Shaded modes also get
 // the desktop's compact gradient texture (gradientTexels) when it fits GRADIENT_BUDGET, made
-// on the worker after the grey values are sent (the page draws meanwhile, see loadLevel).
+// on the worker when the first shaded 3D view asks for it (the page draws meanwhile).
 
 import { dimsOf } from "./geometry.js";
 import { blockMinMax } from "./skip.js";
@@ -168,9 +168,11 @@ export function prepareGrey(buffer, dtype, encoding, range, dims) {
 }
 
 // The grey values of one level from the worker (volume-worker.js), and with them `gradient`:
-// a promise of the compact gradient texels (null: none), which the worker makes after it has
-// sent the grey values, so that the page uploads and draws them meanwhile. Rejects when no
-// worker could start (the bytes are then still here).
+// null when no gradient texture can be made there, else a function that asks the worker for
+// the compact gradient texels and returns a promise of them (null: none made), the same
+// promise on every call. The worker makes them only when asked (at the first shaded 3D view,
+// gl.js), keeping q until then; `release()` ends it when the texels will never be asked for
+// (another volume drawn). Rejects when no worker could start (the bytes are then still here).
 function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
   return new Promise((resolve, reject) => {
     let worker;
@@ -181,9 +183,11 @@ function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
       return;
     }
     let settle = null; // the gradient promise's resolve, once the grey values came
+    let asked = null; // that promise, once the page asked for the texels
     const done = (texels) => {
       worker.terminate();
       if (settle) settle(texels);
+      settle = () => {}; // settled once; a later release() changes nothing
     };
     worker.onmessage = (e) => {
       if (e.data.error) {
@@ -194,9 +198,18 @@ function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
           reject(new Error(e.data.error));
         }
       } else if (e.data.kind === "grey") {
-        const gradient = new Promise((r) => (settle = r));
-        resolve({ ...e.data, gradient });
-        if (!e.data.gradientPending) done(null);
+        const promise = new Promise((r) => (settle = r));
+        const gradient = e.data.gradientPending
+          ? () => {
+              if (!asked) {
+                asked = promise;
+                worker.postMessage({ kind: "gradient" });
+              }
+              return asked;
+            }
+          : null;
+        resolve({ ...e.data, gradient, release: () => done(null) });
+        if (!gradient) done(null);
       } else {
         done(e.data.texels);
       }
@@ -251,7 +264,9 @@ export async function loadLevel(fetcher, header, level, range) {
   }
   if (grey.n !== expected) throw new Error(`voxels: got ${grey.n} values, expected ${expected}`);
   out.q = grey.q || null;
+  // the gradient texels, asked of the worker at first use (a function returning a promise)
   out.gradientTexels = grey.gradient || null;
+  out.release = grey.release || null;
   out.values = grey.values;
   out.gradientFactors = factors;
   out.block = grey.block;
