@@ -382,7 +382,8 @@ def _slab_pass(
 ) -> None:
     """``on_slab(k0, slab)`` for each slab of ``prepared`` quantised
     (:meth:`PreparedVolume.slab`), in order on the calling thread, the slabs made on ``pool``
-    (inline without one) a few ahead of ``on_slab`` (no more are held besides the volume)."""
+    (inline without one) a few ahead of ``on_slab`` (no more are held besides the volume),
+    and by the calling thread too while it would wait for them."""
     voxels = prepared.volume.voxels
     nz = voxels.shape[0]
     step = slab_slices(voxels.shape[:3])
@@ -390,7 +391,7 @@ def _slab_pass(
     def work(k0: int) -> npt.NDArray[np.uint16]:
         return prepared.slab(k0, min(nz, k0 + step))
 
-    for k0, q in _in_order(pool, work, range(0, nz, step), 2 * WORKERS):
+    for k0, q in _in_order(pool, work, range(0, nz, step), 2 * WORKERS, helps=True):
         on_slab(k0, q)
         release_pages(q)  # a view of a file-backed quantised volume: let go once written
 
@@ -399,11 +400,20 @@ _T = TypeVar("_T")
 
 
 def _in_order(
-    pool: ThreadPoolExecutor | None, work: Callable[[int], _T], starts: Sequence[int], depth: int
+    pool: ThreadPoolExecutor | None,
+    work: Callable[[int], _T],
+    starts: Sequence[int],
+    depth: int,
+    helps: bool = False,
 ) -> Iterator[tuple[int, _T]]:
     """``(start, work(start))`` for each of ``starts``, in order, the works run on ``pool`` at
     most ``depth`` ahead of the one given (inline without a pool): what the calling thread
-    does with each result (writing it into a texture) overlaps the next ones' making."""
+    does with each result (writing it into a texture) overlaps the next ones' making.
+
+    With ``helps``, the calling thread, rather than wait for the next result, takes the works
+    behind it that no worker has started yet and does them itself (no more are held than
+    ``depth``; no thread is added): a 2-core machine's second CPU quantises too while the
+    one worker makes the next slab, and a loaded machine runs no more threads than before."""
     if pool is None:
         for start in starts:
             yield start, work(start)
@@ -416,12 +426,28 @@ def _in_order(
         if start is not None:
             ahead.append((start, pool.submit(work, start)))
 
+    def done_here(start: int) -> Future[_T]:
+        made: Future[_T] = Future()
+        try:
+            made.set_result(work(start))
+        except BaseException as exc:  # raised in its turn, as a worker's would be
+            made.set_exception(exc)
+        return made
+
     try:
         for _ in range(max(1, depth)):
             submit()
         while ahead:
             start, task = ahead.popleft()
             submit()
+            if helps:
+                if task.cancel():  # not started: this thread would only wait for it
+                    task = done_here(start)
+                for i, (later, queued) in enumerate(list(ahead)):
+                    if task.done():
+                        break
+                    if queued.cancel():
+                        ahead[i] = (later, done_here(later))
             yield start, task.result()
     finally:  # stopped early: nothing more is started (the caller shuts the pool down)
         for _, task in ahead:

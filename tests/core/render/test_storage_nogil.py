@@ -129,3 +129,24 @@ def test_a_failing_meanwhile_stops_the_pass_and_caches_nothing(monkeypatch):
     called: list[int] = []
     prepare_volume(vol, meanwhile=lambda: called.append(1))  # made afresh
     assert called == [1]
+
+
+def test_the_calling_thread_makes_queued_slabs_rather_than_wait():
+    from concurrent.futures import ThreadPoolExecutor
+
+    caller = threading.get_ident()
+    helped = threading.Event()
+    where: dict[int, int] = {}
+
+    def work(k: int) -> int:
+        where[k] = threading.get_ident()
+        if k == 0:  # the worker's first slab waits until the caller has made the next one
+            helped.wait(30)
+        if k == 1 and threading.get_ident() == caller:
+            helped.set()
+        return 10 * k
+
+    with ThreadPoolExecutor(1) as pool:
+        got = list(_setup._in_order(pool, work, range(6), 2, helps=True))
+    assert got == [(k, 10 * k) for k in range(6)]  # in order, each once
+    assert helped.is_set() and where[0] != caller and where[1] == caller
