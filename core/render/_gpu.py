@@ -138,11 +138,22 @@ def texture3d(
 ) -> Any:
     """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
     moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
-    the normalised ``'nu2'``. Raises _NoRoom when the GL refuses its storage."""
+    the normalised ``'nu2'``. An empty R16 texture's storage is made with the GIL let go
+    (:mod:`~ownscan.core.render._storage`: other threads work meanwhile) where the GL library
+    allows. Raises _NoRoom when the GL refuses its storage."""
     import moderngl
 
-    buf = None if data is None else np.ascontiguousarray(data).data
-    tex = ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
+    from ownscan.core.render._storage import empty_r16_texture
+
+    tex = None
+    if data is None and components == 1 and dtype == "nu2":
+        try:
+            tex = empty_r16_texture(ctx, size)
+        except MemoryError as exc:
+            raise _NoRoom(str(exc)) from None
+    if tex is None:
+        buf = None if data is None else np.ascontiguousarray(data).data
+        tex = ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
     if ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
         tex.release()
         raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
@@ -245,24 +256,34 @@ class GpuVolume:
 
     def _prepare_grey(self, volume: Volume, budget: int, written: list[int]) -> None:
         """Prepare ``volume`` within ``budget`` and make its textures. A volume kept at full
-        size gets its textures first and each quantised slab written as the preparation makes
-        it (one quantisation pass, not two; ``written`` collects the slices); otherwise they
-        are made after. Raises _NoRoom when the GL refuses a texture."""
+        size gets its textures' storage while the preparation's first pass (the block bounds)
+        runs on other threads, and each quantised slab written as the preparation makes it
+        (one quantisation pass, not two; ``written`` collects the slices); otherwise they are
+        made after. Raises _NoRoom when the GL refuses a texture."""
         factors = downsample_factors(volume, self.limits, budget)
         full = factors == (1, 1, 1)
+        self.textures = []
         if full:
             z, y, x = volume.shape[:3]
             self._set_grid((x, y, z))
-            self.textures = self._textures(1)
+
+            def storage() -> None:  # while the block bounds are made on other threads
+                self.textures = self._textures(1)
 
             def write(k0: int, q: npt.NDArray[np.uint16]) -> None:
                 self._write_bricks(self.textures, k0, q)
                 written.append(len(q))
 
-        self.prepared = prepare_volume(volume, self.limits, budget, on_slab=write if full else None)
+        self.prepared = prepare_volume(
+            volume,
+            self.limits,
+            budget,
+            on_slab=write if full else None,
+            meanwhile=storage if full else None,
+        )
         self.volume = self.prepared.volume
         self.notes = list(self.prepared.notes)
-        if not full:
+        if not self.textures:  # downsampled, or prepared before (cached)
             self._set_grid(self.prepared.dims)
             self.textures = self._textures(1)
 

@@ -312,22 +312,47 @@ def _block_minmax_slabs(
     )
 
 
-def _value_range(voxels: npt.NDArray[Any], pool: ThreadPoolExecutor | None) -> tuple[float, float]:
-    """The smallest and largest voxel, a slab at a time on ``pool`` (inline without one),
-    letting a file-backed volume's pages go behind the pass
-    (:func:`~ownscan.core.render._pages.release_pages`)."""
-    step = slab_slices(voxels.shape)
+def _bounds_pass(
+    voxels: npt.NDArray[Any],
+    pool: ThreadPoolExecutor | None,
+    meanwhile: Callable[[], None] | None = None,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """The first pass over ``voxels``: per slab of whole blocks along ``k`` the min and max
+    per BRICK^3 block widened by one voxel (:func:`_slab_bounds`, in the voxels' own type),
+    every slab on ``pool`` at once (inline without one), a file-backed volume's pages let go
+    behind it. ``meanwhile()`` runs on the calling thread as the pool works (the GL's
+    texture storage: see :func:`prepare_volume`); without a pool, before the pass. The
+    smallest and the largest voxel are the tables' (every voxel is in a block): no pass of
+    its own for the value range."""
+    nz, ny, nx = voxels.shape[:3]
+    lo = np.empty(tuple(-(-n // BRICK) for n in (nz, ny, nx)), dtype=voxels.dtype)
+    hi = np.empty_like(lo)
+    step = -(-slab_slices((nz, ny, nx)) // BRICK) * BRICK  # whole blocks along k
 
-    def extremes(k0: int) -> tuple[Any, Any]:
-        slab = voxels[k0 : k0 + step]
-        found = (slab.min(), slab.max())
-        release_pages(slab)
-        return found
+    def work(k0: int) -> None:
+        k1 = min(nz, k0 + step)
+        b = slice(k0 // BRICK, k0 // BRICK + -(-(k1 - k0) // BRICK))
+        lo[b] = _slab_bounds(voxels, k0, k1, np.minimum)
+        hi[b] = _slab_bounds(voxels, k0, k1, np.maximum)
+        release_pages(voxels[k0:k1])  # a file-backed volume: read, then let go
 
-    starts = range(0, voxels.shape[0], step)
-    found = list(pool.map(extremes, starts) if pool is not None else map(extremes, starts))
-    # NaN as the whole-array min/max
-    return float(np.min([f[0] for f in found])), float(np.max([f[1] for f in found]))
+    starts = range(0, nz, step)
+    if pool is None:
+        if meanwhile is not None:
+            meanwhile()
+        for k0 in starts:
+            work(k0)
+        return lo, hi
+    tasks = [pool.submit(work, k0) for k0 in starts]
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        for task in tasks:
+            task.result()
+    finally:  # meanwhile or a slab failed: nothing more is started
+        for task in tasks:
+            task.cancel()
+    return lo, hi
 
 
 def _slab_bounds(voxels: npt.NDArray[Any], k0: int, k1: int, op: Any) -> npt.NDArray[Any]:
@@ -353,53 +378,49 @@ def _slab_bounds(voxels: npt.NDArray[Any], k0: int, k1: int, op: Any) -> npt.NDA
 def _slab_pass(
     prepared: PreparedVolume,
     pool: ThreadPoolExecutor | None,
-    on_slab: Callable[[int, npt.NDArray[np.uint16]], None] | None,
-    bounds: bool = True,
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """One pass over ``prepared``: per slab of slices (with ``bounds``) its voxels' min and
-    max per BRICK^3 block widened by one voxel (:func:`_slab_bounds`, in the voxels' own
-    type), and, with ``on_slab``, the slab quantised (:meth:`PreparedVolume.slab`) and given
-    to ``on_slab(k0, slab)`` in order on the calling thread. The slabs are worked on ``pool``
-    (inline without one), a few ahead of ``on_slab`` (no more are held besides the volume).
-    Returns the block tables (``(0, 0, 0)`` without ``bounds``)."""
+    on_slab: Callable[[int, npt.NDArray[np.uint16]], None],
+) -> None:
+    """``on_slab(k0, slab)`` for each slab of ``prepared`` quantised
+    (:meth:`PreparedVolume.slab`), in order on the calling thread, the slabs made on ``pool``
+    (inline without one) a few ahead of ``on_slab`` (no more are held besides the volume),
+    and by the calling thread too while it would wait for them."""
     voxels = prepared.volume.voxels
-    nz, ny, nx = voxels.shape[:3]
-    blocks = tuple(-(-n // BRICK) for n in (nz, ny, nx)) if bounds else (0, 0, 0)
-    lo = np.empty(blocks, dtype=voxels.dtype)
-    hi = np.empty_like(lo)
-    step = -(-slab_slices((nz, ny, nx)) // BRICK) * BRICK  # whole blocks along k
+    nz = voxels.shape[0]
+    step = slab_slices(voxels.shape[:3])
 
-    def work(k0: int) -> npt.NDArray[np.uint16] | None:
+    def work(k0: int) -> npt.NDArray[np.uint16]:
         k1 = min(nz, k0 + step)
-        if bounds:
-            b = k0 // BRICK
-            lo[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.minimum)
-            hi[b : b + -(-(k1 - k0) // BRICK)] = _slab_bounds(voxels, k0, k1, np.maximum)
-        q = prepared.slab(k0, k1) if on_slab is not None else None  # still in the cache
-        # a file-backed volume: read, then let go, from the start: a read of the slice
-        # beside a slab (the halo of the bounds) maps the page-cache folio around it, which
-        # stayed resident every few slices (18 MiB of a 512x512x300 CT after its upload)
+        q = prepared.slab(k0, k1)
+        # a file-backed volume: read, then let go, from the start: a read beside a slab
+        # maps the page-cache folio around it, which stayed resident every few slices
+        # (18 MiB of a 512x512x300 CT after its upload)
         release_pages(voxels[:k1])
         return q
 
-    starts = range(0, nz, step)
-    depth = 2 * WORKERS if on_slab is not None else len(starts)
-    for k0, q in _in_order(pool, work, starts, depth):
-        if on_slab is not None and q is not None:
-            on_slab(k0, q)
-            release_pages(q)  # a view of a file-backed quantised volume: let go once written
-    return lo, hi
+    for k0, q in _in_order(pool, work, range(0, nz, step), 2 * WORKERS, helps=True):
+        on_slab(k0, q)
+        release_pages(q)  # a view of a file-backed quantised volume: let go once written
+    release_pages(voxels)  # what a slab made out of order read back behind another's release
 
 
 _T = TypeVar("_T")
 
 
 def _in_order(
-    pool: ThreadPoolExecutor | None, work: Callable[[int], _T], starts: Sequence[int], depth: int
+    pool: ThreadPoolExecutor | None,
+    work: Callable[[int], _T],
+    starts: Sequence[int],
+    depth: int,
+    helps: bool = False,
 ) -> Iterator[tuple[int, _T]]:
     """``(start, work(start))`` for each of ``starts``, in order, the works run on ``pool`` at
     most ``depth`` ahead of the one given (inline without a pool): what the calling thread
-    does with each result (writing it into a texture) overlaps the next ones' making."""
+    does with each result (writing it into a texture) overlaps the next ones' making.
+
+    With ``helps``, the calling thread, rather than wait for the next result, takes the works
+    behind it that no worker has started yet and does them itself (no more are held than
+    ``depth``; no thread is added): a 2-core machine's second CPU quantises too while the
+    one worker makes the next slab, and a loaded machine runs no more threads than before."""
     if pool is None:
         for start in starts:
             yield start, work(start)
@@ -412,12 +433,28 @@ def _in_order(
         if start is not None:
             ahead.append((start, pool.submit(work, start)))
 
+    def done_here(start: int) -> Future[_T]:
+        made: Future[_T] = Future()
+        try:
+            made.set_result(work(start))
+        except BaseException as exc:  # raised in its turn, as a worker's would be
+            made.set_exception(exc)
+        return made
+
     try:
         for _ in range(max(1, depth)):
             submit()
         while ahead:
             start, task = ahead.popleft()
             submit()
+            if helps:
+                if task.cancel():  # not started: this thread would only wait for it
+                    task = done_here(start)
+                for i, (later, queued) in enumerate(list(ahead)):
+                    if task.done():
+                        break
+                    if queued.cancel():
+                        ahead[i] = (later, done_here(later))
             yield start, task.result()
     finally:  # stopped early: nothing more is started (the caller shuts the pool down)
         for _, task in ahead:
@@ -440,7 +477,7 @@ def each_slab(
     nz = prepared.volume.shape[0]
     pool = _slab_pool(nz, slab_slices(prepared.volume.shape))
     try:
-        _slab_pass(prepared, pool, on_slab, bounds=False)
+        _slab_pass(prepared, pool, on_slab)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -517,14 +554,15 @@ def prepare_volume(
     max_size: int | tuple[int, int, int] = 1 << 30,
     max_bytes: int = 1 << 62,
     on_slab: Callable[[int, npt.NDArray[np.uint16]], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> PreparedVolume:
     """Quantise ``volume`` for rendering (cached per volume).
 
-    Two passes over the voxels, slab by slab on up to :data:`WORKERS` threads (numpy lets go
-    of the GIL in its loops): the value range, then per slab its block bounds and, for
-    ``on_slab``, its quantised slices (while the slab is in the cache). The bounds are taken
-    of the voxels and quantised once, after: the quantisation is monotone, so they equal the
-    bounds of the quantised voxels, to the bit.
+    Slab by slab on up to :data:`WORKERS` threads (numpy lets go of the GIL in its loops):
+    a first pass takes the block bounds of the voxels themselves, and with them the value
+    range (the smallest block minimum, the largest block maximum); the bounds are quantised
+    once, after: the quantisation is monotone, so they equal the bounds of the quantised
+    voxels, to the bit. With ``on_slab``, a second pass quantises the slabs for it.
 
     Parameters
     ----------
@@ -540,6 +578,10 @@ def prepare_volume(
         made, in order (a :class:`~ownscan.core.render.GpuVolume` writes it into its texture:
         no second host copy of the volume), on the calling thread (where a GL context is
         current); not called when the result comes from the cache.
+    meanwhile
+        Called once on the calling thread while the first pass runs on the worker threads
+        (a :class:`~ownscan.core.render.GpuVolume` makes its texture storage then, the
+        GL's own page faults and clearing); not called when the result comes from the cache.
 
     Warns
     -----
@@ -562,12 +604,14 @@ def prepare_volume(
     nz, ny, nx = src.shape
     pool = _slab_pool(nz, slab_slices((nz, ny, nx)))
     try:
-        vmin, vmax = _value_range(src.voxels, pool)
+        lo, hi = _bounds_pass(src.voxels, pool, meanwhile)
+        vmin, vmax = float(lo.min()), float(hi.max())  # NaN as the whole volume's min/max
         if not vmax > vmin:
             vmax = vmin + 1.0
         empty = np.empty((0, 0, 0), np.float32)
         prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
-        lo, hi = _slab_pass(prepared, pool, on_slab)
+        if on_slab is not None:
+            _slab_pass(prepared, pool, on_slab)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

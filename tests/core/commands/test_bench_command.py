@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+from statistics import median
 
 import pytest
 
@@ -50,6 +51,9 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
         if r["part"] == "memory":
             # the peak includes the volume itself
             assert r["extra"]["x_volume"] >= 1 and r["value"] >= r["extra"]["base_mib"]
+        if r["part"].startswith("first-"):  # the median of --repeat runs, each kept
+            runs = r["extra"]["runs_ms"]
+            assert len(runs) == doc["settings"]["repeat"] and r["value"] == median(runs), r
         if r["part"] in ("load", "import") and r["image"] == "process":
             assert r["extra"]["rss_mib"] > 0, r  # whole processes: their own peak RSS
     sitk = importlib.util.find_spec("SimpleITK") is not None

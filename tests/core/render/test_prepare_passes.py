@@ -1,5 +1,6 @@
-"""prepare_volume in two passes on worker threads: the value range, then per slab the block
-bounds of the voxels themselves (quantised once, after) and the quantised slab for the upload.
+"""prepare_volume in two passes on worker threads: per slab the block bounds of the voxels
+themselves (quantised once, after; the value range is theirs), then the quantised slabs for
+the upload.
 The bounds equal those of the quantised volume to the bit (the quantisation is monotone), the
 slabs come in order on the calling thread, and the threads change no number."""
 
