@@ -138,22 +138,16 @@ def texture3d(
 ) -> Any:
     """A linearly filtered 3D texture, clamped to its edges (``data`` None: written later).
     moderngl's ``'u2'`` would be an integer texture that a ``sampler3D`` reads as 0, hence
-    the normalised ``'nu2'``. An empty R16 texture's storage is made with the GIL let go
-    (:mod:`~ownscan.core.render._storage`: other threads work meanwhile) where the GL library
-    allows. Raises _NoRoom when the GL refuses its storage."""
+    the normalised ``'nu2'``. Raises _NoRoom when the GL refuses its storage.
+
+    moderngl holds the GIL through ``glTexImage3D`` (llvmpipe clears the storage: 80 ms for
+    150 MiB). Making the storage through ctypes, with the GIL let go, was tried and measured
+    no faster on this 2-core machine; it needed moderngl's private constructor, so it was
+    not kept (docs/RENDER.md)."""
     import moderngl
 
-    from ownscan.core.render._storage import empty_r16_texture
-
-    tex = None
-    if data is None and components == 1 and dtype == "nu2":
-        try:
-            tex = empty_r16_texture(ctx, size)
-        except MemoryError as exc:
-            raise _NoRoom(str(exc)) from None
-    if tex is None:
-        buf = None if data is None else np.ascontiguousarray(data).data
-        tex = ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
+    buf = None if data is None else np.ascontiguousarray(data).data
+    tex = ctx.texture3d(size, components, buf, dtype=dtype, alignment=1)
     if ctx.error == "GL_OUT_OF_MEMORY":  # a texture without storage samples garbage
         tex.release()
         raise _NoRoom(f"{size[0]}x{size[1]}x{size[2]} x {components} x {dtype}")
