@@ -171,7 +171,9 @@ def create_app(
         )
         headers = {}
         if content_type == "application/pdf":
-            headers["content-disposition"] = 'inline; filename="report.pdf"'
+            # ?download=1: the page's "Download the PDF" (docpage.js) saves rather than shows
+            how = "attachment" if request.query_params.get("download") == "1" else "inline"
+            headers["content-disposition"] = f'{how}; filename="report.pdf"'
         return Response(body, media_type=content_type, headers=headers)
 
     @_guarded

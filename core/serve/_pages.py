@@ -12,7 +12,7 @@ PDFium through pypdfium2), so a phone needs no PDF viewer of its own.
   private folder (``serve/pdf-pages``). A document's id is its content's SHA-256, so a kept
   picture is never stale.
 
-The PDF itself still opens in a new tab (``GET /api/documents/{id}``).
+The PDF itself is ``GET /api/documents/{id}`` (``?download=1``: as an attachment).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import { attachCine } from "./cine.js";
 import { attachMarks } from "./marks.js";
 import { attachOverlays } from "./overlays.js";
 import { attachParams } from "./params.js";
+import { showDocument } from "./docpage.js";
 
 const main = document.querySelector("main");
 let viewer = null;
@@ -46,9 +47,13 @@ function seriesCard(series) {
 
 function documentLink(doc) {
   const a = el("a", `document ${doc.kind}`);
-  a.href = doc.url;
-  a.target = "_blank";
-  a.rel = "noopener";
+  if (doc.kind.includes("pdf")) {
+    a.href = `#/document/${encodeURIComponent(doc.id)}`; // drawn in the page (docpage.js)
+  } else {
+    a.href = doc.url;
+    a.target = "_blank";
+    a.rel = "noopener";
+  }
   a.textContent = escapeControls(`${doc.title || "Report"} (${doc.kind.includes("pdf") ? "PDF" : "text"})`);
   return a;
 }
@@ -154,9 +159,18 @@ async function showCompare(current, prior, force) {
   }
 }
 
+function showReport(id) {
+  if (viewer) viewer.destroy();
+  viewer = null;
+  document.body.classList.remove("viewing");
+  return showDocument(main, api, id);
+}
+
 function route() {
   const c = location.hash.match(/^#\/compare\/([^/?]+)\/([^/?]+)(\?force=1)?/);
   if (c) return showCompare(decodeURIComponent(c[1]), decodeURIComponent(c[2]), !!c[3]);
+  const d = location.hash.match(/^#\/document\/([^/?]+)/);
+  if (d) return showReport(decodeURIComponent(d[1]));
   const m = location.hash.match(/^#\/series\/([^/?]+)/);
   if (m) showSeries(decodeURIComponent(m[1]));
   else showLibrary();

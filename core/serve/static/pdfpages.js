@@ -2,11 +2,12 @@
 // the server draws them with the desktop viewer's code (GET /api/documents/ID/pages for the
 // count and sizes, then page/N.png at the panel's width in device pixels, which the server
 // rounds up to a multiple of 200 and keeps). "Open the PDF" in a new tab stays. A PDF that
-// cannot be drawn is one line (the server's), never a broken picture.
+// cannot be drawn is one line (the server's), never a broken picture. docpage.js shows the
+// same pages on a page of their own (its links above them: `link: false`).
 
 import { textEl } from "./text.js";
 
-export async function pdfPages(section, doc, api) {
+export async function pdfPages(section, doc, api, { link: withLink = true } = {}) {
   const link = document.createElement("a");
   link.href = doc.url;
   link.target = "_blank";
@@ -15,7 +16,8 @@ export async function pdfPages(section, doc, api) {
   link.textContent = "Open the PDF in a new tab";
   const pages = document.createElement("div");
   pages.className = "pdf-pages";
-  section.append(pages, link);
+  section.append(pages);
+  if (withLink) section.append(link);
   let info;
   try {
     info = await api.json(`${doc.url}/pages`);
@@ -24,7 +26,7 @@ export async function pdfPages(section, doc, api) {
     pages.dataset.pages = "0";
     return;
   }
-  const panel = section.closest(".report-panel");
+  const panel = section.closest(".report-panel") || section;
   const cssWidth = Math.max(300, (panel && panel.clientWidth) || 340);
   const width = Math.min(info.max_width || 2000, Math.ceil(cssWidth * (window.devicePixelRatio || 1)));
   info.sizes.forEach(([w, h], i) => {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,12 @@ def canvas_rgb(page: Any, selector: str = ".stage canvas.gl") -> np.ndarray:
     url = page.eval_on_selector(selector, "c => c.toDataURL('image/png')")
     data = base64.b64decode(url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def save_shot(page: Any, name: str, tmp_path: Path) -> Path:
+    """A screenshot of ``page`` as ``name.png`` in ``$OWNSCAN_SHOTS`` (else ``tmp_path``)."""
+    folder = Path(os.environ.get("OWNSCAN_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -87,12 +87,15 @@ def make_sources(root: Path) -> Path:
 
 def make_library(root: Path) -> Path:
     """The sources imported by ``ownscan import`` into ``root/library``; returns it."""
+    return import_sources(make_sources(root), root / "library")
+
+
+def import_sources(src: Path, library: Path) -> Path:
+    """``src`` imported by ``ownscan import`` into ``library``; returns it."""
     import subprocess
     import sys
 
-    src = make_sources(root)
     exe = Path(sys.executable).with_name("ownscan")
-    library = root / "library"
     r = subprocess.run(
         [str(exe), "import", str(src), "--library", str(library)],
         capture_output=True,

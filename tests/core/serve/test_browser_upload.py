@@ -202,6 +202,7 @@ def test_upload_a_pdf_report(upload_server, desktop, tmp_path):
     message, outcomes = upload(page, ".files-input", str(report))
     assert message.startswith("Added 1 file(s)"), (message, outcomes)
     link = page.locator(".patient", has_text="Other documents").locator(".document").first
-    link.wait_for()
-    resp = page.context.request.get(upload_server.base + str(link.get_attribute("href")))
+    link.click()  # the report's own page (docpage.js), its file one link away
+    href = page.locator(".doc-view a.pdf-open").get_attribute("href")
+    resp = page.context.request.get(upload_server.base + str(href))
     assert resp.headers["content-type"] == "application/pdf" and resp.body() == PDF
