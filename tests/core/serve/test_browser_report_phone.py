@@ -123,6 +123,15 @@ def test_a_phone_reads_the_pdf_report_in_the_page(report_server, phone_page, tmp
     _download(page, server, files["wrapped"].rstrip(b"\0"), tmp_path)
     # the page can be wider than the screen only by its pictures: nothing to scroll sideways
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # the browser's own pinch zoom is left to work on the pages: the viewport allows zoom and
+    # nothing on the way up from a page takes the touches
+    meta = page.get_attribute("meta[name=viewport]", "content") or ""
+    assert "user-scalable=no" not in meta.replace(" ", "") and "maximum-scale" not in meta
+    actions = page.evaluate(
+        """() => { const out = []; for (let e = document.querySelector('img.pdf-page'); e;
+        e = e.parentElement) out.push(getComputedStyle(e).touchAction); return out; }"""
+    )
+    assert set(actions) == {"auto"}, actions
 
     # the CD's REPORT folder's plain PDF file: one page, the same picture
     _open(page, "a.document.pdf")
