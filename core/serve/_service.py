@@ -44,6 +44,7 @@ from ownscan.core.serve._encode import (
     level_affine,
     preview_shape,
 )
+from ownscan.core.serve._stacks import split_id, stacks_json
 from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ T = TypeVar("T")
 PRIVATE_DIR = "serve"  # under the library: thumbnails, staged uploads
 THUMBNAIL_SIZE = 128
 MAX_FRAME = 2048  # largest side of a server-rendered frame
-_UID = re.compile(r"^[0-9A-Za-z._-]{1,128}$")
+# a UID, or a stack of a series of several (``UID~N``, _stacks.py)
+_UID = re.compile(r"^[0-9A-Za-z._-]{1,128}(~[1-9][0-9]{0,3})?$")
 _DOC_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -203,6 +205,7 @@ class Loaded:
 
     volume: Volume
     series: Any = None  # the assembled Series it came from (4D: one volume of it)
+    stacks: dict[str, Any] = field(default_factory=dict)  # _stacks.stacks_json
     previews: dict[int, npt.NDArray[Any]] = field(default_factory=dict)
     streams: dict[int, Stream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -372,8 +375,9 @@ class Service:
     def version(self, uid: str) -> tuple[int, int]:
         """``(images, bytes)`` of a series as the library holds it now: what the caches are
         keyed by, so that images added by an import (here or by ``ownscan import``) are never
-        hidden behind a volume or thumbnail made before."""
-        check_uid(uid)
+        hidden behind a volume or thumbnail made before. ``uid`` may name a stack
+        (``UID~N``): the version is its series'."""
+        uid = split_id(check_uid(uid))[0]
         row = self.query(
             lambda lib: lib.conn.execute(
                 "SELECT count(*), coalesce(sum(size), 0) FROM instances WHERE series_uid = ?",
@@ -392,10 +396,13 @@ class Service:
         (and an entry it finds is not made newer), so it is the first to go when the cache is
         full, and the series being viewed stay; opened next, it needs no second load.
         ``volume``: which volume of a 4D series (each is loaded and kept on its own).
+        ``uid`` may name one stack of a series of several (``UID~N``, _stacks.py).
         """
         key = (uid, self.version(uid), volume)
+        base = split_id(uid)[0]
         with self._volumes_lock:
-            for stale in [k for k in self._volumes if k[0] == uid and k[1] != key[1]]:
+            stale_keys = [k for k in self._volumes if split_id(k[0])[0] == base and k[1] != key[1]]
+            for stale in stale_keys:
                 del self._volumes[stale]
             fut = self._volumes.get(key)
             owner = fut is None
@@ -417,21 +424,35 @@ class Service:
             self._evict()
         return fut.result()
 
-    def _load(self, uid: str, version: tuple[int, int], volume: int) -> Loaded:
+    def _load(self, shown: str, version: tuple[int, int], volume: int) -> Loaded:
         from ownscan.core.library import LibraryError
 
         from ._origins import served_items
 
+        uid, number = split_id(shown)
         try:
             # named as the user imported them, never by the library's stored copies
             items = self.query(lambda lib: served_items(lib, uid))
         except LibraryError as exc:
             raise NotFound(f"no series {uid} in the library") from exc
         try:
-            series = self._assemblies.series(uid, version, items)
+            stacks = self._assemblies.series(uid, version, items)
+            if number is not None and not (len(stacks) > 1 and number <= len(stacks)):
+                have = f"stacks 1..{len(stacks)}" if len(stacks) > 1 else "one stack"
+                raise NotFound(f"no stack {number}; series {uid} has {have}")
+            series = stacks[(number or 1) - 1]
             if not 0 <= volume < series.n_volumes:
                 raise NotFound(f"no volume {volume}; series {uid} has 0..{series.n_volumes - 1}")
-            return Loaded(series.load(volume=volume), series)
+            loaded = Loaded(series.load(volume=volume), series)
+            loaded.stacks = stacks_json(uid, stacks, number or 1)
+            if number is None and len(stacks) > 1:
+                # the plain UID of a series of several stacks shows the first: say so
+                loaded.volume.warnings.insert(
+                    0,
+                    f"this series holds {len(stacks)} stacks; {loaded.stacks['stack']['label']}"
+                    " is shown (choose another above the picture)",
+                )
+            return loaded
         except ServiceError:
             raise
         except OwnscanError as exc:
@@ -517,6 +538,7 @@ class Service:
             **image_edges_json(v),
             **projection_windows_json(v),
             "cine": cine_json(v, loaded.series),
+            **loaded.stacks,
             **four_d_json(v),
         }
 

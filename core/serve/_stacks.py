@@ -1,0 +1,67 @@
+"""Series of several stacks for the page: one Series Instance UID that assembly splits into
+stacks of different orientation or geometry (a lumbar spine's axial stacks angled to three
+discs, a three-plane scout, two reconstructions sharing one UID).
+
+Each stack is shown on its own, never merged into one volume and never dropped: it is named
+``UID~N`` (N from 1, the assembly's order) wherever the page names a series (the header, the
+voxels, ``render.png``, ``thumbnail.png``, the ``#/series/`` address). A plain ``UID`` of such
+a series shows stack 1, with a warning that says the others are there. ``~`` cannot be part of
+a DICOM UID, so a one-stack series keeps its plain address.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ownscan.core.assembly import Series
+
+__all__ = ["plane_of", "split_id", "stack_id", "stack_label", "stacks_json"]
+
+_SUFFIX = re.compile(r"^(.*)~([1-9][0-9]{0,3})$")
+
+
+def split_id(shown: str) -> tuple[str, int | None]:
+    """``"UID~2"`` -> ``("UID", 2)``; ``"UID"`` -> ``("UID", None)`` (the page's series name
+    to the Series Instance UID and the stack number, from 1)."""
+    m = _SUFFIX.match(shown)
+    return (m.group(1), int(m.group(2))) if m else (shown, None)
+
+
+def stack_id(uid: str, number: int) -> str:
+    """The page's name of stack ``number`` (from 1) of series ``uid``."""
+    return f"{uid}~{number}"
+
+
+def plane_of(direction: Any) -> str:
+    """The plane a stack's slices lie in, from its direction matrix (columns: row, column and
+    slice directions in LPS): ``axial``, ``coronal`` or ``sagittal``, with ``oblique `` before
+    it when the slice normal is more than about 8 degrees off that axis."""
+    normal = np.abs(np.asarray(direction, dtype=np.float64)[:, 2])
+    axis = int(np.argmax(normal))
+    plane = ("sagittal", "coronal", "axial")[axis]
+    return plane if normal[axis] > 0.99 else f"oblique {plane}"
+
+
+def stack_label(stack: Series, number: int, count: int) -> str:
+    """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``."""
+    what = "image" if stack.kind == "image" else plane_of(stack.direction)
+    images = stack.n_images
+    return f"stack {number} of {count}, {what}, {images} image{'s' if images != 1 else ''}"
+
+
+def stacks_json(uid: str, stacks: list[Series], number: int) -> dict[str, Any]:
+    """The header's ``stack`` (which one is shown: ``number``, ``count``, ``label``) and
+    ``stacks`` (every stack: ``id`` to open it by, ``label``); for a one-stack series
+    ``stack`` is None and ``stacks`` empty."""
+    if len(stacks) < 2:
+        return {"stack": None, "stacks": []}
+    count = len(stacks)
+    every = [
+        {"id": stack_id(uid, n), "number": n, "label": stack_label(s, n, count)}
+        for n, s in enumerate(stacks, 1)
+    ]
+    return {"stack": every[number - 1], "stacks": every}
