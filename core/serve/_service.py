@@ -44,7 +44,7 @@ from ownscan.core.serve._encode import (
     level_affine,
     preview_shape,
 )
-from ownscan.core.serve._stacks import split_id, stacks_json
+from ownscan.core.serve._stacks import listed_stacks, remember_stacks, split_id, stacks_json
 from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
@@ -300,6 +300,14 @@ class Service:
         """``/api/library``: patients -> studies -> series and documents."""
 
         def build(lib: Library) -> dict[str, Any]:
+            # each series of several stacks that was assembled is listed stack by stack
+            versions = {
+                u: (int(n), int(size))
+                for u, n, size in lib.conn.execute(
+                    "SELECT series_uid, count(*), coalesce(sum(size), 0) FROM instances"
+                    " GROUP BY series_uid"
+                )
+            }
             patients = []
             for p in lib.patients():
                 studies = []
@@ -327,6 +335,11 @@ class Service:
                                     "body_part": s.body_part,
                                     "images": s.images,
                                     "thumbnail": f"/api/series/{s.series_uid}/thumbnail.png",
+                                    "stacks": listed_stacks(
+                                        self.stacks_path(
+                                            s.series_uid, versions.get(s.series_uid, (0, 0))
+                                        )
+                                    ),
                                 }
                                 for s in series
                             ],
@@ -445,6 +458,8 @@ class Service:
                 raise NotFound(f"no volume {volume}; series {uid} has 0..{series.n_volumes - 1}")
             loaded = Loaded(series.load(volume=volume), series)
             loaded.stacks = stacks_json(uid, stacks, number or 1)
+            if len(stacks) > 1:
+                remember_stacks(self.stacks_path(uid, version), loaded.stacks["stacks"])
             if number is None and len(stacks) > 1:
                 # the plain UID of a series of several stacks shows the first: say so
                 loaded.volume.warnings.insert(
@@ -609,6 +624,13 @@ class Service:
             image = self.renderer().render(scene, camera, size)
         image[..., 3] = 255  # premultiplied over black, as `ownscan render` writes it
         return _png(np.ascontiguousarray(image[..., :3]))
+
+    def stacks_path(self, uid: str, version: tuple[int, int]) -> Path:
+        """Where the stacks of a series version of several are kept for the library's list
+        (:func:`~ownscan.core.serve._stacks.remember_stacks`), beside its thumbnails."""
+        series_key = hashlib.sha256(uid.encode()).hexdigest()[:32]
+        content_key = hashlib.sha256(f"{version[0]}|{version[1]}".encode()).hexdigest()[:16]
+        return self.thumbnails / f"stacks-{series_key}-{content_key}.json"
 
     def thumbnail_path(self, uid: str) -> Path:
         """Where the thumbnail of ``uid`` is cached; the name changes when the series does

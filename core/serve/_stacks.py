@@ -11,7 +11,9 @@ a DICOM UID, so a one-stack series keeps its plain address.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +21,15 @@ import numpy as np
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
 
-__all__ = ["plane_of", "split_id", "stack_id", "stack_label", "stacks_json"]
+__all__ = [
+    "listed_stacks",
+    "plane_of",
+    "remember_stacks",
+    "split_id",
+    "stack_id",
+    "stack_label",
+    "stacks_json",
+]
 
 _SUFFIX = re.compile(r"^(.*)~([1-9][0-9]{0,3})$")
 
@@ -61,7 +71,44 @@ def stacks_json(uid: str, stacks: list[Series], number: int) -> dict[str, Any]:
         return {"stack": None, "stacks": []}
     count = len(stacks)
     every = [
-        {"id": stack_id(uid, n), "number": n, "label": stack_label(s, n, count)}
+        {
+            "id": stack_id(uid, n),
+            "number": n,
+            "label": stack_label(s, n, count),
+            "images": s.n_images,
+        }
         for n, s in enumerate(stacks, 1)
     ]
     return {"stack": every[number - 1], "stacks": every}
+
+
+def remember_stacks(path: Path, stacks: list[dict[str, Any]]) -> None:
+    """Keep the stacks of a series version (``stacks_json``'s ``stacks``, with their image
+    counts) in ``path`` beside its thumbnail, so that the library's list, which does not
+    assemble series, shows each stack once the series was assembled (opened, or its
+    thumbnail drawn), also after a restart. A file that cannot be written is no loss: the
+    viewer still names every stack."""
+    if path.is_file():
+        return
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stacks), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def listed_stacks(path: Path) -> list[dict[str, Any]]:
+    """The stacks :func:`remember_stacks` kept in ``path`` (``id``, ``label``, ``images``,
+    ``thumbnail``), or none."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(found, list):
+        return []
+    return [
+        {**s, "thumbnail": f"/api/series/{s['id']}/thumbnail.png"}
+        for s in found
+        if isinstance(s, dict) and isinstance(s.get("id"), str) and split_id(s["id"])[1]
+    ]

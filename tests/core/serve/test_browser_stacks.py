@@ -141,7 +141,8 @@ def _matches_server(page: Any, base: str, info: dict[str, Any]) -> np.ndarray:
 def test_page_names_each_stack_and_draws_the_one_chosen(stacks_server, desktop, tmp_path):
     page = desktop
     sign_in(page, stacks_server)
-    page.locator(f".series[data-uid='{SERIES_UID}']").click()
+    # the plain address (a link kept from before) still opens the series: its stack 1
+    page.evaluate(f"location.hash = '#/series/{SERIES_UID}'")
     first = _draw_axial(page)
     assert first["uid"] == SERIES_UID
     assert len(first["stacks"]) == 3 and first["active"].startswith("stack 1 of 3")
@@ -155,3 +156,27 @@ def test_page_names_each_stack_and_draws_the_one_chosen(stacks_server, desktop, 
     three = _matches_server(page, stacks_server.base, third)
     page.screenshot(path=str(tmp_path / "stack3.png"))
     assert np.abs(one.astype(int) - three.astype(int)).max() > 50  # another picture
+
+
+def test_library_lists_each_stack_once_assembled(stacks_server, desktop):
+    """The list does not assemble series; once the series was (its thumbnail or a view), the
+    list shows each stack as a card of its own, and a card opens its stack."""
+    c = stacks_server.client()
+    assert c.get(f"/api/series/{SERIES_UID}/thumbnail.png").status_code == 200
+    (series,) = c.get("/api/library").json()["patients"][0]["studies"][0]["series"]
+    assert [s["id"] for s in series["stacks"]] == [f"{SERIES_UID}~{k}" for k in (1, 2, 3)]
+    assert sum(s["images"] for s in series["stacks"]) == series["images"] == 24
+    page = desktop
+    sign_in(page, stacks_server)
+    cards = page.locator(".series")
+    assert cards.count() == 3
+    uids = [cards.nth(k).get_attribute("data-uid") for k in range(3)]
+    assert uids == [f"{SERIES_UID}~{k}" for k in (1, 2, 3)]
+    words = cards.nth(1).inner_text()
+    assert "stack 2 of 3" in words and "8 images" in words
+    cards.nth(1).click()
+    info = _draw_axial(page)
+    assert info["uid"] == f"{SERIES_UID}~2" and info["active"].startswith("stack 2 of 3")
+    _matches_server(page, stacks_server.base, info)
+    # the plain UID's warning is for the plain address only
+    assert "holds 3 stacks" not in page.locator(".warnings").inner_text()
