@@ -16,18 +16,16 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ownscan.core._stacks import stack_label
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
 
 __all__ = [
     "listed_stacks",
-    "plane_of",
     "remember_stacks",
     "split_id",
     "stack_id",
-    "stack_label",
     "stacks_json",
 ]
 
@@ -44,23 +42,6 @@ def split_id(shown: str) -> tuple[str, int | None]:
 def stack_id(uid: str, number: int) -> str:
     """The page's name of stack ``number`` (from 1) of series ``uid``."""
     return f"{uid}~{number}"
-
-
-def plane_of(direction: Any) -> str:
-    """The plane a stack's slices lie in, from its direction matrix (columns: row, column and
-    slice directions in LPS): ``axial``, ``coronal`` or ``sagittal``, with ``oblique `` before
-    it when the slice normal is more than about 8 degrees off that axis."""
-    normal = np.abs(np.asarray(direction, dtype=np.float64)[:, 2])
-    axis = int(np.argmax(normal))
-    plane = ("sagittal", "coronal", "axial")[axis]
-    return plane if normal[axis] > 0.99 else f"oblique {plane}"
-
-
-def stack_label(stack: Series, number: int, count: int) -> str:
-    """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``."""
-    what = "image" if stack.kind == "image" else plane_of(stack.direction)
-    images = stack.n_images
-    return f"stack {number} of {count}, {what}, {images} image{'s' if images != 1 else ''}"
 
 
 def stacks_json(uid: str, stacks: list[Series], number: int) -> dict[str, Any]:
