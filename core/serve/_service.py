@@ -462,11 +462,12 @@ class Service:
                 remember_stacks(self.stacks_path(uid, version), loaded.stacks["stacks"])
             if number is None and len(stacks) > 1:
                 # the plain UID of a series of several stacks shows the first: say so
-                loaded.volume.warnings.insert(
-                    0,
+                # (a new list: the volume's may be the assembled stack's, shared by every load)
+                loaded.volume.warnings = [
                     f"this series holds {len(stacks)} stacks; {loaded.stacks['stack']['label']}"
                     " is shown (choose another above the picture)",
-                )
+                    *loaded.volume.warnings,
+                ]
             return loaded
         except ServiceError:
             raise

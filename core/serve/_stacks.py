@@ -72,6 +72,9 @@ def remember_stacks(path: Path, stacks: list[dict[str, Any]]) -> None:
     if path.is_file():
         return
     try:
+        series_key = path.name.split("-")[1]
+        for old in path.parent.glob(f"stacks-{series_key}-*.json"):
+            old.unlink(missing_ok=True)  # of an older version of the series
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stacks), encoding="utf-8")
         tmp.replace(path)
