@@ -158,7 +158,7 @@ def test_page_names_each_stack_and_draws_the_one_chosen(stacks_server, desktop, 
     assert np.abs(one.astype(int) - three.astype(int)).max() > 50  # another picture
 
 
-def test_library_lists_each_stack_once_assembled(stacks_server, desktop):
+def test_library_lists_each_stack_once_assembled(stacks_server, desktop, tmp_path):
     """The list does not assemble series; once the series was (its thumbnail or a view), the
     list shows each stack as a card of its own, and a card opens its stack."""
     c = stacks_server.client()
@@ -172,6 +172,7 @@ def test_library_lists_each_stack_once_assembled(stacks_server, desktop):
     assert cards.count() == 3
     uids = [cards.nth(k).get_attribute("data-uid") for k in range(3)]
     assert uids == [f"{SERIES_UID}~{k}" for k in (1, 2, 3)]
+    page.screenshot(path=str(tmp_path / "library.png"))
     words = cards.nth(1).inner_text()
     assert "stack 2 of 3" in words and "8 images" in words
     cards.nth(1).click()
