@@ -107,7 +107,25 @@ def choose_series(
     if not candidates:
         raise OwnscanError(f"{source}: no DICOM image series found")
     chosen = max(candidates, key=lambda s: s.n_images)
-    if len(found.series) > 1:
+    same = [s for s in candidates if s.uid == chosen.uid]
+    if len(same) > 1 and "--series" in hint:  # a command that takes --series
+        # several stacks of one series (angled to three discs, a three-plane scout): each is
+        # its own picture, never merged; say which exist and how to ask for each
+        from ownscan.core._stacks import stack_label
+
+        numbers = {id(s): n for n, s in enumerate(found.series, 1)}
+        listed = ", ".join(
+            f"--series {numbers[id(s)]} ({stack_label(s, k, len(same))})"
+            for k, s in enumerate(same, 1)
+        )
+        print(
+            escape_controls(
+                f"ownscan {command}: {source}: this series holds {len(same)} stacks, "
+                f"each shown on its own: {listed}; {doing} --series {numbers[id(chosen)]}"
+            ),
+            file=sys.stderr,
+        )
+    elif len(found.series) > 1:
         print(
             f"ownscan {command}: {source} has {len(found.series)} series; {doing} the largest "
             f"({chosen.label}){hint}",

@@ -251,11 +251,15 @@ def create_app(
     @_guarded
     async def marks(request: Request) -> Response:
         from ownscan.core.serve._marks import marks_json
+        from ownscan.core.serve._stacks import split_id
 
         uid = check_uid(request.path_params["uid"])
         volume = (await run_in_threadpool(service.loaded, uid)).volume
         return JSONResponse(
-            await run_in_threadpool(service.query, lambda lib: marks_json(lib, uid, volume))
+            # a stack's (``UID~N``) marks are its series', placed on the stack's volume
+            await run_in_threadpool(
+                service.query, lambda lib: marks_json(lib, split_id(uid)[0], volume)
+            )
         )
 
     async def not_found(request: Request) -> Response:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ownscan.core.serve._service import NotFound, check_uid
+from ownscan.core.serve._stacks import split_id
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -174,9 +175,12 @@ class _Cache:
             if found is not None:
                 self._found.move_to_end(key)
                 return found
-        volume = self.service.loaded(uid).volume
-        images = {i.sop_instance_uid: i for i in self.service.query(lambda lib: lib.instances(uid))}
-        found = read_series_overlays(images, volume, uid)
+        volume = self.service.loaded(uid).volume  # a stack's (``UID~N``): placed on it
+        series_uid = split_id(uid)[0]
+        images = {
+            i.sop_instance_uid: i for i in self.service.query(lambda lib: lib.instances(series_uid))
+        }
+        found = read_series_overlays(images, volume, series_uid)
         with self._lock:
             self._found[key] = found
             while len(self._found) > self.keep:

@@ -44,6 +44,7 @@ from ownscan.core.serve._encode import (
     level_affine,
     preview_shape,
 )
+from ownscan.core.serve._stacks import listed_stacks, remember_stacks, split_id, stacks_json
 from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ T = TypeVar("T")
 PRIVATE_DIR = "serve"  # under the library: thumbnails, staged uploads
 THUMBNAIL_SIZE = 128
 MAX_FRAME = 2048  # largest side of a server-rendered frame
-_UID = re.compile(r"^[0-9A-Za-z._-]{1,128}$")
+# a UID, or a stack of a series of several (``UID~N``, _stacks.py)
+_UID = re.compile(r"^[0-9A-Za-z._-]{1,128}(~[1-9][0-9]{0,3})?$")
 _DOC_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -203,6 +205,7 @@ class Loaded:
 
     volume: Volume
     series: Any = None  # the assembled Series it came from (4D: one volume of it)
+    stacks: dict[str, Any] = field(default_factory=dict)  # _stacks.stacks_json
     previews: dict[int, npt.NDArray[Any]] = field(default_factory=dict)
     streams: dict[int, Stream] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -297,6 +300,14 @@ class Service:
         """``/api/library``: patients -> studies -> series and documents."""
 
         def build(lib: Library) -> dict[str, Any]:
+            # each series of several stacks that was assembled is listed stack by stack
+            versions = {
+                u: (int(n), int(size))
+                for u, n, size in lib.conn.execute(
+                    "SELECT series_uid, count(*), coalesce(sum(size), 0) FROM instances"
+                    " GROUP BY series_uid"
+                )
+            }
             patients = []
             for p in lib.patients():
                 studies = []
@@ -324,6 +335,11 @@ class Service:
                                     "body_part": s.body_part,
                                     "images": s.images,
                                     "thumbnail": f"/api/series/{s.series_uid}/thumbnail.png",
+                                    "stacks": listed_stacks(
+                                        self.stacks_path(
+                                            s.series_uid, versions.get(s.series_uid, (0, 0))
+                                        )
+                                    ),
                                 }
                                 for s in series
                             ],
@@ -372,8 +388,9 @@ class Service:
     def version(self, uid: str) -> tuple[int, int]:
         """``(images, bytes)`` of a series as the library holds it now: what the caches are
         keyed by, so that images added by an import (here or by ``ownscan import``) are never
-        hidden behind a volume or thumbnail made before."""
-        check_uid(uid)
+        hidden behind a volume or thumbnail made before. ``uid`` may name a stack
+        (``UID~N``): the version is its series'."""
+        uid = split_id(check_uid(uid))[0]
         row = self.query(
             lambda lib: lib.conn.execute(
                 "SELECT count(*), coalesce(sum(size), 0) FROM instances WHERE series_uid = ?",
@@ -392,10 +409,13 @@ class Service:
         (and an entry it finds is not made newer), so it is the first to go when the cache is
         full, and the series being viewed stay; opened next, it needs no second load.
         ``volume``: which volume of a 4D series (each is loaded and kept on its own).
+        ``uid`` may name one stack of a series of several (``UID~N``, _stacks.py).
         """
         key = (uid, self.version(uid), volume)
+        base = split_id(uid)[0]
         with self._volumes_lock:
-            for stale in [k for k in self._volumes if k[0] == uid and k[1] != key[1]]:
+            stale_keys = [k for k in self._volumes if split_id(k[0])[0] == base and k[1] != key[1]]
+            for stale in stale_keys:
                 del self._volumes[stale]
             fut = self._volumes.get(key)
             owner = fut is None
@@ -417,21 +437,38 @@ class Service:
             self._evict()
         return fut.result()
 
-    def _load(self, uid: str, version: tuple[int, int], volume: int) -> Loaded:
+    def _load(self, shown: str, version: tuple[int, int], volume: int) -> Loaded:
         from ownscan.core.library import LibraryError
 
         from ._origins import served_items
 
+        uid, number = split_id(shown)
         try:
             # named as the user imported them, never by the library's stored copies
             items = self.query(lambda lib: served_items(lib, uid))
         except LibraryError as exc:
             raise NotFound(f"no series {uid} in the library") from exc
         try:
-            series = self._assemblies.series(uid, version, items)
+            stacks = self._assemblies.series(uid, version, items)
+            if number is not None and not (len(stacks) > 1 and number <= len(stacks)):
+                have = f"stacks 1..{len(stacks)}" if len(stacks) > 1 else "one stack"
+                raise NotFound(f"no stack {number}; series {uid} has {have}")
+            series = stacks[(number or 1) - 1]
             if not 0 <= volume < series.n_volumes:
                 raise NotFound(f"no volume {volume}; series {uid} has 0..{series.n_volumes - 1}")
-            return Loaded(series.load(volume=volume), series)
+            loaded = Loaded(series.load(volume=volume), series)
+            loaded.stacks = stacks_json(uid, stacks, number or 1)
+            if len(stacks) > 1:
+                remember_stacks(self.stacks_path(uid, version), loaded.stacks["stacks"])
+            if number is None and len(stacks) > 1:
+                # the plain UID of a series of several stacks shows the first: say so
+                # (a new list: the volume's may be the assembled stack's, shared by every load)
+                loaded.volume.warnings = [
+                    f"this series holds {len(stacks)} stacks; {loaded.stacks['stack']['label']}"
+                    " is shown (choose another above the picture)",
+                    *loaded.volume.warnings,
+                ]
+            return loaded
         except ServiceError:
             raise
         except OwnscanError as exc:
@@ -517,6 +554,7 @@ class Service:
             **image_edges_json(v),
             **projection_windows_json(v),
             "cine": cine_json(v, loaded.series),
+            **loaded.stacks,
             **four_d_json(v),
         }
 
@@ -587,6 +625,13 @@ class Service:
             image = self.renderer().render(scene, camera, size)
         image[..., 3] = 255  # premultiplied over black, as `ownscan render` writes it
         return _png(np.ascontiguousarray(image[..., :3]))
+
+    def stacks_path(self, uid: str, version: tuple[int, int]) -> Path:
+        """Where the stacks of a series version of several are kept for the library's list
+        (:func:`~ownscan.core.serve._stacks.remember_stacks`), beside its thumbnails."""
+        series_key = hashlib.sha256(uid.encode()).hexdigest()[:32]
+        content_key = hashlib.sha256(f"{version[0]}|{version[1]}".encode()).hexdigest()[:16]
+        return self.thumbnails / f"stacks-{series_key}-{content_key}.json"
 
     def thumbnail_path(self, uid: str) -> Path:
         """Where the thumbnail of ``uid`` is cached; the name changes when the series does

@@ -36,17 +36,18 @@ class Assemblies:
 
     def __init__(self, keep: int = 4) -> None:
         self._keep = keep
-        self._items: OrderedDict[tuple[str, tuple[int, int]], Series] = OrderedDict()
+        self._items: OrderedDict[tuple[str, tuple[int, int]], list[Series]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def series(self, uid: str, version: tuple[int, int], items: list[SourceItem]) -> Series:
-        """The one series of ``items`` (assembled once per version), as ``load_volume``
-        chooses it: the 3D stack, else the only picture.
+    def series(self, uid: str, version: tuple[int, int], items: list[SourceItem]) -> list[Series]:
+        """The stacks of ``items`` (assembled once per version), as ``load_volume`` chooses
+        them: the 3D stacks, else the pictures; more than one when the Series Instance UID
+        holds several stacks (each is shown on its own: ``_stacks.py``).
 
         Raises
         ------
         OwnscanError
-            No image in the series, or several stacks (the message names them).
+            No image in the series.
         """
         key = (uid, version)
         with self._lock:
@@ -61,21 +62,19 @@ class Assemblies:
         if not stacks:
             why = "; ".join(str(p) for p in (assembly.errors + assembly.skipped)[:3])
             raise OwnscanError("no DICOM image found" + (f" ({why})" if why else ""))
-        if len(stacks) > 1:
-            names = ", ".join(s.label for s in stacks)
-            raise OwnscanError(f"{len(stacks)} stacks found ({names}); the page shows one")
         # a file of the series that could not be read is said, not only seen as a gap
         for problem in assembly.errors:
             note = f"left out, could not be read: {problem}"
-            if note not in stacks[0].warnings:
-                stacks[0].warnings.append(note)
+            for stack in stacks:
+                if note not in stack.warnings:
+                    stack.warnings.append(note)
         with self._lock:
             for stale in [k for k in self._items if k[0] == uid]:
                 del self._items[stale]
-            self._items[key] = stacks[0]
+            self._items[key] = stacks
             while len(self._items) > self._keep:
                 self._items.popitem(last=False)
-        return stacks[0]
+        return stacks
 
 
 def four_d_json(volume: Volume) -> dict[str, Any]:

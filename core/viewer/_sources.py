@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core._stacks import stack_label
 from ownscan.core.names import display_name
 from ownscan.core.render._pages import load_file_backed
 from ownscan.core.viewer._marks import StudyDocuments
@@ -64,6 +65,9 @@ class SeriesEntry:
     documents
         The study's documents (reports, key images, presentation states) as the report
         panel shows them (:class:`~ownscan.core.viewer._marks.StudyDocuments`), or None.
+    stack_label
+        For one stack of a series of several: which, of how many (``stack 2 of 3, oblique
+        axial, 8 images``, :func:`ownscan.core._stacks.stack_label`), shown in its caption.
     """
 
     key: str
@@ -74,6 +78,7 @@ class SeriesEntry:
     thumbnail_files: Callable[[], npt.NDArray[np.uint8] | None] | None = None
     sources: Callable[[], list[Any]] | None = None
     documents: Any = None
+    stack_label: str = ""
     _volume: Volume | None = field(default=None, repr=False)
     #: what the series steps through (4D volumes, 2D images), once loaded; None: one picture
     stack: Stack | None = field(default=None, repr=False)
@@ -104,6 +109,8 @@ class SeriesEntry:
             " ".join(x for x in (date, i.modality) if x) or "(no date)",
             series or "(no description)",
         ]
+        if self.stack_label:  # the stacks of one series look alike: say which this is
+            lines[2] += f" · {self.stack_label}"
         return lines
 
 
@@ -219,6 +226,7 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     """
     out = []
     images: dict[str, list[Any]] = {}  # the single images of each Series Instance UID
+    labels = _stack_labels(assembly.series)
     for n, s in enumerate(assembly.series):
         if s.kind == "localizer":
             continue
@@ -239,8 +247,32 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
             load = functools.partial(stack_of_series, [s])
         # the marks are placed with the files of what the entry shows: every image of a stack
         sources = functools.partial(_listed, images[uid] if s.kind == "image" and uid else [s])
-        out.append(SeriesEntry(key, s.info, load, thumbnail_files=preview, sources=sources))
+        out.append(
+            SeriesEntry(
+                key,
+                s.info,
+                load,
+                thumbnail_files=preview,
+                sources=sources,
+                stack_label=labels.get(id(s), ""),
+            )
+        )
     return out
+
+
+def _stack_labels(series: list[Any]) -> dict[int, str]:
+    """For the 3D stacks of a Series Instance UID that holds several, which stack each is,
+    by ``id()`` (each is an entry of its own: never merged, never left out)."""
+    by_uid: dict[str, list[Any]] = {}
+    for s in series:
+        if s.kind == "volume":
+            by_uid.setdefault(s.info.series_instance_uid, []).append(s)
+    return {
+        id(s): stack_label(s, n, len(group))
+        for group in by_uid.values()
+        if len(group) > 1
+        for n, s in enumerate(group, 1)
+    }
 
 
 def entries_from_library(
@@ -311,8 +343,9 @@ def entries_from_library(
 
 
 def _library_load(library: Any, series_uid: str) -> Volume | Stack:
-    """A library series as the viewer shows it: a 4D series or several 2D images as a stack,
-    else its one volume (what ``Library.load_volume`` refuses, it refuses with its words)."""
+    """A library series as the viewer shows it: a 4D series, several 2D images or several
+    stacks (each its own picture, with which of how many it is) as a stack, else its one
+    volume (what ``Library.load_volume`` refuses, it refuses with its words)."""
     found = library.assemble(series_uid)
     shown = found.volumes() or found.series
     if len(shown) == 1:
@@ -321,6 +354,15 @@ def _library_load(library: Any, series_uid: str) -> Volume | Stack:
         return load_file_backed(shown[0])  # pages the render path gives back (_pages.py)
     if shown and all(s.kind == "image" for s in shown):
         return stack_of_series(shown)
+    if len(shown) > 1:
+        # several stacks under one UID (angled to three discs, a three-plane scout): each is
+        # a picture of its own, stepped through with its words, never merged into one volume
+        return Stack(
+            "volumes",
+            len(shown),
+            lambda n: load_file_backed(shown[n]),
+            captions=[stack_label(s, n, len(shown)) for n, s in enumerate(shown, 1)],
+        )
     return library.load_volume(series_uid)  # raises LibraryError, naming the series
 
 

@@ -55,6 +55,9 @@ class Stack:
         Decodes picture ``n`` (0-based).
     dimension
         For volumes: what the 4th axis means (captions and the cine's speed).
+    captions
+        Words for each picture instead of ``volume 2/3`` (the stacks of a series of several:
+        ``stack 2 of 3, oblique axial, 8 images``), or None.
     prepare
         Called on the worker thread with each picture decoded ahead (the viewer quantises it
         for the GPU there, so that showing it is only an upload).
@@ -71,6 +74,7 @@ class Stack:
         dimension: Dimension | None = None,
         prepare: Callable[[Volume], None] | None = None,
         cache_bytes: int = CACHE_BYTES,
+        captions: Sequence[str] | None = None,
     ) -> None:
         if kind not in ("volumes", "images"):
             raise ValueError(f"unknown stack kind {kind!r}; valid: volumes, images")
@@ -79,6 +83,7 @@ class Stack:
         self.kind = kind
         self.count = count
         self.dimension = dimension
+        self.captions = list(captions) if captions is not None else None
         self.prepare = prepare
         self.cache_bytes = cache_bytes
         self._load = load
@@ -129,6 +134,8 @@ class Stack:
     def caption(self, index: int) -> str:
         """Which picture ``index`` is, in words: ``"volume 3/60 · b=1000 s/mm2"``,
         ``"phase 2/3 · 120 ms"``, ``"image 2/5"``."""
+        if self.captions is not None and len(self.captions) == self.count:
+            return self.captions[index]
         if self.dimension is not None and len(self.dimension) == self.count:
             return self.dimension.label(index)
         word = "volume" if self.kind == "volumes" else "image"

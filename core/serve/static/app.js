@@ -45,6 +45,17 @@ function seriesCard(series) {
   return a;
 }
 
+// a series of several stacks (core/serve/_stacks.py) is listed stack by stack, each card
+// saying which stack of how many it is
+function stackCards(series) {
+  if (!series.stacks || series.stacks.length < 2) return [seriesCard(series)];
+  return series.stacks.map((st) => {
+    const card = seriesCard({ ...series, series_uid: st.id, thumbnail: st.thumbnail, images: st.images });
+    card.querySelector(".series-text").append(text("span", "stack-label", st.label));
+    return card;
+  });
+}
+
 function documentLink(doc) {
   const a = el("a", `document ${doc.kind}`);
   if (doc.kind.includes("pdf")) {
@@ -86,7 +97,7 @@ async function refresh(list) {
   }
   // grouped by person, each with their timeline (persons.js); patients as below without it
   const persons = await api.json("/api/persons").catch(() => null);
-  if (persons) renderPersons(list, data, persons, { api, seriesCard, documentLink, refresh: () => refresh(list) });
+  if (persons) renderPersons(list, data, persons, { api, seriesCard, stackCards, documentLink, refresh: () => refresh(list) });
   for (const p of persons ? [] : data.patients) {
     const card = el("article", "patient");
     const head = el("header");
@@ -99,7 +110,7 @@ async function refresh(list) {
       study.append(text("h4", "", [s.date, s.description || "Study"].filter(Boolean).join(" — ")));
       if (s.modalities && s.modalities.length) study.append(text("p", "meta", s.modalities.join(", ")));
       const grid = el("div", "series-grid");
-      for (const se of s.series) grid.append(seriesCard(se));
+      for (const se of s.series) grid.append(...stackCards(se));
       study.append(grid);
       if (s.documents && s.documents.length) {
         const docs = el("div", "documents");

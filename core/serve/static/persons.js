@@ -22,7 +22,7 @@ function button(label, onClick) {
 }
 
 // list: the element to fill; library: /api/library; persons: /api/persons; ui: {api,
-// seriesCard, documentLink, refresh} from app.js.
+// seriesCard, stackCards, documentLink, refresh} from app.js.
 export function renderPersons(list, library, persons, ui) {
   const studies = new Map();
   for (const p of library.patients) for (const s of p.studies) studies.set(s.study_uid, s);
@@ -91,7 +91,7 @@ export function renderPersons(list, library, persons, ui) {
       if (s) {
         const grid = document.createElement("div");
         grid.className = "series-grid";
-        for (const se of s.series) grid.append(ui.seriesCard(se));
+        for (const se of s.series) grid.append(...ui.stackCards(se)); // a series of several stacks: a card each
         li.append(grid);
         if (s.documents && s.documents.length) {
           const docs = document.createElement("div");

@@ -140,7 +140,7 @@ export class Viewer {
     slider.setAttribute("aria-label", "slice");
     slider.addEventListener("input", () => this._sliderMoved());
     this.slider = slider;
-    r.append(bar, ...warningsEl(this.header.warnings), stage, slider);
+    r.append(bar, ...stacksEl(this.header), ...warningsEl(this.header.warnings), stage, slider);
     this._markTabs();
     this.resizeObserver = new ResizeObserver(() => this.redraw());
     this.resizeObserver.observe(stage);
@@ -843,6 +843,25 @@ function select(label, options, onChange, custom = false) {
   s.addEventListener("change", () => onChange(s.value));
   wrap.append(span, s);
   return wrap;
+}
+
+// A series of several stacks (core/serve/_stacks.py): which stack this is, of how many, and
+// the way to each other one (never merged, never left out)
+function stacksEl(h) {
+  if (!h.stacks || h.stacks.length < 2) return [];
+  const nav = el("nav", "stacks");
+  nav.setAttribute("aria-label", "stacks of this series");
+  for (const s of h.stacks) {
+    const a = el("a", "stack");
+    a.href = `#/series/${encodeURIComponent(s.id)}`;
+    a.textContent = escapeControls(s.label);
+    if (h.stack && s.id === h.stack.id) {
+      a.classList.add("active");
+      a.setAttribute("aria-current", "page");
+    }
+    nav.append(a);
+  }
+  return [nav];
 }
 
 // What the user must know about the series (the header's warnings: a slice missing and
