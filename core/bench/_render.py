@@ -17,13 +17,22 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ownscan.core.bench._vispy import vispy_available, vispy_mip_ms
 from ownscan.core.plugin_host import PluginHost
-from ownscan.core.render import ArrayRenderer, Camera, GLRenderer, Scene, frame_for, prepare_volume
+from ownscan.core.render import (
+    ArrayRenderer,
+    Camera,
+    GLRenderer,
+    Renderer,
+    Scene,
+    frame_for,
+    prepare_volume,
+)
 from ownscan.core.render.phantom import ct_phantom
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -36,6 +45,7 @@ __all__ = [
     "first_frame_ms",
     "gpu_target",
     "measure_render",
+    "render_path_ms",
     "time_ms",
     "upload_ms",
     "vtk_available",
@@ -125,6 +135,48 @@ def first_frame_ms(volume: Volume, mode: str, size: tuple[int, int]) -> dict[str
         finally:
             gl.close()
     return {name: 1000.0 * s for name, s in ms.items()}
+
+
+def render_path_ms(
+    folder: Path, mode: str, size: tuple[int, int], repeat: int
+) -> dict[str, list[float]]:
+    """ms of ``ownscan render``'s path over the series in ``folder``, in this process:
+    ``"load"``, its headers read and its voxels loaded (file-backed, as the command loads
+    them) alone; ``"whole"``, the same with the GL renderer made meanwhile (the context and
+    the mode's program: :func:`~ownscan.core.render._ahead.load_while_ready`) and the full
+    frame drawn at once (upload, skip tables, read-back included; the PNG not). ``repeat``
+    runs of each, alternated (one load first warms the page cache), each with a fresh
+    renderer: a ``"whole"`` run less the ``"load"`` run before it is the first frame as the
+    user waits for it after the load, whatever the renderer hid in the load. ``"serial"``:
+    the whole path with the renderer made after the load instead (``"whole"``'s peer)."""
+    from ownscan.core.assembly import assemble
+    from ownscan.core.render._ahead import load_while_ready
+    from ownscan.core.render._pages import load_file_backed
+
+    drawn = _plugins()[0][mode]
+
+    def frame_ms(t0: float, volume: Volume, renderer: Renderer) -> float:
+        try:
+            renderer.render(*_scene(volume, mode), size)
+            return 1000.0 * (time.perf_counter() - t0)
+        finally:
+            renderer.close()
+
+    load_file_backed(assemble(folder).series[0])  # the page cache warm for both
+    out: dict[str, list[float]] = {"load": [], "whole": [], "serial": []}
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        load_file_backed(assemble(folder).series[0])
+        out["load"].append(1000.0 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        volume, gl = load_while_ready(assemble(folder).series[0], 0, GLRenderer, drawn)
+        out["whole"].append(frame_ms(t0, volume, gl if gl is not None else GLRenderer()))
+        del volume
+        t0 = time.perf_counter()  # as before: the renderer made once the voxels are there
+        volume = load_file_backed(assemble(folder).series[0])
+        out["serial"].append(frame_ms(t0, volume, GLRenderer()))
+        del volume
+    return out
 
 
 def upload_ms(volume: Volume) -> dict[str, float]:
