@@ -140,41 +140,54 @@ def first_frame_ms(volume: Volume, mode: str, size: tuple[int, int]) -> dict[str
 def render_path_ms(
     folder: Path, mode: str, size: tuple[int, int], repeat: int
 ) -> dict[str, list[float]]:
-    """ms of ``ownscan render``'s path over the series in ``folder``, in this process:
-    ``"load"``, its headers read and its voxels loaded (file-backed, as the command loads
-    them) alone; ``"whole"``, the same with the GL renderer made meanwhile (the context and
-    the mode's program: :func:`~ownscan.core.render._ahead.load_while_ready`) and the full
-    frame drawn at once (upload, skip tables, read-back included; the PNG not). ``repeat``
-    runs of each, alternated (one load first warms the page cache), each with a fresh
-    renderer: a ``"whole"`` run less the ``"load"`` run before it is the first frame as the
-    user waits for it after the load, whatever the renderer hid in the load. ``"serial"``:
-    the whole path with the renderer made after the load instead (``"whole"``'s peer)."""
-    from ownscan.core.assembly import assemble
+    """ms of ``ownscan render``'s path over the series in ``folder``, in this process, each
+    of ``repeat`` runs (alternated, after one load that warms the page cache) with a fresh
+    renderer: ``"load"``, its headers read and its voxels loaded (file-backed, as the command
+    loads them) alone; ``"whole"``, the same with the GL renderer made meanwhile (the context
+    and the mode's program: :func:`~ownscan.core.render._ahead.load_while_ready`) and the
+    full frame drawn at once (upload, skip tables, read-back; not the PNG); ``"after"``, the
+    part of ``"whole"`` after its load had ended (the first frame as the user waits for it
+    after the load, whatever was hidden in the load); ``"serial"`` and ``"serial_after"``,
+    the same with the renderer made after the load (as before it was made meanwhile)."""
+    from ownscan.core.assembly import Series, assemble
     from ownscan.core.render._ahead import load_while_ready
     from ownscan.core.render._pages import load_file_backed
 
     drawn = _plugins()[0][mode]
+    loaded_at: list[float] = []
 
-    def frame_ms(t0: float, volume: Volume, renderer: Renderer) -> float:
+    def timed_load(series: Series, index: int = 0) -> Volume:
+        volume = load_file_backed(series, index)
+        loaded_at.append(time.perf_counter())
+        return volume
+
+    def frame(t0: float, volume: Volume, renderer: Renderer) -> tuple[float, float]:
         try:
             renderer.render(*_scene(volume, mode), size)
-            return 1000.0 * (time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            return 1000.0 * (t1 - t0), 1000.0 * (t1 - loaded_at[-1])
         finally:
             renderer.close()
 
-    load_file_backed(assemble(folder).series[0])  # the page cache warm for both
-    out: dict[str, list[float]] = {"load": [], "whole": [], "serial": []}
+    load_file_backed(assemble(folder).series[0])  # the page cache warm for all
+    keys = ("load", "whole", "after", "serial", "serial_after")
+    out: dict[str, list[float]] = {k: [] for k in keys}
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        load_file_backed(assemble(folder).series[0])
-        out["load"].append(1000.0 * (time.perf_counter() - t0))
+        timed_load(assemble(folder).series[0])
+        out["load"].append(1000.0 * (loaded_at[-1] - t0))
         t0 = time.perf_counter()
-        volume, gl = load_while_ready(assemble(folder).series[0], 0, GLRenderer, drawn)
-        out["whole"].append(frame_ms(t0, volume, gl if gl is not None else GLRenderer()))
+        series = assemble(folder).series[0]
+        volume, gl = load_while_ready(series, 0, GLRenderer, drawn, load=timed_load)
+        whole, after = frame(t0, volume, gl if gl is not None else GLRenderer())
+        out["whole"].append(whole)
+        out["after"].append(after)
         del volume
         t0 = time.perf_counter()  # as before: the renderer made once the voxels are there
-        volume = load_file_backed(assemble(folder).series[0])
-        out["serial"].append(frame_ms(t0, volume, GLRenderer()))
+        volume = timed_load(assemble(folder).series[0])
+        whole, after = frame(t0, volume, GLRenderer())
+        out["serial"].append(whole)
+        out["serial_after"].append(after)
         del volume
     return out
 

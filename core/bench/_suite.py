@@ -7,8 +7,8 @@ per frame; ``upload``: ms to put a volume into GL textures; ``first-picture`` /
 ``first-frame``: ms from a loaded volume to the first GL picture (the quick pass the viewer
 shows first) and to the first full frame after it; ``first-frame-only``: to the full frame
 drawn at once, as ``ownscan render`` draws it; ``first-frame-after-load``: the whole of
-``ownscan render``'s path from the written series to that frame less the load alone, measured
-alternately in the same run (what the user waits for after the load); ``memory``: peak RSS
+``ownscan render``'s path from the written series to that frame, the part after its load
+ended (the load alone measured alternately in the same run); ``memory``: peak RSS
 of ``ownscan render`` of the written series in a child process), the volume, the image
 size, the mode (for ``load`` the transfer syntax). Rows of the same part, volume, image and
 mode form a group; the peers are the tools that are not ownscan's (VTK's mappers, vispy,
@@ -226,7 +226,7 @@ def run_suite(
     return with_ratios(rows)
 
 
-_AFTER_LOAD = "first frame after the load: ownscan render's path from the files less the load alone"
+_AFTER_LOAD = "first frame after the load: ownscan render's path from the files, after its load"
 
 
 def render_path_rows(
@@ -234,8 +234,9 @@ def render_path_rows(
 ) -> list[Row]:
     """The ``first-frame-after-load`` rows of one size: the generated series written, then
     :func:`~ownscan.core.bench._render.render_path_ms` for mip and dvr; the value is the
-    median over the runs of the whole path less the load alone run just before it (the
-    medians of each, and the path with the renderer made after the load, in the extra)."""
+    median over the runs of the path's time after its load ended (the medians of the rest:
+    the load alone, the whole path, the path with the renderer made after the load, in the
+    extra)."""
     root = Path(tempfile.mkdtemp(prefix="ownscan-bench-path-"))
     rows = []
     try:
@@ -243,26 +244,22 @@ def render_path_rows(
         generate(root / "raw", nz, ny, nx)
         for mode in ("mip", "dvr"):
             runs = render_path_ms(root / "raw", mode, image, repeat)
-            # each run's whole path less the load alone run just before it (alternated)
-            after = [w - ld for w, ld in zip(runs["whole"], runs["load"], strict=True)]
-            load, whole, serial = (statistics.median(runs[k]) for k in ("load", "whole", "serial"))
+            med = {k: statistics.median(v) for k, v in runs.items()}
             extra = {
-                "runs_ms": after,
-                "load_ms": load,
-                "whole_ms": whole,
-                # the renderer made after the load, as before it was made meanwhile
-                "serial_ms": serial,
-                **{f"{k}_runs_ms": v for k, v in runs.items()},
+                "runs_ms": runs["after"],
+                **{f"{k}_ms": v for k, v in med.items()},
+                **{f"{k}_runs_ms": v for k, v in runs.items() if k != "after"},
             }
-            value = statistics.median(after)
+            value = med["after"]
             label = f"{image[0]}x{image[1]}"
             part = "first-frame-after-load"
             rows.append(Row(part, spec, label, mode, "ownscan-gl", value, "ms", None, extra))
             rows[-1].note = _AFTER_LOAD
             say(
-                f"{spec} first frame after the load {mode}: {value:.0f} ms "
-                f"(load {load:.0f}, load + first frame {whole:.0f}, the renderer made after the "
-                f"load {serial - load:.0f}; medians of {len(runs['load'])})"
+                f"{spec} first frame after the load {mode}: {value:.0f} ms (load + first "
+                f"frame {med['whole']:.0f}; the load alone {med['load']:.0f}; the renderer made "
+                f"after the load: {med['serial_after']:.0f} after it, {med['serial']:.0f} in "
+                f"all; medians of {len(runs['load'])})"
             )
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -36,10 +36,12 @@ def load_while_ready(
     make_renderer: Callable[[], Renderer],
     mode: VisualisationMode,
     shading: bool = True,
+    load: Callable[[Series, int], Volume] | None = None,
 ) -> tuple[Volume, Renderer | None]:
     """Volume ``index`` of ``series`` (file-backed, :func:`~ownscan.core.render._pages.
     load_file_backed`) and the renderer ``make_renderer()`` made meanwhile, with the program
-    of ``mode`` compiled for the series' size (GL renderers only).
+    of ``mode`` compiled for the series' size (GL renderers only). ``load``: what loads it
+    instead of ``load_file_backed`` (the bench times the load's end through it).
 
     Returns
     -------
@@ -54,17 +56,18 @@ def load_while_ready(
     """
     from ownscan.core.render._pages import load_file_backed
 
+    loader = load or load_file_backed
     loaded: list[Volume] = []
     failed: list[BaseException] = []
 
-    def load() -> None:
+    def work() -> None:
         try:
-            loaded.append(load_file_backed(series, index))
+            loaded.append(loader(series, index))
         except BaseException as exc:  # raised again on the caller's thread
             failed.append(exc)
 
     # a daemon: Ctrl-C on the caller's thread ends the command without waiting for the load
-    worker = threading.Thread(target=load, name="ownscan-load", daemon=True)
+    worker = threading.Thread(target=work, name="ownscan-load", daemon=True)
     worker.start()
     renderer = _ready_renderer(series, make_renderer, mode, shading)
     try:
