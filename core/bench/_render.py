@@ -17,13 +17,22 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ownscan.core.bench._vispy import vispy_available, vispy_mip_ms
 from ownscan.core.plugin_host import PluginHost
-from ownscan.core.render import ArrayRenderer, Camera, GLRenderer, Scene, frame_for, prepare_volume
+from ownscan.core.render import (
+    ArrayRenderer,
+    Camera,
+    GLRenderer,
+    Renderer,
+    Scene,
+    frame_for,
+    prepare_volume,
+)
 from ownscan.core.render.phantom import ct_phantom
 from ownscan.core.volume import Volume, WindowPreset
 
@@ -36,6 +45,7 @@ __all__ = [
     "first_frame_ms",
     "gpu_target",
     "measure_render",
+    "render_path_ms",
     "time_ms",
     "upload_ms",
     "vtk_available",
@@ -125,6 +135,61 @@ def first_frame_ms(volume: Volume, mode: str, size: tuple[int, int]) -> dict[str
         finally:
             gl.close()
     return {name: 1000.0 * s for name, s in ms.items()}
+
+
+def render_path_ms(
+    folder: Path, mode: str, size: tuple[int, int], repeat: int
+) -> dict[str, list[float]]:
+    """ms of ``ownscan render``'s path over the series in ``folder``, in this process, each
+    of ``repeat`` runs (alternated, after one load that warms the page cache) with a fresh
+    renderer: ``"load"``, its headers read and its voxels loaded (file-backed, as the command
+    loads them) alone; ``"whole"``, the same with the GL renderer made meanwhile (the context
+    and the mode's program: :func:`~ownscan.core.render._ahead.load_while_ready`) and the
+    full frame drawn at once (upload, skip tables, read-back; not the PNG); ``"after"``, the
+    part of ``"whole"`` after its load had ended (the first frame as the user waits for it
+    after the load, whatever was hidden in the load); ``"serial"`` and ``"serial_after"``,
+    the same with the renderer made after the load (as before it was made meanwhile)."""
+    from ownscan.core.assembly import Series, assemble
+    from ownscan.core.render._ahead import load_while_ready
+    from ownscan.core.render._pages import load_file_backed
+
+    drawn = _plugins()[0][mode]
+    loaded_at: list[float] = []
+
+    def timed_load(series: Series, index: int = 0) -> Volume:
+        volume = load_file_backed(series, index)
+        loaded_at.append(time.perf_counter())
+        return volume
+
+    def frame(t0: float, volume: Volume, renderer: Renderer) -> tuple[float, float]:
+        try:
+            renderer.render(*_scene(volume, mode), size)
+            t1 = time.perf_counter()
+            return 1000.0 * (t1 - t0), 1000.0 * (t1 - loaded_at[-1])
+        finally:
+            renderer.close()
+
+    load_file_backed(assemble(folder).series[0])  # the page cache warm for all
+    keys = ("load", "whole", "after", "serial", "serial_after")
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        timed_load(assemble(folder).series[0])
+        out["load"].append(1000.0 * (loaded_at[-1] - t0))
+        t0 = time.perf_counter()
+        series = assemble(folder).series[0]
+        volume, gl = load_while_ready(series, 0, GLRenderer, drawn, load=timed_load)
+        whole, after = frame(t0, volume, gl if gl is not None else GLRenderer())
+        out["whole"].append(whole)
+        out["after"].append(after)
+        del volume
+        t0 = time.perf_counter()  # as before: the renderer made once the voxels are there
+        volume = timed_load(assemble(folder).series[0])
+        whole, after = frame(t0, volume, GLRenderer())
+        out["serial"].append(whole)
+        out["serial_after"].append(after)
+        del volume
+    return out
 
 
 def upload_ms(volume: Volume) -> dict[str, float]:

@@ -6,14 +6,16 @@ SimpleITK; ``import``: ``ownscan import`` into a new library beside ``cp -r``; `
 per frame; ``upload``: ms to put a volume into GL textures; ``first-picture`` /
 ``first-frame``: ms from a loaded volume to the first GL picture (the quick pass the viewer
 shows first) and to the first full frame after it; ``first-frame-only``: to the full frame
-drawn at once, as ``ownscan render`` draws it; ``memory``: peak RSS of ``ownscan render``
-of the written series in a child process), the volume, the image size, the mode (for
-``load`` the transfer syntax). Rows of the same part, volume, image and mode form a group;
-the peers are the tools that are not ownscan's (VTK's mappers, vispy, dcm2niix, SimpleITK,
-``cp -r``); each row's ``ratio`` is the best (smallest) peer
-value divided by the row's (above 1: better than the best peer), None when no peer ran. A
-volume that does not fit this machine's free memory is skipped with a note, before anything
-is allocated.
+drawn at once, as ``ownscan render`` draws it; ``first-frame-after-load``: the whole of
+``ownscan render``'s path from the written series to that frame, the part after its load
+ended (the load alone measured alternately in the same run); ``memory``: peak RSS
+of ``ownscan render`` of the written series in a child process), the volume, the image
+size, the mode (for ``load`` the transfer syntax). Rows of the same part, volume, image and
+mode form a group; the peers are the tools that are not ownscan's (VTK's mappers, vispy,
+dcm2niix, SimpleITK, ``cp -r``); each row's ``ratio`` is the best (smallest) peer value
+divided by the row's (above 1: better than the best peer), None when no peer ran. A volume
+that does not fit this machine's free memory is skipped with a note, before anything is
+allocated.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from ownscan.core.bench._render import (
     bench_volume,
     first_frame_ms,
     measure_render,
+    render_path_ms,
     upload_ms,
     vtk_available,
 )
@@ -218,7 +221,49 @@ def run_suite(
                     rows.append(replace(row, extra=extra, note=name))
                     say(f"{spec} {name} {mode}: {first[key]:.0f} ms (median of {len(runs)})")
         del volume
+        if "first-frame" in parts:
+            rows.extend(render_path_rows(spec, images[0], repeat, say))
     return with_ratios(rows)
+
+
+_AFTER_LOAD = "first frame after the load: ownscan render's path from the files, after its load"
+
+
+def render_path_rows(
+    spec: str, image: tuple[int, int], repeat: int, say: Callable[[str], None]
+) -> list[Row]:
+    """The ``first-frame-after-load`` rows of one size: the generated series written, then
+    :func:`~ownscan.core.bench._render.render_path_ms` for mip and dvr; the value is the
+    median over the runs of the path's time after its load ended (the medians of the rest:
+    the load alone, the whole path, the path with the renderer made after the load, in the
+    extra)."""
+    root = Path(tempfile.mkdtemp(prefix="ownscan-bench-path-"))
+    rows = []
+    try:
+        nx, ny, nz = (int(v) for v in spec.split("x"))
+        generate(root / "raw", nz, ny, nx)
+        for mode in ("mip", "dvr"):
+            runs = render_path_ms(root / "raw", mode, image, repeat)
+            med = {k: statistics.median(v) for k, v in runs.items()}
+            extra = {
+                "runs_ms": runs["after"],
+                **{f"{k}_ms": v for k, v in med.items()},
+                **{f"{k}_runs_ms": v for k, v in runs.items() if k != "after"},
+            }
+            value = med["after"]
+            label = f"{image[0]}x{image[1]}"
+            part = "first-frame-after-load"
+            rows.append(Row(part, spec, label, mode, "ownscan-gl", value, "ms", None, extra))
+            rows[-1].note = _AFTER_LOAD
+            say(
+                f"{spec} first frame after the load {mode}: {value:.0f} ms (load + first "
+                f"frame {med['whole']:.0f}; the load alone {med['load']:.0f}; the renderer made "
+                f"after the load: {med['serial_after']:.0f} after it, {med['serial']:.0f} in "
+                f"all; medians of {len(runs['load'])})"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
 
 
 _UPLOAD_NOTES = {

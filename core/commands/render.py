@@ -11,6 +11,9 @@ from ownscan.core.errors import UsageError
 from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ownscan.core.render import Renderer, VisualisationMode
     from ownscan.core.volume import Volume
 
 NAME = "render"
@@ -133,8 +136,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> Volume:
-    """The Volume to draw: the generated phantom, or one series of SOURCE / the sample."""
+def _load(
+    args: argparse.Namespace, make_renderer: Callable[[], Renderer], mode: VisualisationMode
+) -> tuple[Volume, Renderer | None]:
+    """The Volume to draw: the generated phantom, or one series of SOURCE / the sample; and
+    the renderer, made (with ``mode``'s program) while a series' voxels load (None: made
+    after, see :func:`~ownscan.core.render._ahead.load_while_ready`)."""
     if args.phantom:
         if args.volume is not None:
             raise UsageError("--volume: the phantom has one volume")
@@ -142,7 +149,7 @@ def _load(args: argparse.Namespace) -> Volume:
             raise UsageError("give SOURCE, --sample or --phantom (one of them)")
         from ownscan.core.render.phantom import ct_phantom
 
-        return ct_phantom()
+        return ct_phantom(), None
     from ownscan.core.commands._common import (
         choose_series,
         read_source,
@@ -158,11 +165,18 @@ def _load(args: argparse.Namespace) -> Volume:
         raise UsageError(
             f"--volume {volume}: series {chosen.label} has volume(s) 1..{chosen.n_volumes}"
         )
-    from ownscan.core.render._pages import load_file_backed
+    from ownscan.core.render._ahead import load_while_ready
 
     # the voxels in a scratch file: the render path lets their pages go behind each pass,
-    # so the host volume and its texture are not both held (docs/RENDER.md, Large volumes)
-    return load_file_backed(chosen, volume - 1)
+    # so the host volume and its texture are not both held (docs/RENDER.md, Large volumes);
+    # the GL context and the program made meanwhile (docs/BENCH.md, first frame)
+    return load_while_ready(chosen, volume - 1, make_renderer, mode)
+
+
+def _close(renderer: Renderer | None) -> None:
+    """Close the renderer made during the load when the volume is drawn without it."""
+    if renderer is not None:
+        renderer.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,7 +202,13 @@ def run(args: argparse.Namespace) -> int:
     _check_output(args.output)
     host = get_host()
     mode = host.mode(args.mode or "dvr")  # an unknown mode: also before the (slow) load
-    volume = _load(args)
+
+    def make_renderer() -> Renderer:
+        return create_renderer(args.backend, memory_budget=args.gpu_budget)
+
+    from ownscan.core.render._view import drawn_mode
+
+    volume, ready = _load(args, make_renderer, drawn_mode(mode, args.slab)[0])
     for w in volume.warnings:
         print(escape_controls(f"ownscan render: warning: {w}"), file=sys.stderr)
     from ownscan.core.render._colour import spatial_colour
@@ -196,10 +216,12 @@ def run(args: argparse.Namespace) -> int:
     if spatial_colour(volume):
         from ownscan.core.commands._render_colour import run_colour
 
+        _close(ready)
         return run_colour(args, volume, mode.name)
     # frames without slice positions (an ultrasound or angiography cine, grey or colour) are
     # pictures in time, not a volume: the viewer shows them in one pane, and so does render
     if volume.is_2d or volume.samples > 1 or volume.extra.get("kind") == "frames":
+        _close(ready)
         window, _ = window_from_options(volume, vars(args), host)
         return _run_2d(args, volume, mode.name, window)
     scene, camera = view_from_options(volume, vars(args), host)
@@ -209,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
             "centre, as for lungs (--slab MM sets it; --slab 0: the whole volume)",
             file=sys.stderr,
         )
-    renderer = create_renderer(args.backend, memory_budget=args.gpu_budget)
+    renderer = ready if ready is not None else make_renderer()
+    ready = None
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RenderNote)

@@ -25,7 +25,13 @@ import numpy.typing as npt
 from ownscan.core.errors import OwnscanError
 from ownscan.core.render._array import upscale_nearest
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._gpu import DEFAULT_BUDGET, GpuVolume
+from ownscan.core.render._gpu import (
+    DEFAULT_BUDGET,
+    GpuVolume,
+    brick_ranges,
+    gradient_fits_dims,
+    volume_limits,
+)
 from ownscan.core.render._gpu import gl_matrix as _mat
 from ownscan.core.render._outofcore import OutOfCore, accepts_texture, composition, fits_one_pass
 from ownscan.core.render._scene import RUNNING_SKIPS, Scene, VisualisationMode
@@ -36,6 +42,7 @@ from ownscan.core.render._setup import (
     SHADE_GAIN,
     Frame,
     PreparedVolume,
+    factors_for,
     frame_for,
     to_uint8,
 )
@@ -149,6 +156,34 @@ class GLRenderer:
         return self.kept_program(
             key, lambda: raycast_program(mode, shading, bricks, gradient, segment=segment)
         )
+
+    def compile_ahead(
+        self,
+        mode: VisualisationMode,
+        shape: tuple[int, int, int],
+        spacing: tuple[float, float, float],
+        shading: bool = True,
+    ) -> None:
+        """Compile now the program that frames of ``mode`` will use over a grey volume of
+        ``shape`` ``(nz, ny, nx)`` and ``spacing`` (along ``i``, ``j``, ``k``; a series'
+        header gives both before its voxels), so that it is made while the voxels load
+        (``ownscan render``, the viewer). Kept under the key the frame looks it up by: a
+        volume that turns out otherwise costs the compilation again, never a different
+        picture. Nothing for a volume drawn brick by brick or averaged down (decided when
+        its voxels are there)."""
+        limits = volume_limits(self.max_texture, shape)
+        if factors_for(shape, spacing, limits, self.memory_budget) != (1, 1, 1):
+            return
+        z, y, x = (int(n) for n in shape[:3])
+        bricks = math.prod(len(brick_ranges(n, self.max_texture)) for n in (x, y, z))
+        # as _draw: the precomputed gradient when the mode shades and it fits the budget
+        gradient = (
+            shading
+            and mode.uses_transfer_function
+            and gradient_fits_dims((x, y, z), spacing, self.memory_budget)
+        )
+        with self._scope:
+            self._program(mode, shading, bricks, gradient)
 
     def kept_program(self, key: tuple[Any, ...], source: Callable[[], Any]) -> tuple[Any, Any]:
         """The program (and its vertex array) kept under ``key`` with this renderer's others,

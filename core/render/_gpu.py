@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core.render._gradient import GradientLayout
 from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
@@ -99,8 +100,15 @@ def volume_limits(max_texture: int, shape: Sequence[int] | None = None) -> tuple
 def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
     """Whether the precomputed gradient (6 bytes per texel of its compact layout, about 0.75
     bytes per voxel) fits the budget with the volume (2 bytes per voxel)."""
-    nx, ny, nz = prepared.dims
-    return 2 * nx * ny * nz + 6 * gradient_layout(prepared).texels <= memory_budget
+    return gradient_fits_dims(prepared.dims, prepared.volume.spacing, memory_budget)
+
+
+def gradient_fits_dims(
+    dims: tuple[int, int, int], spacing: Sequence[float], memory_budget: int
+) -> bool:
+    """:func:`gradient_fits` of a volume drawn at ``dims`` ``(nx, ny, nz)`` and ``spacing``."""
+    nx, ny, nz = dims
+    return 2 * nx * ny * nz + 6 * GradientLayout.of(dims, spacing).texels <= memory_budget
 
 
 def gl_matrix(m: npt.ArrayLike) -> bytes:

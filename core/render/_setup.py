@@ -517,13 +517,25 @@ def downsample_factors(
     """Whole factors along ``(i, j, k)`` by which ``volume`` is averaged so that no axis
     exceeds ``limits`` and ``bytes_per_voxel`` per voxel stay within ``max_bytes``: the one
     downsampling rule of everything that puts a volume on the GPU. ``(1, 1, 1)``: fits."""
-    z, y, x = volume.shape
+    return factors_for(volume.shape, volume.spacing, limits, max_bytes, bytes_per_voxel)
+
+
+def factors_for(
+    shape: Sequence[int],
+    spacing: Sequence[float],
+    limits: tuple[int, int, int],
+    max_bytes: int,
+    bytes_per_voxel: int = 2,
+) -> tuple[int, int, int]:
+    """:func:`downsample_factors` of a volume of ``shape`` ``(nz, ny, nx)`` and ``spacing``
+    (along ``i``, ``j``, ``k``) known before its voxels are (a series' header)."""
+    z, y, x = (int(n) for n in shape[:3])
     factors = [max(1, -(-n // lim)) for n, lim in zip((x, y, z), limits, strict=True)]
     while -(-x // factors[0]) * -(-y // factors[1]) * -(-z // factors[2]) * bytes_per_voxel > (
         max_bytes
     ) or any(-(-n // f) > lim for n, f, lim in zip((x, y, z), factors, limits, strict=True)):
         # halve the finest axis (in mm) first, so the voxels become more isotropic
-        sizes = [volume.spacing[a] * factors[a] for a in range(3)]
+        sizes = [spacing[a] * factors[a] for a in range(3)]
         factors[int(np.argmin(sizes))] *= 2
     return (factors[0], factors[1], factors[2])
 

@@ -12,16 +12,32 @@ from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._scene import Scene, TransferFunction
+from ownscan.core.render._scene import Scene, TransferFunction, VisualisationMode
 from ownscan.core.render._setup import plane_offsets_mm
 
 if TYPE_CHECKING:
     from ownscan.core.plugin_host import PluginHost
     from ownscan.core.volume import Volume, WindowPreset
 
-__all__ = ["MINIP_SLAB_MM", "view_from_options", "window_from_options"]
+__all__ = ["MINIP_SLAB_MM", "drawn_mode", "view_from_options", "window_from_options"]
 
 MINIP_SLAB_MM = 10.0  # a MinIP through a whole head or chest shows the air around it
+
+
+def drawn_mode(mode: VisualisationMode, slab: Any) -> tuple[VisualisationMode, float]:
+    """``mode`` as drawn with the ``slab`` option (mm; None: not given) and the slab's
+    thickness: MinIP over :data:`MINIP_SLAB_MM` by default. Raises UsageError for a
+    negative thickness."""
+    if slab is not None and float(slab) < 0:
+        raise UsageError(f"--slab {float(slab):g}: a thickness must be >= 0 mm")
+    mm = 0.0 if slab is None else float(slab)
+    if mode.name == "minip" and not mode.slab:
+        # the minimum over a slab around the plane facing the camera (as for lungs): through a
+        # whole head or chest a MinIP shows only the air around it
+        mm = MINIP_SLAB_MM if slab is None else mm
+        if mm > 0:
+            mode = dataclasses.replace(mode, slab=True)
+    return mode, mm
 
 
 def view_from_options(
@@ -70,16 +86,7 @@ def view_from_options(
             raise UsageError(f"--param {text!r}: expected NAME=NUMBER")
     if opt("iso") is not None:
         params["iso_value"] = float(opt("iso"))
-    slab = opt("slab")
-    if slab is not None and float(slab) < 0:
-        raise UsageError(f"--slab {float(slab):g}: a thickness must be >= 0 mm")
-    slab = 0.0 if slab is None else float(slab)
-    if mode.name == "minip" and not mode.slab:
-        # the minimum over a slab around the plane facing the camera (as for lungs): through a
-        # whole head or chest a MinIP shows only the air around it
-        slab = MINIP_SLAB_MM if opt("slab") is None else slab
-        if slab > 0:
-            mode = dataclasses.replace(mode, slab=True)
+    mode, slab = drawn_mode(mode, opt("slab"))
     offset = float(opt("offset", 0.0))
     scene = Scene(
         volume,

@@ -37,6 +37,7 @@ def test_quick_bench_writes_json_markdown_and_plots(tmp_path, capsys):
             assert ("first-frame", volume, mode, "ownscan-gl") in got
             assert ("first-picture", volume, mode, "ownscan-gl") in got  # the quick pass
             assert ("first-frame-only", volume, mode, "ownscan-gl") in got  # no quick pass
+            assert ("first-frame-after-load", volume, mode, "ownscan-gl") in got  # from files
             assert ("memory", volume, mode, "ownscan-gl") in got
             assert ("memory", volume, mode, "ownscan-array") in got
         assert ("memory", volume, "view", "ownscan-view") in got  # Xvfb when no display
