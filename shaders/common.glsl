@@ -12,6 +12,18 @@ uniform float u_step_mm;         // distance between samples along a ray
 uniform vec4 u_shade;            // ambient, diffuse, specular, shininess
 uniform float u_shade_gain;      // gradient (normalised value per mm) that is shaded fully
 
+#ifdef NARROW_LOCKSTEP
+// The page on SwiftShader: its JIT reads a uniform again at every use, and per sample that
+// cost more than a copy made once per ray by the skeleton (docs/SERVE_PAGE.md: 9 % of the
+// shaded frame). Elsewhere the uniforms themselves (llvmpipe lifts the loads).
+mat3 g_grad_to_lps;
+vec4 g_shade;
+float g_shade_gain;
+#else
+#define g_grad_to_lps u_grad_to_lps
+#define g_shade u_shade
+#define g_shade_gain u_shade_gain
+#endif
 // Set by the skeleton for each ray before the first sample (unit vector / per mm).
 vec3 g_ray_dir_lps;
 vec3 g_ray_dir_tex;
@@ -134,7 +146,7 @@ vec3 sample_gradient(vec3 pos_tex) {
 
 vec3 gradient_lps(vec3 pos_tex) {
     vec3 g_ijk = sample_gradient(pos_tex) - 32768.0 / 65535.0;
-    return u_grad_to_lps * g_ijk;
+    return g_grad_to_lps * g_ijk;
 }
 #else
 // The full-resolution Sobel gradient from the interpolated field at the 26 whole-voxel offsets
@@ -191,8 +203,8 @@ vec3 shade_full(vec3 color, vec3 grad_lps, vec3 dir_lps) {
 vec3 shade(vec3 color, vec3 grad_lps, vec3 dir_lps) {
     float g2 = dot(grad_lps, grad_lps);
     float inv = inversesqrt(max(g2, 1e-30));  // 1 / |grad| (finite where grad is 0)
-    float w = clamp(g2 * inv * u_shade_gain, 0.0, 1.0);
+    float w = clamp(g2 * inv * g_shade_gain, 0.0, 1.0);
     float d = abs(dot(grad_lps, dir_lps)) * inv;
-    vec3 lit = color * (u_shade.x + u_shade.y * d) + vec3(u_shade.z * pow(d, u_shade.w));
+    vec3 lit = color * (g_shade.x + g_shade.y * d) + vec3(g_shade.z * pow(d, g_shade.w));
     return mix(color, lit, w);
 }

@@ -123,6 +123,11 @@ void main() {
 #ifdef GRADIENT_TEXTURE
     g_gradient_scale = u_dims / (u_gradient_step * u_gradient_dims);
 #endif
+#ifdef NARROW_LOCKSTEP
+    g_grad_to_lps = u_grad_to_lps;  // copies once per ray (common.glsl)
+    g_shade = u_shade;
+    g_shade_gain = u_shade_gain;
+#endif
 #if defined(MODE_SKIP) || defined(MODE_SKIP_RUNNING)
     g_brick_tex = u_brick / u_dims;
     g_inv_step = 1.0 / u_step_mm;
@@ -186,19 +191,25 @@ void main() {
 #ifdef MODE_SKIP
         vec3 brick_scale = u_dims / u_brick;  // texture -> brick coordinates
         vec3 exit_side = vec3(greaterThanEqual(dir_tex, vec3(0.0)));  // 1: leaves via the high face
+#ifdef NARROW_LOCKSTEP
+        // per ray, not read from the uniforms per sample (SwiftShader: common.glsl)
+        float step_mm = u_step_mm;
+        int max_steps = u_max_steps;
+        vec3 last_brick = u_last_brick;
+#endif
         while (true) {
             // advance to the next sample the mode can see, or leave the volume
             bool found = false;
             vec3 pos_tex;
-            while (n < u_max_steps) {
-                float t = t_entry + (float(n) + g_offset) * u_step_mm;
 #ifdef NARROW_LOCKSTEP
+            while (n < max_steps) {
+                float t = t_entry + (float(n) + g_offset) * step_mm;
                 // a jump is a turn of this loop (SwiftShader: see the top)
                 if (t >= t_exit) {
                     break;
                 }
                 pos_tex = origin_tex + t * dir_tex;
-                vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), u_last_brick);
+                vec3 brick = clamp(floor(pos_tex * brick_scale), vec3(0.0), last_brick);
                 float d = floor(texelFetch(u_skip_distance, ivec3(brick), 0).r * 255.0 + 0.5);
                 if (d > 0.0) {
                     // past the cube of empty bricks around this one (no volume fetch)
@@ -207,6 +218,8 @@ void main() {
                     continue;
                 }
 #else
+            while (n < u_max_steps) {
+                float t = t_entry + (float(n) + g_offset) * u_step_mm;
                 // jump over empty bricks without touching the volume (a loop of its own, so
                 // that rays jumping together do not also pay for a volume fetch)
                 while (t < t_exit) {
