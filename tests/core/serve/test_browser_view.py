@@ -155,6 +155,12 @@ def test_3d_mode_matches_ownscan_render(
             else v.setWindow(v.header.window.width, v.header.window.level);
             Object.assign(v.camera, {azimuth: az, elevation: el, zoom: 1, pan: [0, 0]});
             await v.afterDraw();
+            // a shaded mode's first draw asks the worker for the gradient texels and is the
+            // quick pass; the still frame follows when they arrive
+            if (v.stage.dataset.quality !== "full") {
+                await v.renderer.gradientSettled();
+                await v.afterDraw();
+            }
             const r = v.renderer.readRaycast();
             const cache = v.level.skipCache;
             const d = cache && cache.key.startsWith(v.modeInfo[mode].skip) ? cache.distance : [];
