@@ -150,7 +150,9 @@ def test_page_names_each_stack_and_draws_the_one_chosen(stacks_server, desktop, 
     one = _matches_server(page, stacks_server.base, first)
     page.screenshot(path=str(tmp_path / "stack1.png"))
     page.locator(".stacks a", has_text="stack 3 of 3").click()
-    page.wait_for_function(f"window.ownscanViewer.uid === '{SERIES_UID}~3'")
+    # a function, not an expression: Playwright evaluates a bare expression with eval, which
+    # the page's Content Security Policy refuses (as it should)
+    page.wait_for_function(f"() => window.ownscanViewer.uid === '{SERIES_UID}~3'")
     third = _draw_axial(page)
     assert third["active"].startswith("stack 3 of 3")
     three = _matches_server(page, stacks_server.base, third)
