@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "STATE",
     "ServeProcess",
     "make_ct_zip",
+    "served_import",
     "unshuffle",
     "write_ct_series",
     "write_report_sr",
@@ -115,6 +118,19 @@ class ServeProcess:
     @property
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+
+@contextmanager
+def served_import(root: Path) -> Iterator[ServeProcess]:
+    """``ownscan import`` of ``root / "src"`` into ``root / "library"``, then ``ownscan serve``
+    on that library; stopped with Ctrl-C after, which must exit 0."""
+    exe = Path(sys.executable).with_name("ownscan")
+    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    server = ServeProcess.start(root / "library")
+    yield server
+    assert server.stop() == 0, server.log
 
 
 def unshuffle(data: bytes, dtype: str, encoding: str) -> Any:

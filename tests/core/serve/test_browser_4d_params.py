@@ -5,17 +5,14 @@ the next one's range, so the slider shows the value drawn and a surface is drawn
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from browser_support import sign_in
 from fourdgen import write_4d_series
-from serve_process import ServeProcess
+from serve_process import ServeProcess, served_import
 
 STEP = 10_000  # volume v holds 1000 + STEP v .. about 1000 + STEP v + 100: disjoint ranges
 
@@ -31,13 +28,8 @@ def server_4d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess
     write_4d_series(
         root / "src", n_vols=3, n_slices=6, rows=16, cols=14, value=_value, description="ranges"
     )
-    exe = Path(sys.executable).with_name("ownscan")
-    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    s = ServeProcess.start(root / "library")
-    yield s
-    assert s.stop() == 0, s.log
+    with served_import(root) as server:
+        yield server
 
 
 SLIDER = """() => {

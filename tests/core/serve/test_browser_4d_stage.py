@@ -6,17 +6,14 @@ phone, with WebGL2 and with server frames."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, sign_in, watch_errors
 from fourdgen import write_4d_series
-from serve_process import ServeProcess
+from serve_process import ServeProcess, served_import
 
 
 def _value(vol: int, slc: int, rows: int, cols: int) -> np.ndarray:
@@ -30,13 +27,8 @@ def server_4d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess
     write_4d_series(
         root / "src", n_vols=4, n_slices=6, rows=16, cols=14, value=_value, description="four"
     )
-    exe = Path(sys.executable).with_name("ownscan")
-    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    s = ServeProcess.start(root / "library")
-    yield s
-    assert s.stop() == 0, s.log
+    with served_import(root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module", params=["webgl", "server-frames"])

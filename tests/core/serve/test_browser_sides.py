@@ -14,8 +14,6 @@ centre."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import numpy as np
 import pytest
 from browser_support import canvas_rgb, sign_in
 from pydicom.uid import generate_uid
-from serve_process import ServeProcess
+from serve_process import ServeProcess, served_import
 from sweep_support import RECORD_TEXT, drawn_texts, view_pixels
 
 from ownscan.core.bench._ctgen import make_ct_dataset
@@ -87,13 +85,8 @@ def sides_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProc
     study = generate_uid()
     for n, (name, iop) in enumerate(ACQUISITIONS.items()):
         _write_series(root / "src" / str(n), iop, name, study)
-    exe = Path(sys.executable).with_name("ownscan")
-    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    s = ServeProcess.start(root / "library")
-    yield s
-    assert s.stop() == 0, s.log
+    with served_import(root) as server:
+        yield server
 
 
 def _grey(hu: float) -> float:

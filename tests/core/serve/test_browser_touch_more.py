@@ -5,15 +5,12 @@ after a swipe (the drag on the way is undone, and the menu says the preset again
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_support import sign_in, write_ct
-from serve_process import ServeProcess
+from serve_process import ServeProcess, served_import
 from test_browser_view import Touch
 
 
@@ -26,13 +23,8 @@ def clip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProce
     write_ct(root / "src" / "ct")
     (root / "src" / "us").mkdir()
     write_cine(root / "src" / "us" / "clip.dcm", generate_uid(), colour=False, frames=6, number=1)
-    exe = Path(sys.executable).with_name("ownscan")
-    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    s = ServeProcess.start(root / "library")
-    yield s
-    assert s.stop() == 0, s.log
+    with served_import(root) as server:
+        yield server
 
 
 def _centre(page: Any) -> tuple[float, float]:
