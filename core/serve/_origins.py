@@ -1,13 +1,13 @@
 """The names the page gives a series' files: the user's own, never the library's.
 
-A stored file lives in the library as ``objects/ab/abcd...`` (its SHA-256); the desktop and the
-command line name it as ``STORED (imported from ORIGIN)``, which helps someone who manages the
-library. A patient in the browser must see the file as they imported it: the path they gave
-``ownscan import``, the file's name and place in the upload they dropped on the page
-(``scans.zip!DICOM/IM0001``), the DICOMweb address (its secrets already removed). So every
-series the server assembles (its warnings, its errors) is assembled from items named by their
-origin alone (:func:`served_items`), and an upload's files are stored under the names the
-browser gave (:func:`renamed_items`, ``_uploads.py``).
+A stored file lives in the library as ``objects/ab/abcd...`` (its SHA-256); the library names
+it by the origin it recorded (``Library.series_items``: the path given to ``ownscan import``, a
+DICOMweb address with its secrets removed), the stored copy only where no origin was recorded.
+A patient in the browser must see the file as they imported it, and never a path inside the
+library or the server's own folders: every series the server assembles (its warnings, its
+errors) is assembled from the library's items with their names made the page's
+(:func:`served_items`, :func:`shown_origin`), and an upload's files are stored under the names
+the browser gave (:func:`renamed_items`, ``_uploads.py``), ``scans.zip!DICOM/IM0001``.
 
 Libraries filled by an older server hold uploads under their staging path (the server's
 private folder, ``serve/uploads/ID/files/f000001.zip``): that says nothing to the user and names
@@ -70,11 +70,9 @@ def served_items(lib: Any, series_uid: str) -> list[SourceItem]:
     LibraryError
         No such series in the library.
     """
-    instances = lib.instances(series_uid)
-    if not instances:
-        return list(lib.series_items(series_uid))  # its error for a series not held
     return [
-        SourceItem(origin=shown_origin(i.origin, lib.root), path=Path(i.path)) for i in instances
+        dataclasses.replace(item, origin=shown_origin(item.origin, lib.root))
+        for item in lib.series_items(series_uid)
     ]
 
 
