@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import numpy as np
 import numpy.typing as npt
 
+from ownscan.core._sign import judge_sign
 from ownscan.core.dicom import Frame, NotDicom, ReadProblem, damaged, is_dataset, read_frames
 from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
@@ -158,6 +159,9 @@ class Series:
         first = frames[0]
         self.info = SeriesInfo(**first.info)
         self.load_errors: list[Problem] = []
+        # what the last load found beyond :attr:`warnings` (a sign the header got wrong):
+        # commands that hand the series on (export) print these beside :attr:`warnings`
+        self.load_warnings: list[str] = []
 
     # -- what the headers say ------------------------------------------------------------------
     @property
@@ -369,7 +373,8 @@ class Series:
         direct = out if out is not None and not sheared and geo.zmap is None else None
         vox, errors, plan = self._decode(frames, direct, workers, whole)
         warnings = list(self.warnings)
-        vox, lying = _unsigned_that_is_signed(vox, frames, self.modality)
+        vox, lying = judge_sign(vox, frames, self.modality)
+        self.load_warnings = [lying] if lying else []
         if lying:
             warnings.append(lying)
         self.load_errors = [Problem(frames[k].where, why) for k, why in sorted(errors.items())]
@@ -461,22 +466,26 @@ class Series:
         if not one_pass:
             while True:
                 vols, errs, offset = [], [], None if out is None else out.offset
+                said: list[str] = []
                 for k in range(self.n_volumes):
                     where = None if offset is None else VoxelFile(out.fd, offset)  # type: ignore[union-attr]
                     vols.append(self._load(workers, where, k, whole=False))
                     errs += self.load_errors
+                    said += [w for w in self.load_warnings if w not in said]
                     offset = None if offset is None else offset + vols[-1].nbytes
                 if len({v.voxels.dtype for v in vols}) == 1:
                     every = [fr for v in self._volumes for fr in v]
                     self._refuse_nothing(every, {k: p.reason for k, p in enumerate(errs)})
                     self.load_errors = errs
+                    self.load_warnings = said
                     return vols
                 # a later volume overflowed int16: every volume again, as int32
         assert out is not None
         every = [fr for v in self._volumes for fr in v]
         nz = len(self._frames)
         vox, errors, _ = self._decode(every, out, workers, True)
-        vox, lying = _unsigned_that_is_signed(vox, every, self.modality)
+        vox, lying = judge_sign(vox, every, self.modality)
+        self.load_warnings = [lying] if lying else []
         self.load_errors = [Problem(every[k].where, why) for k, why in sorted(errors.items())]
         vols = []
         for n in range(self.n_volumes):
@@ -588,42 +597,6 @@ def _philips_factors(frames: list[Frame], geo: _Geometry) -> tuple[float, ...] |
             return None
         f = [f[0]] * len(geo.zmap[0])
     return tuple(f)
-
-
-def _unsigned_that_is_signed(
-    vox: np.ndarray, frames: Sequence[Frame], modality: str
-) -> tuple[np.ndarray, str]:
-    """Read again as signed the CT pixels whose header says unsigned (Pixel Representation 0)
-    but whose values cannot be unsigned: above 32767 HU once rescaled, which no CT holds
-    (the extended scale ends near 31000), while two's complement gives air and bone (-2000
-    padding stored as 63536, air -1000 as 64536). dcm2niix believes the header and shows air
-    as 64512 HU: white where black belongs. Stored values (uint16) are viewed as int16 (the
-    same bytes); rescaled ones are mended in place frame by frame (each has its own
-    rescale). Returns the voxels and the warning that says so (``""``: nothing changed)."""
-    if modality != "CT" or vox.dtype == np.int16 or vox.ndim != 3 or len(vox) != len(frames):
-        return vox, ""  # int16 holds nothing above 32767: the header's word stands
-    if not len(vox) or not all(
-        fr.pixel_representation == 0 and fr.bits_stored == 16 and fr.samples == 1 for fr in frames
-    ):
-        return vox, ""
-    if float(vox.max()) <= 32767:
-        return vox, ""
-    if vox.dtype == np.uint16:  # stored values, no rescale
-        fixed = int(np.count_nonzero(vox > 32767))
-        vox = vox.view(np.int16)
-    else:
-        fixed = 0
-        for k, fr in enumerate(frames):
-            if fr.slope <= 0:
-                continue
-            first_negative = fr.slope * 32768 + fr.intercept  # what stored 0x8000 became
-            wrong = vox[k] >= first_negative - 0.5 * fr.slope
-            fixed += int(np.count_nonzero(wrong))
-            vox[k][wrong] -= vox.dtype.type(fr.slope * 65536)
-    return vox, (
-        f"Pixel Representation 0 (unsigned) cannot be true for {frames[0].where}: "
-        f"{fixed} pixel(s) would be above 32767 HU; read as signed (two's complement)"
-    )
 
 
 def _unshear(
