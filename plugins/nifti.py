@@ -8,6 +8,12 @@ Values are stored directly (Hounsfield units for CT, int16), with ``scl_slope = 
 ``scl_inter = 0``. RGB volumes are written as NIfTI's RGB24 type. A 2D image is a one-slice
 volume.
 
+A series' warnings (what ``info``, ``render`` and the viewer show: irregular spacing, a sign
+read against its header...) travel with the file: a NIfTI-1 comment extension (code 6) holds
+them, one a line, and the ``--json`` sidecar lists them as ``ConversionWarnings``. (A 4D
+series written straight into its file carries only the warnings known before its load in
+that extension; the sidecar and the command's output have them all.)
+
 
 An uncompressed grey series is decoded straight into its file (:meth:`NiftiExporter.
 export_series`): the voxels go to byte 352 of a new unnamed file (``O_TMPFILE``), nibabel's
@@ -111,11 +117,23 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
     if philips:
         desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
+    _record_warnings(img, volume)
     if volume.samples == 1 and volume.windows and not (philips and philips_float):
         w = volume.windows[0]
         hdr["cal_min"] = w.level - w.width / 2
         hdr["cal_max"] = w.level + w.width / 2
     return img
+
+
+def _record_warnings(img: Any, volume: Volume) -> None:
+    """The volume's warnings (what ``info``, ``render`` and the viewer show) in the file
+    itself: a NIfTI-1 comment extension (code 6), one warning a line, so that they travel
+    with the file to whoever reads it (``nibabel``: ``img.header.extensions``)."""
+    from nibabel.nifti1 import Nifti1Extension
+
+    if volume.warnings:
+        text = "ownscan warnings:\n" + "\n".join(volume.warnings) + "\n"
+        img.header.extensions.append(Nifti1Extension(6, text.encode("utf-8", "replace")))
 
 
 def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
@@ -154,6 +172,8 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     data["ConversionSoftware"] = "ownscan"
     with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
         data["ConversionSoftwareVersion"] = version("ownscan")
+    if volume.warnings:  # what info, render and the viewer show of this series
+        data["ConversionWarnings"] = list(volume.warnings)
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
@@ -279,7 +299,8 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
     n = series.n_volumes
     fp = bool(options.get("philips_float"))
     # uncompressed grey integers go straight into the file; else the volumes are stacked
-    direct = suffix == ".nii" and series.samples == 1 and not fp
+    # (a series with warnings carries them in a header extension: its header is longer)
+    direct = suffix == ".nii" and series.samples == 1 and not fp and not series.warnings
     written: list[Path] = []
     with PartFile(output, named=None if direct else ".nii" if suffix == ".nii" else suffix) as part:
         # every volume in one dtype; straight into the file after the header when direct
@@ -287,6 +308,9 @@ def _export_4d(series: Series, output: Path, options: Mapping[str, Any]) -> list
         first = vols[0]
         if direct:
             hdr = _nifti_4d(first, first.voxels.T[..., None], n).header
+            # a warning found by the load (the sign) is printed and in the sidecar, but not
+            # in this header, whose voxels already lie at byte 352
+            hdr.extensions.clear()
             hdr.set_data_dtype(first.voxels.dtype)
             hdr.set_data_offset(_VOX_OFFSET)
             buf = io.BytesIO()

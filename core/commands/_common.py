@@ -20,6 +20,7 @@ __all__ = [
     "choose_series",
     "read_source",
     "report_problems",
+    "report_series_warnings",
     "source_name",
 ]
 
@@ -87,6 +88,28 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
             )
 
 
+def report_series_warnings(
+    command: str, number: int, series: Series, warnings: list[str], said: set[str]
+) -> None:
+    """Print on stderr, once each, the ``warnings`` of series ``number`` (as `ownscan info`
+    numbers it) that ``said`` does not hold yet, naming the series and its files: what
+    ``info``, ``render`` and the viewer show must reach whoever gets the exported files."""
+    files = series.files
+    where = (
+        files[0]
+        if len(files) == 1
+        else f"{files[0]} ... {files[-1]}, {len(files)} files"
+        if files
+        else "no file"
+    )
+    for w in warnings:
+        if w in said:
+            continue
+        said.add(w)
+        line = f"ownscan {command}: warning: series {number} ({series.label}; {where}): {w}"
+        print(escape_controls(line), file=sys.stderr)
+
+
 def choose_series(
     found: Assembly,
     source: str,
@@ -107,12 +130,14 @@ def choose_series(
     if not candidates:
         raise OwnscanError(f"{source}: no DICOM image series found")
     chosen = max(candidates, key=lambda s: s.n_images)
-    same = [s for s in candidates if s.uid == chosen.uid]
+    from ownscan.core._stacks import stack_label, stacks_of
+
+    # the 3D stacks of the chosen one's series, then the 2D pictures beside them (a scout, a
+    # secondary capture): each is named, so none is silently left out
+    same = stacks_of([s for s in found.series if s.uid == chosen.uid])
     if len(same) > 1 and "--series" in hint:  # a command that takes --series
         # several stacks of one series (angled to three discs, a three-plane scout): each is
         # its own picture, never merged; say which exist and how to ask for each
-        from ownscan.core._stacks import stack_label
-
         numbers = {id(s): n for n, s in enumerate(found.series, 1)}
         listed = ", ".join(
             f"--series {numbers[id(s)]} ({stack_label(s, k, len(same))})"

@@ -25,6 +25,7 @@ from ownscan.core.commands._common import (
     add_source_arguments,
     read_source,
     report_problems,
+    report_series_warnings,
     source_name,
 )
 from ownscan.core.errors import UsageError
@@ -82,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
             "choose one with --series N (numbers from `ownscan info`)"
         )
     options = {"uncompressed": args.uncompressed, **plugin_options(args)}
+    # what info, render and the viewer say of each series, said here too, once: the doctor
+    # who gets the files must hear it (the load may add more: a sign the header got wrong)
+    said: dict[int, set[str]] = {n: set() for n, _ in chosen}
+    for n, s in chosen:
+        report_series_warnings(NAME, n, s, s.warnings, said[n])
     export_sources = getattr(exporter, "export_sources", None)
     if export_sources is not None:
         for path in export_sources([s for _, s in chosen], args.output, options):
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 vol, *more = s.load_volumes()  # one volume, or every volume of a 4D series
             for p in s.load_errors:
                 print(escape_controls(f"ownscan {NAME}: {p}"), file=sys.stderr)
+            report_series_warnings(NAME, n, s, s.load_warnings, said[n])
             if written is None and exporter.writes_folder:
                 # write as we go, so only one series is held in memory at a time; a series
                 # that cannot be written is reported and the others are still exported
