@@ -29,14 +29,20 @@ def plane_of(direction: Any) -> str:
 
 
 def stack_label(stack: Series, number: int, count: int) -> str:
-    """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``."""
-    what = "image" if stack.kind == "image" else plane_of(stack.direction)
+    """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``;
+    a 2D picture beside the stacks says what it is (``image``, ``localizer``, ``frames``)."""
+    what = stack.kind if stack.kind in ("image", "localizer", "frames") else plane_of(
+        stack.direction
+    )
     images = stack.n_images
     return f"stack {number} of {count}, {what}, {images} image{'s' if images != 1 else ''}"
 
 
 def stacks_of(series: list[Series]) -> list[Series]:
     """The stacks of one Series Instance UID as they are shown one by one and numbered: the
-    3D stacks, else every picture (``load_volume``'s choice; localizers are 2D pictures)."""
+    3D stacks first, then every other picture of the series (a scout, a secondary capture or
+    a cine sharing the UID), each an item of its own, so that nothing the series holds is
+    left out of the viewer or the page because a volume is beside it (``info`` and
+    ``render --series`` list every one too). A series without 3D stacks: every picture."""
     volumes = [s for s in series if s.kind == "volume"]
-    return volumes or list(series)
+    return volumes + [s for s in series if s.kind != "volume"]

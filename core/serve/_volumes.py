@@ -40,9 +40,10 @@ class Assemblies:
         self._lock = threading.Lock()
 
     def series(self, uid: str, version: tuple[int, int], items: list[SourceItem]) -> list[Series]:
-        """The stacks of ``items`` (assembled once per version), as ``load_volume`` chooses
-        them: the 3D stacks, else the pictures; more than one when the Series Instance UID
-        holds several stacks (each is shown on its own: ``_stacks.py``).
+        """The stacks of ``items`` (assembled once per version), as ``_stacks.stacks_of``
+        orders them: the 3D stacks, then the 2D pictures beside them (a scout, a secondary
+        capture); more than one when the Series Instance UID holds several (each is shown on
+        its own: ``_stacks.py``).
 
         Raises
         ------
@@ -55,10 +56,11 @@ class Assemblies:
             if found is not None:
                 self._items.move_to_end(key)
                 return found
+        from ownscan.core._stacks import stacks_of
         from ownscan.core.assembly import assemble
 
         assembly = assemble(items)
-        stacks = assembly.volumes() or assembly.series
+        stacks = stacks_of(assembly.series)  # the 3D stacks, then the 2D pictures beside them
         if not stacks:
             why = "; ".join(str(p) for p in (assembly.errors + assembly.skipped)[:3])
             raise OwnscanError("no DICOM image found" + (f" ({why})" if why else ""))

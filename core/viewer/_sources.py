@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core._stacks import stack_label
+from ownscan.core._stacks import stack_label, stacks_of
 from ownscan.core.names import display_name
 from ownscan.core.render._pages import load_file_backed
 from ownscan.core.viewer._marks import StudyDocuments
@@ -219,7 +219,8 @@ def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | N
 def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     """Entries for the image series an :func:`ownscan.core.assembly.assemble` found.
 
-    Localizers are left out; each series is loaded (pixels decoded) when first shown. The
+    Localizers are entries of their own (never left out); each series is loaded (pixels
+    decoded) when first shown. The
     single images of one Series Instance UID (radiographs, secondary captures) are one entry
     whose images are stepped through like slices; a 4D series is one entry whose volumes are
     decoded as they are shown (:class:`~ownscan.core.viewer._stack.Stack`).
@@ -228,8 +229,6 @@ def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
     images: dict[str, list[Any]] = {}  # the single images of each Series Instance UID
     labels = _stack_labels(assembly.series)
     for n, s in enumerate(assembly.series):
-        if s.kind == "localizer":
-            continue
         uid = s.info.series_instance_uid
         if s.kind == "image" and uid:
             if uid in images:
@@ -347,7 +346,7 @@ def _library_load(library: Any, series_uid: str) -> Volume | Stack:
     stacks (each its own picture, with which of how many it is) as a stack, else its one
     volume (what ``Library.load_volume`` refuses, it refuses with its words)."""
     found = library.assemble(series_uid)
-    shown = found.volumes() or found.series
+    shown = stacks_of(found.series)  # the 3D stacks, then the 2D pictures beside them
     if len(shown) == 1:
         if shown[0].n_volumes > 1:
             return stack_of_series(shown)
