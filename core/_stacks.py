@@ -31,8 +31,8 @@ def plane_of(direction: Any) -> str:
 def stack_label(stack: Series, number: int, count: int) -> str:
     """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``;
     a 2D picture beside the stacks says what it is (``image``, ``localizer``, ``frames``)."""
-    what = stack.kind if stack.kind in ("image", "localizer", "frames") else plane_of(
-        stack.direction
+    what = (
+        stack.kind if stack.kind in ("image", "localizer", "frames") else plane_of(stack.direction)
     )
     images = stack.n_images
     return f"stack {number} of {count}, {what}, {images} image{'s' if images != 1 else ''}"

@@ -1274,6 +1274,7 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
     if source == "FrameTime":
         name, unit = "time", "s"
         values = tuple(fr.cine_time for fr in firsts)
+        _irregular_frame_times(values, warnings)
     elif source == "TriggerTime" or (
         "TriggerDelay" in source and all(fr.trigger_time is not None for fr in firsts)
     ):
@@ -1289,6 +1290,24 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
     elif source == "AcquisitionNumber":
         name, values = "acquisition", tuple(fr.acquisition_number for fr in firsts)
     return Dimension(name, source, values, unit, b_values, b_vectors)
+
+
+def _irregular_frame_times(values: Sequence[float | None], warnings: list[str]) -> None:
+    """Say so when a cine's frames (Frame Time Vector) are not evenly spaced in time: a
+    NIfTI holds one time step (``pixdim[4]``, their mean), its sidecar the real times
+    (``FrameTimesStart``); dcm2niix ignores the vector and stacks such frames as slices."""
+    if len(values) < 3 or any(v is None for v in values):
+        return
+    steps = np.diff(np.asarray(values, dtype=np.float64))
+    mean = float(steps.mean())
+    # past 1 % of the mean (and half a millisecond: the vector's DS rounding)
+    if float(np.abs(steps - mean).max()) <= max(0.01 * mean, 0.0005):
+        return
+    warnings.append(
+        f"irregular Frame Time Vector: frames {steps.min():g} to {steps.max():g} s apart; "
+        f"a NIfTI's time step is their mean, {mean:.6g} s, and its sidecar's FrameTimesStart "
+        "holds the real times"
+    )
 
 
 def _same_slices(a: list[Frame], b: list[Frame]) -> bool:

@@ -86,13 +86,15 @@ def _philips_fp(volume: Volume) -> Any:
     return volume.voxels.astype(np.float32) * f[:, None, None]
 
 
-def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
+def to_nifti(volume: Volume, *, philips_float: bool = False, comment_bytes: int = 0) -> Any:
     """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes).
 
     ``philips_float``: for Philips MR carrying the private MR Scale Slope, store Philips'
     floating-point values (``FP = (SV * RS + RI) / (RS * SS)``, what dcm2niix writes by default)
     instead of the DICOM display values (what a radiologist sees, the default here). The
-    description says which."""
+    description says which. ``comment_bytes``: the warnings' extension holds that many bytes
+    (NUL-padded) when they fit, so that its size was known before the load
+    (:func:`_comment_room`)."""
     import nibabel as nib
     import numpy as np
 
@@ -117,7 +119,7 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
     if philips:
         desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
-    _record_warnings(img, volume)
+    _record_warnings(img, volume, comment_bytes)
     if volume.samples == 1 and volume.windows and not (philips and philips_float):
         w = volume.windows[0]
         hdr["cal_min"] = w.level - w.width / 2
@@ -125,15 +127,31 @@ def to_nifti(volume: Volume, *, philips_float: bool = False) -> Any:
     return img
 
 
-def _record_warnings(img: Any, volume: Volume) -> None:
+def _comment(warnings: Sequence[str]) -> bytes:
+    text = "ownscan warnings:\n" + "\n".join(warnings) + "\n"
+    return text.encode("utf-8", "replace")
+
+
+def _comment_room(warnings: Sequence[str]) -> int:
+    """Bytes to hold the comment of ``warnings`` and what a load may add (a sign read against
+    the header), the extension's whole size a multiple of 16; 0 without warnings."""
+    if not warnings:
+        return 0
+    return -(-(len(_comment(warnings)) + 512 + 8) // 16) * 16 - 8
+
+
+def _record_warnings(img: Any, volume: Volume, room: int = 0) -> None:
     """The volume's warnings (what ``info``, ``render`` and the viewer show) in the file
     itself: a NIfTI-1 comment extension (code 6), one warning a line, so that they travel
-    with the file to whoever reads it (``nibabel``: ``img.header.extensions``)."""
+    with the file to whoever reads it (``nibabel``: ``img.header.extensions``). ``room``:
+    padded with NULs to that many bytes when the text fits."""
     from nibabel.nifti1 import Nifti1Extension
 
     if volume.warnings:
-        text = "ownscan warnings:\n" + "\n".join(volume.warnings) + "\n"
-        img.header.extensions.append(Nifti1Extension(6, text.encode("utf-8", "replace")))
+        content = _comment(volume.warnings)
+        if len(content) <= room:
+            content = content.ljust(room, b"\0")
+        img.header.extensions.append(Nifti1Extension(6, content))
 
 
 def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
@@ -162,6 +180,11 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     if source is not None:
         data.update(acquisition_fields(source))
     data.update(volume.extra.get("acquisition") or {})
+    dim = volume.extra.get("dimension")
+    if dim is not None and dim.source == "FrameTime" and None not in dim.values:
+        # a cine's real frame times (s from the first), as dcm2niix names a PET's: the NIfTI's
+        # one time step is their mean when they are irregular
+        data["FrameTimesStart"] = [round(float(v), 6) for v in dim.values]
     if "PhilipsScaleSlope" in data:
         data["UsePhilipsFloatNotDisplayScaling"] = 1 if philips_float else 0
     # DICOM's row and column direction cosines (LPS) of the voxel axes i and j
@@ -213,7 +236,8 @@ class NiftiExporter:
             fp = (
                 bool(options.get("philips_float")) and vol.extra.get("philips_fp_scale") is not None
             )
-            img = to_nifti(vol, philips_float=fp)
+            # (the warnings' room as export_series gives it: the same bytes either way)
+            img = to_nifti(vol, philips_float=fp, comment_bytes=_comment_room(vol.warnings))
             # the voxels' own memory follows the header, unless they were converted
             header = _single_header(img, vol) if suffix == ".nii" and not fp else None
             if header is not None:
@@ -258,18 +282,22 @@ class NiftiExporter:
         made = [p for p in (output, *output.parents) if not p.exists()]
         output = _folder(output)
         used = {p.name for p in output.iterdir()}
+        # the series' warnings go into a header extension: room for them (and for what the
+        # load may add) before the voxels, so that they are still decoded straight in place
+        room = _comment_room(series.warnings)
+        offset = _VOX_OFFSET + (room + 8 if room else 0)
         with PartFile(output) as part:
             try:
-                vol = series.load(out=VoxelFile(part.fd, _VOX_OFFSET))
+                vol = series.load(out=VoxelFile(part.fd, offset))
             except BaseException:
                 part.discard()
                 for folder in made:  # leave no trace of a series that could not be decoded
                     with contextlib.suppress(OSError):
                         folder.rmdir()
                 raise
-            img = to_nifti(vol)
+            img = to_nifti(vol, comment_bytes=room)
             header = _single_header(img, vol)
-            if header is None or len(header) != _VOX_OFFSET:  # nibabel converts: it writes
+            if header is None or len(header) != offset:  # nibabel converts: it writes
                 import dataclasses
 
                 import numpy as np
@@ -355,8 +383,10 @@ def _nifti_4d(first: Volume, data: Any, n: int, *, philips_float: bool = False) 
     step = float(tr) / 1000.0 if tr else 1.0
     dim = first.extra.get("dimension")
     if dim is not None and dim.source == "FrameTime" and len(dim.values) > 1:
-        # a legacy multi-frame cine: the time between its frames (Frame Time), not a TR
-        step = float(dim.values[1]) - float(dim.values[0])
+        # a legacy multi-frame cine: the time between its frames (Frame Time), not a TR; an
+        # irregular Frame Time Vector gets the mean interval (assembly warns; the sidecar's
+        # FrameTimesStart holds the real times)
+        step = (float(dim.values[-1]) - float(dim.values[0])) / (len(dim.values) - 1)
     zooms = (*out.header.get_zooms()[:3], step)
     out.header.set_zooms(zooms)
     out.header.set_xyzt_units(xyz="mm", t="sec")

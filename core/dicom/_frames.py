@@ -304,6 +304,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "WindowCenterWidthExplanation": (0x00281055, "LO"),
     "VOILUTFunction": (0x00281056, "CS"),
     "PresentationLUTShape": (0x20500020, "CS"),
+    "RealWorldValueMappingSequence": (0x00409096, "SQ"),
     "SharedFunctionalGroupsSequence": (0x52009229, "SQ"),
     "PerFrameFunctionalGroupsSequence": (0x52009230, "SQ"),
 }
@@ -548,7 +549,10 @@ def _fast_frames(
         ts = sc.transfer_syntax
         pixel = (sc.pixel_offset, sc.pixel_length) if ts in NATIVE else None
         encap = sc.pixel_offset if ts not in NATIVE else None
-        return _build(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap)
+        return _real_world(
+            _build_frames(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap),
+            ds,
+        )
     except Declined as exc:
         return str(exc)
 
@@ -1288,9 +1292,10 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
         )
     elif src.dataset is None and pos is not None and ts not in NATIVE:
         encap = _pixel_element(pixel_head, pos, little=True, implicit=False)[0]
-    return _build(
+    frames = _build_frames(
         src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
     )
+    return _real_world(frames, ds)
 
 
 MAX_FRAMES = 1_000_000
@@ -1465,7 +1470,17 @@ def _frame_fragments(
     )
 
 
-def _build(
+def _real_world(frames: list[Frame], ds: Any) -> list[Frame]:
+    """``frames`` with their Real World Value Mapping decided (``_realworld``: applied where
+    it is the only quantitative mapping, else said where it differs)."""
+    from ownscan.core.dicom._realworld import apply_real_world
+
+    if not frames:
+        return frames
+    return apply_real_world(frames, ds, str(frames[0].info.get("modality", "")))
+
+
+def _build_frames(
     src: Source,
     ds: Any,
     fx: Any,
