@@ -56,6 +56,20 @@ def _stored(vox: np.ndarray, k: int, fr: Frame, rescaled: bool) -> np.ndarray:
     return np.rint(s).astype(np.int64)
 
 
+def _nothing_to_judge(vox: np.ndarray, frames: Sequence[Frame], signed: bool) -> bool:
+    """One pass over the voxels (their minimum or maximum) shows that no stored value is in the
+    range that could contradict the header (below -16384 when signed, 32768 and above when
+    unsigned): the usual case, judged without counting every stored value."""
+    slopes = [fr.slope for fr in frames]
+    if min(slopes) <= 0:
+        return False
+    if signed:  # the lowest voxel must lie above every frame's value for stored -16384
+        bound = max(fr.slope * -_QUARTER + fr.intercept for fr in frames)
+        return bool(vox.size) and float(vox.min()) > bound
+    bound = min(fr.slope * _HALF + fr.intercept for fr in frames)
+    return bool(vox.size) and float(vox.max()) < bound - 0.5 * max(slopes)
+
+
 def judge_sign(vox: np.ndarray, frames: Sequence[Frame], modality: str) -> tuple[np.ndarray, str]:
     """Check the declared Pixel Representation of 16-bit grey ``frames`` against their decoded
     voxels ``vox`` (one slice per frame, rescaled or not) and mend it where the data are
@@ -89,6 +103,8 @@ def judge_sign(vox: np.ndarray, frames: Sequence[Frame], modality: str) -> tuple
     rescaled = vox.dtype not in (np.dtype(np.uint16), np.dtype(np.int16)) or any(
         (fr.slope, fr.intercept) != (1.0, 0.0) for fr in frames
     )
+    if _nothing_to_judge(vox, frames, signed):
+        return vox, ""
     counts = np.zeros(_WRAP, np.int64)
     top_hu = -np.inf
     for k, fr in enumerate(frames):
