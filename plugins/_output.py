@@ -7,10 +7,10 @@ from __future__ import annotations
 import errno
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ownscan.core.errors import UsageError
 from ownscan.core.names import series_stem
@@ -21,12 +21,36 @@ __all__ = [
     "new_file",
     "offer_once",
     "progress",
+    "recorded_warnings",
     "report_progress",
     "series_stem",
+    "shorten_names",
     "write_new",
 ]
 
+if TYPE_CHECKING:
+    from ownscan.core.volume import Volume
+
 T = TypeVar("T")
+
+
+def shorten_names(warnings: Sequence[str], files: Sequence[str]) -> list[str]:
+    """``warnings`` as an exported file records them: the folders of the series' ``files``
+    left out of the names (a folder on the user's disk may be named after the patient, and
+    an export carries no identity), each file named as it is inside them."""
+    folders = sorted({str(Path(f).parent) for f in files if "/" in f}, key=len, reverse=True)
+    out = []
+    for w in warnings:
+        for folder in folders:
+            w = w.replace(folder.rstrip("/") + "/", "")
+        out.append(w)
+    return out
+
+
+def recorded_warnings(volume: Volume) -> list[str]:
+    """The warnings of ``volume`` (what ``info``, ``render`` and the viewer show) as an
+    exported file records them (:func:`shorten_names`)."""
+    return shorten_names(volume.warnings, volume.extra.get("files") or ())
 
 
 def need(module: str, extra: str) -> ModuleType:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.files import PartFile
 from ownscan.core.hookspecs import hookimpl
-from ownscan.plugins._output import series_stem
+from ownscan.plugins._output import recorded_warnings, series_stem, shorten_names
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
@@ -141,23 +141,6 @@ def _comment_room(warnings: Sequence[str]) -> int:
     return -(-(len(_comment(warnings)) + 512 + 8) // 16) * 16 - 8
 
 
-def _shorten(warnings: Sequence[str], files: Sequence[str]) -> list[str]:
-    """``warnings`` as the exported file records them: the folders of the series' ``files``
-    left out of the names (a folder on the user's disk may be named after the patient, and
-    the NIfTI carries no identity), each file named as it is inside them."""
-    folders = sorted({str(Path(f).parent) for f in files if "/" in f}, key=len, reverse=True)
-    out = []
-    for w in warnings:
-        for folder in folders:
-            w = w.replace(folder.rstrip("/") + "/", "")
-        out.append(w)
-    return out
-
-
-def _recorded(volume: Volume) -> list[str]:
-    return _shorten(volume.warnings, volume.extra.get("files") or ())
-
-
 def _record_warnings(img: Any, volume: Volume, room: int = 0) -> None:
     """The volume's warnings (what ``info``, ``render`` and the viewer show) in the file
     itself: a NIfTI-1 comment extension (code 6), one warning a line, so that they travel
@@ -166,7 +149,7 @@ def _record_warnings(img: Any, volume: Volume, room: int = 0) -> None:
     from nibabel.nifti1 import Nifti1Extension
 
     if volume.warnings:
-        content = _comment(_recorded(volume))
+        content = _comment(recorded_warnings(volume))
         if len(content) <= room:
             content = content.ljust(room, b"\0")
         img.header.extensions.append(Nifti1Extension(6, content))
@@ -214,7 +197,7 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
     with contextlib.suppress(PackageNotFoundError):  # a source tree without installation
         data["ConversionSoftwareVersion"] = version("ownscan")
     if volume.warnings:  # what info, render and the viewer show of this series
-        data["ConversionWarnings"] = _recorded(volume)
+        data["ConversionWarnings"] = recorded_warnings(volume)
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
@@ -255,7 +238,8 @@ class NiftiExporter:
                 bool(options.get("philips_float")) and vol.extra.get("philips_fp_scale") is not None
             )
             # (the warnings' room as export_series gives it: the same bytes either way)
-            img = to_nifti(vol, philips_float=fp, comment_bytes=_comment_room(_recorded(vol)))
+            room = _comment_room(recorded_warnings(vol))
+            img = to_nifti(vol, philips_float=fp, comment_bytes=room)
             # the voxels' own memory follows the header, unless they were converted
             header = _single_header(img, vol) if suffix == ".nii" and not fp else None
             if header is not None:
@@ -302,7 +286,7 @@ class NiftiExporter:
         used = {p.name for p in output.iterdir()}
         # the series' warnings go into a header extension: room for them (and for what the
         # load may add) before the voxels, so that they are still decoded straight in place
-        room = _comment_room(_shorten(series.warnings, series.files))
+        room = _comment_room(shorten_names(series.warnings, series.files))
         offset = _VOX_OFFSET + (room + 8 if room else 0)
         with PartFile(output) as part:
             try:

@@ -170,11 +170,18 @@ def _series_folder(output: Path, volume: Volume) -> Path:
             n += 1
 
 
-def _png_bytes(rgb: np.ndarray) -> bytes:
+def _png_bytes(rgb: np.ndarray, said: Sequence[str] = ()) -> bytes:
+    """The PNG of ``rgb``; ``said`` (the series' warnings, as ``recorded_warnings`` gives them)
+    in an iTXt chunk of PNG's registered keyword ``Warning``, one a line."""
     from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
+    info = None
+    if said:
+        info = PngInfo()
+        info.add_itxt("Warning", "\n".join(said))
     buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG")
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
@@ -190,7 +197,7 @@ class PngExporter:
     ) -> list[Path]:
         """Write the pictures of each volume into a new sub-folder of the folder ``output``."""
         from ownscan.core.render import create_renderer
-        from ownscan.plugins._output import progress, write_new
+        from ownscan.plugins._output import progress, recorded_warnings, write_new
 
         output = Path(output)
         if output.exists() and not output.is_dir():
@@ -210,8 +217,9 @@ class PngExporter:
                     names, offsets = ["view.png"], None
                 folder = _series_folder(output, volume)
                 frames = render_frames(renderer, scene, [camera] * len(names), offsets, size)
+                said = recorded_warnings(volume)
                 for name, rgb in zip(names, progress(frames, len(names), "png"), strict=True):
-                    written.append(write_new(folder / name, _png_bytes(rgb)))
+                    written.append(write_new(folder / name, _png_bytes(rgb, said)))
         finally:
             renderer.close()
         return written

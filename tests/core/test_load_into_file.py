@@ -20,7 +20,8 @@ from pydicom.uid import generate_uid
 from ownscan.core import assemble
 from ownscan.core.assembly import VoxelFile
 from ownscan.core.cli import main
-from ownscan.plugins.nifti import NiftiExporter, _comment_room, _recorded, to_nifti
+from ownscan.plugins._output import recorded_warnings
+from ownscan.plugins.nifti import NiftiExporter, _comment_room, to_nifti
 
 
 def _rewrite(files: list[Path], **values: object) -> None:
@@ -128,7 +129,7 @@ def test_export_into_file_same_bytes_as_nibabel_save(kind: str, tmp_path: Path) 
     vol = series.load()
     # a series with warnings carries them in a comment extension padded to a room known
     # before the load (so that its voxels are still decoded in place)
-    nib.save(to_nifti(vol, comment_bytes=_comment_room(_recorded(vol))), reference)
+    nib.save(to_nifti(vol, comment_bytes=_comment_room(recorded_warnings(vol))), reference)
     out = tmp_path / "out"
     written = NiftiExporter().export_series(series, out, {"uncompressed": True})
     assert written is not None and [p.parent for p in written] == [out]

@@ -108,6 +108,12 @@ def test_other_exporters_say_them_too(
     lines = _warning_lines(capsys.readouterr().err)
     assert len(lines) == len(s.warnings)
     assert all(ln.endswith(w) for ln, w in zip(lines, s.warnings, strict=True))
+    if fmt == "png":  # each picture carries them (PNG's registered keyword Warning)
+        from PIL import Image
+
+        recorded = [w.replace(str(tmp_path / "in") + "/", "") for w in s.warnings]
+        pngs = sorted((tmp_path / "out").rglob("*.png"))
+        assert pngs and all(Image.open(p).text["Warning"] == "\n".join(recorded) for p in pngs)
 
 
 def test_a_series_without_warnings_gets_none(
