@@ -46,14 +46,20 @@ _WRAP = 0x10000
 
 
 def _stored(vox: np.ndarray, k: int, fr: Frame, rescaled: bool) -> np.ndarray:
-    """The stored values of frame ``k`` as int64 (rescale undone; voxels that are no stored
+    """The stored values of frame ``k`` as int32 (rescale undone; voxels that are no stored
     value, e.g. padding replaced by the fill value, come out of the 16-bit range)."""
     if not rescaled:
-        return vox[k].astype(np.int64)
+        return vox[k].astype(np.int32)
     if fr.slope == 0:
-        return np.full(vox[k].shape, -_WRAP - 1, np.int64)  # out of range: not counted
-    s = (vox[k].astype(np.float64) - fr.intercept) / fr.slope
-    return np.rint(s).astype(np.int64)
+        return np.full(vox[k].shape, -_WRAP - 1, np.int32)  # out of range: not counted
+    a, b = fr.slope, fr.intercept
+    if vox.dtype.kind in "iu" and float(a).is_integer() and float(b).is_integer():
+        # integer voxels of an integer rescale: exact in integers (padding's fill may not
+        # divide: it lands between stored values, as the float path rounds it)
+        return (vox[k].astype(np.int32) - int(b)) // int(a)
+    # float32 holds these values (|v| < 2**24 for 16-bit data) to well under half a step
+    s = (vox[k].astype(np.float32) - np.float32(b)) / np.float32(a)
+    return np.rint(s).astype(np.int32)
 
 
 def _nothing_to_judge(vox: np.ndarray, frames: Sequence[Frame], signed: bool) -> bool:
