@@ -93,3 +93,33 @@ def test_a_lut_mapping_is_said_not_applied(tmp_path: Path) -> None:
     vol = s.load()
     np.testing.assert_array_equal(np.sort(vol.voxels.ravel()), np.sort(stored.ravel()))
     assert any("given as a LUT is not applied" in w for w in s.warnings)
+
+
+def test_an_enhanced_file_s_per_frame_mapping_is_each_frame_s(tmp_path: Path) -> None:
+    """Enhanced MR: the mapping sits in each frame's functional group, its slope differing
+    per frame, and there is no Pixel Value Transformation: each frame gets its own."""
+    from mfgen import enhanced_from_single
+
+    stored = _mr_with_mapping(tmp_path / "single", rescale=(1.0, 0.0))
+    files = sorted((tmp_path / "single").glob("*.dcm"))
+    (tmp_path / "in").mkdir()
+    out = tmp_path / "in" / "enhanced.dcm"
+    enhanced_from_single(files, out)
+    ds = pydicom.dcmread(out)
+    slopes = [2.0 + 0.5 * k for k in range(len(files))]
+    for k, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        del item.PixelValueTransformationSequence
+        rw = Dataset()
+        rw.RealWorldValueSlope, rw.RealWorldValueIntercept = slopes[k], -10.0
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "ms", "UCUM", "ms"
+        rw.MeasurementUnitsCodeSequence = Sequence([code])
+        item.RealWorldValueMappingSequence = Sequence([rw])
+    ds.save_as(out)
+    (s,) = assemble(tmp_path / "in").series
+    vol = s.load()
+    assert vol.units == "ms"
+    want = [stored[k] * slopes[k] - 10 for k in range(len(files))]
+    for z in range(vol.voxels.shape[0]):
+        assert any(np.allclose(vol.voxels[z], w) for w in want), z
+    assert len({float(np.abs(vol.voxels[z]).max()) for z in range(len(files))}) == len(files)
