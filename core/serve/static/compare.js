@@ -98,7 +98,8 @@ function fillList(panel, uid, data) {
     for (const it of items) {
       const a = el("a", "compare-choice");
       a.dataset.uid = it.series_uid;
-      const line = [it.study_date, it.modality, it.description].filter(Boolean).join("  ");
+      // a stack of a series of several says which (the one comparable with this view's)
+      const line = [it.study_date, it.modality, it.description, it.stack].filter(Boolean).join("  ");
       a.textContent = escapeControls(it.same_patient ? line : `${line}  [different patient]`);
       if (it.reasons) a.title = escapeControls(`score ${it.score}: ${it.reasons.join("; ")}`);
       const target = `#/compare/${encodeURIComponent(uid)}/${encodeURIComponent(it.series_uid)}`;
