@@ -208,6 +208,11 @@ class Comparisons:
             self._done[key] = (reg, match, reused)
             return reg, match, reused, tuple(differences)
 
+    def _stack(self, uid: str) -> str | None:
+        """Which stack of a series of several ``uid`` shows (its label), else None."""
+        shown = self.service.loaded(uid).stacks.get("stack")
+        return str(shown["label"]) if shown else None
+
     def registration_json(
         self, prior_uid: str, current_uid: str, register: bool, force: bool, again: bool
     ) -> dict[str, Any]:
@@ -252,8 +257,11 @@ class Comparisons:
             "intensity_match": {"scale": match[0], "offset": match[1], "note": match[2]},
             "same_patient": not differences,
             "patient_differences": list(differences),
-            "prior": _series_json(prior.info, prior_uid),
-            "current": _series_json(current.info, current_uid),
+            "prior": {**_series_json(prior.info, prior_uid), "stack": self._stack(prior_uid)},
+            "current": {
+                **_series_json(current.info, current_uid),
+                "stack": self._stack(current_uid),
+            },
             "window": {"width": win.width, "level": win.level},
             "difference_full_scale": full,
             "difference_units": units,
