@@ -32,7 +32,7 @@ from ownscan.core.library._model import (
     Study,
     TimelineEntry,
 )
-from ownscan.core.library._stacks import check_stack, load_stack, recorded_stacks
+from ownscan.core.library._stacks import check_stack, load_stack, recorded_stacks, stack_items
 from ownscan.core.library._store import Store
 from ownscan.core.plugin_types import SourceItem
 
@@ -199,7 +199,13 @@ class Index:
         Only an instance without a recorded origin is named by its stored copy; two instances
         recorded from the same place (a file re-imported after it changed) are told apart by
         their copies.
+
+        ``series_uid`` may name one stack of a series of several (``UID~N``): the files of
+        that stack only, so that a source ``library:UID~N`` reads as that stack alone.
         """
+        uid, number = split_id(series_uid)
+        if number is not None:
+            return stack_items(self, uid, number)
         items = self.instances(series_uid)
         if not items and not self._exists("series", "series_uid", series_uid):
             raise LibraryError(f"{self.root}: no series {series_uid} in the library")

@@ -24,7 +24,9 @@ from ownscan.core.library._model import StackInfo
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from ownscan.core.assembly import Series
     from ownscan.core.library._index import Index
+    from ownscan.core.plugin_types import SourceItem
     from ownscan.core.volume import Volume
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "load_stack",
     "recorded",
     "recorded_stacks",
+    "stack_items",
     "touched",
 ]
 
@@ -144,7 +147,7 @@ def check_stack(index: Index, series_uid: str, number: int) -> None:
         raise LibraryError(f"{index.root}: no stack {number} in series {series_uid}; it has {have}")
 
 
-def load_stack(index: Index, series_uid: str, number: int) -> Volume:
+def _stack(index: Index, series_uid: str, number: int) -> Series:
     """Stack ``number`` (from 1) of a series of several, as the page's ``UID~N`` shows it."""
     from ownscan.core.errors import OwnscanError
     from ownscan.core.library._model import LibraryError
@@ -158,7 +161,23 @@ def load_stack(index: Index, series_uid: str, number: int) -> Volume:
     if not (len(stacks) > 1 and 1 <= number <= len(stacks)):
         have = f"stacks 1..{len(stacks)}" if len(stacks) > 1 else "one stack"
         raise LibraryError(f"{index.root}: no stack {number} in series {series_uid}; it has {have}")
+    return stacks[number - 1]
+
+
+def stack_items(index: Index, series_uid: str, number: int) -> list[SourceItem]:
+    """The stored files of stack ``number`` of a series of several (a file that holds frames
+    of two stacks is in both)."""
+    files = set(_stack(index, series_uid, number).files)
+    return [item for item in index.series_items(series_uid) if item.origin in files]
+
+
+def load_stack(index: Index, series_uid: str, number: int) -> Volume:
+    """Stack ``number`` (from 1) of a series of several, loaded."""
+    from ownscan.core.errors import OwnscanError
+    from ownscan.core.library._model import LibraryError
+
+    stack = _stack(index, series_uid, number)
     try:
-        return stacks[number - 1].load()
+        return stack.load()
     except OwnscanError as exc:
         raise LibraryError(f"series {series_uid}~{number} in {index.root}: {exc}") from exc

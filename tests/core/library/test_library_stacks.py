@@ -234,3 +234,40 @@ def test_a_stack_is_named_uid_tilde_n(tmp_path, source):
             lib.resolve_stack(f"{PLAIN_UID}~1")
         with pytest.raises(LibraryError, match="3 series found"):
             lib.load_volume(SERIES_UID)  # the plain UID is not one volume: name a stack
+
+
+def test_a_source_library_uid_tilde_n_is_that_stack_alone(tmp_path, source):
+    """``ownscan info`` / ``export`` of ``library:UID~N`` read that stack's files only."""
+    import numpy as np
+
+    lib_path = tmp_path / "lib"
+    _import(lib_path, source)
+    with open_library(lib_path) as lib:
+        wants = {n: lib.load_volume(f"{SERIES_UID}~{n}") for n in (1, 2, 3)}
+    for n, want in wants.items():
+        r = ownscan("info", f"library:{SERIES_UID}~{n}", "--library", lib_path, "--json")
+        assert r.returncode == 0, r.stderr
+        (one,) = json.loads(r.stdout)["series"]  # not "3 stacks": this one alone
+        assert one["n_images"] == 8
+        np.testing.assert_allclose(one["direction"], want.affine[:3, :3] / want.spacing, atol=1e-6)
+    out = tmp_path / "out"
+    r = ownscan(
+        "export",
+        f"library:{SERIES_UID}~3",
+        "--library",
+        lib_path,
+        "--format",
+        "nifti",
+        "--output",
+        out,
+    )
+    assert r.returncode == 0, r.stderr
+    (nii,) = out.glob("*.nii.gz")
+    import nibabel
+
+    img = nibabel.load(nii)
+    assert img.shape == (48, 48, 8)
+    # NIfTI is RAS: the LPS affine with x and y negated
+    np.testing.assert_allclose(img.affine, np.diag([-1, -1, 1, 1]) @ wants[3].affine, atol=1e-3)
+    r = ownscan("info", f"library:{SERIES_UID}~4", "--library", lib_path)
+    assert r.returncode != 0 and "stacks 1..3" in r.stderr

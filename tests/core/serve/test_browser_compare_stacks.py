@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 from browser_support import sign_in, watch_errors
 from serve_process import ServeProcess
@@ -24,44 +23,19 @@ from serve_process import ServeProcess
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # stacksgen, ctgen
 
-from stacksgen import TILTS  # noqa: E402
+from stacksgen import write_dated_stacks  # noqa: E402
 
-from ownscan.core.bench._ctgen import write_ct_series  # noqa: E402
 from ownscan.core.library import open_library  # noqa: E402
 
 PRIOR = "1.2.826.0.1.3680043.8.498.7771001"
 CURRENT = "1.2.826.0.1.3680043.8.498.7772001"
 
 
-def _write_study(folder: Path, series_uid: str, study_uid: str, date: str) -> None:
-    """The three angled stacks under ``series_uid``, the anatomy of each the same in both
-    studies (its seed), acquired on ``date``."""
-    for k, deg in enumerate(TILTS):
-        b = math.radians(deg)
-        files = write_ct_series(
-            folder,
-            n_slices=8,
-            rows=48,
-            cols=48,
-            iop=(1.0, 0.0, 0.0, 0.0, math.cos(b), math.sin(b)),
-            series_uid=series_uid,
-            study_uid=study_uid,
-            origin=(-20.0, -20.0, -60.0 + 30.0 * k),
-            description="L-spine ax T2",
-            prefix=f"s{k}_",
-            seed=k + 1,
-        )
-        for f in files:
-            ds = pydicom.dcmread(f)
-            ds.StudyDate = ds.SeriesDate = ds.ContentDate = date
-            ds.save_as(f)
-
-
 @pytest.fixture(scope="module")
 def lib_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cmpstacks")
-    _write_study(root / "src" / "prior", PRIOR, PRIOR + ".9", "20230301")
-    _write_study(root / "src" / "current", CURRENT, CURRENT + ".9", "20240301")
+    write_dated_stacks(root / "src" / "prior", PRIOR, PRIOR + ".9", "20230301")
+    write_dated_stacks(root / "src" / "current", CURRENT, CURRENT + ".9", "20240301")
     exe = Path(sys.executable).with_name("ownscan")
     cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
