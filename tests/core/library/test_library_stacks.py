@@ -271,3 +271,17 @@ def test_a_source_library_uid_tilde_n_is_that_stack_alone(tmp_path, source):
     np.testing.assert_allclose(img.affine, np.diag([-1, -1, 1, 1]) @ wants[3].affine, atol=1e-3)
     r = ownscan("info", f"library:{SERIES_UID}~4", "--library", lib_path)
     assert r.returncode != 0 and "stacks 1..3" in r.stderr
+
+
+def test_remove_and_report_name_a_stack_s_series(tmp_path, source):
+    lib_path = tmp_path / "lib"
+    _import(lib_path, source)
+    r = ownscan("remove", "series", f"{SERIES_UID}~2", "--library", lib_path, "--yes")
+    assert r.returncode != 0 and "cannot be removed alone" in r.stderr
+    with open_library(lib_path) as lib:
+        assert len(lib.instances(SERIES_UID)) == 24  # nothing removed
+    # a stack's reports are its series' (none here: said as for the series)
+    r = ownscan("report", f"library:{SERIES_UID}~2", "--library", lib_path)
+    plain = ownscan("report", f"library:{SERIES_UID}", "--library", lib_path)
+    assert r.returncode == plain.returncode == 2
+    assert "no report" in r.stderr and "no series" not in r.stderr
