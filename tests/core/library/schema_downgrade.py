@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ownscan.core.library._schema import MIGRATIONS, migrate
+from ownscan.core.library._schema import MIGRATIONS, _statements, migrate
 
 __all__ = ["downgrade_to_version_3", "undo_version_4"]
 
@@ -19,30 +19,17 @@ def undo_version_4(conn: sqlite3.Connection) -> None:
     """Version 4 -> 3: no ``series.stacks``; registrations without their stacks."""
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("ALTER TABLE series DROP COLUMN stacks")
-    conn.executescript(
-        """
-        CREATE TABLE registrations_v3 (
-            prior_series_uid   TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
-            current_series_uid TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
-            method             TEXT NOT NULL,
-            prior_digest       TEXT NOT NULL,
-            current_digest     TEXT NOT NULL,
-            matrix             TEXT NOT NULL,
-            metric             REAL,
-            quality            REAL,
-            overlap            REAL,
-            details            TEXT NOT NULL DEFAULT '{}',
-            created            TEXT NOT NULL,
-            PRIMARY KEY (prior_series_uid, current_series_uid, method)
-        );
-        INSERT INTO registrations_v3 SELECT prior_series_uid, current_series_uid, method,
-            prior_digest, current_digest, matrix, metric, quality, overlap, details, created
-            FROM registrations;
-        DROP TABLE registrations;
-        ALTER TABLE registrations_v3 RENAME TO registrations;
-        CREATE INDEX registrations_current ON registrations(current_series_uid);
-        """
+    # the table as version 2 made it (its own text), filled from version 4's
+    (create,) = [t for t in _statements(MIGRATIONS[1]) if "TABLE registrations" in t]
+    conn.execute(create.replace("TABLE registrations", "TABLE registrations_v3"))
+    conn.execute(
+        "INSERT INTO registrations_v3 SELECT prior_series_uid, current_series_uid, method, "
+        "prior_digest, current_digest, matrix, metric, quality, overlap, details, created "
+        "FROM registrations"
     )
+    conn.execute("DROP TABLE registrations")
+    conn.execute("ALTER TABLE registrations_v3 RENAME TO registrations")
+    conn.execute("CREATE INDEX registrations_current ON registrations(current_series_uid)")
     conn.execute("PRAGMA user_version = 3")
 
 

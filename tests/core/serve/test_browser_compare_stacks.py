@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser_support import sign_in, watch_errors
-from serve_process import ServeProcess
+from serve_process import ServeProcess, served_import
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # stacksgen, ctgen
@@ -32,22 +32,24 @@ CURRENT = "1.2.826.0.1.3680043.8.498.7772001"
 
 
 @pytest.fixture(scope="module")
-def lib_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both studies in ``src``."""
     root = tmp_path_factory.mktemp("cmpstacks")
     write_dated_stacks(root / "src" / "prior", PRIOR, PRIOR + ".9", "20230301")
     write_dated_stacks(root / "src" / "current", CURRENT, CURRENT + ".9", "20240301")
-    exe = Path(sys.executable).with_name("ownscan")
-    cmd = [str(exe), "import", str(root / "src"), "--library", str(root / "library")]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    return root / "library"
+    return root
 
 
 @pytest.fixture(scope="module")
-def server(lib_path: Path) -> Iterator[ServeProcess]:
-    s = ServeProcess.start(lib_path)
-    yield s
-    assert s.stop() == 0, s.log
+def server(root: Path) -> Iterator[ServeProcess]:
+    """``ownscan serve`` on the library ``ownscan import`` made of both studies."""
+    with served_import(root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lib_path(root: Path, server: ServeProcess) -> Path:
+    return root / "library"
 
 
 def _tilts(lib_path: Path, uid: str) -> list[float]:
