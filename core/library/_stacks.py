@@ -16,6 +16,7 @@ the series is listed as before, one entry.
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core._stacks import stack_plane, stacks_of, words
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ownscan.core.library._index import Index
     from ownscan.core.plugin_types import SourceItem
     from ownscan.core.volume import Volume
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "check_stack",
@@ -114,6 +117,11 @@ def fill(index: Index, series_uids: Iterable[str]) -> int:
             stacks = _describe(index, uid)
         except (OwnscanError, OSError, ValueError):
             stacks = []  # nothing assembly can show: listed as one entry, as before
+        except Exception:
+            # an import is committed before this: a file assembly trips on (its viewer
+            # says why) leaves the series listed as one entry rather than fail the import
+            log.warning("stacks of series %s not recorded", uid, exc_info=True)
+            stacks = []
         text = json.dumps({"version": [int(row[0]), int(row[1])], "stacks": stacks})
         index.conn.execute("UPDATE series SET stacks = ? WHERE series_uid = ?", (text, uid))
         done += 1
