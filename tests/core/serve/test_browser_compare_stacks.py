@@ -66,7 +66,7 @@ def _same_angle(lib_path: Path, n: int) -> int:
     return _tilts(lib_path, PRIOR).index(_tilts(lib_path, CURRENT)[n - 1]) + 1
 
 
-def test_the_first_listing_shows_every_stack(server):
+def test_the_first_listing_shows_every_stack(server, desktop):
     """Before any series was read (no thumbnail, no view), each stack is a card."""
     series = server.client().get("/api/library").json()["patients"][0]["studies"]
     ids = [[st["id"] for st in se["stacks"]] for s in series for se in s["series"]]
@@ -74,6 +74,14 @@ def test_the_first_listing_shows_every_stack(server):
     (first,) = series[0]["series"]
     assert {st["plane"] for st in first["stacks"]} == {"axial", "oblique axial"}
     assert all(st["label"].endswith("8 images") for st in first["stacks"])
+    # the page: a card per stack, each saying which
+    sign_in(desktop, server)
+    cards = desktop.locator(".series")
+    cards.nth(5).wait_for()
+    assert [cards.nth(k).get_attribute("data-uid") for k in range(cards.count())] == [
+        f"{u}~{k}" for u in (PRIOR, CURRENT) for k in (1, 2, 3)
+    ]
+    assert "stack 3 of 3" in cards.nth(5).inner_text()
 
 
 def test_a_stack_s_priors_put_the_comparable_stack_first(server, lib_path):
