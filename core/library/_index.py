@@ -32,6 +32,7 @@ from ownscan.core.library._model import (
     Study,
     TimelineEntry,
 )
+from ownscan.core.library._schema import SCHEMA_VERSION
 from ownscan.core.library._stacks import check_stack, load_stack, recorded_stacks, stack_items
 from ownscan.core.library._store import Store
 from ownscan.core.plugin_types import SourceItem
@@ -53,6 +54,10 @@ class Index:
     conn
         An open connection to its index (the library opens it, sets WAL and migrates).
     """
+
+    # the index's schema version: a read-only library of version 3 is read as it is
+    # (docs/library.md, "The stacks of a series")
+    schema = SCHEMA_VERSION
 
     def __init__(self, store: Store, conn: sqlite3.Connection) -> None:
         self.store = store
@@ -105,7 +110,7 @@ class Index:
         rows = self.conn.execute(
             f"""SELECT se.series_uid, se.study_uid, se.number, se.modality, se.description,
                  se.body_part, count(i.sop_instance_uid), coalesce(sum(i.size), 0),
-                 min(i.sop_class_uid), se.thumbnail, se.stacks
+                 min(i.sop_class_uid), se.thumbnail, {"se.stacks" if self.schema >= 4 else "NULL"}
                FROM series se LEFT JOIN instances i USING (series_uid) {where}
                GROUP BY se.series_uid
                ORDER BY se.study_uid, se.number IS NULL, se.number, se.series_uid""",
@@ -267,12 +272,17 @@ class Index:
         """The stored registration of this pair (of these stacks, from 1, of series of
         several stacks) by this method, or None when there is none or either series changed
         since it was computed."""
+        if self.schema < 4 and (prior_stack, current_stack) != (1, 1):
+            return None  # (a read-only index of version 3 kept registrations of stacks 1)
+        stacks = " AND prior_stack = ? AND current_stack = ?" if self.schema >= 4 else ""
         row = self.conn.execute(
             """SELECT prior_digest, current_digest, matrix, metric, quality, overlap, details,
                  created FROM registrations
-               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?
-                 AND prior_stack = ? AND current_stack = ?""",
-            (prior_series_uid, current_series_uid, method, prior_stack, current_stack),
+               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?"""
+            + stacks,
+            (prior_series_uid, current_series_uid, method, prior_stack, current_stack)[
+                : 5 if stacks else 3
+            ],
         ).fetchone()
         if row is None:
             return None

@@ -188,7 +188,11 @@ class Library(Index):
         if read_only:
             conn = _open_read_only(store)
             super().__init__(store, conn)
-            if int(conn.execute("PRAGMA user_version").fetchone()[0]) != len(_migrations()):
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            # version 3 is read as it is (no recorded stacks, registrations of stack 1),
+            # since a read-only library cannot be upgraded; older ones lack more
+            self.schema = found
+            if found not in (3, len(_migrations())):
                 conn.close()
                 raise LibraryError(
                     f"{store.index}: this library's index is of another ownscan version; open "

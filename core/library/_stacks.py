@@ -136,6 +136,8 @@ def _count(index: Index, series_uid: str) -> int:
 
 def recorded(index: Index, series_uid: str) -> tuple[StackInfo, ...] | None:
     """The stacks the index recorded for this series, if up to date."""
+    if index.schema < 4:  # a read-only index of version 3 recorded none
+        return None
     row = index.conn.execute(
         """SELECT se.stacks, count(i.sop_instance_uid), coalesce(sum(i.size), 0)
            FROM series se LEFT JOIN instances i USING (series_uid) WHERE se.series_uid = ?

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # stacksgen, ct
 from schema_downgrade import downgrade_to_version_3
 from stacksgen import SERIES_UID, TILTS, write_three_stacks
 from test_library_cli import ownscan
+from test_read_only import read_only_view
 
 from ownscan.core._stacks import stack_label, stacks_of
 from ownscan.core.bench._ctgen import write_ct_series
@@ -164,6 +165,34 @@ def test_a_library_of_the_previous_version_is_upgraded_and_filled_once(tmp_path,
     assert _files(lib_path) == files  # no stored file touched
     with open_library(lib_path) as lib:
         assert lib.check().consistent
+
+
+def test_a_read_only_library_of_the_previous_version_is_read_as_it_is(tmp_path, source):
+    """A library of version 3 on a read-only disc cannot be upgraded: it is read as it is,
+    each series of several stacks one entry, its stacks named and loaded all the same."""
+    lib_path = tmp_path / "lib"
+    _import(lib_path, source)
+    with open_library(lib_path) as lib:
+        lib.store_registration(PLAIN_UID, SERIES_UID, "rigid test", [[1, 0, 0, 0]] * 4)
+    expected = _expected(lib_path)
+    downgrade_to_version_3(lib_path)
+    with read_only_view(lib_path, tmp_path / "ro") as ro:
+        with open_library(ro, read_only=True) as lib:
+            assert lib.read_only and lib.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+            assert {s.series_uid: s.stacks for s in lib.series()} == {
+                SERIES_UID: None,
+                PLAIN_UID: None,
+            }
+            assert lib.registration(PLAIN_UID, SERIES_UID, "rigid test") is not None
+            assert lib.registration(PLAIN_UID, SERIES_UID, "rigid test", current_stack=2) is None
+            assert lib.resolve_stack(f"{SERIES_UID}~3") == f"{SERIES_UID}~3"
+            stacks = stacks_of(lib.assemble(SERIES_UID).series)
+            assert [stack_label(s, n, 3) for n, s in enumerate(stacks, 1)] == expected
+            assert lib.load_volume(f"{SERIES_UID}~2").shape == (8, 48, 48)
+        r = ownscan("list", "--library", ro, "--json")
+        assert r.returncode == 0, r.stderr
+        (study,) = json.loads(r.stdout)["persons"][0]["timeline"]
+        assert [s["stacks"] for s in study["series_list"]] == [None, None]
 
 
 _KILLED_MIGRATION = """
