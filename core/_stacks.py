@@ -8,6 +8,7 @@ alike.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +16,30 @@ import numpy as np
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
 
-__all__ = ["plane_of", "stack_label", "stacks_of"]
+__all__ = [
+    "plane_of",
+    "split_id",
+    "stack_id",
+    "stack_label",
+    "stack_plane",
+    "stacks_of",
+    "words",
+]
+
+_SUFFIX = re.compile(r"^(.*)~([1-9][0-9]{0,3})$")
+
+
+def split_id(shown: str) -> tuple[str, int | None]:
+    """``"UID~2"`` -> ``("UID", 2)``; ``"UID"`` -> ``("UID", None)``: a series' name (the
+    page's, a library listing's) to its Series Instance UID and stack number, from 1. ``~``
+    is never part of a DICOM UID, so a one-stack series keeps its plain UID."""
+    m = _SUFFIX.match(shown)
+    return (m.group(1), int(m.group(2))) if m else (shown, None)
+
+
+def stack_id(uid: str, number: int) -> str:
+    """The name of stack ``number`` (from 1) of series ``uid``."""
+    return f"{uid}~{number}"
 
 
 def plane_of(direction: Any) -> str:
@@ -31,11 +55,20 @@ def plane_of(direction: Any) -> str:
 def stack_label(stack: Series, number: int, count: int) -> str:
     """What tells the patient which stack this is: ``stack 2 of 3, oblique axial, 8 images``;
     a 2D picture beside the stacks says what it is (``image``, ``localizer``, ``frames``)."""
-    what = (
-        stack.kind if stack.kind in ("image", "localizer", "frames") else plane_of(stack.direction)
-    )
-    images = stack.n_images
-    return f"stack {number} of {count}, {what}, {images} image{'s' if images != 1 else ''}"
+    return words(stack_plane(stack), number, count, stack.n_images)
+
+
+def stack_plane(stack: Series) -> str:
+    """What a stack is, in a word: ``image``, ``localizer`` or ``frames`` for a 2D picture
+    beside the stacks, else the stack's :func:`plane_of`."""
+    if stack.kind in ("image", "localizer", "frames"):
+        return stack.kind
+    return plane_of(stack.direction)
+
+
+def words(plane: str, number: int, count: int, images: int) -> str:
+    """:func:`stack_label` from what a library's index keeps of a stack."""
+    return f"stack {number} of {count}, {plane}, {images} image{'s' if images != 1 else ''}"
 
 
 def stacks_of(series: list[Series]) -> list[Series]:

@@ -1,7 +1,8 @@
 """The built-in library importer: ``library:UID`` names a series of your library.
 
 ``ownscan info library:1.2.840...`` (a unique start of the Series Instance UID is enough) reads
-the stored files of that series, so every command that reads a source (``info``, ``export``,
+the stored files of that series (``library:UID~N``: of its stack N, for a series of several
+stacks, as ``ownscan list`` names them), so every command that reads a source (``info``, ``export``,
 ``render``) takes a series of the library exactly as it takes a folder. The library is the one
 ``--library DIR`` names (a flag this plugin adds to those commands), else ``$OWNSCAN_LIBRARY``,
 else the user data folder. It is registered through the ``ownscan`` entry-point group, as every
@@ -42,7 +43,8 @@ class LibraryImporter:
         from ownscan.core.library import open_library
 
         with open_library(options.get("library"), create=False, read_only=True) as lib:
-            uid = lib.resolve_series(source[len(PREFIX) :])
+            # one stack of a series of several is library:UID~N (its files alone)
+            uid = lib.resolve_stack(source[len(PREFIX) :])
             items = lib.series_items(uid)
         yield from items
 

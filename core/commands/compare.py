@@ -21,10 +21,12 @@ DESCRIPTION = (
     "Register CURRENT onto PRIOR (rigid, mutual information; SimpleITK) and report the transform "
     "that maps CURRENT's patient coordinates (LPS mm) to PRIOR's; with -o, draw one plane of "
     "both, the prior resampled through the transform. PRIOR and CURRENT are folders, files, "
-    "discs, zips or library:UID; PRIOR may be 'auto' for the best earlier series of the same "
-    "patient in the library. Series of the same pair from the library are registered once "
-    "and the result kept there. Different patients are refused unless --force. Exit status 1 "
-    "when the registration is poor (the picture then says so)."
+    "discs, zips or library:UID (library:UID~N for stack N of a series of several stacks); "
+    "PRIOR may be 'auto' for the best earlier series of the same patient in the library (of "
+    "a series of several stacks, the stack nearest the current's slice direction). Series of "
+    "the same pair from the library are registered once and the result kept there. Different "
+    "patients are refused unless --force. Exit status 1 when the registration is poor (the "
+    "picture then says so)."
 )
 ORDER = 45
 
@@ -114,7 +116,8 @@ def _load(text: str, library: Library | None) -> _Side:
 
     if text.startswith(LIBRARY_PREFIX):
         assert library is not None
-        uid = library.resolve_series(text[len(LIBRARY_PREFIX) :])
+        # one stack of a series of several is library:UID~N
+        uid = library.resolve_stack(text[len(LIBRARY_PREFIX) :])
         return _Side(f"library:{uid}", library.load_volume(uid), uid)
     importer = get_host().find_importer(text, None)
     found = assemble(importer.iter_items(text, ImportOptions()))
@@ -156,7 +159,8 @@ def _list_priors(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {
-                "series_uid": c.series.series_uid,
+                "series_uid": c.uid,
+                "stack": c.stack.label if c.stack is not None else None,
                 "study_uid": c.study.study_uid,
                 "study_date": c.study.date,
                 "modality": c.series.modality,
@@ -171,7 +175,7 @@ def _list_priors(args: argparse.Namespace) -> int:
         print("no earlier series of the same patient and modality in the library")
     for c in [] if args.json else found:
         print(f"{c.study.date or 'no date'}  {c.series.modality}  {c.series.description}")
-        print(f"    library:{c.series.series_uid}  (score {c.score:g}: {'; '.join(c.reasons)})")
+        print(f"    library:{c.uid}  (score {c.score:g}: {'; '.join(c.reasons)})")
     return 0
 
 
@@ -196,11 +200,11 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
             )
         best = proposed[0]
         print(
-            f"ownscan {NAME}: prior: {best.series.series_uid} ({best.study.date}, "
+            f"ownscan {NAME}: prior: {best.uid} ({best.study.date}, "
             f"{best.series.description}): {'; '.join(best.reasons)}",
             file=sys.stderr,
         )
-        prior = _load(LIBRARY_PREFIX + best.series.series_uid, library)
+        prior = _load(LIBRARY_PREFIX + best.uid, library)
     else:
         prior = _load(args.prior, library)
     for side, name in ((prior, "prior"), (current, "current")):

@@ -60,7 +60,15 @@ def _patient_tree(lib: Library) -> list[dict[str, Any]]:
 
 
 def _series_dict(se: Any) -> dict[str, Any]:
-    return {k: v for k, v in se.__dict__.items() if k != "thumbnail"}
+    out = {k: v for k, v in se.__dict__.items() if k not in ("thumbnail", "stacks")}
+    # a series of several stacks: each with the name that opens it (UID~N); null while the
+    # library has not recorded them (an older library opened read-only)
+    out["stacks"] = (
+        None
+        if se.stacks is None
+        else [{"id": f"{se.series_uid}~{st.number}", **st.__dict__} for st in se.stacks]
+    )
+    return out
 
 
 def _persons(lib: Library) -> list[dict[str, Any]]:
@@ -209,6 +217,12 @@ def _print_table(persons: list[dict[str, Any]]) -> None:
                         se["series_uid"],
                     ]
                 )
+                stacks = se["stacks"] or []
+                for st in stacks if len(stacks) > 1 else []:
+                    # each stack of a series of several, with the name that opens it
+                    rows.append(
+                        ["", "", "", "", "", "    " + st["label"], str(st["images"]), "", st["id"]]
+                    )
             for d in e["documents"]:
                 if d["kind"] == "pdf":
                     rows.append(

@@ -34,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
 
     with open_from_args(args, create=False) as lib:
         if args.what == "series":
+            if "~" in args.id:  # UID~N names one stack, which is part of its series' files
+                raise LibraryError(
+                    f"{args.id}: one stack of a series of several cannot be removed alone; "
+                    f"remove the series ({args.id.split('~')[0]}) with all its stacks"
+                )
             uid = lib.resolve_series(args.id)
             se = next(s for s in lib.series() if s.series_uid == uid)
             what = (

@@ -65,7 +65,8 @@ def _documents(args: argparse.Namespace) -> tuple[list[tuple[Path, str]], dict[s
                 series = lib.series(study)
                 paths += [Path(d.path) for d in lib.documents(study) if d.kind == "pdf"]
             except LibraryError:
-                one = lib.resolve_series(uid)
+                # a stack (UID~N, as `ownscan list` names it): its series' reports
+                one = lib.resolve_stack(uid).split("~")[0]
                 series = [s for s in lib.series() if s.series_uid == one]
             for se in series:
                 number = f"series {se.number}" if se.number is not None else "series"

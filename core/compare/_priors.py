@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
+from ownscan.core._stacks import split_id, stack_id
 from ownscan.core.compare._register import Registration
 
 if TYPE_CHECKING:
-    from ownscan.core.library import Library, Series, Study
+    from ownscan.core.library import Library, Series, StackInfo, Study
     from ownscan.core.library._index import Index
     from ownscan.core.volume import SeriesInfo
 
@@ -35,12 +37,24 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PriorCandidate:
-    """A proposed prior series, with why it was proposed."""
+    """A proposed prior series, with why it was proposed.
+
+    ``stack``: for a prior of several stacks (angled lumbar stacks, a three-plane scout, two
+    reconstructions under one UID), the one comparable with the current (the nearest slice
+    direction), which :attr:`uid` names (``UID~N``); None for a one-stack prior."""
 
     series: Series
     study: Study
     score: float
     reasons: tuple[str, ...]
+    stack: StackInfo | None = None
+
+    @property
+    def uid(self) -> str:
+        """The prior's name to load and compare: ``UID``, or ``UID~N`` for one stack."""
+        if self.stack is None:
+            return self.series.series_uid
+        return stack_id(self.series.series_uid, self.stack.number)
 
 
 def _norm_name(name: str) -> str:
@@ -93,7 +107,12 @@ def _orientation(index: Index, series_uid: str) -> str:
         return ""
     if len(iop) != 6:
         return ""
-    normal = np.cross(iop[:3], iop[3:])
+    return _orientation_of(np.cross(iop[:3], iop[3:]))
+
+
+def _orientation_of(normal: npt.ArrayLike) -> str:
+    """``axial``, ``coronal``, ``sagittal`` or ``oblique`` from a slice normal."""
+    normal = np.asarray(normal, dtype=np.float64)
     length = float(np.linalg.norm(normal))
     if not length > 1e-6:  # parallel or empty vectors: no plane (assembly sets them apart)
         return ""
@@ -112,16 +131,23 @@ def propose_priors(index: Index, series_uid: str) -> list[PriorCandidate]:
     index
         An open library (or its index).
     series_uid
-        The current series (a unique start of the UID is enough).
+        The current series (a unique start of the UID is enough), or one stack of a series
+        of several (``UID~N``; the plain UID of such a series is its stack 1, as shown).
+        A prior of several stacks is proposed by its stack nearest the current's slice
+        direction (:attr:`PriorCandidate.uid`), and the reasons say which.
     """
-    series_uid = index.resolve_series(series_uid)
+    series_uid, number = split_id(index.resolve_stack(series_uid))
     studies = {st.study_uid: st for st in index.studies()}
     patients = {p.key: p for p in index.patients()}
     all_series = index.series()
     current = next(s for s in all_series if s.series_uid == series_uid)
     cur_study = studies[current.study_uid]
     cur_patient = patients[cur_study.patient_key]
-    cur_orientation = _orientation(index, series_uid)
+    cur_stack = current.stacks[(number or 1) - 1] if current.stacks else None
+    if cur_stack is not None:  # recorded at import: the shown stack's own direction
+        cur_orientation = _orientation_of(cur_stack.normal)
+    else:
+        cur_orientation = _orientation(index, series_uid)
 
     def same_patient(key: int) -> bool:
         if key == cur_patient.key:
@@ -154,7 +180,16 @@ def propose_priors(index: Index, series_uid: str) -> list[PriorCandidate]:
             reasons.append(f"same body part ({se.body_part})")
         elif not se.body_part or not current.body_part:
             score += 1.0  # unknown is neither a match nor a mismatch
-        orientation = _orientation(index, se.series_uid)
+        stack = None
+        if se.stacks:
+            stack = _comparable(se.stacks, cur_stack)
+            orientation = _orientation_of(stack.normal)
+            if len(se.stacks) > 1:
+                reasons.append(_which(stack, cur_stack))
+            else:
+                stack = None  # a one-stack prior is named by its plain UID
+        else:
+            orientation = _orientation(index, se.series_uid)
         if orientation and orientation == cur_orientation:
             score += 2.0
             reasons.append(f"same orientation ({orientation})")
@@ -166,10 +201,38 @@ def propose_priors(index: Index, series_uid: str) -> list[PriorCandidate]:
         score += similar
         if similar > 0.8:
             reasons.append(f"similar description ({se.description})")
-        out.append(PriorCandidate(se, st, round(score, 3), tuple(reasons)))
+        out.append(PriorCandidate(se, st, round(score, 3), tuple(reasons), stack))
     # best match first; among equals the most recent study first
     out.sort(key=lambda c: (-c.score, _negated(c.study.date + c.study.time)))
     return out
+
+
+def _comparable(stacks: tuple[StackInfo, ...], current: StackInfo | None) -> StackInfo:
+    """The stack of a prior to compare with the current stack: the nearest slice direction
+    (the same disc's angle of a lumbar spine, the same plane of a three-plane scout), then the
+    same image size, then the nearest image count; the first without a current stack."""
+    if current is None:
+        return stacks[0]
+    cur = np.asarray(current.normal, dtype=np.float64)
+
+    def apart(s: StackInfo) -> tuple[float, bool, int]:
+        # slice directions of opposite sign are the same plane (a reversed slice order)
+        cos = abs(float(np.dot(cur, np.asarray(s.normal, dtype=np.float64))))
+        degrees = round(float(np.degrees(np.arccos(min(1.0, cos)))), 1)
+        same_size = (s.rows, s.columns) == (current.rows, current.columns)
+        return degrees, not same_size, abs(s.images - current.images)
+
+    return min(stacks, key=apart)
+
+
+def _which(stack: StackInfo, current: StackInfo | None) -> str:
+    """Why this stack of a prior of several: its label and how far its slices turn from the
+    current's."""
+    if current is None:
+        return f"{stack.label} (the first: the current's slice direction is not known)"
+    cos = abs(float(np.dot(np.asarray(stack.normal), np.asarray(current.normal))))
+    degrees = float(np.degrees(np.arccos(min(1.0, cos))))
+    return f"{stack.label}: the stack nearest the current's slice direction ({degrees:.0f} degrees)"
 
 
 def _negated(text: str) -> tuple[int, ...]:
@@ -180,8 +243,12 @@ def _negated(text: str) -> tuple[int, ...]:
 def load_registration(
     library: Library, prior_uid: str, current_uid: str, method: str
 ) -> Registration | None:
-    """The registration the library keeps for this pair and method, if still valid."""
-    stored = library.registration(prior_uid, current_uid, method)
+    """The registration the library keeps for this pair and method, if still valid. Either
+    may name one stack of a series of several (``UID~N``): each pair of stacks has its own."""
+    (prior, prior_stack), (current, current_stack) = _stack_of(prior_uid), _stack_of(current_uid)
+    stored = library.registration(
+        prior, current, method, prior_stack=prior_stack, current_stack=current_stack
+    )
     if stored is None:
         return None
     details = json.loads(stored.details)
@@ -201,20 +268,30 @@ def load_registration(
 def save_registration(
     library: Library, prior_uid: str, current_uid: str, registration: Registration
 ) -> None:
-    """Keep ``registration`` in the library so the pair is registered once."""
+    """Keep ``registration`` in the library so the pair (of stacks, ``UID~N``) is registered
+    once."""
     details = {
         "start": registration.start,
         "seconds": registration.seconds,
         "iterations": registration.iterations,
         "notes": list(registration.notes),
     }
+    (prior, prior_stack), (current, current_stack) = _stack_of(prior_uid), _stack_of(current_uid)
     library.store_registration(
-        prior_uid,
-        current_uid,
+        prior,
+        current,
         registration.method,
         registration.matrix.tolist(),
         metric=registration.metric,
         quality=registration.quality,
         overlap=registration.overlap,
         details=details,
+        prior_stack=prior_stack,
+        current_stack=current_stack,
     )
+
+
+def _stack_of(name: str) -> tuple[str, int]:
+    """``UID~N`` -> ``(UID, N)``; a plain UID is its stack 1 (what it shows)."""
+    uid, number = split_id(name)
+    return uid, number or 1

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ownscan.core._stacks import split_id, stack_id
 from ownscan.core.errors import OwnscanError
 from ownscan.core.library import _persons
 from ownscan.core.library._header import document_kind, is_document_class
@@ -31,6 +32,8 @@ from ownscan.core.library._model import (
     Study,
     TimelineEntry,
 )
+from ownscan.core.library._schema import SCHEMA_VERSION
+from ownscan.core.library._stacks import check_stack, load_stack, recorded_stacks, stack_items
 from ownscan.core.library._store import Store
 from ownscan.core.plugin_types import SourceItem
 
@@ -51,6 +54,10 @@ class Index:
     conn
         An open connection to its index (the library opens it, sets WAL and migrates).
     """
+
+    # the index's schema version: a read-only library of version 3 is read as it is
+    # (docs/library.md, "The stacks of a series")
+    schema = SCHEMA_VERSION
 
     def __init__(self, store: Store, conn: sqlite3.Connection) -> None:
         self.store = store
@@ -103,7 +110,7 @@ class Index:
         rows = self.conn.execute(
             f"""SELECT se.series_uid, se.study_uid, se.number, se.modality, se.description,
                  se.body_part, count(i.sop_instance_uid), coalesce(sum(i.size), 0),
-                 min(i.sop_class_uid), se.thumbnail
+                 min(i.sop_class_uid), se.thumbnail, {"se.stacks" if self.schema >= 4 else "NULL"}
                FROM series se LEFT JOIN instances i USING (series_uid) {where}
                GROUP BY se.series_uid
                ORDER BY se.study_uid, se.number IS NULL, se.number, se.series_uid""",
@@ -121,6 +128,7 @@ class Index:
                 size=r[7],
                 is_document=is_document_class(r[8] or "") or r[3] in ("SR", "DOC"),
                 thumbnail=r[9],
+                stacks=recorded_stacks(r[10], r[6], r[7]),
             )
             for r in rows
         ]
@@ -196,7 +204,13 @@ class Index:
         Only an instance without a recorded origin is named by its stored copy; two instances
         recorded from the same place (a file re-imported after it changed) are told apart by
         their copies.
+
+        ``series_uid`` may name one stack of a series of several (``UID~N``): the files of
+        that stack only, so that a source ``library:UID~N`` reads as that stack alone.
         """
+        uid, number = split_id(series_uid)
+        if number is not None:
+            return stack_items(self, uid, number)
         items = self.instances(series_uid)
         if not items and not self._exists("series", "series_uid", series_uid):
             raise LibraryError(f"{self.root}: no series {series_uid} in the library")
@@ -215,14 +229,19 @@ class Index:
     def load_volume(self, series_uid: str) -> Volume:
         """Assemble a series into a :class:`~ownscan.core.volume.Volume`.
 
+        ``series_uid`` may name one stack of a series of several (``UID~N``, N from 1).
+
         Raises
         ------
         LibraryError
-            No such series, or it does not make one volume (e.g. it holds two stacks of
-            different orientation: use :meth:`assemble` and choose).
+            No such series or stack, or it does not make one volume (e.g. it holds two
+            stacks of different orientation: name one, ``UID~N``).
         """
         from ownscan.core.assembly import load_volume
 
+        uid, number = split_id(series_uid)
+        if number is not None:  # one stack of a series of several (UID~N)
+            return load_stack(self, uid, number)
         items = self.series_items(series_uid)
         try:
             return load_volume(items)
@@ -242,15 +261,28 @@ class Index:
         return h.hexdigest()
 
     def registration(
-        self, prior_series_uid: str, current_series_uid: str, method: str
+        self,
+        prior_series_uid: str,
+        current_series_uid: str,
+        method: str,
+        *,
+        prior_stack: int = 1,
+        current_stack: int = 1,
     ) -> StoredRegistration | None:
-        """The stored registration of this pair by this method, or None when there is none or
-        either series changed since it was computed."""
+        """The stored registration of this pair (of these stacks, from 1, of series of
+        several stacks) by this method, or None when there is none or either series changed
+        since it was computed."""
+        if self.schema < 4 and (prior_stack, current_stack) != (1, 1):
+            return None  # (a read-only index of version 3 kept registrations of stacks 1)
+        stacks = " AND prior_stack = ? AND current_stack = ?" if self.schema >= 4 else ""
         row = self.conn.execute(
             """SELECT prior_digest, current_digest, matrix, metric, quality, overlap, details,
                  created FROM registrations
-               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?""",
-            (prior_series_uid, current_series_uid, method),
+               WHERE prior_series_uid = ? AND current_series_uid = ? AND method = ?"""
+            + stacks,
+            (prior_series_uid, current_series_uid, method, prior_stack, current_stack)[
+                : 5 if stacks else 3
+            ],
         ).fetchone()
         if row is None:
             return None
@@ -317,6 +349,17 @@ class Index:
     def resolve_series(self, text: str) -> str:
         """A Series Instance UID from a UID or a unique prefix of one (for the CLI)."""
         return self._resolve("series", "series_uid", text)
+
+    def resolve_stack(self, text: str) -> str:
+        """:meth:`resolve_series` that also takes one stack of a series of several stacks,
+        ``UID~N`` (a unique prefix of the UID, then ``~N``); the full name, ``UID~N`` or
+        ``UID``. A stack the series does not have is refused, naming those it has."""
+        uid, number = split_id(text)
+        full = self.resolve_series(uid)
+        if number is None:
+            return full
+        check_stack(self, full, number)
+        return stack_id(full, number)
 
     def resolve_study(self, text: str) -> str:
         """A Study Instance UID from a UID or a unique prefix of one."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ownscan.core.library import _maintenance, _persons
+from ownscan.core.library import _maintenance, _persons, _stacks
 from ownscan.core.library._ahead import copier_count
 from ownscan.core.library._import import ImportSession
 from ownscan.core.library._index import Index
@@ -34,6 +34,7 @@ from ownscan.core.library._model import (
     LibraryError,
     Person,
     RemoveResult,
+    Series,
     TimelineEntry,
 )
 from ownscan.core.library._schema import SchemaTooNew, migrate
@@ -187,7 +188,11 @@ class Library(Index):
         if read_only:
             conn = _open_read_only(store)
             super().__init__(store, conn)
-            if int(conn.execute("PRAGMA user_version").fetchone()[0]) != len(_migrations()):
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            # version 3 is read as it is (no recorded stacks, registrations of stack 1),
+            # since a read-only library cannot be upgraded; older ones lack more
+            self.schema = found
+            if found not in (3, len(_migrations())):
                 conn.close()
                 raise LibraryError(
                     f"{store.index}: this library's index is of another ownscan version; open "
@@ -285,9 +290,13 @@ class Library(Index):
         _maintenance.recover(self)
         self._session = ImportSession(self)
         try:
-            return self._session.run(items, report, sources)
+            rep = self._session.run(items, report, sources)
         finally:
             self._session = None
+        # each series' stacks, so that a list shows a series of several stacks stack by stack
+        # without reading a file (an import cut short leaves them to the first list: _stacks)
+        _stacks.fill(self, _stacks.touched(self, rep.import_id))
+        return rep
 
     # -- remove --------------------------------------------------------------------------------
     def remove(
@@ -348,6 +357,8 @@ class Library(Index):
         quality: float | None = None,
         overlap: float | None = None,
         details: Mapping[str, Any] | None = None,
+        prior_stack: int = 1,
+        current_stack: int = 1,
     ) -> None:
         """Keep a registration of two library series (replacing one of the same method).
 
@@ -355,6 +366,9 @@ class Library(Index):
         ----------
         prior_series_uid, current_series_uid
             The two series; both must be in the library.
+        prior_stack, current_stack
+            Which stack (from 1) of a series of several stacks was registered (1 for a
+            one-stack series).
         method
             The method's name with its version (``ownscan.core.compare.RIGID_METHOD``).
         matrix
@@ -371,12 +385,15 @@ class Library(Index):
 
         def write() -> None:
             self.conn.execute(
-                """INSERT OR REPLACE INTO registrations (prior_series_uid, current_series_uid,
-                     method, prior_digest, current_digest, matrix, metric, quality, overlap,
-                     details, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT OR REPLACE INTO registrations (prior_series_uid, prior_stack,
+                     current_series_uid, current_stack, method, prior_digest, current_digest,
+                     matrix, metric, quality, overlap, details, created)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     prior_series_uid,
+                    prior_stack,
                     current_series_uid,
+                    current_stack,
                     method,
                     self.series_digest(prior_series_uid),
                     self.series_digest(current_series_uid),
@@ -420,6 +437,29 @@ class Library(Index):
         """Store the hospital (Institution Name) of series indexed before schema version 3,
         read from their first stored file; return how many series were filled."""
         return int(self._locked(lambda: _persons.fill_institutions(self.conn, self._first_file)))
+
+    def series(self, study_uid: str | None = None) -> list[Series]:
+        found = super().series(study_uid)
+        unknown = [s.series_uid for s in found if s.stacks is None]
+        if unknown and self._fill_stacks_if_free(unknown):
+            found = super().series(study_uid)
+        return found
+
+    def _fill_stacks_if_free(self, series_uids: list[str]) -> bool:
+        """Record the stacks of series indexed before schema version 4 (or changed since),
+        from their stored headers, once, when no other writer holds the library; True when
+        done (until then they are listed as one entry each)."""
+        if self.read_only:
+            return False
+        try:
+            self.store.lock(0.0)
+        except LibraryBusy:
+            return False
+        try:
+            _stacks.fill(self, series_uids)
+        finally:
+            self.store.unlock()
+        return True
 
     def persons(self) -> list[Person]:
         self._fill_if_free()

@@ -29,6 +29,7 @@ __all__ = [
     "Person",
     "RemoveResult",
     "Series",
+    "StackInfo",
     "StoredRegistration",
     "Study",
     "TimelineEntry",
@@ -78,8 +79,34 @@ class Study:
 
 
 @dataclass(frozen=True)
+class StackInfo:
+    """One stack of a series as series assembly found it when the series was imported (a
+    series of several stacks: angled lumbar stacks, a three-plane scout, two reconstructions
+    under one Series Instance UID; each is shown on its own as ``UID~number``).
+
+    ``plane`` is ``axial``, ``coronal``, ``sagittal`` (``oblique ...`` when tilted more than
+    about 8 degrees; :func:`ownscan.core._stacks.plane_of`) or ``image`` for a 2D picture;
+    ``label`` the words the viewers show (``stack 2 of 3, oblique axial, 8 images``); ``rows``
+    and ``columns`` the size of one slice; ``normal`` the slice direction (unit, LPS), which
+    tells apart stacks of one plane at different angles."""
+
+    number: int
+    plane: str
+    images: int
+    rows: int
+    columns: int
+    label: str
+    normal: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class Series:
-    """One series. ``is_document`` for Encapsulated PDF and Structured Report series."""
+    """One series. ``is_document`` for Encapsulated PDF and Structured Report series.
+
+    ``stacks``: the stacks series assembly makes of it (one for an ordinary series, none for
+    a document or a series without an image), recorded in the index at import; None while
+    not known (a library indexed before schema version 4 and not filled yet, a series that
+    changed since)."""
 
     series_uid: str
     study_uid: str
@@ -91,6 +118,7 @@ class Series:
     size: int
     is_document: bool
     thumbnail: bytes | None = None
+    stacks: tuple[StackInfo, ...] | None = None
 
 
 @dataclass(frozen=True)

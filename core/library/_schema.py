@@ -137,7 +137,44 @@ CREATE TABLE person_rejections (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: series of several stacks (angled lumbar stacks, a three-plane scout, two
+# reconstructions under one Series UID). ``series.stacks`` is JSON written at import from series
+# assembly (headers only): ``{"version": [images, bytes], "stacks": [{"plane", "images",
+# "rows", "columns", "normal"}, ...]}``, so that a library's list shows each stack without
+# reading a file. It is valid while the series still holds that many images and bytes; NULL
+# (rows made before version 4) or out of date, it is filled from the stored files the first
+# time a list asks (``_stacks.fill``), and until then the series is shown as before. A
+# registration is of one stack of each series (``prior_stack``, ``current_stack``, from 1; a
+# one-stack series is stack 1, as were all registrations kept before), so the table is
+# rebuilt with them in its key.
+_V4 = """
+ALTER TABLE series ADD COLUMN stacks TEXT;
+CREATE TABLE registrations_v4 (
+    prior_series_uid   TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
+    prior_stack        INTEGER NOT NULL DEFAULT 1,
+    current_series_uid TEXT NOT NULL REFERENCES series(series_uid) ON DELETE CASCADE,
+    current_stack      INTEGER NOT NULL DEFAULT 1,
+    method             TEXT NOT NULL,
+    prior_digest       TEXT NOT NULL,
+    current_digest     TEXT NOT NULL,
+    matrix             TEXT NOT NULL,
+    metric             REAL,
+    quality            REAL,
+    overlap            REAL,
+    details            TEXT NOT NULL DEFAULT '{}',
+    created            TEXT NOT NULL,
+    PRIMARY KEY (prior_series_uid, prior_stack, current_series_uid, current_stack, method)
+);
+INSERT INTO registrations_v4 (prior_series_uid, current_series_uid, method, prior_digest,
+    current_digest, matrix, metric, quality, overlap, details, created)
+  SELECT prior_series_uid, current_series_uid, method, prior_digest, current_digest, matrix,
+    metric, quality, overlap, details, created FROM registrations;
+DROP TABLE registrations;
+ALTER TABLE registrations_v4 RENAME TO registrations;
+CREATE INDEX registrations_current ON registrations(current_series_uid);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """SQL scripts; ``MIGRATIONS[n]`` upgrades schema version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

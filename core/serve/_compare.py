@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ownscan.core._stacks import split_id, stack_id
 from ownscan.core.serve._service import BadRequest, Conflict, NotFound, format_date
 
 if TYPE_CHECKING:
@@ -84,13 +85,15 @@ class Comparisons:
         from ownscan.core.volume import SeriesInfo
 
         def build(lib: Any) -> dict[str, Any]:
-            try:
-                uid_full = lib.resolve_series(uid)
+            try:  # a stack of a series of several is UID~N (_stacks.py)
+                shown = lib.resolve_stack(uid)
             except LibraryError as exc:
-                raise NotFound(f"no series {uid} in the library") from exc
+                raise NotFound(f"no series {uid} in the library ({exc})") from exc
+            uid_full = split_id(shown)[0]
             patients = {p.key: p for p in lib.patients()}
             studies = {st.study_uid: st for st in lib.studies()}
             info: dict[str, SeriesInfo] = {}
+            names: dict[str, list[tuple[str, str]]] = {}  # each series' stacks: (id, label)
             for se in lib.series():
                 st = studies.get(se.study_uid)
                 if st is None or se.is_document:
@@ -104,27 +107,39 @@ class Comparisons:
                     series_description=se.description,
                     modality=se.modality,
                 )
+                several = se.stacks is not None and len(se.stacks) > 1
+                names[se.series_uid] = (
+                    [(stack_id(se.series_uid, st.number), st.label) for st in se.stacks or ()]
+                    if several
+                    else [(se.series_uid, "")]
+                )
             cur = info[uid_full]
 
-            def item(series_uid: str, **extra: Any) -> dict[str, Any]:
-                same, diff = patient_check(info[series_uid], cur)
+            def item(shown: str, **extra: Any) -> dict[str, Any]:
+                base = split_id(shown)[0]
+                same, diff = patient_check(info[base], cur)
+                label = dict(names.get(base, [])).get(shown, "")
                 return {
-                    **_series_json(info[series_uid], series_uid),
+                    **_series_json(info[base], shown),
+                    "stack": label or None,
                     "same_patient": same,
                     "patient_differences": diff,
                     **extra,
                 }
 
             proposed = [
-                item(c.series.series_uid, score=c.score, reasons=list(c.reasons))
-                for c in propose_priors(lib, uid_full)
+                item(c.uid, score=c.score, reasons=list(c.reasons))
+                for c in propose_priors(lib, shown)
             ]
-            taken = {p["series_uid"] for p in proposed} | {uid_full}
-            others = [item(u) for u in info if u not in taken]
+            # the current itself (its plain UID is its stack 1)
+            itself = {shown, uid_full, stack_id(uid_full, split_id(shown)[1] or 1)}
+            taken = {p["series_uid"] for p in proposed} | itself
+            # every other series, a series of several stacks stack by stack
+            others = [item(name) for u in info for name, _ in names[u] if name not in taken]
             # same patient first, then the most recent first (as the desktop lists them)
             others.sort(key=lambda o: o["study_date"], reverse=True)
             others.sort(key=lambda o: not o["same_patient"])
-            return {"series_uid": uid_full, "proposed": proposed, "others": others}
+            return {"series_uid": shown, "proposed": proposed, "others": others}
 
         return self.service.query(build)
 
@@ -193,6 +208,11 @@ class Comparisons:
             self._done[key] = (reg, match, reused)
             return reg, match, reused, tuple(differences)
 
+    def _stack(self, uid: str) -> str | None:
+        """Which stack of a series of several ``uid`` shows (its label), else None."""
+        shown = self.service.loaded(uid).stacks.get("stack")
+        return str(shown["label"]) if shown else None
+
     def registration_json(
         self, prior_uid: str, current_uid: str, register: bool, force: bool, again: bool
     ) -> dict[str, Any]:
@@ -237,8 +257,11 @@ class Comparisons:
             "intensity_match": {"scale": match[0], "offset": match[1], "note": match[2]},
             "same_patient": not differences,
             "patient_differences": list(differences),
-            "prior": _series_json(prior.info, prior_uid),
-            "current": _series_json(current.info, current_uid),
+            "prior": {**_series_json(prior.info, prior_uid), "stack": self._stack(prior_uid)},
+            "current": {
+                **_series_json(current.info, current_uid),
+                "stack": self._stack(current_uid),
+            },
             "window": {"width": win.width, "level": win.level},
             "difference_full_scale": full,
             "difference_units": units,

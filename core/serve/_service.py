@@ -44,7 +44,13 @@ from ownscan.core.serve._encode import (
     level_affine,
     preview_shape,
 )
-from ownscan.core.serve._stacks import listed_stacks, remember_stacks, split_id, stacks_json
+from ownscan.core.serve._stacks import (
+    indexed_stacks,
+    listed_stacks,
+    remember_stacks,
+    split_id,
+    stacks_json,
+)
 from ownscan.core.serve._volumes import Assemblies, cine_json, four_d_json
 
 if TYPE_CHECKING:
@@ -335,7 +341,11 @@ class Service:
                                     "body_part": s.body_part,
                                     "images": s.images,
                                     "thumbnail": f"/api/series/{s.series_uid}/thumbnail.png",
-                                    "stacks": listed_stacks(
+                                    # recorded at import; a library not yet filled
+                                    # (read-only, older) shows those assembled since
+                                    "stacks": indexed_stacks(s.series_uid, s.stacks)
+                                    if s.stacks is not None
+                                    else listed_stacks(
                                         self.stacks_path(
                                             s.series_uid, versions.get(s.series_uid, (0, 0))
                                         )

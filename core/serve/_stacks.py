@@ -12,36 +12,23 @@ a DICOM UID, so a one-stack series keeps its plain address.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ownscan.core._stacks import stack_label
+from ownscan.core._stacks import split_id, stack_id, stack_label
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Series
+    from ownscan.core.library import StackInfo
 
 __all__ = [
+    "indexed_stacks",
     "listed_stacks",
     "remember_stacks",
     "split_id",
     "stack_id",
     "stacks_json",
 ]
-
-_SUFFIX = re.compile(r"^(.*)~([1-9][0-9]{0,3})$")
-
-
-def split_id(shown: str) -> tuple[str, int | None]:
-    """``"UID~2"`` -> ``("UID", 2)``; ``"UID"`` -> ``("UID", None)`` (the page's series name
-    to the Series Instance UID and the stack number, from 1)."""
-    m = _SUFFIX.match(shown)
-    return (m.group(1), int(m.group(2))) if m else (shown, None)
-
-
-def stack_id(uid: str, number: int) -> str:
-    """The page's name of stack ``number`` (from 1) of series ``uid``."""
-    return f"{uid}~{number}"
 
 
 def stacks_json(uid: str, stacks: list[Series], number: int) -> dict[str, Any]:
@@ -95,4 +82,25 @@ def listed_stacks(path: Path) -> list[dict[str, Any]]:
         {**s, "thumbnail": f"/api/series/{s['id']}/thumbnail.png"}
         for s in found
         if isinstance(s, dict) and isinstance(s.get("id"), str) and split_id(s["id"])[1]
+    ]
+
+
+def indexed_stacks(uid: str, stacks: tuple[StackInfo, ...]) -> list[dict[str, Any]]:
+    """The library list's ``stacks`` of a series from what the index recorded at import
+    (``Series.stacks``): none for a one-stack series, else each stack with its ``id``,
+    ``label``, ``images``, ``plane``, ``rows``, ``columns`` and ``thumbnail``."""
+    if len(stacks) < 2:
+        return []
+    return [
+        {
+            "id": stack_id(uid, s.number),
+            "number": s.number,
+            "label": s.label,
+            "images": s.images,
+            "plane": s.plane,
+            "rows": s.rows,
+            "columns": s.columns,
+            "thumbnail": f"/api/series/{stack_id(uid, s.number)}/thumbnail.png",
+        }
+        for s in stacks
     ]

@@ -101,7 +101,7 @@ def prior_choices(
         except (OwnscanError, LookupError, StopIteration):  # not a library series
             found = []
         for c in found:
-            i = by_key.get(c.series.series_uid)
+            i = by_key.get(c.uid, by_key.get(c.series.series_uid))  # a stack: UID~N
             if i is not None:
                 proposals.append((i, c.score, c.reasons))
     out: list[PriorChoice] = []

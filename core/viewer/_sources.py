@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ownscan.core._stacks import stack_label, stacks_of
+from ownscan.core._stacks import split_id, stack_id, stack_label, stacks_of
 from ownscan.core.names import display_name
 from ownscan.core.render._pages import load_file_backed
 from ownscan.core.viewer._marks import StudyDocuments
@@ -213,7 +213,8 @@ def _preview(
 
 
 def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | None:
-    return thumbnail_from_files([inst.path for inst in library.instances(series_uid)])
+    """A preview from the series' (or its stack's, ``UID~N``) stored files."""
+    return thumbnail_from_files([str(item.path) for item in library.series_items(series_uid)])
 
 
 def entries_from_assembly(assembly: Any) -> list[SeriesEntry]:
@@ -283,6 +284,8 @@ def entries_from_library(
     series of that study. The library must stay open while the entries are used.
     """
     wanted = set(series_uids) if series_uids is not None else None
+    # a wanted stack (UID~N) wants its series' entry for it
+    bases = {split_id(u)[0] for u in wanted} if wanted is not None else None
     out: list[SeriesEntry] = []
     for study in library.studies():
         every = library.series(study.study_uid)
@@ -293,7 +296,7 @@ def entries_from_library(
             for s in every
             if not s.is_document
             and s.series_uid not in pr_series
-            and (wanted is None or s.series_uid in wanted)
+            and (bases is None or s.series_uid in bases)
         ]
         if not series:
             continue
@@ -323,22 +326,37 @@ def entries_from_library(
                 modality=s.modality,
                 body_part=s.body_part,
             )
-            uid = s.series_uid
-            load = functools.partial(_library_load, library, uid)
-            preview = functools.partial(_library_preview, library, uid)
-            out.append(
-                SeriesEntry(
-                    uid,
-                    info,
-                    load,
-                    reports,
-                    thumbnail_image=s.thumbnail,
-                    thumbnail_files=preview,
-                    documents=documents,
-                    sources=functools.partial(_library_sources, library, uid),
+            # a series of several 3D stacks (recorded at import) is an entry per stack,
+            # ``UID~N``, as the page lists them; 2D pictures stay one entry stepped through
+            for uid, label in _library_stacks(s, wanted):
+                out.append(
+                    SeriesEntry(
+                        uid,
+                        info,
+                        functools.partial(_library_load, library, uid),
+                        reports,
+                        thumbnail_image=None if label else s.thumbnail,
+                        thumbnail_files=functools.partial(_library_preview, library, uid),
+                        documents=documents,
+                        sources=functools.partial(_library_sources, library, uid),
+                        stack_label=label,
+                    )
                 )
-            )
     return out
+
+
+def _library_stacks(series: Any, wanted: set[str] | None) -> list[tuple[str, str]]:
+    """The entries of a library series: ``(name, stack label)`` of each of its 3D stacks when
+    the library recorded several (``UID~N``; those ``wanted`` names, or all when it names the
+    series), else the series itself with no label."""
+    uid = series.series_uid
+    stacks = series.stacks or ()
+    if len(stacks) < 2 or any(st.plane in ("image", "localizer", "frames") for st in stacks):
+        return [(uid, "")]
+    every = [(stack_id(uid, st.number), st.label) for st in stacks]
+    if wanted is not None and uid not in wanted:
+        every = [(name, label) for name, label in every if name in wanted]
+    return every
 
 
 def _library_load(library: Any, series_uid: str) -> Volume | Stack:

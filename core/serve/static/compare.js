@@ -98,7 +98,8 @@ function fillList(panel, uid, data) {
     for (const it of items) {
       const a = el("a", "compare-choice");
       a.dataset.uid = it.series_uid;
-      const line = [it.study_date, it.modality, it.description].filter(Boolean).join("  ");
+      // a stack of a series of several says which (the one comparable with this view's)
+      const line = [it.study_date, it.modality, it.description, it.stack].filter(Boolean).join("  ");
       a.textContent = escapeControls(it.same_patient ? line : `${line}  [different patient]`);
       if (it.reasons) a.title = escapeControls(`score ${it.score}: ${it.reasons.join("; ")}`);
       const target = `#/compare/${encodeURIComponent(uid)}/${encodeURIComponent(it.series_uid)}`;
@@ -325,7 +326,7 @@ export class CompareView {
       p.h.hidden = p.v.hidden = false;
       for (const img of p.inner.querySelectorAll("img")) this._load(img, this._url(img.dataset.which, st));
       const series = name === "prior" ? i.prior : i.current;
-      let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${escapeControls(series.description || "")}` : ""}`;
+      let title = `${PANE_TITLES[name]}  ${name === "prior" || name === "current" ? `${series.study_date}  ${escapeControls(series.description || "")}${series.stack ? `  ${series.stack}` : ""}` : ""}`;
       if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
       if (name === "overlay") title += " current magenta, prior green";
       if (name === "prior" && !this.linked) title += " [unlinked]";
@@ -381,7 +382,7 @@ export class CompareView {
       const series = name === "prior" ? i.prior : i.current;
       const c = st.camera;
       const how = name === "current" ? "" : `  (camera turned by the registration)${this.linked ? "" : " [unlinked]"}`;
-      p.title.textContent = `${PANE_TITLES[name]}  ${series.study_date}  ${escapeControls(series.description || "")}${how}\n3D ${this.mode3d.toUpperCase()}  azimuth ${fmt(c.azimuth)}° elevation ${fmt(c.elevation)}° zoom ${fmt(c.zoom, 2)}`;
+      p.title.textContent = `${PANE_TITLES[name]}  ${series.study_date}  ${escapeControls(series.description || "")}${series.stack ? `  ${series.stack}` : ""}${how}\n3D ${this.mode3d.toUpperCase()}  azimuth ${fmt(c.azimuth)}° elevation ${fmt(c.elevation)}° zoom ${fmt(c.zoom, 2)}`;
     }
     this._data();
   }
@@ -407,7 +408,7 @@ export class CompareView {
     this.banners.replaceChildren(...banners.map(([cls, t]) => el("p", `banner ${cls}`, t)));
     const m = i.transform.slice(0, 3).map((row) => `[${row.map((v) => v.toFixed(3)).join(" ")}]`).join(" ");
     this.details.replaceChildren(
-      el("div", "", `Prior ${i.prior.study_date} ${i.prior.description || ""} → current ${i.current.study_date} ${i.current.description || ""}`),
+      el("div", "", `Prior ${i.prior.study_date} ${i.prior.description || ""}${i.prior.stack ? ` (${i.prior.stack})` : ""} → current ${i.current.study_date} ${i.current.description || ""}${i.current.stack ? ` (${i.current.stack})` : ""}`),
       el("div", i.poor ? "error" : "", `${i.method}: rotation ${fmt(i.rotation_degrees, 2)}°, translation ${fmt(i.translation_mm)} mm${i.quality === null ? "" : `, quality ${fmt(i.quality, 2)}`}${i.overlap === null ? "" : `, overlap ${Math.round(i.overlap * 100)}%`}${i.reused ? " (kept in the library)" : ""}`),
       el("div", "", `M (current → prior, mm): ${m}${i.intensity_match.note ? `; ${i.intensity_match.note}` : ""}`),
     );

@@ -12,6 +12,7 @@ import pydicom
 import pytest
 from library_dicomgen import ct_series, encapsulated_pdf
 from pydicom.uid import generate_uid
+from schema_downgrade import undo_version_4
 from test_library_cli import ownscan
 
 from ownscan.core.library import LibraryError, name_key, open_library
@@ -191,6 +192,7 @@ def _downgrade_to_version_2(lib_path: Path) -> None:
     """Turn an index into what ownscan with schema version 2 wrote, and check it is exactly
     that schema."""
     conn = sqlite3.connect(lib_path / "index.sqlite", isolation_level=None)
+    undo_version_4(conn)
     conn.execute("PRAGMA foreign_keys=OFF")
     for table in ("person_rejections", "person_links", "persons"):
         conn.execute(f"DROP TABLE {table}")
@@ -213,7 +215,7 @@ def test_an_index_of_version_2_is_upgraded_and_hospitals_filled_from_the_files(t
     _downgrade_to_version_2(lib_path)
     files = _files(lib_path)
     with open_library(lib_path) as lib:
-        assert lib.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+        assert lib.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
         unknown = lib.conn.execute(
             "SELECT count(*) FROM series WHERE institution IS NULL"
         ).fetchone()[0]

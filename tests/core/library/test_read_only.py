@@ -10,6 +10,8 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,10 @@ from library_dicomgen import ct_series
 from ownscan.core.cli import main
 
 
-@pytest.fixture
-def read_only_library(tmp_path):
-    ct_series(tmp_path / "src", 3, patient=("Citizen^Jan", "P1"))
-    lib = tmp_path / "lib"
-    assert main(["import", str(tmp_path / "src"), "--library", str(lib)]) == 0
-    target = tmp_path / "ro"
+@contextmanager
+def read_only_view(lib: Path, target: Path) -> Iterator[Path]:
+    """``lib`` seen read-only at ``target``: a read-only bind mount when run as root (who
+    may write anything a mode forbids), else a copy without write permissions."""
     target.mkdir()
     if os.geteuid() == 0:
         if shutil.which("mount") is None:
@@ -46,6 +46,15 @@ def read_only_library(tmp_path):
         yield target
         for p in [target, *target.rglob("*")]:
             p.chmod(p.stat().st_mode | stat.S_IWUSR)
+
+
+@pytest.fixture
+def read_only_library(tmp_path):
+    ct_series(tmp_path / "src", 3, patient=("Citizen^Jan", "P1"))
+    lib = tmp_path / "lib"
+    assert main(["import", str(tmp_path / "src"), "--library", str(lib)]) == 0
+    with read_only_view(lib, tmp_path / "ro") as target:
+        yield target
 
 
 def test_read_only_library_is_listed_shown_and_exported(read_only_library, tmp_path, capsys):

@@ -161,8 +161,9 @@ def test_page_names_each_stack_and_draws_the_one_chosen(stacks_server, desktop, 
 
 
 def test_library_lists_each_stack_once_assembled(stacks_server, desktop, tmp_path):
-    """The list does not assemble series; once the series was (its thumbnail or a view), the
-    list shows each stack as a card of its own, and a card opens its stack."""
+    """The list shows each stack as a card of its own (recorded by the library at import;
+    test_browser_compare_stacks.py shows them before anything was read), also once the series
+    was assembled (its thumbnail), and a card opens its stack."""
     c = stacks_server.client()
     assert c.get(f"/api/series/{SERIES_UID}/thumbnail.png").status_code == 200
     (series,) = c.get("/api/library").json()["patients"][0]["studies"][0]["series"]
