@@ -109,6 +109,11 @@ class ViewerWindow:
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.SCALE_TO_MONITOR, True)
+        # no depth or stencil buffer: nothing drawn into the window tests depth or stencil
+        # (the views are quads, the 3D view a picture drawn into its own target, imgui needs
+        # neither); llvmpipe kept a 4-byte-a-pixel one in host memory (4 MiB at 1280x800)
+        glfw.window_hint(glfw.DEPTH_BITS, 0)
+        glfw.window_hint(glfw.STENCIL_BITS, 0)
         w, h = size
         win = glfw.create_window(w, h, title, None, None)
         if not win:
