@@ -44,8 +44,9 @@ class _Loader:
 
 
 def _ensure_imgui() -> Any:
-    # The window's context is made through EGL (see _create_window), so PyOpenGL, which the
-    # imgui backend uses, must call EGL too. It picks its platform at first import.
+    # The window's context is made through EGL (see _create_window), so PyOpenGL, which
+    # read_back uses (imported then only), must call EGL too. It picks its platform at first
+    # import.
     os.environ["PYOPENGL_PLATFORM"] = "egl"
     try:
         from imgui_bundle import imgui
@@ -129,7 +130,8 @@ class ViewerWindow:
     def _init_imgui(self) -> None:
         imgui = self.imgui
         from imgui_bundle import __file__ as bundle_file
-        from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+        from ownscan.core.viewer._imgui_native import NativeRenderer
 
         self.imgui_ctx = imgui.create_context()
         io = imgui.get_io()
@@ -152,7 +154,8 @@ class ViewerWindow:
         style.font_scale_dpi = font_scale
         style.scale_all_sizes(font_scale)
         style.window_rounding = 4.0
-        self.imgui_renderer = GlfwRenderer(self.handle, attach_callbacks=False)
+        # imgui's C++ OpenGL 3 renderer: no PyOpenGL on the way (_imgui_native.py)
+        self.imgui_renderer = NativeRenderer(self.handle, self.glfw, imgui)
 
     # -- each frame ----------------------------------------------------------------------------
     def make_current(self) -> None:
