@@ -91,3 +91,20 @@ def test_closing_the_window_stops_its_load(xvfb, monkeypatch):
     assert not job.done
     v.close()
     assert job.wait(60), "the loader of a closed window still waits"
+
+
+def test_selecting_the_series_being_loaded_writes_its_slabs_while_it_waits(xvfb, monkeypatch):
+    """``select_series`` of the series the loader is making waits for it on this thread: with
+    a one-byte queue the loader waits at every slab, so this must take them as they come."""
+    monkeypatch.setattr(_app, "QUEUE_BYTES", 1)
+    made = _loaders(monkeypatch)
+    gate = threading.Event()
+    entries = [*entries_from_volumes([phantom(n=16)]), _entry("slow", gate)]
+    with Viewer(entries, ViewerOptions(size=(480, 360))) as v:
+        v.request_series(1)
+        job = made[-1]
+        gate.set()
+        v.select_series(1)  # returns once the loader is done: every slab written
+        assert job.done and job.error is None and not job.gradient_queue.cancelled
+        assert job.gradient_queue.waits > 0 and job.gradient_queue.held_bytes == 0
+        assert v.current == 1 and not v.loading()
