@@ -181,13 +181,26 @@ class SkipRule:
 def _opacity_blocks(
     block_min: Any, block_max: Any, lut: Any, parameters: Mapping[str, float]
 ) -> Any:
-    """A brick may be seen when any table entry between its min and max has opacity."""
+    """A brick may be seen when any table entry between its min and max has opacity.
+
+    Taken a run of blocks at a time: over the whole table at once, the int64 indices and
+    lookups were five temporaries of 8 bytes a block (47 MiB for a 512x512x300 CT's 1.2M
+    blocks, the viewer's peak at its first 3D picture); per run they are a few MiB, and the
+    answer is the same, element by element."""
     if lut is None:
         return None
     positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-    a = np.clip(np.floor(block_min * 255.0).astype(np.int64), 0, 255)
-    b = np.clip(np.ceil(block_max * 255.0).astype(np.int64), 0, 255)
-    return (positive[b + 1] - positive[a]) > 0
+    lo = np.ascontiguousarray(block_min).reshape(-1)
+    hi = np.ascontiguousarray(block_max).reshape(-1)
+    out = np.empty(hi.shape, dtype=bool)
+    for i in range(0, hi.size, _BLOCK_RUN):
+        a = np.clip(np.floor(lo[i : i + _BLOCK_RUN] * 255.0).astype(np.int64), 0, 255)
+        b = np.clip(np.ceil(hi[i : i + _BLOCK_RUN] * 255.0).astype(np.int64), 0, 255)
+        out[i : i + _BLOCK_RUN] = (positive[b + 1] - positive[a]) > 0
+    return out.reshape(np.shape(block_max))
+
+
+_BLOCK_RUN = 1 << 16  # blocks per run of _opacity_blocks: int64 temporaries of 0.5 MiB
 
 
 _OPACITY = SkipRule(

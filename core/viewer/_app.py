@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError, UsageError
 from ownscan.core.viewer._cine import Cine
+from ownscan.core.viewer._gradient_queue import QUEUE_BYTES
 from ownscan.core.viewer._input import SHORTCUTS, InputHandler
 from ownscan.core.viewer._layout import Layout, Rect, compute_layout
 from ownscan.core.viewer._loader import SeriesLoader
@@ -317,13 +318,19 @@ class Viewer:
         if job is not None:  # what a running load brings is not shown: this series is
             self._loader = self._next = None
             if job.index == index:
-                job.wait()
-                if job.error is not None:
+                job.wait_ready()
+                if job.error is not None and job.volume is None:
                     raise job.error
                 if not job.shown or self.current != index:
                     self._select(index)
+                while not job.done:  # its gradient slabs, as the loader makes them
+                    job.wait_busy(0.05)
+                    self._write_gradient(job)
                 self._write_gradient(job)
+                if job.error is not None:
+                    raise job.error
                 return
+            job.cancel()
         if index != self.current:
             self._select(index)
 
@@ -351,6 +358,8 @@ class Viewer:
             renderer.max_texture,
             renderer.memory_budget,
             gradient=self._mode_objects[self.mode].uses_transfer_function,
+            queue_bytes=QUEUE_BYTES,  # the window takes the slabs every frame
+            wake=self.win.glfw.post_empty_event,  # and at once when the queue is full
         )
         self._next = None
         return self._loader
@@ -371,6 +380,7 @@ class Viewer:
                 return
             if self._next is not None and self._next != job.index:  # the user moved on
                 self._loader = None
+                job.cancel()
                 self._follow_next()
                 return
             self._show_ready(job)
@@ -404,6 +414,7 @@ class Viewer:
             log.error("cannot show %s: %s", job.entry.key, exc)
             self._flash(f"cannot show that series: {exc}", seconds=10.0)
             self._loader = None
+            job.cancel()
 
     def _follow_next(self) -> None:
         nxt, self._next = self._next, None
@@ -427,7 +438,7 @@ class Viewer:
         while self._loader is not None:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"still loading {self._loader.entry.key} after {timeout} s")
-            self._loader.wait(0.05)
+            self._loader.wait_busy(0.05)  # done, or gradient slabs for the frame to write
             self.frame()
 
     def window_presets(self) -> list[WindowPreset]:
@@ -689,6 +700,8 @@ class Viewer:
         if self._closing:
             return
         self._closing = True
+        if self._loader is not None:  # before glfw ends: its wake must not come after
+            self._loader.cancel()
         self.win.make_current()
         self.panels.release()
         self.end_compare()

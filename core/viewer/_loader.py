@@ -14,8 +14,8 @@ waits in memory) and shows the 3D view once :attr:`SeriesLoader.done`.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ import numpy.typing as npt
 from ownscan.core.render._gpu import gradient_fits, volume_limits
 from ownscan.core.render._pages import release_pages
 from ownscan.core.render._setup import gradient_layout, gradient_slabs, prepare_volume
+from ownscan.core.viewer._gradient_queue import GradientQueue
 from ownscan.core.viewer._jobs import Job
 from ownscan.core.viewer._sources import SeriesEntry
 from ownscan.core.volume import Volume
@@ -46,6 +47,10 @@ class SeriesLoader(Job):
         (so its upload finds the prepared volume in the cache).
     gradient
         Also compute the gradient texels (the 3D view shows a shaded mode).
+    queue_bytes, wake
+        At most ``queue_bytes`` of gradient texels wait for the window's thread; ``wake``
+        makes it take them when full (:class:`~ownscan.core.viewer._gradient_queue.GradientQueue`).
+        None: no limit (a caller that takes the slabs only at the end).
     """
 
     def __init__(
@@ -55,15 +60,15 @@ class SeriesLoader(Job):
         max_texture: int,
         memory_budget: int,
         gradient: bool,
+        queue_bytes: int | None = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(f"ownscan-load-{index}", "reading the images")
         self.index = index
         self.entry = entry
         self.volume: Volume | None = None
         # the gradient's slabs, computed here, taken by the window's thread as they come
-        self._gradient_parts: queue.SimpleQueue[tuple[int, npt.NDArray[np.uint16]]] = (
-            queue.SimpleQueue()
-        )
+        self.gradient_queue = GradientQueue(queue_bytes, wake)
         self.shown = False  # set by the viewer once the 2D views show it
         self._max_texture = max_texture
         self._budget = memory_budget
@@ -95,7 +100,8 @@ class SeriesLoader(Job):
                 return read[-1]
 
             for part in gradient_slabs(gradient_layout(prepared), slab):
-                self._gradient_parts.put(part)
+                if not self.gradient_queue.put(part):
+                    break  # cancelled: nobody writes the slabs any more
                 while read:  # a file-backed quantised volume: its pages let go again
                     release_pages(read.pop())
             # the slabs are made a few ahead on the pool's threads (gradient_slabs), so one
@@ -104,17 +110,23 @@ class SeriesLoader(Job):
 
     def _ended(self) -> None:
         self._ready.set()  # a failure too: the window's thread then sees the error
+        self.gradient_queue.close()
+
+    def cancel(self) -> None:
+        """The viewer no longer shows this load: its gradient slabs are dropped and it stops
+        making more (a bounded queue would otherwise keep it waiting for ever)."""
+        self.gradient_queue.cancel()
+
+    def wait_busy(self, timeout: float) -> None:
+        """Block until done, until gradient slabs wait for the window's thread (the queue is
+        full), or ``timeout`` seconds."""
+        self.gradient_queue.wait_full(timeout)
 
     def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
         """The gradient slabs ``(g0, texels)`` computed since the last call, in order (for
         :meth:`~ownscan.core.render.GpuVolume.write_gradient_slab`); all of them once
         :attr:`done`."""
-        parts = []
-        while True:
-            try:
-                parts.append(self._gradient_parts.get_nowait())
-            except queue.Empty:
-                return parts
+        return self.gradient_queue.take()
 
     @property
     def ready(self) -> bool:

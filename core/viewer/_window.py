@@ -44,8 +44,9 @@ class _Loader:
 
 
 def _ensure_imgui() -> Any:
-    # The window's context is made through EGL (see _create_window), so PyOpenGL, which the
-    # imgui backend uses, must call EGL too. It picks its platform at first import.
+    # The window's context is made through EGL (see _create_window), so PyOpenGL, which
+    # read_back uses (imported then only), must call EGL too. It picks its platform at first
+    # import.
     os.environ["PYOPENGL_PLATFORM"] = "egl"
     try:
         from imgui_bundle import imgui
@@ -109,6 +110,11 @@ class ViewerWindow:
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.SCALE_TO_MONITOR, True)
+        # no depth or stencil buffer: nothing drawn into the window tests depth or stencil
+        # (the views are quads, the 3D view a picture drawn into its own target, imgui needs
+        # neither); llvmpipe kept a 4-byte-a-pixel one in host memory (4 MiB at 1280x800)
+        glfw.window_hint(glfw.DEPTH_BITS, 0)
+        glfw.window_hint(glfw.STENCIL_BITS, 0)
         w, h = size
         win = glfw.create_window(w, h, title, None, None)
         if not win:
@@ -124,7 +130,8 @@ class ViewerWindow:
     def _init_imgui(self) -> None:
         imgui = self.imgui
         from imgui_bundle import __file__ as bundle_file
-        from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+
+        from ownscan.core.viewer._imgui_native import NativeRenderer
 
         self.imgui_ctx = imgui.create_context()
         io = imgui.get_io()
@@ -147,7 +154,8 @@ class ViewerWindow:
         style.font_scale_dpi = font_scale
         style.scale_all_sizes(font_scale)
         style.window_rounding = 4.0
-        self.imgui_renderer = GlfwRenderer(self.handle, attach_callbacks=False)
+        # imgui's C++ OpenGL 3 renderer: no PyOpenGL on the way (_imgui_native.py)
+        self.imgui_renderer = NativeRenderer(self.handle, self.glfw, imgui)
 
     # -- each frame ----------------------------------------------------------------------------
     def make_current(self) -> None:
