@@ -61,7 +61,7 @@ class SeriesLoader(Job):
         self.entry = entry
         self.volume: Volume | None = None
         # the gradient's slabs, computed here, taken by the window's thread as they come
-        self._gradient_parts: queue.SimpleQueue[tuple[int, npt.NDArray[np.uint16]]] = (
+        self._gradient_parts: queue.SimpleQueue[tuple[int, npt.NDArray[np.int8]]] = (
             queue.SimpleQueue()
         )
         self.shown = False  # set by the viewer once the 2D views show it
@@ -105,7 +105,7 @@ class SeriesLoader(Job):
     def _ended(self) -> None:
         self._ready.set()  # a failure too: the window's thread then sees the error
 
-    def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
+    def take_gradient(self) -> list[tuple[int, npt.NDArray[np.int8]]]:
         """The gradient slabs ``(g0, texels)`` computed since the last call, in order (for
         :meth:`~ownscan.core.render.GpuVolume.write_gradient_slab`); all of them once
         :attr:`done`."""
