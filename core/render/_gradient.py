@@ -109,11 +109,11 @@ __all__ = [
 # (``shade`` in common.glsl; ``_setup`` hands it to the programs).
 SHADE_GAIN = 100.0
 # The texel's byte steps: 0 is a gradient of 0, +-FULL_BYTE one of FULL_SCALE / SHADE_GAIN per
-# mm along the axis (the module). FULL_SCALE was chosen by the
-# picture: against the 16-bit texels, shaded dvr of a 512x512x300 CT and of the head MR at
-# 512x512 differ by at most 8 and 14 of 255 (means 0.3 and 0.1); with 4: 30 and 27 (the
-# directions between clipped texels), with 16: 5 and 7 but means 0.5 and 0.2 (coarser weak
-# gradients). docs/RENDER.md.
+# mm along the axis (the module). FULL_SCALE was chosen by the picture: against the 16-bit
+# texels, shaded dvr of a 512x512x300 CT and of the head MR at 512x512 differ by at most 9 and
+# 13 of 255 (means 0.11 and 0.06). In a trial (unsigned texels) 4 gave up to 30 and 27 (the
+# directions between shortened texels), 16 means twice those of 8 (coarser weak gradients).
+# docs/RENDER.md.
 FULL_BYTE = 127
 FULL_SCALE = 8.0
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import sys
 from functools import cache
 from typing import Any
 
@@ -46,10 +47,28 @@ class SnormRefused(Exception):
     """The GL refused the storage (out of memory)."""
 
 
+_ARGS: list[Any] = [ctypes.c_uint, ctypes.c_int, ctypes.c_int, *[ctypes.c_int] * 4, ctypes.c_uint]
+_ARGS += [ctypes.c_uint, ctypes.c_void_p]
+
+
 @cache
 def _tex_image_3d() -> Any | None:
-    """``glTexImage3D`` of the system's GL library (glvnd's libOpenGL, else libGL), which
-    acts on the current context; None where there is none to load."""
+    """``glTexImage3D`` of the system's GL library, which acts on the current context: on
+    Windows through ``wglGetProcAddress`` (opengl32 exports GL 1.1 only, as moderngl's own
+    loader does), elsewhere exported by libOpenGL (glvnd), libGL or the OpenGL framework;
+    None where there is none to load."""
+    if sys.platform.startswith("win"):
+        try:
+            wgl = ctypes.WinDLL("opengl32.dll")  # type: ignore[attr-defined,unused-ignore]
+            get = wgl.wglGetProcAddress
+            get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+            address = get(b"glTexImage3D")
+        except (OSError, AttributeError):
+            return None
+        if not address:
+            return None
+        proto = ctypes.WINFUNCTYPE(None, *_ARGS)  # type: ignore[attr-defined,unused-ignore]
+        return proto(address)
     for name in ("OpenGL", "GL"):
         path = ctypes.util.find_library(name)
         if path is None:
@@ -58,9 +77,7 @@ def _tex_image_3d() -> Any | None:
             fn = ctypes.CDLL(path).glTexImage3D
         except (OSError, AttributeError):
             continue
-        fn.restype = None
-        fn.argtypes = [ctypes.c_uint, ctypes.c_int, ctypes.c_int]
-        fn.argtypes += [ctypes.c_int] * 4 + [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
+        fn.restype, fn.argtypes = None, _ARGS
         return fn
     return None
 
