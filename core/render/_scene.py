@@ -184,10 +184,18 @@ def _opacity_blocks(
     """A brick may be seen when any table entry between its min and max has opacity."""
     if lut is None:
         return None
-    positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)])
-    a = np.clip(np.floor(block_min * 255.0).astype(np.int64), 0, 255)
-    b = np.clip(np.ceil(block_max * 255.0).astype(np.int64), 0, 255)
-    return (positive[b + 1] - positive[a]) > 0
+    # entries 0 .. 256 and indices 0 .. 256 in int16, in place: the int64 temporaries of one
+    # value per brick (1.2 M bricks for a 512x512x300 CT) took 30-40 MiB at once, which stayed
+    # in the heap for the frame (docs/BENCH.md, Memory)
+    positive = np.concatenate([[0], np.cumsum(lut[:, 3] > 0)]).astype(np.int16)
+    lo = np.floor(block_min * 255.0)
+    np.clip(lo, 0, 255, out=lo)
+    hi = np.ceil(block_max * 255.0)
+    np.clip(hi, 0, 255, out=hi)
+    hi += 1
+    seen = positive[hi.astype(np.int16)]
+    seen -= positive[lo.astype(np.int16)]
+    return seen > 0
 
 
 _OPACITY = SkipRule(
