@@ -91,21 +91,28 @@ float sample_volume(vec3 pos_tex) {
 #endif
 
 #ifdef GRADIENT_TEXTURE
-// The compact gradient texture, computed once per volume on upload: texel t holds, per axis,
-// 32768 + floor(S / (32 B f)) as RGB16 unorm, S the Sobel sum (the central difference along the
-// axis smoothed by [1, 2, 1] / 4 along the two others: the gradient of a lightly smoothed field,
-// so that a surface's normal does not follow the voxel grid as wood grain) of the voxel sums A
-// of the blocks of B = f_i f_j f_k voxels (f = u_gradient_step) around it, block indices
-// clamped to the volume: the gradient per voxel, q being the R16 voxels. Texel t is the block
-// of voxels f t .. f t + f - 1, centred on voxel f t + (f - 1) / 2; 1/8 of the voxels when
-// every axis is halved. Sampled trilinearly, in one fetch instead of 26.
+// The compact gradient texture, computed once per volume on upload (core/render/_gradient.py):
+// texel t holds, per axis, the Sobel gradient S / (32 B f) (the central difference along the
+// axis smoothed by [1, 2, 1] / 4 along the two others: the gradient of a lightly smoothed
+// field, so that a surface's normal does not follow the voxel grid as wood grain) of the voxel
+// sums A of the blocks of B = f_i f_j f_k voxels (f = u_gradient_step) around it, block
+// indices clamped to the volume: the gradient per voxel, q being the R16 voxels. Stored as
+// RGB8 snorm (byte / 127), in steps of the same size per mm on every axis, a vector longer
+// than 127 steps kept at 127 along its own direction (strong enough to be shaded fully well
+// before that); u_gradient_unit takes it back to the gradient per voxel. Texel t is the
+// block of voxels f t .. f t + f - 1, centred on voxel f t + (f - 1) / 2; 1/8 of the voxels
+// when every axis is halved. Sampled trilinearly, in one fetch instead of 26.
 uniform sampler3D u_gradient;
 uniform vec3 u_gradient_step;    // f: voxels per texel along i, j, k (1 or 2)
 uniform vec3 u_gradient_dims;    // texels along i, j, k: ceil(u_dims / f)
+uniform vec3 u_gradient_unit;    // gradient per voxel (normalised) of a texel's 1.0, per axis
 
-// u_dims / (u_gradient_step * u_gradient_dims), set once per ray by the skeleton: SwiftShader's
-// JIT (the page without a GPU) does not lift a uniform expression out of the sample loop.
+// u_dims / (u_gradient_step * u_gradient_dims), and u_grad_to_lps with its columns times
+// u_gradient_unit (a texel straight to LPS), set once per ray by the skeleton:
+// SwiftShader's JIT (the page without a GPU) does not lift a uniform expression out of the
+// sample loop.
 vec3 g_gradient_scale;
+mat3 g_gradient_to_lps;
 
 // The texture coordinate of the sample at pos_tex: texel index pos_tex * u_dims / f - 0.5 (not
 // pos_tex itself when an odd axis was halved: the last texel's block reaches past the volume).
@@ -145,8 +152,7 @@ vec3 sample_gradient(vec3 pos_tex) {
 #endif
 
 vec3 gradient_lps(vec3 pos_tex) {
-    vec3 g_ijk = sample_gradient(pos_tex) - 32768.0 / 65535.0;
-    return g_grad_to_lps * g_ijk;
+    return g_gradient_to_lps * sample_gradient(pos_tex);
 }
 #else
 // The full-resolution Sobel gradient from the interpolated field at the 26 whole-voxel offsets

@@ -122,6 +122,9 @@ void main() {
 #endif
 #ifdef GRADIENT_TEXTURE
     g_gradient_scale = u_dims / (u_gradient_step * u_gradient_dims);
+    g_gradient_to_lps = mat3(u_grad_to_lps[0] * u_gradient_unit.x,
+                             u_grad_to_lps[1] * u_gradient_unit.y,
+                             u_grad_to_lps[2] * u_gradient_unit.z);
 #endif
 #ifdef NARROW_LOCKSTEP
     g_grad_to_lps = u_grad_to_lps;  // copies once per ray (common.glsl)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import OwnscanError
 from ownscan.core.render._camera import Camera
-from ownscan.core.render._gradient import SOBEL_OFFSETS, SOBEL_SCALE
+from ownscan.core.render._gradient import FULL_BYTE, SOBEL_OFFSETS, SOBEL_SCALE
 from ownscan.core.render._scene import Scene, VisualisationMode
 from ownscan.core.render._setup import (
     BRICK,
@@ -130,8 +130,8 @@ class ArrayContext:
 
     def _gradient_texels(self, pos_tex: Any) -> Any:
         """Trilinear samples of the compact gradient texture (``gradient_texels`` in _setup,
-        RGB16 unorm, 32768 = 0) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised units per
-        voxel.
+        RGB8 snorm, read as byte / 127) at ``pos_tex`` ``(m, 3)``: ``(m, 3)`` in normalised
+        units per voxel (``u_gradient_unit``).
 
         The texels are the very ones GL uploads (made once per frame with the same function),
         read at the same coordinates (``gradient_tex`` in common.glsl)."""
@@ -145,9 +145,10 @@ class ArrayContext:
         f32 = xp.float32
         texel_dims = xp.asarray([mx, my, mz], dtype=f32)
         scale = self._dims_f / (xp.asarray(layout.factors, dtype=f32) * texel_dims)
-        return self._trilinear(self._texels, pos_tex * scale, (mx, my, mz)) * np.float32(
-            1.0 / 65535.0
-        ) - np.float32(32768.0 / 65535.0)
+        snorm = self._trilinear(self._texels, pos_tex * scale, (mx, my, mz)) * np.float32(
+            1.0 / FULL_BYTE
+        )
+        return snorm * xp.asarray(layout.units, dtype=f32)
 
     def _trilinear(self, texels: Any, pos_tex: Any, dims: tuple[int, int, int]) -> Any:
         """Trilinear samples ``(m, c)`` of ``texels`` ``(nx * ny * nz, c)`` of a texture of

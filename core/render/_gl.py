@@ -58,6 +58,10 @@ class GLUnavailable(OwnscanError, RuntimeError):
     """No OpenGL 3.3 context could be created (no EGL, no driver)."""
 
 
+# Bytes of float RGBA read back at a time by GLRenderer.render (a 512-wide picture: 64 rows)
+READ_BAND_BYTES = 1 << 19
+
+
 class GLRenderer:
     """Draws a scene with OpenGL 3.3 through moderngl.
 
@@ -255,9 +259,27 @@ class GLRenderer:
         """
         w, h = int(size[0]), int(size[1])
         rw, rh = (max(1, w // 2), max(1, h // 2)) if interactive else (w, h)
-        data = self._render(scene, camera, (rw, rh), interactive, read=True)
-        img = to_uint8(np.frombuffer(data, dtype=np.float32).reshape(rh, rw, 4))
+        self._render(scene, camera, (rw, rh), interactive, read=False)
+        img = self._read_picture((rw, rh))
         return upscale_nearest(img, (w, h)) if (rw, rh) != (w, h) else img
+
+    def _read_picture(self, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+        """The float target's picture of ``size`` as :func:`to_uint8` makes it (top row
+        first), read back a band of rows at a time: the whole float picture and its float
+        copy (8 MiB at 512x512, 32 at 1024x1024) were never needed at once, and were resident
+        at the peak of ``ownscan render`` (docs/BENCH.md, Memory)."""
+        width, height = size
+        assert self._fbo is not None and self._fbo[0] == size
+        fbo = self._fbo[2]
+        out = np.empty((height, width, 4), dtype=np.uint8)
+        band = max(1, READ_BAND_BYTES // (16 * width))  # rows of float RGBA
+        with self._scope:
+            for y0 in range(0, height, band):
+                y1 = min(height, y0 + band)
+                data = fbo.read(viewport=(0, y0, width, y1 - y0), components=4, dtype="f4")
+                rows = np.frombuffer(data, dtype=np.float32).reshape(y1 - y0, width, 4)
+                out[height - y1 : height - y0] = to_uint8(rows)  # rows bottom first
+        return out
 
     def render_texture(
         self,

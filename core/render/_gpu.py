@@ -37,6 +37,7 @@ from ownscan.core.render._setup import (
     prepare_volume,
 )
 from ownscan.core.render._shaders import stage_program
+from ownscan.core.render._snorm import SnormRefused, snorm_texture3d
 from ownscan.core.volume import Volume
 
 __all__ = [
@@ -98,8 +99,9 @@ def volume_limits(max_texture: int, shape: Sequence[int] | None = None) -> tuple
 
 
 def gradient_fits(prepared: PreparedVolume, memory_budget: int) -> bool:
-    """Whether the precomputed gradient (6 bytes per texel of its compact layout, about 0.75
-    bytes per voxel) fits the budget with the volume (2 bytes per voxel)."""
+    """Whether the precomputed gradient (RGB8 snorm, which the GL pads to 4 bytes per texel
+    of its compact layout: about 0.5 bytes per voxel) fits the budget with the volume (2 bytes
+    per voxel)."""
     return gradient_fits_dims(prepared.dims, prepared.volume.spacing, memory_budget)
 
 
@@ -108,7 +110,7 @@ def gradient_fits_dims(
 ) -> bool:
     """:func:`gradient_fits` of a volume drawn at ``dims`` ``(nx, ny, nz)`` and ``spacing``."""
     nx, ny, nz = dims
-    return 2 * nx * ny * nz + 6 * GradientLayout.of(dims, spacing).texels <= memory_budget
+    return 2 * nx * ny * nz + 4 * GradientLayout.of(dims, spacing).texels <= memory_budget
 
 
 def gl_matrix(m: npt.ArrayLike) -> bytes:
@@ -354,13 +356,23 @@ class GpuVolume:
                 tex.write(part.data, viewport=viewport, alignment=1)
 
     def _textures(self, components: int, grid: _Grid | None = None) -> list[Any]:
-        """One empty R16 (``components`` 1) or RGB16 (3) texture per brick of ``grid`` (the
-        volume's when None); raises _NoRoom (after releasing those made) when the GL refuses
-        one."""
+        """One empty R16 (``components`` 1: the voxels) or RGB8 snorm (3: the gradient,
+        ``_gradient``, ``_snorm``) texture per brick of ``grid`` (the volume's when None);
+        raises _NoRoom (after releasing those made) when the GL refuses one, or makes no
+        signed textures."""
         made: list[Any] = []
         try:
             for size in self._brick_sizes(grid):
-                made.append(self._texture3d(size, components, None, "nu2"))
+                if components == 1:
+                    made.append(self._texture3d(size, components, None, "nu2"))
+                    continue
+                try:
+                    tex = snorm_texture3d(self.ctx, size)
+                except SnormRefused as exc:
+                    raise _NoRoom(str(exc)) from exc
+                if tex is None:  # this GL makes no signed textures: 26 fetches per gradient
+                    raise _NoRoom("no RGB8_SNORM 3D textures")
+                made.append(tex)
         except _NoRoom:
             for tex in made:
                 tex.release()
@@ -378,7 +390,7 @@ class GpuVolume:
         return texture3d(self.ctx, size, components, data, dtype)
 
     def gradient_textures(self) -> list[Any]:
-        """The precomputed Sobel gradient in its compact layout (RGB16 unorm, one texel per
+        """The precomputed Sobel gradient in its compact layout (RGB8 snorm, one texel per
         block of voxels, see ``_gradient`` and ``gradient_texels``), bricked by
         :attr:`gradient_grid`, made on first use (slab by slab: the whole texel array is
         never held) unless :meth:`write_gradient_slab` brought them; empty when volume and
@@ -400,7 +412,7 @@ class GpuVolume:
             self._release_partial_gradient()
         return self._gradients
 
-    def write_gradient_slab(self, g0: int, texels: npt.NDArray[np.uint16]) -> bool:
+    def write_gradient_slab(self, g0: int, texels: npt.NDArray[np.int8]) -> bool:
         """Write texel slices ``g0 ..`` of the precomputed gradient, computed elsewhere (the
         viewer's loader thread streams ``gradient_slabs``): slabs in order from slice 0; the
         textures serve :meth:`gradient_textures` once the last slab is in. False (nothing
@@ -448,6 +460,7 @@ class GpuVolume:
         values: dict[str, Any] = {
             "u_gradient_step": tuple(float(f) for f in layout.factors),
             "u_gradient_dims": tuple(float(m) for m in layout.texel_dims),
+            "u_gradient_unit": layout.units,
         }
         if len(self.textures) > 1:
             grid = self.gradient_grid

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
+from ownscan.core.render._gradient import SHADE_GAIN as SHADE_GAIN
 from ownscan.core.render._gradient import GradientLayout, sobel_texels
 from ownscan.core.render._pages import is_released, release_pages, scratch_like
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
@@ -63,10 +64,10 @@ BRICK = 4  # voxels per side of an empty-space-skipping brick
 # looks at one brick where the ray enters it and then takes its samples in a bare loop, so
 # larger bricks pay less per sample (measured on llvmpipe: 16 beats 4 and 8; docs/BENCH.md).
 RUNNING_BRICK = 16
-# Shading constants (ambient, diffuse, specular, shininess) and how strongly a gradient (in
-# normalised value per mm) must be to be shaded fully; the same in GLSL and in the arrays.
+# Shading constants (ambient, diffuse, specular, shininess); the same in GLSL and in the
+# arrays. How strong a gradient must be to be shaded fully, SHADE_GAIN, is _gradient's (its
+# texels' byte steps are made for it).
 SHADE = (0.35, 0.65, 0.25, 24.0)
-SHADE_GAIN = 100.0
 
 
 SLAB_VOXELS = 1 << 20  # voxels per slab of slices: bounds every whole-volume pass's temporaries
@@ -904,9 +905,7 @@ def gradient_layout(prepared: PreparedVolume) -> GradientLayout:
     return GradientLayout.of(prepared.dims, prepared.volume.spacing)
 
 
-def gradient_slabs(
-    layout: GradientLayout, slab: Any
-) -> Iterator[tuple[int, npt.NDArray[np.uint16]]]:
+def gradient_slabs(layout: GradientLayout, slab: Any) -> Iterator[tuple[int, npt.NDArray[np.int8]]]:
     """``(g0, texels)`` of the gradient texture (:func:`gradient_texels`) of ``layout``, slab
     after slab of texel slices, from the quantised volume whose slices ``k0 .. k1 - 1``
     ``slab(k0, k1)`` gives (each slab read with its halo: the blocks beside it): the whole
@@ -917,7 +916,7 @@ def gradient_slabs(
     mz = layout.texel_dims[2]
     chunk = max(1, slab_slices((nz, ny, nx)) // layout.factors[2])
 
-    def texels(g0: int) -> npt.NDArray[np.uint16]:
+    def texels(g0: int) -> npt.NDArray[np.int8]:
         g1 = min(mz, g0 + chunk)
         k0, k1 = layout.slices_for(g0, g1)
         return sobel_texels(slab(k0, k1), k0, g0, g1, layout)
@@ -931,14 +930,14 @@ def gradient_slabs(
             pool.shutdown(cancel_futures=True)
 
 
-def gradient_texels(data: npt.NDArray[np.uint16], layout: GradientLayout) -> npt.NDArray[np.uint16]:
-    """The whole gradient texture ``(mz, my, mx, 3)`` of ``layout`` from the quantised volume
-    ``data``: per block of voxels the Sobel gradient along i, j, k of the block means
-    (``_gradient.sobel_texels``; indices clamped to the volume), which the shaded GL programs
-    sample instead of 26 volume fetches per gradient (``GRADIENT_TEXTURE`` in
+def gradient_texels(data: npt.NDArray[np.uint16], layout: GradientLayout) -> npt.NDArray[np.int8]:
+    """The whole RGB8 snorm gradient texture ``(mz, my, mx, 3)`` of ``layout`` from the
+    quantised volume ``data``: per block of voxels the Sobel gradient along i, j, k of the
+    block means (``_gradient.sobel_texels``; indices clamped to the volume), which the shaded
+    GL programs sample instead of 26 volume fetches per gradient (``GRADIENT_TEXTURE`` in
     shaders/common.glsl), made a slab at a time."""
     mx, my, mz = layout.texel_dims
-    out = np.empty((mz, my, mx, 3), dtype=np.uint16)
+    out = np.empty((mz, my, mx, 3), dtype=np.int8)
     for g0, texels in gradient_slabs(layout, lambda k0, k1: data[k0:k1]):
         out[g0 : g0 + len(texels)] = texels
     return out

@@ -523,6 +523,7 @@ class Service:
                 "affine": _matrix(v.affine),
                 "url": f"/api/series/{uid}/voxels?level=0{which}",
                 "gradient_factors": _gradient_factors(v.voxels.shape, v.spacing),
+                "gradient_scales": _gradient_scales(v.spacing),
             },
             {
                 "level": 1,
@@ -532,6 +533,7 @@ class Service:
                 "gradient_factors": _gradient_factors(
                     preview, np.linalg.norm(preview_affine[:3, :3], axis=0)
                 ),
+                "gradient_scales": _gradient_scales(np.linalg.norm(preview_affine[:3, :3], axis=0)),
             },
         ]
         lo, hi = v.value_range
@@ -721,6 +723,15 @@ def _gradient_factors(shape: Sequence[int], spacing: Sequence[float]) -> list[in
 
     z, y, x = (int(n) for n in shape[:3])
     return list(gradient_factors((x, y, z), [float(s) for s in spacing]))
+
+
+def _gradient_scales(spacing: Sequence[float]) -> list[float]:
+    """The byte steps of the page's compact gradient texels per axis i, j, k for a level of
+    ``spacing`` (mm, i, j, k): the desktop's (``gradient_scales``), float32 values that JSON
+    carries exactly, so that the page's texels are the desktop's bytes."""
+    from ownscan.core.render._gradient import gradient_scales
+
+    return list(gradient_scales([float(s) for s in spacing]))
 
 
 def _reduced(volume: Volume, max_side: int) -> Volume:

@@ -32,7 +32,7 @@ __all__ = ["QUEUE_BYTES", "GradientQueue"]
 # waits at all (docs/BENCH.md, Memory: the time to the shaded 3D view did not grow).
 QUEUE_BYTES = 8 << 20
 
-Part = tuple[int, npt.NDArray[np.uint16]]
+Part = tuple[int, npt.NDArray[np.int8]]
 
 
 class GradientQueue:

@@ -122,7 +122,7 @@ class SeriesLoader(Job):
         full), or ``timeout`` seconds."""
         self.gradient_queue.wait_full(timeout)
 
-    def take_gradient(self) -> list[tuple[int, npt.NDArray[np.uint16]]]:
+    def take_gradient(self) -> list[tuple[int, npt.NDArray[np.int8]]]:
         """The gradient slabs ``(g0, texels)`` computed since the last call, in order (for
         :meth:`~ownscan.core.render.GpuVolume.write_gradient_slab`); all of them once
         :attr:`done`."""

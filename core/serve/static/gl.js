@@ -146,7 +146,7 @@ export class Renderer {
     const gdims = gradientDims(prepared.dims, factors);
     const q = gdims ? prepared.q || null : null;
     const ask = gdims ? prepared.gradientTexels || null : null;
-    const v = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, ask, release: prepared.release || null, texels: null, pending: null, gradient: null, gradientFactors: factors, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
+    const v = { texture: t, dims: prepared.dims, rgb: !!prepared.rgb, q, ask, release: prepared.release || null, texels: null, pending: null, gradient: null, gradientFactors: factors, gradientScales: prepared.gradientScales || null, gradientDims: gdims, block: prepared.block || null, bound: null, skip: null };
     this.volume = v;
   }
 
@@ -196,9 +196,10 @@ export class Renderer {
     gl.bindTexture(gl.TEXTURE_3D, t);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     while (gl.getError() !== gl.NO_ERROR);
-    const texels = v.texels || gradientTexels(v.q, v.dims, v.gradientFactors);
+    const texels = v.texels || gradientTexels(v.q, v.dims, v.gradientFactors, v.gradientScales);
     v.texels = v.q = null;
-    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB32F, nx, ny, nz, 0, gl.RGB, gl.FLOAT, texels);
+    // RGB8 snorm, as the desktop's (core/render/_gradient.py)
+    gl.texImage3D(gl.TEXTURE_3D, 0, gl.RGB8_SNORM, nx, ny, nz, 0, gl.RGB, gl.BYTE, texels);
     if (gl.getError() !== gl.NO_ERROR) {
       gl.deleteTexture(t);
       return null; // does not fit: 26 fetches from now on
@@ -365,6 +366,8 @@ export class Renderer {
       // the compact gradient texture's layout (sample_gradient in common.glsl)
       u_gradient_step: ["3f", this.volume.gradientFactors || [1, 1, 1]],
       u_gradient_dims: ["3f", this.volume.gradientDims || [nx, ny, nz]],
+      // a texel's 1.0 (byte 127) in the gradient per voxel (GradientLayout.units)
+      u_gradient_unit: ["3f", (this.volume.gradientScales || [1, 1, 1]).map((c) => 127 / (65535 * c))],
     });
     // the mode's parameters: one uniform u_<name> each (declared by the skeleton)
     this._uniforms(program, Object.fromEntries(Object.entries(frame.parameters).map(([name, v]) => [`u_${name}`, ["f", v]])));

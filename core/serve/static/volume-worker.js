@@ -7,22 +7,22 @@
 
 import { gradientTexels, prepareGrey } from "./volume.js";
 
-let kept = null; // {q, dims, factors} until the page asks for the gradient texels
+let kept = null; // {q, dims, factors, scales} until the page asks for the gradient texels
 
 self.onmessage = (e) => {
   if (e.data.kind === "gradient") {
     if (!kept) return;
-    const { q, dims, factors } = kept;
+    const { q, dims, factors, scales } = kept;
     kept = null;
     try {
-      const texels = gradientTexels(q, dims, factors);
+      const texels = gradientTexels(q, dims, factors, scales);
       self.postMessage({ kind: "gradient", texels }, [texels.buffer]);
     } catch (err) {
       self.postMessage({ error: String(err.message || err) });
     }
     return;
   }
-  const { buffer, dtype, encoding, range, dims, factors } = e.data;
+  const { buffer, dtype, encoding, range, dims, factors, scales } = e.data;
   try {
     const r = prepareGrey(buffer, dtype, encoding, range, dims);
     const moved = [r.values.buffer];
@@ -30,7 +30,7 @@ self.onmessage = (e) => {
     // q stays here when the gradient may be made here (the page then has no use for it)
     const gradientPending = !!factors && r.n === dims[0] * dims[1] * dims[2];
     if (gradientPending) {
-      kept = { q: r.q, dims, factors };
+      kept = { q: r.q, dims, factors, scales };
       r.q = null;
     } else moved.push(r.q.buffer);
     self.postMessage({ kind: "grey", ...r, gradientPending }, moved);

@@ -12,14 +12,14 @@ import { blockMinMax } from "./skip.js";
 
 const TYPES = { int16: Int16Array, uint16: Uint16Array, uint8: Uint8Array, float32: Float32Array };
 
-export const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB32F gradient texture (12 per texel)
+export const GRADIENT_BUDGET = 256 << 20; // bytes of the RGB8 snorm gradient texture (4 per texel, padded)
 
 // The compact gradient texture's size in texels [mx, my, mz] for `dims` and the level's
 // `factors` (voxels per texel), or null: no factors (26 fetches per gradient), or over budget.
 export function gradientDims(dims, factors) {
   if (!factors) return null;
   const g = [0, 1, 2].map((a) => Math.ceil(dims[a] / factors[a]));
-  return 12 * g[0] * g[1] * g[2] <= GRADIENT_BUDGET ? g : null;
+  return 4 * g[0] * g[1] * g[2] <= GRADIENT_BUDGET ? g : null;
 }
 
 // The bytes of a response as the typed array of `dtype`, undoing the byte shuffle.
@@ -82,12 +82,13 @@ export function unorm(q) {
 // block of voxels f t .. f t + f - 1 (indices clamped: an odd last block counts its last voxel
 // twice); A its voxel sum (B = fi fj fk voxels). Per texel and axis the Sobel sum S = sum over
 // the 26 neighbouring blocks of o_axis * (2 - |o_other1|) * (2 - |o_other2|) * A[+o] (block
-// indices clamped), stored as (32768 + floor(S / (32 B f_axis))) / 65535 =
-// ((S + 2^(15 + shift)) >> shift) / 65535, RGB interleaved, for GRADIENT_TEXTURE. Exact
-// integers all along (|S| < 2^24), so these are the desktop's RGB16 texels as floats.
+// indices clamped), v = floor(S / (32 B f_axis)) = S >> shift (exact integers all along,
+// |S| < 2^24), encoded as the desktop's RGB8 snorm texels (encodeTexels, with the level's `scales`,
+// the server's `gradient_scales`): the same bytes, RGB interleaved, for GRADIENT_TEXTURE.
 // Block sums, then separable passes over the texels (a 512x512x300 CT in node at load 10-11
 // on the 2-core machine: 2.5-4.2 s, against 6.6 s for the 26 neighbours of each texel).
-export function gradientTexels(q, dims, factors) {
+export function gradientTexels(q, dims, factors, scales) {
+  if (!scales || scales.length !== 3) throw new Error("the level gives no gradient scales");
   const [nx, ny, nz] = dims;
   const [fi, fj, fk] = factors;
   const mx = Math.ceil(nx / fi), my = Math.ceil(ny / fj), mz = Math.ceil(nz / fk);
@@ -116,16 +117,38 @@ export function gradientTexels(q, dims, factors) {
   const block = Math.log2(fi * fj * fk);
   const shifts = [fi, fj, fk].map((f) => 5 + block + Math.log2(f));
   const g = [mx, my, mz];
-  const out = new Float32Array(mx * my * mz * 3);
+  const h = new Float32Array(mx * my * mz * 3);
   const b = new Int32Array(a.length), c = new Int32Array(a.length), d = new Int32Array(a.length);
   alongAxis(a, b, g, 2, false); // smoothed along k: shared by the i and j sums
   alongAxis(b, c, g, 1, false);
-  texelsAlong(c, d, out, 0, g, shifts[0]);
+  texelsAlong(c, d, h, 0, g, shifts[0], scales[0]);
   alongAxis(b, c, g, 0, false);
-  texelsAlong(c, d, out, 1, g, shifts[1]);
+  texelsAlong(c, d, h, 1, g, shifts[1], scales[1]);
   alongAxis(a, b, g, 0, false);
   alongAxis(b, c, g, 1, false);
-  texelsAlong(c, d, out, 2, g, shifts[2]);
+  texelsAlong(c, d, h, 2, g, shifts[2], scales[2]);
+  return encodeTexels(h);
+}
+
+// core/render/_gradient.encode_texels, float32 operation for float32 operation (Math.fround
+// after each: the same bytes): per texel the vector h (in byte steps) shortened to 127 along
+// its own direction when longer, then floor(h + 0.5) per axis (-127 .. 127).
+export function encodeTexels(h) {
+  const out = new Int8Array(h.length);
+  const f = Math.fround;
+  for (let t = 0; t < h.length; t += 3) {
+    let x = h[t], y = h[t + 1], z = h[t + 2];
+    const n2 = f(f(f(x * x) + f(y * y)) + f(z * z));
+    if (n2 > 16129) {
+      const shorten = f(127 / f(Math.sqrt(n2)));
+      x = f(x * shorten);
+      y = f(y * shorten);
+      z = f(z * shorten);
+    }
+    out[t] = Math.floor(f(x + 0.5));
+    out[t + 1] = Math.floor(f(y + 0.5));
+    out[t + 2] = Math.floor(f(z + 0.5));
+  }
   return out;
 }
 
@@ -147,12 +170,12 @@ function alongAxis(src, dst, dims, axis, diff) {
   }
 }
 
-// The texels of one axis (channel) from its smoothed sums: S = the difference along the axis
-// (into s), (32768 + floor(S / 2^shift)) / 65535 (an arithmetic shift floors).
-function texelsAlong(sums, s, out, channel, dims, shift) {
+// One axis (channel) of the gradients from its smoothed sums: S = the difference along the
+// axis (into s), floor(S / 2^shift) (an arithmetic shift floors) times the axis's scale, one
+// float32 product (the Float32Array rounds it), as _gradient.sobel_gradient.
+function texelsAlong(sums, s, h, channel, dims, shift, scale) {
   alongAxis(sums, s, dims, channel, true);
-  const offset = 2 ** (15 + shift);
-  for (let t = 0; t < s.length; t++) out[t * 3 + channel] = ((s[t] + offset) >> shift) / 65535;
+  for (let t = 0; t < s.length; t++) h[t * 3 + channel] = (s[t] >> shift) * scale;
 }
 
 // The grey-value work of one level (decode, range, quantisation): on a worker thread when the
@@ -173,7 +196,7 @@ export function prepareGrey(buffer, dtype, encoding, range, dims) {
 // promise on every call. The worker makes them only when asked (at the first shaded 3D view,
 // gl.js), keeping q until then; `release()` ends it when the texels will never be asked for
 // (another volume drawn). Rejects when no worker could start (the bytes are then still here).
-function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
+function prepareOffThread(buffer, dtype, encoding, range, dims, factors, scales) {
   return new Promise((resolve, reject) => {
     let worker;
     try {
@@ -221,7 +244,7 @@ function prepareOffThread(buffer, dtype, encoding, range, dims, factors) {
         reject(new Error(e.message || "the worker failed"));
       }
     };
-    worker.postMessage({ buffer, dtype, encoding, range, dims, factors }, [buffer]);
+    worker.postMessage({ buffer, dtype, encoding, range, dims, factors, scales }, [buffer]);
   });
 }
 
@@ -249,12 +272,14 @@ export async function loadLevel(fetcher, header, level, range) {
     out.valueMax = 255;
     return out;
   }
-  // voxels per texel of the compact gradient texture: the desktop's rule, from the server
-  const factors = level.gradient_factors || null;
+  // voxels per texel of the compact gradient texture and its texels' byte steps: the
+  // desktop's rule, from the server
+  const scales = level.gradient_scales || null;
+  const factors = scales ? level.gradient_factors || null : null;
   const withGradient = gradientDims(dims, factors) ? factors : null;
   let grey;
   try {
-    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims, withGradient);
+    grey = await prepareOffThread(buffer, header.dtype, encoding, range, dims, withGradient, scales);
   } catch (e) {
     // no worker could start (the bytes are still here): the same work on this thread, and
     // the gradient texture made from q on this thread at its first use (gl.js); a worker
@@ -269,6 +294,7 @@ export async function loadLevel(fetcher, header, level, range) {
   out.release = grey.release || null;
   out.values = grey.values;
   out.gradientFactors = factors;
+  out.gradientScales = scales;
   out.block = grey.block;
   out.valueMin = grey.vmin;
   out.valueMax = grey.vmax;

@@ -13,7 +13,12 @@ from scenes import TF
 from ownscan.core.plugin_host import PluginHost
 from ownscan.core.render import ArrayContext, Camera, Scene, _setup, frame_for
 from ownscan.core.render import prepare_volume as prepare
-from ownscan.core.render._gradient import GradientLayout, gradient_factors
+from ownscan.core.render._gradient import (
+    GradientLayout,
+    encode_texels,
+    gradient_factors,
+    sobel_gradient,
+)
 from ownscan.core.render._setup import gradient_layout, gradient_slabs, gradient_texels
 from ownscan.core.render.phantom import ct_phantom
 
@@ -41,9 +46,10 @@ def test_which_axes_are_halved(dims, spacing, factors):
     assert layout.texel_dims == tuple(-(-n // f) for n, f in zip(dims, factors, strict=True))
 
 
-def _reference(q: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+def _sobel(q: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
     """The module's definition, the plain way: block sums with clamped voxel indices, then per
-    texel the Sobel sum over its 26 neighbours (clamped block indices) and the texel value."""
+    texel the Sobel sum over its 26 neighbours (clamped block indices) and its value ``v``
+    (the gradient per voxel, q units, before the texel's encoding)."""
     nz, ny, nx = q.shape
     fi, fj, fk = factors
     mx, my, mz = -(-nx // fi), -(-ny // fj), -(-nz // fk)
@@ -71,7 +77,16 @@ def _reference(q: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
                 out[..., 1] += ob * wa * wc * v
                 out[..., 2] += oc * wa * wb * v
     for axis, d in enumerate(divisors):
-        out[..., axis] = 32768 + np.floor_divide(out[..., axis], d)
+        out[..., axis] = np.floor_divide(out[..., axis], d)
+    return out
+
+
+def _reference(q: np.ndarray, layout: GradientLayout) -> np.ndarray:
+    """The RGB8 snorm texels of :func:`_sobel`'s values: times the layout's scales (float32), then
+    ``encode_texels`` (whose own rule test_gradient_bytes.py checks against float64)."""
+    h = _sobel(q, layout.factors).astype(np.float32) * np.asarray(layout.scales, np.float32)
+    out = np.empty(h.shape, np.int8)
+    encode_texels(h, out)
     return out
 
 
@@ -92,21 +107,28 @@ def test_texels_are_the_sobel_gradient_of_the_block_means(shape, factors):
     q[..., : shape[2] // 2] //= 97  # a dark half beside a bright one: large differences
     q.flat[0], q.flat[-1] = 0, 65535
     nz, ny, nx = shape
-    layout = GradientLayout((nx, ny, nz), factors)
+    layout = GradientLayout((nx, ny, nz), factors, (50.0, 60.0, 40.0))  # few shortened
     got = gradient_texels(q, layout)
-    assert got.dtype == np.uint16 and got.shape == (*layout.texel_dims[::-1], 3)
-    np.testing.assert_array_equal(got, _reference(q, factors))
+    assert got.dtype == np.int8 and got.shape == (*layout.texel_dims[::-1], 3)
+    np.testing.assert_array_equal(got, _reference(q, layout))
+    v = sobel_gradient(q, 0, 0, layout.texel_dims[2], layout)
+    scales = np.asarray(layout.scales, np.float32)
+    np.testing.assert_array_equal(v, _sobel(q, factors).astype(np.float32) * scales)
 
 
 def test_a_full_range_step_stays_in_range():
-    """Blocks of 0 beside blocks of 65535: the texels at both signs, inside 16 bits."""
+    """Blocks of 0 beside blocks of 65535: the gradient at both signs; the texels at both ends
+    of the byte, never wrapped."""
     q = np.zeros((4, 4, 8), dtype=np.uint16)
     q[..., 4:] = 65535
     layout = GradientLayout((8, 4, 4), (2, 2, 2))
-    up = gradient_texels(q, layout)[..., 0].astype(int)
-    down = gradient_texels(q[..., ::-1].copy(), layout)[..., 0].astype(int)
+    c = np.float32(layout.scales[0])
+    up = sobel_gradient(q, 0, 0, 2, layout)[..., 0]
+    down = sobel_gradient(q[..., ::-1].copy(), 0, 0, 2, layout)[..., 0]
     # per voxel: the block means differ by 65535 two blocks (4 voxels) apart, smoothed: 1/4
-    assert up.max() == 32768 + 65535 // 4 and down.min() == 32768 - 65535 // 4 - 1
+    assert up.max() == np.float32(65535 // 4) * c and down.min() == np.float32(-65535 // 4) * c
+    assert gradient_texels(q, layout)[..., 0].max() == 127
+    assert gradient_texels(q[..., ::-1].copy(), layout)[..., 0].min() == -127
 
 
 @pytest.mark.parametrize(("shape", "factors"), LAYOUTS, ids=str)
@@ -117,7 +139,7 @@ def test_slabs_with_their_halo_are_the_whole(monkeypatch, shape, factors):
     rng = np.random.default_rng(3)
     q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
     nz, ny, nx = shape
-    layout = GradientLayout((nx, ny, nz), factors)
+    layout = GradientLayout((nx, ny, nz), factors, (0.5, 0.7, 2.0))
     read: list[tuple[int, int]] = []
 
     def slab(k0: int, k1: int) -> np.ndarray:
@@ -128,7 +150,7 @@ def test_slabs_with_their_halo_are_the_whole(monkeypatch, shape, factors):
     parts = list(gradient_slabs(layout, slab))
     mz = layout.texel_dims[2]
     assert [g0 for g0, _ in parts] == list(range(mz))
-    np.testing.assert_array_equal(np.concatenate([t for _, t in parts]), _reference(q, factors))
+    np.testing.assert_array_equal(np.concatenate([t for _, t in parts]), _reference(q, layout))
     fk = factors[2]
     assert all(k1 - k0 <= 3 * fk for k0, k1 in read)  # a slab and one block either side
 
@@ -143,7 +165,8 @@ def test_the_array_renderer_reads_each_texel_at_its_blocks_centre():
     scene = Scene(vol, MODES["dvr"], transfer_function=TF)
     ctx = ArrayContext(np, prepared, frame_for(prepared, scene, Camera(), (4, 4)))
     ctx.gradient_texture = True
-    texels = gradient_texels(prepared.data, layout).astype(np.float64) / 65535 - 32768 / 65535
+    texels = gradient_texels(prepared.data, layout).astype(np.float64) / 127
+    texels *= np.asarray(layout.units)  # the gradient per voxel, normalised
     mx, my, mz = layout.texel_dims
     t = np.stack(np.meshgrid(np.arange(mx), np.arange(my), np.arange(mz), indexing="ij"), -1)
     t = t.reshape(-1, 3)

@@ -72,7 +72,7 @@ def test_a_slab_out_of_order_is_refused(gl_ctx, gl_check, monkeypatch):
             gpu.write_gradient_slab(*parts[1])
         # texels of another layout (one per voxel) are refused, not written askew
         with pytest.raises(ValueError, match="gradient is 10x15x15 texels"):
-            gpu.write_gradient_slab(0, np.zeros((2, 30, 30, 3), np.uint16))
+            gpu.write_gradient_slab(0, np.zeros((2, 30, 30, 3), np.int8))
         gpu.write_gradient_slab(*parts[0])
         # not complete: the renderer's own use computes the whole gradient instead
         assert _bytes(gpu.gradient_textures()) == [gradient_texels(p.data, layout).tobytes()]
@@ -83,10 +83,11 @@ def test_a_slab_out_of_order_is_refused(gl_ctx, gl_check, monkeypatch):
 
 def test_a_gradient_over_the_budget_is_not_written(gl_ctx, gl_check):
     vol = _ct((16, 16, 16))
-    # the volume (2 bytes per voxel) fits, with its 8x8x8 gradient texels (6 bytes each) not
-    gpu = GpuVolume(gl_ctx, vol, memory_budget=2 * 16**3 + 6 * 8**3 - 1)
+    # the volume (2 bytes per voxel) fits, with its 8x8x8 gradient texels (RGB8 snorm, padded
+    # to 4 bytes each) not
+    gpu = GpuVolume(gl_ctx, vol, memory_budget=2 * 16**3 + 4 * 8**3 - 1)
     try:
-        texels = np.zeros((8, 8, 8, 3), np.uint16)
+        texels = np.zeros((8, 8, 8, 3), np.int8)
         assert not gpu.write_gradient_slab(0, texels)
         assert gpu.gradient_textures() == []  # six fetches instead
         assert gpu.prepared is not None and gpu.prepared.volume is vol  # not averaged

@@ -21,7 +21,7 @@ from ownscan.core.render import (
     frame_for,
     prepare_volume,
 )
-from ownscan.core.render._gradient import GradientLayout
+from ownscan.core.render._gradient import GradientLayout, sobel_gradient
 from ownscan.core.render._setup import (
     BRICK,
     SKIP_DISTANCE_CAP,
@@ -271,13 +271,16 @@ def _full(q: np.ndarray) -> GradientLayout:
     "shape", [(5, 7, 9), (1, 1, 1), (3, 1, 6), (2, 5, 1), (40, 33, 17)], ids=str
 )
 def test_gradient_texels_are_clamped_sobel_differences(shape):
-    """The gradient texture: 32768 + floor(S / 32) per axis, S the Sobel sum (the difference
-    along the axis weighted (1, 2, 1) x (1, 2, 1) across it), indices clamped."""
+    """The gradient texture's values before their bytes (test_gradient_bytes.py):
+    floor(S / 32) per axis, S the Sobel sum (the difference along the axis weighted
+    (1, 2, 1) x (1, 2, 1) across it), indices clamped, times the axis's byte scale."""
     rng = np.random.default_rng(1)
     q = rng.integers(0, 65536, size=shape, dtype=np.uint16)
     q.flat[0], q.flat[-1] = 0, 65535  # the extremes of the differences
-    got = gradient_texels(q, _full(q))  # one texel per voxel (test_gradient_compact: blocks)
-    assert got.shape == (*shape, 3) and got.dtype == np.uint16
+    layout = _full(q)  # one texel per voxel (test_gradient_compact: blocks)
+    got = sobel_gradient(q, 0, 0, shape[0], layout)
+    assert got.shape == (*shape, 3) and got.dtype == np.float32
+    assert gradient_texels(q, layout).shape == (*shape, 3)
     p = np.pad(q.astype(np.int64), 1, mode="edge")  # clamped indices, the independent way
     nz, ny, nx = shape
     w = {-1: 1, 0: 2, 1: 1}
@@ -295,13 +298,19 @@ def test_gradient_texels_are_clamped_sobel_differences(shape):
                 up = p[hi[0] : hi[0] + nz, hi[1] : hi[1] + ny, hi[2] : hi[2] + nx]
                 down = p[lo[0] : lo[0] + nz, lo[1] : lo[1] + ny, lo[2] : lo[2] + nx]
                 s += w[a] * w[b] * (up - down)
-        np.testing.assert_array_equal(got[..., channel], 32768 + np.floor_divide(s, 32))
+        want = np.floor_divide(s, 32).astype(np.float32) * np.float32(layout.scales[channel])
+        np.testing.assert_array_equal(got[..., channel], want)
 
 
 def test_gradient_texels_reach_both_ends_of_the_range():
-    """A full-range step: the texels stay inside 16 bits at both signs."""
+    """A full-range step: the values at both signs (floor(+-32767.5) per voxel), the texels
+    at both ends of the signed byte."""
     q = np.zeros((3, 3, 4), dtype=np.uint16)
     q[..., 2:] = 65535
-    up = gradient_texels(q, _full(q))[..., 0]
-    down = gradient_texels(q[..., ::-1].copy(), _full(q))[..., 0]
-    assert up.max() == 65535 and down.min() == 0  # 32768 + floor(+-32767.5)
+    layout = _full(q)
+    c = np.float32(layout.scales[0])
+    up = sobel_gradient(q, 0, 0, 3, layout)[..., 0]
+    down = sobel_gradient(q[..., ::-1].copy(), 0, 0, 3, layout)[..., 0]
+    assert up.max() == np.float32(32767) * c and down.min() == np.float32(-32768) * c
+    assert gradient_texels(q, layout)[..., 0].max() == 127
+    assert gradient_texels(q[..., ::-1].copy(), layout)[..., 0].min() == -127

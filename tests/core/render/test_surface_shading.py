@@ -96,8 +96,8 @@ def test_the_gradient_texture_and_the_26_fetches_draw_nearly_the_same_picture(gl
     assert layout.factors == (2, 2, 2)  # 1 x 1 x 1.5 mm: every axis halved
     r16 = vol.voxels.size * 2
     with_texture = GLRenderer(ctx=gl_ctx)
-    # R16 fits, the gradient (6 bytes per texel) not
-    without = GLRenderer(ctx=gl_ctx, memory_budget=r16 + 6 * layout.texels - 1)
+    # R16 fits, the gradient (RGB8 snorm, 4 bytes per texel padded) not
+    without = GLRenderer(ctx=gl_ctx, memory_budget=r16 + 4 * layout.texels - 1)
     try:
         assert gradient_fits(prepared, with_texture.memory_budget)
         assert not gradient_fits(prepared, without.memory_budget)

@@ -28,7 +28,7 @@ LEVELS = """async () => {
         const encoding = resp.headers.get('X-Ownscan-Encoding') || 'raw';
         const dims = dimsOf(level.shape);
         const grey = prepareGrey(await resp.arrayBuffer(), v.header.dtype, encoding, range, dims);
-        const want = gradientTexels(grey.q, dims, level.gradient_factors);
+        const want = gradientTexels(grey.q, dims, level.gradient_factors, level.gradient_scales);
         let same = texels !== null && texels.length === want.length;
         for (let i = 0; same && i < want.length; i++) same = texels[i] === want[i];
         let values = got.values.length === grey.values.length;
@@ -53,7 +53,8 @@ FREE = """async ([nx, ny, nz]) => {
     const start = (w) => {
         const q = volume();
         w.postMessage({buffer: q.buffer, dtype: 'uint16', encoding: 'raw', range: [0, 65535],
-                       dims: [nx, ny, nz], factors: [2, 2, 2]}, [q.buffer]);
+                       dims: [nx, ny, nz], factors: [2, 2, 2], scales: [0.02, 0.02, 0.02]},
+                      [q.buffer]);
     };
     const asked = new Worker('/static/volume-worker.js', {type: 'module'});
     const idle = new Worker('/static/volume-worker.js', {type: 'module'});
