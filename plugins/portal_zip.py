@@ -489,7 +489,8 @@ def _read_once(zf: zipfile.ZipFile, info: zipfile.ZipInfo, pwd: bytes | None, na
     with zf.open(info, pwd=pwd) as f:
         head = f.read(_HEAD)
         if (
-            len(head) == _HEAD
+            pwd is None  # a wrong ZipCrypto password can pass its check: only the CRC tells
+            and len(head) == _HEAD
             and media_type_for(name, head) == DICOM
             and PurePosixPath(name).suffix.lower() != ".zip"
             and looks_like_dicom(head) is False
@@ -511,6 +512,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state:
     # Windows tools encode ZipCrypto passwords in the OEM or ANSI code page, 7-Zip's AES in
     # UTF-8: a password with non-ASCII letters is tried in each until one opens the zip.
     candidates = _password_candidates(state, origin) if encrypted else [None]
+    damaged: Exception | None = None
     try:
         for pwd in candidates:
             try:
@@ -519,9 +521,20 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, state:
                 if isinstance(exc, NotImplementedError) or "password" not in str(exc).lower():
                     raise
                 continue
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                if not encrypted:
+                    raise
+                # ZipCrypto checks a password by one byte of its header: one wrong password
+                # in 256 passes it and then inflates garbage (a bad CRC or a zlib error). So
+                # the next encoding of the password is still tried; only when none reads the
+                # member is it damaged (or every password wrong)
+                damaged = exc
+                continue
             if pwd is not None:
                 state.good_password = pwd
             return data
+        if damaged is not None:
+            raise damaged
         raise ImportFailed(state.source, f"wrong password for the encrypted zip ({origin})")
     except NotImplementedError as exc:
         method = info.compress_type

@@ -228,6 +228,34 @@ def test_windows_encoded_password(tmp_path: Path, dicoms: list[bytes], monkeypat
         _items(path, password="Muller")
 
 
+def test_a_wrong_password_encoding_that_passes_the_zipcrypto_check_is_not_taken(
+    tmp_path: Path, dicoms: list[bytes], monkeypatch
+):
+    """ZipCrypto checks a password by one byte: the UTF-8 "Müller" tried first passes it for
+    one zip in 256 and then inflates garbage. The next encoding must still be tried (this
+    failed the OEM test above one run in a few hundred)."""
+    import shutil
+    import subprocess
+
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    (tmp_path / "IM1").write_bytes(dicoms[0])
+    zip_cli = shutil.which("zip")
+    assert zip_cli is not None, "zip is not installed"
+    path = tmp_path / "oem.zip"
+    for _ in range(4000):  # each zip draws a new random header: about 1 in 256 passes
+        path.unlink(missing_ok=True)
+        subprocess.run([zip_cli, "-q", "-P", b"M\x81ller", path, "IM1"], cwd=tmp_path, check=True)
+        with zipfile.ZipFile(path) as zf:
+            try:
+                zf.open(zf.infolist()[0], pwd="Müller".encode()).close()
+            except RuntimeError:  # "Bad password": the usual case
+                continue
+        break
+    else:
+        pytest.fail("no zip whose header the UTF-8 password passes in 4000 tries")
+    assert [i.data for i in _items(path, password="Müller")] == [dicoms[0]]
+
+
 def test_aes_zip(tmp_path: Path, dicoms: list[bytes], monkeypatch):
     import pyzipper
 
