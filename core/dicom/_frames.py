@@ -605,7 +605,7 @@ def _check_packed12(ts: TransferSyntax, samples: int, pixels: int, n_frames: int
 def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) -> tuple[str, ...]:
     """A note when native pixel data holds far more than Rows x Columns need (Columns 1 with
     210 KB of pixels): the image size is probably untrue, and the image is shown cut."""
-    if length > 2 * need and length - need > 1024:
+    if length >= 2 * need and length - need > 1024:  # 2x: a second frame not counted
         return (
             f"pixel data holds {length} bytes, {length / need:.0f}x what Rows x Columns "
             f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
@@ -1343,7 +1343,12 @@ def _check_claims(
             f"Number of Frames {n_frames} needs {frame_bytes * n_frames} bytes, more than "
             f"a deflated file of {size} bytes can hold"
         )
-    if ts in NATIVE or n_frames == 1:
+    if ts in NATIVE:
+        return None
+    if n_frames == 1:
+        if src.dataset is None and encap is not None:
+            with src.open() as item:
+                _refuse_cut_fragment(item, encap, size)
         return None
     if src.dataset is not None:
         raw = ds.get("PixelData") if "PixelData" in ds else None
@@ -1361,6 +1366,34 @@ def _check_claims(
                 f"{found} fragment(s) (one at least per frame)"
             )
         return _frame_fragments(fp, offset, end, n_frames, ts)
+
+
+def _refuse_cut_fragment(fp: Any, offset: int, size: int) -> None:
+    """Refuse the one frame of encapsulated pixel data (value at ``offset``) when an item runs
+    past the end of the file: a JPEG decoder turns half a codestream into a whole picture
+    without a word (its lower part blank or garbage), and a wrong image is worse than none.
+    Item headers only are read.
+
+    Raises
+    ------
+    ReadProblem
+        A fragment (or the offset table) runs past the end of the file.
+    """
+    p = offset
+    while p + 8 <= size:
+        fp.seek(p)
+        head = fp.read(8)
+        if len(head) < 8:
+            return
+        group, elem, length = struct.unpack("<HHL", head)
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            return  # the sequence delimiter (or damage pydicom's decoding reports)
+        if p + 8 + length > size:
+            raise ReadProblem(
+                f"file truncated: a fragment of the compressed pixel data declares {length} "
+                f"bytes, only {size - p - 8} present"
+            )
+        p += 8 + length
 
 
 def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
@@ -1541,7 +1574,14 @@ def _build(
                     f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
                 )
             pixel_offset, pixel_length = off, length
-            size_notes = _excess_note(length, need, rows, cols, n_frames)
+            size_notes = (
+                _excess_note(length, need, rows, cols, n_frames)
+                if length <= size - off
+                else (
+                    f"the pixel data's length ({length} bytes) runs past the end of the file "
+                    f"({size - off} present): the file was cut short or the length is untrue",
+                )
+            )
     elif src.dataset is not None and ts in NATIVE:
         raw = ds.PixelData
         need = frame_bytes * n_frames
