@@ -75,6 +75,8 @@ def sweep(mr_head_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     ]
     (study / "odd" / "folder.dcm").mkdir()  # a folder named like a file
     os.symlink("/proc/self/mem", study / "odd" / "unreadable.dcm")  # read fails (EIO), even as root
+    os.mkfifo(study / "odd" / "fifo.dcm")  # reading it would wait forever
+    os.symlink("/dev/zero", study / "odd" / "endless.dcm")  # reading it never ends
     return Sweep(root, variants, good, odd)
 
 
@@ -340,3 +342,38 @@ def _exe() -> list[str]:
     from hostile import EXE
 
     return [EXE]
+
+
+SPECIAL = {
+    "zero.dcm": lambda p: p.write_bytes(b""),
+    "unreadable.dcm": lambda p: os.symlink("/proc/self/mem", p),
+    "folder.dcm": lambda p: p.mkdir(),
+    "fifo.dcm": lambda p: os.mkfifo(p),
+    "endless.dcm": lambda p: os.symlink("/dev/zero", p),
+    "dangling.dcm": lambda p: os.symlink("nowhere", p),
+    "loop.dcm": lambda p: os.symlink("loop.dcm", p),
+}
+
+
+def test_odd_files_given_as_the_source(tmp_path: Path) -> None:
+    for name, make in SPECIAL.items():
+        make(tmp_path / name)
+    r = capped("import", "--library", str(tmp_path / "lib"), *SPECIAL, cwd=tmp_path)
+    assert_clean(r)
+    assert r.returncode == 1, r.stdout + r.stderr
+    for name in SPECIAL:
+        if name != "folder.dcm":  # an empty folder is said as "no files found"
+            assert name in r.stdout + r.stderr, (name, r.stdout + r.stderr)
+    rows, files = _library_state(tmp_path / "lib")
+    assert not files and not any(rows.values()), (rows, files)  # nothing kept of any of them
+    for name in SPECIAL:
+        commands = [["info"]]
+        if name in ("zero.dcm", "unreadable.dcm", "fifo.dcm"):
+            commands += [["export", "-o", "out"], ["render", "-o", "r.png", "--backend", "cpu"]]
+        for command in commands:
+            r = capped(*command[:1], name, *command[1:], cwd=tmp_path)
+            assert_clean(r)
+            assert r.returncode == 2 and name in r.stderr, (command, name, r.stderr)
+    for name, says in (("dangling.dcm", "No such file"), ("loop.dcm", "Too many levels")):
+        r = capped("info", name, cwd=tmp_path)
+        assert f"{name}: a link that leads to no file ({says}" in r.stderr, r.stderr
