@@ -355,6 +355,13 @@ def _decode_fragments(frames: Sequence[Frame]) -> list[np.ndarray | str]:
                     else:
                         fp.seek(offset)
                         parts.append(fp.read(length))
+                got, declared = sum(map(len, parts)), sum(n for _, n in fr.fragments)
+                if got < declared:  # the file is cut short in this frame: never half a picture
+                    out.append(
+                        f"file truncated: the frame's compressed data declares {declared} "
+                        f"bytes, only {got} present"
+                    )
+                    continue
                 try:
                     arr, _ = decoder.as_array(encapsulate([b"".join(parts)]), **opts)
                 except Exception as exc:  # a damaged stream: this frame only

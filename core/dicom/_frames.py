@@ -1454,6 +1454,7 @@ def _frame_fragments(
     first = offset + 8 + bot_len  # the first fragment's item tag
     frags: list[tuple[int, int]] = []  # (position from `first`, length)
     p = first
+    cut = False
     while p + 8 <= size:
         fp.seek(p)
         item = fp.read(8)
@@ -1462,12 +1463,15 @@ def _frame_fragments(
         group, elem, length = struct.unpack("<HHL", item)
         if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
             break
-        # a file cut short: its last fragment is what is left (that frame fails alone)
-        length = min(length, size - p - 8)
+        # a file cut short: its last fragment keeps the length it declares, so that the frame
+        # it belongs to fails alone (read short, :func:`_pixels._decode_fragments` refuses it:
+        # a JPEG decoder would turn half a codestream into a whole, wrong picture)
+        cut = cut or p + 8 + length > size
         frags.append((p - first, length))
         p += 8 + length
     starts = {pos: k for k, (pos, _) in enumerate(frags)}
-    if not table and len(frags) == n_frames:
+    values = [(first + pos + 8, length) for pos, length in frags]
+    if not table and len(frags) == n_frames and not cut:
         return None  # one fragment a frame: pydicom takes them so
     if table:
         true = (
@@ -1476,9 +1480,11 @@ def _frame_fragments(
             and all(a < b for a, b in itertools.pairwise(table))
             and all(t in starts for t in table)
         )
-        if true:
+        if true and not cut:
             return None
-    values = [(first + pos + 8, length) for pos, length in frags]
+        if true:  # the table's frames, read here so that the cut one fails alone
+            bounds = [starts[t] for t in table] + [len(values)]
+            return [tuple(values[a:b]) for a, b in itertools.pairwise(bounds)]
     if len(frags) == n_frames:
         return [(v,) for v in values]
     begins = []

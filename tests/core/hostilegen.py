@@ -7,7 +7,8 @@ hostile change, and keeps the donor's study: a damaged file on a disc sits besid
 of its own study. The classes (``Variant.cls``):
 
 * ``truncated``: cut in the preamble, the meta header, mid-tag, mid-length, mid-value, in the
-  pixel data's element header, mid-pixel data, mid-fragment of encapsulated data, 0 bytes;
+  pixel data's element header, mid-pixel data, mid-fragment of encapsulated data (one frame
+  and the last of three), 0 bytes;
 * ``flipped``: seeded bit flips in the file meta group and in its group length;
 * ``length``: element lengths that lie (huge, odd, past the end of the file, 0xFFFFFFFF where
   no undefined length is allowed), in implicit and explicit VR and on the pixel data;
@@ -78,7 +79,8 @@ class Donors(dict[str, Path]):
     """The real files one variant is made from, made when first asked for, each from the same
     head MR slice (so a variant's study is the good slices' study, and each variant has its
     own SOP Instance UID): ``implicit`` (the slice as published), ``explicit`` (rewritten
-    explicit VR little endian by pydicom), ``jpeg`` (JPEG lossless by gdcmconv)."""
+    explicit VR little endian by pydicom), ``jpeg`` (JPEG lossless by gdcmconv), ``jpeg3``
+    (its codestream as the 3 frames of one file)."""
 
     def __init__(self, head_slice: Path, work: Path) -> None:
         super().__init__()
@@ -95,6 +97,15 @@ class Donors(dict[str, Path]):
             ds.save_as(out, enforce_file_format=True)
         elif key == "jpeg":
             subprocess.run(["gdcmconv", "--jpeg", str(self.head_slice), str(out)], check=True)
+        elif key == "jpeg3":  # the JPEG slice's codestream as 3 frames of one file
+            from pydicom.encaps import encapsulate, generate_frames
+
+            ds = pydicom.dcmread(self["jpeg"])
+            frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+            ds.PixelData = encapsulate([frame] * 3)
+            ds["PixelData"].is_undefined_length = True
+            ds.NumberOfFrames = 3
+            ds.save_as(out)
         else:
             raise KeyError(key)
         self[key] = out
@@ -259,6 +270,8 @@ VARIANTS: dict[str, dict[str, Maker]] = {
         "fragment-header": _cut("jpeg", lambda b, p: _fragments(b)[-1] + 5),
         "mid-fragment": _cut("jpeg", lambda b, p: (_fragments(b)[-1] + len(b)) // 2),
         "no-delimiter": _cut("jpeg", lambda b, p: len(b) - 8),
+        "multiframe-mid-last-frame": _cut("jpeg3", lambda b, p: (_fragments(b)[-1] + len(b)) // 2),
+        "multiframe-last-fragment-header": _cut("jpeg3", lambda b, p: _fragments(b)[-1] + 6),
     },
     "flipped": {
         **{f"meta-seed{s}": _flip(s, lambda b: 144, lambda b: _meta_end(b), 3) for s in range(6)},
