@@ -293,6 +293,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "PixelSpacing": (0x00280030, "DS"),
     "BitsAllocated": (0x00280100, "US"),
     "BitsStored": (0x00280101, "US"),
+    "HighBit": (0x00280102, "US"),
     "PixelRepresentation": (0x00280103, "US"),
     "PixelPaddingValue": (0x00280120, "US or SS"),
     "PixelPaddingRangeLimit": (0x00280121, "US or SS"),
@@ -611,6 +612,32 @@ def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) ->
             f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
         )
     return ()
+
+
+def _value_notes(fx: Any, bits_alloc: int) -> tuple[str, ...]:
+    """Notes for image values that cannot be true and are read as the common case instead
+    (Samples per Pixel 0 as 1, Bits Stored 0 as Bits Allocated, a High Bit beyond Bits
+    Allocated not used, a Number of Frames that is not a number as 1): the picture is the
+    likely one, and the file is named for it."""
+
+    def number(kw: str) -> int | None:
+        try:
+            return int(fx.get(kw))
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    notes = []
+    if fx.get("SamplesPerPixel") is not None and number("SamplesPerPixel") == 0:
+        notes.append("SamplesPerPixel 0 cannot be true: used 1")
+    if fx.get("BitsStored") is not None and number("BitsStored") == 0:
+        notes.append(f"BitsStored 0 cannot be true: used BitsAllocated ({bits_alloc})")
+    high = number("HighBit")
+    if high is not None and not 0 <= high < bits_alloc:
+        notes.append(f"HighBit {high} cannot be true (BitsAllocated {bits_alloc}): not used")
+    frames = fx.get("NumberOfFrames")
+    if frames not in (None, "", b"") and number("NumberOfFrames") is None:
+        notes.append(f"NumberOfFrames {_shown(frames)} is not a number: used 1")
+    return tuple(notes)
 
 
 def _slope(raw: Any) -> tuple[float, tuple[str, ...]]:
@@ -1596,6 +1623,8 @@ def _build(
                 f"pixel data has {len(raw)} bytes but Rows x Columns ({rows}x{cols}) x "
                 f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
             )
+
+    size_notes += _value_notes(fx, bits_alloc)
 
     padding: tuple[int, int] | None = None
     pad = fx.get("PixelPaddingValue")

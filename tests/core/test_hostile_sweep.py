@@ -386,3 +386,17 @@ def test_odd_files_given_as_the_source(tmp_path: Path) -> None:
     for name, says in (("dangling.dcm", "No such file"), ("loop.dcm", "Too many levels")):
         r = capped("info", name, cwd=tmp_path)
         assert f"{name}: a link that leads to no file ({says}" in r.stderr, r.stderr
+
+
+def test_every_lying_value_is_named_by_info(mr_head_dir: Path, tmp_path: Path) -> None:
+    # the library keeps such files as they are (their bytes are whole); reading them, each is
+    # refused or warned about by name (Bits Stored 0, Samples per Pixel 0, High Bit 40 and a
+    # Number of Frames "many" were read as the common case without a word)
+    slices = sorted(mr_head_dir.glob("*.dcm"))
+    variants = make_variants(slices[:40], tmp_path / "values", tmp_path / "work", ["values"])
+    r = capped("info", str(tmp_path / "values"))
+    assert_clean(r)
+    said = r.stdout + r.stderr
+    assert not [v.name for v in variants if v.path.name not in said], said[-3000:]
+    for value in ("BitsStored 0", "SamplesPerPixel 0", "HighBit 40", "NumberOfFrames 'many'"):
+        assert value in said, value
