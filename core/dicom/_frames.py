@@ -614,11 +614,12 @@ def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) ->
     return ()
 
 
-def _value_notes(fx: Any, bits_alloc: int) -> tuple[str, ...]:
+def _value_notes(fx: Any, bits_alloc: int, ts: TransferSyntax) -> tuple[str, ...]:
     """Notes for image values that cannot be true and are read as the common case instead
     (Samples per Pixel 0 as 1, Bits Stored 0 as Bits Allocated, a High Bit beyond Bits
     Allocated not used, a Number of Frames that is not a number as 1): the picture is the
-    likely one, and the file is named for it."""
+    likely one, and the file is named for it. And a transfer syntax DICOM does not know (its
+    images will not decode: said when the header is read, by ``info`` too)."""
 
     def number(kw: str) -> int | None:
         try:
@@ -637,6 +638,13 @@ def _value_notes(fx: Any, bits_alloc: int) -> tuple[str, ...]:
     frames = fx.get("NumberOfFrames")
     if frames not in (None, "", b"") and number("NumberOfFrames") is None:
         notes.append(f"NumberOfFrames {_shown(frames)} is not a number: used 1")
+    if ts not in NATIVE:  # the common syntaxes never import pydicom here
+        from pydicom.uid import UID
+
+        with quiet_pydicom():  # pydicom warns of a UID that is not one
+            known = UID(str(ts)).is_transfer_syntax
+        if not known:
+            notes.append(f"transfer syntax {_shown(str(ts))} is not one DICOM knows")
     return tuple(notes)
 
 
@@ -1624,7 +1632,7 @@ def _build(
                 f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
             )
 
-    size_notes += _value_notes(fx, bits_alloc)
+    size_notes += _value_notes(fx, bits_alloc, ts)
 
     padding: tuple[int, int] | None = None
     pad = fx.get("PixelPaddingValue")

@@ -400,3 +400,9 @@ def test_every_lying_value_is_named_by_info(mr_head_dir: Path, tmp_path: Path) -
     assert not [v.name for v in variants if v.path.name not in said], said[-3000:]
     for value in ("BitsStored 0", "SamplesPerPixel 0", "HighBit 40", "NumberOfFrames 'many'"):
         assert value in said, value
+    # a transfer syntax DICOM does not know is said when the header is read, by info too
+    variants = make_variants(slices[:40], tmp_path / "syntax", tmp_path / "work2", ["syntax"])
+    r = capped("info", str(tmp_path / "syntax"))
+    assert_clean(r)
+    for name, uid in (("unknown-uid", "1.2.3.4.5.6.7.8"), ("not-a-uid", "hello world")):
+        assert f"syntax-{name}.dcm): transfer syntax '{uid}' is not one DICOM knows" in r.stdout
