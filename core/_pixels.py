@@ -355,6 +355,13 @@ def _decode_fragments(frames: Sequence[Frame]) -> list[np.ndarray | str]:
                     else:
                         fp.seek(offset)
                         parts.append(fp.read(length))
+                got, declared = sum(map(len, parts)), sum(n for _, n in fr.fragments)
+                if got < declared:  # the file is cut short in this frame: never half a picture
+                    out.append(
+                        f"file truncated: the frame's compressed data declares {declared} "
+                        f"bytes, only {got} present"
+                    )
+                    continue
                 try:
                     arr, _ = decoder.as_array(encapsulate([b"".join(parts)]), **opts)
                 except Exception as exc:  # a damaged stream: this frame only
@@ -545,14 +552,14 @@ def check_decodable(fr: Frame) -> None:
     from pydicom.pixels import get_decoder
 
     ts = fr.transfer_syntax
-    try:
-        dec = get_decoder(ts)
-    except NotImplementedError:
-        raise UnsupportedTransferSyntax(
-            fr.source.origin, f"{ts.name} ({ts})", install_hint(ts)
-        ) from None
-    if not dec.is_available:
-        raise UnsupportedTransferSyntax(fr.source.origin, f"{ts.name} ({ts})", install_hint(ts))
+    with quiet_pydicom():  # pydicom warns of a UID that is not one ("hello world")
+        try:
+            dec = get_decoder(ts)
+        except NotImplementedError:
+            dec = None
+        name = ts.name
+    if dec is None or not dec.is_available:
+        raise UnsupportedTransferSyntax(fr.source.origin, f"{name} ({ts})", install_hint(ts))
 
 
 def _pool_wanted(frames: Sequence[Frame], plan: DecodePlan, workers: int) -> bool:
@@ -719,16 +726,32 @@ def decode_into(
     the mapping's, so ``out`` sees them), which avoids a page fault per 4 KiB of the mapping.
     """
     workers = default_workers() if workers is None else max(1, workers)
-    for fr in {id(f.source): f for f in frames}.values():
-        check_decodable(fr)
+    # A file whose transfer syntax no decoder handles (an unknown or damaged UID) fails alone,
+    # as any frame that does not decode: one such file on a disc must not cost the series
+    # beside it. Only when no file can be decoded is it the series' error.
+    sources = {id(f.source): f for f in frames}
+    cannot: dict[int, UnsupportedTransferSyntax] = {}
+    for key, fr in sources.items():
+        try:
+            check_decodable(fr)
+        except UnsupportedTransferSyntax as exc:
+            cannot[key] = exc
+    if cannot and len(cannot) == len(sources):
+        raise next(iter(cannot.values()))
+    skipped = {k for k, fr in enumerate(frames) if id(fr.source) in cannot}
 
-    direct = [k for k, fr in enumerate(frames) if _direct_ok(fr, plan)]
-    direct_set = set(direct)
+    direct = [k for k, fr in enumerate(frames) if k not in skipped and _direct_ok(fr, plan)]
+    direct_set = set(direct) | skipped
     rest = [k for k in range(len(frames)) if k not in direct_set]
 
     def fail(k: int, reason: str) -> None:
         out[k] = plan.fill
         on_error(k, reason)
+
+    for k in sorted(skipped):  # the caller names the file
+        syntax = cannot[id(frames[k].source)].syntax
+        hint = install_hint(frames[k].transfer_syntax)
+        fail(k, f"cannot decode transfer syntax {syntax}; {hint}")
 
     # 1. direct reads, in threads
     if direct:

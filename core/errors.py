@@ -61,6 +61,14 @@ class NoImporter(OwnscanError):
         if "://" not in source and not os.path.lexists(source):
             # the likely mistake first: a typo in a path, not a missing plugin
             message = f"no such file or folder: {source}"
+        elif "://" not in source and not os.path.exists(source):
+            # a symbolic link to nothing, or links that lead back to themselves
+            try:
+                os.stat(source)
+                why = "cannot be reached"
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+            message = f"{source}: a link that leads to no file ({why})"
         else:
             message = (
                 f"{source}: no importer claims this source (installed importers: {names}); "

@@ -225,6 +225,22 @@ def read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
         return _read_dicomdir(source)
 
 
+def _offset(elem: Any) -> int:
+    """A record offset element's value (0 when absent or empty).
+
+    Raises
+    ------
+    DicomdirError
+        The value is not one offset (several values, text: a damaged or hostile DICOMDIR).
+    """
+    value = None if elem is None else elem.value
+    if value is None or value == "" or value == []:
+        return 0
+    if not isinstance(value, int):
+        raise DicomdirError(f"a record offset {elem.tag} is not one number ({value!r:.40})")
+    return value
+
+
 def _read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -247,7 +263,7 @@ def _read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
     index = DicomdirIndex()
     visited: set[int] = set()
     first = ds.get(_FIRST)
-    first_offset = int(first.value) if first is not None and first.value else 0
+    first_offset = _offset(first)
     # Depth-first, in DICOMDIR order: (offset, context of the parent records).
     stack: list[tuple[int, dict[str, str]]] = [(first_offset, {})] if first_offset else []
     while stack:
@@ -258,9 +274,9 @@ def _read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
         if record is None:
             raise DicomdirError(f"a record offset ({offset}) points to no record")
         visited.add(offset)
-        nxt = record.get(_NEXT)
-        if nxt is not None and nxt.value:
-            stack.append((int(nxt.value), context))
+        nxt = _offset(record.get(_NEXT))
+        if nxt:
+            stack.append((nxt, context))
         if not _in_use(record):
             continue  # an inactive record and everything under it
         rtype = _text(record, "DirectoryRecordType")
@@ -269,9 +285,9 @@ def _read_dicomdir(source: bytes | BinaryIO | str) -> DicomdirIndex:
         below.update({attr: _text(record, kw) for kw, attr in fields.items()})
         if "ReferencedFileID" in record:
             index.entries.append(_entry(record, below, orphan=False))
-        lower = record.get(_LOWER)
-        if lower is not None and lower.value:
-            stack.append((int(lower.value), below))
+        lower = _offset(record.get(_LOWER))
+        if lower:
+            stack.append((lower, below))
     orphans = [
         r
         for off, r in records.items()

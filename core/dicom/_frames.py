@@ -293,6 +293,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "PixelSpacing": (0x00280030, "DS"),
     "BitsAllocated": (0x00280100, "US"),
     "BitsStored": (0x00280101, "US"),
+    "HighBit": (0x00280102, "US"),
     "PixelRepresentation": (0x00280103, "US"),
     "PixelPaddingValue": (0x00280120, "US or SS"),
     "PixelPaddingRangeLimit": (0x00280121, "US or SS"),
@@ -609,12 +610,46 @@ def _check_packed12(ts: TransferSyntax, samples: int, pixels: int, n_frames: int
 def _excess_note(length: int, need: int, rows: int, cols: int, n_frames: int) -> tuple[str, ...]:
     """A note when native pixel data holds far more than Rows x Columns need (Columns 1 with
     210 KB of pixels): the image size is probably untrue, and the image is shown cut."""
-    if length > 2 * need and length - need > 1024:
+    if length >= 2 * need and length - need > 1024:  # 2x: a second frame not counted
         return (
             f"pixel data holds {length} bytes, {length / need:.0f}x what Rows x Columns "
             f"({rows}x{cols}) x {n_frames} frame(s) need: the image size may be wrong",
         )
     return ()
+
+
+def _value_notes(fx: Any, bits_alloc: int, ts: TransferSyntax) -> tuple[str, ...]:
+    """Notes for image values that cannot be true and are read as the common case instead
+    (Samples per Pixel 0 as 1, Bits Stored 0 as Bits Allocated, a High Bit beyond Bits
+    Allocated not used, a Number of Frames that is not a number as 1): the picture is the
+    likely one, and the file is named for it. And a transfer syntax DICOM does not know (its
+    images will not decode: said when the header is read, by ``info`` too)."""
+
+    def number(kw: str) -> int | None:
+        try:
+            return int(fx.get(kw))
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    notes = []
+    if fx.get("SamplesPerPixel") is not None and number("SamplesPerPixel") == 0:
+        notes.append("SamplesPerPixel 0 cannot be true: used 1")
+    if fx.get("BitsStored") is not None and number("BitsStored") == 0:
+        notes.append(f"BitsStored 0 cannot be true: used BitsAllocated ({bits_alloc})")
+    high = number("HighBit")
+    if high is not None and not 0 <= high < bits_alloc:
+        notes.append(f"HighBit {high} cannot be true (BitsAllocated {bits_alloc}): not used")
+    frames = fx.get("NumberOfFrames")
+    if frames not in (None, "", b"") and number("NumberOfFrames") is None:
+        notes.append(f"NumberOfFrames {_shown(frames)} is not a number: used 1")
+    if ts not in NATIVE:  # the common syntaxes never import pydicom here
+        from pydicom.uid import UID
+
+        with quiet_pydicom():  # pydicom warns of a UID that is not one
+            known = UID(str(ts)).is_transfer_syntax
+        if not known:
+            notes.append(f"transfer syntax {_shown(str(ts))} is not one DICOM knows")
+    return tuple(notes)
 
 
 def _slope(raw: Any) -> tuple[float, tuple[str, ...]]:
@@ -1348,7 +1383,12 @@ def _check_claims(
             f"Number of Frames {n_frames} needs {frame_bytes * n_frames} bytes, more than "
             f"a deflated file of {size} bytes can hold"
         )
-    if ts in NATIVE or n_frames == 1:
+    if ts in NATIVE:
+        return None
+    if n_frames == 1:
+        if src.dataset is None and encap is not None:
+            with src.open() as item:
+                _refuse_cut_fragment(item, encap, size)
         return None
     if src.dataset is not None:
         raw = ds.get("PixelData") if "PixelData" in ds else None
@@ -1366,6 +1406,34 @@ def _check_claims(
                 f"{found} fragment(s) (one at least per frame)"
             )
         return _frame_fragments(fp, offset, end, n_frames, ts)
+
+
+def _refuse_cut_fragment(fp: Any, offset: int, size: int) -> None:
+    """Refuse the one frame of encapsulated pixel data (value at ``offset``) when an item runs
+    past the end of the file: a JPEG decoder turns half a codestream into a whole picture
+    without a word (its lower part blank or garbage), and a wrong image is worse than none.
+    Item headers only are read.
+
+    Raises
+    ------
+    ReadProblem
+        A fragment (or the offset table) runs past the end of the file.
+    """
+    p = offset
+    while p + 8 <= size:
+        fp.seek(p)
+        head = fp.read(8)
+        if len(head) < 8:
+            return
+        group, elem, length = struct.unpack("<HHL", head)
+        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            return  # the sequence delimiter (or damage pydicom's decoding reports)
+        if p + 8 + length > size:
+            raise ReadProblem(
+                f"file truncated: a fragment of the compressed pixel data declares {length} "
+                f"bytes, only {size - p - 8} present"
+            )
+        p += 8 + length
 
 
 def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
@@ -1426,6 +1494,7 @@ def _frame_fragments(
     first = offset + 8 + bot_len  # the first fragment's item tag
     frags: list[tuple[int, int]] = []  # (position from `first`, length)
     p = first
+    cut = False
     while p + 8 <= size:
         fp.seek(p)
         item = fp.read(8)
@@ -1434,12 +1503,15 @@ def _frame_fragments(
         group, elem, length = struct.unpack("<HHL", item)
         if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
             break
-        # a file cut short: its last fragment is what is left (that frame fails alone)
-        length = min(length, size - p - 8)
+        # a file cut short: its last fragment keeps the length it declares, so that the frame
+        # it belongs to fails alone (read short, :func:`_pixels._decode_fragments` refuses it:
+        # a JPEG decoder would turn half a codestream into a whole, wrong picture)
+        cut = cut or p + 8 + length > size
         frags.append((p - first, length))
         p += 8 + length
     starts = {pos: k for k, (pos, _) in enumerate(frags)}
-    if not table and len(frags) == n_frames:
+    values = [(first + pos + 8, length) for pos, length in frags]
+    if not table and len(frags) == n_frames and not cut:
         return None  # one fragment a frame: pydicom takes them so
     if table:
         true = (
@@ -1448,9 +1520,11 @@ def _frame_fragments(
             and all(a < b for a, b in itertools.pairwise(table))
             and all(t in starts for t in table)
         )
-        if true:
+        if true and not cut:
             return None
-    values = [(first + pos + 8, length) for pos, length in frags]
+        if true:  # the table's frames, read here so that the cut one fails alone
+            bounds = [starts[t] for t in table] + [len(values)]
+            return [tuple(values[a:b]) for a, b in itertools.pairwise(bounds)]
     if len(frags) == n_frames:
         return [(v,) for v in values]
     begins = []
@@ -1556,7 +1630,14 @@ def _build_frames(
                     f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
                 )
             pixel_offset, pixel_length = off, length
-            size_notes = _excess_note(length, need, rows, cols, n_frames)
+            size_notes = (
+                _excess_note(length, need, rows, cols, n_frames)
+                if length <= size - off
+                else (
+                    f"the pixel data's length ({length} bytes) runs past the end of the file "
+                    f"({size - off} present): the file was cut short or the length is untrue",
+                )
+            )
     elif src.dataset is not None and ts in NATIVE:
         raw = ds.PixelData
         need = frame_bytes * n_frames
@@ -1565,6 +1646,8 @@ def _build_frames(
                 f"pixel data has {len(raw)} bytes but Rows x Columns ({rows}x{cols}) x "
                 f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
             )
+
+    size_notes += _value_notes(fx, bits_alloc, ts)
 
     padding: tuple[int, int] | None = None
     pad = fx.get("PixelPaddingValue")

@@ -14,6 +14,7 @@ import logging
 import struct
 import sys
 import warnings
+import zlib
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, TypeGuard
 
@@ -44,6 +45,7 @@ def damaged() -> tuple[type[Exception], ...]:
         LookupError,  # KeyError, IndexError, an unknown codec
         NotImplementedError,
         OverflowError,
+        zlib.error,  # a deflated data set (1.2.840.10008.1.2.1.99) whose stream is damaged
     )
 
 

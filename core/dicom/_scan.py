@@ -155,7 +155,10 @@ class TransferSyntax(str):
             return known
         from pydicom.uid import UID
 
-        return str(UID(str(self)).name)
+        from ownscan.core.dicom._pydicom import quiet_pydicom
+
+        with quiet_pydicom():  # pydicom warns and logs of a UID that is not one: it is shown
+            return str(UID(str(self)).name)
 
 
 class Declined(OwnscanError):

@@ -126,10 +126,15 @@ class _Pending:
 
 
 def _redacted(item: SourceItem) -> SourceItem:
-    """``item`` with the secrets of its origin URL removed (the same item when it has none)."""
-    if "://" not in item.origin:
-        return item
-    origin = redact_url(item.origin)
+    """``item`` with the secrets of its origin URL removed (the same item when it has none),
+    and an origin that is not text (a file name whose bytes are not UTF-8: Python keeps them
+    as lone surrogates, which SQLite cannot store, and the batch's commit failed with every
+    good file in it) with those bytes written ``\\xff``."""
+    origin = redact_url(item.origin) if "://" in item.origin else item.origin
+    try:
+        origin.encode("utf-8")
+    except UnicodeEncodeError:
+        origin = origin.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return item if origin == item.origin else dataclasses.replace(item, origin=origin)
 
 

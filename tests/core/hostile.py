@@ -25,6 +25,7 @@ def capped(
     memory: int = MEMORY_CAP,
     timeout: float = TIME_CAP,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``ownscan ARGS`` under a memory cap and a time bound; ``OWNSCAN_RENDERER=array`` is not
     set, so render uses whatever the machine has."""
@@ -36,6 +37,7 @@ def capped(
         timeout=timeout,
         preexec_fn=lambda: _cap(memory),
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 
