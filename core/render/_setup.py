@@ -36,7 +36,7 @@ from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gradient import SHADE_GAIN as SHADE_GAIN
 from ownscan.core.render._gradient import GradientLayout, sobel_texels
-from ownscan.core.render._pages import is_released, release_pages, scratch_like
+from ownscan.core.render._pages import is_released, read_copy, release_pages, scratch_like
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -116,7 +116,8 @@ def _quantise_into(
     pass too (written: in its file, not in this process)."""
     step = slab_slices(voxels.shape)
     for k0 in range(0, voxels.shape[0], step):
-        _quantise_chunk(voxels[k0 : k0 + step], vmin, scale, out[k0 : k0 + step])
+        # a file-backed volume is read from its file, not through its mapping (read_copy)
+        _quantise_chunk(read_copy(voxels[k0 : k0 + step]), vmin, scale, out[k0 : k0 + step])
         release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
         release_pages(out[k0 : k0 + step])
     return out
@@ -177,8 +178,8 @@ class PreparedVolume:
         quantised from the volume (the same numbers)."""
         data = self._data  # read once: another thread may release it meanwhile
         if data is not None:
-            return data[k0:k1]
-        return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
+            return read_copy(data[k0:k1])  # file-backed: read from the file, mapping nothing
+        return _quantise(read_copy(self.volume.voxels[k0:k1]), self.value_min, self.scale)
 
     def box(
         self, first: tuple[int, int, int], size: tuple[int, int, int]
@@ -333,9 +334,13 @@ def _bounds_pass(
     def work(k0: int) -> None:
         k1 = min(nz, k0 + step)
         b = slice(k0 // BRICK, k0 // BRICK + -(-(k1 - k0) // BRICK))
-        lo[b] = _slab_bounds(voxels, k0, k1, np.minimum)
-        hi[b] = _slab_bounds(voxels, k0, k1, np.maximum)
-        release_pages(voxels[k0:k1])  # a file-backed volume: read, then let go
+        # the slab with the slice on each side of it, a file-backed volume's read from its
+        # file (read_copy: none of its pages mapped); the same slices as a view otherwise
+        h0, h1 = max(0, k0 - 1), min(nz, k1 + 1)
+        v = read_copy(voxels[h0:h1])
+        lo[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.minimum)
+        hi[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.maximum)
+        release_pages(voxels[k0:k1])  # a file-backed volume read through its mapping: let go
 
     starts = range(0, nz, step)
     if pool is None:
@@ -358,8 +363,9 @@ def _bounds_pass(
 
 def _slab_bounds(voxels: npt.NDArray[Any], k0: int, k1: int, op: Any) -> npt.NDArray[Any]:
     """``op`` (np.minimum / np.maximum) per BRICK^3 block over the block widened by one voxel
-    on every side where the volume has one, of slices ``k0 .. k1 - 1`` (``k0`` a multiple of
-    BRICK, ``k1`` too unless it is the volume's end): ``(blocks, ny / BRICK, nx / BRICK)``.
+    on every side where ``voxels`` (the volume, or a slab of it with its halo) has one, of
+    slices ``k0 .. k1 - 1`` (``k0`` a block's first slice, ``k1`` the next block's unless
+    it is the end): ``(blocks, ny / BRICK, nx / BRICK)``.
     Along ``k`` first, in whole-slice passes (contiguous, the cheapest), so that the strided
     passes along ``j`` and ``i`` see a quarter of the voxels."""
     nz = voxels.shape[0]
