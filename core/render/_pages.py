@@ -27,6 +27,7 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ __all__ = [
     "load_file_backed",
     "on_disk",
     "read_copy",
+    "read_copy_done",
     "register_mapping",
     "release_pages",
     "scratch_file",
@@ -55,6 +57,7 @@ _FILE_MAPPINGS: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
 # a descriptor of the file under such a mapping (mapped from its byte 0), where the
 # registering caller gave one: read_copy reads through it, mapping nothing
 _FILE_DESCRIPTORS: weakref.WeakKeyDictionary[mmap.mmap, int] = weakref.WeakKeyDictionary()
+_BUFFERS = threading.local()  # read_copy's reused buffer, one per thread
 _PAGE = mmap.PAGESIZE
 _MEMORY_FILESYSTEMS = {"tmpfs", "ramfs", "hugetlbfs", "devtmpfs"}
 
@@ -121,20 +124,30 @@ def register_mapping(array: npt.NDArray[Any], fd: int | None = None) -> bool:
     return True
 
 
-def read_copy(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def read_copy(array: npt.NDArray[Any], reuse: bool = False) -> npt.NDArray[Any]:
     """``array``'s numbers, read from its file with ``preadv`` into an array of this
     process when it is a C-contiguous view of a registered file mapping with a descriptor
     (:func:`register_mapping`): the file's pages are never mapped into the process, so they
     never count in its resident memory (a read through the mapping maps the page-cache
     folios around what it reads, until :func:`release_pages`, and a neighbour's read may
-    map them again). Anything else is returned as it is (a view: the same numbers)."""
+    map them again). Anything else is returned as it is (a view: the same numbers).
+
+    With ``reuse``, the copy is made in a buffer of the calling thread that its next
+    ``reuse`` read overwrites (no fresh memory, and no page faults, per slab): for a caller
+    done with it before then."""
     mm = _mapping_of(array)
     fd = None if mm is None else _FILE_DESCRIPTORS.get(mm)
     if fd is None or mm is None or not array.flags.c_contiguous or array.size == 0:
         return array
     base = np.frombuffer(mm, np.uint8, count=1).__array_interface__["data"][0]
     offset = array.__array_interface__["data"][0] - base
-    out = np.empty(array.shape, dtype=array.dtype)
+    if reuse:
+        held = getattr(_BUFFERS, "bytes", None)
+        if held is None or len(held) < array.nbytes:
+            held = _BUFFERS.bytes = np.empty(array.nbytes, np.uint8)
+        out = held[: array.nbytes].view(array.dtype).reshape(array.shape)
+    else:
+        out = np.empty(array.shape, dtype=array.dtype)
     view = out.reshape(-1).view(np.uint8).data  # a writable memoryview of its bytes
     while view:  # a read may stop short (a signal, a huge request): go on from there
         n = os.preadv(fd, [view], offset)
@@ -161,6 +174,13 @@ def release_pages(array: npt.NDArray[Any]) -> None:
     start = lo - np.frombuffer(mm, np.uint8, count=1).__array_interface__["data"][0]
     first = start - start % _PAGE  # madvise wants a page-aligned start
     mm.madvise(mmap.MADV_DONTNEED, first, min(len(mm), start + (hi - lo)) - first)
+
+
+def read_copy_done() -> None:
+    """Let go of the calling thread's :func:`read_copy` buffer (a slab's bytes, held for its
+    next ``reuse`` read): for a thread that reads no more slabs for now. A pool's threads
+    let go of theirs as they end."""
+    _BUFFERS.bytes = None
 
 
 def is_released(array: npt.NDArray[Any]) -> bool:

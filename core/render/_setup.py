@@ -36,7 +36,13 @@ from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gradient import SHADE_GAIN as SHADE_GAIN
 from ownscan.core.render._gradient import GradientLayout, sobel_texels
-from ownscan.core.render._pages import is_released, read_copy, release_pages, scratch_like
+from ownscan.core.render._pages import (
+    is_released,
+    read_copy,
+    read_copy_done,
+    release_pages,
+    scratch_like,
+)
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -117,7 +123,7 @@ def _quantise_into(
     step = slab_slices(voxels.shape)
     for k0 in range(0, voxels.shape[0], step):
         # a file-backed volume is read from its file, not through its mapping (read_copy)
-        _quantise_chunk(read_copy(voxels[k0 : k0 + step]), vmin, scale, out[k0 : k0 + step])
+        _quantise_chunk(read_copy(voxels[k0 : k0 + step], True), vmin, scale, out[k0 : k0 + step])
         release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
         release_pages(out[k0 : k0 + step])
     return out
@@ -159,6 +165,7 @@ class PreparedVolume:
             if is_released(vox):  # file-backed: so is the copy, its pages let go as written
                 out = scratch_like(vox, vox.shape, np.uint16)
                 self._data = _quantise_into(vox, self.value_min, self.scale, out)
+                read_copy_done()  # the slab buffer of this thread (the viewer's loader)
             else:
                 self._data = _quantise(vox, self.value_min, self.scale)
         return self._data
@@ -179,7 +186,7 @@ class PreparedVolume:
         data = self._data  # read once: another thread may release it meanwhile
         if data is not None:
             return read_copy(data[k0:k1])  # file-backed: read from the file, mapping nothing
-        return _quantise(read_copy(self.volume.voxels[k0:k1]), self.value_min, self.scale)
+        return _quantise(read_copy(self.volume.voxels[k0:k1], True), self.value_min, self.scale)
 
     def box(
         self, first: tuple[int, int, int], size: tuple[int, int, int]
@@ -337,7 +344,7 @@ def _bounds_pass(
         # the slab with the slice on each side of it, a file-backed volume's read from its
         # file (read_copy: none of its pages mapped); the same slices as a view otherwise
         h0, h1 = max(0, k0 - 1), min(nz, k1 + 1)
-        v = read_copy(voxels[h0:h1])
+        v = read_copy(voxels[h0:h1], True)  # done with before this thread's next read
         lo[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.minimum)
         hi[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.maximum)
         release_pages(voxels[k0:k1])  # a file-backed volume read through its mapping: let go
@@ -634,6 +641,7 @@ def prepare_volume(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        read_copy_done()  # this thread helped with the slabs: its buffer goes
     for name, table in (("block_min", lo), ("block_max", hi)):
         q = np.empty(table.shape, np.uint16)
         _quantise_chunk(table, vmin, prepared.scale, q)  # monotone: the bounds of q

@@ -19,6 +19,7 @@ from pagemap import resident_mib as _resident_mib
 from ownscan.core.render import prepare_volume
 from ownscan.core.render._pages import (
     read_copy,
+    read_copy_done,
     release_pages,
     scratch_like,
 )
@@ -95,3 +96,18 @@ def test_scratch_like_keeps_the_descriptor(voxels):
     copy = read_copy(out[1:3])
     assert not np.shares_memory(copy, out)
     np.testing.assert_array_equal(copy, np.arange(out.size).reshape(out.shape)[1:3])
+
+
+def test_reused_buffer_gives_each_slab_its_own_numbers(voxels):
+    volume = file_backed(voxels, descriptor=True)
+    first = read_copy(volume.voxels[0:4], reuse=True)
+    np.testing.assert_array_equal(first, voxels[0:4])
+    second = read_copy(volume.voxels[8:10], reuse=True)  # the same bytes, overwritten
+    assert np.shares_memory(first, second)
+    np.testing.assert_array_equal(second, voxels[8:10])
+    read_copy_done()
+    third = read_copy(volume.voxels[1:3], reuse=True)  # a new buffer after read_copy_done
+    assert not np.shares_memory(third, second)
+    np.testing.assert_array_equal(third, voxels[1:3])
+    read_copy_done()
+    assert _resident_mib(volume.voxels) == 0.0
