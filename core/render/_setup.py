@@ -57,6 +57,7 @@ __all__ = [
     "frame_for",
     "gradient_layout",
     "gradient_slabs",
+    "normalised_bounds",
     "plane_offsets_mm",
     "pooled_bounds",
     "prepare_volume",
@@ -145,12 +146,26 @@ class PreparedVolume:
     volume: Volume
     value_min: float
     value_max: float
-    block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
-    block_max: npt.NDArray[np.float32]
+    # per BRICK^3 block, dilated by one block, the smallest and largest quantised voxel: in
+    # the R16 texels' own units (half the bytes of float32; block_min / block_max normalise)
+    block_lo: npt.NDArray[np.uint16]
+    block_hi: npt.NDArray[np.uint16]
     notes: list[str]
     # the last skip tables made by frame_for: (key, occupancy, distance)
     last_skip: tuple[Any, ...] | None = field(default=None, repr=False)
     _data: npt.NDArray[np.uint16] | None = field(default=None, repr=False)
+
+    @property
+    def block_min(self) -> npt.NDArray[np.float32]:
+        """The smallest normalised value per BRICK^3 block widened by one voxel (``0..1``, as
+        the renderers sample ``q / 65535``): a new float32 array made from
+        :attr:`block_lo` on each use."""
+        return normalised_bounds(self.block_lo)
+
+    @property
+    def block_max(self) -> npt.NDArray[np.float32]:
+        """The largest normalised value per block, as :attr:`block_min`."""
+        return normalised_bounds(self.block_hi)
 
     @property
     def scale(self) -> float:
@@ -497,8 +512,9 @@ def each_slab(
             pool.shutdown(cancel_futures=True)
 
 
-def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[np.float32]:
-    """A per-BRICK bound table (``block_max`` when ``largest``, else ``block_min``) over bricks
+def pooled_bounds(table: npt.NDArray[Any], largest: bool) -> npt.NDArray[np.float32]:
+    """A per-BRICK bound table (``block_max`` or ``block_hi`` when ``largest``, else
+    ``block_min`` or ``block_lo``; the latter normalised after pooling) over bricks
     of RUNNING_BRICK voxels: the largest (smallest) of the BRICK blocks in each. Each BRICK
     bound covers its block widened by one voxel, so the pooled one covers the larger brick
     widened by one voxel too. A partial brick at the far end pools the blocks it has. Axis
@@ -508,7 +524,15 @@ def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[
     pooled = np.asarray(table)
     for axis in range(3):
         pooled = _reduce_blocks(pooled, op, axis, RUNNING_BRICK // BRICK)
+    if pooled.dtype == np.uint16:  # block_lo / block_hi: normalised after pooling, the same
+        return normalised_bounds(pooled)  # numbers (min and max commute with a monotone map)
     return np.ascontiguousarray(pooled, dtype=np.float32)
+
+
+def normalised_bounds(table: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Quantised block bounds (:attr:`PreparedVolume.block_lo`, ``block_hi``) as the
+    normalised values the renderers sample: ``q / 65535`` in float32."""
+    return np.asarray(table).astype(np.float32) / np.float32(65535.0)
 
 
 def _block_minmax(
@@ -634,7 +658,7 @@ def prepare_volume(
         vmin, vmax = float(lo.min()), float(hi.max())  # NaN as the whole volume's min/max
         if not vmax > vmin:
             vmax = vmin + 1.0
-        empty = np.empty((0, 0, 0), np.float32)
+        empty = np.empty((0, 0, 0), np.uint16)
         prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
         if on_slab is not None:
             _slab_pass(prepared, pool, on_slab)
@@ -642,10 +666,10 @@ def prepare_volume(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         read_copy_done()  # this thread helped with the slabs: its buffer goes
-    for name, table in (("block_min", lo), ("block_max", hi)):
+    for name, table in (("block_lo", lo), ("block_hi", hi)):
         q = np.empty(table.shape, np.uint16)
         _quantise_chunk(table, vmin, prepared.scale, q)  # monotone: the bounds of q
-        setattr(prepared, name, q.astype(np.float32) / np.float32(65535.0))
+        setattr(prepared, name, q)
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared
@@ -903,10 +927,10 @@ def _skip_tables(
     if visible is None:
         return None, None
     occupancy = np.asarray(visible).astype(np.uint8)
-    if occupancy.shape != prepared.block_max.shape:
+    if occupancy.shape != prepared.block_hi.shape:
         raise ValueError(
             f"skip rule {rule.name!r}: blocks() gave shape {occupancy.shape}, expected one "
-            f"value per brick {prepared.block_max.shape}"
+            f"value per brick {prepared.block_hi.shape}"
         )
     distance = skip_distance(occupancy)
     prepared.last_skip = (key, occupancy, distance)
