@@ -144,7 +144,9 @@ def read_copy(array: npt.NDArray[Any], reuse: bool = False) -> npt.NDArray[Any]:
     if reuse:
         held = getattr(_BUFFERS, "bytes", None)
         if held is None or len(held) < array.nbytes:
-            held = _BUFFERS.bytes = np.empty(array.nbytes, np.uint8)
+            # a mapping of its own, not the heap: given back to the system whole when the
+            # thread ends or lets go of it (a heap block of a worker's arena stays resident)
+            held = _BUFFERS.bytes = np.frombuffer(mmap.mmap(-1, array.nbytes), np.uint8)
         out = held[: array.nbytes].view(array.dtype).reshape(array.shape)
     else:
         out = np.empty(array.shape, dtype=array.dtype)

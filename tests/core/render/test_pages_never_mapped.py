@@ -111,3 +111,14 @@ def test_reused_buffer_gives_each_slab_its_own_numbers(voxels):
     np.testing.assert_array_equal(third, voxels[1:3])
     read_copy_done()
     assert _resident_mib(volume.voxels) == 0.0
+
+
+def test_default_window_reads_the_file(voxels):
+    """The automatic window of a volume without a stored one samples every few slices: read
+    from the file, the same window as in memory, and no page left mapped (15 MiB of the head
+    MR's stayed resident to its first frame)."""
+    volume = file_backed(voxels, descriptor=True)
+    assert not volume.windows
+    got = volume.default_window()
+    assert _resident_mib(volume.voxels) == 0.0
+    assert got == Volume(voxels=voxels.copy(), spacing=(0.7, 0.7, 1.0)).default_window()
