@@ -360,8 +360,17 @@ class Volume:
         """The first window stored in the data, else one spanning the 1st..99th percentile."""
         if self.windows:
             return self.windows[0]
-        sample = self.voxels[:: max(1, self.shape[0] // 32)]
-        lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
+        from ownscan.core.render._pages import is_released, read_copy
+
+        # every so many slices; a file-backed volume's read from its file (read_copy), not
+        # through its mapping: ~15 MiB of a head MR's pages stayed resident after the upload.
+        # The stacked copy is this function's own: the percentiles may sort it in place.
+        vox, step = self.voxels, max(1, self.shape[0] // 32)
+        if is_released(vox):
+            sample = np.stack([read_copy(vox[k]) for k in range(0, self.shape[0], step)])
+            lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0], overwrite_input=True))
+        else:
+            lo, hi = (float(x) for x in np.percentile(vox[::step], [1.0, 99.0]))
         if hi <= lo:
             hi = lo + 1.0
         return WindowPreset("auto", hi - lo, (hi + lo) / 2.0)

@@ -435,7 +435,7 @@ class GLRenderer:
         transfer function's texture (or None); ``volume_uniforms`` / ``volume_units`` say how
         to sample the volume (and its gradient)."""
         prepared, bound_texture, lut = tables
-        nbz, nby, nbx = prepared.block_max.shape
+        nbz, nby, nbx = prepared.block_hi.shape
         last_brick = (float(nbx - 1), float(nby - 1), float(nbz - 1))
         distance = bound = None
         if frame.skip_distance is not None:

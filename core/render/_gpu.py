@@ -484,7 +484,7 @@ class GpuVolume:
             p = self.prepared
             assert p is not None, "colour volumes have no value bounds"
             largest = kind == "maximum"
-            table = pooled_bounds(p.block_max if largest else p.block_min, largest)
+            table = pooled_bounds(p.block_hi if largest else p.block_lo, largest)
             nbz, nby, nbx = table.shape
             data = table.tobytes()
             tex = self.ctx.texture3d((nbx, nby, nbz), 1, data, dtype="f4")

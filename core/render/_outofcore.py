@@ -58,6 +58,7 @@ from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
     frame_for,
+    normalised_bounds,
     pooled_bounds,
     prepare_volume,
     slab_slices,
@@ -538,8 +539,8 @@ class OutOfCore:
         """The largest (``kind`` "maximum") or smallest value the brick's own samples read."""
         blocks = _own_blocks(brick)
         if kind == "maximum":
-            return float(self.prepared.block_max[blocks].max())
-        return float(self.prepared.block_min[blocks].min())
+            return float(normalised_bounds(self.prepared.block_hi[blocks].max()))
+        return float(normalised_bounds(self.prepared.block_lo[blocks].min()))
 
     # -- textures ------------------------------------------------------------------------------
     def _voxels(self, brick: Brick) -> npt.NDArray[np.uint16]:
@@ -602,7 +603,7 @@ class OutOfCore:
 
             p = self.prepared
             largest = kind == "maximum"
-            table = pooled_bounds(p.block_max if largest else p.block_min, largest)
+            table = pooled_bounds(p.block_hi if largest else p.block_lo, largest)
             nbz, nby, nbx = table.shape
             tex = self.ctx.texture3d((nbx, nby, nbz), 1, table.tobytes(), dtype="f4")
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)

@@ -36,7 +36,13 @@ from ownscan.core.errors import UsageError
 from ownscan.core.render._camera import Camera
 from ownscan.core.render._gradient import SHADE_GAIN as SHADE_GAIN
 from ownscan.core.render._gradient import GradientLayout, sobel_texels
-from ownscan.core.render._pages import is_released, release_pages, scratch_like
+from ownscan.core.render._pages import (
+    is_released,
+    read_copy,
+    read_copy_done,
+    release_pages,
+    scratch_like,
+)
 from ownscan.core.render._scene import RenderNote, Scene, SkipRule
 from ownscan.core.volume import Volume
 
@@ -51,6 +57,7 @@ __all__ = [
     "frame_for",
     "gradient_layout",
     "gradient_slabs",
+    "normalised_bounds",
     "plane_offsets_mm",
     "pooled_bounds",
     "prepare_volume",
@@ -116,7 +123,8 @@ def _quantise_into(
     pass too (written: in its file, not in this process)."""
     step = slab_slices(voxels.shape)
     for k0 in range(0, voxels.shape[0], step):
-        _quantise_chunk(voxels[k0 : k0 + step], vmin, scale, out[k0 : k0 + step])
+        # a file-backed volume is read from its file, not through its mapping (read_copy)
+        _quantise_chunk(read_copy(voxels[k0 : k0 + step], True), vmin, scale, out[k0 : k0 + step])
         release_pages(voxels[k0 : k0 + step])  # a file-backed volume: read, then let go
         release_pages(out[k0 : k0 + step])
     return out
@@ -138,12 +146,26 @@ class PreparedVolume:
     volume: Volume
     value_min: float
     value_max: float
-    block_min: npt.NDArray[np.float32]  # normalised, per BRICK^3 block, dilated by one block
-    block_max: npt.NDArray[np.float32]
+    # per BRICK^3 block, dilated by one block, the smallest and largest quantised voxel: in
+    # the R16 texels' own units (half the bytes of float32; block_min / block_max normalise)
+    block_lo: npt.NDArray[np.uint16]
+    block_hi: npt.NDArray[np.uint16]
     notes: list[str]
     # the last skip tables made by frame_for: (key, occupancy, distance)
     last_skip: tuple[Any, ...] | None = field(default=None, repr=False)
     _data: npt.NDArray[np.uint16] | None = field(default=None, repr=False)
+
+    @property
+    def block_min(self) -> npt.NDArray[np.float32]:
+        """The smallest normalised value per BRICK^3 block widened by one voxel (``0..1``, as
+        the renderers sample ``q / 65535``): a new float32 array made from
+        :attr:`block_lo` on each use."""
+        return normalised_bounds(self.block_lo)
+
+    @property
+    def block_max(self) -> npt.NDArray[np.float32]:
+        """The largest normalised value per block, as :attr:`block_min`."""
+        return normalised_bounds(self.block_hi)
 
     @property
     def scale(self) -> float:
@@ -158,6 +180,7 @@ class PreparedVolume:
             if is_released(vox):  # file-backed: so is the copy, its pages let go as written
                 out = scratch_like(vox, vox.shape, np.uint16)
                 self._data = _quantise_into(vox, self.value_min, self.scale, out)
+                read_copy_done()  # the slab buffer of this thread (the viewer's loader)
             else:
                 self._data = _quantise(vox, self.value_min, self.scale)
         return self._data
@@ -177,8 +200,8 @@ class PreparedVolume:
         quantised from the volume (the same numbers)."""
         data = self._data  # read once: another thread may release it meanwhile
         if data is not None:
-            return data[k0:k1]
-        return _quantise(self.volume.voxels[k0:k1], self.value_min, self.scale)
+            return read_copy(data[k0:k1])  # file-backed: read from the file, mapping nothing
+        return _quantise(read_copy(self.volume.voxels[k0:k1], True), self.value_min, self.scale)
 
     def box(
         self, first: tuple[int, int, int], size: tuple[int, int, int]
@@ -333,9 +356,13 @@ def _bounds_pass(
     def work(k0: int) -> None:
         k1 = min(nz, k0 + step)
         b = slice(k0 // BRICK, k0 // BRICK + -(-(k1 - k0) // BRICK))
-        lo[b] = _slab_bounds(voxels, k0, k1, np.minimum)
-        hi[b] = _slab_bounds(voxels, k0, k1, np.maximum)
-        release_pages(voxels[k0:k1])  # a file-backed volume: read, then let go
+        # the slab with the slice on each side of it, a file-backed volume's read from its
+        # file (read_copy: none of its pages mapped); the same slices as a view otherwise
+        h0, h1 = max(0, k0 - 1), min(nz, k1 + 1)
+        v = read_copy(voxels[h0:h1], True)  # done with before this thread's next read
+        lo[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.minimum)
+        hi[b] = _slab_bounds(v, k0 - h0, k1 - h0, np.maximum)
+        release_pages(voxels[k0:k1])  # a file-backed volume read through its mapping: let go
 
     starts = range(0, nz, step)
     if pool is None:
@@ -358,8 +385,9 @@ def _bounds_pass(
 
 def _slab_bounds(voxels: npt.NDArray[Any], k0: int, k1: int, op: Any) -> npt.NDArray[Any]:
     """``op`` (np.minimum / np.maximum) per BRICK^3 block over the block widened by one voxel
-    on every side where the volume has one, of slices ``k0 .. k1 - 1`` (``k0`` a multiple of
-    BRICK, ``k1`` too unless it is the volume's end): ``(blocks, ny / BRICK, nx / BRICK)``.
+    on every side where ``voxels`` (the volume, or a slab of it with its halo) has one, of
+    slices ``k0 .. k1 - 1`` (``k0`` a block's first slice, ``k1`` the next block's unless
+    it is the end): ``(blocks, ny / BRICK, nx / BRICK)``.
     Along ``k`` first, in whole-slice passes (contiguous, the cheapest), so that the strided
     passes along ``j`` and ``i`` see a quarter of the voxels."""
     nz = voxels.shape[0]
@@ -484,8 +512,9 @@ def each_slab(
             pool.shutdown(cancel_futures=True)
 
 
-def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[np.float32]:
-    """A per-BRICK bound table (``block_max`` when ``largest``, else ``block_min``) over bricks
+def pooled_bounds(table: npt.NDArray[Any], largest: bool) -> npt.NDArray[np.float32]:
+    """A per-BRICK bound table (``block_max`` or ``block_hi`` when ``largest``, else
+    ``block_min`` or ``block_lo``; the latter normalised after pooling) over bricks
     of RUNNING_BRICK voxels: the largest (smallest) of the BRICK blocks in each. Each BRICK
     bound covers its block widened by one voxel, so the pooled one covers the larger brick
     widened by one voxel too. A partial brick at the far end pools the blocks it has. Axis
@@ -495,7 +524,15 @@ def pooled_bounds(table: npt.NDArray[np.float32], largest: bool) -> npt.NDArray[
     pooled = np.asarray(table)
     for axis in range(3):
         pooled = _reduce_blocks(pooled, op, axis, RUNNING_BRICK // BRICK)
+    if pooled.dtype == np.uint16:  # block_lo / block_hi: normalised after pooling, the same
+        return normalised_bounds(pooled)  # numbers (min and max commute with a monotone map)
     return np.ascontiguousarray(pooled, dtype=np.float32)
+
+
+def normalised_bounds(table: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Quantised block bounds (:attr:`PreparedVolume.block_lo`, ``block_hi``) as the
+    normalised values the renderers sample: ``q / 65535`` in float32."""
+    return np.asarray(table).astype(np.float32) / np.float32(65535.0)
 
 
 def _block_minmax(
@@ -621,17 +658,18 @@ def prepare_volume(
         vmin, vmax = float(lo.min()), float(hi.max())  # NaN as the whole volume's min/max
         if not vmax > vmin:
             vmax = vmin + 1.0
-        empty = np.empty((0, 0, 0), np.float32)
+        empty = np.empty((0, 0, 0), np.uint16)
         prepared = PreparedVolume(src, vmin, vmax, empty, empty, notes)
         if on_slab is not None:
             _slab_pass(prepared, pool, on_slab)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    for name, table in (("block_min", lo), ("block_max", hi)):
+        read_copy_done()  # this thread helped with the slabs: its buffer goes
+    for name, table in (("block_lo", lo), ("block_hi", hi)):
         q = np.empty(table.shape, np.uint16)
         _quantise_chunk(table, vmin, prepared.scale, q)  # monotone: the bounds of q
-        setattr(prepared, name, q.astype(np.float32) / np.float32(65535.0))
+        setattr(prepared, name, q)
     with _CACHE_LOCK:
         per_volume[key] = prepared
     return prepared
@@ -889,10 +927,10 @@ def _skip_tables(
     if visible is None:
         return None, None
     occupancy = np.asarray(visible).astype(np.uint8)
-    if occupancy.shape != prepared.block_max.shape:
+    if occupancy.shape != prepared.block_hi.shape:
         raise ValueError(
             f"skip rule {rule.name!r}: blocks() gave shape {occupancy.shape}, expected one "
-            f"value per brick {prepared.block_max.shape}"
+            f"value per brick {prepared.block_hi.shape}"
         )
     distance = skip_distance(occupancy)
     prepared.last_skip = (key, occupancy, distance)
