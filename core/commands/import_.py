@@ -96,15 +96,19 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("importing")
     quiet_ok = progress.tty and not args.verbose
 
+    warned = 0  # instances stored whose image header lies (said by info/render/export too)
+
     def on_item(r: ItemResult) -> None:
-        nonlocal nbytes
+        nonlocal nbytes, warned
         totals[r.status] = totals.get(r.status, 0) + 1
         nbytes += r.size
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
-        if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
-            return
-        tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
-        progress.write(escape_controls(f"{r.status:<9}  {r.origin}{tail}"))
+        if not quiet_ok or r.status not in (IMPORTED, DUPLICATE, DOCUMENT):
+            tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
+            progress.write(escape_controls(f"{r.status:<9}  {r.origin}{tail}"))
+        if r.warning:  # said on a terminal too: the patient sees it now, not at drawing
+            warned += 1
+            progress.write(escape_controls(f"warning    {r.origin}: {r.warning} (stored as it is)"))
 
     fatal: LibraryError | None = None
     try:
@@ -141,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
     if known_skipped:
         parts.append(f"{known_skipped} already in the library (not fetched again)")
+    if warned:
+        parts.append(f"{warned} with an image header that is not true (named above)")
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "

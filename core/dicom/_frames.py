@@ -548,6 +548,7 @@ def _fast_frames(
         if sop_class == "1.2.840.10008.1.3.10" or sop_class in _NOT_IMAGES:
             return f"SOP class {sop_class} is not an image"
         ts = sc.transfer_syntax
+        _refuse_plain_encapsulated(ts, sc.pixel_offset, sc.pixel_length)
         pixel = (sc.pixel_offset, sc.pixel_length) if ts in NATIVE else None
         encap = sc.pixel_offset if ts not in NATIVE else None
         return _real_world(
@@ -1326,11 +1327,35 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
             pixel_head, pos, little=ts != EXPLICIT_BE, implicit=ts == IMPLICIT_LE
         )
     elif src.dataset is None and pos is not None and ts not in NATIVE:
-        encap = _pixel_element(pixel_head, pos, little=True, implicit=False)[0]
+        encap, length = _pixel_element(pixel_head, pos, little=True, implicit=False)
+        _refuse_plain_encapsulated(ts, encap, length)
     frames = _build_frames(
         src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
     )
     return _real_world(frames, ds)
+
+
+def _refuse_plain_encapsulated(ts: TransferSyntax, offset: int | None, length: int | None) -> None:
+    """Refuse pixel data of a defined length under a compressed transfer syntax (JPEG, RLE...):
+    such a value is plain bytes, which PS3.5 A.4 never allows there; the transfer syntax is
+    untrue. Said when the header is read (info, import) rather than first at decoding.
+
+    Raises
+    ------
+    ReadProblem
+        The pixel data is not in fragments.
+    """
+    if ts in NATIVE or offset is None or length is None:
+        return
+    from pydicom.uid import UID
+
+    with quiet_pydicom():  # a UID DICOM does not know is said by a note (_value_notes)
+        if not UID(str(ts)).is_transfer_syntax:
+            return
+    raise ReadProblem(
+        f"the pixel data is stored as plain bytes, not in fragments as its transfer "
+        f"syntax ({ts.name}) requires: the file's transfer syntax is untrue"
+    )
 
 
 MAX_FRAMES = 1_000_000

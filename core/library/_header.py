@@ -69,6 +69,8 @@ class Header:
     transfer_syntax: str
     title: str
     institution: str = ""
+    # why its image cannot be drawn as its header says (set by the import; see _image_check)
+    problem: str = ""
 
 
 def is_document_class(sop_class_uid: str) -> bool:
