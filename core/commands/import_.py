@@ -6,6 +6,10 @@ for every plugin; a plugin whose option deserves its own flag adds it through th
 ``ownscan_addoption`` hook (the zip ``--password``, the DICOMweb filters), and its value
 arrives under the same key. An importer may also offer ``notes() -> list[str]``: lines about
 its last source, printed after the summary.
+
+A file stored whose image header lies (Rows 0, pixel data shorter than declared...) gets a
+``warning`` line in the reader's words, and each series that received new instances has its
+``info`` warnings printed once (read again from the stored headers; no pixel is decoded).
 """
 
 from __future__ import annotations
@@ -61,6 +65,22 @@ def _importer_notes(importer: object) -> list[str]:
     return [str(n) for n in notes()] if callable(notes) else []
 
 
+def _series_warnings(lib: Any, series_uids: dict[str, None]) -> None:
+    """Print once, for each series that received new instances, the warnings ``info`` gives
+    of it (slices missing, a gantry tilt, untrue spacing...), read from the stored files'
+    headers (no pixel is decoded): a patient hears at import what the viewer will show."""
+    from ownscan.core.commands._common import report_series_warnings
+    from ownscan.core.errors import OwnscanError
+
+    for uid in series_uids:
+        try:
+            found = lib.assemble(uid)
+        except (OwnscanError, OSError, ValueError):  # said per file already, or by info later
+            continue
+        for s in found.series:
+            report_series_warnings(NAME, None, s, s.warnings, set())
+
+
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.commands._library_args import Progress, human_size, open_from_args
     from ownscan.core.errors import OwnscanError
@@ -98,9 +118,13 @@ def run(args: argparse.Namespace) -> int:
 
     warned = 0  # instances stored whose image header lies (said by info/render/export too)
 
+    imported_series: dict[str, None] = {}  # series with new instances, in import order
+
     def on_item(r: ItemResult) -> None:
         nonlocal nbytes, warned
         totals[r.status] = totals.get(r.status, 0) + 1
+        if r.status == IMPORTED and r.series_uid:
+            imported_series[r.series_uid] = None
         nbytes += r.size
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
         if not quiet_ok or r.status not in (IMPORTED, DUPLICATE, DOCUMENT):
@@ -137,10 +161,14 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 notes.extend(_importer_notes(importer))
             notes.extend(rep.notes)
+        elapsed = progress.elapsed  # the import's own time (the summary's speed)
+        if fatal is None:
+            progress.close()  # the warnings go below the per-file lines
+            _series_warnings(lib, imported_series)
     finally:
         progress.close()
         lib.close()
-    elapsed = max(progress.elapsed, 1e-6)
+    elapsed = max(elapsed, 1e-6)
     order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
     parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
     if known_skipped:

@@ -102,3 +102,28 @@ def test_fifo_device_and_dangling_link_in_a_folder_are_named(
     ), lines
     assert "imported   cd/good.dcm" in lines and "1 imported, 3 skipped" in r.stdout, r.stdout
     assert _instances(tmp_path / "lib") == 1
+
+
+def test_import_says_the_series_warnings_info_gives(mr_head_dir: Path, tmp_path: Path) -> None:
+    # 9 slices missing from the middle of a stack: info warns of the gap; import says it too,
+    # once, in the same words, naming the series and its files; importing again says nothing
+    slices = sorted(mr_head_dir.glob("*.dcm"))[:60]
+    (tmp_path / "gap").mkdir()
+    for f in slices[:20] + slices[29:]:
+        shutil.copy(f, tmp_path / "gap")
+    info = capped("info", "gap", cwd=tmp_path)
+    assert_clean(info)
+    said = [ln.split("warning: ", 1)[1] for ln in info.stdout.splitlines() if "warning: " in ln]
+    assert any(w.startswith("missing slices: about 9 slice(s) absent") for w in said), info.stdout
+    lib = str(tmp_path / "lib")
+    r = capped("import", "--library", lib, "gap", cwd=tmp_path)
+    assert_clean(r)
+    assert r.returncode == 0, r.stdout + r.stderr
+    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("ownscan import: warning: ")]
+    assert len(warned) == len(said), (warned, said)
+    for w in said:
+        assert [ln for ln in warned if ln.endswith(f": {w}")], (w, warned)
+    assert all("gap/" in ln and "51 files" in ln for ln in warned), warned
+    again = capped("import", "--library", lib, "gap", cwd=tmp_path)
+    assert_clean(again)
+    assert "warning" not in again.stdout + again.stderr, again.stderr
