@@ -78,7 +78,9 @@ def _series_warnings(lib: Any, series_uids: dict[str, None]) -> None:
         except (OwnscanError, OSError, ValueError):  # said per file already, or by info later
             continue
         for s in found.series:
-            report_series_warnings(NAME, None, s, s.warnings, set())
+            # an untrue header value was named on its file's own line as it was stored
+            said = {w for w in s.warnings if w.startswith("untrue header value in ")}
+            report_series_warnings(NAME, None, s, s.warnings, said)
 
 
 def run(args: argparse.Namespace) -> int:
