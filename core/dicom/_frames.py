@@ -1363,8 +1363,9 @@ def _plain_bytes_note(
 
 def _noted(frames: list[Frame], notes: tuple[str, ...]) -> list[Frame]:
     """``frames``, each with ``notes`` added to its own."""
-    for fr in notes and frames:
-        fr.notes = fr.notes + notes
+    if notes:
+        for fr in frames:
+            fr.notes = fr.notes + notes
     return frames
 
 
