@@ -10,10 +10,13 @@ so that import, ``info``, ``render`` and ``export`` say the same words.
 
 from __future__ import annotations
 
-from ownscan.core.dicom import NotDicom, ReadProblem
+import math
+import struct
+
+from ownscan.core.dicom import NotDicom, ReadProblem, Scan
 from ownscan.core.plugin_types import SourceItem
 
-__all__ = ["image_problem"]
+__all__ = ["IMAGE_TAGS", "image_problem", "plainly_true"]
 
 
 def image_problem(data: bytes) -> str | None:
@@ -39,3 +42,144 @@ def image_problem(data: bytes) -> str | None:
     # what Rows x Columns need...): the words info gives as "untrue header value in" warnings
     notes = list(dict.fromkeys(n for fr in frames for n in fr.notes))
     return "; ".join(notes) or None
+
+
+# -- the gate: the usual, truthful file is not read a second time ----------------------------
+# The tags the gate reads (all before the pixel data, picked up by the header scan)
+IMAGE_TAGS: dict[int, str] = {
+    0x00080008: "ImageType",
+    0x00200032: "ImagePositionPatient",
+    0x00200037: "ImageOrientationPatient",
+    0x00280002: "SamplesPerPixel",
+    0x00280004: "PhotometricInterpretation",
+    0x00280010: "Rows",
+    0x00280011: "Columns",
+    0x00280030: "PixelSpacing",
+    0x00280100: "BitsAllocated",
+    0x00280101: "BitsStored",
+    0x00280102: "HighBit",
+    0x00281053: "RescaleSlope",
+    0x00181164: "ImagerPixelSpacing",
+    0x00182010: "NominalScannedPixelSpacing",
+}
+# present anywhere at the top level: the reader takes another road (functional groups, mosaic,
+# UIH grid, private scales, diffusion, LUTs, ultrasound regions): the full check decides
+_UNUSUAL = frozenset(
+    {
+        0x00041220,
+        0x00189087,
+        0x00189089,
+        0x0019100A,
+        0x0019100C,
+        0x0019100E,
+        0x00431039,
+        0x001910BB,
+        0x00651009,
+        0x00651050,
+        0x20011003,
+        0x200510B0,
+        0x2005100E,
+        0x52009229,
+        0x52009230,
+        0x00283000,  # Modality LUT Sequence
+        0x00283010,  # VOI LUT Sequence
+        0x00186011,  # Sequence of Ultrasound Regions
+        0x00409096,  # Real World Value Mapping Sequence
+    }
+)
+_NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+_MAX_MM = 1e6  # the reader's MAX_MM
+_MAX_FRAME_BYTES = 1 << 30  # the reader's MAX_FRAME_BYTES
+
+
+def plainly_true(sc: Scan, number_of_frames: str) -> bool:
+    """True when the image header the scanner read (``sc``, scanned with :data:`IMAGE_TAGS`)
+    plainly holds together, so that :func:`image_problem` has nothing to say of it: native
+    little-endian pixel data of one plain layout whose length is what Rows x Columns x Samples
+    x Bits Allocated x frames need, values the reader takes as they are, geometry it uses as
+    it is. False for anything else (not necessarily a lie: the full check then decides).
+    ``number_of_frames`` is the text of Number of Frames ("" when absent)."""
+    try:
+        return _plainly_true(sc, number_of_frames)
+    except (ValueError, TypeError, OverflowError, struct.error):
+        return False
+
+
+def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
+    if str(sc.transfer_syntax) not in _NATIVE_LE or not _UNUSUAL.isdisjoint(sc.present):
+        return False
+    if any(t >> 16 == 0x2005 and t & 0xFF == 0x0E and t & 0xFF00 > 0x1000 for t in sc.present):
+        return False  # Philips private scale slope in a relocated block
+    off, length = sc.pixel_offset, sc.pixel_length
+    if off is None or length is None or length > sc.size - off:
+        return False
+    els = sc.elements
+
+    def us(tag: int, default: int | None) -> int | None:
+        el = els.get(tag)
+        if el is None:
+            return default
+        vr, raw = el
+        if raw is None or len(raw) != 2 or vr not in (None, "US"):
+            return None
+        return int(struct.unpack("<H", raw)[0])
+
+    def text(tag: int) -> str | None:
+        el = els.get(tag)
+        if el is None:
+            return None
+        raw = el[1]
+        if raw is None:
+            raise ValueError("undefined length")
+        return raw.decode("latin-1").strip("\x00 ")
+
+    def floats(tag: int, n: int) -> list[float] | None:
+        t = text(tag)
+        if t is None:
+            return None
+        vals = [float(x) for x in t.split("\\")]
+        if len(vals) != n or not all(math.isfinite(v) for v in vals):
+            raise ValueError("not a value of the reader's")
+        return vals
+
+    rows, cols, alloc = us(0x00280010, None), us(0x00280011, None), us(0x00280100, None)
+    samples, stored = us(0x00280002, 1), us(0x00280101, alloc)
+    high = us(0x00280102, None if stored is None else stored - 1)
+    if rows is None or cols is None or alloc is None or samples is None or stored is None:
+        return False
+    if rows <= 0 or cols <= 0 or alloc not in (8, 16, 32) or not 0 < stored <= alloc:
+        return False
+    if high != stored - 1:
+        return False
+    photometric = (text(0x00280004) or "").upper()
+    if not (
+        (samples == 1 and photometric in ("", "MONOCHROME1", "MONOCHROME2"))
+        or (samples == 3 and photometric == "RGB")
+    ):
+        return False
+    frames = int(number_of_frames) if number_of_frames else 1
+    frame_bytes = rows * cols * samples * alloc // 8
+    if not 1 <= frames <= 1_000_000 or frame_bytes > _MAX_FRAME_BYTES:
+        return False
+    need = frame_bytes * frames
+    if not need <= length < 2 * need:  # the reader notes twice what is needed, refuses less
+        return False
+    if b"MOSAIC" in ((els.get(0x00080008) or (None, b""))[1] or b"").upper():
+        return False
+    ipp = floats(0x00200032, 3)
+    if ipp is not None and not all(abs(v) <= _MAX_MM for v in ipp):
+        return False
+    iop = floats(0x00200037, 6)
+    if iop is not None:
+        nr = math.sqrt(sum(v * v for v in iop[:3]))
+        nc = math.sqrt(sum(v * v for v in iop[3:]))
+        if not (0.5 < nr < 2 and 0.5 < nc < 2):
+            return False
+        if abs(sum(a * b for a, b in zip(iop[:3], iop[3:], strict=True))) > 1e-4 * nr * nc:
+            return False  # the reader would turn them, maybe with a word: it decides
+    for tag in (0x00280030, 0x00181164, 0x00182010):
+        sp = floats(tag, 2)
+        if sp is not None and not all(0 < v <= _MAX_MM for v in sp):
+            return False
+    slope = text(0x00281053)
+    return not slope or float(slope.split("\\")[0]) != 0
