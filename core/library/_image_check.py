@@ -11,7 +11,6 @@ so that import, ``info``, ``render`` and ``export`` say the same words.
 from __future__ import annotations
 
 import math
-import struct
 
 from ownscan.core.dicom import NotDicom, ReadProblem, Scan
 from ownscan.core.plugin_types import SourceItem
@@ -90,6 +89,7 @@ _UNUSUAL = frozenset(
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 _MAX_MM = 1e6  # the reader's MAX_MM
 _MAX_FRAME_BYTES = 1 << 30  # the reader's MAX_FRAME_BYTES
+_SPACING_TAGS = (0x00280030, 0x00181164, 0x00182010)  # the reader's _SPACINGS
 
 
 def plainly_true(sc: Scan, number_of_frames: str) -> bool:
@@ -101,57 +101,73 @@ def plainly_true(sc: Scan, number_of_frames: str) -> bool:
     ``number_of_frames`` is the text of Number of Frames ("" when absent)."""
     try:
         return _plainly_true(sc, number_of_frames)
-    except (ValueError, TypeError, OverflowError, struct.error):
+    except (ValueError, TypeError, OverflowError):
         return False
+
+
+def _us(
+    els: dict[int, tuple[str | None, bytes | None]], tag: int, default: int | None
+) -> int | None:
+    """A US value as the reader takes it (2 bytes, VR US or implicit), the default when
+    absent, None when it is anything else."""
+    el = els.get(tag)
+    if el is None:
+        return default
+    vr, raw = el
+    if raw is None or len(raw) != 2 or vr not in (None, "US"):
+        return None
+    return raw[0] | raw[1] << 8
+
+
+def _text(els: dict[int, tuple[str | None, bytes | None]], tag: int) -> str | None:
+    el = els.get(tag)
+    if el is None:
+        return None
+    if el[1] is None:
+        raise ValueError("undefined length")
+    return el[1].decode("latin-1").strip("\x00 ")
+
+
+def _floats(els: dict[int, tuple[str | None, bytes | None]], tag: int, n: int) -> list[float]:
+    """The n finite numbers of a DS value, [] when absent; ValueError for anything else."""
+    t = _text(els, tag)
+    if t is None:
+        return []
+    vals = [float(x) for x in t.split("\\")]
+    if len(vals) != n or not math.isfinite(sum(vals)):
+        raise ValueError("not a value of the reader's")
+    return vals
 
 
 def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
-    if str(sc.transfer_syntax) not in _NATIVE_LE or not _UNUSUAL.isdisjoint(sc.present):
+    present = sc.present
+    if sc.transfer_syntax not in _NATIVE_LE or not _UNUSUAL.isdisjoint(present):
         return False
-    if any(t >> 16 == 0x2005 and t & 0xFF == 0x0E and t & 0xFF00 > 0x1000 for t in sc.present):
+    if (
+        present
+        and max(present) > 0x20051000
+        and any(t >> 16 == 0x2005 and t & 0xFF == 0x0E and t & 0xFF00 > 0x1000 for t in present)
+    ):
         return False  # Philips private scale slope in a relocated block
     off, length = sc.pixel_offset, sc.pixel_length
     if off is None or length is None or length > sc.size - off:
         return False
     els = sc.elements
-
-    def us(tag: int, default: int | None) -> int | None:
-        el = els.get(tag)
-        if el is None:
-            return default
-        vr, raw = el
-        if raw is None or len(raw) != 2 or vr not in (None, "US"):
-            return None
-        return int(struct.unpack("<H", raw)[0])
-
-    def text(tag: int) -> str | None:
-        el = els.get(tag)
-        if el is None:
-            return None
-        raw = el[1]
-        if raw is None:
-            raise ValueError("undefined length")
-        return raw.decode("latin-1").strip("\x00 ")
-
-    def floats(tag: int, n: int) -> list[float] | None:
-        t = text(tag)
-        if t is None:
-            return None
-        vals = [float(x) for x in t.split("\\")]
-        if len(vals) != n or not all(math.isfinite(v) for v in vals):
-            raise ValueError("not a value of the reader's")
-        return vals
-
-    rows, cols, alloc = us(0x00280010, None), us(0x00280011, None), us(0x00280100, None)
-    samples, stored = us(0x00280002, 1), us(0x00280101, alloc)
-    high = us(0x00280102, None if stored is None else stored - 1)
-    if rows is None or cols is None or alloc is None or samples is None or stored is None:
+    rows, cols, alloc = (
+        _us(els, 0x00280010, None),
+        _us(els, 0x00280011, None),
+        _us(els, 0x00280100, None),
+    )
+    if rows is None or cols is None or alloc is None:
+        return False
+    samples, stored = _us(els, 0x00280002, 1), _us(els, 0x00280101, alloc)
+    if samples is None or stored is None:
         return False
     if rows <= 0 or cols <= 0 or alloc not in (8, 16, 32) or not 0 < stored <= alloc:
         return False
-    if high != stored - 1:
+    if _us(els, 0x00280102, stored - 1) != stored - 1:
         return False
-    photometric = (text(0x00280004) or "").upper()
+    photometric = (_text(els, 0x00280004) or "").upper()
     if not (
         (samples == 1 and photometric in ("", "MONOCHROME1", "MONOCHROME2"))
         or (samples == 3 and photometric == "RGB")
@@ -164,22 +180,24 @@ def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
     need = frame_bytes * frames
     if not need <= length < 2 * need:  # the reader notes twice what is needed, refuses less
         return False
-    if b"MOSAIC" in ((els.get(0x00080008) or (None, b""))[1] or b"").upper():
+    image_type = els.get(0x00080008)
+    if image_type is not None and b"MOSAIC" in (image_type[1] or b"").upper():
         return False
-    ipp = floats(0x00200032, 3)
-    if ipp is not None and not all(abs(v) <= _MAX_MM for v in ipp):
+    ipp = _floats(els, 0x00200032, 3)
+    if ipp and not max(map(abs, ipp)) <= _MAX_MM:
         return False
-    iop = floats(0x00200037, 6)
-    if iop is not None:
-        nr = math.sqrt(sum(v * v for v in iop[:3]))
-        nc = math.sqrt(sum(v * v for v in iop[3:]))
+    iop = _floats(els, 0x00200037, 6)
+    if iop:
+        r0, r1, r2, c0, c1, c2 = iop
+        nr = math.sqrt(r0 * r0 + r1 * r1 + r2 * r2)
+        nc = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
         if not (0.5 < nr < 2 and 0.5 < nc < 2):
             return False
-        if abs(sum(a * b for a, b in zip(iop[:3], iop[3:], strict=True))) > 1e-4 * nr * nc:
+        if abs(r0 * c0 + r1 * c1 + r2 * c2) > 1e-4 * nr * nc:
             return False  # the reader would turn them, maybe with a word: it decides
-    for tag in (0x00280030, 0x00181164, 0x00182010):
-        sp = floats(tag, 2)
-        if sp is not None and not all(0 < v <= _MAX_MM for v in sp):
+    for tag in _SPACING_TAGS:
+        sp = _floats(els, tag, 2)
+        if sp and not (0 < sp[0] <= _MAX_MM and 0 < sp[1] <= _MAX_MM):
             return False
-    slope = text(0x00281053)
+    slope = _text(els, 0x00281053)
     return not slope or float(slope.split("\\")[0]) != 0
