@@ -25,12 +25,13 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ownscan.core import _unnamed
 
-__all__ = ["PartFile", "is_litter", "rename_new", "walk_files"]
+__all__ = ["PartFile", "is_litter", "rename_new", "walk_entries", "walk_files"]
 
 _LITTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
 
@@ -50,6 +51,31 @@ def is_litter(parts: tuple[str, ...]) -> bool:
 
 
 def walk_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root`` (:func:`walk_entries` without what it passes over)."""
+    for path, why in walk_entries(root):
+        if why is None:
+            yield path
+
+
+def _passed_over(entry: os.DirEntry[str]) -> str:
+    """Why an entry that is neither a folder nor a regular file is passed over (it is never
+    opened: a FIFO would wait forever, a device may never end)."""
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError as exc:  # only a link gets here without a target
+        return f"a link that leads to no file ({exc.strerror or exc})"
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    else:
+        kind = "not a file"
+    return f"not a regular file ({kind}); not opened"
+
+
+def walk_entries(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Every regular file under ``root``, sorted per folder, each real folder once.
 
     Symbolic links to folders are followed, but each real folder is visited once, so a link
@@ -63,8 +89,10 @@ def walk_files(root: Path) -> Iterator[Path]:
 
     Yields
     ------
-    Path
-        Each file, depth first, in name order within a folder.
+    (Path, str or None)
+        Each file, depth first, in name order within a folder, with None; and each entry that
+        is neither a folder nor a regular file (a FIFO, a device, a link that leads to no
+        file) with why it is passed over, so that an import can name it.
     """
     seen: set[tuple[int, int]] = set()
     stack = [root]
@@ -92,7 +120,9 @@ def walk_files(root: Path) -> Iterator[Path]:
                 if entry.is_dir(follow_symlinks=True):
                     subdirs.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=True):
-                    yield Path(entry.path)
+                    yield Path(entry.path), None
+                else:
+                    yield Path(entry.path), _passed_over(entry)
             except OSError:
                 continue
         stack.extend(reversed(subdirs))

@@ -54,6 +54,10 @@ class SourceItem:
     problem
         Set when the importer refused or could not read the item (e.g. a zip entry escaping its
         folder). Such items carry no content and are reported, never imported.
+    skip
+        Set when the importer passes over the item on purpose without opening it (a FIFO or a
+        device file, a link that leads to no file found in a folder): reported as skipped
+        with this reason, never read.
     temporary
         ``path`` is the importer's own copy in :attr:`ImportOptions.spool` (a DICOMweb answer
         written there as it arrived): the library removes it once it has read it, and when
@@ -66,9 +70,10 @@ class SourceItem:
     media_type: str = DICOM
     problem: str | None = None
     temporary: bool = False
+    skip: str | None = None
 
     def __post_init__(self) -> None:
-        if self.problem is None and (self.path is None) == (self.data is None):
+        if self.problem is self.skip is None and (self.path is None) == (self.data is None):
             raise ValueError(f"{self.origin}: give exactly one of path and data")
 
     def open(self) -> BinaryIO:

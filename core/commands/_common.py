@@ -89,11 +89,12 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
 
 
 def report_series_warnings(
-    command: str, number: int, series: Series, warnings: list[str], said: set[str]
+    command: str, number: int | None, series: Series, warnings: list[str], said: set[str]
 ) -> None:
     """Print on stderr, once each, the ``warnings`` of series ``number`` (as `ownscan info`
-    numbers it) that ``said`` does not hold yet, naming the series and its files: what
-    ``info``, ``render`` and the viewer show must reach whoever gets the exported files."""
+    numbers it; None: a series named by its label alone) that ``said`` does not hold yet,
+    naming the series and its files: what ``info``, ``render`` and the viewer show must reach
+    whoever gets the exported files, and the patient who imports them."""
     files = series.files
     where = (
         files[0]
@@ -106,7 +107,8 @@ def report_series_warnings(
         if w in said:
             continue
         said.add(w)
-        line = f"ownscan {command}: warning: series {number} ({series.label}; {where}): {w}"
+        name = f"{number} ({series.label}; {where})" if number else f"{series.label} ({where})"
+        line = f"ownscan {command}: warning: series {name}: {w}"
         print(escape_controls(line), file=sys.stderr)
 
 

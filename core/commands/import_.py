@@ -6,6 +6,10 @@ for every plugin; a plugin whose option deserves its own flag adds it through th
 ``ownscan_addoption`` hook (the zip ``--password``, the DICOMweb filters), and its value
 arrives under the same key. An importer may also offer ``notes() -> list[str]``: lines about
 its last source, printed after the summary.
+
+A file stored whose image header lies (Rows 0, pixel data shorter than declared...) gets a
+``warning`` line in the reader's words, and each series that received new instances has its
+``info`` warnings printed once (read again from the stored headers; no pixel is decoded).
 """
 
 from __future__ import annotations
@@ -61,6 +65,24 @@ def _importer_notes(importer: object) -> list[str]:
     return [str(n) for n in notes()] if callable(notes) else []
 
 
+def _series_warnings(lib: Any, series_uids: dict[str, None]) -> None:
+    """Print once, for each series that received new instances, the warnings ``info`` gives
+    of it (slices missing, a gantry tilt, untrue spacing...), read from the stored files'
+    headers (no pixel is decoded): a patient hears at import what the viewer will show."""
+    from ownscan.core.commands._common import report_series_warnings
+    from ownscan.core.errors import OwnscanError
+
+    for uid in series_uids:
+        try:
+            found = lib.assemble(uid)
+        except (OwnscanError, OSError, ValueError):  # said per file already, or by info later
+            continue
+        for s in found.series:
+            # an untrue header value was named on its file's own line as it was stored
+            said = {w for w in s.warnings if w.startswith("untrue header value in ")}
+            report_series_warnings(NAME, None, s, s.warnings, said)
+
+
 def run(args: argparse.Namespace) -> int:
     from ownscan.core.commands._library_args import Progress, human_size, open_from_args
     from ownscan.core.errors import OwnscanError
@@ -96,15 +118,23 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("importing")
     quiet_ok = progress.tty and not args.verbose
 
+    warned = 0  # instances stored whose image header lies (said by info/render/export too)
+
+    imported_series: dict[str, None] = {}  # series with new instances, in import order
+
     def on_item(r: ItemResult) -> None:
-        nonlocal nbytes
+        nonlocal nbytes, warned
         totals[r.status] = totals.get(r.status, 0) + 1
+        if r.status == IMPORTED and r.series_uid:
+            imported_series[r.series_uid] = None
         nbytes += r.size
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
-        if quiet_ok and r.status in (IMPORTED, DUPLICATE, DOCUMENT):
-            return
-        tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
-        progress.write(escape_controls(f"{r.status:<9}  {r.origin}{tail}"))
+        if not quiet_ok or r.status not in (IMPORTED, DUPLICATE, DOCUMENT):
+            tail = f": {r.reason}" if r.reason and r.status != IMPORTED else ""
+            progress.write(escape_controls(f"{r.status:<9}  {r.origin}{tail}"))
+        if r.warning:  # said on a terminal too: the patient sees it now, not at drawing
+            warned += 1
+            progress.write(escape_controls(f"warning    {r.origin}: {r.warning} (stored as it is)"))
 
     fatal: LibraryError | None = None
     try:
@@ -133,14 +163,20 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 notes.extend(_importer_notes(importer))
             notes.extend(rep.notes)
+        elapsed = progress.elapsed  # the import's own time (the summary's speed)
+        if fatal is None:
+            progress.close()  # the warnings go below the per-file lines
+            _series_warnings(lib, imported_series)
     finally:
         progress.close()
         lib.close()
-    elapsed = max(progress.elapsed, 1e-6)
+    elapsed = max(elapsed, 1e-6)
     order = (IMPORTED, DUPLICATE, CONFLICT, DOCUMENT, SKIPPED, FAILED)
     parts = [f"{totals[s]} {s}" for s in order if totals.get(s)]
     if known_skipped:
         parts.append(f"{known_skipped} already in the library (not fetched again)")
+    if warned:
+        parts.append(f"{warned} with an image header that is not true (named above)")
     summary = ", ".join(parts) or "no files found"
     print(
         f"ownscan import: {summary} ({human_size(nbytes)} in {elapsed:.1f} s, "

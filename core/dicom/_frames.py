@@ -548,11 +548,17 @@ def _fast_frames(
         if sop_class == "1.2.840.10008.1.3.10" or sop_class in _NOT_IMAGES:
             return f"SOP class {sop_class} is not an image"
         ts = sc.transfer_syntax
+        plain = _plain_bytes_note(ts, sc.pixel_offset, sc.pixel_length)
         pixel = (sc.pixel_offset, sc.pixel_length) if ts in NATIVE else None
         encap = sc.pixel_offset if ts not in NATIVE else None
-        return _real_world(
-            _build_frames(src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap),
-            ds,
+        return _noted(
+            _real_world(
+                _build_frames(
+                    src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap
+                ),
+                ds,
+            ),
+            plain,
         )
     except Declined as exc:
         return str(exc)
@@ -1321,16 +1327,46 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
         raise NotDicom(f"a {_NOT_IMAGES[sop_class]} object, not an image")
     pixel: tuple[int | None, int | None] | None = None
     encap: int | None = None
+    plain: tuple[str, ...] = ()
     if src.dataset is None and pos is not None and ts in NATIVE and ts != DEFLATED_LE:
         pixel = _pixel_element(
             pixel_head, pos, little=ts != EXPLICIT_BE, implicit=ts == IMPLICIT_LE
         )
     elif src.dataset is None and pos is not None and ts not in NATIVE:
-        encap = _pixel_element(pixel_head, pos, little=True, implicit=False)[0]
+        encap, length = _pixel_element(pixel_head, pos, little=True, implicit=False)
+        plain = _plain_bytes_note(ts, encap, length)
     frames = _build_frames(
         src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
     )
-    return _real_world(frames, ds)
+    return _noted(_real_world(frames, ds), plain)
+
+
+def _plain_bytes_note(
+    ts: TransferSyntax, offset: int | None, length: int | None
+) -> tuple[str, ...]:
+    """A note (for every frame) when pixel data of a defined length sits under a compressed
+    transfer syntax (JPEG, RLE...): such a value is plain bytes, which PS3.5 A.4 never allows
+    there, so the transfer syntax is untrue and no frame will decode. Said when the header is
+    read (``info``, ``import``), not first when the pixels are decoded."""
+    if ts in NATIVE or offset is None or length is None:
+        return ()
+    from pydicom.uid import UID
+
+    with quiet_pydicom():  # a UID DICOM does not know is said by a note (_value_notes)
+        if not UID(str(ts)).is_transfer_syntax:
+            return ()
+    return (
+        f"the pixel data is stored as plain bytes, not in fragments as its transfer "
+        f"syntax ({ts.name}) requires: the file's transfer syntax is untrue",
+    )
+
+
+def _noted(frames: list[Frame], notes: tuple[str, ...]) -> list[Frame]:
+    """``frames``, each with ``notes`` added to its own."""
+    if notes:
+        for fr in frames:
+            fr.notes = fr.notes + notes
+    return frames
 
 
 MAX_FRAMES = 1_000_000

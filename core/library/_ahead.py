@@ -181,7 +181,7 @@ class ReadAhead:
 
     def _size(self, item: SourceItem) -> int | None:
         """The size of a file to copy ahead, or None for an item that is not one."""
-        if self._pool is None or item.path is None or item.problem is not None:
+        if self._pool is None or item.path is None or item.problem is not None or item.skip:
             return None
         try:
             size = os.stat(item.path).st_size

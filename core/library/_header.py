@@ -37,8 +37,15 @@ from ownscan.core.dicom import (
     scan_strict,
     text_rule,
 )
+from ownscan.core.library._image_check import IMAGE_TAGS, plainly_true
 
-__all__ = ["DICOMDIR_SOP_CLASS", "Header", "is_document_class", "read_header"]
+__all__ = [
+    "DICOMDIR_SOP_CLASS",
+    "Header",
+    "is_document_class",
+    "read_header",
+    "read_header_checked",
+]
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
@@ -69,6 +76,8 @@ class Header:
     transfer_syntax: str
     title: str
     institution: str = ""
+    # why its image cannot be drawn as its header says (set by the import; see _image_check)
+    problem: str = ""
 
 
 def is_document_class(sop_class_uid: str) -> bool:
@@ -91,11 +100,18 @@ def read_header(data: bytes) -> Header:
         DICOM, but unreadable, cut short, or lacking a UID an instance must have (the message
         says which).
     """
-    fast = _fast_values(data)
+    return read_header_checked(data)[0]
+
+
+def read_header_checked(data: bytes) -> tuple[Header, bool]:
+    """As :func:`read_header`, and whether its image header plainly holds together (see
+    :func:`~ownscan.core.library._image_check.plainly_true`; False where the scanner did not
+    read it: then only the full check can tell)."""
+    fast = _fast_scan(data)
     if fast is not None:
-        values, media_class, transfer = fast
-        return _header(values, media_class, transfer, True)
-    return _pydicom_header(data)
+        values, media_class, transfer, plain = fast
+        return _header(values, media_class, transfer, True), plain
+    return _pydicom_header(data), False
 
 
 # -- the scanner -----------------------------------------------------------------------------
@@ -121,13 +137,25 @@ _TAGS: dict[int, str] = {
     0x00200013: "InstanceNumber",
     0x00280008: "NumberOfFrames",
 }
-_SCAN_TAGS = frozenset(_TAGS)
+_SCAN_TAGS = frozenset(_TAGS) | frozenset(IMAGE_TAGS)
 _DIRECTORY_RECORDS = 0x00041220  # Directory Record Sequence: a DICOMDIR
 
 
 def _fast_values(data: bytes) -> tuple[dict[str, str], str, str] | None:
     """(values, media storage class, transfer syntax) read by the scanner, or None to let
     pydicom read the file.
+
+    Raises
+    ------
+    ReadProblem
+        The file is cut short: an element runs past its end.
+    """
+    fast = _fast_scan(data)
+    return None if fast is None else fast[:3]
+
+
+def _fast_scan(data: bytes) -> tuple[dict[str, str], str, str, bool] | None:
+    """As :func:`_fast_values`, and whether the image header plainly holds together.
 
     Raises
     ------
@@ -144,13 +172,14 @@ def _fast_values(data: bytes) -> tuple[dict[str, str], str, str] | None:
         if not transfer or _DIRECTORY_RECORDS in sc.present:
             return None
         values: dict[str, str] = {}
-        for tag, (_vr, raw) in sc.elements.items():
+        texts = [(tag, raw) for tag, (_vr, raw) in sc.elements.items() if tag in _TAGS]
+        for tag, raw in texts:
             if raw is None:
                 return None  # an undefined-length value where text belongs
             values[_TAGS[tag]] = raw.decode("latin-1").strip(" \x00").strip()
         # the one text rule, on all values at once (one check instead of one per field, each
         # without its trailing padding; the joining backslash is printable ASCII)
-        bodies = (raw.rstrip(b"\0 ") for _, raw in sc.elements.values() if raw is not None)
+        bodies = (raw.rstrip(b"\0 ") for _, raw in texts if raw is not None)
         text_rule(sc).check(b"\\".join(bodies), "a text value")
     except Truncated as exc:
         # pydicom would read such a file without a word, pixels cut short; a re-import from a
@@ -164,7 +193,7 @@ def _fast_values(data: bytes) -> tuple[dict[str, str], str, str] | None:
     media_class = meta_text(sc.meta, MEDIA_STORAGE_SOP_CLASS)
     if is_document_class(values.get("SOPClassUID", "") or media_class):
         return None  # the title may sit in a sequence: pydicom reads documents
-    return values, media_class, transfer
+    return values, media_class, transfer, plainly_true(sc, values.get("NumberOfFrames", ""))
 
 
 # -- pydicom, for everything else --------------------------------------------------------------

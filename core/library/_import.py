@@ -349,6 +349,8 @@ class ImportSession:
         origin = item.origin
         if item.problem is not None:
             return ItemResult(origin, FAILED, item.problem)
+        if item.skip is not None:
+            return ItemResult(origin, SKIPPED, item.skip)
         try:
             data = item.read_bytes()
         except OSError as exc:
@@ -487,7 +489,7 @@ class ImportSession:
             batch.bytes += size
         batch.instances.append((h, sha, size, origin))
         batch.uids[h.sop_instance_uid] = sha
-        return ItemResult(origin, IMPORTED, **ids)
+        return ItemResult(origin, IMPORTED, warning=h.problem, **ids)
 
     def _import_document(
         self,

@@ -197,6 +197,9 @@ class ItemResult:
     study_uid: str = ""
     series_uid: str = ""
     size: int = 0
+    # an instance stored as it is whose image header lies or is damaged (Rows 0, pixel data
+    # shorter than declared...): what info, render and export will say of it
+    warning: str = ""
 
 
 @dataclass

@@ -33,6 +33,7 @@ parent, which then waits for the writes of the batch it commits.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -48,7 +49,8 @@ from typing import IO, Any
 
 from ownscan.core.dicom import NotDicom, ReadProblem
 from ownscan.core.errors import OwnscanError
-from ownscan.core.library._header import read_header
+from ownscan.core.library._header import is_document_class, read_header_checked
+from ownscan.core.library._image_check import image_problem
 
 __all__: list[str] = []
 
@@ -80,11 +82,17 @@ def examine(data: bytes, dicom: bool) -> Scanned:
     if not dicom:
         return (SCAN_OK, size, sha, None, "", data.startswith(b"%PDF-"))
     try:
-        header = read_header(data)
+        header, plain = read_header_checked(data)
     except NotDicom as exc:
         return (SCAN_SKIPPED, size, sha, None, str(exc), False)
     except ReadProblem as exc:
         return (SCAN_FAILED, size, sha, None, str(exc), False)
+    # the full check reads the header again (~7x the scan): only where the values the scan
+    # picked up do not plainly hold together
+    if not plain and not is_document_class(header.sop_class_uid):
+        problem = image_problem(data)
+        if problem:
+            header = dataclasses.replace(header, problem=problem)
     return (SCAN_OK, size, sha, header, "", False)
 
 
