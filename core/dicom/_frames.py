@@ -18,7 +18,7 @@ import itertools
 import logging
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1455,7 +1455,18 @@ def _refuse_cut_fragment(fp: Any, offset: int, size: int) -> None:
     ReadProblem
         A fragment (or the offset table) runs past the end of the file.
     """
-    p = offset
+    for p, length in _items(fp, offset, size):
+        if p + 8 + length > size:
+            raise ReadProblem(
+                f"file truncated: a fragment of the compressed pixel data declares {length} "
+                f"bytes, only {size - p - 8} present"
+            )
+
+
+def _items(fp: Any, p: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(position, declared length)`` of each item of an encapsulated value from ``p`` on,
+    until the sequence delimiter, damage (which pydicom's decoding reports) or the end of the
+    file: item headers only are read."""
     while p + 8 <= size:
         fp.seek(p)
         head = fp.read(8)
@@ -1463,31 +1474,19 @@ def _refuse_cut_fragment(fp: Any, offset: int, size: int) -> None:
             return
         group, elem, length = struct.unpack("<HHL", head)
         if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
-            return  # the sequence delimiter (or damage pydicom's decoding reports)
-        if p + 8 + length > size:
-            raise ReadProblem(
-                f"file truncated: a fragment of the compressed pixel data declares {length} "
-                f"bytes, only {size - p - 8} present"
-            )
+            return
+        yield p, length
         p += 8 + length
 
 
 def _count_fragments(fp: Any, offset: int, size: int, enough: int) -> int:
     """How many fragments (the offset table not counted) the encapsulated pixel data value at
     ``offset`` holds, counting no further than ``enough``: item headers only are read."""
-    fp.seek(offset)
-    p = offset
     count = -1  # the first item is the basic offset table
-    while count < enough and p + 8 <= size:
-        head = fp.read(8)
-        if len(head) < 8:
-            break
-        group, elem, length = struct.unpack("<HHL", head)
-        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
-            break
+    for _ in _items(fp, offset, size):
         count += 1
-        p += 8 + length
-        fp.seek(p)
+        if count >= enough:
+            break
     return max(count, 0)
 
 
@@ -1529,22 +1528,13 @@ def _frame_fragments(
     table = struct.unpack(f"<{bot_len // 4}L", fp.read(bot_len)) if bot_len else ()
     first = offset + 8 + bot_len  # the first fragment's item tag
     frags: list[tuple[int, int]] = []  # (position from `first`, length)
-    p = first
     cut = False
-    while p + 8 <= size:
-        fp.seek(p)
-        item = fp.read(8)
-        if len(item) < 8:
-            break
-        group, elem, length = struct.unpack("<HHL", item)
-        if (group, elem) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
-            break
+    for p, length in _items(fp, first, size):
         # a file cut short: its last fragment keeps the length it declares, so that the frame
         # it belongs to fails alone (read short, :func:`_pixels._decode_fragments` refuses it:
         # a JPEG decoder would turn half a codestream into a whole, wrong picture)
         cut = cut or p + 8 + length > size
         frags.append((p - first, length))
-        p += 8 + length
     starts = {pos: k for k, (pos, _) in enumerate(frags)}
     values = [(first + pos + 8, length) for pos, length in frags]
     if not table and len(frags) == n_frames and not cut:
