@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ownscan.core.dicom import NotDicom, ReadProblem, Scan
+from ownscan.core.dicom._frames import _NOT_FAST, MAX_FRAME_BYTES, MAX_MM
 from ownscan.core.plugin_types import SourceItem
 
 __all__ = ["IMAGE_TAGS", "image_problem", "plainly_true"]
@@ -61,34 +62,17 @@ IMAGE_TAGS: dict[int, str] = {
     0x00181164: "ImagerPixelSpacing",
     0x00182010: "NominalScannedPixelSpacing",
 }
-# present anywhere at the top level: the reader takes another road (functional groups, mosaic,
-# UIH grid, private scales, diffusion, LUTs, ultrasound regions): the full check decides
-_UNUSUAL = frozenset(
-    {
-        0x00041220,
-        0x00189087,
-        0x00189089,
-        0x0019100A,
-        0x0019100C,
-        0x0019100E,
-        0x00431039,
-        0x001910BB,
-        0x00651009,
-        0x00651050,
-        0x20011003,
-        0x200510B0,
-        0x2005100E,
-        0x52009229,
-        0x52009230,
-        0x00283000,  # Modality LUT Sequence
-        0x00283010,  # VOI LUT Sequence
-        0x00186011,  # Sequence of Ultrasound Regions
-        0x00409096,  # Real World Value Mapping Sequence
-    }
-)
+# present anywhere at the top level: the reader takes another road (its own list of what its
+# header scan declines: functional groups, mosaic, UIH grid, private scales, diffusion), or
+# the values pass through a table (LUTs, ultrasound regions, a real-world mapping): the full
+# check decides
+_UNUSUAL = frozenset(_NOT_FAST) | {
+    0x00283000,  # Modality LUT Sequence
+    0x00283010,  # VOI LUT Sequence
+    0x00186011,  # Sequence of Ultrasound Regions
+    0x00409096,  # Real World Value Mapping Sequence
+}
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
-_MAX_MM = 1e6  # the reader's MAX_MM
-_MAX_FRAME_BYTES = 1 << 30  # the reader's MAX_FRAME_BYTES
 _SPACING_TAGS = (0x00280030, 0x00181164, 0x00182010)  # the reader's _SPACINGS
 
 
@@ -175,7 +159,7 @@ def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
         return False
     frames = int(number_of_frames) if number_of_frames else 1
     frame_bytes = rows * cols * samples * alloc // 8
-    if not 1 <= frames <= 1_000_000 or frame_bytes > _MAX_FRAME_BYTES:
+    if not 1 <= frames <= 1_000_000 or frame_bytes > MAX_FRAME_BYTES:
         return False
     need = frame_bytes * frames
     if not need <= length < 2 * need:  # the reader notes twice what is needed, refuses less
@@ -184,7 +168,7 @@ def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
     if image_type is not None and b"MOSAIC" in (image_type[1] or b"").upper():
         return False
     ipp = _floats(els, 0x00200032, 3)
-    if ipp and not max(map(abs, ipp)) <= _MAX_MM:
+    if ipp and not max(map(abs, ipp)) <= MAX_MM:
         return False
     iop = _floats(els, 0x00200037, 6)
     if iop:
@@ -197,7 +181,7 @@ def _plainly_true(sc: Scan, number_of_frames: str) -> bool:
             return False  # the reader would turn them, maybe with a word: it decides
     for tag in _SPACING_TAGS:
         sp = _floats(els, tag, 2)
-        if sp and not (0 < sp[0] <= _MAX_MM and 0 < sp[1] <= _MAX_MM):
+        if sp and not (0 < sp[0] <= MAX_MM and 0 < sp[1] <= MAX_MM):
             return False
     slope = _text(els, 0x00281053)
     return not slope or float(slope.split("\\")[0]) != 0
