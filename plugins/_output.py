@@ -10,13 +10,15 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ownscan.core.errors import UsageError
 from ownscan.core.names import series_stem
 from ownscan.core.progress import report_progress, reporter
+from ownscan.core.recorded import recorded_warnings, shorten_names, sidecar_path, sidecar_text
 
 __all__ = [
+    "check_free_beside",
     "need",
     "new_file",
     "offer_once",
@@ -26,31 +28,10 @@ __all__ = [
     "series_stem",
     "shorten_names",
     "write_new",
+    "write_warnings_beside",
 ]
 
-if TYPE_CHECKING:
-    from ownscan.core.volume import Volume
-
 T = TypeVar("T")
-
-
-def shorten_names(warnings: Sequence[str], files: Sequence[str]) -> list[str]:
-    """``warnings`` as an exported file records them: the folders of the series' ``files``
-    left out of the names (a folder on the user's disk may be named after the patient, and
-    an export carries no identity), each file named as it is inside them."""
-    folders = sorted({str(Path(f).parent) for f in files if "/" in f}, key=len, reverse=True)
-    out = []
-    for w in warnings:
-        for folder in folders:
-            w = w.replace(folder.rstrip("/") + "/", "")
-        out.append(w)
-    return out
-
-
-def recorded_warnings(volume: Volume) -> list[str]:
-    """The warnings of ``volume`` (what ``info``, ``render`` and the viewer show) as an
-    exported file records them (:func:`shorten_names`)."""
-    return shorten_names(volume.warnings, volume.extra.get("files") or ())
 
 
 def need(module: str, extra: str) -> ModuleType:
@@ -90,6 +71,27 @@ def write_new(path: Path, data: bytes | memoryview) -> Path:
     with PartFile(path.parent) as part:
         part.write(data, 0)
         return part.commit(offer_once(path))
+
+
+def write_warnings_beside(path: Path, said: Sequence[str]) -> list[Path]:
+    """The sidecar ``NAME.warnings.txt`` of the file ``path`` (written) holding ``said`` (the
+    series' warnings as :func:`recorded_warnings` gives them), a new file like every output;
+    nothing without warnings. For formats with no room for them (STL, WebP, movies): see
+    :mod:`ownscan.core.recorded`."""
+    if not said:
+        return []
+    path = Path(path)
+    return [write_new(sidecar_path(path), sidecar_text(said, path.name).encode("utf-8"))]
+
+
+def check_free_beside(path: Path, said: Sequence[str]) -> None:
+    """FileExistsError when the sidecar that :func:`write_warnings_beside` would write beside
+    ``path`` is taken: said before a slow export, not after its main file was written."""
+    side = sidecar_path(Path(path))
+    if said and (side.exists() or side.is_symlink()):
+        raise FileExistsError(
+            errno.EEXIST, "exists; it is not overwritten (choose another name)", str(side)
+        )
 
 
 def offer_once(path: Path) -> Callable[[], Path]:

@@ -29,6 +29,11 @@ after decimation is an error, not a silent output.
 
 Single-file formats: ``--output`` is the file (``.stl`` / ``.obj`` / ``.ply`` added when
 missing); one series per export. Binary STL and PLY, text OBJ, all in millimetres.
+
+Warnings. A surface of a series with warnings (uneven spacing, a gantry tilt...: what ``info``
+shows) carries them (:func:`with_warnings`): OBJ and PLY in comment lines, which every reader
+skips; STL, whose only text is an 80-byte header, in ``NAME.stl.warnings.txt`` beside it, the
+header pointing there.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
     from ownscan.core.plugin_types import OptionParser
     from ownscan.core.volume import Volume
 
-__all__ = ["SURFACES", "MeshExporter", "MeshOptions", "surface_mesh"]
+__all__ = ["SURFACES", "MeshExporter", "MeshOptions", "surface_mesh", "with_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -254,19 +259,59 @@ class MeshExporter:
         Options: ``threshold``, ``surface``, ``max_triangles``, ``smooth``
         (:class:`MeshOptions`).
         """
-        from ownscan.plugins._output import new_file, write_new
+        from ownscan.plugins._output import (
+            check_free_beside,
+            new_file,
+            recorded_warnings,
+            write_new,
+            write_warnings_beside,
+        )
 
         if len(volumes) != 1:
             raise UsageError(f"the {self.name} format writes one series; got {len(volumes)}")
         opts = MeshOptions.from_options(options)
         path = new_file(output, (f".{self.name}",), self.name)
+        said = recorded_warnings(volumes[0])
+        beside = said if self.name == "stl" else []  # STL's 80 bytes hold no warnings
+        check_free_beside(path, beside)
         mesh = surface_mesh(volumes[0], opts)
         data = mesh.export(file_type=self.name)
         if isinstance(data, str):
             data = data.encode("utf-8")
         if not isinstance(data, bytes):  # trimesh gives a dict only for formats not asked here
             raise TypeError(f"trimesh exported {type(data).__name__} for {self.name}")
-        return [write_new(path, data)]
+        written = write_new(path, with_warnings(data, self.name, said))
+        return [written, *write_warnings_beside(written, beside)]
+
+
+def with_warnings(data: bytes, fmt: str, said: Sequence[str]) -> bytes:
+    """The mesh file ``data`` (as trimesh writes ``fmt``) carrying the series' warnings ``said``.
+
+    Where each format has room for text, as its readers skip it: OBJ comment lines (``#``) at
+    the top; PLY ``comment`` lines in the header, after its ``format`` line (the PLY header is
+    text even in a binary file); STL has only its 80-byte binary header, which says that the
+    warnings are in the sidecar ``NAME.warnings.txt`` beside it (written by the caller). The
+    header must not begin with ``solid`` (readers would take the file for ASCII STL).
+    """
+    from ownscan.core.recorded import one_line
+
+    if not said:
+        return data
+    if fmt == "obj":
+        lines = "".join(f"# ownscan warning: {one_line(w)}\n" for w in said)
+        return lines.encode("utf-8") + data
+    if fmt == "ply":
+        head, sep, rest = data.partition(b"\n")  # "ply"
+        fmt_line, sep2, body = rest.partition(b"\n")  # "format binary_little_endian 1.0"
+        if head != b"ply" or not fmt_line.startswith(b"format ") or not sep2:
+            raise ValueError("trimesh wrote a PLY without its 'ply' and 'format' lines")
+        comments = "".join(f"comment ownscan warning: {one_line(w)}\n" for w in said)
+        return head + sep + fmt_line + sep2 + comments.encode("utf-8") + body
+    if fmt == "stl":
+        n = len(said)
+        note = f"ownscan: {n} series warning{'s' if n != 1 else ''}: see the .warnings.txt beside"
+        return note.encode("ascii").ljust(80, b" ")[:80] + data[80:]
+    raise ValueError(f"no room for warnings known in the {fmt} format")
 
 
 @hookimpl

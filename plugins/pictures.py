@@ -28,6 +28,11 @@ numbers) written by the ffmpeg that the imageio-ffmpeg wheel ships (``pip instal
 "ownscan[movie]"``); GIF and WebP need only Pillow. A progress bar shows on a terminal (stderr),
 nothing in a pipe. Every file is written nameless (MP4: under a hidden ``.part`` name, as
 ffmpeg needs a path) and linked when complete, never over an existing file.
+
+The series' warnings (:mod:`ownscan.core.recorded`): each ``png`` picture in its ``Warning``
+text chunk; a movie in ``NAME.warnings.txt`` beside it (a player shows no metadata, and WebP
+has no text field) and, where the container has a comment, in it too (GIF comment extension,
+MP4 ``comment`` metadata). A series without warnings gets neither.
 """
 
 from __future__ import annotations
@@ -170,21 +175,6 @@ def _series_folder(output: Path, volume: Volume) -> Path:
             n += 1
 
 
-def _png_bytes(rgb: np.ndarray, said: Sequence[str] = ()) -> bytes:
-    """The PNG of ``rgb``; ``said`` (the series' warnings, as ``recorded_warnings`` gives them)
-    in an iTXt chunk of PNG's registered keyword ``Warning``, one a line."""
-    from PIL import Image
-    from PIL.PngImagePlugin import PngInfo
-
-    info = None
-    if said:
-        info = PngInfo()
-        info.add_itxt("Warning", "\n".join(said))
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG", pnginfo=info)
-    return buf.getvalue()
-
-
 class PngExporter:
     """PNG pictures: every slice (or some) of a slice mode, or one 3D view."""
 
@@ -196,6 +186,7 @@ class PngExporter:
         self, volumes: Sequence[Volume], output: Path, options: Mapping[str, Any]
     ) -> list[Path]:
         """Write the pictures of each volume into a new sub-folder of the folder ``output``."""
+        from ownscan.core.recorded import png_bytes
         from ownscan.core.render import create_renderer
         from ownscan.plugins._output import progress, recorded_warnings, write_new
 
@@ -219,7 +210,7 @@ class PngExporter:
                 frames = render_frames(renderer, scene, [camera] * len(names), offsets, size)
                 said = recorded_warnings(volume)
                 for name, rgb in zip(names, progress(frames, len(names), "png"), strict=True):
-                    written.append(write_new(folder / name, _png_bytes(rgb, said)))
+                    written.append(write_new(folder / name, png_bytes(rgb, said)))
         finally:
             renderer.close()
         return written
@@ -237,12 +228,21 @@ class MovieExporter:
     ) -> list[Path]:
         """Write the movie of the one volume in ``volumes`` to the new file ``output``."""
         from ownscan.core.render import Camera, create_renderer
-        from ownscan.plugins._output import new_file
+        from ownscan.plugins._output import (
+            check_free_beside,
+            new_file,
+            recorded_warnings,
+            write_warnings_beside,
+        )
 
         if len(volumes) != 1:
             raise UsageError(f"the movie format writes one series; got {len(volumes)}")
         volume = volumes[0]
         path = new_file(output, (".mp4", ".gif", ".webp"), "movie")
+        # the series' warnings: in the file where the container has a comment (GIF, MP4) and
+        # always in NAME.warnings.txt beside it, as a player shows no comment of a movie
+        said = recorded_warnings(volume)
+        check_free_beside(path, said)  # before the frames are drawn, not after
         fps = float(options.get("fps") or 24)
         if not 0 < fps <= 120:
             raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
@@ -278,10 +278,12 @@ class MovieExporter:
 
             frames = progress(frames, len(cameras), "movie")
             if path.suffix.lower() == ".mp4":
-                return [_write_mp4(path, frames, (w, h), fps)]
-            return [_write_pillow(path, frames, fps)]
+                movie = _write_mp4(path, frames, (w, h), fps, said)
+            else:
+                movie = _write_pillow(path, frames, fps, said)
         finally:
             renderer.close()
+        return [movie, *write_warnings_beside(movie, said)]
 
 
 def _need_ffmpeg() -> Any:
@@ -290,16 +292,22 @@ def _need_ffmpeg() -> Any:
     return need("imageio_ffmpeg", EXTRA)
 
 
-def _write_mp4(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float) -> Path:
+def _write_mp4(
+    path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float,
+    said: Sequence[str] = (),
+) -> Path:  # fmt: skip
     from ownscan.core.files import PartFile
     from ownscan.plugins._output import offer_once
 
     ffmpeg = _need_ffmpeg()
+    # the warnings as the MP4's comment (the ©cmt item of its metadata), one a line; the
+    # argument list goes to ffmpeg without a shell, so the text needs no quoting
+    comment = ["-metadata", "comment=" + "\n".join(said)] if said else []
     with PartFile(path.parent, named=".mp4") as part:
         assert part.path is not None
         writer = ffmpeg.write_frames(
             str(part.path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            macro_block_size=1, quality=8, ffmpeg_log_level="error",
+            macro_block_size=1, quality=8, ffmpeg_log_level="error", output_params=comment,
         )  # fmt: skip
         writer.send(None)  # start ffmpeg
         try:
@@ -310,7 +318,9 @@ def _write_mp4(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], 
         return part.commit(offer_once(path))
 
 
-def _write_pillow(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
+def _write_pillow(
+    path: Path, frames: Iterator[np.ndarray], fps: float, said: Sequence[str] = ()
+) -> Path:
     from PIL import Image
 
     from ownscan.plugins._output import write_new
@@ -319,6 +329,8 @@ def _write_pillow(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
     fmt = "GIF" if path.suffix.lower() == ".gif" else "WEBP"
     buf = io.BytesIO()
     extra: dict[str, Any] = {"lossless": True} if fmt == "WEBP" else {}
+    if said and fmt == "GIF":  # a GIF comment extension (WebP has no text field: the sidecar)
+        extra["comment"] = "\n".join(said).encode("utf-8")
     images[0].save(
         buf, format=fmt, save_all=True, append_images=images[1:], duration=round(1000 / fps),
         loop=0, **extra,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
 from ownscan.core.hookspecs import hookimpl
+from ownscan.core.recorded import one_line, shorten_names
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -59,9 +60,29 @@ This package holds medical images in DICOM format (IHE Portable Data for Imaging
 
 Open the file DICOMDIR with any DICOM viewer (for example Weasis, Horos, OsiriX,
 RadiAnt, 3D Slicer, or the viewer of your PACS import tool). INDEX.HTM lists what is inside.
-{anon}
+{anon}{warnings}
 Made with ownscan.
 """
+
+
+def _warnings_text(summary: list[dict[str, Any]]) -> str:
+    """README.TXT's section on the series' warnings (none when no series has any)."""
+    parts = []
+    for n, s in enumerate(summary, start=1):
+        if s["warnings"]:
+            lines = "".join(f"  - {one_line(w)}\n" for w in s["warnings"])
+            parts.append(f"Series {n} ({one_line(s['description']) or 'no description'}):\n{lines}")
+    if not parts:
+        return ""
+    return f"\n{WARNINGS_HEAD}\n" + "".join(parts)
+
+
+# what ownscan found in the series (info, render, the viewer and export say the same): for
+# the doctor who opens the package, as the images alone may not tell their viewer
+WARNINGS_HEAD = (
+    "Warnings: ownscan found these in the images when it made this package (files named as\n"
+    "they were before it):"
+)
 
 
 def _fill_record_keys(ds: Dataset, study_number: int) -> None:
@@ -85,7 +106,8 @@ def build_package(
     -------
     list of dict
         One summary per series as written (after any de-identification): ``patient``,
-        ``study``, ``date``, ``modality``, ``description``, ``images``.
+        ``study``, ``date``, ``modality``, ``description``, ``images``, ``warnings`` (the
+        series' warnings as an export records them).
     """
     from pydicom.fileset import FileSet
 
@@ -114,7 +136,8 @@ def build_package(
         for n, (_, data) in enumerate(reports, start=1):
             (root / "REPORTS" / f"REPORT{n:02d}.PDF").write_bytes(data)
     anon_note = "\nThe images were de-identified (names, IDs and dates changed).\n" if deid else ""
-    (root / "README.TXT").write_text(README.format(anon=anon_note), encoding="utf-8")
+    readme = README.format(anon=anon_note, warnings=_warnings_text(summary))
+    (root / "README.TXT").write_text(readme, encoding="utf-8")
     (root / "INDEX.HTM").write_text(_index_html(summary, reports, deid is not None), "utf-8")
     return summary
 
@@ -180,6 +203,8 @@ def _add_series(
                 "modality": str(ds.get("Modality", "") or ""),
                 "description": str(ds.get("SeriesDescription", "") or ""),
                 "images": len(s.sources),
+                # what info shows of the series, the files named without their folders
+                "warnings": shorten_names(s.warnings, s.files),
             }
         )
     return summary
@@ -199,6 +224,17 @@ def _index_html(
         for n, (title, _) in enumerate(reports, start=1)
     )
     patient = "de-identified" if anonymised else esc(summary[0]["patient"]) if summary else ""
+    said = "".join(
+        f"<li>Series {n} ({esc(s['description'])}): {esc(w)}</li>"
+        for n, s in enumerate(summary, start=1)
+        for w in s["warnings"]
+    )
+    warnings = (
+        f"<h2>Warnings</h2><p>ownscan found these in the images when it made this package "
+        f"(files named as they were before it):</p><ul>{said}</ul>"
+        if said
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Medical images</title></head>
 <body>
@@ -210,6 +246,7 @@ def _index_html(
 <tr><th>Study date</th><th>Study</th><th>Modality</th><th>Series</th><th>Images</th></tr>
 {rows}
 </table>
+{warnings}
 {f"<h2>Reports</h2><ul>{links}</ul>" if links else ""}
 <p><small>Made with ownscan.</small></p>
 </body></html>
