@@ -13,9 +13,6 @@ __all__ = ["run_colour"]
 def run_colour(args: argparse.Namespace, volume: Any, mode: str) -> int:
     """Draw a colour volume with slice positions as a colour MPR (three planes, or the one
     ``--plane`` / ``--azimuth`` names); a 3D mode falls back to it with a one-line note."""
-    import numpy as np
-    from PIL import Image
-
     from ownscan.core.plugin_host import get_host
     from ownscan.core.render import annotate, create_renderer, scale_words
     from ownscan.core.render._colour import colour_mpr
@@ -57,7 +54,9 @@ def run_colour(args: argparse.Namespace, volume: Any, mode: str) -> int:
     )
     seconds = time.perf_counter() - t0
     renderer.close()
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
+    from ownscan.core.commands.render import write_png
+
+    write_png(args.output, image, volume)
     w, h = args.size
     planes = "three planes" if len(cameras) == 3 else "one plane"
     print(

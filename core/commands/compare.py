@@ -233,9 +233,7 @@ def _compare(args: argparse.Namespace, library: Library | None) -> int:
         picture = draw_comparison(
             prior.volume, current.volume, reg, planes, args.mode, warnings=forced
         )
-        from PIL import Image
-
-        Image.fromarray(picture.rgb, "RGB").save(args.output)
+        _write_picture(args.output, picture.rgb, prior.volume, current.volume)
 
     if args.json:
         out = {
@@ -297,3 +295,19 @@ def _registration(
     if pair is not None and library is not None:
         save_registration(library, *pair, reg)
     return reg, False
+
+
+def _write_picture(path: str, rgb: Any, prior: Volume, current: Volume) -> None:
+    """The comparison picture as ``path``; a PNG carries both series' warnings (printed above)
+    in its ``Warning`` text chunk, each said of the prior or the current, as ``render`` does."""
+    from ownscan.core.recorded import png_bytes, recorded_warnings
+
+    if not str(path).lower().endswith(".png"):  # another format Pillow knows by its suffix
+        from PIL import Image
+
+        Image.fromarray(rgb, "RGB").save(path)
+        return
+    said = [f"prior: {w}" for w in recorded_warnings(prior)]
+    said += [f"current: {w}" for w in recorded_warnings(current)]
+    with open(path, "wb") as f:
+        f.write(png_bytes(rgb, said))

@@ -50,6 +50,19 @@ def _check_output(path: str) -> None:
         raise UsageError(f"-o {path}: no such folder {folder}")
 
 
+def write_png(path: str, image: Any, volume: Volume) -> None:
+    """The picture ``image`` (RGB or RGBA, uint8) as the PNG ``path``, carrying the series'
+    warnings (what was printed above it) in PNG's ``Warning`` text chunk, as the ``png``
+    exporter's pictures do: a picture handed on keeps them (ownscan.core.recorded)."""
+    import numpy as np
+
+    from ownscan.core.recorded import png_bytes, recorded_warnings
+
+    rgb = np.ascontiguousarray(image[..., :3])
+    with open(path, "wb") as f:
+        f.write(png_bytes(rgb, recorded_warnings(volume)))
+
+
 def _mib(text: str) -> int:
     try:
         mib = float(text)
@@ -182,9 +195,6 @@ def _close(renderer: Renderer | None) -> None:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    import numpy as np
-    from PIL import Image
-
     from ownscan.core.plugin_host import get_host
     from ownscan.core.render import (
         RenderNote,
@@ -252,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
             labels=None if volume.orientation_known else {},
             scale_words=scale_words(volume),
         )
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
+    write_png(args.output, image, volume)
     renderer.close()
     w, h = args.size
     print(
@@ -267,9 +277,6 @@ _SLICE_MODES = ("mpr",)  # modes that draw a plane: a 2D image is what they woul
 
 def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) -> int:
     """Draw a single image (or one frame of a colour or cine series) as a flat picture."""
-    import numpy as np
-    from PIL import Image
-
     from ownscan.core.render import annotate, draw_image, image_labels, scale_words
 
     n = volume.shape[0]
@@ -304,7 +311,7 @@ def _run_2d(args: argparse.Namespace, volume: Volume, mode: str, window: Any) ->
             labels=image_labels(volume),
             scale_words=scale_words(volume),
         )
-    Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").save(args.output, format="PNG")
+    write_png(args.output, image, volume)
     w, h = args.size
     print(f"wrote {args.output} ({w}x{h}, 2D image, {volume.describe()})")
     return 0
