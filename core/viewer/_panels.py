@@ -373,7 +373,10 @@ class Panels:
                 imgui.set_tooltip("compare with a prior (V)")
             if self.v.status and time.monotonic() < self.v._status_until:
                 imgui.same_line()
-                imgui.text_colored(imgui.ImVec4(0.6, 0.9, 0.6, 1.0), self.v.status)
+                # a status that says a warning (a saved series' warnings) in the views' orange
+                warn = "Warning:" in self.v.status
+                colour = (1.0, 0.6, 0.15, 1.0) if warn else (0.6, 0.9, 0.6, 1.0)
+                imgui.text_colored(imgui.ImVec4(*colour), self.v.status)
         imgui.end()
 
     def _draw_mode_controls(self, width: float, k: float) -> None:

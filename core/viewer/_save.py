@@ -10,6 +10,10 @@ window draws; :func:`ownscan.plugins._output.progress` reports each item the exp
 (frames, slices) to it, and an exporter that reports nothing shows a moving bar and its
 seconds. The exporters write their outputs nameless and link them when complete: closing the
 window mid-export leaves nothing half-written under a real name.
+
+The series' warnings (what the views show in orange) go with what is saved: each exporter
+records them in or beside its files as its format allows (docs/EXPORT.md, "Warnings in the
+files"), and the outcome says them: the first in the status line, every one in the window.
 """
 
 from __future__ import annotations
@@ -107,6 +111,9 @@ class SaveJob(ThreadJob[list[Path]]):
     ) -> None:
         self.exporter = exporter
         self.output = output
+        #: the series' warnings (what the views show): the export records them in or beside
+        #: its files (each exporter as its format allows) and the outcome says them
+        self.warnings = list(volume.warnings)
         self.done = 0
         self.total = 0
         self.started = time.monotonic()
@@ -199,10 +206,17 @@ class SaveDialog:
             return
         if job.error is None:
             n = len(job.paths)
-            where = job.paths[0] if n == 1 else job.output
+            # a single-file format's file comes first (then a sidecar of its warnings)
+            single = n == 1 or (n > 1 and not job.exporter.writes_folder)
+            where = job.paths[0] if single else job.output
             self.outcome = f"saved {n} file{'s' if n != 1 else ''}: {where}"
             self.failed = False
-            self.v._flash(self.outcome, seconds=10.0)
+            status = self.outcome
+            if job.warnings:  # handed on with the file: said here too, as the views say it
+                ws = job.warnings
+                more = f" (+{len(ws) - 1} more)" if len(ws) > 1 else ""
+                status += f"; Warning: {ws[0]}{more}"
+            self.v._flash(status, seconds=10.0)
             return
         if not isinstance(job.error, (OwnscanError, OSError, ValueError, ImportError)):
             self.job = None
@@ -291,3 +305,9 @@ class SaveDialog:
             imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(*colour))
             imgui.text_wrapped(self.outcome)
             imgui.pop_style_color()
+            if job is not None and not self.failed and job.warnings:
+                # every warning, in the views' orange: the saved files carry them
+                imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.6, 0.15, 1.0))
+                for w in job.warnings:
+                    imgui.text_wrapped(f"Warning: {w}")
+                imgui.pop_style_color()
