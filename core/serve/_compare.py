@@ -257,10 +257,17 @@ class Comparisons:
             "intensity_match": {"scale": match[0], "offset": match[1], "note": match[2]},
             "same_patient": not differences,
             "patient_differences": list(differences),
-            "prior": {**_series_json(prior.info, prior_uid), "stack": self._stack(prior_uid)},
+            # each side's warnings (what the viewer's header shows of it): the page says them
+            # over the panes, as the picture of either is no truer than its series
+            "prior": {
+                **_series_json(prior.info, prior_uid),
+                "stack": self._stack(prior_uid),
+                "warnings": list(prior.warnings),
+            },
             "current": {
                 **_series_json(current.info, current_uid),
                 "stack": self._stack(current_uid),
+                "warnings": list(current.warnings),
             },
             "window": {"width": win.width, "level": win.level},
             "difference_full_scale": full,

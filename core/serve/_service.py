@@ -636,7 +636,11 @@ class Service:
             warnings.simplefilter("ignore", RenderNote)  # the header's warnings say it
             image = self.renderer().render(scene, camera, size)
         image[..., 3] = 255  # premultiplied over black, as `ownscan render` writes it
-        return _png(np.ascontiguousarray(image[..., :3]))
+        # the page shows the series' warnings beside the picture; a picture saved from the
+        # page carries them too (PNG's Warning chunk, as `ownscan render` writes it)
+        from ownscan.core.recorded import png_bytes, recorded_warnings
+
+        return png_bytes(np.ascontiguousarray(image[..., :3]), recorded_warnings(volume))
 
     def stacks_path(self, uid: str, version: tuple[int, int]) -> Path:
         """Where the stacks of a series version of several are kept for the library's list

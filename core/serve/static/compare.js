@@ -405,6 +405,11 @@ export class CompareView {
     if (i.patient_differences.length) banners.push(["bad", `DIFFERENT PATIENTS (forced): ${i.patient_differences.join("; ")}`]);
     if (i.poor) banners.push(["bad", `POOR REGISTRATION (quality ${i.quality === null ? "?" : fmt(i.quality, 2)}, overlap ${i.overlap === null ? "?" : Math.round(i.overlap * 100) + "%"}): the panes may not show the same anatomy`]);
     for (const n of i.notes) if (!/poor/.test(n)) banners.push(["warn", n]);
+    // each series' own warnings (uneven spacing, a tilt...), as the viewer's header says them
+    for (const side of ["prior", "current"]) {
+      const title = side === "prior" ? "Prior" : "Current";
+      for (const w of i[side].warnings || []) banners.push(["warn", `${title}: Warning: ${w}`]);
+    }
     this.banners.replaceChildren(...banners.map(([cls, t]) => el("p", `banner ${cls}`, t)));
     const m = i.transform.slice(0, 3).map((row) => `[${row.map((v) => v.toFixed(3)).join(" ")}]`).join(" ");
     this.details.replaceChildren(
