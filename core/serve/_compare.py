@@ -286,10 +286,6 @@ class Comparisons:
         force: bool,
     ) -> bytes:
         """``GET /api/compare/{prior}/{current}/pane.png``: one pane as PNG."""
-        import io
-
-        from PIL import Image
-
         from ownscan.core.compare import (
             difference_rgb,
             difference_scale,
@@ -298,6 +294,7 @@ class Comparisons:
             plane_through,
             sample,
         )
+        from ownscan.core.recorded import png_bytes, recorded_warnings
 
         if which not in PANES:
             raise NotFound(f"no pane {which!r}; panes: {', '.join(PANES)}")
@@ -323,9 +320,10 @@ class Comparisons:
         else:
             assert cur is not None and pri is not None
             rgb = overlay_rgb(cur, pri, width, level)
-        out = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, format="PNG")
-        return out.getvalue()
+        # each side's warnings in the picture's Warning chunk, as `ownscan compare -o` writes
+        said = [f"prior: {w}" for w in recorded_warnings(prior)]
+        said += [f"current: {w}" for w in recorded_warnings(current)]
+        return png_bytes(np.ascontiguousarray(rgb), said)
 
     def frame(
         self,

@@ -595,7 +595,7 @@ class Viewer:
                 self._screenshot_requested = False
                 path = self.options.screenshot_dir / time.strftime("ownscan-%Y%m%d-%H%M%S.png")
                 try:
-                    self.win.save_png(image, path)
+                    self.win.save_png(image, path, self._recorded_warnings())
                     self._flash(f"saved {path}")
                 except OSError as exc:
                     log.error("screenshot not saved: %s", exc)
@@ -660,8 +660,15 @@ class Viewer:
         image = self.frame(capture=True)
         assert image is not None
         p = Path(path)
-        self.win.save_png(image, p)
+        self.win.save_png(image, p, self._recorded_warnings())
         return p
+
+    def _recorded_warnings(self) -> list[str]:
+        """The shown series' warnings as a screenshot's PNG records them (the views draw the
+        first; the file keeps them all)."""
+        from ownscan.core.recorded import recorded_warnings
+
+        return recorded_warnings(self.view.volume)
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,13 +282,15 @@ class ViewerWindow:
         return np.ascontiguousarray(img[::-1])
 
     @staticmethod
-    def save_png(image: npt.NDArray[np.uint8], path: Path) -> None:
-        """Write ``image`` to ``path`` as PNG (folders made as needed)."""
-        from PIL import Image
+    def save_png(image: npt.NDArray[np.uint8], path: Path, said: Sequence[str] = ()) -> None:
+        """Write the RGB ``image`` to ``path`` as PNG (folders made as needed), ``said`` (the
+        shown series' warnings, :func:`ownscan.core.recorded.recorded_warnings`) in its
+        ``Warning`` text chunk, as every PNG ownscan writes of a series."""
+        from ownscan.core.recorded import png_bytes
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(path)
+        path.write_bytes(png_bytes(np.ascontiguousarray(image), said))
 
     def release(self) -> None:
         """Release imgui, the GL context and the window (after every GL object made in it)."""

@@ -1,7 +1,8 @@
 """The page says a series' warnings wherever it shows its pictures, and a picture taken from it
 carries them: the viewer's header (as before), the compare view's banners (each side's, said
 of the prior or the current), and the server's ``render.png`` (PNG's ``Warning`` text chunk,
-the files named without their folders, as ``ownscan render`` writes it). A real ``ownscan
+the files named without their folders, as ``ownscan render`` writes it; the compare panes'
+``pane.png`` each side's, as ``ownscan compare -o``). A real ``ownscan
 serve`` on a library of a tilted CT with two slices missing and a plain CT of the same
 patient; the compare view in Debian's Chromium."""
 
@@ -90,6 +91,16 @@ def test_the_compare_route_gives_each_sides_warnings(
     data = r.json()
     assert data["prior"]["warnings"] == shown
     assert data["current"]["warnings"] == []
+    # a pane's picture keeps them, each said of its side, as `ownscan compare -o` writes it
+    for which in ("prior", "current", "difference"):
+        pane = c.get(
+            f"/api/compare/{uids['tilted']}/{uids['plain']}/pane.png",
+            params={"which": which, "plane": "axial", "register": "0"},
+        )
+        assert pane.status_code == 200, pane.text
+        with Image.open(io.BytesIO(pane.content)) as im:
+            said = im.text["Warning"].splitlines()
+        assert [_no_folders(w) for w in said] == [_no_folders(f"prior: {w}") for w in shown]
 
 
 def test_the_compare_view_says_the_priors_warnings(

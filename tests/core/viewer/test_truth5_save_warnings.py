@@ -1,6 +1,7 @@
 """The viewer's Save hands on the series' warnings: the files it writes carry them (each
 exporter as its format allows) and the outcome says them, the first in the status line (in the
-views' orange), every one in the Save window (a real window under Xvfb, real exporters)."""
+views' orange), every one in the Save window; a screenshot of the window keeps them in its PNG
+(a real window under Xvfb, real exporters)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,10 @@ def test_save_writes_and_says_the_warnings(
         assert v.status.startswith(v.save.outcome)
         assert v.status.endswith(f"; Warning: {vol.warnings[0]} (+1 more)")
         assert v.save.outcome.startswith("saved 10 files")  # the slices of the regular grid
-        v.screenshot(tmp_path / "saved.png")  # the window draws every warning (no error)
+        # the window draws every warning (no error); a screenshot of it keeps them all
+        v.screenshot(tmp_path / "saved.png")
+        with Image.open(tmp_path / "saved.png") as im:
+            assert im.text["Warning"] == "\n".join(recorded)
 
         v.save.start(get_host().exporter("stl"), tmp_path / "bone", {"max_triangles": 2000})
         _run(v)
@@ -88,3 +92,6 @@ def test_save_of_a_series_without_warnings_says_none(xvfb: str, tmp_path: Path) 
         _run(v)
         assert v.save.job is not None and v.save.job.paths == [tmp_path / "m.gif"]
         assert "Warning" not in v.status and v.status == v.save.outcome
+        v.screenshot(tmp_path / "shot.png")
+        with Image.open(tmp_path / "shot.png") as im:
+            assert "Warning" not in im.text
