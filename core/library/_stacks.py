@@ -39,6 +39,7 @@ __all__ = [
     "recorded",
     "recorded_stacks",
     "stack_items",
+    "stacks",
     "touched",
 ]
 
@@ -52,23 +53,27 @@ def recorded_stacks(text: str | None, images: int, size: int) -> tuple[StackInfo
         found = json.loads(text)
         if found.get("version") != [images, size]:
             return None
-        listed = found["stacks"]
-        count = len(listed)
-        return tuple(
-            StackInfo(
-                number=n,
-                plane=str(s["plane"]),
-                images=int(s["images"]),
-                rows=int(s["rows"]),
-                columns=int(s["columns"]),
-                label=words(str(s["plane"]), n, count, int(s["images"])),
-                normal=(float(x), float(y), float(z)),
-            )
-            for n, s in enumerate(listed, 1)
-            for x, y, z in [s["normal"]]
-        )
+        return _infos(found["stacks"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return None  # written by something else: made again
+
+
+def _infos(listed: list[dict[str, Any]]) -> tuple[StackInfo, ...]:
+    """:class:`StackInfo` of each stack :func:`_describe` listed (as recorded or made now)."""
+    count = len(listed)
+    return tuple(
+        StackInfo(
+            number=n,
+            plane=str(s["plane"]),
+            images=int(s["images"]),
+            rows=int(s["rows"]),
+            columns=int(s["columns"]),
+            label=words(str(s["plane"]), n, count, int(s["images"])),
+            normal=(float(x), float(y), float(z)),
+        )
+        for n, s in enumerate(listed, 1)
+        for x, y, z in [s["normal"]]
+    )
 
 
 def _describe(assembly: Assembly) -> list[dict[str, Any]]:
@@ -139,6 +144,14 @@ def fill(
         index.conn.execute("UPDATE series SET stacks = ? WHERE series_uid = ?", (text, uid))
         done += 1
     return done
+
+
+def stacks(index: Index, series_uid: str) -> tuple[StackInfo, ...]:
+    """The stacks of a series in ``UID~N`` order (one for a series of one stack): as the
+    index recorded them, else as series assembly makes them now from the stored headers (a
+    read-only library of version 3, a series changed since)."""
+    found = recorded(index, series_uid)
+    return found if found is not None else _infos(_describe(index.assemble(series_uid)))
 
 
 def _count(index: Index, series_uid: str) -> int:
