@@ -171,3 +171,29 @@ def test_info_says_a_skipped_item_is_skipped_not_damaged(
     out, err = capsys.readouterr()
     assert f"skipped {folder / 'fifo.dcm'}: {FIFO}" in err, err
     assert "damaged" not in out + err, out + err
+
+
+def test_the_plugins_probe_lists_skips_apart_from_what_it_found(
+    mr_head_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `ownscan plugins --source` counted a skip item as a DICOM file found
+    import json
+
+    z = tmp_path / "portal.zip"
+    _zip_with_links(z, sorted(mr_head_dir.glob("*.dcm"))[200].read_bytes())
+    assert main(["plugins", "--source", str(z)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "    found: 1 application/dicom" in lines, lines
+    assert "    refused 2:" in lines and "    skipped 3 (not read):" in lines, lines
+    assert (
+        f"        {z}!A/same.dcm: a symbolic link (to 'IM1.dcm'), whose member is read on "
+        "its own; not followed" in lines
+    ), lines
+    assert main(["plugins", "--source", str(z), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["items"] == {DICOM: 1}
+    assert [s["origin"].split("!", 1)[1] for s in out["skipped"]] == [
+        "A/same.dcm",
+        "B/folder",
+        "B/gone.dcm",
+    ]
