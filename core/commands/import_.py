@@ -79,8 +79,8 @@ def _series_warnings(
 
     ``kept``: what the library's own assembly of each series said when it recorded its stacks
     after the import (``ImportReport.series_warnings``), so each series is assembled once; a
-    series not in it (its source failed before the library recorded its stacks) is
-    assembled here."""
+    series not in it (its source failed before the library recorded its stacks, or the
+    library could not assemble it) is assembled here, as before."""
     from ownscan.core.commands._common import report_series_warnings
     from ownscan.core.errors import OwnscanError
     from ownscan.core.library import SeriesWarnings
