@@ -4,7 +4,11 @@ Run: ``python benchmarks/bench_import.py [N [ROUNDS]] [--data DIR] [--only NAME,
 [--baseline COMMIT]`` (default 10,000 instances of 64x64 CT slices, 5 rounds). ``--data DIR``
 keeps the generated files in DIR and reuses them on the next run (they are made once, with a
 fixed seed). ``--baseline COMMIT`` adds an A/B in the same rounds: the library API of that
-commit (``git archive``) and of this tree, each in a fresh process and timed inside it.
+commit (``git archive``) and of this tree, each in a fresh process and timed inside it, and the
+CLI import of each (``python -m ownscan.core.cli import``, both from a copy on ``PYTHONPATH``,
+so that the two start alike): what the command does around the API (its series warnings) is
+measured too. Each row gives its median CPU time (user + system, workers included) beside the
+wall times, where the process is measured whole.
 
 The measuring is :mod:`ownscan.core.bench._import` (the ``import`` part of ``ownscan bench``,
 which runs the whole-process contenders below on the same generated instances): the source,
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,6 +96,22 @@ def _checkout(commit: str, dest: Path) -> Path:
     return dest
 
 
+def _copy_tree(dest: Path) -> Path:
+    """The ownscan package of the working tree (uncommitted changes included) under ``dest``
+    (for PYTHONPATH), laid out as :func:`_checkout` lays out a commit."""
+    repo = Path(__file__).resolve().parent.parent
+    pkg = dest / "ownscan"
+    for part in ("core", "plugins", "shaders"):
+        shutil.copytree(repo / part, pkg / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (pkg / "__init__.py").touch()
+    return dest
+
+
+def _cli(pythonpath: Path) -> list[str]:
+    """``ownscan`` run from the package under ``pythonpath``."""
+    return ["env", f"PYTHONPATH={pythonpath}", sys.executable, "-m", "ownscan.core.cli"]
+
+
 def _import_in_process(src: Path, dest: Path, n: int, pythonpath: Path | None) -> Sample:
     """One import through the API, timed inside a fresh process (start-up excluded)."""
     env = dict(os.environ)
@@ -142,6 +163,11 @@ def main() -> None:
                 src, dest, n, old
             )
             contenders["API this tree (proc)"] = lambda dest: _import_in_process(src, dest, n, None)
+            new = _copy_tree(root / "tree")
+            contenders[f"CLI {args.baseline[:10]}"] = lambda dest: ownscan_import(
+                src, dest, n, _cli(old)
+            )
+            contenders["CLI this tree"] = lambda dest: ownscan_import(src, dest, n, _cli(new))
         if args.only:
             wanted = {"cp -r", *(w.strip() for w in args.only.split(","))}
             unknown = wanted - contenders.keys()
@@ -162,18 +188,22 @@ def main() -> None:
         )
         print(
             f"{'':<22} {'best s':>7} {'median s':>9} {'worst s':>8} {'files/s':>8} {'MB/s':>6} "
-            f"{'best/cp':>8} {'median/cp':>10} {'RSS MiB':>8}"
+            f"{'best/cp':>8} {'median/cp':>10} {'RSS MiB':>8} {'CPU s':>6}"
         )
         for name, best, med, worst in rows:
             rss = max((s.rss_mib for s in samples[name] if s.rss_mib is not None), default=None)
+            cpus = [s.cpu for s in samples[name] if s.cpu is not None]
+            cpu = statistics.median(cpus) if cpus else None
             print(
                 f"{name:<22} {best:7.2f} {med:9.2f} {worst:8.2f} {n / med:8.0f} "
                 f"{nbytes / med / 1e6:6.1f} {best / best0:7.2f}x {med / med0:9.2f}x "
-                f"{'' if rss is None else f'{rss:.0f}':>8}"
+                f"{'' if rss is None else f'{rss:.0f}':>8} {'' if cpu is None else f'{cpu:.2f}':>6}"
             )
         print("files/s and MB/s from the median; the target is judged on median/cp")
-        for name, t in times.items():
-            print(f"  {name}: " + " ".join(f"{x:.2f}" for x in t))
+        for name, got in samples.items():
+            walls = " ".join(f"{s.wall:.2f}" for s in got)
+            cpu = " ".join(f"{s.cpu:.2f}" for s in got if s.cpu is not None)
+            print(f"  {name}: {walls}" + (f" (CPU {cpu})" if cpu else ""))
 
 
 if __name__ == "__main__":

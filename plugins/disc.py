@@ -20,6 +20,13 @@ already holds; then any other file on the disc that is DICOM by its preamble (a 
 forgot to list some images); then PDF files, as ``application/pdf``. The viewer and its web
 pages are not yielded. A referenced file that is absent becomes an item with ``problem`` set.
 
+What it deliberately does not read is yielded with ``skip`` set, so the import says what and
+why: on a disc folder, an entry that is not a regular file (a FIFO, a device, a link that leads
+to no file; core's walk, as the folder importer); in an image, a Rock Ridge symbolic link (never
+followed) and a Rock Ridge FIFO, device or socket. A DICOMDIR listing such an entry gets its
+``skip`` item, not a "missing" problem. The disc's own software (below) and macOS / Windows
+litter are left unsaid, as everywhere: a viewer of a thousand files would bury the patient's.
+
 Without a DICOMDIR, or with one that cannot be read, it logs a warning saying so and scans:
 every file is yielded except the disc's software (files with a known non-DICOM suffix such as
 ``.exe`` or ``.htm`` that do not start with the DICOM preamble), and reading decides. Record
@@ -110,15 +117,36 @@ class _File:
         return self.parts[-1]
 
 
+@dataclass(frozen=True)
+class _Passed:
+    """An entry of the medium that is deliberately not read, and why (``SourceItem.skip``)."""
+
+    file: _File
+    why: str
+
+
 class _FolderMedium:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = str(root)
+        self._passed: list[_Passed] = []
 
     def files(self) -> list[_File]:
-        from ownscan.core.files import walk_files
+        from ownscan.core.files import walk_entries
 
-        return [_File(p.relative_to(self.root).parts, p) for p in walk_files(self.root)]
+        out = []
+        self._passed = []
+        for p, why in walk_entries(self.root):
+            f = _File(p.relative_to(self.root).parts, p)
+            if why is None:
+                out.append(f)
+            else:  # a FIFO, a device, a dangling link: named, never opened
+                self._passed.append(_Passed(f, why))
+        return out
+
+    def passed_over(self) -> list[_Passed]:
+        """What :meth:`files` found and did not list, with why (never opened)."""
+        return list(self._passed)
 
     def origin(self, parts: tuple[str, ...]) -> str:
         return str(self.root.joinpath(*parts))
@@ -150,6 +178,7 @@ class _IsoMedium:
         self.iso = pycdlib.PyCdlib()
         self.fp = path.open("rb")
         self._listed: list[_File] | None = None
+        self._passed: list[_Passed] = []
         try:
             self.iso.open_fp(self.fp)
         except _pycdlib_errors() as exc:
@@ -192,8 +221,13 @@ class _IsoMedium:
                 raise _Refused(str(exc)) from exc
         return list(self._listed)
 
+    def passed_over(self) -> list[_Passed]:
+        """What :meth:`files` found and did not list, with why (never read)."""
+        return list(self._passed)
+
     def _files(self) -> list[_File]:
         out: list[_File] = []
+        self._passed = []
         stack: list[tuple[str, tuple[str, ...]]] = [("/", ())]
         seen: set[int] = set()
         while stack:
@@ -212,8 +246,12 @@ class _IsoMedium:
                     if rec.extent_location() not in seen:  # hard-linked folders, once
                         seen.add(rec.extent_location())
                         subdirs.append((child, (*parts, name)))
-                elif rec.is_symlink():
-                    log.warning("%s!%s: symbolic link on the disc, not followed", self.label, child)
+                elif rec.is_symlink():  # (pycdlib: asked first, a link is a file too)
+                    why = f"a symbolic link on the disc{_link_target(rec)}; not followed"
+                    self._passed.append(_Passed(_File((*parts, name), child), why))
+                elif (kind := _special(rec)) is not None:
+                    why = f"not a regular file ({kind}); not read"
+                    self._passed.append(_Passed(_File((*parts, name), child), why))
                 elif rec.is_file():
                     size = rec.get_data_length()
                     out.append(_File((*parts, name), child, rec.extent_location(), size))
@@ -276,6 +314,36 @@ class _IsoMedium:
             self.fp.close()
 
 
+def _link_target(rec: Any) -> str:
+    """`` (to 'TARGET')`` for a Rock Ridge symbolic link, or "" where it cannot be read."""
+    try:
+        target = bytes(rec.rock_ridge.symlink_path()).decode("utf-8", errors="replace")
+    except Exception:  # pycdlib's own errors and a damaged SL record alike: said without it
+        return ""
+    return f" (to {target!r})"
+
+
+def _special(rec: Any) -> str | None:
+    """What a Rock Ridge entry that is not a regular file is (a FIFO, a device, a socket),
+    from its POSIX mode; None for a regular file, or where the image gives no mode (plain
+    ISO 9660 and Joliet know only files and folders). Its extent holds nothing to read."""
+    import stat
+
+    if rec.rock_ridge is None:
+        return None
+    try:
+        mode = int(rec.rock_ridge.get_file_mode())
+    except Exception:  # no PX record: nothing says it is not a file
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
 class _Refused(Exception):
     """pycdlib refused the image (its strict checks): recovery is tried."""
 
@@ -297,6 +365,7 @@ class _RecoveredIso(_IsoMedium):
         self.fp = path.open("rb")
         self.file_size = path.stat().st_size
         self.truncated = False
+        self._passed = []  # (what the recovery could not read is logged: damage, not a skip)
         try:
             found = recover(self.fp, self.file_size)
         except (OSError, struct.error) as exc:
@@ -391,6 +460,9 @@ class DiscImporter:
 
 def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem]:
     files = [f for f in medium.files() if not is_litter(f.parts)]
+    passed = {p.file.key: p for p in medium.passed_over() if not is_litter(p.file.parts)}
+    for p in passed.values():  # said first, whatever the DICOMDIR lists: never read
+        yield SourceItem(origin=medium.origin(p.file.parts), skip=p.why)
     dicomdirs = sorted(
         (f for f in files if f.key[-1] == "DICOMDIR"), key=lambda f: (len(f.parts), f.parts)
     )
@@ -428,6 +500,8 @@ def _iter_medium(medium: _Medium, options: ImportOptions) -> Iterator[SourceItem
                 missing.append(SourceItem(origin=shown, problem=entry.problem))
                 continue
             found = by_key.get((*base, *entry.key))
+            if found is None and (*base, *entry.key) in passed:
+                continue  # there, but not a file to read: its skip item said so
             if found is None:  # IDs relative to another folder (a DICOMDIR moved or misbuilt)
                 found = _by_suffix(files, suffixes, entry.key)
                 relocated += found is not None

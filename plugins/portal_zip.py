@@ -17,7 +17,13 @@ names say.
 Safety (every limit names itself in the message; change it with ``ImportOptions.extra``)
 -----------------------------------------------------------------------------------------
 - Entries whose path escapes (``../``, an absolute path, a drive letter ``C:``) and symbolic
-  links are refused: each becomes an item with ``problem`` set and the rest is imported.
+  links that lead out of the zip (or whose target cannot be read) are refused: each becomes an
+  item with ``problem`` set and the rest is imported. A symbolic link that leads to a place
+  inside the zip is never followed either, but it is no threat: it becomes an item with
+  ``skip`` set, naming its target (whose member, if there is one, is read on its own), so the
+  import says it was skipped and why without calling the zip incomplete. Folders, macOS /
+  Windows litter (``__MACOSX/``, ``.DS_Store``) and a DICOMDIR (read only as an index) are left
+  unsaid, as the folder importer leaves them.
 - Zip bombs: ``max_entry_bytes`` (default 1 GiB) per member, ``max_total_bytes`` (default
   20 GiB) for everything the zip would unpack to (checked on the declared sizes before anything
   is read, and again on inner zips), ``max_ratio`` (default 200: uncompressed / compressed, for
@@ -219,6 +225,40 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return (info.external_attr >> 16) & 0o170000 == 0o120000
 
 
+_LINK_MAX = 4096  # PATH_MAX: a "link" holding more is not a link's target
+
+
+def _inside_link(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, parts: tuple[str, ...], keys: set[tuple[str, ...]]
+) -> str | None:
+    """The ``skip`` reason of a symbolic link member whose target stays inside the zip, or
+    None when it leads out of it or cannot be read (refused, as before).
+
+    The target is the member's content (a path relative to the link's folder, as ``zip -y``
+    stores it); ``keys``: the zip's members and folders, by :func:`normalise_name` parts."""
+    if info.flag_bits & _ENCRYPTED_FLAG or info.file_size > _LINK_MAX or not parts:
+        return None
+    try:
+        target = zf.read(info).decode("utf-8")
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError, ValueError, EOFError):
+        return None
+    if not target or "\0" in target or _unsafe(target) in ("absolute path", "drive letter"):
+        return None
+    where = list(parts[:-1])
+    for p in target.replace("\\", "/").split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not where:
+                return None  # climbs out of the zip
+            where.pop()
+        else:
+            where.append(p)
+    key = tuple(normalise_name(p) for p in where)
+    there = "whose member is read on its own" if key in keys else "which is not in the zip"
+    return f"a symbolic link (to {target!r}), {there}; not followed"
+
+
 # ---------------------------------------------------------------------------------------------
 # The importer
 # ---------------------------------------------------------------------------------------------
@@ -414,12 +454,23 @@ def _held_by_dicomdir(
     return held
 
 
+def _keys(zf: zipfile.ZipFile, encoding: str | None) -> set[tuple[str, ...]]:
+    """Every member of the zip and every folder above one, as :func:`normalise_name` parts
+    (what a link inside the zip may lead to)."""
+    keys: set[tuple[str, ...]] = set()
+    for info in zf.infolist():
+        key = tuple(normalise_name(p) for p in _parts(decode_entry_name(info, encoding)))
+        keys.update(key[:n] for n in range(1, len(key) + 1))
+    return keys
+
+
 def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> Iterator[SourceItem]:
     limits = state.limits
     name_encoding = state.extra.get("name_encoding")
     names = [(i, decode_entry_name(i, name_encoding)) for i in zf.infolist() if not i.is_dir()]
     held = _held_by_dicomdir(zf, names, state)
     skipped_known = 0
+    keys: set[tuple[str, ...]] | None = None  # made when a link is met
     for info, name in names:
         origin = f"{prefix}!{name}"
         if held and tuple(normalise_name(p) for p in _parts(name)) in held:
@@ -435,10 +486,16 @@ def _iter_zip(zf: zipfile.ZipFile, prefix: str, depth: int, state: _State) -> It
         if why is not None:
             yield SourceItem(origin=origin, problem=f"refused: {why} would escape the archive")
             continue
-        if _is_symlink(info):
-            yield SourceItem(origin=origin, problem="refused: symbolic link")
-            continue
         parts = _parts(name)
+        if _is_symlink(info):
+            if keys is None:
+                keys = _keys(zf, name_encoding)
+            inside = _inside_link(zf, info, parts, keys)
+            if inside is not None:
+                yield SourceItem(origin=origin, skip=inside)
+            else:
+                yield SourceItem(origin=origin, problem="refused: symbolic link")
+            continue
         if not parts or is_litter(parts):
             continue
         if normalise_name(parts[-1]) == "DICOMDIR":

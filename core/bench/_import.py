@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,12 @@ __all__ = [
 
 @dataclass
 class Sample:
-    """One contender's round: wall seconds and, for a whole process, its peak RSS."""
+    """One contender's round: wall seconds and, for a whole process, its peak RSS and CPU
+    seconds (user + system, its worker processes included)."""
 
     wall: float
     rss_mib: float | None = None
+    cpu: float | None = None
 
 
 def generate_instances(folder: Path, n: int) -> int:
@@ -119,7 +121,7 @@ def warm(folder: Path) -> tuple[int, int]:
 def copy(src: Path, dest: Path) -> Sample:
     """``cp -r src dest`` (no fsync: the kernel writes later)."""
     run = timed(["cp", "-r", str(src), str(dest)])
-    return Sample(run.wall, run.maxrss_mib)
+    return Sample(run.wall, run.maxrss_mib, run.cpu)
 
 
 def copy_sync(src: Path, dest: Path) -> Sample:
@@ -127,7 +129,7 @@ def copy_sync(src: Path, dest: Path) -> Sample:
     t = time.perf_counter()
     run = timed(["cp", "-r", str(src), str(dest)])
     os.sync()
-    return Sample(time.perf_counter() - t, run.maxrss_mib)
+    return Sample(time.perf_counter() - t, run.maxrss_mib, run.cpu)
 
 
 def library_instances(library: Path) -> int:
@@ -141,15 +143,20 @@ def library_instances(library: Path) -> int:
         lib.close()
 
 
-def ownscan_import(src: Path, library: Path, expect: int | None = None) -> Sample:
+def ownscan_import(
+    src: Path, library: Path, expect: int | None = None, command: Sequence[str] = ()
+) -> Sample:
     """``ownscan import SRC --library LIBRARY`` as a user runs it (Python's start-up included)
-    into a new library; ``expect``: the instances it must then hold (checked, untimed)."""
-    run = timed([*ownscan_command(), "import", str(src), "--library", str(library)])
+    into a new library; ``expect``: the instances it must then hold (checked, untimed);
+    ``command``: how to run ownscan (default :func:`ownscan_command`; an A/B runs another
+    commit's)."""
+    cmd = list(command) or ownscan_command()
+    run = timed([*cmd, "import", str(src), "--library", str(library)])
     if expect is not None:
         got = library_instances(library)
         if got != expect:
             raise RuntimeError(f"ownscan import {src}: {got} instances imported, {expect} given")
-    return Sample(run.wall, run.maxrss_mib)
+    return Sample(run.wall, run.maxrss_mib, run.cpu)
 
 
 def contenders(src: Path, n: int | None = None) -> dict[str, Callable[[Path], Sample]]:

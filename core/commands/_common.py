@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ownscan.core.errors import UsageError
@@ -14,6 +15,7 @@ from ownscan.core.text import escape_controls
 
 if TYPE_CHECKING:
     from ownscan.core.assembly import Assembly, Series
+    from ownscan.core.library import SeriesWarnings
 
 __all__ = [
     "add_source_arguments",
@@ -89,12 +91,17 @@ def report_problems(found: Assembly, command: str, *, skipped: bool = True) -> N
 
 
 def report_series_warnings(
-    command: str, number: int | None, series: Series, warnings: list[str], said: set[str]
+    command: str,
+    number: int | None,
+    series: Series | SeriesWarnings,
+    warnings: Sequence[str],
+    said: set[str],
 ) -> None:
     """Print on stderr, once each, the ``warnings`` of series ``number`` (as `ownscan info`
     numbers it; None: a series named by its label alone) that ``said`` does not hold yet,
     naming the series and its files: what ``info``, ``render`` and the viewer show must reach
-    whoever gets the exported files, and the patient who imports them."""
+    whoever gets the exported files, and the patient who imports them (``series``: as series
+    assembly made it, or as a library import kept it, :class:`SeriesWarnings`)."""
     files = series.files
     where = (
         files[0]

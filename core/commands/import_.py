@@ -9,17 +9,22 @@ its last source, printed after the summary.
 
 A file stored whose image header lies (Rows 0, pixel data shorter than declared...) gets a
 ``warning`` line in the reader's words, and each series that received new instances has its
-``info`` warnings printed once (read again from the stored headers; no pixel is decoded).
+``info`` warnings printed once (from the library's assembly of the stored headers as it recorded
+the series' stacks after the import, ``ImportReport.series_warnings``: no second assembly, no
+pixel decoded).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import UsageError
 from ownscan.core.text import escape_controls, redact_url
+
+if TYPE_CHECKING:
+    from ownscan.core.library import SeriesWarnings
 
 NAME = "import"
 HELP = "import scans (folders, discs, zips, DICOMweb) into your private library"
@@ -65,19 +70,32 @@ def _importer_notes(importer: object) -> list[str]:
     return [str(n) for n in notes()] if callable(notes) else []
 
 
-def _series_warnings(lib: Any, series_uids: dict[str, None]) -> None:
+def _series_warnings(
+    lib: Any, series_uids: dict[str, None], kept: dict[str, list[SeriesWarnings]]
+) -> None:
     """Print once, for each series that received new instances, the warnings ``info`` gives
     of it (slices missing, a gantry tilt, untrue spacing...), read from the stored files'
-    headers (no pixel is decoded): a patient hears at import what the viewer will show."""
+    headers (no pixel is decoded): a patient hears at import what the viewer will show.
+
+    ``kept``: what the library's own assembly of each series said when it recorded its stacks
+    after the import (``ImportReport.series_warnings``), so each series is assembled once; a
+    series not in it (its source failed before the library recorded its stacks, or the
+    library could not assemble it) is assembled here, as before."""
     from ownscan.core.commands._common import report_series_warnings
     from ownscan.core.errors import OwnscanError
+    from ownscan.core.library import SeriesWarnings
 
     for uid in series_uids:
-        try:
-            found = lib.assemble(uid)
-        except (OwnscanError, OSError, ValueError):  # said per file already, or by info later
-            continue
-        for s in found.series:
+        found = kept.get(uid)
+        if found is None:
+            try:
+                found = [
+                    SeriesWarnings(uid, s.label, tuple(s.files), tuple(s.warnings))
+                    for s in lib.assemble(uid).series
+                ]
+            except (OwnscanError, OSError, ValueError):  # said per file already, or by info
+                continue
+        for s in found:
             # an untrue header value was named on its file's own line as it was stored
             said = {w for w in s.warnings if w.startswith("untrue header value in ")}
             report_series_warnings(NAME, None, s, s.warnings, said)
@@ -121,12 +139,16 @@ def run(args: argparse.Namespace) -> int:
     warned = 0  # instances stored whose image header lies (said by info/render/export too)
 
     imported_series: dict[str, None] = {}  # series with new instances, in import order
+    fresh: set[str] = set()  # those of the source being imported
+    # each series' warnings as the library's assembly of it said them after its last import
+    kept: dict[str, list[SeriesWarnings]] = {}
 
     def on_item(r: ItemResult) -> None:
         nonlocal nbytes, warned
         totals[r.status] = totals.get(r.status, 0) + 1
         if r.status == IMPORTED and r.series_uid:
             imported_series[r.series_uid] = None
+            fresh.add(r.series_uid)
         nbytes += r.size
         progress.update(r.size, **{k: v for k, v in totals.items() if v})
         if not quiet_ok or r.status not in (IMPORTED, DUPLICATE, DOCUMENT):
@@ -140,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for source in args.sources:
             importer = None
+            fresh.clear()
             try:
                 importer = host.find_importer(source, args.via)
                 items = importer.iter_items(source, options)
@@ -159,14 +182,19 @@ def run(args: argparse.Namespace) -> int:
             except OwnscanError as exc:
                 source_errors += 1
                 progress.write(escape_controls(redact_url(f"failed     {exc}")))
+                for uid in fresh:  # what an earlier source's import said of it is not all
+                    kept.pop(uid, None)
                 continue
             finally:
                 notes.extend(_importer_notes(importer))
             notes.extend(rep.notes)
+            for uid in fresh:
+                kept.pop(uid, None)
+            kept.update(rep.series_warnings)
         elapsed = progress.elapsed  # the import's own time (the summary's speed)
         if fatal is None:
             progress.close()  # the warnings go below the per-file lines
-            _series_warnings(lib, imported_series)
+            _series_warnings(lib, imported_series, kept)
     finally:
         progress.close()
         lib.close()

@@ -99,9 +99,12 @@ def _probe(host: PluginHost, source: str, via: str | None, as_json: bool) -> int
     owner = host.owner(importer)
     count: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []  # what the importer deliberately does not read
     for item in importer.iter_items(source, ImportOptions()):
         if item.problem is not None:
             problems.append((item.origin, item.problem))
+        elif item.skip is not None:
+            skipped.append((item.origin, item.skip))
         else:
             count[item.media_type] = count.get(item.media_type, 0) + 1
     how = "forced by --via" if via is not None else "claims it"
@@ -115,6 +118,7 @@ def _probe(host: PluginHost, source: str, via: str | None, as_json: bool) -> int
             "forced": via is not None,
             "items": count,
             "problems": [{"origin": o, "problem": p} for o, p in problems],
+            "skipped": [{"origin": o, "reason": r} for o, r in skipped],
         }
         print(json.dumps(out, indent=2))
         return 0
@@ -126,4 +130,8 @@ def _probe(host: PluginHost, source: str, via: str | None, as_json: bool) -> int
         print(f"    refused {len(problems)}:")
         for origin, problem in problems:
             print(f"        {origin}: {problem}")
+    if skipped:
+        print(f"    skipped {len(skipped)} (not read):")
+        for origin, why in skipped:
+            print(f"        {origin}: {why}")
     return 0

@@ -1266,12 +1266,17 @@ def read_frames(
     Raises
     ------
     NotDicom
-        Not DICOM, or DICOM without an image (the message says which).
+        Not DICOM, or DICOM without an image (the message says which), or an item its importer
+        passed over (``SourceItem.skip``: the message is its reason).
     ReadProblem
         DICOM that cannot be used (damaged, truncated, inconsistent).
     """
     if isinstance(item, SourceItem) and item.problem is not None:
         raise ReadProblem(item.problem)
+    if isinstance(item, SourceItem) and item.skip is not None:
+        # passed over on purpose by its importer (a FIFO, a link out of a zip): never opened,
+        # skipped with the importer's reason as the library's import skips it
+        raise NotDicom(item.skip)
     src = _source_of(item, n)
     cache = {} if info_cache is None else info_cache
     if src.dataset is None:

@@ -28,12 +28,19 @@ from ownscan.core.library._model import (
     Patient,
     Person,
     Series,
+    StackInfo,
     StoredRegistration,
     Study,
     TimelineEntry,
 )
 from ownscan.core.library._schema import SCHEMA_VERSION
-from ownscan.core.library._stacks import check_stack, load_stack, recorded_stacks, stack_items
+from ownscan.core.library._stacks import (
+    check_stack,
+    load_stack,
+    recorded_stacks,
+    stack_items,
+    stacks,
+)
 from ownscan.core.library._store import Store
 from ownscan.core.plugin_types import SourceItem
 
@@ -360,6 +367,13 @@ class Index:
             return full
         check_stack(self, full, number)
         return stack_id(full, number)
+
+    def series_stacks(self, series_uid: str) -> tuple[StackInfo, ...]:
+        """The stacks of series ``series_uid`` in the order ``UID~N`` numbers them (one for a
+        series of one stack), each with the words that tell it apart (``StackInfo.label``:
+        ``stack 2 of 3, oblique axial, 8 images``): as recorded at import, else made now
+        from the stored headers (no pixel is read)."""
+        return stacks(self, series_uid)
 
     def resolve_study(self, text: str) -> str:
         """A Study Instance UID from a UID or a unique prefix of one."""

@@ -294,8 +294,10 @@ class Library(Index):
         finally:
             self._session = None
         # each series' stacks, so that a list shows a series of several stacks stack by stack
-        # without reading a file (an import cut short leaves them to the first list: _stacks)
-        _stacks.fill(self, _stacks.touched(self, rep.import_id))
+        # without reading a file (an import cut short leaves them to the first list: _stacks);
+        # the same assembly gives each series' warnings to the report, so that the caller
+        # (the CLI's import) says them without assembling the series again
+        _stacks.fill(self, _stacks.touched(self, rep.import_id), rep.series_warnings)
         return rep
 
     # -- remove --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ __all__ = [
     "Person",
     "RemoveResult",
     "Series",
+    "SeriesWarnings",
     "StackInfo",
     "StoredRegistration",
     "Study",
@@ -202,6 +203,18 @@ class ItemResult:
     warning: str = ""
 
 
+@dataclass(frozen=True)
+class SeriesWarnings:
+    """What series assembly says of one picture (a stack, a scout...) of a series an import
+    added images to: its ``warnings`` (slices missing, a gantry tilt...) in the words ``info``
+    uses, with its ``label`` and ``files`` in slice order, to name it."""
+
+    series_uid: str
+    label: str
+    files: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
 @dataclass
 class ImportReport:
     """The outcome of :meth:`Library.import_items`.
@@ -214,6 +227,11 @@ class ImportReport:
     results: list[ItemResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     bytes_read: int = 0
+    # series UID -> each of its pictures as series assembly made them when their stacks were
+    # recorded after this import (the same assembly ``info`` makes of the stored files): what
+    # the CLI's import says of them without assembling them again; absent for a series that
+    # could not be assembled (its files' own lines said why)
+    series_warnings: dict[str, list[SeriesWarnings]] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:

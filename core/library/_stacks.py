@@ -20,12 +20,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core._stacks import stack_plane, stacks_of, words
-from ownscan.core.library._model import StackInfo
+from ownscan.core.library._model import SeriesWarnings, StackInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ownscan.core.assembly import Series
+    from ownscan.core.assembly import Assembly, Series
     from ownscan.core.library._index import Index
     from ownscan.core.plugin_types import SourceItem
     from ownscan.core.volume import Volume
@@ -39,6 +39,7 @@ __all__ = [
     "recorded",
     "recorded_stacks",
     "stack_items",
+    "stacks",
     "touched",
 ]
 
@@ -52,29 +53,32 @@ def recorded_stacks(text: str | None, images: int, size: int) -> tuple[StackInfo
         found = json.loads(text)
         if found.get("version") != [images, size]:
             return None
-        listed = found["stacks"]
-        count = len(listed)
-        return tuple(
-            StackInfo(
-                number=n,
-                plane=str(s["plane"]),
-                images=int(s["images"]),
-                rows=int(s["rows"]),
-                columns=int(s["columns"]),
-                label=words(str(s["plane"]), n, count, int(s["images"])),
-                normal=(float(x), float(y), float(z)),
-            )
-            for n, s in enumerate(listed, 1)
-            for x, y, z in [s["normal"]]
-        )
+        return _infos(found["stacks"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return None  # written by something else: made again
 
 
-def _describe(index: Index, series_uid: str) -> list[dict[str, Any]]:
-    """Each stack of the series as series assembly makes it from the stored headers, in the
-    order ``UID~N`` numbers them."""
-    assembly = index.assemble(series_uid)
+def _infos(listed: list[dict[str, Any]]) -> tuple[StackInfo, ...]:
+    """:class:`StackInfo` of each stack :func:`_describe` listed (as recorded or made now)."""
+    count = len(listed)
+    return tuple(
+        StackInfo(
+            number=n,
+            plane=str(s["plane"]),
+            images=int(s["images"]),
+            rows=int(s["rows"]),
+            columns=int(s["columns"]),
+            label=words(str(s["plane"]), n, count, int(s["images"])),
+            normal=(float(x), float(y), float(z)),
+        )
+        for n, s in enumerate(listed, 1)
+        for x, y, z in [s["normal"]]
+    )
+
+
+def _describe(assembly: Assembly) -> list[dict[str, Any]]:
+    """Each stack of a series as series assembly made it (``assembly``, from the stored
+    headers), in the order ``UID~N`` numbers them."""
     stacks = stacks_of(assembly.series)
     out = []
     for s in stacks:
@@ -102,10 +106,18 @@ def touched(index: Index, import_id: int) -> list[str]:
     ]
 
 
-def fill(index: Index, series_uids: Iterable[str]) -> int:
+def fill(
+    index: Index,
+    series_uids: Iterable[str],
+    warnings: dict[str, list[SeriesWarnings]] | None = None,
+) -> int:
     """Record the stacks of these series (the caller holds the writer's lock); return how
     many were recorded. A series that cannot be assembled now (a file unreadable) is recorded
-    with what assembly found, as the viewer would show it."""
+    with what assembly found, as the viewer would show it.
+
+    ``warnings``, when given, receives what the same assembly says of each series assembled
+    (every picture of it, in assembly's order, as ``info`` lists them): the import's caller
+    tells the patient without assembling the series a second time."""
     from ownscan.core.errors import OwnscanError
 
     done = 0
@@ -114,7 +126,13 @@ def fill(index: Index, series_uids: Iterable[str]) -> int:
             "SELECT count(*), coalesce(sum(size), 0) FROM instances WHERE series_uid = ?", (uid,)
         ).fetchone()
         try:
-            stacks = _describe(index, uid)
+            assembly = index.assemble(uid)
+            if warnings is not None:
+                warnings[uid] = [
+                    SeriesWarnings(uid, s.label, tuple(s.files), tuple(s.warnings))
+                    for s in assembly.series
+                ]
+            stacks = _describe(assembly)
         except (OwnscanError, OSError, ValueError):
             stacks = []  # nothing assembly can show: listed as one entry, as before
         except Exception:
@@ -128,10 +146,18 @@ def fill(index: Index, series_uids: Iterable[str]) -> int:
     return done
 
 
+def stacks(index: Index, series_uid: str) -> tuple[StackInfo, ...]:
+    """The stacks of a series in ``UID~N`` order (one for a series of one stack): as the
+    index recorded them, else as series assembly makes them now from the stored headers (a
+    read-only library of version 3, a series changed since)."""
+    found = recorded(index, series_uid)
+    return found if found is not None else _infos(_describe(index.assemble(series_uid)))
+
+
 def _count(index: Index, series_uid: str) -> int:
     """How many stacks the series has: as recorded, else as assembly makes them now."""
     found = recorded(index, series_uid)
-    return len(found) if found is not None else len(_describe(index, series_uid))
+    return len(found) if found is not None else len(stacks_of(index.assemble(series_uid).series))
 
 
 def recorded(index: Index, series_uid: str) -> tuple[StackInfo, ...] | None:
