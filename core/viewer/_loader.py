@@ -105,8 +105,11 @@ class SeriesLoader(Job):
                 while read:  # a file-backed quantised volume: its pages let go again
                     release_pages(read.pop())
             # the slabs are made a few ahead on the pool's threads (gradient_slabs), so one
-            # let go above may have been read again after; all of them are done now
-            release_pages(prepared.data)
+            # let go above may have been read again after; all of them are done now. Not
+            # `prepared.data`: the window's thread forgets the copy after its upload
+            # (release_data), and reading the property then quantised the whole volume again
+            # into a new scratch file, only to let its pages go (docs/BENCH.md, Memory)
+            prepared.release_data_pages()
 
     def _ended(self) -> None:
         self._ready.set()  # a failure too: the window's thread then sees the error
