@@ -71,6 +71,40 @@ def test_the_copy_forgotten_after_the_upload_is_not_made_again(series):
     np.testing.assert_array_equal(got, gradient_texels(prepared.data, gradient_layout(prepared)))
 
 
+def test_the_gradient_is_read_from_the_copy_not_quantised_again(series, monkeypatch):
+    """After the viewer forgets the copy, the loader's gradient slabs still come from it (its
+    own reference to the file-backed copy, read with preadv) rather than from
+    ``PreparedVolume.slab``, which would quantise each slab of the voxels again (a float32
+    temporary per slab in flight, and the CPU of a second quantisation pass)."""
+    if not on_disk(tempfile.gettempdir()):
+        pytest.skip("the temporary folder is in memory (tmpfs): volumes load into memory")
+    from ownscan.core.render._setup import PreparedVolume
+
+    asked: list[tuple[int, int]] = []
+    slab = PreparedVolume.slab
+
+    def counting(self, k0, k1):  # type: ignore[no-untyped-def]
+        asked.append((k0, k1))
+        return slab(self, k0, k1)
+
+    monkeypatch.setattr(PreparedVolume, "slab", counting)
+    job = _loader(series)
+    assert job.wait_ready(120) and job.volume is not None
+    volume = job.volume
+    prepared = prepare_volume(volume, volume_limits(MAX_TEXTURE, volume.shape), DEFAULT_BUDGET)
+    job.gradient_queue.wait_full(120)
+    prepared.release_data()  # as the viewer does once it has uploaded the volume
+    parts = []
+    while not job.done:
+        job.wait_busy(0.05)
+        parts += job.take_gradient()
+    parts += job.take_gradient()
+    assert job.wait(60) and job.error is None
+    assert asked == [], "the loader quantised slabs of the voxels again"
+    got = np.concatenate([texels for _, texels in parts])
+    np.testing.assert_array_equal(got, gradient_texels(prepared.data, gradient_layout(prepared)))
+
+
 def test_the_pages_of_a_held_copy_are_let_go(series):
     if not on_disk(tempfile.gettempdir()):
         pytest.skip("the temporary folder is in memory (tmpfs): volumes load into memory")
