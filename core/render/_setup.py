@@ -195,6 +195,15 @@ class PreparedVolume:
         and samples the GPU's copy (the viewer after its upload)."""
         self._data = None
 
+    def release_data_pages(self) -> None:
+        """Let go of the process's pages of :attr:`data` where it is held and file-backed
+        (:func:`~ownscan.core.render._pages.release_pages`); never makes it. (Reading
+        :attr:`data` to let its pages go would quantise the whole volume again, into a new
+        scratch file, once :meth:`release_data` has forgotten it.)"""
+        data = self._data  # read once: another thread may release it meanwhile
+        if data is not None:
+            release_pages(data)
+
     def slab(self, k0: int, k1: int) -> npt.NDArray[np.uint16]:
         """Quantised slices ``k0 .. k1 - 1``: a view of :attr:`data` when it exists, else
         quantised from the volume (the same numbers)."""

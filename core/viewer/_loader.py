@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._gpu import gradient_fits, volume_limits
-from ownscan.core.render._pages import release_pages
+from ownscan.core.render._pages import is_released, read_copy, release_pages
 from ownscan.core.render._setup import gradient_layout, gradient_slabs, prepare_volume
 from ownscan.core.viewer._gradient_queue import GradientQueue
 from ownscan.core.viewer._jobs import Job
@@ -79,6 +79,7 @@ class SeriesLoader(Job):
     def work(self) -> None:
         volume = self.entry.volume()
         prepared = None
+        held: npt.NDArray[np.uint16] | None = None  # the gradient's source (see below)
         if volume.samples == 1:  # colour volumes are uploaded as they are
             self.stage = "preparing"
             limits = volume_limits(self._max_texture, volume.shape)  # as GpuVolume's
@@ -86,7 +87,16 @@ class SeriesLoader(Job):
             # quantised here, off the window's thread (the upload then only copies it);
             # a file-backed volume's copy is file-backed too, its pages let go as written
             # and again behind the upload and the gradient: not resident beside the texture
-            prepared.data  # noqa: B018
+            data = prepared.data
+            # The gradient below reads its slabs from a file-backed copy through this
+            # reference of its own: the window's thread forgets the copy right after its
+            # upload (release_data), and prepared.slab would then quantise every slab again
+            # from the voxels (a float32 temporary of each slab in flight, and the CPU of a
+            # whole quantisation pass). A file-backed copy holds no memory (its slabs are
+            # read with preadv, none of its pages mapped); an in-memory copy is not kept
+            # (it would stay resident beside the texture).
+            held = data if is_released(data) else None
+            del data
         self.volume = volume
         self._ready.set()
         if prepared is not None and self._want_gradient and gradient_fits(prepared, self._budget):
@@ -96,6 +106,8 @@ class SeriesLoader(Job):
             read: list[npt.NDArray[np.uint16]] = []  # the slabs the last part read
 
             def slab(k0: int, k1: int) -> npt.NDArray[np.uint16]:
+                if held is not None:  # the same numbers as prepared.slab gives from it
+                    return read_copy(held[k0:k1])
                 read.append(prepared.slab(k0, k1))
                 return read[-1]
 
@@ -105,8 +117,11 @@ class SeriesLoader(Job):
                 while read:  # a file-backed quantised volume: its pages let go again
                     release_pages(read.pop())
             # the slabs are made a few ahead on the pool's threads (gradient_slabs), so one
-            # let go above may have been read again after; all of them are done now
-            release_pages(prepared.data)
+            # let go above may have been read again after; all of them are done now. Not
+            # `prepared.data`: the window's thread forgets the copy after its upload
+            # (release_data), and reading the property then quantised the whole volume again
+            # into a new scratch file, only to let its pages go (docs/BENCH.md, Memory)
+            prepared.release_data_pages()
 
     def _ended(self) -> None:
         self._ready.set()  # a failure too: the window's thread then sees the error

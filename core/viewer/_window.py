@@ -50,10 +50,63 @@ def _ensure_imgui() -> Any:
     # import.
     os.environ["PYOPENGL_PLATFORM"] = "egl"
     try:
+        return _native_imgui()
+    except Exception as exc:  # another layout of imgui-bundle: the package as a whole
+        log.debug("imgui-bundle's imgui module alone: %s; importing the package", exc)
+    try:
         from imgui_bundle import imgui
     except ImportError as exc:  # pragma: no cover - a dependency of ownscan
         raise ViewerError("the viewer needs imgui-bundle: pip install imgui-bundle") from exc
     return imgui
+
+
+def _native_imgui() -> Any:
+    """imgui-bundle's ``imgui`` module, loaded without the package's Python ``__init__``.
+
+    The viewer uses the native ``imgui`` module (and its C++ OpenGL 3 renderer) only. The
+    package's ``__init__`` also imports its Python helpers for the other libraries of the
+    bundle (immapp and its asyncio runner, notebook and Pyodide patches: some 165 modules),
+    which held about 11.5 MiB of the viewer's resident memory (docs/BENCH.md, Memory). So
+    the extension is loaded under a stand-in for the package, which is taken out of
+    ``sys.modules`` again at once: a later ``import imgui_bundle`` (a plugin, a test) runs
+    the real ``__init__`` over the same extension and gets the same ``imgui``. The GLFW
+    library that pip's glfw loads is chosen as the package does
+    (``_glfw_set_search_path``). A package imported before is used as it is; anything
+    unexpected (another layout of the bundle) raises, and the caller imports the package."""
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    whole = sys.modules.get("imgui_bundle")
+    if whole is not None:  # imported already: its own imgui
+        return whole.imgui
+    spec = importlib.util.find_spec("imgui_bundle")  # finds, runs nothing
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("no imgui_bundle package")
+    stand_in = types.ModuleType("imgui_bundle")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    stand_in.__file__ = spec.origin
+    sys.modules["imgui_bundle"] = stand_in
+    try:
+        native = importlib.import_module("imgui_bundle._imgui_bundle")
+        if "with_glfw" in native.__bundle_submodules_available__:
+            search = importlib.import_module("imgui_bundle._glfw_set_search_path")
+            search._glfw_set_search_path()
+        return native.imgui
+    finally:
+        if sys.modules.get("imgui_bundle") is stand_in:
+            del sys.modules["imgui_bundle"]
+
+
+def _bundle_folder() -> Path:
+    """imgui-bundle's folder (its fonts), found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("imgui_bundle")
+    if spec is None or spec.origin is None:  # pragma: no cover - imported before this
+        raise ViewerError("the viewer needs imgui-bundle: pip install imgui-bundle")
+    return Path(spec.origin).parent
 
 
 class ViewerWindow:
@@ -130,14 +183,12 @@ class ViewerWindow:
 
     def _init_imgui(self) -> None:
         imgui = self.imgui
-        from imgui_bundle import __file__ as bundle_file
-
         from ownscan.core.viewer._imgui_native import NativeRenderer
 
         self.imgui_ctx = imgui.create_context()
         io = imgui.get_io()
         io.set_ini_filename("")  # no imgui.ini next to the user's files
-        fonts = Path(bundle_file).parent / "assets" / "fonts"
+        fonts = _bundle_folder() / "assets" / "fonts"
         cs = self.glfw.get_window_content_scale(self.handle)
         fb_scale = self.fb_size[0] / max(1, self.window_size[0])
         # Windows/X11 HiDPI: content scale 2, framebuffer = window -> scale the text by 2.
