@@ -75,3 +75,32 @@ def make(base: Path, name: str, out: Path) -> Path:
     finally:
         config.settings.writing_validation_mode = mode
     return out
+
+
+def swallowing_private(donor: Path, out: Path, *, implicit: bool, length: int) -> Path:
+    """``donor`` (a single-frame file, explicit or implicit VR little endian) with a private
+    element declaring ``length`` bytes inserted before the pixel data: its value runs past the
+    end of the file and swallows the pixels. Out of tag order, as a hostile writer puts it, so
+    that the strict scanner declines and pydicom reads the header."""
+    import struct
+
+    data = donor.read_bytes()
+    at = data.index(struct.pack("<HH", 0x7FE0, 0x0010))
+    tag = struct.pack("<HH", 0x0009, 0x1001)
+    if implicit:
+        header = tag + struct.pack("<I", length)
+    else:
+        header = tag + b"UN\0\0" + struct.pack("<I", length)
+    out.write_bytes(data[:at] + header + data[at:])
+    return out
+
+
+def name_of_unknown_vr(donor: Path, out: Path) -> Path:
+    """``donor`` (explicit VR little endian) with its Patient's Name given the VR ``ZZ``,
+    which no reader knows."""
+    import struct
+
+    data = donor.read_bytes()
+    at = data.index(struct.pack("<HH", 0x0010, 0x0010) + b"PN")
+    out.write_bytes(data[: at + 4] + b"ZZ" + data[at + 6 :])
+    return out

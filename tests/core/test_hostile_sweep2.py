@@ -15,12 +15,15 @@ Two bugs these found (each test fails on the code before its fix):
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import warnings
 from pathlib import Path
 
 import pytest
+from ctgen import write_ct_series
 from hostile import assert_handled, capped
-from hostilegen2 import VARIANTS, enhanced_base, make
+from hostilegen2 import VARIANTS, enhanced_base, make, name_of_unknown_vr, swallowing_private
 
 from ownscan.core.assembly import assemble
 
@@ -81,3 +84,52 @@ def test_info_and_import_name_the_file(base: Path, tmp_path: Path, name: str) ->
     assert_handled(imp)
     out = imp.stdout + imp.stderr
     assert f"{name}.dcm" in out and "warning" in out, out
+
+
+def _files(lib: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in (lib / "objects").rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+@pytest.mark.parametrize("length", [0x7FFFFFFE, 0x80000000])
+def test_a_private_element_that_swallows_the_pixels_is_a_cut_file(
+    tmp_path: Path, implicit: bool, length: int
+) -> None:
+    """Before: pydicom took the 2 GiB value short without a word, the file was "DICOM
+    without an image" to ``info`` and imported without a warning, an image the library could
+    never show. Now it is the file cut short that it is, in both, and the library untouched."""
+    good = write_ct_series(tmp_path / "good", n_slices=4, rows=16, cols=16, implicit=implicit)
+    bad = swallowing_private(
+        good[1], tmp_path / "good" / "swallow.dcm", implicit=implicit, length=length
+    )
+    good[1].unlink()
+    lib = tmp_path / "lib"
+    assert capped("import", str(good[0]), "--library", str(lib)).returncode == 0
+    before = _files(lib)
+    info = capped("info", str(tmp_path / "good"))
+    assert_handled(info)
+    said = info.stdout + info.stderr
+    assert "swallow.dcm: file truncated" in said and f"declares {length} bytes" in said, said
+    assert "3 image(s)" in info.stdout  # the good neighbours, a series with a gap
+    imp = capped("import", str(bad), "--library", str(lib))
+    assert_handled(imp)
+    out = imp.stdout + imp.stderr
+    assert imp.returncode == 1 and "failed" in out and "file truncated" in out, out
+    assert _files(lib) == before
+
+
+def test_a_name_of_a_vr_no_reader_knows_loses_the_name_not_the_image(tmp_path: Path) -> None:
+    """Before: ``info`` showed the image (``(no name)``) but ``import`` refused the file whole
+    (pydicom's NotImplementedError converting the name for the index)."""
+    good = write_ct_series(tmp_path / "in", n_slices=3, rows=16, cols=16)
+    name_of_unknown_vr(good[1], good[1])
+    lib = tmp_path / "lib"
+    imp = capped("import", str(tmp_path / "in"), "--library", str(lib))
+    assert_handled(imp)
+    out = imp.stdout + imp.stderr
+    assert imp.returncode == 0 and "3 imported" in out, out
+    with sqlite3.connect(lib / "index.sqlite") as con:
+        assert con.execute("SELECT count(*) FROM instances").fetchone()[0] == 3
+    listing = capped("list", "--library", str(lib))
+    assert_handled(listing)
+    assert re.search(r"generated CT +3 ", listing.stdout), listing.stdout  # one series whole
