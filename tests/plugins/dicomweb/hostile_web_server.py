@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from misbehaving_server import BOUNDARY, Misbehaving, _handler, _kind
 
-__all__ = ["INSTANCE_FAULTS", "QIDO_FAULTS", "hostile_web"]
+__all__ = ["ESCAPES", "INSTANCE_FAULTS", "QIDO_FAULTS", "hostile_web"]
 
 INSTANCE_FAULTS = (
     "html",
@@ -33,7 +33,15 @@ INSTANCE_FAULTS = (
     "not-dicom-part",
     "no-content-type",
 )
-QIDO_FAULTS = ("wrong-types", "huge-counts", "null-values", "nested-garbage", "one-bad-uid")
+QIDO_FAULTS = (
+    "wrong-types",
+    "huge-counts",
+    "null-values",
+    "nested-garbage",
+    "one-bad-uid",
+    "escapes",
+)
+ESCAPES = "Evil\x1b]0;owned\x07\x1b[2J\u202e<script>x</script>\r\n"
 
 
 def _hostile_handler(state: Misbehaving) -> type:
@@ -63,6 +71,14 @@ def _hostile_handler(state: Misbehaving) -> type:
                 bad = json.loads(json.dumps(results[0]))
                 bad[tag] = {"vr": "UI", "Value": ["1.2/../../../admin?x=1"]}
                 results = [bad, *results]
+            if fault == "escapes":  # text a terminal would obey, in every text a listing shows
+                for r in results:
+                    r["00100010"] = {"vr": "PN", "Value": [{"Alphabetic": ESCAPES}]}
+                    r["00100020"] = {"vr": "LO", "Value": [ESCAPES]}
+                    r["00081030"] = {"vr": "LO", "Value": [ESCAPES]}
+                    r["0008103E"] = {"vr": "LO", "Value": [ESCAPES]}
+                    r["00080061"] = {"vr": "CS", "Value": [ESCAPES]}
+                    r["00080060"] = {"vr": "CS", "Value": [ESCAPES]}
             for r in results:
                 for tag, element in r.items():
                     if fault == "wrong-types":

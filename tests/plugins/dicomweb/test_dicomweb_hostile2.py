@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from dicomweb_server import write_ct_series
-from hostile_web_server import INSTANCE_FAULTS, QIDO_FAULTS, hostile_web
+from hostile_web_server import ESCAPES, INSTANCE_FAULTS, QIDO_FAULTS, hostile_web
 from pydicom.uid import generate_uid
 
 EXE = str(Path(sys.executable).with_name("ownscan"))
@@ -84,7 +84,7 @@ def test_wado_answers_that_are_not_what_was_asked(
 
 
 @pytest.mark.parametrize("level", ["studies", "series", "instances"])
-@pytest.mark.parametrize("fault", [f for f in QIDO_FAULTS if f != "one-bad-uid"])
+@pytest.mark.parametrize("fault", [f for f in QIDO_FAULTS if f not in ("one-bad-uid", "escapes")])
 def test_qido_json_of_the_wrong_shape(
     files: list[Path], fault: str, level: str, tmp_path: Path
 ) -> None:
@@ -128,3 +128,24 @@ def test_a_value_written_as_a_string_is_no_value() -> None:
         }
     )
     assert study.study_uid == "" and study.modalities == () and study.patient_id is None
+
+
+@pytest.mark.parametrize("level", ["studies", "series"])
+def test_text_from_the_server_cannot_drive_the_terminal(
+    files: list[Path], level: str, tmp_path: Path
+) -> None:
+    """Names, IDs, descriptions and modalities with ESC, OSC, BEL, CR, LF and U+202E, through
+    ``search`` (table and JSON), ``import`` and ``info``: shown escaped, never raw."""
+    with hostile_web(files, **{level: "escapes"}) as srv:
+        runs = [
+            _run("search", srv.url),
+            _run("search", "--json", srv.url),
+            _run("import", "--library", str(tmp_path / "lib"), srv.url),
+            _run("info", srv.url),
+        ]
+    for r in runs:
+        out = _handled(r)
+        raw = [c for c in out.replace("\n", "") if c in ESCAPES and not c.isprintable()]
+        assert not raw, (r.args, out[-1500:])
+    if level == "studies":
+        assert "owned" in runs[0].stdout  # the text is shown, escaped
