@@ -97,9 +97,18 @@ _SERIES_FIELDS = ("SeriesDescription", "Modality", "SeriesNumber",
                   "NumberOfSeriesRelatedInstances")  # fmt: skip
 
 
+def _values(ds: Mapping[str, Any], tag: str) -> list[Any]:
+    """The values of ``tag`` in a DICOM JSON dataset; none when the server wrote the element
+    as anything but an object with a list of values (a string's first letter, or a number's
+    ``.get``, is not a value)."""
+    element = ds.get(tag)
+    values = element.get("Value") if isinstance(element, dict) else None
+    return values if isinstance(values, list) else []
+
+
 def _first(ds: Mapping[str, Any], tag: str) -> Any:
     """The first value of ``tag`` in a DICOM JSON dataset, or None."""
-    values = ds.get(tag, {}).get("Value") or [None]
+    values = _values(ds, tag) or [None]
     value = values[0]
     if isinstance(value, dict):  # PN: {"Alphabetic": "Doe^Jane"}
         return value.get("Alphabetic")
@@ -132,7 +141,7 @@ class RemoteStudy:
     @classmethod
     def from_json(cls, ds: Mapping[str, Any]) -> RemoteStudy:
         raw_date = _first(ds, _STUDY_DATE)
-        modalities = tuple(str(m) for m in ds.get(_MODALITIES, {}).get("Value") or ())
+        modalities = tuple(str(m) for m in _values(ds, _MODALITIES))
         return cls(
             study_uid=str(_first(ds, _STUDY_UID) or ""),
             patient_id=_first(ds, _PATIENT_ID),
@@ -297,6 +306,8 @@ def search_studies(
         why = None
         if not s.study_uid:
             why = "it has no Study Instance UID"
+        elif not _is_uid(s.study_uid):  # it goes into the next requests' paths
+            why = "its Study Instance UID is not a DICOM UID (digits and dots, at most 64)"
         elif study and s.study_uid != study:
             why = "its Study Instance UID differs from --study"
         elif patient and s.patient_id != patient:
@@ -308,7 +319,7 @@ def search_studies(
                 "%s: the server returned study %s although %s; ignoring it (the server "
                 "may not support this filter)",
                 conn.url,
-                s.study_uid or "?",
+                repr(s.study_uid[:80]) if s.study_uid else "?",
                 why,
             )
             continue
@@ -466,6 +477,7 @@ class DicomwebImporter:
             (st.study_uid, ds)
             for st in studies
             for ds in conn.qido(f"studies/{st.study_uid}/series", None, _SERIES_FIELDS)
+            if _good_series(conn, st.study_uid, ds)
         ]
         # the instance lists of all series, ``parallel`` QIDO-RS requests at a time
         with ThreadPoolExecutor(parallel, thread_name_prefix="qido") as pool:
@@ -584,17 +596,43 @@ def _list_instances(
     conn: Connection, study_uid: str, ds: Mapping[str, Any]
 ) -> tuple[str, list[str]]:
     """The Series Instance UID of a QIDO-RS series result, and its SOP Instance UIDs."""
-    series_uid = str(_first(ds, _SERIES_UID) or "")
-    check_uid(series_uid, f"series of study {study_uid}: Series Instance UID")
+    series_uid = check_uid(str(_first(ds, _SERIES_UID) or ""), "Series Instance UID")
     path = f"studies/{study_uid}/series/{series_uid}/instances"
     sops = []
     for inst in conn.qido(path):
-        sop = _first(inst, _SOP_UID)
-        if not sop:
-            log.warning("%s/%s: an instance without SOP Instance UID; skipped", conn.url, path)
+        sop = str(_first(inst, _SOP_UID) or "")
+        if not _is_uid(sop):
+            what = (
+                f"SOP Instance UID {sop[:80]!r} not a DICOM UID" if sop else "no SOP Instance UID"
+            )
+            log.warning("%s/%s: an instance with %s; skipped", conn.url, path, what)
             continue
-        sops.append(check_uid(str(sop), "SOP Instance UID"))
+        sops.append(sop)
     return series_uid, list(dict.fromkeys(sops))  # a server listing one instance twice
+
+
+def _good_series(conn: Connection, study_uid: str, ds: Mapping[str, Any]) -> bool:
+    """Whether a QIDO-RS series result has a Series Instance UID: one series the server
+    describes wrongly is skipped with a warning, not the whole import stopped."""
+    series_uid = str(_first(ds, _SERIES_UID) or "")
+    if _is_uid(series_uid):
+        return True
+    log.warning(
+        "%s: a series of study %s whose Series Instance UID %r is not a DICOM UID "
+        "(digits and dots, at most 64); skipped",
+        conn.url,
+        study_uid,
+        series_uid[:80],
+    )
+    return False
+
+
+def _is_uid(text: str) -> bool:
+    try:
+        check_uid(text, "")
+    except UsageError:
+        return False
+    return True
 
 
 def _fetch(conn: Connection, study: str, series: str, sop: str, spool: Path | None) -> bytes | Path:

@@ -658,16 +658,52 @@ def _value_notes(fx: Any, bits_alloc: int, ts: TransferSyntax) -> tuple[str, ...
     return tuple(notes)
 
 
+_F32_TINY = 1.1754943508222875e-38  # numpy.finfo(numpy.float32).tiny
+
+
 def _slope(raw: Any) -> tuple[float, tuple[str, ...]]:
     """Rescale Slope (1 when absent or unreadable) and a note when it is 0: no scan stores
     every pixel as the intercept, so 1 is used (as dcm2niix does) and the note says so."""
     slope = _f(raw, 1.0)
-    if slope == 0:
+    # a slope float32 holds as 0 or a denormal (-1e-300) is 0 to the decoder, whose float32
+    # arithmetic would then divide by it (the sign check) and make every pixel NaN
+    if slope is not None and abs(slope) < _F32_TINY:
         return 1.0, (
             f"RescaleSlope {_shown(raw)} cannot be true (every pixel would be the intercept): "
             "used 1, values may be off",
         )
     return (1.0 if slope is None else slope), ()
+
+
+def _fill_rescale(frames: list[Frame], unrescaled: set[int]) -> list[Frame]:
+    """``frames`` of an enhanced file, ``unrescaled`` of them without a Pixel Value
+    Transformation (the macro is required of every frame of an enhanced CT when it is not
+    shared) while the others have one. Read as slope 1 and intercept 0, such a frame of a CT
+    is 1024 HU off its neighbours, silently: a bright slab in every picture. When every other
+    frame says the same rescale, it is used (as dcm2niix, which takes the first frame's for
+    all) and said; when they differ, nothing can be assumed: the frame is left unrescaled and
+    said."""
+    given = {(f.slope, f.intercept) for f in frames if f.frame not in unrescaled}
+    if len(given) == 1:
+        ((slope, intercept),) = given
+        note = (
+            "no rescale (Pixel Value Transformation) for this frame; every other frame has "
+            f"slope {slope:g}, intercept {intercept:g}: used theirs"
+        )
+        return [
+            dataclasses.replace(f, slope=slope, intercept=intercept, notes=(*f.notes, note))
+            if f.frame in unrescaled
+            else f
+            for f in frames
+        ]
+    note = (
+        "no rescale (Pixel Value Transformation) for this frame while the other frames have "
+        "differing ones: shown unrescaled, its values may be off"
+    )
+    return [
+        dataclasses.replace(f, notes=(*f.notes, note)) if f.frame in unrescaled else f
+        for f in frames
+    ]
 
 
 def _geometry_of(
@@ -1800,12 +1836,15 @@ def _build_frames(
         top_ipp = fx.get("ImagePositionPatient") if n_frames == 1 else None
         top_pvt = fx if "RescaleSlope" in fx or "RescaleIntercept" in fx else None
         frames = []
+        unrescaled: set[int] = set()  # frames without a rescale while the file has one
         for k in range(n_frames):
             fi = per_frame[k] if per_frame is not None else None
             pos_item = _group(fi, shared, "PlanePositionSequence")
             ori_item = _group(fi, shared, "PlaneOrientationSequence")
             meas = _group(fi, shared, "PixelMeasuresSequence")
             pvt = _group(fi, shared, "PixelValueTransformationSequence") or top_pvt
+            if pvt is None:
+                unrescaled.add(k)
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
             frame_type = _frame_type(fi, shared)
@@ -1869,6 +1908,8 @@ def _build_frames(
                     },
                 )
             )
+        if unrescaled and len(unrescaled) < n_frames:
+            frames = _fill_rescale(frames, unrescaled)
         return _with_fragments(frames, groups)
 
     if "MOSAIC" in image_type and n_frames == 1 and not hasattr(ds, "get_item"):

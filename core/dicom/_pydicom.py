@@ -92,6 +92,9 @@ def quiet_pydicom() -> Iterator[None]:
         log.removeHandler(null)
 
 
+_HEADER = 12  # the longest element header: a shorter read cut at the end is the end's test
+
+
 class _Bounded:
     """A file whose ``read(n)`` never asks for more than what is left in it: pydicom reads an
     element with ``read(length)``, and Python's buffered ``read(n)`` allocates ``n`` bytes
@@ -102,9 +105,16 @@ class _Bounded:
         self._fp = fp
         self._size = size
         self.name = getattr(fp, "name", "<bytes>")
+        # (offset, declared, left) of the first value read cut at the file's end: pydicom
+        # takes the short value without a word (a private element declaring 2 GiB swallows
+        # the pixel data, and the file read as an image without any)
+        self.cut: tuple[int, int, int] | None = None
 
     def read(self, n: int = -1) -> bytes:
-        left = max(0, self._size - self._fp.tell())
+        at = self._fp.tell()
+        left = max(0, self._size - at)
+        if n is not None and n > max(left, _HEADER) and self.cut is None:
+            self.cut = (at, n, left)
         return self._fp.read(left if n is None or n < 0 else min(n, left))
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
@@ -148,8 +158,9 @@ def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None
     fp.seek(0, io.SEEK_END)
     size = fp.tell()
     fp.seek(0)
+    bounded = _Bounded(fp, size)
     try:
-        ds = dcmread(_Bounded(fp, size), stop_before_pixels=True, force=kind is None)
+        ds = dcmread(bounded, stop_before_pixels=True, force=kind is None)
     except InvalidDicomError as exc:
         raise ReadProblem(f"not readable as DICOM ({exc})") from None
     except (EOFError, struct.error) as exc:
@@ -158,5 +169,11 @@ def read_dataset(fp: IO[bytes] | io.BufferedIOBase) -> tuple[Dataset, int | None
         raise ReadProblem("damaged header (sequences nested too deep to read)") from None
     except damaged() as exc:
         raise ReadProblem(f"damaged header ({type(exc).__name__}: {exc})") from None
+    if bounded.cut is not None:
+        at, declared, left = bounded.cut
+        raise ReadProblem(
+            f"file truncated: an element's value at byte {at} declares {declared} bytes, "
+            f"only {left} present"
+        )
     pos = fp.tell()
     return ds, pos, size, fp.read(12)

@@ -223,7 +223,7 @@ def _pydicom_read(data: bytes, has_preamble: bool) -> Header:
         if "DirectoryRecordSequence" in ds:
             media_class = DICOMDIR_SOP_CLASS
         transfer = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta else ""
-        values = {kw: _ds_text(ds, kw) for kw in (*_TAGS.values(), "DocumentTitle")}
+        values = {kw: _value_or_none(ds, kw) for kw in (*_TAGS.values(), "DocumentTitle")}
         sop_class = values["SOPClassUID"] or media_class
         if not values["DocumentTitle"] and is_document_class(sop_class):
             seq = ds.get("ConceptNameCodeSequence")
@@ -232,6 +232,19 @@ def _pydicom_read(data: bytes, has_preamble: bool) -> Header:
     except damaged() as exc:
         raise ReadProblem(f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
     return _header(values, media_class, transfer or IMPLICIT_LE, has_preamble)
+
+
+def _value_or_none(ds: object, keyword: str) -> str:
+    """``keyword``'s text; "" for a descriptive value pydicom cannot convert (a VR it does not
+    know, bytes that do not decode): the file is kept, the value shown as absent, as the
+    assembly shows it (``info`` listed such an image that the import refused whole). A UID
+    that cannot be read still refuses the file: it names the instance."""
+    try:
+        return _ds_text(ds, keyword)
+    except damaged():
+        if keyword.endswith("UID"):
+            raise
+        return ""
 
 
 def _ds_text(ds: object, keyword: str) -> str:
