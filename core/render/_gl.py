@@ -62,18 +62,6 @@ class GLUnavailable(OwnscanError, RuntimeError):
 READ_BAND_BYTES = 1 << 19
 
 
-def _stand_in_side(n: int) -> int | None:
-    """The smallest side of at most 64 voxels that is a power of two where ``n`` is and is
-    not where it is not, and so are its skip blocks (BRICK) and bound blocks (RUNNING_BRICK):
-    the textures' sides llvmpipe keys a program's variant by (None: none so small)."""
-
-    def powers(m: int) -> list[bool]:
-        return [(c & (c - 1)) == 0 for c in (m, -(-m // BRICK), -(-m // RUNNING_BRICK))]
-
-    want = powers(int(n))
-    return next((m for m in range(1, 65) if powers(m) == want), None)
-
-
 class GLRenderer:
     """Draws a scene with OpenGL 3.3 through moderngl.
 
@@ -200,38 +188,6 @@ class GLRenderer:
         )
         with self._scope:
             self._program(mode, shading, bricks, gradient)
-        if bricks == 1 and not mode.uses_transfer_function:
-            self._warm_up(mode, (z, y, x), spacing)
-
-    def _warm_up(
-        self,
-        mode: VisualisationMode,
-        shape: tuple[int, int, int],
-        spacing: tuple[float, float, float],
-    ) -> None:
-        """Draw a 2x2 frame of a stand-in volume of at most 64 voxels a side, so that
-        llvmpipe makes the program's variant for these textures now: it makes it at a
-        program's first draw, keyed by the bound textures' formats, filters and whether each
-        side is a power of two (the stand-in has the volume's, and so have its bound
-        tables), and it took 100-160 ms of CPU with Mesa's disk shader cache cold, about 10
-        warm (docs/BENCH.md). Only modes without a transfer function: theirs binds tables
-        that depend on the scene (the skip distances), which the header does not give.
-        The stand-in's textures are released after; nothing of it reaches a picture."""
-        sides = [_stand_in_side(n) for n in shape]
-        if any(m is None for m in sides):
-            return
-        k, j, i = (np.arange(m or 1) for m in sides)
-        ramp = (7 * (k[:, None, None] + j[None, :, None] + i[None, None, :])).astype(np.int16)
-        stand_in = Volume(voxels=ramp, spacing=spacing)
-        try:
-            self.render(Scene(stand_in, mode), Camera(), (2, 2))
-        finally:
-            with self._scope:
-                if self._gpu is not None and self._gpu.source is stand_in:
-                    self._gpu.release()
-                    self._gpu = None
-                self._release_skip()
-            self.notes = []
 
     def kept_program(self, key: tuple[Any, ...], source: Callable[[], Any]) -> tuple[Any, Any]:
         """The program (and its vertex array) kept under ``key`` with this renderer's others,
