@@ -981,7 +981,10 @@ def gradient_slabs(
     starts = range(0, mz, chunk)
     pool = _slab_pool(len(starts), 1)
     try:
-        yield from _in_order(pool, texels, starts, 2 * WORKERS, before=fetch if read_here else None)
+        # read_here: one slab queued per worker (each read as it is queued and held until a
+        # worker takes it: more would hold more voxels than quantising them there did)
+        depth = WORKERS if read_here else 2 * WORKERS
+        yield from _in_order(pool, texels, starts, depth, before=fetch if read_here else None)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
