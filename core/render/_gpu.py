@@ -19,13 +19,14 @@ uniform the compiler may have dropped, a matrix as GLSL wants it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ownscan.core.render._gradient import GradientLayout
+from ownscan.core.render._readback import texture_reader
 from ownscan.core.render._setup import (
     PreparedVolume,
     downsample_factors,
@@ -407,10 +408,27 @@ class GpuVolume:
                 except _NoRoom:  # 26 fetches per gradient, as over the budget
                     self._gradient_refused = True
                 else:
-                    for g0, part in gradient_slabs(gradient_layout(p), p.slab):
+                    slab, here = self._gradient_source()
+                    for g0, part in gradient_slabs(gradient_layout(p), slab, here):
                         self._write_bricks(self._gradients, g0, part, grid)
             self._release_partial_gradient()
         return self._gradients
+
+    def _gradient_source(self) -> tuple[Callable[[int, int], npt.NDArray[np.uint16]], bool]:
+        """Where the gradient reads the quantised voxels, and whether on the calling thread:
+        the volume's own texture read back (``_readback``: the same numbers, a copy rather
+        than a second quantisation) when it is one texture and this GL can read it; else
+        :meth:`PreparedVolume.slab` (a view of the kept copy, or quantised again) on the
+        gradient's threads."""
+        p = self.prepared
+        assert p is not None
+        if p.materialised or len(self.textures) != 1:
+            return p.slab, False
+        reader = texture_reader(self.ctx)
+        if reader is None:
+            return p.slab, False
+        tex = self.textures[0]
+        return (lambda k0, k1: reader(tex, k0, k1)), True
 
     def write_gradient_slab(self, g0: int, texels: npt.NDArray[np.int8]) -> bool:
         """Write texel slices ``g0 ..`` of the precomputed gradient, computed elsewhere (the

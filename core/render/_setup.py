@@ -450,6 +450,7 @@ def _in_order(
     starts: Sequence[int],
     depth: int,
     helps: bool = False,
+    before: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, _T]]:
     """``(start, work(start))`` for each of ``starts``, in order, the works run on ``pool`` at
     most ``depth`` ahead of the one given (inline without a pool): what the calling thread
@@ -458,9 +459,14 @@ def _in_order(
     With ``helps``, the calling thread, rather than wait for the next result, takes the works
     behind it that no worker has started yet and does them itself (no more are held than
     ``depth``; no thread is added): a 2-core machine's second CPU quantises too while the
-    one worker makes the next slab, and a loaded machine runs no more threads than before."""
+    one worker makes the next slab, and a loaded machine runs no more threads than before.
+
+    ``before(start)``, when given, runs on the calling thread as each work is queued (before
+    any thread may start it): what only that thread can do for it (read a GL texture)."""
     if pool is None:
         for start in starts:
+            if before is not None:
+                before(start)
             yield start, work(start)
         return
     ahead: deque[tuple[int, Future[_T]]] = deque()
@@ -469,6 +475,8 @@ def _in_order(
     def submit() -> None:
         start = next(todo, None)
         if start is not None:
+            if before is not None:
+                before(start)
             ahead.append((start, pool.submit(work, start)))
 
     def done_here(start: int) -> Future[_T]:
@@ -952,26 +960,40 @@ def gradient_layout(prepared: PreparedVolume) -> GradientLayout:
     return GradientLayout.of(prepared.dims, prepared.volume.spacing)
 
 
-def gradient_slabs(layout: GradientLayout, slab: Any) -> Iterator[tuple[int, npt.NDArray[np.int8]]]:
+def gradient_slabs(
+    layout: GradientLayout, slab: Any, read_here: bool = False
+) -> Iterator[tuple[int, npt.NDArray[np.int8]]]:
     """``(g0, texels)`` of the gradient texture (:func:`gradient_texels`) of ``layout``, slab
     after slab of texel slices, from the quantised volume whose slices ``k0 .. k1 - 1``
     ``slab(k0, k1)`` gives (each slab read with its halo: the blocks beside it): the whole
     texel array is never held. The slabs are made on up to :data:`WORKERS` threads, a few
     ahead of the one given (numpy lets go of the GIL in its loops; ``slab`` must be safe to
-    call from them, as :meth:`PreparedVolume.slab` is)."""
+    call from them, as :meth:`PreparedVolume.slab` is).
+
+    With ``read_here``, ``slab`` is called on the calling thread instead, as each slab's
+    texels are queued (the volume's GL texture read back: ``_readback``; its context is
+    current there only)."""
     nx, ny, nz = layout.dims
     mz = layout.texel_dims[2]
     chunk = max(1, slab_slices((nz, ny, nx)) // layout.factors[2])
+    read: dict[int, npt.NDArray[np.uint16]] = {}  # read_here: each queued slab's voxels
+
+    def fetch(g0: int) -> None:
+        read[g0] = slab(*layout.slices_for(g0, min(mz, g0 + chunk)))
 
     def texels(g0: int) -> npt.NDArray[np.int8]:
         g1 = min(mz, g0 + chunk)
         k0, k1 = layout.slices_for(g0, g1)
-        return sobel_texels(slab(k0, k1), k0, g0, g1, layout)
+        q = read.pop(g0) if read_here else slab(k0, k1)
+        return sobel_texels(q, k0, g0, g1, layout)
 
     starts = range(0, mz, chunk)
     pool = _slab_pool(len(starts), 1)
     try:
-        yield from _in_order(pool, texels, starts, 2 * WORKERS)
+        # read_here: one slab queued per worker (each read as it is queued and held until a
+        # worker takes it: more would hold more voxels than quantising them there did)
+        depth = WORKERS if read_here else 2 * WORKERS
+        yield from _in_order(pool, texels, starts, depth, before=fetch if read_here else None)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

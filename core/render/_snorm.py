@@ -22,13 +22,13 @@ systems), :func:`snorm_texture3d` returns None and the caller draws without the 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
-import sys
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+from ownscan.core.render._readback import gl_function
 
 __all__ = ["SnormRefused", "snorm_texture3d", "snorm_works"]
 
@@ -53,33 +53,9 @@ _ARGS += [ctypes.c_uint, ctypes.c_void_p]
 
 @cache
 def _tex_image_3d() -> Any | None:
-    """``glTexImage3D`` of the system's GL library, which acts on the current context: on
-    Windows through ``wglGetProcAddress`` (opengl32 exports GL 1.1 only, as moderngl's own
-    loader does), elsewhere exported by libOpenGL (glvnd), libGL or the OpenGL framework;
-    None where there is none to load."""
-    if sys.platform.startswith("win"):
-        try:
-            wgl = ctypes.WinDLL("opengl32.dll")  # type: ignore[attr-defined,unused-ignore]
-            get = wgl.wglGetProcAddress
-            get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
-            address = get(b"glTexImage3D")
-        except (OSError, AttributeError):
-            return None
-        if not address:
-            return None
-        proto = ctypes.WINFUNCTYPE(None, *_ARGS)  # type: ignore[attr-defined,unused-ignore]
-        return proto(address)
-    for name in ("OpenGL", "GL"):
-        path = ctypes.util.find_library(name)
-        if path is None:
-            continue
-        try:
-            fn = ctypes.CDLL(path).glTexImage3D
-        except (OSError, AttributeError):
-            continue
-        fn.restype, fn.argtypes = None, _ARGS
-        return fn
-    return None
+    """``glTexImage3D`` of the system's GL library (``_readback.gl_function``), which acts on
+    the current context; None where there is none to load."""
+    return gl_function("glTexImage3D", _ARGS)
 
 
 def _make(ctx: Any, size: tuple[int, int, int]) -> Any:
