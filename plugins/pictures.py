@@ -118,13 +118,15 @@ def _view(volume: Volume, options: Mapping[str, Any], mode: str) -> tuple[Scene,
     return view_from_options(volume, opts)
 
 
-def _chosen(offsets: list[float], options: Mapping[str, Any]) -> list[tuple[int, float]]:
+def _chosen(
+    offsets: list[float], options: Mapping[str, Any], what: str = "this view has slices"
+) -> list[tuple[int, float]]:
     """(1-based number, offset) of the slices ``--slice`` / ``--every`` pick."""
     numbered = list(enumerate(offsets, start=1))
     if options.get("slice") is not None:
         n = int(options["slice"])
         if not 1 <= n <= len(offsets):
-            raise UsageError(f"--slice {n}: this view has slices 1..{len(offsets)}")
+            raise UsageError(f"--slice {n}: {what} 1..{len(offsets)}")
         return [numbered[n - 1]]
     every = int(options.get("every") or 1)
     if every < 1:
@@ -351,7 +353,7 @@ def _colour_pictures(
         log.info("note: the colours are exported as stored (window and preset: grey images)")
     if not spatial_colour(volume):
         n = volume.shape[0]
-        picks = _chosen([float(k) for k in range(n)], options)
+        picks = _chosen([float(k) for k in range(n)], options, "this series has frames")
         width = max(4, len(str(picks[-1][0])))
         names = [f"frame_{k:0{width}d}.png" for k, _ in picks]
         if size is None:
@@ -509,7 +511,12 @@ def ownscan_addoption(parser: OptionParser, command: str) -> None:
     add("--size", type=_size, metavar="WxH", help="png/movie: WxH (default 512x512)")
     add("--backend", choices=("gl", "cpu", "auto"), help="png/movie: renderer (default auto)")
     add("--every", type=int, metavar="N", help="png/movie: every Nth slice")
-    add("--slice", type=int, metavar="N", help="png: only slice N (1-based, anatomical order)")
+    add(
+        "--slice",
+        type=int,
+        metavar="N",
+        help="png: only slice N (1-based, anatomical order; a colour cine's frame N)",
+    )
     add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
     add(
         "--frames",

@@ -172,3 +172,13 @@ def test_colour_stack_with_positions_exports_its_slices(tmp_path: Path):
         got = _png(p)
         centre = got[28:36, 28:36].reshape(-1, 3)
         assert (centre == colour).all(), (p.name, centre[0], colour)
+
+
+def test_every_and_slice_pick_frames(tmp_path: Path):
+    volume = _volume("color3d_jpeg_baseline.dcm")  # 120 frames
+    paths = PngExporter().export([volume], tmp_path, {**CPU, "every": 50})
+    assert [p.name for p in paths] == ["frame_0001.png", "frame_0051.png", "frame_0101.png"]
+    for p, k in zip(paths, (0, 50, 100), strict=True):
+        np.testing.assert_array_equal(_png(p), volume.voxels[k])
+    with pytest.raises(UsageError, match=r"--slice 121: this series has frames 1\.\.120"):
+        PngExporter().export([volume], tmp_path, {**CPU, "slice": 121})
