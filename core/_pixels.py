@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ownscan.core.dicom import DEFLATED_LE, NATIVE, NATIVE_LE, Frame, quiet_pydicom
+from ownscan.core.dicom import DEFLATED_LE, EXPLICIT_BE, NATIVE, NATIVE_LE, Frame, quiet_pydicom
 from ownscan.core.errors import ReadProblem, UnsupportedTransferSyntax
 
 if TYPE_CHECKING:  # multiprocessing and the process pool are imported when first used
@@ -225,6 +225,36 @@ def _to_uint8_rgb(arr: np.ndarray, fr: Frame) -> np.ndarray:
     return arr
 
 
+_PALETTE = ("Red", "Green", "Blue", "Alpha")
+
+
+def _palette_luts(ds: Any, fr: Frame) -> Any:
+    """``ds``, or for a big-endian file a data set of its palette's descriptors and data with
+    16-bit entries in the machine's order. pydicom 3.0 reads a (not segmented) Palette Color
+    LUT Data as native-order words whatever the file's byte order, so each entry of a
+    big-endian file came out byte-swapped (OBXXXX1A_expb.dcm: a black picture where the
+    little-endian copy, GDCM and dcmtk show the ultrasound)."""
+    from pydicom import Dataset
+
+    if fr.transfer_syntax != EXPLICIT_BE or "RedPaletteColorLookupTableData" not in ds:
+        return ds
+    luts = Dataset()
+    for colour in _PALETTE:
+        desc, data = (
+            f"{colour}PaletteColorLookupTableDescriptor",
+            f"{colour}PaletteColorLookupTableData",
+        )
+        if desc in ds:
+            setattr(luts, desc, ds[desc].value)
+        if data in ds and desc in ds:
+            value = bytes(ds[data].value)
+            entries = ds[desc].value[0] or 1 << 16
+            if len(value) == 2 * entries:  # 16-bit entries (8-bit ones have no byte order)
+                value = np.frombuffer(value, ">u2").astype("<u2").tobytes()
+            setattr(luts, data, value)
+    return luts
+
+
 def _decode_group(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     """Decode frames that all come from one file (through pydicom). Errors come back as text."""
     tile = frames[0].tile
@@ -264,6 +294,7 @@ def _preferred_plugin(ts: str) -> str:
 def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
     from pydicom import dcmread
     from pydicom.pixels import apply_color_lut, iter_pixels
+    from pydicom.uid import UID
 
     first = frames[0]
     src = first.source
@@ -272,8 +303,16 @@ def _decode_group_quiet(frames: Sequence[Frame]) -> list[np.ndarray | str]:
         return _decode_fragments(frames)
     try:
         if first.photometric == "PALETTE COLOR":
-            ds = src.dataset if src.dataset is not None else dcmread(src.open())
-            full = apply_color_lut(ds.pixel_array, ds)
+            if src.dataset is not None:
+                ds = src.dataset
+            else:
+                # force: the header reader took it as DICOM (e.g. no preamble and no file
+                # meta, as OT-PAL-8-face.dcm), so pydicom must not refuse it here
+                with src.open() as fp:
+                    ds = dcmread(fp, force=True)
+                if "TransferSyntaxUID" not in ds.file_meta:  # no file meta: the one found
+                    ds.file_meta.TransferSyntaxUID = UID(str(first.transfer_syntax))
+            full = apply_color_lut(ds.pixel_array, _palette_luts(ds, first))
             if first.n_frames == 1:
                 full = full[None]
             return [_to_uint8_rgb(full[fr.frame], fr) for fr in frames]

@@ -23,6 +23,11 @@ same options (``--mode``, ``--preset``, ``--window``/``--level``, ``--plane``, `
 - a slice mode (``--mode mpr``): a cine through the slices, in the same order as ``png``
   (``--every N`` thins it, ``--frames`` caps it).
 
+A colour series (ultrasound, photographs, secondary captures) is never ray-cast: ``png``
+writes its frames as stored (``frame_0001.png``..., the colours exact; at its stored pixels
+without ``--size``) or, for a colour stack with slice positions, its slices as colour MPR;
+``movie`` is the cine through them; a 3D mode is refused with a message (:func:`_colour_mode`).
+
 ``--fps`` (default 24) sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
 numbers) written by the ffmpeg that the imageio-ffmpeg wheel ships (``pip install
 "ownscan[movie]"``); GIF and WebP need only Pillow. A progress bar shows on a terminal (stderr),
@@ -118,13 +123,15 @@ def _view(volume: Volume, options: Mapping[str, Any], mode: str) -> tuple[Scene,
     return view_from_options(volume, opts)
 
 
-def _chosen(offsets: list[float], options: Mapping[str, Any]) -> list[tuple[int, float]]:
+def _chosen(
+    offsets: list[float], options: Mapping[str, Any], what: str = "this view has slices"
+) -> list[tuple[int, float]]:
     """(1-based number, offset) of the slices ``--slice`` / ``--every`` pick."""
     numbered = list(enumerate(offsets, start=1))
     if options.get("slice") is not None:
         n = int(options["slice"])
         if not 1 <= n <= len(offsets):
-            raise UsageError(f"--slice {n}: this view has slices 1..{len(offsets)}")
+            raise UsageError(f"--slice {n}: {what} 1..{len(offsets)}")
         return [numbered[n - 1]]
     every = int(options.get("every") or 1)
     if every < 1:
@@ -198,6 +205,13 @@ class PngExporter:
         renderer = create_renderer(options.get("backend") or "auto")
         try:
             for volume in volumes:
+                if volume.samples > 1:  # colour: its pictures as they are (_colour_pictures)
+                    names, frames = _colour_pictures(renderer, volume, options, "png")
+                    folder = _series_folder(output, volume)
+                    said = recorded_warnings(volume)
+                    for name, rgb in zip(names, progress(frames, len(names), "png"), strict=True):
+                        written.append(write_new(folder / name, _png_bytes(rgb, said)))
+                    continue
                 scene, camera = _view(volume, options, "mpr")
                 if scene.mode.slab:
                     picks = _chosen(slice_offsets(volume, camera), options)
@@ -246,6 +260,8 @@ class MovieExporter:
         fps = float(options.get("fps") or 24)
         if not 0 < fps <= 120:
             raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
+        if volume.samples > 1:  # colour: a cine through its pictures (_colour_pictures)
+            return [_colour_movie(volume, path, options, fps)]
         w, h = _size_of(options.get("size"))
         if path.suffix.lower() == ".mp4":
             _need_ffmpeg()
@@ -284,6 +300,128 @@ class MovieExporter:
         finally:
             renderer.close()
         return [movie, *write_warnings_beside(movie, said)]
+
+
+def _colour_mode(volume: Volume, options: Mapping[str, Any], fmt: str) -> None:
+    """Refuse a mode other than mpr for a colour series, saying which modes work: a colour
+    pixel has three values, not one a ray could project, composite or shade (as ``ownscan
+    render`` says, which falls back to a colour MPR; an export refuses, so that a movie asked
+    as a turntable is not silently a cine)."""
+    mode = options.get("mode")
+    if mode is None or mode == "mpr":
+        return
+    from ownscan.core.plugin_host import get_host
+
+    get_host().mode(str(mode))  # an unknown mode: its own message
+    what = "exports each picture (slice mode mpr)" if fmt == "png" else "is a cine (--mode mpr)"
+    raise UsageError(
+        f"--mode {mode}: a colour series ({volume.samples} samples per pixel) has three values "
+        f"per pixel, not one to project, composite or shade; the {fmt} format of a colour "
+        f"series {what}; leave --mode out or give --mode mpr"
+    )
+
+
+def _native_size(volume: Volume) -> tuple[int, int]:
+    """(w, h) of a 2D picture at its stored pixels: one picture pixel per image pixel, the rows
+    stretched to the pixels' true aspect ratio when they are not square (as the viewer shows
+    them)."""
+    rows, cols = volume.shape[1], volume.shape[2]
+    sx, sy = float(volume.spacing[0]), float(volume.spacing[1])
+    if math.isclose(sx, sy, rel_tol=1e-6):
+        return cols, rows
+    return cols, max(1, round(rows * sy / sx))
+
+
+def _colour_pictures(
+    renderer: Renderer, volume: Volume, options: Mapping[str, Any], fmt: str,
+    size: tuple[int, int] | None = None,
+) -> tuple[list[str], Iterator[np.ndarray]]:  # fmt: skip
+    """File names and RGB uint8 pictures of a colour series, as ``ownscan render`` and the
+    viewer draw it, in slice mode only (:func:`_colour_mode`).
+
+    A colour stack with slice positions (:func:`~ownscan.core.render.spatial_colour`): the
+    slices across it in the chosen plane (default axial), as for grey series, each drawn as a
+    colour MPR (``slice_NNNN.png``). Otherwise (a single image, or frames without slice
+    positions: an ultrasound cine, a secondary capture): each frame as stored
+    (``frame_NNNN.png``, in the file's order), row 0 at the top, column 0 on the left, the
+    colours exact; at its stored pixels (square pixels: one PNG pixel each) unless ``--size``
+    (or ``size``) asks for a size, which it is fitted to on black. ``--every`` / ``--slice``
+    pick as for slices."""
+    from ownscan.core.render import draw_image
+    from ownscan.core.render._colour import colour_channels, colour_mpr, spatial_colour
+
+    _colour_mode(volume, options, fmt)
+    if any(options.get(k) is not None for k in ("window", "level", "preset")):
+        log.info("note: the colours are exported as stored (window and preset: grey images)")
+    if not spatial_colour(volume):
+        n = volume.shape[0]
+        picks = _chosen([float(k) for k in range(n)], options, "this series has frames")
+        width = max(4, len(str(picks[-1][0])))
+        names = [f"frame_{k:0{width}d}.png" for k, _ in picks]
+        if size is None:
+            size = _size_of(options.get("size")) if options.get("size") else _native_size(volume)
+        zoom = float(options.get("zoom") or 1.0)
+
+        def flat() -> Iterator[np.ndarray]:
+            import numpy as np
+
+            for k, _ in picks:
+                image, _where = draw_image(volume, size, frame=k - 1, zoom=zoom)
+                yield np.ascontiguousarray(image[..., :3])
+
+        return names, flat()
+    opts = {k: v for k, v in options.items() if k not in ("preset", "window", "level", "mode")}
+    if all(opts.get(k) is None for k in ("plane", "azimuth", "elevation")):
+        opts["plane"] = "axial"  # one plane: the slices across it (colour_mpr draws three else)
+    channels, _ = colour_channels(volume)
+    _, camera = _view(channels[0], {**opts, "mode": "mpr"}, "mpr")
+    picks = _chosen(slice_offsets(channels[0], camera), options)
+    width = max(4, len(str(picks[-1][0])))
+    names = [f"slice_{k:0{width}d}.png" for k, _ in picks]
+    mpr_size = size or _size_of(options.get("size"))
+
+    def resliced() -> Iterator[np.ndarray]:
+        import numpy as np
+
+        for _, offset in picks:
+            image, _cams = colour_mpr(renderer, volume, {**opts, "offset": offset}, mpr_size)
+            yield np.ascontiguousarray(image[..., :3])
+
+    return names, resliced()
+
+
+def _colour_movie(volume: Volume, path: Path, options: Mapping[str, Any], fps: float) -> Path:
+    """The cine of a colour series: its pictures (:func:`_colour_pictures`) one after another,
+    ``--frames`` at most; at ``--size``, else the frames' own size (even sides for MP4)."""
+    from ownscan.core.render import create_renderer, spatial_colour
+    from ownscan.plugins._output import progress
+
+    mp4 = path.suffix.lower() == ".mp4"
+    if mp4:
+        _need_ffmpeg()
+    if options.get("size"):
+        w, h = _size_of(options.get("size"))
+    elif spatial_colour(volume):
+        w, h = _size_of(None)
+    else:
+        w, h = _native_size(volume)
+    if mp4:
+        w, h = w + w % 2, h + h % 2  # H.264 4:2:0 needs even sides
+    renderer = create_renderer(options.get("backend") or "auto")
+    try:
+        names, frames = _colour_pictures(renderer, volume, options, "movie", (w, h))
+        count = len(names)
+        if options.get("frames"):
+            if int(options["frames"]) < 1:
+                raise UsageError(f"--frames {int(options['frames'])}: give 1 or more")
+            count = min(count, int(options["frames"]))
+            frames = (f for _, f in zip(range(count), frames, strict=False))
+        frames = progress(frames, count, "movie")
+        if mp4:
+            return _write_mp4(path, frames, (w, h), fps)
+        return _write_pillow(path, frames, fps)
+    finally:
+        renderer.close()
 
 
 def _need_ffmpeg() -> Any:
@@ -385,7 +523,12 @@ def ownscan_addoption(parser: OptionParser, command: str) -> None:
     add("--size", type=_size, metavar="WxH", help="png/movie: WxH (default 512x512)")
     add("--backend", choices=("gl", "cpu", "auto"), help="png/movie: renderer (default auto)")
     add("--every", type=int, metavar="N", help="png/movie: every Nth slice")
-    add("--slice", type=int, metavar="N", help="png: only slice N (1-based, anatomical order)")
+    add(
+        "--slice",
+        type=int,
+        metavar="N",
+        help="png: only slice N (1-based, anatomical order; a colour cine's frame N)",
+    )
     add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
     add(
         "--frames",

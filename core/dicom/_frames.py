@@ -267,6 +267,7 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "FrameTimeVector": (0x00181065, "DS"),
     "SliceLocationVector": (0x00182005, "DS"),
     "SliceVector": (0x00540080, "US"),
+    "GridFrameOffsetVector": (0x3004000C, "DS"),
     "FrameIncrementPointer": (0x00280009, "AT"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
@@ -1962,7 +1963,11 @@ def _build_frames(
 # -- legacy multi-frame: frames that share the file's one Image Position ---------------------
 # Frame Increment Pointer (0028,0009) names the attribute whose values step from frame to frame
 _TIME_POINTERS = {0x00181063: "FrameTime", 0x00181065: "FrameTimeVector"}
-_SPACE_POINTERS = {0x00182005: "SliceLocationVector", 0x00540080: "SliceVector"}
+_SPACE_POINTERS = {
+    0x00182005: "SliceLocationVector",
+    0x00540080: "SliceVector",
+    0x3004000C: "GridFrameOffsetVector",
+}
 _DIRECTION_DOUBT = (
     "the file gives one Image Position for its {n} frames: frame k is placed {how} along "
     "the normal (row x column) from it; which way the slices run is not recorded (dcm2niix "
@@ -2001,7 +2006,8 @@ def _vector(fx: Any, kw: str, n: int) -> list[float] | None:
 
 
 def _placed(frames: list[Frame], steps: list[float], doubt: str) -> list[Frame]:
-    """``frames`` moved ``steps[k]`` mm along the normal from the file's one position."""
+    """``frames`` moved ``steps[k]`` mm along the normal from the file's one position
+    (``doubt`` "": the file says which way the normal runs)."""
     assert frames[0].ipp is not None and frames[0].iop is not None
     r, c = frames[0].iop[:3], frames[0].iop[3:]
     nrm = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
@@ -2011,7 +2017,7 @@ def _placed(frames: list[Frame], steps: list[float], doubt: str) -> list[Frame]:
         dataclasses.replace(
             fr,
             ipp=tuple(p[a] + steps[k] * nrm[a] / ln for a in range(3)),  # type: ignore[arg-type]
-            doubts=(*fr.doubts, doubt),
+            doubts=(*fr.doubts, doubt) if doubt else fr.doubts,
         )
         for k, fr in enumerate(frames)
     ]
@@ -2071,6 +2077,15 @@ def _legacy_frames(frames: list[Frame], fx: Any) -> list[Frame]:
                 return _placed(
                     frames, steps, _DIRECTION_DOUBT.format(n=n, how="by its Slice Location Vector")
                 )
+        elif space[0] == 0x3004000C:
+            # an RT Dose grid (PS3.3 C.8.8.3.2): the planes lie at these offsets along the
+            # normal (row x column), relative to the Image Position when the first is 0, else
+            # absolute, the first being the Image Position's own: k - first either way, and
+            # the direction is the standard's, so no doubt (dcmrtstruct2nii, plastimatch and
+            # SimpleITK's RT readers place them so)
+            grid = _vector(fx, "GridFrameOffsetVector", n)
+            if grid is not None and len({round(x, 3) for x in grid}) == n:
+                return _placed(frames, [x - grid[0] for x in grid], "")
         else:
             num = _vector(fx, "SliceVector", n)
             step = sbs if sbs is not None and sbs > 0 else thick

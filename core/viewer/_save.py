@@ -191,7 +191,10 @@ class SaveDialog:
         if self.job is not None and not self.job.finished:
             raise OwnscanError("an export is running; wait for it to finish")
         as_3d = self.three_d if three_d is None else three_d
-        opts = {**view_options(self.v, as_3d and not self.v.view.is_2d), **(options or {})}
+        # a colour series has no 3D view (the renderer casts rays through grey volumes only):
+        # its pictures and cine are its slices or frames in colour, whatever the checkbox says
+        grey_3d = not self.v.view.is_2d and self.v.view.volume.samples == 1
+        opts = {**view_options(self.v, as_3d and grey_3d), **(options or {})}
         entry = self.v.entry
         self.outcome, self.failed = "", False
         self.job = SaveJob(
@@ -278,7 +281,7 @@ class SaveDialog:
         imgui.set_next_item_width(-1)
         _changed, self.path = imgui.input_text("##path", self.path)
         self.places["path"] = self.v.win.item_rect()
-        if not self.v.view.is_2d:
+        if not self.v.view.is_2d and self.v.view.volume.samples == 1:
             _changed, self.three_d = imgui.checkbox(
                 "as the 3D view shows it (mode, colours, camera)", self.three_d
             )
