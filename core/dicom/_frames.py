@@ -1006,11 +1006,25 @@ def _series_info(ds: Any) -> dict[str, Any]:
     }
 
 
+_GROUP_TAGS: dict[str, int | None] = {}  # functional-group keyword: its tag (None: unknown)
+
+
 def _group(frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Dataset | None:
-    """The first item of functional-group sequence ``seq``: per-frame first, then shared."""
+    """The first item of functional-group sequence ``seq``: per-frame first, then shared.
+
+    Looked up by tag in the items' own element dicts: ``keyword in item`` costs pydicom a
+    keyword-to-tag conversion (about 10 us), and it is asked a dozen times a frame; a keyword
+    pydicom does not know is in no item (as ``in`` answered, with a warning each time)."""
+    tag = _GROUP_TAGS.get(seq, 0)
+    if tag == 0:
+        from pydicom.datadict import tag_for_keyword
+
+        tag = _GROUP_TAGS[seq] = tag_for_keyword(seq)
+    if tag is None:
+        return None
     for holder in (frame_item, shared):
-        if holder is not None and seq in holder:
-            s = holder[seq].value
+        if holder is not None and tag in holder.keys():  # noqa: SIM118 (a dict view: O(1))
+            s = holder[tag].value
             if s:
                 return s[0]
     return None
@@ -1417,6 +1431,52 @@ MAX_FRAME_BYTES = 1 << 30
 """The most bytes one decoded frame may need (1 GiB: 16384 x 16384 x 4 bytes; a CT slice
 needs 0.5 MiB, a mammogram about 50 MiB)."""
 _DEFLATE_RATIO = 1032  # the most bytes deflate can expand one byte into
+FREE_FRAMES = 10_000
+"""Up to this many frames a file is read whatever the size of its frames."""
+RECORD_BYTES = 4096
+"""About what one frame costs in memory before any pixel is decoded: its :class:`Frame` and,
+in an enhanced file, pydicom's datasets of its per-frame functional groups (measured: 3.1 KB a
+frame with empty per-frame items, about 8 KB with a position and a frame content each)."""
+
+
+def _check_records(
+    n_frames: int, frame_bytes: int, rows: int, cols: int, compressed: bool, size: int
+) -> None:
+    """Refuse a file of more than :data:`FREE_FRAMES` frames each smaller than its own record.
+
+    The frame records (and an enhanced file's per-frame functional groups) are made before any
+    pixel is read, one per frame. A file of a million 1x1 frames (9 MB: 8 bytes of per-frame
+    item and 2 of pixels a frame) held ``info`` over 5 minutes and 1.5 GiB. Beyond
+    :data:`FREE_FRAMES`, a frame must hold at least :data:`RECORD_BYTES` of decoded pixels, so
+    that the records never cost more than the volume the file describes (which loading
+    allocates, under its own memory check). Real series with that many frames have frames of
+    64x32 pixels and more (a 4D MR of 128x128 frames: 32 KiB each; a CT slice 512 KiB), so
+    only files whose frames are too small to be a scan's are refused; the ceiling of
+    :data:`MAX_FRAMES` holds for all.
+
+    Compressed frames are also checked against the file itself (``size``; 0: a dataset in
+    memory, not checked): beyond :data:`FREE_FRAMES`, a file holds at least a quarter of the
+    records' cost a frame (1 KiB: a JPEG of a blank 64x64 frame and its per-frame item take
+    more), so that a million empty fragments claiming 64x64 frames (16 MB) cannot cost 4 GB
+    of records either; the records stay within four times the file's size."""
+    if n_frames <= FREE_FRAMES:
+        return
+    per_file = RECORD_BYTES // 4
+    if compressed and 0 < size < n_frames * per_file:
+        raise ReadProblem(
+            f"{n_frames:,} compressed frames in a file of {size:,} bytes: a file of more than "
+            f"{FREE_FRAMES:,} frames is read only when it holds at least {per_file} bytes a "
+            f"frame (these would need about {n_frames * RECORD_BYTES / 2**20:,.0f} MiB of "
+            "frame records)"
+        )
+    if frame_bytes < RECORD_BYTES:
+        raise ReadProblem(
+            f"{n_frames:,} frames of {cols}x{rows} pixels ({frame_bytes} bytes each): a file of "
+            f"more than {FREE_FRAMES:,} frames is read only when each frame holds at least "
+            f"{RECORD_BYTES} bytes of pixels (these would need about "
+            f"{n_frames * RECORD_BYTES / 2**20:,.0f} MiB of frame records for "
+            f"{n_frames * frame_bytes / 2**20:,.1f} MiB of pixels)"
+        )
 
 
 def _check_claims(
@@ -1715,6 +1775,8 @@ def _build_frames(
                 f"{samples} sample(s) x {bits_alloc} bits x {n_frames} frame(s) needs {need}"
             )
 
+    # before the per-frame groups are read (a deflated file's size says no more than a JPEG's)
+    _check_records(n_frames, frame_bytes, rows, cols, ts not in NATIVE or ts == DEFLATED_LE, size)
     size_notes += _value_notes(fx, bits_alloc, ts)
 
     padding: tuple[int, int] | None = None
@@ -1836,6 +1898,7 @@ def _build_frames(
         top_iop = fx.get("ImageOrientationPatient")
         top_ipp = fx.get("ImagePositionPatient") if n_frames == 1 else None
         top_pvt = fx if "RescaleSlope" in fx or "RescaleIntercept" in fx else None
+        top_windows = _windows(ds)  # the file's own windows (each frame given a copy)
         frames = []
         unrescaled: set[int] = set()  # frames without a rescale while the file has one
         for k in range(n_frames):
@@ -1862,6 +1925,7 @@ def _build_frames(
             cardiac = _group(fi, shared, "CardiacSynchronizationSequence")
             diff = _group(fi, shared, "MRDiffusionSequence")
             timing = _group(fi, shared, "MRTimingAndRelatedParametersSequence")
+            slope, slope_notes = _slope(pvt.get("RescaleSlope") if pvt else None)
             fb, fg, fnote = (
                 _diffusion(diff, iop) if diff is not None else (b_value, b_vector, diff_note)
             )
@@ -1878,11 +1942,11 @@ def _build_frames(
                     spacing_source=spacing_from,
                     slice_thickness=_f(meas.get("SliceThickness")) if meas else None,
                     spacing_between_slices=(_f(meas.get("SpacingBetweenSlices")) if meas else None),
-                    slope=_slope(pvt.get("RescaleSlope") if pvt else None)[0],
+                    slope=slope,
                     intercept=_f(pvt.get("RescaleIntercept"), 0.0) if pvt else 0.0,  # type: ignore[arg-type]
                     echo_number=echo,
                     echo_time=echo,
-                    windows=_windows(voi) if voi is not None else _windows(ds),
+                    windows=_windows(voi) if voi is not None else list(top_windows),
                     temporal_position=_int_or_none(
                         content.get("TemporalPositionIndex") if content else None
                     ),
@@ -1896,7 +1960,7 @@ def _build_frames(
                     if isinstance(dim, Sequence) and not isinstance(dim, str)
                     else ((int(dim),) if dim is not None else None),
                     dimension_pointers=pointers,
-                    notes=notes + sp_notes + _slope(pvt.get("RescaleSlope") if pvt else None)[1],
+                    notes=notes + sp_notes + slope_notes,
                     doubts=doubts,
                     **{
                         **common,
