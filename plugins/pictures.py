@@ -210,7 +210,7 @@ class PngExporter:
                     folder = _series_folder(output, volume)
                     said = recorded_warnings(volume)
                     for name, rgb in zip(names, progress(frames, len(names), "png"), strict=True):
-                        written.append(write_new(folder / name, _png_bytes(rgb, said)))
+                        written.append(write_new(folder / name, png_bytes(rgb, said)))
                     continue
                 scene, camera = _view(volume, options, "mpr")
                 if scene.mode.slab:
