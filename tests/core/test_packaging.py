@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -47,9 +48,22 @@ def test_wheel_installs_and_runs(tmp_path: Path) -> None:
     )
     (wheel,) = dist.glob("ownscan-*.whl")
     env_dir = tmp_path / "venv"
-    # system site-packages: the dependencies are installed there; ownscan itself is not
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    # The dependencies are the ones this test runs with: their site-packages folders are named
+    # in a .pth file of the new environment, so they come after its own site-packages on the
+    # path. Not ``system_site_packages``: that is the base interpreter's, which need not hold
+    # them (this machine's pyenv has numpy but not pydicom). A folder named by a .pth is not a
+    # site folder, so the .pth files in it (the editable install's finder) are not run, and
+    # importlib.metadata keeps the first ``ownscan`` it finds on the path: the wheel's.
+    venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site) / "ownscan-test-deps.pth").write_text("".join(f"{d}\n" for d in sorted(ours)))
     subprocess.run(
         [
             sys.executable,
