@@ -347,8 +347,7 @@ def _colour_pictures(
     colours exact; at its stored pixels (square pixels: one PNG pixel each) unless ``--size``
     (or ``size``) asks for a size, which it is fitted to on black. ``--every`` / ``--slice``
     pick as for slices."""
-    from ownscan.core.render import draw_image
-    from ownscan.core.render._colour import colour_channels, colour_mpr, spatial_colour
+    from ownscan.core.render import colour_channels, colour_mpr, draw_image, spatial_colour
 
     _colour_mode(volume, options, fmt)
     if any(options.get(k) is not None for k in ("window", "level", "preset")):
