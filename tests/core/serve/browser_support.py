@@ -44,6 +44,12 @@ def watch_errors(page: Any, expected: str = "401") -> list[str]:
             errors.append(f"console: {msg.text}")
 
     page.on("console", console)
+
+    def response(r: Any) -> None:  # the console's "status of 400" line names no address
+        if r.status == 400:
+            errors.append(f"response 400 to {r.request.method} {r.url}")
+
+    page.on("response", response)
     return errors
 
 
