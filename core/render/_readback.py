@@ -60,17 +60,30 @@ def gl_function(name: str, argtypes: list[Any]) -> Any | None:
             return None
         proto = ctypes.WINFUNCTYPE(None, *argtypes)  # type: ignore[attr-defined,unused-ignore]
         return proto(address)
+    for lib in _gl_libraries():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            continue
+        fn.restype, fn.argtypes = None, argtypes
+        return fn
+    return None
+
+
+@cache
+def _gl_libraries() -> tuple[Any, ...]:
+    """libOpenGL (glvnd) and libGL or the OpenGL framework, those that load, found once:
+    ``find_library`` runs ``ldconfig`` in a child process each time it is asked."""
+    found = []
     for lib in ("OpenGL", "GL"):
         path = ctypes.util.find_library(lib)
         if path is None:
             continue
         try:
-            fn = getattr(ctypes.CDLL(path), name)
-        except (OSError, AttributeError):
+            found.append(ctypes.CDLL(path))
+        except OSError:
             continue
-        fn.restype, fn.argtypes = None, argtypes
-        return fn
-    return None
+    return tuple(found)
 
 
 @cache
