@@ -347,7 +347,7 @@ def _colour_pictures(
     colours exact; at its stored pixels (square pixels: one PNG pixel each) unless ``--size``
     (or ``size``) asks for a size, which it is fitted to on black. ``--every`` / ``--slice``
     pick as for slices."""
-    from ownscan.core.render import colour_channels, colour_mpr, draw_image, spatial_colour
+    from ownscan.core.render import colour_channels, colour_mprs, draw_image, spatial_colour
 
     _colour_mode(volume, options, fmt)
     if any(options.get(k) is not None for k in ("window", "level", "preset")):
@@ -382,8 +382,9 @@ def _colour_pictures(
     def resliced() -> Iterator[np.ndarray]:
         import numpy as np
 
-        for _, offset in picks:
-            image, _cams = colour_mpr(renderer, volume, {**opts, "offset": offset}, mpr_size)
+        # channel after channel over a batch of slices: each channel uploaded once a batch
+        every = ({**opts, "offset": offset} for _, offset in picks)
+        for image, _cams in colour_mprs(renderer, volume, every, mpr_size):
             yield np.ascontiguousarray(image[..., :3])
 
     return names, resliced()

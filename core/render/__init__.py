@@ -15,7 +15,7 @@ from ownscan.core.render._annotate import annotate, orientation_label, view_labe
 from ownscan.core.render._array import ArrayContext, ArrayRenderer, array_module
 from ownscan.core.render._backend import BACKENDS, Renderer, create_renderer
 from ownscan.core.render._camera import PLANES, Camera
-from ownscan.core.render._colour import colour_channels, colour_mpr, spatial_colour
+from ownscan.core.render._colour import colour_channels, colour_mpr, colour_mprs, spatial_colour
 from ownscan.core.render._gl import GLRenderer, GLUnavailable
 from ownscan.core.render._gpu import GpuVolume
 from ownscan.core.render._image2d import (
@@ -60,6 +60,7 @@ __all__ = [
     "array_module",
     "colour_channels",
     "colour_mpr",
+    "colour_mprs",
     "create_renderer",
     "display_values",
     "draw_image",
