@@ -54,7 +54,7 @@ from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
 from ownscan.core.files import walk_files
 from ownscan.core.plugin_types import DICOM, SourceItem
-from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset
+from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset, values_phrase
 
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
@@ -235,6 +235,12 @@ class Series:
         return 3 if self._frames[0].is_colour else 1
 
     @property
+    def units(self) -> str:
+        """The units of the values :meth:`load` gives (:attr:`Volume.units`): ``"HU"`` for
+        CT, ``"Gy"`` or ``"relative"`` for an RT Dose grid, a mapping's units, or ``""``."""
+        return _units_of(self._frames[0], self.modality)
+
+    @property
     def spacing(self) -> tuple[float, float, float]:
         return self._geometry.spacing
 
@@ -292,8 +298,11 @@ class Series:
         else:
             spacing = f"spacing {sx:.4g}x{sy:.4g}x{sz:.4g} mm"
         four = f" x {self.dimension.describe()}," if self.dimension is not None else ""
-        return f"{self.modality or '??'} {self.kind} {x}x{y}x{z}{four} {spacing}" + (
-            " RGB" if self.samples == 3 else ""
+        values = values_phrase(self.modality, self.units)
+        return (
+            f"{self.modality or '??'} {self.kind} {x}x{y}x{z}{four} {spacing}"
+            + (" RGB" if self.samples == 3 else "")
+            + (f", {values}" if values else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,6 +317,7 @@ class Series:
             "slice_timing_s": None if self.slice_timing is None else list(self.slice_timing),
             "shape_zyx": list(self.shape),
             "samples": self.samples,
+            "units": self.units,
             "spacing_mm": list(self.spacing),
             "origin_lps": list(self.origin),
             "direction": self._geometry.direction.tolist(),
@@ -510,9 +520,7 @@ class Series:
                 continue
             seen.add((width, level))
             windows.append(WindowPreset(name, width, level))
-        units = "HU" if self.modality == "CT" else ""
-        if not units and first.rescale_type and first.rescale_type.upper() not in ("US", ""):
-            units = first.rescale_type
+        units = _units_of(first, self.modality)
         return Volume(
             voxels=vox,
             spacing=geo.spacing,
@@ -560,6 +568,16 @@ class Series:
 # dcm2niix takes slice times from AcquisitionTime only for these vendors (GE's are in a
 # private protocol block, Philips' AcquisitionTime is the volume's, not the slice's)
 _SLICE_TIME_VENDORS = ("SIEMENS", "UIH", "UNITED IMAGING")
+
+
+def _units_of(first: Frame, modality: str) -> str:
+    """The units of a stack's values: HU for CT, else what its first frame names (Rescale
+    Type, a Real World Value Mapping's units, an RT Dose grid's Dose Units), else none."""
+    if modality == "CT":
+        return "HU"
+    if first.rescale_type and first.rescale_type.upper() not in ("US", ""):
+        return first.rescale_type
+    return ""
 
 
 def _slice_times_from_acquisition(

@@ -268,6 +268,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SliceLocationVector": (0x00182005, "DS"),
     "SliceVector": (0x00540080, "US"),
     "GridFrameOffsetVector": (0x3004000C, "DS"),
+    "DoseUnits": (0x30040002, "CS"),
+    "DoseGridScaling": (0x3004000E, "DS"),
     "FrameIncrementPointer": (0x00280009, "AT"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
@@ -554,8 +556,11 @@ def _fast_frames(
         encap = sc.pixel_offset if ts not in NATIVE else None
         return _noted(
             _real_world(
-                _build_frames(
-                    src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap
+                _dose(
+                    _build_frames(
+                        src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap
+                    ),
+                    fx,
                 ),
                 ds,
             ),
@@ -1394,7 +1399,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
     frames = _build_frames(
         src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
     )
-    return _noted(_real_world(frames, ds), plain)
+    return _noted(_real_world(_dose(frames, fx), ds), plain)
 
 
 def _plain_bytes_note(
@@ -1670,6 +1675,14 @@ def _frame_fragments(
         f"the compressed pixel data's offset table is untrue ({len(table)} offset(s) for "
         f"{n_frames} frames in {len(frags)} fragments) and the frames cannot be told apart"
     )
+
+
+def _dose(frames: list[Frame], fx: Any) -> list[Frame]:
+    """``frames`` of an RT Dose grid in dose: stored value x Dose Grid Scaling, in Dose Units
+    (``_dose``); other modalities' unchanged."""
+    from ownscan.core.dicom._dose import apply_dose_scaling
+
+    return apply_dose_scaling(frames, fx)
 
 
 def _real_world(frames: list[Frame], ds: Any) -> list[Frame]:
