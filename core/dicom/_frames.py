@@ -1198,13 +1198,23 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
 
 
 # The functional group that holds an enhanced frame's own Frame Type, by modality
+# The functional groups that hold an enhanced frame's Frame Type (0008,9007), by their DICOM
+# keywords (tests/core/test_truth5_frame_type_groups.py checks each against pydicom's
+# dictionary): every image IOD's "... Frame Type Sequence", and ultrasound's US Image
+# Description Sequence (0018,9806), where the Enhanced US Volume keeps it. (The table named
+# "UltrasoundImageFrameTypeSequence" and "FrameTypeSequence", no keywords: US frame types
+# were never read.)
 _FRAME_TYPE_GROUPS = (
     "MRImageFrameTypeSequence",
     "CTImageFrameTypeSequence",
     "PETFrameTypeSequence",
     "XRay3DFrameTypeSequence",
-    "UltrasoundImageFrameTypeSequence",
-    "FrameTypeSequence",
+    "USImageDescriptionSequence",
+    "ParametricMapFrameTypeSequence",
+    "IntravascularOCTFrameTypeSequence",
+    "PhotoacousticImageFrameTypeSequence",
+    "ConfocalMicroscopyImageFrameTypeSequence",
+    "WholeSlideMicroscopyImageFrameTypeSequence",
 )
 
 
