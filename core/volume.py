@@ -392,6 +392,9 @@ class Volume:
         z, y, x = self.shape
         sx, sy, sz = self.spacing
         kind = "image" if self.is_2d else "volume"
+        frames = self.extra.get("kind") == "frames"  # without positions: not slices
+        if frames:
+            kind = "cine" if self.extra.get("cine") else "frames"
         n = int(self.extra.get("n_volumes") or 1)
         four = ""
         if n > 1:  # one volume of a 4D series: which, and what the 4th axis is
@@ -404,8 +407,12 @@ class Volume:
         elif self.spacing_source == "detector":
             spacing += " at detector"
         values = values_phrase(self.modality, self.units)
+        size = f"{x}x{y}x{z}"
+        if kind == "cine":  # frames in time: no spacing between them
+            size = f"{x}x{y}, {z} frames"
+            spacing = "no pixel spacing" if not self.spacing_known else f"{sx:.3g}x{sy:.3g} mm"
         return (
-            f"{self.modality or '??'} {kind} {x}x{y}x{z} {spacing}, {self.voxels.dtype}"
+            f"{self.modality or '??'} {kind} {size} {spacing}, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
             + (f", {values}" if values else "")
             + four
