@@ -409,7 +409,7 @@ class Volume:
         values = values_phrase(self.modality, self.units)
         size = f"{x}x{y}x{z}"
         if kind == "cine":  # frames in time: no spacing between them
-            size = f"{x}x{y}, {z} frames"
+            size = f"{x}x{y}, {z} frames,"
             spacing = "no pixel spacing" if not self.spacing_known else f"{sx:.3g}x{sy:.3g} mm"
         return (
             f"{self.modality or '??'} {kind} {size} {spacing}, {self.voxels.dtype}"
