@@ -30,7 +30,8 @@ without ``--size``) or, for a colour stack with slice positions, its slices as c
 Grey frames without slice positions (a grey cine, or frames neither placed nor timed) go the
 same way, their frames as stored in one window; a 3D mode is refused (:func:`_frames_mode`).
 
-``--fps`` (default 24) sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
+``--fps`` (default 24; a cine's own rate, from its Frame Time, Cine Rate..., at most 120)
+sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
 numbers) written by the ffmpeg that the imageio-ffmpeg wheel ships (``pip install
 "ownscan[movie]"``); GIF and WebP need only Pillow. A progress bar shows on a terminal (stderr),
 nothing in a pipe. Every file is written nameless (MP4: under a hidden ``.part`` name, as
@@ -260,7 +261,7 @@ class MovieExporter:
         # always in NAME.warnings.txt beside it, as a player shows no comment of a movie
         said = recorded_warnings(volume)
         check_free_beside(path, said)  # before the frames are drawn, not after
-        fps = float(options.get("fps") or 24)
+        fps = float(options.get("fps") or _own_rate(volume) or 24)
         if not 0 < fps <= 120:
             raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
         if volume.samples > 1 or _unplaced_frames(volume):
@@ -305,6 +306,15 @@ class MovieExporter:
         finally:
             renderer.close()
         return [movie, *write_warnings_beside(movie, said)]
+
+
+def _own_rate(volume: Volume) -> float | None:
+    """A cine's own speed (frames per second, at most 120), the default of ``--fps`` for it:
+    played in the time the file gives, as the viewer plays it; None for anything else."""
+    rate = volume.extra.get("frame_rate")
+    if not volume.extra.get("cine") or not rate:
+        return None
+    return min(float(rate[0]), 120.0)
 
 
 def _unplaced_frames(volume: Volume) -> bool:
@@ -578,7 +588,12 @@ def ownscan_addoption(parser: OptionParser, command: str) -> None:
         metavar="N",
         help="png: only slice N (1-based, anatomical order; a colour cine's frame N)",
     )
-    add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
+    add(
+        "--fps",
+        type=float,
+        metavar="FPS",
+        help="movie: frames per second (default 24, a cine's own rate)",
+    )
     add(
         "--frames",
         type=int,

@@ -186,6 +186,7 @@ def test_pictures_of_a_cine_are_its_frames_and_3d_is_refused(tmp_path: Path) -> 
     assert beside.name == "c.gif.warnings.txt"  # its warnings (no place in the patient)
     with Image.open(gif) as im:
         assert im.n_frames == N  # a cine through its frames, not a 72-picture turntable
+        assert im.info["duration"] == 40  # played in its own time (Frame Time 40 ms), not 24/s
     for exporter, out in ((MovieExporter(), tmp_path / "m.gif"), (PngExporter(), tmp_path / "p")):
         with pytest.raises(UsageError, match=r"--mode mip: this series is a cine .* not a volume"):
             exporter.export([vol], out, {**cpu, "mode": "mip"})
