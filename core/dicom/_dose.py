@@ -22,7 +22,8 @@ The decision (docs/CORE.md, "RT Dose"):
   the rescale not applied.
 * No Dose Grid Scaling (it is required wherever there is Pixel Data): the values stay as the
   rescale makes them, without units, and a warning says they are not known to be dose. An
-  untrue one (0, negative, not a number) is set aside the same way, as an untrue header value.
+  untrue one (0, negative, not a number, or one that takes the stored values beyond
+  float32) is set aside the same way, as an untrue header value.
 
 Never HU: units come from Dose Units only, and the Volume's units are the frames'.
 """
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from ownscan.core.dicom._frames import Frame
 
 __all__ = ["DOSE_UNITS", "apply_dose_scaling"]
+
+_FLOAT32_MAX = 3.4028234663852886e38
 
 DOSE_UNITS = {"GY": "Gy", "RELATIVE": "relative"}
 """Dose Units (3004,0002) -> the Volume's units."""
@@ -62,6 +65,9 @@ def apply_dose_scaling(frames: list[Frame], fx: Any) -> list[Frame]:
         return frames
     raw = fx.get("DoseGridScaling")
     scaling = _scaling(raw)
+    top = float(2 ** frames[0].bits_stored - 1)
+    if isinstance(scaling, float) and scaling * top > _FLOAT32_MAX:
+        scaling = "untrue"  # no dose grid holds values beyond float32 (3.4e38 Gy)
     written = str(fx.get("DoseUnits") or "").strip()
     units = DOSE_UNITS.get(written.upper(), written)
     doubts: list[str] = []

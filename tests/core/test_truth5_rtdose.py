@@ -110,6 +110,7 @@ def test_without_a_dose_grid_scaling_the_values_are_not_called_dose(tmp_path: Pa
         ("absent", None, "no Dose Grid Scaling"),
         ("zero", "0", "no usable Dose Grid Scaling"),
         ("negative", "-1e-3", "no usable Dose Grid Scaling"),
+        ("beyond float32", "1e35", "no usable Dose Grid Scaling"),
     ):
         path, stored = _dose(tmp_path / folder, scaling=scaling)
         s = _one(path)
