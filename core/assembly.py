@@ -54,7 +54,7 @@ from ownscan.core.dicom._frames import Source
 from ownscan.core.errors import OwnscanError
 from ownscan.core.files import walk_files
 from ownscan.core.plugin_types import DICOM, SourceItem
-from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset
+from ownscan.core.volume import Dimension, SeriesInfo, Volume, WindowPreset, values_phrase
 
 if TYPE_CHECKING:  # pydicom is imported only for headers that need it
     from pydicom.dataset import Dataset
@@ -235,6 +235,28 @@ class Series:
         return 3 if self._frames[0].is_colour else 1
 
     @property
+    def cine(self) -> tuple[float, str] | None:
+        """A cine (multi-frame image without positions, its frames in time: ultrasound,
+        angiography, fluoroscopy): ``(frames per second, attribute)``; else None. Its frames
+        are the Volume's ``z`` in time order, never slices: no 3D, no spacing between them."""
+        return _cine_of(self._frames) if self.kind == "frames" else None
+
+    @property
+    def frame_times(self) -> tuple[float, ...] | None:
+        """A cine's frame times in seconds from its first frame (Frame Time, Frame Time
+        Vector), else None."""
+        if self.cine is None:
+            return None
+        times = [fr.cine_time for fr in self._frames]
+        return None if None in times else tuple(t for t in times if t is not None)
+
+    @property
+    def units(self) -> str:
+        """The units of the values :meth:`load` gives (:attr:`Volume.units`): ``"HU"`` for
+        CT, ``"Gy"`` or ``"relative"`` for an RT Dose grid, a mapping's units, or ``""``."""
+        return _units_of(self._frames[0], self.modality)
+
+    @property
     def spacing(self) -> tuple[float, float, float]:
         return self._geometry.spacing
 
@@ -292,8 +314,21 @@ class Series:
         else:
             spacing = f"spacing {sx:.4g}x{sy:.4g}x{sz:.4g} mm"
         four = f" x {self.dimension.describe()}," if self.dimension is not None else ""
-        return f"{self.modality or '??'} {self.kind} {x}x{y}x{z}{four} {spacing}" + (
-            " RGB" if self.samples == 3 else ""
+        values = values_phrase(self.modality, self.units)
+        cine = self.cine
+        if cine is not None:  # frames in time: no third size, no spacing between them
+            if self._frames[0].pixel_spacing is not None:
+                spacing = f"pixel spacing {sx:.4g}x{sy:.4g} mm"
+            return (
+                f"{self.modality or '??'} cine {x}x{y}, {z} frames at {cine[0]:g} frames/s "
+                f"({_RATE_NAMES.get(cine[1], cine[1])}), {spacing}"
+                + (" RGB" if self.samples == 3 else "")
+                + (f", {values}" if values else "")
+            )
+        return (
+            f"{self.modality or '??'} {self.kind} {x}x{y}x{z}{four} {spacing}"
+            + (" RGB" if self.samples == 3 else "")
+            + (f", {values}" if values else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,6 +343,17 @@ class Series:
             "slice_timing_s": None if self.slice_timing is None else list(self.slice_timing),
             "shape_zyx": list(self.shape),
             "samples": self.samples,
+            "units": self.units,
+            # a cine (frames in time, not slices): its rate and, where the file gives them,
+            # its frame times; None for everything else
+            "cine": None
+            if self.cine is None
+            else {
+                "frames": len(self._frames),
+                "fps": self.cine[0],
+                "rate_from": self.cine[1],
+                "frame_times_s": None if self.frame_times is None else list(self.frame_times),
+            },
             "spacing_mm": list(self.spacing),
             "origin_lps": list(self.origin),
             "direction": self._geometry.direction.tolist(),
@@ -510,9 +556,7 @@ class Series:
                 continue
             seen.add((width, level))
             windows.append(WindowPreset(name, width, level))
-        units = "HU" if self.modality == "CT" else ""
-        if not units and first.rescale_type and first.rescale_type.upper() not in ("US", ""):
-            units = first.rescale_type
+        units = _units_of(first, self.modality)
         return Volume(
             voxels=vox,
             spacing=geo.spacing,
@@ -550,6 +594,9 @@ class Series:
                 "philips_fp_scale": _philips_factors(frames, geo),
                 "slice_timing_s": self.slice_timing,
                 "frame_rate": first.frame_rate,  # a cine: (frames per second, attribute)
+                # frames without positions that the file times: a cine, not slices
+                "cine": self.cine is not None,
+                "frame_times_s": self.frame_times,
                 # the NIfTI sidecar: these, and the header of the volume's first image
                 "acquisition": self.acquisition(volume),
                 "header_source": first.source,
@@ -560,6 +607,16 @@ class Series:
 # dcm2niix takes slice times from AcquisitionTime only for these vendors (GE's are in a
 # private protocol block, Philips' AcquisitionTime is the volume's, not the slice's)
 _SLICE_TIME_VENDORS = ("SIEMENS", "UIH", "UNITED IMAGING")
+
+
+def _units_of(first: Frame, modality: str) -> str:
+    """The units of a stack's values: HU for CT, else what its first frame names (Rescale
+    Type, a Real World Value Mapping's units, an RT Dose grid's Dose Units), else none."""
+    if modality == "CT":
+        return "HU"
+    if first.rescale_type and first.rescale_type.upper() not in ("US", ""):
+        return first.rescale_type
+    return ""
 
 
 def _slice_times_from_acquisition(
@@ -1292,6 +1349,25 @@ def _dimension(volumes: list[list[Frame]], source: str, warnings: list[str]) -> 
     return Dimension(name, source, values, unit, b_values, b_vectors)
 
 
+_RATE_NAMES = {
+    "RecommendedDisplayFrameRate": "Recommended Display Frame Rate",
+    "FrameTime": "Frame Time",
+    "FrameTimeVector": "Frame Time Vector",
+    "CineRate": "Cine Rate",
+}
+
+
+def _cine_of(frames: Sequence[Frame]) -> tuple[float, str] | None:
+    """``(frames per second, attribute)`` of a multi-frame image without positions whose
+    file says it is played (Frame Time, Frame Time Vector, Cine Rate, Recommended Display
+    Frame Rate: ``Frame.frame_rate``, none where Frame Increment Pointer names slices): a
+    cine; else None."""
+    first = frames[0]
+    if len(frames) < 2 or (first.ipp is not None and first.iop is not None):
+        return None
+    return first.frame_rate
+
+
 def _irregular_frame_times(values: Sequence[float | None], warnings: list[str]) -> None:
     """Say so when a cine's frames (Frame Time Vector) are not evenly spaced in time: a
     NIfTI holds one time step (``pixdim[4]``, their mean), its sidecar the real times
@@ -1562,10 +1638,33 @@ def _split_series(frames: list[Frame]) -> list[Series]:
         warnings = _single_warnings(group[0])
         geo = _single_geometry(group[0])
         if kind == "frames":
-            warnings.append(
-                f"{len(group)} frames without slice positions: shown as a stack with "
-                f"{geo.spacing[2]:.3g} mm between frames; 3D distances are not reliable"
-            )
+            if _cine_of(group) is not None:
+                # frames in time (Frame Time, Frame Time Vector, Cine Rate, Recommended
+                # Display Frame Rate): a cine, shown and exported frame by frame, never a
+                # volume (docs/CORE.md, "Cines without positions")
+                _irregular_frame_times([fr.cine_time for fr in group], warnings)
+                rate = _cine_of(group)
+                if (
+                    rate is not None
+                    and rate[1] == "RecommendedDisplayFrameRate"
+                    and any(fr.cine_time is None for fr in group)
+                ):
+                    warnings.append(
+                        f"the frames' timing is the Recommended Display Frame Rate "
+                        f"({rate[0]:g} frames/s), the sender's advice for display, not the "
+                        "acquisition's: a NIfTI's time step is 1 / that rate"
+                    )
+            else:
+                # neither positions nor timing: slices or time points, the file does not say.
+                # Kept as before (a stack of frames; the viewer and render show it frame by
+                # frame, refuse 3D; a NIfTI is a stack), and said wherever it goes: the
+                # spacing between frames is assumed, not read
+                warnings.append(
+                    f"{len(group)} frames without slice positions or frame timing: whether "
+                    f"they are slices or time points is not known; spacing assumed: "
+                    f"{geo.spacing[2]:.3g} mm between frames where they are stacked (NIfTI), "
+                    "3D distances are not reliable"
+                )
         out.append(Series(group, geo, kind=kind, warnings=warnings))
     # header values set aside as untrue (a NaN position, broken direction cosines): every part
     # of the series says so, so the images kept apart are never silently missing from a volume

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ownscan.core.errors import UsageError
 
-__all__ = ["Dimension", "Lut", "SeriesInfo", "Volume", "WindowPreset"]
+__all__ = ["Dimension", "Lut", "SeriesInfo", "Volume", "WindowPreset", "values_phrase"]
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,17 @@ class Dimension:
         return f"{n} {self.name} volumes{rng}"
 
 
+def values_phrase(modality: str, units: str) -> str:
+    """How listings name a volume's values where that is more than grey levels and not CT's
+    HU (``info``, the viewer's series panel, ``render``): ``"dose in Gy"``, ``"relative dose"``,
+    ``"values in ms"``; ``""`` for none."""
+    if modality.upper() == "RTDOSE" and units:
+        return "relative dose" if units == "relative" else f"dose in {units}"
+    if not units or units == "HU":
+        return ""
+    return f"values in {units}"
+
+
 def _as_direction(direction: npt.ArrayLike) -> npt.NDArray[np.float64]:
     d = np.asarray(direction, dtype=np.float64)
     if d.shape != (3, 3):
@@ -223,7 +234,8 @@ class Volume:
     modality
         DICOM modality (``CT``, ``MR``, ``CR``...).
     units
-        ``"HU"`` for CT, otherwise what the data say (often ``""``).
+        ``"HU"`` for CT, ``"Gy"`` or ``"relative"`` for an RT Dose grid (Dose Units; never
+        HU), otherwise what the data say (a Rescale Type, a mapping's units; often ``""``).
     windows
         Window presets stored in the data (first one is the default), possibly empty.
     info
@@ -380,6 +392,9 @@ class Volume:
         z, y, x = self.shape
         sx, sy, sz = self.spacing
         kind = "image" if self.is_2d else "volume"
+        frames = self.extra.get("kind") == "frames"  # without positions: not slices
+        if frames:
+            kind = "cine" if self.extra.get("cine") else "frames"
         n = int(self.extra.get("n_volumes") or 1)
         four = ""
         if n > 1:  # one volume of a 4D series: which, and what the 4th axis is
@@ -391,8 +406,14 @@ class Volume:
             spacing = "no pixel spacing"
         elif self.spacing_source == "detector":
             spacing += " at detector"
+        values = values_phrase(self.modality, self.units)
+        size = f"{x}x{y}x{z}"
+        if kind == "cine":  # frames in time: no spacing between them
+            size = f"{x}x{y}, {z} frames,"
+            spacing = "no pixel spacing" if not self.spacing_known else f"{sx:.3g}x{sy:.3g} mm"
         return (
-            f"{self.modality or '??'} {kind} {x}x{y}x{z} {spacing}, {self.voxels.dtype}"
+            f"{self.modality or '??'} {kind} {size} {spacing}, {self.voxels.dtype}"
             + (f" x{self.samples}" if self.samples > 1 else "")
+            + (f", {values}" if values else "")
             + four
         )

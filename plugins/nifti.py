@@ -87,6 +87,19 @@ def _philips_fp(volume: Volume) -> Any:
     return volume.voxels.astype(np.float32) * f[:, None, None]
 
 
+def _cine_step(volume: Volume) -> float | None:
+    """The time between a cine's frames in seconds (their mean: the file's Frame Time or
+    Frame Time Vector; else 1 / the rate the file states), or None when ``volume`` is no
+    cine (frames without positions the file times; assembly's ``Series.cine``)."""
+    if not volume.extra.get("cine") or volume.shape[0] < 2:
+        return None
+    times = volume.extra.get("frame_times_s")
+    if times and len(times) > 1 and times[-1] > times[0]:
+        return (float(times[-1]) - float(times[0])) / (len(times) - 1)
+    rate = volume.extra.get("frame_rate")
+    return 1.0 / float(rate[0]) if rate else None
+
+
 def to_nifti(volume: Volume, *, philips_float: bool = False, comment_bytes: int = 0) -> Any:
     """The :class:`nibabel.Nifti1Image` of ``volume`` (no data copy for grey volumes).
 
@@ -109,14 +122,26 @@ def to_nifti(volume: Volume, *, philips_float: bool = False, comment_bytes: int 
         data = rgb.view([("R", "u1"), ("G", "u1"), ("B", "u1")])[..., 0].T
     else:
         data = vox.T
+    step = _cine_step(volume)
+    if step is not None:
+        # a cine (frames in time without positions): one plane at x, y and its frames along
+        # t, as a 4D NIfTI holds time points, never slices 1 mm apart. The same bytes: the
+        # frames' axis moves from 3rd to 4th in Fortran order (a view, no copy)
+        data = data[:, :, None, :]
     affine = volume.affine_ras
     img = nib.Nifti1Image(data, affine)
     hdr = img.header
     hdr.set_sform(affine, code=1)
     hdr.set_qform(affine, code=1)
     hdr.set_xyzt_units(xyz="mm")
+    if step is not None:
+        hdr.set_zooms((*hdr.get_zooms()[:3], step))
+        hdr.set_xyzt_units(xyz="mm", t="sec")
     hdr.set_slope_inter(1.0, 0.0)
     desc = f"ownscan {volume.modality} {volume.units}".strip()
+    if step is not None:
+        rate = volume.extra.get("frame_rate") or (0.0, "")
+        desc += f" cine ({'FrameTime' if volume.extra.get('frame_times_s') else rate[1]})"
     if philips:
         desc += " Philips FP scaling (dcm2niix -p y)" if philips_float else " display values"
     hdr["descrip"] = desc[:79].encode("ascii", "replace")
@@ -182,6 +207,9 @@ def sidecar(volume: Volume, *, philips_float: bool = False) -> dict[str, Any]:
         data.update(acquisition_fields(source))
     data.update(volume.extra.get("acquisition") or {})
     dim = volume.extra.get("dimension")
+    times = volume.extra.get("frame_times_s") if volume.extra.get("cine") else None
+    if times:  # a cine without positions: its frames' times, as for the one below
+        data["FrameTimesStart"] = [round(float(v), 6) for v in times]
     if dim is not None and dim.source == "FrameTime" and None not in dim.values:
         # a cine's real frame times (s from the first), as dcm2niix names a PET's: the NIfTI's
         # one time step is their mean when they are irregular

@@ -27,8 +27,11 @@ A colour series (ultrasound, photographs, secondary captures) is never ray-cast:
 writes its frames as stored (``frame_0001.png``..., the colours exact; at its stored pixels
 without ``--size``) or, for a colour stack with slice positions, its slices as colour MPR;
 ``movie`` is the cine through them; a 3D mode is refused with a message (:func:`_colour_mode`).
+Grey frames without slice positions (a grey cine, or frames neither placed nor timed) go the
+same way, their frames as stored in one window; a 3D mode is refused (:func:`_frames_mode`).
 
-``--fps`` (default 24) sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
+``--fps`` (default 24; a cine's own rate, from its Frame Time, Cine Rate..., at most 120)
+sets the speed. MP4 is H.264 (yuv420p, so the size is rounded up to even
 numbers) written by the ffmpeg that the imageio-ffmpeg wheel ships (``pip install
 "ownscan[movie]"``); GIF and WebP need only Pillow. A progress bar shows on a terminal (stderr),
 nothing in a pipe. Every file is written nameless (MP4: under a hidden ``.part`` name, as
@@ -205,7 +208,8 @@ class PngExporter:
         renderer = create_renderer(options.get("backend") or "auto")
         try:
             for volume in volumes:
-                if volume.samples > 1:  # colour: its pictures as they are (_colour_pictures)
+                if volume.samples > 1 or _unplaced_frames(volume):
+                    # colour, or frames without positions (a cine): its pictures as they are
                     names, frames = _colour_pictures(renderer, volume, options, "png")
                     folder = _series_folder(output, volume)
                     said = recorded_warnings(volume)
@@ -257,11 +261,13 @@ class MovieExporter:
         # always in NAME.warnings.txt beside it, as a player shows no comment of a movie
         said = recorded_warnings(volume)
         check_free_beside(path, said)  # before the frames are drawn, not after
-        fps = float(options.get("fps") or 24)
+        fps = float(options.get("fps") or _own_rate(volume) or 24)
         if not 0 < fps <= 120:
             raise UsageError(f"--fps {fps:g}: give a rate in 0..120")
-        if volume.samples > 1:  # colour: a cine through its pictures (_colour_pictures)
-            return [_colour_movie(volume, path, options, fps)]
+        if volume.samples > 1 or _unplaced_frames(volume):
+            # colour, or frames without positions (a cine): a cine through its pictures
+            movie = _colour_movie(volume, path, options, fps, said)
+            return [movie, *write_warnings_beside(movie, said)]
         w, h = _size_of(options.get("size"))
         if path.suffix.lower() == ".mp4":
             _need_ffmpeg()
@@ -300,6 +306,44 @@ class MovieExporter:
         finally:
             renderer.close()
         return [movie, *write_warnings_beside(movie, said)]
+
+
+def _own_rate(volume: Volume) -> float | None:
+    """A cine's own speed (frames per second, at most 120), the default of ``--fps`` for it:
+    played in the time the file gives, as the viewer plays it; None for anything else."""
+    rate = volume.extra.get("frame_rate")
+    if not volume.extra.get("cine") or not rate:
+        return None
+    return min(float(rate[0]), 120.0)
+
+
+def _unplaced_frames(volume: Volume) -> bool:
+    """Frames without slice positions (a cine: ultrasound, angiography; or frames whose file
+    says neither place nor time): pictures one after another, never a volume to cast rays
+    through (as ``ownscan render`` and the viewer show them)."""
+    return volume.extra.get("kind") == "frames" and volume.shape[0] > 1
+
+
+def _frames_mode(volume: Volume, options: Mapping[str, Any], fmt: str) -> None:
+    """Refuse a mode other than mpr for grey frames without slice positions, saying what
+    works: between its frames there is time (a cine) or an unknown distance, not a volume a
+    ray could cross (its 1 mm stand-in spacing would be drawn as anatomy)."""
+    mode = options.get("mode")
+    if mode is None or mode == "mpr":
+        return
+    from ownscan.core.plugin_host import get_host
+
+    get_host().mode(str(mode))  # an unknown mode: its own message
+    what = (
+        "a cine (frames in time, without slice positions)"
+        if volume.extra.get("cine")
+        else "frames without slice positions or timing (their spacing is not known)"
+    )
+    each = "exports each frame" if fmt == "png" else "is a cine through its frames"
+    raise UsageError(
+        f"--mode {mode}: this series is {what}, not a volume: no 3D view of it is true; the "
+        f"{fmt} format {each} (--mode mpr); leave --mode out or give --mode mpr"
+    )
 
 
 def _colour_mode(volume: Volume, options: Mapping[str, Any], fmt: str) -> None:
@@ -349,10 +393,21 @@ def _colour_pictures(
     pick as for slices."""
     from ownscan.core.render import colour_channels, colour_mprs, draw_image, spatial_colour
 
-    _colour_mode(volume, options, fmt)
-    if any(options.get(k) is not None for k in ("window", "level", "preset")):
-        log.info("note: the colours are exported as stored (window and preset: grey images)")
-    if not spatial_colour(volume):
+    window = None
+    if volume.samples == 1:  # grey frames without positions: in the window asked for
+        from ownscan.core.plugin_host import get_host
+        from ownscan.core.render import window_from_options
+
+        _frames_mode(volume, options, fmt)
+        window, _tf = window_from_options(volume, options, get_host())
+        # one window for every frame, as the viewer shows them (a window made per frame from
+        # its own values would hide what changes from frame to frame)
+        window = window or volume.default_window()
+    else:
+        _colour_mode(volume, options, fmt)
+        if any(options.get(k) is not None for k in ("window", "level", "preset")):
+            log.info("note: the colours are exported as stored (window and preset: grey images)")
+    if volume.samples == 1 or not spatial_colour(volume):
         n = volume.shape[0]
         picks = _chosen([float(k) for k in range(n)], options, "this series has frames")
         width = max(4, len(str(picks[-1][0])))
@@ -365,7 +420,7 @@ def _colour_pictures(
             import numpy as np
 
             for k, _ in picks:
-                image, _where = draw_image(volume, size, frame=k - 1, zoom=zoom)
+                image, _where = draw_image(volume, size, window=window, frame=k - 1, zoom=zoom)
                 yield np.ascontiguousarray(image[..., :3])
 
         return names, flat()
@@ -390,9 +445,14 @@ def _colour_pictures(
     return names, resliced()
 
 
-def _colour_movie(volume: Volume, path: Path, options: Mapping[str, Any], fps: float) -> Path:
-    """The cine of a colour series: its pictures (:func:`_colour_pictures`) one after another,
-    ``--frames`` at most; at ``--size``, else the frames' own size (even sides for MP4)."""
+def _colour_movie(
+    volume: Volume, path: Path, options: Mapping[str, Any], fps: float,
+    said: Sequence[str] = (),
+) -> Path:  # fmt: skip
+    """The cine of a colour series, or of grey frames without positions: its pictures
+    (:func:`_colour_pictures`) one after another, ``--frames`` at most; at ``--size``, else
+    the frames' own size (even sides for MP4); ``said``: the series' warnings, in the
+    container's comment where it has one."""
     from ownscan.core.render import create_renderer, spatial_colour
     from ownscan.plugins._output import progress
 
@@ -401,7 +461,7 @@ def _colour_movie(volume: Volume, path: Path, options: Mapping[str, Any], fps: f
         _need_ffmpeg()
     if options.get("size"):
         w, h = _size_of(options.get("size"))
-    elif spatial_colour(volume):
+    elif volume.samples > 1 and spatial_colour(volume):
         w, h = _size_of(None)
     else:
         w, h = _native_size(volume)
@@ -418,8 +478,8 @@ def _colour_movie(volume: Volume, path: Path, options: Mapping[str, Any], fps: f
             frames = (f for _, f in zip(range(count), frames, strict=False))
         frames = progress(frames, count, "movie")
         if mp4:
-            return _write_mp4(path, frames, (w, h), fps)
-        return _write_pillow(path, frames, fps)
+            return _write_mp4(path, frames, (w, h), fps, said)
+        return _write_pillow(path, frames, fps, said)
     finally:
         renderer.close()
 
@@ -529,7 +589,12 @@ def ownscan_addoption(parser: OptionParser, command: str) -> None:
         metavar="N",
         help="png: only slice N (1-based, anatomical order; a colour cine's frame N)",
     )
-    add("--fps", type=float, metavar="FPS", help="movie: frames per second (default 24)")
+    add(
+        "--fps",
+        type=float,
+        metavar="FPS",
+        help="movie: frames per second (default 24, a cine's own rate)",
+    )
     add(
         "--frames",
         type=int,

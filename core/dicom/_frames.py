@@ -268,6 +268,8 @@ _TAG_VR: dict[str, tuple[int, str]] = {
     "SliceLocationVector": (0x00182005, "DS"),
     "SliceVector": (0x00540080, "US"),
     "GridFrameOffsetVector": (0x3004000C, "DS"),
+    "DoseUnits": (0x30040002, "CS"),
+    "DoseGridScaling": (0x3004000E, "DS"),
     "FrameIncrementPointer": (0x00280009, "AT"),
     "GantryDetectorTilt": (0x00181120, "DS"),
     "SequenceOfUltrasoundRegions": (0x00186011, "SQ"),
@@ -387,6 +389,16 @@ _CONVERT_TEXT = frozenset({"LO", "SH"})  # pydicom strips each value; CS, DA, TM
 _US = struct.Struct("<H").unpack_from
 
 
+class _Tag(int):
+    """An AT value as pydicom's ``BaseTag`` shows it, ``(GGGG,EEEE)``, without importing
+    pydicom (the scanner's path never does)."""
+
+    def __repr__(self) -> str:
+        return f"({self >> 16:04X},{self & 0xFFFF:04X})"
+
+    __str__ = __repr__
+
+
 class _ScanDs:
     """pydicom's ``Dataset.get`` for the keywords of :data:`_TAG_VR`, from a :class:`Scan`:
     the values pydicom would give, or :class:`Declined` where that is not certain."""
@@ -422,8 +434,11 @@ class _ScanDs:
             return struct.unpack("<H" if fvr == "US" else "<h", raw)[0]
         if fvr is not None and fvr != vr:
             raise Declined(f"{kw} has VR {fvr}, not {vr}")
-        if vr == "AT":  # (only asked for by a legacy multi-frame file with a position)
-            raise Declined(f"{kw}: tags are read by pydicom")
+        if vr == "AT":  # Frame Increment Pointer: (group, element) pairs, little endian
+            if len(raw) % 4:
+                raise Declined(f"{kw} is not a whole number of tags")
+            tags = [_Tag(g << 16 | e) for g, e in struct.iter_unpack("<HH", raw)]
+            return tags[0] if len(tags) == 1 else tags or None
         if vr not in _PYDICOM_TEXT:
             raise Declined(f"pydicom's {vr} values are not emulated")
         body = raw.rstrip(b"\0 ")
@@ -554,8 +569,11 @@ def _fast_frames(
         encap = sc.pixel_offset if ts not in NATIVE else None
         return _noted(
             _real_world(
-                _build_frames(
-                    src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap
+                _dose(
+                    _build_frames(
+                        src, ds, fx, fx.raw, ts, sop_class, sc.size, pixel, info_cache, encap
+                    ),
+                    fx,
                 ),
                 ds,
             ),
@@ -1193,13 +1211,23 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
 
 
 # The functional group that holds an enhanced frame's own Frame Type, by modality
+# The functional groups that hold an enhanced frame's Frame Type (0008,9007), by their DICOM
+# keywords (tests/core/test_truth5_frame_type_groups.py checks each against pydicom's
+# dictionary): every image IOD's "... Frame Type Sequence", and ultrasound's US Image
+# Description Sequence (0018,9806), where the Enhanced US Volume keeps it. (The table named
+# "UltrasoundImageFrameTypeSequence" and "FrameTypeSequence", no keywords: US frame types
+# were never read.)
 _FRAME_TYPE_GROUPS = (
     "MRImageFrameTypeSequence",
     "CTImageFrameTypeSequence",
     "PETFrameTypeSequence",
     "XRay3DFrameTypeSequence",
-    "UltrasoundImageFrameTypeSequence",
-    "FrameTypeSequence",
+    "USImageDescriptionSequence",
+    "ParametricMapFrameTypeSequence",
+    "IntravascularOCTFrameTypeSequence",
+    "PhotoacousticImageFrameTypeSequence",
+    "ConfocalMicroscopyImageFrameTypeSequence",
+    "WholeSlideMicroscopyImageFrameTypeSequence",
 )
 
 
@@ -1274,15 +1302,37 @@ def _frame_rate(fx: Any) -> tuple[float, str] | None:
     frames per second). Values that are no rate (zero, negative, over 1000 per second) are
     passed over.
     """
+    if any(t in _SPACE_POINTERS for t in _pointers(fx)):
+        return None  # the frames are slices (Frame Increment Pointer): no speed to play at
     for kw, to_fps in (
         ("RecommendedDisplayFrameRate", lambda v: v),
         ("FrameTime", lambda v: 1000.0 / v if v > 0 else 0.0),
+        ("FrameTimeVector", lambda v: 1000.0 / v if v > 0 else 0.0),
         ("CineRate", lambda v: v),
     ):
-        v = _f(fx.get(kw))
+        v = _mean_interval(fx) if kw == "FrameTimeVector" else _f(fx.get(kw))
         if v is not None and v > 0 and 0.0 < to_fps(v) <= 1000.0:
             return (round(float(to_fps(v)), 3), kw)
     return None
+
+
+def _mean_interval(fx: Any) -> float | None:
+    """The mean of a Frame Time Vector's intervals (ms; its first value is 0), or None."""
+    if "FrameTimeVector" not in fx:
+        return None
+    try:
+        v = fx.get("FrameTimeVector")
+        vals = [
+            float(x) for x in (v if isinstance(v, Sequence) and not isinstance(v, str) else [v])
+        ]
+    except (TypeError, ValueError):
+        return None
+    except damaged():
+        return None
+    steps = vals[1:]
+    if not steps or not all(math.isfinite(x) and x >= 0 for x in steps) or sum(steps) <= 0:
+        return None
+    return sum(steps) / len(steps)
 
 
 def _dimension_pointers(ds: Any) -> tuple[int, ...] | None:
@@ -1394,7 +1444,7 @@ def _frames_of(src: Source, info_cache: dict[tuple[Any, ...], dict[str, Any]]) -
     frames = _build_frames(
         src, ds, fx, lambda kw: _raw(ds, kw), ts, sop_class, size, pixel, info_cache, encap
     )
-    return _noted(_real_world(frames, ds), plain)
+    return _noted(_real_world(_dose(frames, fx), ds), plain)
 
 
 def _plain_bytes_note(
@@ -1670,6 +1720,14 @@ def _frame_fragments(
         f"the compressed pixel data's offset table is untrue ({len(table)} offset(s) for "
         f"{n_frames} frames in {len(frags)} fragments) and the frames cannot be told apart"
     )
+
+
+def _dose(frames: list[Frame], fx: Any) -> list[Frame]:
+    """``frames`` of an RT Dose grid in dose: stored value x Dose Grid Scaling, in Dose Units
+    (``_dose``); other modalities' unchanged."""
+    from ownscan.core.dicom._dose import apply_dose_scaling
+
+    return apply_dose_scaling(frames, fx)
 
 
 def _real_world(frames: list[Frame], ds: Any) -> list[Frame]:
@@ -2106,7 +2164,9 @@ def _legacy_frames(frames: list[Frame], fx: Any) -> list[Frame]:
     placement says so in a doubt (a warning on the series)."""
     first = frames[0]
     n = len(frames)
-    if first.ipp is None or first.iop is None or any(fr.ipp != first.ipp for fr in frames):
+    if first.ipp is None or first.iop is None:
+        return _unplaced_cine(frames, fx)
+    if any(fr.ipp != first.ipp for fr in frames):
         return frames
     pointers = _pointers(fx)
     time = [t for t in pointers if t in _TIME_POINTERS]
@@ -2192,6 +2252,34 @@ def _legacy_frames(frames: list[Frame], fx: Any) -> list[Frame]:
         "points or slices is not known; shown in frame order at that position"
     )
     return [dataclasses.replace(fr, doubts=(*fr.doubts, doubt)) for fr in frames]
+
+
+def _frame_times(fx: Any, n: int) -> list[float] | None:
+    """Each frame's time in seconds from the first, from Frame Time (ms between frames) or
+    Frame Time Vector (ms since the previous frame), where Frame Increment Pointer names one
+    of them or names nothing; else None."""
+    pointers = _pointers(fx)
+    if pointers and not all(t in _TIME_POINTERS for t in pointers):
+        return None
+    ft = _f(fx.get("FrameTime"))
+    if (not pointers or 0x00181063 in pointers) and ft is not None and ft > 0:
+        return [round(k * ft / 1000.0, 6) for k in range(n)]
+    if not pointers or 0x00181065 in pointers:
+        inc = _vector(fx, "FrameTimeVector", n)
+        if inc is not None and all(x >= 0 for x in inc[1:]) and sum(inc[1:]) > 0:
+            return [round(sum(inc[1 : k + 1]) / 1000.0, 6) for k in range(n)]
+    return None
+
+
+def _unplaced_cine(frames: list[Frame], fx: Any) -> list[Frame]:
+    """The frames of a multi-frame image without a place in the patient (an ultrasound cine,
+    an angiography or fluoroscopy run): where Frame Time or Frame Time Vector gives their
+    times, each frame's ``cine_time`` (assembly shows such frames as a cine, in time, never
+    as slices: docs/CORE.md, "Cines without positions")."""
+    times = _frame_times(fx, len(frames))
+    if times is None:
+        return frames
+    return [dataclasses.replace(fr, cine_time=t) for fr, t in zip(frames, times, strict=True)]
 
 
 def _with_fragments(

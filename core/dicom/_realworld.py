@@ -15,7 +15,8 @@ The decision (docs/CORE.md, "Real World Value Mapping"):
 * Where they differ, the rescale is applied (the display values, as every viewer shows them)
   and a warning says which mapping was not applied and in which units it would have been.
 * A mapping given only as a LUT is not applied; a warning says so.
-* CT keeps Hounsfield units from its rescale: a mapping is only ever reported there.
+* CT keeps Hounsfield units from its rescale, and an RT Dose grid its dose (Dose Grid
+  Scaling, ``_dose``): a mapping is only ever reported there.
 
 The per-frame functional group of an enhanced file wins over the shared group, which wins
 over the top level (as for the rescale).
@@ -103,7 +104,8 @@ def apply_real_world(frames: list[Frame], ds: Any, modality: str) -> list[Frame]
         a, b, units = found
         said = f"slope {a:g}, intercept {b:g}" + (f", units {units}" if units else "")
         identity = fr.slope == 1.0 and fr.intercept == 0.0 and fr.modality_lut is None
-        if modality != "CT" and identity and (a, b) != (1.0, 0.0):
+        fixed = modality in ("CT", "RTDOSE")  # HU, dose: what the modality defines
+        if not fixed and identity and (a, b) != (1.0, 0.0):
             fr = dataclasses.replace(
                 fr,
                 slope=a,
@@ -116,12 +118,14 @@ def apply_real_world(frames: list[Frame], ds: Any, modality: str) -> list[Frame]
                 ),
             )
         elif (a, b) == (fr.slope, fr.intercept) and fr.modality_lut is None:
-            if units and modality != "CT" and fr.rescale_type.upper() in ("", "US"):
+            if units and not fixed and fr.rescale_type.upper() in ("", "US"):
                 fr = dataclasses.replace(fr, rescale_type=units)
         else:
             rescale = (
                 "the Modality LUT"
                 if fr.modality_lut is not None
+                else f"Dose Grid Scaling {fr.slope:g}"
+                if modality == "RTDOSE"
                 else f"Rescale Slope {fr.slope:g}, Intercept {fr.intercept:g}"
             )
             fr = dataclasses.replace(

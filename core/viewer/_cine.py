@@ -49,6 +49,7 @@ MAX_FPS = 60.0
 _RATE_WORDS = {
     "RecommendedDisplayFrameRate": "Recommended Display Frame Rate (0008,2144)",
     "FrameTime": "Frame Time (0018,1063)",
+    "FrameTimeVector": "Frame Time Vector (0018,1065), its mean",
     "CineRate": "Cine Rate (0018,0040)",
 }
 

@@ -44,6 +44,7 @@ from ownscan.core.compare import (
     scanner_registration,
 )
 from ownscan.core.errors import OwnscanError, UsageError
+from ownscan.core.viewer import _words
 from ownscan.core.viewer._compare_state import (
     COMPARE_MODES,
     COMPARE_PLANES,
@@ -564,9 +565,10 @@ class CompareView:
         axis = orientation_label(view.views[base].plane.normal() * (1.0 if pos >= 0 else -1.0))
         where = "current's" if view is st.current else "prior's"
         width, level = st.prior_window() if kind == "prior" else view.window
+        units = (st.prior if kind == "prior" else view).volume.units
         return [
             f"{base.capitalize()}  {axis} {abs(pos):.1f} mm ({where} coordinates)",
-            f"W {width:.0f}  L {level:.0f}" + ("" if st.linked else "  (unlinked)"),
+            _words.window_text(width, level, units) + ("" if st.linked else "  (unlinked)"),
         ]
 
     def _labels_and_crosshair(

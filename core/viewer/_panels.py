@@ -150,7 +150,7 @@ class Panels:
             (width, level), auto = window_3d(v, self.v._mode_objects[self.v.mode])
             if auto:  # a projection's own window, as `ownscan render` takes it
                 lines.append(f"window: {auto}")
-            corner_left = f"W {width:.0f}  L {level:.0f}"
+            corner_left = _words.window_text(width, level, v.volume.units)
             corner_right = f"zoom {v.camera.zoom:.2f}x  {cam_mm:.2f} mm/px"
             labels = (
                 orientation_label(-right),
@@ -173,7 +173,7 @@ class Panels:
                 f"{title}  {info.series_description or info.modality or ''}".rstrip(),
                 f"{axis} {abs(pos):.1f} mm   slice {index}/{total}",
             ]
-            corner_left = f"W {width:.0f}  L {level:.0f}  ({v.window_name})"
+            corner_left = f"{_words.window_text(width, level, v.volume.units)}  ({v.window_name})"
             corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} {self._unit()}/px"
             labels = (
                 orientation_label(-pv.plane.right()),

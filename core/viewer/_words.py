@@ -19,6 +19,7 @@ __all__ = [
     "mode_word",
     "preset_tip",
     "preset_word",
+    "window_text",
     "window_word",
 ]
 
@@ -90,3 +91,16 @@ def preset_tip(preset: Any) -> str:
 def window_word(name: str) -> str:
     """The word for the window preset ``name`` ("brain" -> "Brain", "auto" -> "Automatic")."""
     return _WINDOWS.get(name) or _readable(name)
+
+
+def _number(x: float) -> str:
+    """A window value as the data hold it: whole numbers for HU-sized values, three
+    significant figures for small ones (a dose grid's 0.46 Gy is not "0")."""
+    return f"{x:.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.3g}"
+
+
+def window_text(width: float, level: float, units: str = "") -> str:
+    """The corner's ``W 400  L 40`` in the volume's units: ``W 0.459  L 1.02 relative``
+    for a relative dose grid, ``W 30  L 15 Gy``; CT's HU are the default and not named."""
+    unit = f" {units}" if units and units != "HU" else ""
+    return f"W {_number(width)}  L {_number(level)}{unit}"

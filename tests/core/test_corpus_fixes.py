@@ -44,7 +44,9 @@ def test_rt_dose_planes_lie_at_the_grid_frame_offsets(name: str) -> None:
         centre = vol.origin + vol.direction @ (np.array([0.0, 0.0, k]) * vol.spacing)
         np.testing.assert_allclose(centre, ipp + offsets[k] * normal, atol=1e-4)
     ref = pydicom.dcmread(_file("rtdose.dcm")).pixel_array
-    np.testing.assert_array_equal(vol.voxels, ref)  # frame order = offset order here
+    # frame order = offset order here; the values are dose, stored x Dose Grid Scaling
+    # (test_truth5_rtdose.py)
+    np.testing.assert_allclose(vol.voxels, ref * float(ds.DoseGridScaling), rtol=1e-6)
 
 
 def test_big_endian_palette_colour_equals_the_little_endian_copy() -> None:

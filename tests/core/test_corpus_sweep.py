@@ -4,8 +4,9 @@ with an independent decoder.
 The reference: GDCM decompresses the file into implicit VR little endian (``gdcmconv --raw
 -M``, Debian ``libgdcm-tools``), and pydicom's own native decoder reads that: so the codec is
 GDCM's, the byte order is GDCM's and the bit handling is pydicom's, none of it ownscan's.
-The rescale is applied here from the header (per frame for an enhanced image), and the
-palette with pydicom's ``apply_color_lut`` on GDCM's little-endian copy.
+The rescale is applied here from the header (per frame for an enhanced image; an RT Dose
+grid's Dose Grid Scaling), and the palette with pydicom's ``apply_color_lut`` on GDCM's
+little-endian copy.
 
 Each file is either compared (``same``: equal values; ``lossy``: a lossy codestream, where two
 decoders may round differently), or it is in :data:`NOT_COMPARED` with the reason, what
@@ -178,6 +179,11 @@ def _gdcm_reference(
         )[0]
         slope = float(tr.get("RescaleSlope", 1) or 1)
         values[k] = values[k] * slope + float(tr.get("RescaleIntercept", 0) or 0)
+    if ds.get("Modality") == "RTDOSE" and "DoseGridScaling" in ds:
+        # PS3.3 C.8.8.3: an RT Dose grid's values are stored x Dose Grid Scaling (dose, not
+        # the stored integers); none of these files has a rescale (asserted, not assumed)
+        assert "RescaleSlope" not in ds and "RescaleIntercept" not in ds
+        values = arr.astype(np.float64) * float(ds.DoseGridScaling)
     pad = ds.get("PixelPaddingValue")
     if ds.get("Modality") == "CT" and pad is not None:
         # ownscan's documented rule (docs/CORE.md): padding is air, -1024 HU, compared as the
@@ -380,4 +386,11 @@ def test_geometry_matches_dcm2niix(name: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(aff_a, aff_b, atol=0.01, rtol=0)  # orientation, L/R, spacing
     if name in PADDED_CT:
         a, b = a[a != -1024], b[a != -1024]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(FILES[name], stop_before_pixels=True, force=True)
+    if ds.get("Modality") == "RTDOSE":
+        # dcm2niix writes an RT Dose grid's stored integers; ownscan the dose they scale to
+        # (docs/CORE.md, "RT Dose"; tests/core/test_truth5_rtdose.py)
+        b = b * float(ds.DoseGridScaling)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-3)

@@ -659,6 +659,9 @@ def test_values_decode_as_pydicom_decodes_them(implicit: bool, charset: bytes | 
                     kind = type(v).__name__  # pydicom's types and what they are used as
                     kind = {"MultiValue": "list", "PersonName": "str", "UID": "str"}.get(kind, kind)
                     kind = {"IS": "int", "DSfloat": "float"}.get(kind, kind)
+                    # an AT value (Frame Increment Pointer): pydicom's BaseTag, the scanner's
+                    # own int of the same value and text (it never imports pydicom)
+                    kind = {"BaseTag": "tag", "_Tag": "tag"}.get(kind, kind)
                     got: list[Any] = [(kind, list(v) if kind == "list" else v)]
                     if kw == "ImageType" and isinstance(v, str):
                         got.append(str(d.get("ImageType")).upper())

@@ -122,7 +122,8 @@ def test_a_3d_mode_on_colour_says_which_modes_work(tmp_path: Path, fmt: str, mod
 def test_colour_cine_holds_every_frame(tmp_path: Path, suffix: str):
     name = "SC_rgb_rle_2frame.dcm"
     want = _decoded(name)
-    (path,) = MovieExporter().export([_volume(name)], tmp_path / f"cine{suffix}", CPU)
+    path, beside = MovieExporter().export([_volume(name)], tmp_path / f"cine{suffix}", CPU)
+    assert beside.name == f"cine{suffix}.warnings.txt"  # the series' warnings, as every movie
     with Image.open(path) as im:
         assert im.n_frames == len(want)
         for k in range(im.n_frames):
@@ -139,7 +140,9 @@ def test_colour_cine_mp4_of_a_multiframe_ultrasound(tmp_path: Path):
     name = "color3d_jpeg_baseline.dcm"  # 120 colour frames without slice positions
     volume = _volume(name)
     assert volume.samples == 3 and volume.shape[0] == 120
-    (path,) = MovieExporter().export([volume], tmp_path / "us.mp4", {**CPU, "frames": 10})
+    path, beside = MovieExporter().export([volume], tmp_path / "us.mp4", {**CPU, "frames": 10})
+    # its warnings (no place in the patient) beside it, as for every movie (docs/EXPORT.md)
+    assert beside.name == "us.mp4.warnings.txt" and "no position" in beside.read_text()
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     reader.close()

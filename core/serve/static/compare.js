@@ -61,6 +61,10 @@ function fmt(v, digits = 1) {
   return Number(v).toFixed(digits);
 }
 
+// a window value as the viewer's page writes it: whole above 100, else 3 significant figures
+// (a dose grid's window of 0.46 Gy is not "0")
+const fmtValue = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));
+
 // The viewer's toolbar button: the list of series to compare with, in a panel under it.
 export function compareButton(api, uid) {
   const wrap = el("span", "compare-menu");
@@ -330,7 +334,7 @@ export class CompareView {
       if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
       if (name === "overlay") title += " current magenta, prior green";
       if (name === "prior" && !this.linked) title += " [unlinked]";
-      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmt(st.window.width, 0)} L ${fmt(st.window.level, 0)}`;
+      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmtValue(st.window.width)} L ${fmtValue(st.window.level)}`;
       p.inner.style.transform = `translate(calc(-50% + ${st.pan[0]}px), calc(-50% + ${st.pan[1]}px)) scale(${st.zoom})`;
       // the picture fits its pane with square pixels (never stretched)
       const fit = Math.min(p.pane.clientWidth / g.size[0], p.pane.clientHeight / g.size[1]);
