@@ -263,3 +263,39 @@ def test_compare_list_and_panes_on_a_phone(served: Any, phone_page: Any, tmp_pat
         assert letters == {"left": "R", "right": "L", "top": "A", "bottom": "P"}, letters
         top = pane.locator(".compare-edge.edge-top").bounding_box()
         assert top is not None and top["y"] >= tbox["y"] + tbox["height"], (top, tbox)
+
+
+def test_a_message_over_the_picture_uses_its_width(served: Any, browser: Any) -> None:
+    """The server gone while a 3D mode is chosen: the message stands over the picture in a box
+    as wide as it needs, up to the stage's width (it was given half of it: five lines)."""
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=1,
+    )
+    page = ctx.new_page()
+    errors = watch_errors(page, expected="ERR_INTERNET_DISCONNECTED")
+    try:
+        sign_in(page, served)
+        _open(page, "generated CT")
+        page.route("**/api/shaders/**", lambda route: route.abort("internetdisconnected"))
+        page.select_option(".mode-select select", "mip")
+        status = page.locator(".stage .status")
+        page.wait_for_function(
+            "() => /cannot be reached/.test(document.querySelector('.stage .status').textContent)",
+            timeout=60_000,
+        )
+        box, stage = status.bounding_box(), page.locator(".stage").bounding_box()
+        assert box is not None and stage is not None
+        assert box["x"] >= stage["x"] and box["x"] + box["width"] <= stage["x"] + stage["width"]
+        assert box["width"] > 0.6 * stage["width"], (box, stage)
+        line = page.evaluate(
+            "(e) => parseFloat(getComputedStyle(e).lineHeight) || 1.2 * parseFloat("
+            "getComputedStyle(e).fontSize)",
+            status.element_handle(),
+        )
+        assert box["height"] < 4 * line + 20, (box, line)  # three lines, not five
+    finally:
+        ctx.close()
+    assert not errors, errors
