@@ -299,3 +299,22 @@ def test_a_message_over_the_picture_uses_its_width(served: Any, browser: Any) ->
     finally:
         ctx.close()
     assert not errors, errors
+
+
+def test_an_upload_names_each_file_whole(served: Any, phone_page: Any, tmp_path: Path) -> None:
+    """Each file's outcome names it whole on a phone: a long name wraps (it ran out of the list,
+    cut off at the screen's edge). A text file adds nothing to the library."""
+    page = phone_page
+    sign_in(page, served)
+    name = "Patient_Report_2024-01-31_THORAX_ABDOMEN_PELVIS_PORTAL_VENOUS_FINAL_signed.txt"
+    (tmp_path / name).write_text("not a scan\n")
+    page.set_input_files(".files-input", str(tmp_path / name))
+    page.wait_for_selector(".upload-message.ok, .upload-message.error", timeout=120_000)
+    outcome = page.locator(".outcome", has_text="skipped")
+    assert name in outcome.inner_text().replace("\n", "")
+    _no_sideways_scroll(page)
+    fits = page.evaluate(
+        "() => [...document.querySelectorAll('.outcomes, .outcome')]"
+        ".every((e) => e.scrollWidth <= e.clientWidth + 1)"
+    )
+    assert fits
