@@ -96,7 +96,9 @@ class Comparisons:
             names: dict[str, list[tuple[str, str]]] = {}  # each series' stacks: (id, label)
             for se in lib.series():
                 st = studies.get(se.study_uid)
-                if st is None or se.is_document:
+                # presentation states (PR) are marks on images, not images: /api/library
+                # leaves them out, and so does the list of series to compare with
+                if st is None or se.is_document or se.modality == "PR":
                     continue
                 p = patients.get(st.patient_key)
                 info[se.series_uid] = SeriesInfo(

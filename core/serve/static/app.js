@@ -36,6 +36,8 @@ function seriesCard(series) {
   img.src = series.thumbnail;
   img.width = 96;
   img.height = 96;
+  // a series the server cannot read has no thumbnail: words, not the browser's broken picture
+  img.addEventListener("error", () => img.replaceWith(text("span", "thumb thumb-failed", "no picture")), { once: true });
   const body = el("div", "series-text");
   body.append(
     text("strong", "", series.description || `Series ${series.number ?? ""}`.trim()),

@@ -13,6 +13,7 @@
 // registration on the server (ownscan.core.compare.linked_camera), so dragging either turns both
 // (unlinked, the prior's own camera, in the current's space, is turned the same way).
 
+import { orientationLabel } from "./geometry.js";
 import { escapeControls } from "./text.js";
 
 const PANE_TITLES = { prior: "PRIOR", current: "CURRENT", difference: "CURRENT − PRIOR", overlay: "OVERLAY", flicker: "FLICKER" };
@@ -78,17 +79,25 @@ export function compareButton(api, uid) {
       return;
     }
     panel.hidden = false;
-    // under the button, within the window (the list is fixed: the toolbar scrolls sideways)
-    const r = b.getBoundingClientRect();
-    panel.style.top = `${r.bottom + 2}px`;
-    panel.style.left = `${Math.max(4, Math.min(r.left, window.innerWidth - panel.offsetWidth - 4))}px`;
+    // under the button, within the window (the list is fixed: the toolbar scrolls sideways);
+    // placed again once filled, as its width is then the choices' (wider than "Finding
+    // priors…": on a phone it ran past the screen's right edge)
+    const place = () => {
+      const r = b.getBoundingClientRect();
+      panel.style.top = `${r.bottom + 2}px`;
+      panel.style.left = "4px"; // measured with the whole screen's width to take (a fixed box
+      const w = panel.offsetWidth; // shrinks to the room right of its left edge)
+      panel.style.left = `${Math.max(4, Math.min(r.left, document.documentElement.clientWidth - w - 4))}px`;
+    };
     panel.replaceChildren(el("p", "meta", "Finding priors…"));
+    place();
     try {
       const data = await api.json(`/api/series/${encodeURIComponent(uid)}/priors`);
       fillList(panel, uid, data);
     } catch (e) {
       panel.replaceChildren(el("p", "error", `Could not list the series: ${e.message}`));
     }
+    place();
   });
   wrap.append(b, panel);
   return wrap;
@@ -315,9 +324,12 @@ export class CompareView {
         const v = el("div", "cross-v");
         inner.append(h, v);
         const title = el("div", "compare-title");
-        pane.append(inner, title);
+        // the orientation letters of the plane, as the desktop's compare panes have them
+        const edges = {};
+        for (const side of ["left", "right", "top", "bottom"]) edges[side] = el("span", `compare-edge edge-${side}`);
+        pane.append(inner, ...Object.values(edges), title);
         this.panes.append(pane);
-        this.paneEls[name] = { pane, inner, title, h, v };
+        this.paneEls[name] = { pane, inner, title, h, v, edges };
       }
       this.panes.dataset.names = names.join(",");
     }
@@ -335,6 +347,12 @@ export class CompareView {
       if (name === "overlay") title += " current magenta, prior green";
       if (name === "prior" && !this.linked) title += " [unlinked]";
       p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmtValue(st.window.width)} L ${fmtValue(st.window.level)}`;
+      // every pane is the current's plane (the prior sampled on it): the current's letters,
+      // the top one under the title
+      const minus = (u) => u.map((c) => -c);
+      const letters = { left: minus(g.right), right: g.right, top: minus(g.down), bottom: g.down };
+      for (const [side, u] of Object.entries(letters)) p.edges[side].textContent = orientationLabel(u);
+      p.edges.top.style.top = `${p.title.offsetTop + p.title.offsetHeight + 2}px`;
       p.inner.style.transform = `translate(calc(-50% + ${st.pan[0]}px), calc(-50% + ${st.pan[1]}px)) scale(${st.zoom})`;
       // the picture fits its pane with square pixels (never stretched)
       const fit = Math.min(p.pane.clientWidth / g.size[0], p.pane.clientHeight / g.size[1]);
@@ -377,6 +395,7 @@ export class CompareView {
       const p = this.paneEls[name];
       const st = this._state(name);
       p.h.hidden = p.v.hidden = true;
+      for (const e of Object.values(p.edges)) e.textContent = ""; // a 2D plane's letters (the desktop's 3D panes have none)
       const k = Math.min(1, MAX_3D / Math.max(p.pane.clientWidth, p.pane.clientHeight, 1));
       const size = [Math.max(8, Math.round(p.pane.clientWidth * k)), Math.max(8, Math.round(p.pane.clientHeight * k))];
       for (const img of p.inner.querySelectorAll("img")) this._load(img, this._url3d(name, st, size));

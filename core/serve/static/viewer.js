@@ -550,11 +550,7 @@ export class Viewer {
     }
     if (!this.is2d) {
       const [i, n] = this.sliceIndex(view);
-      ctx.fillStyle = "#ddd";
-      ctx.font = "12px system-ui, sans-serif";
-      ctx.textAlign = "right";
-      ctx.fillText(`${view} ${i + 1}/${n}`, css.x + css.w - 6, css.y + css.h - 8);
-      ctx.textAlign = "left";
+      cornerNote(ctx, css, `${view} ${i + 1}/${n}`);
     }
   }
 
@@ -616,12 +612,9 @@ export class Viewer {
     }
     const w3 = this.window3d();
     if (w3 !== this.window) {
-      // the 3D view's own window, said on it (the toolbar's is the 2D views')
-      ctx.fillStyle = "#ddd";
-      ctx.font = "12px system-ui, sans-serif";
-      ctx.textAlign = "right"; // where a 2D view says its slice
-      ctx.fillText(`window: ${w3.name}`, css.x + css.w - 6, css.y + css.h - 8);
-      ctx.textAlign = "left";
+      // the 3D view's own window, said on it (the toolbar's is the 2D views'), where a 2D
+      // view says its slice
+      cornerNote(ctx, css, `window: ${w3.name}`);
     }
     const basis = G.cameraBasis(this.camera);
     const right = G.column(basis, 0), up = G.column(basis, 1);
@@ -898,6 +891,23 @@ function wrap(ctx, text, width) {
 }
 
 const fmt = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));
+
+// the view's note at its bottom right (the slice, the 3D view's own window), right-aligned.
+// Where it would reach the bottom letter (a phone's 390 px view and "window: auto (maximum
+// projection)" did: "winIow"), it goes one line up, above the letters' line, so both are read.
+function cornerNote(ctx, r, text) {
+  ctx.save();
+  ctx.fillStyle = "#ddd";
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.textAlign = "right";
+  const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28)); // labels()' letters
+  const pad = Math.max(3, Math.floor(size / 3));
+  const right = r.x + r.w - 6;
+  // the bottom letter takes the middle: at most two letters of `size` (e.g. "IR"), and a gap
+  const clear = ctx.measureText(text).width <= right - (r.x + r.w / 2 + size + pad);
+  ctx.fillText(text, right, r.y + r.h - 8 - (clear ? 0 : size + pad));
+  ctx.restore();
+}
 
 // orientation labels at the middle of the four edges (core/render/_annotate.py's layout)
 function labels(ctx, r, text) {
