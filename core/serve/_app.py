@@ -66,7 +66,11 @@ def _guarded(fn: Handler) -> Handler:
             if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
                 log.warning("%s: %s", _route(request), type(exc).__name__)
                 return _error(500, f"server error: {type(exc).__name__}")
-            return _error(400 if isinstance(exc, ValueError) else 404, str(exc).splitlines()[0])
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            # said in the server's log too: the page shows only its own line for a failed
+            # picture, and the access log names the route without the reason
+            log.info("%s: %s", _route(request), message)
+            return _error(400 if isinstance(exc, ValueError) else 404, message)
         except Exception as exc:
             log.error("%s failed: %s (a bug)", _route(request), type(exc).__name__)
             return _error(500, f"server error: {type(exc).__name__} (see the server's log)")

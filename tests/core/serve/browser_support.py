@@ -47,7 +47,11 @@ def watch_errors(page: Any, expected: str = "401") -> list[str]:
 
     def response(r: Any) -> None:  # the console's "status of 400" line names no address
         if r.status == 400:
-            errors.append(f"response 400 to {r.request.method} {r.url}")
+            try:  # the server's JSON says why (a 400 seen now and then on the head MR's
+                body = r.text()[:300]  # thumbnail, not reproduced: the reason, next time)
+            except Exception as exc:  # a body the browser no longer holds
+                body = f"(body not available: {type(exc).__name__})"
+            errors.append(f"response 400 to {r.request.method} {r.url}: {body}")
 
     page.on("response", response)
     return errors
