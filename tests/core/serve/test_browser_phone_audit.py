@@ -263,6 +263,15 @@ def test_compare_list_and_panes_on_a_phone(served: Any, phone_page: Any, tmp_pat
         assert letters == {"left": "R", "right": "L", "top": "A", "bottom": "P"}, letters
         top = pane.locator(".compare-edge.edge-top").bounding_box()
         assert top is not None and top["y"] >= tbox["y"] + tbox["height"], (top, tbox)
+    # upright, the panes are one above the other: each picture wider than half the screen
+    # (side by side, each pane had half its width)
+    prior = page.locator(".compare-pane[data-pane='prior']").bounding_box()
+    current = page.locator(".compare-pane[data-pane='current']").bounding_box()
+    assert prior is not None and current is not None
+    assert current["y"] >= prior["y"] + prior["height"] - 1, (prior, current)
+    for name in ("prior", "current"):
+        inner = page.locator(f".compare-pane[data-pane='{name}'] .compare-inner").bounding_box()
+        assert inner is not None and inner["width"] > 0.6 * page.viewport_size["width"], inner
 
 
 def test_a_message_over_the_picture_uses_its_width(served: Any, browser: Any) -> None:
