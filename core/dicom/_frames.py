@@ -2272,8 +2272,15 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         )
     side = math.ceil(math.sqrt(n))
     rows, cols = fr.rows // side, fr.columns // side
-    if rows <= 0 or cols <= 0:
-        raise ReadProblem(f"Siemens mosaic of {n} images does not fit {fr.columns}x{fr.rows}")
+    if rows <= 0 or cols <= 0 or fr.rows % side or fr.columns % side:
+        # Siemens lays a mosaic out as side x side tiles of one size, so its rows and columns
+        # are multiples of side; where they are not, the count and the image contradict each
+        # other and no cut is right (a flooring cut takes each "slice" partly from its
+        # neighbours). nibabel refuses such a file; dcm2niix and GDCM floor the tile size.
+        raise ReadProblem(
+            f"Siemens mosaic of {n} images ({side} x {side} tiles) does not fit "
+            f"{fr.columns}x{fr.rows}: its columns and rows are not multiples of {side}"
+        )
     ipp = None
     if fr.iop is not None and fr.ipp is not None and fr.pixel_spacing is not None:
         row_dir, col_dir = fr.iop[:3], fr.iop[3:]
