@@ -51,6 +51,7 @@ import numpy as np
 import pydicom
 import pytest
 from niicompare import compare, dcm2niix, gdcm_transcode, ownscan_export, world_bvecs
+from test_sidecar import compare_sidecars
 
 from ownscan.core import assemble
 from ownscan.core.cli import main
@@ -211,17 +212,12 @@ def test_siemens_dwi_pair_against_dcm2niix_and_nibabel(
     )
     assert abs(float(world[1] @ (grad * [-1.0, -1.0, 1.0]))) == pytest.approx(1.0, abs=1e-6)
 
-    # phase encoding: dcm2niix's rows run the other way from ours (see plugins/nifti.py), so
-    # the same direction in the world has opposite signs in the two sidecars: held in mm
+    # the sidecar field by field against dcm2niix's (phase encoding compared in the world:
+    # dcm2niix's rows run the other way from ours, so its j- is j here)
     ours_j = ownscan_export(tmp_path / "in", tmp_path / "ours_json", "--json")
     theirs_j = dcm2niix(tmp_path / "in", tmp_path / "theirs_json", "-b", "y")
-    pe_world = []
-    for nii in (ours_j[0], theirs_j[0]):
-        pe = json.loads(nii.with_suffix(".json").read_text())["PhaseEncodingDirection"]
-        axis = "ijk".index(pe[0])
-        col = nib.load(nii).affine[:3, axis]
-        pe_world.append((-1.0 if pe.endswith("-") else 1.0) * col / np.linalg.norm(col))
-    np.testing.assert_allclose(pe_world[0], pe_world[1], atol=1e-6)
+    side = compare_sidecars(ours_j[0], theirs_j[0])
+    assert side["PhaseEncodingDirection"] == "j"
 
     _render(tmp_path / "in", tmp_path / "dwi.png", "--mode", "mpr", "--plane", "axial")
 
@@ -290,9 +286,18 @@ def test_decimal_rescale_against_dcm2niix_and_nibabel(
     w = _wrapper(f)
     ref = _data(w)  # rescaled by nibabel (slope 2, intercept -4096)
     np.testing.assert_array_equal(vol.voxels[0], ref)
-    ours = ownscan_export(tmp_path / "in", tmp_path / "ours")
-    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs")
+    ours = ownscan_export(tmp_path / "in", tmp_path / "ours", "--json")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs", "-b", "y")
     compare(ours[0], theirs[0])
+    # dcm2niix appends the complex part it reads from Siemens' private header to ImageType
+    # ("REAL" after the file's ORIGINAL\PRIMARY\R\ND); ours is the header's value. Held
+    # as that one addition, then every other field compared
+    side = json.loads(theirs[0].with_suffix(".json").read_text())
+    header_type = [str(v).upper() for v in pydicom.dcmread(f).ImageType]
+    assert side["ImageType"] == [*header_type, "REAL"]
+    side["ImageType"] = header_type
+    theirs[0].with_suffix(".json").write_text(json.dumps(side))
+    compare_sidecars(ours[0], theirs[0])
     # nibabel's affine of a single slice takes the CSA slice normal as its third column; ours
     # (and dcm2niix's) takes row x column, which here is the same direction
     compare(ours[0], _nibabel_nifti([ref], w.affine, tmp_path / "nibabel.nii"))
@@ -352,25 +357,30 @@ def test_philips_enhanced_against_dcm2niix_and_nibabel(
     # nibabel's wrapper keeps the stored values (its data is zero here: nibabel zeroed the
     # pixels to keep its wheel small), so the values held are the ones the header scales
     assert not ref.any()
+    # ours holds the display values by default, as dcm2niix -p n (docs/CORE.md)
     ours = ownscan_export(tmp_path / "in", tmp_path / "ours", "--json")
-    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs", "-b", "y")
+    theirs = dcm2niix(tmp_path / "in", tmp_path / "theirs", "-b", "y", "-p", "n")
     compare(ours[0], theirs[0])
     compare(ours[0], _nibabel_nifti([ref], w.affine, tmp_path / "nibabel.nii"))
-    # Philips' scaling, read per frame from the private (2005,140F): the sidecar says what
-    # dcm2niix's does (dcm2niix prints 6 significant digits)
-    mine = json.loads(ours[0].with_suffix(".json").read_text())
+    # Philips' scaling, read per frame from the private (2005,140F), and every other field
+    # dcm2niix writes (compare_sidecars): PixelBandwidth from the MR Imaging Modifier group,
+    # 192.559, not Philips' rounded top-level copy 193; AcquisitionTime from
+    # AcquisitionDateTime; no InversionTime, which Philips writes as 0 in its private item of
+    # a TFE without inversion recovery
+    mine = compare_sidecars(ours[0], theirs[0])
     ref_side = json.loads(theirs[0].with_suffix(".json").read_text())
     for key in ("PhilipsRescaleSlope", "PhilipsRescaleIntercept", "PhilipsScaleSlope"):
         assert mine[key] == pytest.approx(ref_side[key], rel=1e-5, abs=1e-9), key
-    # --philips-float: Philips' floating point values, FP = SV * RS + RI) / (RS * SS), the
-    # factor computed from dcm2niix's own sidecar
+    assert mine["UsePhilipsFloatNotDisplayScaling"] == 0 and "InversionTime" not in mine
+    # --philips-float: Philips' floating point values, FP = (SV * RS + RI) / (RS * SS), as
+    # dcm2niix -p y; the factor computed from dcm2niix's own sidecar
     (s,) = assemble(tmp_path / "in").series
     vol = s.load()
     factor = 1.0 / (ref_side["PhilipsRescaleSlope"] * ref_side["PhilipsScaleSlope"])
     np.testing.assert_allclose(vol.extra["philips_fp_scale"], factor, rtol=1e-5)
     fl = ownscan_export(tmp_path / "in", tmp_path / "float", "--json", "--philips-float")
-    assert (
-        json.loads(fl[0].with_suffix(".json").read_text())["UsePhilipsFloatNotDisplayScaling"] == 1
-    )
+    fl_theirs = dcm2niix(tmp_path / "in", tmp_path / "float_theirs", "-b", "y", "-p", "y")
+    compare(fl[0], fl_theirs[0])
+    assert compare_sidecars(fl[0], fl_theirs[0])["UsePhilipsFloatNotDisplayScaling"] == 1
     assert b"Philips FP scaling" in nib.load(fl[0]).header["descrip"].tobytes()
     _render(f, tmp_path / "philips.png", "--mode", "mpr", "--plane", "axial")
