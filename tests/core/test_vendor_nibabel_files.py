@@ -31,6 +31,12 @@ Findings (each pinned below):
 * ``philips_mprage``: Philips keeps its private MR Scale Slope per frame (in (2005,140F));
   ownscan read it only at the top level, so the sidecar lacked PhilipsScaleSlope and
   ``--philips-float`` did nothing. It is now read per frame, equal to dcm2niix's.
+* Sidecars (``--json``) against dcm2niix's field by field (``test_sidecar.compare_sidecars``):
+  Philips' top-level PixelBandwidth 193 is a rounded legacy copy of the MR Imaging Modifier
+  group's 192.559 (the public groups are now read first); the enhanced file's
+  AcquisitionTime comes from AcquisitionDateTime; an InversionTime of 0 (no inversion) is
+  left out; SAR 0.0026278 and TR 0.0075693 s were cut to 6 decimal places (now 9
+  significant digits). dcm2niix appends "REAL" to ImageType; ours is the header's.
 * The DWI pair's b-value is the nominal 1000 s/mm2 (as dcm2niix reads it), not nibabel's
   992.05, which is the trace of the CSA B_matrix (the effective b, imaging gradients
   included); the direction agrees with nibabel's in world space.
