@@ -191,10 +191,12 @@ class Series:
         (``ownscan.core.dicom.acquisition_fields``)."""
         first = self._volumes[volume][0]
         out: dict[str, Any] = {}
+        # seconds to 9 significant digits (the noise of the division gone), not 6 decimal
+        # places: a TR of 7.56930017 ms became 0.007569 s (dcm2niix: 0.0075693)
         if first.echo_time is not None:
-            out["EchoTime"] = round(first.echo_time / 1000.0, 6)
+            out["EchoTime"] = float(f"{first.echo_time / 1000.0:.9g}")
         if first.repetition_time is not None:
-            out["RepetitionTime"] = round(first.repetition_time / 1000.0, 6)
+            out["RepetitionTime"] = float(f"{first.repetition_time / 1000.0:.9g}")
         echo = self.tag.split("_")[0]
         if echo[:1] == "e" and echo[1:].isdigit():  # one of several echoes (even the first)
             out["EchoNumber"] = int(echo[1:])  # its rank, as the tag (enhanced: no number)

@@ -72,8 +72,11 @@ def _number(v: Any) -> float | None:
 
 
 def _clean(x: float) -> float | int:
-    """A number as dcm2niix prints it: integers without a fraction, others to 6 digits."""
-    r = round(x, 6)
+    """A number for the sidecar: integers without a fraction, others to 9 significant digits
+    (what a DS holds, less the noise of the ms -> s division). Not 6 decimal places: a small
+    value such as Siemens' SAR 0.00262783826098 became 0.002628, which dcm2niix (``%g``, 6
+    significant digits) writes as 0.00262784 (nibabel's ``decimal_rescale.dcm``)."""
+    r = float(f"{x:.9g}")
     return int(r) if r == int(r) and abs(r) < 1e15 else r
 
 
@@ -86,10 +89,15 @@ def _text(v: Any) -> str:
 
 
 def _find(ds: Dataset, kw: str) -> Any:
-    """``kw`` from the top level, else from the functional groups of an enhanced file (the
-    shared groups, then the first frame's), one sequence deep, as they hold it."""
-    if kw in ds:
-        return ds.get(kw)
+    """``kw`` of one header: in an enhanced file first from its public functional groups
+    (the shared groups, then the first frame's, one sequence deep), where PS3.3 puts the
+    acquisition attributes of enhanced images, then from the top level, then from a private
+    sequence of the groups (Philips' per-frame (2005,140F) holds what no public group does).
+
+    The public groups come before the top level: Philips also writes rounded legacy copies
+    at the top level (nibabel's ``philips_mprage.dcm``: PixelBandwidth 193 there, 192.559 in
+    the MR Imaging Modifier group, which dcm2niix reports)."""
+    private: list[Any] = []
     for seq in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         items = ds.get(seq) if seq in ds else None
         if not items:
@@ -98,8 +106,15 @@ def _find(ds: Dataset, kw: str) -> Any:
             if group.VR != "SQ" or not group.value:
                 continue
             item = group.value[0]
-            if kw in item:
+            if group.tag.is_private:
+                private.append(item)
+            elif kw in item:
                 return item.get(kw)
+    if kw in ds:
+        return ds.get(kw)
+    for item in private:
+        if kw in item:
+            return item.get(kw)
     return None
 
 
@@ -145,6 +160,10 @@ _PLAIN: tuple[tuple[str, str, str], ...] = (
 
 # written, as dcm2niix writes them, only when above 1 (a second echo, an echo train)
 _ONLY_ABOVE_ONE = frozenset({"EchoNumber", "EchoTrainLength"})
+# written, as dcm2niix writes it, only when above 0: an inversion time of 0 is no inversion
+# (Philips writes 0 in its private per-frame item of a TFE whose MR Modifier says
+# InversionRecovery NO: nibabel's philips_mprage.dcm)
+_ONLY_ABOVE_ZERO = frozenset({"InversionTime"})
 
 
 def _clock(tm: str) -> str:
@@ -175,10 +194,15 @@ def header_fields(ds: Dataset) -> dict[str, Any]:
                 out[name] = [p.strip().upper() for p in t.split("\\")]
         else:
             x = _number(v)
-            if x is not None and not (name in _ONLY_ABOVE_ONE and x <= 1):
+            if x is not None and not (
+                (name in _ONLY_ABOVE_ONE and x <= 1) or (name in _ONLY_ABOVE_ZERO and x <= 0)
+            ):
                 out[name] = _clean(x / 1000.0 if how == "ms" else x)
         if name == "SeriesNumber":
             when = _clock(_text(_find(ds, "AcquisitionTime")))
+            if not when:  # enhanced images: the time of AcquisitionDateTime, as dcm2niix
+                dt = _text(_find(ds, "AcquisitionDateTime"))
+                when = _clock(dt[8:].split("+")[0].split("-")[0]) if len(dt) >= 14 else ""
             if when:
                 out["AcquisitionTime"] = when
     if maker:

@@ -1259,6 +1259,29 @@ def _as_stored16(value: int, pixel_rep: int) -> int:
     return value - 0x10000 if pixel_rep == 1 and value >= 0x8000 else value
 
 
+def _philips_frame_scale(item: Any) -> tuple[float, float] | None:
+    """Philips' MR Scale Slope and Intercept of one frame of an enhanced file, or None.
+
+    Philips' enhanced MR keeps them per frame, in the private per-frame sequence (2005,140F)
+    ("Philips MR Imaging DD 005"), whose one item carries the "Philips MR Imaging DD 001"
+    block; the top level of the file has none (nibabel's ``philips_mprage.dcm``). dcm2niix
+    reads them there (its parser does not mind the nesting). A private sequence that an
+    implicit-VR copy turned into bytes is not looked into (the top level's, if any, holds)."""
+    if not hasattr(item, "get_item"):
+        return None
+    for tag in item.keys():  # noqa: SIM118 (iterating a Dataset yields elements)
+        if tag >> 16 != 0x2005 or tag & 0xFFFF < 0x1000:
+            continue
+        el = item[tag]
+        if el.VR != "SQ":
+            continue
+        for sub in el.value:
+            got = _philips_scale(sub)
+            if got is not None:
+                return got
+    return None
+
+
 def _philips_scale(ds: Any) -> tuple[float, float] | None:
     """Philips' MR Scale Slope and Intercept ((2005,100E), (2005,100D) in the block of
     "Philips MR Imaging DD 001"), the floating-point scaling dcm2niix applies by default."""
@@ -1970,6 +1993,7 @@ def _build_frames(
             voi = _group(fi, shared, "FrameVOILUTSequence")
             mr_echo = _group(fi, shared, "MREchoSequence")
             frame_type = _frame_type(fi, shared)
+            philips = _philips_frame_scale(fi) if fi is not None else None
             sp, sp_notes = base_spacing(meas)
             ipp, iop, notes, iop_doubts = _geometry_of(
                 pos_item.get("ImagePositionPatient") if pos_item else top_ipp,
@@ -2028,6 +2052,7 @@ def _build_frames(
                             else {"repetition_time": _f(timing.get("RepetitionTime"))}
                         ),
                         **({"image_type": frame_type} if frame_type else {}),
+                        **({"philips_scale": philips} if philips is not None else {}),
                     },
                 )
             )
@@ -2335,8 +2360,15 @@ def _mosaic_tiles(ds: Dataset, fr: Frame) -> list[Frame]:
         )
     side = math.ceil(math.sqrt(n))
     rows, cols = fr.rows // side, fr.columns // side
-    if rows <= 0 or cols <= 0:
-        raise ReadProblem(f"Siemens mosaic of {n} images does not fit {fr.columns}x{fr.rows}")
+    if rows <= 0 or cols <= 0 or fr.rows % side or fr.columns % side:
+        # Siemens lays a mosaic out as side x side tiles of one size, so its rows and columns
+        # are multiples of side; where they are not, the count and the image contradict each
+        # other and no cut is right (a flooring cut takes each "slice" partly from its
+        # neighbours). nibabel refuses such a file; dcm2niix and GDCM floor the tile size.
+        raise ReadProblem(
+            f"Siemens mosaic of {n} images ({side} x {side} tiles) does not fit "
+            f"{fr.columns}x{fr.rows}: its columns and rows are not multiples of {side}"
+        )
     ipp = None
     if fr.iop is not None and fr.ipp is not None and fr.pixel_spacing is not None:
         row_dir, col_dir = fr.iop[:3], fr.iop[3:]
