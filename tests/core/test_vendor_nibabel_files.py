@@ -105,14 +105,31 @@ def _nicom_files() -> list[str]:
 
 
 def test_every_file_is_judged() -> None:
-    """A file nibabel adds to its nicom test data fails here until it is judged."""
-    assert _nicom_files() == sorted({*COMPARED, *NOT_COMPARED})
+    """A file a later nibabel adds to its nicom test data is named here (skipped, so that a
+    release of a dependency never turns CI red) until it is judged; one that goes makes
+    its own test skip (``_copy``)."""
+    unjudged = sorted(set(_nicom_files()) - {*COMPARED, *NOT_COMPARED})
+    if unjudged:
+        pytest.skip(f"nibabel {nib.__version__} ships files not judged here yet: {unjudged}")
+
+
+@pytest.mark.parametrize("name", sorted(NOT_COMPARED))
+def test_what_the_table_says_of_a_file_not_compared(name: str, tmp_path: Path) -> None:
+    """Each file not compared is refused or skipped alone, as the table says, naming it."""
+    f = _copy(name, tmp_path / "in")
+    found = assemble(tmp_path / "in")
+    outcome = "error" if found.errors else "skipped" if found.skipped else "series"
+    assert outcome == NOT_COMPARED[name][0], (found.errors, found.skipped)
+    assert not found.series
+    assert [p.origin for p in (found.errors or found.skipped)] == [str(f)]
 
 
 def _copy(name: str, folder: Path) -> Path:
     """nibabel's file ``name`` into ``folder`` (decompressed when gzipped)."""
     folder.mkdir(parents=True, exist_ok=True)
     src = DATA / name
+    if not src.is_file():  # a later nibabel without it
+        pytest.skip(f"nibabel {nib.__version__} no longer ships {name}")
     if name.endswith(".gz"):
         dst = folder / name[:-3]
         dst.write_bytes(gzip.decompress(src.read_bytes()))
