@@ -229,6 +229,7 @@ export class CompareView {
     this.panes = el("div", "compare-panes");
     this.details = el("div", "compare-details meta");
     r.append(bar, this.banners, this.panes, this.details);
+    if (this.onToolbar) this.onToolbar(bar); // app.js: the back link joins the toolbar's row
     this._bindInput();
   }
 
