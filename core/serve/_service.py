@@ -549,6 +549,7 @@ class Service:
             "units": v.units,
             "invert": v.invert,
             "description": v.describe(),
+            "series_description": v.info.series_description,
             "window": {"name": default.name, "width": default.width, "level": default.level},
             "presets": [_window_json(w) for w in windows] + [_tf_json(t) for t in tfs],
             "default_transfer_function": "ct-soft-tissue" if v.modality == "CT" else "mr-default",

@@ -94,6 +94,8 @@ class Player {
     const meaning = this.source.meaning(this.index);
     this.label.textContent = escapeControls(`${this.source.noun} ${this.index + 1}/${this.count}${meaning ? ` · ${meaning}` : ""}`);
     this.slider.value = String(this.index);
+    // a screen reader's words for the slider (its own value counts from 0)
+    this.slider.setAttribute("aria-valuetext", escapeControls(`${this.source.noun} ${this.index + 1} of ${this.count}${meaning ? `, ${meaning}` : ""}`));
   }
 
   // Show picture n (quick: the preview level of a large volume will do).
@@ -115,6 +117,7 @@ class Player {
     if (this.playing) return;
     this.playing = true;
     this.button.textContent = "⏸ Pause";
+    this.label.setAttribute("aria-live", "off"); // its status would be said at every frame
     this.v.stage.dataset.playing = "1";
     while (this.playing && !this.v.destroyed) {
       const t0 = performance.now();
@@ -128,6 +131,7 @@ class Player {
     if (!this.playing) return;
     this.playing = false;
     this.button.textContent = "▶ Play";
+    this.label.removeAttribute("aria-live"); // said again (role status) where it stopped
     delete this.v.stage.dataset.playing;
     if (refine) this.source.show(this.index, false); // the full level of where it stopped
   }

@@ -203,6 +203,7 @@ export class CompareView {
       tabs.append(b);
     }
     const mode = select("compare-mode", MODES);
+    mode.setAttribute("aria-label", "Comparison");
     mode.addEventListener("change", () => { this.mode = mode.value; this.update(); });
     const reg = checkbox("compare-register", "registration (off: scanner coordinates)", async (on) => {
       this.register = on;
@@ -210,6 +211,7 @@ export class CompareView {
       this.update();
     });
     const mode3d = select("compare-mode3d", MODES_3D.map((k) => [k, k.toUpperCase()]));
+    mode3d.setAttribute("aria-label", "3D mode");
     mode3d.addEventListener("change", () => { this.mode3d = mode3d.value; this.update(); });
     const link = checkbox("compare-linked", "linked (off: the prior keeps its own slice, zoom, pan, window, 3D angle)", (on) => this.setLinked(on));
     const reset = el("button", "", "Reset");
@@ -226,6 +228,7 @@ export class CompareView {
     this.mode3dSelect = mode3d;
     this.tabs = tabs;
     this.banners = el("div", "compare-banners");
+    this.banners.setAttribute("role", "alert"); // different patients, a poor registration: said
     this.panes = el("div", "compare-panes");
     this.details = el("div", "compare-details meta");
     r.append(bar, this.banners, this.panes, this.details);
@@ -434,7 +437,12 @@ export class CompareView {
       const title = side === "prior" ? "Prior" : "Current";
       for (const w of i[side].warnings || []) banners.push(["warn", `${title}: Warning: ${w}`]);
     }
-    this.banners.replaceChildren(...banners.map(([cls, t]) => el("p", `banner ${cls}`, t)));
+    // only when they change: each replacement would be announced again (every slice scrolled)
+    const said = JSON.stringify(banners);
+    if (this.banners.dataset.said !== said) {
+      this.banners.dataset.said = said;
+      this.banners.replaceChildren(...banners.map(([cls, t]) => el("p", `banner ${cls}`, t)));
+    }
     const m = i.transform.slice(0, 3).map((row) => `[${row.map((v) => v.toFixed(3)).join(" ")}]`).join(" ");
     this.details.replaceChildren(
       el("div", "", `Prior ${i.prior.study_date} ${i.prior.description || ""}${i.prior.stack ? ` (${i.prior.stack})` : ""} → current ${i.current.study_date} ${i.current.description || ""}${i.current.stack ? ` (${i.current.stack})` : ""}`),

@@ -163,7 +163,7 @@ export function uploadPanel(onImported) {
   panel.innerHTML = `
     <h2>Add scans</h2>
     <p class="hint">Drop files here: a CD's folder, a portal ZIP, a disc image (.iso) or DICOM files.</p>
-    <div class="drop" tabindex="0">
+    <div class="drop">
       <label class="pick">Choose files<input type="file" multiple class="files-input"></label>
       <label class="pick">Choose a folder<input type="file" webkitdirectory multiple class="folder-input"></label>
     </div>

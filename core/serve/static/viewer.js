@@ -128,6 +128,7 @@ export class Viewer {
     if (!this.is2d) bar.append(compareButton(this.api, this.uid)); // compare.js
     const stage = el("div", "stage");
     this.canvas = el("canvas", "gl");
+    this.canvas.setAttribute("role", "img"); // its words: _describe()
     this.overlay = el("canvas", "overlay");
     this.status = el("div", "status");
     this.status.setAttribute("role", "status");
@@ -150,6 +151,16 @@ export class Viewer {
     if (this.tabs) for (const b of this.tabs.children) b.classList.toggle("active", b.dataset.layout === this.layout);
     this.slider.hidden = this.layout === "quad" || this.layout === "3d" || this.layout === "image";
     this._syncSlider();
+    this._describe();
+  }
+
+  // The picture's text alternative (a canvas says nothing to a screen reader): the series and
+  // what the view shows of it, its plane or its 3D mode.
+  _describe() {
+    const mode = MODE_TITLES[this.mode3d] || this.mode3d;
+    const shows = { quad: `axial, coronal, sagittal and 3D (${mode}) views`, "3d": `3D view (${mode})`, image: "image" }[this.layout] || `${this.layout} view`;
+    const series = this.header.series_description || this.header.modality || "series";
+    this.canvas.setAttribute("aria-label", `${series}: ${shows}`);
   }
 
   setLayout(key) {
@@ -388,6 +399,8 @@ export class Viewer {
     const [i, n] = this.sliceIndex(this.layout);
     this.slider.max = String(Math.max(0, n - 1));
     this.slider.value = String(i);
+    // said in words: the slice of how many (the input's own value counts from 0)
+    this.slider.setAttribute("aria-valuetext", `${this.layout} slice ${i + 1} of ${n}`);
   }
 
   _sliderMoved() {
@@ -820,6 +833,7 @@ function select(label, options, onChange, custom = false) {
   const span = el("span");
   span.textContent = label;
   const s = el("select");
+  s.setAttribute("aria-label", label); // its title is hidden on a phone (style.css)
   if (custom) {
     // what a drag makes: a window that is none of the presets
     const none = el("option");
@@ -873,7 +887,11 @@ function warningsEl(warnings) {
     list.append(li);
   }
   box.append(summary, list);
-  return [box];
+  // they appear after the page loaded: announced (a details may take no role of its own)
+  const alert = el("div");
+  alert.setAttribute("role", "alert");
+  alert.append(box);
+  return [alert];
 }
 
 // `text` in lines no wider than `width` pixels of ctx's font, broken between words

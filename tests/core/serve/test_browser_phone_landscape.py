@@ -103,3 +103,22 @@ def test_a_4d_series_picture_gets_the_height(served: Any, landscape: Any, tmp_pa
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+
+
+def test_the_volume_slider_and_play_for_a_screen_reader(served: Any, landscape: Any) -> None:
+    """The cine bar's slider says which volume in words (its value counts from 0), and its
+    status line is not said at every frame while it plays."""
+    page = landscape
+    sign_in(page, served)
+    page.locator(".series", has_text="DWI").first.click()
+    slider = page.locator(".cine .cine-slider")
+    slider.wait_for()
+    assert slider.get_attribute("aria-valuetext") == "volume 1 of 5, b=0 s/mm²"
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert (slider.get_attribute("aria-valuetext") or "").startswith("volume 2 of 5, b=1000")
+    page.locator(".cine button").click()
+    label = page.locator(".cine-label")
+    assert label.get_attribute("aria-live") == "off"
+    page.locator(".cine button").click()
+    assert label.get_attribute("aria-live") is None and label.get_attribute("role") == "status"
