@@ -59,6 +59,9 @@ class Panels:
         self.imgui = viewer.win.imgui
         self.thumbs: dict[str, Any] = {}  # browser thumbnails (textures) by entry key
         self.report = ReportPanel(viewer, viewer.radiologist)
+        # the toolbar's buttons' places (framebuffer pixels), for scripts and tests
+        self.places: dict[str, tuple[float, float, float, float]] = {}
+        self.toolbar_fits = True  # the toolbar's row of controls fits its width (last frame)
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -310,13 +313,24 @@ class Panels:
             # plain words on the controls, technical names in the tooltips (_words.py); a
             # series without a 3D view (2D images, cines, colour) gets no 3D controls
             three_d = "3d" in self.v.view.view_names
+            two_rows = width < TOOLBAR_ONE_ROW
+            # what goes on the first row, measured in this font: one radio button per 3D mode
+            # and the words before the window's drop-down only where the whole row still fits
+            # (at 1024 px the radio buttons pushed "Compare..." past the window's edge)
+            avail = imgui.get_content_region_avail().x
+            row = self._toolbar_row_width(three_d, radios=False, words=False, buttons=not two_rows)
+            radios = three_d and row + self._radios_extra() <= avail
+            if radios:
+                row += self._radios_extra()
+            words = row + self._words_extra() <= avail
+            self.toolbar_fits = row <= avail
             if three_d:
-                self._draw_mode_controls(width, k)
+                self._draw_mode_controls(radios, k)
                 imgui.same_line()
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
-            if width >= (1150 if three_d else 560):  # the words, where they fit
+            if words:  # the words, where they fit
                 imgui.align_text_to_frame_padding()
                 imgui.text(_words.BRIGHTNESS)
                 imgui.same_line()
@@ -334,11 +348,10 @@ class Panels:
                     self.v.tf_index = picked
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(_words.preset_tip(self.v.tf_presets[self.v.tf_index]))
-            two_rows = width < TOOLBAR_ONE_ROW
             for n, (label, tip, action) in enumerate(
                 (
                     (
-                        "Measure" + (" (on)" if self.v.measure_tool else ""),
+                        self._measure_label(),
                         "distance tool (D)",
                         lambda: setattr(self.v, "measure_tool", not self.v.measure_tool),
                     ),
@@ -364,11 +377,13 @@ class Panels:
                     imgui.same_line()
                 if imgui.button(label):
                     action()
+                self.places[f"toolbar:{label}"] = self.win.item_rect()
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(tip)
             imgui.same_line()
             if imgui.button("Compare..."):
                 self.v.compare_menu.toggle()
+            self.places["toolbar:Compare..."] = self.win.item_rect()
             if imgui.is_item_hovered():
                 imgui.set_tooltip("compare with a prior (V)")
             if self.v.status and time.monotonic() < self.v._status_until:
@@ -379,14 +394,51 @@ class Panels:
                 imgui.text_colored(imgui.ImVec4(*colour), self.v.status)
         imgui.end()
 
-    def _draw_mode_controls(self, width: float, k: float) -> None:
-        """The 3D mode: one radio button per mode in a wide window, else a drop-down."""
+    def _measure_label(self) -> str:
+        return "Measure" + (" (on)" if self.v.measure_tool else "")
+
+    def _toolbar_row_width(self, three_d: bool, radios: bool, words: bool, buttons: bool) -> float:
+        """The width (imgui units) of the toolbar's first row as ``_draw_toolbar`` draws it:
+        the 3D mode (radio buttons or a drop-down), the window's words and drop-down, the
+        colours' drop-down and, on one row, the buttons; the status text is not counted."""
+        imgui = self.imgui
+        k = self.win.font_scale
+        gap = imgui.get_style().item_spacing.x
+        parts = [95 * k]  # the window's drop-down
+        if three_d:
+            parts += [imgui.calc_text_size("3D").x, 110 * k]
+            parts.append(self._radios_extra() + 90 * k if radios else 90 * k)
+        if words:
+            parts.append(self._words_extra() - gap)
+        if buttons:
+            pad = 2 * imgui.get_style().frame_padding.x
+            for label in (self._measure_label(), "Reset", "Save PNG", "Save...", "Help"):
+                parts.append(imgui.calc_text_size(label).x + pad)
+            parts.append(imgui.calc_text_size("Compare...").x + pad)
+        return sum(parts) + gap * (len(parts) - 1)
+
+    def _radios_extra(self) -> float:
+        """How much wider one radio button per 3D mode is than the modes' drop-down."""
+        imgui = self.imgui
+        style = imgui.get_style()
+        each = imgui.get_frame_height() + style.item_inner_spacing.x
+        titles = [_words.mode_word(m) for m in self.v.modes]
+        radios = sum(each + imgui.calc_text_size(t).x for t in titles)
+        return radios + style.item_spacing.x * (len(titles) - 1) - 90 * self.win.font_scale
+
+    def _words_extra(self) -> float:
+        """The width the words before the window's drop-down take, with their gap."""
+        imgui = self.imgui
+        return imgui.calc_text_size(_words.BRIGHTNESS).x + imgui.get_style().item_spacing.x
+
+    def _draw_mode_controls(self, radios: bool, k: float) -> None:
+        """The 3D mode: one radio button per mode where they fit, else a drop-down."""
         imgui = self.imgui
         titles = [_words.mode_word(m) for m in self.v.modes]
         imgui.align_text_to_frame_padding()
         imgui.text("3D")
         imgui.same_line()
-        if width >= 1000:  # room for one radio button per mode
+        if radios:  # room for one radio button per mode
             for n, mode in enumerate(self.v.modes):
                 if n:
                     imgui.same_line()
