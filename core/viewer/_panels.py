@@ -177,6 +177,8 @@ class Panels:
                 f"{axis} {abs(pos):.1f} mm   slice {index}/{total}",
             ]
             corner_left = f"{_words.window_text(width, level, v.volume.units)}  ({v.window_name})"
+            if v.volume.samples != 1:  # colour is drawn as stored: a window would be a lie
+                corner_left = _words.COLOUR_AS_STORED
             corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} {self._unit()}/px"
             labels = (
                 orientation_label(-pv.plane.right()),
@@ -330,16 +332,25 @@ class Panels:
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
-            if words:  # the words, where they fit
+            # a colour image is drawn as stored (_slices.py): no window to choose
+            grey = self.v.view.volume.samples == 1
+            if words and grey:  # the words, where they fit
                 imgui.align_text_to_frame_padding()
                 imgui.text(_words.BRIGHTNESS)
                 imgui.same_line()
-            picked = self._combo("##window", [_words.window_word(n) for n in names], cur, 95 * k)
-            if picked is not None:
-                p = presets[picked]
-                self.v.view.set_window(p.name, p.width, p.level)
-            if imgui.is_item_hovered():
-                imgui.set_tooltip(f"{_words.BRIGHTNESS}: {_words.BRIGHTNESS_TIP}")
+            if grey:
+                items = [_words.window_word(n) for n in names]
+                picked = self._combo("##window", items, cur, 95 * k)
+                self.places["toolbar:window"] = self.win.item_rect()
+                if picked is not None:
+                    p = presets[picked]
+                    self.v.view.set_window(p.name, p.width, p.level)
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(f"{_words.BRIGHTNESS}: {_words.BRIGHTNESS_TIP}")
+            else:
+                self.places.pop("toolbar:window", None)
+                imgui.align_text_to_frame_padding()
+                imgui.text(_words.COLOUR_AS_STORED)
             if three_d:
                 imgui.same_line()
                 tf_names = [_words.preset_word(t.name) for t in self.v.tf_presets]

@@ -6,11 +6,15 @@ not fit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from twodgen import write_cine, write_radiographs
 from viewer_phantom import phantom
 
-from ownscan.core.viewer import Viewer, ViewerOptions
+from ownscan.core.commands.view import _direct
+from ownscan.core.viewer import Viewer, ViewerOptions, _words
 
 
 @pytest.mark.parametrize("size", [(1024, 640), (760, 600)])
@@ -45,3 +49,46 @@ def test_toolbar_keeps_radio_buttons_where_they_fit(xvfb: str) -> None:
         assert v.panels.toolbar_fits
         # radio buttons and words make the row far longer than the compact one (~710 px)
         assert x0 > 900, x0
+
+
+def _overlay_texts(v: Viewer) -> list[str]:
+    """The texts one frame writes over the images (the window's own ``text``, still called)."""
+    seen: list[str] = []
+    draw = v.win.text
+
+    def spy(dl: object, x: float, y: float, text: str, col: int, size: float = 15.0) -> None:
+        seen.append(text)
+        draw(dl, x, y, text, col, size)
+
+    v.win.text = spy  # type: ignore[method-assign]
+    try:
+        v.frame()
+    finally:
+        del v.win.text
+    return seen
+
+
+def test_colour_image_says_no_window(xvfb: str, tmp_path: Path) -> None:
+    """A colour ultrasound cine is drawn as stored (the slice shader ignores the window), yet
+    its corner said "W 1  L 20.5 (auto)" and the toolbar offered a brightness/contrast
+    drop-down that changed nothing. Now the corner and the toolbar say it is shown as stored;
+    a grey image keeps its window."""
+    write_cine(tmp_path / "us" / "cine.dcm", colour=True, rows=60, cols=80)
+    write_radiographs(tmp_path / "xr", [(80, 60)])
+    entries = _direct(str(tmp_path), None, quiet=True)
+    colour = next(i for i, e in enumerate(entries) if e.info.modality == "US")
+    grey = next(i for i, e in enumerate(entries) if e.info.modality != "US")
+    with Viewer(entries, ViewerOptions(size=(800, 600))) as v:
+        v.select_series(colour)
+        v.wait_until_loaded()
+        assert v.view.volume.samples == 3
+        texts = _overlay_texts(v)
+        assert _words.COLOUR_AS_STORED in texts
+        assert not any(t.startswith("W ") for t in texts), texts
+        assert "toolbar:window" not in v.panels.places
+        v.select_series(grey)
+        v.wait_until_loaded()
+        assert v.view.volume.samples == 1
+        texts = _overlay_texts(v)
+        assert any(t.startswith("W ") for t in texts), texts
+        assert "toolbar:window" in v.panels.places
