@@ -44,6 +44,19 @@ LOADING_TRACK = (0.2, 0.3, 0.25)
 TOOLBAR_ONE_ROW = 720.0  # toolbar width (screen points) below which it takes two rows
 
 
+STATUS_OK = (0.6, 0.9, 0.6, 1.0)  # the toolbar status of what was done, in green
+
+
+def _status_colour(status: str) -> tuple[float, float, float, float]:
+    """The toolbar status's colour: orange for a warning, red for what could not be done,
+    else green."""
+    if "Warning:" in status:
+        return (1.0, 0.6, 0.15, 1.0)
+    if status.startswith("cannot "):
+        return (1.0, 0.45, 0.4, 1.0)
+    return STATUS_OK
+
+
 class Panels:
     """Draws a viewer's text, controls and panels with imgui, each frame.
 
@@ -62,6 +75,7 @@ class Panels:
         # the toolbar's buttons' places (framebuffer pixels), for scripts and tests
         self.places: dict[str, tuple[float, float, float, float]] = {}
         self.toolbar_fits = True  # the toolbar's row of controls fits its width (last frame)
+        self.status_inline = False  # the status shown in the toolbar's row (else in a box)
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -397,13 +411,64 @@ class Panels:
             self.places["toolbar:Compare..."] = self.win.item_rect()
             if imgui.is_item_hovered():
                 imgui.set_tooltip("compare with a prior (V)")
-            if self.v.status and time.monotonic() < self.v._status_until:
+            status = self.v.status if time.monotonic() < self.v._status_until else ""
+            self.status_inline = False
+            if status:
+                # a status that says a warning (a saved series' warnings) in the views' orange,
+                # one that says something could not be done ("cannot show that series: ...")
+                # in red: neither is a success's green
+                colour = _status_colour(status)
                 imgui.same_line()
-                # a status that says a warning (a saved series' warnings) in the views' orange
-                warn = "Warning:" in self.v.status
-                colour = (1.0, 0.6, 0.15, 1.0) if warn else (0.6, 0.9, 0.6, 1.0)
-                imgui.text_colored(imgui.ImVec4(*colour), self.v.status)
+                room = imgui.get_content_region_avail().x
+                # what could not be done, or a warning, must be read whole; a confirmation
+                # ("saved ...") may be cut rather than cover the images
+                if imgui.calc_text_size(status).x <= room or colour == STATUS_OK:
+                    imgui.text_colored(imgui.ImVec4(*colour), status)
+                    self.status_inline = True
         imgui.end()
+        if status and not self.status_inline:
+            self._draw_status_box(rect, status, _status_colour(status))
+
+    def _draw_status_box(self, toolbar: Rect, status: str, colour: tuple[float, ...]) -> None:
+        """A status too long for what the toolbar has left (at 1024 px a failed series' reason
+        was cut after "cannot show th"): the whole of it, wrapped, in a box under the
+        toolbar's right end, over the images for the seconds it is shown."""
+        imgui = self.imgui
+        k = self.win.ui_scale
+        pad = round(6 * k)
+        width = min(toolbar.w - 2 * pad, round(520 * k))
+        x = toolbar.x + toolbar.w - pad - width
+        imgui.set_next_window_pos(self.win.ui(x, toolbar.y + toolbar.h + pad))
+        imgui.set_next_window_size_constraints(
+            self.win.ui(width, 0), self.win.ui(width, max(1, self.win.fb_size[1]))
+        )
+        wf = imgui.WindowFlags_
+        flags = (
+            wf.no_title_bar
+            | wf.no_move
+            | wf.no_resize
+            | wf.no_collapse
+            | wf.no_saved_settings
+            | wf.always_auto_resize
+            | wf.no_focus_on_appearing
+            | wf.no_nav
+        )
+        if imgui.begin("##status", None, flags)[0]:
+            imgui.push_text_wrap_pos(0.0)
+            imgui.text_colored(imgui.ImVec4(*colour), status)
+            imgui.pop_text_wrap_pos()
+        a, b = imgui.get_window_pos(), imgui.get_window_size()
+        self.places["status"] = self._fb_rect(a.x, a.y, a.x + b.x, a.y + b.y)
+        imgui.end()
+
+    def _fb_rect(
+        self, x0: float, y0: float, x1: float, y1: float
+    ) -> tuple[float, float, float, float]:
+        """imgui coordinates -> framebuffer pixels."""
+        fw, fh = self.win.fb_size
+        ww, wh = self.win.window_size
+        sx, sy = fw / max(1, ww), fh / max(1, wh)
+        return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
     def _measure_label(self) -> str:
         return "Measure" + (" (on)" if self.v.measure_tool else "")

@@ -6,6 +6,7 @@ not fit."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from twodgen import write_cine, write_radiographs
 from viewer_phantom import phantom
 
 from ownscan.core.commands.view import _direct
-from ownscan.core.viewer import Viewer, ViewerOptions, _words
+from ownscan.core.errors import OwnscanError
+from ownscan.core.viewer import Viewer, ViewerOptions, _words, entries_from_volumes
+from ownscan.core.volume import Volume
 
 
 @pytest.mark.parametrize("size", [(1024, 640), (760, 600)])
@@ -92,3 +95,44 @@ def test_colour_image_says_no_window(xvfb: str, tmp_path: Path) -> None:
         texts = _overlay_texts(v)
         assert any(t.startswith("W ") for t in texts), texts
         assert "toolbar:window" in v.panels.places
+
+
+def _damaged() -> Volume:
+    raise OwnscanError(
+        "IM0007.dcm: pixel data truncated (expected 36992 bytes, found 1024): the file is "
+        "damaged; copy it again from the disc"
+    )
+
+
+def test_why_a_series_cannot_be_shown_is_readable_in_a_small_window(xvfb: str) -> None:
+    """At 1024x640 with the browser, the toolbar had about 80 px left after its buttons: the
+    reason a series failed to load was cut after "cannot show th", in a success's green. The
+    whole of it is now in a box under the toolbar, inside the window, in red."""
+    ok = entries_from_volumes([phantom(n=24)])[0]
+    broken = dataclasses.replace(ok, key=ok.key + "#damaged", load=_damaged, _volume=None)
+    with Viewer([ok, broken], ViewerOptions(size=(1024, 640))) as v:
+        v.wait_until_loaded()
+        v.request_series(1)
+        v.wait_until_loaded()
+        img = v.frame(capture=True)
+        assert img is not None
+        assert v.status.startswith("cannot show that series: IM0007.dcm")
+        assert not v.panels.status_inline
+        x0, y0, x1, y1 = v.panels.places["status"]
+        fw, fh = v.fb_size
+        tb = v.layout().toolbar
+        assert tb.x <= x0 and x1 <= fw and y0 >= tb.y + tb.h and y1 <= fh
+        # wrapped over more than one line: the end of the reason is there too
+        line = v.win.text_size("Ag", 15.0 * v.font_scale)[1]
+        assert y1 - y0 > 2 * line
+        box = img[round(y0) : round(y1), round(x0) : round(x1)].astype(int)
+        red = (box[..., 0] > 200) & (box[..., 1] < 150) & (box[..., 2] < 150)
+        assert red.sum() > 200  # the words, in red
+        assert v.current == 0  # the series shown stays
+
+
+def test_a_short_status_stays_in_the_toolbar(xvfb: str) -> None:
+    with Viewer([phantom(n=24)], ViewerOptions(size=(1280, 640))) as v:
+        v._flash("saved")
+        v.frame()
+        assert v.panels.status_inline and "status" not in v.panels.places
