@@ -217,6 +217,13 @@ class Panels:
         if self.v.cine.active and self.v._layout and name == next(iter(self.v._layout.views)):
             lines.append(self.v.cine.caption())  # "frame 3/120", "volume 3/60 · b=1000 s/mm2"
         for i, line in enumerate(lines):
+            # each line cut to the view's width (a long series description ran into the next
+            # view); in a comparison the current pane's top right half is its CURRENT tag
+            room = rect.w - 2 * pad
+            if i == 0 and self.v.compare is not None:
+                room = rect.w / 2 - 3 * pad  # a gap of one pad before the tag
+            line = self.win.fit_text(line, room, fs)
+            lines[i] = line
             self.win.text(dl, x0, y0 + i * line_h, line, white, fs)
         # what the user must know, in orange: the volume's warnings (first 2D view) and the
         # renderer's notes (3D view), each cut to the view's width

@@ -136,3 +136,35 @@ def test_a_short_status_stays_in_the_toolbar(xvfb: str) -> None:
         v._flash("saved")
         v.frame()
         assert v.panels.status_inline and "status" not in v.panels.places
+
+
+def test_compared_current_pane_header_does_not_run_into_its_tag(xvfb: str) -> None:
+    """Comparing at 1280x800 with the browser and a report, the current pane's header
+    ("Axial  anat-T1w ownscan sample (2x2x2 mean)") ran under its "CURRENT  2013-07-17 ..." tag
+    at the top right, the two unreadable. The header is now cut to the left half."""
+    long = "anat-T1w ownscan sample (2x2x2 mean) with a long description"
+    a = phantom(n=24, description=long)
+    b = phantom(n=20, description="prior")
+    with Viewer([a, b], ViewerOptions(size=(1024, 640))) as v:
+        v.compare_with(1, force=True)
+        deadline = 200
+        while v.compare is not None and v.compare.busy() and deadline:
+            v.frame()
+            deadline -= 1
+        assert v.compare is not None and not v.compare.busy()
+        seen: list[tuple[float, str]] = []
+        draw = v.win.text
+
+        def spy(dl: object, x: float, y: float, text: str, col: int, size: float = 15.0) -> None:
+            seen.append((x, text))
+            draw(dl, x, y, text, col, size)
+
+        v.win.text = spy  # type: ignore[method-assign]
+        try:
+            v.frame()
+        finally:
+            del v.win.text
+        fs = 15.0 * v.font_scale
+        header = next((x, t) for x, t in seen if t.startswith("Axial  anat-T1w"))
+        tag = next((x, t) for x, t in seen if t.startswith("CURRENT"))
+        assert header[0] + v.win.text_size(header[1], fs)[0] < tag[0], (header, tag)
