@@ -245,6 +245,11 @@ class Panels:
             self.win.text(dl, x0, y0 + len(lines) * line_h, w, orange, fs)
             lines.append(w)
         bottom_y = rect.y + rect.h - pad - line_h
+        # each corner cut to the view's width: in a narrow view (a small or HiDPI window with
+        # the browser and the report) "zoom 1.00x  0.79 mm/px" began left of its view, over
+        # the neighbour's corner
+        corner_left = self.win.fit_text(corner_left, rect.w - 2 * pad, fs)
+        corner_right = self.win.fit_text(corner_right, rect.w - 2 * pad, fs)
         self.win.text(dl, x0, bottom_y, corner_left, white, fs)
         clw, _ = self.win.text_size(corner_left, fs)
         crw, _ = self.win.text_size(corner_right, fs)

@@ -168,3 +168,34 @@ def test_compared_current_pane_header_does_not_run_into_its_tag(xvfb: str) -> No
         header = next((x, t) for x, t in seen if t.startswith("Axial  anat-T1w"))
         tag = next((x, t) for x, t in seen if t.startswith("CURRENT"))
         assert header[0] + v.win.text_size(header[1], fs)[0] < tag[0], (header, tag)
+
+
+def test_corner_texts_stay_inside_narrow_views(xvfb: str) -> None:
+    """Four views about 130 px wide (a 500 px window with the browser; what a HiDPI laptop
+    with the browser and the report gives): the right corner, "zoom 1.00x  0.12 mm/px", was
+    right-aligned wider than its view and began over the neighbouring view's corner."""
+    with Viewer(
+        [phantom(n=24), phantom(n=20, description="b")], ViewerOptions(size=(500, 400))
+    ) as v:
+        v.frame()
+        seen: list[tuple[float, float, str]] = []
+        draw = v.win.text
+
+        def spy(dl: object, x: float, y: float, text: str, col: int, size: float = 15.0) -> None:
+            seen.append((x, y, text))
+            draw(dl, x, y, text, col, size)
+
+        v.win.text = spy  # type: ignore[method-assign]
+        try:
+            v.frame()
+        finally:
+            del v.win.text
+        fs = 15.0 * v.font_scale
+        lay = v.layout()
+        corners = [(x, y, t) for x, y, t in seen if t.startswith(("zoom", "W "))]
+        assert len(corners) == 2 * len(lay.views)
+        for x, y, t in corners:
+            view = lay.view_at(x + 1, y + 1)
+            assert view is not None, (x, y, t)
+            r = lay.views[view]
+            assert r.x <= x and x + v.win.text_size(t, fs)[0] <= r.x + r.w, (view, x, t, r)
