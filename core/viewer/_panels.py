@@ -76,6 +76,7 @@ class Panels:
         self.places: dict[str, tuple[float, float, float, float]] = {}
         self.toolbar_fits = True  # the toolbar's row of controls fits its width (last frame)
         self.status_inline = False  # the status shown in the toolbar's row (else in a box)
+        self.toolbar_rows = 1  # rows of controls the toolbar took last frame
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -352,9 +353,26 @@ class Panels:
                 row += self._radios_extra()
             words = row + self._words_extra() <= avail
             self.toolbar_fits = row <= avail
+            rows = 1
+            pad = 2 * imgui.get_style().frame_padding.x
+
+            def flow(w: float) -> None:
+                """Before an item ``w`` wide: on this row where it fits, else on the next
+                (a HiDPI laptop with the browser and the report leaves the toolbar about 340
+                points: Help and Compare... were past its edge); the layout gives the
+                toolbar as many rows as the last frame took (``toolbar_rows``)."""
+                nonlocal rows
+                imgui.same_line()
+                if imgui.get_content_region_avail().x < w:
+                    imgui.new_line()
+                    rows += 1
+
             if three_d:
                 self._draw_mode_controls(radios, k)
-                imgui.same_line()
+                if words:
+                    imgui.same_line()
+                else:
+                    flow(95 * k)
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
@@ -378,7 +396,7 @@ class Panels:
                 imgui.align_text_to_frame_padding()
                 imgui.text(_words.COLOUR_AS_STORED)
             if three_d:
-                imgui.same_line()
+                flow(110 * k)
                 tf_names = [_words.preset_word(t.name) for t in self.v.tf_presets]
                 picked = self._combo("##colours", tf_names, self.v.tf_index, 110 * k)
                 if picked is not None:
@@ -411,18 +429,21 @@ class Panels:
                 )
             ):
                 if n or not two_rows:
-                    imgui.same_line()
+                    flow(imgui.calc_text_size(label).x + pad)
+                else:
+                    rows += 1
                 if imgui.button(label):
                     action()
                 self.places[f"toolbar:{label}"] = self.win.item_rect()
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(tip)
-            imgui.same_line()
+            flow(imgui.calc_text_size("Compare...").x + pad)
             if imgui.button("Compare..."):
                 self.v.compare_menu.toggle()
             self.places["toolbar:Compare..."] = self.win.item_rect()
             if imgui.is_item_hovered():
                 imgui.set_tooltip("compare with a prior (V)")
+            self.toolbar_rows = rows
             status = self.v.status if time.monotonic() < self.v._status_until else ""
             self.status_inline = False
             if status:

@@ -199,3 +199,25 @@ def test_corner_texts_stay_inside_narrow_views(xvfb: str) -> None:
             assert view is not None, (x, y, t)
             r = lay.views[view]
             assert r.x <= x and x + v.win.text_size(t, fs)[0] <= r.x + r.w, (view, x, t, r)
+
+
+def test_every_toolbar_control_reachable_in_a_very_narrow_toolbar(xvfb: str) -> None:
+    """The toolbar beside the browser in a 520 px window is about 290 points wide (a HiDPI
+    800x500 laptop with the browser and the report leaves about 340): its two rows held the
+    drop-downs and the buttons side by side regardless, and Save..., Help and Compare... were
+    drawn past its edge, out of reach. The controls now wrap onto as many rows as they need
+    and the layout gives the toolbar those rows (views below them)."""
+    with Viewer(
+        [phantom(n=24), phantom(n=20, description="b")], ViewerOptions(size=(520, 480))
+    ) as v:
+        v.frame()
+        v.frame()  # the layout takes the rows the first frame's controls needed
+        v.frame()
+        lay = v.layout()
+        tb = lay.toolbar
+        assert v.panels.toolbar_rows >= 3
+        for label in ("Measure", "Reset", "Save PNG", "Save...", "Help", "Compare..."):
+            x0, y0, x1, y1 = v.panels.places[f"toolbar:{label}"]
+            assert tb.x <= x0 and x1 <= tb.x + tb.w, (label, x0, x1, tb)
+            assert tb.y <= y0 and y1 <= tb.y + tb.h, (label, y0, y1, tb)
+        assert all(r.y >= tb.y + tb.h for r in lay.views.values())
