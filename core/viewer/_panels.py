@@ -614,9 +614,15 @@ class Panels:
                 cap = entry.caption()
                 if imgui.selectable(cap[0], selected)[0]:
                     self.v.request_series(i)
+                # the lines wrap at the panel's edge: a long description, or the stack label
+                # that tells a series' stacks apart ("stack 2 of 3, oblique axial, 8 images"),
+                # was cut there ("anat-T1w ownscan samp")
+                imgui.push_text_wrap_pos(0.0)
                 for line in cap[1:]:
                     imgui.text_disabled(line) if not selected else imgui.text(line)
+                imgui.pop_text_wrap_pos()
                 imgui.end_group()
+                self.places[f"browser:{i}"] = self.win.item_rect()
                 imgui.separator()
                 imgui.pop_id()
             vol = self.v.view.volume

@@ -221,3 +221,22 @@ def test_every_toolbar_control_reachable_in_a_very_narrow_toolbar(xvfb: str) -> 
             assert tb.x <= x0 and x1 <= tb.x + tb.w, (label, x0, x1, tb)
             assert tb.y <= y0 and y1 <= tb.y + tb.h, (label, y0, y1, tb)
         assert all(r.y >= tb.y + tb.h for r in lay.views.values())
+
+
+def test_browser_captions_wrap_inside_the_panel(xvfb: str) -> None:
+    """The browser's lines under a thumbnail were cut at its edge ("anat-T1w ownscan samp"
+    for the bundled sample; a stack's "stack 2 of 3, oblique axial, 8 images", which tells a
+    series' stacks apart, likewise). They wrap now: each entry's text stays in the panel."""
+    long = "anat-T1w ownscan sample (2x2x2 mean) · stack 2 of 3, oblique axial, 8 images"
+    with Viewer(
+        [phantom(n=24, description=long), phantom(n=20, description="b")],
+        ViewerOptions(size=(800, 600)),
+    ) as v:
+        v.frame()
+        v.frame()
+        browser = v.layout().browser
+        assert browser is not None
+        _, y0, x1, y1 = v.panels.places["browser:0"]
+        line = v.win.text_size("Ag", 15.0 * v.font_scale)[1]
+        assert x1 <= browser.x + browser.w, (x1, browser)
+        assert y1 - y0 > 3.5 * line  # patient, date and the description on two lines or more
