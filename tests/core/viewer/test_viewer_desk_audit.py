@@ -240,3 +240,26 @@ def test_browser_captions_wrap_inside_the_panel(xvfb: str) -> None:
         line = v.win.text_size("Ag", 15.0 * v.font_scale)[1]
         assert x1 <= browser.x + browser.w, (x1, browser)
         assert y1 - y0 > 3.5 * line  # patient, date and the description on two lines or more
+
+
+def test_compare_panel_controls_inside_it_when_narrow(xvfb: str) -> None:
+    """Comparing at 1024x640 with the browser and the report (a panel about 490 px wide; here
+    800x600 with the browser, 570), the compare panel's one row of radio buttons ran past
+    its right edge: "flicker" and "overlay" could not be clicked. They wrap now."""
+    with Viewer(
+        [phantom(n=24), phantom(n=20, description="prior")], ViewerOptions(size=(800, 600))
+    ) as v:
+        v.compare_with(1, force=True)
+        for _ in range(200):
+            if v.compare is None or not v.compare.busy():
+                break
+            v.frame()
+        assert v.compare is not None and not v.compare.busy()
+        v.frame()
+        v.frame()
+        panel = v.compare.panel_rect
+        for name in ("mode:side-by-side", "mode:difference", "mode:flicker", "mode:overlay"):
+            x0, _, x1, _ = v.compare.places[name]
+            assert panel.x <= x0 and x1 <= panel.x + panel.w, (name, x0, x1, panel)
+        _, _, x1, y1 = v.compare.places["close"]
+        assert x1 <= panel.x + panel.w and y1 <= panel.y + panel.h, (x1, y1, panel)
