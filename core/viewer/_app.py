@@ -264,7 +264,10 @@ class Viewer:
             ui_scale=self.ui_scale,
             cine_bar=self.cine.active,
         )
-        if self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale:
+        wide = self.win.ui(one.toolbar.w, 0).x >= TOOLBAR_ONE_ROW * self.font_scale
+        # rows: 2 in a narrow window, more where the controls wrapped last frame (_panels.py)
+        rows = max(1 if wide else 2, self.panels.toolbar_rows)
+        if rows == 1:
             return self.compare.layout(one) if self.compare is not None else one
         two = compute_layout(
             self.fb_size,
@@ -273,7 +276,7 @@ class Viewer:
             show_browser=self.show_browser,
             show_report=bool(self.entry.report or self.entry.documents),
             ui_scale=self.ui_scale,
-            toolbar_rows=2,
+            toolbar_rows=rows,
             cine_bar=self.cine.active,
         )
         return self.compare.layout(two) if self.compare is not None else two

@@ -177,6 +177,9 @@ class CompareView:
         self.state: CompareState | None = None
         self.registration: Registration | None = None
         self.reused = False
+        # the panel's controls' places (framebuffer pixels), for scripts and tests
+        self.places: dict[str, tuple[float, float, float, float]] = {}
+        self.wrapped_rows = 0  # rows the panel's controls wrapped onto (last frame)
         self.match_note = ""
         self.error: str | None = None
         self._threed = ThreeDView(viewer.ctx)  # the prior's own renderer (and its upload)
@@ -309,7 +312,8 @@ class CompareView:
         x1 = max(r.x + r.w for r in rects)
         y1 = max(r.y + r.h for r in rects)
         line = self.v.win.text_size("Ag", 15.0 * self.v.font_scale)[1]
-        panel_h = round(_PANEL_LINES * (line + 6) + 16)
+        # taller by the rows its controls wrapped onto last frame (draw_panel)
+        panel_h = round((_PANEL_LINES + self.wrapped_rows) * (line + 6) + 16)
         names = self.pane_names()
         gap = 2
         h = max(1, y1 - y0 - panel_h - gap)
@@ -643,31 +647,52 @@ class CompareView:
             else:
                 imgui.text(f"{self.job.stage} ... {self.job.elapsed:.0f} s")
                 imgui.text("")
+            style = imgui.get_style()
+            wrapped = 0
+
+            def flow(label: str) -> None:
+                """Before a radio button or checkbox: on this row where it fits, else on the
+                next (at 1024 px with the browser and the report "flicker" and "overlay" were
+                past the panel's edge, out of reach; the panel scrolls when rows are added)."""
+                nonlocal wrapped
+                imgui.same_line()
+                w = imgui.get_frame_height() + style.item_inner_spacing.x
+                if imgui.get_content_region_avail().x < w + imgui.calc_text_size(label).x:
+                    imgui.new_line()
+                    wrapped += 1
+
             if st is not None:
                 for n, plane in enumerate(COMPARE_PLANES):
                     if plane == "3d" and "3d" not in st.current.view_names:
                         continue
-                    if n:
-                        imgui.same_line()
                     label = "3D" if plane == "3d" else plane.capitalize()
+                    if n:
+                        flow(label)
                     if imgui.radio_button(f"{label}##cmp-plane", st.plane == plane):
                         st.set_plane(plane)
                 imgui.same_line()
                 imgui.text("  |")
                 for mode in COMPARE_MODES:
-                    imgui.same_line()
+                    flow(mode)
                     if imgui.radio_button(f"{mode}##cmp-mode", st.mode == mode):
                         st.set_mode(mode)
+                    self.places[f"mode:{mode}"] = self.v.win.item_rect()
                 changed, linked = imgui.checkbox("linked##cmp", st.linked)
                 if changed:
                     st.set_linked(linked)
-                imgui.same_line()
+                flow("registration (off: scanner coordinates)")
             changed, on = imgui.checkbox("registration (off: scanner coordinates)", self.register)
             if changed:
                 self.set_register(on)
             imgui.same_line()
+            w = imgui.calc_text_size("Close compare").x + 2 * style.frame_padding.x
+            if imgui.get_content_region_avail().x < w:
+                imgui.new_line()
+                wrapped += 1
+            self.wrapped_rows = wrapped
             if imgui.button("Close compare"):
                 self.v.end_compare()
+            self.places["close"] = self.v.win.item_rect()
         imgui.end()
 
 

@@ -44,6 +44,19 @@ LOADING_TRACK = (0.2, 0.3, 0.25)
 TOOLBAR_ONE_ROW = 720.0  # toolbar width (screen points) below which it takes two rows
 
 
+STATUS_OK = (0.6, 0.9, 0.6, 1.0)  # the toolbar status of what was done, in green
+
+
+def _status_colour(status: str) -> tuple[float, float, float, float]:
+    """The toolbar status's colour: orange for a warning, red for what could not be done,
+    else green."""
+    if "Warning:" in status:
+        return (1.0, 0.6, 0.15, 1.0)
+    if status.startswith("cannot "):
+        return (1.0, 0.45, 0.4, 1.0)
+    return STATUS_OK
+
+
 class Panels:
     """Draws a viewer's text, controls and panels with imgui, each frame.
 
@@ -59,6 +72,11 @@ class Panels:
         self.imgui = viewer.win.imgui
         self.thumbs: dict[str, Any] = {}  # browser thumbnails (textures) by entry key
         self.report = ReportPanel(viewer, viewer.radiologist)
+        # the toolbar's buttons' places (framebuffer pixels), for scripts and tests
+        self.places: dict[str, tuple[float, float, float, float]] = {}
+        self.toolbar_fits = True  # the toolbar's row of controls fits its width (last frame)
+        self.status_inline = False  # the status shown in the toolbar's row (else in a box)
+        self.toolbar_rows = 1  # rows of controls the toolbar took last frame
 
     def draw(self, lay: Layout) -> None:
         """The UI of one frame, over the images already drawn."""
@@ -174,6 +192,8 @@ class Panels:
                 f"{axis} {abs(pos):.1f} mm   slice {index}/{total}",
             ]
             corner_left = f"{_words.window_text(width, level, v.volume.units)}  ({v.window_name})"
+            if v.volume.samples != 1:  # colour is drawn as stored: a window would be a lie
+                corner_left = _words.COLOUR_AS_STORED
             corner_right = f"zoom {pv.zoom:.2f}x  {mm:.2f} {self._unit()}/px"
             labels = (
                 orientation_label(-pv.plane.right()),
@@ -198,6 +218,13 @@ class Panels:
         if self.v.cine.active and self.v._layout and name == next(iter(self.v._layout.views)):
             lines.append(self.v.cine.caption())  # "frame 3/120", "volume 3/60 · b=1000 s/mm2"
         for i, line in enumerate(lines):
+            # each line cut to the view's width (a long series description ran into the next
+            # view); in a comparison the current pane's top right half is its CURRENT tag
+            room = rect.w - 2 * pad
+            if i == 0 and self.v.compare is not None:
+                room = rect.w / 2 - 3 * pad  # a gap of one pad before the tag
+            line = self.win.fit_text(line, room, fs)
+            lines[i] = line
             self.win.text(dl, x0, y0 + i * line_h, line, white, fs)
         # what the user must know, in orange: the volume's warnings (first 2D view) and the
         # renderer's notes (3D view), each cut to the view's width
@@ -219,6 +246,11 @@ class Panels:
             self.win.text(dl, x0, y0 + len(lines) * line_h, w, orange, fs)
             lines.append(w)
         bottom_y = rect.y + rect.h - pad - line_h
+        # each corner cut to the view's width: in a narrow view (a small or HiDPI window with
+        # the browser and the report) "zoom 1.00x  0.79 mm/px" began left of its view, over
+        # the neighbour's corner
+        corner_left = self.win.fit_text(corner_left, rect.w - 2 * pad, fs)
+        corner_right = self.win.fit_text(corner_right, rect.w - 2 * pad, fs)
         self.win.text(dl, x0, bottom_y, corner_left, white, fs)
         clw, _ = self.win.text_size(corner_left, fs)
         crw, _ = self.win.text_size(corner_right, fs)
@@ -310,35 +342,71 @@ class Panels:
             # plain words on the controls, technical names in the tooltips (_words.py); a
             # series without a 3D view (2D images, cines, colour) gets no 3D controls
             three_d = "3d" in self.v.view.view_names
-            if three_d:
-                self._draw_mode_controls(width, k)
+            two_rows = width < TOOLBAR_ONE_ROW
+            # what goes on the first row, measured in this font: one radio button per 3D mode
+            # and the words before the window's drop-down only where the whole row still fits
+            # (at 1024 px the radio buttons pushed "Compare..." past the window's edge)
+            avail = imgui.get_content_region_avail().x
+            row = self._toolbar_row_width(three_d, radios=False, words=False, buttons=not two_rows)
+            radios = three_d and row + self._radios_extra() <= avail
+            if radios:
+                row += self._radios_extra()
+            words = row + self._words_extra() <= avail
+            self.toolbar_fits = row <= avail
+            rows = 1
+            pad = 2 * imgui.get_style().frame_padding.x
+
+            def flow(w: float) -> None:
+                """Before an item ``w`` wide: on this row where it fits, else on the next
+                (a HiDPI laptop with the browser and the report leaves the toolbar about 340
+                points: Help and Compare... were past its edge); the layout gives the
+                toolbar as many rows as the last frame took (``toolbar_rows``)."""
+                nonlocal rows
                 imgui.same_line()
+                if imgui.get_content_region_avail().x < w:
+                    imgui.new_line()
+                    rows += 1
+
+            if three_d:
+                self._draw_mode_controls(radios, k)
+                if words:
+                    imgui.same_line()
+                else:
+                    flow(95 * k)
             presets = self.v.window_presets()
             names = [p.name for p in presets]
             cur = names.index(self.v.view.window_name) if self.v.view.window_name in names else -1
-            if width >= (1150 if three_d else 560):  # the words, where they fit
+            # a colour image is drawn as stored (_slices.py): no window to choose
+            grey = self.v.view.volume.samples == 1
+            if words and grey:  # the words, where they fit
                 imgui.align_text_to_frame_padding()
                 imgui.text(_words.BRIGHTNESS)
                 imgui.same_line()
-            picked = self._combo("##window", [_words.window_word(n) for n in names], cur, 95 * k)
-            if picked is not None:
-                p = presets[picked]
-                self.v.view.set_window(p.name, p.width, p.level)
-            if imgui.is_item_hovered():
-                imgui.set_tooltip(f"{_words.BRIGHTNESS}: {_words.BRIGHTNESS_TIP}")
+            if grey:
+                items = [_words.window_word(n) for n in names]
+                picked = self._combo("##window", items, cur, 95 * k)
+                self.places["toolbar:window"] = self.win.item_rect()
+                if picked is not None:
+                    p = presets[picked]
+                    self.v.view.set_window(p.name, p.width, p.level)
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(f"{_words.BRIGHTNESS}: {_words.BRIGHTNESS_TIP}")
+            else:
+                self.places.pop("toolbar:window", None)
+                imgui.align_text_to_frame_padding()
+                imgui.text(_words.COLOUR_AS_STORED)
             if three_d:
-                imgui.same_line()
+                flow(110 * k)
                 tf_names = [_words.preset_word(t.name) for t in self.v.tf_presets]
                 picked = self._combo("##colours", tf_names, self.v.tf_index, 110 * k)
                 if picked is not None:
                     self.v.tf_index = picked
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(_words.preset_tip(self.v.tf_presets[self.v.tf_index]))
-            two_rows = width < TOOLBAR_ONE_ROW
             for n, (label, tip, action) in enumerate(
                 (
                     (
-                        "Measure" + (" (on)" if self.v.measure_tool else ""),
+                        self._measure_label(),
                         "distance tool (D)",
                         lambda: setattr(self.v, "measure_tool", not self.v.measure_tool),
                     ),
@@ -361,32 +429,125 @@ class Panels:
                 )
             ):
                 if n or not two_rows:
-                    imgui.same_line()
+                    flow(imgui.calc_text_size(label).x + pad)
+                else:
+                    rows += 1
                 if imgui.button(label):
                     action()
+                self.places[f"toolbar:{label}"] = self.win.item_rect()
                 if imgui.is_item_hovered():
                     imgui.set_tooltip(tip)
-            imgui.same_line()
+            flow(imgui.calc_text_size("Compare...").x + pad)
             if imgui.button("Compare..."):
                 self.v.compare_menu.toggle()
+            self.places["toolbar:Compare..."] = self.win.item_rect()
             if imgui.is_item_hovered():
                 imgui.set_tooltip("compare with a prior (V)")
-            if self.v.status and time.monotonic() < self.v._status_until:
+            self.toolbar_rows = rows
+            status = self.v.status if time.monotonic() < self.v._status_until else ""
+            self.status_inline = False
+            if status:
+                # a status that says a warning (a saved series' warnings) in the views' orange,
+                # one that says something could not be done ("cannot show that series: ...")
+                # in red: neither is a success's green
+                colour = _status_colour(status)
                 imgui.same_line()
-                # a status that says a warning (a saved series' warnings) in the views' orange
-                warn = "Warning:" in self.v.status
-                colour = (1.0, 0.6, 0.15, 1.0) if warn else (0.6, 0.9, 0.6, 1.0)
-                imgui.text_colored(imgui.ImVec4(*colour), self.v.status)
+                room = imgui.get_content_region_avail().x
+                # what could not be done, or a warning, must be read whole; a confirmation
+                # ("saved ...") may be cut rather than cover the images
+                if imgui.calc_text_size(status).x <= room or colour == STATUS_OK:
+                    imgui.text_colored(imgui.ImVec4(*colour), status)
+                    self.status_inline = True
+        imgui.end()
+        if status and not self.status_inline:
+            self._draw_status_box(rect, status, _status_colour(status))
+
+    def _draw_status_box(self, toolbar: Rect, status: str, colour: tuple[float, ...]) -> None:
+        """A status too long for what the toolbar has left (at 1024 px a failed series' reason
+        was cut after "cannot show th"): the whole of it, wrapped, in a box under the
+        toolbar's right end, over the images for the seconds it is shown."""
+        imgui = self.imgui
+        k = self.win.ui_scale
+        pad = round(6 * k)
+        width = min(toolbar.w - 2 * pad, round(520 * k))
+        x = toolbar.x + toolbar.w - pad - width
+        imgui.set_next_window_pos(self.win.ui(x, toolbar.y + toolbar.h + pad))
+        imgui.set_next_window_size_constraints(
+            self.win.ui(width, 0), self.win.ui(width, max(1, self.win.fb_size[1]))
+        )
+        wf = imgui.WindowFlags_
+        flags = (
+            wf.no_title_bar
+            | wf.no_move
+            | wf.no_resize
+            | wf.no_collapse
+            | wf.no_saved_settings
+            | wf.always_auto_resize
+            | wf.no_focus_on_appearing
+            | wf.no_nav
+        )
+        if imgui.begin("##status", None, flags)[0]:
+            imgui.push_text_wrap_pos(0.0)
+            imgui.text_colored(imgui.ImVec4(*colour), status)
+            imgui.pop_text_wrap_pos()
+        a, b = imgui.get_window_pos(), imgui.get_window_size()
+        self.places["status"] = self._fb_rect(a.x, a.y, a.x + b.x, a.y + b.y)
         imgui.end()
 
-    def _draw_mode_controls(self, width: float, k: float) -> None:
-        """The 3D mode: one radio button per mode in a wide window, else a drop-down."""
+    def _fb_rect(
+        self, x0: float, y0: float, x1: float, y1: float
+    ) -> tuple[float, float, float, float]:
+        """imgui coordinates -> framebuffer pixels."""
+        fw, fh = self.win.fb_size
+        ww, wh = self.win.window_size
+        sx, sy = fw / max(1, ww), fh / max(1, wh)
+        return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+
+    def _measure_label(self) -> str:
+        return "Measure" + (" (on)" if self.v.measure_tool else "")
+
+    def _toolbar_row_width(self, three_d: bool, radios: bool, words: bool, buttons: bool) -> float:
+        """The width (imgui units) of the toolbar's first row as ``_draw_toolbar`` draws it:
+        the 3D mode (radio buttons or a drop-down), the window's words and drop-down, the
+        colours' drop-down and, on one row, the buttons; the status text is not counted."""
+        imgui = self.imgui
+        k = self.win.font_scale
+        gap = imgui.get_style().item_spacing.x
+        parts = [95 * k]  # the window's drop-down
+        if three_d:
+            parts += [imgui.calc_text_size("3D").x, 110 * k]
+            parts.append(self._radios_extra() + 90 * k if radios else 90 * k)
+        if words:
+            parts.append(self._words_extra() - gap)
+        if buttons:
+            pad = 2 * imgui.get_style().frame_padding.x
+            for label in (self._measure_label(), "Reset", "Save PNG", "Save...", "Help"):
+                parts.append(imgui.calc_text_size(label).x + pad)
+            parts.append(imgui.calc_text_size("Compare...").x + pad)
+        return sum(parts) + gap * (len(parts) - 1)
+
+    def _radios_extra(self) -> float:
+        """How much wider one radio button per 3D mode is than the modes' drop-down."""
+        imgui = self.imgui
+        style = imgui.get_style()
+        each = imgui.get_frame_height() + style.item_inner_spacing.x
+        titles = [_words.mode_word(m) for m in self.v.modes]
+        radios = sum(each + imgui.calc_text_size(t).x for t in titles)
+        return radios + style.item_spacing.x * (len(titles) - 1) - 90 * self.win.font_scale
+
+    def _words_extra(self) -> float:
+        """The width the words before the window's drop-down take, with their gap."""
+        imgui = self.imgui
+        return imgui.calc_text_size(_words.BRIGHTNESS).x + imgui.get_style().item_spacing.x
+
+    def _draw_mode_controls(self, radios: bool, k: float) -> None:
+        """The 3D mode: one radio button per mode where they fit, else a drop-down."""
         imgui = self.imgui
         titles = [_words.mode_word(m) for m in self.v.modes]
         imgui.align_text_to_frame_padding()
         imgui.text("3D")
         imgui.same_line()
-        if width >= 1000:  # room for one radio button per mode
+        if radios:  # room for one radio button per mode
             for n, mode in enumerate(self.v.modes):
                 if n:
                     imgui.same_line()
@@ -453,9 +614,15 @@ class Panels:
                 cap = entry.caption()
                 if imgui.selectable(cap[0], selected)[0]:
                     self.v.request_series(i)
+                # the lines wrap at the panel's edge: a long description, or the stack label
+                # that tells a series' stacks apart ("stack 2 of 3, oblique axial, 8 images"),
+                # was cut there ("anat-T1w ownscan samp")
+                imgui.push_text_wrap_pos(0.0)
                 for line in cap[1:]:
                     imgui.text_disabled(line) if not selected else imgui.text(line)
+                imgui.pop_text_wrap_pos()
                 imgui.end_group()
+                self.places[f"browser:{i}"] = self.win.item_rect()
                 imgui.separator()
                 imgui.pop_id()
             vol = self.v.view.volume

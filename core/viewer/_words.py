@@ -15,6 +15,7 @@ __all__ = [
     "BRIGHTNESS",
     "BRIGHTNESS_TIP",
     "COLOURS",
+    "COLOUR_AS_STORED",
     "mode_tip",
     "mode_word",
     "preset_tip",
@@ -97,6 +98,10 @@ def _number(x: float) -> str:
     """A window value as the data hold it: whole numbers for HU-sized values, three
     significant figures for small ones (a dose grid's 0.46 Gy is not "0")."""
     return f"{x:.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.3g}"
+
+
+# said where a window would be for a colour image, which is drawn as stored
+COLOUR_AS_STORED = "colour, as stored"
 
 
 def window_text(width: float, level: float, units: str = "") -> str:
