@@ -1341,16 +1341,8 @@ def _frame_rate(fx: Any) -> tuple[float, str] | None:
 
 def _mean_interval(fx: Any) -> float | None:
     """The mean of a Frame Time Vector's intervals (ms; its first value is 0), or None."""
-    if "FrameTimeVector" not in fx:
-        return None
-    try:
-        v = fx.get("FrameTimeVector")
-        vals = [
-            float(x) for x in (v if isinstance(v, Sequence) and not isinstance(v, str) else [v])
-        ]
-    except (TypeError, ValueError):
-        return None
-    except damaged():
+    vals = _attribute_floats(fx, "FrameTimeVector")
+    if vals is None:
         return None
     steps = vals[1:]
     if not steps or not all(math.isfinite(x) and x >= 0 for x in steps) or sum(steps) <= 0:
@@ -2136,18 +2128,26 @@ def _pointers(fx: Any) -> tuple[int, ...]:
         return ()
 
 
-def _vector(fx: Any, kw: str, n: int) -> list[float] | None:
-    """A per-frame vector attribute (``n`` finite values), else None."""
+def _attribute_floats(fx: Any, kw: str) -> list[float] | None:
+    """The values of attribute ``kw`` of ``fx`` as floats (one value or several), else None
+    (absent, not numbers, or damaged)."""
     if kw not in fx:
         return None
     try:
         v = fx.get(kw)
-        vals = [
+        return [
             float(x) for x in (v if isinstance(v, Sequence) and not isinstance(v, str) else [v])
         ]
     except (TypeError, ValueError):
         return None
     except damaged():
+        return None
+
+
+def _vector(fx: Any, kw: str, n: int) -> list[float] | None:
+    """A per-frame vector attribute (``n`` finite values), else None."""
+    vals = _attribute_floats(fx, kw)
+    if vals is None:
         return None
     return vals if len(vals) == n and all(math.isfinite(x) for x in vals) else None
 
