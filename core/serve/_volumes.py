@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ownscan.core.errors import OwnscanError
@@ -98,37 +97,11 @@ def four_d_json(volume: Volume) -> dict[str, Any]:
 
 def cine_json(volume: Volume, series: Series | None) -> dict[str, Any] | None:
     """For a multi-frame image without slice geometry (``kind`` frames: an ultrasound cine, a
-    secondary-capture clip), the frame count and the rate the file asks to be played at
-    (Recommended Display Frame Rate, else Cine Rate, else 1000 / Frame Time; None when the file
-    says none); else None."""
+    secondary-capture clip), the frame count and the rate it is played at: the series' own
+    (:attr:`ownscan.core.assembly.Series.cine`: Frame Time, Frame Time Vector, Cine Rate,
+    Recommended Display Frame Rate), the one rule that ``info``, the NIfTI and the movie
+    follow too; None when the file gives no timing; else None."""
     if volume.extra.get("kind") != "frames":
         return None
-    sources = series.sources if series is not None else []
-    path = sources[0].path if len(sources) == 1 else None
-    return {"frames": int(volume.shape[0]), "fps": None if path is None else _frame_rate(path)}
-
-
-def _frame_rate(path: Path) -> float | None:
-    try:
-        import pydicom
-
-        from ownscan.core.dicom import quiet_pydicom
-
-        with quiet_pydicom():
-            ds = pydicom.dcmread(
-                path,
-                stop_before_pixels=True,
-                specific_tags=[0x00082144, 0x00180040, 0x00181063],
-            )
-            for keyword, per_second in (
-                ("RecommendedDisplayFrameRate", True),
-                ("CineRate", True),
-                ("FrameTime", False),
-            ):
-                raw = ds.get(keyword)
-                value = float(raw) if raw not in (None, "") else 0.0
-                if value > 0:
-                    return round(value if per_second else 1000.0 / value, 3)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None  # the rate is a nicety; the frames are shown whatever it is
-    return None
+    cine = series.cine if series is not None else None
+    return {"frames": int(volume.shape[0]), "fps": None if cine is None else round(cine[0], 3)}
