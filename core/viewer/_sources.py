@@ -190,14 +190,19 @@ def _preview(
     size: int,
 ) -> npt.NDArray[np.uint8]:
     """Window ``img`` (rows, columns[, samples]) from ``window = (low, width)`` into a
-    ``(size, size, 3)`` tile, keeping the physical aspect ratio."""
-    if img.ndim == 3:  # colour
-        img = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    lo, width = window
-    grey = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
-    if invert:
-        grey = 1.0 - grey
-    rows, cols = grey.shape
+    ``(size, size, 3)`` tile, keeping the physical aspect ratio. A colour ``img`` keeps its
+    colours as stored (no window: as the viewer shows it, "colour, as stored"; 8-bit as it is,
+    wider samples over their largest value)."""
+    if img.ndim == 3:  # colour: its own colours, not a grey of them
+        rgb = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+        top = 255.0 if rgb.dtype == np.uint8 else max(float(rgb.max()), 1.0)
+        grey = np.clip(rgb.astype(np.float32) / top, 0.0, 1.0)
+    else:
+        lo, width = window
+        grey = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
+        if invert:
+            grey = 1.0 - grey
+    rows, cols = grey.shape[:2]
     sx, sy = spacing
     width_mm, height_mm = cols * sx, rows * sy
     scale = size / max(width_mm, height_mm)
@@ -206,10 +211,12 @@ def _preview(
     ri = np.minimum(((np.arange(out_h) + 0.5) / out_h * rows).astype(int), rows - 1)
     ci = np.minimum(((np.arange(out_w) + 0.5) / out_w * cols).astype(int), cols - 1)
     small = (grey[np.ix_(ri, ci)] * 255.0 + 0.5).astype(np.uint8)
-    canvas = np.zeros((size, size), np.uint8)
+    if small.ndim == 2:
+        small = np.repeat(small[:, :, None], 3, axis=2)
+    canvas = np.zeros((size, size, 3), np.uint8)
     y0, x0 = (size - out_h) // 2, (size - out_w) // 2
     canvas[y0 : y0 + out_h, x0 : x0 + out_w] = small
-    return np.repeat(canvas[:, :, None], 3, axis=2)
+    return canvas
 
 
 def _library_preview(library: Any, series_uid: str) -> npt.NDArray[np.uint8] | None:
