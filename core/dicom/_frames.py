@@ -1210,7 +1210,6 @@ def _ge_direction(logical: list[float], iop: Any, pe: str) -> tuple[list[float] 
     return _image_to_patient(along, iop), note
 
 
-# The functional group that holds an enhanced frame's own Frame Type, by modality
 # The functional groups that hold an enhanced frame's Frame Type (0008,9007), by their DICOM
 # keywords (tests/core/test_truth5_frame_type_groups.py checks each against pydicom's
 # dictionary): every image IOD's "... Frame Type Sequence", and ultrasound's US Image
@@ -2292,7 +2291,10 @@ def _frame_times(fx: Any, n: int) -> list[float] | None:
     if not pointers or 0x00181065 in pointers:
         inc = _vector(fx, "FrameTimeVector", n)
         if inc is not None and all(x >= 0 for x in inc[1:]) and sum(inc[1:]) > 0:
-            return [round(sum(inc[1 : k + 1]) / 1000.0, 6) for k in range(n)]
+            # running sums, added in the same order as sum(inc[1 : k + 1]) (the same floats),
+            # in one pass: a file's many thousand frames cost no quadratic time
+            since = itertools.accumulate(inc[1:], initial=0.0)
+            return [round(t / 1000.0, 6) for t in since]
     return None
 
 
