@@ -1640,16 +1640,14 @@ def _split_series(frames: list[Frame]) -> list[Series]:
         warnings = _single_warnings(group[0])
         geo = _single_geometry(group[0])
         if kind == "frames":
-            if _cine_of(group) is not None:
+            rate = _cine_of(group)
+            if rate is not None:
                 # frames in time (Frame Time, Frame Time Vector, Cine Rate, Recommended
                 # Display Frame Rate): a cine, shown and exported frame by frame, never a
                 # volume (docs/CORE.md, "Cines without positions")
                 _irregular_frame_times([fr.cine_time for fr in group], warnings)
-                rate = _cine_of(group)
-                if (
-                    rate is not None
-                    and rate[1] == "RecommendedDisplayFrameRate"
-                    and any(fr.cine_time is None for fr in group)
+                if rate[1] == "RecommendedDisplayFrameRate" and any(
+                    fr.cine_time is None for fr in group
                 ):
                     warnings.append(
                         f"the frames' timing is the Recommended Display Frame Rate "
