@@ -491,17 +491,8 @@ class Panels:
             imgui.text_colored(imgui.ImVec4(*colour), status)
             imgui.pop_text_wrap_pos()
         a, b = imgui.get_window_pos(), imgui.get_window_size()
-        self.places["status"] = self._fb_rect(a.x, a.y, a.x + b.x, a.y + b.y)
+        self.places["status"] = self.win.fb_rect(a.x, a.y, a.x + b.x, a.y + b.y)
         imgui.end()
-
-    def _fb_rect(
-        self, x0: float, y0: float, x1: float, y1: float
-    ) -> tuple[float, float, float, float]:
-        """imgui coordinates -> framebuffer pixels."""
-        fw, fh = self.win.fb_size
-        ww, wh = self.win.window_size
-        sx, sy = fw / max(1, ww), fh / max(1, wh)
-        return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
     def _measure_label(self) -> str:
         return "Measure" + (" (on)" if self.v.measure_tool else "")

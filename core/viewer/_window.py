@@ -305,10 +305,16 @@ class ViewerWindow:
         """Where imgui drew its last item: ``(x0, y0, x1, y1)`` in framebuffer pixels (panels
         remember their controls' places with it, for scripts and tests)."""
         a, b = self.imgui.get_item_rect_min(), self.imgui.get_item_rect_max()
+        return self.fb_rect(a.x, a.y, b.x, b.y)
+
+    def fb_rect(
+        self, x0: float, y0: float, x1: float, y1: float
+    ) -> tuple[float, float, float, float]:
+        """An imgui rectangle (window points) in framebuffer pixels."""
         fw, fh = self.fb_size
         ww, wh = self.window_size
         sx, sy = fw / max(1, ww), fh / max(1, wh)
-        return (a.x * sx, a.y * sy, b.x * sx, b.y * sy)
+        return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
     def fit_text(self, text: str, width: float, size: float) -> str:
         """``text`` cut with an ellipsis to fit ``width`` framebuffer pixels."""
