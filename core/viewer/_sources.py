@@ -179,7 +179,9 @@ def thumbnail_from_files(paths: list[str], size: int = 72) -> npt.NDArray[np.uin
     sample = grey if grey.ndim == 2 else grey[..., :3].mean(axis=-1)
     lo, hi = (float(x) for x in np.percentile(sample, [1.0, 99.0]))
     invert = str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1"
-    return _preview(grey, (sx, sy), (lo, max(hi - lo, 1e-3)), invert, size)
+    # colour as stored (8-bit over 255, not over this picture's own largest value)
+    shown = arr if arr.ndim == 3 else grey
+    return _preview(shown, (sx, sy), (lo, max(hi - lo, 1e-3)), invert, size)
 
 
 def _preview(
@@ -196,13 +198,13 @@ def _preview(
     if img.ndim == 3:  # colour: its own colours, not a grey of them
         rgb = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
         top = 255.0 if rgb.dtype == np.uint8 else max(float(rgb.max()), 1.0)
-        grey = np.clip(rgb.astype(np.float32) / top, 0.0, 1.0)
+        shade = np.clip(rgb.astype(np.float32) / top, 0.0, 1.0)
     else:
         lo, width = window
-        grey = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
+        shade = np.clip((img.astype(np.float32) - lo) / width, 0.0, 1.0)
         if invert:
-            grey = 1.0 - grey
-    rows, cols = grey.shape[:2]
+            shade = 1.0 - shade
+    rows, cols = shade.shape[:2]
     sx, sy = spacing
     width_mm, height_mm = cols * sx, rows * sy
     scale = size / max(width_mm, height_mm)
@@ -210,7 +212,7 @@ def _preview(
     out_h = max(1, round(height_mm * scale))
     ri = np.minimum(((np.arange(out_h) + 0.5) / out_h * rows).astype(int), rows - 1)
     ci = np.minimum(((np.arange(out_w) + 0.5) / out_w * cols).astype(int), cols - 1)
-    small = (grey[np.ix_(ri, ci)] * 255.0 + 0.5).astype(np.uint8)
+    small = (shade[np.ix_(ri, ci)] * 255.0 + 0.5).astype(np.uint8)
     if small.ndim == 2:
         small = np.repeat(small[:, :, None], 3, axis=2)
     canvas = np.zeros((size, size, 3), np.uint8)

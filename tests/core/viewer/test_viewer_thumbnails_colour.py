@@ -3,6 +3,8 @@ grey of them: the luma, windowed), as the viewer shows a colour series: as store
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
@@ -34,6 +36,21 @@ def test_a_colour_file_thumbnail_is_its_colours() -> None:
         ]
         assert tuple(tile[y, x]) == tuple(int(c) for c in src), (y, x)
     assert np.ptp(tile.reshape(-1, 3).astype(int), axis=1).max() > 100  # not grey
+
+
+def test_a_dark_colour_file_is_not_brightened(tmp_path: Path) -> None:
+    path = get_testdata_file("SC_rgb.dcm")
+    assert path is not None
+    ds = pydicom.dcmread(path)
+    dark = (ds.pixel_array // 3).astype(np.uint8)  # stored values up to 85 of 255
+    ds.PixelData = dark.tobytes()
+    ds.save_as(tmp_path / "dark.dcm")
+    tile = thumbnail_from_files([str(tmp_path / "dark.dcm")])
+    assert tile is not None
+    rows, cols = dark.shape[:2]
+    for y, x in ((5, 5), (36, 36), (66, 50)):  # as stored: 8-bit over 255, not over 85
+        r, c = int((y + 0.5) / 72 * rows), int((x + 0.5) / 72 * cols)
+        assert tuple(tile[y, x]) == tuple(int(v) for v in dark[min(rows - 1, r), min(cols - 1, c)])
 
 
 def test_a_grey_thumbnail_is_still_grey_and_windowed() -> None:
