@@ -14,7 +14,7 @@
 // (unlinked, the prior's own camera, in the current's space, is turned the same way).
 
 import { orientationLabel } from "./geometry.js";
-import { escapeControls } from "./text.js";
+import { escapeControls, formatValue } from "./text.js";
 
 const PANE_TITLES = { prior: "PRIOR", current: "CURRENT", difference: "CURRENT − PRIOR", overlay: "OVERLAY", flicker: "FLICKER" };
 const MODES = [["side-by-side", "Side by side"], ["difference", "Difference"], ["flicker", "Flicker"], ["overlay", "Overlay"]];
@@ -61,10 +61,6 @@ function checkbox(cls, text, onChange) {
 function fmt(v, digits = 1) {
   return Number(v).toFixed(digits);
 }
-
-// a window value as the viewer's page writes it: whole above 100, else 3 significant figures
-// (a dose grid's window of 0.46 Gy is not "0")
-const fmtValue = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));
 
 // The viewer's toolbar button: the list of series to compare with, in a panel under it.
 export function compareButton(api, uid) {
@@ -350,7 +346,7 @@ export class CompareView {
       if (name === "difference") title += ` red +, blue −, full at ${fmt(i.difference_full_scale, 0)} ${i.difference_units}`;
       if (name === "overlay") title += " current magenta, prior green";
       if (name === "prior" && !this.linked) title += " [unlinked]";
-      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${fmtValue(st.window.width)} L ${fmtValue(st.window.level)}`;
+      p.title.textContent = `${title}\n${this.plane} ${"xyz"[g.axis]} = ${fmt(pos)} mm (current's coordinates)  W ${formatValue(st.window.width)} L ${formatValue(st.window.level)}`;
       // every pane is the current's plane (the prior sampled on it): the current's letters,
       // the top one under the title
       const minus = (u) => u.map((c) => -c);

@@ -23,3 +23,7 @@ export function textEl(tag, cls, value) {
   e.textContent = escapeControls(value);
   return e;
 }
+
+// A value as the page writes it (a window's width and level, a preset's): whole from 100 up,
+// else 3 significant figures (a dose grid's window of 0.46 Gy is not "0")
+export const formatValue = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));

@@ -11,7 +11,7 @@ import { compareButton } from "./compare.js";
 import * as G from "./geometry.js";
 import { GLUnavailable, Renderer } from "./gl.js";
 import { skipTables, visibleRange } from "./skip.js";
-import { escapeControls } from "./text.js";
+import { escapeControls, formatValue as fmt } from "./text.js";
 import { loadLevel } from "./volume.js";
 
 const SHADE = [0.35, 0.65, 0.25, 24.0]; // core/render/_setup.py SHADE, SHADE_GAIN
@@ -908,7 +908,13 @@ function wrap(ctx, text, width) {
   return line ? [...lines, line] : lines;
 }
 
-const fmt = (v) => (Math.abs(v) >= 100 ? Math.round(v) : +Number(v).toPrecision(3));
+
+// the size of a view's orientation letters and their margin, by the view's size (labels(),
+// scaleBar() and cornerNote() lay their text out around them)
+function letterSize(r) {
+  const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28));
+  return { size, pad: Math.max(3, Math.floor(size / 3)) };
+}
 
 // the view's note at its bottom right (the slice, the 3D view's own window), right-aligned.
 // Where it would reach the bottom letter (a phone's 390 px view and "window: auto (maximum
@@ -918,8 +924,7 @@ function cornerNote(ctx, r, text) {
   ctx.fillStyle = "#ddd";
   ctx.font = "12px system-ui, sans-serif";
   ctx.textAlign = "right";
-  const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28)); // labels()' letters
-  const pad = Math.max(3, Math.floor(size / 3));
+  const { size, pad } = letterSize(r); // labels()' letters
   const right = r.x + r.w - 6;
   // the bottom letter takes the middle: at most two letters of `size` (e.g. "IR"), and a gap
   const clear = ctx.measureText(text).width <= right - (r.x + r.w / 2 + size + pad);
@@ -929,8 +934,7 @@ function cornerNote(ctx, r, text) {
 
 // orientation labels at the middle of the four edges (core/render/_annotate.py's layout)
 function labels(ctx, r, text) {
-  const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28));
-  const pad = Math.max(3, Math.floor(size / 3));
+  const { size, pad } = letterSize(r);
   ctx.save();
   ctx.font = `bold ${size}px system-ui, sans-serif`;
   ctx.fillStyle = "#ffe600";
@@ -953,8 +957,7 @@ function labels(ctx, r, text) {
 // `words` (the header's scale_words: "at detector", ...) follow its length, or stand alone
 // where mmPerPx is null (no pixel size: no bar)
 function scaleBar(ctx, r, mmPerPx, words = "") {
-  const size = Math.max(10, Math.floor(Math.min(r.w, r.h) / 28));
-  const pad = Math.max(3, Math.floor(size / 3));
+  const { size, pad } = letterSize(r);
   if (mmPerPx === null) {
     if (!words) return;
     ctx.save();
